@@ -1,0 +1,73 @@
+"""The `scaling` command line.
+
+Commands are thin: each parses its options, calls one library function and renders the result. Command
+modules import only click and the light parts of the package at module level, so `scaling --help` and the
+estimator commands answer instantly; scipy, pandas, plotly and torch are imported inside the commands that
+need them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from scaling.errors import ScalingError
+
+
+class ScalingGroup(click.Group):
+    """A click group whose errors are one line on stderr with exit status 2, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ScalingError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:
+            hint = ""
+            if exc.ctx is not None and exc.ctx.command is not None and exc.ctx.command_path:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+@click.group(cls=ScalingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="scaling", prog_name="scaling")
+def main() -> None:
+    """Scaling-law and compute-budget calculator for planning language-model training.
+
+    \b
+    Start with:   scaling plan --gpus 512xH100 --days 30 --mfu 0.4
+    Estimators:   scaling flops llama-2-7b --tokens 2T --gpus 64xA100-80GB
+                  scaling memory llama-2-7b --mode train --gpus 8xH100 --zero 3
+    Laws:         scaling optimal --budget 5.76e23 --law chinchilla
+    Your runs:    scaling sweep --preset smoke --out runs/ && scaling fit runs/runs.csv
+    Catalogs:     scaling models, scaling gpus, scaling laws
+    """
+
+
+def _register() -> None:
+    import importlib
+    import pkgutil
+
+    import scaling.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"scaling.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register()
