@@ -1,0 +1,429 @@
+"""Model specs: a transformer's architecture, and its exact parameter count.
+
+One `ModelSpec` describes a decoder-only (GPT, Llama), encoder-only (BERT) or encoder-decoder (T5) transformer.
+Every estimator in the package (FLOPs, memory, the training code) reads the same spec, so a model has one
+parameter count everywhere. Counts are exact to the parameter for the presets in ``data/models.csv`` and for
+real checkpoints' ``config.json`` (see ``scaling.hf_config``); the published counts they reproduce are listed
+in ``tests/test_model.py``.
+
+Counting rules, one named term each (weights are d_in x d_out, biases where the architecture has them):
+
+* attention: Q and O are d_model x (n_head*d_head); K and V are d_model x (n_kv_head*d_head) (MHA, GQA, MQA);
+* feed-forward: 2 matrices d_model x d_ff, or 3 when gated (SwiGLU / GeGLU); MoE layers hold ``n_experts``
+  copies plus a d_model x n_experts router, of which ``experts_per_token`` are active per token;
+* norms: LayerNorm has a scale and a bias (2*d_model), RMSNorm and bias-free LayerNorm a scale only;
+* embeddings: token (vocab x d_model), learned positions, token types (BERT), and an untied LM head;
+* T5's relative attention bias (heads x buckets, first layer of each stack) and Transformer-XL-style relative
+  position projections (d_model^2 + 2*d_model per layer: Gopher and Chinchilla).
+
+"Non-embedding" parameters (Kaplan et al. 2020) are the total less the token, position and token-type
+embeddings and an untied LM head.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from scaling.errors import ScalingError
+
+ARCHS = ("decoder", "encoder", "encoder-decoder")
+NORMS = ("layernorm", "rmsnorm", "layernorm-nobias")
+POSITIONS = ("learned", "rope", "alibi", "relative", "relative-xl", "sinusoidal", "none")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A transformer's architecture. Only ``n_layer``, ``d_model`` and ``n_head`` are required.
+
+    For encoder-decoder models ``n_layer`` is the decoder's depth and ``n_encoder_layer`` the encoder's; for
+    encoder-only models ``n_layer`` is the encoder's depth.
+    """
+
+    n_layer: int
+    d_model: int
+    n_head: int
+    name: str = "custom"
+    arch: str = "decoder"
+    n_kv_head: int | None = None  # None: same as n_head (MHA); 1 is MQA; in between is GQA
+    d_head: int | None = None  # None: d_model // n_head
+    d_ff: int | None = None  # None: 4 * d_model
+    gated_ffn: bool = False  # SwiGLU / GeGLU: three matrices instead of two
+    activation: str = "gelu"
+    vocab_size: int = 50257
+    n_ctx: int = 2048  # training context (decoder) or source length (encoder)
+    n_encoder_layer: int = 0
+    position: str = "learned"
+    n_positions: int | None = None  # rows of a learned position table; None: n_ctx
+    relative_buckets: int = 0  # T5 relative attention buckets
+    qkv_bias: bool = False
+    out_bias: bool = False
+    mlp_bias: bool = False
+    norm: str = "layernorm"
+    norms_per_layer: int = 2  # 1 for parallel blocks with a shared norm (GPT-J, Falcon-7B, PaLM)
+    final_norm: bool = True
+    embedding_norm: bool = False  # BERT, BLOOM
+    tied_embeddings: bool = True
+    lm_head_bias: bool = False
+    token_types: int = 0  # BERT's segment embeddings
+    pooler: bool = False  # BERT's pooler
+    parallel_block: bool = False  # attention and MLP read the same input (GPT-J, PaLM, Falcon)
+    n_experts: int = 1
+    experts_per_token: int = 1
+    training_tokens: float | None = None
+    source: str = ""
+    family: str = ""
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+    # ------------------------------------------------------------------------------------ validation
+    def __post_init__(self) -> None:
+        def bad(message: str) -> ScalingError:
+            return ScalingError(f"model {self.name!r}: {message}")
+
+        for key in ("n_layer", "d_model", "n_head", "vocab_size", "n_ctx"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise bad(f"{key} must be a positive whole number, got {value!r}")
+        if self.arch not in ARCHS:
+            raise bad(f"arch {self.arch!r} is not one of {', '.join(ARCHS)}")
+        if self.norm not in NORMS:
+            raise bad(f"norm {self.norm!r} is not one of {', '.join(NORMS)}")
+        if self.position not in POSITIONS:
+            raise bad(f"position {self.position!r} is not one of {', '.join(POSITIONS)}")
+        if self.arch == "encoder-decoder" and self.n_encoder_layer <= 0:
+            raise bad("an encoder-decoder model needs n_encoder_layer > 0")
+        if self.d_head is None and self.d_model % self.n_head:
+            raise bad(f"d_model {self.d_model} is not divisible by n_head {self.n_head}; give d_head explicitly")
+        kv = self.kv_heads
+        if kv <= 0 or self.n_head % kv:
+            raise bad(f"n_kv_head {kv} must divide n_head {self.n_head}")
+        if self.n_experts < 1 or not 1 <= self.experts_per_token <= self.n_experts:
+            raise bad(f"experts_per_token {self.experts_per_token} must be between 1 and n_experts {self.n_experts}")
+        if self.ffn_dim <= 0 or self.head_dim <= 0:
+            raise bad("d_ff and d_head must be positive")
+
+    # --------------------------------------------------------------------------------- derived shape
+    @property
+    def kv_heads(self) -> int:
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_head if self.d_head is not None else self.d_model // self.n_head
+
+    @property
+    def ffn_dim(self) -> int:
+        return self.d_ff if self.d_ff is not None else 4 * self.d_model
+
+    @property
+    def d_attn(self) -> int:
+        """Width of the attention's inner space, n_head * d_head (Kaplan's d_attn)."""
+        return self.n_head * self.head_dim
+
+    @property
+    def d_kv(self) -> int:
+        """Width of K (and of V): n_kv_head * d_head."""
+        return self.kv_heads * self.head_dim
+
+    @property
+    def attention_kind(self) -> str:
+        kv = self.kv_heads
+        return "MHA" if kv == self.n_head else ("MQA" if kv == 1 else f"GQA-{kv}")
+
+    @property
+    def encoder_layers(self) -> int:
+        return {"decoder": 0, "encoder": self.n_layer, "encoder-decoder": self.n_encoder_layer}[self.arch]
+
+    @property
+    def decoder_layers(self) -> int:
+        return 0 if self.arch == "encoder" else self.n_layer
+
+    @property
+    def total_layers(self) -> int:
+        return self.encoder_layers + self.decoder_layers
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    # ------------------------------------------------------------------------------------ per block
+    def _norm_params(self) -> int:
+        return 2 * self.d_model if self.norm == "layernorm" else self.d_model
+
+    def attention_params(self) -> int:
+        """One attention block (self- or cross-attention): Q, K, V, O and their biases."""
+        d, q, kv = self.d_model, self.d_attn, self.d_kv
+        weights = d * q + 2 * d * kv + q * d
+        biases = (q + 2 * kv if self.qkv_bias else 0) + (d if self.out_bias else 0)
+        return weights + biases
+
+    def expert_params(self) -> int:
+        """One feed-forward network (one expert)."""
+        d, f = self.d_model, self.ffn_dim
+        matrices = 3 if self.gated_ffn else 2
+        biases = ((2 if self.gated_ffn else 1) * f + d) if self.mlp_bias else 0
+        return matrices * d * f + biases
+
+    def mlp_params(self, active: bool = False) -> int:
+        """One layer's feed-forward block: all experts (or only the active ones) plus the router."""
+        if not self.is_moe:
+            return self.expert_params()
+        experts = self.experts_per_token if active else self.n_experts
+        return experts * self.expert_params() + self.d_model * self.n_experts
+
+    def _relative_xl_params(self) -> int:
+        # Transformer-XL relative position projection W_R (d x d) and the u, v biases (2*d).
+        return self.d_model * self.d_model + 2 * self.d_model if self.position == "relative-xl" else 0
+
+    def encoder_layer_params(self, active: bool = False) -> int:
+        return (
+            self.attention_params()
+            + self.mlp_params(active)
+            + self.norms_per_layer * self._norm_params()
+            + self._relative_xl_params()
+        )
+
+    def decoder_layer_params(self, active: bool = False) -> int:
+        """A decoder layer; in an encoder-decoder model it also holds cross-attention and a third norm."""
+        if self.arch == "encoder-decoder":
+            return 2 * self.attention_params() + self.mlp_params(active) + 3 * self._norm_params()
+        return self.encoder_layer_params(active)
+
+    # ------------------------------------------------------------------------------------- totals
+    def param_breakdown(self, active: bool = False) -> dict[str, int]:
+        """Parameters by named term. ``active=True`` counts only the experts a token uses (MoE)."""
+        d, v = self.d_model, self.vocab_size
+        positions = 0
+        if self.position == "learned":
+            positions = (self.n_positions or self.n_ctx) * d
+        stacks = (1 if self.encoder_layers else 0) + (1 if self.decoder_layers else 0)
+        norms = (stacks if self.final_norm else 0) * self._norm_params()
+        norms += self._norm_params() if self.embedding_norm else 0
+        relative = self.relative_buckets * self.n_head * stacks if self.position == "relative" else 0
+        layers = self.encoder_layers * self.encoder_layer_params(active) + self.decoder_layers * self.decoder_layer_params(active)
+        return {
+            "token_embedding": v * d,
+            "position_embedding": positions,
+            "token_type_embedding": self.token_types * d,
+            "layers": layers,
+            "final_norms": norms,
+            "relative_attention_bias": relative,
+            "pooler": d * d + d if self.pooler else 0,
+            "lm_head": (0 if self.tied_embeddings else v * d) + (v if self.lm_head_bias else 0),
+        }
+
+    @property
+    def params(self) -> int:
+        """Total parameters, embeddings included (Chinchilla's convention)."""
+        return sum(self.param_breakdown().values())
+
+    @property
+    def embedding_params(self) -> int:
+        """Token, position and token-type embeddings plus an untied LM head."""
+        b = self.param_breakdown()
+        lm_head_weights = 0 if self.tied_embeddings else self.vocab_size * self.d_model
+        return b["token_embedding"] + b["position_embedding"] + b["token_type_embedding"] + lm_head_weights
+
+    @property
+    def params_non_embedding(self) -> int:
+        """Kaplan et al. 2020's N: the total less the embeddings (and an untied LM head)."""
+        return self.params - self.embedding_params
+
+    @property
+    def active_params(self) -> int:
+        """Parameters used per token: the total for dense models, the top-k experts' share for MoE."""
+        return sum(self.param_breakdown(active=True).values())
+
+    @property
+    def active_params_non_embedding(self) -> int:
+        return self.active_params - self.embedding_params
+
+    @property
+    def largest_layer_params(self) -> int:
+        """The largest single weight tensor's parameter count (DeepSpeed's ``largest_layer_params``)."""
+        d = self.d_model
+        candidates = [self.vocab_size * d, d * self.d_attn, d * self.ffn_dim, (self.n_positions or self.n_ctx) * d]
+        return max(candidates)
+
+    # ------------------------------------------------------------------------------------- output
+    def describe(self) -> str:
+        kind = {"decoder": "decoder-only", "encoder": "encoder-only", "encoder-decoder": "encoder-decoder"}[self.arch]
+        layers = f"{self.n_encoder_layer}+{self.n_layer} layers" if self.arch == "encoder-decoder" else f"{self.n_layer} layers"
+        ffn = f"{'gated ' if self.gated_ffn else ''}FFN {self.ffn_dim}"
+        moe = f", MoE {self.experts_per_token}/{self.n_experts}" if self.is_moe else ""
+        return (
+            f"{kind}, {layers}, d_model {self.d_model}, {self.n_head} heads ({self.attention_kind}, d_head "
+            f"{self.head_dim}), {ffn}{moe}, vocab {self.vocab_size}, context {self.n_ctx}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["aliases"] = list(self.aliases)
+        out.update(
+            n_kv_head=self.kv_heads,
+            d_head=self.head_dim,
+            d_ff=self.ffn_dim,
+            params=self.params,
+            params_non_embedding=self.params_non_embedding,
+            active_params=self.active_params,
+        )
+        return out
+
+    def with_(self, **changes: Any) -> ModelSpec:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+# ------------------------------------------------------------------------------------------ presets
+_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
+_INT_FIELDS = {
+    "n_layer", "d_model", "n_head", "n_kv_head", "d_head", "d_ff", "vocab_size", "n_ctx", "n_encoder_layer",
+    "n_positions", "relative_buckets", "norms_per_layer", "token_types", "n_experts", "experts_per_token",
+}  # fmt: skip
+_BOOL_FIELDS = {
+    "gated_ffn", "qkv_bias", "out_bias", "mlp_bias", "final_norm", "embedding_norm", "tied_embeddings",
+    "lm_head_bias", "pooler", "parallel_block",
+}  # fmt: skip
+
+
+def spec_from_row(row: dict[str, str]) -> ModelSpec:
+    """A `ModelSpec` from one row of ``data/models.csv`` (empty cells take the dataclass default)."""
+    kwargs: dict[str, Any] = {}
+    for key, text in row.items():
+        text = (text or "").strip()
+        if key in ("params_published", "notes") or text == "":
+            continue
+        if key in _INT_FIELDS:
+            kwargs[key] = int(float(text))
+        elif key in _BOOL_FIELDS:
+            kwargs[key] = _BOOL[text.lower()]
+        elif key == "training_tokens":
+            kwargs[key] = float(text)
+        elif key == "aliases":
+            kwargs[key] = tuple(a.strip() for a in text.split(";") if a.strip())
+        else:
+            kwargs[key] = text
+    return ModelSpec(**kwargs)
+
+
+@lru_cache(maxsize=1)
+def _preset_index() -> dict[str, ModelSpec]:
+    from scaling.catalog import normalize_name, read_csv
+
+    index: dict[str, ModelSpec] = {}
+    for row in read_csv("models.csv"):
+        spec = spec_from_row(row)
+        index[normalize_name(spec.name)] = spec
+        for alias in spec.aliases:
+            index.setdefault(normalize_name(alias), spec)
+    return index
+
+
+def presets() -> list[ModelSpec]:
+    """Every model preset, in catalog order."""
+    seen: dict[str, ModelSpec] = {}
+    for spec in _preset_index().values():
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())
+
+
+def get_preset(name: str) -> ModelSpec:
+    """A preset by name, case-insensitively (``llama-2-7b``, ``GPT3-175B``), with close-match suggestions."""
+    from scaling.catalog import normalize_name, unknown
+
+    index = _preset_index()
+    key = normalize_name(name)
+    if key in index:
+        return index[key]
+    raise unknown("model", name, list(index), "scaling models")
+
+
+def load_model(model: str | Path | ModelSpec) -> ModelSpec:
+    """A model from a preset name, a path to a Hugging Face ``config.json`` (or its folder), or a spec."""
+    if isinstance(model, ModelSpec):
+        return model
+    text = str(model).strip()
+    path = Path(text).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        path = path / "config.json"
+    if path.is_file():
+        from scaling.hf_config import spec_from_hf_config
+
+        return spec_from_hf_config(path)
+    if text.endswith(".json"):
+        raise ScalingError(f"config file {text!r} does not exist")
+    return get_preset(text)
+
+
+# -------------------------------------------------------------------------------------- shape rules
+def shape_for_params(
+    params: float,
+    *,
+    vocab_size: int = 32000,
+    n_ctx: int = 4096,
+    style: str = "llama",
+    name: str | None = None,
+) -> ModelSpec:
+    """A standard decoder shape whose exact total parameter count is close to ``params``.
+
+    Shape rules (documented, deterministic):
+
+    * ``llama`` (default): pre-norm RMSNorm, RoPE, SwiGLU with d_ff = 8/3 d_model rounded up to a multiple of
+      256, no biases, untied embeddings; d_head = 128 (64 below d_model 1024); grouped-query attention with 8
+      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3);
+    * ``gpt``: GPT-2/GPT-3 style, LayerNorm, learned positions, GELU FFN 4x, biases, tied embeddings.
+
+    Depth and width are chosen together: d_model is a multiple of 128 (64 for small models) and the aspect
+    ratio d_model / n_layer is kept near 128 (Llama 2 7B/13B: 128, Llama 3 405B: 130; Kaplan et al. 2020 found
+    the loss flat over a wide band of aspect ratios), trading off the aspect ratio against the count's error.
+    """
+    if not params or not math.isfinite(params) or params <= 0:
+        raise ScalingError(f"invalid parameter count {params!r}: must be a positive number")
+    if style not in ("llama", "gpt"):
+        raise ScalingError(f"unknown shape style {style!r}: expected llama or gpt")
+    best: tuple[float, ModelSpec] | None = None
+    target_ratio = 128.0 if params >= 1e9 else 64.0
+    for step in (64, 128):
+        for d in range(step, 65536 + 1, step):
+            if (step == 128) != (d >= 1024):
+                continue
+            spec0 = _shape(d, 1, vocab_size, n_ctx, style, name)
+            per_layer = spec0.decoder_layer_params()
+            fixed = spec0.params - per_layer
+            layers = round((params - fixed) / per_layer)
+            if layers < 1:
+                if fixed > params * 1.5:
+                    break
+                continue
+            spec = _shape(d, layers, vocab_size, n_ctx, style, name)
+            error = abs(math.log(spec.params / params))
+            aspect = abs(math.log((d / layers) / target_ratio))
+            score = error * 20.0 + aspect
+            if best is None or score < best[0]:
+                best = (score, spec)
+    if best is None:
+        raise ScalingError(f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}")
+    return best[1]
+
+
+def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | None) -> ModelSpec:
+    if style == "gpt":
+        d_head = 64 if d < 1024 else 128
+        return ModelSpec(
+            n_layer=layers, d_model=d, n_head=max(1, d // d_head), d_head=d_head, d_ff=4 * d, vocab_size=vocab,
+            n_ctx=n_ctx, qkv_bias=True, out_bias=True, mlp_bias=True, name=name or "gpt-shape",
+            source="shape rule: GPT-2/GPT-3 style (scaling.model.shape_for_params)",
+        )  # fmt: skip
+    d_head = 64 if d < 1024 else 128
+    n_head = max(1, d // d_head)
+    kv = 8 if n_head >= 32 else n_head
+    d_ff = 256 * math.ceil(8 * d / 3 / 256)
+    return ModelSpec(
+        n_layer=layers, d_model=d, n_head=n_head, n_kv_head=kv, d_head=d_head, d_ff=d_ff, gated_ffn=True,
+        activation="silu", vocab_size=vocab, n_ctx=n_ctx, position="rope", norm="rmsnorm",
+        tied_embeddings=False, name=name or "llama-shape",
+        source="shape rule: Llama style (scaling.model.shape_for_params)",
+    )  # fmt: skip
