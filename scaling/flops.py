@@ -1,0 +1,648 @@
+"""FLOPs, PF-days, training time and cost.
+
+Every cost is a sum of named terms, one per line with its source, so each can be checked against the paper
+it comes from. Multiply-accumulates count 2 FLOPs; biases, norms and activations are sub-leading and are
+left out (Kaplan et al. 2020, Table 1 note), except the softmax (Hoffmann et al. 2022, App. F).
+
+Conventions (``CONVENTIONS``), all per token; training = forward + backward with backward = 2 x forward:
+
+* ``6nd``: 6·N with N the total parameters (active parameters for MoE). The default, and what most papers
+  and MFU figures use (Kaplan et al. 2020 §2.1; GPT-3 Table D.1 with N including embeddings).
+* ``6nd-nonembedding``: 6·N with Kaplan's non-embedding N.
+* ``kaplan``: forward = 2·N + 2·n_layer·n_ctx·d_attn with non-embedding N (Kaplan et al. 2020, Eq. 2.2);
+  training = 3 x forward. The context term counts one s² matmul and never halves it for causal masks.
+* ``exact``: the per-component count of Hoffmann et al. 2022, App. F: embeddings, Q/K/V and output
+  projections (K and V sized by the KV heads, so GQA/MQA are cheaper), attention logits, softmax,
+  attention-over-V, the FFN (3 matrices when gated; the active experts and the router for MoE), logits.
+* ``3nd``: GPT-3 Table D.1's encoder-decoder rule: 3·N·D, "only half of the parameters are active for
+  each token" (T5 rows).
+
+Attention over a causal mask is counted in full by default (``causal="full"``: PaLM, Megatron before
+2025, Korthikanti, Narayanan, torchtitan, nanoGPT all do, and it is what published MFU numbers use) or
+halved (``causal="half"``: Megatron since 2025-03, FlashAttention benchmarks). Encoders are bidirectional
+and never halved.
+
+What ``tokens`` means for an encoder-decoder: every token either stack processes, source plus target
+(GPT-3 Table D.1's accounting, where each token meets half the parameters). The encoder runs over
+``seq_len`` (default ``n_ctx``) source tokens and the decoder over ``target_len`` (default: the same)
+target tokens, and per-token FLOPs are that sequence's FLOPs divided by source + target tokens.
+
+Model FLOPs (for MFU) never include recomputation; hardware FLOPs (for HFU) do: ``recompute="full"`` adds
+one forward of the transformer layers (the logits layer sits outside the checkpoints: Narayanan et al.
+2021, Eq. 3), ``"selective"`` adds the attention scores (logits, softmax, over-V) once more at the cost
+Korthikanti et al. 2022, App. A charges for them (its s/6h -> s/3h).
+
+Numbers broadcast over numpy arrays of ``tokens`` / ``flops``; numpy is imported only when an array is
+passed, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
+from scaling.model import ModelSpec
+from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
+
+CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
+CAUSAL = ("full", "half")
+RECOMPUTE = ("none", "selective", "full")
+BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022, App. F)
+MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
+
+Number = Any  # a float, or a numpy array of floats (broadcasting)
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if value not in choices:
+        raise ScalingError(f"invalid {what} {value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "__len__") or (hasattr(value, "shape") and getattr(value, "shape", ()) != ())
+
+
+def _positive(value: Any, what: str) -> Number:
+    """A finite, strictly positive float or numpy array (lists become arrays)."""
+    if isinstance(value, bool):
+        raise ScalingError(f"invalid {what} {value!r}: must be a number greater than zero")
+    if _is_array(value) and not isinstance(value, str):
+        import numpy as np
+
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ScalingError(f"invalid {what} {value!r}: must be numbers greater than zero") from None
+        if not np.all(np.isfinite(array)) or not np.all(array > 0):
+            raise ScalingError(f"invalid {what}: every value must be finite and greater than zero")
+        return array
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ScalingError(f"invalid {what} {value!r}: must be a number greater than zero") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ScalingError(f"invalid {what} {value!r}: must be a finite number greater than zero")
+    return number
+
+
+def _mfu(value: Any, what: str = "MFU") -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ScalingError(f"invalid {what} {value!r}: expected a fraction in (0, 1] such as 0.4") from None
+    if not math.isfinite(number) or not 0.0 < number <= 1.0:
+        raise ScalingError(f"invalid {what} {value!r}: expected a fraction in (0, 1] such as 0.4")
+    return number
+
+
+def _devices(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 1 or value != int(value):
+        raise ScalingError(f"invalid device count {value!r}: must be a whole number, at least 1")
+    return int(value)
+
+
+def _mfu_warnings(mfu: float) -> list[str]:
+    if mfu > MFU_PLAUSIBLE:
+        return [
+            f"MFU {mfu:.0%} is above {MFU_PLAUSIBLE:.0%}, implausible for most hardware "
+            "(Korthikanti et al. 2022 Table 5 reaches 56.3% on A100s; 35-50% is typical)"
+        ]
+    return []
+
+
+# ------------------------------------------------------------------------------- per-component terms
+def _attention_terms(spec: ModelSpec, *, queries: float, pairs: float, kv_tokens: float) -> dict[str, float]:
+    """One attention block's forward FLOPs (Hoffmann et al. 2022, App. F), for ``queries`` query tokens,
+    ``pairs`` query-key pairs and ``kv_tokens`` tokens whose K and V are projected here."""
+    d, d_attn, d_kv = spec.d_model, spec.d_attn, spec.d_kv
+    return {
+        # App. F: 2 x 3 x seq x d_model x (key_size x heads); K and V use the KV heads (GQA/MQA)
+        "qkv": 2.0 * d * d_attn * queries + 2.0 * d * 2 * d_kv * kv_tokens,
+        "logits": 2.0 * d_attn * pairs,  # App. F: key @ query logits, 2 x seq^2 x (key_size x heads)
+        "softmax": 3.0 * spec.n_head * pairs,  # App. F: 3 x heads x seq^2
+        "values": 2.0 * d_attn * pairs,  # App. F: softmax @ value reductions, 2 x seq^2 x (key_size x heads)
+        "output": 2.0 * d_attn * d * queries,  # App. F: final linear, 2 x seq x (key_size x heads) x d_model
+    }
+
+
+def _ffn_terms(spec: ModelSpec, tokens: float) -> dict[str, float]:
+    matrices = 3 if spec.gated_ffn else 2  # SwiGLU / GeGLU: gate, up and down projections
+    experts = spec.experts_per_token if spec.is_moe else 1
+    return {
+        "ffn": 2.0 * matrices * spec.d_model * spec.ffn_dim * experts * tokens,  # App. F: dense block
+        "router": 2.0 * spec.d_model * spec.n_experts * tokens if spec.is_moe else 0.0,  # MoE gating
+    }
+
+
+def _stack_terms(spec: ModelSpec, layers: int, tokens: float, pairs: float) -> dict[str, float]:
+    """Self-attention + FFN over ``layers`` layers for a sequence of ``tokens`` with ``pairs`` query-key pairs."""
+    out: dict[str, float] = {}
+    for key, value in _attention_terms(spec, queries=tokens, pairs=pairs, kv_tokens=tokens).items():
+        out[f"attention_{key}"] = layers * value
+    for key, value in _ffn_terms(spec, tokens).items():
+        out[key] = layers * value
+    return out
+
+
+def _add(total: dict[str, float], terms: dict[str, float]) -> None:
+    for key, value in terms.items():
+        total[key] = total.get(key, 0.0) + value
+
+
+def _pairs(length: float, causal: str) -> float:
+    # full: every query against every key (the PaLM / Megatron convention); half: a causal mask's s^2/2
+    return length * length / (2.0 if causal == "half" else 1.0)
+
+
+def forward_flops_per_sequence(
+    spec: ModelSpec,
+    *,
+    seq_len: int | None = None,
+    causal: str = "full",
+    include_embeddings: bool = True,
+    include_logits: bool = True,
+    target_len: int | None = None,
+) -> tuple[dict[str, float], float]:
+    """Forward FLOPs for one sequence by named term, and the number of tokens they cover."""
+    _choice(causal, CAUSAL, "causal")
+    source = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
+    d, v = spec.d_model, spec.vocab_size
+    terms: dict[str, float] = {}
+    if spec.arch == "decoder":
+        tokens = source
+        _add(terms, _stack_terms(spec, spec.n_layer, source, _pairs(source, causal)))
+    elif spec.arch == "encoder":
+        tokens = source  # bidirectional: no causal halving
+        _add(terms, _stack_terms(spec, spec.n_layer, source, source * source))
+    else:  # encoder-decoder
+        target = float(_positive(target_len if target_len is not None else source, "target length"))
+        tokens = source + target
+        _add(terms, _stack_terms(spec, spec.n_encoder_layer, source, source * source))
+        _add(terms, _stack_terms(spec, spec.n_layer, target, _pairs(target, causal)))
+        # cross-attention: queries from the target, K and V projected once per source token
+        cross = _attention_terms(spec, queries=target, pairs=target * source, kv_tokens=source)
+        for key, value in cross.items():
+            terms[f"cross_attention_{key}"] = spec.n_layer * value
+    # Hoffmann et al. 2022, App. F: embeddings 2 x seq x vocab x d_model (a one-hot matmul; a lookup is free)
+    terms["embeddings"] = 2.0 * tokens * v * d if include_embeddings else 0.0  # both stacks embed their input
+    # App. F: final logits 2 x seq x d_model x vocab (decoder outputs only for encoder-decoder)
+    logit_tokens = tokens if spec.arch != "encoder-decoder" else tokens - source
+    terms["logits"] = 2.0 * logit_tokens * d * v if include_logits else 0.0
+    terms = {k: val for k, val in terms.items() if val or k in ("embeddings", "logits")}
+    terms["total"] = sum(terms.values())
+    return terms, tokens
+
+
+def forward_flops_per_token(
+    spec: ModelSpec,
+    *,
+    seq_len: int | None = None,
+    causal: str = "full",
+    include_embeddings: bool = True,
+    include_logits: bool = True,
+    target_len: int | None = None,
+) -> dict[str, float]:
+    """Forward FLOPs per token by named term (Hoffmann et al. 2022, App. F), with a ``"total"``.
+
+    Keys: ``attention_qkv``, ``attention_logits``, ``attention_softmax``, ``attention_values``,
+    ``attention_output``, ``ffn``, ``router`` (MoE), ``cross_attention_*`` (encoder-decoder), ``embeddings``,
+    ``logits``. For an encoder-decoder, "per token" is per source + target token (see the module docstring).
+    """
+    terms, tokens = forward_flops_per_sequence(
+        spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
+        include_logits=include_logits, target_len=target_len,
+    )  # fmt: skip
+    return {key: value / tokens for key, value in terms.items()}
+
+
+_SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
+
+
+# -------------------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class TrainingFlops:
+    """Training FLOPs under one convention, with the assumptions they were computed under.
+
+    ``flops`` are model FLOPs (for MFU); ``hardware_flops`` add recomputation (for HFU). ``breakdown`` is
+    training FLOPs per token by named term and sums to ``flops_per_token``.
+    """
+
+    flops: Number
+    hardware_flops: Number
+    flops_per_token: float
+    hardware_flops_per_token: float
+    tokens: Number
+    convention: str
+    params: float
+    params_non_embedding: float
+    breakdown: dict[str, float]
+    seq_len: int | None = None
+    causal: str = "full"
+    recompute: str = "none"
+    include_embeddings: bool = True
+    include_logits: bool = True
+    model: str = "custom"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def pf_days(self) -> Number:
+        return self.flops / PF_DAY_FLOPS
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("flops", "hardware_flops", "tokens"):
+            value = out[key]
+            out[key] = value.tolist() if hasattr(value, "tolist") else value
+        pf = self.pf_days
+        out["pf_days"] = pf.tolist() if hasattr(pf, "tolist") else pf
+        return out
+
+
+def _selective_extra(spec: ModelSpec, seq_len: int | None, causal: str, target_len: int | None) -> float:
+    """Forward FLOPs per token of the attention scores (Korthikanti et al. 2022, App. A: selective recompute)."""
+    terms = forward_flops_per_token(spec, seq_len=seq_len, causal=causal, target_len=target_len)
+    return sum(terms.get(k, 0.0) + terms.get(f"cross_{k}", 0.0) for k in _SCORE_TERMS)
+
+
+def training_flops(
+    spec: ModelSpec | float,
+    tokens: Number,
+    *,
+    convention: str = "6nd",
+    seq_len: int | None = None,
+    causal: str = "full",
+    recompute: str = "none",
+    include_embeddings: bool = True,
+    include_logits: bool = True,
+    target_len: int | None = None,
+) -> TrainingFlops:
+    """Training FLOPs for ``tokens`` tokens (a number or a numpy array).
+
+    ``spec`` is a `ModelSpec`, or a bare parameter count for the ``6nd``, ``6nd-nonembedding`` and ``3nd``
+    conventions (the count is then N itself: total for 6nd/3nd, non-embedding for 6nd-nonembedding).
+    ``include_embeddings`` / ``include_logits`` apply to the ``exact`` convention; Chinchilla Table A4's
+    ratios leave both out (per-layer terms only), App. F's text puts them in.
+    """
+    _choice(convention, CONVENTIONS, "convention")
+    _choice(causal, CAUSAL, "causal")
+    _choice(recompute, RECOMPUTE, "recompute")
+    tokens = _positive(tokens, "token count")
+    if not isinstance(spec, ModelSpec):
+        if convention in ("exact", "kaplan"):
+            raise ScalingError(
+                f"the {convention!r} convention needs an architecture (a model preset, config.json or "
+                "dimensions), not a bare parameter count"
+            )
+        n = float(_positive(spec, "parameter count"))
+        params, params_ne, name = n, (n if convention == "6nd-nonembedding" else float("nan")), "custom"
+        spec_for_terms = None
+    else:
+        params, params_ne, name = float(spec.active_params), float(spec.active_params_non_embedding), spec.name
+        spec_for_terms = spec
+
+    breakdown: dict[str, float]
+    if convention == "6nd":
+        # Kaplan et al. 2020 §2.1: C = 6ND, with N total (GPT-3 Table D.1 counts embeddings in N)
+        breakdown = {"params": 2.0 * (1.0 + BACKWARD_MULTIPLIER) * params}
+    elif convention == "6nd-nonembedding":
+        # Kaplan et al. 2020 §2.1: N excludes the embeddings
+        breakdown = {"params_non_embedding": 2.0 * (1.0 + BACKWARD_MULTIPLIER) * params_ne}
+    elif convention == "3nd":
+        # GPT-3 Table D.1: forward FLOPs per active param 2, with half the params active per token
+        breakdown = {"params": 3.0 * params}
+    elif convention == "kaplan":
+        assert spec_for_terms is not None
+        context = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
+        breakdown = {
+            # Kaplan et al. 2020, Table 1 / Eq. 2.2: C_forward = 2N + 2 n_layer n_ctx d_attn, training 3x
+            "params_non_embedding": 3.0 * 2.0 * params_ne,
+            "attention_context": 3.0 * 2.0 * spec.total_layers * context * spec.d_attn,
+        }
+    else:  # exact
+        assert spec_for_terms is not None
+        forward = forward_flops_per_token(
+            spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
+            include_logits=include_logits, target_len=target_len,
+        )  # fmt: skip
+        breakdown = {k: (1.0 + BACKWARD_MULTIPLIER) * val for k, val in forward.items() if k != "total"}
+    per_token = sum(breakdown.values())
+
+    extra = 0.0
+    if recompute == "full":
+        # Narayanan et al. 2021, Eq. 3: one more forward of the checkpointed layers (not the logits layer)
+        if convention == "exact":
+            extra = sum(v for k, v in breakdown.items() if k not in ("logits", "embeddings")) / (1.0 + BACKWARD_MULTIPLIER)
+        else:
+            extra = per_token / (1.0 + BACKWARD_MULTIPLIER)  # 6ND -> 8ND (Narayanan Eq. 4)
+    elif recompute == "selective":
+        if spec_for_terms is None:
+            raise ScalingError("selective recompute needs an architecture to count the attention scores")
+        # Korthikanti et al. 2022, App. A: recompute QK^T, softmax and softmax @ V. App. A's hardware-FLOPs
+        # formula 72BLsh^2(1 + s/3h + V/12hL) doubles the whole attention-score term of the model FLOPs
+        # (s/6h -> s/3h), i.e. it charges the recompute at forward + backward cost; we follow it so that
+        # Table 5's HFU column reproduces.
+        extra = (1.0 + BACKWARD_MULTIPLIER) * _selective_extra(spec_for_terms, seq_len, causal, target_len)
+    hardware_per_token = per_token + extra
+
+    warnings: list[str] = []
+    if spec_for_terms is not None and spec_for_terms.arch == "encoder-decoder" and convention in ("6nd", "6nd-nonembedding"):
+        warnings.append(
+            "6ND counts every parameter for every token; for an encoder-decoder GPT-3 Table D.1 uses 3ND "
+            "(half the parameters active per token): try --convention 3nd or exact"
+        )
+    return TrainingFlops(
+        flops=per_token * tokens,
+        hardware_flops=hardware_per_token * tokens,
+        flops_per_token=per_token,
+        hardware_flops_per_token=hardware_per_token,
+        tokens=tokens,
+        convention=convention,
+        params=params,
+        params_non_embedding=params_ne,
+        breakdown=breakdown,
+        seq_len=(seq_len if seq_len is not None else (spec.n_ctx if spec_for_terms is not None else None)),
+        causal=causal,
+        recompute=recompute,
+        include_embeddings=include_embeddings,
+        include_logits=include_logits,
+        model=name,
+        warnings=warnings,
+    )
+
+
+# ------------------------------------------------------------------------------------- inference
+@dataclass(frozen=True)
+class InferenceFlops:
+    """Forward FLOPs to serve ``batch`` requests of ``prompt_tokens`` in and ``new_tokens`` out (KV cache)."""
+
+    prefill_flops: float
+    decode_flops: float
+    flops_per_new_token_first: float
+    flops_per_new_token_last: float
+    total_flops: float
+    prompt_tokens: int
+    new_tokens: int
+    batch: int
+    model: str = "custom"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _decode_step(spec: ModelSpec, context: float, source: float) -> float:
+    """Forward FLOPs for one generated token that attends to ``context`` cached tokens (itself included)."""
+    terms: dict[str, float] = {}
+    for key, value in _attention_terms(spec, queries=1.0, pairs=context, kv_tokens=1.0).items():
+        terms[key] = spec.n_layer * value
+    _add(terms, {k: spec.n_layer * v for k, v in _ffn_terms(spec, 1.0).items()})
+    if spec.arch == "encoder-decoder":  # cross-attention against the cached encoder K/V
+        _add(terms, {k: spec.n_layer * v for k, v in _attention_terms(spec, queries=1.0, pairs=source, kv_tokens=0.0).items()})
+    terms["logits"] = 2.0 * spec.d_model * spec.vocab_size
+    return sum(terms.values())
+
+
+def inference_flops(spec: ModelSpec, *, prompt_tokens: int, new_tokens: int, batch: int = 1, causal: str = "full") -> InferenceFlops:
+    """Prefill (one forward over the prompt) plus autoregressive decoding with a KV cache.
+
+    Generated token i (1-based) attends to ``prompt_tokens + i`` positions. For an encoder-decoder the prompt
+    is the encoder's input and the prefill also projects the cross-attention K/V; embeddings are lookups (0).
+    """
+    if spec.arch == "encoder":
+        raise ScalingError(f"model {spec.name!r} is encoder-only and does not generate tokens")
+    prompt = int(_positive(prompt_tokens, "prompt length"))
+    new = int(_positive(new_tokens, "number of new tokens"))
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ScalingError(f"invalid batch {batch!r}: must be a whole number, at least 1")
+    _choice(causal, CAUSAL, "causal")
+    if spec.arch == "decoder":
+        prefill, _ = forward_flops_per_sequence(spec, seq_len=prompt, causal=causal, include_embeddings=False)
+        prefill_total = prefill["total"]
+        source = 0.0
+        first_ctx = prompt + 1.0
+    else:
+        # encoder over the prompt, plus the cross-attention K/V projections of its output
+        enc = _stack_terms(spec, spec.n_encoder_layer, float(prompt), float(prompt) ** 2)
+        cross_kv = spec.n_layer * 2.0 * spec.d_model * 2 * spec.d_kv * prompt
+        prefill_total = sum(enc.values()) + cross_kv
+        source = float(prompt)
+        first_ctx = 1.0  # the decoder starts from its start token
+    last_ctx = first_ctx + new - 1
+    first = _decode_step(spec, first_ctx, source)
+    last = _decode_step(spec, last_ctx, source)
+    decode = (first + last) / 2.0 * new  # the per-step cost is linear in the context: an arithmetic series
+    return InferenceFlops(
+        prefill_flops=batch * prefill_total,
+        decode_flops=batch * decode,
+        flops_per_new_token_first=first,
+        flops_per_new_token_last=last,
+        total_flops=batch * (prefill_total + decode),
+        prompt_tokens=prompt,
+        new_tokens=new,
+        batch=batch,
+        model=spec.name,
+    )
+
+
+# --------------------------------------------------------------------------------- time and cost
+def pf_days(flops: Number) -> Number:
+    """FLOPs in PF-days: 1 PF-day = 1e15 FLOP/s x 86,400 s = 8.64e19 FLOPs (GPT-3 Table D.1 caption)."""
+    return flops / PF_DAY_FLOPS
+
+
+@dataclass(frozen=True)
+class ComputeCost:
+    """Wall-clock time, device-hours and dollars to run ``flops`` on a cluster at a given MFU."""
+
+    flops: Number
+    pf_days: Number
+    seconds: Number
+    days: Number
+    gpu_hours: Number
+    cost_usd: Number | None
+    devices: int
+    accelerator: str
+    peak_flops_per_device: float
+    mfu: float
+    dtype: str
+    price_usd_per_hour: float | None
+    price_source: str = "none"
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if hasattr(value, "tolist"):
+                out[key] = value.tolist()
+        return out
+
+
+def _accelerator(accelerator: str | Accelerator) -> Accelerator:
+    return get_accelerator(accelerator)
+
+
+def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
+    if price_usd_per_hour is not None:
+        return float(_positive(price_usd_per_hour, "price per device-hour")), "given"
+    if acc.price_usd_per_hour is not None:
+        return acc.price_usd_per_hour, "catalog"
+    return None, "none"
+
+
+def compute_cost(
+    flops: Number,
+    *,
+    accelerator: str | Accelerator,
+    devices: int,
+    mfu: float,
+    dtype: str = "bf16",
+    price_usd_per_hour: float | None = None,
+) -> ComputeCost:
+    """Time and cost of ``flops`` on ``devices`` accelerators achieving ``mfu`` of the dense ``dtype`` peak.
+
+    The price is per device-hour: the one given, else the catalog's, else no cost (``cost_usd`` is None).
+    """
+    flops = _positive(flops, "FLOPs")
+    acc = _accelerator(accelerator)
+    devices = _devices(devices)
+    mfu = _mfu(mfu)
+    peak = acc.peak(dtype)
+    seconds = flops / (devices * peak * mfu)
+    gpu_hours = seconds * devices / SECONDS_PER_HOUR
+    price, source = _price(acc, price_usd_per_hour)
+    return ComputeCost(
+        flops=flops,
+        pf_days=flops / PF_DAY_FLOPS,
+        seconds=seconds,
+        days=seconds / SECONDS_PER_DAY,
+        gpu_hours=gpu_hours,
+        cost_usd=None if price is None else gpu_hours * price,
+        devices=devices,
+        accelerator=acc.name,
+        peak_flops_per_device=peak,
+        mfu=mfu,
+        dtype=dtype,
+        price_usd_per_hour=price,
+        price_source=source,
+        warnings=_mfu_warnings(mfu),
+    )
+
+
+def flops_from_time(*, accelerator: str | Accelerator, devices: int, seconds: Number, mfu: float, dtype: str = "bf16") -> Number:
+    """The FLOPs a cluster delivers in ``seconds`` at ``mfu``: devices x peak x MFU x seconds."""
+    acc = _accelerator(accelerator)
+    return _devices(devices) * acc.peak(dtype) * _mfu(mfu) * _positive(seconds, "duration")
+
+
+def flops_from_gpu_hours(gpu_hours: Number, *, accelerator: str | Accelerator, mfu: float, dtype: str = "bf16") -> Number:
+    """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
+    acc = _accelerator(accelerator)
+    return _positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * _mfu(mfu)
+
+
+def flops_from_usd(
+    usd: Number,
+    *,
+    accelerator: str | Accelerator,
+    mfu: float,
+    price_usd_per_hour: float | None = None,
+    dtype: str = "bf16",
+) -> Number:
+    """The FLOPs ``usd`` dollars buy at ``price_usd_per_hour`` per device-hour (default: the catalog's)."""
+    acc = _accelerator(accelerator)
+    price, _ = _price(acc, price_usd_per_hour)
+    if price is None:
+        raise ScalingError(f"no price for {acc.name}: give a price per device-hour (--price)")
+    return flops_from_gpu_hours(_positive(usd, "amount") / price, accelerator=acc, mfu=mfu, dtype=dtype)
+
+
+# ------------------------------------------------------------------------------------ utilisation
+@dataclass(frozen=True)
+class Utilization:
+    """Model and hardware FLOPs utilisation of a measured throughput."""
+
+    mfu: float
+    hfu: float
+    model_flops_per_second_per_device: float
+    hardware_flops_per_second_per_device: float
+    tokens_per_second_per_device: float
+    peak_flops_per_device: float
+    accelerator: str
+    dtype: str
+    convention: str
+    recompute: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mfu_from_throughput(
+    spec: ModelSpec | float,
+    tokens_per_second_per_device: float,
+    accelerator: str | Accelerator,
+    *,
+    dtype: str = "bf16",
+    convention: str = "6nd",
+    seq_len: int | None = None,
+    causal: str = "full",
+    recompute: str = "none",
+    include_embeddings: bool = True,
+) -> Utilization:
+    """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU (Touvron 2023)."""
+    rate = float(_positive(tokens_per_second_per_device, "tokens per second per device"))
+    acc = _accelerator(accelerator)
+    peak = acc.peak(dtype)
+    counted = training_flops(
+        spec, 1.0, convention=convention, seq_len=seq_len, causal=causal, recompute=recompute,
+        include_embeddings=include_embeddings,
+    )  # fmt: skip
+    model_rate = counted.flops_per_token * rate
+    hardware_rate = counted.hardware_flops_per_token * rate
+    mfu = model_rate / peak
+    warnings = _mfu_warnings(mfu) if mfu <= 1.0 else [f"MFU {mfu:.0%} exceeds 100%: check the throughput and the peak"]
+    return Utilization(
+        mfu=mfu,
+        hfu=hardware_rate / peak,
+        model_flops_per_second_per_device=model_rate,
+        hardware_flops_per_second_per_device=hardware_rate,
+        tokens_per_second_per_device=rate,
+        peak_flops_per_device=peak,
+        accelerator=acc.name,
+        dtype=dtype,
+        convention=convention,
+        recompute=recompute,
+        warnings=warnings,
+    )
+
+
+def utilization_from_iteration_time(
+    spec: ModelSpec,
+    *,
+    seconds_per_iteration: float,
+    global_batch: int,
+    devices: int,
+    accelerator: str | Accelerator,
+    seq_len: int | None = None,
+    dtype: str = "bf16",
+    convention: str = "exact",
+    causal: str = "full",
+    recompute: str = "selective",
+    include_embeddings: bool = False,
+) -> Utilization:
+    """MFU/HFU from an iteration time (Korthikanti et al. 2022, Table 5 and App. A).
+
+    The defaults follow App. A: per-layer terms plus logits, no embeddings, full attention, and selective
+    recompute in the hardware FLOPs.
+    """
+    length = seq_len if seq_len is not None else spec.n_ctx
+    tokens = _positive(global_batch, "global batch") * _positive(length, "sequence length")
+    rate = tokens / _positive(seconds_per_iteration, "iteration time") / _devices(devices)
+    return mfu_from_throughput(
+        spec, rate, accelerator, dtype=dtype, convention=convention, seq_len=length, causal=causal,
+        recompute=recompute, include_embeddings=include_embeddings,
+    )  # fmt: skip
