@@ -101,7 +101,13 @@ def _mfu(value: Any, what: str = "MFU") -> float:
 
 
 def _devices(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 1 or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != value
+        or value < 1
+        or value != int(value)
+    ):
         raise ScalingError(f"invalid device count {value!r}: must be a whole number, at least 1")
     return int(value)
 
@@ -302,7 +308,11 @@ def training_flops(
         params, params_ne, name = n, (n if convention == "6nd-nonembedding" else float("nan")), "custom"
         spec_for_terms = None
     else:
-        params, params_ne, name = float(spec.active_params), float(spec.active_params_non_embedding), spec.name
+        params, params_ne, name = (
+            float(spec.active_params),
+            float(spec.active_params_non_embedding),
+            spec.name,
+        )
         spec_for_terms = spec
 
     breakdown: dict[str, float]
@@ -336,7 +346,9 @@ def training_flops(
     if recompute == "full":
         # Narayanan et al. 2021, Eq. 3: one more forward of the checkpointed layers (not the logits layer)
         if convention == "exact":
-            extra = sum(v for k, v in breakdown.items() if k not in ("logits", "embeddings")) / (1.0 + BACKWARD_MULTIPLIER)
+            extra = sum(v for k, v in breakdown.items() if k not in ("logits", "embeddings")) / (
+                1.0 + BACKWARD_MULTIPLIER
+            )
         else:
             extra = per_token / (1.0 + BACKWARD_MULTIPLIER)  # 6ND -> 8ND (Narayanan Eq. 4)
     elif recompute == "selective":
@@ -350,7 +362,11 @@ def training_flops(
     hardware_per_token = per_token + extra
 
     warnings: list[str] = []
-    if spec_for_terms is not None and spec_for_terms.arch == "encoder-decoder" and convention in ("6nd", "6nd-nonembedding"):
+    if (
+        spec_for_terms is not None
+        and spec_for_terms.arch == "encoder-decoder"
+        and convention in ("6nd", "6nd-nonembedding")
+    ):
         warnings.append(
             "6ND counts every parameter for every token; for an encoder-decoder GPT-3 Table D.1 uses 3ND "
             "(half the parameters active per token): try --convention 3nd or exact"
@@ -398,15 +414,18 @@ def _decode_step(spec: ModelSpec, context: float, source: float) -> float:
     """Forward FLOPs for one generated token that attends to ``context`` cached tokens (itself included)."""
     terms: dict[str, float] = {}
     for key, value in _attention_terms(spec, queries=1.0, pairs=context, kv_tokens=1.0).items():
-        terms[key] = spec.n_layer * value
+        terms[f"attention_{key}"] = spec.n_layer * value
     _add(terms, {k: spec.n_layer * v for k, v in _ffn_terms(spec, 1.0).items()})
     if spec.arch == "encoder-decoder":  # cross-attention against the cached encoder K/V
-        _add(terms, {k: spec.n_layer * v for k, v in _attention_terms(spec, queries=1.0, pairs=source, kv_tokens=0.0).items()})
+        cross = _attention_terms(spec, queries=1.0, pairs=source, kv_tokens=0.0)
+        _add(terms, {f"cross_attention_{k}": spec.n_layer * v for k, v in cross.items()})
     terms["logits"] = 2.0 * spec.d_model * spec.vocab_size
     return sum(terms.values())
 
 
-def inference_flops(spec: ModelSpec, *, prompt_tokens: int, new_tokens: int, batch: int = 1, causal: str = "full") -> InferenceFlops:
+def inference_flops(
+    spec: ModelSpec, *, prompt_tokens: int, new_tokens: int, batch: int = 1, causal: str = "full"
+) -> InferenceFlops:
     """Prefill (one forward over the prompt) plus autoregressive decoding with a KV cache.
 
     Generated token i (1-based) attends to ``prompt_tokens + i`` positions. For an encoder-decoder the prompt
@@ -532,13 +551,17 @@ def compute_cost(
     )
 
 
-def flops_from_time(*, accelerator: str | Accelerator, devices: int, seconds: Number, mfu: float, dtype: str = "bf16") -> Number:
+def flops_from_time(
+    *, accelerator: str | Accelerator, devices: int, seconds: Number, mfu: float, dtype: str = "bf16"
+) -> Number:
     """The FLOPs a cluster delivers in ``seconds`` at ``mfu``: devices x peak x MFU x seconds."""
     acc = _accelerator(accelerator)
     return _devices(devices) * acc.peak(dtype) * _mfu(mfu) * _positive(seconds, "duration")
 
 
-def flops_from_gpu_hours(gpu_hours: Number, *, accelerator: str | Accelerator, mfu: float, dtype: str = "bf16") -> Number:
+def flops_from_gpu_hours(
+    gpu_hours: Number, *, accelerator: str | Accelerator, mfu: float, dtype: str = "bf16"
+) -> Number:
     """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
     acc = _accelerator(accelerator)
     return _positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * _mfu(mfu)
@@ -604,7 +627,11 @@ def mfu_from_throughput(
     model_rate = counted.flops_per_token * rate
     hardware_rate = counted.hardware_flops_per_token * rate
     mfu = model_rate / peak
-    warnings = _mfu_warnings(mfu) if mfu <= 1.0 else [f"MFU {mfu:.0%} exceeds 100%: check the throughput and the peak"]
+    warnings = (
+        _mfu_warnings(mfu)
+        if mfu <= 1.0
+        else [f"MFU {mfu:.0%} exceeds 100%: check the throughput and the peak"]
+    )
     return Utilization(
         mfu=mfu,
         hfu=hardware_rate / peak,

@@ -159,15 +159,17 @@ def test_narayanan_2021_table_2_ptd_days_eq3(row):
 
 def test_narayanan_2021_eq3_matches_closed_form():
     """Our exact + full-recompute hardware FLOPs equal 96·B·s·l·h²·(1 + s/6h + V/16lh) up to the softmax."""
-    l, h, s, v = 96, 12288, 2048, 51200
-    spec = ModelSpec(n_layer=l, d_model=h, n_head=96, vocab_size=v, n_ctx=s)
+    layers, h, s, v = 96, 12288, 2048, 51200
+    spec = ModelSpec(n_layer=layers, d_model=h, n_head=96, vocab_size=v, n_ctx=s)
     per_token = training_flops(spec, 1.0, convention="exact", recompute="full", include_embeddings=False)
-    eq3 = 96 * l * h**2 * (1 + s / (6 * h) + v / (16 * l * h))
+    eq3 = 96 * layers * h**2 * (1 + s / (6 * h) + v / (16 * layers * h))
     assert per_token.hardware_flops == pytest.approx(eq3, rel=2e-4)
 
 
 @pytest.mark.parametrize(
-    "params,tokens,gpus,tflops,days", [(175e9, 300e9, 1024, 140, 34), (1e12, 450e9, 3072, 163, 84)], ids=["gpt3", "1T"]
+    "params,tokens,gpus,tflops,days",
+    [(175e9, 300e9, 1024, 140, 34), (1e12, 450e9, 3072, 163, 84)],
+    ids=["gpt3", "1T"],
 )
 def test_narayanan_2021_eq4_end_to_end_days(params, tokens, gpus, tflops, days):
     """Eq. 4: time ≈ 8TP/(nX) — 6ND plus one recomputed forward."""
@@ -232,7 +234,9 @@ def test_pf_day_is_8_64e19_flops_and_8_v100_days():
     cost = compute_cost(8.64e19, accelerator="V100", devices=8, mfu=1.0, dtype="fp16")
     assert cost.days == pytest.approx(1.0)
     assert cost.pf_days == pytest.approx(1.0)
-    assert flops_from_time(accelerator="V100", devices=8, seconds=86_400, mfu=1.0, dtype="fp16") == pytest.approx(8.64e19)
+    assert flops_from_time(
+        accelerator="V100", devices=8, seconds=86_400, mfu=1.0, dtype="fp16"
+    ) == pytest.approx(8.64e19)
 
 
 # ------------------------------------------------------------------------------ component structure
@@ -295,7 +299,9 @@ def test_all_conventions_run_and_breakdown_sums(  # noqa: D103
 
 def test_recompute_orders_hardware_flops():
     spec = get_preset("gpt3-175b")
-    none, sel, full = (training_flops(spec, 1e9, convention="exact", recompute=r) for r in ("none", "selective", "full"))
+    none, sel, full = (
+        training_flops(spec, 1e9, convention="exact", recompute=r) for r in ("none", "selective", "full")
+    )
     assert none.hardware_flops == none.flops
     assert none.flops == sel.flops == full.flops
     assert none.hardware_flops < sel.hardware_flops < full.hardware_flops
@@ -333,9 +339,15 @@ def test_compute_cost_fields_and_price_fallback():
 def test_inverses_round_trip():
     flops = 5.76e23
     cost = compute_cost(flops, accelerator="A100-80GB", devices=1024, mfu=0.45, price_usd_per_hour=1.8)
-    assert flops_from_time(accelerator="A100-80GB", devices=1024, seconds=cost.seconds, mfu=0.45) == pytest.approx(flops)
-    assert flops_from_gpu_hours(cost.gpu_hours, accelerator="A100-80GB", mfu=0.45, dtype="bf16") == pytest.approx(flops)
-    assert flops_from_usd(cost.cost_usd, accelerator="A100-80GB", mfu=0.45, price_usd_per_hour=1.8) == pytest.approx(flops)
+    assert flops_from_time(
+        accelerator="A100-80GB", devices=1024, seconds=cost.seconds, mfu=0.45
+    ) == pytest.approx(flops)
+    assert flops_from_gpu_hours(
+        cost.gpu_hours, accelerator="A100-80GB", mfu=0.45, dtype="bf16"
+    ) == pytest.approx(flops)
+    assert flops_from_usd(
+        cost.cost_usd, accelerator="A100-80GB", mfu=0.45, price_usd_per_hour=1.8
+    ) == pytest.approx(flops)
     with pytest.raises(ScalingError, match="price"):
         flops_from_usd(1e6, accelerator="A100-80GB", mfu=0.45)
 
@@ -397,7 +409,9 @@ def test_flops_module_imports_no_numpy():
 
 
 # ---------------------------------------------------------------------------------- invariants
-_presets = st.sampled_from(["gpt2", "llama-2-7b", "llama-3-8b", "mixtral-8x7b", "bert-base-uncased", "t5-small"])
+_presets = st.sampled_from(
+    ["gpt2", "llama-2-7b", "llama-3-8b", "mixtral-8x7b", "bert-base-uncased", "t5-small"]
+)
 _tokens = st.floats(min_value=1e3, max_value=1e15, allow_nan=False)
 
 
@@ -415,7 +429,9 @@ def test_flops_are_linear_in_tokens(name, tokens, factor, convention):
 def test_exact_is_at_least_the_per_layer_only_count(name, seq_len):
     spec = get_preset(name)
     full = training_flops(spec, 1e9, convention="exact", seq_len=seq_len)
-    layers = training_flops(spec, 1e9, convention="exact", seq_len=seq_len, include_embeddings=False, include_logits=False)
+    layers = training_flops(
+        spec, 1e9, convention="exact", seq_len=seq_len, include_embeddings=False, include_logits=False
+    )
     half = training_flops(spec, 1e9, convention="exact", seq_len=seq_len, causal="half")
     assert full.flops >= layers.flops
     assert full.flops >= half.flops
