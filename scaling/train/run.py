@@ -1,0 +1,330 @@
+"""One training run: ``train_run(config) -> RunRecord``, a pure function of a JSON-serialisable config.
+
+The recipe is the one measured in ``shared/research/training.md`` (section 3.7):
+
+* length from the FLOP budget: D = budget / (exact training FLOPs per token from `scaling.flops`), rounded to
+  whole optimizer steps, so every cell of an IsoFLOP grid spends its budget under one FLOP convention;
+* AdamW, betas (0.9, 0.95), weight decay 0.1 on matrices, gradient clipping at 1.0, peak LR 1e-2 (right for
+  d_model <= 128 with 1024-token batches; 2e-2 diverges);
+* linear warmup for min(100, steps/10) steps (Porian et al. 2024: long fixed warmups hurt small models), then a
+  cosine to 10% of peak that ends exactly at the run's last step (Chinchilla: a cycle longer than the run
+  biases the IsoFLOP fit);
+* a fixed validation set (the same windows for every run on a corpus), evaluated periodically and at the end;
+* deterministic for a given (config, corpus, torch version, thread count): model init and data order are seeded.
+
+A run whose loss turns NaN/inf stops and is recorded with ``status="diverged"``; the fitter skips it.
+
+The same function runs under ``torchrun`` (see ddp.py): with a process group initialised it wraps the model in
+DistributedDataParallel and each rank takes its slice of the same global batch, so the run (and its D, FLOPs and
+schedule) is the one a single process would do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from scaling.errors import ScalingError
+from scaling.model import ModelSpec
+
+# The runs.csv columns, in order: what the fitter (`scaling.fit.read_runs`) and the charts read.
+RUN_COLUMNS = [
+    "run_id", "status", "budget", "N", "N_nonemb", "D", "C", "C_6N", "C_6N_nonemb", "C_exact", "loss",
+    "train_loss", "d_model", "n_layer", "n_head", "seq_len", "batch", "lr", "steps", "seed", "wall_s",
+    "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "torch_version", "python_version",
+]  # fmt: skip
+CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run. JSON-serialisable; `run_id` is derived from all of it."""
+
+    d_model: int
+    n_layer: int
+    n_head: int | None = None  # None: heads of 32 dims, at least 2 (scaling.train.model.gpt_spec)
+    budget: float | None = None  # training FLOPs, exact convention; sets D
+    tokens: float | None = None  # or D directly (then budget is recorded as the run's exact FLOPs)
+    seq_len: int = 128
+    batch: int = 8  # sequences per optimizer step: 8 x 128 = 1024 tokens beat larger batches here
+    lr: float = 1e-2
+    warmup: int | None = None  # None: min(100, steps // 10)
+    min_lr_frac: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    evals: int = 10  # periodic validations (plus the final one)
+    eval_windows: int = 320  # validation sequences per evaluation (40 batches of 8)
+    data: str = "stdlib"
+    device: str = "cpu"  # cpu | cuda | auto
+
+    def __post_init__(self) -> None:
+        if (self.budget is None) == (self.tokens is None):
+            raise ScalingError("a run needs exactly one of budget (FLOPs) or tokens")
+        for key in ("d_model", "n_layer", "seq_len", "batch", "evals", "eval_windows"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value <= 0:
+                raise ScalingError(f"run config {key} must be a positive whole number, got {value!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ScalingError(f"run config lr must be a positive number, got {self.lr!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ScalingError(f"unknown run config keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def spec(self, vocab_size: int = 256) -> ModelSpec:
+        from scaling.train.model import gpt_spec
+
+        return gpt_spec(self.d_model, self.n_layer, self.n_head, vocab_size=vocab_size, seq_len=self.seq_len)
+
+    @property
+    def run_id(self) -> str:
+        """Readable and unique: budget, shape, seed, and a hash of the whole config."""
+        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        size = f"c{self.budget:.3g}" if self.budget is not None else f"t{self.tokens:.3g}"
+        return f"{size.replace('+', '')}-d{self.d_model}l{self.n_layer}-s{self.seed}-{digest}"
+
+
+@dataclass
+class RunRecord:
+    """A finished (or diverged) run: the runs.csv row plus its loss curve."""
+
+    row: dict[str, Any]
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.row["run_id"]
+
+    @property
+    def status(self) -> str:
+        return self.row["status"]
+
+    @property
+    def loss(self) -> float:
+        return self.row["loss"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "curve": self.curve, "config": self.config}
+
+
+# ------------------------------------------------------------------------------------------ accounting
+def flop_accounting(spec: ModelSpec, tokens: float) -> dict[str, float]:
+    """C under each convention for ``tokens`` training tokens, all from `scaling.flops` (one FLOP formula)."""
+    from scaling.flops import training_flops
+
+    def count(convention: str) -> float:
+        return float(training_flops(spec, tokens, convention=convention, **exact_options(spec)).flops)
+
+    exact = count("exact")
+    return {"C": exact, "C_exact": exact, "C_6N": count("6nd"), "C_6N_nonemb": count("6nd-nonembedding")}
+
+
+def exact_options(spec: ModelSpec) -> dict[str, Any]:
+    """How C is counted: forward + backward (3 x forward) of every matmul the GPT does, attention over the causal
+    mask counted in full (what SDPA's FLOP counter reports), the LM head included (Porian et al. 2024), the
+    embedding lookup excluded (it is a gather, not a matmul). tests/test_train.py checks this against
+    `torch.utils.flop_counter.FlopCounterMode`."""
+    return {"seq_len": spec.n_ctx, "causal": "full", "include_embeddings": False, "include_logits": True}
+
+
+def exact_flops_per_token(spec: ModelSpec) -> float:
+    """Training FLOPs per token under `exact_options`: the C axis and what sizes D from a budget."""
+    from scaling.flops import training_flops
+
+    return float(training_flops(spec, 1.0, convention="exact", **exact_options(spec)).flops_per_token)
+
+
+def plan_steps(config: RunConfig, spec: ModelSpec) -> int:
+    """Optimizer steps: the budget's tokens rounded to whole batches (at least 1)."""
+    tokens_per_step = config.batch * config.seq_len
+    tokens = config.tokens if config.tokens is not None else config.budget / exact_flops_per_token(spec)
+    return max(1, round(tokens / tokens_per_step))
+
+
+def lr_at(step: int, steps: int, config: RunConfig) -> float:
+    """Linear warmup, then cosine from the peak to min_lr_frac * peak, reached exactly at the last step."""
+    warmup = config.warmup if config.warmup is not None else min(100, steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    span = max(1, steps - 1 - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    floor = config.min_lr_frac * config.lr
+    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * progress))
+
+
+# ----------------------------------------------------------------------------------------------- run
+def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> RunRecord:
+    """Train one model and return its record. With ``out_dir``, the final weights go to
+    ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written."""
+    import numpy as np
+    import torch
+
+    from scaling.train.data import Batches, load_corpus
+    from scaling.train.model import GPT
+
+    if isinstance(config, dict):
+        config = RunConfig.from_dict(config)
+    started = time.perf_counter()
+    corpus = load_corpus(config.data)
+    spec = config.spec(corpus.vocab_size)
+    steps = plan_steps(config, spec)
+    tokens_per_step = config.batch * config.seq_len
+    D = steps * tokens_per_step
+    flops = flop_accounting(spec, D)
+    fpt = flops["C_exact"] / D
+
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    world = torch.distributed.get_world_size() if distributed else 1
+    if config.batch % world:
+        raise ScalingError(f"batch {config.batch} must be divisible by the {world} processes")
+    device = _device(config.device, rank)
+
+    torch.manual_seed(config.seed)
+    model = GPT(spec).to(device)
+    if sum(p.numel() for p in model.parameters()) != spec.params:  # the estimator and the model must agree
+        raise AssertionError(f"GPT has {sum(p.numel() for p in model.parameters())} parameters, spec {spec.params}")
+    trained = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(
+        model.param_groups(config.weight_decay), lr=config.lr, betas=(config.beta1, config.beta2),
+        fused=device.type in ("cpu", "cuda"),
+    )  # fmt: skip
+    # Every rank draws the same global batch from the same seed and keeps its own slice, so a DDP run sees
+    # exactly the data a single process would.
+    batches = Batches(corpus, config.seq_len, seed=config.seed)
+    local = slice(rank * config.batch // world, (rank + 1) * config.batch // world)
+    val_starts = batches.val_starts(config.eval_windows)
+    eval_at = {round(steps * k / config.evals) - 1 for k in range(1, config.evals + 1)} | {steps - 1}
+
+    curve: list[dict[str, Any]] = []
+    status, train_seconds, losses = "ok", 0.0, []
+    for step in range(steps):
+        tick = time.perf_counter()
+        x, y = batches.gather(batches.train_starts(config.batch)[local])
+        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, config)
+        _, loss = trained(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        value = float(loss.item())  # the local slice's loss; equal to the global loss when world == 1
+        train_seconds += time.perf_counter() - tick
+        losses.append(value)
+        point = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "flops": (step + 1) * tokens_per_step * fpt,
+                 "train_loss": value, "val_loss": None}  # fmt: skip
+        if not math.isfinite(value):
+            status = "diverged"
+            curve.append(point)
+            break
+        if step in eval_at:
+            point["val_loss"] = evaluate(model, batches, val_starts, config.batch * 8, device)
+        curve.append(point)
+
+    val = curve[-1]["val_loss"] if status == "ok" else None
+    if status == "ok" and (val is None or not math.isfinite(val)):
+        status = "diverged"
+    tail = [v for v in losses[-max(1, min(50, len(losses) // 10)) :] if math.isfinite(v)]
+    wall = time.perf_counter() - started
+    row = {
+        "run_id": config.run_id, "status": status,
+        "budget": config.budget if config.budget is not None else flops["C_exact"],
+        "N": spec.params, "N_nonemb": spec.params_non_embedding, "D": D, **flops,
+        "loss": val if status == "ok" else float("nan"),
+        "train_loss": float(np.mean(tail)) if tail else float("nan"),
+        "d_model": spec.d_model, "n_layer": spec.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
+        "batch": config.batch, "lr": config.lr, "steps": steps, "seed": config.seed, "wall_s": wall,
+        "tokens_per_s": len(losses) * tokens_per_step / max(train_seconds, 1e-9),
+        "flops_per_s": len(losses) * tokens_per_step * fpt / max(train_seconds, 1e-9),
+        "corpus": corpus.name, "corpus_sha256": corpus.sha256, "tokenizer": corpus.tokenizer,
+        "torch_version": torch.__version__, "python_version": platform.python_version(),
+    }  # fmt: skip
+    record = RunRecord(row=row, curve=curve, config=config.to_dict())
+    if out_dir is not None and rank == 0:
+        save_checkpoint(model, spec, record, Path(out_dir))
+    return record
+
+
+def evaluate(model, batches, starts, chunk: int, device) -> float:
+    """Mean next-token loss (nats/token) over the fixed validation windows."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(starts), chunk):
+            x, y = batches.gather(starts[i : i + chunk])
+            _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+            total += float(loss) * len(x)
+            count += len(x)
+    model.train(was_training)
+    return total / count
+
+
+def _device(name: str, rank: int):
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ScalingError("device cuda requested but torch sees no GPU; use --device cpu")
+        return torch.device("cuda", rank % torch.cuda.device_count())
+    if name != "cpu":
+        raise ScalingError(f"unknown device {name!r}: expected cpu, cuda or auto")
+    return torch.device("cpu")
+
+
+# ------------------------------------------------------------------------------------------ outputs
+def save_checkpoint(model, spec: ModelSpec, record: RunRecord, out_dir: Path) -> Path:
+    """Final weights plus what `sample` needs to rebuild the model, written atomically."""
+    import torch
+
+    path = out_dir / "checkpoints" / f"{record.run_id}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    payload = {"spec": {k: v for k, v in asdict(spec).items() if k != "aliases"}, "config": record.config,
+               "row": record.row, "model": model.state_dict()}  # fmt: skip
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def write_curve(record: RunRecord, out_dir: str | Path) -> Path:
+    """``out_dir/curves/<run_id>.csv`` (step, tokens, flops, train_loss, val_loss), written atomically."""
+    import csv
+
+    path = Path(out_dir) / "curves" / f"{record.run_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS)
+        writer.writeheader()
+        for point in record.curve:
+            writer.writerow({k: ("" if point[k] is None else point[k]) for k in CURVE_COLUMNS})
+    os.replace(tmp, path)
+    return path
