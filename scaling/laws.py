@@ -64,7 +64,9 @@ def parametric_n_opt(C, A, B, alpha, beta):
 def parametric_loss_opt(C, E, A, B, alpha, beta):
     """L*(C) = E + (A G^-alpha + B G^beta) (C/6)^(-alpha beta/(alpha+beta)) (fitting.md section 1.5)."""
     G = frontier_g(A, B, alpha, beta)
-    return E + (A * G**-alpha + B * G**beta) * np.power(np.asarray(C, dtype=float) / SIX, -alpha * beta / (alpha + beta))
+    return E + (A * G**-alpha + B * G**beta) * np.power(
+        np.asarray(C, dtype=float) / SIX, -alpha * beta / (alpha + beta)
+    )
 
 
 def effective_data(D, unique_tokens, r_d_star):
@@ -227,7 +229,9 @@ class Law:
         if np.any(~(N > 0)) or np.any(~(D > 0)):
             raise ScalingError(f"parameters and tokens must be positive, got N={N!r}, D={D!r}")
         if self.kind == "kaplan":
-            return _scalar(np.power(np.power(self.N_c / N, self.alpha_N / self.alpha_D) + self.D_c / D, self.alpha_D))
+            return _scalar(
+                np.power(np.power(self.N_c / N, self.alpha_N / self.alpha_D) + self.D_c / D, self.alpha_D)
+            )
         if unique_tokens is not None:
             r_d, r_n = self._repetition_constants()
             D_eff = effective_data(D, unique_tokens, r_d)
@@ -271,13 +275,17 @@ class Law:
                 raise ScalingError(f"loss {L!r} is not above the law's irreducible loss E = {self.E:.4g}")
             G = self.G
             k = self.A * G**-self.alpha + self.B * G**self.beta
-            return _scalar(SIX * np.power((L - self.E) / k, -(self.alpha + self.beta) / (self.alpha * self.beta)))
+            return _scalar(
+                SIX * np.power((L - self.E) / k, -(self.alpha + self.beta) / (self.alpha * self.beta))
+            )
         from scipy.optimize import brentq
 
         def one(target):
             f = lambda x: float(self.loss_opt(10.0**x)) - target  # noqa: E731
             if not f(0.0) > 0 > f(40.0):
-                raise ScalingError(f"loss {target!r} is outside what law {self.name!r} reaches for 1 to 1e40 FLOPs")
+                raise ScalingError(
+                    f"loss {target!r} is outside what law {self.name!r} reaches for 1 to 1e40 FLOPs"
+                )
             return 10.0 ** brentq(f, 0.0, 40.0, xtol=1e-12)
 
         return _scalar(np.vectorize(one, otypes=[float])(L))
@@ -287,7 +295,9 @@ class Law:
         Harm de Vries, HF Space lvwerra/harms-law; fitting.md section 1.5). Independent of C; inf where the
         smaller model can never reach that loss."""
         if self.kind != "parametric":
-            raise ScalingError(f"law {self.name!r} is not parametric; the overhead needs E, A, B, alpha, beta")
+            raise ScalingError(
+                f"law {self.name!r} is not parametric; the overhead needs E, A, B, alpha, beta"
+            )
         k_N = np.asarray(k_N, dtype=float)
         if np.any(~(k_N > 0)):
             raise ScalingError(f"k_N must be positive, got {k_N!r}")
@@ -298,7 +308,9 @@ class Law:
         return _scalar(k_N * k_D - 1.0)
 
     # ------------------------------------------------------------------ the allocation
-    def optimal(self, C, *, unique_tokens=None, inference_tokens=None, level: float | None = None) -> Allocation:
+    def optimal(
+        self, C, *, unique_tokens=None, inference_tokens=None, level: float | None = None
+    ) -> Allocation:
         """The compute-optimal allocation for C training FLOPs (scalar or array).
 
         ``unique_tokens``: data-constrained optimum (Muennighoff); ``inference_tokens``: inference-aware
@@ -310,7 +322,11 @@ class Law:
             raise ScalingError(f"interval level {level!r} must be in (0, 1)")
         C = _flops_array(C)
         U = None if unique_tokens is None else _positive(unique_tokens, "unique tokens")
-        D_inf = None if inference_tokens is None else _positive(inference_tokens, "inference tokens", allow_zero=True)
+        D_inf = (
+            None
+            if inference_tokens is None
+            else _positive(inference_tokens, "inference tokens", allow_zero=True)
+        )
         warnings = list(self.warnings)
         notes = [f"law {self.name}: {self.source}", f"convention: {self.convention}"]
         special = (U is not None or (D_inf is not None and D_inf > 0)) and self.kind == "parametric"
@@ -336,7 +352,11 @@ class Law:
                 notes.append(
                     "data-constrained optimum: Muennighoff et al. 2023 effective data D' and parameters N' "
                     f"(R_D* = {self._repetition_constants()[0]:.4g}, R_N* = {self._repetition_constants()[1]:.4g}"
-                    + (", from the muennighoff preset, applied to this law's constants)" if math.isnan(self.R_D_star) else ")")
+                    + (
+                        ", from the muennighoff preset, applied to this law's constants)"
+                        if math.isnan(self.R_D_star)
+                        else ")"
+                    )
                 )
             if D_inf:
                 notes.append(
@@ -390,8 +410,12 @@ class Law:
             f = lambda x: loss(math.exp(x), C / (SIX * math.exp(x)))  # noqa: E731
             grid = np.linspace(lo, hi, 121)
             i = int(np.argmin([f(x) for x in grid]))
-            res = minimize_scalar(f, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 120)]), method="bounded",
-                                  options={"xatol": 1e-9})
+            res = minimize_scalar(
+                f,
+                bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 120)]),
+                method="bounded",
+                options={"xatol": 1e-9},
+            )
             n_star = math.exp(res.x)
         d_star = C / (SIX * n_star)
         target = loss(n_star, d_star)
@@ -412,8 +436,12 @@ class Law:
         grid = np.linspace(lo, math.log(n_star) + 0.01, 161)
         values = np.array([cost(x) for x in grid])
         i = int(np.argmin(values))
-        res = minimize_scalar(cost, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 160)]), method="bounded",
-                              options={"xatol": 1e-9})
+        res = minimize_scalar(
+            cost,
+            bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 160)]),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
         n_inf = math.exp(res.x)
         return n_inf, tokens_for(n_inf), target
 
@@ -426,8 +454,12 @@ class Law:
             Cc = C.reshape(1, -1)
             N = parametric_n_opt(Cc, A, B, al, be)
             D = Cc / (SIX * N)
-            draws = {"params": N, "tokens": D, "tokens_per_param": D / N,
-                     "loss": parametric_loss_opt(Cc, E, A, B, al, be)}
+            draws = {
+                "params": N,
+                "tokens": D,
+                "tokens_per_param": D / N,
+                "loss": parametric_loss_opt(Cc, E, A, B, al, be),
+            }
         elif self.uncertainty.get("method") == "exponent-pivot" and "a" in self.se:
             # Epoch publishes SEs, not the covariance: propagate SE(a) about the data's centre C0 only.
             rng = np.random.default_rng(0)
@@ -459,7 +491,14 @@ class Law:
             from scipy.stats import norm
 
             z = float(norm.ppf(0.5 + level / 2.0))
-            values = {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta, "a": self.a}
+            values = {
+                "E": self.E,
+                "A": self.A,
+                "B": self.B,
+                "alpha": self.alpha,
+                "beta": self.beta,
+                "a": self.a,
+            }
             out = {k: (values[k] - z * s, values[k] + z * s) for k, s in self.se.items() if k in values}
             if "a" in out:
                 out["b"] = (1.0 - out["a"][1], 1.0 - out["a"][0])
@@ -468,10 +507,17 @@ class Law:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "source": self.source,
-                               "convention": self.convention, "form": self.form, "notes": self.notes,
-                               "aliases": list(self.aliases), "warnings": list(self.warnings),
-                               "has_loss": self.has_loss}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "convention": self.convention,
+            "form": self.form,
+            "notes": self.notes,
+            "aliases": list(self.aliases),
+            "warnings": list(self.warnings),
+            "has_loss": self.has_loss,
+        }
         if self.kind == "parametric":
             out.update({k: float(getattr(self, k)) for k in PARAM_NAMES})
             out["G"] = self.G
@@ -480,8 +526,13 @@ class Law:
         if self.kind == "kaplan":
             out.update({k: getattr(self, k) for k in ("alpha_N", "alpha_D", "N_c", "D_c")})
         if self.kind != "parametric":
-            out.update({k: getattr(self, k) for k in ("n_coef", "n_exp", "d_coef", "d_exp", "flops_scale")
-                        if not math.isnan(getattr(self, k))})
+            out.update(
+                {
+                    k: getattr(self, k)
+                    for k in ("n_coef", "n_exp", "d_coef", "d_exp", "flops_scale")
+                    if not math.isnan(getattr(self, k))
+                }
+            )
         out["a"], out["b"] = float(self.a), float(self.b)
         ci = self.parameter_intervals()
         if ci:
@@ -634,7 +685,9 @@ def get_law(name_or_path: str | Law) -> Law:
             return law
     if text.lower().endswith(".json") or Path(text).is_file():
         if not Path(text).is_file():
-            raise ScalingError(f"law file {text!r} does not exist (a law is a preset name or a law JSON path)")
+            raise ScalingError(
+                f"law file {text!r} does not exist (a law is a preset name or a law JSON path)"
+            )
         return load_law(text)
     names = list(presets) + [catalog.normalize_name(a) for law in presets.values() for a in law.aliases]
     raise catalog.unknown("law", text, names, "scaling laws")
