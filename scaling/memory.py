@@ -718,7 +718,7 @@ def estimate_memory(
     if bare:
         notes.append(
             f"model given as a parameter count: activations and KV cache use the shape rule "
-            f"{spec.n_layer} layers x d_model {spec.d_model} (scaling.model.shape_for_params)"
+            f"{spec.n_layer} layers x d_model {spec.d_model} ({spec.source})"
         )
     if offload_key in ("optimizer", "both") and stage < 1:
         raise ScalingError(f"offload {offload_key!r} needs ZeRO stage 1 or more (DeepSpeed ZeRO-Offload); got stage {stage}")
