@@ -1,0 +1,853 @@
+"""Interactive charts: the optimal zone, IsoFLOP profiles, the loss frontier, memory breakdowns, fit diagnostics.
+
+Every ``*_figure`` function returns a `plotly.graph_objects.Figure` and does no I/O; `save` writes one to
+HTML (self-contained, plotly.js inlined, works offline) or, through kaleido and a system Chromium, to
+PNG/SVG/PDF. Charts read results (laws, fits, runs tables, memory breakdowns); nothing imports this module
+except the CLI and users.
+
+How the charts stay readable, in colour and printed in grey:
+
+* log axes label whole decades only (FLOPs as powers of ten, counts as 1B, 100B, 1T);
+* every axis title carries its unit; compute is shown in FLOPs with PF-days (8.64e19 FLOPs) on the top axis
+  and in every hover;
+* each law has its own dash pattern as well as its own colour, and markers differ by symbol;
+* hover text shows formatted numbers (7B, 1.4T, 5.76e23 FLOP, 6.67e3 PF-days, 20 tokens/param).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from scaling import catalog, units
+from scaling.errors import ScalingError
+from scaling.laws import Law, get_law
+
+DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch")
+DEFAULT_FLOPS_RANGE = (1e18, 1e27)
+KNOWN_MODELS_FILE = "known_models.csv"
+EXPORT_HINT = (
+    "image export needs kaleido and a Chromium browser: pip install 'scaling[export]' and "
+    "apt-get install chromium (or set BROWSER_PATH to a Chrome/Chromium binary); "
+    "or write .html instead, which needs neither"
+)
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
+HTML_SUFFIXES = (".html", ".htm")
+HTML_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}, "responsive": True}
+
+# Colours differ in lightness as well as hue (Okabe-Ito, reordered dark to light), and each series also gets
+# its own dash pattern and marker symbol, so a grey printout still tells them apart.
+COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999999")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid", "dash")
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "triangle-down", "star", "pentagon",
+           "hexagon", "circle-open", "square-open")
+PATTERNS = ("", "/", "\\", "x", ".", "+", "-", "|")
+ZONE_FILL = "rgba(90, 110, 140, 0.20)"
+BAND_FILL = "rgba(213, 94, 0, 0.18)"
+FONT = {"family": "Helvetica, Arial, sans-serif", "size": 13}
+# Names for the shipped presets; any other law is labelled with its own name.
+LAW_TITLES = {
+    "chinchilla": "Chinchilla Approach 3",
+    "chinchilla-printed": "Chinchilla Approach 3, printed constants",
+    "chinchilla-a1": "Chinchilla Approach 1",
+    "chinchilla-a2": "Chinchilla Approach 2",
+    "epoch": "Epoch AI replication",
+    "kaplan": "Kaplan",
+    "muennighoff": "Muennighoff (data-constrained)",
+    "llama3": "Llama 3 IsoFLOP",
+    "llama3-text": "Llama 3 IsoFLOP, text values",
+    "deepseek": "DeepSeek LLM",
+}
+
+
+# ============================================================================================ helpers
+def _pf_days(flops: float) -> str:
+    days = flops / units.PF_DAY_FLOPS
+    return f"{days:.3g} PF-days" if days < 1e5 else f"{days:.3e} PF-days".replace("e+0", "e").replace("e+", "e")
+
+
+def _compute_text(flops: float) -> str:
+    return f"{units.format_flops(flops)} ({_pf_days(flops)})"
+
+
+def _short_source(source: str) -> str:
+    """'Besiroglu, Erdil, Barnett & You 2024, ...' -> 'Besiroglu et al. 2024'; 'Kaplan et al. 2020 (...)' kept."""
+    match = re.match(r"^\s*([A-Z][\w'\-]*(?: Team| AI|-AI)?)(.*?)\b((?:19|20)\d\d)\b", source or "")
+    if match and len(match.group(2)) < 40 and "(" not in match.group(2):
+        rest = match.group(2).strip(" ,")
+        first = match.group(1)
+        return f"{first} {match.group(3)}" if not rest else f"{first} et al. {match.group(3)}"
+    text = (source or "").strip()
+    return text if len(text) <= 60 else text[:57].rstrip() + "..."
+
+
+def law_label(law: Law) -> str:
+    """The legend entry: what the law is, who published it, and its exponent, e.g.
+    'Chinchilla Approach 3 (Hoffmann et al. 2022), N ∝ C^0.457'."""
+    n_runs = getattr(law, "n_runs", 0)
+    if n_runs:
+        who = f"your fit to {n_runs} runs"
+    else:
+        who = _short_source(law.source)
+    title = LAW_TITLES.get(law.name, law.name)
+    return f"{title} ({who}), N ∝ C^{law.a:.3g}" if who else f"{title}, N ∝ C^{law.a:.3g}"
+
+
+def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any]:
+    """A log axis with one labelled tick per decade: 10^23-style for FLOPs, 1B/1T-style for counts."""
+    axis = {
+        "type": "log",
+        "title": {"text": title},
+        "dtick": 1,
+        "showgrid": True,
+        "gridcolor": "#dddddd",
+        "minor": {"showgrid": True, "gridcolor": "#f2f2f2", "ticks": ""},
+        "zeroline": False,
+        "showline": True,
+        "linecolor": "#444444",
+        "mirror": False,
+        "ticks": "outside",
+    }
+    axis["exponentformat"] = "power" if power else "B"
+    axis.update(extra)
+    return axis
+
+
+def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
+    axis = {"title": {"text": title}, "showgrid": True, "gridcolor": "#dddddd", "zeroline": False,
+            "showline": True, "linecolor": "#444444", "ticks": "outside"}
+    axis.update(extra)
+    return axis
+
+
+# A small explicit template: white paper, our colours. (Naming a built-in template such as "plotly_white" costs
+# a JSON load and a deep copy per figure, a third of a second on first use.)
+TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(COLOURS), "font": FONT}}
+
+
+def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
+    layout = {
+        "template": TEMPLATE,
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top", "yref": "container"},
+        "font": FONT,
+        "hovermode": "closest",
+        "hoverlabel": {"align": "left"},
+        "margin": {"l": 80, "r": 30, "t": 90, "b": 70},
+        "legend": {"bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#cccccc", "borderwidth": 1,
+                   "font": {"size": 11}},
+    }
+    layout.update(extra)
+    return layout
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _flops_grid(flops_range: Sequence[float], points_per_decade: int = 20) -> np.ndarray:
+    lo, hi = (units.parse_flops(v, "FLOPs range") for v in flops_range)
+    if not hi > lo:
+        raise ScalingError(f"invalid FLOPs range {flops_range!r}: the upper end must exceed the lower end")
+    decades = math.log10(hi) - math.log10(lo)
+    return np.logspace(math.log10(lo), math.log10(hi), max(int(round(decades * points_per_decade)) + 1, 2))
+
+
+def _runs_frame(runs: Any):
+    """A runs table as the fitter reads it (aliases resolved, failed/diverged runs dropped)."""
+    from scaling import fit
+
+    return fit.read_runs(runs)
+
+
+def _as_law(law: Law | str) -> Law:
+    return law if isinstance(law, Law) else get_law(law)
+
+
+def _budget_label(flops: float) -> str:
+    return f"C = {units.format_flops(flops)}"
+
+
+# ============================================================================ known models and plans
+def read_known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The well-known models of ``data/known_models.csv`` (or your own file with the same columns)."""
+    rows = catalog.read_csv(Path(path) if path else KNOWN_MODELS_FILE)
+    out = []
+    for row in rows:
+        try:
+            params, tokens = float(row["params"]), float(row["tokens"])
+            flops = float(row["flops"]) if row.get("flops") else 6.0 * params * tokens
+        except (KeyError, ValueError):
+            raise ScalingError(
+                f"bad known-models row {row.get('name', row)!r}: needs numeric params and tokens (flops optional)"
+            ) from None
+        out.append({**row, "params": params, "tokens": tokens, "flops": flops,
+                    "flops_method": row.get("flops_method") or "6ND"})
+    return out
+
+
+def _model_hover(m: Mapping[str, Any]) -> str:
+    lines = [
+        f"<b>{m.get('name', '')}</b>",
+        f"parameters: {units.format_count(m['params'])}",
+        f"tokens: {units.format_count(m['tokens'])}",
+        f"compute: {_compute_text(m['flops'])}"
+        + (f", {m['flops_method']}" if m.get("flops_method") else ""),
+        f"tokens per parameter: {m['tokens'] / m['params']:.3g}",
+    ]
+    extra = ", ".join(str(m[k]) for k in ("organisation", "year") if m.get(k))
+    if extra:
+        lines.append(extra)
+    if m.get("source"):
+        lines.append(f"source: {_wrap(str(m['source']))}")
+    return "<br>".join(lines)
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>  ".join(lines)
+
+
+def _plan_point(plan: Any) -> dict[str, float]:
+    """params/tokens/flops from a dict or object (an `Allocation`, a plan); any two give the third (C = 6ND)."""
+    values = {}
+    for key in ("params", "tokens", "flops"):
+        value = _get(plan, key)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            values[key] = float(np.asarray(value, dtype=float).reshape(-1)[0])
+    N, D, C = values.get("params"), values.get("tokens"), values.get("flops")
+    if N and D and not C:
+        C = 6.0 * N * D
+    elif N and C and not D:
+        D = C / (6.0 * N)
+    elif D and C and not N:
+        N = C / (6.0 * D)
+    if not (N and D and C):
+        raise ScalingError(f"a plan needs two of params, tokens and flops (C = 6ND gives the third); got {values}")
+    return {"params": N, "tokens": D, "flops": C, "name": _get(plan, "name") or "your plan"}
+
+
+# =============================================================================================== zone
+def zone_figure(
+    laws: Iterable[Law | str] = DEFAULT_LAWS,
+    *,
+    flops_range: Sequence[float] = DEFAULT_FLOPS_RANGE,
+    known_models: bool | str | Path | list[Mapping[str, Any]] = True,
+    plan: Any = None,
+    fitted: Law | str | None = None,
+    axis: str = "params",
+) -> go.Figure:
+    """The optimal zone: each law's N_opt(C) (or D_opt(C) with ``axis="tokens"``) against training compute,
+    the band between the lowest and highest of them at each C, well-known models, and your plan.
+
+    ``known_models``: True for ``data/known_models.csv``, a path to a CSV with the same columns, a list of
+    dicts with params/tokens/flops/name, or False. ``plan``: a dict or object with two of params, tokens,
+    flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``), drawn with its interval
+    band (80% by default, Epoch AI's choice).
+    """
+    if axis not in ("params", "tokens"):
+        raise ScalingError(f"invalid axis {axis!r}: expected 'params' or 'tokens'")
+    law_list = [_as_law(law) for law in laws]
+    fitted_law = _as_law(fitted) if fitted is not None else None
+    if not law_list and fitted_law is None:
+        raise ScalingError("the optimal zone needs at least one law (e.g. chinchilla, epoch, kaplan)")
+    C = _flops_grid(flops_range)
+    pf = C / units.PF_DAY_FLOPS
+    what = "N_opt" if axis == "params" else "D_opt"
+    noun = "parameters" if axis == "params" else "tokens"
+
+    def curve(law: Law) -> np.ndarray:
+        return np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float)
+
+    curves = [curve(law) for law in law_list]
+    traces: list[go.Scatter] = []
+    if len(curves) >= 2:
+        stack = np.vstack(curves)
+        lower, upper = stack.min(axis=0), stack.max(axis=0)
+        names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in law_list)
+        band_hover = [
+            f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(lo)} to "
+            f"{units.format_count(hi)}" for c, lo, hi in zip(C, lower, upper)
+        ]
+        traces.append(go.Scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL},
+                                 hoverinfo="skip", showlegend=False, legendgroup="zone", name="zone (lower edge)"))
+        traces.append(go.Scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL},
+                                 fill="tonexty", fillcolor=ZONE_FILL, legendgroup="zone",
+                                 name=f"Optimal zone (between {len(law_list)} laws)", hovertext=band_hover,
+                                 hoverinfo="text", meta={"laws": names}))
+    for i, (law, y) in enumerate(zip(law_list, curves)):
+        hover = [
+            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
+            f"{what} = {units.format_count(v)}<br>"
+            + (f"tokens = {units.format_count(c / (6 * v))}<br>tokens per parameter = {c / (6 * v * v):.3g}"
+               if axis == "params" else
+               f"parameters = {units.format_count(c / (6 * v))}<br>tokens per parameter = {v * v * 6 / c:.3g}")
+            for c, v in zip(C, y)
+        ]
+        traces.append(go.Scatter(
+            x=C, y=y, mode="lines", name=law_label(law),
+            line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
+            hovertext=hover, hoverinfo="text", customdata=pf, meta={"law": law.name},
+        ))
+    if fitted_law is not None:
+        traces += _fitted_traces(fitted_law, C, axis)
+    if known_models is not False and known_models is not None:
+        models = known_models_list(known_models)
+        if models:
+            key = "params" if axis == "params" else "tokens"
+            y_all = np.concatenate([np.ravel(c) for c in curves] + [[m[key] for m in models]])
+            avoid = []
+            if plan is not None:
+                p = _plan_point(plan)
+                avoid.append((p["flops"], p[key]))
+            texts, positions = _label_layout(models, key, (C[0], C[-1]), (float(y_all.min()), float(y_all.max())),
+                                             avoid=avoid)
+            traces.append(go.Scatter(
+                x=[m["flops"] for m in models], y=[m[key] for m in models], mode="markers+text",
+                name="Trained models (data/known_models.csv)" if known_models is True else "Trained models",
+                text=texts, textposition=positions,
+                textfont={"size": 10, "color": "#333333"},
+                marker={"symbol": "diamond", "size": 9, "color": "#555555", "line": {"width": 1, "color": "#000000"}},
+                hovertext=[_model_hover(m) for m in models], hoverinfo="text", meta={"kind": "known-models"},
+            ))
+    if plan is not None:
+        p = _plan_point(plan)
+        key = "params" if axis == "params" else "tokens"
+        traces.append(go.Scatter(
+            x=[p["flops"]], y=[p[key]], mode="markers+text", name=f"{p['name']}: "
+            f"{units.format_count(p['params'])} params, {units.format_count(p['tokens'])} tokens",
+            text=[p["name"]], textposition="bottom center", textfont={"size": 12, "color": "#000000"},
+            marker={"symbol": "star", "size": 20, "color": "#E69F00", "line": {"width": 2, "color": "#000000"}},
+            hovertext=[_model_hover(p)], hoverinfo="text", meta={"kind": "plan"},
+        ))
+
+    lo, hi = math.log10(C[0]), math.log10(C[-1])
+    y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
+    layout = _base_layout(
+        "Compute-optimal " + ("model size" if axis == "params" else "training tokens")
+        + " against training compute: the optimal zone",
+        xaxis=_log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
+        # PF-days on top: the same positions, relabelled (1 PF-day = 8.64e19 FLOPs)
+        xaxis2=_log_axis("Training compute (PF-days)", power=True, overlaying="x", side="top",
+                         range=[lo - math.log10(units.PF_DAY_FLOPS), hi - math.log10(units.PF_DAY_FLOPS)],
+                         showgrid=False, minor={"showgrid": False}),
+        yaxis=_log_axis(y_title),
+        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
+        margin={"l": 80, "r": 30, "t": 130, "b": 70},
+    )
+    fig = go.Figure(data=traces, layout=layout)
+    # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
+    y_mid = float(np.exp(np.mean(np.log(np.concatenate([np.ravel(c) for c in curves] or [[1.0]])))))
+    fig.add_trace(go.Scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
+                             line={"width": 0}, showlegend=False, hoverinfo="skip", name="PF-days axis",
+                             meta={"kind": "axis"}))
+    return fig
+
+
+def known_models_list(source: bool | str | Path | list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if source is True:
+        return read_known_models()
+    if isinstance(source, (str, Path)):
+        return read_known_models(source)
+    return [_plan_point(m) | {k: v for k, v in dict(m).items() if k not in ("params", "tokens", "flops")}
+            for m in source]
+
+
+def _short_model_name(name: str) -> str:
+    return name.replace("DeepSeek LLM", "DeepSeek").replace("BloombergGPT 50.6B", "BloombergGPT")
+
+
+def _label_layout(models: list[dict[str, Any]], key: str, x_range: tuple[float, float],
+                  y_range: tuple[float, float], size: tuple[float, float] = (1090.0, 480.0),
+                  avoid: Sequence[tuple[float, float]] = ()) -> tuple[list[str], list[str]]:
+    """Greedy label placement: in list order, put each model's label right, left, above or below its marker
+    where it overlaps no label or marker placed so far (in pixels of a typical plot area); a model with no
+    free spot keeps its marker and hover text, without a label."""
+    (x0, x1), (y0, y1) = (np.log10(x_range), np.log10(y_range))
+    y0, y1 = y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)
+    sx, sy = size[0] / max(x1 - x0, 1e-9), size[1] / max(y1 - y0, 1e-9)
+    points = [((math.log10(m["flops"]) - x0) * sx, (math.log10(m[key]) - y0) * sy) for m in models]
+    markers = [(x - 5, y - 5, x + 5, y + 5) for x, y in points]
+    taken: list[tuple[float, float, float, float]] = []  # labels placed so far
+    for flops, value in avoid:  # e.g. the plan's star and its label
+        x, y = (math.log10(flops) - x0) * sx, (math.log10(value) - y0) * sy
+        markers.append((x - 30, y - 28, x + 30, y + 11))
+    texts, positions = [], []
+    for (x, y), m in zip(points, models):
+        text = _short_model_name(m["name"])
+        w, h = 5.6 * len(text) + 4, 13.0
+        options = {"middle right": (x + 7, y - h / 2, x + 7 + w, y + h / 2),
+                   "middle left": (x - 7 - w, y - h / 2, x - 7, y + h / 2),
+                   "top center": (x - w / 2, y + 6, x + w / 2, y + 6 + h),
+                   "bottom center": (x - w / 2, y - 6 - h, x + w / 2, y - 6),
+                   "top right": (x + 3, y + 3, x + 3 + w, y + 3 + h),
+                   "bottom right": (x + 3, y - 3 - h, x + 3 + w, y - 3),
+                   "top left": (x - 3 - w, y + 3, x - 3, y + 3 + h),
+                   "bottom left": (x - 3 - w, y - 3 - h, x - 3, y - 3)}
+        free = [p for p, box in options.items() if box[0] >= -20 and box[2] <= size[0] + 20
+                and not any(_overlap(box, other) for other in taken)]
+        # prefer a spot clear of other markers too; else one that at least overlaps no other label
+        clear = [p for p in free if not any(_overlap(options[p], other) for other in markers)]
+        choice = (clear or free or [None])[0]
+        texts.append(text if choice else "")
+        positions.append(choice or "middle right")
+        if choice:
+            taken.append(options[choice])
+    return texts, positions
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[go.Scatter]:
+    """A fitted law's line and its interval band (bootstrap percentiles, Epoch AI's 80% by default)."""
+    allocation = law.optimal(C)
+    y = np.asarray(allocation.params if axis == "params" else allocation.tokens, dtype=float)
+    interval = allocation.intervals.get("params" if axis == "params" else "tokens")
+    traces = []
+    name = law_label(law)
+    if interval is not None:
+        lo, hi = (np.asarray(v, dtype=float) for v in interval)
+        level = f"{allocation.interval_level:.0%}"
+        traces.append(go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+                                 hoverinfo="skip", showlegend=False, legendgroup="fitted", name=f"{name} lower"))
+        traces.append(go.Scatter(
+            x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill="tonexty",
+            fillcolor=BAND_FILL, legendgroup="fitted", name=f"{level} interval of your fit",
+            hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                       f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
+            hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
+        ))
+    traces.append(go.Scatter(
+        x=C, y=y, mode="lines", name=name, legendgroup="fitted",
+        line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
+        hovertext=[f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
+                   f"{'N_opt' if axis == 'params' else 'D_opt'} = {units.format_count(v)}" for c, v in zip(C, y)],
+        hoverinfo="text", meta={"law": law.name, "kind": "fitted"},
+    ))
+    return traces
+
+
+# ============================================================================================ isoflop
+def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
+    """IsoFLOP profiles (Chinchilla Approach 2): loss against parameters per budget with the fitted parabolas
+    and their minima (left), and the minima against compute with the N_opt ∝ C^a power law (right).
+
+    ``fit``: an `IsoFlopFit` from ``scaling.fit.fit_isoflop(runs)``; fitted here when not given.
+    """
+    from plotly.subplots import make_subplots
+
+    from scaling import fit as fitting
+
+    frame = _runs_frame(runs)
+    result = fit if fit is not None else fitting.fit_isoflop(frame)
+    budgets = sorted(result.budgets, key=lambda b: b.flops)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.1,
+                        subplot_titles=("Loss against model size, one curve per budget",
+                                        "Profile minima against compute"))
+    logC = np.log(frame["C"].to_numpy(float))
+    centres = np.log([b.flops for b in budgets])
+    nearest = np.argmin(np.abs(logC[:, None] - centres[None, :]), axis=1)
+    shades = _sequential(len(budgets))
+    for i, b in enumerate(budgets):
+        sub = frame[nearest == i]
+        group, colour, symbol = f"budget-{i}", shades[i], SYMBOLS[i % len(SYMBOLS)]
+        label = f"{_budget_label(b.flops)} ({_pf_days(b.flops)})"
+        fig.add_trace(go.Scatter(
+            x=sub["N"], y=sub["loss"], mode="markers", name=label, legendgroup=group,
+            marker={"color": colour, "symbol": symbol, "size": 7, "line": {"width": 0.5, "color": "#000000"}},
+            hovertext=[f"<b>run</b><br>{_budget_label(c)}<br>N = {units.format_count(n)}<br>"
+                       f"D = {units.format_count(d)}<br>loss = {v:.4f}"
+                       for c, n, d, v in zip(sub["C"], sub["N"], sub["D"], sub["loss"])],
+            hoverinfo="text", meta={"kind": "runs", "flops": b.flops},
+        ), row=1, col=1)
+        c2, c1, c0 = b.coeffs
+        x = np.linspace(math.log10(b.n_range[0]), math.log10(b.n_range[1]), 60)
+        fig.add_trace(go.Scatter(
+            x=10**x, y=c2 * x * x + c1 * x + c0, mode="lines", legendgroup=group, showlegend=False,
+            name=f"parabola {label}", line={"color": colour, "width": 1.8, "dash": "solid" if b.used else "dot"},
+            hoverinfo="skip", meta={"kind": "parabola", "flops": b.flops, "flags": list(b.flags)},
+        ), row=1, col=1)
+    used = [b for b in budgets if b.used and math.isfinite(b.params)]
+    fig.add_trace(go.Scatter(
+        x=[b.params for b in used], y=[b.loss for b in used], mode="markers", name="Parabola minima",
+        legendgroup="minima", marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": "#000000"}},
+        hovertext=[f"<b>minimum</b><br>{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
+                   f"D_opt = {units.format_count(b.tokens)}<br>loss = {b.loss:.4f}"
+                   + (f"<br>flags: {', '.join(b.flags)}" if b.flags else "") for b in used],
+        hoverinfo="text", meta={"kind": "minima"},
+    ), row=1, col=1)
+    fig.add_trace(go.Scatter(
+        x=[b.flops for b in used], y=[b.params for b in used], mode="markers", name="Minima (N_opt per budget)",
+        legendgroup="minima", showlegend=False,
+        marker={"symbol": "circle", "size": 10, "color": [shades[budgets.index(b)] for b in used],
+                "line": {"width": 1.5, "color": "#000000"}},
+        hovertext=[f"{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
+        hoverinfo="text", meta={"kind": "minima-vs-compute"},
+    ), row=1, col=2)
+    lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
+    C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
+    fig.add_trace(go.Scatter(
+        x=C, y=result.n_opt(C), mode="lines", name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
+        line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
+        hovertext=[f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))],
+        hoverinfo="text", meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},
+    ), row=1, col=2)
+    fig.update_layout(**_base_layout(f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, "
+                                     f"D_opt ∝ C^{result.b:.3f}", legend={"font": {"size": 11}}))
+    fig.update_xaxes(_log_axis("Parameters N (count)"), row=1, col=1)
+    fig.update_yaxes(_linear_axis("Final loss (nats/token)"), row=1, col=1)
+    fig.update_xaxes(_log_axis("Training compute C (FLOPs)", power=True), row=1, col=2)
+    fig.update_yaxes(_log_axis("Compute-optimal parameters N_opt (count)"), row=1, col=2)
+    return fig
+
+
+def _sequential(n: int) -> list[str]:
+    """n colours from dark to light (viridis), so budgets read in order in grey too."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale("Viridis", [0.0] if n == 1 else [0.9 * i / (n - 1) for i in range(n)])
+
+
+# =========================================================================================== frontier
+def frontier_figure(
+    runs: Any,
+    law: Law | str,
+    *,
+    holdout: Any = None,
+    target_flops: float | str | None = None,
+) -> go.Figure:
+    """The loss frontier: every run's loss against its compute, the law's L*(C) with its interval band,
+    held-out runs (a `HoldoutResult`, a table of runs or a boolean mask over ``runs``) and the extrapolation
+    to ``target_flops``."""
+    frame = _runs_frame(runs)
+    law = _as_law(law)
+    if not law.has_loss:
+        raise ScalingError(
+            f"law {law.name!r} has no loss model, so it has no L*(C) frontier; use a parametric law "
+            "(chinchilla, epoch, muennighoff) or a fitted law JSON"
+        )
+    held = _holdout_mask(frame, holdout)
+    target = units.parse_flops(target_flops, "target FLOPs") if target_flops is not None else None
+    c_lo, c_hi = float(frame["C"].min()), float(frame["C"].max())
+    top = max(c_hi, target or c_hi)
+    C = np.logspace(math.log10(c_lo) - 0.3, math.log10(top) + 0.3, 121)
+    allocation = law.optimal(C)
+    loss = np.asarray(allocation.loss, dtype=float)
+    band = allocation.intervals.get("loss")
+    name = law_label(law)
+    traces = []
+    fit_rows, held_rows = frame[~held], frame[held]
+    traces.append(go.Scatter(
+        x=fit_rows["C"], y=fit_rows["loss"], mode="markers", name=f"Runs used ({len(fit_rows)})",
+        marker={"symbol": "circle", "size": 6, "color": "#999999", "line": {"width": 0.5, "color": "#333333"}},
+        hovertext=_run_hover(fit_rows), hoverinfo="text", meta={"kind": "runs"},
+    ))
+    if len(held_rows):
+        predicted = np.asarray(law.predict(held_rows["N"].to_numpy(float), held_rows["D"].to_numpy(float)))
+        traces.append(go.Scatter(
+            x=held_rows["C"], y=held_rows["loss"], mode="markers", name=f"Held-out runs ({len(held_rows)})",
+            marker={"symbol": "diamond-open", "size": 10, "color": "#CC79A7", "line": {"width": 2}},
+            hovertext=[h + f"<br>predicted = {p:.4f} ({(p - v) / v:+.2%})" for h, p, v in
+                       zip(_run_hover(held_rows), predicted, held_rows["loss"])],
+            hoverinfo="text", meta={"kind": "held-out"},
+        ))
+    if band is not None:
+        lo, hi = (np.asarray(v, dtype=float) for v in band)
+        level = f"{allocation.interval_level:.0%}"
+        traces.append(go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"},
+                                 hoverinfo="skip", showlegend=False, legendgroup="band", name="band lower"))
+        traces.append(go.Scatter(
+            x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"}, fill="tonexty",
+            fillcolor="rgba(0, 114, 178, 0.15)", legendgroup="band", name=f"{level} interval of L*(C)",
+            hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
+            hoverinfo="text", meta={"kind": "loss-band"},
+        ))
+    inside = C <= c_hi * 1.0001
+    for mask, dash, label in ((inside, "solid", f"L*(C): {name}"), (~inside, "dash", "extrapolation")):
+        idx = np.nonzero(mask)[0]
+        if mask is not inside and len(idx):
+            idx = np.concatenate([[idx[0] - 1], idx]) if idx[0] > 0 else idx  # join the two pieces
+        if not len(idx):
+            continue
+        traces.append(go.Scatter(
+            x=C[idx], y=loss[idx], mode="lines", name=label, line={"color": "#0072B2", "width": 2.5, "dash": dash},
+            hovertext=[f"<b>L*(C)</b><br>C = {_compute_text(c)}<br>loss = {v:.4f}<br>"
+                       f"N_opt = {units.format_count(n)}, D_opt = {units.format_count(d)}"
+                       for c, v, n, d in zip(C[idx], loss[idx], np.asarray(allocation.params)[idx],
+                                             np.asarray(allocation.tokens)[idx])],
+            hoverinfo="text", meta={"kind": "frontier" if dash == "solid" else "extrapolation", "law": law.name},
+        ))
+    if target is not None:
+        at = law.optimal(target)
+        value = float(np.asarray(at.loss))
+        interval = at.intervals.get("loss")
+        error = None
+        text = f"L* = {value:.4f}"
+        if interval is not None:
+            a, b = (float(np.asarray(v)) for v in interval)
+            error = {"type": "data", "symmetric": False, "array": [b - value], "arrayminus": [value - a],
+                     "color": "#000000", "thickness": 1.5, "width": 6}
+            text += f" ({at.interval_level:.0%}: {a:.4f} to {b:.4f})"
+        traces.append(go.Scatter(
+            x=[target], y=[value], mode="markers", error_y=error, name=f"Target {units.format_flops(target)}: {text}",
+            marker={"symbol": "star", "size": 18, "color": "#E69F00", "line": {"width": 1.5, "color": "#000000"}},
+            hovertext=[f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
+                       f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
+                       f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"],
+            hoverinfo="text", meta={"kind": "target"},
+        ))
+    layout = _base_layout(
+        f"Loss frontier L*(C) of {LAW_TITLES.get(law.name, law.name)}",
+        xaxis=_log_axis("Training compute C (FLOPs)", power=True),
+        yaxis=_linear_axis("Final loss (nats/token)"),
+        legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _holdout_mask(frame, holdout: Any) -> np.ndarray:
+    """Which rows of ``frame`` are held out: from a `HoldoutResult`, a table of runs, or a boolean mask."""
+    n = len(frame)
+    if holdout is None:
+        return np.zeros(n, dtype=bool)
+    flops = getattr(holdout, "held_out_flops", None)
+    if flops is not None:  # a HoldoutResult: the k largest budgets (grouped within 5%)
+        C = frame["C"].to_numpy(float)
+        return np.any([np.abs(C / f - 1.0) <= 0.05 for f in flops], axis=0) if len(flops) else np.zeros(n, bool)
+    if hasattr(holdout, "columns"):  # a table of held-out runs
+        keys = set(zip(np.round(np.log(holdout["N"].astype(float)), 9), np.round(np.log(holdout["D"].astype(float)), 9)))
+        return np.array([(a, b) in keys for a, b in zip(np.round(np.log(frame["N"].astype(float)), 9),
+                                                         np.round(np.log(frame["D"].astype(float)), 9))])
+    mask = np.asarray(holdout, dtype=bool)
+    if mask.shape != (n,):
+        raise ScalingError(f"holdout mask has {mask.size} entries but the runs table has {n} rows")
+    return mask
+
+
+def _run_hover(rows) -> list[str]:
+    return [f"<b>run</b><br>C = {_compute_text(c)}<br>N = {units.format_count(n)}<br>D = {units.format_count(d)}"
+            f"<br>tokens per parameter = {d / n:.3g}<br>loss = {v:.4f}"
+            for c, n, d, v in zip(rows["C"], rows["N"], rows["D"], rows["loss"])]
+
+
+# ============================================================================================ memory
+MEMORY_COMPONENTS = (
+    ("weights_bytes", "Weights"),
+    ("gradients_bytes", "Gradients"),
+    ("optimizer_bytes", "Optimizer states"),
+    ("activations_bytes", "Activations"),
+    ("kv_cache_bytes", "KV cache"),
+    ("overhead_bytes", "Framework overhead"),
+)
+
+
+def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes: float | None = None) -> go.Figure:
+    """Stacked bars of memory per device by component, one bar per breakdown (ZeRO stage, layout, ...),
+    against the accelerator's capacity. Labels come from the dict keys, or from each breakdown's ``label``
+    or ``zero`` attribute. Bars are in GiB (2^30 bytes); a component left out by the six named fields is
+    drawn as "Other" so each bar's height is the breakdown's ``total_bytes``."""
+    items = list(breakdowns.items()) if isinstance(breakdowns, Mapping) else [
+        (_breakdown_label(b, i), b) for i, b in enumerate(breakdowns)]
+    if not items:
+        raise ScalingError("memory_figure needs at least one memory breakdown")
+    labels = [str(label) for label, _ in items]
+    rows = {key: [float(_get(b, key, 0.0) or 0.0) for _, b in items] for key, _ in MEMORY_COMPONENTS}
+    totals = [float(_get(b, "total_bytes", sum(rows[k][i] for k, _ in MEMORY_COMPONENTS)))
+              for i, (_, b) in enumerate(items)]
+    other = [t - sum(rows[k][i] for k, _ in MEMORY_COMPONENTS) for i, t in enumerate(totals)]
+    components = list(MEMORY_COMPONENTS)
+    if any(abs(o) > 1e-6 * max(t, 1.0) for o, t in zip(other, totals)):
+        rows["other_bytes"] = other
+        components.append(("other_bytes", "Other"))
+    traces = []
+    for i, (key, title) in enumerate(components):
+        values = rows[key]
+        if not any(values):
+            continue
+        traces.append(go.Bar(
+            x=labels, y=[v / units.GIB for v in values], name=title,
+            marker={"color": COLOURS[(i + 1) % len(COLOURS)], "line": {"width": 0.8, "color": "#000000"},
+                    "pattern": {"shape": PATTERNS[i % len(PATTERNS)], "fgcolor": "#ffffff", "size": 7}},
+            hovertext=[f"<b>{lab}</b><br>{title}: {units.format_bytes(v)} ({units.format_bytes(v, binary=False)})"
+                       f"<br>{v / t:.1%} of {units.format_bytes(t)}" if t else f"{title}: 0"
+                       for lab, v, t in zip(labels, values, totals)],
+            hoverinfo="text", meta={"component": key},
+        ))
+    capacities = [capacity_bytes] * len(items) if capacity_bytes is not None else [
+        _get(b, "capacity_bytes") for _, b in items]
+    capacities = [float(c) if c else None for c in capacities]
+    fits = [t <= c if c else None for t, c in zip(totals, capacities)]
+    traces.append(go.Scatter(
+        x=labels, y=[t / units.GIB for t in totals], mode="text", name="Total per device", showlegend=False,
+        text=[f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
+              for t, f in zip(totals, fits)],
+        textposition="top center", textfont={"size": 12, "color": "#000000"}, hoverinfo="skip",
+        meta={"kind": "totals"},
+    ))
+    fig = go.Figure(data=traces)
+    known = [c for c in capacities if c]
+    if known and len(set(known)) == 1:
+        fig.add_hline(y=known[0] / units.GIB, line={"color": "#D55E00", "width": 2.5, "dash": "dash"},
+                      annotation_text=f"capacity {units.format_bytes(known[0])} ({units.format_bytes(known[0], binary=False)})",
+                      annotation_position="top left")
+    elif known:
+        fig.add_trace(go.Scatter(
+            x=labels, y=[c / units.GIB if c else None for c in capacities], mode="markers", name="Capacity",
+            marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#D55E00"}},
+            hovertext=[f"capacity {units.format_bytes(c)}" if c else "" for c in capacities], hoverinfo="text",
+        ))
+    top = max(totals + [c for c in capacities if c]) / units.GIB
+    fig.update_layout(**_base_layout(
+        "Memory per device by component",
+        barmode="stack",
+        xaxis=_linear_axis("Configuration", type="category", showgrid=False),
+        yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
+        legend={**_base_layout("")["legend"], "traceorder": "normal"},
+    ))
+    return fig
+
+
+def _breakdown_label(b: Any, i: int) -> str:
+    for key in ("label", "name", "layout"):
+        value = _get(b, key)
+        if value:
+            return str(value)
+    zero = _get(b, "zero")
+    if zero is not None:
+        return f"ZeRO-{zero}"
+    return f"#{i + 1}"
+
+
+# ======================================================================================= diagnostics
+def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
+    """Fit diagnostics: predicted against observed loss with the y = x line (left) and the relative residual
+    (observed - predicted) / predicted against compute (right)."""
+    from plotly.subplots import make_subplots
+
+    frame = _runs_frame(runs)
+    law = _as_law(law)
+    if not law.has_loss:
+        raise ScalingError(f"law {law.name!r} has no loss model to compare with the runs")
+    observed = frame["loss"].to_numpy(float)
+    predicted = np.asarray(law.predict(frame["N"].to_numpy(float), frame["D"].to_numpy(float)), dtype=float)
+    residual = (observed - predicted) / predicted
+    rmse = float(np.sqrt(np.mean(np.log(observed / predicted) ** 2)))
+    hover = [h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
+             for h, p, r in zip(_run_hover(frame), predicted, residual)]
+    colour = np.log10(frame["C"].to_numpy(float))
+    marker = {"color": colour, "colorscale": "Viridis", "size": 7, "line": {"width": 0.5, "color": "#000000"},
+              "colorbar": {"title": {"text": "log10 C<br>(FLOPs)"}, "x": 1.02}}
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("Predicted against observed loss", "Relative residual against compute"))
+    fig.add_trace(go.Scatter(x=observed, y=predicted, mode="markers", name="Runs", marker=marker,
+                             hovertext=hover, hoverinfo="text", meta={"kind": "predicted-vs-observed"}),
+                  row=1, col=1)
+    span = [float(min(observed.min(), predicted.min())), float(max(observed.max(), predicted.max()))]
+    fig.add_trace(go.Scatter(x=span, y=span, mode="lines", name="y = x (perfect fit)",
+                             line={"color": "#000000", "dash": "dash", "width": 1.5}, hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=frame["C"], y=residual * 100.0, mode="markers", name="Residuals", showlegend=False,
+                             marker={**marker, "showscale": False, "symbol": "diamond"}, hovertext=hover,
+                             hoverinfo="text", meta={"kind": "residuals"}), row=1, col=2)
+    fig.add_hline(y=0.0, line={"color": "#000000", "dash": "dash", "width": 1.5}, row=1, col=2)
+    fig.update_layout(**_base_layout(
+        f"Fit diagnostics for {LAW_TITLES.get(law.name, law.name)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
+        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
+    ))
+    fig.update_xaxes(_linear_axis("Observed loss (nats/token)"), row=1, col=1)
+    fig.update_yaxes(_linear_axis("Predicted loss (nats/token)"), row=1, col=1)
+    fig.update_xaxes(_log_axis("Training compute C (FLOPs)", power=True), row=1, col=2)
+    fig.update_yaxes(_linear_axis("Residual (observed − predicted) / predicted (%)"), row=1, col=2)
+    return fig
+
+
+# ============================================================================================== save
+def save(
+    fig: go.Figure,
+    path: str | Path,
+    *,
+    plotlyjs: str = "inline",
+    div_id: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float | None = None,
+) -> Path:
+    """Write a figure; the suffix picks the format.
+
+    ``.html``: interactive. ``plotlyjs="inline"`` (default) inlines plotly.js (~4.8 MB, works with no
+    network); ``"directory"`` writes ``plotly.min.js`` beside the HTML and references it (several charts,
+    one script; keep them together). ``div_id`` fixes the plot's id so the HTML is reproducible.
+    ``.png``/``.svg``/``.pdf``/``.jpg``/``.webp``: a static image through kaleido (the ``export`` extra) and
+    a system Chromium.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if plotlyjs not in ("inline", "directory"):
+        raise ScalingError(f"invalid plotlyjs {plotlyjs!r}: expected 'inline' (one self-contained file) or "
+                           "'directory' (plotly.min.js written beside the HTML)")
+    if suffix in HTML_SUFFIXES:
+        import plotly.io as pio
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        html = pio.to_html(fig, include_plotlyjs=True if plotlyjs == "inline" else "directory", full_html=True,
+                           div_id=div_id, config=HTML_CONFIG, default_width="100%", default_height="100%")
+        # let the plot fill the window: the div's 100% height needs a sized body to resolve against
+        html = html.replace("<head>", "<head><title>" + _html_title(fig)
+                            + "</title><style>html, body {height: 100%; margin: 0;}</style>", 1)
+        path.write_text(html, encoding="utf-8")
+        if plotlyjs == "directory":
+            _write_plotlyjs(path.parent)
+        return path
+    if suffix not in IMAGE_SUFFIXES:
+        raise ScalingError(f"cannot write {str(path)!r}: the file name must end in one of "
+                           + ", ".join(HTML_SUFFIXES + IMAGE_SUFFIXES))
+    import importlib.util
+
+    if importlib.util.find_spec("kaleido") is None:
+        raise ScalingError(f"cannot write {str(path)!r}: kaleido is not installed; {EXPORT_HINT}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.write_image(path, width=width or 1200, height=height or 700, scale=scale or 1)
+    except Exception as exc:  # kaleido/choreographer raise several types when no browser can start
+        text = f"{type(exc).__name__}: {exc}"
+        if re.search(r"chrom|browser|kaleido", text, re.IGNORECASE):
+            raise ScalingError(f"cannot write {str(path)!r}: no usable Chromium was found ({_first_line(text)}); "
+                               f"{EXPORT_HINT}") from None
+        raise
+    return path
+
+
+def _html_title(fig: go.Figure) -> str:
+    import html
+
+    text = fig.layout.title.text or "scaling chart"
+    return html.escape(re.sub(r"<[^>]+>", "", text))
+
+
+def _write_plotlyjs(folder: Path) -> None:
+    """plotly.min.js beside the HTML files (what include_plotlyjs="directory" references)."""
+    target = folder / "plotly.min.js"
+    if not target.exists():
+        from plotly.offline import get_plotlyjs
+
+        target.write_text(get_plotlyjs(), encoding="utf-8")
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= 160 else line[:157] + "..."
