@@ -81,8 +81,15 @@ def _resolve_model(model, params, dims, seq_len, needs_shape) -> tuple[ModelSpec
             kwargs["vocab_size"] = dims["vocab"]
         if seq_len:
             kwargs["n_ctx"] = seq_len
-        if dims.get("gated"):
-            kwargs.update(gated_ffn=True, activation="silu")
+        if dims.get("gated"):  # a Llama-style block: SwiGLU, RMSNorm, RoPE, untied embeddings
+            kwargs.update(
+                gated_ffn=True, activation="silu", norm="rmsnorm", position="rope", tied_embeddings=False
+            )
+            notes.append("--gated: Llama-style block (SwiGLU, RMSNorm, RoPE, untied embeddings)")
+        else:
+            notes.append(
+                "raw dimensions: GPT-style block (GELU FFN, LayerNorm, learned positions, tied embeddings)"
+            )
         spec = ModelSpec(**kwargs)
         if not dims.get("vocab"):
             notes.append(f"no --vocab given: using {spec.vocab_size}")
@@ -102,7 +109,8 @@ def _resolve_model(model, params, dims, seq_len, needs_shape) -> tuple[ModelSpec
 @click.option("--kv-heads", type=INT, help="Raw dimensions: key/value heads (GQA/MQA).")
 @click.option("--d-ff", type=INT, help="Raw dimensions: feed-forward width (default 4 x d-model).")
 @click.option("--vocab", type=INT, help="Raw dimensions: vocabulary size.")
-@click.option("--gated", is_flag=True, default=None, help="Raw dimensions: gated FFN (SwiGLU, 3 matrices).")
+@click.option("--gated", is_flag=True, default=None,
+              help="Raw dimensions: Llama-style block (SwiGLU FFN with 3 matrices, RMSNorm, RoPE, untied).")  # fmt: skip
 @click.option(
     "--seq-len", type=INT, help="Sequence length for the attention terms (default: the model's context)."
 )
