@@ -373,7 +373,7 @@ def shape_for_params(
 
     * ``llama`` (default): pre-norm RMSNorm, RoPE, SwiGLU with d_ff = 8/3 d_model rounded up to a multiple of
       256, no biases, untied embeddings; d_head = 128 (64 below d_model 1024); grouped-query attention with 8
-      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3);
+      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3), so d_model is then a multiple of 1024;
     * ``gpt``: GPT-2/GPT-3 style, LayerNorm, learned positions, GELU FFN 4x, biases, tied embeddings.
 
     Depth and width are chosen together: d_model is a multiple of 128 (64 for small models) and the aspect
@@ -390,6 +390,8 @@ def shape_for_params(
         for d in range(step, 65536 + 1, step):
             if (step == 128) != (d >= 1024):
                 continue
+            if style == "llama" and d >= 4096 and d % 1024:
+                continue  # 32+ heads of 128: keep the head count a multiple of the 8 KV heads
             spec0 = _shape(d, 1, vocab_size, n_ctx, style, name)
             per_layer = spec0.decoder_layer_params()
             fixed = spec0.params - per_layer

@@ -280,6 +280,7 @@ def make_plan(
     global_batch_tokens: float | str | None = None,
     shape_style: str = "llama",
     search_layout: bool = True,
+    flash_attention: bool = True,
     accelerator_files: tuple[str, ...] = (),
 ) -> Plan:
     """A checked training plan. Give exactly one budget:
@@ -442,9 +443,16 @@ def make_plan(
             f"global batch {units.format_count(batch_tokens)} tokens from DeepSeek LLM's B_opt = 0.292 C^0.3271 (Bi et al. 2024)"
         )
     global_batch = _round_batch_sequences(batch_tokens, seq)
+    assumptions.append(f"global batch rounded to {global_batch} sequences of {seq} tokens (a power of two)")
     layout_row, memory = None, None
     if search_layout:
-        layout_row, memory = _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu_v, dtype, warnings)
+        layout_row, memory = _layout_and_memory(
+            spec, devices, accelerator, global_batch, seq, mfu_v, dtype, flash_attention, warnings
+        )
+        assumptions.append(
+            "memory and layout: " + ("FlashAttention (no stored attention scores)" if flash_attention else "standard attention")
+            + "; layouts ranked by the step-time model of scaling.layout"
+        )
 
     # -- how far from compute-optimal (reverse questions) --------------------------------------------
     overhead = None
@@ -463,13 +471,13 @@ def make_plan(
     )  # fmt: skip
 
 
-def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype, warnings):
+def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype, flash_attention, warnings):
     from scaling.layout import search_layouts
     from scaling.memory import estimate_memory
 
     table = search_layouts(
         spec, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=seq, mfu=mfu,
-        precision=dtype, top=5,
+        precision=dtype, flash_attention=flash_attention, top=5,
     )  # fmt: skip
     if table is None or len(table) == 0:
         warnings.append(
@@ -478,7 +486,7 @@ def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype
         )
         memory = estimate_memory(
             spec, mode="train", precision=dtype, devices=devices, accelerator=accelerator, zero=3,
-            recompute="full", micro_batch=1, seq_len=seq,
+            recompute="full", micro_batch=1, seq_len=seq, flash_attention=flash_attention,
         )  # fmt: skip
         return None, memory
     best = table.iloc[0].to_dict()
@@ -488,7 +496,8 @@ def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype
     if "sp" in kwargs:
         kwargs["sp"] = bool(kwargs["sp"])
     memory = estimate_memory(
-        spec, mode="train", precision=dtype, devices=devices, accelerator=accelerator, seq_len=seq, **kwargs
+        spec, mode="train", precision=dtype, devices=devices, accelerator=accelerator, seq_len=seq,
+        flash_attention=flash_attention, global_batch=global_batch, **kwargs
     )
     layout["global_batch"] = global_batch
     return layout, memory
@@ -546,7 +555,7 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
     if plan.memory is not None:
         m = plan.memory
         cluster.append(("memory / device", f"{f.format_bytes(m.total_bytes)} of {f.format_bytes(m.capacity_bytes)}" + (" (fits)" if m.fits else " (DOES NOT FIT)")))
-        cluster.append(("  weights/grads/optim", f"{f.format_bytes(m.weights_bytes)} / {f.format_bytes(m.gradients_bytes)} / {f.format_bytes(m.optimizer_bytes)}"))
+        cluster.append(("  weights/master/grads/optimizer", " / ".join(f.format_bytes(x) for x in (m.weights_bytes, m.master_weights_bytes, m.gradients_bytes, m.optimizer_bytes))))
         cluster.append(("  activations/overhead", f"{f.format_bytes(m.activations_bytes)} / {f.format_bytes(m.overhead_bytes)}"))
     return [("Budget", budget), ("Compute-optimal allocation", optimum), ("Model to train", model), ("Cluster", cluster)]
 
