@@ -459,6 +459,10 @@ def fit_parametric(
     if best_obj > obj[order[0]]:  # polishing never makes things worse
         best_theta, best_obj = theta[order[0]], float(obj[order[0]])
         best_ok = bool(conv[order[0]])
+    _, g_best, _ = _evaluate(best_theta[None, :], logN, logD, logL, ones[None, :], delta, need_hessian=False)
+    best_ok = best_ok or bool(
+        np.max(np.abs(g_best)) <= 1e-4 * n * delta
+    )  # L-BFGS-B may stop in its line search
     at_best = int(np.sum(obj <= best_obj * (1 + 1e-4) + 1e-15))
     fit_warnings = []
     if not best_ok:
