@@ -113,7 +113,8 @@ def parse_flops(value: object, what: str = "FLOPs") -> float:
 
 # ---------------------------------------------------------------------------------------------- bytes
 _BYTES_ACCEPTED = "a size such as 80GB (80e9 bytes), 80GiB (80 x 2^30 bytes), 512MiB or 1.5TB"
-_BYTES_RE = re.compile(rf"^({_NUMBER})\s*(?:([kmgtpe])(i?)([bB])|([bB])|)$")
+# prefixes in either case (kB, KiB, GB); only the final b/B is case-sensitive (b = bits, B = bytes)
+_BYTES_RE = re.compile(rf"^({_NUMBER})\s*(?:([kmgtpeKMGTPE])(i?)([bB])|([bB])|)$")
 _BIN = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
@@ -274,7 +275,7 @@ _COUNT_SUFFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
 
 def _sig(value: float, digits: int) -> str:
     text = f"{value:.{digits}g}"
-    if "e" in text:  # keep plain notation for values like 1e+02
+    if "e+" in text:  # keep plain notation for large values like 1e+05; small ones (1.2e-05) stay exponents
         text = f"{value:.{max(digits - 1, 0)}f}"
     return text
 
