@@ -175,6 +175,7 @@ def activation_bytes_per_layer(
     dropout: bool = True,
     flash_attention: Any = False,
     experts_per_token: int = 1,
+    mask_bytes: float = MASK_BYTES,
 ) -> Any:
     """Bytes saved for the backward pass by one transformer layer on one tensor-parallel rank.
 
@@ -184,6 +185,8 @@ def activation_bytes_per_layer(
     ``ffn_ratio`` = d_ff/h, ``kv_ratio`` = d_kv/h (GQA/MQA), ``attn_ratio`` = d_attn/h, a ``gated`` FFN (3
     d_ff-wide tensors: gate|up and the product, as fused SwiGLU saves), ``experts_per_token`` (MoE: a token's
     FFN activations once per routed expert) and FlashAttention (no s^2 tensors: an fp32 log-sum-exp per row).
+    ``mask_bytes``: CUDA's fused dropout saves a 1-byte mask (the paper's count); PyTorch's CPU dropout saves
+    the mask at the activation dtype.
     Every argument broadcasts (numpy arrays); ``recompute`` is a name or an array of codes 0/1/2
     (none/selective/full); ``sp`` and ``flash_attention`` may be boolean arrays.
     """
@@ -192,7 +195,7 @@ def activation_bytes_per_layer(
     sp = np.asarray(sp, dtype=bool)
     flash = np.asarray(flash_attention, dtype=bool)
     code = _recompute_code(recompute)
-    mask = MASK_BYTES if dropout else 0.0
+    mask = mask_bytes if dropout else 0.0
     sbh = s * b * h
     # Outside the tensor-parallel region (split by t only with sequence parallelism), per sbh:
     outside = (
@@ -477,6 +480,7 @@ def train_memory_arrays(
     optimizer_state_bytes: float = 8.0,
     activation_bytes: float = 2.0,
     dropout: bool = True,
+    mask_bytes: float = MASK_BYTES,
     lora_params_per_layer: float = 0.0,
     frozen_layer_weight_bytes: float | None = None,
     overhead_bytes: float | None = None,
@@ -541,7 +545,7 @@ def train_memory_arrays(
         seq_len, micro_batch, h, spec.n_head, tp, sp, recompute,
         ffn_ratio=spec.ffn_dim / h, kv_ratio=spec.d_kv / h, attn_ratio=spec.d_attn / h, gated=spec.gated_ffn,
         bytes_per_value=activation_bytes, dropout=dropout, flash_attention=flash_attention,
-        experts_per_token=spec.experts_per_token,
+        experts_per_token=spec.experts_per_token, mask_bytes=mask_bytes,
     )  # fmt: skip
     per_stage = np.ceil(shape.layers / pp)
     if in_flight is None:
@@ -552,7 +556,7 @@ def train_memory_arrays(
     penalty = np.where(interleave > 1, 1.0 + (pp - 1.0) / (pp * interleave), 1.0)  # Korthikanti §4.2.3
     sbh = float(seq_len) * np.asarray(micro_batch, dtype=float) * h
     split = np.where(np.asarray(sp, dtype=bool), tp, 1.0)
-    emb_dropout = sbh * (MASK_BYTES if dropout else 0.0) / split  # Korthikanti §4.3: embedding dropout mask
+    emb_dropout = sbh * (mask_bytes if dropout else 0.0) / split  # Korthikanti §4.3: embedding dropout mask
     final = np.where(pp == 1, 2.0 * activation_bytes * sbh / split, 0.0)  # final LN input + LM-head input
     logits = np.where(pp == 1, LOGITS_BYTES * float(seq_len) * np.asarray(micro_batch, dtype=float) * spec.vocab_size / tp, 0.0)
     acts = (layer_act * per_stage + emb_dropout) * in_flight * penalty + final + logits
@@ -660,6 +664,7 @@ def estimate_memory(
     schedule: str = "1f1b",
     grad_dtype: str | None = None,
     dropout: bool = True,
+    mask_bytes: float = MASK_BYTES,
     lora_rank: int | None = None,
     lora_targets: tuple[str, ...] | str = ("q", "k", "v", "o"),
     quant: str | None = None,
@@ -785,7 +790,7 @@ def estimate_memory(
             recompute=RECOMPUTE_CODE[recompute], sp=sp, flash_attention=flash_attention, micro_batch=micro_batch,
             seq_len=seq, interleave=interleave, num_micro_batches=m, schedule=schedule, weight_bytes=w_bytes,
             master_bytes=master_b, grad_bytes=g_bytes, optimizer_state_bytes=opt_bytes, activation_bytes=act_b,
-            dropout=dropout, lora_params_per_layer=lora_pp, frozen_layer_weight_bytes=frozen_b,
+            dropout=dropout, mask_bytes=mask_bytes, lora_params_per_layer=lora_pp, frozen_layer_weight_bytes=frozen_b,
             overhead_bytes=overhead_bytes, overhead_default=conv is None,
             count_activations=conv != "zero" and micro_batch > 0, count_gather_buffer=conv != "zero",
         )  # fmt: skip
