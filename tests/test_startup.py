@@ -1,0 +1,40 @@
+"""The light commands must not import scipy, pandas, plotly or torch (checked in sys.modules, not by timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("scipy", "pandas", "plotly", "torch")
+
+_PROBE = """
+import sys
+from click.testing import CliRunner
+import scaling.cli
+result = CliRunner().invoke(scaling.cli.main, sys.argv[1:])
+assert result.exit_code == 0, result.output
+print(",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xA100-80GB", "--mfu", "0.4"],
+        ["flops", "gpt3-175b", "--convention", "all", "--json"],
+        ["models"],
+        ["gpus"],
+    ],
+    ids=["help", "flops", "flops-all-json", "models", "gpus"],
+)
+def test_light_commands_import_no_heavy_modules(args):
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"'scaling {' '.join(args)}' imported {out.stdout.strip()}"
