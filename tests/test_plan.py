@@ -1,0 +1,228 @@
+"""`scaling plan`: worked cases checked by hand, and the rule that every number is the estimators' own."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from scaling.cli import main
+from scaling.flops import compute_cost, training_flops
+from scaling.laws import get_law
+from scaling.memory import estimate_memory
+from scaling.plan import make_plan, plan_markdown
+
+GOPHER_BUDGET = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, the Chinchilla paper's reference compute
+
+
+# ----------------------------------------------------------------------------------- worked cases
+@pytest.mark.parametrize(
+    "law, n_opt, tokens_per_param",
+    [
+        # Approach 3, unrounded TeX constants: G = (αA/βB)^(1/(α+β)) = 1.300, a = β/(α+β) = 0.4565,
+        # N = G (C/6)^a = 1.300 x (9.6e22)^0.4565 = 40.4B (Fig. 4 caption: "40B"); D/N = 58.9 (fitting.md 1.7).
+        ("chinchilla", 40.4e9, 58.9),
+        # Eq. 10 as printed: the rounding moves the optimum to 32.2B and D/N 92.6 (fitting.md 1.6-1.7).
+        ("chinchilla-printed", 32.2e9, 92.6),
+        # Approach 1 line fitted to Table 3: N = 0.09916 C^0.4981 = 0.09916 x 10^(23.7604 x 0.4981) = 67.8B
+        # (Table 3 prints 67B at 5.76e23); D = C / 6N = 1.415T, D/N = 20.9.
+        ("chinchilla-a1", 67.8e9, 20.9),
+        # Approach 2 line fitted to Table A3: N = 0.1449 C^0.4899 = 63.3B; D = 1.517T; D/N = 24.0 (23.9 in 1.7).
+        ("chinchilla-a2", 63.3e9, 24.0),
+    ],
+)
+def test_gopher_budget_under_each_chinchilla_approach(law, n_opt, tokens_per_param):
+    plan = make_plan(flops=GOPHER_BUDGET, law=law, gpus="1024xA100-80GB")
+    assert float(plan.allocation.params) == pytest.approx(n_opt, rel=0.005)
+    assert float(plan.allocation.tokens_per_param) == pytest.approx(tokens_per_param, rel=0.01)
+    # The concrete architecture lands within 2% of N_opt, and the tokens spend exactly the budget under 6ND.
+    assert plan.spec.params == pytest.approx(n_opt, rel=0.02)
+    assert 6 * plan.spec.params * plan.tokens == pytest.approx(GOPHER_BUDGET, rel=1e-9)
+    # 1024 A100s at 312 TFLOP/s and 40% MFU: 5.76e23 / (1024 x 312e12 x 0.4 x 86400) = 52.2 days.
+    assert plan.cost.days == pytest.approx(52.2, abs=0.05)
+    assert plan.fits
+
+
+def test_bloomberggpt_like_plan():
+    # BloombergGPT (Wu et al. 2023): 1.3M A100-40GB GPU-hours on 64 x 8 GPUs, ~700B tokens available.
+    # At 40% MFU: C = 1.3e6 h x 3600 s x 312e12 x 0.4 = 5.84e23 FLOPs; 1.3e6 / 512 / 24 = 105.8 days.
+    # Approach 1 (N = 0.09916 C^0.4981): 68.3B params on 1.43T tokens = 2.04 epochs of the 700B tokens.
+    plan = make_plan(gpu_hours="1.3M", gpus="64x8xA100-40GB", unique_tokens="700B", law="chinchilla-a1",
+                     seq_len=2048, vocab=131072)  # fmt: skip
+    assert plan.budget_flops == pytest.approx(1.3e6 * 3600 * 312e12 * 0.4, rel=1e-9)
+    assert plan.cost.days == pytest.approx(105.8, abs=0.05)
+    assert float(plan.allocation.params) == pytest.approx(68.3e9, rel=0.005)
+    assert float(plan.allocation.epochs) == pytest.approx(2.04, abs=0.01)
+    assert plan.devices == 512 and plan.accelerator.name == "A100-40GB"
+    assert plan.fits
+    # An allocation-only law cannot re-balance for repeated data, and says so.
+    assert any("repeated data" in w for w in plan.warnings)
+
+    # Under the parametric law the data-constrained optimum (Muennighoff et al. 2023) applies: repeated
+    # tokens and excess parameters both lose value, and since R_N* (5.3) < R_D* (15.4) the optimum moves
+    # toward a smaller model trained for more epochs than the unconstrained one (40.6B on 2.40T).
+    free = make_plan(gpu_hours="1.3M", gpus="512xA100-40GB", law="chinchilla", seq_len=2048, vocab=131072)
+    tight = make_plan(gpu_hours="1.3M", gpus="512xA100-40GB", unique_tokens="700B", law="chinchilla",
+                      seq_len=2048, vocab=131072)  # fmt: skip
+    assert float(tight.allocation.params) < float(free.allocation.params)
+    assert 1 < float(tight.allocation.epochs) < 4
+
+
+def test_llama3_405b_budget_under_llama3_law():
+    # Llama 3 (Grattafiori et al. 2024, 3.2.1, Fig. 3): D_opt = 0.299 C^0.537. At 3.8e25:
+    # 0.299 x 10^(25.5798 x 0.537) = 16.29T tokens, N = C / 6D = 389B (the paper: 402B on 16.55T; trained 405B).
+    plan = make_plan(flops=3.8e25, law="llama3", gpus="16384xH100", vocab=128256, seq_len=8192)
+    assert float(plan.allocation.tokens) == pytest.approx(16.29e12, rel=0.005)
+    assert float(plan.allocation.params) == pytest.approx(389e9, rel=0.005)
+    assert plan.spec.params == pytest.approx(389e9, rel=0.02)
+    assert plan.loss is None  # an allocation law: no loss is claimed
+
+
+def test_reverse_question_params_and_tokens():
+    # 70B on 1.4T tokens on 2048 A100-80GB: C = 6 x 70.05B x 1.4T = 5.88e23;
+    # 5.88e23 / (2048 x 312e12 x 0.4 x 86400) = 26.6 days.
+    plan = make_plan(params="70B", tokens="1.4T", gpus="2048xA100-80GB")
+    assert plan.question == "reverse"
+    assert plan.spec.params == pytest.approx(70e9, rel=0.02)
+    assert plan.budget_flops == pytest.approx(6 * plan.spec.params * 1.4e12, rel=1e-12)
+    assert plan.cost.days == pytest.approx(plan.budget_flops / (2048 * 312e12 * 0.4 * 86400), rel=1e-9)
+    # Chinchilla's A3 optimum at this budget is 40.6B, so 70B costs more compute for the same loss.
+    law = get_law("chinchilla")
+    expected = law.overhead(plan.spec.params / float(law.n_opt(plan.budget_flops)))
+    assert plan.compute_optimal_overhead == pytest.approx(expected)
+    assert plan.compute_optimal_overhead > 0
+
+
+def test_reverse_question_with_a_preset_model():
+    plan = make_plan(model="llama-2-7b", tokens="2T", gpus="64xA100-80GB")
+    assert plan.spec.params == 6_738_415_616
+    assert plan.budget_flops == pytest.approx(6 * 6_738_415_616 * 2e12)
+
+
+def test_target_loss_inverts_the_law():
+    plan = make_plan(target_loss=2.0, law="epoch", gpus="1024xH100")
+    law = get_law("epoch")
+    assert plan.budget_flops == pytest.approx(float(law.flops_for_loss(2.0)))
+    assert float(plan.allocation.loss) == pytest.approx(2.0, abs=1e-6)
+
+
+# -------------------------------------------------------------------- one number, one estimator
+def test_every_number_is_the_estimators_own():
+    plan = make_plan(gpus="256xH100", days=30, mfu=0.4, price=2.5)
+    spec, tokens = plan.spec, plan.tokens
+    # Budget: devices x peak x MFU x seconds.
+    assert plan.budget_flops == pytest.approx(256 * 989.4e12 * 0.4 * 30 * 86400, rel=1e-12)
+    # FLOPs, time and cost: the same calls a user would make.
+    assert plan.training.flops == training_flops(spec, tokens, convention="6nd").flops
+    assert plan.training_exact.flops == training_flops(spec, tokens, convention="exact", seq_len=plan.seq_len).flops
+    cost = compute_cost(plan.training.flops, accelerator="H100", devices=256, mfu=0.4, price_usd_per_hour=2.5)
+    assert (plan.cost.days, plan.cost.gpu_hours, plan.cost.cost_usd) == (cost.days, cost.gpu_hours, cost.cost_usd)
+    assert plan.cost.days == pytest.approx(30.0, rel=1e-9)
+    assert plan.cost.cost_usd == pytest.approx(256 * 30 * 24 * 2.5, rel=1e-9)
+    # Allocation and loss: the law's.
+    law = get_law("chinchilla")
+    assert float(plan.allocation.params) == float(law.optimal(plan.budget_flops).params)
+    assert plan.loss == float(law.predict(spec.params, tokens))
+    # Memory: estimate_memory with the chosen layout.
+    layout = plan.layout
+    memory = estimate_memory(
+        spec, mode="train", precision="bf16", devices=256, accelerator="H100", seq_len=plan.seq_len,
+        tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], recompute=layout["recompute"],
+        micro_batch=layout["micro_batch"], sp=bool(layout["sp"]), flash_attention=True,
+        global_batch=layout["global_batch"],
+    )  # fmt: skip
+    assert plan.memory.total_bytes == memory.total_bytes
+    assert plan.memory.total_bytes == pytest.approx(layout["total_bytes"], rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------- warnings
+def test_too_few_unique_tokens_warns():
+    plan = make_plan(flops=1e24, unique_tokens="50B", law="chinchilla-a1", gpus="512xH100")
+    assert any("epochs" in w for w in plan.warnings)
+
+
+def test_implausible_mfu_warns():
+    plan = make_plan(flops=1e23, mfu=0.75, gpus="64xH100")
+    assert any("implausible" in w for w in plan.warnings)
+
+
+def test_model_that_cannot_fit_the_cluster_warns():
+    plan = make_plan(params="175B", tokens="300B", gpus="8xA100-40GB")
+    assert plan.fits is False
+    assert any("no parallel layout fits" in w for w in plan.warnings)
+
+
+def test_max_params_caps_the_model():
+    plan = make_plan(flops=1e24, max_params="7B", gpus="512xH100")
+    assert plan.spec.params == pytest.approx(7e9, rel=0.03)
+    assert any("--max-params" in w for w in plan.warnings)
+    assert 6 * plan.spec.params * plan.tokens == pytest.approx(1e24)
+
+
+# -------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(flops=1e23, gpus="8xH100", days=3), "contradictory budgets"),
+        (dict(), "no budget"),
+        (dict(days=30), "needs a cluster"),
+        (dict(tokens="1T", flops=1e22), "--tokens needs --params"),
+        (dict(params="7B"), "needs --tokens"),
+        (dict(target_loss=1.0, law="chinchilla"), "irreducible"),
+        (dict(target_loss=2.0, law="llama3"), "predicts no loss"),
+        (dict(flops=1e23, law="chinchila"), "did you mean"),
+        (dict(flops=-1), "greater than zero"),
+        (dict(flops=1e23, mfu="140%"), "--mfu"),
+    ],
+)
+def test_bad_or_contradictory_inputs(kwargs, message):
+    from scaling.errors import ScalingError
+
+    with pytest.raises(ScalingError, match=message):
+        make_plan(**kwargs)
+
+
+# -------------------------------------------------------------------------------------- CLI
+def test_cli_json_keys():
+    result = CliRunner().invoke(main, ["plan", "--gpus", "512xH100", "--days", "30", "--mfu", "0.4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    for key in ("flops", "pf_days", "gpu_hours", "cost_usd", "days", "params", "tokens", "tokens_per_param",
+                "loss", "architecture", "memory", "layout"):  # fmt: skip
+        assert key in data
+    for key in ("n_layer", "d_model", "n_head"):
+        assert isinstance(data["architecture"][key], int)
+    assert data["memory"]["fits"] is True
+    assert data["days"] == pytest.approx(30.0)
+    assert data["pf_days"] == pytest.approx(data["flops"] / 8.64e19)
+    assert data["cost_usd"] is None  # no price given: no invented cost
+
+
+def test_cli_table_states_assumptions():
+    result = CliRunner().invoke(main, ["plan", "--flops", "5.76e23", "--law", "chinchilla-a1"])
+    assert result.exit_code == 0, result.output
+    for needle in ("Assumptions", "MFU 40%", "C = 6ND", "H100-SXM assumed", "20 tokens/param rule", "law: kaplan"):
+        assert needle in result.output
+
+
+def test_cli_markdown():
+    plan = make_plan(flops=1e23, gpus="64xH100")
+    text = plan_markdown(plan)
+    assert text.startswith("# Training plan")
+    assert "| tokens/param |" in text or "tokens/param" in text
+
+
+def test_cli_errors_are_one_line_exit_2():
+    result = CliRunner().invoke(main, ["plan", "--flops", "1e23", "--days", "3", "--gpus", "8xH100"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: contradictory budgets")
+
+
+def test_plan_tokens_per_param_matches_json():
+    plan = make_plan(flops=1e22, gpus="64xH100")
+    data = plan.to_dict()
+    assert data["tokens_per_param"] == pytest.approx(data["tokens"] / data["params"])
+    assert math.isfinite(data["loss"])
