@@ -99,6 +99,13 @@ def law_label(law: Law) -> str:
     return f"{title} ({who}), N ∝ C^{law.a:.3g}" if who else f"{title}, N ∝ C^{law.a:.3g}"
 
 
+def _law_title(law: Law) -> str:
+    n_runs = getattr(law, "n_runs", 0)
+    if n_runs:
+        return f"your Approach 3 fit ({n_runs} runs)"
+    return LAW_TITLES.get(law.name, law.name)
+
+
 def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any]:
     """A log axis with one labelled tick per decade: 10^23-style for FLOPs, 1B/1T-style for counts."""
     axis = {
@@ -613,7 +620,7 @@ def frontier_figure(
             hoverinfo="text", meta={"kind": "target"},
         ))
     layout = _base_layout(
-        f"Loss frontier L*(C) of {LAW_TITLES.get(law.name, law.name)}",
+        f"Loss frontier L*(C) of {_law_title(law)}",
         xaxis=_log_axis("Training compute C (FLOPs)", power=True),
         yaxis=_linear_axis("Final loss (nats/token)"),
         legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
@@ -649,6 +656,7 @@ def _run_hover(rows) -> list[str]:
 # ============================================================================================ memory
 MEMORY_COMPONENTS = (
     ("weights_bytes", "Weights"),
+    ("master_weights_bytes", "Master weights (fp32)"),
     ("gradients_bytes", "Gradients"),
     ("optimizer_bytes", "Optimizer states"),
     ("activations_bytes", "Activations"),
@@ -660,8 +668,8 @@ MEMORY_COMPONENTS = (
 def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes: float | None = None) -> go.Figure:
     """Stacked bars of memory per device by component, one bar per breakdown (ZeRO stage, layout, ...),
     against the accelerator's capacity. Labels come from the dict keys, or from each breakdown's ``label``
-    or ``zero`` attribute. Bars are in GiB (2^30 bytes); a component left out by the six named fields is
-    drawn as "Other" so each bar's height is the breakdown's ``total_bytes``."""
+    or ``zero`` attribute. Bars are in GiB (2^30 bytes); whatever the named components leave out of
+    ``total_bytes`` is drawn as "Other", so each bar's height is the breakdown's total."""
     items = list(breakdowns.items()) if isinstance(breakdowns, Mapping) else [
         (_breakdown_label(b, i), b) for i, b in enumerate(breakdowns)]
     if not items:
@@ -718,7 +726,7 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
         barmode="stack",
         xaxis=_linear_axis("Configuration", type="category", showgrid=False),
         yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
-        legend={**_base_layout("")["legend"], "traceorder": "normal"},
+        legend={**_base_layout("")["legend"], "traceorder": "reversed"},  # top of the stack first
     ))
     return fig
 
@@ -731,6 +739,9 @@ def _breakdown_label(b: Any, i: int) -> str:
     zero = _get(b, "zero")
     if zero is not None:
         return f"ZeRO-{zero}"
+    inputs = _get(b, "inputs") or {}
+    if "zero" in inputs:  # a scaling.memory.MemoryBreakdown
+        return f"ZeRO-{inputs['zero']}, TP {inputs.get('tp', 1)}, PP {inputs.get('pp', 1)}"
     return f"#{i + 1}"
 
 
@@ -766,7 +777,7 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
                              hoverinfo="text", meta={"kind": "residuals"}), row=1, col=2)
     fig.add_hline(y=0.0, line={"color": "#000000", "dash": "dash", "width": 1.5}, row=1, col=2)
     fig.update_layout(**_base_layout(
-        f"Fit diagnostics for {LAW_TITLES.get(law.name, law.name)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
+        f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
     ))
     fig.update_xaxes(_linear_axis("Observed loss (nats/token)"), row=1, col=1)

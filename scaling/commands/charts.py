@@ -1,0 +1,212 @@
+"""`scaling chart`: interactive charts as self-contained HTML (or PNG/SVG/PDF with the export extra).
+
+Each subcommand parses its options, calls one `scaling.charts` function and saves the figure. plotly, pandas,
+numpy and scipy are imported inside the subcommands so that `scaling --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from scaling.commands._common import CLUSTER, COUNT, FLOPS
+from scaling.errors import ScalingError
+
+ACROSS = ("zero", "recompute", "tp", "precision")
+
+
+def _output_options(default_name: str):
+    """-o FILE, --open, --plotlyjs, shared by every subcommand."""
+
+    def decorate(function):
+        function = click.option(
+            "--plotlyjs", type=click.Choice(["inline", "directory"]), default="inline", show_default=True,
+            help="inline: one self-contained HTML file (~5 MB, works offline); directory: plotly.min.js "
+                 "written beside the HTML, shared by several charts.",
+        )(function)
+        function = click.option("--open", "open_", is_flag=True, help="Open the chart in the web browser.")(function)
+        function = click.option(
+            "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path(default_name),
+            show_default=True, help="Output file: .html (interactive), or .png/.svg/.pdf (needs scaling[export]).",
+        )(function)
+        return function
+
+    return decorate
+
+
+def _write(fig, output: Path, plotlyjs: str, open_: bool, div_id: str) -> None:
+    from scaling import charts
+
+    path = charts.save(fig, output, plotlyjs=plotlyjs, div_id=div_id)
+    size = path.stat().st_size
+    extra = " (plotly.js inlined: works offline)" if path.suffix.lower() in (".html", ".htm") and plotlyjs == "inline" \
+        else " (with plotly.min.js beside it)" if plotlyjs == "directory" and path.suffix.lower() in (".html", ".htm") \
+        else ""
+    click.echo(f"wrote {path} ({size / 1e6:.2f} MB){extra}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+def _law_names(text: str | None) -> tuple[str, ...]:
+    from scaling.charts import DEFAULT_LAWS
+
+    if text is None:
+        return DEFAULT_LAWS
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise ScalingError(f"invalid --laws {text!r}: expected comma-separated law names such as chinchilla,epoch")
+    return names
+
+
+@click.group("chart")
+def chart() -> None:
+    """Interactive charts: the optimal zone, IsoFLOP profiles, the loss frontier, memory, fit diagnostics.
+
+    \b
+    scaling chart zone --plan-params 7B --plan-tokens 2T -o zone.html --open
+    scaling chart zone --axis tokens --laws chinchilla,epoch,llama3 -o tokens.html
+    scaling chart isoflop runs/runs.csv -o isoflop.html
+    scaling chart frontier runs/runs.csv --law law.json --target 1e22 -o frontier.html
+    scaling chart memory llama-2-7b --gpus 8xH100 --across zero -o memory.html
+    scaling chart diagnostics runs/runs.csv --law law.json -o diagnostics.png
+    """
+
+
+@chart.command("zone")
+@click.option("--laws", default=None, help="Comma-separated laws (presets or law JSON paths). "
+              "Default: chinchilla-a1,chinchilla-a2,chinchilla,kaplan,epoch.")
+@click.option("--fitted", default=None, help="A fitted law JSON (scaling fit -o law.json), drawn with its band.")
+@click.option("--axis", type=click.Choice(["params", "tokens"]), default="params", show_default=True,
+              help="What the vertical axis shows: parameters N or training tokens D.")
+@click.option("--from", "flops_from", type=FLOPS, default="1e18", show_default=True, help="Smallest budget shown.")
+@click.option("--to", "flops_to", type=FLOPS, default="1e27", show_default=True, help="Largest budget shown.")
+@click.option("--plan-params", type=COUNT, default=None, help="Mark your planned model: parameters (e.g. 7B).")
+@click.option("--plan-tokens", type=COUNT, default=None, help="... and its training tokens (e.g. 2T).")
+@click.option("--plan-flops", type=FLOPS, default=None, help="... or its compute (any two of the three).")
+@click.option("--known-models", "known", default="default",
+              help="'default' (data/known_models.csv), 'none', or a CSV path with the same columns.")
+@_output_options("zone.html")
+def zone(laws, fitted, axis, flops_from, flops_to, plan_params, plan_tokens, plan_flops, known, output, open_,
+         plotlyjs):
+    """The optimal zone: compute-optimal N (or D) against compute for several laws, with trained models."""
+    from scaling import charts
+
+    plan = None
+    given = {k: v for k, v in (("params", plan_params), ("tokens", plan_tokens), ("flops", plan_flops)) if v}
+    if given:
+        if len(given) < 2:
+            raise ScalingError("to mark a plan give two of --plan-params, --plan-tokens, --plan-flops")
+        plan = {**given, "name": "your plan"}
+    known_models = {"default": True, "none": False}.get(known.lower(), known)
+    fig = charts.zone_figure(_law_names(laws), flops_range=(flops_from, flops_to), known_models=known_models,
+                             plan=plan, fitted=fitted, axis=axis)
+    _write(fig, output, plotlyjs, open_, "scaling-zone")
+
+
+@chart.command("isoflop")
+@click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@_output_options("isoflop.html")
+def isoflop(runs, output, open_, plotlyjs):
+    """IsoFLOP profiles from a runs table: loss against N per budget, parabolas, minima, N_opt ∝ C^a."""
+    from scaling import charts
+
+    fig = charts.isoflop_figure(_runs_path(runs))
+    _write(fig, output, plotlyjs, open_, "scaling-isoflop")
+
+
+@chart.command("frontier")
+@click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@click.option("--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here.")
+@click.option("--target", type=FLOPS, default=None, help="Extrapolate L*(C) to this budget, e.g. 1e22.")
+@click.option("--holdout", "holdout_k", type=int, default=0, show_default=True,
+              help="Hold out the k largest budgets, fit on the rest, and show how well they are predicted.")
+@click.option("--bootstrap", type=int, default=0, show_default=True,
+              help="Bootstrap resamples for the band when fitting here (e.g. 200).")
+@_output_options("frontier.html")
+def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs):
+    """The loss frontier: runs, the law's L*(C) with its band, held-out runs and the extrapolation."""
+    from scaling import charts, fit
+
+    table = fit.read_runs(_runs_path(runs))
+    holdout = None
+    if holdout_k:
+        if law is not None:
+            raise ScalingError("--holdout fits the law on the smaller budgets itself; leave out --law")
+        holdout = fit.holdout_check(table, holdout_k, bootstrap=bootstrap)
+        fitted = holdout.law
+    elif law is None:
+        fitted = fit.fit_parametric(table, bootstrap=bootstrap)
+    else:
+        fitted = law
+    fig = charts.frontier_figure(table, fitted, holdout=holdout, target_flops=target)
+    _write(fig, output, plotlyjs, open_, "scaling-frontier")
+
+
+@chart.command("diagnostics")
+@click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@click.option("--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here.")
+@_output_options("diagnostics.html")
+def diagnostics(runs, law, output, open_, plotlyjs):
+    """Fit diagnostics: predicted against observed loss, and residuals against compute."""
+    from scaling import charts, fit
+
+    table = fit.read_runs(_runs_path(runs))
+    fig = charts.diagnostics_figure(table, law if law is not None else fit.fit_parametric(table))
+    _write(fig, output, plotlyjs, open_, "scaling-diagnostics")
+
+
+@chart.command("memory")
+@click.argument("model")
+@click.option("--gpus", type=CLUSTER, default="8xH100", show_default=True,
+              help="Devices and accelerator: 8xH100, 64xA100-80GB, 4x8xH100.")
+@click.option("--across", type=click.Choice(ACROSS), default="zero", show_default=True,
+              help="One bar per: ZeRO stage 0-3, recompute none/selective/full, TP size, or precision.")
+@click.option("--mode", type=click.Choice(["train", "infer", "finetune"]), default="train", show_default=True)
+@click.option("--zero", default="0", show_default=True, help="ZeRO stage when not varied.")
+@click.option("--tp", default=1, show_default=True, type=int, help="Tensor parallel size when not varied.")
+@click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch.")
+@click.option("--seq-len", default=None, type=int, help="Sequence length (default: the model's context).")
+@click.option("--recompute", default="none", show_default=True, help="none, selective or full when not varied.")
+@click.option("--flash", "flash_attention", is_flag=True, help="FlashAttention (no s^2 activations).")
+@_output_options("memory.html")
+def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute, flash_attention, output, open_,
+           plotlyjs):
+    """Memory per device by component, one stacked bar per ZeRO stage (or layout), against capacity."""
+    from scaling import charts
+    from scaling.memory import estimate_memory
+
+    if gpus.accelerator is None:
+        raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
+    per_node = gpus.devices // gpus.nodes if gpus.nodes else None
+    base = dict(mode=mode, devices=gpus.devices, accelerator=gpus.accelerator, devices_per_node=per_node, tp=tp,
+                zero=zero, micro_batch=micro_batch, seq_len=seq_len, recompute=recompute,
+                flash_attention=flash_attention)
+    if across == "zero":
+        variants = {f"ZeRO-{z}": {"zero": z} for z in (0, 1, 2, 3)}
+    elif across == "recompute":
+        variants = {f"recompute {r}": {"recompute": r} for r in ("none", "selective", "full")}
+    elif across == "tp":
+        sizes = [t for t in (1, 2, 4, 8) if t <= (per_node or gpus.devices) and gpus.devices % t == 0]
+        variants = {f"TP {t}": {"tp": t} for t in sizes}
+    else:
+        variants = {p: {"precision": p} for p in ("fp32", "bf16", "fp8")}
+    breakdowns = {label: estimate_memory(model, **{**base, **change}) for label, change in variants.items()}
+    fig = charts.memory_figure(breakdowns)
+    fig.update_layout(title={"text": f"Memory per device: {model}, {mode}, {gpus}, across {across}"})
+    _write(fig, output, plotlyjs, open_, "scaling-memory")
+
+
+def _runs_path(path: Path) -> Path:
+    """A runs table, or a sweep folder holding runs.csv."""
+    if path.is_dir():
+        candidate = path / "runs.csv"
+        if not candidate.is_file():
+            raise ScalingError(f"{str(path)!r} is a folder without runs.csv; give the runs table itself")
+        return candidate
+    return path
+
+
+COMMANDS = [chart]
