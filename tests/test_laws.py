@@ -1,0 +1,173 @@
+"""Published fixtures (shared/research/fitting.md §6) and invariants of the scaling-law presets."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaling.errors import ScalingError
+from scaling.laws import get_law, list_laws
+
+
+def test_chinchilla_tex_constants_gopher_budget_40b():
+    # Hoffmann et al. 2022 Fig. 4 caption: 40B at 5.76e23 with the TeX constants (fitting.md §1.6: 40.4B)
+    alloc = get_law("chinchilla").optimal(5.76e23)
+    assert alloc.params == pytest.approx(40.4e9, rel=0.005)
+    assert alloc.flops == pytest.approx(5.76e23)
+
+
+def test_chinchilla_printed_constants_gopher_budget_32b():
+    # Eq. 10 as printed gives 32.2B (fitting.md §1.6)
+    assert get_law("chinchilla-printed").n_opt(5.76e23) == pytest.approx(32.2e9, rel=0.005)
+
+
+def test_epoch_72b_18_tokens_per_param():
+    # Besiroglu et al. 2024 constants: 72.4B and D/N 18.3 at 5.76e23 (fitting.md §2.3)
+    alloc = get_law("epoch").optimal(5.76e23)
+    assert alloc.params == pytest.approx(72.4e9, rel=0.005)
+    assert alloc.tokens_per_param == pytest.approx(18.3, abs=0.05)
+    lo, hi = alloc.intervals["params"]
+    assert lo < alloc.params < hi
+
+
+@pytest.mark.parametrize("C,n,ratio", [(1e25, 312e9, 17.1), (1e26, 1.02e12, 16.1)])
+def test_epoch_allocations_table(C, n, ratio):
+    alloc = get_law("epoch").optimal(C)
+    assert alloc.params == pytest.approx(n, rel=0.01)
+    assert alloc.tokens_per_param == pytest.approx(ratio, abs=0.1)
+
+
+def test_muennighoff_readme_losses():
+    # datablations README: Figure 1 models with 25B unique tokens
+    law = get_law("muennighoff")
+    assert law.predict(6.34e9, 242e9, unique_tokens=25e9) == pytest.approx(2.2256440889984477, abs=1e-6)
+    assert law.predict(8.67e9, 178e9, unique_tokens=25e9) == pytest.approx(2.2269634075087867, abs=1e-6)
+
+
+def test_muennighoff_readme_optimal_allocation_1e22_25b_unique():
+    # README example: 237.3B tokens (9.49 epochs), 7.02B params at C = 1e22, U = 25B
+    alloc = get_law("muennighoff").optimal(1e22, unique_tokens=25e9)
+    assert alloc.tokens == pytest.approx(237.3e9, rel=0.01)
+    assert alloc.epochs == pytest.approx(9.49, rel=0.01)
+    assert alloc.params == pytest.approx(7.02e9, rel=0.01)
+
+
+def test_muennighoff_unlimited_data_69_96b_at_gopher_budget():
+    assert get_law("muennighoff").n_opt(5.76e23) == pytest.approx(69.96e9, rel=0.002)
+
+
+def test_harm_overhead_21_percent():
+    # fitting.md §1.5: TeX constants k_N = 0.5 -> +21.0%, 0.3 -> +107.5%; Epoch +25.9%, +161%
+    assert get_law("chinchilla").overhead(0.5) == pytest.approx(0.210, abs=0.001)
+    assert get_law("chinchilla").overhead(0.3) == pytest.approx(1.075, abs=0.002)
+    assert get_law("epoch").overhead(0.5) == pytest.approx(0.259, abs=0.001)
+    assert get_law("epoch").overhead(0.3) == pytest.approx(1.61, abs=0.01)
+    assert get_law("chinchilla").overhead(1.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_kaplan_d4_4_68b_at_1e21():
+    # Hoffmann et al. 2022 App. D.4: "Kaplan: 4.68B at 1e21"
+    assert get_law("kaplan").n_opt(1e21) == pytest.approx(4.68e9, rel=0.002)
+
+
+def test_chinchilla_table3_a1_line_2_86b():
+    # Approach 1 line fitted to Table 3 gives 2.86B at 1e21 (App. D.4)
+    assert get_law("chinchilla-a1").n_opt(1e21) == pytest.approx(2.86e9, rel=0.002)
+    assert get_law("chinchilla-a2").n_opt(1e21) == pytest.approx(2.82e9, rel=0.005)
+
+
+@pytest.mark.parametrize(
+    "params,flops", [(400e6, 1.92e19), (10e9, 1.23e22), (175e9, 3.85e24), (1e12, 1.27e26)]
+)
+def test_chinchilla_table3_rows_within_6_percent(params, flops):
+    assert get_law("chinchilla-a1").n_opt(flops) == pytest.approx(params, rel=0.06)
+
+
+def test_llama3_405b_budget():
+    # Llama 3 §3.2.1: 3.8e25 FLOPs -> 402B on 16.55T tokens; figure constants give 389B / 16.29T (fitting.md §3.6)
+    alloc = get_law("llama3").optimal(3.8e25)
+    assert alloc.tokens == pytest.approx(16.29e12, rel=0.005)
+    assert alloc.params == pytest.approx(402e9, rel=0.04)
+    text = get_law("llama3-text").optimal(3.8e25)
+    assert text.tokens == pytest.approx(10.46e12, rel=0.005)
+    assert text.warnings
+
+
+def test_deepseek_1e24():
+    # fitting.md §3.5: at 1e24, M = 6.57e11 FLOPs/token (N ≈ 110B), D = 1.52T
+    alloc = get_law("deepseek").optimal(1e24)
+    assert alloc.params * 6 == pytest.approx(6.57e11, rel=0.005)
+    assert alloc.tokens == pytest.approx(1.52e12, rel=0.01)
+    assert math.isnan(alloc.loss)
+
+
+def test_loss_compute_exponent_values():
+    # fitting.md §1.5: alpha*beta/(alpha+beta) ≈ 0.155 (TeX) and ≈ 0.178 (Epoch)
+    for name, value in (("chinchilla", 0.155), ("epoch", 0.178)):
+        law = get_law(name)
+        assert law.alpha * law.beta / (law.alpha + law.beta) == pytest.approx(value, abs=0.001)
+
+
+def test_sardana_inference_aware_smaller_model_same_loss():
+    law = get_law("chinchilla")
+    plain = law.optimal(1e23)
+    inf = law.optimal(1e23, inference_tokens=2e12)
+    assert inf.params < plain.params and inf.tokens > plain.tokens
+    assert inf.loss == pytest.approx(plain.loss)
+    assert float(law.predict(inf.params, inf.tokens)) == pytest.approx(plain.loss, abs=1e-9)
+    assert inf.total_flops < plain.flops + 2 * plain.params * 2e12
+
+
+def test_data_constrained_uses_muennighoff_constants_for_other_laws():
+    alloc = get_law("chinchilla").optimal(1e23, unique_tokens=100e9)
+    assert alloc.epochs > 1
+    assert any("muennighoff preset" in n for n in alloc.notes)
+
+
+def test_allocation_only_law_has_no_loss():
+    with pytest.raises(ScalingError, match="without a loss model"):
+        get_law("llama3").predict(7e9, 1e12)
+
+
+def test_unknown_law_suggests():
+    with pytest.raises(ScalingError, match="did you mean"):
+        get_law("chinchila")
+
+
+def test_aliases_and_every_preset_has_source():
+    assert get_law("Epoch-2024") is get_law("besiroglu")
+    assert get_law("kaplan-2020").name == "kaplan"
+    for law in list_laws():
+        assert law.source and law.convention
+        assert set(law.optimal(1e23).to_dict()) >= {"flops", "params", "tokens", "loss", "tokens_per_param"}
+
+
+def test_optimal_broadcasts_over_budgets():
+    alloc = get_law("epoch").optimal(np.array([1e21, 1e23, 1e25]))
+    assert alloc.params.shape == (3,)
+    assert alloc.intervals["params"][0].shape == (3,)
+
+
+def test_bad_budget_raises():
+    with pytest.raises(ScalingError):
+        get_law("chinchilla").optimal(-1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(18, 28), st.sampled_from(["chinchilla", "epoch", "chinchilla-printed", "muennighoff"]))
+def test_optimal_invariants(log_c, name):
+    law = get_law(name)
+    C = 10.0**log_c
+    alloc = law.optimal(C)
+    assert 6 * alloc.params * alloc.tokens == pytest.approx(C, rel=1e-9)  # 6ND = C
+    # first-order condition alpha A N^-alpha = beta B D^-beta (fitting.md §1.5)
+    lhs = law.alpha * law.A * alloc.params**-law.alpha
+    rhs = law.beta * law.B * alloc.tokens**-law.beta
+    assert lhs == pytest.approx(rhs, rel=1e-9)
+    assert law.loss_opt(C * 1.5) < alloc.loss  # loss decreases with compute
+    assert law.flops_for_loss(alloc.loss) == pytest.approx(C, rel=1e-9)
+    # no other split of C does better
+    for k in (0.8, 1.25):
+        assert law.predict(alloc.params * k, alloc.tokens / k) > alloc.loss
