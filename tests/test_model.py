@@ -46,19 +46,12 @@ def test_unknown_preset_suggests_close_match():
         get_preset("llama-2-7")
 
 
-# Known bug in scaling/model.py (_shape, llama style): with n_head = d_model // 128 >= 32 it sets 8 KV heads
-# even when 8 does not divide n_head (d_model 4224 -> 33 heads), and ModelSpec raises; the search visits such
-# widths for every target above ~300M. Fix: only use 8 KV heads when n_head % 8 == 0 (or skip those widths).
-_LLAMA_SHAPE_BUG = pytest.mark.xfail(
-    raises=ScalingError, strict=False, reason="model._shape: 8 KV heads vs 33 heads"
-)
 _SIZES = [10e6, 30e6, 125e6, 350e6, 1e9, 3e9, 7e9, 13e9, 34e9, 70e9, 175e9, 405e9, 1e12]
 
 
 @pytest.mark.parametrize(
     "params,style",
-    [(p, "gpt") for p in _SIZES]
-    + [pytest.param(p, "llama", marks=_LLAMA_SHAPE_BUG if p >= 350e6 else ()) for p in _SIZES],
+    [(p, "gpt") for p in _SIZES] + [(p, "llama") for p in _SIZES],
 )
 def test_shape_for_params_within_2_percent(params, style):
     spec = shape_for_params(params, style=style)
