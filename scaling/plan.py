@@ -250,6 +250,26 @@ def _comparisons(law: Any, budget: float) -> list[Comparison]:
     return rows
 
 
+def _inference_aware_within_budget(law: Any, budget: float, unique: float | None, inference: float) -> Any:
+    """`law.optimal(C0, inference_tokens=...)` for the C0 whose training FLOPs equal the budget.
+
+    The law answers "reach L*(C0) at the least lifetime compute", whose training FLOPs exceed C0; a plan
+    has a fixed training budget, so it asks that question for the C0 that spends exactly the budget.
+    """
+    from scipy.optimize import brentq
+
+    def excess(log_c0: float) -> float:
+        alloc = law.optimal(10.0**log_c0, unique_tokens=unique, inference_tokens=inference)
+        return math.log(float(alloc.flops) / budget)
+
+    high = math.log10(budget)
+    low = high - 1.0
+    while excess(low) > 0 and low > high - 12:
+        low -= 1.0
+    log_c0 = brentq(excess, low, high, xtol=1e-9)
+    return law.optimal(10.0**log_c0, unique_tokens=unique, inference_tokens=inference)
+
+
 def _devices_for_deadline(budget: float, accelerator: Any, mfu: float, dtype: str, days: float) -> int:
     """Without a cluster: the smallest multiple of 8 devices that finishes within ``days`` (stated)."""
     per_device = accelerator.peak(dtype) * mfu * days * units.SECONDS_PER_DAY
@@ -376,6 +396,13 @@ def make_plan(
 
     # -- the allocation ------------------------------------------------------------------------------
     allocation = law_obj.optimal(budget_flops, unique_tokens=unique_v, inference_tokens=inference_v)
+    if inference_v and float(allocation.flops) > budget_flops * (1 + 1e-9):
+        allocation = _inference_aware_within_budget(law_obj, budget_flops, unique_v, inference_v)
+        assumptions.append(
+            "inference-aware (Sardana et al. 2024): the smallest-lifetime-compute model whose training compute is the "
+            f"budget; it reaches L*({units.format_flops(float(allocation.budget_flops))}) with "
+            f"{units.format_count(inference_v)} inference tokens"
+        )
     warnings.extend(allocation.warnings)
     target_params = float(allocation.params)
     if max_params_v is not None and target_params > max_params_v:

@@ -40,7 +40,7 @@ def plan_report_html(plan: Any, *, include_plotlyjs: bool | str = True) -> str:
     from scaling.charts import zone_figure
     from scaling.plan import comparison_rows, plan_sections
 
-    marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops, "label": "this plan"}
+    marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops, "name": f"this plan ({plan.spec.name})"}
     laws = ["chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch"]
     fitted = None
     if plan.law.name not in laws:
@@ -49,6 +49,7 @@ def plan_report_html(plan: Any, *, include_plotlyjs: bool | str = True) -> str:
         else:
             laws.append(plan.law.name)
     figure = zone_figure(laws=tuple(laws), plan=marker, fitted=fitted)
+    figure.update_layout(height=650)
     chart = pio.to_html(figure, include_plotlyjs=include_plotlyjs, full_html=False, div_id="optimal-zone")
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training plan</title>",
@@ -70,6 +71,12 @@ def plan_report_html(plan: Any, *, include_plotlyjs: bool | str = True) -> str:
     return "\n".join(parts)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_plan_report(plan: Any, path: str | Path) -> Path:
     """Write the report atomically (a temporary file renamed into place)."""
     path = Path(path)
@@ -78,5 +85,6 @@ def write_plan_report(plan: Any, path: str | Path) -> Path:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
     return path

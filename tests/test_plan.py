@@ -226,3 +226,15 @@ def test_plan_tokens_per_param_matches_json():
     data = plan.to_dict()
     assert data["tokens_per_param"] == pytest.approx(data["tokens"] / data["params"])
     assert math.isfinite(data["loss"])
+
+
+def test_inference_aware_plan_spends_exactly_the_training_budget():
+    # Sardana et al. 2024: with 10T lifetime inference tokens a smaller model trained longer wins. The plan
+    # asks the law's question at the C0 whose training compute equals the budget, so the run still fits it.
+    base = make_plan(flops=1e24, gpus="512xH100")
+    aware = make_plan(flops=1e24, inference_tokens="10T", gpus="512xH100")
+    assert float(aware.allocation.flops) == pytest.approx(1e24, rel=1e-6)
+    assert aware.spec.params < base.spec.params
+    assert aware.tokens > base.tokens
+    assert aware.loss > base.loss  # slightly worse loss, much cheaper to serve
+    assert aware.cost.days == pytest.approx(base.cost.days, rel=1e-9)
