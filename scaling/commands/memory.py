@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from scaling.commands._common import BYTES, CLUSTER, COUNT, FRACTION, echo_json, json_option, key_values, table, warn
+from scaling.commands._common import (
+    BYTES,
+    CLUSTER,
+    COUNT,
+    FRACTION,
+    echo_json,
+    json_option,
+    key_values,
+    table,
+    warn,
+)
 from scaling.errors import ScalingError
 from scaling.units import GB, GIB, format_count
 
