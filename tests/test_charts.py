@@ -1,0 +1,331 @@
+"""The charts draw what the laws, fits and estimators compute (read back from the figures' data)."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scaling import charts
+from scaling.errors import ScalingError
+from scaling.fit import fit_isoflop, synthetic_runs
+from scaling.laws import get_law, with_replicates
+from scaling.units import GIB, PF_DAY_FLOPS
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return synthetic_runs("chinchilla", noise=0.005, seed=1)
+
+
+def _by_meta(fig, **match):
+    return [t for t in fig.data if t.meta and all(t.meta.get(k) == v for k, v in match.items())]
+
+
+def _at(trace, flops):
+    """The trace's y at ``flops`` by log-log interpolation (exact for the power laws drawn)."""
+    x, y = np.log(np.asarray(trace.x, float)), np.log(np.asarray(trace.y, float))
+    return float(np.exp(np.interp(math.log(flops), x, y)))
+
+
+# ------------------------------------------------------------------------------------------- zone
+def test_zone_lines_agree_with_each_law_at_every_point():
+    fig = charts.zone_figure()
+    for name in charts.DEFAULT_LAWS:
+        (trace,) = _by_meta(fig, law=name)
+        law = get_law(name)
+        np.testing.assert_allclose(trace.y, law.n_opt(np.asarray(trace.x)), rtol=1e-12)
+        assert trace.x[0] == pytest.approx(1e18) and trace.x[-1] == pytest.approx(1e27)
+
+
+def test_zone_lines_reproduce_published_sample_budgets():
+    fig = charts.zone_figure()
+    line = {name: _by_meta(fig, law=name)[0] for name in charts.DEFAULT_LAWS}
+    # Hoffmann et al. 2022 App. D.4: at 1e21 FLOPs Approach 1 gives 2.86B, Kaplan 4.68B
+    assert _at(line["chinchilla-a1"], 1e21) == pytest.approx(2.86e9, rel=0.01)
+    assert _at(line["kaplan"], 1e21) == pytest.approx(4.68e9, rel=0.01)
+    # Hoffmann Fig. 4 caption: 40B for the Gopher budget with the unrounded Approach 3 constants
+    assert _at(line["chinchilla"], 5.76e23) == pytest.approx(40.4e9, rel=0.01)
+    # Epoch AI's replication: 72.4B at 5.76e23 (fitting.md section 2.3)
+    assert _at(line["epoch"], 5.76e23) == pytest.approx(72.4e9, rel=0.01)
+    for name, trace in line.items():
+        for budget in (1e19, 5.76e23, 1e25):
+            assert _at(trace, budget) == pytest.approx(float(get_law(name).n_opt(budget)), rel=1e-9)
+
+
+def test_zone_tokens_axis_draws_d_opt():
+    fig = charts.zone_figure(("chinchilla", "epoch", "llama3"), axis="tokens")
+    for name in ("chinchilla", "epoch", "llama3"):
+        (trace,) = _by_meta(fig, law=name)
+        np.testing.assert_allclose(trace.y, get_law(name).d_opt(np.asarray(trace.x)), rtol=1e-12)
+    assert "tokens" in fig.layout.yaxis.title.text.lower()
+
+
+def test_zone_band_spans_the_lowest_and_highest_law():
+    fig = charts.zone_figure()
+    upper = next(t for t in fig.data if t.fill == "tonexty" and t.legendgroup == "zone")
+    lower = fig.data[list(fig.data).index(upper) - 1]  # 'tonexty' fills to the trace just before it
+    C = np.asarray(upper.x)
+    stack = np.vstack([get_law(n).n_opt(C) for n in charts.DEFAULT_LAWS])
+    np.testing.assert_allclose(lower.y, stack.min(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(upper.y, stack.max(axis=0), rtol=1e-12)
+    assert np.all(np.asarray(upper.y) >= np.asarray(lower.y))
+
+
+def test_zone_legend_names_each_source_and_axes_carry_units():
+    fig = charts.zone_figure()
+    names = {t.meta["law"]: t.name for t in fig.data if t.meta and "law" in t.meta}
+    assert "Hoffmann et al. 2022" in names["chinchilla-a1"]
+    assert "Kaplan et al. 2020" in names["kaplan"]
+    assert "Besiroglu et al. 2024" in names["epoch"]
+    assert "FLOPs" in fig.layout.xaxis.title.text and "PF-days" in fig.layout.xaxis2.title.text
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
+    # the PF-days axis is the FLOPs axis shifted by log10(8.64e19)
+    assert fig.layout.xaxis2.range[0] == pytest.approx(fig.layout.xaxis.range[0] - math.log10(PF_DAY_FLOPS))
+    # greyscale: no two law lines share a dash pattern
+    dashes = [t.line.dash for t in fig.data if t.meta and "law" in t.meta]
+    assert len(set(dashes)) == len(dashes)
+
+
+def test_known_models_are_placed_with_hover_text():
+    fig = charts.zone_figure()
+    (trace,) = _by_meta(fig, kind="known-models")
+    models = charts.read_known_models()
+    names = [m["name"] for m in models]
+    for expected in ("GPT-3", "Gopher", "Chinchilla", "LaMDA", "MT-NLG", "PaLM", "BLOOM", "OPT", "LLaMA",
+                     "Llama 2", "Llama 3", "BloombergGPT"):
+        assert any(n.startswith(expected) for n in names), expected
+    i = names.index("Chinchilla 70B")
+    assert trace.x[i] == pytest.approx(6 * 70e9 * 1.4e12) and trace.y[i] == pytest.approx(70e9)
+    hover = trace.hovertext[i]
+    for text in ("Chinchilla 70B", "parameters: 70B", "tokens: 1.4T", "5.88e23 FLOP", "PF-days",
+                 "tokens per parameter: 20"):
+        assert text in hover
+    j = names.index("Llama 3.1 405B")
+    assert trace.x[j] == pytest.approx(3.8e25) and "published" in trace.hovertext[j]
+    assert sum(1 for t in trace.text if t) >= len(names) * 0.6  # most models carry a visible label
+
+
+def test_known_models_csv_flops_follow_their_method():
+    for m in charts.read_known_models():
+        six_nd = 6 * m["params"] * m["tokens"]
+        assert m["flops_method"] in ("6ND", "published")
+        assert m["source"] and m["tags"] and m["year"] and m["organisation"]
+        if m["flops_method"] == "6ND":
+            assert m["flops"] == pytest.approx(six_nd, rel=1e-3)
+        else:  # Gopher's 5.76e23 is 14% above 6ND; the others are 6ND to rounding
+            assert m["flops"] == pytest.approx(six_nd, rel=0.15)
+
+
+def test_plan_is_highlighted_and_completed_by_6nd():
+    fig = charts.zone_figure(plan={"params": 7e9, "tokens": 2e12})
+    (trace,) = _by_meta(fig, kind="plan")
+    assert trace.x[0] == pytest.approx(6 * 7e9 * 2e12) and trace.y[0] == pytest.approx(7e9)
+    assert trace.marker.symbol == "star"
+    fig = charts.zone_figure(plan={"params": 7e9, "flops": 8.4e22}, axis="tokens")
+    assert _by_meta(fig, kind="plan")[0].y[0] == pytest.approx(2e12)
+    with pytest.raises(ScalingError):
+        charts.zone_figure(plan={"params": 7e9})
+
+
+def test_fitted_law_band_comes_from_its_bootstrap_replicates():
+    base = get_law("epoch")
+    rng = np.random.default_rng(0)
+    reps = base.params * np.exp(0.02 * rng.standard_normal((200, 5)))
+    law = with_replicates(base, reps)
+    fig = charts.zone_figure(("chinchilla",), fitted=law)
+    (band,) = _by_meta(fig, kind="fitted-band")
+    (line,) = _by_meta(fig, kind="fitted")
+    lower = fig.data[list(fig.data).index(band) - 1]
+    C = np.asarray(line.x)
+    lo, hi = law.optimal(C).intervals["params"]
+    np.testing.assert_allclose(lower.y, lo, rtol=1e-12)
+    np.testing.assert_allclose(band.y, hi, rtol=1e-12)
+    assert np.all(np.asarray(lower.y) < np.asarray(line.y)) and np.all(np.asarray(line.y) < np.asarray(band.y))
+    assert band.meta["level"] == pytest.approx(0.8)
+
+
+def test_zone_rejects_bad_inputs():
+    with pytest.raises(ScalingError):
+        charts.zone_figure(axis="flops")
+    with pytest.raises(ScalingError):
+        charts.zone_figure(flops_range=(1e24, 1e20))
+    with pytest.raises(ScalingError):
+        charts.zone_figure(("no-such-law",))
+
+
+# ---------------------------------------------------------------------------------------- isoflop
+def test_isoflop_parabolas_minima_and_power_law(runs):
+    result = fit_isoflop(runs)
+    fig = charts.isoflop_figure(runs, result)
+    parabolas = _by_meta(fig, kind="parabola")
+    assert len(parabolas) == len(result.budgets) == 9
+    for trace, budget in zip(parabolas, sorted(result.budgets, key=lambda b: b.flops)):
+        x = np.log10(np.asarray(trace.x))
+        c2, c1, c0 = budget.coeffs
+        np.testing.assert_allclose(trace.y, c2 * x * x + c1 * x + c0, rtol=1e-12)
+    (minima,) = _by_meta(fig, kind="minima-vs-compute")
+    assert list(minima.y) == pytest.approx([b.params for b in result.budgets if b.used])
+    (power,) = _by_meta(fig, kind="power-law")
+    np.testing.assert_allclose(power.y, result.n_opt(np.asarray(power.x)), rtol=1e-12)
+    assert sum(len(t.x) for t in _by_meta(fig, kind="runs")) == len(runs)
+    assert power.meta["a"] == pytest.approx(get_law("chinchilla").a, abs=0.02)
+
+
+# --------------------------------------------------------------------------------------- frontier
+def test_frontier_line_band_holdout_and_target(runs):
+    law = with_replicates(get_law("chinchilla"),
+                          get_law("chinchilla").params * np.exp(0.01 * np.random.default_rng(1).standard_normal((100, 5))))
+    held = np.asarray(runs["C"] >= 1e21)
+    fig = charts.frontier_figure(runs, law, holdout=held, target_flops="1e22")
+    for kind in ("frontier", "extrapolation"):
+        (trace,) = _by_meta(fig, kind=kind)
+        np.testing.assert_allclose(trace.y, law.loss_opt(np.asarray(trace.x)), rtol=1e-12)
+    (target,) = _by_meta(fig, kind="target")
+    assert target.x[0] == pytest.approx(1e22) and target.y[0] == pytest.approx(float(law.loss_opt(1e22)))
+    assert target.error_y.array[0] > 0 and target.error_y.arrayminus[0] > 0
+    (band,) = _by_meta(fig, kind="loss-band")
+    assert len(_by_meta(fig, kind="held-out")[0].x) == held.sum()
+    assert len(_by_meta(fig, kind="runs")[0].x) == (~held).sum()
+    assert band.fill == "tonexty"
+    with pytest.raises(ScalingError):
+        charts.frontier_figure(runs, "chinchilla-a1")
+
+
+# ----------------------------------------------------------------------------------------- memory
+def test_memory_bars_sum_to_each_total_and_capacity_is_drawn():
+    from scaling.memory import estimate_memory
+
+    breakdowns = {f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z,
+                                                flash_attention=True) for z in range(4)}
+    fig = charts.memory_figure(breakdowns)
+    bars = [t for t in fig.data if t.type == "bar"]
+    for i, (label, b) in enumerate(breakdowns.items()):
+        assert bars[0].x[i] == label
+        assert sum(t.y[i] for t in bars) == pytest.approx(b.total_bytes / GIB, rel=1e-9)
+    capacity = next(iter(breakdowns.values())).capacity_bytes
+    assert [s.y0 for s in fig.layout.shapes] == [pytest.approx(capacity / GIB)]
+    totals = _by_meta(fig, kind="totals")[0]
+    assert all(("fits" in t) == b.fits for t, b in zip(totals.text, breakdowns.values()))
+    # greyscale: every component has its own fill pattern
+    patterns = [t.marker.pattern.shape for t in bars]
+    assert len(set(patterns)) == len(patterns)
+
+
+def test_memory_other_term_keeps_the_total():
+    class Fake:
+        weights_bytes, gradients_bytes, total_bytes, capacity_bytes = 10 * GIB, 5 * GIB, 20 * GIB, 16 * GIB
+
+    fig = charts.memory_figure([Fake()])
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [t.name for t in bars] == ["Weights", "Gradients", "Other"]
+    assert sum(t.y[0] for t in bars) == pytest.approx(20.0)
+    assert "too big" in _by_meta(fig, kind="totals")[0].text[0]
+
+
+# ------------------------------------------------------------------------------------ diagnostics
+def test_diagnostics_predicted_against_observed(runs):
+    law = get_law("chinchilla")
+    fig = charts.diagnostics_figure(runs, law)
+    (scatter,) = _by_meta(fig, kind="predicted-vs-observed")
+    np.testing.assert_allclose(scatter.x, runs["loss"])
+    np.testing.assert_allclose(scatter.y, law.predict(runs["N"].to_numpy(), runs["D"].to_numpy()), rtol=1e-12)
+    (resid,) = _by_meta(fig, kind="residuals")
+    np.testing.assert_allclose(np.asarray(resid.y) / 100, (np.asarray(scatter.x) - scatter.y) / scatter.y)
+
+
+# ------------------------------------------------------------------------------------------- save
+def test_save_html_is_self_contained_and_reproducible(tmp_path):
+    fig = charts.zone_figure()
+    a = charts.save(fig, tmp_path / "a.html", div_id="zone")
+    b = charts.save(fig, tmp_path / "b.html", div_id="zone")
+    text = a.read_text(encoding="utf-8")
+    assert a.read_bytes() == b.read_bytes()
+    assert 'id="zone"' in text
+    assert not re.search(r"<script[^>]*\bsrc=", text)  # nothing fetched: plotly.js is in the file
+    assert len(text) > 3_000_000  # plotly.js is inlined
+
+
+def test_save_directory_mode_shares_plotly_js(tmp_path):
+    charts.save(charts.zone_figure(), tmp_path / "one.html", plotlyjs="directory", div_id="one")
+    charts.save(charts.zone_figure(axis="tokens"), tmp_path / "two.html", plotlyjs="directory", div_id="two")
+    assert (tmp_path / "plotly.min.js").stat().st_size > 3_000_000
+    assert re.search(r'<script[^>]*src="plotly.min.js"', (tmp_path / "two.html").read_text(encoding="utf-8"))
+    assert (tmp_path / "two.html").stat().st_size < 1_000_000
+
+
+def test_save_rejects_unknown_suffix_and_explains_image_export(tmp_path, monkeypatch):
+    fig = charts.zone_figure()
+    with pytest.raises(ScalingError, match=r"\.html"):
+        charts.save(fig, tmp_path / "chart.txt")
+    with pytest.raises(ScalingError, match="plotlyjs"):
+        charts.save(fig, tmp_path / "chart.html", plotlyjs="cdn")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else real(name, *a))
+    with pytest.raises(ScalingError, match=r"scaling\[export\].*chromium"):
+        charts.save(fig, tmp_path / "chart.png")
+
+
+def test_save_image_without_a_browser_says_how_to_get_one(tmp_path, monkeypatch):
+    pytest.importorskip("kaleido")
+    fig = charts.zone_figure()
+
+    def no_browser(*args, **kwargs):
+        raise RuntimeError("Kaleido requires Google Chrome to be installed.")
+
+    monkeypatch.setattr(type(fig), "write_image", no_browser)
+    with pytest.raises(ScalingError, match="BROWSER_PATH"):
+        charts.save(fig, tmp_path / "chart.png")
+
+
+# -------------------------------------------------------------------------------------------- CLI
+def test_cli_zone_writes_html(tmp_path):
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    out = tmp_path / "zone.html"
+    result = CliRunner().invoke(main, ["chart", "zone", "--plan-params", "7B", "--plan-tokens", "2T",
+                                       "--laws", "chinchilla,epoch", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and out.stat().st_size > 3_000_000
+
+
+def test_cli_chart_errors_are_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    result = CliRunner().invoke(main, ["chart", "zone", "--laws", "nope", "-o", str(tmp_path / "z.html")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "nope" in result.output
+
+
+def test_cli_isoflop_and_memory(tmp_path, runs):
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    result = CliRunner().invoke(main, ["chart", "isoflop", str(tmp_path), "-o", str(tmp_path / "iso.html"),
+                                       "--plotlyjs", "directory"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["chart", "memory", "llama-2-7b", "--gpus", "8xH100", "--flash",
+                                       "-o", str(tmp_path / "mem.html"), "--plotlyjs", "directory"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["chart", "diagnostics", str(path), "--law", "chinchilla",
+                                       "-o", str(tmp_path / "diag.html"), "--plotlyjs", "directory"])
+    assert result.exit_code == 0, result.output
+
+
+def test_chart_command_module_imports_no_plotting_stack():
+    code = ("import sys, scaling.commands.charts; "
+            "print(sorted(m for m in ('plotly', 'pandas', 'scipy', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
