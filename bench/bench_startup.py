@@ -26,6 +26,9 @@ COMMANDS = {
         sys.executable, "-m", "scaling", "flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xA100-80GB", "--mfu", "0.4",
     ],
     "scaling gpus": [sys.executable, "-m", "scaling", "gpus"],
+    "scaling plan --gpus 256xH100 --days 30 --mfu 0.4": [
+        sys.executable, "-m", "scaling", "plan", "--gpus", "256xH100", "--days", "30", "--mfu", "0.4",
+    ],
 }  # fmt: skip
 
 _PROBE = """

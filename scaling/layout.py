@@ -159,6 +159,7 @@ def search_layouts(
     overhead_bytes: float | None = None,
     top: int | None = 10,
     include_unfit: bool = False,
+    as_frame: bool = True,
 ):
     """Layouts that fit one ``accelerator`` each, ranked by estimated step time (a pandas DataFrame).
 
@@ -167,9 +168,9 @@ def search_layouts(
     divisors of ``devices`` up to the depth, all ZeRO stages, divisors of the global batch up to 64, all
     recompute levels, SP on/off, no interleaving. ``df.attrs`` carries ``candidates``, ``valid`` and ``fit``
     counts and the assumptions. ``top=None`` returns every layout that fits (``include_unfit`` adds the rest).
+    With ``as_frame=False`` it returns ``(columns, attrs)``: a dict of numpy arrays in the same order and the
+    attrs dict, without importing pandas (the plan uses this to answer fast).
     """
-    import pandas as pd
-
     acc = get_accelerator(accelerator)
     devices = _positive_int(devices, "device count")
     global_batch = _positive_int(global_batch, "global batch")
@@ -227,7 +228,7 @@ def search_layouts(
     achieved_mfu = tokens * model_fpt / (step_s * devices * peak)
 
     rec_names = np.asarray(RECOMPUTE)[g["recompute"]]
-    df = pd.DataFrame({
+    columns = {
         "tp": g["tp"], "pp": g["pp"], "dp": dp.astype(int), "zero": g["zero"], "micro_batch": g["micro_batch"],
         "num_micro_batches": m.astype(int), "recompute": rec_names, "sp": g["sp"], "interleave": g["interleave"],
         "weights_bytes": mem["weights"], "master_weights_bytes": mem["master"], "gradients_bytes": mem["gradients"],
@@ -235,16 +236,25 @@ def search_layouts(
         "overhead_bytes": mem["overhead"], "total_bytes": mem["total"], "headroom_bytes": acc.memory_bytes - mem["total"],
         "fits": fits, "compute_s": compute_s, "bubble_s": bubble_s, "tp_comm_s": tp_s, "dp_comm_s": dp_s,
         "pp_comm_s": pp_s, "step_s": step_s, "tokens_per_s": tokens / step_s, "mfu": achieved_mfu,
-    })  # fmt: skip
-    if not include_unfit:
-        df = df[df["fits"]]
-    df = df.sort_values(["step_s", "total_bytes"], kind="stable").reset_index(drop=True)
+    }  # fmt: skip
+    n = len(g["tp"])
+    columns = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
+    keep = np.ones(n, dtype=bool) if include_unfit else np.asarray(fits, dtype=bool)
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((columns["total_bytes"][order], columns["step_s"][order]))]
     if top is not None:
-        df = df.head(int(top))
-    df.attrs.update(
+        order = order[: int(top)]
+    columns = {k: v[order] for k, v in columns.items()}
+    attrs = dict(
         candidates=candidates, valid=int(ok.sum()), fit=int(fits.sum()), model=spec.name, accelerator=acc.name,
         devices=devices, global_batch=global_batch, seq_len=seq, mfu=float(mfu), precision=precision,
         optimizer=opt_name, intra_node_bytes_per_s=intra, inter_node_bytes_per_s=inter,
         capacity_bytes=acc.memory_bytes, devices_per_node=node,
     )  # fmt: skip
+    if not as_frame:
+        return columns, attrs
+    import pandas as pd
+
+    df = pd.DataFrame(columns)
+    df.attrs.update(attrs)
     return df

@@ -502,11 +502,11 @@ def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype
     from scaling.layout import search_layouts
     from scaling.memory import estimate_memory
 
-    table = search_layouts(
+    columns, _attrs = search_layouts(
         spec, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=seq, mfu=mfu,
-        precision=dtype, flash_attention=flash_attention, top=5,
+        precision=dtype, flash_attention=flash_attention, top=5, as_frame=False,
     )  # fmt: skip
-    if table is None or len(table) == 0:
+    if len(columns["tp"]) == 0:
         warnings.append(
             f"no parallel layout fits {spec.name} ({units.format_count(spec.params)} params) on {devices} x "
             f"{accelerator.name}: more devices, more memory per device, or a smaller model"
@@ -516,7 +516,7 @@ def _layout_and_memory(spec, devices, accelerator, global_batch, seq, mfu, dtype
             recompute="full", micro_batch=1, seq_len=seq, flash_attention=flash_attention,
         )  # fmt: skip
         return None, memory
-    best = table.iloc[0].to_dict()
+    best = {k: v[0] for k, v in columns.items()}
     layout = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
     keys = ("tp", "pp", "zero", "recompute", "micro_batch", "sp")
     kwargs = {k: layout[k] for k in keys if k in layout}
