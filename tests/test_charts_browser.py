@@ -1,0 +1,99 @@
+"""The HTML charts draw in a real headless Chromium with no network (skipped where no chromium is installed).
+
+CI installs Debian's ``chromium`` (.ci/run). Each page is rendered with ``--dump-dom``; the test checks that
+plotly drew its SVG and one trace group per trace of the figure, not just that a file exists.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from scaling import charts
+from scaling.fit import fit_isoflop, synthetic_runs
+from scaling.laws import get_law, with_replicates
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
+]
+TRACE_GROUP = re.compile(r'<g class="trace (scatter|bars)\b')
+
+
+def render(path, *extra: str) -> str:
+    """The DOM after plotly has drawn, from a headless Chromium with networking off."""
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--window-size=1200,800", "--virtual-time-budget=5000", *extra, path.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def assert_drawn(dom: str, fig) -> None:
+    assert 'class="main-svg"' in dom, "plotly did not draw its SVG"
+    groups = TRACE_GROUP.findall(dom)
+    expected = [("bars" if t.type == "bar" else "scatter") for t in fig.data]
+    assert sorted(groups) == sorted(expected), (len(groups), len(expected))
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return synthetic_runs("chinchilla", noise=0.005, seed=2)
+
+
+def test_zone_chart_renders_offline(tmp_path):
+    law = with_replicates(get_law("epoch"),
+                          get_law("epoch").params * np.exp(0.02 * np.random.default_rng(0).standard_normal((100, 5))))
+    fig = charts.zone_figure(plan={"params": 7e9, "tokens": 2e12}, fitted=law)
+    path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
+    dom = render(path, "--dump-dom")
+    assert_drawn(dom, fig)
+    assert 'id="zone"' in dom and "Chinchilla 70B" in dom and "PF-days" in dom
+
+
+def test_isoflop_frontier_diagnostics_render(tmp_path, runs):
+    figures = {
+        "isoflop": charts.isoflop_figure(runs, fit_isoflop(runs)),
+        "frontier": charts.frontier_figure(runs, "chinchilla", holdout=np.asarray(runs["C"] >= 1e21),
+                                           target_flops=1e22),
+        "diagnostics": charts.diagnostics_figure(runs, "chinchilla"),
+    }
+    for name, fig in figures.items():
+        # the shared-script layout: plotly.min.js once, beside the pages
+        path = charts.save(fig, tmp_path / f"{name}.html", plotlyjs="directory", div_id=name)
+        assert_drawn(render(path, "--dump-dom"), fig)
+
+
+def test_memory_chart_renders(tmp_path):
+    from scaling.memory import estimate_memory
+
+    fig = charts.memory_figure({f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z)
+                                for z in range(4)})
+    path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
+    dom = render(path, "--dump-dom")
+    assert_drawn(dom, fig)
+    assert "capacity" in dom
+
+
+def test_zone_screenshot_is_an_image(tmp_path):
+    path = charts.save(charts.zone_figure(), tmp_path / "zone.html", div_id="zone")
+    shot = tmp_path / "zone.png"
+    render(path, f"--screenshot={shot}")
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a blank page is a few KB
+
+
+def test_image_export_through_kaleido(tmp_path):
+    pytest.importorskip("kaleido")
+    out = charts.save(charts.zone_figure(), tmp_path / "zone.svg", width=900, height=500)
+    assert out.read_text(encoding="utf-8").lstrip().startswith("<svg")
