@@ -713,6 +713,8 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
             warnings.append(f"budget {b.flops:.3g}: {', '.join(b.flags)}")
     if outside:
         warnings.append(f"{len(outside)} budget(s) left out: the vertex lies outside the sampled model sizes")
+    for message in warnings:
+        _warn(message)
     if len(used) < 2:
         raise ScalingError(
             f"Approach 2 needs at least two IsoFLOP budgets with a minimum inside the sampled sizes; found "
@@ -723,8 +725,7 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
     b_exp, log_kd = np.polyfit(logC, np.log([b.tokens for b in used]), 1)
     if len(used) < 3:
         warnings.append("only two usable budgets: the exponents have no check")
-    for message in warnings:
-        _warn(message)
+        _warn(warnings[-1])
     return IsoFlopFit(
         tuple(budgets), float(a), float(b_exp), float(np.exp(log_k)), float(np.exp(log_kd)), tuple(warnings)
     )
