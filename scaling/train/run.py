@@ -260,7 +260,7 @@ def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> Ru
         "tokens_per_s": len(losses) * tokens_per_step / max(train_seconds, 1e-9),
         "flops_per_s": len(losses) * tokens_per_step * fpt / max(train_seconds, 1e-9),
         "corpus": corpus.name, "corpus_sha256": corpus.sha256, "tokenizer": corpus.tokenizer,
-        "torch_version": torch.__version__, "python_version": platform.python_version(),
+        "torch_version": str(torch.__version__), "python_version": platform.python_version(),
     }  # fmt: skip
     record = RunRecord(row=row, curve=curve, config=config.to_dict())
     if out_dir is not None and rank == 0:

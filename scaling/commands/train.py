@@ -1,0 +1,155 @@
+"""`scaling sweep`, `scaling train` and `scaling sample`: real small training runs (needs the train extra).
+
+Only click and light modules at import time; torch is imported inside the commands, and a missing torch is one
+line telling the user to install the extra (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from scaling.commands._common import FLOPS, echo_json, json_option, table, warn
+
+
+def _need_torch() -> None:
+    from scaling.train import require_torch
+
+    require_torch()
+
+
+def _budgets(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    from scaling.units import parse_flops
+
+    return [parse_flops(part.strip(), "--budgets") for part in text.split(",") if part.strip()]
+
+
+@click.command()
+@click.option("--preset", type=click.Choice(["smoke", "small", "medium"]), default="small", show_default=True,
+              help="smoke: <1 min (CI); small: ~5 min, 3 budgets; medium: ~30 min, 4 budgets (2 cores).")
+@click.option("--budgets", help="Comma-separated FLOP budgets (exact training FLOPs), e.g. 1e12,3e12. Replaces the preset's.")
+@click.option("--sizes", type=int, help="Model sizes per budget, ~2x apart in N around the expected optimum [preset: 5].")
+@click.option("--data", default="stdlib", show_default=True,
+              help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, or hf:BUILDER:FILES[:COLUMN].")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder: runs.csv, curves/, checkpoints/.")
+@click.option("--workers", type=int, help="Single-threaded worker processes [all cores].")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local process pool, or Ray tasks ($RAY_ADDRESS or a local cluster).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lr", type=float, help="Peak learning rate for every size [1e-2 up to d_model 128, lower beyond].")
+@click.option("--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing.")
+@click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
+@json_option
+def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, dry_run, as_json):
+    """Run an IsoFLOP sweep of tiny GPT models; results go to OUT/runs.csv for `scaling fit`.
+
+    \b
+    Killed and started again with the same command, it redoes no finished run.
+      scaling sweep --preset small --out runs/
+      scaling sweep --budgets 1e12,3e12,1e13 --sizes 5 --data ~/books --out runs/books
+      scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
+    """
+    _need_torch()
+    from scaling.train.sweep import plan_sweep, run_sweep, summarize
+
+    plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
+                      force_new=force_new)  # fmt: skip
+    click.echo(f"corpus: {plan.corpus['corpus']} ({plan.corpus['corpus_tokens'] / 1e6:.1f}M tokens, "
+               f"sha256 {plan.corpus['corpus_sha256'][:12]}), tokenizer {plan.corpus['tokenizer']}", err=True)  # fmt: skip
+    if dry_run:
+        rows = [(c.run_id, f"{c.budget:.3g}", f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
+        if as_json:
+            echo_json([c.to_dict() | {"run_id": c.run_id} for c in plan.configs])
+        else:
+            click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
+        return
+    rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
+    summary = summarize(rows)
+    if as_json:
+        echo_json(summary)
+        return
+    for s in summary:
+        cells = "  ".join(f"{name} {loss:.3f}" if status == "ok" else f"{name} {status}" for name, _, status, loss in s["runs"])
+        where = "interior" if s["interior"] else "ON AN EDGE"
+        click.echo(f"C={s['budget']:.3g}: {cells}  -> min {s['best']} ({where})")
+        if not s["interior"]:
+            warn(f"budget {s['budget']:.3g}: the minimum is on an edge of the sizes tried")
+    click.echo(f"results: {Path(out) / 'runs.csv'}  (next: scaling fit {Path(out) / 'runs.csv'})")
+
+
+@click.command(name="train")
+@click.option("--d-model", type=int, required=True)
+@click.option("--n-layer", type=int, required=True)
+@click.option("--n-head", type=int, help="[heads of 32 dims, at least 2]")
+@click.option("--budget", type=FLOPS, help="Training FLOPs (exact convention); sets the token count.")
+@click.option("--tokens", type=float, help="Or the token count directly.")
+@click.option("--seq-len", type=int, default=128, show_default=True)
+@click.option("--batch", type=int, default=8, show_default=True)
+@click.option("--lr", type=float, default=1e-2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data", default="stdlib", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@json_option
+def train_one(d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed, data, device, out, as_json):
+    """Train one model; writes OUT/runs.csv (one row), its curve and checkpoint."""
+    _need_torch()
+    from scaling.train.run import RunConfig, train_run, write_curve
+    from scaling.train.sweep import read_rows, write_rows
+
+    config = RunConfig(d_model=d_model, n_layer=n_layer, n_head=n_head, budget=budget, tokens=tokens,
+                       seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device)  # fmt: skip
+    record = train_run(config, out_dir=out)
+    write_curve(record, out)
+    rows = {r["run_id"]: r for r in read_rows(Path(out) / "runs.csv")}
+    rows[record.run_id] = record.row
+    write_rows(Path(out) / "runs.csv", list(rows.values()))
+    if as_json:
+        echo_json(record.row)
+        return
+    r = record.row
+    click.echo(f"{r['run_id']}: {r['status']}, loss {r['loss']:.4f} nats/token, N {r['N']:,}, D {r['D']:,}, "
+               f"C {r['C']:.3g} FLOPs, {r['tokens_per_s']:,.0f} tokens/s, {r['flops_per_s'] / 1e9:.1f} GFLOP/s")  # fmt: skip
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True))
+@click.option("--run", "run_id", help="Which run in a sweep folder [the lowest-loss one].")
+@click.option("--prompt", default="def ", show_default=True)
+@click.option("--max-new-tokens", type=int, default=200, show_default=True)
+@click.option("--temperature", type=float, default=0.8, show_default=True, help="<1 sharper, >1 flatter.")
+@click.option("--top-k", type=int, default=40, show_default=True, help="Keep the k likeliest tokens (0: all).")
+@click.option("--top-p", type=float, default=0.9, show_default=True, help="Keep the smallest set with mass p (1: all).")
+@click.option("--greedy", is_flag=True, help="Always the likeliest token (ignores the sampling options).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--compare", is_flag=True, help="Show greedy, temperatures, top-k and top-p side by side.")
+@json_option
+def sample(run_dir, run_id, prompt, max_new_tokens, temperature, top_k, top_p, greedy, seed, compare, as_json):
+    """Generate text from a trained run (a sweep folder, a run folder, or a checkpoint .pt)."""
+    _need_torch()
+    from scaling.train.sample import COMPARISON, Decoding, find_checkpoint, generate, load_model
+
+    checkpoint = find_checkpoint(run_dir, run_id)
+    model, row = load_model(checkpoint)
+    settings = [Decoding(greedy=greedy, temperature=temperature, top_k=top_k or None,
+                         top_p=top_p if top_p < 1 else None, max_new_tokens=max_new_tokens, seed=seed)]  # fmt: skip
+    if compare:
+        from dataclasses import replace
+
+        settings = [replace(d, max_new_tokens=max_new_tokens, seed=seed) for d in COMPARISON]
+    outputs = [(d.describe(), generate(model, prompt, d)) for d in settings]
+    if as_json:
+        echo_json({"run_id": row["run_id"], "loss": row["loss"], "prompt": prompt,
+                   "samples": [{"decoding": name, "text": text} for name, text in outputs]})  # fmt: skip
+        return
+    click.echo(f"# {row['run_id']} (val loss {row['loss']:.3f} nats/byte)", err=True)
+    for name, text in outputs:
+        if len(outputs) > 1:
+            click.echo(f"--- {name}")
+        click.echo(prompt + text)
+
+
+COMMANDS = [sweep, train_one, sample]

@@ -1,0 +1,589 @@
+"""An IsoFLOP sweep: log-spaced budgets x ~5 model sizes each, run on all cores, resumable, into runs.csv.
+
+Design (Chinchilla Approach 2, training.md section 4):
+
+* the size ladder `SHAPES` spaces models ~2x apart in non-embedding parameters (d_model 16..256, 2-4 layers);
+* for each budget the ladder is centred on the expected optimum: the prior law N_opt = n0 * (C / 1e12)^a of the
+  preset, or, when the output folder already holds finished budgets, a law re-fitted to their minima;
+* once a budget's runs are in, if its lowest loss is at the smallest or largest size tried, one more size beyond
+  that edge is added (up to `MAX_EXTENSIONS` per budget), so each budget ends with an interior minimum;
+* every run is a pure function of its `RunConfig` (run.py); executing them is a thin back-end: a local process
+  pool (one single-threaded worker per core: faster here than threads, training.md section 3.4) or Ray.
+
+Output folder (everything written atomically: temp file + os.replace):
+
+* ``sweep.json``: the recipe (everything shared by the runs, the corpus identity) and the planned run configs;
+* ``runs.csv``: one row per finished run (columns `RUN_COLUMNS`), rewritten whole after each run. It is the commit
+  point: a run is done when its row is there. A sweep killed at any moment and started again with the same command
+  skips those run_ids and redoes only unfinished ones. Diverged runs stay in with ``status=diverged`` (the fitter
+  skips them); failed runs (an exception, a dead worker) are recorded as ``failed`` and retried on the next start;
+* ``curves/<run_id>.csv`` (written before the row) and ``checkpoints/<run_id>.pt`` (for `scaling sample`).
+
+A folder whose runs came from a different recipe or corpus is never mixed into or overwritten: the sweep refuses,
+unless ``force_new`` moves the old results aside into ``previous-<timestamp>/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from scaling.errors import ScalingError
+from scaling.train.run import RUN_COLUMNS, RunConfig
+
+# (d_model, n_layer), ~2x apart in non-embedding parameters: 6k, 14k, 25k, 56k, 99k, 231k, 332k, 590k, 1.2M,
+# 1.8M, 3.1M. Below d_model 16 there is no scaling to see (Minchilla); above 256 a CPU run is hours.
+SHAPES = [(16, 2), (24, 2), (32, 2), (48, 2), (64, 2), (80, 3), (96, 3), (128, 3), (160, 4), (192, 4), (256, 4)]
+MAX_EXTENSIONS = 2  # extra sizes per budget when the minimum sits on an edge
+MIN_STEPS_WARNING = 500  # fewer optimizer steps than this and a run has not converged (training.md 1.5)
+
+
+def default_lr(d_model: int) -> float:
+    """Peak LR by width: 1e-2 up to d=128 (2e-2 diverges), 6e-3 at 160-192, 4e-3 beyond (training.md 3.7)."""
+    return 1e-2 if d_model <= 128 else (6e-3 if d_model <= 192 else 4e-3)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A sweep design: budgets (exact training FLOPs), sizes per budget, the prior law, and run settings."""
+
+    name: str
+    budgets: tuple[float, ...]
+    sizes: int = 5
+    prior_n0: float = 23e3  # N_opt (non-embedding) at C = 1e12 FLOPs
+    prior_a: float = 0.72  # N_opt ~ C^a (non-embedding N at this scale: training.md section 3.7)
+    seq_len: int = 128
+    batch: int = 8
+    evals: int = 10
+    eval_windows: int = 320
+    minutes: float = 5.0  # the target wall time on 2 cores
+    extend: bool = True
+
+
+PRESETS = {
+    # CI: seconds per run, no claim to a parabola; extension off so it always finishes in under a minute.
+    "smoke": Preset("smoke", (5e9, 1.5e10), sizes=3, prior_n0=23e3, seq_len=64, evals=2, eval_windows=64,
+                    minutes=0.5, extend=False),
+    # ~5 minutes: the validated 3-budget grid of training.md, re-centred for the stdlib corpus.
+    "small": Preset("small", (6e11, 1.2e12, 2.5e12), minutes=5.0),
+    # ~30 minutes: 4 budgets from 1e12 to 2e13.
+    "medium": Preset("medium", (1e12, 2.5e12, 7e12, 2e13), minutes=30.0),
+}  # fmt: skip
+
+
+@dataclass
+class Sweep:
+    """A planned sweep: where it writes, the shared recipe, and the run configs (grown by edge extensions)."""
+
+    out: Path
+    preset: Preset
+    recipe: dict[str, Any]
+    configs: list[RunConfig] = field(default_factory=list)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    lr: float | None = None
+
+    @property
+    def budgets(self) -> list[float]:
+        return sorted({c.budget for c in self.configs})
+
+
+# ---------------------------------------------------------------------------------------------- design
+def non_embedding_params(shape: tuple[int, int]) -> int:
+    from scaling.train.model import gpt_spec
+
+    return gpt_spec(*shape).params_non_embedding
+
+
+def ladder_for(budget: float, sizes: int, n_opt: float) -> list[tuple[int, int]]:
+    """``sizes`` consecutive ladder shapes centred (in log N) on ``n_opt``, shifted inside the ladder's ends."""
+    logs = [math.log(non_embedding_params(s)) for s in SHAPES]
+    centre = min(range(len(SHAPES)), key=lambda i: abs(logs[i] - math.log(n_opt)))
+    start = min(max(0, centre - (sizes - 1) // 2), max(0, len(SHAPES) - sizes))
+    return SHAPES[start : start + sizes]
+
+
+def prior_optimum(budget: float, preset: Preset, rows: list[dict[str, Any]]) -> float:
+    """N_opt for a budget: the preset's prior, re-fitted to budgets already finished in this folder."""
+    minima = budget_minima(rows)
+    points = [(math.log(c), math.log(n)) for c, (n, interior) in minima.items() if interior]
+    if len(points) >= 2:  # fit log N = log n0 + a log(C/1e12) by least squares
+        import numpy as np
+
+        x, y = np.array(points).T
+        a, b = np.polyfit(x - math.log(1e12), y, 1)
+        a = float(min(max(a, 0.3), 1.0))  # keep a sane slope from few, noisy minima
+        return math.exp(b) * (budget / 1e12) ** a
+    if len(points) == 1:  # keep the prior's slope, move its level through the one measured optimum
+        (lc, ln_n) = points[0]
+        return math.exp(ln_n) * math.exp(preset.prior_a * (math.log(budget) - lc))
+    return preset.prior_n0 * (budget / 1e12) ** preset.prior_a
+
+
+def budget_minima(rows: list[dict[str, Any]]) -> dict[float, tuple[float, bool]]:
+    """Per budget: (N_nonemb of the lowest-loss ok run, whether it is interior to the sizes tried)."""
+    by_budget: dict[float, list[tuple[float, float]]] = {}
+    for row in rows:
+        if row.get("status") == "ok" and _finite(row.get("loss")):
+            by_budget.setdefault(float(row["budget"]), []).append((float(row["N_nonemb"]), float(row["loss"])))
+    out = {}
+    for budget, points in by_budget.items():
+        points.sort()
+        best = min(range(len(points)), key=lambda i: points[i][1])
+        out[budget] = (points[best][0], 0 < best < len(points) - 1)
+    return out
+
+
+def edge_extensions(sweep: Sweep, rows: list[dict[str, Any]]) -> list[RunConfig]:
+    """One more size beyond the edge for each budget whose minimum is its smallest or largest size so far."""
+    done = {r["run_id"]: r for r in rows}
+    new = []
+    for budget in sweep.budgets:
+        planned = [c for c in sweep.configs if c.budget == budget]
+        if any(c.run_id not in done or done[c.run_id]["status"] == "failed" for c in planned):
+            continue  # wait for the whole budget
+        base = sweep.preset.sizes
+        if len(planned) - base >= MAX_EXTENSIONS:
+            continue
+        ok = sorted((non_embedding_params((c.d_model, c.n_layer)), float(done[c.run_id]["loss"]), c)
+                    for c in planned if done[c.run_id]["status"] == "ok" and _finite(done[c.run_id]["loss"]))  # fmt: skip
+        if len(ok) < 2:
+            continue
+        best = min(range(len(ok)), key=lambda i: ok[i][1])
+        shapes = [(c.d_model, c.n_layer) for _, _, c in ok]
+        if best == 0:
+            i = SHAPES.index(shapes[0]) - 1 if shapes[0] in SHAPES else -1
+        elif best == len(ok) - 1:
+            i = SHAPES.index(shapes[-1]) + 1 if shapes[-1] in SHAPES else len(SHAPES)
+        else:
+            continue
+        if 0 <= i < len(SHAPES) and SHAPES[i] not in shapes:
+            new.append(_config(sweep, budget, SHAPES[i]))
+        else:
+            sweep.warnings.append(f"budget {budget:.3g}: the minimum is at the ladder's end ({shapes[best]}); "
+                                  "no size beyond it")  # fmt: skip
+    return new
+
+
+def _config(sweep: Sweep, budget: float, shape: tuple[int, int]) -> RunConfig:
+    r = sweep.recipe
+    lr = sweep.lr if sweep.lr is not None else default_lr(shape[0])
+    return RunConfig(d_model=shape[0], n_layer=shape[1], budget=float(budget), seq_len=r["seq_len"],
+                     batch=r["batch"], lr=lr, seed=r["seed"], evals=r["evals"], eval_windows=r["eval_windows"],
+                     data=r["data"], device=r["device"])  # fmt: skip
+
+
+def plan_sweep(
+    out: str | Path,
+    *,
+    preset: str = "small",
+    budgets: list[float] | None = None,
+    sizes: int | None = None,
+    data: str = "stdlib",
+    seed: int = 0,
+    lr: float | None = None,
+    device: str = "cpu",
+    force_new: bool = False,
+) -> Sweep:
+    """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring)."""
+    from scaling.train.data import load_corpus
+
+    if preset not in PRESETS:
+        raise ScalingError(f"unknown preset {preset!r}: expected {', '.join(PRESETS)}")
+    base = PRESETS[preset]
+    if budgets:
+        base = replace(base, budgets=tuple(sorted(float(b) for b in budgets)))
+    if sizes is not None:
+        if sizes < 2:
+            raise ScalingError(f"--sizes {sizes}: an IsoFLOP parabola needs at least 3 sizes (2 at the very least)")
+        base = replace(base, sizes=int(sizes))
+    corpus = load_corpus(data)
+    identity = corpus.identity()
+    recipe = {"seq_len": base.seq_len, "batch": base.batch, "seed": int(seed), "lr": lr, "evals": base.evals,
+              "eval_windows": base.eval_windows, "data": data, "device": device,
+              "corpus_sha256": identity["corpus_sha256"], "tokenizer": identity["tokenizer"],
+              "extend": base.extend, "sizes": base.sizes}  # fmt: skip
+    out = Path(out)
+    sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity, lr=lr)
+    previous = _read_design(out, recipe, force_new)
+    rows = read_rows(out / "runs.csv")
+    known = [RunConfig.from_dict(c) for c in previous.get("configs", [])]
+    known_budgets = {c.budget for c in known}
+    sweep.configs = list(known)
+    for budget in base.budgets:
+        if budget in known_budgets:
+            continue
+        n_opt = prior_optimum(budget, base, rows)
+        sweep.configs += [_config(sweep, budget, shape) for shape in ladder_for(budget, base.sizes, n_opt)]
+    if base.extend:
+        sweep.configs += [c for c in edge_extensions(sweep, rows) if c not in sweep.configs]
+    _check_lengths(sweep, corpus)
+    return sweep
+
+
+def _check_lengths(sweep: Sweep, corpus) -> None:
+    from scaling.train.run import plan_steps
+
+    for c in sweep.configs:
+        spec = c.spec(corpus.vocab_size)
+        steps = plan_steps(c, spec)
+        epochs = corpus.epochs(steps * c.batch * c.seq_len)
+        if steps < MIN_STEPS_WARNING and sweep.preset.name != "smoke":
+            sweep.warnings.append(f"{c.run_id}: only {steps} optimizer steps; the loss will not have converged")
+        if epochs > 4.0:
+            sweep.warnings.append(f"{c.run_id}: {epochs:.1f} epochs of {corpus.name}; beyond ~4 epochs repeated "
+                                  "data is worth less (Muennighoff et al. 2023), so the fit will be biased")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------- the folder
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key in ("budget", "N_nonemb", "loss"):
+            row[key] = _float(row.get(key))
+    return rows
+
+
+def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> dict[str, Any]:
+    """The folder's sweep.json if it matches this recipe; refuse (or move aside with force_new) otherwise."""
+    design_path, runs_path = out / "sweep.json", out / "runs.csv"
+    problem = None
+    design: dict[str, Any] = {}
+    if design_path.exists():
+        design = json.loads(design_path.read_text())
+        differing = sorted(k for k in set(recipe) | set(design.get("recipe", {}))
+                           if design.get("recipe", {}).get(k) != recipe.get(k))  # fmt: skip
+        if differing:
+            old = design.get("recipe", {})
+            problem = (f"{out} holds a sweep with a different recipe ("
+                       + ", ".join(f"{k}: {old.get(k)!r} there, {recipe.get(k)!r} now" for k in differing) + ")")
+    elif runs_path.exists():
+        problem = f"{runs_path} exists but was not written by scaling sweep (no sweep.json beside it)"
+    if problem is None:
+        return design
+    if not force_new:
+        raise ScalingError(f"{problem}; use another --out, or --force-new to move the old results aside")
+    aside = out / time.strftime("previous-%Y%m%d-%H%M%S")
+    aside.mkdir(parents=True)
+    for name in ("sweep.json", "runs.csv", "curves", "checkpoints"):
+        if (out / name).exists():
+            shutil.move(str(out / name), str(aside / name))
+    return {}
+
+
+def write_design(sweep: Sweep) -> None:
+    payload = {"recipe": sweep.recipe, "corpus": sweep.corpus, "preset": sweep.preset.name,
+               "configs": [c.to_dict() for c in sweep.configs]}  # fmt: skip
+    _atomic_write(sweep.out / "sweep.json", json.dumps(payload, indent=1))
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The whole runs.csv, sorted by budget then N, replaced atomically (a reader never sees half a file)."""
+    rows = sorted(rows, key=lambda r: (float(r["budget"]), float(r["N"]), r["run_id"]))
+    lines = []
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=RUN_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in RUN_COLUMNS})
+    lines.append(buf.getvalue())
+    _atomic_write(path, "".join(lines))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return value
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _finite(value: Any) -> bool:
+    return math.isfinite(_float(value))
+
+
+# ------------------------------------------------------------------------------------------ execution
+def _init_worker() -> None:
+    # Before torch is imported in this fresh (spawned) process: one thread, so N workers use N cores without
+    # oversubscription. Processes beat threads for models this small (training.md section 3.4).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_one(config: dict[str, Any], out: str) -> dict[str, Any]:
+    """Worker entry: one run -> its record as a dict (a failure becomes a ``failed`` record, never a crash)."""
+    from scaling.train.run import train_run
+
+    try:
+        return train_run(config, out_dir=out).to_dict()
+    except Exception as exc:  # recorded, retried on the next start
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(), "config": config}
+
+
+def execute_local(configs: list[RunConfig], out: Path, workers: int) -> Iterator[tuple[RunConfig, dict]]:
+    """Run configs on a pool of single-threaded worker processes; yield each (config, record) as it finishes."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # spawn: a clean interpreter per worker (fork after torch is imported can deadlock its thread pools).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+        pending = {pool.submit(_run_one, c.to_dict(), str(out)): c for c in configs}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    config = pending.pop(future)
+                    try:
+                        yield config, future.result()
+                    except Exception as exc:  # a dead worker (killed, out of memory)
+                        yield config, {"error": f"{type(exc).__name__}: {exc}", "config": config.to_dict()}
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def execute_ray(configs: list[RunConfig], out: Path, workers: int) -> Iterator[tuple[RunConfig, dict]]:
+    """Run configs as Ray tasks of 1 CPU each, on the cluster at $RAY_ADDRESS or a local one.
+
+    On a real cluster ``out`` must be on a filesystem every node sees (checkpoints are written by the workers);
+    runs.csv and the curves are written here, by the driver."""
+    try:
+        import ray
+    except ImportError:
+        raise ScalingError("--backend ray needs Ray: pip install 'ray[default]'") from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
+                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
+                 include_dashboard=False, log_to_driver=False)  # fmt: skip
+    task = ray.remote(num_cpus=1)(_ray_task)
+    pending = {task.remote(c.to_dict(), str(out)): c for c in configs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            config = pending.pop(ref)
+            try:
+                yield config, ray.get(ref)
+            except Exception as exc:
+                yield config, {"error": f"{type(exc).__name__}: {exc}", "config": config.to_dict()}
+
+
+def _ray_task(config: dict[str, Any], out: str) -> dict[str, Any]:
+    _init_worker()
+    return _run_one(config, out)
+
+
+BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {"local": execute_local, "ray": execute_ray}
+
+
+# ----------------------------------------------------------------------------------------- throughput
+def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25) -> dict:
+    """Measured training FLOP/s (exact convention) of each shape on one thread: a few steps on random tokens."""
+    import torch
+
+    from scaling.train.model import GPT, gpt_spec
+    from scaling.train.run import exact_flops_per_token
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rates = {}
+    try:
+        for shape in sorted(set(shapes)):
+            spec = gpt_spec(*shape, seq_len=seq_len)
+            model = GPT(spec)
+            params = list(model.parameters())
+            x = torch.randint(0, 256, (batch, seq_len))
+            n, elapsed = 0, 0.0
+            for i in range(1000):
+                tick = time.perf_counter()
+                _, loss = model(x, x)
+                loss.backward()
+                with torch.no_grad():  # a stand-in for AdamW's step: creating torch.optim imports torch._dynamo
+                    torch._foreach_add_(params, [p.grad for p in params], alpha=-1e-4)
+                    torch._foreach_mul_(params, 0.999)
+                for p in params:
+                    p.grad = None
+                if i >= 2:  # skip the first steps (allocation, kernel selection)
+                    n, elapsed = n + 1, elapsed + time.perf_counter() - tick
+                    if elapsed > seconds and n >= 3:
+                        break
+            rates[shape] = exact_flops_per_token(spec) * batch * seq_len * n / elapsed
+    finally:
+        torch.set_num_threads(threads)
+    return rates
+
+
+def estimate_seconds(configs: list[RunConfig], rates: dict, workers: int, startup_s: float = 6.0) -> float:
+    """Wall time on ``workers`` processes: longest runs first, each on the first free worker (LPT). A worker's
+    start costs ~6 s on 2 cores (import torch and torch._dynamo, read the corpus)."""
+    durations = sorted((c.budget / rates[(c.d_model, c.n_layer)] for c in configs), reverse=True)
+    free = [startup_s] * max(1, workers)
+    for d in durations:
+        i = free.index(min(free))
+        free[i] += d * 1.08  # + periodic validation, data loading
+    return max(free) if durations else 0.0
+
+
+class Progress:
+    """A one-line progress bar on stderr (a line per run when stderr is not a terminal)."""
+
+    def __init__(self, total_runs: int, total_flops: float, eta_s: float, stream=None):
+        self.total_runs, self.total_flops, self.eta_s = total_runs, total_flops, eta_s
+        self.done, self.flops = 0, 0.0
+        self.start = time.perf_counter()
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, label: str) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        frac = self.flops / self.total_flops if self.total_flops else self.done / max(1, self.total_runs)
+        left = elapsed / frac - elapsed if frac > 0.02 else self.eta_s - elapsed
+        bar = "#" * round(24 * frac) + "." * (24 - round(24 * frac))
+        text = (f"[{bar}] {self.done}/{self.total_runs} runs  {100 * frac:3.0f}% of FLOPs  {_clock(elapsed)} elapsed"
+                f"  ~{_clock(max(0.0, left))} left  {label}")  # fmt: skip
+        self.stream.write(("\r" + text.ljust(118)) if self.tty else text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def run_sweep(
+    sweep: Sweep,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    say: Callable[[str], None] = print,
+    probe: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every planned config not yet in runs.csv (then edge extensions), keeping runs.csv current.
+
+    Returns all rows of the folder's runs.csv at the end."""
+    from scaling.train.run import RunRecord, write_curve
+
+    if backend not in BACKENDS:
+        raise ScalingError(f"unknown backend {backend!r}: expected {', '.join(BACKENDS)}")
+    workers = max(1, workers or os.cpu_count() or 1)
+    out = sweep.out
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / "runs.csv"
+    rows = {r["run_id"]: r for r in read_rows(runs_path)}
+    write_design(sweep)
+    rates: dict | None = None
+    first = True
+    while True:
+        todo = [c for c in sweep.configs if c.run_id not in rows or rows[c.run_id]["status"] == "failed"]
+        if not todo:
+            break
+        if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
+            shapes = [(c.d_model, c.n_layer) for c in todo]
+            rates = {**(rates or {}), **(probe_throughput(shapes, sweep.recipe["seq_len"], sweep.recipe["batch"])
+                                         if probe else {s: 1e10 for s in shapes})}  # fmt: skip
+        eta = estimate_seconds(todo, rates, workers)
+        if first:
+            skipped = len(sweep.configs) - len(todo)
+            say(f"sweep: {len(todo)} runs to do" + (f" ({skipped} already in {runs_path})" if skipped else "")
+                + f" over {len(sweep.budgets)} budgets, {workers} {backend} worker(s); ETA ~{_clock(eta)}"
+                + (f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s per worker)"
+                   if probe else ""))  # fmt: skip
+            first = False
+        else:
+            say(f"sweep: {len(todo)} edge-extension run(s) beyond a budget's smallest or largest size; ETA ~{_clock(eta)}")
+        # Longest runs first, so the last one to finish is short (no long tail on one core).
+        todo.sort(key=lambda c: c.budget / rates[(c.d_model, c.n_layer)], reverse=True)
+        progress = Progress(len(todo), sum(c.budget for c in todo), eta)
+        try:
+            for config, result in BACKENDS[backend](todo, out, workers):
+                if "error" in result:
+                    row = _failed_row(config, result["error"])
+                    with open(out / "errors.log", "a") as fh:
+                        fh.write(f"{config.run_id}: {result.get('traceback') or result['error']}\n")
+                else:
+                    record = RunRecord(**result)
+                    write_curve(record, out)  # the curve first: a row in runs.csv always has its curve
+                    row = record.row
+                rows[config.run_id] = row
+                write_rows(runs_path, list(rows.values()))  # the commit point
+                progress.flops += config.budget
+                status = row["status"] if row["status"] != "ok" else f"loss {float(row['loss']):.3f}"
+                progress.update(f"{config.run_id} {status}")
+        finally:
+            progress.close()
+        if not sweep.preset.extend:
+            break
+        extra = [c for c in edge_extensions(sweep, list(rows.values())) if c not in sweep.configs]
+        if not extra:
+            break
+        sweep.configs += extra
+        write_design(sweep)
+    for message in sweep.warnings:
+        say(f"warning: {message}")
+    return list(rows.values())
+
+
+def _failed_row(config: RunConfig, error: str) -> dict[str, Any]:
+    spec = config.spec()
+    return {"run_id": config.run_id, "status": "failed", "budget": config.budget, "N": spec.params,
+            "N_nonemb": spec.params_non_embedding, "loss": float("nan"), "d_model": config.d_model,
+            "n_layer": config.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len, "batch": config.batch,
+            "lr": config.lr, "seed": config.seed}  # fmt: skip
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per budget: the sizes tried, their losses, and where the minimum landed (for the report and the CLI)."""
+    out = []
+    for budget in sorted({float(r["budget"]) for r in rows}):
+        runs = sorted((r for r in rows if float(r["budget"]) == budget), key=lambda r: float(r["N_nonemb"]))
+        ok = [r for r in runs if r["status"] == "ok" and _finite(r["loss"])]
+        best = min(range(len(ok)), key=lambda i: float(ok[i]["loss"])) if ok else None
+        out.append({
+            "budget": budget,
+            "runs": [(f"d{r['d_model']}l{r['n_layer']}", int(float(r["N_nonemb"])), r["status"], _float(r["loss"])) for r in runs],
+            "best": None if best is None else f"d{ok[best]['d_model']}l{ok[best]['n_layer']}",
+            "interior": best is not None and 0 < best < len(ok) - 1,
+        })  # fmt: skip
+    return out

@@ -1,0 +1,297 @@
+"""Real small training runs (scaling.train): counts agree with the estimators, runs are deterministic, a smoke
+sweep goes end to end into runs.csv and the fitter, a killed sweep resumes without repeating or losing a run.
+
+Needs torch (the train extra); skipped without it. Budgets are tiny: the whole file takes ~1-2 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from scaling.cli import main  # noqa: E402
+from scaling.errors import ScalingError  # noqa: E402
+from scaling.train.model import GPT, gpt_spec  # noqa: E402
+from scaling.train.run import RUN_COLUMNS, RunConfig, exact_flops_per_token, lr_at, train_run  # noqa: E402
+
+pytestmark = pytest.mark.torch
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"d_model": 16, "n_layer": 1, "budget": 1e9, "seq_len": 32, "evals": 2, "eval_windows": 16}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return env
+
+
+# ------------------------------------------------------------------------------------------ counts
+@pytest.mark.parametrize(
+    "spec",
+    [
+        gpt_spec(16, 2),
+        gpt_spec(64, 2),
+        gpt_spec(80, 3),
+        gpt_spec(128, 3, seq_len=64),
+        gpt_spec(32, 2).with_(norm="layernorm", qkv_bias=True, out_bias=True, mlp_bias=True),
+        gpt_spec(32, 2).with_(tied_embeddings=False, lm_head_bias=True, norm="rmsnorm", d_ff=96),
+    ],
+    ids=lambda s: f"d{s.d_model}l{s.n_layer}-{s.norm}-{'tied' if s.tied_embeddings else 'untied'}",
+)
+def test_param_count_equals_model_spec(spec):
+    model = GPT(spec)
+    assert sum(p.numel() for p in model.parameters()) == spec.params
+    non_embedding = sum(p.numel() for n, p in model.named_parameters() if not n.startswith(("wte", "wpe", "lm_head.weight")))
+    assert non_embedding == spec.params_non_embedding
+
+
+def test_untrainable_spec_is_refused():
+    with pytest.raises(ScalingError, match="cannot build"):
+        GPT(gpt_spec(32, 2).with_(position="rope"))
+
+
+@pytest.mark.parametrize("shape", [(16, 2), (32, 2), (64, 2), (128, 3)])
+def test_exact_flops_match_torch_flop_counter(shape):
+    """Forward + backward, attention over the causal mask counted in full, LM head in, embedding lookup out.
+
+    PyTorch's counter has no formula for the fused CPU attention kernel, so attention runs on the MATH backend
+    (plain bmm, which it counts). It does not count the softmax, which scaling.flops does: so the totals agree
+    within 4% (the softmax's share, largest at d=16), and the matmul terms agree exactly."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from scaling.flops import training_flops
+    from scaling.train.run import exact_options
+
+    spec = gpt_spec(*shape)
+    model = GPT(spec)
+    x = torch.randint(0, 256, (2, spec.n_ctx))
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        _, loss = model(x, x)
+        loss.backward()
+    measured = counter.get_total_flops() / x.numel()
+    estimated = exact_flops_per_token(spec)
+    assert measured == pytest.approx(estimated, rel=0.04)
+    softmax = training_flops(spec, 1.0, convention="exact", **exact_options(spec)).breakdown["attention_softmax"]
+    assert measured == pytest.approx(estimated - softmax, rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- a run
+def test_lr_schedule_warmup_then_cosine_to_ten_percent_at_the_last_step():
+    config = RunConfig(**TINY)
+    steps = 1000
+    assert lr_at(0, steps, config) == pytest.approx(config.lr / 100)  # warmup = min(100, steps/10)
+    assert lr_at(99, steps, config) == pytest.approx(config.lr)
+    assert lr_at(steps - 1, steps, config) == pytest.approx(0.1 * config.lr)
+    assert lr_at(550, steps, config) == pytest.approx(0.55 * config.lr, rel=0.01)  # cosine midpoint
+
+
+def test_same_seed_same_loss_and_record_columns(tmp_path):
+    first = train_run(TINY, out_dir=tmp_path)
+    again = train_run(TINY)
+    other = train_run({**TINY, "seed": 1})
+    assert first.status == "ok"
+    assert first.loss == again.loss and first.curve == again.curve
+    assert other.loss != first.loss
+    row = first.row
+    assert set(RUN_COLUMNS) <= set(row)
+    spec = gpt_spec(16, 1, seq_len=32)
+    assert row["N"] == spec.params and row["N_nonemb"] == spec.params_non_embedding
+    assert row["D"] == row["steps"] * 8 * 32 and row["C"] == row["C_exact"]
+    assert row["C"] == pytest.approx(1e9, rel=0.05)  # D sized from the budget in whole steps
+    assert row["C_6N"] == pytest.approx(6 * row["N"] * row["D"])
+    assert row["C_6N_nonemb"] == pytest.approx(6 * row["N_nonemb"] * row["D"])
+    assert row["corpus"].startswith("python-stdlib-") and len(row["corpus_sha256"]) == 64
+    assert first.curve[-1]["tokens"] == row["D"] and first.curve[-1]["val_loss"] == row["loss"]
+    assert (tmp_path / "checkpoints" / f"{first.run_id}.pt").exists()
+
+
+def test_diverged_run_is_recorded_not_dropped():
+    record = train_run({**TINY, "lr": 1e3})
+    assert record.status == "diverged"
+    assert math.isnan(record.loss)
+    assert record.curve and not math.isfinite(record.curve[-1]["train_loss"])
+
+
+def test_sample_decoding_settings(tmp_path):
+    from scaling.train.sample import Decoding, filter_probs, find_checkpoint, generate, load_model
+
+    record = train_run(TINY, out_dir=tmp_path)
+    model, row = load_model(find_checkpoint(tmp_path / "checkpoints" / f"{record.run_id}.pt"))
+    assert row["run_id"] == record.run_id
+    greedy = generate(model, "def ", Decoding(greedy=True, max_new_tokens=20))
+    assert greedy == generate(model, "def ", Decoding(greedy=True, max_new_tokens=20, seed=5))
+    assert generate(model, "def ", Decoding(top_k=1, max_new_tokens=20, seed=3)) == greedy
+    seeded = Decoding(temperature=1.0, top_k=None, top_p=None, max_new_tokens=30, seed=7)
+    assert generate(model, "def ", seeded) == generate(model, "def ", seeded)
+    logits = torch.tensor([3.0, 2.0, 1.0, 0.0])
+    assert (filter_probs(logits, Decoding(temperature=1.0, top_k=2, top_p=None)) > 0).sum() == 2
+    assert (filter_probs(logits, Decoding(temperature=1.0, top_k=None, top_p=0.5)) > 0).sum() == 1
+    result = CliRunner().invoke(main, ["sample", str(tmp_path), "--prompt", "import ", "--max-new-tokens", "10", "--compare"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("import ") == 6 and "--- greedy" in result.output
+
+
+# ------------------------------------------------------------------------------------------ data
+def test_held_out_split_is_one_chunk_in_twenty():
+    from scaling.train.data import CHUNK_TOKENS, load_corpus, split_spans
+
+    train, val = split_spans(100 * CHUNK_TOKENS)
+    assert len(val) == 5 and len(train) == 95
+    assert val[0] == (19 * CHUNK_TOKENS, 20 * CHUNK_TOKENS)
+    corpus = load_corpus("stdlib")
+    assert corpus.val_tokens / corpus.n_tokens == pytest.approx(0.05, abs=0.01)
+    assert load_corpus.__wrapped__("stdlib").sha256 == corpus.sha256  # identified by content
+
+
+def test_text_folder_and_bin_corpora(tmp_path):
+    import numpy as np
+
+    from scaling.train.data import load_corpus
+
+    (tmp_path / "a.txt").write_text("hello world\n" * 400)
+    (tmp_path / "b.md").write_text("# title\n" * 400)
+    (tmp_path / "skip.bin").write_bytes(b"\0\1\2" * 10)
+    corpus = load_corpus.__wrapped__(str(tmp_path))
+    assert corpus.n_tokens == len("hello world\n" * 400) + 1 + len("# title\n" * 400)
+    ids = np.arange(5000, dtype=np.uint16) % 1000
+    ids.tofile(tmp_path / "ids.bin")
+    binary = load_corpus.__wrapped__(str(tmp_path / "ids.bin"))
+    assert binary.vocab_size == 1000 and binary.n_tokens == 5000
+    with pytest.raises(ScalingError, match="does not exist"):
+        load_corpus.__wrapped__(str(tmp_path / "missing"))
+
+
+# ----------------------------------------------------------------------------------------- sweeps
+def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
+    from scaling.train.sweep import PRESETS, Sweep, edge_extensions, ladder_for, non_embedding_params
+
+    shapes = ladder_for(1e12, 5, 56e3)
+    ns = [non_embedding_params(s) for s in shapes]
+    assert len(shapes) == 5 and ns == sorted(ns) and ns[0] < 56e3 < ns[-1]
+    assert all(1.3 < b / a < 3 for a, b in zip(ns, ns[1:]))  # ~2x apart
+    sweep = Sweep(out=tmp_path, preset=PRESETS["small"], recipe={"seq_len": 128, "batch": 8, "seed": 0, "evals": 2,
+                  "eval_windows": 8, "data": "stdlib", "device": "cpu"})  # fmt: skip
+    from scaling.train.sweep import _config
+
+    sweep.configs = [_config(sweep, 1e12, s) for s in shapes]
+    rows = [{"run_id": c.run_id, "status": "ok", "loss": 2.0 + i, "budget": 1e12} for i, c in enumerate(sweep.configs)]
+    (extra,) = edge_extensions(sweep, rows)  # the smallest size won: one size below it
+    assert non_embedding_params((extra.d_model, extra.n_layer)) < ns[0]
+
+
+def test_refuses_a_folder_from_a_different_design(tmp_path):
+    from scaling.train.sweep import plan_sweep, write_design
+
+    write_design(plan_sweep(tmp_path, preset="smoke"))
+    with pytest.raises(ScalingError, match="different recipe.*seed"):
+        plan_sweep(tmp_path, preset="smoke", seed=3)
+    plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
+    assert list(tmp_path.glob("previous-*/sweep.json"))
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "runs.csv").write_text("N,D,C,loss\n1,2,3,4\n")
+    with pytest.raises(ScalingError, match="not written by scaling sweep"):
+        plan_sweep(other, preset="smoke")
+
+
+def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--budgets", "2e9,6e9", "--sizes", "3",
+                                       "--out", str(out), "--workers", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out / "runs.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and list(rows[0]) == RUN_COLUMNS
+    assert {r["status"] for r in rows} == {"ok"}
+    for r in rows:
+        with open(out / "curves" / f"{r['run_id']}.csv") as fh:
+            curve = list(csv.DictReader(fh))
+        assert list(curve[0]) == ["step", "tokens", "flops", "train_loss", "val_loss"]
+        assert int(curve[-1]["tokens"]) == int(r["D"]) and float(curve[-1]["val_loss"]) == float(r["loss"])
+    # the fitter and the charts read the folder's runs.csv directly (skipped where they have not landed)
+    try:
+        from scaling.fit import read_runs
+    except ImportError:
+        pytest.skip("scaling.fit.read_runs has not landed yet: the sweep part passed, the fit part is skipped")
+    runs = read_runs(out / "runs.csv")
+    assert len(runs) == 6
+    fitted = CliRunner().invoke(main, ["fit", str(out / "runs.csv")])
+    assert fitted.exit_code == 0, fitted.output
+    if "chart" in main.commands:
+        chart = CliRunner().invoke(main, ["chart", "isoflop", str(out / "runs.csv"), "--output", str(tmp_path / "c.html"), "--plotlyjs", "directory"])
+        assert chart.exit_code == 0, chart.output
+
+
+def test_killed_sweep_resumes_without_repeating_or_losing_runs(tmp_path):
+    out = tmp_path / "sweep"
+    command = [sys.executable, "-m", "scaling", "sweep", "--preset", "smoke", "--budgets", "1e9,3e9", "--sizes", "2",
+               "--out", str(out), "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    runs = out / "runs.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if runs.exists() and len(runs.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker, at an arbitrary moment
+    proc.wait()
+    with open(runs) as fh:
+        before = {r["run_id"]: r for r in csv.DictReader(fh)}
+    assert 1 <= len(before) < 4
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert f"({len(before)} already in" in done.stderr
+    with open(runs) as fh:
+        after = list(csv.DictReader(fh))
+    ids = [r["run_id"] for r in after]
+    assert len(ids) == len(set(ids)) == 4  # none lost, none twice
+    for r in after:  # finished runs were not redone: their rows (wall-clock stamps included) are unchanged
+        if r["run_id"] in before:
+            assert r == before[r["run_id"]]
+    design = json.loads((out / "sweep.json").read_text())
+    assert {RunConfig.from_dict(c).run_id for c in design["configs"]} == set(ids)
+
+
+def test_cli_without_torch_is_one_line_and_exit_2(tmp_path):
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from scaling.cli import main\n"
+            f"main(['sweep', '--preset', 'smoke', '--out', {str(tmp_path)!r}])")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: training needs PyTorch: pip install 'scaling[train]'"
+
+
+# ---------------------------------------------------------------------------------- other back-ends
+def test_ddp_gloo_two_processes_matches_one_process(tmp_path):
+    config = {**TINY, "budget": 5e8}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "scaling.train.ddp", "--out", str(tmp_path), "--config", json.dumps(config)]  # fmt: skip
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp_path / "runs.csv") as fh:
+        (row,) = list(csv.DictReader(fh))
+    single = train_run({**config, "device": "auto"})
+    assert row["status"] == "ok" and int(row["D"]) == single.row["D"]
+    assert float(row["loss"]) == pytest.approx(single.loss, abs=2e-3)  # same data, same init; float reduction order
+
+
+def test_ray_backend_local_cluster(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
+    from scaling.train.sweep import plan_sweep, run_sweep
+
+    sweep = plan_sweep(tmp_path, preset="smoke", budgets=[1e9], sizes=2)
+    rows = run_sweep(sweep, workers=2, backend="ray", say=lambda m: None, probe=False)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"ok"}
