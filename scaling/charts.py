@@ -356,12 +356,12 @@ def zone_figure(
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
         margin={"l": 80, "r": 30, "t": 130, "b": 70},
     )
-    fig = go.Figure(data=traces, layout=layout)
     # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
     y_mid = float(np.exp(np.mean(np.log(np.concatenate([np.ravel(c) for c in curves] or [[1.0]])))))
-    fig.add_trace(go.Scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
+    traces.append(go.Scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
                              line={"width": 0}, showlegend=False, hoverinfo="skip", name="PF-days axis",
                              meta={"kind": "axis"}))
+    fig = go.Figure(data=traces, layout=layout)
     return fig
 
 
@@ -450,6 +450,25 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[go.Scatter]:
     return traces
 
 
+def _two_panels(left: tuple[dict, dict], right: tuple[dict, dict], titles: tuple[str, str],
+                split: float = 0.55, gap: float = 0.1) -> dict[str, Any]:
+    """Layout entries for two side-by-side plots (x/y on the left, x2/y2 on the right) with their titles.
+    Built directly rather than with make_subplots, which costs several hundred milliseconds per figure."""
+    (lx, ly), (rx, ry) = left, right
+    return {
+        "xaxis": {**lx, "domain": [0.0, split], "anchor": "y"},
+        "yaxis": {**ly, "anchor": "x"},
+        "xaxis2": {**rx, "domain": [split + gap, 1.0], "anchor": "y2"},
+        "yaxis2": {**ry, "anchor": "x2"},
+        "annotations": [
+            {"text": titles[0], "x": split / 2, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
+             "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}},
+            {"text": titles[1], "x": (split + gap + 1.0) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+             "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}},
+        ],
+    }
+
+
 # ============================================================================================ isoflop
 def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     """IsoFLOP profiles (Chinchilla Approach 2): loss against parameters per budget with the fitted parabolas
@@ -457,16 +476,12 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
 
     ``fit``: an `IsoFlopFit` from ``scaling.fit.fit_isoflop(runs)``; fitted here when not given.
     """
-    from plotly.subplots import make_subplots
-
     from scaling import fit as fitting
 
     frame = _runs_frame(runs)
     result = fit if fit is not None else fitting.fit_isoflop(frame)
     budgets = sorted(result.budgets, key=lambda b: b.flops)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.1,
-                        subplot_titles=("Loss against model size, one curve per budget",
-                                        "Profile minima against compute"))
+    traces: list[go.Scatter] = []
     logC = np.log(frame["C"].to_numpy(float))
     centres = np.log([b.flops for b in budgets])
     nearest = np.argmin(np.abs(logC[:, None] - centres[None, :]), axis=1)
@@ -475,53 +490,56 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
         sub = frame[nearest == i]
         group, colour, symbol = f"budget-{i}", shades[i], SYMBOLS[i % len(SYMBOLS)]
         label = f"{_budget_label(b.flops)} ({_pf_days(b.flops)})"
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=sub["N"], y=sub["loss"], mode="markers", name=label, legendgroup=group,
             marker={"color": colour, "symbol": symbol, "size": 7, "line": {"width": 0.5, "color": "#000000"}},
             hovertext=[f"<b>run</b><br>{_budget_label(c)}<br>N = {units.format_count(n)}<br>"
                        f"D = {units.format_count(d)}<br>loss = {v:.4f}"
                        for c, n, d, v in zip(sub["C"], sub["N"], sub["D"], sub["loss"])],
             hoverinfo="text", meta={"kind": "runs", "flops": b.flops},
-        ), row=1, col=1)
+        ))
         c2, c1, c0 = b.coeffs
         x = np.linspace(math.log10(b.n_range[0]), math.log10(b.n_range[1]), 60)
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=10**x, y=c2 * x * x + c1 * x + c0, mode="lines", legendgroup=group, showlegend=False,
             name=f"parabola {label}", line={"color": colour, "width": 1.8, "dash": "solid" if b.used else "dot"},
             hoverinfo="skip", meta={"kind": "parabola", "flops": b.flops, "flags": list(b.flags)},
-        ), row=1, col=1)
+        ))
     used = [b for b in budgets if b.used and math.isfinite(b.params)]
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(
         x=[b.params for b in used], y=[b.loss for b in used], mode="markers", name="Parabola minima",
         legendgroup="minima", marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": "#000000"}},
         hovertext=[f"<b>minimum</b><br>{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
                    f"D_opt = {units.format_count(b.tokens)}<br>loss = {b.loss:.4f}"
                    + (f"<br>flags: {', '.join(b.flags)}" if b.flags else "") for b in used],
         hoverinfo="text", meta={"kind": "minima"},
-    ), row=1, col=1)
-    fig.add_trace(go.Scatter(
+    ))
+    traces.append(go.Scatter(
         x=[b.flops for b in used], y=[b.params for b in used], mode="markers", name="Minima (N_opt per budget)",
         legendgroup="minima", showlegend=False,
         marker={"symbol": "circle", "size": 10, "color": [shades[budgets.index(b)] for b in used],
                 "line": {"width": 1.5, "color": "#000000"}},
         hovertext=[f"{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
-        hoverinfo="text", meta={"kind": "minima-vs-compute"},
-    ), row=1, col=2)
+        hoverinfo="text", meta={"kind": "minima-vs-compute"}, xaxis="x2", yaxis="y2",
+    ))
     lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
     C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(
         x=C, y=result.n_opt(C), mode="lines", name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
         line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
         hovertext=[f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))],
-        hoverinfo="text", meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},
-    ), row=1, col=2)
-    fig.update_layout(**_base_layout(f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, "
-                                     f"D_opt ∝ C^{result.b:.3f}", legend={"font": {"size": 11}}))
-    fig.update_xaxes(_log_axis("Parameters N (count)"), row=1, col=1)
-    fig.update_yaxes(_linear_axis("Final loss (nats/token)"), row=1, col=1)
-    fig.update_xaxes(_log_axis("Training compute C (FLOPs)", power=True), row=1, col=2)
-    fig.update_yaxes(_log_axis("Compute-optimal parameters N_opt (count)"), row=1, col=2)
-    return fig
+        hoverinfo="text", meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef}, xaxis="x2", yaxis="y2",
+    ))
+    layout = _base_layout(
+        f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
+        legend={"font": {"size": 11}},
+        **_two_panels((_log_axis("Parameters N (count)"), _linear_axis("Final loss (nats/token)")),
+                      (_log_axis("Training compute C (FLOPs)", power=True),
+                       _log_axis("Compute-optimal parameters N_opt (count)")),
+                      ("Loss against model size, one curve per budget", "Profile minima against compute"),
+                      split=0.55),
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def _sequential(n: int) -> list[str]:
@@ -749,8 +767,6 @@ def _breakdown_label(b: Any, i: int) -> str:
 def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     """Fit diagnostics: predicted against observed loss with the y = x line (left) and the relative residual
     (observed - predicted) / predicted against compute (right)."""
-    from plotly.subplots import make_subplots
-
     frame = _runs_frame(runs)
     law = _as_law(law)
     if not law.has_loss:
@@ -764,27 +780,27 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     colour = np.log10(frame["C"].to_numpy(float))
     marker = {"color": colour, "colorscale": "Viridis", "size": 7, "line": {"width": 0.5, "color": "#000000"},
               "colorbar": {"title": {"text": "log10 C<br>(FLOPs)"}, "x": 1.02}}
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("Predicted against observed loss", "Relative residual against compute"))
-    fig.add_trace(go.Scatter(x=observed, y=predicted, mode="markers", name="Runs", marker=marker,
-                             hovertext=hover, hoverinfo="text", meta={"kind": "predicted-vs-observed"}),
-                  row=1, col=1)
+    traces = [go.Scatter(x=observed, y=predicted, mode="markers", name="Runs", marker=marker,
+                         hovertext=hover, hoverinfo="text", meta={"kind": "predicted-vs-observed"})]
     span = [float(min(observed.min(), predicted.min())), float(max(observed.max(), predicted.max()))]
-    fig.add_trace(go.Scatter(x=span, y=span, mode="lines", name="y = x (perfect fit)",
-                             line={"color": "#000000", "dash": "dash", "width": 1.5}, hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=frame["C"], y=residual * 100.0, mode="markers", name="Residuals", showlegend=False,
+    traces.append(go.Scatter(x=span, y=span, mode="lines", name="y = x (perfect fit)",
+                             line={"color": "#000000", "dash": "dash", "width": 1.5}, hoverinfo="skip"))
+    traces.append(go.Scatter(x=frame["C"], y=residual * 100.0, mode="markers", name="Residuals", showlegend=False,
                              marker={**marker, "showscale": False, "symbol": "diamond"}, hovertext=hover,
-                             hoverinfo="text", meta={"kind": "residuals"}), row=1, col=2)
-    fig.add_hline(y=0.0, line={"color": "#000000", "dash": "dash", "width": 1.5}, row=1, col=2)
-    fig.update_layout(**_base_layout(
+                             hoverinfo="text", meta={"kind": "residuals"}, xaxis="x2", yaxis="y2"))
+    zero_line = {"type": "line", "xref": "x2 domain", "x0": 0, "x1": 1, "yref": "y2", "y0": 0, "y1": 0,
+                 "line": {"color": "#000000", "dash": "dash", "width": 1.5}}
+    layout = _base_layout(
         f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-    ))
-    fig.update_xaxes(_linear_axis("Observed loss (nats/token)"), row=1, col=1)
-    fig.update_yaxes(_linear_axis("Predicted loss (nats/token)"), row=1, col=1)
-    fig.update_xaxes(_log_axis("Training compute C (FLOPs)", power=True), row=1, col=2)
-    fig.update_yaxes(_linear_axis("Residual (observed − predicted) / predicted (%)"), row=1, col=2)
-    return fig
+        shapes=[zero_line],
+        **_two_panels((_linear_axis("Observed loss (nats/token)"), _linear_axis("Predicted loss (nats/token)")),
+                      (_log_axis("Training compute C (FLOPs)", power=True),
+                       _linear_axis("Residual (observed − predicted) / predicted (%)")),
+                      ("Predicted against observed loss", "Relative residual against compute"), split=0.44,
+                      gap=0.12),
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 # ============================================================================================== save
@@ -835,7 +851,7 @@ def save(
     try:
         fig.write_image(path, width=width or 1200, height=height or 700, scale=scale or 1)
     except Exception as exc:  # kaleido/choreographer raise several types when no browser can start
-        text = f"{type(exc).__name__}: {exc}"
+        text = f"{type(exc).__name__}:\n{exc}"
         if re.search(r"chrom|browser|kaleido", text, re.IGNORECASE):
             raise ScalingError(f"cannot write {str(path)!r}: no usable Chromium was found ({_first_line(text)}); "
                                f"{EXPORT_HINT}") from None
@@ -860,5 +876,6 @@ def _write_plotlyjs(folder: Path) -> None:
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else text
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().endswith(":")]
+    line = lines[0] if lines else text.strip()
     return line if len(line) <= 160 else line[:157] + "..."
