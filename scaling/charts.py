@@ -535,7 +535,8 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
         legend={"font": {"size": 11}},
         **_two_panels((_log_axis("Parameters N (count)"), _linear_axis("Final loss (nats/token)")),
                       (_log_axis("Training compute C (FLOPs)", power=True),
-                       _log_axis("Compute-optimal parameters N_opt (count)")),
+                       _log_axis("Compute-optimal parameters N_opt (count)", dtick="D2")),  # 1, 2, 5 labels:
+                      # the minima often span less than two decades
                       ("Loss against model size, one curve per budget", "Profile minima against compute"),
                       split=0.55),
     )
