@@ -1,7 +1,8 @@
 """The catalogs in `data/`: accelerators, model presets, published laws and well-known models.
 
-Data files are found, in order, in ``$SCALING_DATA_DIR``, in the installed package (``scaling/data`` inside
-the wheel) and in the checkout (``<repo>/data``, which is also what an editable install sees).
+Each data file is looked up, in order, in ``$SCALING_DATA_DIR`` (so a user can override one catalog file),
+in the installed package (``scaling/data`` inside the wheel) and in the checkout (``<repo>/data``, which is
+also what an editable install sees).
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from typing import Any
 from scaling.errors import ScalingError
 
 
+def _candidate_dirs() -> list[Path]:
+    env = os.environ.get("SCALING_DATA_DIR")
+    here = Path(__file__).resolve().parent
+    return ([Path(env)] if env else []) + [here / "data", here.parent / "data"]
+
+
 @lru_cache(maxsize=1)
 def data_dir() -> Path:
-    """The folder that holds the catalog files."""
-    env = os.environ.get("SCALING_DATA_DIR")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent
-    candidates += [here / "data", here.parent / "data"]
-    for candidate in candidates:
-        if (candidate / "accelerators.csv").is_file():
+    """The folder that holds the packaged catalog files (``$SCALING_DATA_DIR`` may override single files)."""
+    candidates = _candidate_dirs()
+    for candidate in candidates[1:] if os.environ.get("SCALING_DATA_DIR") else candidates:
+        if (candidate / "models.csv").is_file():
             return candidate
     raise FileNotFoundError(
         "scaling's data files were not found (looked in: " + ", ".join(str(c) for c in candidates) + ")"
@@ -34,6 +38,10 @@ def data_dir() -> Path:
 
 
 def data_path(name: str) -> Path:
+    """A catalog file: from ``$SCALING_DATA_DIR`` if it holds one of that name, else the packaged one."""
+    for candidate in _candidate_dirs():
+        if (candidate / name).is_file():
+            return candidate / name
     return data_dir() / name
 
 

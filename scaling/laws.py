@@ -630,17 +630,7 @@ def law_from_dict(entry: dict[str, Any]) -> Law:
 
 
 def _laws_file() -> Path:
-    try:
-        path = catalog.data_path("laws.json")
-        if path.is_file():
-            return path
-    except FileNotFoundError:  # the data folder is located by accelerators.csv; fall back to the checkout
-        pass
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "data" / "laws.json", here.parent / "data" / "laws.json"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("data/laws.json was not found")
+    return catalog.data_path("laws.json")
 
 
 @lru_cache(maxsize=4)

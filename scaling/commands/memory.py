@@ -38,7 +38,9 @@ def _gib(value: float | None) -> str:
 @click.option("--zero", default="0", show_default=True, help="ZeRO stage 0-3 or FSDP name (FULL_SHARD, SHARD_GRAD_OP, ...).")
 @click.option("--offload", default=None, help="optimizer, params or both (DeepSpeed offload to CPU).")
 @click.option("--recompute", default="none", show_default=True, help="none, selective or full.")
-@click.option("--flash", "flash_attention", is_flag=True, help="FlashAttention (no s^2 activations).")
+@click.option("--flash/--no-flash", "flash_attention", default=True, show_default=True,
+              help="FlashAttention-style fused attention (no stored s^2 scores; PyTorch SDPA's default kernels). "
+              "--no-flash is Korthikanti et al. 2022's standard-attention baseline.")
 @click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch (0: model states only).")
 @click.option("--seq-len", default=None, type=int, help="Training sequence length (default: the model's context).")
 @click.option("--global-batch", default=None, type=int, help="Sequences per step (needed by --search).")
@@ -128,7 +130,7 @@ def _render(result) -> None:
     for note in result.notes:
         click.echo(f"note: {note}")
     if result.mode != "infer" and not inp["flash_attention"] and result.activations_bytes > 0.5 * result.total_bytes:
-        click.echo("note: activations dominate; without FlashAttention (--flash) the s² attention tensors are kept "
+        click.echo("note: activations dominate; with --no-flash the s² attention tensors are kept "
                    "(Korthikanti et al. 2022), and --recompute selective|full or --sp shrink them")
 
 
