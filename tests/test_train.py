@@ -209,8 +209,7 @@ def test_refuses_a_folder_from_a_different_design(tmp_path):
 
 def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--budgets", "2e9,6e9", "--sizes", "3",
-                                       "--out", str(out), "--workers", "2"])  # fmt: skip
+    result = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--out", str(out), "--workers", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
     with open(out / "runs.csv") as fh:
         rows = list(csv.DictReader(fh))

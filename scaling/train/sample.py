@@ -64,7 +64,7 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
 
     rows = [r for r in read_rows(path / "runs.csv") if r["status"] == "ok" and (folder / f"{r['run_id']}.pt").exists()]
     if rows:  # the best model in the folder: lowest validation loss
-        return folder / f"{min(rows, key=lambda r: r['loss'])['run_id']}.pt"
+        return folder / f"{min(rows, key=lambda r: float(r['loss']))['run_id']}.pt"
     found = sorted(folder.glob("*.pt"))
     if not found:
         raise ScalingError(f"{folder} holds no checkpoints")
