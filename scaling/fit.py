@@ -31,6 +31,7 @@ starts; replicates that do not converge are counted and left out.
 from __future__ import annotations
 
 import math
+import os
 import warnings as _warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,6 +322,32 @@ def _lm_batch(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-10,
     return theta, obj, converged, iters
 
 
+def _lm_parallel(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-10):
+    """`_lm_batch` over row chunks in threads (numpy releases the GIL in its array loops).
+
+    Each start's iterations depend only on its own row, so chunking changes no result; on 2 cores it nearly
+    halves the wall time of the 4,500-start screen and of the bootstrap.
+    """
+    theta0 = np.asarray(theta0, dtype=float)
+    S = theta0.shape[0]
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or S < 256:
+        return _lm_batch(theta0, logN, logD, logL, weights, delta, max_iter=max_iter, tol=tol)
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, S, workers + 1).astype(int)
+    per_row = np.ndim(weights) == 2
+
+    def run(i):
+        lo, hi = bounds[i], bounds[i + 1]
+        w = weights[lo:hi] if per_row else weights
+        return _lm_batch(theta0[lo:hi], logN, logD, logL, w, delta, max_iter=max_iter, tol=tol)
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, range(workers)))
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
+
+
 def _polish(theta, logN, logD, logL, weights, delta):
     """scipy L-BFGS-B with the analytic gradient, objective scaled by 1/delta^2 so tolerances bite."""
     from scipy.optimize import minimize
@@ -436,11 +463,11 @@ def fit_parametric(
     ones = np.ones(n)
     # stage 1: every start, a few LM iterations; stage 2: the starts within `screen` x the best objective
     # so far run to convergence. Starts screened out are reported, never counted as reaching the best.
-    theta, obj, conv, _ = _lm_batch(starts, logN, logD, logL, ones, delta, max_iter=screen_iters)
+    theta, obj, conv, _ = _lm_parallel(starts, logN, logD, logL, ones, delta, max_iter=screen_iters)
     finite = np.isfinite(obj)
     keep = ~conv & finite & (obj <= screen * np.min(obj[finite]))
     if keep.any():
-        t2, o2, c2, _ = _lm_batch(theta[keep], logN, logD, logL, ones, delta, max_iter=300)
+        t2, o2, c2, _ = _lm_parallel(theta[keep], logN, logD, logL, ones, delta, max_iter=300)
         theta[keep], obj[keep], conv[keep] = t2, o2, c2
     n_screened = int(np.sum(~conv & ~keep))
     order = np.argsort(np.where(np.isfinite(obj), obj, np.inf))
@@ -526,12 +553,12 @@ def _bootstrap(best_theta, grid, logN, logD, logL, delta, B, seed, extra_starts)
     starts = np.concatenate([np.broadcast_to(best_theta, (B, 1, 5)), picks], axis=1)  # (B, k, 5)
     k = starts.shape[1]
     weights = np.repeat(counts, k, axis=0)
-    theta, obj, conv, _ = _lm_batch(starts.reshape(-1, 5), logN, logD, logL, weights, delta, max_iter=10)
+    theta, obj, conv, _ = _lm_parallel(starts.reshape(-1, 5), logN, logD, logL, weights, delta, max_iter=10)
     # as in the main fit: only starts near their replicate's best so far continue to convergence
     best_so_far = np.repeat(np.min(np.where(np.isfinite(obj), obj, np.inf).reshape(B, k), axis=1), k)
     keep = ~conv & np.isfinite(obj) & (obj <= 1.5 * best_so_far)
     if keep.any():
-        t2, o2, c2, _ = _lm_batch(theta[keep], logN, logD, logL, weights[keep], delta, max_iter=300)
+        t2, o2, c2, _ = _lm_parallel(theta[keep], logN, logD, logL, weights[keep], delta, max_iter=300)
         theta[keep], obj[keep], conv[keep] = t2, o2, c2
     theta, obj, conv = theta.reshape(B, k, 5), obj.reshape(B, k), conv.reshape(B, k)
     best = np.argmin(np.where(np.isfinite(obj), obj, np.inf), axis=1)
