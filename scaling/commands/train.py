@@ -28,19 +28,49 @@ def _budgets(text: str | None) -> list[float] | None:
 
 
 @click.command()
-@click.option("--preset", type=click.Choice(["smoke", "small", "medium"]), default="small", show_default=True,
-              help="smoke: <1 min (CI); small: ~5 min, 3 budgets; medium: ~30 min, 4 budgets (2 cores).")
-@click.option("--budgets", help="Comma-separated FLOP budgets (exact training FLOPs), e.g. 1e12,3e12. Replaces the preset's.")
-@click.option("--sizes", type=int, help="Model sizes per budget, ~2x apart in N around the expected optimum [preset: 5].")
-@click.option("--data", default="stdlib", show_default=True,
-              help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, or hf:BUILDER:FILES[:COLUMN].")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder: runs.csv, curves/, checkpoints/.")
+@click.option(
+    "--preset",
+    type=click.Choice(["smoke", "small", "medium"]),
+    default="small",
+    show_default=True,
+    help="smoke: <1 min (CI); small: ~5 min, 3 budgets; medium: ~30 min, 4 budgets (2 cores).",
+)
+@click.option(
+    "--budgets",
+    help="Comma-separated FLOP budgets (exact training FLOPs), e.g. 1e12,3e12. Replaces the preset's.",
+)
+@click.option(
+    "--sizes",
+    type=int,
+    help="Model sizes per budget, ~2x apart in N around the expected optimum [preset: 5].",
+)
+@click.option(
+    "--data",
+    default="stdlib",
+    show_default=True,
+    help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, or hf:BUILDER:FILES[:COLUMN].",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: runs.csv, curves/, checkpoints/.",
+)
 @click.option("--workers", type=int, help="Single-threaded worker processes [all cores].")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local process pool, or Ray tasks ($RAY_ADDRESS or a local cluster).")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local process pool, or Ray tasks ($RAY_ADDRESS or a local cluster).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--lr", type=float, help="Peak learning rate for every size [1e-2 up to d_model 128, lower beyond].")
-@click.option("--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing.")
+@click.option(
+    "--lr", type=float, help="Peak learning rate for every size [1e-2 up to d_model 128, lower beyond]."
+)
+@click.option(
+    "--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing."
+)
 @click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
 @json_option
 def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, dry_run, as_json):
@@ -72,7 +102,10 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
         echo_json(summary)
         return
     for s in summary:
-        cells = "  ".join(f"{name} {loss:.3f}" if status == "ok" else f"{name} {status}" for name, _, status, loss in s["runs"])
+        cells = "  ".join(
+            f"{name} {loss:.3f}" if status == "ok" else f"{name} {status}"
+            for name, _, status, loss in s["runs"]
+        )
         where = "interior" if s["interior"] else "ON AN EDGE"
         click.echo(f"C={s['budget']:.3g}: {cells}  -> min {s['best']} ({where})")
         if not s["interior"]:
@@ -121,13 +154,19 @@ def train_one(d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed
 @click.option("--prompt", default="def ", show_default=True)
 @click.option("--max-new-tokens", type=int, default=200, show_default=True)
 @click.option("--temperature", type=float, default=0.8, show_default=True, help="<1 sharper, >1 flatter.")
-@click.option("--top-k", type=int, default=40, show_default=True, help="Keep the k likeliest tokens (0: all).")
-@click.option("--top-p", type=float, default=0.9, show_default=True, help="Keep the smallest set with mass p (1: all).")
+@click.option(
+    "--top-k", type=int, default=40, show_default=True, help="Keep the k likeliest tokens (0: all)."
+)
+@click.option(
+    "--top-p", type=float, default=0.9, show_default=True, help="Keep the smallest set with mass p (1: all)."
+)
 @click.option("--greedy", is_flag=True, help="Always the likeliest token (ignores the sampling options).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--compare", is_flag=True, help="Show greedy, temperatures, top-k and top-p side by side.")
 @json_option
-def sample(run_dir, run_id, prompt, max_new_tokens, temperature, top_k, top_p, greedy, seed, compare, as_json):
+def sample(
+    run_dir, run_id, prompt, max_new_tokens, temperature, top_k, top_p, greedy, seed, compare, as_json
+):
     """Generate text from a trained run (a sweep folder, a run folder, or a checkpoint .pt)."""
     _need_torch()
     from scaling.train.sample import COMPARISON, Decoding, find_checkpoint, generate, load_model

@@ -38,7 +38,8 @@ from scaling.errors import ScalingError
 
 CHUNK_TOKENS = 65536  # 64 Ki tokens per split chunk
 VAL_EVERY = 20  # 1 chunk in 20 is held out
-EPOCH_WARNING = 4.0  # Muennighoff et al. 2023: repeating data up to ~4 epochs is nearly free, beyond it is not
+# Muennighoff et al. 2023: repeating data up to ~4 epochs is nearly free, beyond it is not
+EPOCH_WARNING = 4.0
 _STDLIB_SKIP = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
 
 
@@ -164,7 +165,9 @@ def load_corpus(data: str | None = None) -> Corpus:
     parts = [Path(p.strip()).expanduser() for p in text.split(",") if p.strip()]
     for p in parts:
         if not p.exists():
-            raise ScalingError(f"--data {str(p)!r} does not exist: give 'stdlib', a folder, text files, a .bin or hf:...")
+            raise ScalingError(
+                f"--data {str(p)!r} does not exist: give 'stdlib', a folder, text files, a .bin or hf:..."
+            )
     if len(parts) == 1 and parts[0].suffix == ".bin":
         return _from_bin(parts[0])
     files: list[Path] = []
@@ -179,7 +182,11 @@ def _text_files(folder: Path) -> list[Path]:
     out = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).parts
-        if p.is_file() and not any(part.startswith(".") for part in rel) and b"\0" not in p.read_bytes()[:8192]:
+        if (
+            p.is_file()
+            and not any(part.startswith(".") for part in rel)
+            and b"\0" not in p.read_bytes()[:8192]
+        ):
             out.append(p)
     return out
 
@@ -201,15 +208,23 @@ def _from_bin(path: Path) -> Corpus:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
             digest.update(block)
-    vocab = 256 if dtype == np.uint8 else int(max(int(tokens[i : i + (1 << 24)].max()) for i in range(0, len(tokens), 1 << 24))) + 1
+    vocab = (
+        256
+        if dtype == np.uint8
+        else int(max(int(tokens[i : i + (1 << 24)].max()) for i in range(0, len(tokens), 1 << 24))) + 1
+    )
     tokenizer = "bytes" if dtype == np.uint8 else f"ids-uint16-{path.name}"
-    return Corpus(name=str(path), sha256=digest.hexdigest(), tokens=tokens, tokenizer=tokenizer, vocab_size=vocab)
+    return Corpus(
+        name=str(path), sha256=digest.hexdigest(), tokens=tokens, tokenizer=tokenizer, vocab_size=vocab
+    )
 
 
 def _from_hf(spec: str) -> Corpus:
     parts = spec.split(":")
     if len(parts) not in (3, 4) or not parts[1] or not parts[2]:
-        raise ScalingError(f"--data {spec!r}: expected hf:BUILDER:FILES[:COLUMN], e.g. hf:json:data/*.jsonl:text")
+        raise ScalingError(
+            f"--data {spec!r}: expected hf:BUILDER:FILES[:COLUMN], e.g. hf:json:data/*.jsonl:text"
+        )
     builder, files, column = parts[1], parts[2], parts[3] if len(parts) == 4 else "text"
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # local files only: never reach for the Hub
     try:

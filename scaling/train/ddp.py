@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             record.row["batch"] = config.batch  # the global batch
             write_curve(record, args.out)
             write_rows(Path(args.out) / "runs.csv", [record.row])
-            print(json.dumps({k: record.row[k] for k in ("run_id", "status", "N", "D", "C", "loss", "tokens_per_s")}))
+            print(
+                json.dumps(
+                    {k: record.row[k] for k in ("run_id", "status", "N", "D", "C", "loss", "tokens_per_s")}
+                )
+            )
     finally:
         dist.destroy_process_group()
     return 0

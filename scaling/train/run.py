@@ -201,7 +201,9 @@ def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> Ru
     torch.manual_seed(config.seed)
     model = GPT(spec).to(device)
     if sum(p.numel() for p in model.parameters()) != spec.params:  # the estimator and the model must agree
-        raise AssertionError(f"GPT has {sum(p.numel() for p in model.parameters())} parameters, spec {spec.params}")
+        raise AssertionError(
+            f"GPT has {sum(p.numel() for p in model.parameters())} parameters, spec {spec.params}"
+        )
     trained = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel

@@ -54,7 +54,9 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
         return path
     folder = path / "checkpoints"
     if not folder.is_dir():
-        raise ScalingError(f"{path} has no checkpoints/ folder: give a sweep or run output folder, or a .pt file")
+        raise ScalingError(
+            f"{path} has no checkpoints/ folder: give a sweep or run output folder, or a .pt file"
+        )
     if run_id:
         candidate = folder / f"{run_id}.pt"
         if not candidate.exists():
@@ -62,7 +64,11 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
         return candidate
     from scaling.train.sweep import read_rows
 
-    rows = [r for r in read_rows(path / "runs.csv") if r["status"] == "ok" and (folder / f"{r['run_id']}.pt").exists()]
+    rows = [
+        r
+        for r in read_rows(path / "runs.csv")
+        if r["status"] == "ok" and (folder / f"{r['run_id']}.pt").exists()
+    ]
     if rows:  # the best model in the folder: lowest validation loss
         return folder / f"{min(rows, key=lambda r: float(r['loss']))['run_id']}.pt"
     found = sorted(folder.glob("*.pt"))

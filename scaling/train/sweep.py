@@ -43,7 +43,19 @@ from scaling.train.run import RUN_COLUMNS, RunConfig
 
 # (d_model, n_layer), ~2x apart in non-embedding parameters: 6k, 14k, 25k, 56k, 99k, 231k, 332k, 590k, 1.2M,
 # 1.8M, 3.1M. Below d_model 16 there is no scaling to see (Minchilla); above 256 a CPU run is hours.
-SHAPES = [(16, 2), (24, 2), (32, 2), (48, 2), (64, 2), (80, 3), (96, 3), (128, 3), (160, 4), (192, 4), (256, 4)]
+SHAPES = [
+    (16, 2),
+    (24, 2),
+    (32, 2),
+    (48, 2),
+    (64, 2),
+    (80, 3),
+    (96, 3),
+    (128, 3),
+    (160, 4),
+    (192, 4),
+    (256, 4),
+]
 MAX_EXTENSIONS = 2  # extra sizes per budget when the minimum sits on an edge
 MIN_STEPS_WARNING = 500  # fewer optimizer steps than this and a run has not converged (training.md 1.5)
 
@@ -139,7 +151,9 @@ def budget_minima(rows: list[dict[str, Any]]) -> dict[float, tuple[float, bool]]
     by_budget: dict[float, list[tuple[float, float]]] = {}
     for row in rows:
         if row.get("status") == "ok" and _finite(row.get("loss")):
-            by_budget.setdefault(float(row["budget"]), []).append((float(row["N_nonemb"]), float(row["loss"])))
+            by_budget.setdefault(float(row["budget"]), []).append(
+                (float(row["N_nonemb"]), float(row["loss"]))
+            )
     out = {}
     for budget, points in by_budget.items():
         points.sort()
@@ -210,7 +224,9 @@ def plan_sweep(
         base = replace(base, budgets=tuple(sorted(float(b) for b in budgets)))
     if sizes is not None:
         if sizes < 2:
-            raise ScalingError(f"--sizes {sizes}: an IsoFLOP parabola needs at least 3 sizes (2 at the very least)")
+            raise ScalingError(
+                f"--sizes {sizes}: an IsoFLOP parabola needs at least 3 sizes (2 at the very least)"
+            )
         base = replace(base, sizes=int(sizes))
     corpus = load_corpus(data)
     identity = corpus.identity()
@@ -238,6 +254,7 @@ def plan_sweep(
 
 
 def _check_lengths(sweep: Sweep, corpus) -> None:
+    from scaling.train.data import EPOCH_WARNING
     from scaling.train.run import plan_steps
 
     for c in sweep.configs:
@@ -245,8 +262,10 @@ def _check_lengths(sweep: Sweep, corpus) -> None:
         steps = plan_steps(c, spec)
         epochs = corpus.epochs(steps * c.batch * c.seq_len)
         if steps < MIN_STEPS_WARNING and sweep.preset.name != "smoke":
-            sweep.warnings.append(f"{c.run_id}: only {steps} optimizer steps; the loss will not have converged")
-        if epochs > 4.0:
+            sweep.warnings.append(
+                f"{c.run_id}: only {steps} optimizer steps; the loss will not have converged"
+            )
+        if epochs > EPOCH_WARNING:
             sweep.warnings.append(f"{c.run_id}: {epochs:.1f} epochs of {corpus.name}; beyond ~4 epochs repeated "
                                   "data is worth less (Muennighoff et al. 2023), so the fit will be biased")  # fmt: skip
 
@@ -270,8 +289,11 @@ def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> dict[str
                            if design.get("recipe", {}).get(k) != recipe.get(k))  # fmt: skip
         if differing:
             old = design.get("recipe", {})
-            problem = (f"{out} holds a sweep with a different recipe ("
-                       + ", ".join(f"{k}: {old.get(k)!r} there, {recipe.get(k)!r} now" for k in differing) + ")")
+            problem = (
+                f"{out} holds a sweep with a different recipe ("
+                + ", ".join(f"{k}: {old.get(k)!r} there, {recipe.get(k)!r} now" for k in differing)
+                + ")"
+            )
     elif runs_path.exists():
         problem = f"{runs_path} exists but was not written by scaling sweep (no sweep.json beside it)"
     if problem is None:
@@ -354,7 +376,11 @@ def _run_one(config: dict[str, Any], out: str) -> dict[str, Any]:
     try:
         return train_run(config, out_dir=out).to_dict()
     except Exception as exc:  # recorded, retried on the next start
-        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(), "config": config}
+        return {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "config": config,
+        }
 
 
 def execute_local(configs: list[RunConfig], out: Path, workers: int) -> Iterator[tuple[RunConfig, dict]]:
@@ -410,7 +436,10 @@ def _ray_task(config: dict[str, Any], out: str) -> dict[str, Any]:
     return _run_one(config, out)
 
 
-BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {"local": execute_local, "ray": execute_ray}
+BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {
+    "local": execute_local,
+    "ray": execute_ray,
+}
 
 
 # ----------------------------------------------------------------------------------------- throughput
@@ -435,7 +464,8 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
                 tick = time.perf_counter()
                 _, loss = model(x, x)
                 loss.backward()
-                with torch.no_grad():  # a stand-in for AdamW's step: creating torch.optim imports torch._dynamo
+                # A stand-in for AdamW's step: creating a torch.optim optimizer imports torch._dynamo (seconds).
+                with torch.no_grad():
                     torch._foreach_add_(params, [p.grad for p in params], alpha=-1e-4)
                     torch._foreach_mul_(params, 0.999)
                 for p in params:
@@ -534,7 +564,9 @@ def run_sweep(
                    if probe else ""))  # fmt: skip
             first = False
         else:
-            say(f"sweep: {len(todo)} edge-extension run(s) beyond a budget's smallest or largest size; ETA ~{_clock(eta)}")
+            say(
+                f"sweep: {len(todo)} edge-extension run(s) beyond a budget's smallest or largest size; ETA ~{_clock(eta)}"
+            )
         # Longest runs first, so the last one to finish is short (no long tail on one core).
         todo.sort(key=lambda c: c.budget / rates[(c.d_model, c.n_layer)], reverse=True)
         progress = Progress(len(todo), sum(c.budget for c in todo), eta)
