@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     parser.add_argument("--seconds", type=float, default=1.5, help="per model and setting")
+    parser.add_argument("--batch", type=int, default=8, help="sequences of 128 tokens per step (the sweep's 8)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
         peak, n = matmul_peak(device)
         name = torch.cuda.get_device_name() if device == "cuda" else f"cpu x{threads} thread(s)"
         for shape in SHAPES:
-            r = train_rate(shape, device, args.seconds)
+            r = train_rate(shape, device, args.seconds, batch=args.batch)
             r.update(
                 device=name, peak_flops_per_s=peak, peak_matmul_n=n, fraction_of_peak=r["flops_per_s"] / peak
             )

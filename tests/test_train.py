@@ -316,7 +316,10 @@ def test_ddp_gloo_two_processes_matches_one_process(tmp_path):
     assert float(row["loss"]) == pytest.approx(single.loss, abs=2e-3)
 
 
+@pytest.mark.slow
 def test_ray_backend_local_cluster(tmp_path):
+    """Ray is not a dependency (its wheel and deps are ~100 MB): skipped unless installed. Starting a local Ray
+    cluster takes 10-30 s on 2 cores, more when they are busy."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
     from scaling.train.sweep import plan_sweep, run_sweep
 
