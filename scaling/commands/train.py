@@ -131,15 +131,13 @@ def train_one(d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed
     """Train one model; writes OUT/runs.csv (one row), its curve and checkpoint."""
     _need_torch()
     from scaling.train.run import RunConfig, train_run, write_curve
-    from scaling.train.sweep import read_rows, write_rows
+    from scaling.train.sweep import add_row
 
     config = RunConfig(d_model=d_model, n_layer=n_layer, n_head=n_head, budget=budget, tokens=tokens,
                        seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device)  # fmt: skip
     record = train_run(config, out_dir=out)
     write_curve(record, out)
-    rows = {r["run_id"]: r for r in read_rows(Path(out) / "runs.csv")}
-    rows[record.run_id] = record.row
-    write_rows(Path(out) / "runs.csv", list(rows.values()))
+    add_row(Path(out) / "runs.csv", record.row)
     if as_json:
         echo_json(record.row)
         return

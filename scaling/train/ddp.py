@@ -13,7 +13,7 @@ for one run too big for one device. Usage::
 ``--config`` is a `RunConfig` as JSON text or a path to a JSON file; ``device`` defaults to ``auto`` here (cuda if
 present). The backend is nccl on GPU and gloo on CPU. Every rank draws the same global batch and trains on its
 ``batch / world_size`` slice, so the run has the same D, FLOPs, schedule and data as the single-process run of the
-same config (losses agree to float rounding). Rank 0 writes ``OUT/runs.csv`` (one row), ``OUT/curves/<run_id>.csv``
+same config (losses agree to float rounding). Rank 0 adds the run's row to ``OUT/runs.csv``, ``OUT/curves/<run_id>.csv``
 and ``OUT/checkpoints/<run_id>.pt``.
 """
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch.distributed as dist
 
     from scaling.train.run import RunConfig, train_run, write_curve
-    from scaling.train.sweep import write_rows
+    from scaling.train.sweep import add_row
 
     text = args.config
     data = json.loads(Path(text).read_text() if Path(text).is_file() else text)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if dist.get_rank() == 0:
             record.row["batch"] = config.batch  # the global batch
             write_curve(record, args.out)
-            write_rows(Path(args.out) / "runs.csv", [record.row])
+            add_row(Path(args.out) / "runs.csv", record.row)
             print(
                 json.dumps(
                     {k: record.row[k] for k in ("run_id", "status", "N", "D", "C", "loss", "tokens_per_s")}

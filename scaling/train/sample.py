@@ -85,6 +85,11 @@ def load_model(checkpoint: str | Path):
     from scaling.train.model import GPT
 
     payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if payload["row"].get("tokenizer") != "bytes":
+        raise ScalingError(
+            f"{checkpoint} was trained on token ids ({payload['row'].get('tokenizer')}), not bytes; "
+            "sampling text needs that corpus's own tokenizer"
+        )
     model = GPT(ModelSpec(**payload["spec"]))
     model.load_state_dict(payload["model"])
     model.eval()

@@ -336,6 +336,13 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     _atomic_write(path, "".join(lines))
 
 
+def add_row(path: Path, row: dict[str, Any]) -> None:
+    """Add (or replace, by run_id) one row of a runs.csv, keeping the others."""
+    rows = {r["run_id"]: r for r in read_rows(path)}
+    rows[row["run_id"]] = row
+    write_rows(path, list(rows.values()))
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
