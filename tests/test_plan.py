@@ -238,3 +238,14 @@ def test_inference_aware_plan_spends_exactly_the_training_budget():
     assert aware.tokens > base.tokens
     assert aware.loss > base.loss  # slightly worse loss, much cheaper to serve
     assert aware.cost.days == pytest.approx(base.cost.days, rel=1e-9)
+
+
+def test_html_report_marks_the_plan_on_the_optimal_zone(tmp_path):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["plan", "--gpus", "256xH100", "--days", "30", "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert 'id="optimal-zone"' in text
+    assert "this plan (plan-" in text  # the plan's marker trace
+    assert "<script src=" not in text and len(text) > 3_000_000  # plotly.js inlined: works offline
+    assert "Assumptions" in text and "Comparisons at this budget" in text
