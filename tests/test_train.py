@@ -178,8 +178,22 @@ def test_text_folder_and_bin_corpora(tmp_path):
     ids.tofile(tmp_path / "ids.bin")
     binary = load_corpus.__wrapped__(str(tmp_path / "ids.bin"))
     assert binary.vocab_size == 1000 and binary.n_tokens == 5000
+    (np.arange(5000) % 256).astype(np.uint8).tofile(tmp_path / "bytes.u8.bin")
+    assert load_corpus.__wrapped__(str(tmp_path / "bytes.u8.bin")).tokenizer == "bytes"
     with pytest.raises(ScalingError, match="does not exist"):
         load_corpus.__wrapped__(str(tmp_path / "missing"))
+
+
+def test_hugging_face_datasets_local_files(tmp_path, monkeypatch):
+    pytest.importorskip("datasets", reason="Hugging Face datasets is not installed (pip install datasets)")
+    from scaling.train.data import load_corpus
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    lines = [json.dumps({"text": f"line {i} of some text"}) for i in range(300)]
+    (tmp_path / "d.jsonl").write_text("\n".join(lines))
+    corpus = load_corpus.__wrapped__(f"hf:json:{tmp_path / 'd.jsonl'}:text")
+    assert corpus.n_tokens == len("\n".join(f"line {i} of some text" for i in range(300)))
 
 
 # ----------------------------------------------------------------------------------------- sweeps
