@@ -81,6 +81,9 @@ class Preset:
     minutes: float = 5.0  # the target wall time on 2 cores
     extend: bool = True
     shapes: tuple[tuple[int, int], ...] = tuple(SHAPES)
+    # Sizes below the ladder that only an edge extension adds: d12 trains at ~4 GFLOP/s per core (its attention is
+    # most of its FLOPs), too slow to plan for, but a budget whose optimum falls below d16 needs it.
+    below: tuple[tuple[int, int], ...] = ((12, 2),)
 
 
 PRESETS = {
@@ -88,7 +91,7 @@ PRESETS = {
     # at these budgets: measured on the stdlib corpus, d12l1 beats d8l1 and d16l1 at both 3e9 and 1e10 FLOPs.
     # Extension off, so it always finishes in under a minute.
     "smoke": Preset("smoke", (3e9, 1e10), sizes=3, prior_n0=3.2e3, prior_a=0.1, seq_len=64, evals=2,
-                    eval_windows=64, minutes=0.5, extend=False, shapes=((8, 1), (12, 1), (16, 1), (24, 1), (32, 1))),
+                    eval_windows=64, minutes=0.5, extend=False, shapes=((8, 1), (12, 1), (16, 1), (24, 1), (32, 1)), below=()),
     # Measured on the stdlib corpus (Python 3.11.7), 2 workers on a shared 2-core box, the prior ladder:
     #   3e11   d16 2.123  d24 2.073  d32 2.123  d48 2.502  d64 2.425   -> min d24 (interior)
     #   6e11   d16 2.013  d24 1.896  d32 1.887  d48 2.048  d64 2.147   -> min d32 (interior)
@@ -170,35 +173,61 @@ def budget_minima(rows: list[dict[str, Any]]) -> dict[float, tuple[float, bool]]
 
 
 def edge_extensions(sweep: Sweep, rows: list[dict[str, Any]]) -> list[RunConfig]:
-    """One more size beyond the edge for each budget whose minimum is its smallest or largest size so far."""
+    """One more size beyond an edge for each finished budget whose minimum is not inside the sizes tried.
+
+    "Inside" is judged twice: the lowest loss must not be the smallest or largest size, and the vertex of the
+    parabola in log N through the budget's losses (what the fitter's Approach 2 and the IsoFLOP chart use) must lie
+    within the sizes tried. Below the design ladder, `Preset.below` holds sizes only an extension may add."""
     done = {r["run_id"]: r for r in rows}
+    ladder = list(sweep.preset.below) + list(sweep.preset.shapes)
     new = []
     for budget in sweep.budgets:
         planned = [c for c in sweep.configs if c.budget == budget]
         if any(c.run_id not in done or done[c.run_id]["status"] == "failed" for c in planned):
             continue  # wait for the whole budget
-        base = sweep.preset.sizes
-        if len(planned) - base >= MAX_EXTENSIONS:
+        if len(planned) - sweep.preset.sizes >= MAX_EXTENSIONS:
             continue
-        ok = sorted((non_embedding_params((c.d_model, c.n_layer)), float(done[c.run_id]["loss"]), c)
+        ok = sorted((total_params((c.d_model, c.n_layer), c.seq_len), float(done[c.run_id]["loss"]), c)
                     for c in planned if done[c.run_id]["status"] == "ok" and _finite(done[c.run_id]["loss"]))  # fmt: skip
         if len(ok) < 2:
             continue
-        best = min(range(len(ok)), key=lambda i: ok[i][1])
         shapes = [(c.d_model, c.n_layer) for _, _, c in ok]
-        ladder = list(sweep.preset.shapes)
-        if best == 0:
-            i = ladder.index(shapes[0]) - 1 if shapes[0] in ladder else -1
-        elif best == len(ok) - 1:
-            i = ladder.index(shapes[-1]) + 1 if shapes[-1] in ladder else len(ladder)
-        else:
+        side = _outside(ok)
+        if side == 0:
             continue
+        edge = shapes[0] if side < 0 else shapes[-1]
+        i = ladder.index(edge) + side if edge in ladder else -1
         if 0 <= i < len(ladder) and ladder[i] not in shapes:
             new.append(_config(sweep, budget, ladder[i]))
         else:
-            sweep.warnings.append(f"budget {budget:.3g}: the minimum is at the ladder's end ({shapes[best]}); "
+            sweep.warnings.append(f"budget {budget:.3g}: the minimum is beyond the ladder's end ({edge}); "
                                   "no size beyond it")  # fmt: skip
     return new
+
+
+def _outside(points: list[tuple[float, float, Any]]) -> int:
+    """-1 / +1 if a budget's minimum lies below / above its sizes (argmin or parabola vertex), else 0."""
+    best = min(range(len(points)), key=lambda i: points[i][1])
+    if best == 0:
+        return -1
+    if best == len(points) - 1:
+        return 1
+    if len(points) < 3:
+        return 0
+    import numpy as np
+
+    x = np.log([p[0] for p in points])
+    a, b, _ = np.polyfit(x, [p[1] for p in points], 2)
+    if a <= 0:  # no upward parabola: trust the argmin, which is interior
+        return 0
+    vertex = -b / (2 * a)
+    return -1 if vertex < x[0] else (1 if vertex > x[-1] else 0)
+
+
+def total_params(shape: tuple[int, int], seq_len: int = 128) -> int:
+    from scaling.train.model import gpt_spec
+
+    return gpt_spec(*shape, seq_len=seq_len).params
 
 
 def _config(sweep: Sweep, budget: float, shape: tuple[int, int]) -> RunConfig:
