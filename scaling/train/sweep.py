@@ -100,7 +100,10 @@ PRESETS = {
     # The minima sit where training.md found them on KJV + Shakespeare, so the prior needed no re-centring. The
     # 6e11..2.5e12 grid took 13.9 min here (not training.md's 4.5): d16 trains at ~5 GFLOP/s per core (its
     # attention, 44% of its FLOPs, runs on 8-dim heads), and one d16 run at 1.2e12 alone takes over 4 minutes.
-    # So `small` is the grid one budget lower (~8 min measured here), `medium` the grid one budget higher.
+    # So `small` is the grid one budget lower: probe ETA 8 min, 13 min measured while other jobs shared the cores.
+    # At 3e11 the parabola's vertex fell just below d16 (the undertrained d48/d64 runs tilt it), so the edge
+    # extension adds d12l2 (2.205); then all three vertices lie inside the sizes and N_opt ~ C^0.66 (total N).
+    # `medium` is the grid one budget higher (~30 min).
     "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=8.0),
     "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=30.0),
 }  # fmt: skip
