@@ -322,20 +322,20 @@ def _lm_batch(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-10,
     return theta, obj, converged, iters
 
 
-def _lm_parallel(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-10):
-    """`_lm_batch` over row chunks in threads (numpy releases the GIL in its array loops).
+def _lm_parallel(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-10, rows=512):
+    """`_lm_batch` over blocks of ``rows`` starts, spread over threads (numpy releases the GIL in its loops).
 
-    Each start's iterations depend only on its own row, so chunking changes no result; on 2 cores it nearly
-    halves the wall time of the 4,500-start screen and of the bootstrap.
+    Each start's iterations depend only on its own row, so blocking changes nothing but the last bits that
+    BLAS blocking may round differently. Blocks of a few hundred rows keep the (rows, runs) arrays in cache;
+    with two threads on 2 cores the 4,500-start screen runs about 2.5x faster than one 4,500-row batch.
     """
     theta0 = np.asarray(theta0, dtype=float)
     S = theta0.shape[0]
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or S < 256:
+    if S <= rows:
         return _lm_batch(theta0, logN, logD, logL, weights, delta, max_iter=max_iter, tol=tol)
     from concurrent.futures import ThreadPoolExecutor
 
-    bounds = np.linspace(0, S, workers + 1).astype(int)
+    bounds = list(range(0, S, rows)) + [S]
     per_row = np.ndim(weights) == 2
 
     def run(i):
@@ -343,8 +343,8 @@ def _lm_parallel(theta0, logN, logD, logL, weights, delta, max_iter=200, tol=1e-
         w = weights[lo:hi] if per_row else weights
         return _lm_batch(theta0[lo:hi], logN, logD, logL, w, delta, max_iter=max_iter, tol=tol)
 
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(run, range(workers)))
+    with ThreadPoolExecutor(min(os.cpu_count() or 1, 4)) as pool:
+        parts = list(pool.map(run, range(len(bounds) - 1)))
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
 
 
