@@ -275,8 +275,8 @@ _COUNT_SUFFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
 
 def _sig(value: float, digits: int) -> str:
     text = f"{value:.{digits}g}"
-    if "e+" in text:  # keep plain notation for large values like 1e+05; small ones (1.2e-05) stay exponents
-        text = f"{value:.{max(digits - 1, 0)}f}"
+    if "e+" in text:  # plain, rounded notation for large values (13,192 not 1.32e+04); small ones stay exponents
+        text = f"{value:,.0f}"
     return text
 
 
