@@ -411,6 +411,7 @@ class FittedLaw(Law):
             "objective": self.objective,
             "delta": self.delta,
             "n_runs": self.n_runs,
+            "flops_range": list(self.fit_flops_range) if self.fit_flops_range else None,
             "n_starts": self.n_starts,
             "n_starts_at_best": self.n_starts_at_best,
             "n_starts_screened_out": self.n_starts_screened_out,
@@ -518,7 +519,9 @@ def fit_parametric(
     src = f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {n} runs"
     for message in fit_warnings:
         _warn(message)
+    compute = 6.0 * np.exp(logN + logD)  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
+        fit_flops_range=(float(compute.min()), float(compute.max())),
         name=name,
         kind="parametric",
         source=src,

@@ -181,6 +181,7 @@ class Law:
     uncertainty: dict[str, Any] = field(default_factory=dict)
     replicates: np.ndarray | None = field(default=None, repr=False)
     interval_level: float = DEFAULT_LEVEL
+    fit_flops_range: tuple[float, float] | None = None  # (min, max) 6ND of the runs a fitted law came from
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -329,6 +330,15 @@ class Law:
         )
         warnings = list(self.warnings)
         notes = [f"law {self.name}: {self.source}", f"convention: {self.convention}"]
+        if self.fit_flops_range is not None:
+            lo, hi = self.fit_flops_range
+            decades = math.log10(float(np.max(C)) / hi)
+            if decades > 1.0:
+                warnings.append(
+                    f"extrapolation: the budget is {decades:.1f} decades beyond the largest run this law was fitted "
+                    f"on (C = {hi:.3g}); Hoffmann et al. extrapolated about 2, and exponents fitted at small scale "
+                    "drift (Pearce & Song 2024, Porian et al. 2024)"
+                )
         special = (U is not None or (D_inf is not None and D_inf > 0)) and self.kind == "parametric"
 
         if not special:
@@ -617,6 +627,9 @@ def law_from_dict(entry: dict[str, Any]) -> Law:
         if boot.get("replicates"):
             fields["replicates"] = np.asarray(boot["replicates"], dtype=float).reshape(-1, 5)
             fields["interval_level"] = float(boot.get("level", DEFAULT_LEVEL))
+        flops_range = (entry.get("fit") or {}).get("flops_range")
+        if flops_range:
+            fields["fit_flops_range"] = (float(flops_range[0]), float(flops_range[1]))
         law = Law(**fields)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ScalingError):

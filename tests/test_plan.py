@@ -249,3 +249,18 @@ def test_html_report_marks_the_plan_on_the_optimal_zone(tmp_path):
     assert "this plan (plan-" in text  # the plan's marker trace
     assert "<script src=" not in text and len(text) > 3_000_000  # plotly.js inlined: works offline
     assert "Assumptions" in text and "Comparisons at this budget" in text
+
+
+def test_fitted_law_file_plans_and_warns_when_extrapolating(tmp_path):
+    from scaling.fit import fit_parametric, save_law, synthetic_runs
+
+    runs = synthetic_runs("chinchilla", noise=0.005, seed=3)  # budgets 6e18 .. 3e21, as Hoffmann's IsoFLOPs
+    path = tmp_path / "law.json"
+    save_law(fit_parametric(runs), path)
+    near = make_plan(flops=3e21, law=str(path), gpus="64xH100")
+    far = make_plan(flops=1e25, law=str(path), gpus="4096xH100")
+    assert not any("extrapolation" in w for w in near.warnings)
+    assert any("extrapolation" in w and "decades beyond" in w for w in far.warnings)
+    # the fitted law recovers Chinchilla's allocation near its data (the synthetic truth: 40.4B at 5.76e23 ...)
+    truth = get_law("chinchilla").optimal(3e21)
+    assert float(near.allocation.params) == pytest.approx(float(truth.params), rel=0.15)
