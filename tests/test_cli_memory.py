@@ -61,6 +61,12 @@ def test_search_prints_layouts():
     assert d["layouts"] and all(row["fits"] for row in d["layouts"])
 
 
+def test_search_without_global_batch_uses_about_4m_tokens():
+    r = run("llama-2-7b", "--gpus", "8xH100", "--search", "--top", "2")
+    assert r.exit_code == 0, r.output
+    assert "1024 sequences of 4096 tokens" in r.output  # 2^round(log2(4e6 / 4096)) = 1024
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
@@ -70,7 +76,7 @@ def test_search_prints_layouts():
         (["llama-2-7b", "--optimizer", "adamq"], "unknown optimizer 'adamq'"),
         (["llama-2-7b", "--zero", "7"], "unknown ZeRO stage '7'"),
         (["no-such-model"], "unknown model"),
-        (["llama-2-7b", "--gpus", "8xH100", "--search"], "--global-batch"),
+        (["llama-2-7b", "--gpus", "8", "--search"], "--search needs an accelerator"),
         ([], "give a MODEL"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from scaling.commands._common import (
@@ -141,7 +143,13 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
     if accelerator is None:
         raise ScalingError("--search needs an accelerator in --gpus, e.g. --gpus 64xH100")
     if global_batch is None:
-        raise ScalingError("--search needs --global-batch (sequences per step)")
+        # about 4M tokens per step (Llama 2/3 pre-training), a power of two, at least one sequence per device
+        from scaling.model import load_model
+
+        length = seq_len or (4096 if isinstance(target, (int, float)) else load_model(target).n_ctx)
+        global_batch = max(devices, 2 ** round(math.log2(max(1.0, 4e6 / length))))
+        click.echo(f"note: --global-batch not given: {global_batch} sequences of {length} tokens "
+                   "(about 4M tokens per step, as Llama 2 and 3 pre-trained)", err=True)
     df = search_layouts(
         target, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=seq_len, mfu=mfu,
         precision=precision, optimizer=optimizer, devices_per_node=per_node or 8, flash_attention=flash_attention,
