@@ -126,6 +126,16 @@ def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any
     return axis
 
 
+def _ticks_125(values: np.ndarray) -> dict[str, Any]:
+    """Explicit 1-2-5 ticks labelled as counts (20k, 50k, 100k) over the span of ``values``."""
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return {}
+    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
+    return {"tickvals": ticks, "ticktext": [units.format_count(t) for t in ticks], "dtick": None}
+
+
 def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
     axis = {"title": {"text": title}, "showgrid": True, "gridcolor": "#dddddd", "zeroline": False,
             "showline": True, "linecolor": "#444444", "ticks": "outside"}
@@ -535,7 +545,8 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
         legend={"font": {"size": 11}},
         **_two_panels((_log_axis("Parameters N (count)"), _linear_axis("Final loss (nats/token)")),
                       (_log_axis("Training compute C (FLOPs)", power=True),
-                       _log_axis("Compute-optimal parameters N_opt (count)", dtick="D2")),  # 1, 2, 5 labels:
+                       _log_axis("Compute-optimal parameters N_opt (count)",
+                                 **_ticks_125(np.asarray(result.n_opt(C), dtype=float)))),  # 1, 2, 5 labels:
                       # the minima often span less than two decades
                       ("Loss against model size, one curve per budget", "Profile minima against compute"),
                       split=0.55),
