@@ -407,7 +407,10 @@ def shape_for_params(
             if best is None or score < best[0]:
                 best = (score, spec)
     if best is None:
-        raise ScalingError(f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}")
+        raise ScalingError(
+            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
+            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
+        )
     return best[1]
 
 

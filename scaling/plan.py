@@ -271,9 +271,12 @@ def _inference_aware_within_budget(law: Any, budget: float, unique: float | None
 
 
 def _devices_for_deadline(budget: float, accelerator: Any, mfu: float, dtype: str, days: float) -> int:
-    """Without a cluster: the smallest multiple of 8 devices that finishes within ``days`` (stated)."""
+    """Without a cluster: the smallest power of two (8 at least) of devices that finishes within ``days``.
+
+    Powers of two keep data parallelism, micro-batches and the global batch divisible (stated in the plan).
+    """
     per_device = accelerator.peak(dtype) * mfu * days * units.SECONDS_PER_DAY
-    return max(8, int(8 * math.ceil(budget / per_device / 8)))
+    return max(8, 2 ** math.ceil(math.log2(max(1.0, budget / per_device))))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -431,7 +434,7 @@ def make_plan(
     if devices is None:
         devices = _devices_for_deadline(training.flops, accelerator, mfu_v, dtype, DEFAULT_DAYS_WITHOUT_CLUSTER)
         assumptions.append(
-            f"no cluster given: {devices} x {accelerator.name}, the smallest multiple of 8 that trains within "
+            f"no cluster given: {devices} x {accelerator.name}, the smallest power of two that trains within "
             f"{DEFAULT_DAYS_WITHOUT_CLUSTER:g} days"
         )
     cost = flops_mod.compute_cost(
