@@ -126,7 +126,7 @@ def main() -> None:
                                    flash_attention=True, overhead_bytes=0)  # fmt: skip
         else:
             states = acts = estimate_memory(spec, mode="train", precision="fp32", micro_batch=batch, seq_len=seq,
-                                            overhead_bytes=0)  # fmt: skip
+                                            overhead_bytes=0, flash_attention=False)  # fmt: skip
         predicted = dict(
             weights=states.weights_bytes + states.master_weights_bytes, gradients=states.gradients_bytes,
             optimizer=states.optimizer_bytes, activations=acts.activations_bytes,

@@ -152,7 +152,7 @@ def search_layouts(
     recompute: Any = RECOMPUTE,
     sp: Any = (False, True),
     interleave: Any = (1,),
-    flash_attention: bool = False,
+    flash_attention: bool = True,
     dropout: bool = True,
     intra_node_bytes_per_s: float | None = None,
     inter_node_bytes_per_s: float | None = None,

@@ -656,7 +656,7 @@ def estimate_memory(
     zero: int | str = 0,
     offload: str | None = None,
     recompute: str = "none",
-    flash_attention: bool = False,
+    flash_attention: bool = True,
     micro_batch: int = 1,
     seq_len: int | None = None,
     global_batch: int | None = None,
@@ -683,7 +683,9 @@ def estimate_memory(
     ``micro_batch=0`` counts model states only. ``mode="finetune"`` is full fine-tuning, LoRA with
     ``lora_rank``, or QLoRA with ``lora_rank`` and ``quant="nf4"`` (or int4/int8). ``mode="infer"`` counts
     weights (at ``quant`` or ``precision``), the KV cache of ``batch`` sequences of ``context`` tokens at
-    ``kv_dtype`` (default ``precision``), and the forward pass's transient peak.
+    ``kv_dtype`` (default ``precision``), and the forward pass's transient peak. ``flash_attention`` is on by
+    default (fused attention kernels, PyTorch SDPA's default): no s x s scores are stored; ``False`` gives
+    Korthikanti et al. 2022's standard-attention baseline.
     """
     mode = _choice(mode, MODES, "mode")
     precision = _choice(precision, PRECISIONS, "precision", _DTYPE_ALIASES)
