@@ -582,6 +582,13 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         if lay.get("sp"):
             parts.append("SP")
         cluster.append(("layout", ", ".join(parts)))
+        if lay.get("step_s"):
+            comm = lay["tp_comm_s"] + lay["dp_comm_s"] + lay["pp_comm_s"]
+            cluster.append((
+                "step-time model",
+                f"{lay['step_s']:.3g} s/step = compute {lay['compute_s']:.3g} + pipeline bubble {lay['bubble_s']:.2g} + "
+                f"communication {comm:.2g} (scaling.layout; ranks the layouts, the wall-clock above uses the MFU)",
+            ))  # fmt: skip
     if plan.memory is not None:
         m = plan.memory
         cluster.append(("memory / device", f"{f.format_bytes(m.total_bytes)} of {f.format_bytes(m.capacity_bytes)}" + (" (fits)" if m.fits else " (DOES NOT FIT)")))
