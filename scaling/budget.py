@@ -37,10 +37,12 @@ def parse_budget(text: object, dtype: str = "bf16") -> tuple[float, str]:
     if cluster.accelerator is None:
         raise ScalingError(f"invalid budget {raw!r}: the cluster must name an accelerator, e.g. 512xH100")
     from scaling import catalog
+    from scaling import flops as flops_mod
 
     accelerator = catalog.get_accelerator(cluster.accelerator)
     peak = accelerator.peak(dtype)
-    flops = cluster.devices * peak * mfu * seconds
+    flops = flops_mod.flops_from_time(accelerator=accelerator, devices=cluster.devices, seconds=seconds, mfu=mfu,
+                                      dtype=dtype)  # fmt: skip
     description = (
         f"{cluster.devices} x {accelerator.name} x {peak / 1e12:.4g} TFLOP/s {dtype} peak x {mfu:.0%} MFU x "
         f"{units.format_duration(seconds)} = {flops:.3g} FLOPs"

@@ -71,6 +71,24 @@ def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingEr
     return ScalingError(f"unknown {kind} {name!r}{hint} (see '{listing}' for the list)")
 
 
+# ---------------------------------------------------------------------------------------- known models
+def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The well-known models of ``data/known_models.csv`` (or a file with the same columns), with numeric
+    ``params``, ``tokens`` and ``flops`` (6ND where the file gives none) and ``flops_method``."""
+    out = []
+    for row in read_csv(Path(path) if path else "known_models.csv"):
+        try:
+            params, tokens = float(row["params"]), float(row["tokens"])
+            flops = float(row["flops"]) if row.get("flops") else 6.0 * params * tokens
+        except (KeyError, ValueError):
+            raise ScalingError(
+                f"bad known-models row {row.get('name', row)!r}: needs numeric params and tokens (flops optional)"
+            ) from None
+        out.append({**row, "params": params, "tokens": tokens, "flops": flops,
+                    "flops_method": row.get("flops_method") or "6ND"})  # fmt: skip
+    return out
+
+
 # ------------------------------------------------------------------------------------------ accelerators
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
 

@@ -195,19 +195,7 @@ def _budget_label(flops: float) -> str:
 # ============================================================================ known models and plans
 def read_known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The well-known models of ``data/known_models.csv`` (or your own file with the same columns)."""
-    rows = catalog.read_csv(Path(path) if path else KNOWN_MODELS_FILE)
-    out = []
-    for row in rows:
-        try:
-            params, tokens = float(row["params"]), float(row["tokens"])
-            flops = float(row["flops"]) if row.get("flops") else 6.0 * params * tokens
-        except (KeyError, ValueError):
-            raise ScalingError(
-                f"bad known-models row {row.get('name', row)!r}: needs numeric params and tokens (flops optional)"
-            ) from None
-        out.append({**row, "params": params, "tokens": tokens, "flops": flops,
-                    "flops_method": row.get("flops_method") or "6ND"})
-    return out
+    return catalog.known_models(path)
 
 
 def _model_hover(m: Mapping[str, Any]) -> str:

@@ -500,10 +500,6 @@ class ComputeCost:
         return out
 
 
-def _accelerator(accelerator: str | Accelerator) -> Accelerator:
-    return get_accelerator(accelerator)
-
-
 def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
     if price_usd_per_hour is not None:
         return float(_positive(price_usd_per_hour, "price per device-hour")), "given"
@@ -526,7 +522,7 @@ def compute_cost(
     The price is per device-hour: the one given, else the catalog's, else no cost (``cost_usd`` is None).
     """
     flops = _positive(flops, "FLOPs")
-    acc = _accelerator(accelerator)
+    acc = get_accelerator(accelerator)
     devices = _devices(devices)
     mfu = _mfu(mfu)
     peak = acc.peak(dtype)
@@ -555,7 +551,7 @@ def flops_from_time(
     *, accelerator: str | Accelerator, devices: int, seconds: Number, mfu: float, dtype: str = "bf16"
 ) -> Number:
     """The FLOPs a cluster delivers in ``seconds`` at ``mfu``: devices x peak x MFU x seconds."""
-    acc = _accelerator(accelerator)
+    acc = get_accelerator(accelerator)
     return _devices(devices) * acc.peak(dtype) * _mfu(mfu) * _positive(seconds, "duration")
 
 
@@ -563,7 +559,7 @@ def flops_from_gpu_hours(
     gpu_hours: Number, *, accelerator: str | Accelerator, mfu: float, dtype: str = "bf16"
 ) -> Number:
     """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
-    acc = _accelerator(accelerator)
+    acc = get_accelerator(accelerator)
     return _positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * _mfu(mfu)
 
 
@@ -576,7 +572,7 @@ def flops_from_usd(
     dtype: str = "bf16",
 ) -> Number:
     """The FLOPs ``usd`` dollars buy at ``price_usd_per_hour`` per device-hour (default: the catalog's)."""
-    acc = _accelerator(accelerator)
+    acc = get_accelerator(accelerator)
     price, _ = _price(acc, price_usd_per_hour)
     if price is None:
         raise ScalingError(f"no price for {acc.name}: give a price per device-hour (--price)")
@@ -618,7 +614,7 @@ def mfu_from_throughput(
 ) -> Utilization:
     """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU (Touvron 2023)."""
     rate = float(_positive(tokens_per_second_per_device, "tokens per second per device"))
-    acc = _accelerator(accelerator)
+    acc = get_accelerator(accelerator)
     peak = acc.peak(dtype)
     counted = training_flops(
         spec, 1.0, convention=convention, seq_len=seq_len, causal=causal, recompute=recompute,

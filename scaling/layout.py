@@ -71,20 +71,13 @@ def bandwidths(accelerator: Accelerator) -> tuple[float, float]:
 
 
 def flops_per_token(spec: ModelSpec, seq_len: int) -> dict[str, tuple[float, float]]:
-    """(model, hardware) training FLOPs per token for each recompute level."""
+    """(model, hardware) training FLOPs per token for each recompute level, from `scaling.flops`."""
+    from scaling.flops import training_flops
+
     out = {}
-    try:
-        from scaling.flops import training_flops
-    except ImportError:  # pragma: no cover - scaling.flops ships with the package
-        training_flops = None
     for r in RECOMPUTE:
-        if training_flops is not None:
-            f = training_flops(spec, 1.0, convention="exact", seq_len=seq_len, recompute=r)
-            out[r] = (float(f.flops_per_token), float(f.hardware_flops_per_token))
-        else:  # PaLM App. B: 6N + 12·L·s·d_attn per token; full recompute one more forward
-            model = 6.0 * spec.active_params + 12.0 * spec.total_layers * seq_len * spec.d_attn
-            extra = {"none": 0.0, "selective": 4.0 * spec.total_layers * seq_len * spec.d_attn, "full": model / 3.0}[r]
-            out[r] = (model, model + extra)
+        f = training_flops(spec, 1.0, convention="exact", seq_len=seq_len, recompute=r)
+        out[r] = (float(f.flops_per_token), float(f.hardware_flops_per_token))
     return out
 
 

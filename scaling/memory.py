@@ -350,24 +350,12 @@ class _Shape:
         return dense, expert
 
 
-def _fallback_shape(params: float) -> ModelSpec:
-    """A GPT-style shape with 12·L·d² ≈ params and d_model ≈ 128·L (used when shape_for_params fails)."""
-    layers = max(1, round((params / (12.0 * 128.0**2)) ** (1.0 / 3.0)))
-    d = max(128, 128 * round(math.sqrt(params / (12.0 * layers)) / 128))
-    return ModelSpec(n_layer=layers, d_model=d, n_head=d // 128, d_head=128, vocab_size=32000, n_ctx=4096,
-                     name="gpt-shape", source="scaling.memory fallback shape: 12·L·d² ≈ params")
-
-
 def _resolve_model(model: ModelSpec | str | float | int) -> tuple[ModelSpec, float | None, bool]:
     """(spec, params override, is_bare_count)."""
     if isinstance(model, (int, float, np.integer, np.floating)) and not isinstance(model, bool):
         if not math.isfinite(float(model)) or model <= 0:
             raise ScalingError(f"invalid parameter count {model!r}: must be a positive number")
-        try:
-            spec = shape_for_params(float(model))
-        except ScalingError:  # shape_for_params can propose n_head not divisible by its 8 KV heads
-            spec = _fallback_shape(float(model))
-        return spec, float(model), True
+        return shape_for_params(float(model)), float(model), True
     spec = load_model(model)
     return spec, None, False
 

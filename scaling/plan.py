@@ -207,26 +207,14 @@ def _round_batch_sequences(batch_tokens: float, seq_len: int) -> int:
 
 
 def _known_models_near(budget: float, limit: int = 4) -> list[Comparison]:
-    from scaling.catalog import data_path, read_csv
+    from scaling.catalog import known_models
 
-    path = data_path("known_models.csv")
-    if not path.is_file():
-        return []
-    rows = []
-    for row in read_csv(path):
-        try:
-            params, tokens = float(row["params"]), float(row["tokens"])
-            flops = float(row.get("flops") or 6.0 * params * tokens)
-        except (KeyError, ValueError):
-            continue
-        rows.append((abs(math.log10(flops / budget)), row, params, tokens, flops))
-    rows.sort(key=lambda r: r[0])
-    out = []
-    for distance, row, params, tokens, flops in rows[:limit]:
-        if distance > 1.5:
-            break
-        out.append(Comparison(row["name"], params, tokens, flops, None, row.get("source", ""), "model"))
-    return out
+    rows = sorted(known_models(), key=lambda m: abs(math.log10(m["flops"] / budget)))[:limit]
+    return [
+        Comparison(m["name"], m["params"], m["tokens"], m["flops"], None, m.get("source", ""), "model")
+        for m in rows
+        if abs(math.log10(m["flops"] / budget)) <= 1.5
+    ]
 
 
 def _comparisons(law: Any, budget: float) -> list[Comparison]:
