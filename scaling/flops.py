@@ -51,7 +51,11 @@ CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
 CAUSAL = ("full", "half")
 RECOMPUTE = ("none", "selective", "full")
 BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022, App. F)
+# Training FLOPs per parameter per token: forward 2 (one multiply-accumulate) + backward 2 x 2 = 6
+# (Kaplan et al. 2020 §2.1). The one home of "6" in C = 6ND: laws, fits, runs tables and the plan use it.
+FLOPS_PER_PARAM_TOKEN = 2.0 * (1.0 + BACKWARD_MULTIPLIER)
 MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
+MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
 
@@ -112,13 +116,33 @@ def _devices(value: Any) -> int:
     return int(value)
 
 
-def _mfu_warnings(mfu: float) -> list[str]:
+def mfu_warning(mfu: float) -> str | None:
+    """The one plausibility rule for an MFU (assumed or implied): a warning above `MFU_PLAUSIBLE` or below
+    `MFU_LOW`, else None. Every command and the plan call this, so the bounds and wording live here."""
     if mfu > MFU_PLAUSIBLE:
-        return [
+        return (
             f"MFU {mfu:.0%} is above {MFU_PLAUSIBLE:.0%}, implausible for most hardware "
             "(Korthikanti et al. 2022 Table 5 reaches 56.3% on A100s; 35-50% is typical)"
-        ]
-    return []
+        )
+    if mfu < MFU_LOW:
+        return (
+            f"MFU {mfu:.1%} is below {MFU_LOW:.0%}: the step is dominated by something other than matmuls "
+            "(communication, pipeline bubbles, small batches or memory-bound kernels)"
+        )
+    return None
+
+
+def six_nd(params: Number, tokens: Number) -> Number:
+    """Training FLOPs by the 6ND rule, ``FLOPS_PER_PARAM_TOKEN x params x tokens`` (Kaplan et al. 2020 §2.1).
+
+    Broadcasts over numpy arrays; ``params`` is the parameter count under the caller's convention (total
+    parameters for the fitters and the runs table, active parameters for MoE)."""
+    return FLOPS_PER_PARAM_TOKEN * params * tokens
+
+
+def _mfu_warnings(mfu: float) -> list[str]:
+    warning = mfu_warning(mfu)
+    return [warning] if warning else []
 
 
 # ------------------------------------------------------------------------------- per-component terms
@@ -318,10 +342,10 @@ def training_flops(
     breakdown: dict[str, float]
     if convention == "6nd":
         # Kaplan et al. 2020 §2.1: C = 6ND, with N total (GPT-3 Table D.1 counts embeddings in N)
-        breakdown = {"params": 2.0 * (1.0 + BACKWARD_MULTIPLIER) * params}
+        breakdown = {"params": FLOPS_PER_PARAM_TOKEN * params}
     elif convention == "6nd-nonembedding":
         # Kaplan et al. 2020 §2.1: N excludes the embeddings
-        breakdown = {"params_non_embedding": 2.0 * (1.0 + BACKWARD_MULTIPLIER) * params_ne}
+        breakdown = {"params_non_embedding": FLOPS_PER_PARAM_TOKEN * params_ne}
     elif convention == "3nd":
         # GPT-3 Table D.1: forward FLOPs per active param 2, with half the params active per token
         breakdown = {"params": 3.0 * params}

@@ -1,0 +1,162 @@
+"""Validators for values a user can get wrong, and the one rule for where output may be written.
+
+Each validator returns the value in its clean form (a float, an int, the canonical choice) or raises
+`ScalingError` naming ``what``, the bad value and what is accepted. Scalars only, except `positive` and
+`finite`, which also take numpy arrays (numpy is imported only when an array is passed, so the CLI starts
+fast). Call these instead of writing a local ``_positive``: one check, one message, everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from scaling.errors import ScalingError
+
+Number = Any  # a float, or a numpy array of floats
+
+
+def _is_array(value: Any) -> bool:
+    return not isinstance(value, (str, bytes)) and (
+        isinstance(value, (list, tuple)) or getattr(value, "shape", ()) != ()
+    )
+
+
+def _float(value: Any, what: str, accepted: str) -> float:
+    if isinstance(value, bool):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}") from None
+
+
+def _array(value: Any, what: str, accepted: str) -> Any:
+    import numpy as np
+
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ScalingError(f"invalid {what}: expected {accepted}") from None
+
+
+def finite(value: Any, what: str) -> Number:
+    """A finite number (or array of them): NaN and infinity are refused."""
+    accepted = "a finite number"
+    if _is_array(value):
+        import numpy as np
+
+        array = _array(value, what, accepted)
+        if not np.all(np.isfinite(array)):
+            raise ScalingError(f"invalid {what}: every value must be {accepted}")
+        return array
+    number = _float(value, what, accepted)
+    if not math.isfinite(number):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    return number
+
+
+def positive(value: Any, what: str, *, allow_zero: bool = False) -> Number:
+    """A finite number greater than zero (or at least zero with ``allow_zero``); arrays are checked whole."""
+    accepted = "a finite number of zero or more" if allow_zero else "a finite number greater than zero"
+    if _is_array(value):
+        import numpy as np
+
+        array = _array(value, what, accepted)
+        low = array >= 0 if allow_zero else array > 0
+        if array.size == 0 or not np.all(np.isfinite(array)) or not np.all(low):
+            raise ScalingError(f"invalid {what}: every value must be {accepted}")
+        return array
+    number = _float(value, what, accepted)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    return number
+
+
+def positive_int(value: Any, what: str, *, allow_zero: bool = False) -> int:
+    """A whole number at least 1 (or at least 0 with ``allow_zero``); 8.0 and "8" are accepted, 8.5 is not."""
+    accepted = "a whole number, 0 or more" if allow_zero else "a whole number, at least 1"
+    if isinstance(value, bool):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("+-").isdigit():
+            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        number = int(text)
+    else:
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}") from None
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        number = int(value) if isinstance(value, int) else int(as_float)
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    return number
+
+
+def fraction(value: Any, what: str, *, allow_zero: bool = False) -> float:
+    """A fraction in (0, 1] (or [0, 1] with ``allow_zero``), such as an MFU of 0.4."""
+    accepted = f"a fraction in {'[0' if allow_zero else '(0'}, 1] such as 0.4"
+    number = _float(value, what, accepted)
+    if not math.isfinite(number) or number > 1 or number < 0 or (number == 0 and not allow_zero):
+        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    return number
+
+
+def at_most(value: float, limit: float, what: str, limit_text: str | None = None) -> float:
+    """``value`` itself when it does not exceed ``limit``; ``limit_text`` says where the limit comes from."""
+    if not value <= limit:
+        why = f" ({limit_text})" if limit_text else ""
+        raise ScalingError(f"invalid {what} {value!r}: must be at most {limit:.6g}{why}")
+    return value
+
+
+def choice(value: Any, choices: Sequence[str], what: str, *, aliases: dict[str, str] | None = None) -> str:
+    """One of ``choices``, matched after stripping and lower-casing (``aliases`` map other names onto them)."""
+    key = str(value).strip().lower()
+    key = (aliases or {}).get(key, key)
+    if key not in choices:
+        raise ScalingError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+    return key
+
+
+def output_path(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    suffixes: Sequence[str] = (),
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Check that ``path`` may be written, before any work is done, and return it as a `Path`.
+
+    Refused: a suffix not in ``suffixes`` (when given), any of the ``inputs`` (never write over what was read,
+    even with ``force``), an existing file unless ``force``, a directory, and a parent folder that cannot be
+    created or written. The parent folder is not created here; the writer creates it.
+    """
+    target = Path(path)
+    text = str(path)
+    if not text.strip():
+        raise ScalingError("invalid output path '': expected a file name")
+    if suffixes and target.suffix.lower() not in {s.lower() for s in suffixes}:
+        raise ScalingError(f"invalid output path {text!r}: expected a file ending in {' or '.join(suffixes)}")
+    resolved = target.expanduser().resolve()
+    for item in inputs:
+        if Path(item).expanduser().resolve() == resolved:
+            raise ScalingError(f"refusing to write over the input {text!r}: choose another output path")
+    if target.is_dir():
+        raise ScalingError(f"invalid output path {text!r}: it is a folder, expected a file name")
+    if target.exists() and not force:
+        raise ScalingError(f"refusing to overwrite {text!r}: pass --force to replace it")
+    parent = resolved.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ScalingError(f"cannot write {text!r}: {str(parent)!r} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ScalingError(f"cannot write {text!r}: the folder {str(parent)!r} is not writable")
+    return target

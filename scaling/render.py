@@ -1,0 +1,144 @@
+"""Rendering in one place: a table model turned into aligned text, Markdown or HTML, and JSON-safe values.
+
+A `Table` is headers + rows + notes (already formatted strings: the caller decides units and digits). The
+CLI prints ``table.text()``, reports write ``table.markdown()`` / ``table.html()``, notebooks show the
+same. A table without headers is a list of ``label  value`` pairs (see `key_values`). `json_safe` turns a
+result's ``to_dict()`` into something strict JSON accepts (NaN and infinity become null, numpy scalars and
+arrays become Python numbers and lists).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of already-formatted cells, optional headers and a title, and notes printed under the table.
+
+    The first column is left-aligned (labels), the others right-aligned (numbers).
+    """
+
+    rows: tuple[tuple[str, ...], ...]
+    headers: tuple[str, ...] = ()
+    title: str = ""
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        rows: Iterable[Sequence[Any]],
+        headers: Sequence[Any] = (),
+        *,
+        title: str = "",
+        notes: Iterable[str] = (),
+    ) -> Table:
+        """A table from any rows of values (each cell becomes ``str(value)``)."""
+        return cls(
+            rows=tuple(tuple(str(c) for c in row) for row in rows),
+            headers=tuple(str(h) for h in headers),
+            title=title,
+            notes=tuple(notes),
+        )
+
+    def _widths(self) -> list[int]:
+        lines = ([self.headers] if self.headers else []) + list(self.rows)
+        count = max((len(r) for r in lines), default=0)
+        return [max((len(r[i]) for r in lines if i < len(r)), default=0) for i in range(count)]
+
+    def text(self, indent: int = 0) -> str:
+        """Aligned plain text (two spaces between columns, a dashed rule under the headers)."""
+        pad = " " * indent
+        widths = self._widths()
+        lines = [pad + self.title] if self.title else []
+
+        def line(cells: Sequence[str]) -> str:
+            parts = [c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells)]
+            return (pad + "  ".join(parts)).rstrip()
+
+        if self.headers:
+            lines.append(line(self.headers))
+            lines.append(pad + "  ".join("-" * w for w in widths))
+        lines.extend(line(row) for row in self.rows)
+        lines.extend(pad + note for note in self.notes)
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """A GitHub-flavoured Markdown table (a blank header row when the table has none)."""
+        width = max([len(self.headers)] + [len(r) for r in self.rows] + [1])
+        headers = list(self.headers) + [""] * (width - len(self.headers))
+
+        def line(cells: Sequence[str]) -> str:
+            cells = list(cells) + [""] * (width - len(cells))
+            return "| " + " | ".join(_md_escape(c) for c in cells) + " |"
+
+        rule = "| " + " | ".join(":--" if i == 0 else "--:" for i in range(width)) + " |"
+        lines = [f"### {_md_escape(self.title)}", ""] if self.title else []
+        lines += [line(headers), rule] + [line(row) for row in self.rows]
+        if self.notes:
+            lines += [""] + [f"- {_md_escape(note)}" for note in self.notes]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        """An HTML ``<table>`` (numbers right-aligned through the ``num`` class), notes in a list below."""
+        parts = [f"<h3>{html.escape(self.title)}</h3>"] if self.title else []
+        parts.append("<table>")
+        if self.headers:
+            parts.append("<tr>" + "".join(_cell("th", h, i) for i, h in enumerate(self.headers)) + "</tr>")
+        for row in self.rows:
+            parts.append("<tr>" + "".join(_cell("td", c, i) for i, c in enumerate(row)) + "</tr>")
+        parts.append("</table>")
+        if self.notes:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
+        return "\n".join(parts)
+
+
+def _cell(tag: str, text: str, column: int) -> str:
+    css = " class='num'" if column > 0 else ""
+    return f"<{tag}{css}>{html.escape(text)}</{tag}>"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[Any] | None = None, indent: int = 0) -> str:
+    """Aligned text for rows of values: ``Table.of(rows, headers).text(indent)``."""
+    return Table.of(rows, headers or ()).text(indent)
+
+
+def key_values(pairs: Iterable[tuple[Any, Any]], indent: int = 2) -> str:
+    """``label  value`` lines, aligned: a two-column table without headers."""
+    return Table.of(pairs).text(indent)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/infinity as None, numpy scalars/arrays as Python numbers/lists, tuples as lists,
+    and dict keys as strings, so ``json.dumps(..., allow_nan=False)`` accepts it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars
+        return json_safe(value.tolist())
+    return value
+
+
+def fmt_interval(
+    low: float | None,
+    high: float | None,
+    fmt: Callable[[float], str] = lambda x: f"{x:.3g}",
+    level: float | None = None,
+) -> str:
+    """An interval as ``low - high`` in the given format, prefixed by ``80% interval`` when ``level`` is given;
+    ``""`` when either end is missing or not finite (callers append it to the point estimate)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    prefix = f"{round(level * 100)}% interval " if level is not None else ""
+    return f"{prefix}{fmt(low)} - {fmt(high)}"
