@@ -138,8 +138,12 @@ def parse_bytes(value: object, what: str = "size") -> float:
 
 
 # ------------------------------------------------------------------------------------------ durations
-_DURATION_ACCEPTED = "a duration such as 30d, 720h, 3w, 90min or 45s (a bare number is days)"
+_DURATION_ACCEPTED = "a duration such as 30d, 720h, 3w, 90min, 45s or 50ms (a bare number is days)"
 _DURATION_UNITS = {
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "millisecond": 1e-3,
+    "milliseconds": 1e-3,
     "s": 1.0,
     "sec": 1.0,
     "secs": 1.0,
