@@ -28,6 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scaling.errors import ScalingError
 
 ARCHS = ("decoder", "encoder", "encoder-decoder")
@@ -73,6 +75,8 @@ class ModelSpec:
     parallel_block: bool = False  # attention and MLP read the same input (GPT-J, PaLM, Falcon)
     n_experts: int = 1
     experts_per_token: int = 1
+    sliding_window: int = 0  # tokens a sliding-window attention layer sees (Mistral, Gemma 2/3); 0: none
+    sliding_layers: int | None = None  # decoder layers that use the window; None: all of them
     training_tokens: float | None = None
     source: str = ""
     family: str = ""
@@ -104,6 +108,10 @@ class ModelSpec:
             raise bad(f"experts_per_token {self.experts_per_token} must be between 1 and n_experts {self.n_experts}")
         if self.ffn_dim <= 0 or self.head_dim <= 0:
             raise bad("d_ff and d_head must be positive")
+        if self.sliding_window < 0:
+            raise bad(f"sliding_window must be 0 (none) or a positive number of tokens, got {self.sliding_window}")
+        if self.sliding_layers is not None and not 0 <= self.sliding_layers <= self.decoder_layers:
+            raise bad(f"sliding_layers {self.sliding_layers} must be between 0 and the {self.decoder_layers} decoder layers")
 
     # --------------------------------------------------------------------------------- derived shape
     @property
@@ -148,6 +156,44 @@ class ModelSpec:
     @property
     def is_moe(self) -> bool:
         return self.n_experts > 1
+
+    @property
+    def windowed_layers(self) -> int:
+        """Decoder layers whose attention sees at most ``sliding_window`` tokens."""
+        if not self.sliding_window:
+            return 0
+        return self.decoder_layers if self.sliding_layers is None else self.sliding_layers
+
+    # ------------------------------------------------------------------------------------- KV cache
+    def kv_cache_elements_per_token(self, context: Any = None, *, tp: Any = 1) -> Any:
+        """Self-attention KV-cache elements per token of a ``context``-token sequence (decoder layers).
+
+        Each decoder layer caches K and V: 2 x kv_heads x d_head elements per token. Sliding-window layers hold
+        at most ``sliding_window`` tokens, so with a longer context their share per token shrinks; ``context``
+        defaults to the model's ``n_ctx``. With tensor parallelism ``tp`` each rank holds kv_heads/tp heads,
+        at least one (replicated when tp > kv_heads). Encoder-only models cache nothing. Broadcasts over numpy
+        arrays. Multiply by bytes per element for bytes.
+        """
+        context = np.asarray(self.n_ctx if context is None else context, dtype=float)
+        heads = np.maximum(self.kv_heads / np.asarray(tp, dtype=float), 1.0)
+        per_layer = 2.0 * heads * self.head_dim  # 2 = K and V
+        windowed = self.windowed_layers
+        held = (self.decoder_layers - windowed) * context
+        if windowed:
+            held = held + windowed * np.minimum(context, float(self.sliding_window))
+        per_token = per_layer * held / context
+        return float(per_token) if np.ndim(per_token) == 0 else per_token
+
+    def cross_kv_cache_elements_per_token(self, *, tp: Any = 1) -> Any:
+        """Cross-attention KV-cache elements per *source* token (encoder-decoder models; 0 otherwise).
+
+        Every decoder layer caches K and V of the encoder's output: 2 x kv_heads x d_head per source token.
+        """
+        if self.arch != "encoder-decoder":
+            return 0.0
+        heads = np.maximum(self.kv_heads / np.asarray(tp, dtype=float), 1.0)
+        per_token = 2.0 * self.decoder_layers * heads * self.head_dim
+        return float(per_token) if np.ndim(per_token) == 0 else per_token
 
     # ------------------------------------------------------------------------------------ per block
     def _norm_params(self) -> int:
@@ -282,6 +328,7 @@ _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0":
 _INT_FIELDS = {
     "n_layer", "d_model", "n_head", "n_kv_head", "d_head", "d_ff", "vocab_size", "n_ctx", "n_encoder_layer",
     "n_positions", "relative_buckets", "norms_per_layer", "token_types", "n_experts", "experts_per_token",
+    "sliding_window", "sliding_layers",
 }  # fmt: skip
 _BOOL_FIELDS = {
     "gated_ffn", "qkv_bias", "out_bias", "mlp_bias", "final_norm", "embedding_norm", "tied_embeddings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from scaling.catalog import read_csv
@@ -101,3 +102,27 @@ def test_non_embedding_is_kaplan_n():
     spec = get_preset("gpt3-175b")
     assert spec.params_non_embedding == spec.params - (50257 + 2048) * 12288
     assert math.isclose(spec.params_non_embedding, 12 * 96 * 12288**2, rel_tol=0.001)
+
+
+def test_kv_cache_elements_per_token_gqa_and_cross_attention():
+    # Llama 2 70B: 80 layers x 8 KV heads x 128 = 2 x 81,920 elements per token (K and V)
+    llama = get_preset("llama-2-70b")
+    assert llama.kv_cache_elements_per_token() == 2 * 80 * 8 * 128
+    assert llama.kv_cache_elements_per_token(tp=16) == 2 * 80 * 1 * 128  # a KV head replicated per rank
+    assert llama.cross_kv_cache_elements_per_token() == 0
+    t5 = get_preset("t5-small")  # 6 decoder layers x 8 heads x d_kv 64, per source token
+    assert t5.cross_kv_cache_elements_per_token() == 2 * 6 * 8 * 64
+    assert t5.kv_cache_elements_per_token() == 2 * 6 * 8 * 64
+    bert = ModelSpec(n_layer=12, d_model=768, n_head=12, arch="encoder")
+    assert bert.kv_cache_elements_per_token() == 0
+
+
+def test_kv_cache_sliding_window_holds_at_most_the_window():
+    # Mistral 7B v0.1: every layer slides over 4,096 tokens; Gemma 2: every other layer
+    spec = ModelSpec(n_layer=32, d_model=4096, n_head=32, n_kv_head=8, sliding_window=4096)
+    full = 2 * 32 * 8 * 128
+    assert spec.kv_cache_elements_per_token(4096) == full
+    assert spec.kv_cache_elements_per_token(32768) == full / 8
+    half = spec.with_(sliding_layers=16)
+    assert half.kv_cache_elements_per_token(32768) == full / 2 + full / 16
+    assert list(half.kv_cache_elements_per_token(np.array([1024, 8192]))) == [full, full / 2 + full / 4]
