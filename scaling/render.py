@@ -20,13 +20,15 @@ from typing import Any
 class Table:
     """Rows of already-formatted cells, optional headers and a title, and notes printed under the table.
 
-    The first column is left-aligned (labels), the others right-aligned (numbers).
+    ``align`` has one letter per column, ``l`` or ``r``; by default the first column is left-aligned (labels)
+    and the others right-aligned (numbers).
     """
 
     rows: tuple[tuple[str, ...], ...]
     headers: tuple[str, ...] = ()
     title: str = ""
     notes: tuple[str, ...] = ()
+    align: str = ""
 
     @classmethod
     def of(
@@ -36,6 +38,7 @@ class Table:
         *,
         title: str = "",
         notes: Iterable[str] = (),
+        align: str = "",
     ) -> Table:
         """A table from any rows of values (each cell becomes ``str(value)``)."""
         return cls(
@@ -43,7 +46,11 @@ class Table:
             headers=tuple(str(h) for h in headers),
             title=title,
             notes=tuple(notes),
+            align=align,
         )
+
+    def _left(self, column: int) -> bool:
+        return self.align[column] == "l" if column < len(self.align) else column == 0
 
     def _widths(self) -> list[int]:
         lines = ([self.headers] if self.headers else []) + list(self.rows)
@@ -57,7 +64,7 @@ class Table:
         lines = [pad + self.title] if self.title else []
 
         def line(cells: Sequence[str]) -> str:
-            parts = [c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells)]
+            parts = [c.ljust(widths[i]) if self._left(i) else c.rjust(widths[i]) for i, c in enumerate(cells)]
             return (pad + "  ".join(parts)).rstrip()
 
         if self.headers:
@@ -76,7 +83,7 @@ class Table:
             cells = list(cells) + [""] * (width - len(cells))
             return "| " + " | ".join(_md_escape(c) for c in cells) + " |"
 
-        rule = "| " + " | ".join(":--" if i == 0 else "--:" for i in range(width)) + " |"
+        rule = "| " + " | ".join(":--" if self._left(i) else "--:" for i in range(width)) + " |"
         lines = [f"### {_md_escape(self.title)}", ""] if self.title else []
         lines += [line(headers), rule] + [line(row) for row in self.rows]
         if self.notes:
@@ -88,18 +95,15 @@ class Table:
         parts = [f"<h3>{html.escape(self.title)}</h3>"] if self.title else []
         parts.append("<table>")
         if self.headers:
-            parts.append("<tr>" + "".join(_cell("th", h, i) for i, h in enumerate(self.headers)) + "</tr>")
+            parts.append(
+                "<tr>" + "".join(self._cell("th", h, i) for i, h in enumerate(self.headers)) + "</tr>"
+            )
         for row in self.rows:
-            parts.append("<tr>" + "".join(_cell("td", c, i) for i, c in enumerate(row)) + "</tr>")
+            parts.append("<tr>" + "".join(self._cell("td", c, i) for i, c in enumerate(row)) + "</tr>")
         parts.append("</table>")
         if self.notes:
             parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
         return "\n".join(parts)
-
-
-def _cell(tag: str, text: str, column: int) -> str:
-    css = " class='num'" if column > 0 else ""
-    return f"<{tag}{css}>{html.escape(text)}</{tag}>"
 
 
 def _md_escape(text: str) -> str:
@@ -113,7 +117,7 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[Any] | None = None, i
 
 def key_values(pairs: Iterable[tuple[Any, Any]], indent: int = 2) -> str:
     """``label  value`` lines, aligned: a two-column table without headers."""
-    return Table.of(pairs).text(indent)
+    return Table.of(pairs, align="ll").text(indent)
 
 
 def json_safe(value: Any) -> Any:
