@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.hf_config import SUPPORTED_MODEL_TYPES, spec_from_hf_config
-from scaling.model import load_model
+from scaling.model import SUPPORTED_MODEL_TYPES, load_model, spec_from_hf_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 

@@ -3,7 +3,7 @@
 One `ModelSpec` describes a decoder-only (GPT, Llama), encoder-only (BERT) or encoder-decoder (T5) transformer.
 Every estimator in the package (FLOPs, memory, the training code) reads the same spec, so a model has one
 parameter count everywhere. Counts are exact to the parameter for the presets in ``data/models.csv`` and for
-real checkpoints' ``config.json`` (see ``scaling.hf_config``); the published counts they reproduce are listed
+real checkpoints' ``config.json`` (see ``scaling.model.hf_config``); the published counts they reproduce are listed
 in ``tests/test_model.py``.
 
 Counting rules, one named term each (weights are d_in x d_out, biases where the architecture has them):
@@ -22,10 +22,7 @@ embeddings and an untied LM head.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,18 +97,26 @@ class ModelSpec:
         if self.arch == "encoder-decoder" and self.n_encoder_layer <= 0:
             raise bad("an encoder-decoder model needs n_encoder_layer > 0")
         if self.d_head is None and self.d_model % self.n_head:
-            raise bad(f"d_model {self.d_model} is not divisible by n_head {self.n_head}; give d_head explicitly")
+            raise bad(
+                f"d_model {self.d_model} is not divisible by n_head {self.n_head}; give d_head explicitly"
+            )
         kv = self.kv_heads
         if kv <= 0 or self.n_head % kv:
             raise bad(f"n_kv_head {kv} must divide n_head {self.n_head}")
         if self.n_experts < 1 or not 1 <= self.experts_per_token <= self.n_experts:
-            raise bad(f"experts_per_token {self.experts_per_token} must be between 1 and n_experts {self.n_experts}")
+            raise bad(
+                f"experts_per_token {self.experts_per_token} must be between 1 and n_experts {self.n_experts}"
+            )
         if self.ffn_dim <= 0 or self.head_dim <= 0:
             raise bad("d_ff and d_head must be positive")
         if self.sliding_window < 0:
-            raise bad(f"sliding_window must be 0 (none) or a positive number of tokens, got {self.sliding_window}")
+            raise bad(
+                f"sliding_window must be 0 (none) or a positive number of tokens, got {self.sliding_window}"
+            )
         if self.sliding_layers is not None and not 0 <= self.sliding_layers <= self.decoder_layers:
-            raise bad(f"sliding_layers {self.sliding_layers} must be between 0 and the {self.decoder_layers} decoder layers")
+            raise bad(
+                f"sliding_layers {self.sliding_layers} must be between 0 and the {self.decoder_layers} decoder layers"
+            )
 
     # --------------------------------------------------------------------------------- derived shape
     @property
@@ -249,7 +254,9 @@ class ModelSpec:
         norms = (stacks if self.final_norm else 0) * self._norm_params()
         norms += self._norm_params() if self.embedding_norm else 0
         relative = self.relative_buckets * self.n_head * stacks if self.position == "relative" else 0
-        layers = self.encoder_layers * self.encoder_layer_params(active) + self.decoder_layers * self.decoder_layer_params(active)
+        layers = self.encoder_layers * self.encoder_layer_params(
+            active
+        ) + self.decoder_layers * self.decoder_layer_params(active)
         return {
             "token_embedding": v * d,
             "position_embedding": positions,
@@ -291,13 +298,24 @@ class ModelSpec:
     def largest_layer_params(self) -> int:
         """The largest single weight tensor's parameter count (DeepSpeed's ``largest_layer_params``)."""
         d = self.d_model
-        candidates = [self.vocab_size * d, d * self.d_attn, d * self.ffn_dim, (self.n_positions or self.n_ctx) * d]
+        candidates = [
+            self.vocab_size * d,
+            d * self.d_attn,
+            d * self.ffn_dim,
+            (self.n_positions or self.n_ctx) * d,
+        ]
         return max(candidates)
 
     # ------------------------------------------------------------------------------------- output
     def describe(self) -> str:
-        kind = {"decoder": "decoder-only", "encoder": "encoder-only", "encoder-decoder": "encoder-decoder"}[self.arch]
-        layers = f"{self.n_encoder_layer}+{self.n_layer} layers" if self.arch == "encoder-decoder" else f"{self.n_layer} layers"
+        kind = {"decoder": "decoder-only", "encoder": "encoder-only", "encoder-decoder": "encoder-decoder"}[
+            self.arch
+        ]
+        layers = (
+            f"{self.n_encoder_layer}+{self.n_layer} layers"
+            if self.arch == "encoder-decoder"
+            else f"{self.n_layer} layers"
+        )
         ffn = f"{'gated ' if self.gated_ffn else ''}FFN {self.ffn_dim}"
         moe = f", MoE {self.experts_per_token}/{self.n_experts}" if self.is_moe else ""
         return (
@@ -321,161 +339,3 @@ class ModelSpec:
     def with_(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
-
-
-# ------------------------------------------------------------------------------------------ presets
-_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
-_INT_FIELDS = {
-    "n_layer", "d_model", "n_head", "n_kv_head", "d_head", "d_ff", "vocab_size", "n_ctx", "n_encoder_layer",
-    "n_positions", "relative_buckets", "norms_per_layer", "token_types", "n_experts", "experts_per_token",
-    "sliding_window", "sliding_layers",
-}  # fmt: skip
-_BOOL_FIELDS = {
-    "gated_ffn", "qkv_bias", "out_bias", "mlp_bias", "final_norm", "embedding_norm", "tied_embeddings",
-    "lm_head_bias", "pooler", "parallel_block",
-}  # fmt: skip
-
-
-def spec_from_row(row: dict[str, str]) -> ModelSpec:
-    """A `ModelSpec` from one row of ``data/models.csv`` (empty cells take the dataclass default)."""
-    kwargs: dict[str, Any] = {}
-    for key, text in row.items():
-        text = (text or "").strip()
-        if key in ("params_published", "notes") or text == "":
-            continue
-        if key in _INT_FIELDS:
-            kwargs[key] = int(float(text))
-        elif key in _BOOL_FIELDS:
-            kwargs[key] = _BOOL[text.lower()]
-        elif key == "training_tokens":
-            kwargs[key] = float(text)
-        elif key == "aliases":
-            kwargs[key] = tuple(a.strip() for a in text.split(";") if a.strip())
-        else:
-            kwargs[key] = text
-    return ModelSpec(**kwargs)
-
-
-@lru_cache(maxsize=1)
-def _preset_index() -> dict[str, ModelSpec]:
-    from scaling.catalog import normalize_name, read_csv
-
-    index: dict[str, ModelSpec] = {}
-    for row in read_csv("models.csv"):
-        spec = spec_from_row(row)
-        index[normalize_name(spec.name)] = spec
-        for alias in spec.aliases:
-            index.setdefault(normalize_name(alias), spec)
-    return index
-
-
-def presets() -> list[ModelSpec]:
-    """Every model preset, in catalog order."""
-    seen: dict[str, ModelSpec] = {}
-    for spec in _preset_index().values():
-        seen.setdefault(spec.name, spec)
-    return list(seen.values())
-
-
-def get_preset(name: str) -> ModelSpec:
-    """A preset by name, case-insensitively (``llama-2-7b``, ``GPT3-175B``), with close-match suggestions."""
-    from scaling.catalog import normalize_name, unknown
-
-    index = _preset_index()
-    key = normalize_name(name)
-    if key in index:
-        return index[key]
-    raise unknown("model", name, list(index), "scaling models")
-
-
-def load_model(model: str | Path | ModelSpec) -> ModelSpec:
-    """A model from a preset name, a path to a Hugging Face ``config.json`` (or its folder), or a spec."""
-    if isinstance(model, ModelSpec):
-        return model
-    text = str(model).strip()
-    path = Path(text).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        path = path / "config.json"
-    if path.is_file():
-        from scaling.hf_config import spec_from_hf_config
-
-        return spec_from_hf_config(path)
-    if text.endswith(".json"):
-        raise ScalingError(f"config file {text!r} does not exist")
-    return get_preset(text)
-
-
-# -------------------------------------------------------------------------------------- shape rules
-def shape_for_params(
-    params: float,
-    *,
-    vocab_size: int = 32000,
-    n_ctx: int = 4096,
-    style: str = "llama",
-    name: str | None = None,
-) -> ModelSpec:
-    """A standard decoder shape whose exact total parameter count is close to ``params``.
-
-    Shape rules (documented, deterministic):
-
-    * ``llama`` (default): pre-norm RMSNorm, RoPE, SwiGLU with d_ff = 8/3 d_model rounded up to a multiple of
-      256, no biases, untied embeddings; d_head = 128 (64 below d_model 1024); grouped-query attention with 8
-      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3), so d_model is then a multiple of 1024;
-    * ``gpt``: GPT-2/GPT-3 style, LayerNorm, learned positions, GELU FFN 4x, biases, tied embeddings.
-
-    Depth and width are chosen together: d_model is a multiple of 128 (64 for small models) and the aspect
-    ratio d_model / n_layer is kept near 128 (Llama 2 7B/13B: 128, Llama 3 405B: 130; Kaplan et al. 2020 found
-    the loss flat over a wide band of aspect ratios), trading off the aspect ratio against the count's error.
-    """
-    if not params or not math.isfinite(params) or params <= 0:
-        raise ScalingError(f"invalid parameter count {params!r}: must be a positive number")
-    if style not in ("llama", "gpt"):
-        raise ScalingError(f"unknown shape style {style!r}: expected llama or gpt")
-    best: tuple[float, ModelSpec] | None = None
-    target_ratio = 128.0 if params >= 1e9 else 64.0
-    for step in (64, 128):
-        for d in range(step, 65536 + 1, step):
-            if (step == 128) != (d >= 1024):
-                continue
-            if style == "llama" and d >= 4096 and d % 1024:
-                continue  # 32+ heads of 128: keep the head count a multiple of the 8 KV heads
-            spec0 = _shape(d, 1, vocab_size, n_ctx, style, name)
-            per_layer = spec0.decoder_layer_params()
-            fixed = spec0.params - per_layer
-            layers = round((params - fixed) / per_layer)
-            if layers < 1:
-                if fixed > params * 1.5:
-                    break
-                continue
-            spec = _shape(d, layers, vocab_size, n_ctx, style, name)
-            error = abs(math.log(spec.params / params))
-            aspect = abs(math.log((d / layers) / target_ratio))
-            score = error * 20.0 + aspect
-            if best is None or score < best[0]:
-                best = (score, spec)
-    if best is None:
-        raise ScalingError(
-            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
-            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
-        )
-    return best[1]
-
-
-def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | None) -> ModelSpec:
-    if style == "gpt":
-        d_head = 64 if d < 1024 else 128
-        return ModelSpec(
-            n_layer=layers, d_model=d, n_head=max(1, d // d_head), d_head=d_head, d_ff=4 * d, vocab_size=vocab,
-            n_ctx=n_ctx, qkv_bias=True, out_bias=True, mlp_bias=True, name=name or "gpt-shape",
-            source="shape rule: GPT-2/GPT-3 style (scaling.model.shape_for_params)",
-        )  # fmt: skip
-    d_head = 64 if d < 1024 else 128
-    n_head = max(1, d // d_head)
-    kv = 8 if n_head >= 32 else n_head
-    d_ff = 256 * math.ceil(8 * d / 3 / 256)
-    return ModelSpec(
-        n_layer=layers, d_model=d, n_head=n_head, n_kv_head=kv, d_head=d_head, d_ff=d_ff, gated_ffn=True,
-        activation="silu", vocab_size=vocab, n_ctx=n_ctx, position="rope", norm="rmsnorm",
-        tied_embeddings=False, name=name or "llama-shape",
-        source="shape rule: Llama style (scaling.model.shape_for_params)",
-    )  # fmt: skip

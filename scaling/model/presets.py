@@ -1,0 +1,90 @@
+"""Model presets: the rows of ``data/models.csv`` as `ModelSpec` objects, and `load_model` for any model argument."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from scaling.errors import ScalingError
+from scaling.model.spec import ModelSpec
+
+_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
+_INT_FIELDS = {
+    "n_layer", "d_model", "n_head", "n_kv_head", "d_head", "d_ff", "vocab_size", "n_ctx", "n_encoder_layer",
+    "n_positions", "relative_buckets", "norms_per_layer", "token_types", "n_experts", "experts_per_token",
+    "sliding_window", "sliding_layers",
+}  # fmt: skip
+_BOOL_FIELDS = {
+    "gated_ffn", "qkv_bias", "out_bias", "mlp_bias", "final_norm", "embedding_norm", "tied_embeddings",
+    "lm_head_bias", "pooler", "parallel_block",
+}  # fmt: skip
+
+
+def spec_from_row(row: dict[str, str]) -> ModelSpec:
+    """A `ModelSpec` from one row of ``data/models.csv`` (empty cells take the dataclass default)."""
+    kwargs: dict[str, Any] = {}
+    for key, text in row.items():
+        text = (text or "").strip()
+        if key in ("params_published", "notes") or text == "":
+            continue
+        if key in _INT_FIELDS:
+            kwargs[key] = int(float(text))
+        elif key in _BOOL_FIELDS:
+            kwargs[key] = _BOOL[text.lower()]
+        elif key == "training_tokens":
+            kwargs[key] = float(text)
+        elif key == "aliases":
+            kwargs[key] = tuple(a.strip() for a in text.split(";") if a.strip())
+        else:
+            kwargs[key] = text
+    return ModelSpec(**kwargs)
+
+
+@lru_cache(maxsize=1)
+def _preset_index() -> dict[str, ModelSpec]:
+    from scaling.catalog import normalize_name, read_csv
+
+    index: dict[str, ModelSpec] = {}
+    for row in read_csv("models.csv"):
+        spec = spec_from_row(row)
+        index[normalize_name(spec.name)] = spec
+        for alias in spec.aliases:
+            index.setdefault(normalize_name(alias), spec)
+    return index
+
+
+def presets() -> list[ModelSpec]:
+    """Every model preset, in catalog order."""
+    seen: dict[str, ModelSpec] = {}
+    for spec in _preset_index().values():
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())
+
+
+def get_preset(name: str) -> ModelSpec:
+    """A preset by name, case-insensitively (``llama-2-7b``, ``GPT3-175B``), with close-match suggestions."""
+    from scaling.catalog import normalize_name, unknown
+
+    index = _preset_index()
+    key = normalize_name(name)
+    if key in index:
+        return index[key]
+    raise unknown("model", name, list(index), "scaling models")
+
+
+def load_model(model: str | Path | ModelSpec) -> ModelSpec:
+    """A model from a preset name, a path to a Hugging Face ``config.json`` (or its folder), or a spec."""
+    if isinstance(model, ModelSpec):
+        return model
+    text = str(model).strip()
+    path = Path(text).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        path = path / "config.json"
+    if path.is_file():
+        from scaling.model.hf_config import spec_from_hf_config
+
+        return spec_from_hf_config(path)
+    if text.endswith(".json"):
+        raise ScalingError(f"config file {text!r} does not exist")
+    return get_preset(text)

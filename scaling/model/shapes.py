@@ -1,0 +1,83 @@
+"""Shape rules: a standard decoder architecture for a parameter count (the plan's model for a budget)."""
+
+from __future__ import annotations
+
+import math
+
+from scaling.errors import ScalingError
+from scaling.model.spec import ModelSpec
+
+
+def shape_for_params(
+    params: float,
+    *,
+    vocab_size: int = 32000,
+    n_ctx: int = 4096,
+    style: str = "llama",
+    name: str | None = None,
+) -> ModelSpec:
+    """A standard decoder shape whose exact total parameter count is close to ``params``.
+
+    Shape rules (documented, deterministic):
+
+    * ``llama`` (default): pre-norm RMSNorm, RoPE, SwiGLU with d_ff = 8/3 d_model rounded up to a multiple of
+      256, no biases, untied embeddings; d_head = 128 (64 below d_model 1024); grouped-query attention with 8
+      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3), so d_model is then a multiple of 1024;
+    * ``gpt``: GPT-2/GPT-3 style, LayerNorm, learned positions, GELU FFN 4x, biases, tied embeddings.
+
+    Depth and width are chosen together: d_model is a multiple of 128 (64 for small models) and the aspect
+    ratio d_model / n_layer is kept near 128 (Llama 2 7B/13B: 128, Llama 3 405B: 130; Kaplan et al. 2020 found
+    the loss flat over a wide band of aspect ratios), trading off the aspect ratio against the count's error.
+    """
+    if not params or not math.isfinite(params) or params <= 0:
+        raise ScalingError(f"invalid parameter count {params!r}: must be a positive number")
+    if style not in ("llama", "gpt"):
+        raise ScalingError(f"unknown shape style {style!r}: expected llama or gpt")
+    best: tuple[float, ModelSpec] | None = None
+    target_ratio = 128.0 if params >= 1e9 else 64.0
+    for step in (64, 128):
+        for d in range(step, 65536 + 1, step):
+            if (step == 128) != (d >= 1024):
+                continue
+            if style == "llama" and d >= 4096 and d % 1024:
+                continue  # 32+ heads of 128: keep the head count a multiple of the 8 KV heads
+            spec0 = _shape(d, 1, vocab_size, n_ctx, style, name)
+            per_layer = spec0.decoder_layer_params()
+            fixed = spec0.params - per_layer
+            layers = round((params - fixed) / per_layer)
+            if layers < 1:
+                if fixed > params * 1.5:
+                    break
+                continue
+            spec = _shape(d, layers, vocab_size, n_ctx, style, name)
+            error = abs(math.log(spec.params / params))
+            aspect = abs(math.log((d / layers) / target_ratio))
+            score = error * 20.0 + aspect
+            if best is None or score < best[0]:
+                best = (score, spec)
+    if best is None:
+        raise ScalingError(
+            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
+            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
+        )
+    return best[1]
+
+
+def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | None) -> ModelSpec:
+    if style == "gpt":
+        d_head = 64 if d < 1024 else 128
+        return ModelSpec(
+            n_layer=layers, d_model=d, n_head=max(1, d // d_head), d_head=d_head, d_ff=4 * d, vocab_size=vocab,
+            n_ctx=n_ctx, qkv_bias=True, out_bias=True, mlp_bias=True, name=name or "gpt-shape",
+            source="shape rule: GPT-2/GPT-3 style (scaling.model.shape_for_params)",
+        )  # fmt: skip
+    d_head = 64 if d < 1024 else 128
+    n_head = max(1, d // d_head)
+    kv = 8 if n_head >= 32 else n_head
+    d_ff = 256 * math.ceil(8 * d / 3 / 256)
+    return ModelSpec(
+        n_layer=layers, d_model=d, n_head=n_head, n_kv_head=kv, d_head=d_head, d_ff=d_ff, gated_ffn=True,
+        activation="silu", vocab_size=vocab, n_ctx=n_ctx, position="rope", norm="rmsnorm",
+        tied_embeddings=False, name=name or "llama-shape",
+        source="shape rule: Llama style (scaling.model.shape_for_params)",
+    )  # fmt: skip
