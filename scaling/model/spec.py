@@ -25,8 +25,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from scaling.errors import ScalingError
 
 ARCHS = ("decoder", "encoder", "encoder-decoder")
@@ -179,6 +177,8 @@ class ModelSpec:
         at least one (replicated when tp > kv_heads). Encoder-only models cache nothing. Broadcasts over numpy
         arrays. Multiply by bytes per element for bytes.
         """
+        import numpy as np  # only when called: importing the model stays numpy-free for the light commands
+
         context = np.asarray(self.n_ctx if context is None else context, dtype=float)
         heads = np.maximum(self.kv_heads / np.asarray(tp, dtype=float), 1.0)
         per_layer = 2.0 * heads * self.head_dim  # 2 = K and V
@@ -196,6 +196,8 @@ class ModelSpec:
         """
         if self.arch != "encoder-decoder":
             return 0.0
+        import numpy as np
+
         heads = np.maximum(self.kv_heads / np.asarray(tp, dtype=float), 1.0)
         per_token = 2.0 * self.decoder_layers * heads * self.head_dim
         return float(per_token) if np.ndim(per_token) == 0 else per_token
