@@ -42,6 +42,14 @@ from scaling.errors import ScalingError
 SIX = 6.0  # C = 6ND: forward 2ND + backward 4ND (Kaplan et al. 2020 section 2.1; Hoffmann et al. 2022 App. F)
 DEFAULT_LEVEL = 0.8  # 80% intervals, as Epoch AI draw their D/N bands (analyzing-chinchilla cells 63-64)
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
+# The laws a plan or a chart sets beside the one in use (the Chinchilla family, Epoch's replication, Kaplan,
+# Llama 3), and the Chinchilla-family estimates that bound the compute-optimal zone.
+COMPARISON_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch", "kaplan", "llama3")
+CHINCHILLA_FAMILY = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
+# Muennighoff et al. 2023 (Fig. 3, Sec. 6): up to ~4 epochs repeated data is nearly as good as fresh data;
+# returns vanish beyond ~16 (16 epochs are worth about 10.6 unique ones).
+EPOCHS_NEARLY_FREE = 4.0
+EPOCHS_WORTHLESS = 16.0
 _NAN = float("nan")
 
 
@@ -85,6 +93,23 @@ def effective_params(N, unique_tokens, r_n_star, A, B, alpha, beta):
     UN = np.minimum(N, G * np.power(unique_tokens * G, beta / alpha))
     repeats = np.maximum(N / UN - 1.0, 0.0)
     return UN + UN * r_n_star * (1.0 - np.exp(-repeats / r_n_star))
+
+
+def epochs_warning(tokens: float, unique_tokens: float) -> str | None:
+    """The one warning for training on ``tokens`` drawn from ``unique_tokens`` of unique data (repeated data,
+    Muennighoff et al. 2023), or None up to ~4 epochs."""
+    epochs = float(np.max(np.asarray(tokens, dtype=float) / float(unique_tokens)))
+    if epochs > EPOCHS_WORTHLESS:
+        return (
+            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: far beyond what repeated data supports "
+            "(Muennighoff et al. 2023: returns vanish beyond ~16 epochs); get more data or a smaller budget"
+        )
+    if epochs > EPOCHS_NEARLY_FREE:
+        return (
+            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: beyond ~4 epochs repeated tokens lose "
+            "value (Muennighoff et al. 2023)"
+        )
+    return None
 
 
 def _scalar(value):
@@ -375,11 +400,9 @@ class Law:
                 )
         flops = SIX * N * D
         epochs = None if U is None else _scalar(D / U)
-        if U is not None and np.any(np.asarray(D / U) > 4):
-            warnings.append(
-                f"the allocation repeats the unique data {np.max(D / U):.3g} times; Muennighoff et al. 2023 find "
-                "up to ~4 epochs nearly as good as fresh data, and returns vanish beyond ~16"
-            )
+        repeated = None if U is None else epochs_warning(D, U)
+        if repeated:
+            warnings.append(repeated)
         inference_flops = total = None
         if D_inf is not None:
             inference_flops = _scalar(2.0 * N * D_inf)  # 2N FLOPs per generated/processed token

@@ -171,3 +171,22 @@ def test_optimal_invariants(log_c, name):
     # no other split of C does better
     for k in (0.8, 1.25):
         assert law.predict(alloc.params * k, alloc.tokens / k) > alloc.loss
+
+
+@pytest.mark.parametrize(
+    "tokens, expected",
+    [(4e11, None), (4.01e11, "beyond ~4 epochs"), (1.7e12, "far beyond")],
+)
+def test_epochs_warning_muennighoff_2023_thresholds(tokens, expected):
+    from scaling.laws import epochs_warning
+
+    message = epochs_warning(tokens, 1e11)
+    assert (message is None) if expected is None else (expected in message)
+
+
+def test_comparison_laws_are_presets():
+    from scaling.laws import CHINCHILLA_FAMILY, COMPARISON_LAWS
+
+    for name in COMPARISON_LAWS + CHINCHILLA_FAMILY:
+        assert get_law(name).name == name
+    assert "kaplan" not in CHINCHILLA_FAMILY
