@@ -1,0 +1,454 @@
+"""How fast a model serves and what a token costs: a roofline per phase, with every efficiency stated.
+
+A deployment is ``devices`` accelerators cut into ``replicas`` copies of the model, each spread over ``tp``
+devices with Megatron-style tensor parallelism (pipeline and expert parallelism are not modelled). Each
+replica serves ``batch`` sequences of ``prompt_tokens`` in and ``output_tokens`` out, batched statically: the
+prompts are prefilled together, then every decode step makes one token for each sequence.
+
+Per phase and per device, the time is ``max(compute, memory) + communication`` (no overlap of the all-reduces,
+as llm-analysis's ``get_latency_fwd_per_layer`` sums them):
+
+* compute = forward FLOPs (`scaling.flops.inference_flops`: prefill, and each decode step at the mean context
+  of the generation) / (tp x dense peak x ``mfu``);
+* memory = bytes read / (HBM bandwidth x ``mbu``). A decode step reads the weights it touches (the input
+  embedding is a lookup, so only the head's matrix counts, and for MoE only the experts the batch routes to)
+  plus the KV cache (`scaling.memory.kv_cache_bytes`, read once per step: FlashAttention/paged decode kernels
+  read the cache and write one new entry; llm-analysis charges it twice). The prefill reads the weights once
+  and writes the prompts' KV cache;
+* communication = 2 all-reduces per layer (after attention and after the MLP; Shoeybi et al. 2019, Megatron-LM
+  §3) of batch x tokens x d_model activations, each an alpha-beta ring: ``allreduce_latency_s`` +
+  2 (tp-1)/tp x message / (link bandwidth x ``link_efficiency``).
+
+``prefill_s`` is the time to first token (TTFT) of a batch that arrives together; ``decode_s_per_token`` is
+the time per output token (TPOT) at the mean context; the latency of a request is TTFT + (output - 1) x TPOT.
+Throughput is output tokens per second in steady decode; dollars per million tokens charge a replica's
+device-hours to the prompt tokens for the prefill time and to the output tokens for the decode time.
+
+Left out: queueing and continuous batching, speculative decoding, prefix caching, kernel launch overheads
+(which dominate very small models and short prompts: Yuan et al. 2024's LLM-Viewer comparison in its issue #4
+finds a pure roofline 2-3x optimistic on 128-token prefills), and sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from scaling import checks
+from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
+from scaling.flops import inference_flops
+from scaling.memory import dtype_bytes, kv_cache_bytes, max_batch_and_context
+from scaling.model import ModelSpec, load_model
+from scaling.units import GB
+
+BOUNDS = ("memory", "compute")
+PCIE4_X16_BYTES_PER_S = 32 * GB  # PCIe 4.0 x16, one direction (llm-analysis's A10 intra-node figure)
+
+
+@dataclass(frozen=True)
+class ServingAssumptions:
+    """Achievable fractions of the hardware's peaks and the all-reduce cost; every default is cited.
+
+    * ``mfu`` 0.6: fraction of the dense peak that prefill (and compute-bound decode) reaches. Pope et al.
+      2022 report 76% for PaLM 540B prefill at large batch; FasterTransformer's 13B prefill on an A100 is 69%
+      of peak (kipply 2022, as reproduced in llm-analysis's FasterTransformer example); 0.6 leaves room for
+      smaller batches.
+    * ``mbu`` 0.6: model bandwidth utilisation of decode (Databricks' MBU: bytes per step / TPOT / peak).
+      NVIDIA NeMo's Llama-2-7B batch-1 latencies imply 0.53-0.58 end to end on A100/H100; kipply's profiling
+      of the best kernels found 0.87-0.9.
+    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4 (NCCL issue
+      #1264), and less on smaller messages.
+    * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
+      configuration; decode all-reduces are latency-bound.
+    * ``link_bytes_per_s``: the intra-node link bandwidth per device, one direction; None reads it from the
+      accelerator catalog.
+    """
+
+    mfu: float = 0.6
+    mbu: float = 0.6
+    link_efficiency: float = 0.8
+    allreduce_latency_s: float = 8e-6
+    link_bytes_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        checks.fraction(self.mfu, "serving MFU")
+        checks.fraction(self.mbu, "memory bandwidth utilisation (MBU)")
+        checks.fraction(self.link_efficiency, "link efficiency")
+        checks.positive(self.allreduce_latency_s, "all-reduce latency", allow_zero=True)
+        if self.link_bytes_per_s is not None:
+            checks.positive(self.link_bytes_per_s, "link bandwidth")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, link_efficiency=1.0, allreduce_latency_s=0.0)
+"""The pure roofline: every peak reached, free messages. A lower bound on every time."""
+
+
+def link_bytes_per_s(acc: Accelerator, assumptions: ServingAssumptions) -> tuple[float, str]:
+    """The intra-node link bandwidth per device (one direction) and where it came from."""
+    if assumptions.link_bytes_per_s is not None:
+        return assumptions.link_bytes_per_s, "given"
+    value = getattr(acc, "intra_node_bytes_per_s", None)
+    if value is not None and math.isfinite(value) and value > 0:
+        link = getattr(acc, "intra_node_link", "") or "catalog"
+        return float(value), f"{link} (catalog)"
+    return PCIE4_X16_BYTES_PER_S, "PCIe 4.0 x16 assumed: the catalog lists no intra-node link"
+
+
+def experts_touched(n_experts: int, experts_per_token: int, tokens: Any) -> Any:
+    """Expected distinct experts per layer that ``tokens`` tokens route to: E (1 - (1 - k/E)^tokens).
+
+    Uniform, independent top-k routing. At batch 1 it is k; by a few dozen tokens it is every expert, so
+    memory-bound MoE decode reads nearly all expert weights at moderate batch (its FLOP saving remains).
+    """
+    tokens = np.asarray(tokens, dtype=float)
+    if n_experts <= 1:
+        return np.ones_like(tokens)
+    return n_experts * (1.0 - np.power(1.0 - experts_per_token / n_experts, tokens))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What is fixed for one model on one replica: per-device constants of the roofline (base units)."""
+
+    spec: ModelSpec
+    acc: Accelerator
+    tp: int
+    prompt_tokens: int
+    output_tokens: int
+    peak_flops: float
+    memory_bytes_per_s: float
+    link_bytes_per_s: float
+    link_source: str
+    weight_bytes: float  # bytes per weight element (quantized or not)
+    kv_bytes: float  # bytes per KV-cache element
+    act_bytes: float  # bytes per activation element (the all-reduce messages)
+    dense_read_params: float  # weights every step touches (all but the experts and the lookup tables)
+    expert_params: float  # one expert in every MoE layer
+    prefill_flops_per_seq: float
+    decode_flops_per_seq_step: float  # mean over the generation
+    kv_read_bytes_per_seq_step: float  # per device, at the mean context
+    kv_write_bytes_per_seq_prefill: float  # per device
+    allreduces: int  # per forward pass
+    assumptions: ServingAssumptions
+
+    def weights_read_bytes(self, tokens: Any) -> Any:
+        """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts touched)."""
+        spec = self.spec
+        experts = experts_touched(spec.n_experts, spec.experts_per_token, tokens) if spec.is_moe else 1.0
+        return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
+
+    def allreduce_seconds(self, tokens: Any) -> Any:
+        """All-reduce time of one forward pass over ``tokens`` tokens (alpha-beta ring, per device)."""
+        tokens = np.asarray(tokens, dtype=float)
+        if self.tp == 1:
+            return np.zeros_like(tokens)
+        a = self.assumptions
+        message = tokens * self.spec.d_model * self.act_bytes
+        ring = 2.0 * (self.tp - 1) / self.tp * message  # bytes each device sends (and receives)
+        return self.allreduces * (a.allreduce_latency_s + ring / (self.link_bytes_per_s * a.link_efficiency))
+
+    def decode_seconds(self, batch: Any) -> dict[str, Any]:
+        """One decode step for ``batch`` sequences: compute, memory and communication seconds (broadcasts)."""
+        a, b = self.assumptions, np.asarray(batch, dtype=float)
+        compute = b * self.decode_flops_per_seq_step / (self.tp * self.peak_flops * a.mfu)
+        read = self.weights_read_bytes(b) + b * self.kv_read_bytes_per_seq_step
+        memory = read / (self.memory_bytes_per_s * a.mbu)
+        comm = self.allreduce_seconds(b)
+        return {"compute": compute, "memory": memory, "comm": comm, "total": np.maximum(compute, memory) + comm,
+                "bytes": read}  # fmt: skip
+
+    def prefill_seconds(self, batch: Any) -> dict[str, Any]:
+        """The prefill of ``batch`` prompts together: compute, memory and communication seconds (broadcasts)."""
+        a, b = self.assumptions, np.asarray(batch, dtype=float)
+        tokens = b * self.prompt_tokens
+        compute = b * self.prefill_flops_per_seq / (self.tp * self.peak_flops * a.mfu)
+        moved = self.weights_read_bytes(tokens) + b * self.kv_write_bytes_per_seq_prefill
+        memory = moved / (self.memory_bytes_per_s * a.mbu)
+        comm = self.allreduce_seconds(tokens)
+        return {
+            "compute": compute,
+            "memory": memory,
+            "comm": comm,
+            "total": np.maximum(compute, memory) + comm,
+        }
+
+    def crossover_batch(self) -> float:
+        """The batch at which a decode step turns compute-bound (inf if the KV reads keep it memory-bound).
+
+        Dense, short context: (peak / bandwidth) x (bytes per weight / 2) x (mbu / mfu), the ridge point.
+        """
+
+        def excess(b: Any) -> Any:
+            t = self.decode_seconds(b)
+            return t["compute"] - t["memory"]
+
+        hi = 1.0
+        while excess(hi) < 0:
+            hi *= 2.0
+            if hi > 2**40:
+                return math.inf
+        lo = hi / 2.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
+        return 0.5 * (lo + hi)
+
+
+def _read_params(spec: ModelSpec) -> tuple[float, float]:
+    """(dense params a forward pass reads, params of one expert across the MoE layers).
+
+    Lookup tables (token, position and token-type embeddings) are read one row per token, so they count only
+    where the output head shares the token embedding (tied embeddings)."""
+    parts = spec.param_breakdown()
+    lookups = parts["position_embedding"] + parts["token_type_embedding"]
+    if not spec.tied_embeddings:
+        lookups += parts["token_embedding"]
+    total = float(spec.params - lookups)
+    if not spec.is_moe:
+        return total, 0.0
+    one_expert = float(spec.expert_params() * spec.decoder_layers)
+    return total - spec.n_experts * one_expert, one_expert
+
+
+def make_deployment(
+    model: ModelSpec | str,
+    accelerator: str | Accelerator,
+    *,
+    tp: int = 1,
+    prompt_tokens: int = 2048,
+    output_tokens: int = 256,
+    precision: str = "bf16",
+    quant: str | None = None,
+    kv_dtype: str | None = None,
+    assumptions: ServingAssumptions | None = None,
+) -> Deployment:
+    """The per-device constants of serving ``model`` on ``tp`` devices of ``accelerator`` (see the module doc)."""
+    spec = load_model(model)
+    acc = get_accelerator(accelerator)
+    a = assumptions or ServingAssumptions()
+    tp = checks.positive_int(tp, "tensor parallel size")
+    prompt = checks.positive_int(prompt_tokens, "prompt length")
+    output = checks.positive_int(output_tokens, "output length")
+    flops = inference_flops(spec, prompt_tokens=prompt, new_tokens=output, batch=1)
+    kv_b = dtype_bytes(kv_dtype or precision, "KV dtype")
+    decoder = spec.arch == "decoder"
+    mean_ctx = (prompt if decoder else 0) + (output + 1) / 2.0
+    source = None if decoder else prompt
+    if not math.isfinite(acc.bandwidth_bytes_per_s):
+        raise ScalingError(
+            f"accelerator {acc.name!r} has no memory bandwidth in the catalog; serving needs it"
+        )
+    link, link_source = link_bytes_per_s(acc, a)
+    dense, expert = _read_params(spec)
+    return Deployment(
+        spec=spec, acc=acc, tp=tp, prompt_tokens=prompt, output_tokens=output,
+        peak_flops=acc.peak(precision), memory_bytes_per_s=acc.bandwidth_bytes_per_s,
+        link_bytes_per_s=link, link_source=link_source,
+        weight_bytes=dtype_bytes(quant or precision, "weight dtype"), kv_bytes=kv_b,
+        act_bytes=dtype_bytes(precision, "precision"), dense_read_params=dense, expert_params=expert,
+        prefill_flops_per_seq=flops.prefill_flops, decode_flops_per_seq_step=flops.decode_flops / output,
+        kv_read_bytes_per_seq_step=float(kv_cache_bytes(spec, 1, mean_ctx, kv_b, tp=tp, source_len=source)),
+        kv_write_bytes_per_seq_prefill=float(kv_cache_bytes(spec, 1, prompt if decoder else 0, kv_b, tp=tp,
+                                                            source_len=source)),
+        allreduces=2 * spec.total_layers, assumptions=a,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServingEstimate:
+    """Latency, throughput and cost of serving one model on a deployment (base units: s, bytes, FLOPs, USD)."""
+
+    model: str
+    accelerator: str
+    devices: int
+    tp: int
+    replicas: int
+    batch: int
+    prompt_tokens: int
+    output_tokens: int
+    precision: str
+    weight_dtype: str
+    kv_dtype: str
+    prefill_s: float
+    prefill_compute_s: float
+    prefill_memory_s: float
+    prefill_comm_s: float
+    decode_s_per_token: float
+    decode_compute_s: float
+    decode_memory_s: float
+    decode_comm_s: float
+    bound: str
+    bytes_per_step: float  # per device, one decode step at the mean context
+    flops_per_step: float  # per device, one decode step at the mean context
+    crossover_batch: float
+    latency_s: float
+    tokens_per_s: float  # output tokens per second of the deployment in steady decode
+    tokens_per_s_per_device: float
+    input_tokens_per_s: float  # prompt tokens per second of the deployment while prefilling
+    max_batch: int
+    usd_per_million_input_tokens: float | None
+    usd_per_million_output_tokens: float | None
+    price_usd_per_hour: float | None
+    price_source: str
+    link_bytes_per_s: float
+    link_source: str
+    assumptions: ServingAssumptions
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["assumptions"] = self.assumptions.to_dict()
+        out["warnings"], out["notes"] = list(self.warnings), list(self.notes)
+        out["crossover_batch"] = None if math.isinf(self.crossover_batch) else self.crossover_batch
+        return out
+
+
+def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
+    if price_usd_per_hour is not None:
+        return float(checks.positive(price_usd_per_hour, "price per device-hour")), "given"
+    if acc.price_usd_per_hour is not None:
+        return acc.price_usd_per_hour, "catalog"
+    return None, "none"
+
+
+def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
+    devices = checks.positive_int(devices, "device count")
+    if devices % tp:
+        raise ScalingError(f"tensor parallel size {tp} does not divide the {devices} {acc.name} devices")
+    return devices // tp
+
+
+def fitting_batch(deployment: Deployment, precision: str, quant: str | None, kv_dtype: str | None) -> int:
+    """The largest batch whose weights, KV cache (prompt + output) and activations fit one device of the
+    replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits."""
+    return max_batch_and_context(
+        deployment.spec, deployment.acc, context=deployment.prompt_tokens + deployment.output_tokens,
+        tp=deployment.tp, precision=precision, quant=quant, kv_dtype=kv_dtype,
+    ).max_batch  # fmt: skip
+
+
+def smallest_tp(
+    model: ModelSpec | str,
+    accelerator: str | Accelerator,
+    devices: int,
+    *,
+    batch: int = 1,
+    context: int = 2048,
+    precision: str = "bf16",
+    quant: str | None = None,
+    kv_dtype: str | None = None,
+) -> int:
+    """The smallest power-of-two tensor-parallel size (dividing ``devices``) whose devices hold ``batch``
+    sequences of ``context`` tokens; the error names the largest batch the largest size holds."""
+    spec, acc = load_model(model), get_accelerator(accelerator)
+    tp, last = 1, None
+    while tp <= devices:
+        if devices % tp == 0:
+            try:
+                fit = max_batch_and_context(spec, acc, context=context, tp=tp, precision=precision, quant=quant,
+                                            kv_dtype=kv_dtype).max_batch  # fmt: skip
+            except ScalingError:
+                fit = None  # this size does not divide the heads
+            if fit is not None and fit >= batch:
+                return tp
+            last = (tp, fit) if fit is not None else last
+        tp *= 2
+    held = f"at most {last[1]} on TP {last[0]}" if last else "no tensor-parallel size divides the heads"
+    raise ScalingError(
+        f"{spec.name} with a batch of {batch} x {context} tokens does not fit on {devices} {acc.name} ({held}); "
+        "use more devices, a smaller batch, --quant or --kv-dtype"
+    )
+
+
+def estimate_serving(
+    model: ModelSpec | str,
+    accelerator: str | Accelerator,
+    *,
+    devices: int = 1,
+    tp: int | None = None,
+    batch: int = 1,
+    prompt_tokens: int = 2048,
+    output_tokens: int = 256,
+    precision: str = "bf16",
+    quant: str | None = None,
+    kv_dtype: str | None = None,
+    price_usd_per_hour: float | None = None,
+    assumptions: ServingAssumptions | None = None,
+) -> ServingEstimate:
+    """Prefill time (TTFT), time per output token, which roofline binds, throughput and $ per million tokens.
+
+    ``tp`` None picks the smallest power of two whose devices hold the batch; ``devices`` / ``tp`` replicas
+    serve side by side. ``quant`` is the weights' storage dtype (math stays at ``precision``); ``kv_dtype``
+    the KV cache's (default ``precision``). The price is per device-hour: the one given, else the catalog's.
+    """
+    batch = checks.positive_int(batch, "batch")
+    devices = checks.positive_int(devices, "device count")
+    if tp is None:
+        tp = smallest_tp(model, accelerator, devices, batch=batch, context=prompt_tokens + output_tokens,
+                         precision=precision, quant=quant, kv_dtype=kv_dtype)  # fmt: skip
+    dep = make_deployment(model, accelerator, tp=tp, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                          precision=precision, quant=quant, kv_dtype=kv_dtype, assumptions=assumptions)  # fmt: skip
+    return _estimate(dep, devices, batch, precision, quant, kv_dtype, price_usd_per_hour)
+
+
+def _estimate(
+    dep: Deployment,
+    devices: int,
+    batch: int,
+    precision: str,
+    quant: str | None,
+    kv_dtype: str | None,
+    price_usd_per_hour: float | None,
+    max_batch: int | None = None,
+) -> ServingEstimate:
+    replicas = _split_devices(devices, dep.tp, dep.acc)
+    fits = fitting_batch(dep, precision, quant, kv_dtype) if max_batch is None else max_batch
+    pre, dec = dep.prefill_seconds(batch), dep.decode_seconds(batch)
+    tpot, ttft = float(dec["total"]), float(pre["total"])
+    price, price_source = _price(dep.acc, price_usd_per_hour)
+    replica_usd_per_s = None if price is None else price * dep.tp / 3600.0
+    warnings = []
+    if batch > fits:
+        warnings.append(
+            f"a batch of {batch} does not fit: {dep.tp} x {dep.acc.name} hold at most {fits} sequences of "
+            f"{dep.prompt_tokens + dep.output_tokens} tokens (weights, KV cache and activations)"
+        )
+    a = dep.assumptions
+    notes = (
+        f"roofline per phase: max(compute at {a.mfu:.0%} of the {precision} peak, memory at {a.mbu:.0%} of "
+        f"{dep.memory_bytes_per_s / GB:,.0f} GB/s) + 2 all-reduces per layer",
+        f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + ({dep.output_tokens}+1)/2)",
+        f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), {a.link_efficiency:.0%} "
+        f"achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
+        "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
+    )
+    return ServingEstimate(
+        model=dep.spec.name, accelerator=dep.acc.name, devices=devices, tp=dep.tp, replicas=replicas,
+        batch=batch, prompt_tokens=dep.prompt_tokens, output_tokens=dep.output_tokens, precision=precision,
+        weight_dtype=quant or precision, kv_dtype=kv_dtype or precision,
+        prefill_s=ttft, prefill_compute_s=float(pre["compute"]), prefill_memory_s=float(pre["memory"]),
+        prefill_comm_s=float(pre["comm"]), decode_s_per_token=tpot, decode_compute_s=float(dec["compute"]),
+        decode_memory_s=float(dec["memory"]), decode_comm_s=float(dec["comm"]),
+        bound="memory" if dec["memory"] >= dec["compute"] else "compute", bytes_per_step=float(dec["bytes"]),
+        flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp, crossover_batch=dep.crossover_batch(),
+        latency_s=ttft + (dep.output_tokens - 1) * tpot, tokens_per_s=replicas * batch / tpot,
+        tokens_per_s_per_device=batch / tpot / dep.tp, input_tokens_per_s=replicas * batch * dep.prompt_tokens / ttft,
+        max_batch=fits,
+        usd_per_million_input_tokens=None if price is None else replica_usd_per_s * ttft / (batch * dep.prompt_tokens) * 1e6,
+        usd_per_million_output_tokens=None if price is None else replica_usd_per_s * tpot / batch * 1e6,
+        price_usd_per_hour=price, price_source=price_source, link_bytes_per_s=dep.link_bytes_per_s,
+        link_source=dep.link_source, assumptions=a, warnings=tuple(warnings), notes=notes,
+    )  # fmt: skip
+
+
+def with_assumptions(assumptions: ServingAssumptions | None = None, **changes: Any) -> ServingAssumptions:
+    """The default assumptions (or ``assumptions``) with some fields changed; None values are left out."""
+    return replace(assumptions or ServingAssumptions(), **{k: v for k, v in changes.items() if v is not None})
