@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from scaling.errors import ScalingError
 from scaling.laws import Law, get_law
 
 DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch")
+# The optimal zone is the band of the Chinchilla-family estimates: Hoffmann et al. 2022 Approaches 1-3 and Epoch
+# AI's replication of Approach 3 (Besiroglu et al. 2024), as in the course's figure. Kaplan et al. 2020
+# (N_opt ∝ C^0.73, a different learning-rate schedule and N without embeddings) is drawn as its own line, outside.
+ZONE_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
+ZONE_SIZE = (1100, 650)  # pixels; the zone's labels are placed for this size
 DEFAULT_FLOPS_RANGE = (1e18, 1e27)
 KNOWN_MODELS_FILE = "known_models.csv"
 EXPORT_HINT = (
@@ -255,92 +261,54 @@ def zone_figure(
     plan: Any = None,
     fitted: Law | str | None = None,
     axis: str = "params",
+    zone: Iterable[str] = ZONE_LAWS,
+    size: tuple[int, int] = ZONE_SIZE,
 ) -> go.Figure:
     """The optimal zone: each law's N_opt(C) (or D_opt(C) with ``axis="tokens"``) against training compute,
-    the band between the lowest and highest of them at each C, well-known models, and your plan.
+    the band between the lowest and highest of the ``zone`` laws at each C (by default the Chinchilla family,
+    `ZONE_LAWS`; other laws such as Kaplan are drawn as lines labelled at their end), well-known models, and
+    your plan.
 
     ``known_models``: True for ``data/known_models.csv``, a path to a CSV with the same columns, a list of
     dicts with params/tokens/flops/name, or False. ``plan``: a dict or object with two of params, tokens,
     flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``), drawn with its interval
-    band (80% by default, Epoch AI's choice).
+    band (80% by default, Epoch AI's choice). ``size``: the figure's (width, height) in pixels; labels are
+    placed for it so that none overlaps a marker or another label.
     """
     if axis not in ("params", "tokens"):
         raise ScalingError(f"invalid axis {axis!r}: expected 'params' or 'tokens'")
     law_list = [_as_law(law) for law in laws]
+    zone_names = {_as_law(name).name for name in zone}
     fitted_law = _as_law(fitted) if fitted is not None else None
     if not law_list and fitted_law is None:
         raise ScalingError("the optimal zone needs at least one law (e.g. chinchilla, epoch, kaplan)")
     C = _flops_grid(flops_range)
-    pf = C / units.PF_DAY_FLOPS
-    what = "N_opt" if axis == "params" else "D_opt"
-    noun = "parameters" if axis == "params" else "tokens"
-
-    def curve(law: Law) -> np.ndarray:
-        return np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float)
-
-    curves = [curve(law) for law in law_list]
-    traces: list[go.Scatter] = []
-    if len(curves) >= 2:
-        stack = np.vstack(curves)
-        lower, upper = stack.min(axis=0), stack.max(axis=0)
-        names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in law_list)
-        band_hover = [
-            f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(lo)} to "
-            f"{units.format_count(hi)}" for c, lo, hi in zip(C, lower, upper)
-        ]
-        traces.append(go.Scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL},
-                                 hoverinfo="skip", showlegend=False, legendgroup="zone", name="zone (lower edge)"))
-        traces.append(go.Scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL},
-                                 fill="tonexty", fillcolor=ZONE_FILL, legendgroup="zone",
-                                 name=f"Optimal zone (between {len(law_list)} laws)", hovertext=band_hover,
-                                 hoverinfo="text", meta={"laws": names}))
-    for i, (law, y) in enumerate(zip(law_list, curves)):
-        hover = [
-            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
-            f"{what} = {units.format_count(v)}<br>"
-            + (f"tokens = {units.format_count(c / (6 * v))}<br>tokens per parameter = {c / (6 * v * v):.3g}"
-               if axis == "params" else
-               f"parameters = {units.format_count(c / (6 * v))}<br>tokens per parameter = {v * v * 6 / c:.3g}")
-            for c, v in zip(C, y)
-        ]
-        traces.append(go.Scatter(
-            x=C, y=y, mode="lines", name=law_label(law),
-            line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
-            hovertext=hover, hoverinfo="text", customdata=pf, meta={"law": law.name},
-        ))
+    key = "params" if axis == "params" else "tokens"
+    curves = [np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float) for law in law_list]
+    in_zone = [i for i, law in enumerate(law_list) if law.name in zone_names]
+    traces = _zone_band(C, [law_list[i] for i in in_zone], [curves[i] for i in in_zone], axis)
+    traces += _law_lines(C, law_list, curves, axis)
     if fitted_law is not None:
         traces += _fitted_traces(fitted_law, C, axis)
-    if known_models is not False and known_models is not None:
-        models = known_models_list(known_models)
-        if models:
-            key = "params" if axis == "params" else "tokens"
-            y_all = np.concatenate([np.ravel(c) for c in curves] + [[m[key] for m in models]])
-            avoid = []
-            if plan is not None:
-                p = _plan_point(plan)
-                avoid.append((p["flops"], p[key]))
-            texts, positions = _label_layout(models, key, (C[0], C[-1]), (float(y_all.min()), float(y_all.max())),
-                                             avoid=avoid)
-            traces.append(go.Scatter(
-                x=[m["flops"] for m in models], y=[m[key] for m in models], mode="markers+text",
-                name="Trained models (data/known_models.csv)" if known_models is True else "Trained models",
-                text=texts, textposition=positions,
-                textfont={"size": 10, "color": "#333333"},
-                marker={"symbol": "diamond", "size": 9, "color": "#555555", "line": {"width": 1, "color": "#000000"}},
-                hovertext=[_model_hover(m) for m in models], hoverinfo="text", meta={"kind": "known-models"},
-            ))
-    if plan is not None:
-        p = _plan_point(plan)
-        key = "params" if axis == "params" else "tokens"
-        traces.append(go.Scatter(
-            x=[p["flops"]], y=[p[key]], mode="markers+text", name=f"{p['name']}: "
-            f"{units.format_count(p['params'])} params, {units.format_count(p['tokens'])} tokens",
-            text=[p["name"]], textposition="bottom center", textfont={"size": 12, "color": "#000000"},
-            marker={"symbol": "star", "size": 20, "color": "#E69F00", "line": {"width": 2, "color": "#000000"}},
-            hovertext=[_model_hover(p)], hoverinfo="text", meta={"kind": "plan"},
-        ))
-
+    point = _plan_point(plan) if plan is not None else None
+    models = known_models_list(known_models) if known_models not in (False, None) else []
+    y_values = np.concatenate([np.ravel(t.y) for t in traces] + [[m[key] for m in models]]
+                              + [[point[key]] if point else []])
+    y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
     lo, hi = math.log10(C[0]), math.log10(C[-1])
+    pad = 0.04 * (math.log10(y_values.max()) - math.log10(y_values.min()))
+    y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
+    margin = {"l": 80, "r": 30, "t": 130, "b": 70}
+    area = _PlotArea((lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
+    legend = [t.name for t in traces if t.showlegend is not False]
+    points, labels = _point_traces(models, point, key, area, known_models is True, legend)
+    traces += points
+    annotations = labels + [
+        {"x": hi, "y": math.log10(float(y[-1])), "xref": "x", "yref": "y", "text": _law_title(law),
+         "showarrow": False, "xanchor": "right", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)",
+         "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]}, "name": f"law-label-{law.name}"}
+        for i, (law, y) in enumerate(zip(law_list, curves)) if law.name not in zone_names
+    ]
     y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
     layout = _base_layout(
         "Compute-optimal " + ("model size" if axis == "params" else "training tokens")
@@ -350,17 +318,93 @@ def zone_figure(
         xaxis2=_log_axis("Training compute (PF-days)", power=True, overlaying="x", side="top",
                          range=[lo - math.log10(units.PF_DAY_FLOPS), hi - math.log10(units.PF_DAY_FLOPS)],
                          showgrid=False, minor={"showgrid": False}),
-        yaxis=_log_axis(y_title),
+        yaxis=_log_axis(y_title, range=list(y_range)),
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-        margin={"l": 80, "r": 30, "t": 130, "b": 70},
+        margin=margin, width=size[0], height=size[1], autosize=False, annotations=annotations,
     )
     # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
-    y_mid = float(np.exp(np.mean(np.log(np.concatenate([np.ravel(c) for c in curves] or [[1.0]])))))
+    y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
+    pf = C / units.PF_DAY_FLOPS
     traces.append(go.Scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
                              line={"width": 0}, showlegend=False, hoverinfo="skip", name="PF-days axis",
                              meta={"kind": "axis"}))
-    fig = go.Figure(data=traces, layout=layout)
-    return fig
+    return go.Figure(data=traces, layout=layout)
+
+
+def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[go.Scatter]:
+    """The shaded band between the lowest and highest of ``curves`` at each C (nothing for fewer than two)."""
+    if len(curves) < 2:
+        return []
+    noun = "parameters" if axis == "params" else "tokens"
+    stack = np.vstack(curves)
+    lower, upper = stack.min(axis=0), stack.max(axis=0)
+    names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in laws)
+    band_hover = [
+        f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(a)} to "
+        f"{units.format_count(b)}<br>between {names}" for c, a, b in zip(C, lower, upper)
+    ]
+    return [
+        go.Scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL}, hoverinfo="skip",
+                   showlegend=False, legendgroup="zone", name="zone (lower edge)"),
+        go.Scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL}, fill="tonexty",
+                   fillcolor=ZONE_FILL, legendgroup="zone",
+                   name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)", hovertext=band_hover,
+                   hoverinfo="text", meta={"kind": "zone", "laws": [law.name for law in laws]}),
+    ]
+
+
+def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[go.Scatter]:
+    """One line per law, each with its own colour and dash, and hover text with N, D and tokens per parameter."""
+    what = "N_opt" if axis == "params" else "D_opt"
+    pf = C / units.PF_DAY_FLOPS
+    traces = []
+    for i, (law, y) in enumerate(zip(laws, curves)):
+        other = C / (6.0 * y)  # tokens for an N curve, parameters for a D curve (C = 6ND)
+        ratio = other / y if axis == "params" else y / other
+        hover = [
+            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
+            f"{what} = {units.format_count(v)}<br>{'tokens' if axis == 'params' else 'parameters'} = "
+            f"{units.format_count(o)}<br>tokens per parameter = {r:.3g}"
+            for c, v, o, r in zip(C, y, other, ratio)
+        ]
+        traces.append(go.Scatter(
+            x=C, y=y, mode="lines", name=law_label(law),
+            line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
+            hovertext=hover, hoverinfo="text", customdata=pf, meta={"law": law.name},
+        ))
+    return traces
+
+
+def _point_traces(models: list[dict[str, Any]], point: dict[str, Any] | None, key: str,
+                  area: _PlotArea, from_catalog: bool, legend: list[str]) -> tuple[list[go.Scatter], list[dict]]:
+    """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
+    they overlap no marker, no other label and not the legend (whose entries are ``legend``)."""
+    traces = []
+    if models:
+        traces.append(go.Scatter(
+            x=[m["flops"] for m in models], y=[m[key] for m in models], mode="markers",
+            name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
+            marker={"symbol": "diamond", "size": MODEL_MARKER.size, "color": "#555555",
+                    "line": {"width": 1, "color": "#000000"}},
+            hovertext=[_model_hover(m) for m in models], hoverinfo="text", meta={"kind": "known-models"},
+        ))
+    if point:
+        traces.append(go.Scatter(
+            x=[point["flops"]], y=[point[key]], mode="markers", name=f"{point['name']}: "
+            f"{units.format_count(point['params'])} params, {units.format_count(point['tokens'])} tokens",
+            marker={"symbol": "star", "size": PLAN_MARKER.size, "color": "#E69F00",
+                    "line": {"width": 2, "color": "#000000"}},
+            hovertext=[_model_hover(point)], hoverinfo="text", meta={"kind": "plan"},
+        ))
+    names = legend + [t.name for t in traces]
+    # the legend sits in the top-left corner: one 29 px row per entry, about 6 px per character
+    legend_box = (0.0, area.pixels[1] - 29 * len(names) - 16, 6.2 * max(map(len, names)) + 60, area.pixels[1])
+    items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
+        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models]
+    labels = _label_layout(items, area, keep_out=[legend_box])
+    kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
+    annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
+    return traces, annotations
 
 
 def known_models_list(source: bool | str | Path | list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -376,43 +420,99 @@ def _short_model_name(name: str) -> str:
     return name.replace("DeepSeek LLM", "DeepSeek").replace("BloombergGPT 50.6B", "BloombergGPT")
 
 
-def _label_layout(models: list[dict[str, Any]], key: str, x_range: tuple[float, float],
-                  y_range: tuple[float, float], size: tuple[float, float] = (1090.0, 480.0),
-                  avoid: Sequence[tuple[float, float]] = ()) -> tuple[list[str], list[str]]:
-    """Greedy label placement: in list order, put each model's label right, left, above or below its marker
-    where it overlaps no label or marker placed so far (in pixels of a typical plot area); a model with no
-    free spot keeps its marker and hover text, without a label."""
-    (x0, x1), (y0, y1) = (np.log10(x_range), np.log10(y_range))
-    y0, y1 = y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0)
-    sx, sy = size[0] / max(x1 - x0, 1e-9), size[1] / max(y1 - y0, 1e-9)
-    points = [((math.log10(m["flops"]) - x0) * sx, (math.log10(m[key]) - y0) * sy) for m in models]
-    markers = [(x - 5, y - 5, x + 5, y + 5) for x, y in points]
-    taken: list[tuple[float, float, float, float]] = []  # labels placed so far
-    for flops, value in avoid:  # e.g. the plan's star and its label
-        x, y = (math.log10(flops) - x0) * sx, (math.log10(value) - y0) * sy
-        markers.append((x - 30, y - 28, x + 30, y + 11))
-    texts, positions = [], []
-    for (x, y), m in zip(points, models):
-        text = _short_model_name(m["name"])
-        w, h = 5.6 * len(text) + 4, 13.0
-        options = {"middle right": (x + 7, y - h / 2, x + 7 + w, y + h / 2),
-                   "middle left": (x - 7 - w, y - h / 2, x - 7, y + h / 2),
-                   "top center": (x - w / 2, y + 6, x + w / 2, y + 6 + h),
-                   "bottom center": (x - w / 2, y - 6 - h, x + w / 2, y - 6),
-                   "top right": (x + 3, y + 3, x + 3 + w, y + 3 + h),
-                   "bottom right": (x + 3, y - 3 - h, x + 3 + w, y - 3),
-                   "top left": (x - 3 - w, y + 3, x - 3, y + 3 + h),
-                   "bottom left": (x - 3 - w, y - 3 - h, x - 3, y - 3)}
-        free = [p for p, box in options.items() if box[0] >= -20 and box[2] <= size[0] + 20
-                and not any(_overlap(box, other) for other in taken)]
-        # prefer a spot clear of other markers too; else one that at least overlaps no other label
-        clear = [p for p in free if not any(_overlap(options[p], other) for other in markers)]
-        choice = (clear or free or [None])[0]
-        texts.append(text if choice else "")
-        positions.append(choice or "middle right")
+@dataclass(frozen=True)
+class _PlotArea:
+    """Log-log data ranges and the plot area's size in pixels: where a point lands on the screen."""
+
+    x_range: tuple[float, float]  # log10
+    y_range: tuple[float, float]  # log10
+    pixels: tuple[float, float]
+
+    def position(self, x: float, y: float) -> tuple[float, float]:
+        (x0, x1), (y0, y1), (w, h) = self.x_range, self.y_range, self.pixels
+        return (math.log10(x) - x0) / (x1 - x0) * w, (math.log10(y) - y0) / (y1 - y0) * h
+
+
+@dataclass(frozen=True)
+class _MarkerStyle:
+    size: float  # plotly marker size, px
+    font: float  # label font size, px
+
+    @property
+    def reach(self) -> float:
+        """Half the drawn extent of the marker, outline included (plotly draws a size-9 diamond 11.7 px wide)."""
+        return 0.7 * self.size
+
+
+MODEL_MARKER = _MarkerStyle(size=9, font=10)
+PLAN_MARKER = _MarkerStyle(size=20, font=12)
+# a label's box: glyphs average at most this share of the font size in width; the line is this share high
+_CHAR_WIDTH, _LINE_HEIGHT, _LABEL_GAP = 0.6, 1.25, 2.0
+_BESIDE = {  # (anchor, direction) of a label next to its marker
+    "right": ("left", "middle", 1, 0), "left": ("right", "middle", -1, 0),
+    "above": ("center", "bottom", 0, 1), "below": ("center", "top", 0, -1),
+}
+
+
+def _label_layout(items: list[tuple[float, float, str, _MarkerStyle]], area: _PlotArea,
+                  keep_out: Sequence[tuple[float, float, float, float]] = ()) -> list[dict[str, Any] | None]:
+    """Greedy label placement in list order, in the pixels of ``area`` (y up): each label goes right of, left
+    of, above or below its marker, else at the end of a short leader line, wherever its box overlaps no
+    marker, no label placed so far and nothing in ``keep_out`` (e.g. the legend). Returns one plotly annotation
+    per item, or None for an item with no free spot (it keeps its marker and hover text)."""
+    points = [area.position(x, y) for x, y, _, _ in items]
+    markers = [(px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)]
+    taken: list[tuple[float, float, float, float]] = list(keep_out)
+    out: list[dict[str, Any] | None] = []
+    for i, ((x, y), (data_x, data_y, text, style)) in enumerate(zip(points, items)):
+        # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on the same spot)
+        others = [m for m in markers if not _overlap(m, markers[i])]
+        w, h = _CHAR_WIDTH * style.font * len(text) + 2, _LINE_HEIGHT * style.font
+        base = {"x": math.log10(data_x), "y": math.log10(data_y), "xref": "x", "yref": "y", "text": text,
+                "font": {"size": style.font, "color": "#222222"}, "borderpad": 0}
+        choice = None
+        for xanchor, yanchor, dx, dy in _BESIDE.values():
+            d = style.reach + _LABEL_GAP
+            cx, cy = x + dx * (d + w / 2), y + dy * (d + h / 2)
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            if _free(box, area, taken + markers):
+                choice = box, {**base, "showarrow": False, "xanchor": xanchor, "yanchor": yanchor,
+                               "xshift": dx * d, "yshift": dy * d}
+                break
+        for radius in (() if choice else (30, 45, 65, 90)):
+            for angle in range(0, 360, 30):
+                ax, ay = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
+                cx, cy = x + ax + math.copysign(w / 2, ax) * (abs(ax) > 1), y + ay
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                if _free(box, area, taken + markers) and not _line_hits((x, y), (x + ax, y + ay), others):
+                    choice = box, {**base, "showarrow": True, "ax": cx - x, "ay": -(cy - y), "arrowhead": 0,
+                                   "arrowwidth": 1, "arrowcolor": "#777777", "standoff": style.reach}
+                    break
+            if choice:
+                break
         if choice:
-            taken.append(options[choice])
-    return texts, positions
+            taken.append(choice[0])
+        out.append(choice[1] if choice else None)
+    return out
+
+
+def _free(box: tuple[float, float, float, float], area: _PlotArea,
+          others: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Inside the plot area and clear of every box in ``others``."""
+    inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area.pixels[0] and box[3] <= area.pixels[1]
+    return inside and not any(_overlap(box, other) for other in others)
+
+
+def _line_hits(start: tuple[float, float], end: tuple[float, float],
+               boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    """Whether the segment from ``start`` to ``end`` crosses any box (sampled every 2 px)."""
+    steps = max(int(math.dist(start, end) / 2), 1)
+    for i in range(steps + 1):
+        t = i / steps
+        px, py = start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])
+        if any(b[0] <= px <= b[2] and b[1] <= py <= b[3] for b in boxes):
+            return True
+    return False
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

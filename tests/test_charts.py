@@ -65,15 +65,25 @@ def test_zone_tokens_axis_draws_d_opt():
     assert "tokens" in fig.layout.yaxis.title.text.lower()
 
 
-def test_zone_band_spans_the_lowest_and_highest_law():
+def test_zone_band_spans_the_chinchilla_family_only():
     fig = charts.zone_figure()
     upper = next(t for t in fig.data if t.fill == "tonexty" and t.legendgroup == "zone")
     lower = fig.data[list(fig.data).index(upper) - 1]  # 'tonexty' fills to the trace just before it
     C = np.asarray(upper.x)
-    stack = np.vstack([get_law(n).n_opt(C) for n in charts.DEFAULT_LAWS])
+    # Hoffmann et al. 2022 Approaches 1-3 and Besiroglu et al. 2024's replication; Kaplan et al. 2020 is not in it
+    assert set(upper.meta["laws"]) == {"chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch"}
+    stack = np.vstack([get_law(n).n_opt(C) for n in charts.ZONE_LAWS])
     np.testing.assert_allclose(lower.y, stack.min(axis=0), rtol=1e-12)
     np.testing.assert_allclose(upper.y, stack.max(axis=0), rtol=1e-12)
     assert np.all(np.asarray(upper.y) >= np.asarray(lower.y))
+    # at 1e27 FLOPs the band is about 1T to 3T parameters (not 1T to 100T, which Kaplan's line would make it)
+    assert 1e12 < lower.y[-1] < upper.y[-1] < 4e12
+    kaplan = _by_meta(fig, law="kaplan")[0]
+    assert kaplan.y[-1] > 10 * upper.y[-1]
+    # Kaplan's line is labelled on the chart itself, at its end
+    (label,) = [a for a in fig.layout.annotations if a.name == "law-label-kaplan"]
+    assert label.text == "Kaplan" and label.x == pytest.approx(27.0)
+    assert label.y == pytest.approx(math.log10(kaplan.y[-1]))
 
 
 def test_zone_legend_names_each_source_and_axes_carry_units():
@@ -107,7 +117,9 @@ def test_known_models_are_placed_with_hover_text():
         assert text in hover
     j = names.index("Llama 3.1 405B")
     assert trace.x[j] == pytest.approx(3.8e25) and "published" in trace.hovertext[j]
-    assert sum(1 for t in trace.text if t) >= len(names) * 0.6  # most models carry a visible label
+    labels = [a.text for a in fig.layout.annotations if a.name == "model-label"]
+    assert len(labels) >= len(names) * 0.9  # nearly every model carries a visible label
+    assert "Chinchilla 70B" in labels and "GPT-3 175B" in labels
 
 
 def test_known_models_csv_flops_follow_their_method():

@@ -97,3 +97,63 @@ def test_image_export_through_kaleido(tmp_path):
     pytest.importorskip("kaleido")
     out = charts.save(charts.zone_figure(), tmp_path / "zone.svg", width=900, height=500)
     assert out.read_text(encoding="utf-8").lstrip().startswith("<svg")
+
+
+# ------------------------------------------------------------------------ labels from the rendered SVG
+BOXES_JS = """
+const box = e => {const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];};
+const texts = [...document.querySelectorAll('g.annotation-text-g text, g.trace.scatter g.textpoint text')]
+  .filter(t => t.textContent.trim()).map(t => [t.textContent, box(t)]);
+const markers = [...document.querySelectorAll('g.trace.scatter g.points path.point')].map(box)
+  .filter(b => b[2] > b[0]);
+return {texts, markers};
+"""
+
+
+@pytest.fixture(scope="module")
+def driver():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    chromedriver = shutil.which("chromedriver")
+    if chromedriver is None:
+        pytest.skip("no chromedriver on PATH (apt-get install chromium-driver)")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1300,900"):
+        options.add_argument(arg)
+    options.binary_location = CHROMIUM
+    browser = webdriver.Chrome(service=Service(chromedriver), options=options)
+    yield browser
+    browser.quit()
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def rendered_boxes(driver, path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(path.resolve().as_uri())
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements("css selector", "g.annotation-text-g text"))
+    return driver.execute_script(BOXES_JS)
+
+
+@pytest.mark.parametrize("plan", [None, {"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"},
+                                  {"params": 70e9, "tokens": 1.4e12, "name": "this plan (llama-2-70b-like)"}],
+                         ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B"])
+def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
+    fig = charts.zone_figure(plan=plan)
+    path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
+    boxes = rendered_boxes(driver, path)
+    texts, markers = boxes["texts"], boxes["markers"]
+    names = [name for name, _ in texts]
+    assert "Chinchilla 70B" in names and "Kaplan" in names
+    if plan:
+        assert plan["name"] in names
+    assert len(markers) == len(charts.read_known_models()) + (1 if plan else 0)
+    for i, (name, box) in enumerate(texts):
+        for other, other_box in texts[i + 1:]:
+            assert not _overlaps(box, other_box), f"label {name!r} overlaps label {other!r}"
+        for marker in markers:
+            assert not _overlaps(box, marker), f"label {name!r} overlaps a marker at {marker}"
