@@ -1,22 +1,10 @@
 """Fit scaling laws to your own runs: Chinchilla Approaches 1, 2 and 3, with bootstrap uncertainty.
 
-The runs table (CSV, JSON lines, Parquet or a DataFrame) has one row per run:
-
-=========  ==============================================================================================
-column     meaning (accepted aliases)
-=========  ==============================================================================================
-``N``      parameters (params, n_params, num_params, parameters, model_size)
-``D``      training tokens (tokens, n_tokens, num_tokens, train_tokens, data)
-``loss``   final (smoothed) loss (final_loss, val_loss, eval_loss, valid_loss, train_loss)
-``C``      optional training FLOPs (flops, compute, budget); 6ND when absent. Runs planned on the same
-           IsoFLOP budget should carry the same C, which is how Approach 2 groups them.
-``status`` optional; rows whose status is failed/error/crashed/nan/diverged (or ``failed`` true) are dropped.
-=========  ==============================================================================================
-
-Loss curves for Approach 1 are a *long* table with one row per logged step: ``run_id`` (run, name), ``N``,
-``D`` = tokens seen so far (tokens, step_tokens) and ``loss``; ``step`` is optional. A JSON-lines file may
-instead carry a ``curve`` field per run: a list of ``[tokens, loss]`` pairs. `read_runs` on a long table keeps
-the last row of each run (its final loss).
+The runs table (CSV, JSON, JSON lines, Parquet, a DataFrame or a sweep folder) is read through
+`scaling.runs`, which documents its columns and their one meaning: ``N`` total parameters, ``D`` tokens,
+``C`` = 6ND (the convention of every fit here), ``loss``; damaged and failed rows are set aside and reported.
+Approach 2 groups runs into IsoFLOP profiles by their planned ``budget`` when the table has one (a sweep's),
+else by C within 5%. Approach 1 reads loss curves (`scaling.runs.read_curves`, a sweep folder's ``curves/``).
 
 Approach 3 (Hoffmann et al. 2022, App. D.2): minimise sum_i Huber_delta(LSE(a - alpha log N_i, b - beta log D_i,
 e) - log L_i), delta = 1e-3, from Hoffmann's 4,500-point grid. The objective is *summed*, not averaged
@@ -40,8 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scaling import runs as runs_table
 from scaling.errors import ScalingError
-from scaling.laws import PARAM_NAMES, SIX, Law, get_law, parametric_loss
+from scaling.flops import FLOPS_PER_PARAM_TOKEN, six_nd
+from scaling.laws import PARAM_NAMES, Law, get_law, parametric_loss
+from scaling.runs import RunsTable
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2
 # Hoffmann et al. 2022 App. D.2 initialisation grid (5 x 5 x 5 x 6 x 6 = 4,500 starts)
@@ -52,17 +43,6 @@ HOFFMANN_GRID = {
     "a": np.arange(0.0, 25.0 + 1e-9, 5.0),
     "b": np.arange(0.0, 25.0 + 1e-9, 5.0),
 }
-ALIASES = {
-    "N": ("n", "params", "n_params", "num_params", "parameters", "model_size", "nparams", "param_count"),
-    "D": ("d", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "data", "ntokens"),
-    "loss": ("final_loss", "val_loss", "eval_loss", "valid_loss", "validation_loss", "train_loss", "l"),
-    "C": ("c", "flops", "compute", "budget", "flop", "train_flops"),
-    "run_id": ("run", "run_name", "name", "id"),
-    "step": ("iteration", "iter", "steps"),
-}
-_FAILED = {"failed", "fail", "error", "errored", "crashed", "diverged", "nan", "killed", "oom"}
-
-
 class ScalingWarning(UserWarning):
     """Data problems that do not stop a fit (duplicated rows, dropped failed runs, weak IsoFLOP profiles)."""
 
@@ -72,129 +52,27 @@ def _warn(message: str) -> None:
 
 
 # =========================================================================================== reading runs
-def _load_table(source: Any) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return source.copy()
-    if isinstance(source, (list, tuple)) and source and isinstance(source[0], dict):
-        return pd.DataFrame(list(source))
-    path = Path(str(source))
-    if not path.is_file():
-        raise ScalingError(
-            f"runs file {str(source)!r} does not exist (expected a CSV, JSON lines or Parquet file)"
-        )
-    suffix = "".join(path.suffixes[-2:]).lower()
-    try:
-        if suffix.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if suffix.endswith((".jsonl", ".ndjson", ".json")):
-            try:
-                return pd.read_json(path, lines=True)
-            except ValueError:
-                return pd.read_json(path)
-        return pd.read_csv(path, comment="#")
-    except ImportError as exc:
-        raise ScalingError(f"cannot read {str(path)!r}: {exc} (install pyarrow for Parquet)") from None
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise ScalingError(f"cannot read runs file {str(path)!r}: {exc}") from None
-
-
-def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    rename = {}
-    lower = {str(c).strip().lower(): c for c in frame.columns}
-    for canon, aliases in ALIASES.items():
-        if canon in frame.columns:
-            continue
-        for alias in (canon.lower(), *aliases):
-            if alias in lower and lower[alias] not in rename:
-                rename[lower[alias]] = canon
-                break
-    return frame.rename(columns=rename)
-
-
-def _explode_curves(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-run JSON ``curve`` lists of [tokens, loss] -> a long table."""
-    rows = []
-    for i, row in frame.reset_index(drop=True).iterrows():
-        run_id = row.get("run_id", i)
-        for point in row["curve"] or []:
-            rows.append({"run_id": run_id, "N": row["N"], "D": float(point[0]), "loss": float(point[1])})
-    return pd.DataFrame(rows)
-
-
-def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = frame.index[values.isna() | ~np.isfinite(values) | (values <= 0)]
-        if len(bad):
-            shown = ", ".join(f"row {int(i) + 1}: {frame.loc[i, column]!r}" for i in bad[:3])
-            raise ScalingError(
-                f"column {column!r} must hold finite positive numbers; bad values at {shown}"
-                + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-            )
-        frame[column] = values.astype(float)
-    return frame
+def report_table(table: RunsTable) -> None:
+    """Say what a read set aside and how it read the table (derived columns, curves), as warnings."""
+    for reason, count in table.dropped:
+        _warn(f"set aside {count} row(s) of {table.source}: {reason}")
+    for note in table.notes:
+        if "derived" in note or "C_6N" in note or "loss curves" in note or "curve field" in note:
+            _warn(note)
 
 
 def read_curves(source: Any) -> pd.DataFrame:
-    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (see the module docstring)."""
-    frame = _canonical_columns(_load_table(source))
-    if "curve" in frame.columns:
-        frame = _explode_curves(frame)
-    missing = [c for c in ("run_id", "N", "D", "loss") if c not in frame.columns]
-    if missing:
-        raise ScalingError(
-            f"loss curves need columns run_id, N, D (tokens seen) and loss; missing {', '.join(missing)} "
-            f"(found: {', '.join(map(str, frame.columns))})"
-        )
-    frame = _numeric(frame.reset_index(drop=True), ["N", "D", "loss"])
-    return frame.sort_values(["run_id", "D"]).reset_index(drop=True)
+    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (`scaling.runs.read_curves`)."""
+    table = runs_table.read_curves(source)
+    report_table(table)
+    return table.frame
 
 
-def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
-    """Read and validate a runs table; returns columns N, D, loss, C (and any others) with one row per run.
-
-    Raises `ScalingError` for missing columns, NaN or non-positive values, a single model size, or fewer
-    runs than ``min_runs`` (5, the parameters of Approach 3). Exact duplicate rows are dropped with a warning;
-    failed runs (a ``status``/``failed`` column) are dropped with a warning.
-    """
-    frame = _canonical_columns(_load_table(source))
-    if "curve" in frame.columns:
-        frame = _explode_curves(frame)
-    missing = [c for c in ("N", "D", "loss") if c not in frame.columns]
-    if missing:
-        raise ScalingError(
-            f"the runs table needs columns N (params), D (tokens) and loss; missing {', '.join(missing)} "
-            f"(found: {', '.join(map(str, frame.columns)) or 'no columns'})"
-        )
-    frame = frame.reset_index(drop=True)
-    if "status" in frame.columns:
-        failed = frame["status"].astype(str).str.strip().str.lower().isin(_FAILED)
-        if failed.any():
-            _warn(f"dropped {int(failed.sum())} failed run(s) (status column)")
-            frame = frame[~failed]
-    if "failed" in frame.columns:
-        failed = frame["failed"].astype(str).str.strip().str.lower().isin({"true", "1", "yes"})
-        if failed.any():
-            _warn(f"dropped {int(failed.sum())} failed run(s) (failed column)")
-            frame = frame[~failed]
-    frame = frame.reset_index(drop=True)
-    if "run_id" in frame.columns and frame["run_id"].duplicated().any():
-        # a long table of curves: keep each run's last logged point as its final loss
-        order = ["run_id", "D"] + (["step"] if "step" in frame.columns else [])
-        frame = frame.sort_values(order).groupby("run_id", sort=False).tail(1).reset_index(drop=True)
-    frame = _numeric(frame, ["N", "D", "loss"])
-    if "C" in frame.columns:
-        frame = _numeric(frame, ["C"])
-    else:
-        frame["C"] = SIX * frame["N"] * frame["D"]
-    key = ["N", "D", "loss"]
-    dup = frame.duplicated(subset=key)
-    if dup.any():
-        _warn(f"dropped {int(dup.sum())} duplicated run(s) (same N, D and loss)")
-        frame = frame[~dup].reset_index(drop=True)
+def check_runs(frame: pd.DataFrame, min_runs: int = 5) -> pd.DataFrame:
+    """Refuse a runs table a parametric fit cannot use: a single model size, or fewer than ``min_runs`` runs."""
     if frame["N"].nunique() < 2:
         raise ScalingError(
-            f"all runs have the same model size N = {frame['N'].iloc[0]:.4g} if any; a scaling law needs at "
+            f"all runs have the same model size N = {frame['N'].iloc[0]:.4g}; a scaling law needs at "
             "least two model sizes (and, for Approach 3, several sizes and token counts)"
         )
     if len(frame) < min_runs:
@@ -205,11 +83,19 @@ def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
     return frame
 
 
+def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
+    """Read and validate a runs table (`scaling.runs.read_table`): columns N, D, loss, C = 6ND (and any
+    others), one row per run. Rows set aside (damaged, failed, duplicated) are reported as warnings.
+
+    Raises `ScalingError` when nothing usable is left, for a single model size, or for fewer runs than
+    ``min_runs`` (5, the parameters of Approach 3).
+    """
+    table = runs_table.read_table(source)
+    report_table(table)
+    return check_runs(table.frame, min_runs)
+
+
 # ====================================================================== Approach 3: the batched engine
-def _unpack(theta: np.ndarray):
-    return theta[:, 0:1], theta[:, 1:2], theta[:, 2:3], theta[:, 3:4], theta[:, 4:5]
-
-
 def _evaluate(theta, logN, logD, logL, weights, delta, need_hessian=True):
     """Huber-on-LSE objective for S parameter vectors at once (Hoffmann et al. 2022 Eq. 11).
 
@@ -519,7 +405,7 @@ def fit_parametric(
     src = f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {n} runs"
     for message in fit_warnings:
         _warn(message)
-    compute = 6.0 * np.exp(logN + logD)  # C = 6ND of every run, the convention of the fit
+    compute = six_nd(np.exp(logN), np.exp(logD))  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
         fit_flops_range=(float(compute.min()), float(compute.max())),
         name=name,
@@ -590,7 +476,7 @@ def synthetic_runs(
     for C in budgets:
         n0 = float(law.n_opt(C))
         for N in n0 * np.geomspace(1.0 / spread, spread, per_budget):
-            D = C / (SIX * N)
+            D = C / (FLOPS_PER_PARAM_TOKEN * N)
             loss = float(parametric_loss(N, D, *law.params)) * math.exp(noise * rng.standard_normal())
             rows.append({"N": N, "D": D, "C": C, "loss": loss})
     return pd.DataFrame(rows)
@@ -664,8 +550,16 @@ class IsoFlopFit:
         }
 
 
-def _group_budgets(C: np.ndarray, rtol: float = 0.05) -> np.ndarray:
-    """Label runs whose C agree to rtol as one IsoFLOP budget."""
+def budget_groups(frame: pd.DataFrame, rtol: float = 0.05) -> np.ndarray:
+    """Label the runs of one IsoFLOP profile alike: by the planned ``budget`` column when every run has one
+    (runs of a sweep share it exactly, while their 6ND C differs by the attention share), else by C within
+    ``rtol``. Labels increase with compute."""
+    if "budget" in frame.columns:
+        planned = pd.to_numeric(frame["budget"], errors="coerce").to_numpy(float)
+        if np.all(np.isfinite(planned) & (planned > 0)):
+            _, labels = np.unique(planned, return_inverse=True)
+            return labels
+    C = frame["C"].to_numpy(float)
     order = np.argsort(C)
     labels = np.empty(len(C), dtype=int)
     label, anchor = -1, None
@@ -685,8 +579,7 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
     range: the vertex is biased, Czech et al. 2026).
     """
     frame = runs if isinstance(runs, pd.DataFrame) and "C" in runs.columns else read_runs(runs)
-    C = frame["C"].to_numpy(float)
-    labels = _group_budgets(C)
+    labels = budget_groups(frame)
     budgets, warnings = [], []
     for label in np.unique(labels):
         sub = frame[labels == label]
@@ -729,7 +622,7 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
                 len(sub),
                 (float(c2), float(c1), float(c0)),
                 float(N_v),
-                float(c / (SIX * N_v)),
+                float(c / (FLOPS_PER_PARAM_TOKEN * N_v)),
                 float(vertex_loss),
                 (10**lo, 10**hi),
                 tuple(flags),
@@ -807,7 +700,7 @@ def fit_envelope(curves, *, n_flops: int = 1500, smooth: int = 5) -> EnvelopeFit
         if len(sub) < 2:
             continue
         N = float(sub["N"].iloc[0])
-        logC = np.log(SIX * N * sub["D"].to_numpy(float))
+        logC = np.log(six_nd(N, sub["D"].to_numpy(float)))
         loss = sub["loss"].to_numpy(float)
         if smooth > 1 and len(loss) >= smooth:
             loss = pd.Series(loss).rolling(smooth, center=True, min_periods=1).mean().to_numpy()
@@ -831,7 +724,7 @@ def fit_envelope(curves, *, n_flops: int = 1500, smooth: int = 5) -> EnvelopeFit
             "the envelope visits fewer than three model sizes; the exponents are poorly determined"
         )
     a, log_k = np.polyfit(np.log(C), np.log(N), 1)
-    D = C / (SIX * N)
+    D = C / (FLOPS_PER_PARAM_TOKEN * N)
     for message in warnings:
         _warn(message)
     return EnvelopeFit(
@@ -842,7 +735,7 @@ def fit_envelope(curves, *, n_flops: int = 1500, smooth: int = 5) -> EnvelopeFit
         float(a),
         float(1 - a),
         float(np.exp(log_k)),
-        float(1 / (SIX * np.exp(log_k))),
+        float(1 / (FLOPS_PER_PARAM_TOKEN * np.exp(log_k))),
         tuple(warnings),
     )
 
@@ -876,7 +769,7 @@ def holdout_check(runs, k: int = 1, **fit_options) -> HoldoutResult:
     """Hold out the runs of the k largest budgets (grouped by C within 5%), fit Approach 3 on the rest, and
     report the prediction error on the held-out runs (and interval coverage when bootstrapping)."""
     frame = runs if isinstance(runs, pd.DataFrame) and "C" in runs.columns else read_runs(runs)
-    labels = _group_budgets(frame["C"].to_numpy(float))
+    labels = budget_groups(frame)
     top = np.unique(labels)[-k:] if k > 0 else []
     if k < 1 or len(np.unique(labels)) <= k:
         raise ScalingError(

@@ -488,7 +488,8 @@ def _numbers(rows: _Rows, columns: tuple[str, ...]) -> None:
         bad = values.isna()
         if bad.any():
             example = rows.frame.loc[bad, column].iloc[0]
-            rows.drop(bad, f"{column} not a finite positive number (e.g. {example!r})")
+            shown = repr(example) if isinstance(example, str) else str(example)
+            rows.drop(bad, f"{column} not a finite positive number (e.g. {shown})")
         rows.frame[column] = rows.frame[column].map(positive_number).astype(float)
 
 

@@ -86,6 +86,6 @@ def test_fit_saves_law_usable_as_preset(tmp_path):
 
 def test_fit_bad_runs_exit_2(tmp_path):
     path = tmp_path / "runs.csv"
-    path.write_text("N,D,loss\n1e8,1e9,3.0\n1e8,2e9,nan\n")
+    path.write_text("N,D,loss\n1e8,1e9,nan\n2e8,2e9,nan\n")
     result = run("fit", str(path))
-    assert result.exit_code == 2 and "loss" in result.output
+    assert result.exit_code == 2 and "loss not a finite positive number" in result.output
