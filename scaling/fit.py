@@ -43,6 +43,8 @@ HOFFMANN_GRID = {
     "a": np.arange(0.0, 25.0 + 1e-9, 5.0),
     "b": np.arange(0.0, 25.0 + 1e-9, 5.0),
 }
+
+
 class ScalingWarning(UserWarning):
     """Data problems that do not stop a fit (duplicated rows, dropped failed runs, weak IsoFLOP profiles)."""
 
