@@ -140,6 +140,15 @@ def six_nd(params: Number, tokens: Number) -> Number:
     return FLOPS_PER_PARAM_TOKEN * params * tokens
 
 
+def model_flops_utilization(
+    model_flops: Number, *, devices: int, peak_flops_per_device: float, seconds: Number
+) -> Number:
+    """MFU, defined once: model FLOPs (under the caller's stated convention, 6ND by default, never counting
+    recomputation) over devices x dense peak x seconds (Chowdhery et al. 2022, App. B). HFU is the same
+    ratio with hardware FLOPs (recomputation included) in the numerator."""
+    return model_flops / (devices * peak_flops_per_device * seconds)
+
+
 def _mfu_warnings(mfu: float) -> list[str]:
     warning = mfu_warning(mfu)
     return [warning] if warning else []
@@ -646,7 +655,7 @@ def mfu_from_throughput(
     )  # fmt: skip
     model_rate = counted.flops_per_token * rate
     hardware_rate = counted.hardware_flops_per_token * rate
-    mfu = model_rate / peak
+    mfu = model_flops_utilization(model_rate, devices=1, peak_flops_per_device=peak, seconds=1.0)
     warnings = (
         _mfu_warnings(mfu)
         if mfu <= 1.0
@@ -654,7 +663,7 @@ def mfu_from_throughput(
     )
     return Utilization(
         mfu=mfu,
-        hfu=hardware_rate / peak,
+        hfu=model_flops_utilization(hardware_rate, devices=1, peak_flops_per_device=peak, seconds=1.0),
         model_flops_per_second_per_device=model_rate,
         hardware_flops_per_second_per_device=hardware_rate,
         tokens_per_second_per_device=rate,
