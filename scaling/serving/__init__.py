@@ -9,20 +9,28 @@ from scaling.serving.roofline import (
     Deployment,
     ServingAssumptions,
     ServingEstimate,
+    estimate_from_deployment,
     estimate_serving,
     experts_touched,
+    fitting_batch,
     make_deployment,
     smallest_tp,
     with_assumptions,
 )
+from scaling.serving.search import ServingSearch, Workload, cheapest_serving
 
 __all__ = [
     "IDEAL",
     "Deployment",
     "ServingAssumptions",
     "ServingEstimate",
+    "ServingSearch",
+    "Workload",
+    "cheapest_serving",
+    "estimate_from_deployment",
     "estimate_serving",
     "experts_touched",
+    "fitting_batch",
     "make_deployment",
     "smallest_tp",
     "with_assumptions",

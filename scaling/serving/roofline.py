@@ -122,6 +122,9 @@ class Deployment:
     tp: int
     prompt_tokens: int
     output_tokens: int
+    precision: str  # the math and activations' dtype
+    weight_dtype: str  # the weights' storage dtype (a quantization, or the precision)
+    kv_dtype: str
     peak_flops: float
     memory_bytes_per_s: float
     link_bytes_per_s: float
@@ -248,7 +251,8 @@ def make_deployment(
     link, link_source = link_bytes_per_s(acc, a)
     dense, expert = _read_params(spec)
     return Deployment(
-        spec=spec, acc=acc, tp=tp, prompt_tokens=prompt, output_tokens=output,
+        spec=spec, acc=acc, tp=tp, prompt_tokens=prompt, output_tokens=output, precision=precision,
+        weight_dtype=quant or precision, kv_dtype=kv_dtype or precision,
         peak_flops=acc.peak(precision), memory_bytes_per_s=acc.bandwidth_bytes_per_s,
         link_bytes_per_s=link, link_source=link_source,
         weight_bytes=dtype_bytes(quant or precision, "weight dtype"), kv_bytes=kv_b,
@@ -326,12 +330,13 @@ def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
     return devices // tp
 
 
-def fitting_batch(deployment: Deployment, precision: str, quant: str | None, kv_dtype: str | None) -> int:
+def fitting_batch(dep: Deployment) -> int:
     """The largest batch whose weights, KV cache (prompt + output) and activations fit one device of the
     replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits."""
+    quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
     return max_batch_and_context(
-        deployment.spec, deployment.acc, context=deployment.prompt_tokens + deployment.output_tokens,
-        tp=deployment.tp, precision=precision, quant=quant, kv_dtype=kv_dtype,
+        dep.spec, dep.acc, context=dep.prompt_tokens + dep.output_tokens, tp=dep.tp, precision=dep.precision,
+        quant=quant, kv_dtype=dep.kv_dtype,
     ).max_batch  # fmt: skip
 
 
@@ -396,21 +401,20 @@ def estimate_serving(
                          precision=precision, quant=quant, kv_dtype=kv_dtype)  # fmt: skip
     dep = make_deployment(model, accelerator, tp=tp, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                           precision=precision, quant=quant, kv_dtype=kv_dtype, assumptions=assumptions)  # fmt: skip
-    return _estimate(dep, devices, batch, precision, quant, kv_dtype, price_usd_per_hour)
+    return estimate_from_deployment(dep, devices, batch, price_usd_per_hour)
 
 
-def _estimate(
+def estimate_from_deployment(
     dep: Deployment,
     devices: int,
     batch: int,
-    precision: str,
-    quant: str | None,
-    kv_dtype: str | None,
-    price_usd_per_hour: float | None,
+    price_usd_per_hour: float | None = None,
     max_batch: int | None = None,
 ) -> ServingEstimate:
+    """The estimate for ``batch`` sequences per replica on ``devices`` devices (``max_batch``: the memory
+    planner's answer when the caller already has it)."""
     replicas = _split_devices(devices, dep.tp, dep.acc)
-    fits = fitting_batch(dep, precision, quant, kv_dtype) if max_batch is None else max_batch
+    fits = fitting_batch(dep) if max_batch is None else max_batch
     pre, dec = dep.prefill_seconds(batch), dep.decode_seconds(batch)
     tpot, ttft = float(dec["total"]), float(pre["total"])
     price, price_source = _price(dep.acc, price_usd_per_hour)
@@ -423,7 +427,7 @@ def _estimate(
         )
     a = dep.assumptions
     notes = (
-        f"roofline per phase: max(compute at {a.mfu:.0%} of the {precision} peak, memory at {a.mbu:.0%} of "
+        f"roofline per phase: max(compute at {a.mfu:.0%} of the {dep.precision} peak, memory at {a.mbu:.0%} of "
         f"{dep.memory_bytes_per_s / GB:,.0f} GB/s) + 2 all-reduces per layer",
         f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + ({dep.output_tokens}+1)/2)",
         f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), {a.link_efficiency:.0%} "
@@ -432,8 +436,8 @@ def _estimate(
     )
     return ServingEstimate(
         model=dep.spec.name, accelerator=dep.acc.name, devices=devices, tp=dep.tp, replicas=replicas,
-        batch=batch, prompt_tokens=dep.prompt_tokens, output_tokens=dep.output_tokens, precision=precision,
-        weight_dtype=quant or precision, kv_dtype=kv_dtype or precision,
+        batch=batch, prompt_tokens=dep.prompt_tokens, output_tokens=dep.output_tokens, precision=dep.precision,
+        weight_dtype=dep.weight_dtype, kv_dtype=dep.kv_dtype,
         prefill_s=ttft, prefill_compute_s=float(pre["compute"]), prefill_memory_s=float(pre["memory"]),
         prefill_comm_s=float(pre["comm"]), decode_s_per_token=tpot, decode_compute_s=float(dec["compute"]),
         decode_memory_s=float(dec["memory"]), decode_comm_s=float(dec["comm"]),

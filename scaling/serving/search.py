@@ -1,0 +1,165 @@
+"""The cheapest way to serve a model on a set of devices: tensor-parallel size and batch, under a target.
+
+Every power-of-two tensor-parallel size that divides the devices (up to one node, `MAX_TP`) and every batch
+from 1 to the largest that fits (powers of two and the largest itself) is evaluated with the roofline of
+`scaling.serving.roofline`, vectorised over the batch. A candidate meets the target when its time per output
+token is at most ``latency_s`` and the deployment makes at least ``min_tokens_per_s`` output tokens per
+second. The cheapest is the one with the most output tokens per device-second (the least dollars per million
+output tokens at any price per device-hour); ties go to the lower latency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scaling import checks
+from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
+from scaling.model import ModelSpec, load_model
+from scaling.serving.roofline import (
+    Deployment,
+    ServingAssumptions,
+    ServingEstimate,
+    estimate_from_deployment,
+    fitting_batch,
+    make_deployment,
+)
+
+MAX_TP = 8  # one HGX/DGX node: tensor parallelism beyond it crosses the slower inter-node network
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What each request looks like and what it must get: lengths, dtypes and optional targets.
+
+    ``latency_s`` caps the time per output token; ``min_tokens_per_s`` floors the deployment's output
+    tokens per second. ``quant`` is the weights' storage dtype, ``kv_dtype`` the KV cache's."""
+
+    prompt_tokens: int = 2048
+    output_tokens: int = 256
+    precision: str = "bf16"
+    quant: str | None = None
+    kv_dtype: str | None = None
+    latency_s: float | None = None
+    min_tokens_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        checks.positive_int(self.prompt_tokens, "prompt length")
+        checks.positive_int(self.output_tokens, "output length")
+        if self.latency_s is not None:
+            checks.positive(self.latency_s, "latency target")
+        if self.min_tokens_per_s is not None:
+            checks.positive(self.min_tokens_per_s, "tokens-per-second target")
+
+    @property
+    def context(self) -> int:
+        return self.prompt_tokens + self.output_tokens
+
+    def describe(self) -> str:
+        targets = []
+        if self.latency_s is not None:
+            targets.append(f"at most {self.latency_s * 1e3:g} ms per output token")
+        if self.min_tokens_per_s is not None:
+            targets.append(f"at least {self.min_tokens_per_s:,.0f} output tokens/s")
+        return " and ".join(targets) or "no target"
+
+
+@dataclass(frozen=True)
+class ServingSearch:
+    """The cheapest layout meeting the target, and every candidate that met it (cheapest first)."""
+
+    best: ServingEstimate
+    candidates: tuple[ServingEstimate, ...]
+    evaluated: int
+    target: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "evaluated": self.evaluated,
+            "target": self.target,
+        }
+
+
+def tp_sizes(spec: ModelSpec, devices: int) -> list[int]:
+    """Power-of-two tensor-parallel sizes up to `MAX_TP` that divide ``devices`` and suit the heads."""
+    sizes, tp = [], 1
+    while tp <= min(devices, MAX_TP):
+        heads_ok = spec.n_head % tp == 0 and (spec.kv_heads % tp == 0 or tp % spec.kv_heads == 0)
+        if devices % tp == 0 and heads_ok:
+            sizes.append(tp)
+        tp *= 2
+    return sizes
+
+
+def batch_candidates(largest: int) -> np.ndarray:
+    """1, 2, 4, ... up to ``largest``, and ``largest`` itself."""
+    if largest < 1:
+        return np.zeros(0, dtype=int)
+    powers = [1 << i for i in range(int(math.log2(largest)) + 1)]
+    return np.array(sorted(set(powers + [largest])), dtype=int)
+
+
+def _scores(dep: Deployment, batches: np.ndarray, devices: int, workload: Workload) -> tuple[Any, Any, Any]:
+    """(meets the target, output tokens per device-second, time per output token) for each batch."""
+    tpot = dep.decode_seconds(batches)["total"]
+    replicas = devices // dep.tp
+    ok = np.ones(batches.shape, dtype=bool)
+    if workload.latency_s is not None:
+        ok &= tpot <= workload.latency_s
+    if workload.min_tokens_per_s is not None:
+        ok &= replicas * batches / tpot >= workload.min_tokens_per_s
+    return ok, batches / tpot / dep.tp, tpot
+
+
+def cheapest_serving(
+    model: ModelSpec | str,
+    accelerator: str | Accelerator,
+    *,
+    devices: int = 1,
+    workload: Workload | None = None,
+    tp: int | None = None,
+    price_usd_per_hour: float | None = None,
+    assumptions: ServingAssumptions | None = None,
+    keep: int = 10,
+) -> ServingSearch:
+    """The batch and tensor-parallel size (``tp`` fixes it) that serve ``model`` cheapest on ``devices``
+    accelerators while meeting the workload's targets; the error says what the best layout reaches."""
+    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or Workload()
+    devices = checks.positive_int(devices, "device count")
+    sizes = [checks.positive_int(tp, "tensor parallel size")] if tp is not None else tp_sizes(spec, devices)
+    found: list[tuple[float, float, Deployment, int, int]] = []
+    evaluated, fastest = 0, math.inf
+    for size in sizes:
+        if devices % size:
+            raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
+        dep = make_deployment(spec, acc, tp=size, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
+                              precision=w.precision, quant=w.quant, kv_dtype=w.kv_dtype, assumptions=assumptions)  # fmt: skip
+        fits = fitting_batch(dep)
+        batches = batch_candidates(fits)
+        if not len(batches):
+            continue
+        ok, rate, tpot = _scores(dep, batches, devices, w)
+        evaluated += len(batches)
+        fastest = min(fastest, float(np.min(tpot)))
+        found += [(-rate[i], tpot[i], dep, int(batches[i]), fits) for i in np.flatnonzero(ok)]
+    if not found:
+        if not evaluated:
+            raise ScalingError(
+                f"{spec.name} does not fit on {devices} {acc.name} at {w.context} tokens of context"
+            )
+        raise ScalingError(
+            f"no batch and tensor-parallel size of {devices} {acc.name} serves {spec.name} with {w.describe()} "
+            f"(the fastest reaches {fastest * 1e3:.3g} ms per output token at batch 1); use faster or more devices"
+        )
+    found.sort(key=lambda c: (c[0], c[1]))
+    kept = [
+        estimate_from_deployment(dep, devices, batch, price_usd_per_hour, fits)
+        for _, _, dep, batch, fits in found[: max(1, keep)]
+    ]
+    return ServingSearch(best=kept[0], candidates=tuple(kept), evaluated=evaluated, target=w.describe())
