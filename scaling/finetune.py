@@ -1,0 +1,516 @@
+"""Fine-tuning and continued-pretraining plans: FLOPs, memory, layout, time and cost of full, LoRA and QLoRA runs.
+
+FLOPs per token are a sum of named terms (`finetune_flops_per_token`), each a share of the forward count F
+of `scaling.flops.training_flops` under one convention (``6nd``: F = 2N; ``exact``: Hoffmann et al. 2022,
+App. F), so full fine-tuning is exactly `training_flops` and nothing else counts the model twice:
+
+* ``forward``: F (Kaplan et al. 2020 §2.1: 2 FLOPs per parameter per token);
+* ``backward_activations``: the input gradient of every matmul, F, plus a second input gradient for the
+  weight-free attention matmuls (QK^T and softmax·V have two activation inputs and no weight); needed
+  through frozen weights too, since trained parameters sit below them (LoRA adapters in every layer);
+* ``backward_weights``: the weight gradient of every weight matmul, F minus the attention scores, for full
+  fine-tuning only; LoRA skips it for the frozen base (Hu et al. 2021 §4.2: "we do not need to calculate
+  the gradient for the vast majority of the parameters");
+* ``adapters``: LoRA's x·A·B: 2 FLOPs per adapter parameter forward, 2 for its input gradient and 2 for its
+  weight gradient, 6 per adapter parameter per token (the 6ND rule applied to the adapters);
+* ``recompute`` (hardware FLOPs only, never in MFU): one more forward of the checkpointed layers, from
+  `training_flops`' recompute term, plus the adapters' forward.
+
+Activation gradients are needed down to the lowest trained parameter; the first layer's frozen input
+projections therefore skip one input gradient, which the count leaves in (under 1% for a few layers).
+
+Time: full fine-tuning takes the step time of the best layout of `scaling.layout.search_layouts` (compute,
+pipeline bubble, TP/DP/PP communication; ZeRO/FSDP for several GPUs). LoRA and QLoRA keep the base frozen
+and replicated (DDP) or sharded (FSDP, ZeRO-3): the step is the hardware FLOPs (exact convention, like the
+layout search) at ``mfu`` of the dense peak, the all-gathers of a sharded base and the adapters' gradient
+all-reduce. A quantized base is dequantized before every matmul: QLoRA's step takes ``QUANT_TIME_FACTOR``
+times as long. Memory of every candidate comes from `scaling.memory.estimate_memory` (mode ``finetune``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scaling import checks
+from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
+from scaling.flops import BACKWARD_MULTIPLIER, RECOMPUTE, compute_cost, training_flops
+from scaling.memory import MemoryBreakdown, estimate_memory
+from scaling.model import ModelSpec, load_model
+
+CONVENTIONS = ("6nd", "exact")
+# Google Cloud, Vertex AI Model Garden, "LoRA and QLoRA recommendations for LLMs": "LoRA is about 66% faster
+# than QLoRA in terms of tuning speed" (the dequantization of the 4-bit base before each matmul).
+QUANT_TIME_FACTOR = 1.66
+DEFAULT_GLOBAL_BATCH = 16  # sequences per step when none is given (a small fine-tuning batch; --global-batch)
+DEFAULT_REPLAY_FRACTION = 0.05  # Ibrahim et al. 2024: 5% replay of the original data for a weak shift
+MAX_SEARCH = 1 << 22  # upper end of the largest micro-batch / sequence-length searches
+# Weight-free matmuls of attention (Hoffmann et al. 2022, App. F terms): both inputs are activations.
+_SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
+
+# What published domain-adaptation work found about mixing general data into continued pretraining.
+DOMAIN_ADAPTATION_FINDINGS = (
+    "Gururangan et al. 2020 ('Don't Stop Pretraining', ACL): a second phase of pretraining on in-domain text "
+    "(DAPT) improved RoBERTa in all four domains tried (biomedical, computer science, news, reviews); further "
+    "pretraining on the task's own unlabeled text (TAPT) added to it; adapting to an unrelated domain hurt.",
+    "Ibrahim et al. 2024 ('Simple and Scalable Strategies to Continually Pre-train Large Language Models', "
+    "TMLR): re-warming and re-decaying the learning rate plus replaying a share of the original pretraining "
+    "data matched re-training from scratch on all the data; 5% replay sufficed for a weak shift "
+    "(English to English) and a strong shift (English to German) needed more (25%).",
+    "Gupta et al. 2023 ('Continual Pre-Training of Large Language Models: How to (re)warm your model?'): "
+    "re-warming the learning rate first raises the loss but ends better on the new data than not re-warming.",
+)
+
+
+# ------------------------------------------------------------------------------------------- FLOPs
+def finetune_flops_per_token(
+    spec: ModelSpec,
+    *,
+    adapter_params: float = 0.0,
+    full: bool = False,
+    convention: str = "6nd",
+    seq_len: int | None = None,
+    recompute: str = "none",
+    include_embeddings: bool = True,
+) -> dict[str, float]:
+    """Fine-tuning FLOPs per token by named term (see the module docstring).
+
+    ``full=True`` trains every weight (the terms then sum to `training_flops`' ``flops_per_token``);
+    otherwise the base is frozen and ``adapter_params`` LoRA parameters are trained. ``recompute`` is the
+    extra of activation checkpointing (hardware FLOPs); the other terms are model FLOPs.
+    """
+    convention = checks.choice(convention, CONVENTIONS, "FLOP convention")
+    recompute = checks.choice(recompute, RECOMPUTE, "recompute")
+    adapters = float(checks.positive(adapter_params, "adapter parameter count", allow_zero=True))
+    counted = training_flops(
+        spec,
+        1.0,
+        convention=convention,
+        seq_len=seq_len,
+        recompute=recompute,
+        include_embeddings=include_embeddings,
+    )
+    passes = 1.0 + BACKWARD_MULTIPLIER  # training_flops' terms are forward x (1 + backward multiplier)
+    forward = counted.flops_per_token / passes
+    scores = sum(v for k, v in counted.breakdown.items() if k.removeprefix("cross_") in _SCORE_TERMS) / passes
+    return {
+        "forward": forward,  # Kaplan et al. 2020 §2.1: 2N per token (or App. F's per-component count)
+        "backward_activations": forward + scores,  # input gradients; the score matmuls have two inputs
+        "backward_weights": forward - scores if full else 0.0,  # weight gradients of the trained weights
+        "adapters": 6.0 * adapters,  # Hu et al. 2021: x·A·B, 2 forward + 2 input + 2 weight gradient
+        # Narayanan et al. 2021 Eq. 3: one more forward of the checkpointed layers (hardware FLOPs only)
+        "recompute": counted.hardware_flops_per_token
+        - counted.flops_per_token
+        + (2.0 * adapters if recompute == "full" else 0.0),
+    }
+
+
+def model_flops_per_token(terms: dict[str, float]) -> float:
+    """Model FLOPs per token (for MFU): every term but the recomputation."""
+    return sum(v for k, v in terms.items() if k != "recompute")
+
+
+# -------------------------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class FinetunePlan:
+    """A fine-tuning job: FLOPs by term, memory per device, the layout that fits, time, device-hours, cost.
+
+    ``flops`` are model FLOPs under ``convention`` (MFU); ``hardware_flops`` add recomputation. ``tokens`` is
+    the dataset, ``trained_tokens`` = tokens x epochs. ``mfu`` is the fraction of the dense peak the kernels
+    reach on the executed FLOPs; ``implied_mfu`` is model FLOPs / (devices x peak x seconds) of the whole step.
+    """
+
+    model: str
+    method: str
+    params: float
+    trainable_params: float
+    tokens: float
+    epochs: float
+    trained_tokens: float
+    seq_len: int
+    global_batch: int
+    convention: str
+    flops: float
+    hardware_flops: float
+    flops_per_token: float
+    flops_terms: dict[str, float]
+    seconds: float
+    days: float
+    gpu_hours: float
+    cost_usd: float | None
+    price_usd_per_hour: float | None
+    price_source: str
+    tokens_per_s: float
+    tokens_per_s_per_device: float
+    accelerator: str
+    devices: int
+    precision: str
+    mfu: float
+    implied_mfu: float
+    quant_time_factor: float
+    memory: MemoryBreakdown
+    layout: dict[str, Any]
+    max_micro_batch: int
+    max_seq_len: int
+    lora_rank: int | None = None
+    lora_targets: tuple[str, ...] = ()
+    quant: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.memory.fits)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON in base units (FLOPs, seconds, bytes, USD); ``memory`` is the planner's own breakdown."""
+        out = asdict(self)
+        out["memory"] = self.memory.to_dict()
+        out["lora_targets"] = list(self.lora_targets)
+        out["fits"] = self.fits
+        return out
+
+
+# --------------------------------------------------------------------------------- layout candidates
+def _method(lora_rank: int | None, quant: str | None) -> str:
+    if lora_rank is None:
+        if quant is not None:
+            raise ScalingError(f"quantization {quant!r} needs LoRA adapters: give a LoRA rank (QLoRA)")
+        return "full"
+    return "qlora" if quant is not None else "lora"
+
+
+def _default_global_batch(devices: int) -> int:
+    return devices * math.ceil(DEFAULT_GLOBAL_BATCH / devices)
+
+
+def _memory(spec: ModelSpec, common: dict[str, Any], **layout: Any) -> MemoryBreakdown:
+    return estimate_memory(spec, mode="finetune", **common, **layout)
+
+
+def _full_layout(spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int) -> dict[str, Any]:
+    """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
+    from scaling.layout import search_layouts
+
+    kwargs = dict(
+        devices=common["devices"], accelerator=common["accelerator"], global_batch=global_batch,
+        seq_len=common["seq_len"], mfu=mfu, precision=common["precision"], optimizer=common["optimizer"],
+        as_frame=False,
+    )  # fmt: skip
+    columns, _ = search_layouts(spec, top=1, **kwargs)
+    if not len(columns["tp"]):
+        columns, _ = search_layouts(spec, top=None, include_unfit=True, **kwargs)
+        if not len(columns["tp"]):
+            raise ScalingError(
+                f"no valid layout of {spec.name} on {common['devices']} devices with a global batch of "
+                f"{global_batch} sequences: try another device count or --global-batch"
+            )
+    best = int(min(range(len(columns["tp"])), key=lambda i: (not columns["fits"][i], columns["step_s"][i],
+                                                             columns["total_bytes"][i])))  # fmt: skip
+    names = ("tp", "pp", "dp", "zero", "micro_batch", "recompute", "sp", "step_s", "compute_s", "bubble_s",
+             "tp_comm_s", "dp_comm_s", "pp_comm_s")  # fmt: skip
+    layout = {
+        n: columns[n][best].item() if hasattr(columns[n][best], "item") else columns[n][best] for n in names
+    }
+    layout["recompute"] = str(layout["recompute"])
+    return layout
+
+
+def _adapter_layouts(
+    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, hw_per_token: dict[str, float],
+    quant_factor: float,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and step time."""
+    from scaling.layout import bandwidths
+
+    devices, acc = common["devices"], common["accelerator"]
+    per_device = global_batch // devices
+    intra, inter = bandwidths(acc)
+    link = intra if devices <= 8 else inter
+    tokens = float(global_batch) * common["seq_len"]
+    peak = acc.peak(common["precision"])
+    replica = _memory(spec, common, micro_batch=0)  # a whole frozen base on one device
+    out = []
+    for zero in (0, 3) if devices > 1 else (0,):
+        for recompute in RECOMPUTE:
+            for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
+                mem = _memory(spec, common, zero=zero, recompute=recompute, micro_batch=micro,
+                              global_batch=global_batch)  # fmt: skip
+                compute_s = tokens * hw_per_token[recompute] * quant_factor / (devices * peak * mfu)
+                share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
+                # FSDP all-gathers the frozen base for every micro-batch's forward and backward
+                gather_s = (per_device / micro) * 2.0 * share * replica.weights_bytes / link if zero else 0.0
+                grads_s = (
+                    2.0 * share * mem.trainable_params * 2.0 / link
+                )  # adapters' bf16 gradient all-reduce
+                out.append(dict(tp=1, pp=1, dp=devices, zero=zero, micro_batch=micro, recompute=recompute, sp=False,
+                                step_s=compute_s + gather_s + grads_s, compute_s=compute_s, dp_comm_s=gather_s + grads_s,
+                                memory=mem))  # fmt: skip
+    return out
+
+
+def _largest(fits, limit: int = MAX_SEARCH) -> int:
+    """The largest n in [1, limit] with fits(n) true, for a monotone fits (0 if even 1 does not fit)."""
+    if not fits(1):
+        return 0
+    low, high = 1, 2
+    while high <= limit and fits(high):
+        low, high = high, high * 2
+    high = min(high, limit + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
+def _limits(spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any]) -> tuple[int, int]:
+    """The largest micro-batch (at the planned sequence length) and sequence length (micro-batch 1) that fit."""
+    fixed = {k: layout[k] for k in ("tp", "pp", "zero", "recompute", "sp")}
+    at = {k: v for k, v in common.items() if k != "seq_len"}
+
+    def batch_fits(b: int) -> bool:
+        return bool(_memory(spec, common, micro_batch=b, **fixed).fits)
+
+    def length_fits(s: int) -> bool:
+        return bool(_memory(spec, at, seq_len=s, micro_batch=1, **fixed).fits)
+
+    return _largest(batch_fits), _largest(length_fits)
+
+
+# ------------------------------------------------------------------------------------------- the plan
+def plan_finetune(
+    model: ModelSpec | str,
+    *,
+    tokens: float,
+    accelerator: str | Accelerator,
+    devices: int = 1,
+    lora_rank: int | None = None,
+    lora_targets: tuple[str, ...] | str = ("q", "k", "v", "o"),
+    quant: str | None = None,
+    epochs: float = 1.0,
+    seq_len: int | None = None,
+    global_batch: int | None = None,
+    mfu: float = 0.4,
+    price_usd_per_hour: float | None = None,
+    precision: str = "bf16",
+    optimizer: str = "adamw",
+    convention: str = "6nd",
+    quant_time_factor: float = QUANT_TIME_FACTOR,
+) -> FinetunePlan:
+    """Plan fine-tuning ``model`` on ``tokens`` tokens for ``epochs`` epochs on ``devices`` accelerators.
+
+    No ``lora_rank``: full fine-tuning. ``lora_rank``: LoRA on ``lora_targets``; with ``quant`` (nf4, int4,
+    int8) QLoRA. ``global_batch`` is in sequences of ``seq_len`` tokens (default: the model's context, and
+    ``DEFAULT_GLOBAL_BATCH`` sequences rounded up to a multiple of the devices).
+    """
+    spec = load_model(model)
+    acc = get_accelerator(accelerator)
+    devices = checks.positive_int(devices, "device count")
+    epochs = float(checks.positive(epochs, "epochs"))
+    tokens = float(checks.positive(tokens, "token count"))
+    mfu = checks.fraction(mfu, "MFU")
+    factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
+    method = _method(lora_rank, quant)
+    seq = checks.positive_int(seq_len if seq_len is not None else spec.n_ctx, "sequence length")
+    batch = (
+        checks.positive_int(global_batch, "global batch") if global_batch else _default_global_batch(devices)
+    )
+    if batch % devices:
+        raise ScalingError(f"global batch {batch} is not divisible by the {devices} devices: give a multiple")
+    common: dict[str, Any] = dict(precision=precision, optimizer=optimizer, devices=devices, accelerator=acc,
+                                  seq_len=seq)  # fmt: skip
+    if method != "full":
+        common.update(lora_rank=lora_rank, lora_targets=lora_targets, quant=quant)
+    trainable = _memory(spec, common, micro_batch=0).trainable_params  # the memory planner's adapter count
+    adapters = 0.0 if method == "full" else trainable
+
+    def terms(conv: str, recompute: str = "none") -> dict[str, float]:
+        return finetune_flops_per_token(spec, adapter_params=adapters, full=method == "full", convention=conv,
+                                        seq_len=seq, recompute=recompute)  # fmt: skip
+
+    if method == "full":
+        layout = _full_layout(spec, common, mfu=mfu, global_batch=batch)
+        memory = _memory(
+            spec,
+            common,
+            global_batch=batch,
+            **{k: layout[k] for k in ("tp", "pp", "zero", "micro_batch", "recompute", "sp")},
+        )
+        factor = 1.0
+    else:
+        hw = {r: sum(terms("exact", r).values()) for r in RECOMPUTE}  # executed FLOPs, as the layout search
+        factor = factor if quant is not None else 1.0
+        options = _adapter_layouts(
+            spec, common, mfu=mfu, global_batch=batch, hw_per_token=hw, quant_factor=factor
+        )
+        layout = min(options, key=lambda o: (not o["memory"].fits, o["step_s"], -o["micro_batch"], o["zero"])
+                     if any(x["memory"].fits for x in options) else o["memory"].total_bytes)  # fmt: skip
+        memory = layout.pop("memory")
+    flops_terms = terms(convention, layout["recompute"])
+    per_token = model_flops_per_token(flops_terms)
+    trained = tokens * epochs
+    tokens_per_s = batch * seq / layout["step_s"]
+    seconds = trained / tokens_per_s
+    peak = acc.peak(precision)
+    implied = trained * per_token / (devices * peak * seconds)
+    cost = compute_cost(trained * per_token, accelerator=acc, devices=devices, mfu=implied, dtype=precision,
+                        price_usd_per_hour=price_usd_per_hour)  # fmt: skip
+    layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
+    max_micro, max_seq = _limits(spec, common, layout)
+    notes, warnings = _notes(method, memory, factor, layout, max_micro, max_seq, seq)
+    return FinetunePlan(
+        model=spec.name, method=method, params=float(spec.params), trainable_params=float(trainable), tokens=tokens,
+        epochs=epochs, trained_tokens=trained, seq_len=seq, global_batch=batch, convention=convention,
+        flops=trained * per_token, hardware_flops=trained * sum(flops_terms.values()), flops_per_token=per_token,
+        flops_terms=flops_terms, seconds=float(cost.seconds), days=float(cost.days), gpu_hours=float(cost.gpu_hours),
+        cost_usd=None if cost.cost_usd is None else float(cost.cost_usd), price_usd_per_hour=cost.price_usd_per_hour,
+        price_source=cost.price_source, tokens_per_s=tokens_per_s, tokens_per_s_per_device=tokens_per_s / devices,
+        accelerator=acc.name, devices=devices, precision=precision, mfu=mfu, implied_mfu=implied,
+        quant_time_factor=factor, memory=memory, layout=layout, max_micro_batch=max_micro, max_seq_len=max_seq,
+        lora_rank=lora_rank, lora_targets=tuple(memory.inputs.get("lora_targets", ())), quant=memory.inputs["quant"],
+        notes=notes, warnings=warnings + list(cost.warnings),
+    )  # fmt: skip
+
+
+def _notes(
+    method: str,
+    memory: MemoryBreakdown,
+    factor: float,
+    layout: dict[str, Any],
+    max_micro: int,
+    max_seq: int,
+    seq: int,
+) -> tuple[list[str], list[str]]:
+    """The assumptions a plan states, and what the user should change when it does not fit."""
+    notes = []
+    if method == "full":
+        notes.append(
+            "step time of the best layout: compute at peak x MFU + pipeline bubble + TP/DP/PP communication"
+        )
+    else:
+        notes.append(
+            "frozen base replicated (DDP) or sharded (FSDP/ZeRO-3); step time: executed FLOPs at peak x MFU "
+            "+ all-gathers of a sharded base + the adapters' gradient all-reduce"
+        )
+    if factor != 1.0:
+        notes.append(
+            f"quantized base: step time x {factor:g} for dequantization (Google Cloud Vertex AI: "
+            "'LoRA is about 66% faster than QLoRA')"
+        )
+    warnings = []
+    if not memory.fits:
+        hint = "more devices, a smaller --seq-len or micro-batch"
+        hint += (
+            ", LoRA (--lora-rank)"
+            if method == "full"
+            else (", --quant nf4 (QLoRA)" if method == "lora" else "")
+        )
+        warnings.append(
+            f"no layout fits: {memory.total_bytes / 2**30:,.1f} GiB per device needed at best, "
+            f"{(memory.capacity_bytes or 0) / 2**30:,.1f} GiB available; try {hint}"
+        )
+    elif max_seq < seq:
+        warnings.append(f"sequence length {seq} fits only with micro-batch {layout['micro_batch']}")
+    return notes, warnings
+
+
+# ---------------------------------------------------------------------------- continued pretraining
+@dataclass(frozen=True)
+class ContinuedPretrainingPlan:
+    """Domain adaptation of a pretrained model: the tokens to spend, the epochs over the domain data, what the
+    data-constrained law makes of the repeats, and the run's time and cost (``training``, a full fine-tune).
+
+    ``domain_tokens`` = ``epochs`` x ``unique_tokens``; ``general_tokens`` is the replayed general data, a
+    ``replay_fraction`` share of the ``tokens`` trained. ``effective_domain_tokens`` is Muennighoff et al.
+    2023's D' (Eq. 5): what the repeated domain tokens are worth as fresh ones.
+    """
+
+    model: str
+    unique_tokens: float
+    epochs: float
+    domain_tokens: float
+    replay_fraction: float
+    general_tokens: float
+    tokens: float
+    effective_domain_tokens: float
+    repeat_value: float
+    law: str
+    training: FinetunePlan
+    findings: tuple[str, ...] = DOMAIN_ADAPTATION_FINDINGS
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data keys, then the run's own keys (``flops``, ``seconds``, ``cost_usd``, ``memory``, ``layout`` ...)."""
+        run = self.training.to_dict()
+        data = {k: getattr(self, k) for k in ("model", "unique_tokens", "epochs", "domain_tokens", "replay_fraction",
+                                               "general_tokens", "tokens", "effective_domain_tokens", "repeat_value",
+                                               "law")}  # fmt: skip
+        return {**run, **data, "findings": list(self.findings), "warnings": self.warnings + run["warnings"]}
+
+
+def plan_continued_pretraining(
+    model: ModelSpec | str,
+    *,
+    unique_tokens: float,
+    accelerator: str | Accelerator,
+    devices: int = 1,
+    tokens: float | None = None,
+    flops: float | None = None,
+    epochs: float | None = None,
+    replay_fraction: float = DEFAULT_REPLAY_FRACTION,
+    seq_len: int | None = None,
+    global_batch: int | None = None,
+    mfu: float = 0.4,
+    price_usd_per_hour: float | None = None,
+    precision: str = "bf16",
+    optimizer: str = "adamw",
+    law: str = "muennighoff",
+) -> ContinuedPretrainingPlan:
+    """Plan continued pretraining of ``model`` on ``unique_tokens`` of domain data, mixed with general data.
+
+    The tokens to train come from ``tokens`` (all tokens, domain + replay), else a compute budget ``flops``
+    (6ND under `training_flops`), else ``epochs`` over the domain data (default 1). A ``replay_fraction`` of
+    the tokens is general data (Ibrahim et al. 2024: 5% for a weak shift). Repeats beyond ~4 epochs draw the
+    warning of `scaling.laws.epochs_warning`; ``law`` (a data-constrained preset) values the repeats.
+    """
+    from scaling.laws import effective_data, epochs_warning, get_law
+
+    spec = load_model(model)
+    unique = float(checks.positive(unique_tokens, "unique domain tokens"))
+    replay = checks.fraction(replay_fraction, "replay fraction", allow_zero=True)
+    if replay >= 1.0:
+        raise ScalingError(
+            f"invalid replay fraction {replay_fraction!r}: expected a fraction in [0, 1) such as 0.05"
+        )
+    given = [
+        name
+        for name, value in (("tokens", tokens), ("flops", flops), ("epochs", epochs))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ScalingError(f"give one of tokens, a compute budget or epochs, not {' and '.join(given)}")
+    if tokens is not None:
+        total = float(checks.positive(tokens, "token count"))
+    elif flops is not None:
+        total = float(checks.positive(flops, "compute budget")) / training_flops(spec, 1.0).flops_per_token
+    else:
+        total = unique * float(checks.positive(1.0 if epochs is None else epochs, "epochs")) / (1.0 - replay)
+    domain = total * (1.0 - replay)
+    constants = get_law(law)
+    if math.isnan(constants.R_D_star):
+        raise ScalingError(
+            f"law {law!r} has no repeated-data constant R_D*: use a data-constrained law ('muennighoff')"
+        )
+    effective = float(effective_data(domain, unique, constants.R_D_star))
+    training = plan_finetune(
+        spec, tokens=total, accelerator=accelerator, devices=devices, seq_len=seq_len, global_batch=global_batch,
+        mfu=mfu, price_usd_per_hour=price_usd_per_hour, precision=precision, optimizer=optimizer,
+    )  # fmt: skip
+    warning = epochs_warning(domain, unique)
+    return ContinuedPretrainingPlan(
+        model=spec.name, unique_tokens=unique, epochs=domain / unique, domain_tokens=domain, replay_fraction=replay,
+        general_tokens=total - domain, tokens=total, effective_domain_tokens=effective, repeat_value=effective / domain,
+        law=constants.name, training=training, warnings=[warning] if warning else [],
+    )  # fmt: skip
