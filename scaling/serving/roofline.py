@@ -46,7 +46,6 @@ from scaling.model import ModelSpec, load_model
 from scaling.units import GB
 
 BOUNDS = ("memory", "compute")
-PCIE4_X16_BYTES_PER_S = 32 * GB  # PCIe 4.0 x16, one direction (llm-analysis's A10 intra-node figure)
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,17 @@ IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, link_efficiency=1.0, allreduce_late
 
 
 def link_bytes_per_s(acc: Accelerator, assumptions: ServingAssumptions) -> tuple[float, str]:
-    """The intra-node link bandwidth per device (one direction) and where it came from."""
+    """The intra-node link bandwidth per device (one direction) and where it came from: the assumption if
+    given, else the accelerator catalog's, else the layout search's default for the accelerator's family."""
     if assumptions.link_bytes_per_s is not None:
         return assumptions.link_bytes_per_s, "given"
     value = getattr(acc, "intra_node_bytes_per_s", None)
     if value is not None and math.isfinite(value) and value > 0:
-        link = getattr(acc, "intra_node_link", "") or "catalog"
-        return float(value), f"{link} (catalog)"
-    return PCIE4_X16_BYTES_PER_S, "PCIe 4.0 x16 assumed: the catalog lists no intra-node link"
+        link = getattr(acc, "intra_node_link", "") or "intra-node link"
+        return float(value), f"{link}, catalog"
+    from scaling.layout import bandwidths
+
+    return float(bandwidths(acc)[0]), "the layout search's default for this accelerator family"
 
 
 def experts_touched(n_experts: int, experts_per_token: int, tokens: Any) -> Any:

@@ -70,7 +70,10 @@ class Workload:
 
 @dataclass(frozen=True)
 class ServingSearch:
-    """The cheapest layout meeting the target, and every candidate that met it (cheapest first)."""
+    """The cheapest layout meeting the target, and the cheapest candidates that met it (cheapest first).
+
+    ``to_dict()`` is the best estimate's dict (the same keys as `ServingEstimate`) plus ``candidates``,
+    ``evaluated`` and ``target``."""
 
     best: ServingEstimate
     candidates: tuple[ServingEstimate, ...]
@@ -79,7 +82,7 @@ class ServingSearch:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "best": self.best.to_dict(),
+            **self.best.to_dict(),
             "candidates": [c.to_dict() for c in self.candidates],
             "evaluated": self.evaluated,
             "target": self.target,
