@@ -115,9 +115,9 @@ def test_same_seed_same_loss_and_record_columns(tmp_path):
     assert set(RUN_COLUMNS) <= set(row)
     spec = gpt_spec(16, 1, seq_len=32)
     assert row["N"] == spec.params and row["N_nonemb"] == spec.params_non_embedding
-    assert row["D"] == row["steps"] * 8 * 32 and row["C"] == row["C_exact"]
-    assert row["C"] == pytest.approx(1e9, rel=0.05)  # D sized from the budget in whole steps
-    assert row["C_6N"] == pytest.approx(6 * row["N"] * row["D"])
+    assert row["D"] == row["steps"] * 8 * 32
+    assert row["C_exact"] == pytest.approx(1e9, rel=0.05)  # D sized from the (exact) budget in whole steps
+    assert row["C"] == pytest.approx(6 * row["N"] * row["D"])  # the runs table's C is 6ND (scaling.runs)
     assert row["C_6N_nonemb"] == pytest.approx(6 * row["N_nonemb"] * row["D"])
     assert row["corpus"].startswith("python-stdlib-") and len(row["corpus_sha256"]) == 64
     assert first.curve[-1]["tokens"] == row["D"] and first.curve[-1]["val_loss"] == row["loss"]
@@ -218,13 +218,17 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
 
 
 def test_refuses_a_folder_from_a_different_design(tmp_path):
-    from scaling.train.sweep import plan_sweep, write_design
+    from scaling.train.sweep import plan_sweep, run_sweep, write_design
 
     write_design(plan_sweep(tmp_path, preset="smoke"))
     with pytest.raises(ScalingError, match="different recipe.*seed"):
         plan_sweep(tmp_path, preset="smoke", seed=3)
-    plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
+    fresh = plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
+    assert "different recipe" in fresh.set_aside and not list(tmp_path.glob("previous-*"))  # planning moves nothing
+    fresh.configs = []  # nothing to train: running only moves the old results aside and writes the new design
+    run_sweep(fresh, say=lambda m: None, probe=False)
     assert list(tmp_path.glob("previous-*/sweep.json"))
+    assert json.loads((tmp_path / "sweep.json").read_text())["recipe"]["seed"] == 3
     other = tmp_path / "mine"
     other.mkdir()
     (other / "runs.csv").write_text("N,D,C,loss\n1,2,3,4\n")

@@ -83,20 +83,41 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
       scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
     """
     _need_torch()
-    from scaling.train.sweep import plan_sweep, run_sweep, summarize
+    from scaling.train.folder import locked
+    from scaling.train.sweep import plan_sweep, run_sweep
 
-    plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
-                      force_new=force_new)  # fmt: skip
+    if dry_run:  # planning reads the folder and writes nothing, not even a lock
+        plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
+                          force_new=force_new)  # fmt: skip
+        _show_design(plan, as_json)
+        return
+    with locked(Path(out)):  # held from reading the folder to the last row written
+        plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
+                          force_new=force_new)  # fmt: skip
+        _say_corpus(plan)
+        rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
+    _show_summary(rows, out, as_json)
+
+
+def _say_corpus(plan) -> None:
     click.echo(f"corpus: {plan.corpus['corpus']} ({plan.corpus['corpus_tokens'] / 1e6:.1f}M tokens, "
                f"sha256 {plan.corpus['corpus_sha256'][:12]}), tokenizer {plan.corpus['tokenizer']}", err=True)  # fmt: skip
-    if dry_run:
-        rows = [(c.run_id, f"{c.budget:.3g}", f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
-        if as_json:
-            echo_json([c.to_dict() | {"run_id": c.run_id} for c in plan.configs])
-        else:
-            click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
-        return
-    rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
+
+
+def _show_design(plan, as_json: bool) -> None:
+    _say_corpus(plan)
+    if plan.set_aside:
+        click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)
+    rows = [(c.run_id, f"{c.budget:.3g}", f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
+    if as_json:
+        echo_json([c.to_dict() | {"run_id": c.run_id} for c in plan.configs])
+    else:
+        click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
+
+
+def _show_summary(rows, out, as_json: bool) -> None:
+    from scaling.train.sweep import summarize
+
     summary = summarize(rows)
     if as_json:
         echo_json(summary)
@@ -130,14 +151,15 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
 def train_one(d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed, data, device, out, as_json):
     """Train one model; writes OUT/runs.csv (one row), its curve and checkpoint."""
     _need_torch()
+    from scaling.train.folder import add_row, locked
     from scaling.train.run import RunConfig, train_run, write_curve
-    from scaling.train.sweep import add_row
 
     config = RunConfig(d_model=d_model, n_layer=n_layer, n_head=n_head, budget=budget, tokens=tokens,
                        seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device)  # fmt: skip
-    record = train_run(config, out_dir=out)
-    write_curve(record, out)
-    add_row(Path(out) / "runs.csv", record.row)
+    with locked(Path(out)):  # one writer of the folder at a time, checked before training
+        record = train_run(config, out_dir=out)
+        write_curve(record, out)
+        add_row(Path(out) / "runs.csv", record.row)
     if as_json:
         echo_json(record.row)
         return
@@ -169,14 +191,13 @@ def sample(
     _need_torch()
     from scaling.train.sample import COMPARISON, Decoding, find_checkpoint, generate, load_model
 
-    checkpoint = find_checkpoint(run_dir, run_id)
-    model, row = load_model(checkpoint)
-    settings = [Decoding(greedy=greedy, temperature=temperature, top_k=top_k or None,
-                         top_p=top_p if top_p < 1 else None, max_new_tokens=max_new_tokens, seed=seed)]  # fmt: skip
+    settings = [Decoding(greedy=greedy, temperature=temperature, top_k=None if top_k == 0 else top_k,
+                         top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)]  # fmt: skip
     if compare:
         from dataclasses import replace
 
         settings = [replace(d, max_new_tokens=max_new_tokens, seed=seed) for d in COMPARISON]
+    model, row = load_model(find_checkpoint(run_dir, run_id))
     outputs = [(d.describe(), generate(model, prompt, d)) for d in settings]
     if as_json:
         echo_json({"run_id": row["run_id"], "loss": row["loss"], "prompt": prompt,

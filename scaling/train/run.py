@@ -33,13 +33,8 @@ from typing import Any
 
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
+from scaling.runs import RUN_COLUMNS  # noqa: F401  (the columns of a row; their meaning is documented there)
 
-# The runs.csv columns, in order: what the fitter (`scaling.fit.read_runs`) and the charts read.
-RUN_COLUMNS = [
-    "run_id", "status", "budget", "N", "N_nonemb", "D", "C", "C_6N", "C_6N_nonemb", "C_exact", "loss",
-    "train_loss", "d_model", "n_layer", "n_head", "seq_len", "batch", "lr", "steps", "seed", "wall_s",
-    "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "torch_version", "python_version",
-]  # fmt: skip
 CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
 
 
@@ -133,8 +128,9 @@ def flop_accounting(spec: ModelSpec, tokens: float) -> dict[str, float]:
     def count(convention: str) -> float:
         return float(training_flops(spec, tokens, convention=convention, **exact_options(spec)).flops)
 
-    exact = count("exact")
-    return {"C": exact, "C_exact": exact, "C_6N": count("6nd"), "C_6N_nonemb": count("6nd-nonembedding")}
+    # C is 6ND with N the total parameter count (the runs table's convention, `scaling.runs`); the budget a run
+    # was sized by is the exact count, kept as C_exact (and as the `budget` column that groups an IsoFLOP set).
+    return {"C": count("6nd"), "C_exact": count("exact"), "C_6N_nonemb": count("6nd-nonembedding")}
 
 
 def exact_options(spec: ModelSpec) -> dict[str, Any]:
@@ -262,6 +258,7 @@ def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> Ru
         "tokens_per_s": len(losses) * tokens_per_step / max(train_seconds, 1e-9),
         "flops_per_s": len(losses) * tokens_per_step * fpt / max(train_seconds, 1e-9),
         "corpus": corpus.name, "corpus_sha256": corpus.sha256, "tokenizer": corpus.tokenizer,
+        "loss_unit": "nats/byte" if corpus.tokenizer == "bytes" else "nats/token", "vocab_size": corpus.vocab_size,
         "torch_version": str(torch.__version__), "python_version": platform.python_version(),
     }  # fmt: skip
     record = RunRecord(row=row, curve=curve, config=config.to_dict())

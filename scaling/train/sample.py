@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaling.checks import fraction, positive, positive_int
 from scaling.errors import ScalingError
 
 
@@ -26,6 +27,16 @@ class Decoding:
     top_p: float | None = 0.9
     greedy: bool = False
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse settings that have no meaning (NaN or non-positive temperature, negative k, p outside (0, 1])."""
+        positive_int(self.max_new_tokens, "--max-new-tokens", allow_zero=True)
+        if not self.greedy:
+            positive(self.temperature, "--temperature")
+        if self.top_k is not None:
+            positive_int(self.top_k, "--top-k", allow_zero=True)
+        if self.top_p is not None:
+            fraction(self.top_p, "--top-p")
 
     def describe(self) -> str:
         if self.greedy:
@@ -79,21 +90,54 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
 
 def load_model(checkpoint: str | Path):
     """(model, record row) from a checkpoint written by `train_run`."""
-    import torch
-
     from scaling.model import ModelSpec
     from scaling.train.model import GPT
 
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    payload = _read_checkpoint(checkpoint)
     if payload["row"].get("tokenizer") != "bytes":
         raise ScalingError(
             f"{checkpoint} was trained on token ids ({payload['row'].get('tokenizer')}), not bytes; "
             "sampling text needs that corpus's own tokenizer"
         )
-    model = GPT(ModelSpec(**payload["spec"]))
-    model.load_state_dict(payload["model"])
+    try:
+        model = GPT(ModelSpec(**payload["spec"]))
+        model.load_state_dict(payload["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ScalingError(
+            f"{checkpoint} is damaged: its weights do not fit its model ({str(exc)[:200]})"
+        ) from None
     model.eval()
     return model, payload["row"]
+
+
+def _read_checkpoint(checkpoint: str | Path) -> dict:
+    """The checkpoint's payload, loaded with ``weights_only=True`` (no code from the file ever runs); a damaged
+    or foreign file is one ScalingError, never PyTorch's advice to load it unsafely."""
+    import warnings
+
+    import torch
+
+    try:
+        with (
+            warnings.catch_warnings()
+        ):  # the unpickler's own warnings about a foreign file: the error says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise ScalingError(f"cannot read checkpoint {checkpoint}: {exc.strerror or exc}") from None
+    except Exception:  # unpickling errors of every kind: truncated, not a zip, disallowed globals
+        raise ScalingError(f"{checkpoint} is not a checkpoint written by scaling train/sweep (damaged or foreign "
+                           "file); it was not loaded") from None  # fmt: skip
+    keys = ("spec", "model", "row")
+    if (
+        not isinstance(payload, dict)
+        or any(k not in payload for k in keys)
+        or not isinstance(payload["row"], dict)
+    ):
+        raise ScalingError(
+            f"{checkpoint} is not a checkpoint written by scaling train/sweep (no spec, model, row)"
+        )
+    return payload
 
 
 def generate(model, prompt: str, decoding: Decoding = Decoding()) -> str:
@@ -102,10 +146,6 @@ def generate(model, prompt: str, decoding: Decoding = Decoding()) -> str:
 
     from scaling.train.data import ByteTokenizer
 
-    if decoding.temperature <= 0 and not decoding.greedy:
-        raise ScalingError(f"temperature {decoding.temperature} must be > 0 (or use greedy)")
-    if decoding.top_p is not None and not 0 < decoding.top_p <= 1:
-        raise ScalingError(f"top-p {decoding.top_p} must be in (0, 1]")
     tok = ByteTokenizer()
     ids = torch.from_numpy(tok.encode(prompt).astype("int64"))[None, :]
     if ids.shape[1] == 0:

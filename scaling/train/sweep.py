@@ -25,7 +25,6 @@ unless ``force_new`` moves the old results aside into ``previous-<timestamp>/``.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -39,7 +38,29 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
-from scaling.train.run import RUN_COLUMNS, RunConfig
+from scaling.train.folder import (
+    add_row,
+    atomic_write,
+    damaged_report,
+    folder_error,
+    locked,
+    read_rows,
+    read_table,
+    write_rows,
+)
+from scaling.train.run import RunConfig
+
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "Sweep",
+    "add_row",
+    "plan_sweep",
+    "read_rows",
+    "run_sweep",
+    "summarize",
+    "write_rows",
+]
 
 # (d_model, n_layer), ~2x apart in non-embedding parameters: 6k, 14k, 25k, 56k, 99k, 231k, 332k, 590k, 1.2M,
 # 1.8M, 3.1M. Below d_model 16 there is no scaling to see (Minchilla); above 256 a CPU run is hours.
@@ -120,6 +141,8 @@ class Sweep:
     corpus: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     lr: float | None = None
+    # why the folder's previous results move aside when the sweep runs (--force-new); planning moves nothing
+    set_aside: str | None = None
 
     @property
     def budgets(self) -> list[float]:
@@ -274,10 +297,14 @@ def plan_sweep(
               "corpus_sha256": identity["corpus_sha256"], "tokenizer": identity["tokenizer"],
               "extend": base.extend, "sizes": base.sizes}  # fmt: skip
     out = Path(out)
+    try:
+        out.exists()  # a name the OS refuses (over 255 bytes, a file in the path) fails here, not mid-sweep
+    except OSError as exc:
+        raise folder_error(out, exc) from None
     sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity, lr=lr)
-    previous = _read_design(out, recipe, force_new)
-    rows = read_rows(out / "runs.csv")
-    known = [RunConfig.from_dict(c) for c in previous.get("configs", [])]
+    previous, sweep.set_aside = _read_design(out, recipe, force_new)
+    rows = [] if sweep.set_aside else read_table(out / "runs.csv").rows
+    known = list(previous.get("configs", []))
     known_budgets = {c.budget for c in known}
     sweep.configs = list(known)
     for budget in base.budgets:
@@ -310,24 +337,17 @@ def _check_lengths(sweep: Sweep, corpus) -> None:
 
 
 # --------------------------------------------------------------------------------------- the folder
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))  # cells stay text, so rewriting the file keeps them byte for byte
-
-
-def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> dict[str, Any]:
-    """The folder's sweep.json if it matches this recipe; refuse (or move aside with force_new) otherwise."""
+def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> tuple[dict[str, Any], str | None]:
+    """The folder's sweep.json if it matches this recipe, else ({}, why not) with ``force_new`` (the old results
+    are moved aside later, by `run_sweep`, so planning and dry runs change nothing); a refusal without it."""
     design_path, runs_path = out / "sweep.json", out / "runs.csv"
     problem = None
     design: dict[str, Any] = {}
     if design_path.exists():
-        design = json.loads(design_path.read_text())
-        differing = sorted(k for k in set(recipe) | set(design.get("recipe", {}))
-                           if design.get("recipe", {}).get(k) != recipe.get(k))  # fmt: skip
-        if differing:
-            old = design.get("recipe", {})
+        design, problem = _load_design(design_path)
+        old = design.get("recipe", {})
+        differing = sorted(k for k in set(recipe) | set(old) if old.get(k) != recipe.get(k))
+        if differing and problem is None:
             problem = (
                 f"{out} holds a sweep with a different recipe ("
                 + ", ".join(f"{k}: {old.get(k)!r} there, {recipe.get(k)!r} now" for k in differing)
@@ -336,61 +356,59 @@ def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> dict[str
     elif runs_path.exists():
         problem = f"{runs_path} exists but was not written by scaling sweep (no sweep.json beside it)"
     if problem is None:
-        return design
+        return design, None
     if not force_new:
         raise ScalingError(f"{problem}; use another --out, or --force-new to move the old results aside")
+    return {}, problem
+
+
+def _load_design(path: Path) -> tuple[dict[str, Any], str | None]:
+    """(design, None) for a readable sweep.json, ({}, what is wrong) for a damaged one."""
+    try:
+        design = json.loads(path.read_text())
+    except OSError as exc:
+        raise folder_error(path, exc) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return {}, f"{path} is damaged (not JSON: {exc})"
+    if not (isinstance(design, dict) and isinstance(design.get("recipe"), dict)
+            and isinstance(design.get("configs"), list)):  # fmt: skip
+        return {}, f"{path} is damaged (no recipe and configs)"
+    try:
+        design["configs"] = [RunConfig.from_dict(c) for c in design["configs"]]
+    except (ScalingError, TypeError, ValueError, AttributeError) as exc:
+        return {}, f"{path} is damaged (a run config: {exc})"
+    return design, None
+
+
+def _move_aside(out: Path) -> Path:
+    """Move a previous sweep's files into ``out/previous-<timestamp>/`` (``--force-new``)."""
     aside = out / time.strftime("previous-%Y%m%d-%H%M%S")
-    aside.mkdir(parents=True)
-    for name in ("sweep.json", "runs.csv", "curves", "checkpoints"):
-        if (out / name).exists():
-            shutil.move(str(out / name), str(aside / name))
-    return {}
+    try:
+        aside.mkdir(parents=True)
+        for name in ("sweep.json", "runs.csv", "runs.damaged.csv", "curves", "checkpoints"):
+            if (out / name).exists():
+                shutil.move(str(out / name), str(aside / name))
+    except OSError as exc:
+        raise folder_error(out, exc) from None
+    return aside
+
+
+def design_text(sweep: Sweep) -> str:
+    payload = {"recipe": sweep.recipe, "corpus": sweep.corpus, "preset": sweep.preset.name,
+               "configs": [c.to_dict() for c in sweep.configs]}  # fmt: skip
+    return json.dumps(payload, indent=1)
 
 
 def write_design(sweep: Sweep) -> None:
-    payload = {"recipe": sweep.recipe, "corpus": sweep.corpus, "preset": sweep.preset.name,
-               "configs": [c.to_dict() for c in sweep.configs]}  # fmt: skip
-    _atomic_write(sweep.out / "sweep.json", json.dumps(payload, indent=1))
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """The whole runs.csv, sorted by budget then N, replaced atomically (a reader never sees half a file)."""
-    rows = sorted(rows, key=lambda r: (float(r["budget"]), float(r["N"]), r["run_id"]))
-    lines = []
-    import io
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=RUN_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(row.get(k)) for k in RUN_COLUMNS})
-    lines.append(buf.getvalue())
-    _atomic_write(path, "".join(lines))
-
-
-def add_row(path: Path, row: dict[str, Any]) -> None:
-    """Add (or replace, by run_id) one row of a runs.csv, keeping the others."""
-    rows = {r["run_id"]: r for r in read_rows(path)}
-    rows[row["run_id"]] = row
-    write_rows(path, list(rows.values()))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
-    return value
+    """sweep.json, rewritten only when the design changed (a finished sweep writes nothing)."""
+    path = sweep.out / "sweep.json"
+    text = design_text(sweep)
+    try:
+        if path.exists() and path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, text)
 
 
 def _float(value: Any) -> float:
@@ -591,17 +609,44 @@ def run_sweep(
 ) -> list[dict[str, Any]]:
     """Run every planned config not yet in runs.csv (then edge extensions), keeping runs.csv current.
 
-    Returns all rows of the folder's runs.csv at the end."""
-    from scaling.train.run import RunRecord, write_curve
-
+    Holds the folder's lock throughout (a second sweep on the folder is refused). Returns all rows of the folder's
+    runs.csv at the end."""
     if backend not in BACKENDS:
         raise ScalingError(f"unknown backend {backend!r}: expected {', '.join(BACKENDS)}")
     workers = max(1, workers or os.cpu_count() or 1)
+    with locked(sweep.out):
+        rows, damaged = _open_folder(sweep, say)
+        _execute(sweep, rows, damaged, workers, backend, say, probe)
+    for message in sweep.warnings:
+        say(f"warning: {message}")
+    return list(rows.values())
+
+
+def _open_folder(sweep: Sweep, say: Callable[[str], None]) -> tuple[dict[str, dict], list[tuple[int, str]]]:
+    """Under the lock: move old results aside (--force-new), re-check the recipe (another process may have
+    written the folder since planning), read runs.csv (damaged lines reported), write sweep.json if it changed."""
     out = sweep.out
-    out.mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.csv"
-    rows = {r["run_id"]: r for r in read_rows(runs_path)}
+    if sweep.set_aside:
+        aside = _move_aside(out)
+        say(f"sweep: {sweep.set_aside}; previous results moved to {aside}")
+        sweep.set_aside = None
+    else:
+        design, _ = _read_design(out, sweep.recipe, force_new=False)
+        sweep.configs += [c for c in design.get("configs", []) if c not in sweep.configs]
+    table = read_table(out / "runs.csv")
+    report = damaged_report(out / "runs.csv", table)
+    if report:
+        say(f"warning: {report}")
     write_design(sweep)
+    return {r["run_id"]: r for r in table.rows}, table.damaged
+
+
+def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
+    """Train what runs.csv lacks, committing each finished run's row as it arrives; then edge extensions."""
+    from scaling.train.run import RunRecord, write_curve
+
+    out = sweep.out
+    runs_path = out / "runs.csv"
     rates: dict | None = None
     first = True
     while True:
@@ -638,7 +683,7 @@ def run_sweep(
                     write_curve(record, out)  # the curve first: a row in runs.csv always has its curve
                     row = record.row
                 rows[config.run_id] = row
-                write_rows(runs_path, list(rows.values()))  # the commit point
+                write_rows(runs_path, list(rows.values()), damaged)  # the commit point
                 status = row["status"] if row["status"] != "ok" else f"loss {float(row['loss']):.3f}"
                 progress.update(config.run_id, status)
         finally:
@@ -650,17 +695,19 @@ def run_sweep(
             break
         sweep.configs += extra
         write_design(sweep)
-    for message in sweep.warnings:
-        say(f"warning: {message}")
-    return list(rows.values())
 
 
 def _failed_row(config: RunConfig, error: str) -> dict[str, Any]:
+    """A run that raised or whose worker died: recorded (retried on the next start) with its planned N, D, C."""
+    from scaling.flops import six_nd
+    from scaling.train.run import plan_steps
+
     spec = config.spec()
+    D = plan_steps(config, spec) * config.batch * config.seq_len
     return {"run_id": config.run_id, "status": "failed", "budget": config.budget, "N": spec.params,
-            "N_nonemb": spec.params_non_embedding, "loss": float("nan"), "d_model": config.d_model,
-            "n_layer": config.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len, "batch": config.batch,
-            "lr": config.lr, "seed": config.seed}  # fmt: skip
+            "N_nonemb": spec.params_non_embedding, "D": D, "C": six_nd(spec.params, D), "loss": float("nan"),
+            "d_model": config.d_model, "n_layer": config.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
+            "batch": config.batch, "lr": config.lr, "seed": config.seed}  # fmt: skip
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
