@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ import plotly.graph_objects as go
 
 from scaling import catalog, units
 from scaling.errors import ScalingError
-from scaling.laws import Law, get_law
+from scaling.flops import six_nd
+from scaling.laws import CHINCHILLA_FAMILY, Law, get_law
 
 DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch")
 # The optimal zone is the band of the Chinchilla-family estimates: Hoffmann et al. 2022 Approaches 1-3 and Epoch
-# AI's replication of Approach 3 (Besiroglu et al. 2024), as in the course's figure. Kaplan et al. 2020
-# (N_opt ∝ C^0.73, a different learning-rate schedule and N without embeddings) is drawn as its own line, outside.
-ZONE_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
+# AI's replication of Approach 3 (Besiroglu et al. 2024). Kaplan et al. 2020 (N_opt ∝ C^0.73, a different
+# learning-rate schedule and N without embeddings) is drawn as its own labelled line, outside the zone.
+ZONE_LAWS = CHINCHILLA_FAMILY
 ZONE_SIZE = (1100, 650)  # pixels; the zone's labels are placed for this size
 DEFAULT_FLOPS_RANGE = (1e18, 1e27)
 KNOWN_MODELS_FILE = "known_models.csv"
@@ -132,14 +133,29 @@ def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any
     return axis
 
 
-def _ticks_125(values: np.ndarray) -> dict[str, Any]:
-    """Explicit 1-2-5 ticks labelled as counts (20k, 50k, 100k) over the span of ``values``."""
+def _ticks_125(values: np.ndarray, label: Callable[[float], str] | None = None) -> dict[str, Any]:
+    """Explicit log-axis ticks with labels, at least three inside the span of ``values``: whole decades when
+    the span is two decades or more, 1-2-5 (or 1-2-3-5, 1-1.5-2-3-5-7) steps when it is narrow, as a small sweep's is.
+    Labels are counts (20K, 500M) unless ``label`` formats them."""
+    values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
         return {}
-    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in (1, 2, 5)]
-    return {"tickvals": ticks, "ticktext": [units.format_count(t) for t in ticks], "dtick": None}
+    low, high = float(values.min()), float(values.max())
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    for steps in ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [m * 10.0**e for e in range(lo - 1, hi + 1) for m in steps]
+        inside = [t for t in ticks if low <= t <= high]
+        if len(inside) >= 3:
+            break
+    return {"tickvals": ticks, "ticktext": [(label or units.format_count)(t) for t in ticks], "dtick": None,
+            "tickmode": "array", "minor": {"showgrid": False}}
+
+
+def _sci(value: float) -> str:
+    """2e11, 1.5e21: a FLOP count as a short tick label."""
+    exponent = math.floor(math.log10(value) + 1e-9)
+    return f"{value / 10.0**exponent:.2g}e{exponent}"
 
 
 def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -242,11 +258,11 @@ def _plan_point(plan: Any) -> dict[str, float]:
             values[key] = float(np.asarray(value, dtype=float).reshape(-1)[0])
     N, D, C = values.get("params"), values.get("tokens"), values.get("flops")
     if N and D and not C:
-        C = 6.0 * N * D
+        C = six_nd(N, D)
     elif N and C and not D:
-        D = C / (6.0 * N)
+        D = C / six_nd(N, 1.0)
     elif D and C and not N:
-        N = C / (6.0 * D)
+        N = C / six_nd(D, 1.0)
     if not (N and D and C):
         raise ScalingError(f"a plan needs two of params, tokens and flops (C = 6ND gives the third); got {values}")
     return {"params": N, "tokens": D, "flops": C, "name": _get(plan, "name") or "your plan"}
@@ -359,7 +375,7 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
     pf = C / units.PF_DAY_FLOPS
     traces = []
     for i, (law, y) in enumerate(zip(laws, curves)):
-        other = C / (6.0 * y)  # tokens for an N curve, parameters for a D curve (C = 6ND)
+        other = C / six_nd(y, 1.0)  # tokens for an N curve, parameters for a D curve (C = 6ND)
         ratio = other / y if axis == "params" else y / other
         hover = [
             f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
@@ -622,6 +638,7 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     ))
     lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
     C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
+    sizes = np.concatenate([frame["N"].to_numpy(float)] + [np.asarray(b.n_range, float) for b in budgets])
     traces.append(go.Scatter(
         x=C, y=result.n_opt(C), mode="lines", name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
         line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
@@ -631,11 +648,11 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     layout = _base_layout(
         f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
         legend={"font": {"size": 11}},
-        **_two_panels((_log_axis("Parameters N (count)"), _linear_axis("Final loss (nats/token)")),
-                      (_log_axis("Training compute C (FLOPs)", power=True),
+        # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
+        **_two_panels((_log_axis("Parameters N (count)", **_ticks_125(sizes)), _linear_axis("Final loss (nats/token)")),
+                      (_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
                        _log_axis("Compute-optimal parameters N_opt (count)",
-                                 **_ticks_125(np.asarray(result.n_opt(C), dtype=float)))),  # 1, 2, 5 labels:
-                      # the minima often span less than two decades
+                                 **_ticks_125(np.asarray(result.n_opt(C), dtype=float)))),
                       ("Loss against model size, one curve per budget", "Profile minima against compute"),
                       split=0.55),
     )
@@ -783,11 +800,19 @@ MEMORY_COMPONENTS = (
 )
 
 
-def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes: float | None = None) -> go.Figure:
+# what varies from bar to bar, by the bars' label prefix, in words for the title ("across ZeRO stages")
+ACROSS_TITLES = (("ZeRO-", "ZeRO stages"), ("recompute ", "recomputation settings"),
+                 ("TP ", "tensor-parallel sizes"), ("fp", "precisions"), ("bf", "precisions"))  # fmt: skip
+
+
+def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes: float | None = None, *,
+                  title: str | None = None) -> go.Figure:
     """Stacked bars of memory per device by component, one bar per breakdown (ZeRO stage, layout, ...),
     against the accelerator's capacity. Labels come from the dict keys, or from each breakdown's ``label``
     or ``zero`` attribute. Bars are in GiB (2^30 bytes); whatever the named components leave out of
-    ``total_bytes`` is drawn as "Other", so each bar's height is the breakdown's total."""
+    ``total_bytes`` is drawn as "Other", so each bar's height is the breakdown's total. The title names what
+    varies ("across ZeRO stages") unless ``title`` is given; the subtitle states the assumptions the bars
+    share (attention kernel, sequence length, micro-batch, precision, devices), from each breakdown's inputs."""
     items = list(breakdowns.items()) if isinstance(breakdowns, Mapping) else [
         (_breakdown_label(b, i), b) for i, b in enumerate(breakdowns)]
     if not items:
@@ -801,6 +826,41 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
     if any(abs(o) > 1e-6 * max(t, 1.0) for o, t in zip(other, totals)):
         rows["other_bytes"] = other
         components.append(("other_bytes", "Other"))
+    capacities = [capacity_bytes] * len(items) if capacity_bytes is not None else [
+        _get(b, "capacity_bytes") for _, b in items]
+    capacities = [float(c) if c else None for c in capacities]
+    traces = _memory_bars(labels, rows, components, totals)
+    fits = [t <= c if c else None for t, c in zip(totals, capacities)]
+    traces.append(go.Scatter(
+        x=labels, y=[t / units.GIB for t in totals], mode="text", name="Total per device", showlegend=False,
+        text=[f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
+              for t, f in zip(totals, fits)],
+        textposition="top center", textfont={"size": 12, "color": "#000000"}, hoverinfo="skip",
+        meta={"kind": "totals"},
+    ))
+    fig = go.Figure(data=traces)
+    _draw_capacity(fig, labels, capacities)
+    top = max(totals + [c for c in capacities if c]) / units.GIB
+    heading = title or _memory_title(labels, [b for _, b in items])
+    assumptions = _memory_assumptions([b for _, b in items])
+    fig.update_layout(**_base_layout(
+        heading + (f"<br><span style='font-size:12px'>{assumptions}</span>" if assumptions else ""),
+        barmode="stack",
+        xaxis=_linear_axis("Configuration", type="category", showgrid=False),
+        yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
+        # the legend below the plot, top of the stack first, so the right margin holds the capacity label
+        legend={**_base_layout("")["legend"], "traceorder": "reversed", "orientation": "h", "x": 0.0,
+                "y": -0.18, "yanchor": "top"},
+        margin={"l": 80, "r": 110, "t": 110, "b": 150},
+    ))
+    fig.update_layout(title={"y": 0.97})  # two lines: the title and its assumptions
+    fig.layout.meta = {"assumptions": assumptions}
+    return fig
+
+
+def _memory_bars(labels: list[str], rows: dict[str, list[float]], components: list[tuple[str, str]],
+                 totals: list[float]) -> list[go.Bar]:
+    """One stacked bar trace per component with bytes, each with its own colour and fill pattern."""
     traces = []
     for i, (key, title) in enumerate(components):
         values = rows[key]
@@ -815,38 +875,65 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
                        for lab, v, t in zip(labels, values, totals)],
             hoverinfo="text", meta={"component": key},
         ))
-    capacities = [capacity_bytes] * len(items) if capacity_bytes is not None else [
-        _get(b, "capacity_bytes") for _, b in items]
-    capacities = [float(c) if c else None for c in capacities]
-    fits = [t <= c if c else None for t, c in zip(totals, capacities)]
-    traces.append(go.Scatter(
-        x=labels, y=[t / units.GIB for t in totals], mode="text", name="Total per device", showlegend=False,
-        text=[f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
-              for t, f in zip(totals, fits)],
-        textposition="top center", textfont={"size": 12, "color": "#000000"}, hoverinfo="skip",
-        meta={"kind": "totals"},
-    ))
-    fig = go.Figure(data=traces)
+    return traces
+
+
+def _draw_capacity(fig: go.Figure, labels: list[str], capacities: list[float | None]) -> None:
+    """The capacity as a dashed line across the bars, labelled in the right margin at its height; or one
+    tick per bar when the devices differ."""
     known = [c for c in capacities if c]
     if known and len(set(known)) == 1:
-        fig.add_hline(y=known[0] / units.GIB, line={"color": "#D55E00", "width": 2.5, "dash": "dash"},
-                      annotation_text=f"capacity {units.format_bytes(known[0])} ({units.format_bytes(known[0], binary=False)})",
-                      annotation_position="top left")
+        capacity = known[0]
+        fig.add_hline(y=capacity / units.GIB, line={"color": "#D55E00", "width": 2.5, "dash": "dash"})
+        fig.add_annotation(  # in the right margin, beside the line's end: never on a bar
+            x=1.0, xref="paper", xanchor="left", xshift=6, y=capacity / units.GIB, yref="y", yanchor="middle",
+            text=f"capacity<br>{units.format_bytes(capacity)}<br>({units.format_bytes(capacity, binary=False)})",
+            align="left",
+            showarrow=False, font={"color": "#D55E00", "size": 12}, bgcolor="rgba(255,255,255,0.85)",
+            name="capacity-label",
+        )
     elif known:
         fig.add_trace(go.Scatter(
             x=labels, y=[c / units.GIB if c else None for c in capacities], mode="markers", name="Capacity",
             marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#D55E00"}},
             hovertext=[f"capacity {units.format_bytes(c)}" if c else "" for c in capacities], hoverinfo="text",
         ))
-    top = max(totals + [c for c in capacities if c]) / units.GIB
-    fig.update_layout(**_base_layout(
-        "Memory per device by component",
-        barmode="stack",
-        xaxis=_linear_axis("Configuration", type="category", showgrid=False),
-        yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
-        legend={**_base_layout("")["legend"], "traceorder": "reversed"},  # top of the stack first
-    ))
-    return fig
+
+
+def _memory_title(labels: list[str], breakdowns: list[Any]) -> str:
+    across = {words for lab in labels for prefix, words in ACROSS_TITLES if lab.startswith(prefix)}
+    matched = all(any(lab.startswith(prefix) for prefix, _ in ACROSS_TITLES) for lab in labels)
+    model = {_get(b, "model") for b in breakdowns} - {None}
+    title = "Memory per device" + (f" across {across.pop()}" if matched and len(across) == 1 else " by configuration")
+    return title + (f": {model.pop()}" if len(model) == 1 else "")
+
+
+def _memory_assumptions(breakdowns: list[Any]) -> str:
+    """The inputs every bar shares, in words: attention kernel, sequence length, micro-batch, precision, mode,
+    devices. Inputs that differ between bars are what the chart compares, so they are left out."""
+    inputs = [_get(b, "inputs") or {} for b in breakdowns]
+
+    def shared(key: str) -> Any:
+        values = {repr(i.get(key)) for i in inputs}
+        return inputs[0].get(key) if len(values) == 1 else None
+
+    parts = []
+    if shared("mode"):
+        parts.append(str(shared("mode")))
+    flash = shared("flash_attention")
+    if flash is not None:
+        parts.append("FlashAttention (no s² attention scores kept)" if flash else
+                     "standard attention (s² attention scores kept)")
+    for key, text in (("seq_len", "sequence {} tokens"), ("micro_batch", "micro-batch {}"),
+                      ("precision", "{}"), ("optimizer", "{}"), ("recompute", "recompute {}"),
+                      ("zero", "ZeRO-{}"), ("tp", "TP {}"), ("pp", "PP {}")):
+        value = shared(key)
+        if value is not None and not (key in ("tp", "pp") and value == 1):
+            parts.append(text.format(f"{value:,}" if isinstance(value, int) and value >= 1000 else value))
+    devices, accelerator = shared("devices"), shared("accelerator")
+    if devices and accelerator:
+        parts.append(f"{devices}x{accelerator}")
+    return ", ".join(parts)
 
 
 def _breakdown_label(b: Any, i: int) -> str:

@@ -188,6 +188,37 @@ def test_isoflop_parabolas_minima_and_power_law(runs):
     assert power.meta["a"] == pytest.approx(get_law("chinchilla").a, abs=0.02)
 
 
+# the sweep presets' budgets (scaling.train.sweep.PRESETS: smoke, small, medium) and Hoffmann et al. 2022's design
+SWEEP_SIZES = {
+    "smoke": {"budgets": (3e9, 1e10), "per_budget": 3, "spread": 2.0},
+    "small": {"budgets": (3e11, 6e11, 1.2e12), "per_budget": 5, "spread": 3.0},
+    "medium": {"budgets": (6e11, 1.2e12, 2.5e12, 5e12), "per_budget": 5, "spread": 3.0},
+    "chinchilla": {},
+}
+
+
+@pytest.mark.parametrize("size", SWEEP_SIZES)
+def test_isoflop_every_log_axis_has_three_labelled_ticks_inside_its_data(size):
+    import warnings
+
+    runs = synthetic_runs("chinchilla", noise=0.003, **SWEEP_SIZES[size])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two-budget sweeps warn that their exponents have no check
+        fig = charts.isoflop_figure(runs)
+    spans = {
+        "xaxis": [v for t in fig.data if t.xaxis in (None, "x") for v in t.x],
+        "xaxis2": [v for t in fig.data if t.xaxis == "x2" for v in t.x],
+        "yaxis2": [v for t in fig.data if t.yaxis == "y2" for v in t.y],
+    }
+    for name, values in spans.items():
+        axis = fig.layout[name]
+        assert axis.type == "log"
+        low, high = min(values), max(values)
+        inside = [(v, text) for v, text in zip(axis.tickvals, axis.ticktext) if low <= v <= high]
+        assert len(inside) >= 3, (size, name, inside)
+        assert all(text for _, text in inside) and len({text for _, text in inside}) == len(inside)
+
+
 # --------------------------------------------------------------------------------------- frontier
 def test_frontier_line_band_holdout_and_target(runs):
     law = with_replicates(get_law("chinchilla"),
@@ -226,6 +257,68 @@ def test_memory_bars_sum_to_each_total_and_capacity_is_drawn():
     # greyscale: every component has its own fill pattern
     patterns = [t.marker.pattern.shape for t in bars]
     assert len(set(patterns)) == len(patterns)
+
+
+def test_memory_chart_is_the_memory_command_with_its_own_defaults(tmp_path):
+    """Issue case: the chart drew ZeRO-3 at ~117 GiB (no FlashAttention) where `scaling memory` says 33.5 GiB."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    out = tmp_path / "memory.html"
+    result = CliRunner().invoke(main, ["chart", "memory", "llama-2-7b", "--gpus", "8xH100", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    for zero in range(4):
+        cli = CliRunner().invoke(main, ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero",
+                                        str(zero), "--json"])
+        total = json.loads(cli.output)["total_bytes"]
+        assert f"{total / GIB:.4g}"[:4] in html  # the bar's total label, e.g. "33.5 GiB"
+    from scaling.memory import memory_across
+
+    fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train"))
+    bars = [t for t in fig.data if t.type == "bar"]
+    for zero in range(4):
+        cli = CliRunner().invoke(main, ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero",
+                                        str(zero), "--json"])
+        total = json.loads(cli.output)["total_bytes"]
+        assert sum(t.y[zero] for t in bars) == pytest.approx(total / GIB, rel=1e-9)
+
+
+def test_memory_chart_states_its_assumptions_and_names_what_varies():
+    from scaling.memory import memory_across
+
+    fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train"))
+    title = fig.layout.title.text
+    assert title.startswith("Memory per device across ZeRO stages: llama-2-7b")
+    for text in ("FlashAttention", "sequence 4,096 tokens", "micro-batch 1", "bf16", "8xH100"):
+        assert text in title, text
+    assert "ZeRO-" not in fig.layout.meta["assumptions"]  # what varies is not an assumption
+    fig = charts.memory_figure(memory_across("llama-2-7b", "recompute", devices=8, accelerator="H100",
+                                             flash_attention=False, seq_len=2048, micro_batch=2))
+    title = fig.layout.title.text
+    assert "across recomputation settings" in title
+    assert "standard attention" in title and "sequence 2,048 tokens" in title and "micro-batch 2" in title
+    # the capacity label sits in the right margin, beside the line, never on a bar
+    (label,) = [a for a in fig.layout.annotations if a.name == "capacity-label"]
+    assert label.xref == "paper" and label.x == 1.0 and label.xanchor == "left"
+
+
+def test_chart_refuses_to_overwrite_without_force(tmp_path):
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    out = tmp_path / "zone.html"
+    out.write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["chart", "zone", "-o", str(out)])
+    assert result.exit_code == 2 and "--force" in result.output and out.read_text(encoding="utf-8") == "mine"
+    result = CliRunner().invoke(main, ["chart", "zone", "-o", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["chart", "zone", "-o", str(tmp_path / "zone.txt")])
+    assert result.exit_code == 2 and ".html" in result.output
 
 
 def test_memory_other_term_keeps_the_total():
@@ -328,7 +421,7 @@ def test_cli_isoflop_and_memory(tmp_path, runs):
     result = CliRunner().invoke(main, ["chart", "isoflop", str(tmp_path), "-o", str(tmp_path / "iso.html"),
                                        "--plotlyjs", "directory"])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["chart", "memory", "llama-2-7b", "--gpus", "8xH100", "--flash",
+    result = CliRunner().invoke(main, ["chart", "memory", "llama-2-7b", "--gpus", "8xH100", "--no-flash",
                                        "-o", str(tmp_path / "mem.html"), "--plotlyjs", "directory"])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["chart", "diagnostics", str(path), "--law", "chinchilla",

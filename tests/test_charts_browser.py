@@ -157,3 +157,22 @@ def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
             assert not _overlaps(box, other_box), f"label {name!r} overlaps label {other!r}"
         for marker in markers:
             assert not _overlaps(box, marker), f"label {name!r} overlaps a marker at {marker}"
+
+
+def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):
+    from scaling.memory import memory_across
+
+    for case in ({"flash_attention": True}, {"flash_attention": False}):  # the capacity line below and above bars
+        fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", **case))
+        path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
+        driver.get(path.resolve().as_uri())
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements("css selector", "g.annotation-text-g text"))
+        boxes = driver.execute_script("""
+            const box = e => {const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];};
+            return {label: [...document.querySelectorAll('g.annotation-text-g text')].map(box),
+                    bars: [...document.querySelectorAll('g.trace.bars g.point path')].map(box)};""")
+        assert boxes["bars"] and len(boxes["label"]) == 1
+        for bar in boxes["bars"]:
+            assert not _overlaps(boxes["label"][0], bar)

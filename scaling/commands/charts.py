@@ -13,7 +13,7 @@ import click
 from scaling.commands._common import CLUSTER, COUNT, FLOPS
 from scaling.errors import ScalingError
 
-ACROSS = ("zero", "recompute", "tp", "precision")
+ACROSS = ("zero", "recompute", "tp", "precision")  # scaling.memory.ACROSS, without importing numpy
 
 
 def _output_options(default_name: str):
@@ -26,6 +26,7 @@ def _output_options(default_name: str):
                  "written beside the HTML, shared by several charts.",
         )(function)
         function = click.option("--open", "open_", is_flag=True, help="Open the chart in the web browser.")(function)
+        function = click.option("--force", is_flag=True, help="Replace the output file if it exists.")(function)
         function = click.option(
             "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path(default_name),
             show_default=True, help="Output file: .html (interactive), or .png/.svg/.pdf (needs scaling[export]).",
@@ -33,6 +34,14 @@ def _output_options(default_name: str):
         return function
 
     return decorate
+
+
+def _checked(output: Path, force: bool, inputs=()) -> Path:
+    """The output path, refused before any work if it exists (without --force), is an input or has a bad suffix."""
+    from scaling.charts import HTML_SUFFIXES, IMAGE_SUFFIXES
+    from scaling.checks import output_path
+
+    return output_path(output, force=force, suffixes=HTML_SUFFIXES + IMAGE_SUFFIXES, inputs=inputs)
 
 
 def _write(fig, output: Path, plotlyjs: str, open_: bool, div_id: str) -> None:
@@ -90,10 +99,14 @@ def chart() -> None:
               help="'default' (data/known_models.csv), 'none', or a CSV path with the same columns.")
 @_output_options("zone.html")
 def zone(laws, fitted, axis, flops_from, flops_to, plan_params, plan_tokens, plan_flops, known, output, open_,
-         plotlyjs):
-    """The optimal zone: compute-optimal N (or D) against compute for several laws, with trained models."""
+         plotlyjs, force):
+    """The optimal zone: compute-optimal N (or D) against compute for several laws, with trained models.
+
+    The shaded zone spans the Chinchilla-family estimates (Approaches 1-3, Epoch AI's replication); other
+    laws, such as Kaplan's, are drawn as labelled lines."""
     from scaling import charts
 
+    output = _checked(output, force, [p for p in (fitted, known) if p and Path(p).is_file()])
     plan = None
     given = {k: v for k, v in (("params", plan_params), ("tokens", plan_tokens), ("flops", plan_flops)) if v}
     if given:
@@ -109,10 +122,11 @@ def zone(laws, fitted, axis, flops_from, flops_to, plan_params, plan_tokens, pla
 @chart.command("isoflop")
 @click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @_output_options("isoflop.html")
-def isoflop(runs, output, open_, plotlyjs):
+def isoflop(runs, output, open_, plotlyjs, force):
     """IsoFLOP profiles from a runs table: loss against N per budget, parabolas, minima, N_opt ∝ C^a."""
     from scaling import charts
 
+    output = _checked(output, force, [_runs_path(runs)])
     fig = charts.isoflop_figure(_runs_path(runs))
     _write(fig, output, plotlyjs, open_, "scaling-isoflop")
 
@@ -126,10 +140,11 @@ def isoflop(runs, output, open_, plotlyjs):
 @click.option("--bootstrap", type=int, default=0, show_default=True,
               help="Bootstrap resamples for the band when fitting here (e.g. 200).")
 @_output_options("frontier.html")
-def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs):
+def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs, force):
     """The loss frontier: runs, the law's L*(C) with its band, held-out runs and the extrapolation."""
     from scaling import charts, fit
 
+    output = _checked(output, force, [_runs_path(runs)] + ([law] if law and Path(law).is_file() else []))
     table = fit.read_runs(_runs_path(runs))
     holdout = None
     if holdout_k:
@@ -149,10 +164,11 @@ def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs):
 @click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here.")
 @_output_options("diagnostics.html")
-def diagnostics(runs, law, output, open_, plotlyjs):
+def diagnostics(runs, law, output, open_, plotlyjs, force):
     """Fit diagnostics: predicted against observed loss, and residuals against compute."""
     from scaling import charts, fit
 
+    output = _checked(output, force, [_runs_path(runs)] + ([law] if law and Path(law).is_file() else []))
     table = fit.read_runs(_runs_path(runs))
     fig = charts.diagnostics_figure(table, law if law is not None else fit.fit_parametric(table))
     _write(fig, output, plotlyjs, open_, "scaling-diagnostics")
@@ -170,32 +186,25 @@ def diagnostics(runs, law, output, open_, plotlyjs):
 @click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch.")
 @click.option("--seq-len", default=None, type=int, help="Sequence length (default: the model's context).")
 @click.option("--recompute", default="none", show_default=True, help="none, selective or full when not varied.")
-@click.option("--flash", "flash_attention", is_flag=True, help="FlashAttention (no s^2 activations).")
+@click.option("--flash/--no-flash", "flash_attention", default=None,
+              help="FlashAttention (no s^2 activations) or not; default: the memory estimate's own (on).")
 @_output_options("memory.html")
 def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute, flash_attention, output, open_,
-           plotlyjs):
-    """Memory per device by component, one stacked bar per ZeRO stage (or layout), against capacity."""
+           plotlyjs, force):
+    """Memory per device by component, one stacked bar per ZeRO stage (or layout), against capacity.
+
+    Each bar is `scaling memory` with the same options; the chart states the assumptions the bars share."""
     from scaling import charts
-    from scaling.memory import estimate_memory
+    from scaling.memory import memory_across
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
-    per_node = gpus.devices // gpus.nodes if gpus.nodes else None
-    base = dict(mode=mode, devices=gpus.devices, accelerator=gpus.accelerator, devices_per_node=per_node, tp=tp,
-                zero=zero, micro_batch=micro_batch, seq_len=seq_len, recompute=recompute,
-                flash_attention=flash_attention)
-    if across == "zero":
-        variants = {f"ZeRO-{z}": {"zero": z} for z in (0, 1, 2, 3)}
-    elif across == "recompute":
-        variants = {f"recompute {r}": {"recompute": r} for r in ("none", "selective", "full")}
-    elif across == "tp":
-        sizes = [t for t in (1, 2, 4, 8) if t <= (per_node or gpus.devices) and gpus.devices % t == 0]
-        variants = {f"TP {t}": {"tp": t} for t in sizes}
-    else:
-        variants = {p: {"precision": p} for p in ("fp32", "bf16", "fp8")}
-    breakdowns = {label: estimate_memory(model, **{**base, **change}) for label, change in variants.items()}
-    fig = charts.memory_figure(breakdowns)
-    fig.update_layout(title={"text": f"Memory per device: {model}, {mode}, {gpus}, across {across}"})
+    output = _checked(output, force)
+    options = dict(mode=mode, devices=gpus.devices, accelerator=gpus.accelerator, tp=tp, zero=zero,
+                   micro_batch=micro_batch, seq_len=seq_len, recompute=recompute, flash_attention=flash_attention,
+                   devices_per_node=gpus.devices // gpus.nodes if gpus.nodes else None)
+    options = {k: v for k, v in options.items() if v is not None and k != across}  # the varied one is set per bar
+    fig = charts.memory_figure(memory_across(model, across, **options))
     _write(fig, output, plotlyjs, open_, "scaling-memory")
 
 
