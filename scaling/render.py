@@ -105,6 +105,10 @@ class Table:
             parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
         return "\n".join(parts)
 
+    def _cell(self, tag: str, text: str, column: int) -> str:
+        css = "" if self._left(column) else " class='num'"
+        return f"<{tag}{css}>{html.escape(text)}</{tag}>"
+
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
