@@ -26,7 +26,8 @@ def _ms(seconds: float) -> str:
 
 def _phases(e) -> Table:
     rows = [
-        ("prefill (TTFT)", _ms(e.prefill_s), _ms(e.prefill_compute_s), _ms(e.prefill_memory_s), _ms(e.prefill_comm_s)),
+        ("prefill (TTFT)", _ms(e.prefill_s), _ms(e.prefill_compute_s), _ms(e.prefill_memory_s),
+         _ms(e.prefill_comm_s)),
         ("decode, per output token", _ms(e.decode_s_per_token), _ms(e.decode_compute_s), _ms(e.decode_memory_s),
          _ms(e.decode_comm_s)),
     ]  # fmt: skip

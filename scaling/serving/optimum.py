@@ -108,7 +108,8 @@ class ServingAwareOptimum:
         money = format_usd if self.unit == "USD" else (lambda v: f"{v:,.3g} device-h")
         rows = [
             (o.label, format_count(o.params), format_count(o.tokens), money(o.training_cost),
-             money(o.serving_cost), money(o.total_cost), f"{o.usd_per_million_output_tokens:.3g}", f"TP{o.tp} x {o.batch}")
+             money(o.serving_cost), money(o.total_cost), f"{o.usd_per_million_output_tokens:.3g}",
+             f"TP{o.tp} x {o.batch}")
             for o in self.options
         ]  # fmt: skip
         headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
@@ -247,7 +248,7 @@ def serving_aware_optimum(
     warnings = tuple(
         f"the {label} model ({format_count(n)} params) cannot be served on {serve} with "
         f"{pricing.workload.describe()}"
-        for label, n, o in (("compute-optimal", plain.params, options[0]), ("flop-priced", sardana.params, options[1]))
+        for label, n, o in zip(("compute-optimal", "flop-priced"), (plain.params, sardana.params), options)
         if o is None
     )  # fmt: skip
     return ServingAwareOptimum(

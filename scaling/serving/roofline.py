@@ -9,7 +9,8 @@ Per phase and per device, the time is ``max(compute, memory) + communication`` (
 as llm-analysis's ``get_latency_fwd_per_layer`` sums them):
 
 * compute = forward FLOPs (`scaling.flops.inference_flops`: prefill, and each decode step at the mean context
-  of the generation) / (tp x dense peak x ``mfu``);
+  of the generation; causal attention counted as the lower triangle that FlashAttention's causal kernels
+  compute) / (tp x dense peak x ``mfu``);
 * memory = bytes read / (HBM bandwidth x ``mbu``). A decode step reads the weights it touches (the input
   embedding is a lookup, so only the head's matrix counts, and for MoE only the experts the batch routes to)
   plus the KV cache (`scaling.memory.kv_cache_bytes`, read once per step: FlashAttention/paged decode kernels
@@ -241,7 +242,7 @@ def make_deployment(
     tp = checks.positive_int(tp, "tensor parallel size")
     prompt = checks.positive_int(prompt_tokens, "prompt length")
     output = checks.positive_int(output_tokens, "output length")
-    flops = inference_flops(spec, prompt_tokens=prompt, new_tokens=output, batch=1)
+    flops = inference_flops(spec, prompt_tokens=prompt, new_tokens=output, batch=1, causal="half")
     kv_b = dtype_bytes(kv_dtype or precision, "KV dtype")
     decoder = spec.arch == "decoder"
     mean_ctx = (prompt if decoder else 0) + (output + 1) / 2.0
@@ -297,6 +298,7 @@ class ServingEstimate:
     latency_s: float
     tokens_per_s: float  # output tokens per second of the deployment in steady decode
     tokens_per_s_per_device: float
+    end_to_end_tokens_per_s: float  # output tokens per second of the deployment, prefill time included
     input_tokens_per_s: float  # prompt tokens per second of the deployment while prefilling
     max_batch: int
     usd_per_million_input_tokens: float | None
@@ -401,8 +403,10 @@ def estimate_serving(
     if tp is None:
         tp = smallest_tp(model, accelerator, devices, batch=batch, context=prompt_tokens + output_tokens,
                          precision=precision, quant=quant, kv_dtype=kv_dtype)  # fmt: skip
-    dep = make_deployment(model, accelerator, tp=tp, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                          precision=precision, quant=quant, kv_dtype=kv_dtype, assumptions=assumptions)  # fmt: skip
+    dep = make_deployment(
+        model, accelerator, tp=tp, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+        precision=precision, quant=quant, kv_dtype=kv_dtype, assumptions=assumptions,
+    )  # fmt: skip
     return estimate_from_deployment(dep, devices, batch, price_usd_per_hour)
 
 
@@ -419,8 +423,9 @@ def estimate_from_deployment(
     fits = fitting_batch(dep) if max_batch is None else max_batch
     pre, dec = dep.prefill_seconds(batch), dep.decode_seconds(batch)
     tpot, ttft = float(dec["total"]), float(pre["total"])
+    latency = ttft + (dep.output_tokens - 1) * tpot
     price, price_source = _price(dep.acc, price_usd_per_hour)
-    replica_usd_per_s = None if price is None else price * dep.tp / 3600.0
+    per_s = None if price is None else price * dep.tp / 3600.0  # USD per second of one replica
     warnings = []
     if batch > fits:
         warnings.append(
@@ -445,11 +450,12 @@ def estimate_from_deployment(
         decode_memory_s=float(dec["memory"]), decode_comm_s=float(dec["comm"]),
         bound="memory" if dec["memory"] >= dec["compute"] else "compute", bytes_per_step=float(dec["bytes"]),
         flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp, crossover_batch=dep.crossover_batch(),
-        latency_s=ttft + (dep.output_tokens - 1) * tpot, tokens_per_s=replicas * batch / tpot,
-        tokens_per_s_per_device=batch / tpot / dep.tp, input_tokens_per_s=replicas * batch * dep.prompt_tokens / ttft,
+        latency_s=latency, tokens_per_s=replicas * batch / tpot, tokens_per_s_per_device=batch / tpot / dep.tp,
+        end_to_end_tokens_per_s=replicas * batch * dep.output_tokens / latency,
+        input_tokens_per_s=replicas * batch * dep.prompt_tokens / ttft,
         max_batch=fits,
-        usd_per_million_input_tokens=None if price is None else replica_usd_per_s * ttft / (batch * dep.prompt_tokens) * 1e6,
-        usd_per_million_output_tokens=None if price is None else replica_usd_per_s * tpot / batch * 1e6,
+        usd_per_million_input_tokens=None if price is None else per_s * ttft / (batch * dep.prompt_tokens) * 1e6,
+        usd_per_million_output_tokens=None if price is None else per_s * tpot / batch * 1e6,
         price_usd_per_hour=price, price_source=price_source, link_bytes_per_s=dep.link_bytes_per_s,
         link_source=dep.link_source, assumptions=a, warnings=tuple(warnings), notes=notes,
     )  # fmt: skip

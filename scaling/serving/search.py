@@ -141,8 +141,10 @@ def cheapest_serving(
     for size in sizes:
         if devices % size:
             raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
-        dep = make_deployment(spec, acc, tp=size, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
-                              precision=w.precision, quant=w.quant, kv_dtype=w.kv_dtype, assumptions=assumptions)  # fmt: skip
+        dep = make_deployment(
+            spec, acc, tp=size, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
+            precision=w.precision, quant=w.quant, kv_dtype=w.kv_dtype, assumptions=assumptions,
+        )  # fmt: skip
         fits = fitting_batch(dep)
         batches = batch_candidates(fits)
         if not len(batches):
