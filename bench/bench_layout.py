@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from scaling.catalog import get_accelerator
 from scaling.layout import bandwidths, candidate_grid, flops_per_token, search_layouts, valid_mask
-from scaling.memory import RECOMPUTE, _Shape, train_memory_arrays
+from scaling.memory import RECOMPUTE, ModelShape, train_memory_arrays
 from scaling.model import get_preset
 
 MODEL, DEVICES, ACCEL, GLOBAL_BATCH, SEQ = "gpt3-175b", 4096, "A100-80GB", 4096, 2048
@@ -34,6 +34,7 @@ CHOICES = dict(tp=[1, 2, 4, 8], pp=list(range(1, 97)), zero=[0, 1, 2, 3], micro_
 
 def naive(spec, shape, acc, grid, indices, mfu=0.4):
     """One candidate at a time: Python constraint checks, the scalar memory formula, the scalar step time."""
+    model_fpt = flops_per_token(spec, SEQ, "6nd")["none"][0]
     fpt = flops_per_token(spec, SEQ)
     intra, inter = bandwidths(acc)
     peak = acc.peak("bf16")
@@ -53,7 +54,8 @@ def naive(spec, shape, acc, grid, indices, mfu=0.4):
         if float(mem["total"]) > acc.memory_bytes:
             continue
         fits += 1
-        compute = GLOBAL_BATCH * SEQ * fpt[RECOMPUTE[rec]][1] / (DEVICES * peak * mfu)
+        stretch = fpt[RECOMPUTE[rec]][1] / fpt["none"][1]
+        compute = GLOBAL_BATCH * SEQ * model_fpt * stretch / (DEVICES * peak * mfu)
         bubble = compute * (pp - 1) / m
         tp_s = math.ceil(spec.n_layer / pp) * m * (6 if rec == 2 else 4) * 2 * (tp - 1) / tp * SEQ * mb * spec.d_model * 2 / intra
         dense, expert = shape.stage_params(tp, pp)
@@ -72,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     spec, acc = get_preset(MODEL), get_accelerator(ACCEL)
-    shape = _Shape.of(spec)
+    shape = ModelShape.of(spec)
     kw = dict(devices=DEVICES, accelerator=ACCEL, global_batch=GLOBAL_BATCH, seq_len=SEQ, **CHOICES)
     search_layouts(MODEL, **kw, top=10)  # warm-up (imports, FLOPs per token)
     times = []
@@ -113,7 +115,7 @@ def main() -> None:
     rows = [
         ("candidate layouts", f"{n:,}"),
         ("valid (constraints)", f"{df.attrs['valid']:,}"),
-        ("fit in 80 GB", f"{df.attrs['fit']:,}"),
+        (f"fit in {acc.memory_gib:g} GiB", f"{df.attrs['fit']:,}"),
         ("vectorised search (all candidates)", f"{vec_s * 1e3:,.1f} ms (best of {args.repeat})"),
         ("memory formula alone on all candidates (unfiltered)", f"{formula_s * 1e3:,.1f} ms"),
         (f"naive loop, measured on {len(indices):,} candidates", f"{naive_subset_s * 1e3:,.1f} ms"),
@@ -127,7 +129,7 @@ def main() -> None:
         print(f"  {k.ljust(width)}  {v}")
     best = df.iloc[0]
     print(f"  best layout: TP {best.tp} PP {best.pp} DP {best.dp} ZeRO {best.zero} mb {best.micro_batch} "
-          f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step, MFU {best.mfu:.1%}")  # fmt: skip
+          f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step, MFU {best.mfu:.1%} (6ND), HFU {best.hfu:.1%}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,11 +46,27 @@ def data_path(name: str) -> Path:
 
 
 def read_csv(name: str | Path) -> list[dict[str, str]]:
-    """Rows of a catalog CSV as dicts of strings; lines starting with '#' are comments."""
+    """Rows of a catalog CSV as dicts of strings; lines starting with '#' are comments.
+
+    A file that is not UTF-8 text, or a row with more fields than the header, is a `ScalingError` naming
+    the file and the row."""
     path = Path(name) if isinstance(name, Path) else data_path(name)
-    with open(path, newline="", encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    return [{k.strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(lines)]
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError as exc:
+        raise ScalingError(f"{str(path)!r} is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
+    except OSError as exc:
+        raise ScalingError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    rows = []
+    for number, row in enumerate(csv.DictReader(lines), start=2):
+        if None in row:
+            raise ScalingError(
+                f"{str(path)!r} data row {number - 1} ({row.get('name') or 'unnamed'!r}) has more fields than "
+                f"the header's {len(row) - 1}: quote values that contain commas"
+            )
+        rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
+    return rows
 
 
 def read_json(name: str | Path) -> Any:
@@ -91,11 +107,21 @@ def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------------ accelerators
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
+# Without link columns a user's accelerator is assumed to sit on PCIe 4.0 x16 (32 GB/s per direction, PCI-SIG)
+# with a 100 Gb/s network per device: the slow end, so a layout is never ranked on links it may not have.
+DEFAULT_LINK = ("PCIe4 (assumed)", 32e9, 12.5e9)
 
 
 @dataclass(frozen=True)
 class Accelerator:
-    """One accelerator: dense (no sparsity) peak FLOP/s per dtype, memory and bandwidth, with its source."""
+    """One accelerator: dense (no sparsity) peak FLOP/s per dtype, memory and links, with their sources.
+
+    ``memory_bytes`` is the capacity in bytes from the catalog's ``memory`` column, which states the unit the
+    vendor means (HBM and GDDR capacities are binary: an H100's "80 GB" is 80 GiB; nvidia-smi reports
+    81,559 MiB of it). ``intra_node_link`` names the link between devices of one node (NVLink generation,
+    PCIe generation, ICI, Infinity Fabric); ``intra_node_bytes_per_s`` and ``inter_node_bytes_per_s`` are
+    bytes/s per device in one direction (inside a node, and to other nodes).
+    """
 
     name: str
     memory_bytes: float
@@ -106,6 +132,21 @@ class Accelerator:
     vendor: str = ""
     source: str = ""
     notes: str = ""
+    intra_node_link: str = DEFAULT_LINK[0]
+    intra_node_bytes_per_s: float = DEFAULT_LINK[1]
+    inter_node_bytes_per_s: float = DEFAULT_LINK[2]
+    memory_listed: str = ""
+    link_source: str = ""
+
+    @property
+    def memory_gib(self) -> float:
+        """Capacity in GiB (2^30 bytes), the unit device memory is shown in."""
+        return self.memory_bytes / 2.0**30
+
+    @property
+    def memory_bandwidth_bytes_per_s(self) -> float:
+        """Device-memory (HBM/GDDR) bandwidth in bytes/s."""
+        return self.bandwidth_bytes_per_s
 
     def peak(self, dtype: str = "bf16") -> float:
         """Dense peak FLOP/s for a dtype; fp16 and bf16 share a peak where only one is listed."""
@@ -121,34 +162,69 @@ class Accelerator:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["aliases"] = list(self.aliases)
+        out["memory_gib"] = self.memory_gib
+        out["memory_bandwidth_bytes_per_s"] = self.memory_bandwidth_bytes_per_s
         return out
 
 
-def _float(text: str) -> float | None:
-    text = (text or "").strip()
-    return float(text) if text else None
+def _number(row: dict[str, str], column: str, scale: float = 1.0, *, allow_zero: bool = False) -> float | None:
+    """A finite positive number (or zero with ``allow_zero``) from a column, times ``scale``; None if empty."""
+    from scaling import checks
+
+    text = (row.get(column) or "").strip()
+    if not text:
+        return None
+    return float(checks.positive(text, column, allow_zero=allow_zero)) * scale
+
+
+def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
+    """Capacity from ``memory`` (with its unit: ``80GiB``, ``24 GB``) or the older ``memory_gb`` (1e9 bytes)."""
+    from scaling.units import parse_bytes
+
+    text = (row.get("memory") or "").strip()
+    if text:
+        if text.replace(".", "", 1).isdigit():
+            raise ScalingError(f"memory {text!r} needs its unit as the vendor means it, e.g. {text}GiB or {text}GB")
+        value = parse_bytes(text, "memory")
+        if not (value > 0 and value < float("inf")):
+            raise ScalingError(f"invalid memory {text!r}: expected a positive size such as 80GiB")
+        return value, text
+    value = _number(row, "memory_gb", 1e9)
+    if value is None:
+        raise ScalingError("no memory: give a 'memory' column with its unit (e.g. 80GiB) or 'memory_gb'")
+    return value, f"{row['memory_gb']} GB"
 
 
 def _accelerator_from_row(row: dict[str, str], origin: str) -> Accelerator:
     try:
+        if not (row.get("name") or "").strip():
+            raise ScalingError("no name")
         peaks = {}
         for dtype in DTYPES:
-            value = _float(row.get(f"{dtype}_tflops", ""))
+            value = _number(row, f"{dtype}_tflops", 1e12)
             if value is not None:
-                peaks[dtype] = value * 1e12
+                peaks[dtype] = value
+        memory, listed = _memory_bytes(row)
+        intra = _number(row, "intra_node_gbps", 1e9)
+        inter = _number(row, "inter_node_gbps", 1e9)
         return Accelerator(
             name=row["name"],
-            memory_bytes=float(row["memory_gb"]) * 1e9,
+            memory_bytes=memory,
+            memory_listed=listed,
             peak_flops=peaks,
-            bandwidth_bytes_per_s=(_float(row.get("bandwidth_gbps", "")) or float("nan")) * 1e9,
-            price_usd_per_hour=_float(row.get("price_usd_per_hour", "")),
+            bandwidth_bytes_per_s=_number(row, "bandwidth_gbps", 1e9) or float("nan"),
+            price_usd_per_hour=_number(row, "price_usd_per_hour", allow_zero=True),
             aliases=tuple(a.strip() for a in row.get("aliases", "").split(";") if a.strip()),
             vendor=row.get("vendor", ""),
             source=row.get("source", ""),
             notes=row.get("notes", ""),
+            intra_node_link=row.get("intra_node_link") or DEFAULT_LINK[0],
+            intra_node_bytes_per_s=intra if intra is not None else DEFAULT_LINK[1],
+            inter_node_bytes_per_s=inter if inter is not None else DEFAULT_LINK[2],
+            link_source=row.get("link_source", "") if intra is not None else "assumed: no link columns in the row",
         )
-    except (KeyError, ValueError) as exc:
-        raise ScalingError(f"bad accelerator row {row.get('name', row)!r} in {origin}: {exc}") from None
+    except (ScalingError, KeyError, ValueError) as exc:
+        raise ScalingError(f"bad accelerator row {row.get('name') or row!r} in {origin}: {exc}") from None
 
 
 def user_accelerator_files() -> list[Path]:
@@ -169,14 +245,14 @@ def accelerators(extra_files: tuple[str, ...] = ()) -> list[Accelerator]:
 @lru_cache(maxsize=8)
 def _accelerator_index(files: tuple[str, ...]) -> dict[str, Accelerator]:
     index: dict[str, Accelerator] = {}
-    for row in read_csv("accelerators.csv"):
-        acc = _accelerator_from_row(row, "data/accelerators.csv")
+    for number, row in enumerate(read_csv("accelerators.csv"), start=1):
+        acc = _accelerator_from_row(row, f"data/accelerators.csv (data row {number})")
         index[normalize_name(acc.name)] = acc
     for path in files:
         if not Path(path).is_file():
-            raise ScalingError(f"accelerator file {path!r} does not exist")
-        for row in read_csv(Path(path)):
-            acc = _accelerator_from_row(row, path)
+            raise ScalingError(f"accelerator file {path!r} (from $SCALING_ACCELERATORS) does not exist")
+        for number, row in enumerate(read_csv(Path(path)), start=1):
+            acc = _accelerator_from_row(row, f"{path} (data row {number})")
             index[normalize_name(acc.name)] = acc
     return index
 

@@ -3,10 +3,10 @@
 Every candidate is one element of numpy arrays; memory comes from `scaling.memory.train_memory_arrays` (the
 same formula as `estimate_memory`, no second copy) and the step time from a simple, documented model:
 
-* compute = hardware FLOPs per step / (devices x peak x mfu). FLOPs per token come from
-  `scaling.flops.training_flops` (convention "exact": per-component forward x 3, plus recomputation: full
-  recompute adds one forward of the layers, selective the attention scores), so ``mfu`` here is the
-  fraction of peak the kernels reach on the FLOPs actually executed;
+* compute = model FLOPs per step / (devices x peak x mfu), the model FLOPs under the stated convention (6ND
+  by default, `scaling.flops.training_flops`), so ``mfu`` means what it means everywhere (model FLOPs over
+  peak, `scaling.flops.model_flops_utilization`); recomputation stretches it by the extra hardware FLOPs it
+  executes (full recompute adds one forward of the layers, selective the attention scores: exact counts);
 * pipeline bubble = compute x (pp - 1) / (m x v), with m micro-batches per step and v virtual stages
   (Narayanan et al. 2021, §2.2);
 * tensor parallelism: per layer and micro-batch, 2 all-reduces forward and 2 backward (2 more with full
@@ -19,64 +19,103 @@ same formula as `estimate_memory`, no second copy) and the step time from a simp
 * pipeline parallelism: each micro-batch sends s·b·h values forward and its gradient back per boundary;
 * no overlap of communication with compute (an upper bound on the step time).
 
-Bandwidths (bytes/s, per device, one direction) default by accelerator family (``BANDWIDTH_DEFAULTS``) and
-can be given explicitly.
+Bandwidths (bytes/s, per device, one direction) are the accelerator's intra-node link (NVLink generation,
+PCIe generation, ICI) and inter-node network from the catalog (`scaling.catalog.Accelerator`), and can be
+given explicitly. Each layout reports the MFU its whole step implies (model FLOPs, stated convention) and
+its HFU (hardware FLOPs: exact, with attention and recomputation).
+
+The default global batch is DeepSeek LLM's compute-optimal batch B_opt(C) (`default_global_batch_tokens`).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
-from scaling.errors import ScalingError
 from scaling.memory import (
     DEVICES_PER_NODE,
-    DTYPE_BYTES,
-    PRECISIONS,
     RECOMPUTE,
     RECOMPUTE_CODE,
-    _choice,
-    _optimizer_bytes,
-    _positive_int,
-    _resolve_model,
-    _Shape,
+    ModelShape,
+    Precision,
+    device_count,
+    layout_rules,
+    recompute_name,
+    resolve_model,
     train_memory_arrays,
 )
 from scaling.model import ModelSpec
 
-# (intra-node NVLink, inter-node network) bytes/s per device, one direction.
-BANDWIDTH_DEFAULTS: dict[str, tuple[float, float]] = {
-    "a100": (300e9, 25e9),  # NVLink 3: 600 GB/s bidirectional; HDR InfiniBand 200 Gb/s per GPU
-    "h100": (450e9, 50e9),  # NVLink 4: 900 GB/s bidirectional; NDR InfiniBand 400 Gb/s per GPU
-    "h200": (450e9, 50e9),
-    "b200": (900e9, 50e9),  # NVLink 5: 1.8 TB/s bidirectional
-    "v100": (150e9, 12.5e9),  # NVLink 2: 300 GB/s bidirectional; EDR 100 Gb/s
-}
-DEFAULT_BANDWIDTH = (300e9, 25e9)
-ACTIVATION_COLUMNS = (
-    "weights_bytes", "master_weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes",
-    "logits_bytes", "overhead_bytes", "total_bytes",
-)  # fmt: skip
+# DeepSeek LLM (Bi et al. 2024, Eq. 1 and Fig. 3): B_opt = 0.2920 C^0.3271 tokens per step
+BATCH_COEF, BATCH_EXP = 0.2920, 0.3271
+TOKENS_PER_PARAM = 20.0  # compute-optimal tokens per parameter (Hoffmann et al. 2022, Table 3)
+MAX_GLOBAL_BATCH = 10**9  # sequences per step: far beyond any run, keeps divisibility exact in int64
+MAX_STEP_TOKENS = 1e13  # tokens per step
+FLOPS_CONVENTIONS = ("6nd", "6nd-nonembedding", "exact", "3nd", "kaplan")
+
+
+def default_global_batch_tokens(flops: Any) -> Any:
+    """Tokens per step for a training run of ``flops``: DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 (Bi et al.
+    2024, Eq. 1), e.g. 4.0M tokens at 3.4e23 FLOPs. Broadcasts over numpy arrays."""
+    return BATCH_COEF * checks.positive(flops, "training FLOPs") ** BATCH_EXP
+
+
+def global_batch_sequences(tokens: float, seq_len: int) -> int:
+    """Sequences per step near ``tokens``, as a power of two (keeps DP x micro-batch divisible), at least 1."""
+    tokens = float(checks.positive(tokens, "global batch tokens"))
+    checks.at_most(tokens, MAX_STEP_TOKENS, "global batch tokens")
+    sequences = max(1.0, tokens / checks.positive_int(seq_len, "sequence length"))
+    return int(2 ** round(math.log2(sequences)))
+
+
+@dataclass(frozen=True)
+class DefaultBatch:
+    """The default global batch of a search: sequences, the FLOPs it was sized for, and why."""
+
+    sequences: int
+    seq_len: int
+    flops: float
+    reason: str
+
+
+def default_global_batch(spec: ModelSpec, seq_len: int, tokens: float | None = None) -> DefaultBatch:
+    """B_opt(C) for training ``spec`` on ``tokens`` (default: its published training tokens, else the
+    compute-optimal 20 per parameter), at 6ND, rounded to a power of two of sequences."""
+    from scaling.flops import six_nd
+
+    if tokens is not None:
+        why = f"{tokens:.3g} tokens"
+    elif spec.training_tokens:
+        tokens, why = float(spec.training_tokens), f"its {spec.training_tokens:.3g} training tokens"
+    else:
+        tokens = TOKENS_PER_PARAM * float(spec.active_params)
+        why = f"{TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022)"
+    flops = float(six_nd(float(spec.active_params), float(checks.positive(tokens, "training tokens"))))
+    sequences = global_batch_sequences(float(default_global_batch_tokens(flops)), seq_len)
+    reason = (f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024) at C = 6ND = {flops:.3g} FLOPs "
+              f"({why}), rounded to a power of two of sequences")  # fmt: skip
+    return DefaultBatch(sequences, int(seq_len), flops, reason)
 
 
 def bandwidths(accelerator: Accelerator) -> tuple[float, float]:
-    """Default (intra-node, inter-node) bandwidth in bytes/s for an accelerator."""
-    name = accelerator.name.lower()
-    for key, value in BANDWIDTH_DEFAULTS.items():
-        if name.startswith(key):
-            return value
-    return DEFAULT_BANDWIDTH
+    """(intra-node, inter-node) bandwidth in bytes/s per device, one direction, from the catalog."""
+    return accelerator.intra_node_bytes_per_s, accelerator.inter_node_bytes_per_s
 
 
-def flops_per_token(spec: ModelSpec, seq_len: int) -> dict[str, tuple[float, float]]:
+def flops_per_token(
+    spec: ModelSpec, seq_len: int, convention: str = "exact"
+) -> dict[str, tuple[float, float]]:
     """(model, hardware) training FLOPs per token for each recompute level, from `scaling.flops`."""
     from scaling.flops import training_flops
 
     out = {}
     for r in RECOMPUTE:
-        f = training_flops(spec, 1.0, convention="exact", seq_len=seq_len, recompute=r)
+        f = training_flops(spec, 1.0, convention=convention, seq_len=seq_len, recompute=r)
         out[r] = (float(f.flops_per_token), float(f.hardware_flops_per_token))
     return out
 
@@ -102,8 +141,8 @@ def candidate_grid(
     """The full cross product of the choices, flattened to 1-D arrays (before any constraint)."""
     tp = tp if tp is not None else [t for t in (1, 2, 4, 8, 16) if t <= devices_per_node]
     pp = pp if pp is not None else _divisors(devices, spec.total_layers)
-    micro_batch = micro_batch if micro_batch is not None else [b for b in _divisors(global_batch, 64)]
-    codes = [RECOMPUTE_CODE[_choice(r, RECOMPUTE, "recompute")] for r in recompute]
+    micro_batch = micro_batch if micro_batch is not None else _divisors(global_batch, 64)
+    codes = [RECOMPUTE_CODE[recompute_name(r)] for r in recompute]
     axes = [np.asarray(tp), np.asarray(pp), np.asarray(zero), np.asarray(micro_batch), np.asarray(codes),
             np.asarray(sp, dtype=bool), np.asarray(interleave)]  # fmt: skip
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -111,20 +150,108 @@ def candidate_grid(
     return {n: m.ravel() for n, m in zip(names, mesh)}
 
 
-def valid_mask(spec: ModelSpec, grid: dict[str, np.ndarray], *, devices: int, global_batch: int, devices_per_node: int) -> np.ndarray:
-    """Constraints: TP divides the heads (and KV heads divide TP or TP them), TP within a node, PP <= layers,
-    devices divisible by TP x PP, global batch divisible by DP x micro-batch, SP only with TP > 1,
+def valid_mask(
+    spec: ModelSpec, grid: dict[str, np.ndarray], *, devices: int, global_batch: int, devices_per_node: int
+) -> np.ndarray:
+    """The model's layout rules (`scaling.memory.layout_rules`: heads, KV heads, layers, devices) and the
+    search's own: TP within a node, global batch divisible by DP x micro-batch, SP only with TP > 1,
     interleaving only with PP > 1 and layers divisible by PP x v."""
     tp, pp, mb, v = grid["tp"], grid["pp"], grid["micro_batch"], grid["interleave"]
-    ok = (spec.n_head % tp == 0) & ((spec.kv_heads % tp == 0) | (tp % spec.kv_heads == 0))
+    ok = np.ones(len(tp), dtype=bool)
+    for rule, _ in layout_rules(spec, devices, tp, pp):
+        ok &= rule
     ok &= tp <= devices_per_node
-    ok &= pp <= spec.total_layers
-    ok &= devices % (tp * pp) == 0
     dp = np.where(ok, devices // np.maximum(tp * pp, 1), 1)
     ok &= global_batch % (dp * mb) == 0
     ok &= ~(grid["sp"] & (tp == 1))
     ok &= (v == 1) | ((pp > 1) & (spec.total_layers % (pp * v) == 0))
     return ok
+
+
+@dataclass(frozen=True)
+class LayoutChoices:
+    """The values each layout axis may take; None picks the defaults (powers of two up to a node for TP,
+    divisors of the devices up to the depth for PP, divisors of the global batch up to 64 for micro-batch)."""
+
+    tp: Any = None
+    pp: Any = None
+    zero: Any = (0, 1, 2, 3)
+    micro_batch: Any = None
+    recompute: Any = RECOMPUTE
+    sp: Any = (False, True)
+    interleave: Any = (1,)
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """What the step-time model needs besides the layouts: per-token FLOPs, peak, links and the MFU."""
+
+    tokens: float  # per step
+    model_flops_per_token: float  # stated convention, no recomputation
+    hardware_flops_per_token: tuple[float, float, float]  # exact, by recompute level none/selective/full
+    peak: float
+    mfu: float
+    intra: float
+    inter: float
+    devices: int
+    node: int
+
+
+def step_times(spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], model: StepModel, seq: int,
+               precision: Precision) -> dict[str, Any]:  # fmt: skip
+    """Step time of each layout (arrays): compute + bubble + TP/DP/PP communication, and the MFU and HFU
+    the whole step implies (model and hardware FLOPs per step / (devices x peak x step seconds))."""
+    from scaling.flops import model_flops_utilization
+
+    t, p, mb, v = (g[k].astype(float) for k in ("tp", "pp", "micro_batch", "interleave"))
+    dp = model.devices / (t * p)
+    m = g["num_micro_batches"]
+    hw_fpt = np.choose(g["recompute"], model.hardware_flops_per_token)
+    stretch = hw_fpt / model.hardware_flops_per_token[0]  # recomputation's extra work at the same efficiency
+    compute_s = (
+        model.tokens * model.model_flops_per_token * stretch / (model.devices * model.peak * model.mfu)
+    )
+    bubble_s = compute_s * (p - 1.0) / (m * v)  # Narayanan et al. 2021 §2.2: (p-1)/(m·v)
+    act_e = precision.activation_bytes
+    collectives = np.where(
+        g["recompute"] == 2, 6.0, 4.0
+    )  # 2 fwd + 2 bwd all-reduces (+2 in the recomputed forward)
+    tp_bytes = seq * mb * spec.d_model * act_e
+    tp_s = np.ceil(shape.layers / p) * m * collectives * 2.0 * (t - 1.0) / t * tp_bytes / model.intra
+    dense, expert = shape.stage_params(t, p)
+    dp_bw = np.where(t * dp > model.node, model.inter, model.intra)
+    dp_s = (
+        np.where(g["zero"] >= 3, 1.5, 1.0)
+        * 2.0
+        * (dp - 1.0)
+        / dp
+        * (dense + expert)
+        * precision.grad_bytes
+        / dp_bw
+    )
+    pp_bw = model.inter if model.devices > model.node else model.intra
+    pp_s = np.where(p > 1, 2.0 * m * tp_bytes / t / pp_bw * v, 0.0)
+    step_s = compute_s + bubble_s + tp_s + dp_s + pp_s
+    per_device = dict(devices=model.devices, peak_flops_per_device=model.peak, seconds=step_s)
+    return dict(
+        compute_s=compute_s, bubble_s=bubble_s, tp_comm_s=tp_s, dp_comm_s=dp_s, pp_comm_s=pp_s, step_s=step_s,
+        tokens_per_s=model.tokens / step_s,
+        mfu=model_flops_utilization(model.tokens * model.model_flops_per_token, **per_device),
+        hfu=model_flops_utilization(model.tokens * hw_fpt, **per_device),
+    )  # fmt: skip
+
+
+def _step_model(spec: ModelSpec, acc: Accelerator, *, devices: int, node: int, tokens: float, seq: int, mfu: float,
+                precision: Precision, convention: str, intra: float | None, inter: float | None) -> StepModel:  # fmt: skip
+    conv = flops_per_token(spec, seq, convention)["none"][0]
+    exact = flops_per_token(spec, seq, "exact")
+    link_intra, link_inter = bandwidths(acc)
+    return StepModel(
+        tokens=tokens, model_flops_per_token=conv, hardware_flops_per_token=tuple(exact[r][1] for r in RECOMPUTE),
+        peak=acc.peak(precision.dtype), mfu=mfu, devices=devices, node=node,
+        intra=float(checks.positive(intra, "intra-node bandwidth")) if intra else link_intra,
+        inter=float(checks.positive(inter, "inter-node bandwidth")) if inter else link_inter,
+    )  # fmt: skip
 
 
 def search_layouts(
@@ -135,114 +262,76 @@ def search_layouts(
     global_batch: int,
     seq_len: int | None = None,
     mfu: float = 0.4,
-    precision: str = "bf16",
+    precision: str | Precision = "bf16",
     optimizer: str = "adamw",
     devices_per_node: int = DEVICES_PER_NODE,
-    tp: Any = None,
-    pp: Any = None,
-    zero: Any = (0, 1, 2, 3),
-    micro_batch: Any = None,
-    recompute: Any = RECOMPUTE,
-    sp: Any = (False, True),
-    interleave: Any = (1,),
+    choices: LayoutChoices | None = None,
     flash_attention: bool = True,
     dropout: bool = True,
+    convention: str = "6nd",
     intra_node_bytes_per_s: float | None = None,
     inter_node_bytes_per_s: float | None = None,
     overhead_bytes: float | None = None,
     top: int | None = 10,
     include_unfit: bool = False,
     as_frame: bool = True,
+    **axes: Any,
 ):
     """Layouts that fit one ``accelerator`` each, ranked by estimated step time (a pandas DataFrame).
 
-    ``global_batch`` is in sequences of ``seq_len`` tokens. The choice lists (``tp``, ``pp``, ``zero``,
-    ``micro_batch``, ``recompute``, ``sp``, ``interleave``) default to powers of two up to a node, the
-    divisors of ``devices`` up to the depth, all ZeRO stages, divisors of the global batch up to 64, all
-    recompute levels, SP on/off, no interleaving. ``df.attrs`` carries ``candidates``, ``valid`` and ``fit``
-    counts and the assumptions. ``top=None`` returns every layout that fits (``include_unfit`` adds the rest).
-    With ``as_frame=False`` it returns ``(columns, attrs)``: a dict of numpy arrays in the same order and the
-    attrs dict, without importing pandas (the plan uses this to answer fast).
+    ``global_batch`` is in sequences of ``seq_len`` tokens. ``choices`` (or its fields as keywords: ``tp``,
+    ``pp``, ``zero``, ``micro_batch``, ``recompute``, ``sp``, ``interleave``) lists the values each axis
+    may take (`LayoutChoices`). ``mfu`` is model FLOPs under ``convention`` (6ND by default) over peak.
+    ``df.attrs`` carries ``candidates``, ``valid`` and ``fit`` counts and the assumptions. ``top=None``
+    returns every layout that fits (``include_unfit`` adds the rest). With ``as_frame=False`` it returns
+    ``(columns, attrs)``: a dict of numpy arrays in the same order and the attrs dict, without pandas.
     """
+    if choices is not None and axes:
+        raise TypeError(f"give {', '.join(axes)} inside the LayoutChoices, not beside it")
+    choices = choices or LayoutChoices(**axes)
     acc = get_accelerator(accelerator)
-    devices = _positive_int(devices, "device count")
-    global_batch = _positive_int(global_batch, "global batch")
-    devices_per_node = _positive_int(devices_per_node, "devices per node")
-    if not 0.0 < float(mfu) <= 1.0:
-        raise ScalingError(f"invalid MFU {mfu!r}: expected a fraction in (0, 1]")
-    precision = _choice(precision, PRECISIONS, "precision")
-    spec, override, _ = _resolve_model(model)
-    shape = _Shape.of(spec, override)
-    seq = int(seq_len if seq_len is not None else spec.n_ctx)
-    opt_name, opt_bytes = _optimizer_bytes(optimizer, shape)
+    devices = device_count(devices)
+    global_batch = int(
+        checks.at_most(checks.positive_int(global_batch, "global batch"), MAX_GLOBAL_BATCH, "global batch")
+    )
+    devices_per_node = device_count(devices_per_node, "devices per node")
+    mfu = checks.fraction(mfu, "MFU")
+    convention = checks.choice(convention, FLOPS_CONVENTIONS, "FLOPs convention")
+    precision = Precision.of(precision, optimizer)
+    spec, override, _ = resolve_model(model)
+    shape = ModelShape.of(spec, override)
+    seq = checks.positive_int(seq_len if seq_len is not None else spec.n_ctx, "sequence length")
+    checks.at_most(
+        float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)"
+    )
     node = min(devices, devices_per_node)
-    grid = candidate_grid(
-        spec, devices=devices, global_batch=global_batch, devices_per_node=node, tp=tp, pp=pp, zero=zero,
-        micro_batch=micro_batch, recompute=recompute, sp=sp, interleave=interleave,
-    )  # fmt: skip
-    candidates = len(grid["tp"])
+    grid = candidate_grid(spec, devices=devices, global_batch=global_batch, devices_per_node=node,
+                          **vars(choices))  # fmt: skip
     ok = valid_mask(spec, grid, devices=devices, global_batch=global_batch, devices_per_node=node)
     g = {k: v[ok] for k, v in grid.items()}
-    t, p, mb, v = (g[k].astype(float) for k in ("tp", "pp", "micro_batch", "interleave"))
+    t, p, mb = (g[k].astype(float) for k in ("tp", "pp", "micro_batch"))
     dp = devices / (t * p)
-    m = global_batch / (dp * mb)  # micro-batches per step per pipeline
-    w = DTYPE_BYTES[precision]
+    g["num_micro_batches"] = global_batch / (dp * mb)  # micro-batches per step per pipeline
     mem = train_memory_arrays(
         shape, tp=t, pp=p, dp=dp, zero=g["zero"], devices_per_node=node, recompute=g["recompute"], sp=g["sp"],
-        flash_attention=flash_attention, micro_batch=mb, seq_len=seq, interleave=v, num_micro_batches=m,
-        weight_bytes=w, master_bytes=4.0 if w < 4 else 0.0, grad_bytes=max(w, 2.0), optimizer_state_bytes=opt_bytes,
-        activation_bytes=max(w, 1.0), dropout=dropout, overhead_bytes=overhead_bytes,
+        flash_attention=flash_attention, micro_batch=mb, seq_len=seq, interleave=g["interleave"].astype(float),
+        num_micro_batches=g["num_micro_batches"], weight_bytes=precision.weight_bytes,
+        master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
+        activation_bytes=precision.activation_bytes, dropout=dropout, overhead_bytes=overhead_bytes,
     )  # fmt: skip
-    fits = mem["total"] <= acc.memory_bytes
-
-    # ---- step time
-    intra, inter = bandwidths(acc)
-    intra = intra_node_bytes_per_s or intra
-    inter = inter_node_bytes_per_s or inter
-    fpt = flops_per_token(spec, seq)
-    model_fpt = fpt["none"][0]
-    hw_fpt = np.choose(g["recompute"], [fpt[r][1] for r in RECOMPUTE])
-    tokens = float(global_batch) * seq
-    peak = acc.peak(precision)
-    compute_s = tokens * hw_fpt / (devices * peak * mfu)
-    bubble_s = compute_s * (p - 1.0) / (m * v)  # Narayanan et al. 2021 §2.2: (p-1)/(m·v)
-    act_e = max(w, 1.0)
-    layers_stage = np.ceil(shape.layers / p)
-    collectives = np.where(g["recompute"] == 2, 6.0, 4.0)  # 2 fwd + 2 bwd all-reduces (+2 in the recomputed forward)
-    tp_bytes = seq * mb * spec.d_model * act_e
-    tp_s = layers_stage * m * collectives * 2.0 * (t - 1.0) / t * tp_bytes / intra
-    dense, expert = shape.stage_params(t, p)
-    grad_bytes = (dense + expert) * max(w, 2.0)
-    dp_bw = np.where(t * dp > node, inter, intra)
-    dp_s = np.where(g["zero"] >= 3, 1.5, 1.0) * 2.0 * (dp - 1.0) / dp * grad_bytes / dp_bw
-    pp_bw = inter if devices > node else intra
-    pp_s = np.where(p > 1, 2.0 * m * tp_bytes / t / pp_bw * v, 0.0)
-    step_s = compute_s + bubble_s + tp_s + dp_s + pp_s
-    achieved_mfu = tokens * model_fpt / (step_s * devices * peak)
-
-    rec_names = np.asarray(RECOMPUTE)[g["recompute"]]
-    columns = {
-        "tp": g["tp"], "pp": g["pp"], "dp": dp.astype(int), "zero": g["zero"], "micro_batch": g["micro_batch"],
-        "num_micro_batches": m.astype(int), "recompute": rec_names, "sp": g["sp"], "interleave": g["interleave"],
-        "weights_bytes": mem["weights"], "master_weights_bytes": mem["master"], "gradients_bytes": mem["gradients"],
-        "optimizer_bytes": mem["optimizer"], "activations_bytes": mem["activations"], "logits_bytes": mem["logits"],
-        "overhead_bytes": mem["overhead"], "total_bytes": mem["total"], "headroom_bytes": acc.memory_bytes - mem["total"],
-        "fits": fits, "compute_s": compute_s, "bubble_s": bubble_s, "tp_comm_s": tp_s, "dp_comm_s": dp_s,
-        "pp_comm_s": pp_s, "step_s": step_s, "tokens_per_s": tokens / step_s, "mfu": achieved_mfu,
-    }  # fmt: skip
-    n = len(g["tp"])
-    columns = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
-    keep = np.ones(n, dtype=bool) if include_unfit else np.asarray(fits, dtype=bool)
-    order = np.flatnonzero(keep)
-    order = order[np.lexsort((columns["total_bytes"][order], columns["step_s"][order]))]
-    if top is not None:
-        order = order[: int(top)]
-    columns = {k: v[order] for k, v in columns.items()}
+    step = _step_model(spec, acc, devices=devices, node=node, tokens=float(global_batch) * seq, seq=seq, mfu=mfu,
+                       precision=precision, convention=convention, intra=intra_node_bytes_per_s,
+                       inter=inter_node_bytes_per_s)  # fmt: skip
+    columns = _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision))
+    columns = _ranked(columns, top, include_unfit)
     attrs = dict(
-        candidates=candidates, valid=int(ok.sum()), fit=int(fits.sum()), model=spec.name, accelerator=acc.name,
-        devices=devices, global_batch=global_batch, seq_len=seq, mfu=float(mfu), precision=precision,
-        optimizer=opt_name, intra_node_bytes_per_s=intra, inter_node_bytes_per_s=inter,
-        capacity_bytes=acc.memory_bytes, devices_per_node=node,
+        candidates=len(grid["tp"]), valid=int(ok.sum()), fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
+        model=spec.name, accelerator=acc.name, devices=devices, global_batch=global_batch, seq_len=seq, mfu=mfu,
+        flops_convention=convention, precision=precision.dtype, optimizer=precision.optimizer,
+        intra_node_link=acc.intra_node_link if not intra_node_bytes_per_s else "given",
+        intra_node_bytes_per_s=step.intra, inter_node_bytes_per_s=step.inter, capacity_bytes=acc.memory_bytes,
+        devices_per_node=node, flash_attention=bool(flash_attention),
     )  # fmt: skip
     if not as_frame:
         return columns, attrs
@@ -251,3 +340,31 @@ def search_layouts(
     df = pd.DataFrame(columns)
     df.attrs.update(attrs)
     return df
+
+
+def _columns(g: dict[str, np.ndarray], dp: np.ndarray, mem: dict[str, Any], acc: Accelerator,
+             times: dict[str, Any]) -> dict[str, np.ndarray]:  # fmt: skip
+    """One array per output column, every layout in the same order."""
+    columns = {
+        "tp": g["tp"], "pp": g["pp"], "dp": dp.astype(int), "zero": g["zero"], "micro_batch": g["micro_batch"],
+        "num_micro_batches": g["num_micro_batches"].astype(int), "recompute": np.asarray(RECOMPUTE)[g["recompute"]],
+        "sp": g["sp"], "interleave": g["interleave"],
+        "weights_bytes": mem["weights"], "master_weights_bytes": mem["master"], "gradients_bytes": mem["gradients"],
+        "optimizer_bytes": mem["optimizer"], "activations_bytes": mem["activations"], "logits_bytes": mem["logits"],
+        "overhead_bytes": mem["overhead"], "total_bytes": mem["total"], "headroom_bytes": acc.memory_bytes - mem["total"],
+        "fits": mem["total"] <= acc.memory_bytes, **times,
+    }  # fmt: skip
+    n = len(g["tp"])
+    return {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
+
+
+def _ranked(columns: dict[str, np.ndarray], top: int | None, include_unfit: bool) -> dict[str, np.ndarray]:
+    """Layouts that fit (or all), fastest step first, less memory first among equals; the first ``top``."""
+    keep = (
+        np.ones(len(columns["tp"]), dtype=bool) if include_unfit else np.asarray(columns["fits"], dtype=bool)
+    )
+    order = np.flatnonzero(keep)
+    order = order[np.lexsort((columns["total_bytes"][order], columns["step_s"][order]))]
+    if top is not None:
+        order = order[: checks.positive_int(top, "top", allow_zero=True)]
+    return {k: v[order] for k, v in columns.items()}

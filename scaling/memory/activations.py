@@ -1,0 +1,91 @@
+"""Activations saved for the backward pass, per transformer layer (Korthikanti et al. 2022, Table 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scaling import checks
+
+RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE_CODE = {"none": 0, "selective": 1, "full": 2}
+MASK_BYTES = 1.0  # dropout masks are 1 byte per element (Korthikanti et al. 2022 §4.1)
+LOGITS_BYTES = 4.0  # the loss reads fp32 logits (Korthikanti et al. 2022 §4.3: 4sbv/t)
+
+
+def recompute_name(value: Any) -> str:
+    """A checked recompute level: none, selective or full."""
+    return checks.choice(value, RECOMPUTE, "recompute")
+
+
+def recompute_code(recompute: Any) -> Any:
+    """A recompute level as its code 0/1/2 (none/selective/full); arrays of codes pass through."""
+    if isinstance(recompute, str):
+        return RECOMPUTE_CODE[recompute_name(recompute)]
+    return np.asarray(recompute)
+
+
+def activation_bytes_per_layer(
+    s: Any,
+    b: Any,
+    h: Any,
+    a: Any,
+    t: Any = 1,
+    sp: Any = False,
+    recompute: Any = "none",
+    *,
+    ffn_ratio: Any = 4.0,
+    kv_ratio: Any = 1.0,
+    attn_ratio: Any = 1.0,
+    gated: bool = False,
+    bytes_per_value: float = 2.0,
+    dropout: bool = True,
+    flash_attention: Any = False,
+    experts_per_token: int = 1,
+    mask_bytes: float = MASK_BYTES,
+) -> Any:
+    """Bytes saved for the backward pass by one transformer layer on one tensor-parallel rank.
+
+    Korthikanti et al. 2022, Table 2 at ``bytes_per_value=2``, d_ff = 4h, MHA, dropout: sbh(34 + 5as/h) with no
+    parallelism, sbh(10 + 24/t + 5as/(ht)) with TP, sbh(34/t + 5as/(ht)) with TP + SP, the s^2 term dropped by
+    selective recompute, and 2sbh (/t with SP) with full recompute. Generalised term by term (their §4.1):
+    ``ffn_ratio`` = d_ff/h, ``kv_ratio`` = d_kv/h (GQA/MQA), ``attn_ratio`` = d_attn/h, a ``gated`` FFN (3
+    d_ff-wide tensors: gate|up and the product, as fused SwiGLU saves), ``experts_per_token`` (MoE: a token's
+    FFN activations once per routed expert) and FlashAttention (no s^2 tensors: an fp32 log-sum-exp per row).
+    ``mask_bytes``: CUDA's fused dropout saves a 1-byte mask (the paper's count); PyTorch's CPU dropout saves
+    the mask at the activation dtype.
+    Every argument broadcasts (numpy arrays); ``recompute`` is a name or an array of codes 0/1/2
+    (none/selective/full); ``sp`` and ``flash_attention`` may be boolean arrays.
+    """
+    e = bytes_per_value
+    s, b, h, a, t = (np.asarray(x, dtype=float) for x in (s, b, h, a, t))
+    sp = np.asarray(sp, dtype=bool)
+    flash = np.asarray(flash_attention, dtype=bool)
+    code = recompute_code(recompute)
+    mask = mask_bytes if dropout else 0.0
+    sbh = s * b * h
+    # Outside the tensor-parallel region (split by t only with sequence parallelism), per sbh:
+    outside = (
+        2 * e  # two LayerNorm inputs (Korthikanti §4.1: 4sbh)
+        + e  # QKV projection input (LN output)
+        + e  # MLP first-linear input
+        + 2 * mask  # attention-output and MLP-output dropout masks
+    )
+    # Inside the tensor-parallel region (split by t), per sbh:
+    mlp_width = (3.0 if gated else 2.0) * ffn_ratio * experts_per_token
+    inside = (
+        e * attn_ratio  # Q
+        + 2 * e * kv_ratio  # K and V
+        + e * attn_ratio  # attention-output projection input
+        + e * mlp_width  # activation input and output (GeLU: 8sbh at d_ff = 4h)
+    )
+    # The s^2 core (per a*s^2*b): softmax output + dropout mask + dropout output (Korthikanti: 5as^2b)
+    core = np.where(
+        flash, 4.0 * a * s * b, (e + (mask + e if dropout else 0.0)) * a * s * s * b
+    )  # flash: fp32 LSE per row
+    divide_outside = np.where(sp, t, 1.0)
+    per_layer = sbh * outside / divide_outside + sbh * inside / t
+    per_layer = per_layer + np.where(code >= 1, 0.0, core / t)  # selective recompute drops the s^2 core
+    full = e * sbh / divide_outside  # full recompute keeps the layer input (Korthikanti: 2sbh)
+    return np.where(code == 2, full, per_layer)

@@ -1,0 +1,78 @@
+"""`MemoryBreakdown`: per-device memory by named term, with the inputs it was computed under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Per-device memory in bytes, by named term, with the inputs it was computed under.
+
+    ``terms`` is a list of (name, bytes, rule) rows, one per named term, whose rule text gives the bytes/param
+    convention or formula and its source. ``total_bytes`` is their sum (the ``accelerate`` convention: their
+    max). ``activations_bytes`` includes ``logits_bytes``; ``optimizer_bytes`` excludes the fp32 master copy
+    (``master_weights_bytes``). ``cpu_bytes`` is host memory per node. ``fits``, ``capacity_bytes`` and
+    ``headroom_bytes`` are None without an accelerator.
+    """
+
+    weights_bytes: float
+    master_weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float
+    logits_bytes: float
+    kv_cache_bytes: float
+    overhead_bytes: float
+    total_bytes: float
+    cpu_bytes: float
+    fits: bool | None
+    capacity_bytes: float | None
+    headroom_bytes: float | None
+    terms: list[tuple[str, float, str]]
+    model: str
+    mode: str
+    convention: str
+    params: float
+    trainable_params: float
+    inputs: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    KEYS = (
+        "weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "kv_cache_bytes",
+        "overhead_bytes", "total_bytes", "cpu_bytes",
+    )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """Base-unit keys (bytes): the issue's keys, then the extra terms, ``fits``, the terms and inputs."""
+        out: dict[str, Any] = {k: float(getattr(self, k)) for k in self.KEYS}
+        out.update(
+            master_weights_bytes=float(self.master_weights_bytes),
+            logits_bytes=float(self.logits_bytes),
+            capacity_bytes=self.capacity_bytes,
+            headroom_bytes=self.headroom_bytes,
+            fits=self.fits,
+            model=self.model,
+            mode=self.mode,
+            convention=self.convention,
+            params=self.params,
+            trainable_params=self.trainable_params,
+            terms=[{"name": n, "bytes": float(v), "rule": r} for n, v, r in self.terms],
+            inputs=dict(self.inputs),
+            notes=list(self.notes),
+        )
+        return out
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat dict (no nested terms) for a pandas row."""
+        row = {k: v for k, v in self.to_dict().items() if k not in ("terms", "inputs", "notes")}
+        row.update(
+            {f"input_{k}": v for k, v in self.inputs.items() if not isinstance(v, (list, tuple, dict))}
+        )
+        return row
+
+    def to_series(self):
+        import pandas as pd
+
+        return pd.Series(self.to_row(), name=self.model)

@@ -1,0 +1,337 @@
+"""Our estimate of memory per device, as a `MemoryBreakdown` of named terms with their rules and sources.
+
+`memory_breakdown` takes the value objects (`Precision`, `Parallelism`, `Workload`); `estimate_memory`
+also accepts their fields as keywords (``tp=8, zero=3, micro_batch=2``), building the value objects from
+them. `memory_across` gives the breakdowns of one setting varied over its values (ZeRO stages, recompute
+levels, TP sizes, precisions) with the same defaults, for charts and tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from scaling import checks
+from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
+from scaling.memory.breakdown import MemoryBreakdown
+from scaling.memory.conventions import (
+    CONVENTIONS,
+    PUBLISHED,
+    ConventionResult,
+    Term,
+    accelerate,
+    course,
+    deepspeed,
+)
+from scaling.memory.inference import infer_memory_arrays
+from scaling.memory.parallel import Parallelism
+from scaling.memory.precision import Precision, check_quant_mode
+from scaling.memory.shape import ModelShape, resolve_model
+from scaling.memory.states import CPU_BUFFER_FACTOR
+from scaling.memory.states import overhead_bytes as framework_overhead
+from scaling.memory.training import train_memory_arrays
+from scaling.memory.workload import Workload, parse_lora_targets
+from scaling.model import ModelSpec
+
+MODES = ("train", "infer", "finetune")
+PRECISION_OPTIONS = ("optimizer", "quant", "kv_dtype", "grad_dtype")
+PARALLEL_OPTIONS = (
+    "devices",
+    "tp",
+    "pp",
+    "ep",
+    "sp",
+    "zero",
+    "offload",
+    "interleave",
+    "schedule",
+    "devices_per_node",
+    "zero_init",
+)
+WORKLOAD_OPTIONS = tuple(f.name for f in dataclasses.fields(Workload))
+STATE_KEYS = ("weights", "master", "gradients", "optimizer", "activations", "logits", "overhead", "cpu")
+
+
+def convention_name(convention: str | None) -> str | None:
+    """A checked published convention name, or None for ours (``""``, ``"ours"`` and ``"default"`` too)."""
+    return (
+        None
+        if convention in (None, "", "ours", "default")
+        else checks.choice(convention, CONVENTIONS, "convention")
+    )
+
+
+def _split_options(precision: str | Precision, parallel: Parallelism | None, workload: Workload | None,
+                   options: dict[str, Any]) -> tuple[Precision, Parallelism, Workload]:  # fmt: skip
+    """The value objects, built from keyword options where they were not given whole."""
+    unknown = set(options) - set(PRECISION_OPTIONS + PARALLEL_OPTIONS + WORKLOAD_OPTIONS)
+    if unknown:
+        raise TypeError(f"estimate_memory() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    groups = []
+    for given, keys, build in (
+        (parallel, PARALLEL_OPTIONS, Parallelism.of),
+        (workload, WORKLOAD_OPTIONS, Workload.of),
+    ):
+        picked = {k: options[k] for k in keys if k in options}
+        if given is not None and picked:
+            raise TypeError(f"give {', '.join(picked)} inside the {type(given).__name__}, not beside it")
+        groups.append(given if given is not None else build(**picked))
+    picked = {k: options[k] for k in PRECISION_OPTIONS if k in options}
+    if isinstance(precision, Precision) and picked:
+        raise TypeError(f"give {', '.join(picked)} inside the Precision, not beside it")
+    return Precision.of(precision, **picked), groups[0], groups[1]
+
+
+def estimate_memory(
+    model: ModelSpec | str | float,
+    *,
+    mode: str = "train",
+    precision: str | Precision = "bf16",
+    parallel: Parallelism | None = None,
+    workload: Workload | None = None,
+    accelerator: str | Accelerator | None = None,
+    convention: str | None = None,
+    overhead_bytes: float | None = None,
+    largest_layer_params: float | None = None,
+    **options: Any,
+) -> MemoryBreakdown:
+    """Memory per device, as a `MemoryBreakdown` of named terms (see `scaling.memory` for the conventions).
+
+    ``model`` is a `ModelSpec`, a preset name, a ``config.json`` path, or a bare parameter count (its shape
+    for activations then comes from `scaling.model.shape_for_params`; the model states use the count exactly).
+    ``options`` are the fields of `Precision` (optimizer, quant, kv_dtype, grad_dtype), `Parallelism`
+    (devices, tp, pp, ep, sp, zero, offload, ...) and `Workload` (micro_batch, seq_len, recompute,
+    flash_attention, batch, context, lora_rank, ...) for callers that do not build those objects.
+    ``micro_batch=0`` counts model states only. ``mode="finetune"`` is full fine-tuning, LoRA with
+    ``lora_rank``, or QLoRA with ``lora_rank`` and ``quant="nf4"`` (or int4/int8). ``mode="infer"`` counts
+    weights (at ``quant`` or ``precision``), the KV cache of ``batch`` sequences of ``context`` tokens at
+    ``kv_dtype`` (default ``precision``), and the forward pass's transient peak.
+    """
+    prec, par, work = _split_options(precision, parallel, workload, options)
+    return memory_breakdown(model, mode=mode, precision=prec, parallel=par, workload=work, accelerator=accelerator,
+                            convention=convention, overhead_bytes=overhead_bytes,
+                            largest_layer_params=largest_layer_params)  # fmt: skip
+
+
+def memory_breakdown(
+    model: ModelSpec | str | float,
+    *,
+    mode: str,
+    precision: Precision,
+    parallel: Parallelism,
+    workload: Workload,
+    accelerator: str | Accelerator | None = None,
+    convention: str | None = None,
+    overhead_bytes: float | None = None,
+    largest_layer_params: float | None = None,
+) -> MemoryBreakdown:
+    """Memory per device from the value objects: our terms, or a published convention's."""
+    mode = checks.choice(mode, MODES, "mode")
+    conv = convention_name(convention)
+    acc = None if accelerator is None else get_accelerator(accelerator)
+    spec, override, bare = resolve_model(model)
+    parallel.validate(spec)
+    shape = ModelShape.of(spec, override)
+    if overhead_bytes is not None:
+        overhead_bytes = float(checks.positive(overhead_bytes, "overhead bytes", allow_zero=True))
+    if conv == "megatron" and precision.grad_dtype is None:
+        precision = dataclasses.replace(
+            precision, grad_dtype="fp32"
+        )  # Megatron accumulates gradients in fp32
+    if conv == "course":
+        res = course(mode, precision, shape.params, overhead_bytes)
+    elif conv == "accelerate":
+        res = accelerate(mode, precision, shape.params, overhead_bytes)
+    elif conv == "deepspeed":
+        res = deepspeed(shape, parallel, largest_layer_params, overhead_bytes)
+    elif mode == "infer":
+        res = _inference(shape, precision, parallel, workload, conv, overhead_bytes)
+    else:
+        res = _training(shape, mode, precision, parallel, workload, conv, overhead_bytes)
+    res.overhead_rule = framework_overhead(0.0, overhead_bytes, conv is None)[1]
+    notes = _notes(spec, bare, mode, parallel, workload, conv, res)
+    inputs = _inputs(spec, mode, precision, parallel, workload, conv, acc, res)
+    name = f"{spec.name} ({shape.params:.4g} params)" if bare else spec.name
+    return _result(res, acc, name, mode, conv, shape.params, inputs, notes)
+
+
+def _inference(shape: ModelShape, precision: Precision, parallel: Parallelism, workload: Workload, conv: str | None,
+               overhead: float | None) -> ConventionResult:  # fmt: skip
+    spec, tp, pp = shape.spec, parallel.tp, parallel.pp
+    ctx = workload.ctx(spec)
+    arr = infer_memory_arrays(
+        shape, tp=tp, pp=pp, batch=workload.batch, context=ctx, weight_bytes=precision.stored_weight_bytes,
+        kv_bytes=precision.kv_bytes, activation_bytes=precision.activation_bytes,
+        flash_attention=workload.flash_attention, source_len=workload.source_len, overhead_bytes=overhead,
+        overhead_default=conv is None,
+    )  # fmt: skip
+    if conv == "zero":  # model states only
+        arr["kv"] = arr["activations"] = 0.0
+    out = {**dict.fromkeys(STATE_KEYS, 0.0), "kv": 0.0}
+    out.update({k: float(arr[k]) for k in ("weights", "kv", "activations", "overhead")})
+    cross = " + cross-attention K/V over the source" if spec.arch == "encoder-decoder" else ""
+    terms = [
+        ("weights", out["weights"], f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x PP {pp}) [first stage]"),
+        ("kv_cache", out["kv"], f"2 x layers x {spec.kv_heads} KV heads ({spec.attention_kind}) x d_head {spec.head_dim} x "
+         f"{precision.kv_bytes:g} B x batch {workload.batch} x context {ctx}{cross}"),
+        ("activations", out["activations"], "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 last-token logits"),
+    ]  # fmt: skip
+    return ConventionResult(out, terms, "sum", 0.0)
+
+
+def micro_batches_per_step(workload: Workload, dp: int) -> int | None:
+    """Micro-batches per step and pipeline (global batch / (DP x micro-batch)), None without a global batch."""
+    gb, mb = workload.global_batch, workload.micro_batch
+    if gb is None:
+        return None
+    if mb and gb % (dp * mb):
+        raise ScalingError(f"global batch {gb} is not divisible by DP x micro-batch = {dp} x {mb}")
+    return gb // (dp * mb) if mb else None
+
+
+def _training(shape: ModelShape, mode: str, precision: Precision, parallel: Parallelism, workload: Workload,
+              conv: str | None, overhead: float | None) -> ConventionResult:  # fmt: skip
+    spec, lora_pp, trainable = shape.spec, 0.0, shape.params
+    if mode == "finetune" and workload.lora_rank:
+        targets = parse_lora_targets(workload.lora_targets, spec)
+        lora_pp = workload.lora_rank * sum(shape.lora_per_layer[t] for t in targets)
+        trainable = lora_pp * shape.layers
+    check_quant_mode(precision, mode, workload.lora_rank)
+    p = parallel
+    arr = train_memory_arrays(
+        shape, tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep, zero=p.zero, hybrid_shard=p.hybrid_shard, devices_per_node=p.per_node,
+        offload_optimizer=p.offload_optimizer, offload_params=p.offload_params, recompute=workload.recompute,
+        sp=p.sp, flash_attention=workload.flash_attention, micro_batch=workload.micro_batch, seq_len=workload.seq(spec),
+        interleave=p.interleave, num_micro_batches=micro_batches_per_step(workload, p.dp), schedule=p.schedule,
+        weight_bytes=precision.weight_bytes, master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
+        activation_bytes=precision.activation_bytes, dropout=workload.dropout, mask_bytes=workload.mask_bytes,
+        lora_params_per_layer=lora_pp, frozen_layer_weight_bytes=precision.stored_weight_bytes if lora_pp else None,
+        overhead_bytes=overhead, overhead_default=conv is None,
+        count_activations=conv != "zero" and workload.micro_batch > 0, count_gather_buffer=conv != "zero",
+    )  # fmt: skip
+    out = {**{k: float(arr[k]) for k in STATE_KEYS}, "kv": 0.0}
+    terms = _training_terms(
+        shape, precision, parallel, workload, conv, out, float(arr["in_flight"]), bool(lora_pp)
+    )
+    return ConventionResult(out, terms, "sum", float(trainable))
+
+
+def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, workload: Workload, conv: str | None,
+                    out: dict[str, float], in_flight: float, lora: bool) -> list[Term]:  # fmt: skip
+    """The rows of a training breakdown, each with its bytes/param rule and source."""
+    dp, stage, w = p.dp, p.zero, precision.weight_bytes
+    shard_txt = {0: "unsharded", 1: f"master+optimizer / DP {dp}", 2: f"grads+master+optimizer / DP {dp}",
+                 3: f"all states / DP {dp}"}[stage]  # fmt: skip
+    src = {
+        None: "ZeRO §3.1 mixed precision",
+        "zero": "ZeRO paper Fig. 1 (K = 12)",
+        "megatron": "Megatron theoretical_memory_usage.py (18 B/param)",
+    }[conv]
+    wdesc = f"{w:g} B/param ({precision.dtype})"
+    if lora:
+        wdesc = f"frozen base layers {precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}), embeddings {w:g}, adapters {w:g}"
+    live_txt = " + one gathered layer (ZeRO-3 all-gather)" if stage == 3 and conv != "zero" else ""
+    moved = " (offloaded to CPU)" if p.offload_optimizer else ""
+    flags = f"{workload.recompute} recompute{', SP' if p.sp else ''}{', FlashAttention' if workload.flash_attention else ''}"
+    terms = [
+        ("weights", out["weights"], f"{wdesc} / (TP {p.tp} x PP {p.pp}){' / DP (ZeRO-3)' if stage == 3 else ''}{live_txt}"
+         + (" (offloaded to CPU)" if p.offload_params else "") + f" [{src}]"),
+        ("master_weights", out["master"], f"{precision.master_bytes:g} B/trainable param (fp32 copy){moved}; {shard_txt}"),
+        ("gradients", out["gradients"], f"{precision.grad_bytes:g} B/trainable param{moved}; {'/ DP' if stage >= 2 else 'unsharded'}"),
+        ("optimizer", out["optimizer"], f"{precision.optimizer_state_bytes(shape.adafactor_ratio):.4g} B/trainable param ({precision.optimizer}){moved}; {'/ DP' if stage >= 1 else 'unsharded'}"),
+        ("activations", out["activations"] - out["logits"],
+         f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x "
+         f"{math.ceil(shape.layers / p.pp)} layers x {in_flight:g} micro-batch(es) in flight"
+         + (f" x interleave penalty (v={p.interleave})" if p.interleave > 1 else "")),
+        ("logits", out["logits"], "fp32 logits 4·s·b·V/t (Korthikanti §4.3); on the last stage when PP > 1"),
+    ]  # fmt: skip
+    if conv == "zero" or workload.micro_batch == 0:
+        terms = [t for t in terms if t[0] not in ("activations", "logits")]
+    return terms
+
+
+def _notes(spec: ModelSpec, bare: bool, mode: str, p: Parallelism, workload: Workload, conv: str | None,
+           res: ConventionResult) -> list[str]:  # fmt: skip
+    notes = []
+    if bare:
+        notes.append(f"model given as a parameter count: activations and KV cache use the shape rule "
+                     f"{spec.n_layer} layers x d_model {spec.d_model} ({spec.source})")  # fmt: skip
+    trains = mode != "infer" and conv not in PUBLISHED
+    if trains and conv == "zero":
+        notes.append("model states only (ZeRO's accounting)")
+    elif trains and workload.micro_batch == 0:
+        notes.append("micro_batch=0: model states only")
+    if trains and p.offload:
+        notes.append(
+            f"CPU: offloaded states x {p.per_node} devices per node x {CPU_BUFFER_FACTOR} buffer (DeepSpeed)"
+        )
+    if res.total_rule == "max":
+        notes.append("accelerate reports the largest of these terms, not their sum")
+    return notes
+
+
+def _inputs(spec: ModelSpec, mode: str, precision: Precision, p: Parallelism, workload: Workload, conv: str | None,
+            acc: Accelerator | None, res: ConventionResult) -> dict[str, Any]:  # fmt: skip
+    inputs: dict[str, Any] = dict(
+        mode=mode, precision=precision.dtype, optimizer=precision.optimizer, convention=conv or "ours",
+        devices=p.devices, accelerator=acc.name if acc else None, tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep, sp=p.sp,
+        zero=p.zero, offload=p.offload, recompute=workload.recompute, flash_attention=workload.flash_attention,
+        micro_batch=workload.micro_batch, seq_len=workload.seq(spec), global_batch=workload.global_batch,
+        interleave=p.interleave, schedule=p.schedule, quant=precision.quant, lora_rank=workload.lora_rank,
+        batch=workload.batch, context=workload.ctx(spec), devices_per_node=p.per_node,
+    )  # fmt: skip
+    if mode == "finetune" and workload.lora_rank and conv not in PUBLISHED:
+        inputs["lora_targets"] = list(parse_lora_targets(workload.lora_targets, spec))
+    return inputs
+
+
+def _result(res: ConventionResult, acc: Accelerator | None, name: str, mode: str, conv: str | None, params: float,
+            inputs: dict[str, Any], notes: list[str]) -> MemoryBreakdown:  # fmt: skip
+    out, terms = res.out, list(res.terms)
+    if res.total_rule == "sum":
+        terms.append(("overhead", out["overhead"], res.overhead_rule))
+        total = sum(
+            out[k] for k in ("weights", "master", "gradients", "optimizer", "activations", "kv", "overhead")
+        )
+    else:
+        total = max(v for _, v, _ in terms)
+    capacity = acc.memory_bytes if acc else None
+    return MemoryBreakdown(
+        weights_bytes=out["weights"], master_weights_bytes=out["master"], gradients_bytes=out["gradients"],
+        optimizer_bytes=out["optimizer"], activations_bytes=out["activations"], logits_bytes=out["logits"],
+        kv_cache_bytes=out["kv"], overhead_bytes=out["overhead"], total_bytes=float(total), cpu_bytes=out["cpu"],
+        fits=None if capacity is None else bool(total <= capacity), capacity_bytes=capacity,
+        headroom_bytes=None if capacity is None else float(capacity - total), terms=terms, model=name, mode=mode,
+        convention=conv or "ours", params=params, trainable_params=float(res.trainable), inputs=inputs, notes=notes,
+    )  # fmt: skip
+
+
+ACROSS = ("zero", "recompute", "tp", "precision")
+
+
+def memory_across(
+    model: ModelSpec | str | float, across: str = "zero", **options: Any
+) -> dict[str, MemoryBreakdown]:
+    """Breakdowns with one setting varied over its values, everything else as `estimate_memory` defaults it.
+
+    ``across``: ``"zero"`` (ZeRO stages 0-3), ``"recompute"`` (none/selective/full), ``"tp"`` (1, 2, 4, 8
+    within a node, those the model's heads and the devices allow) or ``"precision"`` (fp32, bf16, fp8).
+    Keys are labels such as ``"ZeRO-3"``; each value equals `estimate_memory` with that setting.
+    """
+    across = checks.choice(across, ACROSS, "setting to vary")
+    if across == "zero":
+        variants = {f"ZeRO-{z}": {"zero": z} for z in (0, 1, 2, 3)}
+    elif across == "recompute":
+        variants = {f"recompute {r}": {"recompute": r} for r in ("none", "selective", "full")}
+    elif across == "precision":
+        variants = {p: {"precision": p} for p in ("fp32", "bf16", "fp8")}
+    else:
+        devices = int(options.get("devices", 1))
+        node = int(options.get("devices_per_node") or devices)
+        spec, _, _ = resolve_model(model)
+        variants = {f"TP {t}": {"tp": t} for t in (1, 2, 4, 8) if t <= node and devices % t == 0
+                    and spec.n_head % t == 0 and (spec.kv_heads % t == 0 or t % spec.kv_heads == 0)}  # fmt: skip
+    return {label: estimate_memory(model, **{**options, **change}) for label, change in variants.items()}

@@ -1,0 +1,153 @@
+"""How a run is split over devices (`Parallelism`), and the one rule for which splits are valid.
+
+Tensor (Shoeybi et al. 2019), pipeline (Narayanan et al. 2021), data, expert and sequence parallelism
+(Korthikanti et al. 2022), ZeRO stage 0-3 (Rajbhandari et al. 2019) with the FSDP names, and DeepSpeed's
+CPU offload. `layout_rules` states every divisibility rule once, over numpy arrays; `validate_layout`
+(one layout, a clear error) and `scaling.layout.valid_mask` (many layouts, a mask) both read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from scaling import checks
+from scaling.errors import ScalingError
+from scaling.model import ModelSpec
+
+DEVICES_PER_NODE = 8  # DGX/HGX nodes
+OFFLOAD = ("optimizer", "params", "both")
+SCHEDULES = ("1f1b", "gpipe")
+ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
+    "no_shard": 0, "ddp": 0, "shard_grad_op": 2, "full_shard": 3, "hybrid_shard": 3,
+    "os": 1, "os+g": 2, "os+g+p": 3, "p_os": 1, "p_os+g": 2, "p_os+g+p": 3,
+}  # fmt: skip
+MAX_DEVICES = 10**8  # more than any cluster built; keeps device arithmetic exact in float64
+
+
+def zero_stage(value: Any) -> int:
+    """A ZeRO stage from 0-3 or an FSDP sharding-strategy name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= int(value) <= 3:
+        return int(value)
+    key = str(value).strip().lower().replace("-", "_")
+    if key.isdigit() and 0 <= int(key) <= 3:
+        return int(key)
+    if key in ZERO_NAMES:
+        return ZERO_NAMES[key]
+    raise ScalingError(
+        f"unknown ZeRO stage {value!r}: expected 0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)"
+    )
+
+
+def device_count(value: Any, what: str = "device count") -> int:
+    """A whole number of devices, at least 1 and at most `MAX_DEVICES`."""
+    return int(
+        checks.at_most(checks.positive_int(value, what), MAX_DEVICES, what, "more than any cluster built")
+    )
+
+
+def layout_rules(spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1) -> list[tuple[Any, str]]:
+    """Each validity rule of a (TP, PP, EP) split of ``devices`` as (ok, message template), arrays broadcast.
+
+    TP divides the attention heads; TP and the KV heads divide one another (GQA replicates KV heads when TP
+    exceeds them); PP is at most the layers; TP x PP divides the devices; EP divides the experts and the
+    data-parallel degree. Message templates are formatted with ``tp``, ``pp``, ``ep``, ``dp``, ``devices``.
+    """
+    tp, pp, ep, devices = (np.asarray(x) for x in (tp, pp, ep, devices))
+    split = devices % (tp * pp) == 0
+    dp = np.where(split, devices // np.maximum(tp * pp, 1), 1)
+    name = spec.name
+    return [
+        (spec.n_head % tp == 0, f"tensor parallel size {{tp}} does not divide the {spec.n_head} attention heads of {name}"),
+        ((spec.kv_heads % tp == 0) | (tp % spec.kv_heads == 0),
+         f"tensor parallel size {{tp}} and the {spec.kv_heads} KV heads of {name} must divide one another"),
+        (pp <= spec.total_layers, f"pipeline parallel size {{pp}} is more than the {spec.total_layers} layers of {name}"),
+        (split, "device count {devices} is not divisible by TP x PP = {tp} x {pp} = {tp_pp}"),
+        ((ep == 1) | (spec.n_experts % ep == 0), f"expert parallel size {{ep}} does not divide the {spec.n_experts} experts of {name}"),
+        ((ep == 1) | (dp % ep == 0), "expert parallel size {ep} does not divide the data-parallel degree {dp}"),
+    ]  # fmt: skip
+
+
+def validate_layout(spec: ModelSpec, devices: int, tp: int, pp: int, ep: int = 1) -> int:
+    """The data-parallel degree of a valid split; a `ScalingError` naming the first rule it breaks."""
+    if ep > 1 and not spec.is_moe:
+        raise ScalingError(
+            f"expert parallel size {ep} needs a mixture-of-experts model; {spec.name} is dense"
+        )
+    dp = devices // (tp * pp) if devices % (tp * pp) == 0 else 0
+    for ok, message in layout_rules(spec, devices, tp, pp, ep):
+        if not bool(ok):
+            raise ScalingError(message.format(tp=tp, pp=pp, ep=ep, dp=dp, devices=devices, tp_pp=tp * pp))
+    return dp
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """A split of a run over ``devices``: TP x PP x DP (x EP within DP), SP, ZeRO stage, offload, pipeline
+    schedule and interleaving. Build one with `Parallelism.of`, which checks the names and numbers;
+    `validate` checks it against a model and returns the data-parallel degree."""
+
+    devices: int = 1
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    sp: bool = False
+    zero: int = 0
+    hybrid_shard: bool = False
+    offload: str | None = None
+    interleave: int = 1
+    schedule: str = "1f1b"
+    devices_per_node: int | None = None
+    zero_init: bool = True
+
+    @classmethod
+    def of(cls, devices: Any = 1, *, tp: Any = 1, pp: Any = 1, ep: Any = 1, sp: bool = False, zero: Any = 0,
+           offload: str | None = None, interleave: Any = 1, schedule: str = "1f1b",
+           devices_per_node: Any = None, zero_init: bool = True) -> Parallelism:  # fmt: skip
+        """A checked `Parallelism`; ``zero`` may be 0-3 or an FSDP name (HYBRID_SHARD shards within a node)."""
+        stage = zero_stage(zero)
+        offload = None if offload in (None, "", "none") else checks.choice(offload, OFFLOAD, "offload")
+        if offload in ("optimizer", "both") and stage < 1:
+            raise ScalingError(
+                f"offload {offload!r} needs ZeRO stage 1 or more (DeepSpeed ZeRO-Offload); got stage {stage}"
+            )
+        if offload in ("params", "both") and stage < 3:
+            raise ScalingError(
+                f"offload {offload!r} needs ZeRO stage 3 (ZeRO-Infinity offloads parameters); got stage {stage}"
+            )
+        return cls(
+            devices=device_count(devices), tp=device_count(tp, "tensor parallel size"),
+            pp=device_count(pp, "pipeline parallel size"), ep=device_count(ep, "expert parallel size"), sp=bool(sp),
+            zero=stage, hybrid_shard=isinstance(zero, str) and zero.strip().lower().replace("-", "_") == "hybrid_shard",
+            offload=offload, interleave=checks.positive_int(interleave, "interleave (virtual stages)"),
+            schedule=checks.choice(schedule, SCHEDULES, "pipeline schedule"),
+            devices_per_node=None if devices_per_node is None else device_count(devices_per_node, "devices per node"),
+            zero_init=bool(zero_init),
+        )  # fmt: skip
+
+    @property
+    def dp(self) -> int:
+        """Data-parallel degree: devices / (TP x PP)."""
+        return self.devices // (self.tp * self.pp)
+
+    @property
+    def per_node(self) -> int:
+        """Devices per node: as given, else a full node of `DEVICES_PER_NODE` (or all devices if fewer)."""
+        return self.devices_per_node or min(self.devices, DEVICES_PER_NODE)
+
+    @property
+    def offload_optimizer(self) -> bool:
+        return self.offload in ("optimizer", "both")
+
+    @property
+    def offload_params(self) -> bool:
+        return self.offload in ("params", "both")
+
+    def validate(self, spec: ModelSpec) -> int:
+        """The data-parallel degree, after checking the split against the model (`validate_layout`)."""
+        return validate_layout(spec, self.devices, self.tp, self.pp, self.ep)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "dp": self.dp}
