@@ -22,7 +22,6 @@ import math
 import os
 import warnings as _warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ import pandas as pd
 from scaling import runs as runs_table
 from scaling.errors import ScalingError
 from scaling.flops import FLOPS_PER_PARAM_TOKEN, six_nd
-from scaling.laws import PARAM_NAMES, Law, get_law, parametric_loss
+from scaling.laws import AllocationLaw, Law, ParametricLaw, get_law, parametric_loss, save_law
 from scaling.runs import RunsTable
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2
@@ -274,7 +273,7 @@ def _to_natural(theta: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class FittedLaw(Law):
+class FittedLaw(ParametricLaw):
     """A parametric law fitted to runs (Approach 3); usable anywhere a preset `Law` is.
 
     Extra attributes: the objective at the optimum, how many of the starts reached it, convergence, the
@@ -411,7 +410,6 @@ def fit_parametric(
     return FittedLaw(
         fit_flops_range=(float(compute.min()), float(compute.max())),
         name=name,
-        kind="parametric",
         source=src,
         convention="C = 6ND; N and D as given in the runs table",
         form="L = E + A/N^alpha + B/D^beta",
@@ -531,9 +529,8 @@ class IsoFlopFit:
         return self.d_coef * np.power(C, self.b)
 
     def to_law(self, name: str = "fitted-a2") -> Law:
-        return Law(
+        return AllocationLaw(
             name=name,
-            kind="allocation",
             source="Approach 2 (IsoFLOP parabolas) fitted to your runs",
             convention="C = 6ND; D = C/(6N)",
             n_coef=self.n_coef,
@@ -672,9 +669,8 @@ class EnvelopeFit:
     warnings: tuple[str, ...] = ()
 
     def to_law(self, name: str = "fitted-a1") -> Law:
-        return Law(
+        return AllocationLaw(
             name=name,
-            kind="allocation",
             source="Approach 1 (envelope of loss curves) fitted to your runs",
             convention="C = 6ND; D = C/(6N)",
             n_coef=self.n_coef,
@@ -806,36 +802,8 @@ def holdout_check(runs, k: int = 1, **fit_options) -> HoldoutResult:
     )
 
 
-# ====================================================================================== saving laws
-def _json_safe(value):
-    """NaN/inf -> None and numpy scalars -> Python, so the file is strict JSON."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def save_law(law: Law, path) -> Path:
-    """Write a law JSON that `scaling.laws.get_law(path)` (and every ``--law`` option) reads back."""
-    import json
-
-    payload = law.to_dict()
-    payload.setdefault(
-        "constants", {k: getattr(law, k) for k in PARAM_NAMES} if law.kind == "parametric" else {}
-    )
-    if law.replicates is not None and len(law.replicates):
-        payload["bootstrap"] = {
-            "level": law.interval_level,
-            "replicates": np.asarray(law.replicates).tolist(),
-        }
-    if law.kind == "allocation":
-        payload["n_opt"] = {"coef": law.n_coef, "exp": law.n_exp}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+__all__ = [
+    "FittedLaw", "EnvelopeFit", "HoldoutResult", "IsoFlopBudget", "IsoFlopFit", "ScalingWarning", "fit_envelope",
+    "fit_isoflop", "fit_parametric", "hoffmann_grid", "holdout_check", "read_curves", "read_runs", "save_law",
+    "synthetic_runs",
+]  # fmt: skip

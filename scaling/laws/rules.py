@@ -1,0 +1,39 @@
+"""Rules about laws that other parts of the package share: which laws to compare against, the repeated-data
+rule, and the bounds a law's constants must respect to be loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The laws a plan or a chart sets beside the one in use (the Chinchilla family, Epoch's replication, Kaplan,
+# Llama 3), and the Chinchilla-family estimates that bound the compute-optimal zone.
+COMPARISON_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch", "kaplan", "llama3")
+CHINCHILLA_FAMILY = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
+
+# Muennighoff et al. 2023 (Fig. 3, Sec. 6): up to ~4 epochs repeated data is nearly as good as fresh data;
+# returns vanish beyond ~16 (16 epochs are worth about 10.6 unique ones).
+EPOCHS_NEARLY_FREE = 4.0
+EPOCHS_WORTHLESS = 16.0
+
+# Exponents of a loadable law. Published ones lie between about 0.07 (Kaplan et al. 2020) and 0.8; a fit bounds
+# them to [0, 10]; below 1e-3 a law predicts no scaling at all and its frontier overflows.
+EXPONENT_RANGE = (1e-3, 10.0)
+# Exponents of an allocation line N_opt ∝ C^a (or D_opt ∝ C^b): a + b = 1 with both positive.
+ALLOCATION_EXPONENT_RANGE = (1e-3, 1.0 - 1e-3)
+
+
+def epochs_warning(tokens, unique_tokens: float) -> str | None:
+    """The one warning for training on ``tokens`` drawn from ``unique_tokens`` of unique data (repeated data,
+    Muennighoff et al. 2023), or None up to ~4 epochs. ``tokens`` may be an array (the largest counts)."""
+    epochs = float(np.max(np.asarray(tokens, dtype=float) / float(unique_tokens)))
+    if epochs > EPOCHS_WORTHLESS:
+        return (
+            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: far beyond what repeated data supports "
+            "(Muennighoff et al. 2023: returns vanish beyond ~16 epochs); get more data or a smaller budget"
+        )
+    if epochs > EPOCHS_NEARLY_FREE:
+        return (
+            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: beyond ~4 epochs repeated tokens lose "
+            "value (Muennighoff et al. 2023)"
+        )
+    return None
