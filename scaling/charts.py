@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,24 @@ def _runs_frame(runs: Any):
     from scaling import fit
 
     return fit.read_runs(runs)
+
+
+def _loss_unit(frame: Any, law: Law | None = None) -> str:
+    """The loss's unit: the runs table's ``loss_unit`` column (``nats/byte`` for byte-level runs), else the
+    law's own, else nats/token. A law in another unit than its runs is drawn with a warning."""
+    runs_unit = None
+    if "loss_unit" in getattr(frame, "columns", ()):
+        seen = {str(u) for u in frame["loss_unit"].dropna().unique() if str(u).strip()}
+        if len(seen) > 1:
+            raise ScalingError(f"the runs table mixes loss units {sorted(seen)}: one chart needs one unit")
+        runs_unit = seen.pop() if seen else None
+    law_unit = getattr(law, "loss_unit", None)
+    if runs_unit and law_unit and runs_unit != law_unit:
+        from scaling.fit import ScalingWarning
+
+        warnings.warn(f"law {law.name!r} predicts loss in {law_unit} but the runs are in {runs_unit}: "
+                      "the chart compares numbers in different units", ScalingWarning, stacklevel=3)
+    return runs_unit or law_unit or "nats/token"
 
 
 def _as_law(law: Law | str) -> Law:
@@ -649,7 +668,8 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
         f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
         legend={"font": {"size": 11}},
         # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
-        **_two_panels((_log_axis("Parameters N (count)", **_ticks_125(sizes)), _linear_axis("Final loss (nats/token)")),
+        **_two_panels((_log_axis("Parameters N (count)", **_ticks_125(sizes)),
+                       _linear_axis(f"Final loss ({_loss_unit(frame)})")),
                       (_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
                        _log_axis("Compute-optimal parameters N_opt (count)",
                                  **_ticks_125(np.asarray(result.n_opt(C), dtype=float)))),
@@ -756,8 +776,8 @@ def frontier_figure(
         ))
     layout = _base_layout(
         f"Loss frontier L*(C) of {_law_title(law)}",
-        xaxis=_log_axis("Training compute C (FLOPs)", power=True),
-        yaxis=_linear_axis("Final loss (nats/token)"),
+        xaxis=_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
+        yaxis=_linear_axis(f"Final loss ({_loss_unit(frame, law)})"),
         legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
     )
     return go.Figure(data=traces, layout=layout)
@@ -961,6 +981,7 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     observed = frame["loss"].to_numpy(float)
     predicted = np.asarray(law.predict(frame["N"].to_numpy(float), frame["D"].to_numpy(float)), dtype=float)
     residual = (observed - predicted) / predicted
+    unit = _loss_unit(frame, law)
     rmse = float(np.sqrt(np.mean(np.log(observed / predicted) ** 2)))
     hover = [h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
              for h, p, r in zip(_run_hover(frame), predicted, residual)]
@@ -981,8 +1002,8 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
         f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
         shapes=[zero_line],
-        **_two_panels((_linear_axis("Observed loss (nats/token)"), _linear_axis("Predicted loss (nats/token)")),
-                      (_log_axis("Training compute C (FLOPs)", power=True),
+        **_two_panels((_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
+                      (_log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
                        _linear_axis("Residual (observed − predicted) / predicted (%)")),
                       ("Predicted against observed loss", "Relative residual against compute"), split=0.44,
                       gap=0.12),

@@ -198,7 +198,7 @@ SWEEP_SIZES = {
 
 
 @pytest.mark.parametrize("size", SWEEP_SIZES)
-def test_isoflop_every_log_axis_has_three_labelled_ticks_inside_its_data(size):
+def test_every_log_axis_of_the_run_charts_has_three_labelled_ticks_inside_its_data(size):
     import warnings
 
     runs = synthetic_runs("chinchilla", noise=0.003, **SWEEP_SIZES[size])
@@ -210,13 +210,29 @@ def test_isoflop_every_log_axis_has_three_labelled_ticks_inside_its_data(size):
         "xaxis2": [v for t in fig.data if t.xaxis == "x2" for v in t.x],
         "yaxis2": [v for t in fig.data if t.yaxis == "y2" for v in t.y],
     }
-    for name, values in spans.items():
+    runs = runs.assign(loss=runs["loss"] + 0.01)  # a frontier and diagnostics of the same sweep
+    frontier, diagnostics = charts.frontier_figure(runs, "chinchilla"), charts.diagnostics_figure(runs, "chinchilla")
+    checks = [(fig, name, values) for name, values in spans.items()] + [
+        (frontier, "xaxis", [v for t in frontier.data for v in t.x]), (diagnostics, "xaxis2", list(runs["C"]))]
+    for fig, name, values in checks:
         axis = fig.layout[name]
         assert axis.type == "log"
         low, high = min(values), max(values)
         inside = [(v, text) for v, text in zip(axis.tickvals, axis.ticktext) if low <= v <= high]
         assert len(inside) >= 3, (size, name, inside)
         assert all(text for _, text in inside) and len({text for _, text in inside}) == len(inside)
+
+
+def test_loss_axes_carry_the_runs_loss_unit(runs):
+    """Byte-level sweeps record nats/byte: the charts say so instead of nats/token."""
+    byte_runs = runs.assign(loss_unit="nats/byte")
+    figures = [charts.isoflop_figure(byte_runs)]
+    for draw in (charts.frontier_figure, charts.diagnostics_figure):
+        with pytest.warns(UserWarning, match="nats/token but the runs are in nats/byte"):
+            figures.append(draw(byte_runs, "chinchilla"))  # a preset law fitted on tokens
+    assert [f.layout.yaxis.title.text for f in figures[:2]] == ["Final loss (nats/byte)"] * 2
+    assert figures[2].layout.xaxis.title.text == "Observed loss (nats/byte)"
+    assert charts.isoflop_figure(runs).layout.yaxis.title.text == "Final loss (nats/token)"
 
 
 # --------------------------------------------------------------------------------------- frontier
