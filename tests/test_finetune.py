@@ -1,0 +1,373 @@
+"""Fine-tuning plans: FLOPs by term against `training_flops` and PyTorch's FLOP counter, memory against the
+planner, the LoRA and QLoRA papers' published figures, continued pretraining, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaling.cli import main
+from scaling.errors import ScalingError
+from scaling.finetune import (
+    QUANT_TIME_FACTOR,
+    finetune_flops_per_token,
+    model_flops_per_token,
+    plan_continued_pretraining,
+    plan_finetune,
+)
+from scaling.flops import training_flops
+from scaling.laws import effective_data, get_law
+from scaling.memory import estimate_memory
+from scaling.model import ModelSpec, load_model
+
+LAYOUT_KEYS = ("tp", "pp", "zero", "micro_batch", "recompute", "sp")
+JSON_KEYS = ("flops", "flops_per_token", "seconds", "days", "gpu_hours", "cost_usd", "tokens_per_s", "layout")
+
+
+# ------------------------------------------------------------------------------------------- FLOPs
+@pytest.mark.parametrize("model", ["llama-2-7b", "gpt3-175b", "llama-3-70b"])
+@pytest.mark.parametrize("convention", ["6nd", "exact"])
+@pytest.mark.parametrize("recompute", ["none", "selective", "full"])
+def test_full_finetune_flops_are_training_flops(model, convention, recompute):
+    spec = load_model(model)
+    terms = finetune_flops_per_token(
+        spec, full=True, convention=convention, seq_len=2048, recompute=recompute
+    )
+    reference = training_flops(spec, 1.0, convention=convention, seq_len=2048, recompute=recompute)
+    assert model_flops_per_token(terms) == pytest.approx(reference.flops_per_token, rel=1e-12)
+    assert sum(terms.values()) == pytest.approx(reference.hardware_flops_per_token, rel=1e-12)
+
+
+def test_full_finetune_plan_flops_are_training_flops():
+    plan = plan_finetune("llama-2-7b", tokens=3e7, epochs=3, accelerator="H100-SXM", devices=8, seq_len=2048)
+    assert plan.method == "full"
+    assert plan.flops == pytest.approx(training_flops(load_model("llama-2-7b"), 9e7).flops, rel=1e-12)
+    assert plan.trainable_params == plan.params
+
+
+def test_lora_skips_the_weight_gradients_of_the_frozen_base():
+    spec = load_model("llama-2-7b")
+    full = finetune_flops_per_token(spec, full=True)
+    lora = finetune_flops_per_token(spec, adapter_params=1e7)
+    assert lora["backward_weights"] == 0.0
+    assert lora["forward"] == full["forward"] == lora["backward_activations"]  # 2N each under 6ND
+    assert lora["adapters"] == 6.0 * 1e7
+    assert model_flops_per_token(lora) == pytest.approx(4.0 * spec.params + 6e7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seq=st.integers(16, 32768),
+    rank=st.integers(1, 256),
+    recompute=st.sampled_from(["none", "selective", "full"]),
+)
+def test_lora_flops_invariants(seq, rank, recompute):
+    spec = load_model("llama-2-7b")
+    adapters = rank * 32 * 4 * (4096 + 4096)
+    full = finetune_flops_per_token(spec, full=True, convention="exact", seq_len=seq, recompute=recompute)
+    lora = finetune_flops_per_token(
+        spec, adapter_params=adapters, convention="exact", seq_len=seq, recompute=recompute
+    )
+    assert 0 < model_flops_per_token(lora) < model_flops_per_token(full)
+    assert lora["recompute"] >= full["recompute"]  # the adapters' forward is recomputed too (full recompute)
+    assert all(value >= 0 for value in lora.values())
+
+
+def test_bad_flops_inputs_name_the_value():
+    spec = load_model("llama-2-7b")
+    with pytest.raises(ScalingError, match="FLOP convention"):
+        finetune_flops_per_token(spec, convention="kaplan")
+    with pytest.raises(ScalingError, match="adapter parameter count"):
+        finetune_flops_per_token(spec, adapter_params=-1)
+
+
+# ------------------------------------------------------------------------- against PyTorch's counter
+def _torch_gpt(torch, spec: ModelSpec, rank: int | None):
+    """A pre-norm GPT of ``spec`` (learned nothing: no positions, tied head) with LoRA on Q, K, V and O."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Linear(nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            self.base = nn.Linear(d_in, d_out, bias=False)
+            self.rank = rank
+            if rank:  # Hu et al. 2021: W x + B A x, A random and B zero at the start
+                self.A = nn.Parameter(torch.randn(rank, d_in) / d_in**0.5)
+                self.B = nn.Parameter(torch.zeros(d_out, rank))
+
+        def forward(self, x):
+            out = self.base(x)
+            return out + (x @ self.A.T) @ self.B.T if self.rank else out
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d = spec.d_model
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.q, self.k, self.v, self.o = (Linear(d, d) for _ in range(4))
+            self.up = nn.Linear(d, spec.ffn_dim, bias=False)
+            self.down = nn.Linear(spec.ffn_dim, d, bias=False)
+
+        def forward(self, x):
+            b, s, d = x.shape
+            h = self.ln1(x)
+            q, k, v = (f(h).view(b, s, spec.n_head, -1).transpose(1, 2) for f in (self.q, self.k, self.v))
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+            mask = torch.ones(s, s, dtype=torch.bool).triu(1)
+            att = scores.masked_fill(mask, float("-inf")).softmax(-1) @ v
+            x = x + self.o(att.transpose(1, 2).reshape(b, s, d))
+            return x + self.down(F.gelu(self.up(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(spec.vocab_size, spec.d_model)
+            self.blocks = nn.ModuleList(Block() for _ in range(spec.n_layer))
+            self.ln_f = nn.LayerNorm(spec.d_model)
+
+        def forward(self, idx):
+            x = self.wte(idx)
+            for block in self.blocks:
+                x = block(x)
+            return self.ln_f(x) @ self.wte.weight.T  # tied LM head
+
+    model = GPT()
+    if rank:
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.endswith((".A", ".B")))
+    return model
+
+
+def _counted_training_flops(torch, model, spec: ModelSpec, batch: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    idx = torch.randint(0, spec.vocab_size, (batch, spec.n_ctx))
+    with FlopCounterMode(display=False) as counter:
+        logits = model(idx)
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), idx.flatten()).backward()
+    return float(counter.get_total_flops())
+
+
+@pytest.mark.parametrize("rank", [None, 8])
+def test_flops_match_pytorch_flop_counter(rank):
+    """LoRA (frozen base, trained adapters) and full fine-tuning FLOPs, as autograd runs them, within 3%."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    spec = ModelSpec(n_layer=6, d_model=128, n_head=4, vocab_size=256, n_ctx=128, position="none")
+    model = _torch_gpt(torch, spec, rank)
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if rank:  # the planner's adapter count is the model's
+        planned = estimate_memory(spec, mode="finetune", lora_rank=rank, micro_batch=0).trainable_params
+        assert planned == trained
+    terms = finetune_flops_per_token(
+        spec, adapter_params=trained if rank else 0.0, full=rank is None, convention="exact",
+        seq_len=spec.n_ctx, include_embeddings=False,
+    )  # fmt: skip
+    batch = 2
+    counted = _counted_training_flops(torch, model, spec, batch)
+    expected = model_flops_per_token(terms) * batch * spec.n_ctx
+    assert counted == pytest.approx(expected, rel=0.03)
+
+
+# ----------------------------------------------------------------------------------------- memory
+def test_memory_is_the_planners_own_for_lora_and_qlora():
+    for quant in (None, "nf4"):
+        plan = plan_finetune(
+            "llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, quant=quant, seq_len=2048
+        )
+        same = estimate_memory(
+            "llama-2-7b", mode="finetune", accelerator="A100-80GB", lora_rank=16, quant=quant, seq_len=2048,
+            global_batch=plan.global_batch, **{k: plan.layout[k] for k in LAYOUT_KEYS if k not in ("tp", "pp", "sp")},
+        )  # fmt: skip
+        assert plan.memory.to_dict() == same.to_dict()
+        assert plan.to_dict()["memory"]["total_bytes"] == same.total_bytes
+
+
+def test_full_finetune_memory_and_layout_are_the_search_own():
+    from scaling.layout import search_layouts
+
+    plan = plan_finetune("llama-2-13b", tokens=1e8, accelerator="A100-80GB", devices=8, seq_len=4096)
+    df = search_layouts("llama-2-13b", devices=8, accelerator="A100-80GB", global_batch=plan.global_batch,
+                        seq_len=4096, mfu=0.4, top=1)  # fmt: skip
+    best = df.iloc[0]
+    assert {k: plan.layout[k] for k in ("tp", "pp", "zero", "micro_batch")} == {
+        k: int(best[k]) for k in ("tp", "pp", "zero", "micro_batch")
+    }
+    assert plan.layout["step_s"] == pytest.approx(float(best["step_s"]))
+    assert plan.memory.total_bytes == pytest.approx(float(best["total_bytes"]), rel=1e-9)
+    assert plan.seconds == pytest.approx(
+        plan.trained_tokens / (plan.global_batch * 4096) * plan.layout["step_s"]
+    )
+
+
+def test_largest_micro_batch_and_sequence_fit_and_one_more_does_not():
+    plan = plan_finetune("llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, seq_len=2048)
+    fixed = dict(mode="finetune", accelerator="A100-80GB", lora_rank=16, zero=plan.layout["zero"],
+                 recompute=plan.layout["recompute"])  # fmt: skip
+    assert estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch, seq_len=2048, **fixed).fits
+    assert not estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch + 1, seq_len=2048, **fixed).fits
+    assert estimate_memory("llama-2-7b", micro_batch=1, seq_len=plan.max_seq_len, **fixed).fits
+    assert not estimate_memory("llama-2-7b", micro_batch=1, seq_len=plan.max_seq_len + 1, **fixed).fits
+
+
+def test_a_plan_that_does_not_fit_says_so_and_what_to_change():
+    plan = plan_finetune("llama-2-70b", tokens=1e7, accelerator="A100-80GB", devices=1, seq_len=2048)
+    assert plan.memory.fits is False and plan.to_dict()["memory"]["fits"] is False
+    assert any("no layout fits" in w and "--lora-rank" in w for w in plan.warnings)
+
+
+# ---------------------------------------------------------------------------------- published figures
+def test_qlora_paper_65b_on_one_48gb_gpu():
+    """Dettmers et al. 2023 (QLoRA), abstract and Fig. 1: finetuning LLaMA-65B needs >780 GB in 16-bit and
+    <48 GB with QLoRA (NF4 base, LoRA r=64 on every linear layer, gradient checkpointing, paged optimizers:
+    the 32-bit Adam states page out to CPU memory when the GPU fills, so they are left out here)."""
+    full = estimate_memory("llama-65b", mode="finetune", micro_batch=0)
+    assert full.total_bytes > 780e9
+    qlora = plan_finetune("llama-65b", tokens=1e6, accelerator="A100-80GB", lora_rank=64, lora_targets="all",
+                          quant="nf4", seq_len=512)  # fmt: skip
+    checkpointed = estimate_memory("llama-65b", mode="finetune", lora_rank=64, lora_targets="all", quant="nf4",
+                                   recompute="full", micro_batch=1, seq_len=512)  # fmt: skip
+    assert checkpointed.total_bytes - checkpointed.optimizer_bytes < 48e9
+    assert qlora.trainable_params == checkpointed.trainable_params
+    assert qlora.memory.fits and qlora.max_micro_batch >= 1
+
+
+@pytest.mark.parametrize(("rank", "published"), [(1, 4.7e6), (8, 37.7e6)])
+def test_lora_paper_table4_gpt3_trainable_parameters(rank, published):
+    """Hu et al. 2021, Table 4: LoRA on GPT-3 175B's W_q and W_v trains 4.7M (r=1) and 37.7M (r=8) parameters."""
+    plan = plan_finetune("gpt3-175b", tokens=1e6, accelerator="A100-80GB", devices=64, lora_rank=rank,
+                         lora_targets="q,v", seq_len=2048, global_batch=64)  # fmt: skip
+    assert plan.trainable_params == pytest.approx(published, rel=0.01)
+
+
+def test_lora_paper_gpt3_speedup_is_within_the_flops_saved():
+    """Hu et al. 2021, §4.2: "a 25% speedup during training on GPT-3 175B compared to full fine-tuning" (r=4 on
+    W_q, W_v). Skipping the frozen weights' gradients saves a third of the FLOPs (6N -> 4N), an upper bound
+    on the speedup that a measured 1.25x must sit under, and close to it."""
+    spec = load_model("gpt3-175b")
+    adapters = estimate_memory(
+        spec, mode="finetune", lora_rank=4, lora_targets="q,v", micro_batch=0
+    ).trainable_params
+    ratio = model_flops_per_token(finetune_flops_per_token(spec, full=True)) / model_flops_per_token(
+        finetune_flops_per_token(spec, adapter_params=adapters)
+    )
+    assert 1.25 <= ratio <= 1.5
+
+
+def test_qlora_step_takes_the_stated_factor_longer():
+    """Google Cloud Vertex AI: "LoRA is about 66% faster than QLoRA": the same layout, 1.66x the compute time."""
+    lora = plan_finetune("llama-2-7b", tokens=1e8, accelerator="H200", lora_rank=16, seq_len=1024)
+    qlora = plan_finetune(
+        "llama-2-7b", tokens=1e8, accelerator="H200", lora_rank=16, quant="nf4", seq_len=1024
+    )
+    assert {k: lora.layout[k] for k in LAYOUT_KEYS} == {k: qlora.layout[k] for k in LAYOUT_KEYS}
+    assert qlora.layout["compute_s"] / lora.layout["compute_s"] == pytest.approx(QUANT_TIME_FACTOR)
+    assert qlora.flops == pytest.approx(lora.flops)  # same model FLOPs, lower MFU
+    assert qlora.memory.weights_bytes < lora.memory.weights_bytes
+    assert any("66% faster" in n for n in qlora.notes)
+
+
+def test_time_cost_and_throughput_agree():
+    plan = plan_finetune("llama-2-7b", tokens=2e8, accelerator="A100-80GB", devices=2, lora_rank=8,
+                         price_usd_per_hour=2.0, seq_len=2048)  # fmt: skip
+    assert plan.seconds == pytest.approx(plan.trained_tokens / plan.tokens_per_s)
+    assert plan.gpu_hours == pytest.approx(plan.seconds * 2 / 3600)
+    assert plan.cost_usd == pytest.approx(plan.gpu_hours * 2.0)
+    assert plan.days == pytest.approx(plan.seconds / 86400)
+    assert plan.implied_mfu <= plan.mfu
+    d = plan.to_dict()
+    assert set(JSON_KEYS) <= set(d)
+    assert {"fits", "total_bytes"} <= set(d["memory"])
+
+
+def test_bad_plan_inputs_name_the_value():
+    with pytest.raises(ScalingError, match="needs LoRA"):
+        plan_finetune("llama-2-7b", tokens=1e8, accelerator="H100-SXM", quant="nf4")
+    with pytest.raises(ScalingError, match="not divisible by the 3 devices"):
+        plan_finetune("llama-2-7b", tokens=1e8, accelerator="H100-SXM", devices=3, global_batch=16)
+    with pytest.raises(ScalingError, match="token count"):
+        plan_finetune("llama-2-7b", tokens=0, accelerator="H100-SXM")
+
+
+# ------------------------------------------------------------------------------ continued pretraining
+def test_continued_pretraining_values_repeats_with_the_data_constrained_law():
+    plan = plan_continued_pretraining(
+        "llama-2-7b", unique_tokens=5e9, epochs=2, accelerator="H100-SXM", devices=64
+    )
+    law = get_law("muennighoff")
+    assert plan.domain_tokens == pytest.approx(1e10)
+    assert plan.tokens == pytest.approx(1e10 / 0.95)  # 5% general data replayed (Ibrahim et al. 2024)
+    assert plan.general_tokens == pytest.approx(plan.tokens * 0.05)
+    assert plan.effective_domain_tokens == pytest.approx(float(effective_data(1e10, 5e9, law.R_D_star)))
+    assert 0.9 < plan.repeat_value < 1.0  # two epochs are worth nearly as much as fresh data
+    assert plan.training.flops == pytest.approx(training_flops(load_model("llama-2-7b"), plan.tokens).flops)
+    assert plan.warnings == []
+    d = plan.to_dict()
+    assert (
+        d["effective_domain_tokens"] == plan.effective_domain_tokens and d["seconds"] == plan.training.seconds
+    )
+    assert any("Gururangan" in f for f in d["findings"]) and any("Ibrahim" in f for f in d["findings"])
+
+
+def test_continued_pretraining_from_a_budget_and_its_epoch_warning():
+    spec = load_model("llama-2-7b")
+    flops = training_flops(spec, 1e11).flops
+    plan = plan_continued_pretraining(spec, unique_tokens=1e10, flops=flops, replay_fraction=0.0,
+                                      accelerator="H100-SXM", devices=64)  # fmt: skip
+    assert plan.tokens == pytest.approx(1e11)
+    assert plan.epochs == pytest.approx(10.0)
+    assert plan.warnings and "epochs" in plan.warnings[0]
+    with pytest.raises(ScalingError, match="not tokens and epochs"):
+        plan_continued_pretraining(spec, unique_tokens=1e10, tokens=1e10, epochs=2, accelerator="H100-SXM")
+    with pytest.raises(ScalingError, match="replay fraction"):
+        plan_continued_pretraining(spec, unique_tokens=1e10, replay_fraction=1.0, accelerator="H100-SXM")
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def run(*args):
+    return CliRunner().invoke(main, ["finetune", *args])
+
+
+def test_cli_json_keys():
+    r = run("llama-2-7b", "--tokens", "100M", "--lora-rank", "16", "--gpus", "1xA100-80GB", "--seq-len", "2048",
+            "--price", "1.5", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert set(JSON_KEYS) <= set(d)
+    assert d["memory"]["fits"] is True and d["memory"]["total_bytes"] > 0
+    assert d["method"] == "lora" and d["cost_usd"] == pytest.approx(d["gpu_hours"] * 1.5)
+
+
+def test_cli_text_and_continued():
+    r = run("llama-65b", "--tokens", "10M", "--quant", "nf4", "--lora-rank", "64", "--lora-targets", "all",
+            "--gpus", "1xA100-80GB", "--seq-len", "512")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for word in ("QLoRA rank 64", "adapters", "fits", "largest micro-batch", "tokens/s", "66% faster"):
+        assert word in r.output
+    r = run("llama-2-7b", "--continued", "--unique-tokens", "50B", "--gpus", "64xH100-SXM", "--epochs", "2")
+    assert r.exit_code == 0, r.output
+    assert "continued pretraining" in r.output and "Gururangan" in r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("llama-2-7b", "--tokens", "1M", "--quant", "nf4", "--gpus", "1xH100-SXM"),
+        ("llama-2-7b", "--tokens", "1M", "--full", "--lora-rank", "8", "--gpus", "1xH100-SXM"),
+        ("llama-2-7b", "--tokens", "1M", "--gpus", "8"),
+        ("llama-2-7b", "--gpus", "1xH100-SXM"),
+        ("llama-2-7b", "--continued", "--gpus", "8xH100-SXM"),
+        ("llama-2-7b", "--tokens", "1M", "--unique-tokens", "1B", "--gpus", "8xH100-SXM"),
+        ("llama-2-7b", "--tokens", "-5", "--gpus", "1xH100-SXM"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(args):
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.output
