@@ -1,5 +1,6 @@
 """Published fixtures (shared/research/fitting.md §6) and invariants of the scaling-law presets."""
 
+import json
 import math
 
 import numpy as np
@@ -190,3 +191,83 @@ def test_comparison_laws_are_presets():
     for name in COMPARISON_LAWS + CHINCHILLA_FAMILY:
         assert get_law(name).name == name
     assert "kaplan" not in CHINCHILLA_FAMILY
+
+
+def test_each_kind_is_its_own_class_without_placeholders():
+    from scaling.laws import AllocationLaw, KaplanLaw, Law, ParametricLaw
+
+    kinds = {law.name: type(law) for law in list_laws()}
+    assert kinds["chinchilla"] is ParametricLaw and kinds["llama3"] is AllocationLaw
+    assert kinds["kaplan"] is KaplanLaw and all(issubclass(k, Law) for k in kinds.values())
+    assert not hasattr(get_law("llama3"), "E")  # an allocation line has no loss constants at all
+    for law in list_laws():
+        assert all(value == value for value in law.constants().values())  # no NaN stand-ins
+
+
+def _law_file(tmp_path, text, encoding="utf-8"):
+    path = tmp_path / "law.json"
+    path.write_text(text, encoding=encoding)
+    return str(path)
+
+
+GOOD = {"name": "mine", "kind": "parametric", "E": 1.7, "A": 400.0, "B": 410.0, "alpha": 0.34, "beta": 0.28}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"E": "Infinity"}, "E"),
+        ({"A": -3.0}, "A"),
+        ({"alpha": 1e-300}, "alpha"),
+        ({"beta": 50}, "beta"),
+        ({"bootstrap": "abc"}, "bootstrap"),
+        ({"bootstrap": {"replicates": [[1.7, 400, 410, 0.34, "x"]]}}, "replicates"),
+        ({"bootstrap": {"replicates": [[1.7, 400, 410, 0.34]]}}, "replicates"),
+        ({"fit": "x"}, "fit"),
+        ({"fit": {"flops_range": [1e20]}}, "flops_range"),
+        ({"fit": {"flops_range": [1e22, 1e20]}}, "flops_range"),
+        ({"kind": "quadratic"}, "kind"),
+        ({"aliases": "x"}, "aliases"),
+        ({"loss_unit": "bits"}, "loss_unit"),
+        ({"vocab_size": -1}, "vocab_size"),
+    ],
+)
+def test_bad_law_files_are_one_clear_error(tmp_path, change, message):
+    entry = {**GOOD, **change}
+    with pytest.raises(ScalingError, match=message):
+        get_law(_law_file(tmp_path, json.dumps(entry)))
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_law_file_non_finite_json_constants_refused(tmp_path, constant):
+    text = json.dumps(GOOD).replace("1.7", constant)
+    with pytest.raises(ScalingError, match="finite"):
+        get_law(_law_file(tmp_path, text))
+
+
+def test_law_file_utf16_named(tmp_path):
+    with pytest.raises(ScalingError, match="UTF-16"):
+        get_law(_law_file(tmp_path, json.dumps(GOOD), encoding="utf-16"))
+
+
+def test_law_file_round_trip_keeps_loss_unit_and_tokenizer(tmp_path):
+    from scaling.laws import save_law
+
+    law = get_law(_law_file(tmp_path, json.dumps({**GOOD, "loss_unit": "nats/byte", "tokenizer": "bytes",
+                                                    "vocab_size": 256})))  # fmt: skip
+    back = get_law(str(save_law(law, tmp_path / "again.json")))
+    assert (back.loss_unit, back.tokenizer, back.vocab_size) == ("nats/byte", "bytes", 256)
+    assert back.optimal(1e21).loss_unit == "nats/byte"
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "kaplan", "llama3"])
+def test_budget_below_one_parameter_is_a_clear_error(name):
+    with pytest.raises(ScalingError, match="too small"):
+        get_law(name).optimal(1.5)
+
+
+def test_inference_aware_tiny_budget_no_crash():
+    with pytest.raises(ScalingError):
+        get_law("chinchilla").optimal(1.5, inference_tokens=2e12)
+    alloc = get_law("chinchilla").optimal(1e15, inference_tokens=2e12)
+    assert alloc.extra_flops > 0 and alloc.flops == pytest.approx(alloc.budget_flops + alloc.extra_flops)
