@@ -17,6 +17,7 @@ from typing import Any
 from scaling.errors import ScalingError
 
 Number = Any  # a float, or a numpy array of floats
+MAX_NAME_BYTES = 255  # the longest file name ext4, APFS and NTFS accept
 
 
 def _is_array(value: Any) -> bool:
@@ -148,6 +149,8 @@ def output_path(
     for item in inputs:
         if Path(item).expanduser().resolve() == resolved:
             raise ScalingError(f"refusing to write over the input {text!r}: choose another output path")
+    if len(target.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise ScalingError(f"invalid output path {text[:60]!r}...: a file name is at most {MAX_NAME_BYTES} bytes")
     if target.is_dir():
         raise ScalingError(f"invalid output path {text!r}: it is a folder, expected a file name")
     if target.exists() and not force:

@@ -1,12 +1,20 @@
-"""A self-contained HTML report of a plan: its tables and the optimal-zone chart with the plan marked."""
+"""A self-contained HTML report of a plan: its tables and the optimal-zone chart with the plan marked.
+
+The report does not import the charts: the caller passes the chart function (``scaling.charts.zone_figure``),
+so the library's import direction stays one way (the CLI and users import charts; nothing else does).
+"""
 
 from __future__ import annotations
 
 import html
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from scaling.laws import COMPARISON_LAWS
+from scaling.plan import Plan, plan_html
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -15,60 +23,43 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 1.6rem; border-bot
 table { border-collapse: collapse; margin: 0.5rem 0; }
 td, th { padding: 0.2rem 0.8rem; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.warn { color: #8a3b00; } .small { color: #555; font-size: 0.9rem; }
+.small { color: #555; font-size: 0.9rem; }
 """
 
 
-def _table(rows: list[list[str]], header: list[str] | None = None, numeric_from: int = 1) -> str:
-    out = ["<table>"]
-    if header:
-        out.append(
-            "<tr>" + "".join(f"<th class='{'num' if i >= numeric_from else ''}'>{html.escape(h)}</th>" for i, h in enumerate(header)) + "</tr>"
-        )
-    for row in rows:
-        out.append(
-            "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from and header else ''}'>{html.escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
-        )
-    out.append("</table>")
-    return "\n".join(out)
-
-
-def plan_report_html(plan: Any, *, include_plotlyjs: bool | str = True) -> str:
-    """The report as one HTML string (plotly.js inlined by default, so it works offline)."""
-    import plotly.io as pio
-
-    from scaling.charts import zone_figure
-    from scaling.plan import comparison_rows, plan_sections
-
-    marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops, "name": f"this plan ({plan.spec.name})"}
-    laws = ["chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch"]
+def zone_arguments(plan: Plan) -> dict[str, Any]:
+    """What the optimal-zone chart needs to show this plan: the comparison laws (plus the plan's own, or
+    the plan's fitted law with its interval band) and the plan's point."""
+    laws = list(COMPARISON_LAWS)
     fitted = None
     if plan.law.name not in laws:
         if getattr(plan.law, "replicates", None) is not None:
             fitted = plan.law
         else:
             laws.append(plan.law.name)
-    figure = zone_figure(laws=tuple(laws), plan=marker, fitted=fitted)
-    figure.update_layout(height=650)
+    marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops,
+              "name": f"this plan ({plan.spec.name})"}  # fmt: skip
+    return {"laws": tuple(laws), "plan": marker, "fitted": fitted}
+
+
+def plan_report_html(
+    plan: Plan, zone_figure: Callable[..., Any], *, include_plotlyjs: bool | str = True
+) -> str:
+    """The report as one HTML string (plotly.js inlined by default, so it works offline)."""
+    import plotly.io as pio
+
+    figure = zone_figure(**zone_arguments(plan))
     chart = pio.to_html(figure, include_plotlyjs=include_plotlyjs, full_html=False, div_id="optimal-zone")
-    parts = [
+    return "\n".join([
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training plan</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Training plan</h1>",
         f"<p class='small'>{html.escape(plan.spec.describe())}</p>",
-    ]
-    for title, rows in plan_sections(plan):
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts.append(_table([[label.strip(), value] for label, value in rows]))
-    parts.append("<h2>Comparisons at this budget</h2>")
-    parts.append(_table(comparison_rows(plan), ["", "params", "tokens", "tokens/param", "loss (this law)"]))
-    parts.append("<h2>The optimal zone</h2>")
-    parts.append(chart)
-    if plan.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>{html.escape(w)}</li>" for w in plan.warnings) + "</ul>")
-    parts.append("<h2>Assumptions</h2><ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in plan.assumptions) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        plan_html(plan),
+        "<h2>The optimal zone</h2>",
+        chart,
+        "</body></html>",
+    ])  # fmt: skip
 
 
 def _umask() -> int:
@@ -77,14 +68,19 @@ def _umask() -> int:
     return mask
 
 
-def write_plan_report(plan: Any, path: str | Path) -> Path:
-    """Write the report atomically (a temporary file renamed into place)."""
+def write_plan_report(plan: Plan, path: str | Path, zone_figure: Callable[..., Any]) -> Path:
+    """Write the report atomically (a temporary file renamed into place). The caller checks the path first
+    (`scaling.checks.output_path`: no overwrite without --force)."""
     path = Path(path)
-    text = plan_report_html(plan)
+    text = plan_report_html(plan, zone_figure)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:200]}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path

@@ -2,81 +2,117 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from scaling.commands._common import COUNT, FLOPS, json_option, key_values, table
+from scaling.commands._common import COUNT, FLOPS, echo_json, json_option
+
+HTML_SUFFIXES = (".html", ".htm")
 
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("--flops", "budget", type=FLOPS, help="Compute budget: FLOPs (5.76e23) or PF-days (6667PF-days).")
+@click.option(
+    "--flops", "budget", type=FLOPS, help="Compute budget: FLOPs (5.76e23) or PF-days (6667PF-days)."
+)
 @click.option("--gpus", help="Cluster: 512xH100, 64x8xA100-40GB; names the accelerator for time and cost.")
 @click.option("--days", help="Time budget on --gpus (30d, 720h, or days as a number).")
-@click.option("--mfu", help="Model FLOPs utilisation, 0.4 or 40% (default 40%).")
+@click.option("--mfu", help="Model FLOPs utilisation of the compute term, 0.4 or 40% (default 40%).")
 @click.option("--usd", help="Dollar budget ($2M); needs --price.")
 @click.option("--price", help="Price per device-hour in USD ($2.49/h).")
 @click.option("--gpu-hours", help="Device-hour budget (1.3M).")
-@click.option("--law", default="chinchilla", show_default=True, help="Law preset (see 'scaling laws') or a law.json from 'scaling fit'.")
-@click.option("--unique-tokens", help="Unique tokens available (500B): data-constrained optimum and epoch warnings.")
-@click.option("--inference-tokens", help="Lifetime inference tokens (2T): inference-aware optimum (Sardana et al.).")
-@click.option("--max-params", help="Largest model you can use (e.g. to serve on one device).")
+@click.option(
+    "--law",
+    default="chinchilla",
+    show_default=True,
+    help="Law preset (see 'scaling laws') or a law.json from 'scaling fit'.",
+)
+@click.option(
+    "--unique-tokens", help="Unique tokens available (500B): data-constrained optimum and epoch warnings."
+)
+@click.option(
+    "--inference-tokens", help="Lifetime inference tokens (2T): inference-aware optimum (Sardana et al.)."
+)
+@click.option("--max-params", help="Largest model you can use (e.g. to serve on one device); never exceeded.")
 @click.option("--seq-len", "--context", "seq_len", type=int, help="Training context length (default 4096).")
 @click.option("--vocab", type=int, help="Vocabulary size (default 32000).")
-@click.option("--params", type=COUNT, help="Reverse question: a model size (70B); needs --tokens.")
-@click.option("--tokens", type=COUNT, help="Reverse question: the tokens to train on (1.4T).")
-@click.option("--target-loss", type=float, help="Reverse question: the compute to reach this loss under --law.")
-@click.option("--dtype", default="bf16", show_default=True, type=click.Choice(["bf16", "fp16", "fp8", "tf32", "fp32"]))
-@click.option("--global-batch-tokens", type=COUNT, help="Global batch in tokens (default: DeepSeek's B_opt(C)).")
-@click.option("--style", "shape_style", default="llama", show_default=True, type=click.Choice(["llama", "gpt"]), help="Shape rules for the architecture.")
+@click.option(
+    "--params", type=COUNT, help="A given model size (70B): with --tokens, or with a budget such as --days."
+)
+@click.option("--tokens", type=COUNT, help="The tokens to train a given model (MODEL or --params) on (1.4T).")
+@click.option(
+    "--target-loss", type=float, help="Reverse question: the compute to reach this loss under --law."
+)
+@click.option(
+    "--dtype", default="bf16", show_default=True, type=click.Choice(["bf16", "fp16", "fp8", "tf32", "fp32"])
+)
+@click.option(
+    "--global-batch-tokens", type=COUNT, help="Global batch in tokens (default: DeepSeek's B_opt(C))."
+)
+@click.option(
+    "--style",
+    "shape_style",
+    default="llama",
+    show_default=True,
+    type=click.Choice(["llama", "gpt"]),
+    help="Shape rules for the architecture.",
+)
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the plan as Markdown.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report with the optimal-zone chart marking the plan.")
-@click.option("--accelerator-file", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Extra accelerators (CSV, same columns as the catalog).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write an HTML report with the optimal-zone chart marking the plan.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --html file.")
+@click.option(
+    "--accelerator-file",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Extra accelerators (CSV, same columns as the catalog).",
+)
 @json_option
 def plan(model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_tokens, inference_tokens, max_params, seq_len,
-         vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style, as_markdown, html_path,
+         vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style, as_markdown, html_path, force,
          accelerator_file, as_json):  # fmt: skip
     """Plan a training run from a budget: compute, a cluster and a deadline, dollars, or device-hours.
+
+    MODEL (optional) fixes the model instead of choosing one: a preset (see 'scaling models') or a Hugging
+    Face config.json. With a cluster and --days the plan says how many tokens that buys, the predicted loss
+    and the distance from compute-optimal; without a budget it uses the model's own training tokens.
+
+    The time is the chosen layout's step-time model (steps x seconds per step); a budget of days, dollars
+    or device-hours is sized so that time fits it.
 
     \b
     scaling plan --gpus 512xH100 --days 30 --mfu 0.4
     scaling plan --flops 5.76e23 --law chinchilla-a1
     scaling plan --usd 2M --price 2.5 --gpus 256xH100
+    scaling plan llama-2-7b --gpus 64xA100-80GB --days 30
     scaling plan --params 70B --tokens 1.4T --gpus 2048xA100-80GB
     scaling plan --target-loss 2.0 --law epoch --gpus 1024xH100
     """
-    from scaling.plan import comparison_rows, make_plan, plan_markdown, plan_sections
+    from scaling.checks import output_path
+    from scaling.plan import make_plan, plan_markdown, plan_text
 
+    target = output_path(html_path, force=force, suffixes=HTML_SUFFIXES) if html_path else None
     result = make_plan(
         flops=budget, gpus=gpus, days=days, mfu=mfu, usd=usd, price=price, gpu_hours=gpu_hours, law=law,
         unique_tokens=unique_tokens, inference_tokens=inference_tokens, max_params=max_params, seq_len=seq_len,
         vocab=vocab, params=params, tokens=tokens, model=model, target_loss=target_loss, dtype=dtype,
         global_batch_tokens=global_batch_tokens, shape_style=shape_style, accelerator_files=tuple(accelerator_file),
     )  # fmt: skip
-    if html_path:
+    if target is not None:
+        from scaling.charts import zone_figure
         from scaling.report import write_plan_report
 
-        write_plan_report(result, Path(html_path))
-        click.echo(f"wrote {html_path}", err=True)
+        write_plan_report(result, target, zone_figure)
+        click.echo(f"wrote {target}", err=True)
     if as_json:
-        from scaling.commands._common import echo_json
-
         echo_json(result.to_dict())
-        return
-    if as_markdown:
+    elif as_markdown:
         click.echo(plan_markdown(result))
-        return
-    for title, rows in plan_sections(result):
-        click.echo(f"{title}\n{key_values(rows)}\n")
-    click.echo("Comparisons at this budget")
-    click.echo(table(comparison_rows(result), ["", "params", "tokens", "tokens/param", "loss (this law)"], indent=2))
-    click.echo("")
-    if result.warnings:
-        click.echo("Warnings")
-        click.echo("\n".join(f"  ! {w}" for w in result.warnings) + "\n")
-    click.echo("Assumptions")
-    click.echo("\n".join(f"  - {a}" for a in result.assumptions))
+    else:
+        click.echo(plan_text(result))
 
 
 COMMANDS = [plan]

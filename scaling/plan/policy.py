@@ -1,0 +1,157 @@
+"""The plan's rules for loss, distance from compute-optimal, warnings and stated assumptions.
+
+One named function per rule; each warning is raised in one place and appears once. Rules that belong to
+another module are called, not copied: MFU plausibility (`scaling.flops.mfu_warning`), repeated data
+(`scaling.laws.epochs_warning`), the law's own extrapolation and allocation warnings (`Law.optimal`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from scaling import units
+from scaling.errors import ScalingError
+from scaling.laws import EPOCHS_NEARLY_FREE
+from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest, budgets_given
+
+if TYPE_CHECKING:
+    from scaling.budget import Budget
+    from scaling.flops import ComputeCost
+    from scaling.laws import Allocation, Law
+    from scaling.model import ModelSpec
+    from scaling.plan.compose import Draft
+    from scaling.plan.result import LayoutRow, StepModel
+
+
+def plan_loss(law: Law, params: float, tokens: float, unique_tokens: float | None) -> float | None:
+    """The law's loss for the plan's model and tokens under the plan's own constraints: with
+    ``unique_tokens``, the data-constrained loss (Muennighoff et al. 2023), as the allocation was chosen."""
+    if not law.has_loss:
+        return None
+    return float(law.predict(float(params), float(tokens), unique_tokens=unique_tokens))
+
+
+def equal_loss_overhead(law: Law, flops: float, loss: float | None) -> float | None:
+    """Extra compute of a given model over the compute-optimal one that reaches the same loss:
+    ``flops / law.flops_for_loss(loss) - 1`` (compared at equal loss, never at equal compute). None when
+    the law predicts no loss or cannot reach it."""
+    if loss is None:
+        return None
+    try:
+        optimal = float(law.flops_for_loss(loss))
+    except ScalingError:
+        return None
+    return flops / optimal - 1.0 if math.isfinite(optimal) and optimal > 0 else None
+
+
+def max_params_warning(optimal_params: float, max_params: float | None) -> str | None:
+    """The compute-optimal size is above the user's maximum: the plan trains a smaller model longer."""
+    if max_params is None or optimal_params <= max_params:
+        return None
+    return (
+        f"the compute-optimal size {units.format_count(optimal_params)} exceeds --max-params "
+        f"{units.format_count(max_params)}: training the smaller model longer"
+    )
+
+
+def layout_warning(
+    spec: ModelSpec, devices: int, accelerator: str, layout: LayoutRow | None, searched: bool
+) -> str | None:
+    """No parallel layout fits: say so, with what would help."""
+    if not searched or layout is not None:
+        return None
+    return (
+        f"no parallel layout fits {spec.name} ({units.format_count(spec.params)} params) on {devices} x "
+        f"{accelerator}: more devices, more memory per device, or a smaller model"
+    )
+
+
+def plan_warnings(
+    request: PlanRequest, allocation: Allocation, spec: ModelSpec, tokens: float, layout: LayoutRow | None,
+    devices: int,
+) -> tuple[str, ...]:  # fmt: skip
+    """Every warning of the plan, each once: the law's (its repeated-data warning replaced by the plan's
+    own, for the tokens the plan trains on), MFU plausibility, --max-params, layout."""
+    from scaling.flops import mfu_warning
+    from scaling.laws import epochs_warning
+
+    law_warnings = list(allocation.warnings)
+    unique = request.unique_tokens
+    if unique is not None:
+        allocation_epochs = epochs_warning(float(allocation.tokens), unique)
+        law_warnings = [w for w in law_warnings if w != allocation_epochs]
+    rules = [
+        *law_warnings,
+        epochs_warning(tokens, unique) if unique is not None else None,
+        mfu_warning(request.mfu),
+        None if request.fixed_model else max_params_warning(float(allocation.params), request.max_params),
+        layout_warning(spec, devices, request.accelerator.name, layout, request.search_layout),
+    ]
+    return tuple(dict.fromkeys(w for w in rules if w))
+
+
+def plan_assumptions(
+    request: PlanRequest, budget: Budget, draft: Draft, devices: int, step: StepModel, cost: ComputeCost
+) -> tuple[str, ...]:
+    """What the plan assumed, in the order a reader checks it."""
+    r, law = request, request.law
+    out = [
+        f"law: {law.name} ({law.source}); convention: {law.convention}",
+        f"MFU {units.format_fraction(r.mfu)} assumed for the layout's compute term, counted on 6ND model FLOPs; "
+        f"{r.dtype} dense peak",
+        f"time: {step.source}; implied MFU {units.format_fraction(step.mfu)}",
+    ]
+    if not r.accelerator_given:
+        out.append(f"accelerator not given: {r.accelerator.name} assumed ({r.accelerator.source})")
+    if r.devices is None:
+        out.append(
+            f"no cluster given: {devices} x {r.accelerator.name}, the smallest power of two that trains within "
+            f"{DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at the assumed MFU"
+        )
+    out.extend(draft.notes)
+    out.extend(_model_assumptions(r, draft))
+    if r.unique_tokens is not None and 1 < draft.tokens / r.unique_tokens <= EPOCHS_NEARLY_FREE:
+        out.append(
+            f"{draft.tokens / r.unique_tokens:.2f} epochs over the unique data (Muennighoff et al. 2023)"
+        )
+    if cost.cost_usd is None:
+        out.append("no price per device-hour given (--price): cost not computed")
+    out.extend(_batch_assumptions(r, draft))
+    if r.search_layout:
+        attention = (
+            "FlashAttention (no stored attention scores)" if r.flash_attention else "standard attention"
+        )
+        out.append(f"memory and layout: {attention}; layouts ranked by the step-time model of scaling.layout")
+    return tuple(dict.fromkeys(out))
+
+
+def _model_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
+    spec = draft.spec
+    if request.model is not None:
+        if request.tokens is None and request.target_loss is None and draft.tokens and _no_budget(request):
+            return [
+                f"tokens not given: {spec.name}'s own training tokens, {units.format_count(draft.tokens)}"
+            ]
+        return []
+    if request.params is not None:
+        return [f"--params {units.format_count(request.params)}: standard {request.shape_style} shape "
+                f"({spec.params:,} params)"]  # fmt: skip
+    return [f"architecture: {request.shape_style} shape rules (scaling.model.shape_for_params); "
+            "tokens = C / (6 x exact params)"]  # fmt: skip
+
+
+def _no_budget(request: PlanRequest) -> bool:
+    return not budgets_given(request)
+
+
+def _batch_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
+    out = []
+    if request.global_batch_tokens is None:
+        out.append(
+            "global batch from DeepSeek LLM's B_opt(C) (Bi et al. 2024, scaling.layout.default_global_batch_tokens)"
+        )
+    out.append(
+        f"global batch rounded to {draft.batch_sequences} sequences of {draft.seq_len} tokens (a power of two)"
+    )
+    return out

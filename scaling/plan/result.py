@@ -1,0 +1,173 @@
+"""What a plan returns: `Plan` (every number the estimator's own) and its `Comparison` rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scaling.budget import Budget
+    from scaling.catalog import Accelerator
+    from scaling.flops import ComputeCost, TrainingFlops
+    from scaling.laws import Allocation, Law
+    from scaling.memory import MemoryBreakdown
+    from scaling.model import ModelSpec
+
+LayoutRow = dict[
+    str, Any
+]  # one row of `scaling.layout.search_layouts`: numbers, bools and the recompute name
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the comparison table: another rule, law or a well-known model at a similar budget."""
+
+    label: str
+    params: float
+    tokens: float
+    flops: float
+    loss: float | None
+    source: str
+    kind: str  # "rule" | "law" | "model"
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label, "kind": self.kind, "params": self.params, "tokens": self.tokens,
+            "flops": self.flops, "tokens_per_param": self.tokens_per_param, "loss": self.loss, "source": self.source,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """The time of the plan: ``steps`` steps of ``step_seconds`` each (the chosen layout's step-time model).
+
+    ``mfu`` is the model-FLOPs utilisation this implies (6ND FLOPs over devices x peak x seconds, the
+    definition of `scaling.flops.model_flops_utilization`); ``source`` says whether the time comes from the
+    layout's step model or, when no layout fits, from the assumed MFU alone.
+    """
+
+    steps: float
+    step_seconds: float
+    seconds: float
+    mfu: float
+    hfu: float | None
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps, "step_seconds": self.step_seconds, "seconds": self.seconds, "mfu": self.mfu,
+            "hfu": self.hfu, "source": self.source,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A complete training plan; every number is the one the underlying estimator returns."""
+
+    question: str
+    budget: Budget
+    law: Law
+    allocation: Allocation
+    spec: ModelSpec
+    tokens: float
+    training: TrainingFlops  # under 6ND, the laws' convention
+    training_exact: TrainingFlops  # per-component count with attention
+    cost: ComputeCost  # at the MFU the step model implies, so its time is steps x step_seconds
+    step: StepModel
+    loss: float | None
+    layout: LayoutRow | None
+    memory: MemoryBreakdown | None
+    accelerator: Accelerator
+    devices: int
+    mfu: float  # the assumed kernel MFU the layout's compute term uses
+    dtype: str
+    seq_len: int
+    global_batch_tokens: float
+    comparisons: tuple[Comparison, ...]
+    compute_optimal_overhead: float | None = None
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------------------ derived numbers
+    @property
+    def budget_flops(self) -> float:
+        return self.budget.flops
+
+    @property
+    def budget_source(self) -> str:
+        return self.budget.source
+
+    @property
+    def params(self) -> int:
+        return self.spec.params
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.spec.params
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.memory is None else self.memory.fits
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, base units (FLOPs, bytes, seconds, USD), stable keys."""
+        return {
+            "question": self.question,
+            "flops": self.budget_flops,
+            "pf_days": self.cost.pf_days,
+            "gpu_hours": self.cost.gpu_hours,
+            "cost_usd": self.cost.cost_usd,
+            "days": self.cost.days,
+            "seconds": self.cost.seconds,
+            "step": self.step.to_dict(),
+            "params": self.spec.params,
+            "params_non_embedding": self.spec.params_non_embedding,
+            "tokens": self.tokens,
+            "tokens_per_param": self.tokens_per_param,
+            "loss": self.loss,
+            "flops_exact": self.training_exact.flops,
+            "law": {"name": self.law.name, "source": self.law.source, "convention": self.law.convention},
+            "optimal": self.allocation.to_dict(),
+            "compute_optimal_overhead": self.compute_optimal_overhead,
+            "architecture": self._architecture(),
+            "cluster": {
+                "accelerator": self.accelerator.name,
+                "devices": self.devices,
+                "mfu": self.mfu,
+                "mfu_implied": self.step.mfu,
+                "dtype": self.dtype,
+                "peak_flops_per_device": self.accelerator.peak(self.dtype),
+                "price_usd_per_hour": self.cost.price_usd_per_hour,
+            },
+            "global_batch_tokens": self.global_batch_tokens,
+            "seq_len": self.seq_len,
+            "layout": self.layout,
+            "memory": None if self.memory is None else self.memory.to_dict(),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "warnings": list(self.warnings),
+            "assumptions": list(self.assumptions),
+            "budget_source": self.budget_source,
+            "budget": self.budget.to_dict(),
+            "inputs": self.inputs,
+        }
+
+    def _architecture(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "n_layer": spec.n_layer,
+            "d_model": spec.d_model,
+            "n_head": spec.n_head,
+            "n_kv_head": spec.kv_heads,
+            "d_head": spec.head_dim,
+            "d_ff": spec.ffn_dim,
+            "vocab_size": spec.vocab_size,
+            "n_ctx": spec.n_ctx,
+            "gated_ffn": spec.gated_ffn,
+            "params": spec.params,
+            "description": spec.describe(),
+        }

@@ -1,0 +1,176 @@
+"""A plan as `scaling.render.Table`s: the one description of what a plan shows, rendered as text,
+Markdown or HTML by `scaling.render`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scaling import units as f
+from scaling.laws import Allocation
+from scaling.plan.result import Plan
+from scaling.render import Table, fmt_interval
+
+COMPARISON_HEADERS = ("", "params", "tokens", "tokens/param", "loss (this law)")
+
+
+def _interval(alloc: Allocation, key: str, fmt: Callable[[float], str]) -> str:
+    low_high = alloc.intervals.get(key) if alloc.intervals else None
+    if not low_high:
+        return ""
+    text = fmt_interval(float(low_high[0]), float(low_high[1]), fmt, level=alloc.interval_level)
+    return f"  ({text})" if text else ""
+
+
+def _budget_rows(plan: Plan) -> list[tuple[str, str]]:
+    cost, step = plan.cost, plan.step
+    price = f" at ${cost.price_usd_per_hour:g}/device-hour" if cost.price_usd_per_hour is not None else ""
+    return [
+        ("compute (6ND)", f"{f.format_flops(plan.budget_flops)} = {f.format_pf_days(plan.budget_flops)}"),
+        ("from", plan.budget_source),
+        (f"{plan.accelerator.name}-hours", f"{cost.gpu_hours:,.0f}"),
+        ("wall-clock", f"{f.format_duration(step.seconds)} on {plan.devices} x {plan.accelerator.name} "
+                       f"= {step.steps:,.0f} steps x {step.step_seconds:.3g} s"),
+        ("MFU", f"{f.format_fraction(step.mfu)} implied (6ND FLOPs / devices x peak x time); "
+                f"{f.format_fraction(plan.mfu)} assumed in the compute term"
+                + (f"; HFU {f.format_fraction(step.hfu)}" if step.hfu is not None else "")),
+        ("cost", f.format_usd(cost.cost_usd) + price if cost.cost_usd is not None else "n/a (give --price)"),
+    ]  # fmt: skip
+
+
+def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
+    alloc = plan.allocation
+    rows = [
+        ("law", f"{plan.law.name}: {plan.law.source}"),
+        ("N_opt", f.format_count(float(alloc.params)) + _interval(alloc, "params", f.format_count)),
+        ("D_opt", f.format_count(float(alloc.tokens)) + _interval(alloc, "tokens", f.format_count)),
+        ("tokens/param", f"{float(alloc.tokens_per_param):.1f}"
+                         + _interval(alloc, "tokens_per_param", lambda x: f"{x:.1f}")),
+    ]  # fmt: skip
+    if plan.law.has_loss:
+        loss = f"{float(alloc.loss):.4f} {_loss_unit(plan)}" + _interval(alloc, "loss", lambda x: f"{x:.4f}")
+        rows.append(("L*(C)", loss))
+    if alloc.epochs is not None:
+        rows.append(
+            ("epochs", f"{float(alloc.epochs):.2f} over {f.format_count(alloc.unique_tokens)} unique tokens")
+        )
+    if alloc.inference_tokens:
+        rows.append(("lifetime FLOPs", f"{f.format_flops(float(alloc.total_flops))} incl. inference on "
+                                       f"{f.format_count(alloc.inference_tokens)} tokens"))  # fmt: skip
+    return rows
+
+
+def _loss_unit(plan: Plan) -> str:
+    return str(getattr(plan.law, "loss_unit", "") or "nats/token")
+
+
+def _model_rows(plan: Plan) -> list[tuple[str, str]]:
+    spec = plan.spec
+    exact = plan.training_exact.flops
+    loss = (
+        f"{plan.loss:.4f} {_loss_unit(plan)} ({plan.law.name})" if plan.loss is not None
+        else "n/a (the law predicts no loss)"
+    )  # fmt: skip
+    rows = [
+        ("architecture", spec.describe()),
+        ("parameters", f"{spec.params:,} ({f.format_count(spec.params)}; non-embedding "
+                       f"{f.format_count(spec.params_non_embedding)})"),
+        ("tokens", f"{f.format_count(plan.tokens)} ({plan.tokens_per_param:.1f} per parameter)"),
+        ("predicted loss", loss),
+        ("exact FLOPs", f"{f.format_flops(exact)} incl. attention ({exact / plan.training.flops - 1:+.1%} vs 6ND)"),
+    ]  # fmt: skip
+    if plan.compute_optimal_overhead is not None:
+        rows.append(("vs compute-optimal", f"{plan.compute_optimal_overhead:+.1%} compute for the same loss as the "
+                                           "compute-optimal model (law.flops_for_loss)"))  # fmt: skip
+    return rows
+
+
+def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
+    sequences = int(plan.global_batch_tokens // plan.seq_len)
+    rows = [
+        ("global batch", f"{f.format_count(plan.global_batch_tokens)} tokens ({sequences} x {plan.seq_len})")
+    ]
+    lay = plan.layout
+    if lay:
+        parts = [f"TP {lay.get('tp')}", f"PP {lay.get('pp')}", f"DP {lay.get('dp')}", f"ZeRO {lay.get('zero')}",
+                 f"micro-batch {lay.get('micro_batch')}", f"recompute {lay.get('recompute')}"]  # fmt: skip
+        rows.append(("layout", ", ".join(parts + (["SP"] if lay.get("sp") else []))))
+        comm = lay["tp_comm_s"] + lay["dp_comm_s"] + lay["pp_comm_s"]
+        rows.append(("step-time model", f"{lay['step_s']:.3g} s/step = compute {lay['compute_s']:.3g} + pipeline "
+                                        f"bubble {lay['bubble_s']:.2g} + communication {comm:.2g}"))  # fmt: skip
+    m = plan.memory
+    if m is not None:
+        fits = " (fits)" if m.fits else " (DOES NOT FIT)"
+        states = (m.weights_bytes, m.master_weights_bytes, m.gradients_bytes, m.optimizer_bytes)
+        rows += [
+            (
+                "memory / device",
+                f"{f.format_bytes(m.total_bytes)} of {f.format_bytes(m.capacity_bytes)}{fits}",
+            ),
+            ("  weights/master/grads/optimizer", " / ".join(f.format_bytes(x) for x in states)),
+            (
+                "  activations/overhead",
+                f"{f.format_bytes(m.activations_bytes)} / {f.format_bytes(m.overhead_bytes)}",
+            ),
+        ]
+    return rows
+
+
+def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The plan as titled sections of (label, value) rows."""
+    return [
+        ("Budget", _budget_rows(plan)),
+        ("Compute-optimal allocation", _optimum_rows(plan)),
+        ("Model to train", _model_rows(plan)),
+        ("Cluster", _cluster_rows(plan)),
+    ]
+
+
+def comparison_rows(plan: Plan) -> list[list[str]]:
+    """This plan beside the 20-tokens rule, the other laws and known models at the same budget."""
+    rows = [["this plan", f.format_count(plan.spec.params), f.format_count(plan.tokens), f"{plan.tokens_per_param:.1f}",
+             f"{plan.loss:.4f}" if plan.loss is not None else "-"]]  # fmt: skip
+    for c in plan.comparisons:
+        loss = (
+            f"{c.loss:.4f}"
+            if c.loss is not None
+            else ("-" if c.kind != "model" else f"({f.format_flops(c.flops)})")
+        )
+        rows.append(
+            [c.label, f.format_count(c.params), f.format_count(c.tokens), f"{c.tokens_per_param:.1f}", loss]
+        )
+    return rows
+
+
+def plan_tables(plan: Plan) -> list[Table]:
+    """Every table of the plan, in reading order: sections, comparisons, warnings, assumptions."""
+    tables = [Table.of(rows, title=title, align="ll") for title, rows in plan_sections(plan)]
+    tables.append(Table.of(comparison_rows(plan), COMPARISON_HEADERS, title="Comparisons at this budget"))
+    if plan.warnings:
+        tables.append(Table.of([("!", w) for w in plan.warnings], title="Warnings", align="ll"))
+    tables.append(Table.of([("-", a) for a in plan.assumptions], title="Assumptions", align="ll"))
+    return tables
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan as aligned text, one titled block per table."""
+    blocks = []
+    for table in plan_tables(plan):
+        body = Table(table.rows, table.headers, align=table.align).text(indent=2)
+        blocks.append(f"{table.title}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def plan_markdown(plan: Plan) -> str:
+    """The plan as Markdown: a heading per table."""
+    parts = ["# Training plan", ""]
+    for table in plan_tables(plan):
+        parts += [f"## {table.title}", "", Table(table.rows, table.headers, align=table.align).markdown(), ""]
+    return "\n".join(parts)
+
+
+def plan_html(plan: Plan) -> str:
+    """The plan's tables as an HTML fragment (a heading per table)."""
+    parts = []
+    for table in plan_tables(plan):
+        parts += [f"<h2>{table.title}</h2>", Table(table.rows, table.headers, align=table.align).html()]
+    return "\n".join(parts)
