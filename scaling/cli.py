@@ -9,16 +9,29 @@ need them.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
 from scaling.errors import ScalingError
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    """Python warnings (numpy, scipy, plotly, our own) as one ``warning:`` line each, without a source line."""
+    click.echo(f"warning: {message}", err=True)
+
+
 class ScalingGroup(click.Group):
-    """A click group whose errors are one line on stderr with exit status 2, never a traceback."""
+    """A click group whose errors are one line on stderr with exit status 2, never a traceback, and whose
+    Python warnings print as ``warning: ...`` lines, for every command."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main(self, args, prog_name, complete_var, standalone_mode, **extra):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ScalingError as exc:
@@ -33,6 +46,10 @@ class ScalingGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # a path the user gave cannot be read or written
+            where = f": {exc.filename!r}" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(2)
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)
@@ -41,7 +58,9 @@ class ScalingGroup(click.Group):
         return rv
 
 
-@click.group(cls=ScalingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=ScalingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(package_name="scaling", prog_name="scaling")
 def main() -> None:
     """Scaling-law and compute-budget calculator for planning language-model training.
