@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from scaling.errors import ScalingError
-from scaling.model.spec import ModelSpec
+from scaling.model.spec import SIZE_LIMITS, ModelSpec
 
 
 def shape_for_params(
@@ -45,6 +45,8 @@ def shape_for_params(
             per_layer = spec0.decoder_layer_params()
             fixed = spec0.params - per_layer
             layers = round((params - fixed) / per_layer)
+            if layers > SIZE_LIMITS["layers"]:
+                continue
             if layers < 1:
                 if fixed > params * 1.5:
                     break

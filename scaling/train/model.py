@@ -59,6 +59,12 @@ def check_trainable(spec: ModelSpec) -> None:
         "token_types": spec.token_types != 0,
         "pooler": spec.pooler,
         "n_positions": (spec.n_positions or spec.n_ctx) != spec.n_ctx,
+        "qk_norm": spec.qk_norm != "none",
+        "kv_lora_rank": spec.is_mla,
+        "sliding_window": spec.windowed_layers > 0,
+        "d_embed": spec.embed_dim != spec.d_model,
+        "norm": spec.norm == "nonparametric",
+        "norm_placement": spec.norm_placement != "pre",
     }
     bad = [name for name, is_bad in unsupported.items() if is_bad]
     if bad:
