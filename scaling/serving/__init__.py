@@ -17,6 +17,7 @@ from scaling.serving.roofline import (
     fitting_batch,
     make_deployment,
     smallest_tp,
+    tp_sizes,
     with_assumptions,
 )
 from scaling.serving.search import ServingSearch, Workload, cheapest_serving
@@ -38,5 +39,6 @@ __all__ = [
     "serving_aware_optimum",
     "make_deployment",
     "smallest_tp",
+    "tp_sizes",
     "with_assumptions",
 ]

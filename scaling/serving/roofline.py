@@ -42,7 +42,7 @@ from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.flops import inference_flops
-from scaling.memory import dtype_bytes, kv_cache_bytes, max_batch_and_context
+from scaling.memory import dtype_bytes, kv_cache_bytes, layout_rules, max_batch_and_context
 from scaling.model import ModelSpec, load_model
 from scaling.units import GB
 
@@ -344,6 +344,17 @@ def fitting_batch(dep: Deployment) -> int:
     ).max_batch  # fmt: skip
 
 
+def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
+    """Power-of-two tensor-parallel sizes (at most ``up_to``) that divide ``devices`` and pass the memory
+    package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide)."""
+    sizes, tp = [], 1
+    while tp <= min(devices, up_to or devices):
+        if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1)):
+            sizes.append(tp)
+        tp *= 2
+    return sizes
+
+
 def smallest_tp(
     model: ModelSpec | str,
     accelerator: str | Accelerator,
@@ -358,19 +369,17 @@ def smallest_tp(
     """The smallest power-of-two tensor-parallel size (dividing ``devices``) whose devices hold ``batch``
     sequences of ``context`` tokens; the error names the largest batch the largest size holds."""
     spec, acc = load_model(model), get_accelerator(accelerator)
-    tp, last = 1, None
-    while tp <= devices:
-        if devices % tp == 0:
-            try:
-                fit = max_batch_and_context(spec, acc, context=context, tp=tp, precision=precision, quant=quant,
-                                            kv_dtype=kv_dtype).max_batch  # fmt: skip
-            except ScalingError:
-                fit = None  # this size does not divide the heads
-            if fit is not None and fit >= batch:
-                return tp
-            last = (tp, fit) if fit is not None else last
-        tp *= 2
-    held = f"at most {last[1]} on TP {last[0]}" if last else "no tensor-parallel size divides the heads"
+    for dtype, what in ((precision, "precision"), (quant, "weight dtype"), (kv_dtype, "KV dtype")):
+        if dtype is not None:
+            dtype_bytes(dtype, what)
+    last = None
+    for tp in tp_sizes(spec, devices):
+        fit = max_batch_and_context(spec, acc, context=context, tp=tp, precision=precision, quant=quant,
+                                    kv_dtype=kv_dtype).max_batch  # fmt: skip
+        if fit >= batch:
+            return tp
+        last = (tp, fit)
+    held = f"at most {last[1]} on TP {last[0]}" if last else "no tensor-parallel size suits its heads"
     raise ScalingError(
         f"{spec.name} with a batch of {batch} x {context} tokens does not fit on {devices} {acc.name} ({held}); "
         "use more devices, a smaller batch, --quant or --kv-dtype"

@@ -27,6 +27,7 @@ from scaling.serving.roofline import (
     estimate_from_deployment,
     fitting_batch,
     make_deployment,
+    tp_sizes,
 )
 
 MAX_TP = 8  # one HGX/DGX node: tensor parallelism beyond it crosses the slower inter-node network
@@ -89,17 +90,6 @@ class ServingSearch:
         }
 
 
-def tp_sizes(spec: ModelSpec, devices: int) -> list[int]:
-    """Power-of-two tensor-parallel sizes up to `MAX_TP` that divide ``devices`` and suit the heads."""
-    sizes, tp = [], 1
-    while tp <= min(devices, MAX_TP):
-        heads_ok = spec.n_head % tp == 0 and (spec.kv_heads % tp == 0 or tp % spec.kv_heads == 0)
-        if devices % tp == 0 and heads_ok:
-            sizes.append(tp)
-        tp *= 2
-    return sizes
-
-
 def batch_candidates(largest: int) -> np.ndarray:
     """1, 2, 4, ... up to ``largest``, and ``largest`` itself."""
     if largest < 1:
@@ -135,7 +125,11 @@ def cheapest_serving(
     accelerators while meeting the workload's targets; the error says what the best layout reaches."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or Workload()
     devices = checks.positive_int(devices, "device count")
-    sizes = [checks.positive_int(tp, "tensor parallel size")] if tp is not None else tp_sizes(spec, devices)
+    sizes = (
+        [checks.positive_int(tp, "tensor parallel size")]
+        if tp is not None
+        else tp_sizes(spec, devices, MAX_TP)
+    )
     found: list[tuple[float, float, Deployment, int, int]] = []
     evaluated, fastest = 0, math.inf
     for size in sizes:
