@@ -92,16 +92,10 @@ IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, link_efficiency=1.0, allreduce_late
 
 def link_bytes_per_s(acc: Accelerator, assumptions: ServingAssumptions) -> tuple[float, str]:
     """The intra-node link bandwidth per device (one direction) and where it came from: the assumption if
-    given, else the accelerator catalog's, else the layout search's default for the accelerator's family."""
+    given, else the accelerator catalog's (which assumes PCIe 4.0 for a user's row without link columns)."""
     if assumptions.link_bytes_per_s is not None:
         return assumptions.link_bytes_per_s, "given"
-    value = getattr(acc, "intra_node_bytes_per_s", None)
-    if value is not None and math.isfinite(value) and value > 0:
-        link = getattr(acc, "intra_node_link", "") or "intra-node link"
-        return float(value), f"{link}, catalog"
-    from scaling.layout import bandwidths
-
-    return float(bandwidths(acc)[0]), "the layout search's default for this accelerator family"
+    return acc.intra_node_bytes_per_s, f"{acc.intra_node_link}, catalog"
 
 
 def experts_touched(n_experts: int, experts_per_token: int, tokens: Any) -> Any:
