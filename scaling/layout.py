@@ -292,7 +292,7 @@ def search_layouts(
     acc = get_accelerator(accelerator)
     devices = device_count(devices)
     global_batch = int(
-        checks.at_most(checks.positive_int(global_batch, "global batch"), MAX_GLOBAL_BATCH, "global batch")
+        checks.at_most(checks.positive_int(global_batch, "global batch"), MAX_GLOBAL_BATCH, "global batch", "sequences per step")
     )
     devices_per_node = device_count(devices_per_node, "devices per node")
     mfu = checks.fraction(mfu, "MFU")

@@ -61,10 +61,56 @@ def test_search_prints_layouts():
     assert d["layouts"] and all(row["fits"] for row in d["layouts"])
 
 
-def test_search_without_global_batch_uses_about_4m_tokens():
+def test_search_default_batch_is_the_plans_deepseek_b_opt():
+    """memory --search and the plan size the default global batch by one rule: DeepSeek LLM's B_opt(C) =
+    0.292 C^0.3271 tokens (Bi et al. 2024, Eq. 1), at llama-2-7b's 2T tokens 8.1e22 FLOPs -> 2048 x 4096."""
     r = run("llama-2-7b", "--gpus", "8xH100", "--search", "--top", "2")
     assert r.exit_code == 0, r.output
-    assert "1024 sequences of 4096 tokens" in r.output  # 2^round(log2(4e6 / 4096)) = 1024
+    assert "2048 sequences of 4096 tokens" in r.output and "B_opt" in r.output
+    plan = CliRunner().invoke(main, ["plan", "llama-2-7b", "--tokens", "2T", "--gpus", "8xH100", "--json"])
+    assert plan.exit_code == 0, plan.output
+    assert json.loads(plan.output)["global_batch_tokens"] == 2048 * 4096
+
+
+def test_readme_qlora_int4_fits_an_rtx_4090():
+    """The README's example: a 24 GiB card (nvidia-smi total 24,564 MiB) holds LoRA r16 on int4 llama-2-7b."""
+    r = run("llama-2-7b", "--mode", "finetune", "--lora-rank", "16", "--quant", "int4", "--gpus", "RTX-4090", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["capacity_bytes"] == 24 * 2**30 and d["fits"] is True
+
+
+@pytest.mark.parametrize("gpu, gib", [("H100", 80), ("A100-40GB", 40), ("RTX-4090", 24), ("TPU-v4", 32), ("TPU-v5e", 16)])
+def test_capacity_in_the_unit_the_vendor_means(gpu, gib):
+    """Vendors' HBM/GDDR "GB" are GiB: an H100 shows 80 GiB (nvidia-smi: 81,559 MiB), not 74.5."""
+    r = run("llama-2-7b", "--gpus", f"1x{gpu}")
+    assert r.exit_code == 0, r.output
+    assert f"{gib:,.3f} GiB" in r.output.split("capacity")[1].splitlines()[0]
+
+
+def test_search_on_pcie_cards_does_not_rank_tp8_first():
+    """RTX-4090s talk over PCIe 4.0 (32 GB/s a direction), not NVLink: TP 8 pays for its all-reduces."""
+    d = json.loads(run("llama-2-7b", "--gpus", "8xRTX-4090", "--search", "--json").stdout)
+    assert d["intra_node_link"].startswith("PCIe") and d["intra_node_bytes_per_s"] == 32e9
+    assert d["layouts"] and d["layouts"][0]["tp"] < 8
+    nvlink = json.loads(run("llama-2-7b", "--gpus", "8xH100", "--search", "--json").stdout)
+    assert nvlink["intra_node_link"] == "NVLink4" and nvlink["intra_node_bytes_per_s"] == 450e9
+
+
+def test_search_prints_mfu_and_hfu_on_the_6nd_convention():
+    r = run("gpt3-175b", "--gpus", "1024xA100-80GB", "--global-batch", "1536", "--seq-len", "2048", "--search", "--top", "3")
+    assert r.exit_code == 0, r.output
+    assert "MFU" in r.output and "HFU" in r.output and "6nd model FLOPs" in r.output
+
+
+def test_search_absurd_numbers_fail_fast():
+    for args in (["--global-batch", "100000000000000000000"], ["--seq-len", "100000000000000"]):
+        r = run("llama-2-7b", "--gpus", "8xH100", "--search", *args)
+        assert r.exit_code == 2 and "at most" in r.output and len(r.output.strip().splitlines()) == 1
+    r = run("--params", "1e40", "--gpus", "8xH100", "--search")
+    assert r.exit_code == 2 and "parameter count" in r.output
+    r = run("--params", "7B", "--gpus", "99999999999999999999xH100", "--search")
+    assert r.exit_code == 2 and "device count" in r.output
 
 
 @pytest.mark.parametrize(
@@ -78,6 +124,9 @@ def test_search_without_global_batch_uses_about_4m_tokens():
         (["no-such-model"], "unknown model"),
         (["llama-2-7b", "--gpus", "8", "--search"], "--search needs an accelerator"),
         ([], "give a MODEL"),
+        (["llama-2-7b", "--mode", "infer", "--context", "-100000"], "invalid context -100000"),
+        (["llama-2-7b", "--mode", "infer", "--batch", "-1"], "invalid batch -1"),
+        (["llama-2-7b", "--seq-len", "0"], "invalid seq len 0"),
     ],
 )
 def test_errors_are_one_line_exit_2(args, fragment):
@@ -85,3 +134,47 @@ def test_errors_are_one_line_exit_2(args, fragment):
     assert r.exit_code == 2
     out = r.output.strip()
     assert fragment in out and "Traceback" not in out and len(out.splitlines()) == 1
+
+
+HEADER = "name,bf16_tflops,memory,price_usd_per_hour"
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (HEADER + "\nMyChip,1000,96GiB,3.5,extra", "more fields than the header"),
+        (HEADER + "\nMyChip,0,96GiB,3.5", "bf16_tflops"),
+        (HEADER + "\nMyChip,nan,96GiB,3.5", "bf16_tflops"),
+        (HEADER + "\nMyChip,1000,nanGiB,3.5", "memory"),
+        (HEADER + "\nMyChip,1000,-96GiB,3.5", "memory"),
+        (HEADER + "\nMyChip,1000,96,3.5", "needs its unit"),
+        (HEADER + "\nMyChip,1000,96GiB,-1", "price_usd_per_hour"),
+        (HEADER + "\nMyChip,1000,96GiB,inf", "price_usd_per_hour"),
+        ("name,bf16_tflops,memory_gb\nMyChip,1000,inf", "memory_gb"),
+    ],
+)
+def test_damaged_accelerator_file_is_one_line_naming_file_and_row(tmp_path, monkeypatch, body, fragment):
+    path = tmp_path / "gpus.csv"
+    path.write_text(body + "\n")
+    monkeypatch.setenv("SCALING_ACCELERATORS", str(path))
+    r = run("llama-2-7b", "--gpus", "8xMyChip")
+    assert r.exit_code == 2, r.output
+    out = r.output.strip()
+    assert len(out.splitlines()) == 1 and "Traceback" not in out
+    assert fragment in out and str(path) in out and "row 1" in out
+
+
+def test_non_utf8_accelerator_file_is_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "gpus.csv"
+    path.write_bytes(b"name,bf16_tflops,memory\nM\xe9Chip,1000,96GiB\n")
+    monkeypatch.setenv("SCALING_ACCELERATORS", str(path))
+    r = run("llama-2-7b", "--gpus", "8xH100")
+    assert r.exit_code == 2 and "UTF-8" in r.output and str(path) in r.output
+
+
+def test_user_accelerator_with_gb_and_no_links_is_assumed_pcie(tmp_path, monkeypatch):
+    path = tmp_path / "gpus.csv"
+    path.write_text("name,bf16_tflops,memory_gb\nMyChip,1000,96\n")
+    monkeypatch.setenv("SCALING_ACCELERATORS", str(path))
+    d = json.loads(run("llama-2-7b", "--gpus", "8xMyChip", "--search", "--json").stdout)
+    assert d["capacity_bytes"] == 96e9 and d["intra_node_link"] == "PCIe4 (assumed)"

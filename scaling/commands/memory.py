@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import click
 
 from scaling.commands._common import (
@@ -19,10 +17,6 @@ from scaling.commands._common import (
 )
 from scaling.errors import ScalingError
 from scaling.units import GB, GIB, format_count
-
-
-def _gib(value: float | None) -> str:
-    return "n/a" if value is None else f"{value / GIB:,.2f} GiB"
 
 
 @click.command("memory")
@@ -142,20 +136,24 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
 
     if accelerator is None:
         raise ScalingError("--search needs an accelerator in --gpus, e.g. --gpus 64xH100")
+    note = None
     if global_batch is None:
-        # about 4M tokens per step (Llama 2/3 pre-training), a power of two, at least one sequence per device
-        from scaling.model import load_model
+        from scaling.layout import default_global_batch
+        from scaling.memory import device_count, resolve_model
 
-        length = seq_len or (4096 if isinstance(target, (int, float)) else load_model(target).n_ctx)
-        global_batch = max(devices, 2 ** round(math.log2(max(1.0, 4e6 / length))))
-        click.echo(f"note: --global-batch not given: {global_batch} sequences of {length} tokens "
-                   "(about 4M tokens per step, as Llama 2 and 3 pre-trained)", err=True)
+        device_count(devices)
+        spec, _, _ = resolve_model(target)
+        default = default_global_batch(spec, seq_len or spec.n_ctx)
+        global_batch = default.sequences
+        note = f"--global-batch not given: {global_batch} sequences of {default.seq_len} tokens, {default.reason}"
     df = search_layouts(
         target, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=seq_len, mfu=mfu,
         precision=precision, optimizer=optimizer, devices_per_node=per_node or 8, flash_attention=flash_attention,
         overhead_bytes=overhead_bytes, top=top,
     )  # fmt: skip
     attrs = df.attrs
+    if note:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json({"layouts": df.to_dict(orient="records"), **attrs})
         return
@@ -164,19 +162,25 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
         f"{attrs['seq_len']} tokens, MFU {attrs['mfu']:g}: {attrs['candidates']} candidates, {attrs['valid']} valid, "
         f"{attrs['fit']} fit"
     )
+    if attrs["valid"] == 0:
+        warn(f"no valid layout: the global batch of {attrs['global_batch']} sequences must be divisible by "
+             "DP x micro-batch and TP x PP must divide the devices; give --global-batch")  # fmt: skip
+        return
     if df.empty:
         warn("no layout fits; try more devices, a smaller micro-batch or sequence, or offload")
         return
     rows = [
         (r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
-         f"{r.headroom_bytes / GIB:.1f}", f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.tokens_per_s:,.0f}")
+         f"{r.headroom_bytes / GIB:.1f}", f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
         for r in df.itertuples()
     ]  # fmt: skip
     click.echo(table(rows, headers=["TP", "PP", "DP", "ZeRO", "mb", "recompute", "SP", "GiB/dev", "headroom",
-                                    "step s", "MFU", "tokens/s"]))  # fmt: skip
+                                    "step s", "MFU", "HFU", "tokens/s"]))  # fmt: skip
     click.echo(
-        f"step time = compute at peak x MFU + pipeline bubble + TP/DP/PP communication (NVLink "
-        f"{attrs['intra_node_bytes_per_s'] / 1e9:g} GB/s, network {attrs['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap)"
+        f"step time = {attrs['flops_convention']} model FLOPs / (peak x MFU {attrs['mfu']:g}) + pipeline bubble + "
+        f"TP/DP/PP communication ({attrs['intra_node_link']} {attrs['intra_node_bytes_per_s'] / 1e9:g} GB/s within a "
+        f"node, network {attrs['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap); MFU and HFU columns: the whole "
+        f"step's model FLOPs ({attrs['flops_convention']}) and hardware FLOPs (exact, with recomputation) over peak"
     )
 
 
