@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from scaling.commands._common import CLUSTER, COUNT, FLOPS
+from scaling.commands._common import CLUSTER, COUNT, FLOPS, MONEY
 from scaling.errors import ScalingError
 
 ACROSS = ("zero", "recompute", "tp", "precision")  # scaling.memory.ACROSS, without importing numpy
@@ -206,6 +206,37 @@ def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute,
     options = {k: v for k, v in options.items() if v is not None and k != across}  # the varied one is set per bar
     fig = charts.memory_figure(memory_across(model, across, **options))
     _write(fig, output, plotlyjs, open_, "scaling-memory")
+
+
+@chart.command("inference")
+@click.argument("model")
+@click.option("--gpus", type=CLUSTER, default="8xH100", show_default=True, help="The deployment: 8xH100, 4xA100-80GB.")
+@click.option("--prompt", "prompt_tokens", type=int, default=2048, show_default=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=int, default=256, show_default=True, help="Generated tokens per request.")
+@click.option("--precision", default="bf16", show_default=True, help="Math and activations: bf16, fp16, fp8.")
+@click.option("--quant", default=None, help="Weight storage: int8, int4, nf4, fp8.")
+@click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
+@click.option("--price", type=MONEY, default=None, help="USD per device-hour: adds a $ per million tokens axis.")
+@_output_options("inference.html")
+def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dtype, price, output, open_,
+              plotlyjs, force):
+    """Latency against throughput across batch sizes, one line per TP size, memory- and compute-bound points.
+
+    Each point is `scaling inference` at that batch and TP; with --price a top axis reads $ per million
+    output tokens."""
+    from scaling.serving import Workload
+    from scaling.serving.chart import inference_curves, inference_figure
+
+    if gpus.accelerator is None:
+        raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
+    output = _checked(output, force)
+    workload = Workload(prompt_tokens, output_tokens, precision, quant, kv_dtype)
+    curves = inference_curves(model, gpus.accelerator, devices=gpus.devices, workload=workload)
+    if not curves:
+        raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
+    title = (f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, "
+             f"weights {quant or precision}, KV {kv_dtype or precision}")  # fmt: skip
+    _write(inference_figure(curves, title=title, price=price), output, plotlyjs, open_, "scaling-inference")
 
 
 def _runs_path(path: Path) -> Path:
