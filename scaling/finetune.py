@@ -46,6 +46,7 @@ CONVENTIONS = ("6nd", "exact")
 QUANT_TIME_FACTOR = 1.66
 DEFAULT_GLOBAL_BATCH = 16  # sequences per step when none is given (a small fine-tuning batch; --global-batch)
 DEFAULT_REPLAY_FRACTION = 0.05  # Ibrahim et al. 2024: 5% replay of the original data for a weak shift
+LAYOUT_KEYS = ("tp", "pp", "zero", "micro_batch", "recompute", "sp")  # what fixes a layout's memory
 MAX_SEARCH = 1 << 22  # upper end of the largest micro-batch / sequence-length searches
 # Weight-free matmuls of attention (Hoffmann et al. 2022, App. F terms): both inputs are activations.
 _SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
@@ -190,14 +191,16 @@ def _memory(spec: ModelSpec, common: dict[str, Any], **layout: Any) -> MemoryBre
     return estimate_memory(spec, mode="finetune", **common, **layout)
 
 
-def _full_layout(spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int) -> dict[str, Any]:
+def _full_layout(
+    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, recompute: tuple[str, ...]
+) -> dict[str, Any]:
     """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
     from scaling.layout import search_layouts
 
     kwargs = dict(
         devices=common["devices"], accelerator=common["accelerator"], global_batch=global_batch,
         seq_len=common["seq_len"], mfu=mfu, precision=common["precision"], optimizer=common["optimizer"],
-        as_frame=False,
+        recompute=recompute, as_frame=False,
     )  # fmt: skip
     columns, _ = search_layouts(spec, top=1, **kwargs)
     if not len(columns["tp"]):
@@ -220,7 +223,7 @@ def _full_layout(spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_
 
 def _adapter_layouts(
     spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, hw_per_token: dict[str, float],
-    quant_factor: float,
+    quant_factor: float, recompute: tuple[str, ...],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and step time."""
     from scaling.layout import bandwidths
@@ -234,21 +237,41 @@ def _adapter_layouts(
     replica = _memory(spec, common, micro_batch=0)  # a whole frozen base on one device
     out = []
     for zero in (0, 3) if devices > 1 else (0,):
-        for recompute in RECOMPUTE:
+        for level in recompute:
             for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
-                mem = _memory(spec, common, zero=zero, recompute=recompute, micro_batch=micro,
+                mem = _memory(spec, common, zero=zero, recompute=level, micro_batch=micro,
                               global_batch=global_batch)  # fmt: skip
-                compute_s = tokens * hw_per_token[recompute] * quant_factor / (devices * peak * mfu)
+                compute_s = tokens * hw_per_token[level] * quant_factor / (devices * peak * mfu)
                 share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
                 # FSDP all-gathers the frozen base for every micro-batch's forward and backward
                 gather_s = (per_device / micro) * 2.0 * share * replica.weights_bytes / link if zero else 0.0
-                grads_s = (
-                    2.0 * share * mem.trainable_params * 2.0 / link
-                )  # adapters' bf16 gradient all-reduce
-                out.append(dict(tp=1, pp=1, dp=devices, zero=zero, micro_batch=micro, recompute=recompute, sp=False,
+                # the adapters' bf16 gradient all-reduce
+                grads_s = 2.0 * share * mem.trainable_params * 2.0 / link
+                out.append(dict(tp=1, pp=1, dp=devices, zero=zero, micro_batch=micro, recompute=level, sp=False,
                                 step_s=compute_s + gather_s + grads_s, compute_s=compute_s, dp_comm_s=gather_s + grads_s,
                                 memory=mem))  # fmt: skip
     return out
+
+
+def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest layout that fits (then the largest micro-batch, the least sharding); else the smallest."""
+    if any(o["memory"].fits for o in options):
+        return min(options, key=lambda o: (not o["memory"].fits, o["step_s"], -o["micro_batch"], o["zero"]))
+    return min(options, key=lambda o: o["memory"].total_bytes)
+
+
+def _choose_layout(
+    spec: ModelSpec, common: dict[str, Any], *, method: str, levels: tuple[str, ...], mfu: float,
+    global_batch: int, hw_per_token: dict[str, float], quant_factor: float,
+) -> tuple[dict[str, Any], MemoryBreakdown]:  # fmt: skip
+    """The layout of the run and its memory: the layout search's for full fine-tuning, else the adapters'."""
+    if method == "full":
+        layout = _full_layout(spec, common, mfu=mfu, global_batch=global_batch, recompute=levels)
+        return layout, _memory(spec, common, global_batch=global_batch, **{k: layout[k] for k in LAYOUT_KEYS})
+    options = _adapter_layouts(spec, common, mfu=mfu, global_batch=global_batch, hw_per_token=hw_per_token,
+                               quant_factor=quant_factor, recompute=levels)  # fmt: skip
+    layout = _fastest_that_fits(options)
+    return layout, layout.pop("memory")
 
 
 def _largest(fits, limit: int = MAX_SEARCH) -> int:
@@ -297,13 +320,15 @@ def plan_finetune(
     precision: str = "bf16",
     optimizer: str = "adamw",
     convention: str = "6nd",
+    recompute: str | None = None,
     quant_time_factor: float = QUANT_TIME_FACTOR,
 ) -> FinetunePlan:
     """Plan fine-tuning ``model`` on ``tokens`` tokens for ``epochs`` epochs on ``devices`` accelerators.
 
     No ``lora_rank``: full fine-tuning. ``lora_rank``: LoRA on ``lora_targets``; with ``quant`` (nf4, int4,
     int8) QLoRA. ``global_batch`` is in sequences of ``seq_len`` tokens (default: the model's context, and
-    ``DEFAULT_GLOBAL_BATCH`` sequences rounded up to a multiple of the devices).
+    ``DEFAULT_GLOBAL_BATCH`` sequences rounded up to a multiple of the devices). ``recompute`` fixes the
+    activation checkpointing (none, selective, full); by default the fastest level that fits is chosen.
     """
     spec = load_model(model)
     acc = get_accelerator(accelerator)
@@ -330,24 +355,11 @@ def plan_finetune(
         return finetune_flops_per_token(spec, adapter_params=adapters, full=method == "full", convention=conv,
                                         seq_len=seq, recompute=recompute)  # fmt: skip
 
-    if method == "full":
-        layout = _full_layout(spec, common, mfu=mfu, global_batch=batch)
-        memory = _memory(
-            spec,
-            common,
-            global_batch=batch,
-            **{k: layout[k] for k in ("tp", "pp", "zero", "micro_batch", "recompute", "sp")},
-        )
-        factor = 1.0
-    else:
-        hw = {r: sum(terms("exact", r).values()) for r in RECOMPUTE}  # executed FLOPs, as the layout search
-        factor = factor if quant is not None else 1.0
-        options = _adapter_layouts(
-            spec, common, mfu=mfu, global_batch=batch, hw_per_token=hw, quant_factor=factor
-        )
-        layout = min(options, key=lambda o: (not o["memory"].fits, o["step_s"], -o["micro_batch"], o["zero"])
-                     if any(x["memory"].fits for x in options) else o["memory"].total_bytes)  # fmt: skip
-        memory = layout.pop("memory")
+    levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
+    factor = factor if quant is not None else 1.0
+    hw = {r: sum(terms("exact", r).values()) for r in levels}  # executed FLOPs, as the layout search counts
+    layout, memory = _choose_layout(spec, common, method=method, levels=levels, mfu=mfu, global_batch=batch,
+                                    hw_per_token=hw, quant_factor=factor)  # fmt: skip
     flops_terms = terms(convention, layout["recompute"])
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs

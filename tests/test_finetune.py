@@ -272,6 +272,20 @@ def test_qlora_step_takes_the_stated_factor_longer():
     assert any("66% faster" in n for n in qlora.notes)
 
 
+@pytest.mark.parametrize("lora_rank", [None, 16])
+def test_chosen_recompute_is_hardware_flops_only(lora_rank):
+    kwargs = dict(tokens=1e8, accelerator="H100-SXM", devices=8, lora_rank=lora_rank, seq_len=2048)
+    free = plan_finetune("llama-2-7b", recompute="none", **kwargs)
+    full = plan_finetune("llama-2-7b", recompute="full", **kwargs)
+    assert full.layout["recompute"] == "full" and free.layout["recompute"] == "none"
+    assert full.flops == pytest.approx(free.flops)  # MFU's model FLOPs never include recomputation
+    assert full.hardware_flops - full.flops == pytest.approx(
+        full.trained_tokens * full.flops_terms["recompute"]
+    )
+    assert full.flops_terms["recompute"] > 0.3 * full.flops_terms["forward"]
+    assert full.memory.activations_bytes < free.memory.activations_bytes
+
+
 def test_time_cost_and_throughput_agree():
     plan = plan_finetune("llama-2-7b", tokens=2e8, accelerator="A100-80GB", devices=2, lora_rank=8,
                          price_usd_per_hour=2.0, seq_len=2048)  # fmt: skip

@@ -72,6 +72,11 @@ from scaling.units import GIB, format_count, format_duration, format_flops, form
     help="FLOP count: 6nd (2N forward) or exact (per component, with attention).",
 )
 @click.option(
+    "--recompute",
+    default=None,
+    help="Activation checkpointing: none, selective or full (default: fastest that fits).",
+)
+@click.option(
     "--continued", is_flag=True, help="Continued pretraining on domain data (needs --unique-tokens)."
 )
 @click.option("--unique-tokens", type=COUNT, default=None, help="Unique domain tokens for --continued (50B).")
@@ -83,7 +88,7 @@ from scaling.units import GIB, format_count, format_duration, format_flops, form
 )
 @json_option
 def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, price, epochs, seq_len, global_batch,
-             precision, optimizer, convention, continued, unique_tokens, replay, as_json):  # fmt: skip
+             precision, optimizer, convention, recompute, continued, unique_tokens, replay, as_json):  # fmt: skip
     """FLOPs by term, memory per device, the layout that fits, time, device-hours and cost of a fine-tune.
 
     \b
@@ -123,7 +128,7 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
         raise ScalingError("give --tokens, the size of the fine-tuning data (e.g. 100M)")
     plan = plan_finetune(
         model, tokens=tokens, lora_rank=lora_rank, lora_targets=lora_targets, quant=quant,
-        epochs=1.0 if epochs is None else epochs, convention=convention, **common,
+        epochs=1.0 if epochs is None else epochs, convention=convention, recompute=recompute, **common,
     )  # fmt: skip
     if as_json:
         echo_json(plan.to_dict())
