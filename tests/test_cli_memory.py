@@ -178,3 +178,60 @@ def test_user_accelerator_with_gb_and_no_links_is_assumed_pcie(tmp_path, monkeyp
     monkeypatch.setenv("SCALING_ACCELERATORS", str(path))
     d = json.loads(run("llama-2-7b", "--gpus", "8xMyChip", "--search", "--json").stdout)
     assert d["capacity_bytes"] == 96e9 and d["intra_node_link"] == "PCIe4 (assumed)"
+
+
+def _chart_breakdowns(monkeypatch, tmp_path, *args):
+    """The breakdowns `scaling chart memory` draws (captured where they enter the figure)."""
+    from scaling import charts
+
+    seen = {}
+    real = charts.memory_figure
+
+    def capture(breakdowns, *a, **k):
+        seen.update(breakdowns)
+        return real(breakdowns, *a, **k)
+
+    monkeypatch.setattr(charts, "memory_figure", capture)
+    r = CliRunner().invoke(main, ["chart", "memory", *args, "-o", str(tmp_path / "m.html")])
+    assert r.exit_code == 0, r.output
+    return seen
+
+
+def test_chart_memory_draws_the_memory_commands_numbers(monkeypatch, tmp_path):
+    """`scaling chart memory llama-2-7b --gpus 8xH100` and `scaling memory ... --zero 3` once disagreed
+    (117 GiB without FlashAttention against 33.5 GiB with it): each bar is now the command's own total."""
+    bars = _chart_breakdowns(monkeypatch, tmp_path, "llama-2-7b", "--gpus", "8xH100")
+    assert list(bars) == ["ZeRO-0", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
+    for stage in range(4):
+        d = json.loads(run("llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", str(stage), "--json").stdout)
+        assert bars[f"ZeRO-{stage}"].to_dict() == d
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=12, deadline=None)
+@hypothesis.given(
+    model=st.sampled_from(["llama-2-7b", "gpt2", "mixtral-8x7b", "t5-small", "llama-3-8b"]),
+    gpus=st.sampled_from(["8xH100", "16xA100-40GB", "4xRTX-4090"]),
+    across=st.sampled_from(["zero", "recompute", "tp", "precision"]),
+    flash=st.sampled_from([[], ["--no-flash"]]),
+)
+def test_chart_memory_agrees_with_the_command_everywhere(tmp_path_factory, model, gpus, across, flash):
+    from scaling import charts
+
+    seen = {}
+    real = charts.memory_figure
+    charts.memory_figure = lambda b, *a, **k: (seen.update(b), real(b, *a, **k))[1]
+    try:
+        out = tmp_path_factory.mktemp("chart") / "m.html"
+        r = CliRunner().invoke(main, ["chart", "memory", model, "--gpus", gpus, "--across", across, *flash, "-o", str(out)])
+    finally:
+        charts.memory_figure = real
+    assert r.exit_code == 0, r.output
+    option = {"zero": "--zero", "recompute": "--recompute", "tp": "--tp", "precision": "--precision"}[across]
+    for label, breakdown in seen.items():
+        value = label.split()[-1].removeprefix("ZeRO-") if across != "precision" else label
+        d = json.loads(run(model, "--gpus", gpus, option, value, *flash, "--json").stdout)
+        assert breakdown.total_bytes == d["total_bytes"], (label, breakdown.total_bytes, d["total_bytes"])

@@ -88,3 +88,70 @@ def test_bad_search_input():
         search_layouts("gpt3-175b", devices=8, accelerator="A100", global_batch=8, mfu=1.5)
     with pytest.raises(ScalingError, match="unknown accelerator"):
         search_layouts("gpt3-175b", devices=8, accelerator="Z900", global_batch=8)
+
+
+# ------------------------------------------------------------------ one MFU, hardware facts, one batch rule
+def test_mfu_column_is_6nd_model_flops_over_peak():
+    """MFU is defined once (6ND model FLOPs / (devices x peak x seconds)): on one device with no bubble or
+    communication and no recompute, the step implies exactly the MFU it was given; HFU counts the exact
+    FLOPs (attention included) and so sits above it."""
+    from scaling.catalog import get_accelerator
+
+    df = search_layouts("llama-2-7b", devices=1, accelerator="B200", global_batch=8, seq_len=4096, mfu=0.4,
+                        recompute=["none"], top=None)  # fmt: skip
+    assert len(df) > 0
+    spec = get_preset("llama-2-7b")
+    peak = get_accelerator("B200").peak("bf16")
+    for row in df.itertuples():
+        assert row.mfu == pytest.approx(8 * 4096 * 6 * spec.active_params / (row.step_s * peak), rel=1e-12)
+        assert row.mfu == pytest.approx(0.4, rel=1e-12)
+        assert row.hfu > row.mfu
+
+
+def test_recompute_costs_time_and_raises_hfu_not_mfu():
+    df = search_layouts("llama-2-7b", devices=8, accelerator="H100", global_batch=64, seq_len=4096, tp=[1], pp=[1],
+                        zero=[3], micro_batch=[1], sp=[False], top=None)  # fmt: skip
+    by = {r.recompute: r for r in df.itertuples()}
+    assert by["full"].compute_s > by["selective"].compute_s > by["none"].compute_s
+    assert by["full"].hfu > by["full"].mfu
+    assert by["full"].mfu < by["none"].mfu  # the same model FLOPs take longer
+
+
+def test_links_come_from_the_catalog():
+    """NVLink 4 moves 900 GB/s both ways (450 a direction, H100 datasheet); RTX-4090 has no NVLink (PCIe 4.0
+    x16, 32 GB/s a direction), so TP 8 is not the fastest layout there."""
+    from scaling.catalog import get_accelerator
+    from scaling.layout import bandwidths
+
+    assert bandwidths(get_accelerator("H100")) == (450e9, 50e9)
+    assert bandwidths(get_accelerator("RTX-4090"))[0] == 32e9
+    df = search_layouts("llama-2-7b", devices=8, accelerator="RTX-4090", global_batch=256, seq_len=4096, top=1)
+    assert df.iloc[0]["tp"] < 8 and df.attrs["intra_node_link"] == "PCIe4"
+
+
+def test_default_batch_reproduces_deepseek_llm_7b():
+    """DeepSeek LLM (Bi et al. 2024) Table 2: the 7B model trained 2T tokens at 2304 x 4096 = 9.4M tokens per
+    step, from their B_opt = 0.292 C^0.3271 with C = M·D, M = 72 n_layer d² + 12 n_layer d l_seq (their Eq. 2;
+    30 layers, d 4096, l_seq 4096)."""
+    from scaling.layout import default_global_batch_tokens
+
+    m = 72 * 30 * 4096**2 + 12 * 30 * 4096 * 4096
+    assert default_global_batch_tokens(m * 2e12) == pytest.approx(2304 * 4096, rel=0.03)
+
+
+def test_absurd_search_inputs_fail_fast():
+    import time
+
+    start = time.perf_counter()
+    for kwargs, fragment in [
+        (dict(global_batch=10**20), "global batch"),
+        (dict(global_batch=2048, seq_len=10**12), "tokens per step"),
+        (dict(devices=10**20), "device count"),
+        (dict(global_batch=2048, intra_node_bytes_per_s=-1.0), "intra-node bandwidth"),
+    ]:
+        args = dict(devices=8, accelerator="H100", global_batch=8, seq_len=4096) | kwargs
+        with pytest.raises(ScalingError, match=fragment):
+            search_layouts("llama-2-7b", **args)
+    with pytest.raises(ScalingError, match="parameter count"):
+        search_layouts(1e40, devices=8, accelerator="H100", global_batch=8)
+    assert time.perf_counter() - start < 1.0

@@ -302,3 +302,72 @@ def test_custom_spec_gqa_tp_must_divide():
     estimate_memory(spec, devices=4, tp=4)  # 4 is a multiple of the 2 KV heads: replicate
     with pytest.raises(ScalingError, match="tensor parallel size 16"):
         estimate_memory(spec, devices=16, tp=16)
+
+
+# ------------------------------------------------------------------------- value objects, one home
+def test_bytes_per_param_mixed_precision_is_zeros_16():
+    """ZeRO §3.1: mixed-precision Adam holds 2 + 2 + K = 16 bytes per parameter, K = 12 (fp32 master,
+    momentum, variance); Megatron's fp32 gradients make it 18 (theoretical_memory_usage.py)."""
+    from scaling.memory import Precision
+
+    assert Precision.of("bf16").bytes_per_param() == 16.0
+    assert Precision.of("bf16", grad_dtype="fp32").bytes_per_param() == 18.0
+    assert Precision.of("fp32").bytes_per_param() == 16.0  # no master copy: 4 + 4 + 8
+    assert Precision.of("bfloat16", "adamw_8bit").optimizer == "adamw8bit"
+
+
+def test_value_objects_and_keywords_give_the_same_breakdown():
+    from scaling.memory import Parallelism, Precision, Workload
+
+    keywords = dict(devices=16, tp=2, pp=2, zero=1, micro_batch=2, seq_len=2048, global_batch=64, recompute="selective",
+                    optimizer="adamw8bit", flash_attention=False)  # fmt: skip
+    objects = dict(
+        precision=Precision.of("bf16", "adamw8bit"),
+        parallel=Parallelism.of(16, tp=2, pp=2, zero=1),
+        workload=Workload.of(micro_batch=2, seq_len=2048, global_batch=64, recompute="selective", flash_attention=False),
+    )
+    assert estimate_memory("llama-2-7b", **keywords).to_dict() == estimate_memory("llama-2-7b", **objects).to_dict()
+    with pytest.raises(TypeError, match="inside the Parallelism"):
+        estimate_memory("llama-2-7b", parallel=Parallelism.of(8), tp=2)
+    with pytest.raises(TypeError, match="unexpected"):
+        estimate_memory("llama-2-7b", tensor_parallel=2)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(mode="infer", context=-100000), "invalid context -100000"),
+    (dict(mode="infer", batch=-1), "invalid batch -1"),
+    (dict(seq_len=10**15), "invalid seq len"),
+    (dict(devices=10**12), "invalid device count"),
+])  # fmt: skip
+def test_negative_and_absurd_sizes_are_refused(kwargs, fragment):
+    with pytest.raises(ScalingError, match=fragment):
+        estimate_memory("llama-2-7b", **kwargs)
+
+
+def test_memory_across_is_estimate_memory_with_each_setting():
+    from scaling.memory import memory_across
+
+    common = dict(devices=8, accelerator="H100", micro_batch=2, seq_len=2048)
+    bars = memory_across("llama-2-7b", "zero", **common)
+    assert list(bars) == ["ZeRO-0", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
+    for stage in range(4):
+        assert bars[f"ZeRO-{stage}"].to_dict() == estimate_memory("llama-2-7b", zero=stage, **common).to_dict()
+    assert bars["ZeRO-3"].inputs["flash_attention"] is True  # the estimate's own default, as the command's
+    assert list(memory_across("gpt2", "tp", devices=8)) == ["TP 1", "TP 2", "TP 4"]  # 12 heads: not 8
+
+
+def test_scalar_and_vector_layout_validity_agree():
+    """One rule set (`layout_rules`): `validate_layout` raises exactly where the search's mask says invalid."""
+    from scaling.memory import layout_rules, validate_layout
+
+    spec = get_preset("llama-2-70b")  # 64 heads, 8 KV heads, 80 layers
+    for devices in (8, 12, 64, 96):
+        for tp in (1, 2, 3, 4, 8, 16, 32):
+            for pp in (1, 2, 5, 80, 81):
+                ok = all(bool(rule) for rule, _ in layout_rules(spec, devices, tp, pp))
+                try:
+                    validate_layout(spec, devices, tp, pp)
+                    raised = False
+                except ScalingError:
+                    raised = True
+                assert raised == (not ok), (devices, tp, pp)

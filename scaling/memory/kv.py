@@ -1,4 +1,4 @@
-"""The KV cache of inference, per device."""
+"""The KV cache of inference, per device: the model's KV elements per token x bytes per element."""
 
 from __future__ import annotations
 
@@ -20,26 +20,23 @@ def kv_cache_bytes(
     pp: Any = 1,
     source_len: Any = None,
 ) -> Any:
-    """KV-cache bytes on one device: 2 (K and V) x layers x kv_heads x d_head x bytes x batch x context.
+    """KV-cache bytes on one device of the first pipeline stage for ``batch`` sequences of ``context`` tokens.
 
-    GQA/MQA store only ``kv_heads``; with tensor parallelism each rank holds kv_heads/t heads, at least one
-    (replicated when t > kv_heads); pipeline stages hold layers/pp. Encoder-decoder models add cross-attention
-    K/V over the source (``source_len``, default the model's context); encoder-only models cache nothing.
-    Broadcasts over numpy arrays.
+    Elements per token come from the model (`ModelSpec.kv_cache_elements_per_token`: 2 x kv_heads x d_head
+    per layer for GQA/MQA, kv_heads/tp of them per tensor-parallel rank and at least one; MLA's latent;
+    sliding windows), times bytes per element. A pipeline stage holds ceil(layers/pp) of the decoder layers.
+    Encoder-decoder models add cross-attention K/V over the source (``source_len``, default the model's
+    context); encoder-only models cache nothing. Broadcasts over numpy arrays.
     """
     e = dtype if isinstance(dtype, (int, float)) else dtype_bytes(dtype, "KV dtype")
     context = spec.n_ctx if context is None else context
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
-    if spec.arch == "encoder":
-        return np.zeros(np.broadcast(np.asarray(batch), np.asarray(context), tp, pp).shape) + 0.0
-    heads = np.maximum(spec.kv_heads / tp, 1.0)
-    layers = np.ceil(spec.decoder_layers / pp)
-    per_token = 2.0 * layers * heads * spec.head_dim * e  # 2 = K and V
-    tokens = np.asarray(batch, dtype=float) * np.asarray(context, dtype=float)
-    cross = 0.0
-    if spec.arch == "encoder-decoder":
-        src = spec.n_ctx if source_len is None else source_len
-        cross = (
-            per_token * np.asarray(batch, dtype=float) * np.asarray(src, dtype=float)
-        )  # cross-attention K/V
-    return per_token * tokens + cross
+    batch = np.asarray(batch, dtype=float)
+    layers = max(spec.decoder_layers, 1)
+    stage_share = np.ceil(layers / pp) / layers  # the first stage's share of the decoder layers
+    self_attention = (
+        spec.kv_cache_elements_per_token(context, tp=tp) * batch * np.asarray(context, dtype=float)
+    )
+    source = spec.n_ctx if source_len is None else source_len
+    cross = spec.cross_kv_cache_elements_per_token(tp=tp) * batch * np.asarray(source, dtype=float)
+    return (self_attention + cross) * stage_share * e
