@@ -210,8 +210,8 @@ def _full_layout(
                 f"no valid layout of {spec.name} on {common['devices']} devices with a global batch of "
                 f"{global_batch} sequences: try another device count or --global-batch"
             )
-    best = int(min(range(len(columns["tp"])), key=lambda i: (not columns["fits"][i], columns["step_s"][i],
-                                                             columns["total_bytes"][i])))  # fmt: skip
+    # the search ranks what fits by step time; with nothing fitting, the smallest is the nearest to fitting
+    best = 0 if columns["fits"][0] else int(columns["total_bytes"].argmin())
     names = ("tp", "pp", "dp", "zero", "micro_batch", "recompute", "sp", "step_s", "compute_s", "bubble_s",
              "tp_comm_s", "dp_comm_s", "pp_comm_s")  # fmt: skip
     layout = {

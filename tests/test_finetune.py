@@ -219,6 +219,9 @@ def test_a_plan_that_does_not_fit_says_so_and_what_to_change():
     plan = plan_finetune("llama-2-70b", tokens=1e7, accelerator="A100-80GB", devices=1, seq_len=2048)
     assert plan.memory.fits is False and plan.to_dict()["memory"]["fits"] is False
     assert any("no layout fits" in w and "--lora-rank" in w for w in plan.warnings)
+    smallest = estimate_memory("llama-2-70b", mode="finetune", accelerator="A100-80GB", seq_len=2048,
+                               micro_batch=1, recompute="full").total_bytes  # fmt: skip
+    assert plan.memory.total_bytes == pytest.approx(smallest)
 
 
 # ---------------------------------------------------------------------------------- published figures
