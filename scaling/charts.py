@@ -858,12 +858,11 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
         textposition="top center", textfont={"size": 12, "color": "#000000"}, hoverinfo="skip",
         meta={"kind": "totals"},
     ))
-    fig = go.Figure(data=traces)
-    _draw_capacity(fig, labels, capacities)
+    shapes, annotations = _capacity_marks(traces, labels, capacities)
     top = max(totals + [c for c in capacities if c]) / units.GIB
     heading = title or _memory_title(labels, [b for _, b in items])
     assumptions = _memory_assumptions([b for _, b in items])
-    fig.update_layout(**_base_layout(
+    layout = _base_layout(
         heading + (f"<br><span style='font-size:12px'>{assumptions}</span>" if assumptions else ""),
         barmode="stack",
         xaxis=_linear_axis("Configuration", type="category", showgrid=False),
@@ -872,10 +871,10 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
         legend={**_base_layout("")["legend"], "traceorder": "reversed", "orientation": "h", "x": 0.0,
                 "y": -0.18, "yanchor": "top"},
         margin={"l": 80, "r": 110, "t": 110, "b": 150},
-    ))
-    fig.update_layout(title={"y": 0.97})  # two lines: the title and its assumptions
-    fig.layout.meta = {"assumptions": assumptions}
-    return fig
+        shapes=shapes, annotations=annotations, meta={"assumptions": assumptions},
+    )
+    layout["title"]["y"] = 0.97  # two lines: the title and its assumptions
+    return go.Figure(data=traces, layout=layout)
 
 
 def _memory_bars(labels: list[str], rows: dict[str, list[float]], components: list[tuple[str, str]],
@@ -898,26 +897,26 @@ def _memory_bars(labels: list[str], rows: dict[str, list[float]], components: li
     return traces
 
 
-def _draw_capacity(fig: go.Figure, labels: list[str], capacities: list[float | None]) -> None:
-    """The capacity as a dashed line across the bars, labelled in the right margin at its height; or one
-    tick per bar when the devices differ."""
+def _capacity_marks(traces: list, labels: list[str], capacities: list[float | None]) -> tuple[list, list]:
+    """The capacity as a dashed line across the bars with its label in the right margin, at its height (layout
+    shapes and annotations); or, when the devices differ, one tick per bar (a trace added to ``traces``)."""
     known = [c for c in capacities if c]
     if known and len(set(known)) == 1:
-        capacity = known[0]
-        fig.add_hline(y=capacity / units.GIB, line={"color": "#D55E00", "width": 2.5, "dash": "dash"})
-        fig.add_annotation(  # in the right margin, beside the line's end: never on a bar
-            x=1.0, xref="paper", xanchor="left", xshift=6, y=capacity / units.GIB, yref="y", yanchor="middle",
-            text=f"capacity<br>{units.format_bytes(capacity)}<br>({units.format_bytes(capacity, binary=False)})",
-            align="left",
-            showarrow=False, font={"color": "#D55E00", "size": 12}, bgcolor="rgba(255,255,255,0.85)",
-            name="capacity-label",
-        )
-    elif known:
-        fig.add_trace(go.Scatter(
+        y = known[0] / units.GIB
+        line = {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+                "line": {"color": "#D55E00", "width": 2.5, "dash": "dash"}}
+        label = {"x": 1.0, "xref": "paper", "xanchor": "left", "xshift": 6, "y": y, "yref": "y",
+                 "yanchor": "middle", "align": "left", "showarrow": False, "name": "capacity-label",
+                 "text": f"capacity<br>{units.format_bytes(known[0])}<br>({units.format_bytes(known[0], binary=False)})",
+                 "font": {"color": "#D55E00", "size": 12}, "bgcolor": "rgba(255,255,255,0.85)"}  # fmt: skip
+        return [line], [label]
+    if known:
+        traces.append(go.Scatter(
             x=labels, y=[c / units.GIB if c else None for c in capacities], mode="markers", name="Capacity",
             marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#D55E00"}},
             hovertext=[f"capacity {units.format_bytes(c)}" if c else "" for c in capacities], hoverinfo="text",
         ))
+    return [], []
 
 
 def _memory_title(labels: list[str], breakdowns: list[Any]) -> str:
