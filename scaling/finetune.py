@@ -451,6 +451,7 @@ class ContinuedPretrainingPlan:
     law: str
     training: FinetunePlan
     findings: tuple[str, ...] = DOMAIN_ADAPTATION_FINDINGS
+    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -459,7 +460,10 @@ class ContinuedPretrainingPlan:
         data = {k: getattr(self, k) for k in ("model", "unique_tokens", "epochs", "domain_tokens", "replay_fraction",
                                                "general_tokens", "tokens", "effective_domain_tokens", "repeat_value",
                                                "law")}  # fmt: skip
-        return {**run, **data, "findings": list(self.findings), "warnings": self.warnings + run["warnings"]}
+        return {
+            **run, **data, "findings": list(self.findings), "notes": self.notes + run["notes"],
+            "warnings": self.warnings + run["warnings"],
+        }  # fmt: skip
 
 
 def plan_continued_pretraining(
@@ -516,6 +520,17 @@ def plan_continued_pretraining(
             f"law {law!r} has no repeated-data constant R_D*: use a data-constrained law ('muennighoff')"
         )
     effective = float(effective_data(domain, unique, constants.R_D_star))
+    notes = []
+    if global_batch is None:  # a pretraining batch: DeepSeek LLM's B_opt(C), the plan's own default
+        from scaling.layout import default_global_batch_tokens, global_batch_sequences
+
+        sequences = global_batch_sequences(
+            float(default_global_batch_tokens(training_flops(spec, total).flops)), seq_len or spec.n_ctx
+        )
+        global_batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
+        notes.append(
+            f"global batch {global_batch} sequences: DeepSeek LLM's B_opt(C) (Bi et al. 2024, Eq. 1)"
+        )
     training = plan_finetune(
         spec, tokens=total, accelerator=accelerator, devices=devices, seq_len=seq_len, global_batch=global_batch,
         mfu=mfu, price_usd_per_hour=price_usd_per_hour, precision=precision, optimizer=optimizer,
@@ -524,5 +539,5 @@ def plan_continued_pretraining(
     return ContinuedPretrainingPlan(
         model=spec.name, unique_tokens=unique, epochs=domain / unique, domain_tokens=domain, replay_fraction=replay,
         general_tokens=total - domain, tokens=total, effective_domain_tokens=effective, repeat_value=effective / domain,
-        law=constants.name, training=training, warnings=[warning] if warning else [],
+        law=constants.name, training=training, notes=notes, warnings=[warning] if warning else [],
     )  # fmt: skip

@@ -324,6 +324,8 @@ def test_continued_pretraining_values_repeats_with_the_data_constrained_law():
     assert 0.9 < plan.repeat_value < 1.0  # two epochs are worth nearly as much as fresh data
     assert plan.training.flops == pytest.approx(training_flops(load_model("llama-2-7b"), plan.tokens).flops)
     assert plan.warnings == []
+    assert plan.training.global_batch * plan.training.seq_len >= 2**20  # a pretraining batch, B_opt(C)
+    assert any("B_opt" in n for n in plan.notes)
     d = plan.to_dict()
     assert (
         d["effective_domain_tokens"] == plan.effective_domain_tokens and d["seconds"] == plan.training.seconds

@@ -193,6 +193,8 @@ def _render_continued(result) -> None:
         f"  {result.law}: the repeated domain tokens are worth {format_count(result.effective_domain_tokens)} "
         f"fresh ones ({result.repeat_value:.0%}, Muennighoff et al. 2023 Eq. 5)"
     )
+    for note in result.notes:
+        click.echo(f"  note: {note}")
     click.echo()
     _render(result.training)
     click.echo()
