@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.checks import finite
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
 from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
@@ -308,6 +309,65 @@ def _selective_extra(spec: ModelSpec, seq_len: int | None, causal: str, target_l
     return sum(terms.get(k, 0.0) + terms.get(f"cross_{k}", 0.0) for k in _SCORE_TERMS)
 
 
+def _breakdown(spec: ModelSpec | None, params: float, params_ne: float, convention: str, seq_len: int | None,
+               causal: str, include_embeddings: bool, include_logits: bool, target_len: int | None) -> dict[str, float]:  # fmt: skip
+    """Training FLOPs per token by term under ``convention``."""
+    if convention == "6nd":
+        # Kaplan et al. 2020 §2.1: C = 6ND, with N total (GPT-3 Table D.1 counts embeddings in N)
+        return {"params": FLOPS_PER_PARAM_TOKEN * params}
+    if convention == "6nd-nonembedding":
+        # Kaplan et al. 2020 §2.1: N excludes the embeddings
+        return {"params_non_embedding": FLOPS_PER_PARAM_TOKEN * params_ne}
+    if convention == "3nd":
+        # GPT-3 Table D.1: forward FLOPs per active param 2, with half the params active per token
+        return {"params": 3.0 * params}
+    assert spec is not None
+    if convention == "kaplan":
+        context = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
+        return {
+            # Kaplan et al. 2020, Table 1 / Eq. 2.2: C_forward = 2N + 2 n_layer n_ctx d_attn, training 3x
+            "params_non_embedding": 3.0 * 2.0 * params_ne,
+            "attention_context": 3.0 * 2.0 * spec.total_layers * context * spec.d_attn,
+        }
+    forward = forward_flops_per_token(
+        spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
+        include_logits=include_logits, target_len=target_len,
+    )  # fmt: skip
+    return {k: (1.0 + BACKWARD_MULTIPLIER) * val for k, val in forward.items() if k != "total"}
+
+
+def _recompute_extra(spec: ModelSpec | None, breakdown: dict[str, float], convention: str, recompute: str,
+                     seq_len: int | None, causal: str, target_len: int | None) -> float:  # fmt: skip
+    """Hardware FLOPs per token that recomputation adds (model FLOPs never include them)."""
+    per_token = sum(breakdown.values())
+    if recompute == "full":
+        # Narayanan et al. 2021, Eq. 3: one more forward of the checkpointed layers (not the logits layer)
+        if convention == "exact":
+            layers = sum(v for k, v in breakdown.items() if k not in ("logits", "embeddings"))
+            return layers / (1.0 + BACKWARD_MULTIPLIER)
+        return per_token / (1.0 + BACKWARD_MULTIPLIER)  # 6ND -> 8ND (Narayanan Eq. 4)
+    if recompute == "selective":
+        if spec is None:
+            raise ScalingError("selective recompute needs an architecture to count the attention scores")
+        # Korthikanti et al. 2022, App. A: recompute QK^T, softmax and softmax @ V. App. A's hardware-FLOPs
+        # formula 72BLsh^2(1 + s/3h + V/12hL) doubles the whole attention-score term of the model FLOPs
+        # (s/6h -> s/3h), i.e. it charges the recompute at forward + backward cost; we follow it so that
+        # Table 5's HFU column reproduces.
+        return (1.0 + BACKWARD_MULTIPLIER) * _selective_extra(spec, seq_len, causal, target_len)
+    return 0.0
+
+
+def _no_overflow(flops: Number, params: float, tokens: Number) -> Number:
+    """FLOPs beyond floating point (e.g. 1e308 parameters) are refused, never printed as infinity."""
+    try:
+        return finite(flops, "training FLOPs")
+    except ScalingError:
+        raise ScalingError(
+            f"invalid model size or tokens: {params:.3g} parameters on {tokens} tokens overflow the FLOP count "
+            "(beyond 1.8e308); give a realistic size"
+        ) from None
+
+
 def training_flops(
     spec: ModelSpec | float,
     tokens: Number,
@@ -347,52 +407,12 @@ def training_flops(
             spec.name,
         )
         spec_for_terms = spec
-
-    breakdown: dict[str, float]
-    if convention == "6nd":
-        # Kaplan et al. 2020 §2.1: C = 6ND, with N total (GPT-3 Table D.1 counts embeddings in N)
-        breakdown = {"params": FLOPS_PER_PARAM_TOKEN * params}
-    elif convention == "6nd-nonembedding":
-        # Kaplan et al. 2020 §2.1: N excludes the embeddings
-        breakdown = {"params_non_embedding": FLOPS_PER_PARAM_TOKEN * params_ne}
-    elif convention == "3nd":
-        # GPT-3 Table D.1: forward FLOPs per active param 2, with half the params active per token
-        breakdown = {"params": 3.0 * params}
-    elif convention == "kaplan":
-        assert spec_for_terms is not None
-        context = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
-        breakdown = {
-            # Kaplan et al. 2020, Table 1 / Eq. 2.2: C_forward = 2N + 2 n_layer n_ctx d_attn, training 3x
-            "params_non_embedding": 3.0 * 2.0 * params_ne,
-            "attention_context": 3.0 * 2.0 * spec.total_layers * context * spec.d_attn,
-        }
-    else:  # exact
-        assert spec_for_terms is not None
-        forward = forward_flops_per_token(
-            spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
-            include_logits=include_logits, target_len=target_len,
-        )  # fmt: skip
-        breakdown = {k: (1.0 + BACKWARD_MULTIPLIER) * val for k, val in forward.items() if k != "total"}
+    breakdown = _breakdown(spec_for_terms, params, params_ne, convention, seq_len, causal, include_embeddings,
+                           include_logits, target_len)  # fmt: skip
     per_token = sum(breakdown.values())
-
-    extra = 0.0
-    if recompute == "full":
-        # Narayanan et al. 2021, Eq. 3: one more forward of the checkpointed layers (not the logits layer)
-        if convention == "exact":
-            extra = sum(v for k, v in breakdown.items() if k not in ("logits", "embeddings")) / (
-                1.0 + BACKWARD_MULTIPLIER
-            )
-        else:
-            extra = per_token / (1.0 + BACKWARD_MULTIPLIER)  # 6ND -> 8ND (Narayanan Eq. 4)
-    elif recompute == "selective":
-        if spec_for_terms is None:
-            raise ScalingError("selective recompute needs an architecture to count the attention scores")
-        # Korthikanti et al. 2022, App. A: recompute QK^T, softmax and softmax @ V. App. A's hardware-FLOPs
-        # formula 72BLsh^2(1 + s/3h + V/12hL) doubles the whole attention-score term of the model FLOPs
-        # (s/6h -> s/3h), i.e. it charges the recompute at forward + backward cost; we follow it so that
-        # Table 5's HFU column reproduces.
-        extra = (1.0 + BACKWARD_MULTIPLIER) * _selective_extra(spec_for_terms, seq_len, causal, target_len)
+    extra = _recompute_extra(spec_for_terms, breakdown, convention, recompute, seq_len, causal, target_len)
     hardware_per_token = per_token + extra
+    _no_overflow(hardware_per_token * tokens, params, tokens)
 
     warnings: list[str] = []
     if (

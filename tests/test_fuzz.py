@@ -1,0 +1,72 @@
+"""Hostile input never gives a traceback: a seeded fuzz of every non-training command, in process.
+
+The calls come from `tests/fuzzing.py` (adversarial numbers, unit strings, unicode, damaged files; the
+options are read from the commands). ``bench/fuzz.py`` runs the same fuzzer for 40,000 calls.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scaling.cli import main
+from tests.fuzzing import damaged_files, draw_call, run_call
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return damaged_files(tmp_path_factory.mktemp("fuzz-inputs"))
+
+
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(rng=st.randoms(use_true_random=False))
+def test_no_command_gives_a_traceback_or_a_multi_line_error(
+    rng: random.Random, files, tmp_path_factory, monkeypatch
+):
+    monkeypatch.chdir(tmp_path_factory.getbasetemp())
+    args = draw_call(rng, main, files)
+    outcome = run_call(main, args)
+    assert outcome.unhandled is None, f"scaling {' '.join(args)}: {outcome.unhandled}"
+    assert outcome.bad_error is None, f"scaling {' '.join(args)}: {outcome.bad_error}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--gpu-hours", "1e30"],
+        ["plan", "--gpus", "99999999999999999999xH100", "--days", "30"],
+        ["plan", "--flops", "1e23", "--inference-tokens", "1e25"],
+        ["flops", "--params", "1e308", "--tokens", "1T"],
+        ["plan", "--flops", "1e22", "--html", "/dev/null/x.html"],
+        ["plan", "--flops", "1e22", "--html", "n" * 300 + ".html"],
+    ],
+)
+def test_known_hostile_calls_are_one_error_line_fast(args, tmp_path, monkeypatch):
+    # Each of these once ran for minutes, overflowed, printed inf or a traceback.
+    monkeypatch.chdir(tmp_path)
+    outcome = run_call(main, args)
+    assert outcome.unhandled is None and outcome.bad_error is None, (outcome.unhandled, outcome.bad_error)
+    assert outcome.exit_code == 2
+    assert outcome.seconds < 5
+
+
+def test_python_warnings_print_as_one_warning_line():
+    import warnings
+
+    import click
+    from click.testing import CliRunner
+
+    @click.command()
+    def noisy():
+        warnings.warn("a numerical caution", RuntimeWarning, stacklevel=1)
+
+    main.add_command(noisy, "noisy-test-command")
+    try:
+        result = CliRunner().invoke(main, ["noisy-test-command"])
+    finally:
+        main.commands.pop("noisy-test-command")
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "warning: a numerical caution"
