@@ -132,3 +132,150 @@ def test_malformed_json_and_missing_file(tmp_path):
         spec_from_hf_config(path)
     with pytest.raises(ScalingError, match="does not exist"):
         spec_from_hf_config(tmp_path / "nope.json")
+
+
+# ------------------------------------------------------------------ every family against transformers itself
+TRANSFORMERS_FIXTURES = sorted((FIXTURES / "transformers").glob("*.json"))
+
+
+def _fixture(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", TRANSFORMERS_FIXTURES, ids=lambda p: p.stem)
+def test_count_equals_transformers_meta_device_count(path):
+    """Our count from the config equals sum(p.numel()) of the model transformers builds from the same config
+    (stored with its transformers version by tests/fixtures/hf/make_transformers_fixtures.py)."""
+    record = _fixture(path)
+    assert spec_from_hf_config(record["config"]).params == record["params"]
+
+
+@pytest.mark.parametrize("path", TRANSFORMERS_FIXTURES, ids=lambda p: p.stem)
+def test_count_equals_installed_transformers(path):
+    """The same check against the installed transformers, built on PyTorch's meta device (no memory)."""
+    pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tests.fixtures.hf.make_transformers_fixtures import build_count
+
+    transformers.logging.set_verbosity_error()
+    record = _fixture(path)
+    config = dict(record["config"])
+    model_type = config.pop("model_type")
+    _, params = build_count(model_type, transformers.AutoConfig.for_model(model_type, **config))
+    assert spec_from_hf_config(record["config"]).params == params
+
+
+def test_every_family_has_a_transformers_fixture():
+    families = {_fixture(p)["config"]["model_type"] for p in TRANSFORMERS_FIXTURES}
+    wanted = {"qwen3", "qwen3_moe", "qwen2_moe", "deepseek_v2", "deepseek_v3", "gemma3_text", "olmo", "olmo2",
+              "olmoe", "starcoder2", "gptj", "bloom", "opt", "granite", "cohere", "stablelm", "mpt", "bart",
+              "roberta", "llama", "mistral", "mixtral", "gemma2", "phi3", "phi", "gpt_neox", "falcon", "t5"}  # fmt: skip
+    assert wanted <= families
+    assert wanted <= set(SUPPORTED_MODEL_TYPES)
+
+
+# ------------------------------------------------------------------ active parameters of MoE models (published)
+def _spec(name: str):
+    return spec_from_hf_config(_fixture(FIXTURES / "transformers" / f"{name}.json")["config"])
+
+
+def test_mixtral_8x7b_active_12_9b_of_46_7b():
+    # Jiang et al. 2024 (Mixtral of Experts), §2: 47B parameters, 13B active (the model card: 46.7B / 12.9B)
+    spec = _spec("mixtral-8x7b")
+    assert spec.params == pytest.approx(46.7e9, rel=0.005)
+    assert spec.active_params == pytest.approx(12.9e9, rel=0.005)
+
+
+def test_deepseek_v3_active_37b_of_671b():
+    # DeepSeek-AI 2024 (DeepSeek-V3 Technical Report), abstract: 671B total, 37B activated per token
+    spec = _spec("deepseek-v3")
+    assert spec.params == pytest.approx(671e9, rel=0.001)
+    assert spec.active_params == pytest.approx(37e9, rel=0.02)
+    assert spec.attention_kind == "MLA" and spec.dense_layers == 3 and spec.d_ff_shared == 2048
+
+
+def test_olmoe_1b_7b_active_1_3b_of_6_9b():
+    # Muennighoff et al. 2024 (OLMoE), Table 1: 6.9B total, 1.3B active
+    spec = _spec("olmoe-1b-7b")
+    assert spec.params == pytest.approx(6.9e9, rel=0.005)
+    assert spec.active_params == pytest.approx(1.3e9, rel=0.02)
+
+
+def test_qwen3_30b_a3b_active_3_3b_of_30_5b():
+    # Qwen Team 2025 (Qwen3 Technical Report), Table 2 and the model card: 30.5B total, 3.3B activated
+    spec = _spec("qwen3-30b-a3b")
+    assert spec.params == pytest.approx(30.5e9, rel=0.005)
+    assert spec.active_params == pytest.approx(3.3e9, rel=0.02)
+
+
+def test_moe_flops_per_token_use_active_params():
+    from scaling.flops import training_flops
+
+    spec = _spec("deepseek-v3")
+    result = training_flops(spec, tokens=1e12)
+    assert result.flops == pytest.approx(6 * spec.active_params * 1e12)
+
+
+# ------------------------------------------------------------------ unknown families and damaged configs
+STANDARD = {"model_type": "brand_new", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+            "intermediate_size": 2816, "vocab_size": 32000}  # fmt: skip
+
+
+def test_unknown_model_type_with_standard_keys_uses_generic_rules_and_lists_assumptions():
+    spec = spec_from_hf_config(STANDARD)
+    llama_like = spec_from_hf_config(STANDARD | {"model_type": "llama"})
+    assert spec.params == llama_like.params
+    assert spec.assumptions and "brand_new" in spec.assumptions[0]
+    assert any("untied" in a for a in spec.assumptions) and not llama_like.assumptions
+    assert spec.to_dict()["assumptions"] == list(spec.assumptions)
+
+
+def test_unknown_model_type_missing_keys_names_every_missing_key():
+    data = {k: v for k, v in STANDARD.items() if k not in ("intermediate_size", "vocab_size")}
+    with pytest.raises(ScalingError, match="intermediate_size, vocab_size") as info:
+        spec_from_hf_config(data)
+    assert "brand_new" in str(info.value)
+
+
+def test_multimodal_config_reads_its_text_config_and_says_so():
+    text = _fixture(FIXTURES / "transformers" / "gemma-3-1b.json")["config"]
+    data = {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"],
+            "text_config": {k: v for k, v in text.items() if k != "model_type"}, "vision_config": {"hidden_size": 1152}}  # fmt: skip
+    spec = spec_from_hf_config(data)
+    assert spec.params == _spec("gemma-3-1b").params
+    assert "text_config" in spec.assumptions[0]
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [('"hidden_size": NaN', "NaN"), ('"hidden_size": Infinity', "Infinity"), ('"hidden_size": -Infinity', "Infinity"),
+     ('"num_hidden_layers": 1e308', "n_layer"), ('"num_hidden_layers": 1e12', "n_layer"),
+     ('"hidden_size": ' + "9" * 400, "hidden_size"), ('"vocab_size": 1e400', "vocab_size"),
+     ('"model_type": ["llama"]', "model_type"), ('"model_type": {"a": 1}', "model_type"),
+     ('"model_type": "x", "architectures": 7', "architectures"), ('"num_hidden_layers": "32"', "num_hidden_layers"),
+     ('"num_hidden_layers": true', "num_hidden_layers"), ('"hidden_size": 4096.5', "hidden_size")],
+)  # fmt: skip
+def test_damaged_config_values_give_one_clear_error(tmp_path, text, key):
+    """NaN/Infinity, absurd sizes, 400-digit integers and wrongly typed keys: one ScalingError naming the key."""
+    base = json.loads((FIXTURES / "llama-2-7b.json").read_text())
+    name = text.split('"')[1]
+    base.pop(name, None)
+    if name == "model_type":
+        base.pop("architectures", None)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(base)[:-1] + ", " + text + "}")
+    with pytest.raises(ScalingError, match=key) as info:
+        spec_from_hf_config(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_flops_command_prints_the_generic_assumptions(tmp_path):
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(STANDARD))
+    result = CliRunner().invoke(main, ["flops", str(path), "--tokens", "1T"])
+    assert result.exit_code == 0, result.output
+    assert "brand_new" in result.output and "untied" in result.output

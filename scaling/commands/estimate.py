@@ -56,6 +56,7 @@ def _resolve_model(model, params, dims, seq_len, needs_shape) -> tuple[ModelSpec
     notes: list[str] = []
     if model is not None:
         spec = load_model(model)
+        notes.extend(f"assumed: {a}" for a in spec.assumptions)  # a config of an unknown family
         return spec, f"preset/config {spec.name}", notes
     if params is not None:
         if not needs_shape:

@@ -393,6 +393,31 @@ class ModelSpec:
             + self.dense_layers * dense
         )
 
+    def ffn_weights_per_layer(self, active: bool = True) -> float:
+        """Feed-forward weight-matrix entries per layer, averaged over the layers: what a token multiplies by
+        (``active``: the top-k routed experts and the shared expert; else all experts). Twice this is the FFN's
+        forward FLOPs per token per layer (Hoffmann et al. 2022, App. F), for dense layers and MoE alike."""
+        matrices = 3 if self.gated_ffn else 2
+        if not self.is_moe:
+            return float(matrices * self.d_model * self.ffn_dim)
+        experts = self.experts_per_token if active else self.n_experts
+        moe = matrices * self.d_model * (experts * self.expert_ffn_dim + self.d_ff_shared)
+        dense = matrices * self.d_model * self.ffn_dim
+        return (self.moe_layers * moe + self.dense_layers * dense) / self.total_layers
+
+    def attention_weights(self) -> int:
+        """Attention projection weight-matrix entries (Q, K, V, O; MLA's down- and up-projections): twice this
+        is the projections' forward FLOPs per token (the scores and values come on top)."""
+        if not self.is_mla:
+            return 2 * self.d_model * self.d_attn + 2 * self.d_model * self.d_kv
+        biases_and_norms = (
+            self.q_lora_rank
+            + self.kv_lora_rank
+            + (self.q_lora_rank + self.kv_lora_rank + self.qk_rope_head_dim if self.qkv_bias else 0)
+            + (self.d_model if self.out_bias else 0)
+        )
+        return self._mla_params() - biases_and_norms
+
     @property
     def routed_expert_params(self) -> int:
         """Parameters of all routed experts in all layers (what expert parallelism divides); 0 if dense."""
