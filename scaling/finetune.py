@@ -253,6 +253,20 @@ def _adapter_layouts(
     return out
 
 
+def _active_adapters(spec: ModelSpec, common: dict[str, Any], states: MemoryBreakdown) -> float:
+    """Adapter parameters one token passes through: all of them, except that a mixture-of-experts layer runs
+    the FFN adapters of its ``experts_per_token`` active experts only (memory holds every expert's)."""
+    if not spec.is_moe:
+        return states.trainable_params
+    attention = [t for t in states.inputs["lora_targets"] if t in ("q", "k", "v", "o")]
+    attn = (
+        _memory(spec, {**common, "lora_targets": attention}, micro_batch=0).trainable_params
+        if attention
+        else 0.0
+    )
+    return attn + (states.trainable_params - attn) * spec.experts_per_token / spec.n_experts
+
+
 def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest layout that fits (then the largest micro-batch, the least sharding); else the smallest."""
     if any(o["memory"].fits for o in options):
@@ -348,8 +362,9 @@ def plan_finetune(
                                   seq_len=seq)  # fmt: skip
     if method != "full":
         common.update(lora_rank=lora_rank, lora_targets=lora_targets, quant=quant)
-    trainable = _memory(spec, common, micro_batch=0).trainable_params  # the memory planner's adapter count
-    adapters = 0.0 if method == "full" else trainable
+    states = _memory(spec, common, micro_batch=0)  # the memory planner's adapter count
+    trainable = states.trainable_params
+    adapters = 0.0 if method == "full" else _active_adapters(spec, common, states)
 
     def terms(conv: str, recompute: str = "none") -> dict[str, float]:
         return finetune_flops_per_token(spec, adapter_params=adapters, full=method == "full", convention=conv,

@@ -78,6 +78,16 @@ def test_lora_flops_invariants(seq, rank, recompute):
     assert all(value >= 0 for value in lora.values())
 
 
+def test_moe_adapters_count_the_active_experts_only():
+    """Mixtral 8x7B routes each token through 2 of 8 experts: their FFN adapters run, the other six do not."""
+    kwargs = dict(tokens=1e7, accelerator="H200", devices=8, lora_rank=8, seq_len=1024)
+    attention = plan_finetune("mixtral-8x7b", lora_targets="q,k,v,o", **kwargs)
+    everything = plan_finetune("mixtral-8x7b", lora_targets="all", **kwargs)
+    ffn_params = everything.trainable_params - attention.trainable_params
+    extra = everything.flops_terms["adapters"] - attention.flops_terms["adapters"]
+    assert extra == pytest.approx(6.0 * ffn_params * 2 / 8)
+
+
 def test_bad_flops_inputs_name_the_value():
     spec = load_model("llama-2-7b")
     with pytest.raises(ScalingError, match="FLOP convention"):
