@@ -469,7 +469,13 @@ def _derive_missing(rows: _Rows) -> list[str]:
         )
     if not missing:
         return []
-    numbers = {c: frame[c].map(positive_number).astype(float) for c in ("N", "D", "C") if c in frame.columns}
+    import pandas as pd
+
+    numbers = {
+        c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+        for c in ("N", "D", "C")
+        if c in frame.columns
+    }
     if missing == ["C"]:
         frame["C"] = six_nd(numbers["N"], numbers["D"])
         note = "C = 6ND (no compute column)"
@@ -483,14 +489,23 @@ def _derive_missing(rows: _Rows) -> list[str]:
 
 
 def _numbers(rows: _Rows, columns: tuple[str, ...]) -> None:
+    import numpy as np
+    import pandas as pd
+
     for column in columns:
-        values = rows.frame[column].map(positive_number)
-        bad = values.isna()
+        values = pd.to_numeric(rows.frame[column], errors="coerce").astype(float)
+        bad = ~(np.isfinite(values) & (values > 0))
         if bad.any():
             example = rows.frame.loc[bad, column].iloc[0]
             shown = repr(example) if isinstance(example, str) else str(example)
             rows.drop(bad, f"{column} not a finite positive number (e.g. {shown})")
-        rows.frame[column] = rows.frame[column].map(positive_number).astype(float)
+            values = values[~bad].reset_index(drop=True)
+        rows.frame[column] = values
+    if {"N", "D"} <= set(columns):  # C = 6ND must be a number too (N = D = 1e300 overflows it)
+        from scaling.flops import six_nd
+
+        with np.errstate(over="ignore"):
+            rows.drop(~np.isfinite(six_nd(rows.frame["N"], rows.frame["D"])), "6·N·D overflows a float")
 
 
 def _failed(rows: _Rows) -> None:
@@ -515,6 +530,30 @@ def _last_points(rows: _Rows) -> str | None:
     keep = frame.index.isin(last.index)
     rows.drop(~keep, "earlier points of a loss curve (step column, repeated run_id)")
     return f"loss curves (step column): the last point of each of {runs} run(s) is its final loss"
+
+
+BYTE_TOKENIZERS = ("bytes", "byte", "utf-8 bytes")
+
+
+def loss_metadata(frame: Any) -> dict[str, Any]:
+    """The loss unit, tokenizer and vocabulary the runs state (``loss_unit``, ``tokenizer``, ``vocab_size``
+    columns; a byte-level tokenizer means nats/byte and 256 symbols). Raises `ScalingError` when the runs mix
+    them: one law has one unit."""
+    found: dict[str, Any] = {}
+    for column in ("loss_unit", "tokenizer", "vocab_size"):
+        if column in getattr(frame, "columns", ()):
+            values = {str(v).strip() for v in frame[column].dropna() if str(v).strip() and str(v) != "nan"}
+            if len(values) > 1:
+                raise ScalingError(f"the runs mix {column} values {sorted(values)}: fit each kind apart")
+            if values:
+                found[column] = values.pop()
+    byte_level = found.get("tokenizer", "").lower() in BYTE_TOKENIZERS
+    unit = found.get("loss_unit") or ("nats/byte" if byte_level else "nats/token")
+    if unit not in LOSS_UNITS:
+        raise ScalingError(f"unknown loss_unit {unit!r} in the runs: expected one of {', '.join(LOSS_UNITS)}")
+    vocab = found.get("vocab_size") or (256 if byte_level else None)
+    vocab = int(float(vocab)) if vocab is not None and positive_number(vocab) else None
+    return {"loss_unit": unit, "tokenizer": found.get("tokenizer"), "vocab_size": vocab}
 
 
 def read_table(source: Any) -> RunsTable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from scaling import units
-from scaling.commands._common import COUNT, echo_json, json_option, key_values, table, warn
+from scaling.commands._common import COUNT, FLOPS, echo_json, json_option, key_values, table, warn
 from scaling.errors import ScalingError
 
 LAW_HELP = (
@@ -129,117 +129,104 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 @click.option(
     "--holdout-largest", type=int, default=0, help="Also fit without the K largest budgets and score them."
 )
+@click.option(
+    "--holdout-from",
+    type=FLOPS,
+    default=None,
+    help="Also fit without every budget from this compute (1e21) up.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Save the Approach 3 law JSON."
 )
+@click.option("--force", is_flag=True, help="Replace an existing --output file (never the runs table).")
 @json_option
-def fit(runs, approach, bootstrap, holdout_largest, seed, output, as_json):
-    """Fit a scaling law to your runs (CSV, JSON lines or Parquet: columns N, D, loss, optional C)."""
-    import warnings
-
-    from scaling import fit as fitting
-
-    if bootstrap < 0:
-        raise ScalingError(f"invalid --bootstrap {bootstrap}: expected 0 or a positive number of resamples")
-    result: dict = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", fitting.ScalingWarning)
-        if approach in ("3", "all"):
-            frame = fitting.read_runs(runs)
-            law = fitting.fit_parametric(frame, bootstrap=bootstrap, seed=seed, name=_stem(runs))
-            result["approach3"] = law.to_dict()
-            if output:
-                fitting.save_law(law, output)
-                result["saved"] = output
-            if holdout_largest:
-                check = fitting.holdout_check(
-                    frame, holdout_largest, bootstrap=min(bootstrap, 200), seed=seed
-                )
-                result["holdout"] = {k: v for k, v in check.to_dict().items() if k != "law"}
-        if approach in ("2", "all"):
-            result["approach2"] = fitting.fit_isoflop(runs).to_dict()
-        if approach == "1":
-            result["approach1"] = fitting.fit_envelope(runs).to_dict()
-        elif approach == "all":
-            try:
-                result["approach1"] = fitting.fit_envelope(runs).to_dict()
-            except ScalingError as exc:  # final losses only: Approach 1 needs loss curves
-                warnings.warn(f"Approach 1 skipped: {exc}", fitting.ScalingWarning, stacklevel=1)
-    messages = list(
-        dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, fitting.ScalingWarning))
-    )
-    if as_json:
-        payload = dict(result.get("approach3", {}))
-        payload.update({k: v for k, v in result.items() if k != "approach3"})
-        payload["warnings"] = messages
-        echo_json(payload)
-        return
-    for message in messages:
-        warn(message)
-    if "approach3" in result:
-        d = result["approach3"]
-        ci = d.get("ci", {})
-        rows = []
-        for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
-            lo_hi = f"{ci[key][0]:.4g} - {ci[key][1]:.4g}" if key in ci else ""
-            rows.append((key, f"{d[key]:.4g}", lo_hi))
-        click.echo("Approach 3 (parametric, Huber on log-loss):")
-        click.echo(
-            table(rows, ["", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else ""], indent=2)
-        )
-        f = d["fit"]
-        click.echo(
-            key_values(
-                [
-                    ("runs", f["n_runs"]),
-                    (
-                        "objective",
-                        f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
-                        f"{f['n_starts_screened_out']} screened out)",
-                    ),
-                    ("converged", "yes" if f["converged"] else "NO"),
-                    (
-                        "bootstrap",
-                        f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)"
-                        if bootstrap
-                        else "none (use --bootstrap 1000 for intervals)",
-                    ),
-                ]
-            )
-        )
-        if "saved" in result:
-            click.echo(f"  saved to {result['saved']} (use it as --law {result['saved']})")
-    if "holdout" in result:
-        h = result["holdout"]
-        click.echo(
-            f"Extrapolation check (held out {h['n_held_out']} runs at C = "
-            f"{', '.join(f'{c:.3g}' for c in h['held_out_flops'])}):"
-        )
-        click.echo(
-            key_values(
-                [
-                    ("mean |error|", f"{h['mean_abs_error']:.4g}"),
-                    ("max |relative error|", f"{h['max_abs_rel_error']:.2%}"),
-                ]
-                + ([("interval coverage", f"{h['coverage']:.0%}")] if h["coverage"] is not None else [])
-            )
-        )
-    for key, title in (
-        ("approach2", "Approach 2 (IsoFLOP parabolas)"),
-        ("approach1", "Approach 1 (envelope)"),
-    ):
-        if key in result:
-            d = result[key]
-            click.echo(
-                f"{title}: N_opt = {d['n_coef']:.4g} C^{d['a']:.4f}, D_opt = {d['d_coef']:.4g} C^{d['b']:.4f}"
-            )
-
-
-def _stem(path) -> str:
+def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, force, as_json):
+    """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
+    or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
     from pathlib import Path
 
-    return Path(str(path)).stem if not hasattr(path, "columns") else "fitted"
+    from scaling.checks import output_path
+    from scaling.fit import fit_runs, save_law
+
+    if output:
+        inputs = [runs, Path(runs) / "runs.csv"] if Path(runs).is_dir() else [runs]
+        output = output_path(output, force=force, suffixes=(".json",), inputs=inputs)
+        if approach not in ("3", "all"):
+            raise ScalingError(f"-o saves the Approach 3 law: use --approach 3 or all (got {approach})")
+    report = fit_runs(runs, approach=approach, bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest,
+                      holdout_from=holdout_from)  # fmt: skip
+    if output and report.approach3 is not None:
+        save_law(report.approach3, output)
+    if as_json:
+        payload = report.to_dict()
+        if output:
+            payload["saved"] = str(output)
+        echo_json(payload)
+        return
+    for message in report.warnings:
+        warn(message)
+    _render_fit(report, output)
+
+
+def _render_fit(report, output) -> None:
+    runs = report.runs
+    aside = "; ".join(f"{s['rows']}: {s['reason']}" for s in runs["set_aside"])
+    click.echo(
+        f"runs: {runs['rows_read']} read, {runs['rows_used']} used"
+        + (f", set aside {aside}" if aside else "")
+    )
+    for note in runs["notes"]:
+        click.echo(f"  note: {note}")
+    if report.approach3 is not None:
+        _render_approach3(report.approach3.to_dict(), output)
+    if report.holdout is not None:
+        h = report.holdout.to_dict()
+        click.echo(f"Extrapolation check (held out {h['n_held_out']} runs at C = "
+                   f"{', '.join(f'{c:.3g}' for c in h['held_out_flops'])}), error relative to the observed loss:")  # fmt: skip
+        rows = [
+            ("mean |error|", f"{h['mean_abs_rel_error']:.2%}"),
+            ("max |error|", f"{h['max_abs_rel_error']:.2%}"),
+        ]
+        if h["coverage"] is not None:
+            rows.append(("interval coverage", f"{h['coverage']:.0%}"))
+        click.echo(key_values(rows))
+    for fitted, title in (
+        (report.approach2, "Approach 2 (IsoFLOP parabolas)"),
+        (report.approach1, "Approach 1 (envelope)"),
+    ):
+        if fitted is not None:
+            click.echo(
+                f"{title}: N_opt = {fitted.n_coef:.4g} C^{fitted.a:.4f}, D_opt = {fitted.d_coef:.4g} C^{fitted.b:.4f}"
+            )
+    for reason in report.skipped.values():
+        click.echo(f"  note: {reason}")
+
+
+def _render_approach3(d, output) -> None:
+    ci = d.get("ci", {})
+    rows = []
+    for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
+        rows.append((key, f"{d[key]:.4g}", f"{ci[key][0]:.4g} - {ci[key][1]:.4g}" if key in ci else ""))
+    click.echo(f"Approach 3 (parametric, Huber on log-loss; loss in {d['loss_unit']}):")
+    click.echo(
+        table(rows, ["", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else ""], indent=2)
+    )
+    f = d["fit"]
+    boot = (f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)" if f["n_bootstrap"] or
+            f["n_bootstrap_failed"] else "none (use --bootstrap 1000 for intervals)")  # fmt: skip
+    objective = (f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
+                 f"{f['n_starts_screened_out']} screened out)")  # fmt: skip
+    converged = "yes" if f["converged"] else "NO"
+    if d["warnings"]:
+        converged += f" (with {len(d['warnings'])} caution(s) above, saved in the law)"
+    click.echo(
+        key_values(
+            [("runs", f["n_runs"]), ("objective", objective), ("converged", converged), ("bootstrap", boot)]
+        )
+    )
+    if output:
+        click.echo(f"  saved to {output} (use it as --law {output})")
 
 
 @click.command()

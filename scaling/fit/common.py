@@ -1,0 +1,64 @@
+"""What every approach shares: the warning type of data problems, and reading runs through `scaling.runs`."""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from typing import Any
+
+import pandas as pd
+
+from scaling import runs as runs_table
+from scaling.errors import ScalingError
+from scaling.runs import RunsTable
+
+
+class ScalingWarning(UserWarning):
+    """Data problems that do not stop a fit (duplicated rows, dropped failed runs, weak IsoFLOP profiles)."""
+
+
+def warn(message: str) -> None:
+    _warnings.warn(message, ScalingWarning, stacklevel=3)
+
+
+# =========================================================================================== reading runs
+def report_table(table: RunsTable) -> None:
+    """Say what a read set aside and how it read the table (derived columns, curves), as warnings."""
+    for reason, count in table.dropped:
+        warn(f"set aside {count} row(s) of {table.source}: {reason}")
+    for note in table.notes:
+        if "derived" in note or "C_6N" in note or "loss curves" in note or "curve field" in note:
+            warn(note)
+
+
+def read_curves(source: Any) -> pd.DataFrame:
+    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (`scaling.runs.read_curves`)."""
+    table = runs_table.read_curves(source)
+    report_table(table)
+    return table.frame
+
+
+def check_runs(frame: pd.DataFrame, min_runs: int = 5) -> pd.DataFrame:
+    """Refuse a runs table a parametric fit cannot use: a single model size, or fewer than ``min_runs`` runs."""
+    if frame["N"].nunique() < 2:
+        raise ScalingError(
+            f"all runs have the same model size N = {frame['N'].iloc[0]:.4g}; a scaling law needs at "
+            "least two model sizes (and, for Approach 3, several sizes and token counts)"
+        )
+    if len(frame) < min_runs:
+        raise ScalingError(
+            f"only {len(frame)} run(s) after validation; fitting needs at least {min_runs} "
+            "(Approach 3 has 5 parameters: E, A, B, alpha, beta)"
+        )
+    return frame
+
+
+def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
+    """Read and validate a runs table (`scaling.runs.read_table`): columns N, D, loss, C = 6ND (and any
+    others), one row per run. Rows set aside (damaged, failed, duplicated) are reported as warnings.
+
+    Raises `ScalingError` when nothing usable is left, for a single model size, or for fewer runs than
+    ``min_runs`` (5, the parameters of Approach 3).
+    """
+    table = runs_table.read_table(source)
+    report_table(table)
+    return check_runs(table.frame, min_runs)
