@@ -155,16 +155,38 @@ def valid_mask(
 ) -> np.ndarray:
     """The model's layout rules (`scaling.memory.layout_rules`: heads, KV heads, layers, devices) and the
     search's own: TP within a node, global batch divisible by DP x micro-batch, SP only with TP > 1,
-    interleaving only with PP > 1 and layers divisible by PP x v."""
-    tp, pp, mb, v = grid["tp"], grid["pp"], grid["micro_batch"], grid["interleave"]
-    ok = np.ones(len(tp), dtype=bool)
+    interleaving only with PP > 1 and layers divisible by PP x v.
+
+    The rules that depend on (TP, PP, micro-batch) alone are evaluated once per distinct triple, in a small
+    table indexed by the values, and gathered for every candidate (the grid repeats each triple many times).
+    """
+    tp, pp, mb, v = (np.asarray(grid[k]) for k in ("tp", "pp", "micro_batch", "interleave"))
+    shape = (int(tp.max(initial=0)) + 1, int(pp.max(initial=0)) + 1, int(mb.max(initial=0)) + 1)
+    if (
+        shape[0] * shape[1] * shape[2] <= 4_000_000
+        and min(tp.min(initial=1), pp.min(initial=1), mb.min(initial=1)) >= 1
+    ):
+        t, p, b = np.ogrid[: shape[0], : shape[1], : shape[2]]
+        ok = _triple_rules(spec, np.maximum(t, 1), np.maximum(p, 1), np.maximum(b, 1), devices, global_batch,
+                           devices_per_node)[tp, pp, mb]  # fmt: skip
+    else:
+        ok = _triple_rules(spec, tp, pp, mb, devices, global_batch, devices_per_node)
+    ok &= ~(np.asarray(grid["sp"], dtype=bool) & (tp == 1))
+    if np.any(v != 1):
+        ok &= (v == 1) | ((pp > 1) & (spec.total_layers % (pp * v) == 0))
+    return ok
+
+
+def _triple_rules(
+    spec: ModelSpec, tp: Any, pp: Any, mb: Any, devices: int, global_batch: int, node: int
+) -> Any:
+    """Validity of (TP, PP, micro-batch) arrays: the model's layout rules, TP within a node, and a global
+    batch divisible by DP x micro-batch."""
+    ok = np.broadcast_to(tp <= node, np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(mb))).copy()
     for rule, _ in layout_rules(spec, devices, tp, pp):
         ok &= rule
-    ok &= tp <= devices_per_node
     dp = np.where(ok, devices // np.maximum(tp * pp, 1), 1)
     ok &= global_batch % (dp * mb) == 0
-    ok &= ~(grid["sp"] & (tp == 1))
-    ok &= (v == 1) | ((pp > 1) & (spec.total_layers % (pp * v) == 0))
     return ok
 
 
@@ -292,7 +314,12 @@ def search_layouts(
     acc = get_accelerator(accelerator)
     devices = device_count(devices)
     global_batch = int(
-        checks.at_most(checks.positive_int(global_batch, "global batch"), MAX_GLOBAL_BATCH, "global batch", "sequences per step")
+        checks.at_most(
+            checks.positive_int(global_batch, "global batch"),
+            MAX_GLOBAL_BATCH,
+            "global batch",
+            "sequences per step",
+        )
     )
     devices_per_node = device_count(devices_per_node, "devices per node")
     mfu = checks.fraction(mfu, "MFU")
@@ -312,14 +339,8 @@ def search_layouts(
     t, p, mb = (g[k].astype(float) for k in ("tp", "pp", "micro_batch"))
     dp = devices / (t * p)
     g["num_micro_batches"] = global_batch / (dp * mb)  # micro-batches per step per pipeline
-    mem = train_memory_arrays(
-        shape, tp=t, pp=p, dp=dp, zero=g["zero"], devices_per_node=node, recompute=g["recompute"], sp=g["sp"],
-        flash_attention=flash_attention, micro_batch=mb, seq_len=seq, interleave=g["interleave"].astype(float),
-        num_micro_batches=g["num_micro_batches"], weight_bytes=precision.weight_bytes,
-        master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
-        optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
-        activation_bytes=precision.activation_bytes, dropout=dropout, overhead_bytes=overhead_bytes,
-    )  # fmt: skip
+    mem = _layout_memory(shape, g, dp, node=node, seq=seq, precision=precision, flash_attention=flash_attention,
+                         dropout=dropout, overhead_bytes=overhead_bytes)  # fmt: skip
     step = _step_model(spec, acc, devices=devices, node=node, tokens=float(global_batch) * seq, seq=seq, mfu=mfu,
                        precision=precision, convention=convention, intra=intra_node_bytes_per_s,
                        inter=inter_node_bytes_per_s)  # fmt: skip
@@ -340,6 +361,20 @@ def search_layouts(
     df = pd.DataFrame(columns)
     df.attrs.update(attrs)
     return df
+
+
+def _layout_memory(shape: ModelShape, g: dict[str, np.ndarray], dp: np.ndarray, *, node: int, seq: int,
+                   precision: Precision, flash_attention: bool, dropout: bool,
+                   overhead_bytes: float | None) -> dict[str, Any]:  # fmt: skip
+    """Memory per device of every layout: `train_memory_arrays`, the formula of `estimate_memory`."""
+    return train_memory_arrays(
+        shape, tp=g["tp"].astype(float), pp=g["pp"].astype(float), dp=dp, zero=g["zero"], devices_per_node=node,
+        recompute=g["recompute"], sp=g["sp"], flash_attention=flash_attention, micro_batch=g["micro_batch"].astype(float),
+        seq_len=seq, interleave=g["interleave"].astype(float), num_micro_batches=g["num_micro_batches"],
+        weight_bytes=precision.weight_bytes, master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
+        activation_bytes=precision.activation_bytes, dropout=dropout, overhead_bytes=overhead_bytes,
+    )  # fmt: skip
 
 
 def _columns(g: dict[str, np.ndarray], dp: np.ndarray, mem: dict[str, Any], acc: Accelerator,
