@@ -8,7 +8,8 @@
 * activations per layer after Korthikanti et al. 2022, Table 2, generalised to any d_ff, GQA width, dtype,
   gated FFN and FlashAttention; the pipeline's first stage holds ``pp`` micro-batches in flight (1F1B), times
   (1 + (pp-1)/(pp*v)) when interleaved (their §4.2.3); the fp32 logits buffer 4·s·b·V/t (their §4.3);
-* the KV cache for inference: 2 (K and V) x layers x kv_heads x d_head x bytes per token, plus encoder-decoder
+* the KV cache for inference: the model's KV elements per token (`ModelSpec.kv_cache_elements_per_token`:
+  2 x layers x kv_heads x d_head, MLA latents, sliding windows) x bytes per element, plus encoder-decoder
   cross-attention K/V over the source;
 * a framework overhead (CUDA context + allocator fragmentation), shown as its own term;
 * CPU memory when the optimizer and/or the parameters are offloaded (DeepSpeed ZeRO-Offload / ZeRO-Infinity).
@@ -37,6 +38,18 @@ source's number and leaves out what it leaves out (named conventions add no fram
   of model, gradients, optimizer and step sizes (16 B/param at fp32, 8 B/param of the fp32 size at 16-bit);
 * ``"deepspeed"``: DeepSpeed's ``estimate_zero2/zero3_model_states_mem_needs`` (``memory.rst``): model states
   only, with its offload, ``zero_init`` and 1.5 CPU-buffer conventions; ``cpu_bytes`` per node.
+
+Where each rule lives:
+
+* ``precision.py``: bytes per element and per parameter (`Precision`, `dtype_bytes`, optimizer states);
+* ``parallel.py``: the split over devices (`Parallelism`, `zero_stage`) and the one layout-validity rule set
+  (`layout_rules`, `validate_layout`; `scaling.layout.valid_mask` reads the same rules);
+* ``workload.py``: micro-batch, sequence, recompute, attention kernel, inference batch and context, LoRA;
+* ``shape.py``: what the formulas read from a model (`ModelShape`, `resolve_model`);
+* ``states.py``, ``activations.py``, ``kv.py``: the terms; ``training.py`` and ``inference.py``: their sums
+  over numpy arrays (the layout search evaluates every candidate through ``training.py``);
+* ``conventions.py``: the published accountings; ``estimate.py``: `estimate_memory`, `memory_breakdown`
+  and `memory_across` (the memory chart's bars); ``breakdown.py``: the `MemoryBreakdown` result.
 """
 
 from scaling.memory.activations import (
