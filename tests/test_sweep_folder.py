@@ -187,3 +187,35 @@ def test_damaged_or_foreign_checkpoint_is_one_error_without_unsafe_advice(finish
         result = _invoke(["sample", path, "--max-new-tokens", "5"])
         line = _one_error_line(result)
         assert "weights_only" not in result.output and str(path) in line
+
+
+# ------------------------------------------------------------------------------------------ designs
+def test_sweep_design_runs_exactly_those_runs_under_the_folders_recipe(finished, tmp_path):
+    out = _copy(finished, tmp_path / "sweep")
+    design = tmp_path / "next.csv"
+    design.write_text("N,D,C,budget,d_model,n_layer,reason\n1,1,1,2e9,12,1,left\n1,1,1,2e9,8,1,right\n")
+    before = {r["run_id"]: r for r in _rows(out / "runs.csv")}
+    planned = _invoke(["sweep", "--design", design, "--out", out, "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    result = _invoke(["sweep", "--design", design, "--out", out, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    after = {r["run_id"]: r for r in _rows(out / "runs.csv")}
+    new = [r for k, r in after.items() if k not in before]
+    assert sorted((int(r["d_model"]), float(r["budget"])) for r in new) == [(8, 2e9), (12, 2e9)]
+    assert all(after[k] == r for k, r in before.items())  # the sweep's own runs untouched
+    recipe = json.loads((out / "sweep.json").read_text())["recipe"]
+    assert recipe == json.loads((finished / "sweep.json").read_text())["recipe"]  # the folder's recipe
+    stamp = (out / "runs.csv").stat().st_mtime_ns
+    again = _invoke(["sweep", "--design", design, "--out", out, "--workers", "1"])
+    assert again.exit_code == 0 and (out / "runs.csv").stat().st_mtime_ns == stamp  # resumed: nothing redone
+
+
+def test_sweep_design_that_is_not_a_design_is_one_error(finished, tmp_path):
+    for text in (
+        "N,D,loss\n1,2,3\n",
+        "d_model,n_layer,budget\n12,1,-5\n",
+        "d_model,n_layer,budget\n12.5,1,1e9\n",
+    ):
+        design = tmp_path / "bad.csv"
+        design.write_text(text)
+        _one_error_line(_invoke(["sweep", "--design", design, "--out", finished, "--dry-run"]))

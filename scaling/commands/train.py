@@ -71,9 +71,14 @@ def _budgets(text: str | None) -> list[float] | None:
 @click.option(
     "--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing."
 )
+@click.option(
+    "--design",
+    type=click.Path(dir_okay=False),
+    help="Run exactly the runs of this CSV (from `scaling next OUT -o next.csv`), under OUT's own recipe.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
 @json_option
-def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, dry_run, as_json):
+def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, design, dry_run, as_json):
     """Run an IsoFLOP sweep of tiny GPT models; results go to OUT/runs.csv for `scaling fit`.
 
     \b
@@ -84,16 +89,17 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
     """
     _need_torch()
     from scaling.train.folder import locked
-    from scaling.train.sweep import plan_sweep, run_sweep
+    from scaling.train.sweep import design_recipe, plan_sweep, read_design, run_sweep
 
+    arguments = dict(preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
+                     force_new=force_new)  # fmt: skip
+    if design:
+        arguments = {**arguments, "budgets": None, **design_recipe(out), "design": read_design(design)}
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
-        plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
-                          force_new=force_new)  # fmt: skip
-        _show_design(plan, as_json)
+        _show_design(plan_sweep(out, **arguments), as_json)
         return
     with locked(Path(out)):  # held from reading the folder to the last row written
-        plan = plan_sweep(out, preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
-                          force_new=force_new)  # fmt: skip
+        plan = plan_sweep(out, **arguments)
         _say_corpus(plan)
         rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
     _show_summary(rows, out, as_json)

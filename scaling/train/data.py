@@ -38,8 +38,6 @@ from scaling.errors import ScalingError
 
 CHUNK_TOKENS = 65536  # 64 Ki tokens per split chunk
 VAL_EVERY = 20  # 1 chunk in 20 is held out
-# Muennighoff et al. 2023: repeating data up to ~4 epochs is nearly free, beyond it is not
-EPOCH_WARNING = 4.0
 _STDLIB_SKIP = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
 
 

@@ -275,8 +275,12 @@ def plan_sweep(
     lr: float | None = None,
     device: str = "cpu",
     force_new: bool = False,
+    design: list[tuple[tuple[int, int], float]] | None = None,
 ) -> Sweep:
-    """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring)."""
+    """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring).
+
+    With ``design`` ((d_model, n_layer), budget) pairs (from `read_design`), exactly those runs are planned
+    instead of the preset's budgets, and no edge extension is added."""
     from scaling.train.data import load_corpus
 
     if preset not in PRESETS:
@@ -307,33 +311,37 @@ def plan_sweep(
     known = list(previous.get("configs", []))
     known_budgets = {c.budget for c in known}
     sweep.configs = list(known)
-    for budget in base.budgets:
+    if design is not None:
+        sweep.preset = replace(base, extend=False)
+        sweep.configs += [
+            c for c in (_config(sweep, b, shape) for shape, b in design) if c not in sweep.configs
+        ]
+    for budget in base.budgets if design is None else ():
         if budget in known_budgets:
             continue
         n_opt = prior_optimum(budget, base, rows)
         shapes = ladder_for(budget, base.sizes, n_opt, base.shapes)
         sweep.configs += [_config(sweep, budget, shape) for shape in shapes]
-    if base.extend:
+    if sweep.preset.extend:
         sweep.configs += [c for c in edge_extensions(sweep, rows) if c not in sweep.configs]
     _check_lengths(sweep, corpus)
     return sweep
 
 
 def _check_lengths(sweep: Sweep, corpus) -> None:
-    from scaling.train.data import EPOCH_WARNING
+    from scaling.laws import epochs_warning
     from scaling.train.run import plan_steps
 
     for c in sweep.configs:
         spec = c.spec(corpus.vocab_size)
         steps = plan_steps(c, spec)
-        epochs = corpus.epochs(steps * c.batch * c.seq_len)
         if steps < MIN_STEPS_WARNING and sweep.preset.name != "smoke":
             sweep.warnings.append(
                 f"{c.run_id}: only {steps} optimizer steps; the loss will not have converged"
             )
-        if epochs > EPOCH_WARNING:
-            sweep.warnings.append(f"{c.run_id}: {epochs:.1f} epochs of {corpus.name}; beyond ~4 epochs repeated "
-                                  "data is worth less (Muennighoff et al. 2023), so the fit will be biased")  # fmt: skip
+        repeated = epochs_warning(steps * c.batch * c.seq_len, max(1, corpus.train_tokens))
+        if repeated:
+            sweep.warnings.append(f"{c.run_id} on {corpus.name}: {repeated}, so the fit will be biased")
 
 
 # --------------------------------------------------------------------------------------- the folder
@@ -724,3 +732,80 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "interior": best is not None and 0 < best < len(ok) - 1,
         })  # fmt: skip
     return out
+
+
+# ------------------------------------------------------------------------------------ designed runs
+def design_candidates(out: str | Path, law, budget_flops: float):
+    """Runs `scaling next` may propose for this sweep folder: the ladder's shapes (and the sizes below it) on
+    budgets of exact training FLOPs, the folder's own budgets and 2x steps from its smallest up to the spend; D
+    in whole optimizer steps of the folder's recipe. Cost = the exact FLOPs (what the run will spend)."""
+    import numpy as np
+
+    from scaling.design import SIZE_SPAN, Candidates
+    from scaling.train.model import gpt_spec
+    from scaling.train.run import exact_flops_per_token
+
+    design, problem = _load_design(Path(out) / "sweep.json")
+    if problem:
+        raise ScalingError(problem)
+    recipe = design["recipe"]
+    done = sorted({c.budget for c in design["configs"] if c.budget})
+    steps = int(math.floor(math.log2(max(budget_flops, done[0]) / done[0]))) + 1
+    budgets = sorted({*done, *(done[0] * 2.0**k for k in range(steps))})
+    budgets = [b for b in budgets if b <= budget_flops * (1 + 1e-9)]
+    preset = PRESETS.get(design.get("preset", ""), PRESETS["small"])
+    tokens_per_step = recipe["batch"] * recipe["seq_len"]
+    rows: list[tuple[float, float, float, float, dict]] = []
+    for shape in [*preset.below, *preset.shapes]:
+        spec = gpt_spec(*shape, seq_len=recipe["seq_len"])
+        fpt = exact_flops_per_token(spec)
+        for b in budgets:
+            D = max(1, round(b / fpt / tokens_per_step)) * tokens_per_step
+            n_opt = float(law.n_opt(b))
+            if n_opt / (2 * SIZE_SPAN) <= spec.params <= n_opt * 2 * SIZE_SPAN:
+                rows.append((spec.params, D, b, b, {"d_model": shape[0], "n_layer": shape[1]}))
+    N, D, cost, budget, extra = zip(*rows)
+    return Candidates(N=np.array(N, float), D=np.array(D, float), cost=np.array(cost), budget=np.array(budget),
+                      extra=tuple(extra), cost_convention="exact training FLOPs (the sweep's budgets)")  # fmt: skip
+
+
+def read_design(path: str | Path) -> list[tuple[tuple[int, int], float]]:
+    """((d_model, n_layer), budget) of each run in a design CSV written by `scaling next SWEEP_FOLDER -o`."""
+    import csv
+
+    from scaling.checks import positive, positive_int
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScalingError(f"cannot read design {path}: {exc}") from None
+    if not rows or not {"d_model", "n_layer", "budget"} <= set(rows[0]):
+        raise ScalingError(f"{path} is not a run design for a sweep (it needs d_model, n_layer and budget "
+                           "columns, as `scaling next SWEEP_FOLDER -o next.csv` writes)")  # fmt: skip
+    design = []
+    for number, row in enumerate(rows, start=2):
+        where = f"{path} line {number}"
+        shape = (
+            positive_int(row["d_model"], f"{where} d_model"),
+            positive_int(row["n_layer"], f"{where} n_layer"),
+        )
+        design.append((shape, float(positive(row["budget"], f"{where} budget"))))
+    return design
+
+
+def design_recipe(out: str | Path) -> dict[str, Any]:
+    """The planning arguments of the sweep already in ``out`` (preset, sizes, data, seed, lr, device), so
+    designed runs join it under its own recipe; empty when the folder holds no sweep yet."""
+    path = Path(out) / "sweep.json"
+    try:
+        if not path.is_file():
+            return {}
+    except OSError as exc:
+        raise folder_error(out, exc) from None
+    design, problem = _load_design(path)
+    if problem:
+        raise ScalingError(f"{problem}; designed runs join an existing sweep folder")
+    r = design["recipe"]
+    return {"preset": design.get("preset", "small"), "sizes": r.get("sizes"), "data": r.get("data", "stdlib"),
+            "seed": r.get("seed", 0), "lr": r.get("lr"), "device": r.get("device", "cpu")}  # fmt: skip
