@@ -279,3 +279,45 @@ def test_flops_command_prints_the_generic_assumptions(tmp_path):
     result = CliRunner().invoke(main, ["flops", str(path), "--tokens", "1T"])
     assert result.exit_code == 0, result.output
     assert "brand_new" in result.output and "untied" in result.output
+
+
+# ------------------------------------------------------------------ KV cache against transformers' caches
+TINY = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 100}
+KV_CASES = {
+    "gqa": ("llama", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 2}),
+    "mla": ("deepseek_v3", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 4, "moe_intermediate_size": 32,
+                                   "n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 1, "topk_group": 1,
+                                   "first_k_dense_replace": 1, "q_lora_rank": 16, "kv_lora_rank": 8,
+                                   "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8}),
+    "sliding": ("mistral", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 2, "sliding_window": 8}),
+    "local-global": ("gemma3_text", TINY | {"num_hidden_layers": 3, "num_key_value_heads": 1, "head_dim": 16,
+                                            "sliding_window": 8, "sliding_window_pattern": 3}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(KV_CASES))
+def test_kv_cache_per_token_matches_transformers_cache(case):
+    """Elements transformers' cache holds after a 24-token prompt, per token, equal ours at context 24.
+
+    GQA caches kv_heads x d_head for K and for V; MLA caches the latent (kv_lora_rank) and the shared rotary
+    key (qk_rope_head_dim); a sliding-window layer keeps window - 1 past tokens, and with the token being
+    decoded it attends over the window (Jiang et al. 2023, Mistral 7B §2), which is what we count.
+    """
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    model_type, fields = KV_CASES[case]
+    config = transformers.AutoConfig.for_model(model_type, **fields)
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    tokens = 24
+    with torch.no_grad():
+        cache = model(torch.zeros(1, tokens, dtype=torch.long), use_cache=True).past_key_values
+    held = 0
+    for layer in cache.layers:
+        per_token = (layer.keys.numel() + layer.values.numel()) // layer.keys.shape[-2]
+        cached = layer.keys.shape[-2]
+        held += per_token * (cached + 1 if cached < tokens else cached)  # + the decoded token in a window
+    spec = spec_from_hf_config(json.loads(config.to_json_string(use_diff=True)))
+    assert spec.kv_cache_elements_per_token(tokens) * tokens == held
+    assert (case in ("sliding", "local-global")) == (spec.windowed_layers > 0)
