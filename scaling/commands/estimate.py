@@ -6,12 +6,10 @@ imported here, so these commands start as fast as `scaling --help`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from scaling import units
-from scaling.catalog import accelerators, get_accelerator
+from scaling.catalog import accelerators
 from scaling.commands._common import (
     CLUSTER,
     COUNT,
@@ -25,79 +23,9 @@ from scaling.commands._common import (
     warn,
 )
 from scaling.errors import ScalingError
-from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE, compute_cost, training_flops
-from scaling.model import ModelSpec, load_model, presets, shape_for_params
-
-_CONVENTION_LABELS = {
-    "6nd": "6·N·D, N total params (Kaplan 2020 §2.1; GPT-3 Table D.1)",
-    "6nd-nonembedding": "6·N·D, N non-embedding params (Kaplan 2020)",
-    "kaplan": "3 x (2N + 2·n_layer·n_ctx·d_attn), N non-embedding (Kaplan 2020 Eq. 2.2)",
-    "exact": "per-component count (Hoffmann 2022 App. F), backward = 2 x forward",
-    "3nd": "3·N·D, half the params active per token (GPT-3 Table D.1, encoder-decoder)",
-}
-
-
-def _resolve_model(model, params, dims, seq_len, needs_shape) -> tuple[ModelSpec | float, str, list[str]]:
-    """The model as a spec (or a bare count for 6ND-style conventions), how it was given, and notes."""
-    given_dims = {k: v for k, v in dims.items() if v is not None}
-    sources = [
-        s
-        for s, on in (
-            ("MODEL", model is not None),
-            ("--params", params is not None),
-            ("dimensions", bool(given_dims)),
-        )
-        if on
-    ]
-    if len(sources) > 1:
-        raise ScalingError(
-            f"give one of MODEL, --params or dimensions (--layers/--d-model/--heads), not {' and '.join(sources)}"
-        )
-    notes: list[str] = []
-    if model is not None:
-        spec = load_model(model)
-        notes.extend(f"assumed: {a}" for a in spec.assumptions)  # a config of an unknown family
-        return spec, f"preset/config {spec.name}", notes
-    if params is not None:
-        if not needs_shape:
-            return params, "--params (N used as given)", notes
-        spec = shape_for_params(params, n_ctx=seq_len or 4096, name=f"shape-for-{units.format_count(params)}")
-        notes.append(
-            f"--params {units.format_count(params)}: the exact/kaplan terms use a standard Llama-style shape "
-            f"(shape_for_params): {spec.describe()}, {spec.params:,} params"
-        )
-        return spec, "--params via shape_for_params", notes
-    if given_dims:
-        missing = [f"--{k.replace('_', '-')}" for k in ("layers", "d_model", "heads") if dims.get(k) is None]
-        if missing:
-            raise ScalingError(f"raw dimensions need {', '.join(missing)} as well")
-        kwargs: dict[str, Any] = dict(
-            n_layer=dims["layers"], d_model=dims["d_model"], n_head=dims["heads"], name="custom"
-        )
-        if dims.get("kv_heads"):
-            kwargs["n_kv_head"] = dims["kv_heads"]
-        if dims.get("d_ff"):
-            kwargs["d_ff"] = dims["d_ff"]
-        if dims.get("vocab"):
-            kwargs["vocab_size"] = dims["vocab"]
-        if seq_len:
-            kwargs["n_ctx"] = seq_len
-        if dims.get("gated"):  # a Llama-style block: SwiGLU, RMSNorm, RoPE, untied embeddings
-            kwargs.update(
-                gated_ffn=True, activation="silu", norm="rmsnorm", position="rope", tied_embeddings=False
-            )
-            notes.append("--gated: Llama-style block (SwiGLU, RMSNorm, RoPE, untied embeddings)")
-        else:
-            notes.append(
-                "raw dimensions: GPT-style block (GELU FFN, LayerNorm, learned positions, tied embeddings)"
-            )
-        spec = ModelSpec(**kwargs)
-        if not dims.get("vocab"):
-            notes.append(f"no --vocab given: using {spec.vocab_size}")
-        return spec, "dimensions", notes
-    raise ScalingError(
-        "give a MODEL (preset name or config.json), --params 7B, or --layers/--d-model/--heads"
-    )
+from scaling.estimate import CONVENTION_LABELS, Dimensions, FlopsEstimate, estimate_flops
+from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
+from scaling.model import presets
 
 
 @click.command("flops")
@@ -145,184 +73,88 @@ def flops(model, tokens, params, layers, d_model, heads, kv_heads, d_ff, vocab, 
       scaling flops gpt3-175b --convention all
       scaling flops --params 7B --tokens 1.4T --json
     """
-    conventions = list(CONVENTIONS) if convention == "all" else [convention]
-    needs_shape = any(c in ("exact", "kaplan") for c in conventions) or recompute == "selective"
-    dims = dict(
-        layers=layers, d_model=d_model, heads=heads, kv_heads=kv_heads, d_ff=d_ff, vocab=vocab, gated=gated
-    )
-    spec, model_source, notes = _resolve_model(model, params, dims, seq_len, needs_shape)
-    is_spec = isinstance(spec, ModelSpec)
-
-    if tokens is None:
-        if is_spec and spec.training_tokens:
-            tokens = spec.training_tokens
-            notes.append(
-                f"--tokens not given: using {spec.name}'s training tokens, {units.format_count(tokens)}"
-            )
-        else:
-            raise ScalingError("give --tokens (e.g. --tokens 300B); this model has no preset training tokens")
-
-    results = []
-    for name in conventions:
-        # --params: 6ND-style conventions use N exactly as given; the others count a standard shape
-        as_given = (
-            params is not None and name in ("6nd", "6nd-nonembedding", "3nd") and recompute != "selective"
-        )
-        target = params if as_given else spec
-        results.append(
-            training_flops(
-                target, tokens, convention=name, seq_len=seq_len, causal=causal, recompute=recompute
-            )
-        )
-
-    cost_of: dict[str, Any] = {}
-    acc = None
-    if gpus is not None:
-        if gpus.accelerator is None:
-            raise ScalingError(
-                f"--gpus {gpus} names no accelerator: use e.g. {gpus.devices}xH100 (see 'scaling gpus')"
-            )
-        acc = get_accelerator(gpus.accelerator, tuple(accelerator_files))
-        for r in results:
-            cost_of[r.convention] = compute_cost(r.flops, accelerator=acc, devices=gpus.devices, mfu=mfu, dtype=dtype,
-                                                 price_usd_per_hour=price)  # fmt: skip
-    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
-    warnings += list(dict.fromkeys(w for c in cost_of.values() for w in c.warnings))
-
-    main_result = results[0]
-    main_cost = cost_of.get(main_result.convention)
-    assumptions = {
-        "convention": main_result.convention,
-        "convention_formula": _CONVENTION_LABELS[main_result.convention],
-        "model": main_result.model if is_spec else None,
-        "model_source": model_source,
-        "params_used": main_result.params,
-        "seq_len": main_result.seq_len,
-        "causal": causal,
-        "recompute": recompute,
-        "tokens_source": "preset"
-        if tokens is not None and any("--tokens not given" in n for n in notes)
-        else "--tokens",
-        "accelerator": acc.name if acc else None,
-        "devices": gpus.devices if gpus is not None else None,
-        "mfu": mfu if gpus is not None else None,
-        "dtype": dtype if gpus is not None else None,
-        "peak_flops_per_device": main_cost.peak_flops_per_device if main_cost else None,
-        "price_usd_per_hour": main_cost.price_usd_per_hour if main_cost else None,
-        "price_source": main_cost.price_source if main_cost else None,
-        "notes": notes,
-    }
-
+    estimate = estimate_flops(
+        model=model, params=params, tokens=tokens, seq_len=seq_len, convention=convention, causal=causal,
+        recompute=recompute, cluster=gpus, mfu=mfu, price=price, dtype=dtype,
+        accelerator_files=tuple(accelerator_files),
+        dims=Dimensions(layers=layers, d_model=d_model, heads=heads, kv_heads=kv_heads, d_ff=d_ff, vocab=vocab,
+                        gated=gated),
+    )  # fmt: skip
     if as_json:
-        payload = _result_json(main_result, main_cost, spec if is_spec else None)
-        payload["assumptions"] = assumptions
-        payload["warnings"] = warnings
-        if len(results) > 1:
-            payload["conventions"] = {
-                r.convention: _result_json(r, cost_of.get(r.convention), None) for r in results
-            }
-        echo_json(payload)
+        echo_json(estimate.to_dict())
     else:
-        _render(results, cost_of, spec if is_spec else None, assumptions, gpus)
-    for message in warnings:
+        _render(estimate, gpus)
+    for message in estimate.warnings:
         warn(message)
 
 
-def _result_json(result, cost, spec: ModelSpec | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "model": result.model,
-        "convention": result.convention,
-        "params": result.params if spec is None else spec.params,
-        "params_active": result.params,
-        "params_non_embedding": result.params_non_embedding if spec is None else spec.params_non_embedding,
-        "tokens": result.tokens,
-        "flops": result.flops,
-        "pf_days": result.pf_days,
-        "hardware_flops": result.hardware_flops,
-        "flops_per_token": result.flops_per_token,
-        "hardware_flops_per_token": result.hardware_flops_per_token,
-        "breakdown_per_token": result.breakdown,
-    }
-    if cost is not None:
-        out.update(seconds=cost.seconds, days=cost.days, gpu_hours=cost.gpu_hours, cost_usd=cost.cost_usd)
-    return out
+def _model_lines(estimate: FlopsEstimate) -> list[tuple[str, str]]:
+    spec, first = estimate.model.spec, estimate.main
+    if spec is None:
+        return [("params", f"{units.format_count(first.params)} (given with --params)")]
+    lines = [
+        ("model", f"{spec.name}: {spec.describe()}"),
+        ("params", f"{units.format_count(spec.params)} ({spec.params:,}); non-embedding "
+                   f"{units.format_count(spec.params_non_embedding)}"),
+    ]  # fmt: skip
+    if spec.is_moe:
+        lines.append(("active params", f"{units.format_count(spec.active_params)} per token (MoE)"))
+    return lines
 
 
-def _render(results, cost_of, spec, assumptions, gpus) -> None:
-    first = results[0]
-    lines = []
-    if spec is not None:
-        lines.append(("model", f"{spec.name}: {spec.describe()}"))
-        lines.append(("params", f"{units.format_count(spec.params)} ({spec.params:,}); non-embedding "
-                                f"{units.format_count(spec.params_non_embedding)}"))  # fmt: skip
-        if spec.is_moe:
-            lines.append(("active params", f"{units.format_count(spec.active_params)} per token (MoE)"))
-    else:
-        lines.append(("params", f"{units.format_count(first.params)} (given with --params)"))
-    lines.append(("tokens", f"{units.format_count(first.tokens)}"))
-    lines.append(("causal attention", f"{assumptions['causal']} (seq len {assumptions['seq_len']})"))
-    lines.append(("recompute", assumptions["recompute"]))
-    if len(results) == 1:
-        r = first
-        lines.append(("convention", f"{r.convention}: {_CONVENTION_LABELS[r.convention]}"))
-        lines.append(
-            (
-                "N used",
-                f"{units.format_count(r.params if r.convention != '6nd-nonembedding' else r.params_non_embedding)}",
-            )
-        )
-        lines.append(("FLOPs per token", units.format_flops(r.flops_per_token)))
-        lines.append(("training FLOPs", units.format_flops(r.flops)))
-        lines.append(("PF-days", units.format_pf_days(r.flops)))
-        if r.recompute != "none":
+def _render(estimate: FlopsEstimate, gpus) -> None:
+    first, costs = estimate.main, estimate.costs
+    lines = _model_lines(estimate) + [
+        ("tokens", units.format_count(first.tokens)),
+        ("causal attention", f"{estimate.causal} (seq len {first.seq_len})"),
+        ("recompute", estimate.recompute),
+    ]
+    if len(estimate.results) == 1:
+        lines += [
+            ("convention", f"{first.convention}: {CONVENTION_LABELS[first.convention]}"),
+            ("N used", units.format_count(estimate.n_used(first))),
+            ("FLOPs per token", units.format_flops(first.flops_per_token)),
+            ("training FLOPs", units.format_flops(first.flops)),
+            ("PF-days", units.format_pf_days(first.flops)),
+        ]
+        if first.recompute != "none":
             lines.append(
-                ("hardware FLOPs", f"{units.format_flops(r.hardware_flops)} (with {r.recompute} recompute)")
+                (
+                    "hardware FLOPs",
+                    f"{units.format_flops(first.hardware_flops)} (with {first.recompute} recompute)",
+                )
             )
-        cost = cost_of.get(r.convention)
-        if cost is not None:
-            lines += _cost_lines(cost, gpus)
+        if estimate.main_cost is not None:
+            lines += _cost_lines(estimate.main_cost, gpus)
         click.echo(key_values(lines, indent=0))
     else:
-        lines += _cost_lines(next(iter(cost_of.values())), gpus, header_only=True) if cost_of else []
-        click.echo(key_values(lines, indent=0))
-        click.echo("")
-        six = next(r for r in results if r.convention == "6nd").flops
-        headers = ["convention", "FLOPs/token", "FLOPs", "PF-days", "vs 6ND"]
-        if cost_of:
-            headers += ["days", "GPU-hours", "cost"]
-        rows = []
-        for r in results:
-            row = [r.convention, units.format_flops(r.flops_per_token), units.format_flops(r.flops),
-                   _num(r.pf_days), f"{r.flops / six:.3f}x"]  # fmt: skip
-            cost = cost_of.get(r.convention)
-            if cost is not None:
-                row += [_num(cost.days), f"{cost.gpu_hours:,.0f}",
-                        units.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a"]  # fmt: skip
-            rows.append(row)
-        click.echo(table(rows, headers))
-        exact = next((r for r in results if r.convention == "exact"), None)
-        if exact is not None:
-            click.echo("")
-            click.echo("exact vs 6ND, training FLOPs per token by term:")
-            b = exact.breakdown
-            groups = [
-                ("6N (6 x N used by 6nd)", next(r for r in results if r.convention == "6nd").flops_per_token),
-                (
-                    "matmuls in layers",
-                    sum(v for k, v in b.items() if k.endswith(("_qkv", "_output")) or k in ("ffn", "router")),
-                ),
-                (
-                    "attention scores",
-                    sum(v for k, v in b.items() if k.endswith(("_logits", "_softmax", "_values"))),
-                ),
-                ("embeddings", b.get("embeddings", 0.0)),
-                ("logits", b.get("logits", 0.0)),
-                ("exact total", exact.flops_per_token),
-            ]
-            click.echo(table([(name, units.format_flops(v), f"{v / groups[0][1]:.3f}") for name, v in groups],
+        lines += _cost_lines(next(iter(costs.values())), gpus, header_only=True) if costs else []
+        click.echo(key_values(lines, indent=0) + "\n")
+        click.echo(_conventions_table(estimate))
+        terms = estimate.exact_terms()
+        if terms:
+            click.echo("\nexact vs 6ND, training FLOPs per token by term:")
+            click.echo(table([(name, units.format_flops(v), f"{ratio:.3f}") for name, v, ratio in terms],
                              ["term", "FLOPs/token", "/ 6N"]))  # fmt: skip
-    for note in assumptions["notes"]:
+    for note in estimate.notes:
         click.echo(f"note: {note}")
+
+
+def _conventions_table(estimate: FlopsEstimate) -> str:
+    headers = ["convention", "FLOPs/token", "FLOPs", "PF-days", "vs 6ND"]
+    if estimate.costs:
+        headers += ["days", "GPU-hours", "cost"]
+    rows = []
+    for r in estimate.results:
+        ratio = estimate.ratio_to_6nd(r)
+        row = [r.convention, units.format_flops(r.flops_per_token), units.format_flops(r.flops), _num(r.pf_days),
+               f"{ratio:.3f}x" if ratio is not None else "-"]  # fmt: skip
+        cost = estimate.costs.get(r.convention)
+        if cost is not None:
+            row += [_num(cost.days), f"{cost.gpu_hours:,.0f}",
+                    units.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a"]  # fmt: skip
+        rows.append(row)
+    return table(rows, headers)
 
 
 def _num(value: float) -> str:
