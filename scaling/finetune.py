@@ -176,6 +176,8 @@ class FinetunePlan:
 
 # --------------------------------------------------------------------------------- layout candidates
 def _method(lora_rank: int | None, quant: str | None) -> str:
+    if lora_rank is not None:
+        checks.positive_int(lora_rank, "LoRA rank")
     if lora_rank is None:
         if quant is not None:
             raise ScalingError(f"quantization {quant!r} needs LoRA adapters: give a LoRA rank (QLoRA)")
@@ -423,8 +425,8 @@ def _notes(
         )
     if factor != 1.0:
         notes.append(
-            f"quantized base: step time x {factor:g} for dequantization (Google Cloud Vertex AI: "
-            "'LoRA is about 66% faster than QLoRA')"
+            f"quantized base: step time x {factor:g} for dequantization (Google Cloud Vertex AI, for 4-bit "
+            "QLoRA: 'LoRA is about 66% faster than QLoRA')"
         )
     warnings = []
     if not memory.fits:

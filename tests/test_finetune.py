@@ -319,6 +319,25 @@ def test_bad_plan_inputs_name_the_value():
         plan_finetune("llama-2-7b", tokens=1e8, accelerator="H100-SXM", devices=3, global_batch=16)
     with pytest.raises(ScalingError, match="token count"):
         plan_finetune("llama-2-7b", tokens=0, accelerator="H100-SXM")
+    with pytest.raises(ScalingError, match="LoRA rank"):
+        plan_finetune("llama-2-7b", tokens=1e8, accelerator="H100-SXM", lora_rank=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    tokens=st.one_of(st.floats(-1e3, 1e16), st.just(math.nan), st.just(math.inf)),
+    epochs=st.one_of(st.floats(-1.0, 1e3), st.just(math.nan)),
+    mfu=st.one_of(st.floats(-0.5, 1.5), st.just(math.nan)),
+    rank=st.one_of(st.none(), st.integers(-2, 512)),
+    seq=st.integers(-8, 1 << 20),
+)
+def test_plan_inputs_give_a_plan_or_a_scaling_error(tokens, epochs, mfu, rank, seq):
+    try:
+        plan = plan_finetune("llama-2-7b", tokens=tokens, epochs=epochs, mfu=mfu, lora_rank=rank, seq_len=seq,
+                             accelerator="H100-SXM")  # fmt: skip
+    except ScalingError:
+        return
+    assert plan.seconds > 0 and math.isfinite(plan.seconds) and plan.flops > 0
 
 
 # ------------------------------------------------------------------------------ continued pretraining
