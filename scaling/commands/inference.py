@@ -21,7 +21,11 @@ from scaling.units import GB, format_duration, format_usd
 
 
 def _ms(seconds: float) -> str:
-    return format_duration(seconds) if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
+    if seconds >= 1:
+        return format_duration(seconds)
+    if seconds == 0:
+        return "0"
+    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} us"
 
 
 def _phases(e) -> Table:

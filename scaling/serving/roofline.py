@@ -42,7 +42,7 @@ from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.flops import inference_flops
-from scaling.memory import dtype_bytes, kv_cache_bytes, layout_rules, max_batch_and_context
+from scaling.memory import device_count, dtype_bytes, kv_cache_bytes, layout_rules, max_batch_and_context
 from scaling.model import ModelSpec, load_model
 from scaling.units import GB
 
@@ -256,7 +256,7 @@ def make_deployment(
         act_bytes=dtype_bytes(precision, "precision"), dense_read_params=dense, expert_params=expert,
         prefill_flops_per_seq=flops.prefill_flops, decode_flops_per_seq_step=flops.decode_flops / output,
         kv_read_bytes_per_seq_step=float(kv_cache_bytes(spec, 1, mean_ctx, kv_b, tp=tp, source_len=source)),
-        kv_write_bytes_per_seq_prefill=float(kv_cache_bytes(spec, 1, prompt if decoder else 0, kv_b, tp=tp,
+        kv_write_bytes_per_seq_prefill=float(kv_cache_bytes(spec, 1, prompt if decoder else 1, kv_b, tp=tp,
                                                             source_len=source)),
         allreduces=2 * spec.total_layers, assumptions=a,
     )  # fmt: skip
@@ -322,7 +322,7 @@ def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | 
 
 
 def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
-    devices = checks.positive_int(devices, "device count")
+    devices = device_count(devices)
     if devices % tp:
         raise ScalingError(f"tensor parallel size {tp} does not divide the {devices} {acc.name} devices")
     return devices // tp
@@ -341,7 +341,7 @@ def fitting_batch(dep: Deployment) -> int:
 def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
     """Power-of-two tensor-parallel sizes (at most ``up_to``) that divide ``devices`` and pass the memory
     package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide)."""
-    sizes, tp = [], 1
+    devices, sizes, tp = device_count(devices), [], 1
     while tp <= min(devices, up_to or devices):
         if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1)):
             sizes.append(tp)
@@ -402,7 +402,7 @@ def estimate_serving(
     the KV cache's (default ``precision``). The price is per device-hour: the one given, else the catalog's.
     """
     batch = checks.positive_int(batch, "batch")
-    devices = checks.positive_int(devices, "device count")
+    devices = device_count(devices)
     if tp is None:
         tp = smallest_tp(model, accelerator, devices, batch=batch, context=prompt_tokens + output_tokens,
                          precision=precision, quant=quant, kv_dtype=kv_dtype)  # fmt: skip

@@ -19,6 +19,7 @@ import numpy as np
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
+from scaling.memory import device_count
 from scaling.model import ModelSpec, load_model
 from scaling.serving.roofline import (
     Deployment,
@@ -124,7 +125,7 @@ def cheapest_serving(
     """The batch and tensor-parallel size (``tp`` fixes it) that serve ``model`` cheapest on ``devices``
     accelerators while meeting the workload's targets; the error says what the best layout reaches."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or Workload()
-    devices = checks.positive_int(devices, "device count")
+    devices = device_count(devices)
     sizes = (
         [checks.positive_int(tp, "tensor parallel size")]
         if tp is not None
