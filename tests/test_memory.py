@@ -371,3 +371,46 @@ def test_scalar_and_vector_layout_validity_agree():
                 except ScalingError:
                     raised = True
                 assert raised == (not ok), (devices, tp, pp)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(
+    model=st.sampled_from(["llama-2-7b", "gpt2", "mixtral-8x7b", "t5-small", "llama-3-8b", "bert-base-uncased"]),
+    devices=st.sampled_from([1, 8, 16, 64]),
+    micro_batch=st.integers(0, 4),
+    seq_len=st.sampled_from([128, 2048, 4096]),
+    recompute=st.sampled_from(["none", "selective", "full"]),
+    flash=st.booleans(),
+    precision=st.sampled_from(["fp32", "bf16", "fp8"]),
+)
+def test_memory_invariants(model, devices, micro_batch, seq_len, recompute, flash, precision):
+    """Terms sum to the total; sharding more (higher ZeRO stage) never adds memory; a larger micro-batch
+    never takes less; recomputation never adds memory; fits is total <= capacity."""
+    common = dict(devices=devices, seq_len=seq_len, flash_attention=flash, precision=precision, accelerator="H100")
+    by_stage = [estimate_memory(model, zero=z, micro_batch=micro_batch, recompute=recompute, **common) for z in range(4)]
+    for m in by_stage:
+        assert m.total_bytes == pytest.approx(sum(v for _, v, _ in m.terms), rel=1e-12)
+        assert m.fits == (m.total_bytes <= m.capacity_bytes)
+    if devices > 1:  # ZeRO-3 adds one gathered layer, but never more than it shards away at these sizes
+        assert by_stage[0].total_bytes >= by_stage[1].total_bytes >= by_stage[2].total_bytes
+    bigger = estimate_memory(model, zero=1, micro_batch=micro_batch + 1, recompute=recompute, **common)
+    assert bigger.total_bytes >= by_stage[1].total_bytes
+    full = estimate_memory(model, zero=1, micro_batch=micro_batch, recompute="full", **common)
+    assert full.total_bytes <= by_stage[1].total_bytes * (1 + 1e-12)
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(text=st.text(max_size=12))
+def test_precision_parser_accepts_names_or_says_what_is_accepted(text):
+    from scaling.memory import Precision
+
+    try:
+        p = Precision.of(text)
+    except ScalingError as exc:
+        assert "expected one of" in str(exc)
+    else:
+        assert p.weight_bytes in (1.0, 2.0, 4.0)
