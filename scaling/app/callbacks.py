@@ -1,0 +1,256 @@
+"""The callbacks of `scaling app`: each one reads fields, calls a view of `scaling.app.views` and fills the page.
+
+Every callback is a plain function of its inputs (`plan_outputs`, `memory_outputs`, `fit_outputs`...), so
+the tests call them directly and compare what they return with the library's own results.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dash import Input, Output, State, ctx, html, no_update
+
+from scaling.app import page
+from scaling.app.views import (
+    DEFAULT_PLAN,
+    MEMORY_FIELDS,
+    PLAN_FIELDS,
+    Shelf,
+    command_line,
+    config_from_upload,
+    decode_upload,
+    fields_from_query,
+    law_from_upload,
+    layouts_table,
+    memory_view,
+    plan_view,
+    runs_from_upload,
+    runs_view,
+)
+from scaling.errors import ScalingError
+
+EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+PLAN_INPUTS = [Input(f"plan-{name}", "value") for name in PLAN_FIELDS]
+PLAN_STATES = [State(f"plan-{name}", "value") for name in PLAN_FIELDS]
+MEMORY_INPUTS = [Input(f"memory-{name}", "value") for name in MEMORY_FIELDS]
+
+
+def _errors(names: tuple[str, ...], message: str | None, where: str | None) -> list[str]:
+    """One message line per field: the message next to the field it names, nothing next to the others."""
+    return [message if message and name == where else "" for name in names]
+
+
+# ============================================================================================== plan
+def plan_from_url(search: str | None) -> list[str]:
+    """The plan fields a link carries (the defaults for a bare link)."""
+    fields = fields_from_query(search or "") or dict(DEFAULT_PLAN)
+    return [fields.get(name, "chinchilla" if name == "law" else "") for name in PLAN_FIELDS]
+
+
+def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
+    """Everything the plan view shows for these field values (in `PLAN_FIELDS` order)."""
+    view = plan_view(dict(zip(PLAN_FIELDS, values)), shelf)
+    field_errors = _errors(PLAN_FIELDS, view.error, view.error_field)
+    general = view.error if view.error and view.error_field is None else ""
+    link, command = view.query or "?", command_line(view.fields)
+    if view.plan is None:
+        return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, "", "", general, view.query, link, command, *field_errors)
+    plan = view.plan
+    warnings = html.Ul([html.Li(w, className="plan-warning", style={"color": "#8a3b00"}) for w in plan.warnings])
+    layouts = page.table_component(layouts_table(view.layouts)) if view.layouts is not None and len(view.layouts) \
+        else html.P("No layout of this cluster fits the model.")
+    tables = [page.table_component(t) for t in view.tables]
+    memory = view.figures.get("memory", EMPTY_FIGURE)
+    return (page.summary_component(plan.to_dict()), warnings, view.figures["zone"], memory, layouts, tables,
+            general, view.query, link, command, *field_errors)  # fmt: skip
+
+
+def plan_download(kind: str, values: list[Any], shelf: Shelf) -> dict[str, Any]:
+    """The plan as the CLI writes it: ``--json``, ``--markdown`` or the ``--html`` report."""
+    from scaling import charts
+    from scaling.plan import plan_markdown
+    from scaling.render import json_safe
+    from scaling.report import plan_report_html
+
+    view = plan_view(dict(zip(PLAN_FIELDS, values)), shelf)
+    if view.plan is None:
+        raise ScalingError(view.error or "no plan to download")
+    if kind == "json":
+        return {"content": json.dumps(json_safe(view.plan.to_dict()), indent=2, allow_nan=False),
+                "filename": "plan.json"}
+    if kind == "markdown":
+        return {"content": plan_markdown(view.plan), "filename": "plan.md"}
+    return {"content": plan_report_html(view.plan, charts.zone_figure), "filename": "plan.html"}
+
+
+def use_law(contents: str | None, filename: str | None, fitted: str | None, shelf: Shelf,
+            trigger: str | None) -> tuple:
+    """A law uploaded in the plan view, or the law just fitted in the runs view, selected in the plan."""
+    from scaling.laws import list_laws
+
+    options = lambda: [law.name for law in list_laws()] + shelf.names()  # noqa: E731
+    if trigger == "runs-use-law":
+        if not fitted:
+            return no_update, no_update, no_update, "fit a runs table first"
+        return options(), fitted, "plan", ""
+    try:
+        data = decode_upload(contents or "", filename or "law.json")
+        law = law_from_upload(data, filename or "law.json")
+    except ScalingError as exc:
+        return no_update, no_update, no_update, str(exc)
+    name = shelf.put(f"upload:{Path(filename or 'law').stem}", law)
+    return options(), name, "plan", ""
+
+
+# ============================================================================================ memory
+def memory_outputs(values: list[Any], configs: dict[str, Any]) -> tuple:
+    fields = dict(zip(MEMORY_FIELDS, values))
+    view = memory_view(fields, configs)
+    field_errors = _errors(MEMORY_FIELDS, view.error, view.error_field)
+    general = view.error if view.error and view.error_field is None else ""
+    command = command_line(view.fields, "memory", MEMORY_FIELDS)
+    if view.breakdown is None:
+        return (EMPTY_FIGURE, "", general, command, *field_errors)
+    tables = [page.table_component(t) for t in view.tables]
+    return (view.figures["memory"], tables, general, command, *field_errors)
+
+
+def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
+    """The layout search for the memory view's model and cluster (`scaling memory --search`)."""
+    from scaling.app.views import memory_options
+    from scaling.layout import default_global_batch, search_layouts
+
+    try:
+        options = memory_options(dict(zip(MEMORY_FIELDS, values)), configs)
+        if options.get("accelerator") is None:
+            raise ScalingError("the layout search needs an accelerator in --gpus, e.g. 64xH100")
+        spec = options["model"]
+        seq_len = options.get("seq_len") or spec.n_ctx
+        df = search_layouts(spec, devices=options["devices"], accelerator=options["accelerator"],
+                            global_batch=default_global_batch(spec, seq_len).sequences, seq_len=seq_len,
+                            precision=options.get("precision", "bf16"), top=10)  # fmt: skip
+    except ScalingError as exc:
+        return html.P(str(exc), style=page.STYLE["error"])
+    if df.empty:
+        return html.P("No layout fits; try more devices, a smaller micro-batch or sequence.")
+    return page.table_component(layouts_table(df))
+
+
+def add_config(contents: str | None, filename: str | None, configs: dict[str, Any]) -> tuple:
+    try:
+        spec = config_from_upload(decode_upload(contents or "", filename or "config.json"), filename or "config.json")
+    except ScalingError as exc:
+        return no_update, no_update, str(exc)
+    name = f"upload:{spec.name}"
+    configs[name] = spec
+    return sorted(configs) + _preset_names(), name, ""
+
+
+def _preset_names() -> list[str]:
+    from scaling.model import presets
+
+    return [p.name for p in presets()]
+
+
+# ============================================================================================== runs
+def fit_outputs(runs: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
+    """Approaches 2 and 3 on a runs table; the fitted law goes on the shelf for the plan view."""
+    from scaling import checks
+
+    try:
+        resamples = checks.positive_int(bootstrap if bootstrap not in (None, "") else 0, "--bootstrap",
+                                        allow_zero=True)  # fmt: skip
+    except ScalingError as exc:
+        return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
+    view = runs_view(runs, name, bootstrap=min(resamples, 2000))
+    figures = [view.figures.get(k, EMPTY_FIGURE) for k in ("isoflop", "frontier", "diagnostics")]
+    warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings])
+    if view.law is None:
+        return ("", warnings, *figures, view.error or "", None, True)
+    law_name = shelf.put(f"fit:{name}", view.law)
+    tables = [page.table_component(t) for t in view.tables]
+    return (tables, warnings, *figures, view.error or "", law_name, False)
+
+
+def read_uploaded_runs(contents: str | None, filename: str | None) -> Any:
+    return runs_from_upload(decode_upload(contents or "", filename or "runs.csv"), filename or "runs.csv")
+
+
+# ============================================================================================ wiring
+def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | None) -> None:
+    """Connect the page's inputs to the functions above."""
+    plan_errors = [Output(f"plan-{name}-error", "children") for name in PLAN_FIELDS]
+    app.callback([Output(f"plan-{name}", "value") for name in PLAN_FIELDS], Input("url", "search"))(
+        lambda search: plan_from_url(search))
+    app.callback(
+        [Output("plan-summary", "children"), Output("plan-warnings", "children"), Output("plan-zone", "figure"),
+         Output("plan-memory", "figure"), Output("plan-layouts", "children"), Output("plan-tables", "children"),
+         Output("plan-error", "children"), Output("plan-query", "data"), Output("plan-link", "href"),
+         Output("plan-command", "children"), *plan_errors],
+        PLAN_INPUTS,
+    )(lambda *values: plan_outputs(list(values), shelf))  # fmt: skip
+    app.clientside_callback(
+        "function(q) { if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
+        "window.location.pathname + (q || '')); } return ''; }",
+        Output("url-writer", "children"), Input("plan-query", "data"),
+    )
+
+    @app.callback(Output("plan-download", "data"),
+                  [Input(f"plan-download-{k}-button", "n_clicks") for k in ("json", "markdown", "html")],
+                  PLAN_STATES, prevent_initial_call=True)  # fmt: skip
+    def download(*args: Any) -> Any:
+        kind = str(ctx.triggered_id or "").split("-")[2] if ctx.triggered_id else "json"
+        try:
+            return plan_download(kind, list(args[3:]), shelf)
+        except ScalingError:
+            return no_update
+
+    app.callback(
+        [Output("plan-law", "options"), Output("plan-law", "value", allow_duplicate=True),
+         Output("tabs", "value"), Output("plan-law-upload-error", "children")],
+        [Input("plan-law-upload", "contents"), Input("runs-use-law", "n_clicks")],
+        [State("plan-law-upload", "filename"), State("runs-law-name", "data")], prevent_initial_call=True,
+    )(lambda contents, _, filename, fitted: use_law(contents, filename, fitted, shelf, ctx.triggered_id))  # fmt: skip
+    _register_memory(app, configs)
+    _register_runs(app, shelf, runs_dir)
+
+
+def _register_memory(app: Any, configs: dict[str, Any]) -> None:
+    memory_errors = [Output(f"memory-{name}-error", "children") for name in MEMORY_FIELDS]
+    app.callback(
+        [Output("memory-chart", "figure"), Output("memory-table", "children"), Output("memory-error", "children"),
+         Output("memory-command", "children"), *memory_errors],
+        MEMORY_INPUTS,
+    )(lambda *values: memory_outputs(list(values), configs))  # fmt: skip
+    app.callback(Output("memory-layouts", "children"), Input("memory-search-button", "n_clicks"),
+                 [State(f"memory-{name}", "value") for name in MEMORY_FIELDS], prevent_initial_call=True)(
+        lambda _, *values: memory_search(list(values), configs))  # fmt: skip
+    app.callback(
+        [Output("memory-model", "options"), Output("memory-model", "value"),
+         Output("memory-config-upload-error", "children")],
+        Input("memory-config-upload", "contents"), State("memory-config-upload", "filename"),
+        prevent_initial_call=True,
+    )(lambda contents, filename: add_config(contents, filename, configs))  # fmt: skip
+
+
+def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
+    @app.callback(
+        [Output("runs-summary", "children"), Output("runs-warnings", "children"), Output("runs-isoflop", "figure"),
+         Output("runs-frontier", "figure"), Output("runs-diagnostics", "figure"), Output("runs-error", "children"),
+         Output("runs-law-name", "data"), Output("runs-use-law", "disabled")],
+        [Input("runs-upload", "contents"), Input("runs-dir-button", "n_clicks")],
+        [State("runs-upload", "filename"), State("runs-bootstrap", "value")], prevent_initial_call=True,
+    )  # fmt: skip
+    def fit(contents: str | None, _: Any, filename: str | None, bootstrap: Any) -> tuple:
+        try:
+            if ctx.triggered_id == "runs-dir-button" and runs_dir is not None:
+                from scaling.fit import read_runs
+
+                runs, name = read_runs(runs_dir / "runs.csv"), runs_dir.name or "runs"
+            else:
+                runs, name = read_uploaded_runs(contents, filename), Path(filename or "runs").stem
+        except ScalingError as exc:
+            return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
+        return fit_outputs(runs, name, bootstrap, shelf)

@@ -1,0 +1,396 @@
+"""What each view of `scaling app` computes, without Dash: fields in, library results out.
+
+A view takes the page's fields as text, exactly as a user types them on the command line (the keys are the
+CLI's flag names without ``--``: ``gpus``, ``days``, ``mfu``, ``law``...), calls the one library function the
+matching command calls (`scaling.plan.make_plan`, `scaling.memory.estimate_memory`,
+`scaling.fit.fit_parametric`), and returns the result with its figures and tables. So every number the page
+shows is the number ``scaling plan ... --json`` prints for the same flags, and the tests compare the two.
+
+Nothing here reads a server path that the browser names: laws and models are catalog names or files the user
+uploaded (parsed as data, with a size limit); `Shelf` keeps uploaded and fitted laws in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from scaling.errors import ScalingError
+from scaling.render import Table
+
+# The plan view's fields, by the CLI flag each one is (``scaling plan --gpus 256xH100 --days 30``).
+PLAN_FIELDS = (
+    "model", "gpus", "days", "mfu", "flops", "usd", "price", "gpu-hours", "params", "tokens", "target-loss",
+    "law", "unique-tokens", "inference-tokens", "max-params", "seq-len",
+)  # fmt: skip
+MEMORY_FIELDS = (
+    "model", "mode", "gpus", "precision", "zero", "tp", "pp", "sp", "recompute", "micro-batch", "seq-len",
+    "lora-rank", "quant", "batch", "context",
+)  # fmt: skip
+DEFAULT_PLAN = {"gpus": "256xH100", "days": "30", "mfu": "0.4", "law": "chinchilla"}
+DEFAULT_MEMORY = {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "3"}
+MAX_UPLOAD_BYTES = 5_000_000  # a runs table of ~50,000 rows; law files and config.json are a few KB
+SHELF_SIZE = 32  # uploaded and fitted laws kept per server, the oldest dropped first
+LAYOUTS_SHOWN = 5
+
+
+# ========================================================================================= the URL
+def fields_from_query(query: str, names: tuple[str, ...] = PLAN_FIELDS) -> dict[str, str]:
+    """The fields a shared link carries (``?gpus=256xH100&days=30``); unknown keys are ignored."""
+    pairs = parse_qsl((query or "").lstrip("?"), keep_blank_values=False)
+    return {key: value.strip() for key, value in pairs if key in names and value.strip()}
+
+
+def query_from_fields(fields: dict[str, Any], names: tuple[str, ...] = PLAN_FIELDS) -> str:
+    """The link for these fields: CLI flag names, in the CLI's order, empty fields left out."""
+    pairs = [(name, str(fields[name]).strip()) for name in names if str(fields.get(name) or "").strip()]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def command_line(fields: dict[str, Any], command: str = "plan", names: tuple[str, ...] = PLAN_FIELDS) -> str:
+    """The same question as a command: ``scaling plan --gpus 256xH100 --days 30``."""
+    parts = [f"scaling {command}"]
+    for name in names:
+        value = str(fields.get(name) or "").strip()
+        if not value:
+            continue
+        if name == "model":
+            parts.insert(1, _quote(value))
+        elif name == "sp":
+            parts.append("--sp" if value.lower() in ("1", "true", "yes", "on") else "")
+        else:
+            parts.append(f"--{name} {_quote(value)}")
+    return " ".join(p for p in parts if p)
+
+
+def _quote(value: str) -> str:
+    return value if re.fullmatch(r"[\w.,:%$/+\-]+", value) else "'" + value.replace("'", "'\\''") + "'"
+
+
+# ============================================================================ uploaded and fitted laws
+class Shelf:
+    """Laws the user uploaded or fitted in this server, by name (``upload:mylaw``, ``fit:runs``), newest last.
+
+    Only these names and the catalog's presets are accepted as ``law``: a law is never read from a path
+    the browser sends."""
+
+    def __init__(self, size: int = SHELF_SIZE) -> None:
+        self._laws: OrderedDict[str, Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, name: str, law: Any) -> str:
+        with self._lock:
+            self._laws.pop(name, None)
+            self._laws[name] = law
+            while len(self._laws) > self._size:
+                self._laws.popitem(last=False)
+        return name
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._laws)
+
+    def law(self, name: str) -> Any:
+        """A preset or a law on the shelf; anything else (a path, a typo) is refused."""
+        from scaling.laws import get_law, list_laws
+
+        with self._lock:
+            if name in self._laws:
+                return self._laws[name]
+        presets = {law.name for law in list_laws()}
+        try:
+            law = get_law(name) if "/" not in name and "\\" not in name and not name.endswith(".json") else None
+        except ScalingError:
+            law = None
+        if law is None or law.name not in presets:
+            accepted = ", ".join(sorted(presets) + self.names())
+            raise ScalingError(f"invalid law {name!r}: expected a preset or an uploaded law ({accepted})")
+        return law
+
+
+def decode_upload(contents: str, filename: str, limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL, refused beyond ``limit`` bytes."""
+    if not contents or "," not in contents:
+        raise ScalingError(f"invalid upload {filename!r}: expected a file")
+    payload = contents.split(",", 1)[1]
+    if len(payload) * 3 // 4 > limit:
+        raise ScalingError(f"upload {filename!r} is too large: at most {limit / 1e6:g} MB is accepted")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise ScalingError(f"invalid upload {filename!r}: the data is not base64") from None
+
+
+def law_from_upload(data: bytes, filename: str) -> Any:
+    """A law JSON file (``scaling fit -o law.json``) parsed as data."""
+    from scaling.laws import law_from_dict
+
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScalingError(f"invalid law file {filename!r}: not JSON ({exc})") from None
+    return law_from_dict(entry, origin=filename)
+
+
+# ============================================================================================== plan
+@dataclass
+class PlanView:
+    """A plan for the page's fields, or the error to show next to the field it concerns."""
+
+    fields: dict[str, str]
+    plan: Any = None
+    error: str | None = None
+    error_field: str | None = None
+    layouts: Any = None  # the best layouts (a DataFrame) for the plan's model and cluster
+    figures: dict[str, Any] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
+
+    @property
+    def query(self) -> str:
+        return query_from_fields(self.fields)
+
+
+def plan_options(fields: dict[str, str], shelf: Shelf) -> dict[str, Any]:
+    """`make_plan` keywords for the fields: flag names with ``_``, the law from the shelf or the presets,
+    and MODEL only as a catalog preset (the page never names a server file)."""
+    options: dict[str, Any] = {}
+    for name in PLAN_FIELDS:
+        value = (fields.get(name) or "").strip()
+        if value:
+            options[name.replace("-", "_")] = value
+    options["law"] = shelf.law(options.get("law", "chinchilla"))
+    if "model" in options:
+        from scaling.model import get_preset
+
+        options["model"] = get_preset(options["model"])
+    from scaling import units
+
+    # the flags `scaling plan` types on the command line (FLOPS, COUNT, int, float), parsed the same way
+    for key, parse in (("flops", units.parse_flops), ("params", units.parse_count), ("tokens", units.parse_count),
+                       ("seq_len", units.parse_int), ("target_loss", _float)):  # fmt: skip
+        if key in options:
+            options[key] = parse(options[key], "--" + key.replace("_", "-"))
+    return options
+
+
+def _float(value: str, what: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ScalingError(f"invalid {what} {value!r}: expected a number") from None
+
+
+def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
+    """The plan view: the plan, its zone and memory charts, its tables and the best layouts."""
+    from scaling.plan import make_plan, plan_tables
+
+    fields = {k: str(v).strip() for k, v in fields.items() if k in PLAN_FIELDS and v is not None and str(v).strip()}
+    view = PlanView(fields)
+    try:
+        view.plan = make_plan(**plan_options(fields, shelf))
+    except ScalingError as exc:
+        view.error, view.error_field = str(exc), error_field(str(exc), fields)
+        return view
+    from scaling import charts
+    from scaling.report import zone_arguments
+
+    plan = view.plan
+    view.tables = plan_tables(plan)
+    view.figures["zone"] = charts.zone_figure(**zone_arguments(plan))
+    if plan.memory is not None:
+        view.figures["memory"] = charts.memory_figure({"this plan's layout": plan.memory},
+                                                      title="Memory per device of the plan's layout")
+    view.layouts = best_layouts(plan)
+    return view
+
+
+def best_layouts(plan: Any, top: int = LAYOUTS_SHOWN) -> Any:
+    """The layout search (`scaling.layout.search_layouts`) for the plan's model, cluster, batch and MFU."""
+    from scaling.layout import search_layouts
+
+    return search_layouts(plan.spec, devices=plan.devices, accelerator=plan.accelerator,
+                          global_batch=max(int(plan.global_batch_tokens // plan.seq_len), 1), seq_len=plan.seq_len,
+                          mfu=plan.mfu, precision=plan.dtype, top=top)  # fmt: skip
+
+
+def layouts_table(df: Any) -> Table:
+    """The best layouts as the ``memory --search`` table reads."""
+    from scaling.units import GIB
+
+    rows = [(r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
+             f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
+            for r in df.itertuples()]  # fmt: skip
+    headers = ("TP", "PP", "DP", "ZeRO", "micro-batch", "recompute", "SP", "GiB/device", "step s", "MFU", "HFU",
+               "tokens/s")  # fmt: skip
+    notes = (f"{df.attrs.get('valid', 0)} valid layouts of {df.attrs.get('candidates', 0)}, {df.attrs.get('fit', 0)} fit; "
+             "ranked by step time",)  # fmt: skip
+    return Table.of(rows, headers, title="Best layouts", notes=notes)
+
+
+def error_field(message: str, fields: dict[str, str]) -> str | None:
+    """The field a library error is about: the one whose value or flag the message names."""
+    for name, value in fields.items():
+        if value and (f"'{value}'" in message or f'"{value}"' in message):
+            return name
+    for name in fields:
+        if f"--{name}" in message or re.search(rf"\b{re.escape(name.replace('-', ' '))}\b", message):
+            return name
+    return None
+
+
+# ============================================================================================ memory
+@dataclass
+class MemoryView:
+    fields: dict[str, str]
+    breakdown: Any = None
+    error: str | None = None
+    error_field: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
+
+
+def memory_options(fields: dict[str, str], configs: dict[str, Any]) -> dict[str, Any]:
+    """`estimate_memory` keywords for the fields, as ``scaling memory`` passes them."""
+    from scaling import units
+    from scaling.model import get_preset
+
+    name = (fields.get("model") or "").strip()
+    if not name:
+        raise ScalingError("invalid model '': expected a preset name or an uploaded config.json")
+    options: dict[str, Any] = {"model": configs[name] if name in configs else get_preset(name)}
+    cluster = units.parse_cluster(fields.get("gpus") or "1", "--gpus")
+    options.update(devices=cluster.devices, accelerator=cluster.accelerator,
+                   devices_per_node=cluster.devices // cluster.nodes if cluster.nodes else None)
+    for key in ("mode", "precision", "zero", "recompute", "quant"):
+        if fields.get(key):
+            options[key] = fields[key]
+    for key in ("tp", "pp", "micro-batch", "seq-len", "lora-rank", "batch", "context"):
+        if fields.get(key):
+            options[key.replace("-", "_")] = units.parse_int(fields[key], f"--{key}",
+                                                             allow_zero=key == "micro-batch")
+    options["sp"] = str(fields.get("sp") or "").lower() in ("1", "true", "yes", "on")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def memory_view(fields: dict[str, str], configs: dict[str, Any] | None = None) -> MemoryView:
+    """The memory view: `estimate_memory` for the fields, its per-term table and the stacked bar."""
+    from scaling import charts
+    from scaling.memory import estimate_memory
+
+    fields = {k: str(v).strip() for k, v in fields.items() if k in MEMORY_FIELDS and v is not None and str(v).strip()}
+    view = MemoryView(fields)
+    try:
+        options = memory_options(fields, configs or {})
+        model = options.pop("model")
+        view.breakdown = estimate_memory(model, **options)
+    except ScalingError as exc:
+        view.error, view.error_field = str(exc), error_field(str(exc), fields)
+        return view
+    view.tables = [memory_table(view.breakdown)]
+    view.figures["memory"] = charts.memory_figure({fields.get("model", "model"): view.breakdown})
+    return view
+
+
+def memory_table(breakdown: Any) -> Table:
+    """Every term of a breakdown in GiB with its rule and source, then the total and whether it fits."""
+    from scaling.units import GIB
+
+    rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in breakdown.terms]
+    rows.append(("total per device", f"{breakdown.total_bytes / GIB:,.3f}", ""))
+    if breakdown.capacity_bytes is not None:
+        rows.append((f"capacity ({breakdown.inputs.get('accelerator')})", f"{breakdown.capacity_bytes / GIB:,.3f}",
+                     "fits" if breakdown.fits else "does NOT fit"))  # fmt: skip
+    return Table.of(rows, ("term (per device)", "GiB", "rule / source"), title=f"Memory: {breakdown.model}",
+                    notes=tuple(breakdown.notes), align="lrl")
+
+
+def config_from_upload(data: bytes, filename: str) -> Any:
+    """A Hugging Face ``config.json`` parsed as data into a `ModelSpec`."""
+    from scaling.model import spec_from_hf_config
+
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScalingError(f"invalid config {filename!r}: not JSON ({exc})") from None
+    if not isinstance(entry, dict):
+        raise ScalingError(f"invalid config {filename!r}: expected a JSON object")
+    return spec_from_hf_config(entry, name=re.sub(r"\.json$", "", filename) or "uploaded")
+
+
+# ============================================================================================== runs
+@dataclass
+class RunsView:
+    name: str
+    runs: Any = None
+    law: Any = None
+    isoflop: Any = None
+    error: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def runs_from_upload(data: bytes, filename: str) -> Any:
+    """A runs table (CSV) parsed as data, through the runs-table contract (`scaling.fit.read_runs`)."""
+    import pandas as pd
+
+    from scaling.fit import read_runs
+
+    try:
+        frame = pd.read_csv(io.BytesIO(data))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScalingError(f"invalid runs table {filename!r}: not a CSV file ({exc})") from None
+    return read_runs(frame)
+
+
+def runs_view(runs: Any, name: str, *, bootstrap: int = 200) -> RunsView:
+    """Approaches 2 and 3 on a runs table (Approach 3 with ``bootstrap`` resamples for its intervals), the
+    IsoFLOP, frontier and diagnostics charts, and the fitted law's table."""
+    import warnings
+
+    from scaling import charts
+    from scaling.fit import fit_isoflop, fit_parametric
+
+    view = RunsView(name, runs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            view.law = fit_parametric(runs, bootstrap=bootstrap, name=name)
+            view.figures["frontier"] = charts.frontier_figure(runs, view.law)
+            view.figures["diagnostics"] = charts.diagnostics_figure(runs, view.law)
+        except ScalingError as exc:
+            view.error = str(exc)
+        try:
+            view.isoflop = fit_isoflop(runs)
+            view.figures["isoflop"] = charts.isoflop_figure(runs, view.isoflop)
+        except ScalingError as exc:
+            view.error = view.error or str(exc)
+    view.warnings = list(dict.fromkeys(str(w.message) for w in caught))
+    if view.law is not None:
+        view.tables.append(law_table(view.law))
+    return view
+
+
+def law_table(law: Any) -> Table:
+    """A fitted law's constants with their intervals, and its warnings as notes."""
+    from scaling.render import fmt_interval
+
+    names = ("E", "A", "B", "alpha", "beta")
+    intervals = getattr(law, "param_intervals", None) or {}
+    rows = []
+    for i, name in enumerate(names):
+        value = float(law.params[i])
+        low_high = intervals.get(name) if isinstance(intervals, dict) else None
+        rows.append((name, f"{value:.4g}", fmt_interval(*low_high, level=law.interval_level) if low_high else ""))
+    rows += [("a (N_opt ∝ C^a)", f"{law.a:.3f}", ""), ("b (D_opt ∝ C^b)", f"{law.b:.3f}", ""),
+             ("runs", str(getattr(law, "n_runs", "")), ""), ("loss unit", law.loss_unit, "")]  # fmt: skip
+    return Table.of(rows, ("", "value", "interval"), title=f"Fitted law {law.name} (Approach 3)",
+                    notes=tuple(getattr(law, "warnings", ()) or ()), align="lrl")
