@@ -17,7 +17,7 @@ from scaling.model import ModelSpec, load_model
 from scaling.serving import (
     IDEAL,
     ServingAssumptions,
-    Workload,
+    ServingWorkload,
     cheapest_serving,
     estimate_serving,
     experts_touched,
@@ -244,7 +244,7 @@ def test_tensorrt_llm_llama_7b_a100_first_token_latency():
 
 # ------------------------------------------------------------------------------------------ search
 def test_cheapest_serving_meets_the_latency_target_and_beats_every_other_layout():
-    w = Workload(latency_s=0.03)
+    w = ServingWorkload(latency_s=0.03)
     search = cheapest_serving("llama-2-70b", "H100", devices=8, workload=w, price_usd_per_hour=2.0)
     best = search.best
     assert best.decode_s_per_token <= 0.03
@@ -258,11 +258,11 @@ def test_cheapest_serving_meets_the_latency_target_and_beats_every_other_layout(
 
 
 def test_cheapest_serving_throughput_target_and_impossible_target():
-    w = Workload(min_tokens_per_s=2000)
+    w = ServingWorkload(min_tokens_per_s=2000)
     best = cheapest_serving("llama-2-13b", "A100-80GB", devices=4, workload=w).best
     assert best.tokens_per_s >= 2000
     with pytest.raises(ScalingError, match="fastest reaches"):
-        cheapest_serving("llama-2-70b", "A100-80GB", devices=8, workload=Workload(latency_s=1e-4))
+        cheapest_serving("llama-2-70b", "A100-80GB", devices=8, workload=ServingWorkload(latency_s=1e-4))
 
 
 def test_estimate_refuses_what_does_not_fit_and_warns_on_a_batch_too_large():
@@ -353,7 +353,7 @@ def test_inference_command_bad_input_is_one_line(args, message):
 def test_inference_chart_points_are_the_commands_numbers():
     from scaling.serving.chart import inference_curves, inference_figure
 
-    w = Workload(prompt_tokens=512, output_tokens=64)
+    w = ServingWorkload(prompt_tokens=512, output_tokens=64)
     curves = inference_curves("llama-2-13b", "A100-80GB", devices=4, workload=w)
     assert [c.tp for c in curves] == [1, 2, 4]
     for c in curves:
@@ -376,7 +376,7 @@ def test_inference_chart_shows_compute_bound_points_at_short_context():
     from scaling.serving.chart import inference_curves
 
     curves = inference_curves(
-        "llama-2-7b", "H100", devices=1, workload=Workload(prompt_tokens=16, output_tokens=16)
+        "llama-2-7b", "H100", devices=1, workload=ServingWorkload(prompt_tokens=16, output_tokens=16)
     )
     assert curves[0].compute_bound[-1] and not curves[0].compute_bound[0]
 

@@ -224,13 +224,13 @@ def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dt
 
     Each point is `scaling inference` at that batch and TP; with --price a top axis reads $ per million
     output tokens."""
-    from scaling.serving import Workload
+    from scaling.serving import ServingWorkload
     from scaling.serving.chart import inference_curves, inference_figure
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
     output = _checked(output, force)
-    workload = Workload(prompt_tokens, output_tokens, precision, quant, kv_dtype)
+    workload = ServingWorkload(prompt_tokens, output_tokens, precision, quant, kv_dtype)
     curves = inference_curves(model, gpus.accelerator, devices=gpus.devices, workload=workload)
     if not curves:
         raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")

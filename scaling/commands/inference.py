@@ -133,7 +133,7 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
     scaling inference llama-2-7b --gpus A100-80GB --quant int4 --kv-dtype fp8
     scaling inference llama-3-70b --gpus 8xH100 --latency 50ms --price 2.5
     """
-    from scaling.serving import Workload, cheapest_serving, estimate_serving, with_assumptions
+    from scaling.serving import ServingWorkload, cheapest_serving, estimate_serving, with_assumptions
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as e.g. 8xH100")
@@ -142,7 +142,7 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
     if latency is not None or min_tokens_per_s is not None:
         if batch is not None:
             raise ScalingError("--batch is what --latency / --min-tokens-per-s search for: leave it out")
-        workload = Workload(
+        workload = ServingWorkload(
             prompt_tokens, output_tokens, precision, quant, kv_dtype, latency, min_tokens_per_s
         )
         search = cheapest_serving(model, gpus.accelerator, devices=gpus.devices, workload=workload, tp=tp,

@@ -20,7 +20,7 @@ from scaling.serving.roofline import (
     tp_sizes,
     with_assumptions,
 )
-from scaling.serving.search import ServingSearch, Workload, cheapest_serving
+from scaling.serving.search import ServingSearch, ServingWorkload, cheapest_serving
 
 __all__ = [
     "IDEAL",
@@ -30,7 +30,7 @@ __all__ = [
     "ServingAwareOptimum",
     "ServingEstimate",
     "ServingSearch",
-    "Workload",
+    "ServingWorkload",
     "cheapest_serving",
     "estimate_from_deployment",
     "estimate_serving",

@@ -18,7 +18,7 @@ import numpy as np
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.model import ModelSpec, load_model
 from scaling.serving.roofline import ServingAssumptions, fitting_batch, make_deployment, tp_sizes
-from scaling.serving.search import MAX_TP, Workload
+from scaling.serving.search import MAX_TP, ServingWorkload
 
 BATCHES_PER_DOUBLING = 4  # points per factor of two in batch along each curve
 
@@ -58,11 +58,11 @@ def inference_curves(
     accelerator: str | Accelerator,
     *,
     devices: int = 8,
-    workload: Workload | None = None,
+    workload: ServingWorkload | None = None,
     assumptions: ServingAssumptions | None = None,
 ) -> list[InferenceCurve]:
     """Decode time per output token and throughput per device for every batch that fits, per TP size."""
-    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or Workload()
+    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     curves = []
     for tp in tp_sizes(spec, devices, MAX_TP):
         dep = make_deployment(

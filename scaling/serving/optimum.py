@@ -30,7 +30,7 @@ from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
 from scaling.render import Table
 from scaling.serving.roofline import ServingAssumptions
-from scaling.serving.search import Workload, cheapest_serving
+from scaling.serving.search import ServingWorkload, cheapest_serving
 from scaling.units import ClusterSpec, format_count, format_usd, parse_cluster
 
 GRID_POINTS = 28  # sizes tried between the smallest that can reach the loss and the compute-optimal one
@@ -78,7 +78,7 @@ class ServingAwareOptimum:
     serve_on: str
     train_on: str
     unit: str  # "USD", or "device-hours" when no price per device-hour is known
-    workload: Workload
+    workload: ServingWorkload
     options: tuple[PricedModel, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
@@ -143,7 +143,7 @@ class _Pricing:
     train: ClusterSpec
     train_mfu: float
     price: float | None  # None: each accelerator's catalog price
-    workload: Workload
+    workload: ServingWorkload
     assumptions: ServingAssumptions | None
 
     def priced(self, params: float, label: str) -> PricedModel | None:
@@ -209,7 +209,7 @@ def serving_aware_optimum(
     train_on: ClusterSpec | str | None = None,
     train_mfu: float = 0.4,
     price_usd_per_hour: float | None = None,
-    workload: Workload | None = None,
+    workload: ServingWorkload | None = None,
     assumptions: ServingAssumptions | None = None,
 ) -> ServingAwareOptimum:
     """The model size that reaches L*(``flops``) at the least training plus serving cost (module doc).
@@ -227,7 +227,7 @@ def serving_aware_optimum(
     price, unit = _price_and_unit(price_usd_per_hour, serve, train)
     plain = law.optimal(budget)
     pricing = _Pricing(law, float(plain.loss), d_inf, serve, train, checks.fraction(train_mfu, "training MFU"),
-                       price, workload or Workload(), assumptions)  # fmt: skip
+                       price, workload or ServingWorkload(), assumptions)  # fmt: skip
     sardana = law.optimal(budget, inference_tokens=d_inf)
     options = [pricing.priced(float(plain.params), "compute-optimal"),
                pricing.priced(float(sardana.params), "flop-priced")]  # fmt: skip

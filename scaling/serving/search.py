@@ -35,7 +35,7 @@ MAX_TP = 8  # one HGX/DGX node: tensor parallelism beyond it crosses the slower 
 
 
 @dataclass(frozen=True)
-class Workload:
+class ServingWorkload:
     """What each request looks like and what it must get: lengths, dtypes and optional targets.
 
     ``latency_s`` caps the time per output token; ``min_tokens_per_s`` floors the deployment's output
@@ -99,7 +99,9 @@ def batch_candidates(largest: int) -> np.ndarray:
     return np.array(sorted(set(powers + [largest])), dtype=int)
 
 
-def _scores(dep: Deployment, batches: np.ndarray, devices: int, workload: Workload) -> tuple[Any, Any, Any]:
+def _scores(
+    dep: Deployment, batches: np.ndarray, devices: int, workload: ServingWorkload
+) -> tuple[Any, Any, Any]:
     """(meets the target, output tokens per device-second, time per output token) for each batch."""
     tpot = dep.decode_seconds(batches)["total"]
     replicas = devices // dep.tp
@@ -116,7 +118,7 @@ def cheapest_serving(
     accelerator: str | Accelerator,
     *,
     devices: int = 1,
-    workload: Workload | None = None,
+    workload: ServingWorkload | None = None,
     tp: int | None = None,
     price_usd_per_hour: float | None = None,
     assumptions: ServingAssumptions | None = None,
@@ -124,7 +126,7 @@ def cheapest_serving(
 ) -> ServingSearch:
     """The batch and tensor-parallel size (``tp`` fixes it) that serve ``model`` cheapest on ``devices``
     accelerators while meeting the workload's targets; the error says what the best layout reaches."""
-    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or Workload()
+    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     devices = device_count(devices)
     sizes = (
         [checks.positive_int(tp, "tensor parallel size")]
