@@ -38,12 +38,11 @@ passed, so the CLI starts fast.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scaling.catalog import Accelerator, get_accelerator
-from scaling.checks import finite
+from scaling.checks import choice, finite, fraction, positive, positive_int
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
 from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
@@ -59,62 +58,6 @@ MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops 
 MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
-
-
-# ------------------------------------------------------------------------------------------ validation
-def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
-    if value not in choices:
-        raise ScalingError(f"invalid {what} {value!r}: expected one of {', '.join(choices)}")
-    return value
-
-
-def _is_array(value: Any) -> bool:
-    return hasattr(value, "__len__") or (hasattr(value, "shape") and getattr(value, "shape", ()) != ())
-
-
-def _positive(value: Any, what: str) -> Number:
-    """A finite, strictly positive float or numpy array (lists become arrays)."""
-    if isinstance(value, bool):
-        raise ScalingError(f"invalid {what} {value!r}: must be a number greater than zero")
-    if _is_array(value) and not isinstance(value, str):
-        import numpy as np
-
-        try:
-            array = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise ScalingError(f"invalid {what} {value!r}: must be numbers greater than zero") from None
-        if not np.all(np.isfinite(array)) or not np.all(array > 0):
-            raise ScalingError(f"invalid {what}: every value must be finite and greater than zero")
-        return array
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ScalingError(f"invalid {what} {value!r}: must be a number greater than zero") from None
-    if not math.isfinite(number) or number <= 0:
-        raise ScalingError(f"invalid {what} {value!r}: must be a finite number greater than zero")
-    return number
-
-
-def _mfu(value: Any, what: str = "MFU") -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ScalingError(f"invalid {what} {value!r}: expected a fraction in (0, 1] such as 0.4") from None
-    if not math.isfinite(number) or not 0.0 < number <= 1.0:
-        raise ScalingError(f"invalid {what} {value!r}: expected a fraction in (0, 1] such as 0.4")
-    return number
-
-
-def _devices(value: Any) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or value != value
-        or value < 1
-        or value != int(value)
-    ):
-        raise ScalingError(f"invalid device count {value!r}: must be a whole number, at least 1")
-    return int(value)
 
 
 def mfu_warning(mfu: float) -> str | None:
@@ -209,8 +152,8 @@ def forward_flops_per_sequence(
     target_len: int | None = None,
 ) -> tuple[dict[str, float], float]:
     """Forward FLOPs for one sequence by named term, and the number of tokens they cover."""
-    _choice(causal, CAUSAL, "causal")
-    source = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
+    choice(causal, CAUSAL, "causal")
+    source = float(positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
     d, v = spec.d_model, spec.vocab_size
     terms: dict[str, float] = {}
     if spec.arch == "decoder":
@@ -220,7 +163,7 @@ def forward_flops_per_sequence(
         tokens = source  # bidirectional: no causal halving
         _add(terms, _stack_terms(spec, spec.n_layer, source, source * source))
     else:  # encoder-decoder
-        target = float(_positive(target_len if target_len is not None else source, "target length"))
+        target = float(positive(target_len if target_len is not None else source, "target length"))
         tokens = source + target
         _add(terms, _stack_terms(spec, spec.n_encoder_layer, source, source * source))
         _add(terms, _stack_terms(spec, spec.n_layer, target, _pairs(target, causal)))
@@ -323,7 +266,7 @@ def _breakdown(spec: ModelSpec | None, params: float, params_ne: float, conventi
         return {"params": 3.0 * params}
     assert spec is not None
     if convention == "kaplan":
-        context = float(_positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
+        context = float(positive(seq_len if seq_len is not None else spec.n_ctx, "sequence length"))
         return {
             # Kaplan et al. 2020, Table 1 / Eq. 2.2: C_forward = 2N + 2 n_layer n_ctx d_attn, training 3x
             "params_non_embedding": 3.0 * 2.0 * params_ne,
@@ -387,17 +330,17 @@ def training_flops(
     ``include_embeddings`` / ``include_logits`` apply to the ``exact`` convention; Chinchilla Table A4's
     ratios leave both out (per-layer terms only), App. F's text puts them in.
     """
-    _choice(convention, CONVENTIONS, "convention")
-    _choice(causal, CAUSAL, "causal")
-    _choice(recompute, RECOMPUTE, "recompute")
-    tokens = _positive(tokens, "token count")
+    choice(convention, CONVENTIONS, "convention")
+    choice(causal, CAUSAL, "causal")
+    choice(recompute, RECOMPUTE, "recompute")
+    tokens = positive(tokens, "token count")
     if not isinstance(spec, ModelSpec):
         if convention in ("exact", "kaplan"):
             raise ScalingError(
                 f"the {convention!r} convention needs an architecture (a model preset, config.json or "
                 "dimensions), not a bare parameter count"
             )
-        n = float(_positive(spec, "parameter count"))
+        n = float(positive(spec, "parameter count"))
         params, params_ne, name = n, (n if convention == "6nd-nonembedding" else float("nan")), "custom"
         spec_for_terms = None
     else:
@@ -486,11 +429,11 @@ def inference_flops(
     """
     if spec.arch == "encoder":
         raise ScalingError(f"model {spec.name!r} is encoder-only and does not generate tokens")
-    prompt = int(_positive(prompt_tokens, "prompt length"))
-    new = int(_positive(new_tokens, "number of new tokens"))
+    prompt = int(positive(prompt_tokens, "prompt length"))
+    new = int(positive(new_tokens, "number of new tokens"))
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ScalingError(f"invalid batch {batch!r}: must be a whole number, at least 1")
-    _choice(causal, CAUSAL, "causal")
+    choice(causal, CAUSAL, "causal")
     if spec.arch == "decoder":
         prefill, _ = forward_flops_per_sequence(spec, seq_len=prompt, causal=causal, include_embeddings=False)
         prefill_total = prefill["total"]
@@ -555,7 +498,7 @@ class ComputeCost:
 
 def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
     if price_usd_per_hour is not None:
-        return float(_positive(price_usd_per_hour, "price per device-hour")), "given"
+        return float(positive(price_usd_per_hour, "price per device-hour")), "given"
     if acc.price_usd_per_hour is not None:
         return acc.price_usd_per_hour, "catalog"
     return None, "none"
@@ -574,10 +517,10 @@ def compute_cost(
 
     The price is per device-hour: the one given, else the catalog's, else no cost (``cost_usd`` is None).
     """
-    flops = _positive(flops, "FLOPs")
+    flops = positive(flops, "FLOPs")
     acc = get_accelerator(accelerator)
-    devices = _devices(devices)
-    mfu = _mfu(mfu)
+    devices = positive_int(devices, "device count")
+    mfu = fraction(mfu, "MFU")
     peak = acc.peak(dtype)
     seconds = flops / (devices * peak * mfu)
     gpu_hours = seconds * devices / SECONDS_PER_HOUR
@@ -605,7 +548,12 @@ def flops_from_time(
 ) -> Number:
     """The FLOPs a cluster delivers in ``seconds`` at ``mfu``: devices x peak x MFU x seconds."""
     acc = get_accelerator(accelerator)
-    return _devices(devices) * acc.peak(dtype) * _mfu(mfu) * _positive(seconds, "duration")
+    return (
+        positive_int(devices, "device count")
+        * acc.peak(dtype)
+        * fraction(mfu, "MFU")
+        * positive(seconds, "duration")
+    )
 
 
 def flops_from_gpu_hours(
@@ -613,7 +561,7 @@ def flops_from_gpu_hours(
 ) -> Number:
     """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
     acc = get_accelerator(accelerator)
-    return _positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * _mfu(mfu)
+    return positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * fraction(mfu, "MFU")
 
 
 def flops_from_usd(
@@ -629,7 +577,7 @@ def flops_from_usd(
     price, _ = _price(acc, price_usd_per_hour)
     if price is None:
         raise ScalingError(f"no price for {acc.name}: give a price per device-hour (--price)")
-    return flops_from_gpu_hours(_positive(usd, "amount") / price, accelerator=acc, mfu=mfu, dtype=dtype)
+    return flops_from_gpu_hours(positive(usd, "amount") / price, accelerator=acc, mfu=mfu, dtype=dtype)
 
 
 # ------------------------------------------------------------------------------------ utilisation
@@ -666,7 +614,7 @@ def mfu_from_throughput(
     include_embeddings: bool = True,
 ) -> Utilization:
     """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU (Touvron 2023)."""
-    rate = float(_positive(tokens_per_second_per_device, "tokens per second per device"))
+    rate = float(positive(tokens_per_second_per_device, "tokens per second per device"))
     acc = get_accelerator(accelerator)
     peak = acc.peak(dtype)
     counted = training_flops(
@@ -716,8 +664,8 @@ def utilization_from_iteration_time(
     recompute in the hardware FLOPs.
     """
     length = seq_len if seq_len is not None else spec.n_ctx
-    tokens = _positive(global_batch, "global batch") * _positive(length, "sequence length")
-    rate = tokens / _positive(seconds_per_iteration, "iteration time") / _devices(devices)
+    tokens = positive(global_batch, "global batch") * positive(length, "sequence length")
+    rate = tokens / positive(seconds_per_iteration, "iteration time") / positive_int(devices, "device count")
     return mfu_from_throughput(
         spec, rate, accelerator, dtype=dtype, convention=convention, seq_len=length, causal=causal,
         recompute=recompute, include_embeddings=include_embeddings,
