@@ -55,13 +55,15 @@ _SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
 DOMAIN_ADAPTATION_FINDINGS = (
     "Gururangan et al. 2020 ('Don't Stop Pretraining', ACL): a second phase of pretraining on in-domain text "
     "(DAPT) improved RoBERTa in all four domains tried (biomedical, computer science, news, reviews); further "
-    "pretraining on the task's own unlabeled text (TAPT) added to it; adapting to an unrelated domain hurt.",
+    "pretraining on the task's own unlabeled text (TAPT) added to it; pretraining on an unrelated domain "
+    "instead did worse than on the relevant one.",
     "Ibrahim et al. 2024 ('Simple and Scalable Strategies to Continually Pre-train Large Language Models', "
     "TMLR): re-warming and re-decaying the learning rate plus replaying a share of the original pretraining "
     "data matched re-training from scratch on all the data; 5% replay sufficed for a weak shift "
     "(English to English) and a strong shift (English to German) needed more (25%).",
     "Gupta et al. 2023 ('Continual Pre-Training of Large Language Models: How to (re)warm your model?'): "
-    "re-warming the learning rate first raises the loss but ends better on the new data than not re-warming.",
+    "re-warming the learning rate first raises the loss, then in the longer run improves it on the new data, "
+    "ending better than a model trained from scratch on that data.",
 )
 
 
