@@ -219,7 +219,7 @@ def models(filter_text, family, as_json):
               help="Extra accelerators CSV (columns as data/accelerators.csv).")  # fmt: skip
 @json_option
 def gpus(filter_text, accelerator_files, as_json):
-    """List the accelerators: dense peak TFLOP/s per dtype, memory, bandwidth and price."""
+    """List the accelerators: dense peak TFLOP/s per dtype, memory, bandwidths, links and price."""
     accs = [a for a in accelerators(tuple(accelerator_files)) if _matches(filter_text, a.name, *a.aliases)]
     if as_json:
         echo_json([a.to_dict() for a in accs])
@@ -232,13 +232,16 @@ def gpus(filter_text, accelerator_files, as_json):
         return f"{value / 1e12:g}" if value else "-"
 
     rows = [
-        (a.name, peak(a, "bf16"), peak(a, "fp16"), peak(a, "fp8"), peak(a, "fp32"), f"{a.memory_bytes / 1e9:g}",
+        (a.name, peak(a, "bf16"), peak(a, "fp16"), peak(a, "fp8"), peak(a, "fp32"), f"{a.memory_gib:g}",
          f"{a.bandwidth_bytes_per_s / 1e9:g}" if a.bandwidth_bytes_per_s == a.bandwidth_bytes_per_s else "-",
+         f"{a.intra_node_link} {a.intra_node_bytes_per_s / 1e9:g}", f"{a.inter_node_bytes_per_s / 1e9:g}",
          f"${a.price_usd_per_hour:.2f}" if a.price_usd_per_hour is not None else "-")
         for a in accs
     ]  # fmt: skip
-    click.echo(table(rows, ["name", "bf16 TF", "fp16 TF", "fp8 TF", "fp32 TF", "mem GB", "GB/s", "$/h"]))
-    click.echo("dense (no sparsity) peaks; add your own with $SCALING_ACCELERATORS or --accelerator-file")
+    click.echo(table(rows, ["name", "bf16 TF", "fp16 TF", "fp8 TF", "fp32 TF", "mem GiB", "mem GB/s",
+                            "node link GB/s", "network GB/s", "$/h"]))  # fmt: skip
+    click.echo("dense (no sparsity) peaks; link and network bandwidths per device, one direction; "
+               "add your own with $SCALING_ACCELERATORS or --accelerator-file")
 
 
 COMMANDS = [flops, models, gpus]
