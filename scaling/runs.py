@@ -214,6 +214,8 @@ def format_cell(value: Any) -> str:
     """A cell as text: None -> empty, floats by repr (round-trips exactly), NaN as ``nan``."""
     if value is None:
         return ""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalars: their repr is not a number ("np.float64(...)")
     if isinstance(value, float):
         return "nan" if math.isnan(value) else repr(value)
     return str(value)

@@ -175,3 +175,116 @@ def test_holdout_check_largest_budget(runs):
         check = holdout_check(runs, 1)
     assert check.held_out_flops[0] == pytest.approx(3e21)
     assert check.max_abs_rel_error < 0.05
+
+
+# ---------------------------------------------------------------------------------- fits that say how far to trust them
+def test_six_runs_for_five_parameters_warn_and_the_law_file_keeps_it(tmp_path):
+    from scaling.fit import fit_runs
+
+    few = synthetic_runs("chinchilla", budgets=(1e19, 3e19, 1e20), per_budget=2, seed=0)
+    report = fit_runs(few)
+    assert any("only 6 runs for 5 parameters" in w for w in report.approach3.warnings)
+    saved = json.loads(save_law(report.approach3, tmp_path / "law.json").read_text())
+    assert any("only 6 runs" in w for w in saved["warnings"])
+    assert any("only 6 runs" in w for w in get_law(str(tmp_path / "law.json")).optimal(1e21).warnings)
+
+
+def test_degenerate_and_bound_optima_are_named():
+    from scaling.fit import fit_diagnostics
+    from scaling.fit.parametric import StartSearch
+
+    frame = synthetic_runs("chinchilla", per_budget=3, seed=0)
+    degenerate = StartSearch(np.array([5.0, 6.0, 0.5, 0.3, 0.3]), 1.0, True, 4500, 1, 0, len(frame))
+    assert any("alpha = beta" in w and "a = b = 0.5" in w for w in fit_diagnostics(frame, degenerate))
+    on_bound = StartSearch(np.array([100.0, 6.0, 0.5, 10.0, 0.3]), 1.0, True, 4500, 1, 0, len(frame))
+    assert any("log A" in w and "alpha" in w and "bound" in w for w in fit_diagnostics(frame, on_bound))
+    healthy = StartSearch(np.log([406.4, 410.7, 1.69]).tolist() + [0.34, 0.28], 1.0, True, 4500, 1, 0, 27)
+    assert fit_diagnostics(frame, StartSearch(np.array(healthy.theta), 1.0, True, 4500, 1, 0, 27)) == []
+
+
+def test_approaches_2_and_3_disagreeing_beyond_intervals_warn(fitted):
+    from scaling.fit import IsoFlopFit, approaches_disagree
+
+    far = IsoFlopFit((), 0.786, 0.214, 1.0, 1.0, (), 0.02)  # the small preset's Approach 2 a, with an SE
+    assert "beyond their 80% intervals" in approaches_disagree(far, fitted)
+    near = IsoFlopFit((), fitted.a, 1 - fitted.a, 1.0, 1.0, (), 0.02)
+    assert approaches_disagree(near, fitted) is None
+
+
+def test_holdout_from_threshold_and_one_error_unit(runs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        check = holdout_check(runs, from_flops=1e21)
+    assert check.held_out_flops == pytest.approx((1e21, 3e21))
+    assert 0 < check.mean_abs_rel_error <= check.max_abs_rel_error < 0.05
+    with pytest.raises(ScalingError, match="holdout-from"):
+        holdout_check(runs, from_flops=1e30)
+
+
+@pytest.mark.parametrize("bootstrap", [2147483648, -5, 1.5])
+def test_bootstrap_beyond_stated_limit_refused_at_once(runs, bootstrap):
+    with pytest.raises(ScalingError, match="--bootstrap"):
+        fit_parametric(runs, bootstrap=bootstrap)
+
+
+@pytest.mark.parametrize("compute, message", [(None, "C not a finite"), (1e30, "6·N·D overflows")])
+def test_runs_at_1e300_give_a_clear_error_not_an_unloadable_law(compute, message):
+    frame = pd.DataFrame({"N": [1e300] * 3 + [2e300] * 3, "D": [1e300, 2e300, 3e300] * 2, "loss": [2.0] * 6})
+    if compute:
+        frame["C"] = compute
+    with pytest.raises(ScalingError, match=message):
+        read_runs(frame)
+
+
+def test_approach2_groups_a_sweep_by_its_planned_budget():
+    runs = synthetic_runs("chinchilla", seed=3)
+    jitter = np.random.default_rng(0).uniform(0.8, 1.25, len(runs))  # 6ND differs from the exact budget
+    runs = runs.assign(budget=runs["C"], C=runs["C"] * jitter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        fit = fit_isoflop(runs)
+    assert len(fit.budgets) == 9
+    assert fit.a == pytest.approx(get_law("chinchilla").a, abs=0.05)
+
+
+def _sweep_folder(path, law_name="chinchilla"):
+    from scaling.runs import write_rows
+
+    law = get_law(law_name)
+    rows, curves = [], path / "curves"
+    curves.mkdir(parents=True)
+    for budget in (1e18, 3e18, 1e19, 3e19):
+        for k in np.geomspace(1 / 6, 6, 5):
+            N = float(law.n_opt(budget)) * k
+            D = budget / (6 * N)
+            run_id = f"c{budget:.0e}-n{N:.3g}"
+            rows.append({"run_id": run_id, "status": "ok", "budget": budget, "N": N, "D": D, "C": 6 * N * D,
+                         "loss": float(law.predict(N, D)), "tokenizer": "bytes"})  # fmt: skip
+            seen = np.geomspace(D / 30, D, 40)
+            pd.DataFrame({"step": range(40), "tokens": seen, "flops": 6 * N * seen,
+                          "train_loss": law.predict(N, seen), "val_loss": np.nan}).to_csv(
+                curves / f"{run_id}.csv", index=False)  # fmt: skip
+    write_rows(path / "runs.csv", rows)
+    return path
+
+
+def test_sweep_folder_fits_all_three_approaches_byte_level(tmp_path):
+    from scaling.fit import fit_runs
+
+    report = fit_runs(_sweep_folder(tmp_path / "runs"), approach="all")
+    assert report.approach1 is not None and report.approach2 is not None and report.approach3 is not None
+    assert report.approach1.a == pytest.approx(get_law("chinchilla").a, abs=0.1)
+    law = report.approach3
+    assert (law.loss_unit, law.tokenizer, law.vocab_size) == ("nats/byte", "bytes", 256)
+
+
+def test_many_runs_screen_a_subsample_in_bounded_memory():
+    from scaling.fit import SCREEN_RUNS
+
+    big = synthetic_runs("chinchilla", per_budget=(SCREEN_RUNS + 2_000) // 9 + 1, noise=0.005, seed=4)
+    grid = hoffmann_grid()[np.random.default_rng(0).choice(4500, 40, replace=False)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        law = fit_parametric(big, grid=grid, polish=2)
+    assert law.n_runs == len(big) > SCREEN_RUNS and law.n_screen_runs == SCREEN_RUNS
+    assert law.alpha == pytest.approx(get_law("chinchilla").alpha, abs=0.02)

@@ -187,3 +187,12 @@ def test_sweep_folder_is_a_runs_table_with_curves(tmp_path):
 @given(st.text(alphabet="ModelSize_ -", min_size=1, max_size=14))
 def test_normalise_name_ignores_case_spaces_underscores(name):
     assert normalise_name(name) == normalise_name(name.upper().replace("_", " ").replace("-", ""))
+
+
+def test_numpy_cells_are_written_as_numbers(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "runs.csv"
+    write_rows(path, [_row(0, N=np.float64(1.5e6), steps=np.int64(7))])
+    row = read_rows(path).rows[0]
+    assert row["N"] == "1500000.0" and row["steps"] == "7"
