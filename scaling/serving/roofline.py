@@ -41,7 +41,7 @@ import numpy as np
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
-from scaling.flops import inference_flops
+from scaling.flops import inference_flops, mfu_warning
 from scaling.memory import device_count, dtype_bytes, kv_cache_bytes, layout_rules, max_batch_and_context
 from scaling.model import ModelSpec, load_model
 from scaling.units import GB
@@ -429,7 +429,7 @@ def estimate_from_deployment(
     latency = ttft + (dep.output_tokens - 1) * tpot
     price, price_source = _price(dep.acc, price_usd_per_hour)
     per_s = None if price is None else price * dep.tp / 3600.0  # USD per second of one replica
-    warnings = []
+    warnings = [w for w in (mfu_warning(dep.assumptions.mfu),) if w]
     if batch > fits:
         warnings.append(
             f"a batch of {batch} does not fit: {dep.tp} x {dep.acc.name} hold at most {fits} sequences of "
