@@ -33,8 +33,8 @@ from scaling.serving.roofline import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
 from scaling.units import ClusterSpec, format_count, format_usd, parse_cluster
 
-GRID_POINTS = 28  # sizes tried between the smallest that can reach the loss and the compute-optimal one
-REFINE_POINTS = 10  # sizes tried around the best grid point
+GRID_POINTS = 20  # sizes tried between the smallest that can reach the loss and the compute-optimal one
+REFINE_POINTS = 8  # sizes tried around the best grid point
 SMALLEST_FRACTION = 1e-3  # the smallest size tried, as a fraction of the compute-optimal size
 
 
