@@ -111,10 +111,16 @@ def _render(e, target: str | None = None) -> str:
     "--min-tokens-per-s", type=float, default=None, help="Target output tokens/s of the deployment: search."
 )
 @click.option(
-    "--mfu", type=FRACTION, default=None, help="Achievable fraction of the dense peak (default 0.6)."
+    "--mfu",
+    type=FRACTION,
+    default=None,
+    help="Achievable fraction of the dense peak (default: the cited one, printed under assumptions).",
 )
 @click.option(
-    "--mbu", type=FRACTION, default=None, help="Achievable fraction of memory bandwidth (default 0.6)."
+    "--mbu",
+    type=FRACTION,
+    default=None,
+    help="Achievable fraction of memory bandwidth (default: the cited one, printed under assumptions).",
 )
 @click.option(
     "--link-bandwidth", type=BYTES, default=None, help="Intra-node link per device, bytes/s (e.g. 450GB)."
