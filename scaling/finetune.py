@@ -177,16 +177,6 @@ class FinetunePlan:
 
 
 # --------------------------------------------------------------------------------- layout candidates
-def _method(lora_rank: int | None, quant: str | None) -> str:
-    if lora_rank is not None:
-        checks.positive_int(lora_rank, "LoRA rank")
-    if lora_rank is None:
-        if quant is not None:
-            raise ScalingError(f"quantization {quant!r} needs LoRA adapters: give a LoRA rank (QLoRA)")
-        return "full"
-    return "qlora" if quant is not None else "lora"
-
-
 def _default_global_batch(devices: int) -> int:
     return devices * math.ceil(DEFAULT_GLOBAL_BATCH / devices)
 
@@ -355,7 +345,6 @@ def plan_finetune(
     tokens = float(checks.positive(tokens, "token count"))
     mfu = checks.fraction(mfu, "MFU")
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
-    method = _method(lora_rank, quant)
     seq = checks.positive_int(seq_len if seq_len is not None else spec.n_ctx, "sequence length")
     batch = (
         checks.positive_int(global_batch, "global batch") if global_batch else _default_global_batch(devices)
@@ -364,9 +353,13 @@ def plan_finetune(
         raise ScalingError(f"global batch {batch} is not divisible by the {devices} devices: give a multiple")
     common: dict[str, Any] = dict(precision=precision, optimizer=optimizer, devices=devices, accelerator=acc,
                                   seq_len=seq)  # fmt: skip
-    if method != "full":
-        common.update(lora_rank=lora_rank, lora_targets=lora_targets, quant=quant)
-    states = _memory(spec, common, micro_batch=0)  # the memory planner's adapter count
+    if lora_rank is not None:
+        common.update(lora_rank=checks.positive_int(lora_rank, "LoRA rank"), lora_targets=lora_targets)
+    # the memory planner's count of what is trained, and its reading of the quantization (or its refusal)
+    states = _memory(spec, {**common, "quant": quant}, micro_batch=0)
+    quant = states.inputs["quant"]
+    common["quant"] = quant
+    method = "full" if lora_rank is None else ("qlora" if quant else "lora")
     trainable = states.trainable_params
     adapters = 0.0 if method == "full" else _active_adapters(spec, common, states)
 
