@@ -37,12 +37,14 @@ import numpy as np
 
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.errors import ScalingError
 from scaling.memory import (
     DEVICES_PER_NODE,
     RECOMPUTE,
     RECOMPUTE_CODE,
     ModelShape,
     Precision,
+    Workload,
     device_count,
     layout_rules,
     recompute_name,
@@ -205,6 +207,50 @@ class LayoutChoices:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """``devices`` accelerators, ``devices_per_node`` to a node, and the bandwidths between them (bytes/s per
+    device, one direction): the accelerator's catalog links (`Accelerator.intra_node_bytes_per_s`,
+    ``inter_node_bytes_per_s``) unless given. Build one with `Cluster.of`, which checks the numbers."""
+
+    accelerator: Accelerator
+    devices: int
+    devices_per_node: int = DEVICES_PER_NODE
+    intra_node_bytes_per_s: float | None = None
+    inter_node_bytes_per_s: float | None = None
+
+    @classmethod
+    def of(cls, accelerator: str | Accelerator, devices: Any, *, devices_per_node: Any = DEVICES_PER_NODE,
+           intra_node_bytes_per_s: float | None = None, inter_node_bytes_per_s: float | None = None) -> Cluster:  # fmt: skip
+        def rate(value: float | None, what: str) -> float | None:
+            return None if value is None else float(checks.positive(value, what))
+
+        return cls(
+            accelerator=get_accelerator(accelerator), devices=device_count(devices),
+            devices_per_node=device_count(devices_per_node, "devices per node"),
+            intra_node_bytes_per_s=rate(intra_node_bytes_per_s, "intra-node bandwidth"),
+            inter_node_bytes_per_s=rate(inter_node_bytes_per_s, "inter-node bandwidth"),
+        )  # fmt: skip
+
+    @property
+    def node(self) -> int:
+        """Devices in one node of this cluster (all of them when fewer than a node)."""
+        return min(self.devices, self.devices_per_node)
+
+    @property
+    def intra(self) -> float:
+        return self.intra_node_bytes_per_s or self.accelerator.intra_node_bytes_per_s
+
+    @property
+    def inter(self) -> float:
+        return self.inter_node_bytes_per_s or self.accelerator.inter_node_bytes_per_s
+
+    @property
+    def link(self) -> str:
+        """The intra-node link's name (NVLink4, PCIe4, ...), or "given" when its bandwidth was given."""
+        return "given" if self.intra_node_bytes_per_s else self.accelerator.intra_node_link
+
+
+@dataclass(frozen=True)
 class StepModel:
     """What the step-time model needs besides the layouts: per-token FLOPs, peak, links and the MFU."""
 
@@ -263,96 +309,113 @@ def step_times(spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], mod
     )  # fmt: skip
 
 
-def _step_model(spec: ModelSpec, acc: Accelerator, *, devices: int, node: int, tokens: float, seq: int, mfu: float,
-                precision: Precision, convention: str, intra: float | None, inter: float | None) -> StepModel:  # fmt: skip
+def _step_model(spec: ModelSpec, cluster: Cluster, *, tokens: float, seq: int, mfu: float, precision: Precision,
+                convention: str) -> StepModel:  # fmt: skip
     conv = flops_per_token(spec, seq, convention)["none"][0]
     exact = flops_per_token(spec, seq, "exact")
-    link_intra, link_inter = bandwidths(acc)
     return StepModel(
         tokens=tokens, model_flops_per_token=conv, hardware_flops_per_token=tuple(exact[r][1] for r in RECOMPUTE),
-        peak=acc.peak(precision.dtype), mfu=mfu, devices=devices, node=node,
-        intra=float(checks.positive(intra, "intra-node bandwidth")) if intra else link_intra,
-        inter=float(checks.positive(inter, "inter-node bandwidth")) if inter else link_inter,
+        peak=cluster.accelerator.peak(precision.dtype), mfu=mfu, devices=cluster.devices, node=cluster.node,
+        intra=cluster.intra, inter=cluster.inter,
     )  # fmt: skip
+
+
+CLUSTER_OPTIONS = (
+    "accelerator",
+    "devices",
+    "devices_per_node",
+    "intra_node_bytes_per_s",
+    "inter_node_bytes_per_s",
+)
+WORKLOAD_OPTIONS = ("global_batch", "seq_len", "flash_attention", "dropout")
+CHOICE_OPTIONS = tuple(LayoutChoices.__dataclass_fields__)
+
+
+def _search_inputs(cluster: Cluster | None, workload: Workload | None, precision: str | Precision,
+                   choices: LayoutChoices | None, options: dict[str, Any]) -> tuple[Cluster, Workload, Precision, LayoutChoices]:  # fmt: skip
+    """The value objects of a search, built from keyword options where they were not given whole."""
+    unknown = set(options) - set(CLUSTER_OPTIONS + WORKLOAD_OPTIONS + CHOICE_OPTIONS + ("optimizer",))
+    if unknown:
+        raise TypeError(f"search_layouts() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    built = []
+    groups = ((cluster, CLUSTER_OPTIONS, _cluster), (workload, WORKLOAD_OPTIONS, Workload.of),
+              (choices, CHOICE_OPTIONS, LayoutChoices), (None if isinstance(precision, str) else precision,
+              ("optimizer",), lambda **kw: Precision.of(precision, **kw)))  # fmt: skip
+    for given, keys, build in groups:
+        picked = {k: options[k] for k in keys if k in options}
+        if given is not None and picked:
+            raise TypeError(f"give {', '.join(picked)} inside the {type(given).__name__}, not beside it")
+        built.append(given if given is not None else build(**picked))
+    return built[0], built[1], built[3], built[2]
+
+
+def _cluster(accelerator: str | Accelerator | None = None, devices: Any = None, **links: Any) -> Cluster:
+    if accelerator is None or devices is None:
+        raise ScalingError("the layout search needs an accelerator and a device count, e.g. 64 x H100")
+    return Cluster.of(accelerator, devices, **links)
 
 
 def search_layouts(
     model: ModelSpec | str | float,
     *,
-    devices: int,
-    accelerator: str | Accelerator,
-    global_batch: int,
-    seq_len: int | None = None,
-    mfu: float = 0.4,
+    cluster: Cluster | None = None,
+    workload: Workload | None = None,
     precision: str | Precision = "bf16",
-    optimizer: str = "adamw",
-    devices_per_node: int = DEVICES_PER_NODE,
     choices: LayoutChoices | None = None,
-    flash_attention: bool = True,
-    dropout: bool = True,
+    mfu: float = 0.4,
     convention: str = "6nd",
-    intra_node_bytes_per_s: float | None = None,
-    inter_node_bytes_per_s: float | None = None,
     overhead_bytes: float | None = None,
     top: int | None = 10,
     include_unfit: bool = False,
     as_frame: bool = True,
-    **axes: Any,
+    **options: Any,
 ):
-    """Layouts that fit one ``accelerator`` each, ranked by estimated step time (a pandas DataFrame).
+    """Layouts that fit the ``cluster``'s accelerators, ranked by estimated step time (a pandas DataFrame).
 
-    ``global_batch`` is in sequences of ``seq_len`` tokens. ``choices`` (or its fields as keywords: ``tp``,
-    ``pp``, ``zero``, ``micro_batch``, ``recompute``, ``sp``, ``interleave``) lists the values each axis
-    may take (`LayoutChoices`). ``mfu`` is model FLOPs under ``convention`` (6ND by default) over peak.
-    ``df.attrs`` carries ``candidates``, ``valid`` and ``fit`` counts and the assumptions. ``top=None``
-    returns every layout that fits (``include_unfit`` adds the rest). With ``as_frame=False`` it returns
-    ``(columns, attrs)``: a dict of numpy arrays in the same order and the attrs dict, without pandas.
+    ``workload`` gives the global batch (sequences, required), the sequence length (default the model's
+    context), the attention kernel and dropout; its micro-batch and recompute are the search's to choose.
+    ``choices`` lists the values each axis may take (`LayoutChoices`). ``mfu`` is model FLOPs under
+    ``convention`` (6ND by default) over peak. ``options`` are the fields of those objects as keywords
+    (``devices``, ``accelerator``, ``devices_per_node``, ``global_batch``, ``seq_len``, ``tp``, ``pp``,
+    ``zero``, ``micro_batch``, ``recompute``, ``sp``, ``interleave``, ``optimizer``, ...). ``df.attrs``
+    carries ``candidates``, ``valid`` and ``fit`` counts and the assumptions. ``top=None`` returns every
+    layout that fits (``include_unfit`` adds the rest). With ``as_frame=False`` it returns ``(columns,
+    attrs)``: a dict of numpy arrays in the same order and the attrs dict, without importing pandas.
     """
-    if choices is not None and axes:
-        raise TypeError(f"give {', '.join(axes)} inside the LayoutChoices, not beside it")
-    choices = choices or LayoutChoices(**axes)
-    acc = get_accelerator(accelerator)
-    devices = device_count(devices)
+    cluster, workload, precision, choices = _search_inputs(cluster, workload, precision, choices, options)
+    if workload.global_batch is None:
+        raise ScalingError("the layout search needs a global batch (sequences per step)")
     global_batch = int(
-        checks.at_most(
-            checks.positive_int(global_batch, "global batch"),
-            MAX_GLOBAL_BATCH,
-            "global batch",
-            "sequences per step",
-        )
+        checks.at_most(workload.global_batch, MAX_GLOBAL_BATCH, "global batch", "sequences per step")
     )
-    devices_per_node = device_count(devices_per_node, "devices per node")
     mfu = checks.fraction(mfu, "MFU")
     convention = checks.choice(convention, FLOPS_CONVENTIONS, "FLOPs convention")
-    precision = Precision.of(precision, optimizer)
     spec, override, _ = resolve_model(model)
-    shape = ModelShape.of(spec, override)
-    seq = checks.positive_int(seq_len if seq_len is not None else spec.n_ctx, "sequence length")
+    shape, seq = ModelShape.of(spec, override), workload.seq(spec)
     checks.at_most(
         float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)"
     )
-    node = min(devices, devices_per_node)
-    grid = candidate_grid(spec, devices=devices, global_batch=global_batch, devices_per_node=node,
-                          **vars(choices))  # fmt: skip
+    devices, node, acc = cluster.devices, cluster.node, cluster.accelerator
+    grid = candidate_grid(
+        spec, devices=devices, global_batch=global_batch, devices_per_node=node, **vars(choices)
+    )
     ok = valid_mask(spec, grid, devices=devices, global_batch=global_batch, devices_per_node=node)
     g = {k: v[ok] for k, v in grid.items()}
-    t, p, mb = (g[k].astype(float) for k in ("tp", "pp", "micro_batch"))
-    dp = devices / (t * p)
-    g["num_micro_batches"] = global_batch / (dp * mb)  # micro-batches per step per pipeline
-    mem = _layout_memory(shape, g, dp, node=node, seq=seq, precision=precision, flash_attention=flash_attention,
-                         dropout=dropout, overhead_bytes=overhead_bytes)  # fmt: skip
-    step = _step_model(spec, acc, devices=devices, node=node, tokens=float(global_batch) * seq, seq=seq, mfu=mfu,
-                       precision=precision, convention=convention, intra=intra_node_bytes_per_s,
-                       inter=inter_node_bytes_per_s)  # fmt: skip
-    columns = _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision))
-    columns = _ranked(columns, top, include_unfit)
+    dp = devices / (g["tp"].astype(float) * g["pp"])
+    g["num_micro_batches"] = global_batch / (dp * g["micro_batch"])  # micro-batches per step per pipeline
+    mem = _layout_memory(shape, g, dp, node=node, seq=seq, precision=precision, workload=workload,
+                         overhead_bytes=overhead_bytes)  # fmt: skip
+    step = _step_model(spec, cluster, tokens=float(global_batch) * seq, seq=seq, mfu=mfu, precision=precision,
+                       convention=convention)  # fmt: skip
+    columns = _ranked(
+        _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision)), top, include_unfit
+    )
     attrs = dict(
         candidates=len(grid["tp"]), valid=int(ok.sum()), fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
         model=spec.name, accelerator=acc.name, devices=devices, global_batch=global_batch, seq_len=seq, mfu=mfu,
         flops_convention=convention, precision=precision.dtype, optimizer=precision.optimizer,
-        intra_node_link=acc.intra_node_link if not intra_node_bytes_per_s else "given",
-        intra_node_bytes_per_s=step.intra, inter_node_bytes_per_s=step.inter, capacity_bytes=acc.memory_bytes,
-        devices_per_node=node, flash_attention=bool(flash_attention),
+        intra_node_link=cluster.link, intra_node_bytes_per_s=step.intra, inter_node_bytes_per_s=step.inter,
+        capacity_bytes=acc.memory_bytes, devices_per_node=node, flash_attention=workload.flash_attention,
     )  # fmt: skip
     if not as_frame:
         return columns, attrs
@@ -364,16 +427,17 @@ def search_layouts(
 
 
 def _layout_memory(shape: ModelShape, g: dict[str, np.ndarray], dp: np.ndarray, *, node: int, seq: int,
-                   precision: Precision, flash_attention: bool, dropout: bool,
-                   overhead_bytes: float | None) -> dict[str, Any]:  # fmt: skip
+                   precision: Precision, workload: Workload, overhead_bytes: float | None) -> dict[str, Any]:  # fmt: skip
     """Memory per device of every layout: `train_memory_arrays`, the formula of `estimate_memory`."""
     return train_memory_arrays(
         shape, tp=g["tp"].astype(float), pp=g["pp"].astype(float), dp=dp, zero=g["zero"], devices_per_node=node,
-        recompute=g["recompute"], sp=g["sp"], flash_attention=flash_attention, micro_batch=g["micro_batch"].astype(float),
-        seq_len=seq, interleave=g["interleave"].astype(float), num_micro_batches=g["num_micro_batches"],
-        weight_bytes=precision.weight_bytes, master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        recompute=g["recompute"], sp=g["sp"], flash_attention=workload.flash_attention,
+        micro_batch=g["micro_batch"].astype(float), seq_len=seq, interleave=g["interleave"].astype(float),
+        num_micro_batches=g["num_micro_batches"], weight_bytes=precision.weight_bytes,
+        master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
         optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
-        activation_bytes=precision.activation_bytes, dropout=dropout, overhead_bytes=overhead_bytes,
+        activation_bytes=precision.activation_bytes, dropout=workload.dropout, mask_bytes=workload.mask_bytes,
+        overhead_bytes=overhead_bytes,
     )  # fmt: skip
 
 

@@ -155,3 +155,23 @@ def test_absurd_search_inputs_fail_fast():
     with pytest.raises(ScalingError, match="parameter count"):
         search_layouts(1e40, devices=8, accelerator="H100", global_batch=8)
     assert time.perf_counter() - start < 1.0
+
+
+def test_value_objects_and_keywords_give_the_same_search():
+    from scaling.layout import Cluster, LayoutChoices
+    from scaling.memory import Precision, Workload
+
+    keywords = search_layouts("llama-2-7b", devices=16, accelerator="A100-80GB", global_batch=64, seq_len=2048,
+                              optimizer="adamw8bit", tp=[1, 2, 4], zero=[1, 3], top=None, as_frame=False)  # fmt: skip
+    objects = search_layouts(
+        "llama-2-7b", cluster=Cluster.of("A100-80GB", 16), workload=Workload.of(global_batch=64, seq_len=2048),
+        precision=Precision.of("bf16", "adamw8bit"), choices=LayoutChoices(tp=[1, 2, 4], zero=[1, 3]), top=None,
+        as_frame=False,
+    )  # fmt: skip
+    assert keywords[1] == objects[1]
+    for key, column in keywords[0].items():
+        assert np.array_equal(column, objects[0][key]), key
+    with pytest.raises(TypeError, match="inside the Cluster"):
+        search_layouts("llama-2-7b", cluster=Cluster.of("H100", 8), devices=8, global_batch=8)
+    with pytest.raises(ScalingError, match="needs a global batch"):
+        search_layouts("llama-2-7b", devices=8, accelerator="H100")
