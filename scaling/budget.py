@@ -48,6 +48,20 @@ class Budget:
     seconds: float | None = None
     usd: float | None = None
     mfu: float | None = None
+    usd_per_second: float | None = None  # a cluster budget's cost per wall-clock second at the catalog price
+
+    def beyond(self, flops: float) -> dict[str, float]:
+        """What ``flops`` more than this budget cost at the budget's own rate: ``seconds`` (a cluster budget)
+        and ``usd`` (a dollar budget, or a cluster whose catalog price is known); empty for plain FLOPs."""
+        share = float(flops) / self.flops
+        out = {}
+        if self.seconds is not None:
+            out["seconds"] = self.seconds * share
+            if self.usd_per_second is not None:
+                out["usd"] = out["seconds"] * self.usd_per_second
+        if self.usd is not None:
+            out["usd"] = self.usd * share
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +87,9 @@ class Budget:
             f"{devices} x {accelerator.name} for {units.format_duration(seconds)} at {units.format_fraction(mfu)} "
             f"MFU ({dtype} peak {accelerator.peak(dtype) / 1e12:.4g} TFLOP/s)"
         )
-        return cls(value, "time", source, seconds=float(seconds), mfu=mfu)
+        price = accelerator.price_usd_per_hour
+        per_second = None if price is None else devices * price / 3600.0
+        return cls(value, "time", source, seconds=float(seconds), mfu=mfu, usd_per_second=per_second)
 
     @classmethod
     def of_usd(
@@ -178,4 +194,6 @@ def budget_from_text(text: object, dtype: str = "bf16") -> Budget:
         f"{cluster.devices} x {accelerator.name} x {peak / 1e12:.4g} TFLOP/s {dtype} peak x {mfu:.0%} MFU x "
         f"{units.format_duration(seconds)} = {budget.flops:.3g} FLOPs"
     )
-    return Budget(budget.flops, "time", description, seconds=seconds, mfu=mfu)
+    return Budget(
+        budget.flops, "time", description, seconds=seconds, mfu=mfu, usd_per_second=budget.usd_per_second
+    )

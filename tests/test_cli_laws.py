@@ -89,3 +89,92 @@ def test_fit_bad_runs_exit_2(tmp_path):
     path.write_text("N,D,loss\n1e8,1e9,nan\n2e8,2e9,nan\n")
     result = run("fit", str(path))
     assert result.exit_code == 2 and "loss not a finite positive number" in result.output
+
+
+def _runs_csv(tmp_path):
+    path = tmp_path / "runs.csv"
+    synthetic_runs("chinchilla", seed=2).to_csv(path, index=False)
+    return path
+
+
+def test_fit_never_writes_over_its_input(tmp_path):
+    path = _runs_csv(tmp_path)
+    before = path.read_bytes()
+    for args in (["-o", str(path)], ["-o", str(path), "--force"]):
+        result = run("fit", str(path), *args)
+        assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1
+    copy = tmp_path / "runs.json"
+    copy.write_text(json.dumps(synthetic_runs("chinchilla", seed=2).to_dict(orient="records")))
+    result = run("fit", str(copy), "-o", str(copy), "--force")
+    assert result.exit_code == 2 and "input" in result.output
+    assert path.read_bytes() == before
+
+
+def test_fit_refuses_an_existing_output_unless_forced(tmp_path):
+    path = _runs_csv(tmp_path)
+    law = tmp_path / "law.json"
+    law.write_text("{}")
+    result = run("fit", str(path), "-o", str(law))
+    assert result.exit_code == 2 and "--force" in result.output and law.read_text() == "{}"
+    result = run("fit", str(path), "-o", str(law), "--force")
+    assert result.exit_code == 0, result.output
+    assert json.loads(law.read_text())["kind"] == "parametric"
+
+
+def test_fit_bootstrap_beyond_limit_one_line_at_once(tmp_path):
+    import time
+
+    started = time.perf_counter()
+    result = run("fit", str(_runs_csv(tmp_path)), "--bootstrap", "2147483648")
+    assert result.exit_code == 2 and "--bootstrap" in result.output and result.output.count("\n") == 1
+    assert time.perf_counter() - started < 5
+
+
+def test_fit_reports_rows_read_used_and_set_aside(tmp_path):
+    path = _runs_csv(tmp_path)
+    with open(path, "a") as fh:
+        fh.write("my note,,,\n")
+    result = run("fit", str(path))
+    assert result.exit_code == 0, result.output
+    assert "253 read, 252 used, set aside 1" in result.output
+
+
+def test_fit_holdout_from_in_relative_units(tmp_path):
+    result = run("fit", str(_runs_csv(tmp_path)), "--holdout-from", "1e21", "--json")
+    assert result.exit_code == 0, result.output
+    holdout = json.loads(result.output[result.output.index("{") :])["holdout"]
+    assert holdout["held_out_flops"] == pytest.approx([1e21, 3e21])
+    assert 0 < holdout["mean_abs_rel_error"] <= holdout["max_abs_rel_error"] < 0.05
+
+
+def test_fit_a_sweep_folder_prints_byte_units(tmp_path):
+    from scaling.runs import write_rows
+
+    rows = synthetic_runs("chinchilla", seed=5).assign(run_id=lambda f: [f"r{i}" for i in range(len(f))],
+                                                       budget=lambda f: f["C"], tokenizer="bytes")  # fmt: skip
+    write_rows(tmp_path / "runs.csv", rows.to_dict(orient="records"))
+    result = run("fit", str(tmp_path), "-o", str(tmp_path / "law.json"))
+    assert result.exit_code == 0, result.output
+    assert "nats/byte" in result.output
+    result = run("loss", "--params", "1B", "--tokens", "20B", "--law", str(tmp_path / "law.json"))
+    assert result.exit_code == 0 and "nats/byte" in result.output
+
+
+def test_optimal_inference_aware_states_extra_time_as_a_result():
+    result = run("optimal", "--budget", "512xH100 30d 40%", "--unique-tokens", "500B", "--inference-tokens", "2T",
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    beyond = data["beyond_budget"]
+    assert beyond["flops"] == pytest.approx(data["flops"] - data["budget"]["flops"])
+    assert beyond["seconds"] == pytest.approx(30 * 86400 * beyond["flops"] / data["budget"]["flops"])
+    text = run(
+        "optimal", "--budget", "512xH100 30d 40%", "--unique-tokens", "500B", "--inference-tokens", "2T"
+    )
+    assert "extra training time" in text.output and "beyond the budget" in text.output
+
+
+@pytest.mark.parametrize("extra", [[], ["--inference-tokens", "2T"]])
+def test_optimal_tiny_budget_is_one_line(extra):
+    result = run("optimal", "--budget", "1.5", *extra)
+    assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1

@@ -7,17 +7,17 @@ import click
 from scaling import units
 from scaling.commands._common import COUNT, FLOPS, echo_json, json_option, key_values, table, warn
 from scaling.errors import ScalingError
+from scaling.render import fmt_interval
 
 LAW_HELP = (
     "A preset (chinchilla, epoch, kaplan, muennighoff, llama3, deepseek... see 'scaling laws') or a law JSON."
 )
 
 
-def _fmt_interval(alloc, key, fmt):
+def _interval(alloc, key, fmt) -> str:
     if key not in alloc.intervals:
         return ""
-    lo, hi = alloc.intervals[key]
-    return f"  ({alloc.interval_level:.0%}: {fmt(lo)} - {fmt(hi)})"
+    return f"  ({fmt_interval(*alloc.intervals[key], fmt, alloc.interval_level)})"
 
 
 def _assumptions(law) -> list[tuple[str, str]]:
@@ -37,45 +37,68 @@ def _assumptions(law) -> list[tuple[str, str]]:
 )
 @json_option
 def optimal(budget, law_name, unique_tokens, inference_tokens, as_json):
-    """Compute-optimal model size, tokens and loss for a training budget."""
-    from scaling.budget import parse_budget
+    """Compute-optimal model size, tokens and loss for a training budget. With --inference-tokens the answer
+    trains longer than the budget; the extra FLOPs, time and cost are part of the answer."""
+    from scaling.budget import budget_from_text
     from scaling.laws import get_law
 
-    flops, how = parse_budget(budget)
+    spent = budget_from_text(budget)
     law = get_law(law_name)
-    alloc = law.optimal(flops, unique_tokens=unique_tokens, inference_tokens=inference_tokens)
+    alloc = law.optimal(spent.flops, unique_tokens=unique_tokens, inference_tokens=inference_tokens)
+    beyond = (
+        {"flops": alloc.extra_flops, **spent.beyond(alloc.extra_flops)} if alloc.extra_flops > 0 else None
+    )
     if as_json:
         payload = alloc.to_dict()
-        payload["budget"] = {"flops": flops, "description": how}
+        payload["budget"] = {"flops": spent.flops, "description": spent.source}
+        payload["beyond_budget"] = beyond
         payload["assumptions"] = dict(_assumptions(law))
         echo_json(payload)
         return
     for message in alloc.warnings:
         warn(message)
+    click.echo(key_values(_allocation_rows(law, alloc, spent.source, beyond) + _assumptions(law)))
+    for note in alloc.notes[2:]:
+        click.echo(f"  note: {note}")
+
+
+def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[str, str]]:
+    loss = "n/a (allocation-only law)"
+    if law.has_loss:
+        loss = f"{alloc.loss:.4f} {alloc.loss_unit}" + _interval(alloc, "loss", lambda v: f"{v:.4f}")
     rows = [
         ("budget", how),
-        ("params", units.format_count(alloc.params) + _fmt_interval(alloc, "params", units.format_count)),
-        ("tokens", units.format_count(alloc.tokens) + _fmt_interval(alloc, "tokens", units.format_count)),
+        ("params", units.format_count(alloc.params) + _interval(alloc, "params", units.format_count)),
+        ("tokens", units.format_count(alloc.tokens) + _interval(alloc, "tokens", units.format_count)),
         (
             "tokens per param",
-            f"{alloc.tokens_per_param:.3g}" + _fmt_interval(alloc, "tokens_per_param", lambda v: f"{v:.3g}"),
+            f"{alloc.tokens_per_param:.3g}" + _interval(alloc, "tokens_per_param", "{:.3g}".format),
         ),
-        (
-            "loss",
-            "n/a (allocation-only law)"
-            if not law.has_loss
-            else f"{alloc.loss:.4f}" + _fmt_interval(alloc, "loss", lambda v: f"{v:.4f}"),
-        ),
+        ("loss", loss),
         ("training FLOPs", f"{alloc.flops:.3g}"),
     ]
+    if beyond is not None:
+        rows.append(
+            (
+                "beyond the budget",
+                f"+{beyond['flops']:.3g} FLOPs ({beyond['flops'] / alloc.budget_flops:.1%})",
+            )
+        )
+        if "seconds" in beyond:
+            rows.append(
+                (
+                    "extra training time",
+                    f"+{units.format_duration(beyond['seconds'])} on the budget's cluster",
+                )
+            )
+        if "usd" in beyond:
+            rows.append(("extra cost", f"+{units.format_usd(beyond['usd'])} at the catalog price"))
     if alloc.epochs is not None:
         rows.append(("epochs over unique data", f"{alloc.epochs:.3g}"))
     if alloc.total_flops is not None:
         rows.append(("inference FLOPs", f"{alloc.inference_flops:.3g}"))
         rows.append(("lifetime FLOPs", f"{alloc.total_flops:.3g}"))
-    click.echo(key_values(rows + _assumptions(law)))
-    for note in alloc.notes[2:]:
-        click.echo(f"  note: {note}")
+    return rows
 
 
 @click.command()
@@ -87,18 +110,20 @@ def optimal(budget, law_name, unique_tokens, inference_tokens, as_json):
 )
 @json_option
 def loss(params, tokens, law_name, unique_tokens, as_json):
-    """Predicted loss for a model size and token count."""
+    """Predicted loss for a model size and token count, in the law's loss unit."""
+    from scaling.flops import six_nd
     from scaling.laws import get_law
 
     law = get_law(law_name)
     value = float(law.predict(params, tokens, unique_tokens=unique_tokens))
-    flops = 6.0 * params * tokens
+    flops = six_nd(params, tokens)
     optimum = law.optimal(flops)
     payload = {
         "params": params,
         "tokens": tokens,
         "flops": flops,
         "loss": value,
+        "loss_unit": law.loss_unit,
         "tokens_per_param": tokens / params,
         "compute_optimal": optimum.to_dict(),
         "assumptions": dict(_assumptions(law)),
@@ -110,7 +135,7 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
         ("params", units.format_count(params)),
         ("tokens", units.format_count(tokens)),
         ("FLOPs (6ND)", f"{flops:.3g}"),
-        ("loss", f"{value:.4f}"),
+        ("loss", f"{value:.4f} {law.loss_unit}"),
         (
             "compute-optimal at same FLOPs",
             f"{units.format_count(optimum.params)} params, "
