@@ -166,6 +166,7 @@ def _render(plan) -> None:
                    f"{lay['micro_batch']}, recompute {lay['recompute']}"),
         ("memory per device", f"{mem.total_bytes / GIB:,.2f} GiB of {(mem.capacity_bytes or 0) / GIB:,.2f} GiB: "
                               f"{'fits' if mem.fits else 'does NOT fit'}"),
+        ("memory terms", ", ".join(f"{name} {value / GIB:,.2f}" for name, value, _ in mem.terms if value) + " GiB"),
         ("largest micro-batch", f"{plan.max_micro_batch} at {plan.seq_len} tokens"),
         ("longest sequence", f"{plan.max_seq_len:,} tokens at micro-batch 1"),
         ("step", f"{lay['step_s']:.3g} s ({lay['steps']:,} steps)"),
