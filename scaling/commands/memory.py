@@ -39,7 +39,7 @@ from scaling.units import GB, GIB, format_count
               "--no-flash is Korthikanti et al. 2022's standard-attention baseline.")
 @click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch (0: model states only).")
 @click.option("--seq-len", default=None, type=int, help="Training sequence length (default: the model's context).")
-@click.option("--global-batch", default=None, type=int, help="Sequences per step (needed by --search).")
+@click.option("--global-batch", default=None, type=int, help="Sequences per step for --search (default: DeepSeek's B_opt(C) at the model's training tokens).")
 @click.option("--interleave", default=1, show_default=True, type=int, help="Virtual pipeline stages per device.")
 @click.option("--lora-rank", default=None, type=int, help="LoRA rank (finetune mode).")
 @click.option("--lora-targets", default="q,k,v,o", show_default=True, help="LoRA targets: q,k,v,o,gate,up,down or all.")
@@ -49,7 +49,7 @@ from scaling.units import GB, GIB, format_count
 @click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
 @click.option("--overhead", "overhead_bytes", type=BYTES, default=None, help="Framework overhead, e.g. 2GiB (default: 1 GiB + 5%).")
 @click.option("--search", is_flag=True, help="Rank the layouts (TP, PP, ZeRO, micro-batch, recompute, SP) that fit.")
-@click.option("--mfu", type=FRACTION, default=0.4, show_default=True, help="Fraction of peak for the search's step time.")
+@click.option("--mfu", type=FRACTION, default=0.4, show_default=True, help="MFU for the search's step time: 6ND model FLOPs over dense peak.")
 @click.option("--top", default=10, show_default=True, type=int, help="Layouts to print with --search.")
 @json_option
 def memory(model, params, mode, precision, optimizer, convention, gpus, tp, pp, ep, sp, zero, offload, recompute,
