@@ -376,3 +376,23 @@ def test_html_report_is_never_written_over_an_existing_file(tmp_path):
     assert out.read_text(encoding="utf-8") == "mine"
     bad = CliRunner().invoke(main, ["plan", "--flops", "1e22", "--html", str(tmp_path / "report.txt")])
     assert bad.exit_code == 2 and ".html" in bad.output
+
+
+def test_byte_level_law_plans_in_its_own_vocabulary_and_unit(tmp_path):
+    # A law fitted on a byte-level sweep (vocabulary 256, loss in nats/byte) far below the plan's budget: the
+    # plan still answers, in the law's vocabulary and unit, and warns that it extrapolates.
+    law = {"name": "bytes-law", "kind": "parametric", "E": 0.6, "A": 30.0, "B": 40.0, "alpha": 0.3, "beta": 0.3,
+           "loss_unit": "nats/byte", "tokenizer": "bytes", "vocab_size": 256, "fit": {"flops_range": [1e13, 1e16]},
+           "source": "a byte-level sweep"}  # fmt: skip
+    path = tmp_path / "law.json"
+    path.write_text(json.dumps(law), encoding="utf-8")
+    plan = make_plan(law=str(path), gpus="512xH100", days=30)
+    assert plan.spec.vocab_size == 256
+    assert plan.to_dict()["loss_unit"] == "nats/byte"
+    assert any("extrapolation" in w for w in plan.warnings)
+    result = CliRunner().invoke(main, ["plan", "--law", str(path), "--gpus", "512xH100", "--days", "30"])
+    assert (
+        result.exit_code == 0
+        and "nats/byte" in result.stdout
+        and "nats/token" not in result.stdout.split("Comparisons")[0]
+    )

@@ -21,7 +21,7 @@ from scaling import units
 from scaling.budget import Budget
 from scaling.errors import ScalingError
 from scaling.plan import policy
-from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, DEFAULT_SEQ_LEN, DEFAULT_VOCAB, PlanRequest
+from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, DEFAULT_SEQ_LEN, PlanRequest
 from scaling.plan.result import Comparison, LayoutRow, Plan, StepModel
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def fixed_spec(request: PlanRequest) -> ModelSpec:
     if request.model is not None:
         return request.model
     return shape_for_params(
-        float(request.params or 0), vocab_size=request.vocab or DEFAULT_VOCAB,
+        float(request.params or 0), vocab_size=request.vocab_size,
         n_ctx=request.seq_len or DEFAULT_SEQ_LEN, style=request.shape_style,
     )  # fmt: skip
 
@@ -219,7 +219,7 @@ def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
 
     def shape(params: float) -> ModelSpec:
         return shape_for_params(
-            params, vocab_size=request.vocab or DEFAULT_VOCAB, n_ctx=request.seq_len or DEFAULT_SEQ_LEN,
+            params, vocab_size=request.vocab_size, n_ctx=request.seq_len or DEFAULT_SEQ_LEN,
             style=request.shape_style, name=f"plan-{units.format_count(params).lower()}",
         )  # fmt: skip
 

@@ -102,6 +102,9 @@ def plan_assumptions(
         f"{r.dtype} dense peak",
         f"time: {step.source}; implied MFU {units.format_fraction(step.mfu)}",
     ]
+    if r.vocab is None and not r.fixed_model and getattr(law, "vocab_size", None):
+        tokenizer = f", tokenizer {law.tokenizer}" if law.tokenizer else ""
+        out.append(f"vocabulary {law.vocab_size:,} from the law ({law.loss_unit}{tokenizer})")
     if not r.accelerator_given:
         out.append(f"accelerator not given: {r.accelerator.name} assumed ({r.accelerator.source})")
     if r.devices is None:

@@ -60,6 +60,12 @@ class PlanRequest:
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def vocab_size(self) -> int:
+        """The vocabulary of a chosen shape: --vocab, else the law's own (a law fitted on byte-level runs has
+        256), else `DEFAULT_VOCAB`."""
+        return int(self.vocab or getattr(self.law, "vocab_size", None) or DEFAULT_VOCAB)
+
+    @property
     def fixed_model(self) -> bool:
         """The model is given (a MODEL or --params): the plan answers for it instead of choosing one."""
         return self.model is not None or self.params is not None

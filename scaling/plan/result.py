@@ -130,6 +130,7 @@ class Plan:
             "tokens": self.tokens,
             "tokens_per_param": self.tokens_per_param,
             "loss": self.loss,
+            "loss_unit": self.law.loss_unit,
             "flops_exact": self.training_exact.flops,
             "law": {"name": self.law.name, "source": self.law.source, "convention": self.law.convention},
             "optimal": self.allocation.to_dict(),

@@ -60,7 +60,7 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
 
 
 def _loss_unit(plan: Plan) -> str:
-    return str(getattr(plan.law, "loss_unit", "") or "nats/token")
+    return plan.law.loss_unit
 
 
 def _model_rows(plan: Plan) -> list[tuple[str, str]]:
