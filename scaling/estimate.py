@@ -91,7 +91,8 @@ def choose_model(
         )
     if model is not None:
         spec = load_model(model)
-        return ModelChoice(spec, None, f"preset/config {spec.name}")
+        assumed = tuple(f"assumed: {a}" for a in spec.assumptions)  # a config of an unknown family
+        return ModelChoice(spec, None, f"preset/config {spec.name}", assumed)
     if params is not None:
         if not needs_shape:
             return ModelChoice(None, params, "--params (N used as given)")

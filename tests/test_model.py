@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scaling.catalog import read_csv
 from scaling.errors import ScalingError
@@ -126,3 +128,90 @@ def test_kv_cache_sliding_window_holds_at_most_the_window():
     half = spec.with_(sliding_layers=16)
     assert half.kv_cache_elements_per_token(32768) == full / 2 + full / 16
     assert list(half.kv_cache_elements_per_token(np.array([1024, 8192]))) == [full, full / 2 + full / 4]
+
+
+def test_mistral_7b_rolling_buffer_cache_is_8x_smaller_at_32k():
+    # Jiang et al. 2023 (Mistral 7B), §2: a 4096-token window makes the cache 8x smaller at 32k tokens
+    spec = get_preset("mistral-7b")
+    full = spec.with_(sliding_window=0)
+    assert full.kv_cache_elements_per_token(32768) == 8 * spec.kv_cache_elements_per_token(32768)
+    assert spec.kv_cache_elements_per_token(4096) == full.kv_cache_elements_per_token(4096)
+
+
+def test_deepseek_v2_mla_caches_4_5_head_widths_per_layer():
+    # Bi et al. 2024 (DeepSeek-V2), Table 1: MLA caches (d_c + d_h^R) l = 4.5 d_h l elements per token, with
+    # d_c = 4 d_h = 512 and d_h^R = d_h / 2 = 64; MHA would cache 2 n_h d_h l
+    spec = get_preset("deepseek-v2")
+    assert spec.attention_kind == "MLA" and spec.n_layer == 60
+    assert spec.kv_cache_elements_per_token() == 4.5 * 128 * 60
+    assert spec.kv_cache_elements_per_token(tp=8) == 4.5 * 128 * 60  # the latent is not split by heads
+    assert spec.kv_cache_elements_per_token(4096) == spec.kv_cache_elements_per_token(131072)
+
+
+def test_gemma_3_five_local_layers_per_global_layer():
+    # Gemma Team 2025 (Gemma 3), §2.1: 5 local sliding-window layers for every global layer
+    spec = get_preset("gemma-3-1b")
+    assert spec.n_layer == 26 and spec.windowed_layers == 22 and spec.sliding_window == 512
+    context = 32768
+    per_layer = 2 * spec.kv_heads * spec.head_dim
+    assert spec.kv_cache_elements_per_token(context) == per_layer * (4 * context + 22 * 512) / context
+    assert "22 layers" in spec.kv_cache_rule
+
+
+def test_moe_parts_deepseek_v3():
+    # DeepSeek-AI 2024 (DeepSeek-V3), §4.2: 61 layers, the first 3 dense; 1 shared + 256 routed experts of
+    # width 2048, 8 active; MLA with d_c 512, d_h^R 64, query rank 1536
+    spec = get_preset("deepseek-v3")
+    assert (
+        spec.dense_layers,
+        spec.n_experts,
+        spec.experts_per_token,
+        spec.d_ff_expert,
+        spec.d_ff_shared,
+    ) == (3, 256, 8, 2048, 2048)
+    assert (spec.q_lora_rank, spec.kv_lora_rank, spec.qk_rope_head_dim) == (1536, 512, 64)
+    assert spec.routed_expert_params == 58 * 256 * 3 * 7168 * 2048
+    assert spec.params == spec.active_params + 58 * (256 - 8) * 3 * 7168 * 2048
+    per_layer = spec.ffn_weights_per_layer() + spec.attention_weights()
+    routers = 58 * 256 * 7168
+    assert spec.active_params_non_embedding == pytest.approx(61 * per_layer + routers, rel=1e-4)  # + norms
+
+
+@given(
+    layers=st.integers(1, 64), heads=st.sampled_from([1, 2, 4, 8, 16]), kv_div=st.sampled_from([1, 2, 4]),
+    head_dim=st.sampled_from([16, 64, 128]), experts=st.integers(1, 16), top=st.integers(1, 4),
+    shared=st.integers(0, 512), dense=st.integers(0, 3), window=st.integers(0, 4096),
+    context=st.integers(1, 65536), mla=st.booleans(),
+)  # fmt: skip
+def test_spec_invariants(layers, heads, kv_div, head_dim, experts, top, shared, dense, window, context, mla):
+    """Any valid combination of parts: the breakdown sums to the total, active never exceeds total (equal for
+    dense models), and the KV cache per token never grows with the context."""
+    top = min(top, experts)
+    moe = experts > 1
+    try:
+        spec = ModelSpec(
+            n_layer=layers, d_model=heads * head_dim, n_head=heads, n_kv_head=max(1, heads // kv_div),
+            n_experts=experts, experts_per_token=top, d_ff_shared=shared if moe else 0,
+            dense_layers=dense if moe and dense < layers else 0, sliding_window=window, gated_ffn=True,
+            kv_lora_rank=64 if mla and head_dim > 16 else 0, qk_rope_head_dim=16 if mla and head_dim > 16 else 0,
+            vocab_size=1000,
+        )  # fmt: skip
+    except ScalingError:
+        return
+    assert spec.params == sum(spec.param_breakdown().values())
+    assert spec.active_params <= spec.params
+    assert (spec.active_params == spec.params) == (not spec.is_moe or top == experts)
+    assert spec.kv_cache_elements_per_token(context) >= spec.kv_cache_elements_per_token(context + 1)
+
+
+@given(key=st.sampled_from(["n_layer", "d_model", "n_head", "vocab_size", "d_ff", "n_kv_head", "sliding_window"]),
+       value=st.one_of(st.integers(-(10**30), 10**30), st.floats(allow_nan=True), st.booleans(), st.text(max_size=5),
+                       st.none()))  # fmt: skip
+def test_spec_fields_refuse_bad_values_with_scaling_error(key, value):
+    """Whatever lands in a size field: a spec, or one ScalingError naming the field, never another exception."""
+    try:
+        spec = ModelSpec(n_layer=2, d_model=64, n_head=4).with_(**{key: value})
+    except ScalingError as exc:
+        assert key in str(exc) or "n_kv_head" in str(exc) or "d_model" in str(exc)
+        return
+    assert spec.params > 0

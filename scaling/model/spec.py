@@ -143,13 +143,13 @@ class ModelSpec:
             if f.name not in _SIZE_KIND:
                 continue
             value = getattr(self, f.name)
-            if value is None:
-                continue
-            number = positive_int(value, f.name, allow_zero=f.name not in _REQUIRED_POSITIVE)
-            if number != value or not isinstance(value, int):
-                raise ScalingError(f"invalid {f.name} {value!r}: expected a whole number (an int)")
+            if value is None and f.name not in _REQUIRED_POSITIVE:
+                continue  # None: the documented default (n_kv_head = n_head, d_ff = 4 d_model, ...)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScalingError(f"invalid {f.name} {value!r}: expected a whole number")
+            positive_int(value, f.name, allow_zero=f.name not in _REQUIRED_POSITIVE)
             kind = _SIZE_KIND[f.name]
-            at_most(number, SIZE_LIMITS[kind], f.name, f"no model has more {kind}")
+            at_most(value, SIZE_LIMITS[kind], f.name, f"no model has more {kind}")
 
     def _check_shape(self) -> None:
         if self.arch == "encoder-decoder" and self.n_encoder_layer <= 0:
@@ -284,6 +284,18 @@ class ModelSpec:
             held = held + windowed * np.minimum(context, float(self.sliding_window))
         per_token = per_layer * held / context
         return float(per_token) if np.ndim(per_token) == 0 else per_token
+
+    @property
+    def kv_cache_rule(self) -> str:
+        """The KV-cache rule `kv_cache_elements_per_token` applies, in words (for a report's "rule" column)."""
+        layers = self.decoder_layers
+        if self.is_mla:
+            rule = f"{layers} layers x (latent {self.kv_lora_rank} + rope key {self.qk_rope_head_dim}) (MLA)"
+        else:
+            rule = f"2 x {layers} layers x {self.kv_heads} KV heads ({self.attention_kind}) x d_head {self.head_dim}"
+        if self.windowed_layers:
+            rule += f"; {self.windowed_layers} layers hold at most a {self.sliding_window}-token window"
+        return rule
 
     def cross_kv_cache_elements_per_token(self, *, tp: Any = 1) -> Any:
         """Cross-attention KV-cache elements per *source* token (encoder-decoder models; 0 otherwise).
