@@ -1,0 +1,129 @@
+"""`scaling app` in a real headless Chromium (Debian's chromium + chromium-driver through Selenium).
+
+Skipped, with the reason, where Dash, Selenium, chromium or chromedriver is missing. Nothing is downloaded:
+the app serves its own scripts and the browser has networking to this machine only. A failing test leaves a
+screenshot in its temporary folder (the path is in the failure message).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+pytest.importorskip("dash")
+webdriver = pytest.importorskip("selenium.webdriver")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
+    pytest.mark.skipif(CHROMEDRIVER is None, reason="no chromedriver on PATH (apt-get install chromium-driver)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free loopback port, served from a thread for the module's tests."""
+    from werkzeug.serving import make_server
+
+    from scaling.app import create_app, free_port
+    from scaling.fit import synthetic_runs
+
+    folder = tmp_path_factory.mktemp("sweep")
+    synthetic_runs("chinchilla", noise=0.005, seed=5).to_csv(folder / "runs.csv", index=False)
+    port = free_port()
+    http = make_server("127.0.0.1", port, create_app(runs_dir=folder).server, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    http.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1500,1800",
+                "--disable-background-networking", "--disable-component-update"):
+        options.add_argument(arg)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture()
+def page(browser, tmp_path, request):
+    """The browser; when the test fails, a screenshot of the page is saved and its path printed."""
+    failed_before = request.session.testsfailed
+    yield browser
+    if request.session.testsfailed > failed_before:  # the call's failure is counted before teardown
+        shot = tmp_path / "failure.png"
+        browser.save_screenshot(str(shot))
+        print(f"screenshot of the failed page: {shot}")
+
+
+def retype(field, text: str) -> None:
+    """Replace a field's text as a user would (select all, type); React ignores Selenium's clear()."""
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text)
+
+
+def shown(driver, key: str, timeout: float = 60) -> float:
+    """The exact value of a summary cell once the plan is on the page."""
+    cell = WebDriverWait(driver, timeout).until(
+        lambda d: d.find_element(By.ID, f"plan-value-{key}") if d.find_elements(By.ID, f"plan-value-{key}") else None)
+    return float(cell.get_attribute("data-value"))
+
+
+def test_a_shared_link_shows_its_plan_without_a_click(server, page):
+    from scaling.plan import make_plan
+
+    page.get(f"{server}/?gpus=256xH100&days=30&mfu=0.4&law=chinchilla&price=2.5")
+    expected = make_plan(gpus="256xH100", days="30", mfu="0.4", law="chinchilla", price="2.5").to_dict()
+    for key in ("params", "tokens", "loss", "days", "gpu_hours", "cost_usd"):
+        assert shown(page, key) == pytest.approx(expected[key], rel=1e-12), key
+    assert page.find_element(By.ID, "plan-gpus").get_attribute("value") == "256xH100"
+    assert "scaling plan --gpus 256xH100 --days 30" in page.find_element(By.ID, "plan-command").text
+    assert page.find_elements(By.CSS_SELECTOR, "#plan-zone .main-svg")
+
+
+def test_changing_the_device_count_changes_days_and_cost(server, page):
+    page.get(f"{server}/?flops=1e23&gpus=256xH100&price=2.5")
+    days, cost = shown(page, "days"), shown(page, "cost_usd")
+    retype(page.find_element(By.ID, "plan-gpus"), "512xH100")
+    WebDriverWait(page, 60).until(lambda d: shown(d, "days") < 0.7 * days)
+    assert shown(page, "cost_usd") != cost
+    WebDriverWait(page, 10).until(lambda d: "gpus=512xH100" in d.current_url)  # the link follows the page
+
+
+def test_bad_input_shows_next_to_its_field_and_the_app_keeps_serving(server, page):
+    page.get(f"{server}/?gpus=256xH100&days=abc")
+    error = WebDriverWait(page, 60).until(lambda d: d.find_element(By.ID, "plan-days-error").text or None)
+    assert "invalid --days 'abc'" in error
+    page.get(f"{server}/?gpus=256xH100&days=30")
+    assert shown(page, "days") == pytest.approx(30, rel=0.01)
+
+
+def test_uploading_a_runs_table_shows_a_fitted_law(server, page, tmp_path):
+    from scaling.fit import synthetic_runs
+
+    path = tmp_path / "myruns.csv"
+    synthetic_runs("chinchilla", noise=0.005, seed=6).to_csv(path, index=False)
+    page.get(server)
+    page.find_element(By.XPATH, "//*[contains(@class, 'tab') and normalize-space()='Runs and fits']").click()
+    retype(page.find_element(By.ID, "runs-bootstrap"), "10")
+    page.find_element(By.CSS_SELECTOR, "#runs-upload input[type=file]").send_keys(str(path))
+    summary = WebDriverWait(page, 120).until(lambda d: d.find_element(By.ID, "runs-summary").text or None)
+    assert "Fitted law myruns" in summary and "alpha" in summary
+    page.find_element(By.ID, "runs-use-law").click()
+    WebDriverWait(page, 60).until(lambda d: "fit:myruns" in d.find_element(By.ID, "plan-law").text)
+    assert shown(page, "params") > 0
