@@ -103,22 +103,27 @@ def _attention_terms(spec: ModelSpec, *, queries: float, pairs: float, kv_tokens
     """One attention block's forward FLOPs (Hoffmann et al. 2022, App. F), for ``queries`` query tokens,
     ``pairs`` query-key pairs and ``kv_tokens`` tokens whose K and V are projected here."""
     d, d_attn, d_kv = spec.d_model, spec.d_attn, spec.d_kv
+    d_value = spec.n_head * spec.value_head_dim
+    # App. F: 2 x 3 x seq x d_model x (key_size x heads); K and V use the KV heads (GQA/MQA)
+    qkv = 2.0 * d * d_attn * queries + 2.0 * d * 2 * d_kv * kv_tokens
+    if spec.is_mla:  # DeepSeek-V2 §2.1: the down- and up-projections' weights, the output's excluded
+        qkv = 2.0 * (spec.attention_weights() - d_value * d) * queries
     return {
-        # App. F: 2 x 3 x seq x d_model x (key_size x heads); K and V use the KV heads (GQA/MQA)
-        "qkv": 2.0 * d * d_attn * queries + 2.0 * d * 2 * d_kv * kv_tokens,
+        "qkv": qkv,
         "logits": 2.0 * d_attn * pairs,  # App. F: key @ query logits, 2 x seq^2 x (key_size x heads)
         "softmax": 3.0 * spec.n_head * pairs,  # App. F: 3 x heads x seq^2
-        "values": 2.0 * d_attn * pairs,  # App. F: softmax @ value reductions, 2 x seq^2 x (key_size x heads)
-        "output": 2.0 * d_attn * d * queries,  # App. F: final linear, 2 x seq x (key_size x heads) x d_model
+        "values": 2.0 * d_value * pairs,  # App. F: softmax @ value reductions, 2 x seq^2 x (key_size x heads)
+        "output": 2.0 * d_value * d * queries,  # App. F: final linear, 2 x seq x (key_size x heads) x d_model
     }
 
 
 def _ffn_terms(spec: ModelSpec, tokens: float) -> dict[str, float]:
-    matrices = 3 if spec.gated_ffn else 2  # SwiGLU / GeGLU: gate, up and down projections
-    experts = spec.experts_per_token if spec.is_moe else 1
+    # App. F: 2 x the FFN weights a token multiplies by (gated: 3 matrices); for MoE the top-k routed experts
+    # at their own width, the shared expert and the dense first layers, averaged over the layers
+    moe_share = spec.moe_layers / spec.total_layers if spec.is_moe else 0.0
     return {
-        "ffn": 2.0 * matrices * spec.d_model * spec.ffn_dim * experts * tokens,  # App. F: dense block
-        "router": 2.0 * spec.d_model * spec.n_experts * tokens if spec.is_moe else 0.0,  # MoE gating
+        "ffn": 2.0 * spec.ffn_weights_per_layer() * tokens,
+        "router": 2.0 * spec.d_model * spec.n_experts * moe_share * tokens,  # MoE gating
     }
 
 

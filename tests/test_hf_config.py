@@ -321,3 +321,20 @@ def test_kv_cache_per_token_matches_transformers_cache(case):
     spec = spec_from_hf_config(json.loads(config.to_json_string(use_diff=True)))
     assert spec.kv_cache_elements_per_token(tokens) * tokens == held
     assert (case in ("sliding", "local-global")) == (spec.windowed_layers > 0)
+
+
+@pytest.mark.parametrize(
+    "name", ["deepseek-v3", "deepseek-v2-lite", "qwen3-30b-a3b", "qwen1.5-moe-a2.7b", "olmoe-1b-7b"]
+)
+def test_exact_matmul_flops_follow_the_active_parameters(name):
+    """Hoffmann et al. 2022, App. F: a layer's matmuls cost 2 FLOPs per weight a token meets, so the forward
+    projection and FFN terms are 2 x the active non-embedding parameters (less norms and biases), for MoE with
+    shared experts and dense first layers and for MLA alike."""
+    from scaling.flops import forward_flops_per_token
+
+    spec = _spec(name)
+    terms = forward_flops_per_token(spec, seq_len=1024)
+    matmuls = (
+        terms["attention_qkv"] + terms["attention_output"] + terms.get("ffn", 0) + terms.get("router", 0)
+    )
+    assert matmuls == pytest.approx(2 * spec.active_params_non_embedding, rel=2e-4)
