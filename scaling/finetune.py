@@ -44,6 +44,9 @@ CONVENTIONS = ("6nd", "exact")
 # Google Cloud, Vertex AI Model Garden, "LoRA and QLoRA recommendations for LLMs": "LoRA is about 66% faster
 # than QLoRA in terms of tuning speed" (the dequantization of the 4-bit base before each matmul).
 QUANT_TIME_FACTOR = 1.66
+# sequence length when none is given: the model's context, at most this (fine-tuning examples rarely fill the
+# 32K-128K contexts of recent models, and their attention would dominate the estimate)
+DEFAULT_MAX_SEQ_LEN = 4096
 DEFAULT_GLOBAL_BATCH = 16  # sequences per step when none is given (a small fine-tuning batch; --global-batch)
 DEFAULT_REPLAY_FRACTION = 0.05  # Ibrahim et al. 2024: 5% replay of the original data for a weak shift
 LAYOUT_KEYS = ("tp", "pp", "zero", "micro_batch", "recompute", "sp")  # what fixes a layout's memory
@@ -334,8 +337,8 @@ def plan_finetune(
     """Plan fine-tuning ``model`` on ``tokens`` tokens for ``epochs`` epochs on ``devices`` accelerators.
 
     No ``lora_rank``: full fine-tuning. ``lora_rank``: LoRA on ``lora_targets``; with ``quant`` (nf4, int4,
-    int8) QLoRA. ``global_batch`` is in sequences of ``seq_len`` tokens (default: the model's context, and
-    ``DEFAULT_GLOBAL_BATCH`` sequences rounded up to a multiple of the devices). ``recompute`` fixes the
+    int8) QLoRA. ``global_batch`` is in sequences of ``seq_len`` tokens (default: the model's context up to
+    ``DEFAULT_MAX_SEQ_LEN``, and ``DEFAULT_GLOBAL_BATCH`` sequences rounded up to a multiple of the devices). ``recompute`` fixes the
     activation checkpointing (none, selective, full); by default the fastest level that fits is chosen.
     """
     spec = load_model(model)
@@ -345,7 +348,9 @@ def plan_finetune(
     tokens = float(checks.positive(tokens, "token count"))
     mfu = checks.fraction(mfu, "MFU")
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
-    seq = checks.positive_int(seq_len if seq_len is not None else spec.n_ctx, "sequence length")
+    seq = checks.positive_int(
+        seq_len if seq_len is not None else min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN), "sequence length"
+    )
     batch = (
         checks.positive_int(global_batch, "global batch") if global_batch else _default_global_batch(devices)
     )
@@ -384,6 +389,7 @@ def plan_finetune(
     layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
     max_micro, max_seq = _limits(spec, common, layout)
     notes, warnings = _notes(method, memory, factor, layout, max_micro, max_seq, seq)
+    warnings += training_flops(spec, 1.0, convention=convention).warnings  # e.g. 6ND on an encoder-decoder
     return FinetunePlan(
         model=spec.name, method=method, params=float(spec.params), trainable_params=float(trainable), tokens=tokens,
         epochs=epochs, trained_tokens=trained, seq_len=seq, global_batch=batch, convention=convention,
@@ -537,7 +543,8 @@ def plan_continued_pretraining(
         from scaling.layout import default_global_batch_tokens, global_batch_sequences
 
         sequences = global_batch_sequences(
-            float(default_global_batch_tokens(training_flops(spec, total).flops)), seq_len or spec.n_ctx
+            float(default_global_batch_tokens(training_flops(spec, total).flops)),
+            seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN),
         )
         global_batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
         notes.append(

@@ -51,7 +51,9 @@ from scaling.units import GIB, format_count, format_duration, format_flops, form
     default=None,
     help="Passes over the data (fine-tuning default 1; --continued: over the domain data).",
 )
-@click.option("--seq-len", type=int, default=None, help="Sequence length (default: the model's context).")
+@click.option(
+    "--seq-len", type=int, default=None, help="Sequence length (default: the model's context, at most 4096)."
+)
 @click.option(
     "--global-batch",
     type=int,
