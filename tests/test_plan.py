@@ -396,3 +396,24 @@ def test_byte_level_law_plans_in_its_own_vocabulary_and_unit(tmp_path):
         and "nats/byte" in result.stdout
         and "nats/token" not in result.stdout.split("Comparisons")[0]
     )
+
+
+def test_serve_on_prices_training_and_serving_of_each_size():
+    # scaling.serving's options (compute-optimal, FLOP-priced after Sardana et al. 2024, serving-priced) for the
+    # plan's budget, trained on the plan's cluster.
+    plan = make_plan(gpus="512xH100", days=30, inference_tokens="2T", serve_on="8xH100", price=2.5)
+    data = plan.to_dict()["serving"]
+    assert [o["label"] for o in data["options"]] == ["compute-optimal", "flop-priced", "serving-priced"]
+    assert data["budget_flops"] == pytest.approx(plan.budget_flops)
+    result = CliRunner().invoke(main, ["plan", "--flops", "1e23", "--serve-on", "8xH100"])
+    assert result.exit_code == 2 and "--inference-tokens" in result.stderr
+
+
+def test_plan_from_a_model_is_continued_pretraining():
+    result = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--unique-tokens", "50B", "--gpus", "64xH100",
+                                       "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["unique_tokens"] == 50e9 and data["epochs"] == pytest.approx(1.0)
+    bad = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--days", "3", "--gpus", "8xH100"])
+    assert bad.exit_code == 2 and "--from" in bad.stderr

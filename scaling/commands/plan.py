@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from scaling import units
 from scaling.commands._common import COUNT, FLOPS, echo_json, json_option
+from scaling.errors import ScalingError
 
 HTML_SUFFIXES = (".html", ".htm")
 
@@ -32,6 +34,12 @@ HTML_SUFFIXES = (".html", ".htm")
 @click.option(
     "--inference-tokens", help="Lifetime inference tokens (2T): inference-aware optimum (Sardana et al.)."
 )
+@click.option(
+    "--serve-on",
+    help="Serving deployment (8xH100): price training + serving the --inference-tokens per size.",
+)
+@click.option("--from", "from_model", help="Continued pretraining of this model (preset or config.json) on --unique-tokens "
+              "of domain data, as 'scaling finetune MODEL --continued'.")  # fmt: skip
 @click.option("--max-params", help="Largest model you can use (e.g. to serve on one device); never exceeded.")
 @click.option("--seq-len", "--context", "seq_len", type=int, help="Training context length (default 4096).")
 @click.option("--vocab", type=int, help="Vocabulary size (default 32000).")
@@ -71,9 +79,10 @@ HTML_SUFFIXES = (".html", ".htm")
     help="Extra accelerators (CSV, same columns as the catalog).",
 )
 @json_option
-def plan(model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_tokens, inference_tokens, max_params, seq_len,
-         vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style, as_markdown, html_path, force,
-         accelerator_file, as_json):  # fmt: skip
+@click.pass_context
+def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_tokens, inference_tokens, serve_on,
+         from_model, max_params, seq_len, vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style,
+         as_markdown, html_path, force, accelerator_file, as_json):  # fmt: skip
     """Plan a training run from a budget: compute, a cluster and a deadline, dollars, or device-hours.
 
     MODEL (optional) fixes the model instead of choosing one: a preset (see 'scaling models') or a Hugging
@@ -90,9 +99,34 @@ def plan(model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_toke
     scaling plan llama-2-7b --gpus 64xA100-80GB --days 30
     scaling plan --params 70B --tokens 1.4T --gpus 2048xA100-80GB
     scaling plan --target-loss 2.0 --law epoch --gpus 1024xH100
+    scaling plan --gpus 512xH100 --days 30 --inference-tokens 2T --serve-on 8xH100 --price 2.5
+    scaling plan --from llama-2-7b --unique-tokens 50B --gpus 64xH100
     """
     from scaling.checks import output_path
     from scaling.plan import make_plan, plan_markdown, plan_text
+
+    if from_model is not None:
+        others = {"MODEL": model, "--flops": budget, "--days": days, "--usd": usd, "--gpu-hours": gpu_hours,
+                  "--params": params, "--target-loss": target_loss, "--serve-on": serve_on, "--html": html_path}  # fmt: skip
+        given = [flag for flag, value in others.items() if value is not None]
+        if given:
+            raise ScalingError(
+                f"--from plans continued pretraining of a given model: drop {', '.join(given)}"
+            )
+        if unique_tokens is None or gpus is None:
+            raise ScalingError(
+                "--from needs --unique-tokens (the domain data, e.g. 50B) and --gpus (e.g. 64xH100)"
+            )
+        from scaling.commands.finetune import finetune
+        from scaling.plan.request import DEFAULT_MFU
+
+        ctx.invoke(
+            finetune, model=from_model, continued=True, unique_tokens=units.parse_count(unique_tokens, "--unique-tokens"),
+            gpus=units.parse_cluster(gpus, "--gpus"), tokens=tokens, seq_len=seq_len,
+            mfu=units.parse_fraction(mfu, "--mfu") if mfu is not None else DEFAULT_MFU,
+            price=units.parse_money(price, "--price") if price is not None else None, as_json=as_json,
+        )  # fmt: skip
+        return
 
     target = output_path(html_path, force=force, suffixes=HTML_SUFFIXES) if html_path else None
     result = make_plan(
@@ -100,6 +134,7 @@ def plan(model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_toke
         unique_tokens=unique_tokens, inference_tokens=inference_tokens, max_params=max_params, seq_len=seq_len,
         vocab=vocab, params=params, tokens=tokens, model=model, target_loss=target_loss, dtype=dtype,
         global_batch_tokens=global_batch_tokens, shape_style=shape_style, accelerator_files=tuple(accelerator_file),
+        serve_on=serve_on,
     )  # fmt: skip
     if target is not None:
         from scaling.charts import zone_figure

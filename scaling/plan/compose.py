@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
+    from scaling.serving import ServingAwareOptimum
 
 SIZING_ROUNDS = 8  # rounds of "size the FLOPs to the deadline"; shapes and batches settle in two or three
 MAX_PLAN_FLOPS = 1e32  # ~1e6 x the largest published training runs; beyond it shapes and layouts are fiction
@@ -324,10 +325,25 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         cost=cost, step=step, loss=loss, layout=draft.layout, memory=draft.memory, accelerator=request.accelerator,
         devices=int(devices), mfu=request.mfu, dtype=request.dtype, seq_len=draft.seq_len,
         global_batch_tokens=draft.batch_tokens, comparisons=tuple(comparisons(request.law, budget.flops)),
-        compute_optimal_overhead=overhead,
+        compute_optimal_overhead=overhead, serving=serving_options(request, budget, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, step, cost),
         inputs=request.inputs,
+    )  # fmt: skip
+
+
+def serving_options(request: PlanRequest, budget: Budget, devices: int) -> ServingAwareOptimum | None:
+    """With --serve-on: the compute-optimal, FLOP-priced and serving-priced sizes that reach L*(budget), each
+    priced for training on the plan's cluster and serving the inference tokens (`scaling.serving`)."""
+    if request.serve_on is None or not request.inference_tokens:
+        return None
+    from scaling.serving import serving_aware_optimum
+    from scaling.units import ClusterSpec
+
+    return serving_aware_optimum(
+        request.law, budget.flops, inference_tokens=request.inference_tokens, serve_on=request.serve_on,
+        train_on=ClusterSpec(devices, request.accelerator.name), train_mfu=request.mfu,
+        price_usd_per_hour=request.price,
     )  # fmt: skip
 
 

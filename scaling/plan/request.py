@@ -54,6 +54,7 @@ class PlanRequest:
     seq_len: int | None = None
     vocab: int | None = None
     global_batch_tokens: float | None = None
+    serve_on: units.ClusterSpec | None = None
     shape_style: str = "llama"
     search_layout: bool = True
     flash_attention: bool = True
@@ -108,6 +109,8 @@ def check_budget_choice(request: PlanRequest) -> None:
                 "no budget given: give one of --flops, --gpus with --days, --usd with --price, --gpu-hours, "
                 "--target-loss, --params with --tokens, or a MODEL"
             )
+    if request.serve_on is not None and not request.inference_tokens:
+        raise ScalingError("--serve-on prices serving: give --inference-tokens as well (e.g. 2T)")
     if request.seconds is not None and request.devices is None:
         raise ScalingError("a time budget (--days) needs a cluster: give --gpus, e.g. --gpus 512xH100")
 
@@ -138,7 +141,7 @@ def parse_plan_request(
 
     Options: ``flops``, ``days``, ``mfu``, ``usd``, ``price``, ``gpu_hours``, ``target_loss``, ``params``,
     ``tokens``, ``unique_tokens``, ``inference_tokens``, ``max_params``, ``seq_len``, ``vocab``,
-    ``global_batch_tokens``, ``dtype``, ``shape_style``, ``search_layout``, ``flash_attention``.
+    ``global_batch_tokens``, ``serve_on``, ``dtype``, ``shape_style``, ``search_layout``, ``flash_attention``.
     """
     from scaling.laws import get_law
     from scaling.model import load_model
@@ -178,6 +181,7 @@ def parse_plan_request(
         global_batch_tokens=_optional(
             o.get("global_batch_tokens"), units.parse_count, "--global-batch-tokens"
         ),
+        serve_on=_serve_on(o.get("serve_on")),
         shape_style=checks.choice(o.get("shape_style", "llama"), SHAPE_STYLES, "--style"),
         search_layout=bool(o.get("search_layout", True)),
         flash_attention=bool(o.get("flash_attention", True)),
@@ -187,7 +191,17 @@ def parse_plan_request(
     return request
 
 
+def _serve_on(value: Any) -> units.ClusterSpec | None:
+    if value is None or isinstance(value, units.ClusterSpec):
+        return value
+    cluster = units.parse_cluster(value, "--serve-on")
+    if cluster.accelerator is None:
+        raise ScalingError(f"invalid --serve-on {value!r}: name the accelerator, e.g. 8xH100")
+    return cluster
+
+
 _OPTIONS = {
+    "serve_on",
     "flops", "days", "mfu", "usd", "price", "gpu_hours", "target_loss", "params", "tokens", "unique_tokens",
     "inference_tokens", "max_params", "seq_len", "vocab", "global_batch_tokens", "dtype", "shape_style",
     "search_layout", "flash_attention",

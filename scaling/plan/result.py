@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation, Law
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
+    from scaling.serving import ServingAwareOptimum
 
 LayoutRow = dict[
     str, Any
@@ -89,6 +90,7 @@ class Plan:
     global_batch_tokens: float
     comparisons: tuple[Comparison, ...]
     compute_optimal_overhead: float | None = None
+    serving: ServingAwareOptimum | None = None  # training + serving cost of the sizes reaching this loss
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -150,6 +152,7 @@ class Plan:
             "layout": self.layout,
             "memory": None if self.memory is None else self.memory.to_dict(),
             "comparisons": [c.to_dict() for c in self.comparisons],
+            "serving": None if self.serving is None else self.serving.to_dict(),
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
             "budget_source": self.budget_source,

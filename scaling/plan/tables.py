@@ -3,6 +3,7 @@ Markdown or HTML by `scaling.render`."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from scaling import units as f
@@ -145,6 +146,10 @@ def plan_tables(plan: Plan) -> list[Table]:
     """Every table of the plan, in reading order: sections, comparisons, warnings, assumptions."""
     tables = [Table.of(rows, title=title, align="ll") for title, rows in plan_sections(plan)]
     tables.append(Table.of(comparison_rows(plan), COMPARISON_HEADERS, title="Comparisons at this budget"))
+    if plan.serving is not None:
+        serving = plan.serving.table()
+        tables.append(Table(serving.rows, serving.headers, title=f"Serving on {plan.serving.serve_on}: "
+                            f"{serving.title}", notes=serving.notes))  # fmt: skip
     if plan.warnings:
         tables.append(Table.of([("!", w) for w in plan.warnings], title="Warnings", align="ll"))
     tables.append(Table.of([("-", a) for a in plan.assumptions], title="Assumptions", align="ll"))
@@ -155,7 +160,7 @@ def plan_text(plan: Plan) -> str:
     """The plan as aligned text, one titled block per table."""
     blocks = []
     for table in plan_tables(plan):
-        body = Table(table.rows, table.headers, align=table.align).text(indent=2)
+        body = Table(table.rows, table.headers, notes=table.notes, align=table.align).text(indent=2)
         blocks.append(f"{table.title}\n{body}")
     return "\n\n".join(blocks)
 
@@ -164,7 +169,8 @@ def plan_markdown(plan: Plan) -> str:
     """The plan as Markdown: a heading per table."""
     parts = ["# Training plan", ""]
     for table in plan_tables(plan):
-        parts += [f"## {table.title}", "", Table(table.rows, table.headers, align=table.align).markdown(), ""]
+        untitled = Table(table.rows, table.headers, notes=table.notes, align=table.align)
+        parts += [f"## {table.title}", "", untitled.markdown(), ""]
     return "\n".join(parts)
 
 
@@ -172,5 +178,6 @@ def plan_html(plan: Plan) -> str:
     """The plan's tables as an HTML fragment (a heading per table)."""
     parts = []
     for table in plan_tables(plan):
-        parts += [f"<h2>{table.title}</h2>", Table(table.rows, table.headers, align=table.align).html()]
+        untitled = Table(table.rows, table.headers, notes=table.notes, align=table.align)
+        parts += [f"<h2>{html.escape(table.title)}</h2>", untitled.html()]
     return "\n".join(parts)
