@@ -126,13 +126,28 @@ def test_moe_experts_touched_uniform_routing():
     assert list(got) == pytest.approx([2.0, 3.5, 5.47, 7.2, 7.92, 8.0], abs=0.01)
 
 
-def test_moe_decode_reads_active_experts_at_batch_1_and_nearly_all_at_batch_64():
-    spec = load_model("mixtral-8x7b")
+@pytest.mark.parametrize("model", ["mixtral-8x7b", "deepseek-v2-lite", "qwen3-30b-a3b"])
+def test_moe_decode_reads_active_experts_at_batch_1_and_all_at_large_batch(model):
+    # Mixtral (8 experts, top 2); DeepSeek-V2-Lite (64 routed + 2 shared, first layer dense); Qwen3-30B-A3B
+    spec = load_model(model)
     dep = make_deployment(spec, "H100", tp=2, prompt_tokens=1, output_tokens=1, assumptions=IDEAL)
-    w1, w64 = dep.weights_read_bytes(1) * dep.tp / 2, dep.weights_read_bytes(64) * dep.tp / 2  # params
-    lookups = spec.param_breakdown()["token_embedding"]
-    assert w1 == pytest.approx(spec.active_params - lookups, rel=1e-3)  # 12.9B active, minus the embedding
-    assert w64 == pytest.approx(spec.params - lookups, rel=1e-3)
+    w1, w_many = (dep.weights_read_bytes(b) * dep.tp / 2 for b in (1, 4096))  # bf16 bytes -> params
+    lookups = 0 if spec.tied_embeddings else spec.param_breakdown()["token_embedding"]
+    assert w1 == pytest.approx(spec.active_params - lookups, rel=1e-3)
+    assert w_many == pytest.approx(spec.params - lookups, rel=1e-3)
+
+
+def test_kv_reads_follow_the_models_own_cache_rule():
+    # MLA (DeepSeek-V2-Lite caches a latent), sliding windows (Gemma 2), cross-attention (T5): the bytes a
+    # decode step reads for one more sequence are the memory package's KV cache of that sequence
+    for model, source in (("deepseek-v2-lite", None), ("gemma-2-2b", None), ("t5-large", 512)):
+        spec = load_model(model)
+        dep = make_deployment(spec, "H100", prompt_tokens=512, output_tokens=63)
+        extra = float(dep.decode_seconds(2)["bytes"]) - float(dep.decode_seconds(1)["bytes"])
+        context = (512 if source is None else 0) + 32
+        expected = kv_cache_bytes(spec, 1, context, "bf16", source_len=source)
+        moe = dep.weights_read_bytes(2) - dep.weights_read_bytes(1)
+        assert extra - moe == pytest.approx(float(expected), rel=1e-9)
 
 
 def test_quantized_weights_and_kv_decode_faster_and_fit_more():

@@ -213,7 +213,7 @@ def _read_params(spec: ModelSpec) -> tuple[float, float]:
     total = float(spec.params - lookups)
     if not spec.is_moe:
         return total, 0.0
-    one_expert = float(spec.expert_params() * spec.decoder_layers)
+    one_expert = float(spec.expert_params() * spec.moe_layers)  # routed experts only; shared ones are dense
     return total - spec.n_experts * one_expert, one_expert
 
 
