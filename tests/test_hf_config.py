@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.model import SUPPORTED_MODEL_TYPES, load_model, spec_from_hf_config
@@ -338,3 +340,26 @@ def test_exact_matmul_flops_follow_the_active_parameters(name):
         terms["attention_qkv"] + terms["attention_output"] + terms.get("ffn", 0) + terms.get("router", 0)
     )
     assert matmuls == pytest.approx(2 * spec.active_params_non_embedding, rel=2e-4)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**400), 10**400) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fixture=st.sampled_from(TRANSFORMERS_FIXTURES), data=st.data())
+def test_any_damaged_key_gives_a_spec_or_one_scaling_error(fixture, data):
+    """Replace one key of a real config by any JSON value (NaN, 400-digit integers, lists, objects...): the
+    reader returns a spec or raises ScalingError, never another exception."""
+    config = dict(_fixture(fixture)["config"])
+    key = data.draw(st.sampled_from(sorted(config)))
+    config[key] = data.draw(JSON_VALUES)
+    try:
+        spec = spec_from_hf_config(config)
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert spec.params > 0

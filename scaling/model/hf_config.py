@@ -293,24 +293,15 @@ def _bloom(cfg: _Config) -> ModelSpec:
 
 
 def _mpt(cfg: _Config) -> ModelSpec:
-    # MPT: ALiBi or learned positions, LayerNorm without bias and no linear biases when no_bias, d_ff by ratio
+    # MPT as transformers builds it: ALiBi (no position table), multi-head attention with a fused Wqkv,
+    # LayerNorm without bias and no linear biases when no_bias, d_ff = expansion_ratio x d_model, tied
     d = cfg.int("d_model")
-    attn = cfg.get("attn_config", default={})
-    if not isinstance(attn, dict):
-        raise ScalingError(f"{cfg.origin}: key 'attn_config' must be an object, got {attn!r}")
-    alibi = attn.get("alibi", False) is True
-    kinds = {
-        "multiquery_attention": 1,
-        "grouped_query_attention": _Config(attn, cfg.origin).int("kv_n_heads", default=1),
-    }
     no_bias = cfg.bool("no_bias", default=True)
     return ModelSpec(
         **_common(cfg, "mpt"), n_layer=cfg.int("n_layers"), d_model=d, n_head=cfg.int("n_heads"),
-        n_kv_head=kinds.get(attn.get("attn_type"), None), d_ff=cfg.int("expansion_ratio", default=4) * d,
-        vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("max_seq_len", default=2048),
-        position="alibi" if alibi else ("learned" if cfg.bool("learned_pos_emb", default=True) else "none"),
-        qkv_bias=not no_bias, out_bias=not no_bias, mlp_bias=not no_bias,
-        norm="layernorm-nobias" if no_bias else "layernorm", tied_embeddings=True,
+        d_ff=cfg.int("expansion_ratio", default=4) * d, vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_seq_len", default=2048), position="alibi", qkv_bias=not no_bias, out_bias=not no_bias,
+        mlp_bias=not no_bias, norm="layernorm-nobias" if no_bias else "layernorm", tied_embeddings=True,
     )  # fmt: skip
 
 
@@ -466,15 +457,15 @@ def spec_from_hf_config(path_or_dict: str | Path | dict[str, Any], *, name: str 
     return spec.with_(name=name) if name else spec
 
 
-def _read(cfg: _Config) -> ModelSpec:
+def _read(cfg: _Config, *, outer: bool = True) -> ModelSpec:
     family = _family(cfg)
     if family in _READERS:
         return _READERS[family](cfg)
     text = cfg.data.get("text_config")
-    if isinstance(text, dict) and ("hidden_size" in text or "vocab_size" in text):
+    if outer and isinstance(text, dict) and ("hidden_size" in text or "vocab_size" in text):
         if "model_type" not in text and f"{family}_text" in _READERS:  # Gemma 3's text_config may omit it
             text = {**text, "model_type": f"{family}_text"}
-        inner = _read(_Config(text, f"{cfg.origin} text_config"))
+        inner = _read(_Config(text, f"{cfg.origin} text_config"), outer=False)
         note = f"a {family or 'multimodal'} config: its language model (text_config) only; other towers not counted"
         return inner.with_(name=_common(cfg, "")["name"], assumptions=(note, *inner.assumptions))
     return _generic(cfg, str(family) if family else "(none)")
