@@ -348,9 +348,9 @@ def test_time_cost_and_throughput_agree():
 
 
 def test_defaults_state_a_capped_sequence_and_the_convention_caveats():
-    plan = plan_finetune("llama-3.1-405b", tokens=1e7, accelerator="H100-SXM", devices=16, lora_rank=16)
+    plan = plan_finetune("llama-3.1-405b", tokens=1e7, accelerator="H100-SXM", devices=32, lora_rank=16)
     assert plan.seq_len == 4096 < load_model("llama-3.1-405b").n_ctx
-    assert plan.global_batch == 16 and plan.fits and plan.layout["zero"] == 3  # the base sharded (FSDP)
+    assert plan.global_batch == 32 and plan.fits and plan.layout["zero"] == 3  # the base sharded (FSDP)
     t5 = plan_finetune("t5-3b", tokens=1e7, accelerator="A100-80GB", lora_rank=8, lora_targets="q,v")
     assert any("encoder-decoder" in w for w in t5.warnings)  # training_flops' own 6ND caveat
 
