@@ -90,16 +90,23 @@ def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingEr
 # ---------------------------------------------------------------------------------------- known models
 def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The well-known models of ``data/known_models.csv`` (or a file with the same columns), with numeric
-    ``params``, ``tokens`` and ``flops`` (6ND where the file gives none) and ``flops_method``."""
+    ``params``, ``tokens`` and ``flops`` (6ND where the file gives none) and ``flops_method``.
+
+    A row without finite, positive params and tokens (or with a bad flops) is a `ScalingError` naming it."""
+    from scaling.checks import positive
+    from scaling.flops import six_nd  # 6ND has one home; imported here because flops reads this catalog
+
     out = []
     for row in read_csv(Path(path) if path else "known_models.csv"):
+        name = row.get("name") or "unnamed"
         try:
-            params, tokens = float(row["params"]), float(row["tokens"])
-            flops = float(row["flops"]) if row.get("flops") else 6.0 * params * tokens
-        except (KeyError, ValueError):
-            raise ScalingError(
-                f"bad known-models row {row.get('name', row)!r}: needs numeric params and tokens (flops optional)"
-            ) from None
+            params = positive(row.get("params", ""), f"known-models {name!r} params")
+            tokens = positive(row.get("tokens", ""), f"known-models {name!r} tokens")
+            flops = positive(row["flops"], f"known-models {name!r} flops") if row.get("flops") else None
+        except ScalingError as exc:
+            raise ScalingError(f"{exc} (columns: name, params, tokens, optional flops)") from None
+        if flops is None:
+            flops = positive(six_nd(params, tokens), f"known-models {name!r} 6ND FLOPs")
         out.append({**row, "params": params, "tokens": tokens, "flops": flops,
                     "flops_method": row.get("flops_method") or "6ND"})  # fmt: skip
     return out
