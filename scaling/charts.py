@@ -225,6 +225,12 @@ def _loss_unit(frame: Any, law: Law | None = None) -> str:
     return runs_unit or law_unit or "nats/token"
 
 
+def _scatter(**properties: Any) -> dict[str, Any]:
+    """A scatter trace as a plain dict: plotly validates it once, when the figure is built (a `go.Scatter`
+    would be validated twice), which keeps the optimal zone fast enough for a live page."""
+    return {"type": "scatter", **properties}
+
+
 def _as_law(law: Law | str) -> Law:
     return law if isinstance(law, Law) else get_law(law)
 
@@ -317,7 +323,9 @@ def zone_figure(
     fitted_law = _as_law(fitted) if fitted is not None else None
     if not law_list and fitted_law is None:
         raise ScalingError("the optimal zone needs at least one law (e.g. chinchilla, epoch, kaplan)")
-    C = _flops_grid(flops_range)
+    # 5 points a decade: the laws are power laws (straight here) or close to one, and each point carries hover
+    # text that plotly validates, so fewer points keep a live update fast
+    C = _flops_grid(flops_range, points_per_decade=5)
     key = "params" if axis == "params" else "tokens"
     curves = [np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float) for law in law_list]
     in_zone = [i for i, law in enumerate(law_list) if law.name in zone_names]
@@ -327,7 +335,7 @@ def zone_figure(
         traces += _fitted_traces(fitted_law, C, axis)
     point = _plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
-    y_values = np.concatenate([np.ravel(t.y) for t in traces] + [[m[key] for m in models]]
+    y_values = np.concatenate([np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]]
                               + [[point[key]] if point else []])
     y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
     lo, hi = math.log10(C[0]), math.log10(C[-1])
@@ -335,7 +343,7 @@ def zone_figure(
     y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
     margin = {"l": 80, "r": 30, "t": 130, "b": 70}
     area = _PlotArea((lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
-    legend = [t.name for t in traces if t.showlegend is not False]
+    legend = [t["name"] for t in traces if t.get("showlegend") is not False]
     points, labels = _point_traces(models, point, key, area, known_models is True, legend)
     traces += points
     annotations = labels + [
@@ -360,13 +368,13 @@ def zone_figure(
     # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
     y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
     pf = C / units.PF_DAY_FLOPS
-    traces.append(go.Scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
+    traces.append(_scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
                              line={"width": 0}, showlegend=False, hoverinfo="skip", name="PF-days axis",
                              meta={"kind": "axis"}))
     return go.Figure(data=traces, layout=layout)
 
 
-def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[go.Scatter]:
+def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
     """The shaded band between the lowest and highest of ``curves`` at each C (nothing for fewer than two)."""
     if len(curves) < 2:
         return []
@@ -379,16 +387,16 @@ def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
         f"{units.format_count(b)}<br>between {names}" for c, a, b in zip(C, lower, upper)
     ]
     return [
-        go.Scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL}, hoverinfo="skip",
+        _scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL}, hoverinfo="skip",
                    showlegend=False, legendgroup="zone", name="zone (lower edge)"),
-        go.Scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL}, fill="tonexty",
+        _scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL}, fill="tonexty",
                    fillcolor=ZONE_FILL, legendgroup="zone",
                    name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)", hovertext=band_hover,
                    hoverinfo="text", meta={"kind": "zone", "laws": [law.name for law in laws]}),
     ]
 
 
-def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[go.Scatter]:
+def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
     """One line per law, each with its own colour and dash, and hover text with N, D and tokens per parameter."""
     what = "N_opt" if axis == "params" else "D_opt"
     pf = C / units.PF_DAY_FLOPS
@@ -402,7 +410,7 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
             f"{units.format_count(o)}<br>tokens per parameter = {r:.3g}"
             for c, v, o, r in zip(C, y, other, ratio)
         ]
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=C, y=y, mode="lines", name=law_label(law),
             line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
             hovertext=hover, hoverinfo="text", customdata=pf, meta={"law": law.name},
@@ -411,12 +419,12 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
 
 
 def _point_traces(models: list[dict[str, Any]], point: dict[str, Any] | None, key: str,
-                  area: _PlotArea, from_catalog: bool, legend: list[str]) -> tuple[list[go.Scatter], list[dict]]:
+                  area: _PlotArea, from_catalog: bool, legend: list[str]) -> tuple[list[dict], list[dict]]:
     """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
     they overlap no marker, no other label and not the legend (whose entries are ``legend``)."""
     traces = []
     if models:
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=[m["flops"] for m in models], y=[m[key] for m in models], mode="markers",
             name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
             marker={"symbol": "diamond", "size": MODEL_MARKER.size, "color": "#555555",
@@ -424,14 +432,14 @@ def _point_traces(models: list[dict[str, Any]], point: dict[str, Any] | None, ke
             hovertext=[_model_hover(m) for m in models], hoverinfo="text", meta={"kind": "known-models"},
         ))
     if point:
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=[point["flops"]], y=[point[key]], mode="markers", name=f"{point['name']}: "
             f"{units.format_count(point['params'])} params, {units.format_count(point['tokens'])} tokens",
             marker={"symbol": "star", "size": PLAN_MARKER.size, "color": "#E69F00",
                     "line": {"width": 2, "color": "#000000"}},
             hovertext=[_model_hover(point)], hoverinfo="text", meta={"kind": "plan"},
         ))
-    names = legend + [t.name for t in traces]
+    names = legend + [t["name"] for t in traces]
     # the legend sits in the top-left corner: one 29 px row per entry, about 6 px per character
     legend_box = (0.0, area.pixels[1] - 29 * len(names) - 16, 6.2 * max(map(len, names)) + 60, area.pixels[1])
     items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
@@ -554,7 +562,7 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[go.Scatter]:
+def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[dict[str, Any]]:
     """A fitted law's line and its interval band (bootstrap percentiles, Epoch AI's 80% by default)."""
     allocation = law.optimal(C)
     y = np.asarray(allocation.params if axis == "params" else allocation.tokens, dtype=float)
@@ -564,16 +572,16 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[go.Scatter]:
     if interval is not None:
         lo, hi = (np.asarray(v, dtype=float) for v in interval)
         level = f"{allocation.interval_level:.0%}"
-        traces.append(go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+        traces.append(_scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
                                  hoverinfo="skip", showlegend=False, legendgroup="fitted", name=f"{name} lower"))
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill="tonexty",
             fillcolor=BAND_FILL, legendgroup="fitted", name=f"{level} interval of your fit",
             hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
                        f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
             hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
         ))
-    traces.append(go.Scatter(
+    traces.append(_scatter(
         x=C, y=y, mode="lines", name=name, legendgroup="fitted",
         line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
         hovertext=[f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
