@@ -29,8 +29,10 @@ print(",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
         ["flops", "gpt3-175b", "--convention", "all", "--json"],
         ["models"],
         ["gpus"],
+        ["plan", "--gpus", "256xH100", "--days", "30", "--mfu", "0.4"],
+        ["plan", "llama-2-7b", "--gpus", "64xA100-80GB", "--json"],
     ],
-    ids=["help", "flops", "flops-all-json", "models", "gpus"],
+    ids=["help", "flops", "flops-all-json", "models", "gpus", "plan", "plan-model-json"],
 )
 def test_light_commands_import_no_heavy_modules(args):
     out = subprocess.run(
