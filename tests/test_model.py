@@ -215,3 +215,17 @@ def test_spec_fields_refuse_bad_values_with_scaling_error(key, value):
         assert key in str(exc) or "n_kv_head" in str(exc) or "d_model" in str(exc)
         return
     assert spec.params > 0
+
+
+def test_models_command_lists_the_new_families_with_active_params():
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    result = CliRunner().invoke(main, ["models", "deepseek-v3"])
+    assert result.exit_code == 0, result.output
+    assert "671,026,404,352" in result.output and "37.6B" in result.output and "active" in result.output
+    listed = CliRunner().invoke(main, ["models"]).output
+    for name in ("qwen3-8b", "qwen3-30b-a3b", "gemma-3-1b", "olmo-2-7b", "olmoe-1b-7b", "starcoder2-3b",
+                 "gpt-j-6b", "opt-350m", "command-r", "stablelm-3b-4e1t", "mpt-7b", "bart-large", "roberta-base"):  # fmt: skip
+        assert name in listed

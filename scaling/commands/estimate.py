@@ -207,10 +207,11 @@ def models(filter_text, family, as_json):
         )
     rows = [
         (s.name, s.arch, f"{s.params:,}", units.format_count(s.params),
+         units.format_count(s.active_params) if s.is_moe else "-",
          units.format_count(s.training_tokens) if s.training_tokens else "-", s.source[:60])
         for s in specs
     ]  # fmt: skip
-    click.echo(table(rows, ["name", "arch", "params (exact)", "", "tokens", "source"]))
+    click.echo(table(rows, ["name", "arch", "params (exact)", "", "active", "tokens", "source"]))
 
 
 @click.command("gpus")
