@@ -202,7 +202,8 @@ def _generic(cfg: _Config, model_type: str) -> ModelSpec:
         "pre-norm RMSNorm, two per layer, and a final norm",
         "gated feed-forward (gate, up and down projections) of intermediate_size",
         "rotary positions (no position parameters)",
-        "biases only where attention_bias / mlp_bias say so",
+        "biases only where attention_bias / mlp_bias say so; no QK-norm weights",
+        "experts, shared experts and windows only where the Mixtral / Qwen-MoE / DeepSeek / Mistral keys say so",
         f"{'tied' if tied else 'untied'} input and output embeddings"
         + ("" if "tie_word_embeddings" in cfg.data else " (no tie_word_embeddings key)"),
     )
