@@ -402,3 +402,11 @@ def test_chart_inference_command_writes_html(tmp_path):
                                        "-o", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 1e5
+
+
+def test_tp_beyond_a_node_all_reduces_over_the_network():
+    acc = get_accelerator("H100")
+    within = make_deployment("llama-2-70b", acc, tp=8)
+    across = make_deployment("llama-2-70b", acc, tp=16)
+    assert within.link_bytes_per_s == acc.intra_node_bytes_per_s
+    assert across.link_bytes_per_s == acc.inter_node_bytes_per_s < acc.intra_node_bytes_per_s

@@ -42,7 +42,14 @@ from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.flops import inference_flops, mfu_warning
-from scaling.memory import device_count, dtype_bytes, kv_cache_bytes, layout_rules, max_batch_and_context
+from scaling.memory import (
+    DEVICES_PER_NODE,
+    device_count,
+    dtype_bytes,
+    kv_cache_bytes,
+    layout_rules,
+    max_batch_and_context,
+)
 from scaling.model import ModelSpec, load_model
 from scaling.units import GB
 
@@ -90,11 +97,17 @@ IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, link_efficiency=1.0, allreduce_late
 """The pure roofline: every peak reached, free messages. A lower bound on every time."""
 
 
-def link_bytes_per_s(acc: Accelerator, assumptions: ServingAssumptions) -> tuple[float, str]:
-    """The intra-node link bandwidth per device (one direction) and where it came from: the assumption if
-    given, else the accelerator catalog's (which assumes PCIe 4.0 for a user's row without link columns)."""
+def link_bytes_per_s(acc: Accelerator, tp: int, assumptions: ServingAssumptions) -> tuple[float, str]:
+    """The link bandwidth per device (one direction) that a ``tp``-way all-reduce runs at, and its source:
+    the assumption if given, else the catalog's intra-node link, or its inter-node network when the group
+    spans more than one node of `DEVICES_PER_NODE` (a user's row without link columns is PCIe 4.0)."""
     if assumptions.link_bytes_per_s is not None:
         return assumptions.link_bytes_per_s, "given"
+    if tp > DEVICES_PER_NODE:
+        return (
+            acc.inter_node_bytes_per_s,
+            f"inter-node network, catalog: TP {tp} spans nodes of {DEVICES_PER_NODE}",
+        )
     return acc.intra_node_bytes_per_s, f"{acc.intra_node_link}, catalog"
 
 
@@ -245,7 +258,7 @@ def make_deployment(
         raise ScalingError(
             f"accelerator {acc.name!r} has no memory bandwidth in the catalog; serving needs it"
         )
-    link, link_source = link_bytes_per_s(acc, a)
+    link, link_source = link_bytes_per_s(acc, tp, a)
     dense, expert = _read_params(spec)
     return Deployment(
         spec=spec, acc=acc, tp=tp, prompt_tokens=prompt, output_tokens=output, precision=precision,

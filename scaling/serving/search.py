@@ -1,6 +1,7 @@
 """The cheapest way to serve a model on a set of devices: tensor-parallel size and batch, under a target.
 
-Every power-of-two tensor-parallel size that divides the devices (up to one node, `MAX_TP`) and every batch
+Every power-of-two tensor-parallel size that divides the devices (up to one node of 8: beyond it the
+all-reduces cross the slower inter-node network) and every batch
 from 1 to the largest that fits (powers of two and the largest itself) is evaluated with the roofline of
 `scaling.serving.roofline`, vectorised over the batch. A candidate meets the target when its time per output
 token is at most ``latency_s`` and the deployment makes at least ``min_tokens_per_s`` output tokens per
@@ -19,7 +20,7 @@ import numpy as np
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
-from scaling.memory import device_count
+from scaling.memory import DEVICES_PER_NODE, device_count
 from scaling.model import ModelSpec, load_model
 from scaling.serving.roofline import (
     Deployment,
@@ -30,8 +31,6 @@ from scaling.serving.roofline import (
     make_deployment,
     tp_sizes,
 )
-
-MAX_TP = 8  # one HGX/DGX node: tensor parallelism beyond it crosses the slower inter-node network
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ def cheapest_serving(
     sizes = (
         [checks.positive_int(tp, "tensor parallel size")]
         if tp is not None
-        else tp_sizes(spec, devices, MAX_TP)
+        else tp_sizes(spec, devices, DEVICES_PER_NODE)
     )
     found: list[tuple[float, float, Deployment, int, int]] = []
     evaluated, fastest = 0, math.inf
