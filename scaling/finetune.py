@@ -492,6 +492,7 @@ def plan_continued_pretraining(
     devices: int = 1,
     tokens: float | None = None,
     flops: float | None = None,
+    seconds: float | None = None,
     epochs: float | None = None,
     replay_fraction: float = DEFAULT_REPLAY_FRACTION,
     seq_len: int | None = None,
@@ -504,10 +505,11 @@ def plan_continued_pretraining(
 ) -> ContinuedPretrainingPlan:
     """Plan continued pretraining of ``model`` on ``unique_tokens`` of domain data, mixed with general data.
 
-    The tokens to train come from ``tokens`` (all tokens, domain + replay), else a compute budget ``flops``
-    (6ND under `training_flops`), else ``epochs`` over the domain data (default 1). A ``replay_fraction`` of
-    the tokens is general data (Ibrahim et al. 2024: 5% for a weak shift). Repeats beyond ~4 epochs draw the
-    warning of `scaling.laws.epochs_warning`; ``law`` (a data-constrained preset) values the repeats.
+    The tokens to train (domain + replay) come from one of: ``tokens``; a compute budget ``flops`` (6ND under
+    `training_flops`); a deadline ``seconds`` (as many tokens as the layout's step model trains in it); or
+    ``epochs`` over the domain data (default 1). A ``replay_fraction`` of the tokens is general data (Ibrahim
+    et al. 2024: 5% for a weak shift). Repeats beyond ~4 epochs draw `scaling.laws.epochs_warning`; ``law``
+    (a data-constrained preset) values the repeats (Muennighoff et al. 2023, Eq. 5).
     """
     from scaling.laws import effective_data, epochs_warning, get_law
 
@@ -518,45 +520,74 @@ def plan_continued_pretraining(
         raise ScalingError(
             f"invalid replay fraction {replay_fraction!r}: expected a fraction in [0, 1) such as 0.05"
         )
-    given = [
-        name
-        for name, value in (("tokens", tokens), ("flops", flops), ("epochs", epochs))
-        if value is not None
-    ]
-    if len(given) > 1:
-        raise ScalingError(f"give one of tokens, a compute budget or epochs, not {' and '.join(given)}")
-    if tokens is not None:
-        total = float(checks.positive(tokens, "token count"))
-    elif flops is not None:
-        total = float(checks.positive(flops, "compute budget")) / training_flops(spec, 1.0).flops_per_token
-    else:
-        total = unique * float(checks.positive(1.0 if epochs is None else epochs, "epochs")) / (1.0 - replay)
-    domain = total * (1.0 - replay)
     constants = get_law(law)
     if math.isnan(constants.R_D_star):
         raise ScalingError(
             f"law {law!r} has no repeated-data constant R_D*: use a data-constrained law ('muennighoff')"
         )
-    effective = float(effective_data(domain, unique, constants.R_D_star))
-    notes = []
-    if global_batch is None:  # a pretraining batch: DeepSeek LLM's B_opt(C), the plan's own default
-        from scaling.layout import default_global_batch_tokens, global_batch_sequences
-
-        sequences = global_batch_sequences(
-            float(default_global_batch_tokens(training_flops(spec, total).flops)),
-            seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN),
-        )
-        global_batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
+    run = dict(accelerator=accelerator, devices=devices, seq_len=seq_len, mfu=mfu, price_usd_per_hour=price_usd_per_hour,
+               precision=precision, optimizer=optimizer)  # fmt: skip
+    total = _tokens_to_train(
+        spec, unique, replay, tokens=tokens, flops=flops, seconds=seconds, epochs=epochs, **run
+    )
+    batch, notes = _pretraining_batch(
+        spec, total, devices=devices, seq_len=seq_len, global_batch=global_batch
+    )
+    training = plan_finetune(spec, tokens=total, global_batch=batch, **run)
+    if seconds is not None:  # the deadline: the tokens the step model trains in it (contract of the plan)
+        total = float(seconds) * training.tokens_per_s
+        training = plan_finetune(spec, tokens=total, global_batch=batch, **run)
         notes.append(
-            f"global batch {global_batch} sequences: DeepSeek LLM's B_opt(C) (Bi et al. 2024, Eq. 1)"
+            f"tokens sized so that the layout's step time fills the deadline ({seconds / 86400:.3g} days)"
         )
-    training = plan_finetune(
-        spec, tokens=total, accelerator=accelerator, devices=devices, seq_len=seq_len, global_batch=global_batch,
-        mfu=mfu, price_usd_per_hour=price_usd_per_hour, precision=precision, optimizer=optimizer,
-    )  # fmt: skip
+    domain = total * (1.0 - replay)
+    effective = float(effective_data(domain, unique, constants.R_D_star))
     warning = epochs_warning(domain, unique)
     return ContinuedPretrainingPlan(
         model=spec.name, unique_tokens=unique, epochs=domain / unique, domain_tokens=domain, replay_fraction=replay,
         general_tokens=total - domain, tokens=total, effective_domain_tokens=effective, repeat_value=effective / domain,
         law=constants.name, training=training, notes=notes, warnings=[warning] if warning else [],
     )  # fmt: skip
+
+
+def _tokens_to_train(
+    spec: ModelSpec, unique: float, replay: float, *, tokens: float | None, flops: float | None,
+    seconds: float | None, epochs: float | None, **run: Any,
+) -> float:  # fmt: skip
+    """All tokens of a continued-pretraining run (domain + replay) from the one budget given."""
+    from scaling.flops import flops_from_time
+
+    given = [
+        n
+        for n, v in (("tokens", tokens), ("flops", flops), ("seconds", seconds), ("epochs", epochs))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise ScalingError(
+            f"give one of tokens, a compute budget, a deadline or epochs, not {' and '.join(given)}"
+        )
+    per_token = training_flops(spec, 1.0).flops_per_token
+    if tokens is not None:
+        return float(checks.positive(tokens, "token count"))
+    if flops is not None:
+        return float(checks.positive(flops, "compute budget")) / per_token
+    if seconds is not None:  # a first guess at the MFU; the caller sizes the tokens to the step model
+        delivered = flops_from_time(accelerator=run["accelerator"], devices=run["devices"], mfu=run["mfu"],
+                                    seconds=checks.positive(seconds, "deadline"), dtype=run["precision"])  # fmt: skip
+        return float(delivered) / per_token
+    return unique * float(checks.positive(1.0 if epochs is None else epochs, "epochs")) / (1.0 - replay)
+
+
+def _pretraining_batch(
+    spec: ModelSpec, tokens: float, *, devices: int, seq_len: int | None, global_batch: int | None
+) -> tuple[int | None, list[str]]:
+    """The global batch of a continued-pretraining run: the one given, else the plan's pretraining default,
+    DeepSeek LLM's B_opt(C), in sequences rounded up to a multiple of the devices."""
+    if global_batch is not None:
+        return global_batch, []
+    from scaling.layout import default_global_batch_tokens, global_batch_sequences
+
+    budget = float(default_global_batch_tokens(training_flops(spec, tokens).flops))
+    sequences = global_batch_sequences(budget, seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
+    batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
+    return batch, [f"global batch {batch} sequences: DeepSeek LLM's B_opt(C) (Bi et al. 2024, Eq. 1)"]

@@ -405,6 +405,15 @@ def test_continued_pretraining_values_repeats_with_the_data_constrained_law():
     assert any("Gururangan" in f for f in d["findings"]) and any("Ibrahim" in f for f in d["findings"])
 
 
+def test_continued_pretraining_fills_a_deadline_with_the_step_model():
+    plan = plan_continued_pretraining("llama-2-7b", unique_tokens=5e10, seconds=7 * 86400, accelerator="H100-SXM",
+                                      devices=64, price_usd_per_hour=2.0)  # fmt: skip
+    assert plan.training.seconds == pytest.approx(7 * 86400)
+    assert plan.tokens == pytest.approx(7 * 86400 * plan.training.tokens_per_s)
+    assert plan.training.cost_usd == pytest.approx(7 * 24 * 64 * 2.0)
+    assert any("deadline" in n for n in plan.notes)
+
+
 def test_continued_pretraining_from_a_budget_and_its_epoch_warning():
     spec = load_model("llama-2-7b")
     flops = training_flops(spec, 1e11).flops
@@ -415,6 +424,8 @@ def test_continued_pretraining_from_a_budget_and_its_epoch_warning():
     assert plan.warnings and "epochs" in plan.warnings[0]
     with pytest.raises(ScalingError, match="not tokens and epochs"):
         plan_continued_pretraining(spec, unique_tokens=1e10, tokens=1e10, epochs=2, accelerator="H100-SXM")
+    with pytest.raises(ScalingError, match="not flops and seconds"):
+        plan_continued_pretraining(spec, unique_tokens=1e10, flops=1e21, seconds=1e5, accelerator="H100-SXM")
     with pytest.raises(ScalingError, match="replay fraction"):
         plan_continued_pretraining(spec, unique_tokens=1e10, replay_fraction=1.0, accelerator="H100-SXM")
 
@@ -443,6 +454,19 @@ def test_cli_text_and_continued():
     r = run("llama-2-7b", "--continued", "--unique-tokens", "50B", "--gpus", "64xH100-SXM", "--epochs", "2")
     assert r.exit_code == 0, r.output
     assert "continued pretraining" in r.output and "Gururangan" in r.output
+    r = run(
+        "llama-2-7b",
+        "--continued",
+        "--unique-tokens",
+        "5B",
+        "--gpus",
+        "64xH100-SXM",
+        "--days",
+        "2d",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["seconds"] == pytest.approx(2 * 86400)
 
 
 @pytest.mark.parametrize(
@@ -455,6 +479,19 @@ def test_cli_text_and_continued():
         ("llama-2-7b", "--continued", "--gpus", "8xH100-SXM"),
         ("llama-2-7b", "--tokens", "1M", "--unique-tokens", "1B", "--gpus", "8xH100-SXM"),
         ("llama-2-7b", "--tokens", "-5", "--gpus", "1xH100-SXM"),
+        ("llama-2-7b", "--tokens", "1M", "--days", "3", "--gpus", "8xH100-SXM"),
+        (
+            "llama-2-7b",
+            "--continued",
+            "--unique-tokens",
+            "1B",
+            "--days",
+            "3",
+            "--epochs",
+            "2",
+            "--gpus",
+            "8xH100-SXM",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args):

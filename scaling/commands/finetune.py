@@ -7,6 +7,7 @@ import click
 from scaling.commands._common import (
     CLUSTER,
     COUNT,
+    DURATION,
     FRACTION,
     MONEY,
     echo_json,
@@ -81,6 +82,12 @@ from scaling.units import GIB, format_count, format_duration, format_flops, form
 @click.option(
     "--continued", is_flag=True, help="Continued pretraining on domain data (needs --unique-tokens)."
 )
+@click.option(
+    "--days",
+    type=DURATION,
+    default=None,
+    help="Deadline for --continued (7d, 168h): as many tokens as fit in it.",
+)
 @click.option("--unique-tokens", type=COUNT, default=None, help="Unique domain tokens for --continued (50B).")
 @click.option(
     "--replay",
@@ -90,7 +97,7 @@ from scaling.units import GIB, format_count, format_duration, format_flops, form
 )
 @json_option
 def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, price, epochs, seq_len, global_batch,
-             precision, optimizer, convention, recompute, continued, unique_tokens, replay, as_json):  # fmt: skip
+             precision, optimizer, convention, recompute, continued, days, unique_tokens, replay, as_json):  # fmt: skip
     """FLOPs by term, memory per device, the layout that fits, time, device-hours and cost of a fine-tune.
 
     \b
@@ -99,6 +106,7 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
       scaling finetune llama-65b --tokens 10M --quant nf4 --lora-rank 64 --lora-targets all --gpus 1xA100-80GB
       scaling finetune llama-3-8b --tokens 1B --full --gpus 8xH100 --epochs 3 --price 2.5
       scaling finetune llama-2-7b --continued --unique-tokens 50B --gpus 64xH100 --epochs 2
+      scaling finetune llama-3-8b --continued --unique-tokens 20B --gpus 64xH100 --days 7 --price 2.5
     """
     from scaling.finetune import DEFAULT_REPLAY_FRACTION, plan_continued_pretraining, plan_finetune
 
@@ -116,7 +124,7 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
                 "--continued trains every weight (continued pretraining): drop --lora-rank/--quant"
             )
         result = plan_continued_pretraining(
-            model, unique_tokens=unique_tokens, tokens=tokens, epochs=epochs,
+            model, unique_tokens=unique_tokens, tokens=tokens, epochs=epochs, seconds=days,
             replay_fraction=DEFAULT_REPLAY_FRACTION if replay is None else replay, **common,
         )  # fmt: skip
         if as_json:
@@ -124,8 +132,10 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
             return
         _render_continued(result)
         return
-    if unique_tokens is not None or replay is not None:
-        raise ScalingError("--unique-tokens and --replay belong to --continued (continued pretraining)")
+    if unique_tokens is not None or replay is not None or days is not None:
+        raise ScalingError(
+            "--unique-tokens, --replay and --days belong to --continued (continued pretraining)"
+        )
     if tokens is None:
         raise ScalingError("give --tokens, the size of the fine-tuning data (e.g. 100M)")
     plan = plan_finetune(
