@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.model.hf_config import spec_from_hf_config
 from scaling.model.spec import ModelSpec
 
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
@@ -83,8 +84,6 @@ def load_model(model: str | Path | ModelSpec) -> ModelSpec:
     if path.is_dir() and (path / "config.json").is_file():
         path = path / "config.json"
     if path.is_file():
-        from scaling.model.hf_config import spec_from_hf_config
-
         return spec_from_hf_config(path)
     if text.endswith(".json"):
         raise ScalingError(f"config file {text!r} does not exist")
