@@ -873,12 +873,12 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
     layout = _base_layout(
         heading + (f"<br><span style='font-size:12px'>{assumptions}</span>" if assumptions else ""),
         barmode="stack",
-        xaxis=_linear_axis("Configuration", type="category", showgrid=False),
+        xaxis=_linear_axis("", type="category", showgrid=False),  # each bar's label says what it is
         yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
         # the legend below the plot, top of the stack first, so the right margin holds the capacity label
         legend={**_base_layout("")["legend"], "traceorder": "reversed", "orientation": "h", "x": 0.0,
-                "y": -0.18, "yanchor": "top"},
-        margin={"l": 80, "r": 110, "t": 110, "b": 150},
+                "y": -0.08, "yanchor": "top"},
+        margin={"l": 80, "r": 110, "t": 110, "b": 110},
         shapes=shapes, annotations=annotations, meta={"assumptions": assumptions},
     )
     layout["title"]["y"] = 0.97  # two lines: the title and its assumptions
@@ -896,7 +896,8 @@ def _memory_bars(labels: list[str], rows: dict[str, list[float]], components: li
         traces.append(go.Bar(
             x=labels, y=[v / units.GIB for v in values], name=title,
             marker={"color": COLOURS[(i + 1) % len(COLOURS)], "line": {"width": 0.8, "color": "#000000"},
-                    "pattern": {"shape": PATTERNS[i % len(PATTERNS)], "fgcolor": "#ffffff", "size": 7}},
+                    "pattern": {"shape": PATTERNS[i % len(PATTERNS)], "fgcolor": "#ffffff", "size": 7,
+                                "fillmode": "overlay"}},  # the pattern over the colour, in every plotly.js
             hovertext=[f"<b>{lab}</b><br>{title}: {units.format_bytes(v)} ({units.format_bytes(v, binary=False)})"
                        f"<br>{v / t:.1%} of {units.format_bytes(t)}" if t else f"{title}: 0"
                        for lab, v, t in zip(labels, values, totals)],

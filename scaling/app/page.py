@@ -11,7 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from scaling.app.views import MAX_UPLOAD_BYTES, MEMORY_FIELDS, PLAN_FIELDS
+from scaling.app.views import DEFAULT_MEMORY, MAX_UPLOAD_BYTES, MEMORY_FIELDS, PLAN_FIELDS
 from scaling.render import Table
 
 STYLE = {
@@ -113,7 +113,8 @@ def plan_outputs() -> html.Div:
         html.Div(id="plan-warnings"),
         html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
         dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
-        html.Div([html.Div(dcc.Graph(id="plan-memory", config={"displaylogo": False}), style={"flex": "1"}),
+        html.Div([html.Div(dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
+                           style={"flex": "1"}),
                   html.Div(id="plan-layouts", style={"flex": "1"})], style=STYLE["row"]),
         html.Div(id="plan-tables"),
     ], style=STYLE["out"])  # fmt: skip
@@ -143,9 +144,10 @@ def memory_form(models: list[str]) -> html.Div:
             control = dcc.Dropdown(id="memory-model", options=models, value="llama-2-7b", clearable=False)
         elif name in MEMORY_CHOICES:
             control = dcc.Dropdown(id=f"memory-{name}", options=MEMORY_CHOICES[name], clearable=False,
-                                   value=MEMORY_CHOICES[name][0])
+                                   value=DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0]))
         else:
-            control = dcc.Input(id=f"memory-{name}", type="text", debounce=0.3, style=STYLE["input"])
+            control = dcc.Input(id=f"memory-{name}", type="text", debounce=0.3, style=STYLE["input"],
+                                value=DEFAULT_MEMORY.get(name, ""))
         fields.append(_field("memory", name, control, "MODEL" if name == "model" else f"--{name}"))
     fields.append(dcc.Upload(id="memory-config-upload", children=html.Span("Upload a config.json"),
                              max_size=MAX_UPLOAD_BYTES, style=STYLE["upload"]))
@@ -157,7 +159,7 @@ def memory_outputs() -> html.Div:
     return html.Div([
         html.Div(id="memory-error", style=STYLE["error"]),
         html.Code(id="memory-command"),
-        dcc.Graph(id="memory-chart", config={"displaylogo": False}),
+        dcc.Graph(id="memory-chart", config={"displaylogo": False}, style={"height": "520px"}),
         html.Div(id="memory-table"),
         html.Button("Search layouts (train)", id="memory-search-button"),
         html.Div(id="memory-layouts"),
