@@ -410,3 +410,17 @@ def test_tp_beyond_a_node_all_reduces_over_the_network():
     across = make_deployment("llama-2-70b", acc, tp=16)
     assert within.link_bytes_per_s == acc.intra_node_bytes_per_s
     assert across.link_bytes_per_s == acc.inter_node_bytes_per_s < acc.intra_node_bytes_per_s
+
+
+def test_serving_aware_optimum_small_budget_and_a_model_too_large_to_serve():
+    # sizes too small for a standard shape are skipped; a model that does not fit the serving devices is
+    # reported, and the serving-priced one is the cheapest that does
+    small = serving_aware_optimum(
+        "chinchilla", 1e20, inference_tokens=2e12, serve_on="8xH100", price_usd_per_hour=2.0
+    )
+    assert [o.label for o in small.options] == ["compute-optimal", "flop-priced", "serving-priced"]
+    huge = serving_aware_optimum(
+        "chinchilla", 1e27, inference_tokens=2e12, serve_on="8xH100", price_usd_per_hour=2.0
+    )
+    assert [o.label for o in huge.options] == ["serving-priced"]
+    assert len(huge.warnings) == 2 and all("does not fit" in w for w in huge.warnings)

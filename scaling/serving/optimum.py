@@ -148,7 +148,10 @@ class _Pricing:
 
     def priced(self, params: float, label: str) -> PricedModel | None:
         """``params`` rounded to an architecture, trained to the loss and served; None if it cannot be."""
-        spec = shape_for_params(params)
+        try:
+            spec = shape_for_params(params)
+        except ScalingError:
+            return None  # too small for a standard shape with this vocabulary
         n = float(spec.params)
         tokens = training_tokens_for_loss(self.law, n, self.loss)
         if not math.isfinite(tokens):
@@ -246,8 +249,8 @@ def serving_aware_optimum(
         "flop-priced: Sardana et al. 2024, the least 6·N·D_train + 2·N·D_inference FLOPs at the same loss",
     ) + (("no price per device-hour: costs are in device-hours",) if unit == "device-hours" else ())
     warnings = tuple(
-        f"the {label} model ({format_count(n)} params) cannot be served on {serve} with "
-        f"{pricing.workload.describe()}"
+        f"the {label} model ({format_count(n)} params) cannot be served on {serve} "
+        + (f"with {pricing.workload.describe()}" if pricing.workload.has_target else "(it does not fit)")
         for label, n, o in zip(("compute-optimal", "flop-priced"), (plain.params, sardana.params), options)
         if o is None
     )  # fmt: skip

@@ -60,6 +60,10 @@ class ServingWorkload:
     def context(self) -> int:
         return self.prompt_tokens + self.output_tokens
 
+    @property
+    def has_target(self) -> bool:
+        return self.latency_s is not None or self.min_tokens_per_s is not None
+
     def describe(self) -> str:
         targets = []
         if self.latency_s is not None:
