@@ -112,9 +112,7 @@ class ModelSpec:
     pooler: bool = False  # BERT's pooler
     # norms and block structure
     norm: str = "layernorm"
-    norms_per_layer: int = (
-        2  # 1 for parallel blocks with a shared norm (GPT-J, Falcon-7B); 4 sandwich (Gemma 2)
-    )
+    norms_per_layer: int = 2  # 1: parallel block with a shared norm (GPT-J, Falcon-7B); 4: sandwich
     norm_placement: str = "pre"  # pre, post (OLMo 2, BERT) or sandwich (Gemma 2/3): where the norms sit
     final_norm: bool = True
     embedding_norm: bool = False  # a norm after the embeddings, per stack: BERT, BLOOM, BART
@@ -129,11 +127,11 @@ class ModelSpec:
     def __post_init__(self) -> None:
         try:
             self._check_sizes()
-            choice(self.arch, ARCHS, "arch")
-            choice(self.norm, NORMS, "norm")
-            choice(self.position, POSITIONS, "position")
-            choice(self.qk_norm, QK_NORMS, "qk_norm")
-            choice(self.norm_placement, NORM_PLACEMENTS, "norm_placement")
+            for what, choices in (("arch", ARCHS), ("norm", NORMS), ("position", POSITIONS),
+                                  ("qk_norm", QK_NORMS), ("norm_placement", NORM_PLACEMENTS)):  # fmt: skip
+                value = getattr(self, what)
+                if choice(value, choices, what) != value:  # the canonical spelling only: counts compare it
+                    raise ScalingError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
             self._check_shape()
         except ScalingError as exc:
             raise ScalingError(f"model {self.name!r}: {exc}") from None
