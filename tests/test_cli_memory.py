@@ -235,3 +235,12 @@ def test_chart_memory_agrees_with_the_command_everywhere(tmp_path_factory, model
         value = label.split()[-1].removeprefix("ZeRO-") if across != "precision" else label
         d = json.loads(run(model, "--gpus", gpus, option, value, *flash, "--json").stdout)
         assert breakdown.total_bytes == d["total_bytes"], (label, breakdown.total_bytes, d["total_bytes"])
+
+
+def test_gpus_json_lists_capacity_in_gib_and_links_with_sources():
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(main, ["gpus", "--json"]).stdout)}
+    h100 = rows["H100-SXM"]
+    assert h100["memory_gib"] == 80 and h100["memory_bytes"] == 80 * 2**30 and h100["memory_listed"] == "80GiB"
+    assert h100["intra_node_link"] == "NVLink4" and h100["intra_node_bytes_per_s"] == 450e9
+    assert all(r["link_source"] and r["source"] for r in rows.values())
+    assert {r["intra_node_link"] for n, r in rows.items() if n in ("RTX-4090", "L4", "A10")} == {"PCIe4"}

@@ -175,3 +175,28 @@ def test_value_objects_and_keywords_give_the_same_search():
         search_layouts("llama-2-7b", cluster=Cluster.of("H100", 8), devices=8, global_batch=8)
     with pytest.raises(ScalingError, match="needs a global batch"):
         search_layouts("llama-2-7b", devices=8, accelerator="H100")
+
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=10, deadline=None)
+@hypothesis.given(
+    model=st.sampled_from(["llama-2-7b", "gpt2", "mixtral-8x7b", "llama-3-8b"]),
+    gpus=st.sampled_from([(8, "H100"), (16, "A100-40GB"), (8, "RTX-4090"), (32, "TPU-v5p"), (64, "MI300X")]),
+    global_batch=st.sampled_from([64, 256, 1024]),
+    mfu=st.sampled_from([0.3, 0.5]),
+)
+def test_step_model_invariants(model, gpus, global_batch, mfu):
+    """Every ranked layout fits; its step is the sum of its parts; the MFU its step implies never exceeds the
+    MFU it was given (bubbles, communication and recomputation only add time); HFU is at least MFU."""
+    devices, accelerator = gpus
+    df = search_layouts(model, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=2048,
+                        mfu=mfu, top=20)  # fmt: skip
+    for row in df.itertuples():
+        assert row.fits and row.total_bytes <= df.attrs["capacity_bytes"]
+        parts = row.compute_s + row.bubble_s + row.tp_comm_s + row.dp_comm_s + row.pp_comm_s
+        assert row.step_s == pytest.approx(parts, rel=1e-12)
+        assert row.mfu <= mfu * (1 + 1e-12) and row.hfu >= row.mfu
+        assert row.tp * row.pp * row.dp == devices
