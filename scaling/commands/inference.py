@@ -61,8 +61,9 @@ def _render(e, target: str | None = None) -> str:
         ("decode bound", bound),
         ("bytes read per step", f"{e.bytes_per_step / GB:,.3g} GB per device"),
         ("request latency", _ms(e.latency_s)),
-        ("throughput", f"{e.tokens_per_s:,.0f} output tokens/s ({e.tokens_per_s_per_device:,.0f} per device); "
-                       f"prefill {e.input_tokens_per_s:,.0f} prompt tokens/s"),
+        ("decode throughput", f"{e.tokens_per_s:,.0f} output tokens/s ({e.tokens_per_s_per_device:,.0f} per "
+                              f"device); {e.end_to_end_tokens_per_s:,.0f} counting the prefill"),
+        ("prefill throughput", f"{e.input_tokens_per_s:,.0f} prompt tokens/s"),
         ("largest batch that fits", f"{e.max_batch:,}"),
         ("per million input tokens", _cost(e.usd_per_million_input_tokens) + price),
         ("per million output tokens", _cost(e.usd_per_million_output_tokens) + price),
