@@ -26,7 +26,7 @@ Throughput is output tokens per second in steady decode; dollars per million tok
 device-hours to the prompt tokens for the prefill time and to the output tokens for the decode time.
 
 Left out: queueing and continuous batching, speculative decoding, prefix caching, kernel launch overheads
-(which dominate very small models and short prompts: Yuan et al. 2024's LLM-Viewer comparison in its issue #4
+(which dominate very small models and short prompts: the comparison in hahnyuan/LLM-Viewer's GitHub issue #4
 finds a pure roofline 2-3x optimistic on 128-token prefills), and sampling.
 """
 
@@ -67,7 +67,7 @@ class ServingAssumptions:
     * ``mbu`` 0.6: model bandwidth utilisation of decode (Databricks' MBU: bytes per step / TPOT / peak).
       NVIDIA NeMo's Llama-2-7B batch-1 latencies imply 0.53-0.58 end to end on A100/H100; kipply's profiling
       of the best kernels found 0.87-0.9.
-    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4 (NCCL issue
+    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4 (NVIDIA/nccl GitHub issue
       #1264), and less on smaller messages.
     * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
       configuration; decode all-reduces are latency-bound.
