@@ -1,4 +1,6 @@
-"""The memory model against published tables (values from ../shared/research/estimators.md §2.5-2.13)."""
+"""The memory model against published tables: ZeRO (Rajbhandari et al. 2019) Figure 1 and Table 1, Korthikanti et al.
+2022 Table 2, Megatron's theoretical_memory_usage.py, DeepSpeed's memory.rst estimators, accelerate estimate-memory,
+the deeplearning.ai course, and KV-cache sizes from the models' published dimensions."""
 
 from __future__ import annotations
 
@@ -76,7 +78,8 @@ def test_megatron_18_bytes_per_param():
 
 
 # --------------------------------------------------------------------------------- Korthikanti
-# Per-layer activations at s = 2048, b = 1, t = 8, GiB (estimators.md §2.6, R): TP only, TP+SP,
+# Per-layer activations at s = 2048, b = 1, t = 8, GiB, Korthikanti et al. 2022 Table 2's formulas at the sizes of
+# their Table 3 (22B, 175B, 530B, 1T): TP only, TP+SP,
 # TP+selective, TP+SP+selective, full recompute (2sbh, not split), no parallelism.
 KORTHIKANTI = {
     "22B": (6144, 64, (0.3086, 0.2061, 0.1523, 0.0498, 0.0234, 1.6484)),
@@ -127,7 +130,7 @@ def test_pipeline_first_stage_holds_all_layers_worth():
 
 
 # ------------------------------------------------------------------------------------- KV cache
-KV_TABLE = {  # bytes/token in bf16, 4k and 8k context at batch 1 in GiB (estimators.md §2.13)
+KV_TABLE = {  # bytes/token in bf16 (2 x layers x kv_heads x d_head x 2 from each model's published config), GiB at 4k/8k
     "llama-2-7b": (524_288, 2.0, 4.0),
     "llama-2-13b": (819_200, 3.125, 6.25),
     "llama-2-70b": (327_680, 1.25, 2.5),

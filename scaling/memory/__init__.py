@@ -21,8 +21,8 @@ What is reported:
   The logits buffer lives on the last stage, which holds one micro-batch, so it is counted only when pp = 1;
 * ``master_weights_bytes`` is the fp32 copy that mixed-precision optimizers keep; ZeRO's K = 12 is
   master (4) + Adam's two moments (8), so ZeRO's "optimizer states" = ``master_weights_bytes + optimizer_bytes``;
-* ``logits_bytes`` is its own field and is included in ``activations_bytes`` (the issue's key list has no
-  logits key, so ``activations_bytes`` is everything saved for the backward pass);
+* ``logits_bytes`` is its own field and is included in ``activations_bytes`` (so ``activations_bytes`` is
+  everything saved for the backward pass);
 * ``cpu_bytes`` is host memory **per node** (devices on a node share it), with DeepSpeed's 1.5 buffer factor.
 
 Conventions (``CONVENTIONS``): ``None`` (ours: everything above), or a published accounting that reproduces that

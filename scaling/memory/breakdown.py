@@ -45,7 +45,7 @@ class MemoryBreakdown:
     )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """Base-unit keys (bytes): the issue's keys, then the extra terms, ``fits``, the terms and inputs."""
+        """Base-unit keys (bytes): the stable keys (``KEYS``), then the extra terms, ``fits``, the terms and inputs."""
         out: dict[str, Any] = {k: float(getattr(self, k)) for k in self.KEYS}
         out.update(
             master_weights_bytes=float(self.master_weights_bytes),
