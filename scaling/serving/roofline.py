@@ -67,8 +67,8 @@ class ServingAssumptions:
     * ``mbu`` 0.6: model bandwidth utilisation of decode (Databricks' MBU: bytes per step / TPOT / peak).
       NVIDIA NeMo's Llama-2-7B batch-1 latencies imply 0.53-0.58 end to end on A100/H100; kipply's profiling
       of the best kernels found 0.87-0.9.
-    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4 (NVIDIA/nccl GitHub issue
-      #1264), and less on smaller messages.
+    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4
+      (NVIDIA/nccl GitHub issue #1264), and less on smaller messages.
     * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
       configuration; decode all-reduces are latency-bound.
     * ``link_bytes_per_s``: the intra-node link bandwidth per device, one direction; None reads it from the
