@@ -230,22 +230,28 @@ def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, wor
         "zero": "ZeRO paper Fig. 1 (K = 12)",
         "megatron": "Megatron theoretical_memory_usage.py (18 B/param)",
     }[conv]
-    wdesc = f"{w:g} B/param ({precision.dtype})"
-    if lora:
-        wdesc = f"frozen base layers {precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}), embeddings {w:g}, adapters {w:g}"
-    live_txt = " + one gathered layer (ZeRO-3 all-gather)" if stage == 3 and conv != "zero" else ""
+    stored = f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype})"
+    wdesc = f"frozen base layers {stored}, embeddings {w:g}, adapters {w:g}" if lora else f"{w:g} B/param ({precision.dtype})"
+    wdesc += f" / (TP {p.tp} x PP {p.pp})"
+    if stage == 3:
+        wdesc += " / DP (ZeRO-3)" + ("" if conv == "zero" else " + one gathered layer (ZeRO-3 all-gather)")
+    if p.offload_params:
+        wdesc += " (offloaded to CPU)"
     moved = " (offloaded to CPU)" if p.offload_optimizer else ""
-    flags = f"{workload.recompute} recompute{', SP' if p.sp else ''}{', FlashAttention' if workload.flash_attention else ''}"
+    optimizer_b = precision.optimizer_state_bytes(shape.adafactor_ratio)
+    flags = ", ".join([f"{workload.recompute} recompute"] + ["SP"] * p.sp + ["FlashAttention"] * workload.flash_attention)
+    layers = f"{math.ceil(shape.layers / p.pp)} layers x {in_flight:g} micro-batch(es) in flight"
+    if p.interleave > 1:
+        layers += f" x interleave penalty (v={p.interleave})"
     terms = [
-        ("weights", out["weights"], f"{wdesc} / (TP {p.tp} x PP {p.pp}){' / DP (ZeRO-3)' if stage == 3 else ''}{live_txt}"
-         + (" (offloaded to CPU)" if p.offload_params else "") + f" [{src}]"),
+        ("weights", out["weights"], f"{wdesc} [{src}]"),
         ("master_weights", out["master"], f"{precision.master_bytes:g} B/trainable param (fp32 copy){moved}; {shard_txt}"),
-        ("gradients", out["gradients"], f"{precision.grad_bytes:g} B/trainable param{moved}; {'/ DP' if stage >= 2 else 'unsharded'}"),
-        ("optimizer", out["optimizer"], f"{precision.optimizer_state_bytes(shape.adafactor_ratio):.4g} B/trainable param ({precision.optimizer}){moved}; {'/ DP' if stage >= 1 else 'unsharded'}"),
+        ("gradients", out["gradients"], f"{precision.grad_bytes:g} B/trainable param{moved}; "
+         + ("/ DP" if stage >= 2 else "unsharded")),
+        ("optimizer", out["optimizer"], f"{optimizer_b:.4g} B/trainable param ({precision.optimizer}){moved}; "
+         + ("/ DP" if stage >= 1 else "unsharded")),
         ("activations", out["activations"] - out["logits"],
-         f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x "
-         f"{math.ceil(shape.layers / p.pp)} layers x {in_flight:g} micro-batch(es) in flight"
-         + (f" x interleave penalty (v={p.interleave})" if p.interleave > 1 else "")),
+         f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x {layers}"),
         ("logits", out["logits"], "fp32 logits 4·s·b·V/t (Korthikanti §4.3); on the last stage when PP > 1"),
     ]  # fmt: skip
     if conv == "zero" or workload.micro_batch == 0:
