@@ -63,7 +63,7 @@ FLOPS_CONVENTIONS = ("6nd", "6nd-nonembedding", "exact", "3nd", "kaplan")
 
 def default_global_batch_tokens(flops: Any) -> Any:
     """Tokens per step for a training run of ``flops``: DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 (Bi et al.
-    2024, Eq. 1), e.g. 4.0M tokens at 3.4e23 FLOPs. Broadcasts over numpy arrays."""
+    2024, Eq. 1), e.g. 4.6M tokens at 1e22 FLOPs. Broadcasts over numpy arrays."""
     return BATCH_COEF * checks.positive(flops, "training FLOPs") ** BATCH_EXP
 
 
