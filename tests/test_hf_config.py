@@ -363,3 +363,15 @@ def test_any_damaged_key_gives_a_spec_or_one_scaling_error(fixture, data):
         assert "\n" not in str(exc)
         return
     assert spec.params > 0
+
+
+def test_partial_rotary_is_read_and_has_no_parameters():
+    # phi-2: partial_rotary_factor 0.4; GPT-NeoX-20B: rotary_pct 0.25 (Black et al. 2022, §2.1); GPT-J: 64 of 256
+    assert spec_from_hf_config(FIXTURES / "phi-2.json").rotary_fraction == 0.4
+    neox = spec_from_hf_config(FIXTURES / "gpt-neox-20b.json")
+    assert neox.rotary_fraction == 0.25 and "rotary on 25%" in neox.describe()
+    assert _spec("gpt-j-6b").rotary_fraction == 0.25
+    assert neox.with_(rotary_fraction=1.0).params == neox.params
+    data = json.loads((FIXTURES / "phi-2.json").read_text()) | {"partial_rotary_factor": 1.5}
+    with pytest.raises(ScalingError, match="rotary"):
+        spec_from_hf_config(data)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scaling.checks import positive_int
+from scaling.checks import fraction, positive_int
 from scaling.errors import ScalingError
 from scaling.model.spec import ModelSpec
 
@@ -73,6 +73,15 @@ class _Config:
             )
 
 
+def _rotary_fraction(cfg: _Config, default: float = 1.0) -> float:
+    """The share of d_head that rotary positions turn: ``partial_rotary_factor`` (also inside
+    ``rope_parameters``) or GPT-NeoX's ``rotary_pct``."""
+    rope = cfg.get("rope_parameters", default={})
+    value = rope.get("partial_rotary_factor") if isinstance(rope, dict) else None
+    value = cfg.get("partial_rotary_factor", "rotary_pct", default=default) if value is None else value
+    return fraction(value, f"{cfg.origin}: partial rotary factor")
+
+
 def _common(cfg: _Config, family: str) -> dict[str, Any]:
     return {"name": str(cfg.get("_name_or_path", default="") or cfg.origin), "family": family,
             "source": f"config.json ({cfg.origin})"}  # fmt: skip
@@ -93,7 +102,7 @@ _DECODER_TRAITS: dict[str, dict[str, Any]] = {
     "olmo2": {"qk_norm": "full", "norm_placement": "post"},
     "olmoe": {"qk_norm": "full"},
     "cohere": {"norm": "layernorm-nobias", "norms_per_layer": 1, "parallel_block": True, "tied": True},
-    "stablelm": {"norm": "layernorm"},
+    "stablelm": {"norm": "layernorm", "rotary_fraction": 0.25},
     "starcoder2": {"norm": "layernorm", "gated": False, "tied": True, "all_bias": True},
 }  # fmt: skip
 _STANDARD_KEYS = (
@@ -180,6 +189,7 @@ def _decoder(cfg: _Config, family: str, assumptions: tuple[str, ...] = ()) -> Mo
         **_common(cfg, family), n_layer=n_layer, d_model=d, n_head=n_head, d_ff=d_ff,
         gated_ffn=traits.get("gated", True), activation=cfg.text("hidden_activation", "hidden_act", default="silu"),
         vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("max_position_embeddings", default=4096), position="rope",
+        rotary_fraction=_rotary_fraction(cfg, traits.get("rotary_fraction", 1.0)),
         norm=traits.get("norm", "rmsnorm"), norms_per_layer=1 if parallel else traits.get("norms_per_layer", 2),
         norm_placement=traits.get("norm_placement", "pre"), parallel_block=parallel,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=traits.get("tied", False)),
@@ -229,6 +239,7 @@ def _gptj(cfg: _Config) -> ModelSpec:
         **_common(cfg, "gptj"), n_layer=cfg.int("n_layer"), d_model=d, n_head=cfg.int("n_head"),
         d_ff=cfg.int("n_inner", default=4 * d), activation=cfg.text("activation_function", default="gelu_new"),
         vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("n_positions", default=2048), position="rope",
+        rotary_fraction=fraction(cfg.int("rotary_dim", default=64) / (d // cfg.int("n_head")), "rotary_dim / d_head"),
         mlp_bias=True, norms_per_layer=1, parallel_block=True, lm_head_bias=True,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=False),
     )  # fmt: skip
@@ -241,7 +252,7 @@ def _gpt_neox(cfg: _Config) -> ModelSpec:
         n_head=cfg.int("num_attention_heads"), d_ff=cfg.int("intermediate_size"),
         activation=cfg.text("hidden_act", default="gelu"), vocab_size=cfg.int("vocab_size"),
         n_ctx=cfg.int("max_position_embeddings", default=2048), position="rope",
-        qkv_bias=cfg.bool("attention_bias", default=True), out_bias=cfg.bool("attention_bias", default=True),
+        rotary_fraction=_rotary_fraction(cfg, 0.25), qkv_bias=cfg.bool("attention_bias", default=True), out_bias=cfg.bool("attention_bias", default=True),
         mlp_bias=True, parallel_block=cfg.bool("use_parallel_residual", default=True),
         tied_embeddings=cfg.bool("tie_word_embeddings", default=False),
     )  # fmt: skip
@@ -277,6 +288,7 @@ def _phi(cfg: _Config) -> ModelSpec:
         n_head=n_head, n_kv_head=cfg.int("num_key_value_heads", default=n_head), d_ff=cfg.int("intermediate_size"),
         activation=cfg.text("hidden_act", default="gelu_new"), vocab_size=cfg.int("vocab_size"),
         n_ctx=cfg.int("max_position_embeddings", default=2048), position="rope", qkv_bias=True, out_bias=True,
+        rotary_fraction=_rotary_fraction(cfg, 0.5),
         mlp_bias=True, norms_per_layer=1, parallel_block=True,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=False), lm_head_bias=True,
     )  # fmt: skip

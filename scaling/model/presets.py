@@ -34,7 +34,7 @@ def spec_from_row(row: dict[str, str]) -> ModelSpec:
             kwargs[key] = int(float(text))
         elif key in _BOOL_FIELDS:
             kwargs[key] = _BOOL[text.lower()]
-        elif key == "training_tokens":
+        elif key in ("training_tokens", "rotary_fraction"):
             kwargs[key] = float(text)
         elif key == "aliases":
             kwargs[key] = tuple(a.strip() for a in text.split(";") if a.strip())

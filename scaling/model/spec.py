@@ -33,7 +33,7 @@ import numbers
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from scaling.checks import at_most, choice, positive_int
+from scaling.checks import at_most, choice, fraction, positive_int
 from scaling.errors import ScalingError
 
 ARCHS = ("decoder", "encoder", "encoder-decoder")
@@ -109,6 +109,9 @@ class ModelSpec:
     position: str = "learned"
     n_positions: int | None = None  # rows of a learned position table (per stack); None: n_ctx
     relative_buckets: int = 0  # T5 relative attention buckets
+    rotary_fraction: float = (
+        1.0  # share of d_head rotary positions turn (partial rotary: GPT-J, Phi); no parameters
+    )
     d_embed: int | None = None  # token embedding width; None: d_model (OPT-350m: 512, projected to 1024)
     tied_embeddings: bool = True
     lm_head_bias: bool = False
@@ -136,6 +139,7 @@ class ModelSpec:
                 value = getattr(self, what)
                 if choice(value, choices, what) != value:  # the canonical spelling only: counts compare it
                     raise ScalingError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+            fraction(self.rotary_fraction, "rotary_fraction")
             self._check_shape()
         except ScalingError as exc:
             raise ScalingError(f"model {self.name!r}: {exc}") from None
@@ -512,6 +516,8 @@ class ModelSpec:
             attention += f", latent {self.kv_lora_rank} + rope {self.qk_rope_head_dim}"
         if self.qk_norm != "none":
             attention += ", QK-norm"
+        if self.position == "rope" and self.rotary_fraction < 1:
+            attention += f", rotary on {self.rotary_fraction:.0%} of d_head"
         if self.sliding_window:
             attention += f", window {self.sliding_window} on {self.windowed_layers} layers"
         ffn = f"{'gated ' if self.gated_ffn else ''}FFN {self.ffn_dim}"
