@@ -27,6 +27,7 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -167,9 +168,14 @@ def lr_at(step: int, steps: int, config: RunConfig) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- run
-def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> RunRecord:
+def train_run(
+    config: RunConfig | dict,
+    out_dir: str | Path | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> RunRecord:
     """Train one model and return its record. With ``out_dir``, the final weights go to
-    ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written."""
+    ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written. ``on_step(done, steps)``
+    is told the progress after every step (the sweep's progress bar within a run)."""
     import numpy as np
     import torch
 
@@ -239,8 +245,14 @@ def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> Ru
             curve.append(point)
             break
         if step in eval_at:
-            point["val_loss"] = evaluate(model, batches, val_starts, config.batch * 8, device)
+            # The final loss uses every validation window; the curve's periodic points a fixed quarter of them
+            # (the same windows at every point and in every run), a quarter of the cost: 10 full evaluations
+            # cost as much as ~150 training steps, a third of a short run.
+            windows = val_starts if step == steps - 1 else val_starts[: periodic_windows(len(val_starts))]
+            point["val_loss"] = evaluate(model, batches, windows, config.batch * 8, device)
         curve.append(point)
+        if on_step is not None:
+            on_step(step + 1, steps)
 
     val = curve[-1]["val_loss"] if status == "ok" else None
     if status == "ok" and (val is None or not math.isfinite(val)):
@@ -265,6 +277,17 @@ def train_run(config: RunConfig | dict, out_dir: str | Path | None = None) -> Ru
     if out_dir is not None and rank == 0:
         save_checkpoint(model, spec, record, Path(out_dir))
     return record
+
+
+def periodic_windows(windows: int) -> int:
+    """Validation windows of a periodic (not the final) evaluation: a quarter, at least 8."""
+    return min(windows, max(8, windows // 4))
+
+
+def evaluation_tokens(config: RunConfig) -> int:
+    """Tokens run forward by a run's evaluations (periodic ones on `periodic_windows`, the final on all)."""
+    periodic = config.evals - 1 if config.evals >= 1 else 0
+    return (periodic * periodic_windows(config.eval_windows) + config.eval_windows) * config.seq_len
 
 
 def evaluate(model, batches, starts, chunk: int, device) -> float:

@@ -431,9 +431,14 @@ def _finite(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ execution
-def _init_worker() -> None:
+_SHARED: Any = None  # in a worker process: the pool's shared per-run progress (fraction of steps done)
+
+
+def _init_worker(progress: Any = None) -> None:
     # Before torch is imported in this fresh (spawned) process: one thread, so N workers use N cores without
     # oversubscription. Processes beat threads for models this small (training.md section 3.4).
+    global _SHARED
+    _SHARED = progress
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
     import torch
@@ -441,12 +446,16 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _run_one(config: dict[str, Any], out: str) -> dict[str, Any]:
+def _run_one(config: dict[str, Any], out: str, slot: int = -1) -> dict[str, Any]:
     """Worker entry: one run -> its record as a dict (a failure becomes a ``failed`` record, never a crash)."""
     from scaling.train.run import train_run
 
+    def on_step(done: int, steps: int) -> None:
+        _SHARED[slot] = done / steps
+
     try:
-        return train_run(config, out_dir=out).to_dict()
+        tell = on_step if _SHARED is not None and slot >= 0 else None
+        return train_run(config, out_dir=out, on_step=tell).to_dict()
     except Exception as exc:  # recorded, retried on the next start
         return {
             "error": f"{type(exc).__name__}: {exc}",
@@ -455,18 +464,26 @@ def _run_one(config: dict[str, Any], out: str) -> dict[str, Any]:
         }
 
 
-def execute_local(configs: list[RunConfig], out: Path, workers: int) -> Iterator[tuple[RunConfig, dict]]:
-    """Run configs on a pool of single-threaded worker processes; yield each (config, record) as it finishes."""
+def execute_local(
+    configs: list[RunConfig], out: Path, workers: int, tick: Callable[[dict[str, float]], None] | None = None
+) -> Iterator[tuple[RunConfig, dict]]:
+    """Run configs on a pool of single-threaded worker processes; yield each (config, record) as it finishes.
+    ``tick`` gets every run's fraction of steps done about once a second (progress within runs)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # spawn: a clean interpreter per worker (fork after torch is imported can deadlock its thread pools).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
-        pending = {pool.submit(_run_one, c.to_dict(), str(out)): c for c in configs}
+    shared = context.Array("d", max(1, len(configs)), lock=False)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(shared,)
+    ) as pool:
+        pending = {pool.submit(_run_one, c.to_dict(), str(out), i): c for i, c in enumerate(configs)}
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=1.0 if tick else None, return_when=FIRST_COMPLETED)
+                if tick is not None:
+                    tick({c.run_id: shared[i] for i, c in enumerate(configs)})
                 for future in done:
                     config = pending.pop(future)
                     try:
@@ -478,8 +495,11 @@ def execute_local(configs: list[RunConfig], out: Path, workers: int) -> Iterator
                 future.cancel()
 
 
-def execute_ray(configs: list[RunConfig], out: Path, workers: int) -> Iterator[tuple[RunConfig, dict]]:
-    """Run configs as Ray tasks of 1 CPU each, on the cluster at $RAY_ADDRESS or a local one.
+def execute_ray(
+    configs: list[RunConfig], out: Path, workers: int, tick: Callable[[dict[str, float]], None] | None = None
+) -> Iterator[tuple[RunConfig, dict]]:
+    """Run configs as Ray tasks of 1 CPU each, on the cluster at $RAY_ADDRESS or a local one (progress is
+    reported per finished run; ``tick`` is not called).
 
     On a real cluster ``out`` must be on a filesystem every node sees (checkpoints are written by the workers);
     runs.csv and the curves are written here, by the driver."""
@@ -516,7 +536,9 @@ BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {
 
 # ----------------------------------------------------------------------------------------- throughput
 def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25) -> dict:
-    """Measured training FLOP/s (exact convention) of each shape on one thread: a few steps on random tokens."""
+    """Measured training FLOP/s (exact convention) of each shape on one thread: a few of the run's own steps
+    (forward, backward, gradient clipping, fused AdamW) on random tokens. At the smallest sizes a step is bound by
+    per-op overhead, the optimizer's included, so a stand-in step would overstate their speed."""
     import torch
 
     from scaling.train.model import GPT, gpt_spec
@@ -529,19 +551,17 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
         for shape in sorted(set(shapes)):
             spec = gpt_spec(*shape, seq_len=seq_len)
             model = GPT(spec)
-            params = list(model.parameters())
+            optimizer = torch.optim.AdamW(model.param_groups(0.1), lr=1e-4, betas=(0.9, 0.95), fused=True)
             x = torch.randint(0, 256, (batch, seq_len))
             n, elapsed = 0, 0.0
             for i in range(1000):
                 tick = time.perf_counter()
                 _, loss = model(x, x)
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                # A stand-in for AdamW's step: creating a torch.optim optimizer imports torch._dynamo (seconds).
-                with torch.no_grad():
-                    torch._foreach_add_(params, [p.grad for p in params], alpha=-1e-4)
-                    torch._foreach_mul_(params, 0.999)
-                for p in params:
-                    p.grad = None
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                loss.item()
                 if i >= 2:  # skip the first steps (allocation, kernel selection)
                     n, elapsed = n + 1, elapsed + time.perf_counter() - tick
                     if elapsed > seconds and n >= 3:
@@ -552,53 +572,100 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
     return rates
 
 
-def estimate_seconds(configs: list[RunConfig], rates: dict, workers: int, startup_s: float = 6.0) -> float:
-    """Wall time on ``workers`` processes: longest runs first, each on the first free worker (LPT). A worker's
-    start costs ~6 s on 2 cores (import torch and torch._dynamo, read the corpus)."""
-    durations = sorted((c.budget / rates[(c.d_model, c.n_layer)] for c in configs), reverse=True)
+RUN_OVERHEAD_S = 1.0  # per run in a warm worker: read the (cached) corpus, build the model, save a checkpoint
+WORKER_START_S = 10.0  # per worker: import torch (3 s), torch._dynamo with the first optimizer (3 s), the corpus (1 s), x2 cores shared
+
+
+def run_seconds(config: RunConfig, rates: dict) -> float:
+    """A run's predicted wall time: its training FLOPs and its evaluations' forward FLOPs (a third of a training
+    step's per token) at the probed FLOP/s of its shape, plus a fixed per-run overhead."""
+    from scaling.train.run import evaluation_tokens, exact_flops_per_token
+
+    spec = config.spec()
+    evaluation = evaluation_tokens(config) * exact_flops_per_token(spec) / 3.0
+    return (config.budget + evaluation) / rates[(config.d_model, config.n_layer)] + RUN_OVERHEAD_S
+
+
+def estimate_seconds(
+    configs: list[RunConfig], rates: dict, workers: int, startup_s: float = WORKER_START_S
+) -> float:
+    """Wall time on ``workers`` processes: longest runs first, each on the first free worker (LPT)."""
+    durations = sorted((run_seconds(c, rates) for c in configs), reverse=True)
     free = [startup_s] * max(1, workers)
     for d in durations:
         i = free.index(min(free))
-        free[i] += d * 1.08  # + periodic validation, data loading
+        free[i] += d
     return max(free) if durations else 0.0
 
 
 class Progress:
-    """A one-line progress bar on stderr (a line per run when stderr is not a terminal).
+    """Progress of a sweep on stderr: a tqdm bar that moves within runs, and an ETA calibrated as runs finish.
 
-    Progress is counted in estimated seconds (each run's FLOPs over its probed FLOP/s), not runs or FLOPs: the
-    smallest models run at a fraction of the larger ones' FLOP/s, so a FLOP-weighted bar would lag and jump."""
+    Work is counted in predicted seconds (`run_seconds`), not runs or FLOPs: the smallest models run at a fraction
+    of the larger ones' FLOP/s, so a FLOP-weighted bar would lag and jump. Each finished run's measured wall time
+    against its prediction rescales what is left (the probe runs alone on an idle core; the workers share the
+    machine, with each other and with whatever else runs). Without a terminal, one line per finished run."""
 
-    def __init__(self, estimates: dict[str, float], eta_s: float, stream=None):
-        self.estimates, self.eta_s = estimates, eta_s
-        self.total = sum(estimates.values()) or 1.0
-        self.done, self.work = 0, 0.0
+    def __init__(
+        self, estimates: dict[str, float], workers: int, startup_s: float = WORKER_START_S, stream=None
+    ):
+        from tqdm import tqdm
+
+        self.estimates, self.workers = estimates, max(1, workers)
+        self.startup_s = startup_s
+        self.finished: dict[str, float] = {}  # run_id -> measured seconds
+        self.fractions: dict[str, float] = {}
+        self.last = ""
         self.start = time.perf_counter()
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = tqdm(total=1000, file=self.stream, disable=not self.tty, leave=True, mininterval=0.5,
+                        bar_format="{percentage:3.0f}%|{bar:24}| {postfix}")  # fmt: skip
 
-    def update(self, run_id: str, label: str) -> None:
-        self.done += 1
-        self.work += self.estimates.get(run_id, 0.0)
+    def factor(self) -> float:
+        """Measured / predicted wall time of the finished runs (1 before any finishes)."""
+        predicted = sum(self.estimates[k] for k in self.finished)
+        return sum(self.finished.values()) / predicted if predicted > 0 else 1.0
+
+    def left_s(self) -> float:
+        """Calibrated seconds left: the unfinished work shared by the workers, at least the longest run left."""
+        remaining = [pred * (1.0 - self.fractions.get(k, 0.0)) for k, pred in self.estimates.items()
+                     if k not in self.finished]  # fmt: skip
+        if not remaining:
+            return 0.0
         elapsed = time.perf_counter() - self.start
-        frac = min(1.0, self.work / self.total)
-        # blend the probe's ETA with the pace so far, trusting the pace more as work gets done
-        pace_left = elapsed / frac - elapsed if frac > 0 else self.eta_s
-        left = frac * pace_left + (1 - frac) * max(0.0, self.eta_s - elapsed)
-        if self.done == len(self.estimates):
-            left = 0.0
-        bar = "#" * round(24 * frac) + "." * (24 - round(24 * frac))
-        text = (
-            f"[{bar}] {self.done}/{len(self.estimates)} runs  {_clock(elapsed)} elapsed  ~{_clock(left)} left  "
-            f"{run_id} {label}"
-        )
-        self.stream.write(("\r" + text.ljust(118)) if self.tty else text + "\n")
-        self.stream.flush()
+        startup = max(0.0, self.startup_s - elapsed) if not self.finished else 0.0
+        return startup + self.factor() * max(max(remaining), sum(remaining) / self.workers)
+
+    def tick(self, fractions: dict[str, float]) -> None:
+        """Progress within runs (fraction of steps done per run_id)."""
+        self.fractions.update(fractions)
+        self._draw()
+
+    def update(self, run_id: str, label: str, seconds: float | None = None) -> None:
+        """A run finished (``seconds``: its measured wall time, when it has one)."""
+        self.finished[run_id] = seconds if seconds and seconds > 0 else self.estimates.get(run_id, 0.0)
+        self.fractions[run_id] = 1.0
+        self.last = f"{run_id} {label}"
+        if self.tty:
+            self._draw()
+        else:
+            self.stream.write(self._status() + "\n")
+            self.stream.flush()
+
+    def _status(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        return (f"{len(self.finished)}/{len(self.estimates)} runs  {_clock(elapsed)} elapsed  "
+                f"~{_clock(self.left_s())} left  {self.last}")  # fmt: skip
+
+    def _draw(self) -> None:
+        total = sum(self.estimates.values()) or 1.0
+        done = sum(pred * self.fractions.get(k, 0.0) for k, pred in self.estimates.items())
+        self.bar.n = round(1000 * min(1.0, done / total))
+        self.bar.set_postfix_str(self._status(), refresh=True)
 
     def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()
 
 
 def _clock(seconds: float) -> str:
@@ -678,10 +745,10 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
                 f"sweep: {len(todo)} edge-extension run(s) beyond a budget's smallest or largest size; ETA ~{_clock(eta)}"
             )
         # Longest runs first, so the last one to finish is short (no long tail on one core).
-        todo.sort(key=lambda c: c.budget / rates[(c.d_model, c.n_layer)], reverse=True)
-        progress = Progress({c.run_id: c.budget / rates[(c.d_model, c.n_layer)] for c in todo}, eta)
+        todo.sort(key=lambda c: run_seconds(c, rates), reverse=True)
+        progress = Progress({c.run_id: run_seconds(c, rates) for c in todo}, workers)
         try:
-            for config, result in BACKENDS[backend](todo, out, workers):
+            for config, result in BACKENDS[backend](todo, out, workers, tick=progress.tick):
                 if "error" in result:
                     row = _failed_row(config, result["error"])
                     with open(out / "errors.log", "a") as fh:
@@ -693,7 +760,7 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
                 rows[config.run_id] = row
                 write_rows(runs_path, list(rows.values()), damaged)  # the commit point
                 status = row["status"] if row["status"] != "ok" else f"loss {float(row['loss']):.3f}"
-                progress.update(config.run_id, status)
+                progress.update(config.run_id, status, _float(row.get("wall_s")))
         finally:
             progress.close()
         if not sweep.preset.extend:
