@@ -150,3 +150,99 @@ def fmt_interval(
         return ""
     prefix = f"{round(level * 100)}% interval " if level is not None else ""
     return f"{prefix}{fmt(low)} - {fmt(high)}"
+
+
+# ================================================================================== notebook display
+def flat_values(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A result's ``to_dict()`` as one level of ``dotted.keys`` (lists as ``key[0]``), JSON-safe: the
+    columns of `Displayable.to_series` and the rows of its value table."""
+    value = json_safe(value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flat_values(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        out = {}
+        for i, item in enumerate(value):
+            out.update(flat_values(item, f"{prefix}[{i}]"))
+        return out
+    return {prefix or "value": value}
+
+
+def exact_text(value: Any) -> str:
+    """A number exactly as ``to_dict()`` holds it (the shortest text that reads back to the same float)."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return ", ".join(exact_text(v) for v in value)
+    return str(value)
+
+
+def unit_text(key: str, value: Any) -> str:
+    """A value in the unit its key names: ``*_bytes`` in GiB, ``*flops*`` in FLOPs, ``*usd*`` in dollars,
+    ``*seconds``/``*_s`` as a duration, parameter and token counts as 7B/1.4T, ``mfu``/``hfu`` as percentages."""
+    from scaling import units
+
+    name = key.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return exact_text(value)
+    rules = ((name.endswith("bytes"), lambda v: units.format_bytes(v)),
+             ("flops" in name and "per" not in name, units.format_flops),
+             ("usd" in name, units.format_usd),
+             (name == "seconds" or name.endswith("_seconds") or name.endswith("_s"), units.format_duration),
+             (name in ("mfu", "hfu") or name.endswith(("_mfu", "_hfu", "fraction")), units.format_fraction),
+             (name.endswith(("params", "tokens", "parameters")), units.format_count))  # fmt: skip
+    for matches, fmt in rules:
+        if matches and value >= 0:
+            return fmt(value)
+    return f"{value:,.4g}" if abs(value) >= 1e4 or isinstance(value, float) else str(value)
+
+
+def value_table(values: dict[str, Any], title: str = "") -> Table:
+    """Every value of a ``to_dict()``: the key, the value in its unit, and the exact base-unit number."""
+    rows = [(key, unit_text(key, value), exact_text(value)) for key, value in flat_values(values).items()]
+    return Table.of(rows, ("", "value", "to_dict() (base units)"), title=title, align="lrr")
+
+
+class Displayable:
+    """Rich display in Jupyter for a result with ``to_dict()``: `_repr_html_` and `_repr_markdown_` render
+    the result's own tables (``display_tables()``, the tables the CLI prints, when the class has them) through
+    `Table`, followed by every value of ``to_dict()`` in its unit and exactly, so what the notebook shows is
+    what the JSON holds. `to_series` / `to_frame` give the same values to pandas."""
+
+    def display_tables(self) -> list[Table]:
+        """The result's own tables; a class with a CLI table overrides this."""
+        return []
+
+    def _display_title(self) -> str:
+        name = getattr(self, "name", None) or getattr(self, "model", None)
+        return f"{type(self).__name__}: {name}" if isinstance(name, str) and name else type(self).__name__
+
+    def _repr_html_(self) -> str:
+        own = self.display_tables()
+        values = value_table(self.to_dict(), title="" if own else self._display_title())  # type: ignore[attr-defined]
+        if not own:
+            return f"<div class='scaling-result'>{values.html()}</div>"
+        body = "\n".join(t.html() for t in own)
+        return (f"<div class='scaling-result'>{body}<details><summary>every value (base units, as to_dict())"
+                f"</summary>{values.html()}</details></div>")
+
+    def _repr_markdown_(self) -> str:
+        own = self.display_tables()
+        values = value_table(self.to_dict(), title="Values (base units, as to_dict())")  # type: ignore[attr-defined]
+        return "\n\n".join([t.markdown() for t in own] + [values.markdown()])
+
+    def to_series(self) -> Any:
+        """The flattened ``to_dict()`` as a pandas Series (dotted keys)."""
+        import pandas as pd
+
+        return pd.Series(flat_values(self.to_dict()), name=self._display_title())  # type: ignore[attr-defined]
+
+    def to_frame(self) -> Any:
+        """One row per result: ``to_series()`` as a one-row DataFrame, so results concatenate into a table."""
+        return self.to_series().to_frame().T.infer_objects()

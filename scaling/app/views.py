@@ -380,17 +380,19 @@ def runs_view(runs: Any, name: str, *, bootstrap: int = 200) -> RunsView:
 
 
 def law_table(law: Any) -> Table:
-    """A fitted law's constants with their intervals, and its warnings as notes."""
+    """A fitted law's constants with their bootstrap intervals (its ``to_dict()``: ``ci`` at ``ci_level``),
+    and its warnings as notes."""
     from scaling.render import fmt_interval
 
-    names = ("E", "A", "B", "alpha", "beta")
-    intervals = getattr(law, "param_intervals", None) or {}
+    values = law.to_dict()
+    intervals, level = values.get("ci") or {}, values.get("ci_level")
     rows = []
-    for i, name in enumerate(names):
-        value = float(law.params[i])
-        low_high = intervals.get(name) if isinstance(intervals, dict) else None
-        rows.append((name, f"{value:.4g}", fmt_interval(*low_high, level=law.interval_level) if low_high else ""))
-    rows += [("a (N_opt ∝ C^a)", f"{law.a:.3f}", ""), ("b (D_opt ∝ C^b)", f"{law.b:.3f}", ""),
-             ("runs", str(getattr(law, "n_runs", "")), ""), ("loss unit", law.loss_unit, "")]  # fmt: skip
+    for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
+        if values.get(name) is None:
+            continue
+        low_high = intervals.get(name)
+        rows.append((name, f"{values[name]:.4g}", fmt_interval(*low_high, fmt=lambda x: f"{x:.4g}", level=level)
+                     if low_high else ""))  # fmt: skip
+    rows += [("runs", str((values.get("fit") or {}).get("n_runs", "")), ""), ("loss unit", law.loss_unit, "")]
     return Table.of(rows, ("", "value", "interval"), title=f"Fitted law {law.name} (Approach 3)",
-                    notes=tuple(getattr(law, "warnings", ()) or ()), align="lrl")
+                    notes=tuple(values.get("warnings") or ()), align="lrl")
