@@ -4,15 +4,18 @@
 
 Prints a table of calls per command with unhandled exceptions, error exits that are not one line, and the
 slowest call, then every distinct failure (by place in the code) with one argv that reproduces it. Exit
-status 1 when anything unhandled, any multi-line error or any call over 5 s was seen. One in ten calls runs
-with ``$SCALING_ACCELERATORS`` pointing at a damaged accelerator file.
+status 1 when anything unhandled, any multi-line error or any call over 5 s was seen; a call still running
+after 60 s is stopped and reported as a hang. One in ten calls runs with ``$SCALING_ACCELERATORS`` pointing
+at a damaged accelerator file. Unix only (the hang guard is a SIGALRM timer).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -26,6 +29,16 @@ from scaling.render import Table  # noqa: E402
 from tests.fuzzing import damaged_files, draw_call, run_call  # noqa: E402
 
 SLOW_SECONDS = 5.0
+HANG_SECONDS = 60.0  # a call still running after this is stopped and reported as a hang
+
+
+class Hang(BaseException):
+    """Raised by the alarm inside a call that runs past `HANG_SECONDS` (a BaseException, so no handler in the
+    code under test swallows it)."""
+
+
+def _alarm(signum, frame):  # noqa: ARG001
+    raise Hang()
 
 
 def _parse() -> argparse.Namespace:
@@ -45,14 +58,22 @@ def main_() -> int:
     slowest: dict[str, float] = defaultdict(float)
     failures: dict[str, tuple[str, tuple[str, ...]]] = {}
     start = time.perf_counter()
-    import os
-
     os.chdir(folder)
+    signal.signal(signal.SIGALRM, _alarm)
     for _ in range(options.calls):
         args = draw_call(rng, main, files)
         env = {"SCALING_ACCELERATORS": rng.choice(damaged_accelerators)} if rng.random() < 0.1 else None
-        outcome = run_call(main, args, env)
         name = " ".join(args[:2]) if args[0] == "chart" and len(args) > 1 else args[0]
+        signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+        try:
+            outcome = run_call(main, args, env)
+        except Hang:
+            per_command[name]["calls"] += 1
+            per_command[name]["slow"] += 1
+            failures.setdefault(f"hang: {name} over {HANG_SECONDS:g} s", ("slow", tuple(args)))
+            continue
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         counts = per_command[name]
         counts["calls"] += 1
         counts["exit 0"] += outcome.exit_code == 0
