@@ -381,9 +381,13 @@ def plan_finetune(
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs
     tokens_per_s = batch * seq / layout["step_s"]
-    seconds = trained / tokens_per_s
-    peak = acc.peak(precision)
-    implied = trained * per_token / (devices * peak * seconds)
+    seconds = trained / tokens_per_s if tokens_per_s > 0 else math.inf
+    implied = per_token * tokens_per_s / (devices * acc.peak(precision))
+    if not (math.isfinite(seconds) and seconds > 0 and implied > 0):
+        raise ScalingError(
+            f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
+            "token and an MFU such as 0.4"
+        )
     cost = compute_cost(trained * per_token, accelerator=acc, devices=devices, mfu=implied, dtype=precision,
                         price_usd_per_hour=price_usd_per_hour)  # fmt: skip
     layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
