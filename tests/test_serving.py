@@ -424,3 +424,14 @@ def test_serving_aware_optimum_small_budget_and_a_model_too_large_to_serve():
     )
     assert [o.label for o in huge.options] == ["serving-priced"]
     assert len(huge.warnings) == 2 and all("does not fit" in w for w in huge.warnings)
+
+
+def test_results_display_the_tables_the_command_prints():
+    e = estimate_serving("llama-2-7b", "H100", batch=4, price_usd_per_hour=2.0)
+    markdown = e._repr_markdown_()
+    assert "decode, per output token" in markdown and "per million output tokens" in markdown
+    assert e.to_series()["decode_s_per_token"] == e.decode_s_per_token
+    optimum = serving_aware_optimum(
+        "chinchilla", 1e22, inference_tokens=1e11, serve_on="H100", price_usd_per_hour=2.0
+    )
+    assert "serving-priced" in optimum._repr_html_()

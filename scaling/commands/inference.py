@@ -12,66 +12,17 @@ from scaling.commands._common import (
     MONEY,
     echo_json,
     json_option,
-    key_values,
     warn,
 )
 from scaling.errors import ScalingError
 from scaling.render import Table
-from scaling.units import GB, format_duration, format_usd
 
 
-def _ms(seconds: float) -> str:
-    if seconds >= 1:
-        return format_duration(seconds)
-    if seconds == 0:
-        return "0"
-    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} us"
-
-
-def _phases(e) -> Table:
-    rows = [
-        ("prefill (TTFT)", _ms(e.prefill_s), _ms(e.prefill_compute_s), _ms(e.prefill_memory_s),
-         _ms(e.prefill_comm_s)),
-        ("decode, per output token", _ms(e.decode_s_per_token), _ms(e.decode_compute_s), _ms(e.decode_memory_s),
-         _ms(e.decode_comm_s)),
-    ]  # fmt: skip
-    return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm"))
-
-
-def _cost(value: float | None) -> str:
-    return "n/a (no price: pass --price)" if value is None else format_usd(value)
-
-
-def _render(e, target: str | None = None) -> str:
-    layout = f"TP {e.tp} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
-    head = (
-        f"{e.model} on {e.devices} x {e.accelerator} ({layout}), batch {e.batch} per replica, "
-        f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, KV {e.kv_dtype}"
-    )
-    if e.crossover_batch == float("inf"):
-        bound = f"{e.bound}; never compute-bound at this context (the KV cache read grows with the batch)"
-    else:
-        bound = f"{e.bound}; compute-bound from a batch of about {e.crossover_batch:,.0f}"
-    price = (
-        ""
-        if e.price_usd_per_hour is None
-        else f" at {format_usd(e.price_usd_per_hour)}/device-h ({e.price_source})"
-    )
-    pairs = [
-        ("decode bound", bound),
-        ("bytes read per step", f"{e.bytes_per_step / GB:,.3g} GB per device"),
-        ("request latency", _ms(e.latency_s)),
-        ("decode throughput", f"{e.tokens_per_s:,.0f} output tokens/s ({e.tokens_per_s_per_device:,.0f} per "
-                              f"device); {e.end_to_end_tokens_per_s:,.0f} counting the prefill"),
-        ("prefill throughput", f"{e.input_tokens_per_s:,.0f} prompt tokens/s"),
-        ("largest batch that fits", f"{e.max_batch:,}"),
-        ("per million input tokens", _cost(e.usd_per_million_input_tokens) + price),
-        ("per million output tokens", _cost(e.usd_per_million_output_tokens) + price),
-    ]  # fmt: skip
-    if target:
-        pairs.insert(0, ("cheapest meeting", target))
-    notes = "\n".join(f"  - {n}" for n in e.notes)
-    return f"{head}\n\n{_phases(e).text(indent=2)}\n\n{key_values(pairs)}\n\nassumptions:\n{notes}"
+def _render(tables) -> str:
+    phases, summary = tables
+    body = Table(phases.rows, phases.headers).text(indent=2)
+    notes = "\n".join(f"  {note}" for note in summary.notes)
+    return f"{phases.title}\n\n{body}\n\n{Table(summary.rows, align='ll').text(indent=2)}\n\nassumptions:\n{notes}"
 
 
 @click.command("inference")
@@ -145,7 +96,6 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as e.g. 8xH100")
     assumptions = with_assumptions(mfu=mfu, mbu=mbu, link_bytes_per_s=link_bandwidth)
-    target = None
     if latency is not None or min_tokens_per_s is not None:
         if batch is not None:
             raise ScalingError("--batch is what --latency / --min-tokens-per-s search for: leave it out")
@@ -154,8 +104,7 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
         )
         search = cheapest_serving(model, gpus.accelerator, devices=gpus.devices, workload=workload, tp=tp,
                                   price_usd_per_hour=price, assumptions=assumptions)  # fmt: skip
-        result, target = search.best, search.target
-        payload = search.to_dict()
+        result, payload = search, search.to_dict()
     else:
         result = estimate_serving(
             model, gpus.accelerator, devices=gpus.devices, tp=tp, batch=1 if batch is None else batch,
@@ -166,9 +115,9 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
     if as_json:
         echo_json(payload)
         return
-    for message in result.warnings:
+    for message in payload["warnings"]:
         warn(message)
-    click.echo(_render(result, target))
+    click.echo(_render(result.display_tables()))
 
 
 COMMANDS = [inference]

@@ -28,7 +28,7 @@ from scaling.errors import ScalingError
 from scaling.flops import compute_cost, six_nd
 from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
-from scaling.render import Table
+from scaling.render import Displayable, Table
 from scaling.serving.roofline import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
 from scaling.units import ClusterSpec, format_count, format_usd, parse_cluster
@@ -39,7 +39,7 @@ SMALLEST_FRACTION = 1e-3  # the smallest size tried, as a fraction of the comput
 
 
 @dataclass(frozen=True)
-class PricedModel:
+class PricedModel(Displayable):
     """One model size trained to the target loss and served: its cost in training and in serving."""
 
     label: str
@@ -68,7 +68,7 @@ class PricedModel:
 
 
 @dataclass(frozen=True)
-class ServingAwareOptimum:
+class ServingAwareOptimum(Displayable):
     """The compute-optimal, FLOP-priced and serving-priced sizes for one loss, each with its cost."""
 
     law: str
@@ -102,6 +102,9 @@ class ServingAwareOptimum:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
+
+    def display_tables(self) -> list[Table]:
+        return [self.table()]
 
     def table(self) -> Table:
         """The three options side by side (money in the result's unit)."""

@@ -51,6 +51,7 @@ from scaling.memory import (
     max_batch_and_context,
 )
 from scaling.model import ModelSpec, load_model
+from scaling.render import Displayable, Table
 from scaling.units import GB
 
 BOUNDS = ("memory", "compute")
@@ -276,7 +277,7 @@ def make_deployment(
 
 
 @dataclass(frozen=True)
-class ServingEstimate:
+class ServingEstimate(Displayable):
     """Latency, throughput and cost of serving one model on a deployment (base units: s, bytes, FLOPs, USD)."""
 
     model: str
@@ -324,6 +325,12 @@ class ServingEstimate:
         out["warnings"], out["notes"] = list(self.warnings), list(self.notes)
         out["crossover_batch"] = None if math.isinf(self.crossover_batch) else self.crossover_batch
         return out
+
+    def display_tables(self) -> list[Table]:
+        """The phase table and the summary that `scaling inference` prints."""
+        from scaling.serving.tables import phases_table, summary_table
+
+        return [phases_table(self), summary_table(self)]
 
 
 def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:

@@ -22,6 +22,7 @@ from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.memory import DEVICES_PER_NODE, device_count
 from scaling.model import ModelSpec, load_model
+from scaling.render import Displayable, Table
 from scaling.serving.roofline import (
     Deployment,
     ServingAssumptions,
@@ -74,7 +75,7 @@ class ServingWorkload:
 
 
 @dataclass(frozen=True)
-class ServingSearch:
+class ServingSearch(Displayable):
     """The cheapest layout meeting the target, and the cheapest candidates that met it (cheapest first).
 
     ``to_dict()`` is the best estimate's dict (the same keys as `ServingEstimate`) plus ``candidates``,
@@ -84,6 +85,12 @@ class ServingSearch:
     candidates: tuple[ServingEstimate, ...]
     evaluated: int
     target: str
+
+    def display_tables(self) -> list[Table]:
+        """The best layout's tables, with the target it meets."""
+        from scaling.serving.tables import phases_table, summary_table
+
+        return [phases_table(self.best), summary_table(self.best, self.target)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
