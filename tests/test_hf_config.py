@@ -375,3 +375,21 @@ def test_partial_rotary_is_read_and_has_no_parameters():
     data = json.loads((FIXTURES / "phi-2.json").read_text()) | {"partial_rotary_factor": 1.5}
     with pytest.raises(ScalingError, match="rotary"):
         spec_from_hf_config(data)
+
+
+@pytest.mark.parametrize(
+    "name", ["a" * 5000, "x/" * 3000 + "config.json", "~no-such-user-xyz/config.json", "a\x00b"]
+)
+def test_model_arguments_the_file_system_refuses_are_one_error(name):
+    with pytest.raises(ScalingError):
+        load_model(name)
+    with pytest.raises(ScalingError):
+        spec_from_hf_config(name)
+
+
+def test_nan_in_a_config_file_is_named_once(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"model_type": "llama", "hidden_size": NaN}')
+    with pytest.raises(ScalingError) as info:
+        spec_from_hf_config(path)
+    assert str(info.value) == f"{path}: NaN is not a number a config may hold (JSON has no NaN or Infinity)"

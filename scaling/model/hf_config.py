@@ -416,17 +416,21 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(_READERS))
 def _load(path_or_dict: str | Path | dict[str, Any]) -> tuple[Any, str]:
     if isinstance(path_or_dict, dict):
         return path_or_dict, "config"
-    path = Path(path_or_dict).expanduser()
-    if path.is_dir():
-        path = path / "config.json"
+    path = Path(path_or_dict)
     origin = str(path)
     try:
+        path = path.expanduser()
+        if path.is_dir():
+            path = path / "config.json"
+            origin = str(path)
         text = path.read_bytes().decode("utf-8-sig")
         # JSON has no NaN or Infinity: a config holding them is damaged, not a size to count with
         return json.loads(text, parse_constant=lambda name: _refuse_constant(origin, name)), origin
+    except ScalingError:
+        raise
     except FileNotFoundError:
         raise ScalingError(f"config file {origin!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         raise ScalingError(f"{origin}: not a readable JSON config ({type(exc).__name__}: {exc})") from None
 
 

@@ -80,11 +80,21 @@ def load_model(model: str | Path | ModelSpec) -> ModelSpec:
     if isinstance(model, ModelSpec):
         return model
     text = str(model).strip()
-    path = Path(text).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        path = path / "config.json"
-    if path.is_file():
+    path = _config_path(text)
+    if path is not None:
         return spec_from_hf_config(path)
     if text.endswith(".json"):
-        raise ScalingError(f"config file {text!r} does not exist")
+        raise ScalingError(f"config file {text[:200]!r} does not exist")
     return get_preset(text)
+
+
+def _config_path(text: str) -> Path | None:
+    """The ``config.json`` that ``text`` names (a file, or a folder holding one), else None: a preset name, or
+    no such file (names too long for the file system, unknown users' ``~`` and NUL bytes included)."""
+    try:
+        path = Path(text).expanduser()
+        if path.is_dir() and (path / "config.json").is_file():
+            path = path / "config.json"
+        return path if path.is_file() else None
+    except (OSError, RuntimeError, ValueError):
+        return None
