@@ -525,7 +525,8 @@ def plan_continued_pretraining(
             f"invalid replay fraction {replay_fraction!r}: expected a fraction in [0, 1) such as 0.05"
         )
     constants = get_law(law)
-    if math.isnan(constants.R_D_star):
+    r_d_star = getattr(constants, "R_D_star", None)  # only data-constrained laws value repeated tokens
+    if r_d_star is None or not math.isfinite(r_d_star):
         raise ScalingError(
             f"law {law!r} has no repeated-data constant R_D*: use a data-constrained law ('muennighoff')"
         )
@@ -545,7 +546,7 @@ def plan_continued_pretraining(
             f"tokens sized so that the layout's step time fills the deadline ({seconds / 86400:.3g} days)"
         )
     domain = total * (1.0 - replay)
-    effective = float(effective_data(domain, unique, constants.R_D_star))
+    effective = float(effective_data(domain, unique, r_d_star))
     warning = epochs_warning(domain, unique)
     return ContinuedPretrainingPlan(
         model=spec.name, unique_tokens=unique, epochs=domain / unique, domain_tokens=domain, replay_fraction=replay,

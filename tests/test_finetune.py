@@ -426,6 +426,9 @@ def test_continued_pretraining_from_a_budget_and_its_epoch_warning():
         plan_continued_pretraining(spec, unique_tokens=1e10, tokens=1e10, epochs=2, accelerator="H100-SXM")
     with pytest.raises(ScalingError, match="not flops and seconds"):
         plan_continued_pretraining(spec, unique_tokens=1e10, flops=1e21, seconds=1e5, accelerator="H100-SXM")
+    for law in ("chinchilla", "llama3"):
+        with pytest.raises(ScalingError, match="repeated-data constant"):
+            plan_continued_pretraining(spec, unique_tokens=1e10, law=law, accelerator="H100-SXM")
     with pytest.raises(ScalingError, match="replay fraction"):
         plan_continued_pretraining(spec, unique_tokens=1e10, replay_fraction=1.0, accelerator="H100-SXM")
 
