@@ -12,7 +12,7 @@ from scaling.cli import main
 from scaling.flops import compute_cost, training_flops
 from scaling.laws import get_law
 from scaling.memory import estimate_memory
-from scaling.plan import make_plan, plan_markdown
+from scaling.plan import make_plan, plan_markdown, plan_tables
 
 GOPHER_BUDGET = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, the Chinchilla paper's reference compute
 
@@ -417,3 +417,11 @@ def test_plan_from_a_model_is_continued_pretraining():
     assert data["unique_tokens"] == 50e9 and data["epochs"] == pytest.approx(1.0)
     bad = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--days", "3", "--gpus", "8xH100"])
     assert bad.exit_code == 2 and "--from" in bad.stderr
+
+
+def test_plan_displays_its_own_tables_in_a_notebook():
+    plan = make_plan(flops=1e22, gpus="8xH100")
+    html = plan._repr_html_()
+    for table in plan_tables(plan):
+        assert table.title in html
+    assert "every value" in html and str(plan.spec.params) in html.replace(",", "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from scaling.render import Displayable, Table
+
 if TYPE_CHECKING:
     from scaling.budget import Budget
     from scaling.catalog import Accelerator
@@ -66,8 +68,9 @@ class StepModel:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A complete training plan; every number is the one the underlying estimator returns."""
+class Plan(Displayable):
+    """A complete training plan; every number is the one the underlying estimator returns. In a notebook it
+    shows the tables ``scaling plan`` prints (`scaling.render.Displayable`)."""
 
     question: str
     budget: Budget
@@ -159,6 +162,14 @@ class Plan:
             "budget": self.budget.to_dict(),
             "inputs": self.inputs,
         }
+
+    def display_tables(self) -> list[Table]:
+        from scaling.plan.tables import plan_tables
+
+        return plan_tables(self)
+
+    def _display_title(self) -> str:
+        return f"Plan: {self.spec.name}"
 
     def _architecture(self) -> dict[str, Any]:
         spec = self.spec
