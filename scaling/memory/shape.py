@@ -22,7 +22,7 @@ class ModelShape:
     params: float  # total (a bare count given by the user replaces the spec's)
     layers: int
     layer_params: float  # average dense (non-expert) params per layer
-    expert_layer_params: float  # routed-expert params per layer (MoE), else 0
+    expert_layer_params: float  # routed-expert params per layer, averaged over the layers (MoE), else 0
     first_stage_extra: float  # embeddings held by the first pipeline stage
     adafactor_ratio: float  # Adafactor state elements per parameter
     largest_layer_params: float
@@ -31,7 +31,7 @@ class ModelShape:
     @classmethod
     def of(cls, spec: ModelSpec, params: float | None = None) -> ModelShape:
         layers = spec.total_layers
-        expert = (spec.n_experts * spec.expert_params()) if spec.is_moe else 0.0
+        expert = spec.routed_expert_params / layers  # averaged over the layers: the first k may be dense
         b = spec.param_breakdown()
         dense_layer = (b["layers"] - expert * layers) / layers
         embed = b["token_embedding"] + b["position_embedding"] + b["token_type_embedding"]
