@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from scaling import units
 from scaling.errors import ScalingError
+from scaling.render import Displayable
 
 if TYPE_CHECKING:
     from scaling.catalog import Accelerator
@@ -35,7 +36,7 @@ _ACCEPTED = (
 
 
 @dataclass(frozen=True)
-class Budget:
+class Budget(Displayable):
     """Training FLOPs and how they were arrived at.
 
     ``kind`` is one of `KINDS`; ``seconds`` is the deadline of a time budget, ``usd`` the dollars of a money

@@ -17,6 +17,7 @@ from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, ComputeCost, TrainingFlops, compute_cost, training_flops
 from scaling.model import ModelSpec, load_model, shape_for_params
+from scaling.render import Displayable
 
 CONVENTION_LABELS = {
     "6nd": "6·N·D, N total params (Kaplan 2020 §2.1; GPT-3 Table D.1)",
@@ -110,7 +111,7 @@ def choose_model(
 
 
 @dataclass(frozen=True)
-class FlopsEstimate:
+class FlopsEstimate(Displayable):
     """Training FLOPs under each asked convention (the first is the main one), with time and cost."""
 
     results: tuple[TrainingFlops, ...]
