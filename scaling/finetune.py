@@ -37,7 +37,7 @@ from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.flops import BACKWARD_MULTIPLIER, RECOMPUTE, compute_cost, training_flops
-from scaling.memory import MemoryBreakdown, estimate_memory
+from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
 
 CONVENTIONS = ("6nd", "exact")
@@ -228,7 +228,7 @@ def _adapter_layouts(
     devices, acc = common["devices"], common["accelerator"]
     per_device = global_batch // devices
     intra, inter = bandwidths(acc)
-    link = intra if devices <= 8 else inter
+    link = intra if devices <= DEVICES_PER_NODE else inter  # within a node, else across the network
     tokens = float(global_batch) * common["seq_len"]
     peak = acc.peak(common["precision"])
     replica = _memory(spec, common, micro_batch=0)  # a whole frozen base on one device
