@@ -174,8 +174,8 @@ def _inference(shape: ModelShape, precision: Precision, parallel: Parallelism, w
     cross = " + cross-attention K/V over the source" if spec.arch == "encoder-decoder" else ""
     terms = [
         ("weights", out["weights"], f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x PP {pp}) [first stage]"),
-        ("kv_cache", out["kv"], f"2 x layers x {spec.kv_heads} KV heads ({spec.attention_kind}) x d_head {spec.head_dim} x "
-         f"{precision.kv_bytes:g} B x batch {workload.batch} x context {ctx}{cross}"),
+        ("kv_cache", out["kv"], f"{spec.kv_cache_rule} x {precision.kv_bytes:g} B x batch {workload.batch} x "
+         f"context {ctx}{cross}"),
         ("activations", out["activations"], "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 last-token logits"),
     ]  # fmt: skip
     return ConventionResult(out, terms, "sum", 0.0)
