@@ -148,6 +148,10 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
     _render(plan)
 
 
+def _epochs(epochs: float) -> str:
+    return f"{epochs:.3g} epoch" + ("" if epochs == 1 else "s")
+
+
 def _method_text(plan) -> str:
     if plan.method == "full":
         return "full fine-tuning"
@@ -160,7 +164,7 @@ def _render(plan) -> None:
         f"{plan.model}: {_method_text(plan)}, {format_count(plan.params)} params "
         f"({format_count(plan.trainable_params)} trained), {plan.devices}x{plan.accelerator}"
     )
-    click.echo(f"  {format_count(plan.tokens)} tokens x {plan.epochs:g} epochs = {format_count(plan.trained_tokens)} "
+    click.echo(f"  {format_count(plan.tokens)} tokens x {_epochs(plan.epochs)} = {format_count(plan.trained_tokens)} "
                f"tokens, sequences of {plan.seq_len}, {plan.global_batch} per step")  # fmt: skip
     click.echo()
     rows = [
@@ -199,8 +203,8 @@ def _render(plan) -> None:
 def _render_continued(result) -> None:
     click.echo(
         f"continued pretraining of {result.model} on {format_count(result.unique_tokens)} unique domain tokens: "
-        f"{format_count(result.tokens)} tokens = {format_count(result.domain_tokens)} domain ({result.epochs:.2g} "
-        f"epochs) + {format_count(result.general_tokens)} general ({result.replay_fraction:.0%} replay)"
+        f"{format_count(result.tokens)} tokens = {format_count(result.domain_tokens)} domain ({_epochs(result.epochs)}) "
+        f"+ {format_count(result.general_tokens)} general ({result.replay_fraction:.0%} replay)"
     )
     click.echo(
         f"  {result.law}: the repeated domain tokens are worth {format_count(result.effective_domain_tokens)} "
