@@ -62,6 +62,8 @@ def test_plan_time_step_model_and_mfu_agree(options):
     if plan.layout is not None:
         assert step.step_seconds == pytest.approx(plan.layout["step_s"], rel=1e-12)
         assert step.mfu <= plan.mfu * (1 + 1e-9)  # bubble and communication only add time
+        assert step.mfu == pytest.approx(plan.layout["mfu"], rel=1e-9)  # the layout search's own MFU
+        assert step.hfu == pytest.approx(plan.layout["hfu"], rel=1e-9)
     if "days" in options and plan.layout is not None:
         assert cost.days == pytest.approx(options["days"], rel=1e-9)
     if "gpu_hours" in options and plan.layout is not None:
