@@ -435,3 +435,32 @@ def test_results_display_the_tables_the_command_prints():
         "chinchilla", 1e22, inference_tokens=1e11, serve_on="H100", price_usd_per_hour=2.0
     )
     assert "serving-priced" in optimum._repr_html_()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    model=st.sampled_from(["llama-2-7b", "llama-2-13b", "mixtral-8x7b"]),
+    acc=st.sampled_from(["A100-80GB", "H100", "L4"]),
+    devices=st.sampled_from([1, 2, 4, 8]),
+    latency_ms=st.floats(5, 200),
+)
+def test_cheapest_serving_meets_its_target_and_no_sampled_layout_is_cheaper(model, acc, devices, latency_ms):
+    w = ServingWorkload(prompt_tokens=1024, output_tokens=128, latency_s=latency_ms / 1e3)
+    try:
+        search = cheapest_serving(model, acc, devices=devices, workload=w, price_usd_per_hour=1.0)
+    except ScalingError as exc:
+        assert "does not fit" in str(exc) or "fastest reaches" in str(exc)
+        return
+    best = search.best
+    assert best.decode_s_per_token <= w.latency_s and best.batch <= best.max_batch
+    for c in search.candidates:
+        assert c.decode_s_per_token <= w.latency_s
+        assert c.usd_per_million_output_tokens >= best.usd_per_million_output_tokens * (1 - 1e-12)
+
+
+def test_inference_json_is_the_library_result():
+    result = _run(
+        "llama-2-13b", "--gpus", "4xA100-80GB", "--tp", "2", "--batch", "8", "--quant", "int8", "--json"
+    )
+    e = estimate_serving("llama-2-13b", "A100-80GB", devices=4, tp=2, batch=8, quant="int8")
+    assert json.loads(result.output) == json.loads(json.dumps(e.to_dict()))
