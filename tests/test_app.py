@@ -166,18 +166,22 @@ def _data_url(text: str) -> str:
     return "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
 
 
-def test_fitting_an_uploaded_runs_table_gives_the_library_fit_and_feeds_the_plan(shelf):
-    from scaling.fit import fit_parametric, read_runs, synthetic_runs
+def test_fitting_an_uploaded_runs_table_is_scaling_fit_and_feeds_the_plan(shelf, tmp_path):
+    from scaling.fit import synthetic_runs
 
     csv = synthetic_runs("chinchilla", noise=0.005, seed=3).to_csv(index=False)
     runs = callbacks.read_uploaded_runs(_data_url(csv), "myruns.csv")
     out = callbacks.fit_outputs(runs, "myruns", 20, shelf)
     assert out[5] == "" and out[6] == "fit:myruns" and out[7] is False
     law = shelf.law("fit:myruns")
-    reference = fit_parametric(read_runs(runs), bootstrap=20, name="myruns")
-    assert list(law.params) == pytest.approx(list(reference.params), rel=1e-9)
+    (tmp_path / "myruns.csv").write_text(csv, encoding="utf-8")
+    expected = cli_json("fit", str(tmp_path / "myruns.csv"), "--approach", "all", "--bootstrap", "20", "--json")
+    for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
+        assert law.to_dict()[key] == pytest.approx(expected[key], rel=1e-12), key
     cells = [c.children for row in out[0][0].children[1].children for c in row.children]
-    assert f"{float(law.params[3]):.4g}" in cells  # alpha, as the table shows it
+    assert f"{expected['alpha']:.4g}" in cells  # alpha, as the table shows it
+    exponents = [c.children for row in out[0][1].children[1].children for c in row.children]
+    assert f"{expected['approach2']['a']:.4f}" in exponents  # Approach 2 beside Approach 3
     titles = [figure.layout.title.text for figure in out[2:5]]
     assert titles[0].startswith("IsoFLOP") and titles[1].startswith("Loss frontier")
     assert titles[2].startswith("Fit diagnostics")
@@ -197,8 +201,9 @@ def test_uploads_are_data_with_a_size_limit(shelf):
     big = "data:text/csv;base64," + "A" * (views.MAX_UPLOAD_BYTES * 4 // 3 + 8)
     with pytest.raises(ScalingError, match="too large"):
         views.decode_upload(big, "big.csv")
-    with pytest.raises(ScalingError, match="not a CSV|needs|column|runs"):
-        callbacks.read_uploaded_runs(_data_url("\x00\x01 not a table"), "x.csv")
+    frame = callbacks.read_uploaded_runs(_data_url("a,b\n1,2\n"), "x.csv")  # a CSV, but not of runs
+    out = callbacks.fit_outputs(frame, "x", 0, shelf)
+    assert "N" in out[5] and out[6] is None and out[7] is True  # the message, no law, the button stays off
     options, value, tab, error = callbacks.use_law(_data_url("{not json"), "law.json", None, shelf, "plan-law-upload")
     assert "not JSON" in error and value is not None  # no_update: the law stays as it was
 

@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("dash")
 webdriver = pytest.importorskip("selenium.webdriver")
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -78,10 +79,13 @@ def retype(field, text: str) -> None:
 
 
 def shown(driver, key: str, timeout: float = 60) -> float:
-    """The exact value of a summary cell once the plan is on the page."""
-    cell = WebDriverWait(driver, timeout).until(
-        lambda d: d.find_element(By.ID, f"plan-value-{key}") if d.find_elements(By.ID, f"plan-value-{key}") else None)
-    return float(cell.get_attribute("data-value"))
+    """The exact value of a summary cell once the plan is on the page (read again if the page re-renders)."""
+    def value(d):
+        cells = d.find_elements(By.ID, f"plan-value-{key}")
+        return cells[0].get_attribute("data-value") if cells else None
+
+    wait = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return float(wait.until(value))
 
 
 def test_a_shared_link_shows_its_plan_without_a_click(server, page):
@@ -119,7 +123,8 @@ def test_uploading_a_runs_table_shows_a_fitted_law(server, page, tmp_path):
     path = tmp_path / "myruns.csv"
     synthetic_runs("chinchilla", noise=0.005, seed=6).to_csv(path, index=False)
     page.get(server)
-    page.find_element(By.XPATH, "//*[contains(@class, 'tab') and normalize-space()='Runs and fits']").click()
+    tab = "//*[contains(@class, 'tab') and normalize-space()='Runs and fits']"
+    WebDriverWait(page, 60).until(lambda d: d.find_elements(By.XPATH, tab))[0].click()
     retype(page.find_element(By.ID, "runs-bootstrap"), "10")
     page.find_element(By.CSS_SELECTOR, "#runs-upload input[type=file]").send_keys(str(path))
     summary = WebDriverWait(page, 120).until(lambda d: d.find_element(By.ID, "runs-summary").text or None)

@@ -155,8 +155,9 @@ def _preset_names() -> list[str]:
 
 
 # ============================================================================================== runs
-def fit_outputs(runs: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
-    """Approaches 2 and 3 on a runs table; the fitted law goes on the shelf for the plan view."""
+def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
+    """``scaling fit --approach all`` on a runs table or sweep folder; the Approach 3 law goes on the shelf
+    for the plan view."""
     from scaling import checks
 
     try:
@@ -164,14 +165,14 @@ def fit_outputs(runs: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
                                         allow_zero=True)  # fmt: skip
     except ScalingError as exc:
         return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
-    view = runs_view(runs, name, bootstrap=min(resamples, 2000))
+    view = runs_view(source, name, bootstrap=min(resamples, 2000))
     figures = [view.figures.get(k, EMPTY_FIGURE) for k in ("isoflop", "frontier", "diagnostics")]
     warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings])
-    if view.law is None:
-        return ("", warnings, *figures, view.error or "", None, True)
-    law_name = shelf.put(f"fit:{name}", view.law)
     tables = [page.table_component(t) for t in view.tables]
-    return (tables, warnings, *figures, view.error or "", law_name, False)
+    if view.law is None:
+        return (tables, warnings, *figures, view.error or "", None, True)
+    law_name = shelf.put(f"fit:{name}", view.law)
+    return (tables, warnings, *figures, "", law_name, False)
 
 
 def read_uploaded_runs(contents: str | None, filename: str | None) -> Any:
@@ -246,9 +247,7 @@ def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
     def fit(contents: str | None, _: Any, filename: str | None, bootstrap: Any) -> tuple:
         try:
             if ctx.triggered_id == "runs-dir-button" and runs_dir is not None:
-                from scaling.fit import read_runs
-
-                runs, name = read_runs(runs_dir / "runs.csv"), runs_dir.name or "runs"
+                runs, name = runs_dir, runs_dir.name or "runs"  # the folder: its curves/ feed Approach 1
             else:
                 runs, name = read_uploaded_runs(contents, filename), Path(filename or "runs").stem
         except ScalingError as exc:

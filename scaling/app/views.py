@@ -330,53 +330,68 @@ def config_from_upload(data: bytes, filename: str) -> Any:
 class RunsView:
     name: str
     runs: Any = None
-    law: Any = None
-    isoflop: Any = None
+    report: Any = None  # the `scaling.fit.FitReport` that ``scaling fit --approach all`` prints
     error: str | None = None
     figures: dict[str, Any] = field(default_factory=dict)
     tables: list[Table] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def law(self) -> Any:
+        return None if self.report is None else self.report.approach3
+
+    @property
+    def warnings(self) -> list[str]:
+        return [] if self.report is None else list(self.report.warnings) + list(self.report.skipped.values())
 
 
 def runs_from_upload(data: bytes, filename: str) -> Any:
-    """A runs table (CSV) parsed as data, through the runs-table contract (`scaling.fit.read_runs`)."""
+    """A runs table (CSV) parsed as data into a frame; the runs-table contract reads it in `runs_view`."""
     import pandas as pd
 
-    from scaling.fit import read_runs
-
     try:
-        frame = pd.read_csv(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScalingError(f"invalid runs table {filename!r}: not a CSV file ({exc})") from None
-    return read_runs(frame)
 
 
-def runs_view(runs: Any, name: str, *, bootstrap: int = 200) -> RunsView:
-    """Approaches 2 and 3 on a runs table (Approach 3 with ``bootstrap`` resamples for its intervals), the
-    IsoFLOP, frontier and diagnostics charts, and the fitted law's table."""
+def runs_view(source: Any, name: str, *, bootstrap: int = 200) -> RunsView:
+    """``scaling fit --approach all`` on a runs table or a sweep folder (Approach 1 from its curves/), with
+    ``bootstrap`` resamples for Approach 3's intervals, and the IsoFLOP, frontier and diagnostics charts."""
     import warnings
 
     from scaling import charts
-    from scaling.fit import fit_isoflop, fit_parametric
+    from scaling.fit import fit_runs, read_runs
 
-    view = RunsView(name, runs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            view.law = fit_parametric(runs, bootstrap=bootstrap, name=name)
-            view.figures["frontier"] = charts.frontier_figure(runs, view.law)
-            view.figures["diagnostics"] = charts.diagnostics_figure(runs, view.law)
-        except ScalingError as exc:
-            view.error = str(exc)
-        try:
-            view.isoflop = fit_isoflop(runs)
-            view.figures["isoflop"] = charts.isoflop_figure(runs, view.isoflop)
-        except ScalingError as exc:
-            view.error = view.error or str(exc)
-    view.warnings = list(dict.fromkeys(str(w.message) for w in caught))
-    if view.law is not None:
-        view.tables.append(law_table(view.law))
+    view = RunsView(name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the report keeps every warning; the page lists them
+            view.report = fit_runs(source, approach="all", bootstrap=bootstrap, name=name)
+            view.runs = read_runs(source)
+    except ScalingError as exc:
+        view.error = str(exc)
+        return view
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if view.report.approach2 is not None:
+            view.figures["isoflop"] = charts.isoflop_figure(view.runs, view.report.approach2)
+        if view.law is not None:
+            view.figures["frontier"] = charts.frontier_figure(view.runs, view.law)
+            view.figures["diagnostics"] = charts.diagnostics_figure(view.runs, view.law)
+            view.tables.append(law_table(view.law))
+    view.tables.append(allocation_table(view.report))
     return view
+
+
+def allocation_table(report: Any) -> Table:
+    """N_opt ∝ C^a and D_opt ∝ C^b from each approach that could be fitted."""
+    rows = []
+    for label, fitted in (("Approach 1 (envelope)", report.approach1), ("Approach 2 (IsoFLOP)", report.approach2),
+                          ("Approach 3 (parametric)", report.approach3)):  # fmt: skip
+        if fitted is not None:
+            rows.append((label, f"{fitted.a:.4f}", f"{fitted.b:.4f}"))
+    notes = tuple(f"{key}: {reason}" for key, reason in report.skipped.items())
+    return Table.of(rows, ("", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"), title="Exponents by approach", notes=notes)
 
 
 def law_table(law: Any) -> Table:
