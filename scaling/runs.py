@@ -307,6 +307,8 @@ def _parquet(path: Path) -> Any:
         raise ScalingError(
             f"cannot read {str(path)!r}: Parquet needs pyarrow (pip install pyarrow), or save the table as CSV"
         ) from None
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        raise ScalingError(f"cannot read {str(path)!r} as Parquet: {str(exc).splitlines()[0]}") from None
 
 
 def _json_records(path: Path, text: str) -> list[Any]:

@@ -196,3 +196,11 @@ def test_numpy_cells_are_written_as_numbers(tmp_path):
     write_rows(path, [_row(0, N=np.float64(1.5e6), steps=np.int64(7))])
     row = read_rows(path).rows[0]
     assert row["N"] == "1500000.0" and row["steps"] == "7"
+
+
+def test_parquet_without_pyarrow_or_damaged_is_one_line(tmp_path):
+    path = tmp_path / "runs.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(ScalingError, match="pyarrow|as Parquet") as info:
+        read_table(path)
+    assert "\n" not in str(info.value)

@@ -8,7 +8,7 @@ numpy; the best few are polished with scipy L-BFGS-B and the analytic gradient. 
 replicate in the same engine (each replicate is a weight vector of resample counts).
 
 Memory is bounded: starts are processed in blocks of at most `BLOCK_CELLS` (starts x runs) cells, and
-bootstrap replicates in chunks of the same size, whatever the number of runs.
+bootstrap replicates in chunks of at most `BOOTSTRAP_CHUNK_CELLS` weights, whatever the number of runs.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ HOFFMANN_GRID = {
     "a": np.arange(0.0, 25.0 + 1e-9, 5.0),
     "b": np.arange(0.0, 25.0 + 1e-9, 5.0),
 }
-# (starts x runs) cells per block: about 20 float arrays of this size live at once, ~170 MB per thread.
-BLOCK_CELLS = 2**20
+# (starts x runs) cells per block of starts: about 20 float arrays of this size live at once (~20 MB per
+# thread), small enough to stay near the cache: 512 starts x 256 runs; fewer starts per block with more runs.
+BLOCK_CELLS = 2**17
+# (replicates x starts x runs) cells of bootstrap weights per chunk (64 MB): 1,000 replicates of 250 runs in one.
+BOOTSTRAP_CHUNK_CELLS = 2**23
 
 
 def evaluate(theta, logN, logD, logL, weights, delta, need_hessian=True):
@@ -209,12 +212,12 @@ def to_natural(theta: np.ndarray) -> np.ndarray:
 
 def bootstrap_replicates(best_theta, grid, logN, logD, logL, delta, B, seed, extra_starts):
     """Resample runs with replacement B times and fit each replicate (warm start plus ``extra_starts`` grid
-    starts) in the batched engine, in chunks of at most `BLOCK_CELLS` (starts x runs) cells. Returns the
+    starts) in the batched engine, in chunks of at most `BOOTSTRAP_CHUNK_CELLS` weights. Returns the
     converged replicates as rows of (E, A, B, alpha, beta) and the number left out."""
     rng = np.random.default_rng(seed)
     n = logN.shape[0]
     k = 1 + extra_starts
-    chunk = max(1, min(B, 4 * BLOCK_CELLS // (k * n)))
+    chunk = max(1, min(B, BOOTSTRAP_CHUNK_CELLS // (k * n)))
     kept, failed = [], 0
     for start in range(0, B, chunk):
         size = min(chunk, B - start)

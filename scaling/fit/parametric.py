@@ -37,7 +37,7 @@ N_PARAMETERS = 5  # E, A, B, alpha, beta
 RUNS_PER_PARAMETER = (
     3  # fewer runs than 3 per parameter: the fit warns that the constants are poorly determined
 )
-SCREEN_RUNS = 20_000  # beyond this many runs, the start screen uses a seeded subsample of this size
+SCREEN_RUNS = 1_000  # beyond this many runs, the start screen uses a seeded subsample of this size
 MAX_BOOTSTRAP = 100_000  # resamples
 MAX_BOOTSTRAP_CELLS = (
     20_000_000  # resamples x runs (e.g. 1,000 resamples of 20,000 runs): time stays in minutes
@@ -126,14 +126,18 @@ class StartSearch:
     n_screen_runs: int
 
 
-def screen_starts(starts, logN, logD, logL, delta, *, screen_iters, screen, seed):
-    """Stage 1: every start gets ``screen_iters`` LM iterations; stage 2: those within ``screen`` x the best
-    objective so far run to convergence. Above `SCREEN_RUNS` runs both stages see a seeded subsample.
-    Returns (theta, objective, converged, kept for stage 2, the runs used)."""
+def screen_runs(logN, logD, logL, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs the start screen sees: all of them, or a seeded subsample of `SCREEN_RUNS`."""
     n = logN.shape[0]
-    if n > SCREEN_RUNS:
-        pick = np.sort(np.random.default_rng(seed).choice(n, SCREEN_RUNS, replace=False))
-        logN, logD, logL = logN[pick], logD[pick], logL[pick]
+    if n <= SCREEN_RUNS:
+        return logN, logD, logL
+    pick = np.sort(np.random.default_rng(seed).choice(n, SCREEN_RUNS, replace=False))
+    return logN[pick], logD[pick], logL[pick]
+
+
+def screen_starts(starts, logN, logD, logL, delta, *, screen_iters, screen):
+    """Stage 1: every start gets ``screen_iters`` LM iterations; stage 2: those within ``screen`` x the best
+    objective so far run to convergence. Returns (theta, objective, converged, kept for stage 2)."""
     ones = np.ones(logN.shape[0])
     theta, obj, conv, _ = lm_parallel(starts, logN, logD, logL, ones, delta, max_iter=screen_iters)
     finite = np.isfinite(obj)
@@ -143,15 +147,11 @@ def screen_starts(starts, logN, logD, logL, delta, *, screen_iters, screen, seed
     if keep.any():
         t2, o2, c2, _ = lm_parallel(theta[keep], logN, logD, logL, ones, delta, max_iter=300)
         theta[keep], obj[keep], conv[keep] = t2, o2, c2
-    return theta, obj, conv, keep, logN.shape[0]
+    return theta, obj, conv, keep
 
 
-def search_starts(starts, logN, logD, logL, delta, *, screen_iters, screen, polish, seed) -> StartSearch:
-    """Screen the starts, then polish the best ``polish`` distinct end points with L-BFGS-B on every run."""
-    n = logN.shape[0]
-    theta, obj, conv, keep, used = screen_starts(
-        starts, logN, logD, logL, delta, screen_iters=screen_iters, screen=screen, seed=seed
-    )
+def polish_best(theta, obj, conv, logN, logD, logL, delta, polish: int) -> tuple[np.ndarray, float, bool]:
+    """L-BFGS-B from the best ``polish`` distinct end points of the screen, on the runs the screen saw."""
     order = np.argsort(np.where(np.isfinite(obj), obj, np.inf))
     picked: list[np.ndarray] = []
     for i in order:
@@ -159,22 +159,33 @@ def search_starts(starts, logN, logD, logL, delta, *, screen_iters, screen, poli
             break
         if all(np.max(np.abs(theta[i] - p)) > 1e-4 for p in picked):
             picked.append(theta[i])
-    ones = np.ones(n)
-    best_theta, best_obj, best_ok = theta[order[0]], np.inf, False
+    ones = np.ones(logN.shape[0])
+    best_theta, best_obj, best_ok = theta[order[0]], float(obj[order[0]]), bool(conv[order[0]])
     for p in picked:
         x, fx, ok, _res = polish_start(p, logN, logD, logL, ones, delta)
-        if fx < best_obj:
+        if fx < best_obj:  # polishing never makes things worse
             best_theta, best_obj, best_ok = x, fx, ok
-    if used == n and best_obj > obj[order[0]]:  # polishing never makes things worse
-        best_theta, best_obj, best_ok = theta[order[0]], float(obj[order[0]]), bool(conv[order[0]])
+    return best_theta, best_obj, best_ok
+
+
+def search_starts(starts, logN, logD, logL, delta, *, screen_iters, screen, polish, seed) -> StartSearch:
+    """Screen the starts and polish the best few (on a subsample of `SCREEN_RUNS` runs when there are more),
+    then, with a subsample, polish the best once more on every run."""
+    n = logN.shape[0]
+    sub = screen_runs(logN, logD, logL, seed)
+    theta, obj, conv, keep = screen_starts(starts, *sub, delta, screen_iters=screen_iters, screen=screen)
+    best_theta, best_obj, best_ok = polish_best(theta, obj, conv, *sub, delta, polish)
+    at_best = int(np.sum(obj <= best_obj * (1 + 1e-4) + 1e-15))
+    ones = np.ones(n)
+    if sub[0].shape[0] < n:
+        best_theta, best_obj, best_ok, _res = polish_start(best_theta, logN, logD, logL, ones, delta)
     _, g_best, _ = evaluate(best_theta[None, :], logN, logD, logL, ones[None, :], delta, need_hessian=False)
     best_ok = best_ok or bool(
         np.max(np.abs(g_best)) <= 1e-4 * n * delta
     )  # L-BFGS-B may stop in its line search
-    reference = best_obj if used == n else float(obj[order[0]])
-    at_best = int(np.sum(obj <= reference * (1 + 1e-4) + 1e-15))
+    screened_out = int(np.sum(~conv & ~keep))
     return StartSearch(
-        best_theta, float(best_obj), bool(best_ok), len(starts), at_best, int(np.sum(~conv & ~keep)), used
+        best_theta, float(best_obj), bool(best_ok), len(starts), at_best, screened_out, sub[0].shape[0]
     )
 
 
