@@ -45,7 +45,16 @@ def _as_text(value: object) -> str:
     return str(value).strip()
 
 
+_GROUPED = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?$")
+
+
 def _number(text: str, what: str, accepted: str) -> float:
+    """A number; commas only as thousands separators (``1,000,000``), since ``1,5`` means 1.5 in much of the
+    world and 15 here would be a silent error."""
+    if "," in text and not _GROUPED.match(text.replace("_", "")):
+        raise ScalingError(
+            f"invalid {what} {text!r}: commas separate thousands only (1,000); write decimals as 1.5"
+        )
     try:
         return float(text.replace("_", "").replace(",", ""))
     except ValueError:
@@ -192,7 +201,8 @@ def parse_duration(value: object, what: str = "duration") -> float:
 # -------------------------------------------------------------------------------------------- money
 _MONEY_ACCEPTED = "an amount in US dollars such as 2.49, $2.49/h, $2M or 1.5k"
 _MONEY_RE = re.compile(
-    rf"^(?:usd\s*)?\$?\s*({_NUMBER})\s*([kmbt]?)\s*(?:usd)?\s*(?:/\s*(?:gpu[-_ ]?)?(?:h|hr|hour))?$", re.IGNORECASE
+    rf"^(?:usd\s*)?\$?\s*({_NUMBER})\s*([kmbt]?)\s*(?:usd)?\s*(?:/\s*(?:gpu[-_ ]?)?(?:h|hr|hour))?$",
+    re.IGNORECASE,
 )
 
 
@@ -279,7 +289,9 @@ _COUNT_SUFFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
 
 def _sig(value: float, digits: int) -> str:
     text = f"{value:.{digits}g}"
-    if "e+" in text:  # plain, rounded notation for large values (13,192 not 1.32e+04); small ones stay exponents
+    if (
+        "e+" in text
+    ):  # plain, rounded notation for large values (13,192 not 1.32e+04); small ones stay exponents
         text = f"{value:,.0f}"
     return text
 
@@ -310,9 +322,13 @@ def format_bytes(value: float, binary: bool = True, digits: int = 3) -> str:
     """``2**31`` -> ``2 GiB`` (binary, the default for device memory) or ``2.15 GB`` (decimal)."""
     if value is None or math.isnan(value):
         return "n/a"
-    base, units = (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]) if binary else (
-        1000.0,
-        ["B", "KB", "MB", "GB", "TB", "PB"],
+    base, units = (
+        (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
+        if binary
+        else (
+            1000.0,
+            ["B", "KB", "MB", "GB", "TB", "PB"],
+        )
     )
     magnitude, index = abs(value), 0
     while magnitude >= base * 0.9995 and index < len(units) - 1:

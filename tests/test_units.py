@@ -187,3 +187,15 @@ def test_allow_zero():
 def test_counts_are_decimal_never_1024():
     assert units.format_count(6_738_415_616) == "6.74B"
     assert units.format_count(1e9) == "1B"
+
+
+@given(st.integers(min_value=1_000, max_value=10**15))
+def test_thousands_separators_parse_to_the_number(value):
+    assert units.parse_count(f"{value:,}") == value
+
+
+@given(st.integers(min_value=1, max_value=999), st.integers(min_value=0, max_value=99))
+def test_decimal_commas_are_refused_not_read_as_thousands(whole, fraction):
+    # "1,5" means 1.5 in much of the world; reading it as 15 would be a silent error.
+    with pytest.raises(ScalingError, match="commas separate thousands"):
+        units.parse_count(f"{whole},{fraction}")
