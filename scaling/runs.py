@@ -362,8 +362,9 @@ def _load(source: Any) -> tuple[Any, str, Path | None]:
         curves = path / "curves" if (path / "curves").is_dir() else None
         path = path / "runs.csv"
     if not path.is_file():
+        problem = "is not a regular file" if path.exists() else "does not exist"
         raise ScalingError(
-            f"runs file {str(path)!r} does not exist (expected a CSV, JSON, JSON lines or Parquet file, "
+            f"runs file {str(path)!r} {problem} (expected a CSV, JSON, JSON lines or Parquet file, "
             "or a sweep folder holding runs.csv)"
         )
     label = str(path)

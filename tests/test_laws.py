@@ -1,4 +1,4 @@
-"""Published fixtures (shared/research/fitting.md §6) and invariants of the scaling-law presets."""
+"""Published numbers the scaling-law presets reproduce, and the invariants every preset keeps."""
 
 import json
 import math
@@ -13,19 +13,19 @@ from scaling.laws import get_law, list_laws
 
 
 def test_chinchilla_tex_constants_gopher_budget_40b():
-    # Hoffmann et al. 2022 Fig. 4 caption: 40B at 5.76e23 with the TeX constants (fitting.md §1.6: 40.4B)
+    # Hoffmann et al. 2022 Fig. 4 caption: 40B at 5.76e23 with the TeX constants (40.4B unrounded)
     alloc = get_law("chinchilla").optimal(5.76e23)
     assert alloc.params == pytest.approx(40.4e9, rel=0.005)
     assert alloc.flops == pytest.approx(5.76e23)
 
 
 def test_chinchilla_printed_constants_gopher_budget_32b():
-    # Eq. 10 as printed gives 32.2B (fitting.md §1.6)
+    # Hoffmann et al. 2022 Eq. 10 as printed (rounded constants) gives 32.2B
     assert get_law("chinchilla-printed").n_opt(5.76e23) == pytest.approx(32.2e9, rel=0.005)
 
 
 def test_epoch_72b_18_tokens_per_param():
-    # Besiroglu et al. 2024 constants: 72.4B and D/N 18.3 at 5.76e23 (fitting.md §2.3)
+    # Besiroglu et al. 2024 constants: 72.4B and D/N 18.3 at 5.76e23 (Besiroglu et al. 2024, Table 1)
     alloc = get_law("epoch").optimal(5.76e23)
     assert alloc.params == pytest.approx(72.4e9, rel=0.005)
     assert alloc.tokens_per_param == pytest.approx(18.3, abs=0.05)
@@ -60,7 +60,8 @@ def test_muennighoff_unlimited_data_69_96b_at_gopher_budget():
 
 
 def test_harm_overhead_21_percent():
-    # fitting.md §1.5: TeX constants k_N = 0.5 -> +21.0%, 0.3 -> +107.5%; Epoch +25.9%, +161%
+    # de Vries 2023 ("Go smol or go home") overhead with Hoffmann's Eq. 4: TeX constants k_N = 0.5 -> +21.0%,
+    # 0.3 -> +107.5%; Besiroglu et al. 2024 constants +25.9%, +161%
     assert get_law("chinchilla").overhead(0.5) == pytest.approx(0.210, abs=0.001)
     assert get_law("chinchilla").overhead(0.3) == pytest.approx(1.075, abs=0.002)
     assert get_law("epoch").overhead(0.5) == pytest.approx(0.259, abs=0.001)
@@ -87,7 +88,7 @@ def test_chinchilla_table3_rows_within_6_percent(params, flops):
 
 
 def test_llama3_405b_budget():
-    # Llama 3 §3.2.1: 3.8e25 FLOPs -> 402B on 16.55T tokens; figure constants give 389B / 16.29T (fitting.md §3.6)
+    # Llama 3 §3.2.1: 3.8e25 FLOPs -> 402B on 16.55T tokens; Fig. 3 legend constants (0.537, 0.299) give 389B / 16.29T
     alloc = get_law("llama3").optimal(3.8e25)
     assert alloc.tokens == pytest.approx(16.29e12, rel=0.005)
     assert alloc.params == pytest.approx(402e9, rel=0.04)
@@ -97,7 +98,7 @@ def test_llama3_405b_budget():
 
 
 def test_deepseek_1e24():
-    # fitting.md §3.5: at 1e24, M = 6.57e11 FLOPs/token (N ≈ 110B), D = 1.52T
+    # Bi et al. 2024 (DeepSeek LLM) §3.2: M_opt = 0.1715 C^0.5243 at 1e24 is 6.57e11 FLOPs/token, D = 1.52T
     alloc = get_law("deepseek").optimal(1e24)
     assert alloc.params * 6 == pytest.approx(6.57e11, rel=0.005)
     assert alloc.tokens == pytest.approx(1.52e12, rel=0.01)
@@ -105,7 +106,7 @@ def test_deepseek_1e24():
 
 
 def test_loss_compute_exponent_values():
-    # fitting.md §1.5: alpha*beta/(alpha+beta) ≈ 0.155 (TeX) and ≈ 0.178 (Epoch)
+    # loss-compute exponent alpha*beta/(alpha+beta) of Hoffmann Eq. 4: 0.155 (TeX), 0.178 (Besiroglu et al. 2024)
     for name, value in (("chinchilla", 0.155), ("epoch", 0.178)):
         law = get_law(name)
         assert law.alpha * law.beta / (law.alpha + law.beta) == pytest.approx(value, abs=0.001)
@@ -163,7 +164,7 @@ def test_optimal_invariants(log_c, name):
     C = 10.0**log_c
     alloc = law.optimal(C)
     assert 6 * alloc.params * alloc.tokens == pytest.approx(C, rel=1e-9)  # 6ND = C
-    # first-order condition alpha A N^-alpha = beta B D^-beta (fitting.md §1.5)
+    # first-order condition of min L(N, C/6N): alpha A N^-alpha = beta B D^-beta (Hoffmann et al. 2022, App. D.2)
     lhs = law.alpha * law.A * alloc.params**-law.alpha
     rhs = law.beta * law.B * alloc.tokens**-law.beta
     assert lhs == pytest.approx(rhs, rel=1e-9)

@@ -60,7 +60,9 @@ def _parametric_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
             constants[key] = entry[key]
     missing = [k for k in PARAM_NAMES if k not in constants]
     if missing:
-        raise ScalingError(f"{where}: missing constant(s) {', '.join(missing)} (E, A, B, alpha, beta)")
+        raise ScalingError(
+            f"{where}: missing constant(s) {', '.join(missing)}; a parametric law needs E, A, B, alpha, beta"
+        )
     fields = {k: _number(constants[k], f"{where} {k}") for k in ("E", "A", "B")}
     fields.update({k: _number(constants[k], f"{where} {k}", EXPONENT_RANGE) for k in ("alpha", "beta")})
     for key in ("R_D_star", "R_N_star"):

@@ -66,7 +66,8 @@ def effective_data(D, unique_tokens, r_d_star):
 def effective_params(N, unique_tokens, r_n_star, A, B, alpha, beta):
     """Muennighoff et al. 2023 Eq. 6: N' = U_N + U_N R_N* (1 - exp(-R_N/R_N*)), U_N = min(N, N_opt(U)).
 
-    N_opt(U) is the compute-optimal size for U tokens: G (U G)^(beta/alpha) (Muennighoff et al. 2023, App. A).
+    N_opt(U) is the size whose compute-optimal token count is U: setting D_opt = U in Hoffmann et al. 2022
+    Eq. 4 gives N = G (U G)^(beta/alpha).
     """
     G = frontier_g(A, B, alpha, beta)
     UN = np.minimum(N, G * np.power(unique_tokens * G, beta / alpha))
