@@ -312,8 +312,9 @@ def zone_figure(
 
     ``known_models``: True for ``data/known_models.csv``, a path to a CSV with the same columns, a list of
     dicts with params/tokens/flops/name, or False. ``plan``: a dict or object with two of params, tokens,
-    flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``), drawn with its interval
-    band (80% by default, Epoch AI's choice). ``size``: the figure's (width, height) in pixels; labels are
+    flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``) or any law with
+    intervals, drawn with its interval band (80% by default, Epoch AI's choice); a law also in ``laws`` gets
+    only its band. ``size``: the figure's (width, height) in pixels; labels are
     placed for it so that none overlaps a marker or another label.
     """
     if axis not in ("params", "tokens"):
@@ -331,8 +332,8 @@ def zone_figure(
     in_zone = [i for i, law in enumerate(law_list) if law.name in zone_names]
     traces = _zone_band(C, [law_list[i] for i in in_zone], [curves[i] for i in in_zone], axis)
     traces += _law_lines(C, law_list, curves, axis)
-    if fitted_law is not None:
-        traces += _fitted_traces(fitted_law, C, axis)
+    if fitted_law is not None:  # a law among ``laws`` already has its line: only its band is added
+        traces += _fitted_traces(fitted_law, C, axis, line=fitted_law.name not in {law.name for law in law_list})
     point = _plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
     y_values = np.concatenate([np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]]
@@ -562,8 +563,9 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[dict[str, Any]]:
-    """A fitted law's line and its interval band (bootstrap percentiles, Epoch AI's 80% by default)."""
+def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> list[dict[str, Any]]:
+    """A fitted law's line and its interval band (bootstrap percentiles, Epoch AI's 80% by default); the band
+    alone with ``line=False`` (for a law already drawn among the others)."""
     allocation = law.optimal(C)
     y = np.asarray(allocation.params if axis == "params" else allocation.tokens, dtype=float)
     interval = allocation.intervals.get("params" if axis == "params" else "tokens")
@@ -576,11 +578,14 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str) -> list[dict[str, Any]]:
                                  hoverinfo="skip", showlegend=False, legendgroup="fitted", name=f"{name} lower"))
         traces.append(_scatter(
             x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill="tonexty",
-            fillcolor=BAND_FILL, legendgroup="fitted", name=f"{level} interval of your fit",
+            fillcolor=BAND_FILL, legendgroup="fitted",
+            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
             hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
                        f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
             hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
         ))
+    if not line:
+        return traces
     traces.append(_scatter(
         x=C, y=y, mode="lines", name=name, legendgroup="fitted",
         line={"color": "#D55E00", "width": 3.5, "dash": "solid"},

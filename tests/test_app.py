@@ -240,3 +240,21 @@ def test_app_command_help_and_loopback_default():
     for flag in ("--host", "--port", "--no-browser", "--runs-dir"):
         assert flag in result.output
     assert "127.0.0.1" in result.output
+
+
+@pytest.mark.parametrize("gpus, accelerator, expected", [
+    ("256xH100", "A100-80GB", "256xA100-80GB"), ("64x8xH100", "H200", "64x8xH200"), ("128", "L4", "128xL4"),
+    ("", "L4", "L4"), ("H100", "MI300X", "MI300X"), ("256xH100", None, "256xH100"),
+])
+def test_the_accelerator_menu_keeps_the_device_count(gpus, accelerator, expected):
+    from scaling.units import parse_cluster
+
+    assert views.with_accelerator(gpus, accelerator) == expected
+    assert parse_cluster(expected).accelerator == (accelerator or "H100")
+
+
+def test_a_request_beyond_the_upload_limit_is_refused():
+    app = create_app(max_upload_bytes=1000)
+    response = app.server.test_client().post("/_dash-update-component", data=b"x" * 100_000,
+                                             content_type="application/json")
+    assert response.status_code == 413

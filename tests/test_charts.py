@@ -161,6 +161,19 @@ def test_fitted_law_band_comes_from_its_bootstrap_replicates():
     assert band.meta["level"] == pytest.approx(0.8)
 
 
+def test_a_law_among_the_lines_gets_only_its_interval_band():
+    """Epoch AI's replication carries intervals (Besiroglu et al. 2024): the zone shows them around its line."""
+    law = get_law("epoch")
+    fig = charts.zone_figure(fitted=law)
+    assert len(_by_meta(fig, law="epoch")) == 1 and not _by_meta(fig, kind="fitted")
+    (band,) = _by_meta(fig, kind="fitted-band")
+    lower = fig.data[list(fig.data).index(band) - 1]
+    lo, hi = law.optimal(np.asarray(band.x)).intervals["params"]
+    np.testing.assert_allclose(lower.y, lo, rtol=1e-12)
+    np.testing.assert_allclose(band.y, hi, rtol=1e-12)
+    assert "Epoch AI replication" in band.name
+
+
 def test_zone_rejects_bad_inputs():
     with pytest.raises(ScalingError):
         charts.zone_figure(axis="flops")

@@ -26,6 +26,7 @@ def create_app(runs_dir: str | Path | None = None, *, max_upload_bytes: int = MA
     import dash
 
     from scaling.app import callbacks, page
+    from scaling.catalog import accelerators
     from scaling.errors import ScalingError
     from scaling.laws import list_laws
     from scaling.model import presets
@@ -40,7 +41,7 @@ def create_app(runs_dir: str | Path | None = None, *, max_upload_bytes: int = MA
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes * 1.4) + 65536  # base64 and the request
     shelf, configs = Shelf(), {}
     app.layout = page.layout([law.name for law in list_laws()], [p.name for p in presets()],
-                             str(folder) if folder else None)
+                             [a.name for a in accelerators()], str(folder) if folder else None)
     callbacks.register(app, shelf, configs, folder)
     return app
 

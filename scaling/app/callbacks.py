@@ -28,6 +28,7 @@ from scaling.app.views import (
     plan_view,
     runs_from_upload,
     runs_view,
+    with_accelerator,
 )
 from scaling.errors import ScalingError
 
@@ -192,6 +193,9 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
          Output("plan-command", "children"), *plan_errors],
         PLAN_INPUTS,
     )(lambda *values: plan_outputs(list(values), shelf))  # fmt: skip
+    app.callback(Output("plan-gpus", "value", allow_duplicate=True), Input("plan-accelerator", "value"),
+                 State("plan-gpus", "value"), prevent_initial_call=True)(
+        lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)  # fmt: skip
     app.clientside_callback(
         "function(q) { if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
         "window.location.pathname + (q || '')); } return ''; }",

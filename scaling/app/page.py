@@ -85,11 +85,17 @@ def _field(prefix: str, name: str, control: Any, label: str, hint: str = "") -> 
     ])  # fmt: skip
 
 
-def plan_form(laws: list[str]) -> html.Div:
-    """Inputs for every budget form ``scaling plan`` accepts, by flag name."""
+def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
+    """Inputs for every budget form ``scaling plan`` accepts, by flag name; the accelerator menu fills in the
+    accelerator part of ``--gpus``."""
     fields = []
     for name in PLAN_FIELDS:
         flag, hint = PLAN_HELP[name]
+        if name == "gpus":
+            fields.append(html.Div([html.Label("accelerator (catalog)", htmlFor="plan-accelerator",
+                                               style=STYLE["label"]),
+                                    dcc.Dropdown(id="plan-accelerator", options=accelerators, clearable=True,
+                                                 placeholder="pick one to set it in --gpus")]))  # fmt: skip
         if name == "law":
             control = dcc.Dropdown(id="plan-law", options=laws, value="chinchilla", clearable=False)
         else:
@@ -190,7 +196,7 @@ def runs_page(runs_dir: str | None) -> html.Div:
     ], style=STYLE["row"])  # fmt: skip
 
 
-def layout(laws: list[str], models: list[str], runs_dir: str | None) -> html.Div:
+def layout(laws: list[str], models: list[str], accelerators: list[str], runs_dir: str | None) -> html.Div:
     """The whole page: a URL, three tabs, and the stores the callbacks share."""
     return html.Div([
         dcc.Location(id="url", refresh=False),
@@ -198,7 +204,7 @@ def layout(laws: list[str], models: list[str], runs_dir: str | None) -> html.Div
         html.Div(id="url-writer", style={"display": "none"}),
         html.H2("scaling: plan a training run", style={"margin": "0.6rem 0"}),
         dcc.Tabs(id="tabs", value="plan", children=[
-            dcc.Tab(label="Plan", value="plan", children=html.Div([plan_form(laws), plan_outputs()],
+            dcc.Tab(label="Plan", value="plan", children=html.Div([plan_form(laws, accelerators), plan_outputs()],
                                                                   style=STYLE["row"])),
             dcc.Tab(label="Memory", value="memory", children=html.Div([memory_form(models), memory_outputs()],
                                                                       style=STYLE["row"])),

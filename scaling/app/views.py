@@ -54,6 +54,16 @@ def query_from_fields(fields: dict[str, Any], names: tuple[str, ...] = PLAN_FIEL
     return "?" + urlencode(pairs) if pairs else ""
 
 
+def with_accelerator(gpus: str | None, accelerator: str | None) -> str:
+    """``--gpus`` with its accelerator replaced (``256xH100`` + ``A100-80GB`` -> ``256xA100-80GB``), keeping the
+    device count (and nodes) as typed; a bare accelerator when no count was given."""
+    text = (gpus or "").strip()
+    if not accelerator:
+        return text
+    count = re.match(r"^(\d+(?:[xX]\d+)?)(?:[xX]|$)", text)
+    return f"{count.group(1)}x{accelerator}" if count else accelerator
+
+
 def command_line(fields: dict[str, Any], command: str = "plan", names: tuple[str, ...] = PLAN_FIELDS) -> str:
     """The same question as a command: ``scaling plan --gpus 256xH100 --days 30``."""
     parts = [f"scaling {command}"]
@@ -200,16 +210,26 @@ def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
         view.error, view.error_field = str(exc), error_field(str(exc), fields)
         return view
     from scaling import charts
-    from scaling.report import zone_arguments
 
     plan = view.plan
     view.tables = plan_tables(plan)
-    view.figures["zone"] = charts.zone_figure(**zone_arguments(plan))
+    view.figures["zone"] = charts.zone_figure(**plan_zone_arguments(plan))
     if plan.memory is not None:
         view.figures["memory"] = charts.memory_figure({"this plan's layout": plan.memory},
                                                       title="Memory per device of the plan's layout")
     view.layouts = best_layouts(plan)
     return view
+
+
+def plan_zone_arguments(plan: Any) -> dict[str, Any]:
+    """The report's zone chart for the plan (`scaling.report.zone_arguments`), with the interval band of the
+    plan's law when it has one (Epoch AI's replication does; a fitted law with bootstrap does)."""
+    from scaling.report import zone_arguments
+
+    arguments = zone_arguments(plan)
+    if arguments["fitted"] is None and plan.law.optimal(plan.budget_flops).intervals.get("params") is not None:
+        arguments["fitted"] = plan.law
+    return arguments
 
 
 def best_layouts(plan: Any, top: int = LAYOUTS_SHOWN) -> Any:
