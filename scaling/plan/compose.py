@@ -66,7 +66,7 @@ def build_plan(request: PlanRequest) -> Plan:
     draft = _draft(request, budget.flops, devices)
     seconds = resource_seconds(request, budget, devices)
     if seconds is not None and draft.layout is not None:
-        draft, budget = _fit_to_deadline(request, budget, devices, seconds)
+        draft, budget = _fit_to_deadline(request, budget, devices, seconds, draft)
     return _assemble(request, budget, devices, draft)
 
 
@@ -117,16 +117,16 @@ def devices_for_deadline(request: PlanRequest, flops: float) -> int:
 
 
 def _fit_to_deadline(
-    request: PlanRequest, budget: Budget, devices: int, seconds: float
+    request: PlanRequest, budget: Budget, devices: int, seconds: float, draft: Draft
 ) -> tuple[Draft, Budget]:
-    """Size the FLOPs so steps x step seconds of the chosen layout equal ``seconds``.
+    """Size the FLOPs so steps x step seconds of the chosen layout equal ``seconds``, starting from ``draft``
+    (the plan at the budget's assumed-MFU FLOPs).
 
     Each round re-plans at the FLOPs the previous layout's step time affords; it stops when the shape,
     batch and layout repeat (the time is then exact) or after `SIZING_ROUNDS`."""
     from scaling.flops import six_nd
 
     flops, previous = budget.flops, None
-    draft = _draft(request, flops, devices)
     for _ in range(SIZING_ROUNDS):
         if draft.layout is None:
             break
