@@ -56,8 +56,6 @@ from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
 from scaling.units import GB
 
-BOUNDS = ("memory", "compute")
-
 
 @dataclass(frozen=True)
 class ServingAssumptions:
