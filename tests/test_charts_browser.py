@@ -176,3 +176,32 @@ def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):
         assert boxes["bars"] and len(boxes["label"]) == 1
         for bar in boxes["bars"]:
             assert not _overlaps(boxes["label"][0], bar)
+
+
+@pytest.mark.parametrize("budgets", [(3e9, 1e10), (3e11, 6e11, 1.2e12), (6e18, 1e19, 3e19, 1e20, 3e20, 1e21)],
+                         ids=["smoke", "small", "chinchilla"])
+def test_isoflop_tick_labels_are_drawn_and_apart_on_every_axis(tmp_path, driver, budgets):
+    import warnings
+
+    runs = synthetic_runs("chinchilla", noise=0.003, budgets=budgets, per_budget=5, spread=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = charts.isoflop_figure(runs)
+    path = charts.save(fig, tmp_path / "isoflop.html", div_id="isoflop")
+    driver.get(path.resolve().as_uri())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements("css selector", "g.xtick text"))
+    ticks = driver.execute_script("""
+        const box = e => {const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];};
+        const out = {};
+        for (const axis of ['xtick', 'x2tick', 'ytick', 'y2tick']) {
+          out[axis] = [...document.querySelectorAll('g.' + axis + ' text')]
+            .filter(t => t.textContent.trim()).map(t => [t.textContent, box(t)]);
+        }
+        return out;""")
+    for axis, labels in ticks.items():
+        assert len(labels) >= 3, (axis, [t for t, _ in labels])
+        for i, (text, box) in enumerate(labels):
+            for other, other_box in labels[i + 1:]:
+                assert not _overlaps(box, other_box), f"{axis}: tick {text!r} overlaps {other!r}"
