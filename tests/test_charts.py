@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaling import charts
 from scaling.errors import ScalingError
@@ -120,6 +122,33 @@ def test_known_models_are_placed_with_hover_text():
     labels = [a.text for a in fig.layout.annotations if a.name == "model-label"]
     assert len(labels) >= len(names) * 0.9  # nearly every model carries a visible label
     assert "Chinchilla 70B" in labels and "GPT-3 175B" in labels
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e19, 1e26), st.floats(1e8, 1e13)), min_size=1, max_size=30))
+def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
+    """The placement rule on its own pixel model: whatever the points, a placed label's box overlaps no
+    marker and no other label, and stays inside the plot."""
+    area = charts._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
+    items = [(x, y, f"model {i}", charts.MODEL_MARKER) for i, (x, y) in enumerate(points)]
+    labels = charts._label_layout(items, area)
+    boxes, markers = [], []
+    for (x, y, text, style), label in zip(items, labels):
+        px, py = area.position(x, y)
+        markers.append((px - style.reach, py - style.reach, px + style.reach, py + style.reach))
+        if label is None:
+            continue
+        w, h = charts._CHAR_WIDTH * style.font * len(text) + 2, charts._LINE_HEIGHT * style.font
+        if label["showarrow"]:
+            cx, cy = px + label["ax"], py - label["ay"]
+        else:
+            anchor_x = {"left": 0.5, "right": -0.5, "center": 0.0}[label["xanchor"]]
+            anchor_y = {"bottom": 0.5, "top": -0.5, "middle": 0.0}[label["yanchor"]]
+            cx, cy = px + label["xshift"] + anchor_x * w, py + label["yshift"] + anchor_y * h
+        boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+    for i, box in enumerate(boxes):
+        assert 0 <= box[0] and box[2] <= 990 and 0 <= box[1] and box[3] <= 450
+        assert not any(charts._overlap(box, other) for other in boxes[i + 1:] + markers)
 
 
 def test_known_models_csv_flops_follow_their_method():
