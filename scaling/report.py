@@ -36,7 +36,7 @@ def zone_arguments(plan: Plan) -> dict[str, Any]:
         if getattr(plan.law, "replicates", None) is not None:
             fitted = plan.law
         else:
-            laws.append(plan.law.name)
+            laws.append(plan.law)  # the law itself: a law file need not be a preset name
     marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops,
               "name": f"this plan ({plan.spec.name})"}  # fmt: skip
     return {"laws": tuple(laws), "plan": marker, "fitted": fitted}

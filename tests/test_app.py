@@ -258,3 +258,21 @@ def test_a_request_beyond_the_upload_limit_is_refused():
     response = app.server.test_client().post("/_dash-update-component", data=b"x" * 100_000,
                                              content_type="application/json")
     assert response.status_code == 413
+
+
+def test_a_law_file_that_is_not_a_preset_plans_and_draws(shelf):
+    """An uploaded law (a copy of Chinchilla's under another name) is planned with and drawn on the zone."""
+    from scaling.laws import get_law
+    from scaling.laws.files import law_to_dict
+
+    entry = {**law_to_dict(get_law("chinchilla")), "name": "mylaw"}
+    contents = "data:application/json;base64," + base64.b64encode(json.dumps(entry).encode()).decode()
+    options, value, tab, error = callbacks.use_law(contents, "mylaw.json", None, shelf, "plan-law-upload")
+    assert value == "upload:mylaw" and error == ""
+    values = callbacks.plan_from_url("?gpus=256xH100&days=30")
+    values[PLAN_FIELDS.index("law")] = value
+    out = callbacks.plan_outputs(values, shelf)
+    assert out[6] == "" and not any(out[10:])
+    assert any(t.meta and t.meta.get("law") == "mylaw" for t in out[2].data)
+    reference = summary_values(callbacks.plan_outputs(callbacks.plan_from_url("?gpus=256xH100&days=30"), shelf)[0])
+    assert summary_values(out[0])["params"] == reference["params"]  # the same constants plan the same model
