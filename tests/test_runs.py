@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -204,3 +205,28 @@ def test_parquet_without_pyarrow_or_damaged_is_one_line(tmp_path):
     with pytest.raises(ScalingError, match="pyarrow|as Parquet") as info:
         read_table(path)
     assert "\n" not in str(info.value)
+
+
+_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.text(max_size=6),
+    st.none(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.fixed_dictionaries({"N": _CELLS, "D": _CELLS, "loss": _CELLS, "status": _CELLS}), max_size=8)
+)
+def test_any_table_is_read_or_refused_in_one_error_and_every_row_is_counted(rows):
+    frame = pd.DataFrame(rows, columns=["N", "D", "loss", "status"])
+    try:
+        table = read_table(frame)
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert table.rows_used + sum(count for _, count in table.dropped) == table.rows_read == len(rows)
+    for column in ("N", "D", "C", "loss"):
+        assert (table.frame[column] > 0).all() and np.isfinite(table.frame[column]).all()
