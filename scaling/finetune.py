@@ -21,9 +21,9 @@ projections therefore skip one input gradient, which the count leaves in (2% for
 
 Time: full fine-tuning takes the step time of the best layout of `scaling.layout.search_layouts` (compute,
 pipeline bubble, TP/DP/PP communication; ZeRO/FSDP for several GPUs). LoRA and QLoRA keep the base frozen
-and replicated (DDP) or sharded (FSDP, ZeRO-3): the step is the hardware FLOPs (exact convention, like the
-layout search) at ``mfu`` of the dense peak, the all-gathers of a sharded base and the adapters' gradient
-all-reduce. A quantized base is dequantized before every matmul: QLoRA's step takes ``QUANT_TIME_FACTOR``
+and replicated (DDP) or sharded (FSDP, ZeRO-3) and take the same step model: compute = model FLOPs (the
+stated convention) / (devices x peak x ``mfu``), stretched by recomputation's exact extra work, plus the
+all-gathers of a sharded base and the adapters' gradient all-reduce. A quantized base is dequantized before every matmul: QLoRA's step takes ``QUANT_TIME_FACTOR``
 times as long. Memory of every candidate comes from `scaling.memory.estimate_memory` (mode ``finetune``).
 """
 
@@ -41,8 +41,10 @@ from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
 
 CONVENTIONS = ("6nd", "exact")
-# Google Cloud, Vertex AI Model Garden, "LoRA and QLoRA recommendations for LLMs": "LoRA is about 66% faster
-# than QLoRA in terms of tuning speed" (the dequantization of the 4-bit base before each matmul).
+# Step-time factor of a quantized base (dequantized before each matmul). Google Cloud, Vertex AI Model Garden,
+# "LoRA and QLoRA recommendations for LLMs": "LoRA is about 66% faster than QLoRA in terms of tuning speed".
+# It depends on the kernels: the torchtune README measures 1.28x (Llama 3.1 8B, RTX 4090: LoRA 3083 vs QLoRA
+# 2413 tokens/s) and 1.02x (Llama 3.2 3B, A100: 8210 vs 8035) with torchao's NF4; give yours when you know it.
 QUANT_TIME_FACTOR = 1.66
 # sequence length when none is given: the model's context, at most this (fine-tuning examples rarely fill the
 # 32K-128K contexts of recent models, and their attention would dominate the estimate)
@@ -124,8 +126,9 @@ class FinetunePlan:
     """A fine-tuning job: FLOPs by term, memory per device, the layout that fits, time, device-hours, cost.
 
     ``flops`` are model FLOPs under ``convention`` (MFU); ``hardware_flops`` add recomputation. ``tokens`` is
-    the dataset, ``trained_tokens`` = tokens x epochs. ``mfu`` is the fraction of the dense peak the kernels
-    reach on the executed FLOPs; ``implied_mfu`` is model FLOPs / (devices x peak x seconds) of the whole step.
+    the dataset, ``trained_tokens`` = tokens x epochs. ``mfu`` is the compute term's model FLOPs over the dense
+    peak (as in the layout search); ``implied_mfu`` is model FLOPs / (devices x peak x seconds) of the whole
+    step, after recomputation, communication, pipeline bubbles and a quantized base's dequantization.
     """
 
     model: str
@@ -189,15 +192,16 @@ def _memory(spec: ModelSpec, common: dict[str, Any], **layout: Any) -> MemoryBre
 
 
 def _full_layout(
-    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, recompute: tuple[str, ...]
-) -> dict[str, Any]:
+    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, recompute: tuple[str, ...],
+    convention: str,
+) -> dict[str, Any]:  # fmt: skip
     """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
     from scaling.layout import search_layouts
 
     kwargs = dict(
         devices=common["devices"], accelerator=common["accelerator"], global_batch=global_batch,
         seq_len=common["seq_len"], mfu=mfu, precision=common["precision"], optimizer=common["optimizer"],
-        recompute=recompute, as_frame=False,
+        recompute=recompute, convention=convention, as_frame=False,
     )  # fmt: skip
     columns, _ = search_layouts(spec, top=1, **kwargs)
     if not len(columns["tp"]):
@@ -219,7 +223,7 @@ def _full_layout(
 
 
 def _adapter_layouts(
-    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, hw_per_token: dict[str, float],
+    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, flops_per_token: dict[str, float],
     quant_factor: float, recompute: tuple[str, ...],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and step time."""
@@ -238,7 +242,7 @@ def _adapter_layouts(
             for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
                 mem = _memory(spec, common, zero=zero, recompute=level, micro_batch=micro,
                               global_batch=global_batch)  # fmt: skip
-                compute_s = tokens * hw_per_token[level] * quant_factor / (devices * peak * mfu)
+                compute_s = tokens * flops_per_token[level] * quant_factor / (devices * peak * mfu)
                 share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
                 # FSDP all-gathers the frozen base for every micro-batch's forward and backward
                 gather_s = (per_device / micro) * 2.0 * share * replica.weights_bytes / link if zero else 0.0
@@ -273,13 +277,14 @@ def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _choose_layout(
     spec: ModelSpec, common: dict[str, Any], *, method: str, levels: tuple[str, ...], mfu: float,
-    global_batch: int, hw_per_token: dict[str, float], quant_factor: float,
+    global_batch: int, flops_per_token: dict[str, float], quant_factor: float, convention: str,
 ) -> tuple[dict[str, Any], MemoryBreakdown]:  # fmt: skip
     """The layout of the run and its memory: the layout search's for full fine-tuning, else the adapters'."""
     if method == "full":
-        layout = _full_layout(spec, common, mfu=mfu, global_batch=global_batch, recompute=levels)
+        layout = _full_layout(spec, common, mfu=mfu, global_batch=global_batch, recompute=levels,
+                              convention=convention)  # fmt: skip
         return layout, _memory(spec, common, global_batch=global_batch, **{k: layout[k] for k in LAYOUT_KEYS})
-    options = _adapter_layouts(spec, common, mfu=mfu, global_batch=global_batch, hw_per_token=hw_per_token,
+    options = _adapter_layouts(spec, common, mfu=mfu, global_batch=global_batch, flops_per_token=flops_per_token,
                                quant_factor=quant_factor, recompute=levels)  # fmt: skip
     layout = _fastest_that_fits(options)
     return layout, layout.pop("memory")
@@ -374,9 +379,14 @@ def plan_finetune(
 
     levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
     factor = factor if quant is not None else 1.0
-    hw = {r: sum(terms("exact", r).values()) for r in levels}  # executed FLOPs, as the layout search counts
+    # what the compute term divides by peak x MFU: model FLOPs under the convention, stretched by the exact
+    # extra work of recomputation (the layout search's step model, so that MFU means the same everywhere)
+    plain = sum(terms("exact").values())
+    compute_fpt = {
+        r: model_flops_per_token(terms(convention)) * sum(terms("exact", r).values()) / plain for r in levels
+    }
     layout, memory = _choose_layout(spec, common, method=method, levels=levels, mfu=mfu, global_batch=batch,
-                                    hw_per_token=hw, quant_factor=factor)  # fmt: skip
+                                    flops_per_token=compute_fpt, quant_factor=factor, convention=convention)  # fmt: skip
     flops_terms = terms(convention, layout["recompute"])
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs
@@ -425,14 +435,17 @@ def _notes(
         )
     else:
         notes.append(
-            "frozen base replicated (DDP) or sharded (FSDP/ZeRO-3); step time: executed FLOPs at peak x MFU "
+            "frozen base replicated (DDP) or sharded (FSDP/ZeRO-3); step time: model FLOPs at peak x MFU "
             "+ all-gathers of a sharded base + the adapters' gradient all-reduce"
         )
     if factor != 1.0:
-        notes.append(
-            f"quantized base: step time x {factor:g} for dequantization (Google Cloud Vertex AI, for 4-bit "
-            "QLoRA: 'LoRA is about 66% faster than QLoRA')"
+        source = (
+            "Google Cloud Vertex AI, for 4-bit QLoRA: 'LoRA is about 66% faster than QLoRA'; torchtune measures "
+            "1.02-1.28x with torchao's NF4"
+            if factor == QUANT_TIME_FACTOR
+            else "given"
         )
+        notes.append(f"quantized base: step time x {factor:g} for dequantization ({source})")
     warnings = []
     if not memory.fits:
         hint = "more devices, a smaller --seq-len or micro-batch"
