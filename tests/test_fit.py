@@ -288,3 +288,20 @@ def test_many_runs_screen_a_subsample_in_bounded_memory():
         law = fit_parametric(big, grid=grid, polish=2)
     assert law.n_runs == len(big) > SCREEN_RUNS and law.n_screen_runs == SCREEN_RUNS
     assert law.alpha == pytest.approx(get_law("chinchilla").alpha, abs=0.02)
+
+
+def test_exact_flops_sweep_fits_on_6nd(tmp_path):
+    """A sweep table whose C was exact FLOPs (20% above 6ND here) is fitted on C = 6ND: each IsoFLOP vertex
+    satisfies 6 N D = C and the token counts are the runs' own, not inflated by the attention share."""
+    runs = synthetic_runs("chinchilla", seed=6)
+    legacy = runs.assign(C_6N=runs["C"], C=runs["C"] * 1.2)  # an older sweep: C exact, C_6N = 6ND
+    path = tmp_path / "runs.csv"
+    legacy.to_csv(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingWarning)
+        fit = fit_isoflop(path)
+    assert sorted({round(b.flops / 1e18, 3) for b in fit.budgets}) == sorted(
+        {round(c / 1e18, 3) for c in runs["C"]}
+    )
+    for budget in fit.budgets:
+        assert 6 * budget.params * budget.tokens == pytest.approx(budget.flops, rel=1e-9)
