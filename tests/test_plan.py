@@ -193,6 +193,8 @@ def test_max_params_caps_the_model():
         (dict(model="llama-2-7b", tokens="2T", gpus="64xA100-80GB", days=30), "contradictory budgets"),
         (dict(flops=1e23, inference_tokens="1e25", gpus="64xH100"), "--inference-tokens"),
         (dict(gpu_hours="1e30"), "beyond what the plan models"),
+        (dict(model="llama-2-70b", max_params="1B"), "--max-params limits the model the plan chooses"),
+        (dict(flops=1e24, mfu=1e-300), "give --gpus, or a realistic MFU"),
         (dict(target_loss=1.0, law="chinchilla"), "irreducible"),
         (dict(target_loss=2.0, law="llama3"), "predicts no loss"),
         (dict(flops=1e23, law="chinchila"), "did you mean"),

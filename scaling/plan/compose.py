@@ -111,9 +111,17 @@ def devices_for_deadline(request: PlanRequest, flops: float) -> int:
     """Without a cluster: the smallest power of two (8 at least) of devices that trains ``flops`` within
     `DEFAULT_DAYS_WITHOUT_CLUSTER` days at the assumed MFU. Powers of two keep data parallelism,
     micro-batches and the global batch divisible."""
+    from scaling.memory.parallel import MAX_DEVICES
+
     peak = request.accelerator.peak(request.dtype)
     per_device = peak * request.mfu * DEFAULT_DAYS_WITHOUT_CLUSTER * units.SECONDS_PER_DAY
-    return max(8, 2 ** math.ceil(math.log2(max(1.0, flops / per_device))))
+    needed = flops / per_device
+    if not needed <= MAX_DEVICES:
+        raise ScalingError(
+            f"training {flops:.3g} FLOPs in {DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at {request.mfu:.3g} MFU needs "
+            f"more than {MAX_DEVICES:.0e} {request.accelerator.name} devices: give --gpus, or a realistic MFU"
+        )
+    return max(8, 2 ** math.ceil(math.log2(max(1.0, needed))))
 
 
 def _fit_to_deadline(

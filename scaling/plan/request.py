@@ -97,6 +97,10 @@ def check_budget_choice(request: PlanRequest) -> None:
         raise ScalingError(f"contradictory budgets: {', '.join(given)} each fix the compute; give only one")
     if request.model is not None and request.params is not None:
         raise ScalingError("give either a MODEL or --params, not both")
+    if request.fixed_model and request.max_params is not None:
+        raise ScalingError(
+            "--max-params limits the model the plan chooses: drop it when MODEL or --params is given"
+        )
     if not given:
         if request.params is not None:
             raise ScalingError("--params needs --tokens, or a budget such as --gpus with --days")
