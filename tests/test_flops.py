@@ -1,4 +1,4 @@
-"""FLOPs, PF-days, time and cost against published tables (see /work/shared/research/estimators.md §3)."""
+"""FLOPs, PF-days, time and cost against published tables (Kaplan et al. 2020; GPT-3 Table D.1; Hoffmann et al. 2022 App. F; Korthikanti et al. 2022 Table 5)."""
 
 from __future__ import annotations
 

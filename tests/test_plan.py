@@ -22,9 +22,9 @@ GOPHER_BUDGET = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, the Chinchilla
     "law, n_opt, tokens_per_param",
     [
         # Approach 3, unrounded TeX constants: G = (αA/βB)^(1/(α+β)) = 1.300, a = β/(α+β) = 0.4565,
-        # N = G (C/6)^a = 1.300 x (9.6e22)^0.4565 = 40.4B (Fig. 4 caption: "40B"); D/N = 58.9 (fitting.md 1.7).
+        # N = G (C/6)^a = 1.300 x (9.6e22)^0.4565 = 40.4B (Fig. 4 caption: "40B"); D/N = C / (6 N^2) = 58.9.
         ("chinchilla", 40.4e9, 58.9),
-        # Eq. 10 as printed: the rounding moves the optimum to 32.2B and D/N 92.6 (fitting.md 1.6-1.7).
+        # Eq. 10 as printed: the rounding moves the optimum to 32.2B and D/N 92.6 (Hoffmann et al. 2022, Eq. 10 with its printed constants).
         ("chinchilla-printed", 32.2e9, 92.6),
         # Approach 1 line fitted to Table 3: N = 0.09916 C^0.4981 = 0.09916 x 10^(23.7604 x 0.4981) = 67.8B
         # (Table 3 prints 67B at 5.76e23); D = C / 6N = 1.415T, D/N = 20.9.
