@@ -274,7 +274,7 @@ class RunsTable:
     rows_read: int
     dropped: tuple[tuple[str, int], ...] = ()  # (reason, rows)
     notes: tuple[str, ...] = ()
-    curves_path: Path | None = None  # a sweep folder's curves/
+    curves_path: Path | None = None  # the curves/ folder beside the table (a sweep's), if there is one
 
     @property
     def rows_used(self) -> int:
@@ -357,10 +357,9 @@ def _load(source: Any) -> tuple[Any, str, Path | None]:
     if isinstance(source, (list, tuple)):
         return _frame_from_records(list(source), "the runs table"), "the runs table", None
     path = Path(str(source))
-    curves = None
     if path.is_dir():
-        curves = path / "curves" if (path / "curves").is_dir() else None
         path = path / "runs.csv"
+    curves = path.parent / "curves" if (path.parent / "curves").is_dir() else None  # a sweep's curves/
     if not path.is_file():
         problem = "is not a regular file" if path.exists() else "does not exist"
         raise ScalingError(
@@ -588,30 +587,53 @@ def read_table(source: Any) -> RunsTable:
     return table
 
 
-def _sweep_curves(folder: Path, runs: Any) -> Any:
-    """A sweep folder's ``curves/<run_id>.csv`` as a long table; loss is ``val_loss`` where the curve has at
-    least three evaluated points, else ``train_loss`` (the rule, stated once)."""
+CURVE_LOSS_RULE = "val_loss where a curve has at least three evaluations, else train_loss"
+
+
+def _sweep_curve(path: Path, run: Any) -> Any:
+    """One ``curves/<run_id>.csv`` as points (run_id, N, D, loss) by `CURVE_LOSS_RULE`; None if unreadable."""
     import pandas as pd
 
-    parts = []
-    for _, run in runs.iterrows():
-        path = folder / f"{run['run_id']}.csv"
-        if not path.is_file():
-            continue
-        try:
-            curve = pd.read_csv(path)
-        except (ValueError, OSError, pd.errors.ParserError):
-            continue
-        column = (
-            "val_loss" if curve.get("val_loss", pd.Series(dtype=float)).notna().sum() >= 3 else "train_loss"
+    try:
+        curve = pd.read_csv(path)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    evaluated = pd.to_numeric(curve.get("val_loss", pd.Series(dtype=float)), errors="coerce").notna().sum()
+    column = "val_loss" if evaluated >= 3 else "train_loss"
+    if column not in curve.columns or "tokens" not in curve.columns:
+        return None
+    return pd.DataFrame({"run_id": run["run_id"], "N": run["N"], "D": curve["tokens"], "loss": curve[column]})
+
+
+def read_sweep_curves(curves_dir: str | os.PathLike, runs: Any) -> RunsTable:
+    """The loss curves of a sweep's runs (``curves/<run_id>.csv``, loss by `CURVE_LOSS_RULE`) as a long
+    table; runs without a readable curve and points that are not finite positive numbers are counted."""
+    import pandas as pd
+
+    if "run_id" not in runs.columns:
+        raise ScalingError(
+            "the runs table has no run_id column, so its curves/ files cannot be matched to runs"
         )
-        if column not in curve.columns or "tokens" not in curve.columns:
-            continue
-        parts.append(pd.DataFrame({"run_id": run["run_id"], "N": run["N"], "D": curve["tokens"],
-                                   "loss": curve[column]}))  # fmt: skip
-    return (
+    parts, missing = [], 0
+    for _, run in runs.iterrows():
+        part = _sweep_curve(Path(curves_dir) / f"{run['run_id']}.csv", run)
+        missing += part is None
+        if part is not None:
+            parts.append(part)
+    frame = (
         pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_id", "N", "D", "loss"])
     )
+    rows = _Rows(frame)
+    if missing:
+        rows.dropped["run without a readable curve file"] = missing
+    _numbers(rows, ("N", "D", "loss"))
+    rows.frame = rows.frame.sort_values(["run_id", "D"]).reset_index(drop=True)
+    read = int(len(rows.frame)) + sum(rows.dropped.values())
+    notes = (f"curves from {str(curves_dir)!r} ({CURVE_LOSS_RULE})",)
+    table = RunsTable(rows.frame, str(curves_dir), read, tuple(rows.dropped.items()), notes)
+    if table.rows_used == 0:
+        raise ScalingError(f"no usable curve point in {table.summary()}")
+    return table
 
 
 def read_curves(source: Any) -> RunsTable:
@@ -623,16 +645,14 @@ def read_curves(source: Any) -> RunsTable:
     path = None if not isinstance(source, (str, os.PathLike)) else Path(source)
     if path is not None and path.is_dir():
         runs = read_table(path)
-        if runs.curves_path is None or "run_id" not in runs.frame.columns:
+        if runs.curves_path is None:
             raise ScalingError(
                 f"{str(path)!r} holds no curves/ folder of loss curves (Approach 1 needs them)"
             )
-        frame, label, read = _sweep_curves(runs.curves_path, runs.frame), str(runs.curves_path), None
-        notes = ["curves from the sweep folder (val_loss with >= 3 evaluations, else train_loss)"]
-    else:
-        frame, label, _ = _load(source)
-        frame, notes = canonical_columns(frame)
-        read = int(frame.shape[0])
+        return read_sweep_curves(runs.curves_path, runs.frame)
+    frame, label, _ = _load(source)
+    frame, notes = canonical_columns(frame)
+    read = int(frame.shape[0])
     rows = _Rows(frame)
     if "curve" in rows.frame.columns:
         notes.append(_explode_curves(rows))
@@ -644,7 +664,6 @@ def read_curves(source: Any) -> RunsTable:
         )
     _numbers(rows, ("N", "D", "loss"))
     rows.frame = rows.frame.sort_values(["run_id", "D"]).reset_index(drop=True)
-    read = int(len(rows.frame)) + sum(rows.dropped.values()) if read is None else read
     table = RunsTable(rows.frame, label, read, tuple(rows.dropped.items()), tuple(notes))
     if table.rows_used == 0:
         raise ScalingError(f"no usable curve point in {table.summary()}")

@@ -305,3 +305,17 @@ def test_exact_flops_sweep_fits_on_6nd(tmp_path):
     )
     for budget in fit.budgets:
         assert 6 * budget.params * budget.tokens == pytest.approx(budget.flops, rel=1e-9)
+
+
+def test_sweep_runs_csv_finds_its_curves_and_counts_a_missing_one(tmp_path):
+    from scaling.fit import fit_runs
+    from scaling.runs import read_sweep_curves, read_table
+
+    folder = _sweep_folder(tmp_path / "runs")
+    missing = sorted((folder / "curves").iterdir())[0]
+    missing.unlink()
+    report = fit_runs(folder / "runs.csv", approach="all")
+    assert report.approach1 is not None
+    curves = read_sweep_curves(folder / "curves", read_table(folder).frame)
+    assert dict(curves.dropped) == {"run without a readable curve file": 1}
+    assert any("run without a readable curve file" in w for w in report.warnings)

@@ -99,11 +99,15 @@ def approaches_disagree(a2: IsoFlopFit, a3: FittedLaw) -> str | None:
 def fit_approach1(
     source: Any, table: runs_table.RunsTable, required: bool
 ) -> tuple[EnvelopeFit | None, str | None, list[str]]:
-    """Approach 1 from the loss curves (a sweep folder's ``curves/``, or the source itself); skipped with the
-    reason when not ``required`` and there are none."""
-    curves = table.curves_path.parent if table.curves_path is not None else source
+    """Approach 1 from the loss curves (the ``curves/`` folder beside the runs, or the source itself);
+    skipped with the reason when not ``required`` and there are none."""
     try:
-        fit, messages = collect(fit_envelope, curves)
+        if table.curves_path is not None:
+            curves, messages = collect(runs_table.read_sweep_curves, table.curves_path, table.frame)
+            _, more = collect(report_table, curves)
+            fit, most = collect(fit_envelope, curves.frame)
+            return fit, None, messages + more + most
+        fit, messages = collect(fit_envelope, source)
         return fit, None, messages
     except ScalingError as exc:
         if required:
