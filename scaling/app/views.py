@@ -404,14 +404,14 @@ def runs_view(source: Any, name: str, *, bootstrap: int = 200) -> RunsView:
 
 
 def allocation_table(report: Any) -> Table:
-    """N_opt ∝ C^a and D_opt ∝ C^b from each approach that could be fitted."""
+    """N_opt ∝ C^a and D_opt ∝ C^b from each approach that could be fitted (why one could not is among the
+    view's warnings)."""
     rows = []
     for label, fitted in (("Approach 1 (envelope)", report.approach1), ("Approach 2 (IsoFLOP)", report.approach2),
                           ("Approach 3 (parametric)", report.approach3)):  # fmt: skip
         if fitted is not None:
             rows.append((label, f"{fitted.a:.4f}", f"{fitted.b:.4f}"))
-    notes = tuple(f"{key}: {reason}" for key, reason in report.skipped.items())
-    return Table.of(rows, ("", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"), title="Exponents by approach", notes=notes)
+    return Table.of(rows, ("", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"), title="Exponents by approach")
 
 
 def law_table(law: Any) -> Table:
