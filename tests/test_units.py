@@ -199,3 +199,31 @@ def test_decimal_commas_are_refused_not_read_as_thousands(whole, fraction):
     # "1,5" means 1.5 in much of the world; reading it as 15 would be a silent error.
     with pytest.raises(ScalingError, match="commas separate thousands"):
         units.parse_count(f"{whole},{fraction}")
+
+
+@given(
+    devices=st.integers(min_value=1, max_value=100_000),
+    accelerator=st.sampled_from(["H100", "A100-80GB", "A100-40GB"]),
+    days=st.integers(min_value=1, max_value=400),
+    percent=st.integers(min_value=1, max_value=100),
+)
+def test_cluster_budget_string_is_devices_x_peak_x_mfu_x_time(devices, accelerator, days, percent):
+    from scaling.budget import budget_from_text
+    from scaling.catalog import get_accelerator
+
+    budget = budget_from_text(f"{devices}x{accelerator} {days}d {percent}%")
+    peak = get_accelerator(accelerator).peak("bf16")
+    assert budget.flops == pytest.approx(devices * peak * percent / 100 * days * 86400, rel=1e-12)
+    assert budget.kind == "time" and budget.seconds == days * 86400
+
+
+@given(st.text(max_size=30))
+def test_budget_parser_accepts_or_says_why(text):
+    from scaling.budget import budget_from_text
+
+    try:
+        budget = budget_from_text(text)
+    except ScalingError as exc:
+        assert "budget" in str(exc) and "\n" not in str(exc)
+    else:
+        assert budget.flops > 0 and budget.flops < float("inf")
