@@ -272,3 +272,38 @@ def test_inference_aware_tiny_budget_no_crash():
         get_law("chinchilla").optimal(1.5, inference_tokens=2e12)
     alloc = get_law("chinchilla").optimal(1e15, inference_tokens=2e12)
     assert alloc.extra_flops > 0 and alloc.flops == pytest.approx(alloc.budget_flops + alloc.extra_flops)
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(10**400), 10**400),
+    st.text(max_size=5),
+    st.none(),
+    st.booleans(),
+    st.lists(st.floats(0.01, 10), max_size=6),
+    st.dictionaries(
+        st.sampled_from(["coef", "exp", "replicates", "flops_range", "level", "a"]), st.floats(), max_size=3
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["kind", "E", "A", "B", "alpha", "beta", "bootstrap", "fit", "se", "uncertainty", "n_opt",
+                         "d_opt", "m_opt", "joint_law", "aliases", "loss_unit", "vocab_size", "name", "constants"]),
+        _VALUES, max_size=4,
+    ),
+    st.sampled_from([GOOD, {"name": "line", "kind": "allocation", "n_opt": {"coef": 0.1, "exp": 0.5}}]),
+)  # fmt: skip
+def test_any_law_file_loads_into_a_working_law_or_one_clear_error(tmp_path_factory, damage, base):
+    from scaling.laws import law_from_dict
+
+    try:
+        law = law_from_dict({**base, **damage})
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+        return
+    alloc = law.optimal(1e22)
+    assert np.isfinite(alloc.params) and alloc.params > 0 and np.isfinite(alloc.tokens)
+    assert not law.has_loss or np.isfinite(alloc.loss)

@@ -33,6 +33,8 @@ MAX_LAW_FILE_BYTES = 64 * 2**20
 
 def _number(value: Any, what: str, bounds: tuple[float, float] | None = None) -> float:
     """A finite positive number, within ``bounds`` when given."""
+    if isinstance(value, (list, tuple, dict, str)):
+        raise ScalingError(f"invalid {what} {value!r}: expected a number")
     number = checks.positive(value, what)
     if bounds is not None and not bounds[0] <= number <= bounds[1]:
         raise ScalingError(f"invalid {what} {value!r}: expected a number from {bounds[0]:g} to {bounds[1]:g}")
@@ -106,9 +108,13 @@ def _allocation_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _uncertainty_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "se": {k: checks.finite(v, f"{where} se.{k}") for k, v in _mapping(entry.get("se"), f"{where} se").items()},
+        "se": {k: _number(v, f"{where} se.{k}") for k, v in _mapping(entry.get("se"), f"{where} se").items()},
         "uncertainty": dict(_mapping(entry.get("uncertainty"), f"{where} uncertainty")),
     }  # fmt: skip
+    if "pivot_flops" in fields["uncertainty"]:
+        fields["uncertainty"]["pivot_flops"] = _number(
+            fields["uncertainty"]["pivot_flops"], f"{where} pivot_flops"
+        )
     boot = _mapping(entry.get("bootstrap"), f"{where} bootstrap")
     if boot.get("replicates"):
         rows = boot["replicates"]
