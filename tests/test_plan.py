@@ -427,3 +427,14 @@ def test_plan_displays_its_own_tables_in_a_notebook():
     for table in plan_tables(plan):
         assert table.title in html
     assert "every value" in html and str(plan.spec.params) in html.replace(",", "")
+
+
+def test_given_model_to_a_target_loss_trains_until_the_law_predicts_it():
+    # Llama 2 7B under Chinchilla's Approach 3 (Hoffmann et al. 2022, Eq. 10): the tokens that bring it to 2.0.
+    plan = make_plan(model="llama-2-7b", target_loss=2.0, gpus="64xH100")
+    assert plan.loss == pytest.approx(2.0, abs=1e-9)
+    assert plan.budget_flops == pytest.approx(6 * plan.spec.params * plan.tokens, rel=1e-12)
+    from scaling.errors import ScalingError
+
+    with pytest.raises(ScalingError, match="never reaches it"):
+        make_plan(model="llama-2-7b", target_loss=1.8, gpus="64xH100")

@@ -83,7 +83,9 @@ def initial_budget(request: PlanRequest) -> Budget:
     elif r.gpu_hours is not None:
         budget = Budget.of_gpu_hours(r.gpu_hours, r.accelerator, r.mfu, r.dtype)
     elif r.target_loss is not None:
-        budget = Budget.of_loss(r.law, r.target_loss)
+        budget = (
+            Budget.of_loss(r.law, r.target_loss) if not r.fixed_model else _model_to_loss(r, r.target_loss)
+        )
     else:
         spec = fixed_spec(r)
         budget = Budget.of_model(spec, r.tokens if r.tokens is not None else float(spec.training_tokens or 0))
@@ -93,6 +95,22 @@ def initial_budget(request: PlanRequest) -> Budget:
             "about a million times the largest published training runs)"
         )
     return budget
+
+
+def _model_to_loss(request: PlanRequest, loss: float) -> Budget:
+    """A given model trained until the law predicts ``loss``: the tokens that takes, as a 6ND budget."""
+    from scaling.serving.optimum import training_tokens_for_loss
+
+    spec = fixed_spec(request)
+    Budget.of_loss(request.law, loss)  # the law predicts a loss and ``loss`` is above its floor
+    tokens = training_tokens_for_loss(request.law, float(spec.params), loss)
+    if not math.isfinite(tokens):
+        raise ScalingError(
+            f"--target-loss {loss:g}: {spec.name} ({units.format_count(spec.params)} params) never reaches it under "
+            f"law {request.law.name!r}, however long it trains; give a larger model or a higher loss"
+        )
+    budget = Budget.of_model(spec, tokens)
+    return Budget(budget.flops, "target-loss", f"{budget.source}, the tokens that reach loss {loss:g}")
 
 
 def resource_seconds(request: PlanRequest, budget: Budget, devices: int) -> float | None:
