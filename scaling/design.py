@@ -29,7 +29,7 @@ deviation ratio; it is a forecast under the current fit, not a promise: bench/be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -305,7 +305,18 @@ def _reason(law: Law, frame: Any, budgets_done: np.ndarray, budget: float, N: fl
 
 
 # ------------------------------------------------------------------------------------ from a runs table
-DESIGN_COLUMNS = ["N", "D", "C", "budget", "cost_flops", "d_model", "n_layer", "variance_cut", "reason"]
+DESIGN_COLUMNS = [
+    "N",
+    "D",
+    "C",
+    "budget",
+    "cost_flops",
+    "d_model",
+    "n_layer",
+    "seed",
+    "variance_cut",
+    "reason",
+]
 
 
 def next_runs(
@@ -334,12 +345,18 @@ def next_runs(
     folder = Path(str(source)) if not hasattr(source, "columns") else None
     if folder is not None and folder.is_file():
         folder = folder.parent
-    if folder is not None and (folder / "sweep.json").is_file():
+    sweep = folder is not None and (folder / "sweep.json").is_file()
+    if sweep:
         from scaling.train.sweep import design_candidates
 
         candidates = design_candidates(folder, law, budget_flops)
-    return design_runs(law, frame, budget_flops=budget_flops, max_runs=max_runs, target_flops=target_flops,
-                       quantity=quantity, candidates=candidates)  # fmt: skip
+    design = design_runs(law, frame, budget_flops=budget_flops, max_runs=max_runs, target_flops=target_flops,
+                         quantity=quantity, candidates=candidates)  # fmt: skip
+    if sweep:
+        from scaling.train.sweep import assign_seeds, design_recipe
+
+        design = replace(design, runs=assign_seeds(design.runs, frame, int(design_recipe(folder)["seed"])))
+    return design
 
 
 def design_csv(design: Design) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import pickle
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -219,3 +221,42 @@ def test_sweep_design_that_is_not_a_design_is_one_error(finished, tmp_path):
         design = tmp_path / "bad.csv"
         design.write_text(text)
         _one_error_line(_invoke(["sweep", "--design", design, "--out", finished, "--dry-run"]))
+
+
+def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plans(tmp_path):
+    """`scaling next FOLDER -o next.csv` then `scaling sweep --design next.csv`: the proposed runs are the sweep's
+    own shapes on exact-FLOP budgets, and the sweep plans exactly them (losses here from Chinchilla's law)."""
+    from scaling.laws import get_law
+    from scaling.runs import write_rows
+    from scaling.train.run import flop_accounting, plan_steps
+
+    plan = plan_sweep(tmp_path, preset="smoke", budgets=[3e9, 1e10, 3e10], sizes=4)
+    write_design(plan)
+    law = get_law("chinchilla")
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in plan.configs:
+        spec = c.spec()
+        D = plan_steps(c, spec) * c.batch * c.seq_len
+        loss = float(law.predict(spec.params * 1e4, D * 1e4)) * math.exp(0.01 * rng.standard_normal())
+        rows.append({"run_id": c.run_id, "status": "ok", "budget": c.budget, "N": spec.params, "D": D,
+                     **flop_accounting(spec, D), "loss": loss, "d_model": c.d_model, "n_layer": c.n_layer})  # fmt: skip
+    write_rows(tmp_path / "runs.csv", rows)
+    out = tmp_path.parent / f"{tmp_path.name}-next.csv"
+    result = _invoke(
+        ["next", tmp_path, "--budget-flops", "1e11", "--runs", "3", "--bootstrap", "200", "-o", out]
+    )
+    assert result.exit_code == 0, result.output
+    proposed = _rows(out)
+    assert 1 <= len(proposed) <= 3 and sum(float(r["cost_flops"]) for r in proposed) <= 1e11 * (1 + 1e-9)
+    shapes = {(8, 1), (12, 1), (16, 1), (24, 1), (32, 1)}
+    assert all((int(r["d_model"]), int(r["n_layer"])) in shapes for r in proposed)
+    planned = _invoke(["sweep", "--design", out, "--out", tmp_path, "--dry-run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    configs = json.loads(planned.output[planned.output.index("[") :])
+    new = [c for c in configs if c["run_id"] not in {r["run_id"] for r in rows}]
+    expected = [(int(r["d_model"]), float(r["budget"]), int(r["seed"])) for r in proposed]
+    assert sorted((c["d_model"], c["budget"], c["seed"]) for c in new) == sorted(expected)
+    assert len(new) == len(
+        proposed
+    )  # a repeat of a run already there (or proposed twice) trains under a new seed

@@ -275,12 +275,12 @@ def plan_sweep(
     lr: float | None = None,
     device: str = "cpu",
     force_new: bool = False,
-    design: list[tuple[tuple[int, int], float]] | None = None,
+    design: list[tuple[tuple[int, int], float, int | None]] | None = None,
 ) -> Sweep:
     """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring).
 
-    With ``design`` ((d_model, n_layer), budget) pairs (from `read_design`), exactly those runs are planned
-    instead of the preset's budgets, and no edge extension is added."""
+    With ``design`` ((d_model, n_layer), budget, seed or None) runs (from `read_design`), exactly those runs are
+    planned instead of the preset's budgets (a seed of None is the recipe's), and no edge extension is added."""
     from scaling.train.data import load_corpus
 
     if preset not in PRESETS:
@@ -313,9 +313,10 @@ def plan_sweep(
     sweep.configs = list(known)
     if design is not None:
         sweep.preset = replace(base, extend=False)
-        sweep.configs += [
-            c for c in (_config(sweep, b, shape) for shape, b in design) if c not in sweep.configs
-        ]
+        for shape, budget, seed in design:
+            config = _config(sweep, budget, shape)
+            config = config if seed is None else replace(config, seed=seed)
+            sweep.configs += [] if config in sweep.configs else [config]
     for budget in base.budgets if design is None else ():
         if budget in known_budgets:
             continue
@@ -536,9 +537,11 @@ BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {
 
 # ----------------------------------------------------------------------------------------- throughput
 def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25) -> dict:
-    """Measured training FLOP/s (exact convention) of each shape on one thread: a few of the run's own steps
-    (forward, backward, gradient clipping, fused AdamW) on random tokens. At the smallest sizes a step is bound by
-    per-op overhead, the optimizer's included, so a stand-in step would overstate their speed."""
+    """Measured training FLOP/s (exact convention) of each shape per second of one core: a few of the run's own
+    steps (forward, backward, gradient clipping, fused AdamW) on random tokens, timed in CPU time so that a busy
+    machine does not distort a short probe (`cpu_share` says how much of a core each worker will get). At the
+    smallest sizes a step is bound by per-op overhead, the optimizer's included: a stand-in step would overstate
+    their speed."""
     import torch
 
     from scaling.train.model import GPT, gpt_spec
@@ -555,7 +558,7 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
             x = torch.randint(0, 256, (batch, seq_len))
             n, elapsed = 0, 0.0
             for i in range(1000):
-                tick = time.perf_counter()
+                tick = time.thread_time()
                 _, loss = model(x, x)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -563,7 +566,7 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
                 optimizer.step()
                 loss.item()
                 if i >= 2:  # skip the first steps (allocation, kernel selection)
-                    n, elapsed = n + 1, elapsed + time.perf_counter() - tick
+                    n, elapsed = n + 1, elapsed + time.thread_time() - tick
                     if elapsed > seconds and n >= 3:
                         break
             rates[shape] = exact_flops_per_token(spec) * batch * seq_len * n / elapsed
@@ -573,7 +576,7 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
 
 
 RUN_OVERHEAD_S = 1.0  # per run in a warm worker: read the (cached) corpus, build the model, save a checkpoint
-WORKER_START_S = 10.0  # per worker: import torch (3 s), torch._dynamo with the first optimizer (3 s), the corpus (1 s), x2 cores shared
+WORKER_START_S = 10.0  # per worker, quiet machine: import torch (3 s), torch._dynamo (3 s), the corpus (1 s), 2 at once
 
 
 def run_seconds(config: RunConfig, rates: dict) -> float:
@@ -584,6 +587,17 @@ def run_seconds(config: RunConfig, rates: dict) -> float:
     spec = config.spec()
     evaluation = evaluation_tokens(config) * exact_flops_per_token(spec) / 3.0
     return (config.budget + evaluation) / rates[(config.d_model, config.n_layer)] + RUN_OVERHEAD_S
+
+
+def cpu_share(workers: int) -> float:
+    """The fraction of a core each of ``workers`` single-threaded workers can expect: 1 on a quiet machine, less
+    when the 1-minute load average (less this process) says other work holds the cores."""
+    cores = os.cpu_count() or 1
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1.0)
+    except OSError:
+        others = 0.0
+    return min(1.0, cores / (others + max(1, workers)))
 
 
 def estimate_seconds(
@@ -730,15 +744,18 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
             break
         if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
             shapes = [(c.d_model, c.n_layer) for c in todo]
-            rates = {**(rates or {}), **(probe_throughput(shapes, sweep.recipe["seq_len"], sweep.recipe["batch"])
-                                         if probe else {s: 1e10 for s in shapes})}  # fmt: skip
-        eta = estimate_seconds(todo, rates, workers)
+            share = cpu_share(workers) if probe else 1.0
+            measured = (
+                probe_throughput(shapes, sweep.recipe["seq_len"], sweep.recipe["batch"]) if probe else {}
+            )
+            rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
+        eta = estimate_seconds(todo, rates, workers, WORKER_START_S / share)
         if first:
             skipped = len(sweep.configs) - len(todo)
             say(f"sweep: {len(todo)} runs to do" + (f" ({skipped} already in {runs_path})" if skipped else "")
                 + f" over {len(sweep.budgets)} budgets, {workers} {backend} worker(s); ETA ~{_clock(eta)}"
-                + (f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s per worker)"
-                   if probe else ""))  # fmt: skip
+                + (f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s per worker"
+                   + (f" at ~{share:.0%} of a core on this busy machine)" if share < 1 else ")") if probe else ""))  # fmt: skip
             first = False
         else:
             say(
@@ -746,7 +763,7 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
             )
         # Longest runs first, so the last one to finish is short (no long tail on one core).
         todo.sort(key=lambda c: run_seconds(c, rates), reverse=True)
-        progress = Progress({c.run_id: run_seconds(c, rates) for c in todo}, workers)
+        progress = Progress({c.run_id: run_seconds(c, rates) for c in todo}, workers, WORKER_START_S / share)
         try:
             for config, result in BACKENDS[backend](todo, out, workers, tick=progress.tick):
                 if "error" in result:
@@ -836,8 +853,8 @@ def design_candidates(out: str | Path, law, budget_flops: float):
                       extra=tuple(extra), cost_convention="exact training FLOPs (the sweep's budgets)")  # fmt: skip
 
 
-def read_design(path: str | Path) -> list[tuple[tuple[int, int], float]]:
-    """((d_model, n_layer), budget) of each run in a design CSV written by `scaling next SWEEP_FOLDER -o`."""
+def read_design(path: str | Path) -> list[tuple[tuple[int, int], float, int | None]]:
+    """((d_model, n_layer), budget, seed or None) of each run in a design CSV from `scaling next FOLDER -o`."""
     import csv
 
     from scaling.checks import positive, positive_int
@@ -857,8 +874,31 @@ def read_design(path: str | Path) -> list[tuple[tuple[int, int], float]]:
             positive_int(row["d_model"], f"{where} d_model"),
             positive_int(row["n_layer"], f"{where} n_layer"),
         )
-        design.append((shape, float(positive(row["budget"], f"{where} budget"))))
+        seed = row.get("seed")
+        seed = positive_int(seed, f"{where} seed", allow_zero=True) if seed not in (None, "") else None
+        design.append((shape, float(positive(row["budget"], f"{where} budget")), seed))
     return design
+
+
+def assign_seeds(runs: tuple, rows: Any, seed: int) -> tuple:
+    """Proposed runs (`scaling.design.ProposedRun`) with the seed each must train with: a run the folder already
+    holds (same shape and budget), or one proposed twice, is a repeat under the next unused seed, so that training
+    it adds a run (a seed repeat lowers the noise there) instead of finding it done."""
+    from collections import Counter
+
+    def key(d_model: Any, n_layer: Any, budget: Any) -> tuple[int, int, float]:
+        return int(float(d_model)), int(float(n_layer)), round(float(budget), -3)
+
+    columns = {"d_model", "n_layer", "budget"}
+    taken = Counter(
+        key(r["d_model"], r["n_layer"], r["budget"]) for _, r in rows.iterrows()
+    ) if columns <= set(rows.columns) else Counter()  # fmt: skip
+    out = []
+    for run in runs:
+        k = key(run.extra["d_model"], run.extra["n_layer"], run.budget)
+        out.append(replace(run, extra={**run.extra, "seed": seed + taken[k]}))
+        taken[k] += 1
+    return tuple(out)
 
 
 def design_recipe(out: str | Path) -> dict[str, Any]:

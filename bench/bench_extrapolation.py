@@ -1,0 +1,109 @@
+"""Does a fit from small runs predict a bigger run? Fit a sweep, predict a held-out run 4x beyond it, train it.
+
+    scaling sweep --preset small --out runs/small          # the fitted sweep (or any sweep folder, >= 3 budgets)
+    python bench/bench_extrapolation.py runs/small          # + one held-out run at 4x the largest budget
+    python bench/bench_extrapolation.py runs/small --factor 8 --isoflop 5   # + a held-out IsoFLOP set of 5 sizes
+
+Approach 3 (Hoffmann et al. 2022, Eq. 2, with bootstrap replicates) is fitted to every finished run of the folder.
+The held-out budget is ``--factor`` x the largest budget (exact training FLOPs, the sweep's own convention). The
+held-out model is the sweep ladder's shape whose predicted loss at that budget is lowest (the fit's optimal size
+among the sizes the sweep can train), trained with the folder's recipe into ``FOLDER/holdout/``. The table prints the
+predicted loss with its 80% interval against the measured one, and the relative error (target: inside the
+interval and within 1.5%). With ``--isoflop K``, K sizes around it are trained at the same budget too, and the
+measured IsoFLOP minimum (parabola in log N) is set against Approach 2's N_opt extrapolated from the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def held_out_shapes(law, folder: Path, budget: float, count: int):
+    """Ladder shapes by predicted loss at ``budget`` (the best first, then its neighbours on the ladder)."""
+    from scaling.train.model import gpt_spec
+    from scaling.train.run import exact_flops_per_token
+    from scaling.train.sweep import PRESETS
+
+    design = json.loads((folder / "sweep.json").read_text())
+    recipe = design["recipe"]
+    preset = PRESETS.get(design.get("preset"), PRESETS["small"])
+    ladder = [*preset.below, *preset.shapes]
+    scored = []
+    for shape in ladder:
+        spec = gpt_spec(*shape, seq_len=recipe["seq_len"])
+        D = budget / exact_flops_per_token(spec)
+        scored.append((float(law.predict(spec.params, D)), shape, spec.params, D))
+    best = min(range(len(scored)), key=lambda i: scored[i][0])
+    lo = max(0, min(best - count // 2, len(ladder) - count))
+    return recipe, scored[best], [s[1] for s in scored[lo : lo + count]]
+
+
+def train(recipe: dict, shape, budget: float, out: Path) -> dict:
+    from scaling.train.run import RunConfig, train_run
+    from scaling.train.sweep import default_lr
+
+    config = RunConfig(d_model=shape[0], n_layer=shape[1], budget=budget, seq_len=recipe["seq_len"],
+                       batch=recipe["batch"], lr=recipe.get("lr") or default_lr(shape[0]), seed=recipe["seed"],
+                       evals=recipe["evals"], eval_windows=recipe["eval_windows"], data=recipe["data"])  # fmt: skip
+    return train_run(config, out_dir=out).row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a sweep folder with >= 3 finished budgets")
+    parser.add_argument("--factor", type=float, default=4.0, help="held-out budget / largest fitted budget")
+    parser.add_argument("--bootstrap", type=int, default=400)
+    parser.add_argument(
+        "--isoflop", type=int, default=0, help="also train this many sizes at the held-out budget"
+    )
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    import torch
+
+    from scaling.fit import fit_isoflop, fit_parametric, read_runs
+    from scaling.laws import parametric_loss
+
+    torch.set_num_threads(1)
+    runs = read_runs(args.folder)
+    law = fit_parametric(runs, bootstrap=args.bootstrap)
+    budgets = runs["budget"].astype(float)
+    budget = args.factor * float(budgets.max())
+    recipe, (predicted, shape, N, D), shapes = held_out_shapes(law, args.folder, budget, max(1, args.isoflop))
+    R = np.asarray(law.replicates)
+    spread = parametric_loss(N, D, *R.T)
+    lo, hi = np.quantile(spread[np.isfinite(spread)], [0.1, 0.9])
+    started = time.perf_counter()
+    row = train(recipe, shape, budget, args.folder / "holdout")
+    measured = float(row["loss"])
+    print(f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} FLOPs (exact); "
+          f"alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates")  # fmt: skip
+    print(f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = {args.factor:g}x, "
+          f"trained in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(f"{'':<22} {'predicted':>10} {'80% interval':>17} {'measured':>9} {'rel. error':>10} {'inside':>6}")
+    inside = lo <= measured <= hi
+    print(f"{'loss (nats/token)':<22} {predicted:>10.4f} {lo:>8.4f}-{hi:<8.4f} {measured:>9.4f} "
+          f"{predicted / measured - 1:>+10.2%} {'yes' if inside else 'no':>6}")  # fmt: skip
+    if args.isoflop > 1:
+        sizes = [(float(r["N"]), float(r["loss"])) for r in (train(recipe, s, budget, args.folder / "holdout")
+                                                               if s != shape else row for s in shapes)]  # fmt: skip
+        x, y = np.log([n for n, _ in sizes]), np.array([v for _, v in sizes])
+        a, b, _ = np.polyfit(x, y, 2)
+        n_measured = math.exp(-b / (2 * a)) if a > 0 else float("nan")
+        n_predicted = float(fit_isoflop(runs).n_opt(6.0 * N * D))
+        print(f"{'N_opt (Approach 2)':<22} {n_predicted:>10.4g} {'':>17} {n_measured:>9.4g} "
+              f"{n_predicted / n_measured - 1:>+10.1%}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
