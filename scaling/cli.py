@@ -26,8 +26,7 @@ class ScalingGroup(click.Group):
     Python warnings print as ``warning: ...`` lines, for every command."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
+        with warnings.catch_warnings():  # Python's filters stay: library deprecation notices remain hidden
             warnings.showwarning = _show_warning
             return self._main(args, prog_name, complete_var, standalone_mode, **extra)
 
