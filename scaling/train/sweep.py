@@ -124,9 +124,9 @@ PRESETS = {
     # So `small` is the grid one budget lower: probe ETA 8 min, 13 min measured while other jobs shared the cores.
     # At 3e11 the parabola's vertex fell just below d16 (the undertrained d48/d64 runs tilt it), so the edge
     # extension adds d12l2 (2.205); then all three vertices lie inside the sizes and N_opt ~ C^0.66 (total N).
-    # `medium` is the grid one budget higher (~30 min).
+    # `medium` is the grid one budget higher (24 min measured on a quiet 2-core machine).
     "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=9.5),  # 9m22s measured on a quiet 2-core machine
-    "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=30.0),
+    "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=24.0),
 }  # fmt: skip
 
 
