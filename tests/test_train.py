@@ -224,7 +224,8 @@ def test_refuses_a_folder_from_a_different_design(tmp_path):
     with pytest.raises(ScalingError, match="different recipe.*seed"):
         plan_sweep(tmp_path, preset="smoke", seed=3)
     fresh = plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
-    assert "different recipe" in fresh.set_aside and not list(tmp_path.glob("previous-*"))  # planning moves nothing
+    assert "different recipe" in fresh.set_aside
+    assert not list(tmp_path.glob("previous-*"))  # planning moves nothing
     fresh.configs = []  # nothing to train: running only moves the old results aside and writes the new design
     run_sweep(fresh, say=lambda m: None, probe=False)
     assert list(tmp_path.glob("previous-*/sweep.json"))

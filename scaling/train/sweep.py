@@ -576,7 +576,8 @@ def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, se
 
 
 RUN_OVERHEAD_S = 1.0  # per run in a warm worker: read the (cached) corpus, build the model, save a checkpoint
-WORKER_START_S = 10.0  # per worker, quiet machine: import torch (3 s), torch._dynamo (3 s), the corpus (1 s), 2 at once
+# per worker on a quiet machine: import torch (3 s), torch._dynamo (3 s), the corpus (1 s), two starting at once
+WORKER_START_S = 10.0
 
 
 def run_seconds(config: RunConfig, rates: dict) -> float:
