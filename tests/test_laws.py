@@ -307,3 +307,21 @@ def test_any_law_file_loads_into_a_working_law_or_one_clear_error(tmp_path_facto
     alloc = law.optimal(1e22)
     assert np.isfinite(alloc.params) and alloc.params > 0 and np.isfinite(alloc.tokens)
     assert not law.has_loss or np.isfinite(alloc.loss)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["chinchilla", "epoch", "muennighoff", "kaplan", "llama3", "deepseek"]),
+    st.floats(0, 40),
+    st.one_of(st.none(), st.floats(0, 16)),
+    st.one_of(st.none(), st.floats(0, 30)),
+)
+def test_optimal_answers_or_refuses_in_one_line(name, log_c, log_u, log_inf):
+    unique = None if log_u is None else 10.0**log_u
+    inference = None if log_inf is None else 10.0**log_inf
+    try:
+        alloc = get_law(name).optimal(10.0**log_c, unique_tokens=unique, inference_tokens=inference)
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert np.isfinite(alloc.params) and alloc.params >= 1 and np.isfinite(alloc.tokens) and alloc.tokens >= 1

@@ -59,15 +59,15 @@ class FitReport:
 
 
 def collect(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
-    """Call ``function`` and return its result with the `ScalingWarning` messages it raised, in order."""
+    """Call ``function`` and return its result with the warnings it raised as messages, in order: a
+    `ScalingWarning` as its text, any other (numpy, scipy) prefixed with its category, never a raw warning."""
     with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always", ScalingWarning)
+        _warnings.simplefilter("always")
         result = function(*args, **kwargs)
-    messages = [str(w.message) for w in caught if issubclass(w.category, ScalingWarning)]
-    for w in caught:
-        if not issubclass(w.category, ScalingWarning):
-            _warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return result, messages
+    return result, [
+        str(w.message) if issubclass(w.category, ScalingWarning) else f"{w.category.__name__}: {w.message}"
+        for w in caught
+    ]
 
 
 def approaches_disagree(a2: IsoFlopFit, a3: FittedLaw) -> str | None:

@@ -199,6 +199,9 @@ class Law:
         )
         warnings = list(self.warnings) + self.extrapolation_warnings(C)
         notes = [f"law {self.name}: {self.source}", f"convention: {self.convention}"]
+        self.check_allocation(
+            C, np.asarray(self.n_opt(C)), np.asarray(self.d_opt(C))
+        )  # the plain answer first
         N, D, loss, intervals = self.allocate(C, U, D_inf or 0.0, level, warnings, notes)
         self.check_allocation(C, N, D)
         repeated = None if U is None else epochs_warning(D, U)

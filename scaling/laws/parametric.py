@@ -172,9 +172,10 @@ class ParametricLaw(Law):
     def allocate(self, C, U, D_inf, level, warnings, notes):
         if U is None and not D_inf:
             return super().allocate(C, U, D_inf, level, warnings, notes)
-        N, D, loss = np.vectorize(self.special_optimum, otypes=[float, float, float])(
-            C, -1.0 if U is None else U, D_inf
-        )
+        with np.errstate(all="ignore"):  # costs are infinite where a size never reaches the target: handled
+            N, D, loss = np.vectorize(self.special_optimum, otypes=[float, float, float])(
+                C, -1.0 if U is None else U, D_inf
+            )
         if self.replicates is not None or self.uncertainty:
             notes.append("intervals are given for the plain compute-optimal allocation only")
         if U is not None:
