@@ -81,7 +81,7 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
         rows.append(
             (
                 "beyond the budget",
-                f"+{beyond['flops']:.3g} FLOPs ({beyond['flops'] / alloc.budget_flops:.1%})",
+                f"+{beyond['flops']:.3g} FLOPs ({alloc.extra_fraction:.1%})",
             )
         )
         if "seconds" in beyond:
@@ -111,31 +111,19 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
 @json_option
 def loss(params, tokens, law_name, unique_tokens, as_json):
     """Predicted loss for a model size and token count, in the law's loss unit."""
-    from scaling.flops import six_nd
     from scaling.laws import get_law
 
     law = get_law(law_name)
-    value = float(law.predict(params, tokens, unique_tokens=unique_tokens))
-    flops = six_nd(params, tokens)
-    optimum = law.optimal(flops)
-    payload = {
-        "params": params,
-        "tokens": tokens,
-        "flops": flops,
-        "loss": value,
-        "loss_unit": law.loss_unit,
-        "tokens_per_param": tokens / params,
-        "compute_optimal": optimum.to_dict(),
-        "assumptions": dict(_assumptions(law)),
-    }
+    prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
     if as_json:
-        echo_json(payload)
+        echo_json({**prediction.to_dict(), "assumptions": dict(_assumptions(law))})
         return
+    optimum = prediction.compute_optimal
     rows = [
         ("params", units.format_count(params)),
         ("tokens", units.format_count(tokens)),
-        ("FLOPs (6ND)", f"{flops:.3g}"),
-        ("loss", f"{value:.4f} {law.loss_unit}"),
+        ("FLOPs (6ND)", f"{prediction.flops:.3g}"),
+        ("loss", f"{prediction.loss:.4f} {prediction.loss_unit}"),
         (
             "compute-optimal at same FLOPs",
             f"{units.format_count(optimum.params)} params, "

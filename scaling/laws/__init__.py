@@ -28,7 +28,7 @@ from scaling.laws.files import (
     save_law,
     with_replicates,
 )
-from scaling.laws.law import DEFAULT_LEVEL, Allocation, Law, as_scalar, flops_array
+from scaling.laws.law import DEFAULT_LEVEL, Allocation, Law, LossPrediction, as_scalar, flops_array
 from scaling.laws.parametric import (
     PARAM_NAMES,
     ParametricLaw,
@@ -50,7 +50,7 @@ from scaling.laws.rules import (
 
 __all__ = [
     "CHINCHILLA_FAMILY", "COMPARISON_LAWS", "DEFAULT_LEVEL", "EPOCHS_NEARLY_FREE", "EPOCHS_WORTHLESS",
-    "EXPONENT_RANGE", "PARAM_NAMES", "Allocation", "AllocationLaw", "KaplanLaw", "Law",
+    "EXPONENT_RANGE", "PARAM_NAMES", "Allocation", "AllocationLaw", "KaplanLaw", "Law", "LossPrediction",
     "ParametricLaw", "as_scalar", "effective_data", "effective_params", "epochs_warning", "flops_array",
     "frontier_g", "get_law", "law_from_dict", "law_to_dict", "list_laws", "load_law", "parametric_loss",
     "parametric_loss_opt", "parametric_n_opt", "save_law", "with_replicates",

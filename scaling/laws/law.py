@@ -67,6 +67,11 @@ class Allocation:
         """Training FLOPs beyond the budget asked for (0 unless the allocation is inference-aware)."""
         return as_scalar(np.maximum(np.asarray(self.flops) - np.asarray(self.budget_flops), 0.0))
 
+    @property
+    def extra_fraction(self) -> Any:
+        """`extra_flops` as a fraction of the budget."""
+        return as_scalar(np.asarray(self.extra_flops) / np.asarray(self.budget_flops))
+
     def to_dict(self) -> dict[str, Any]:
         from scaling.render import json_safe
 
@@ -79,6 +84,33 @@ class Allocation:
         out.update(interval_level=self.interval_level, loss_unit=self.loss_unit)
         out.update(warnings=list(self.warnings), notes=list(self.notes))
         return json_safe(out)
+
+
+@dataclass(frozen=True, eq=False)
+class LossPrediction:
+    """The loss a law predicts for N parameters on D tokens, with the compute-optimal model of the same
+    6ND compute beside it."""
+
+    params: float
+    tokens: float
+    flops: float  # 6ND
+    loss: float
+    loss_unit: str
+    law: str
+    compute_optimal: Allocation
+    unique_tokens: float | None = None
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.params
+
+    def to_dict(self) -> dict[str, Any]:
+        from scaling.render import json_safe
+
+        names = ("params", "tokens", "flops", "loss", "loss_unit", "tokens_per_param", "law", "unique_tokens")
+        return json_safe(
+            {**{k: getattr(self, k) for k in names}, "compute_optimal": self.compute_optimal.to_dict()}
+        )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -157,6 +189,17 @@ class Law:
     def overhead(self, k_N: Any) -> Any:
         """Training-compute overhead of a model k_N times the compute-optimal size at equal loss."""
         raise ScalingError(f"law {self.name!r} is not parametric; the overhead needs E, A, B, alpha, beta")
+
+    def loss_at(self, params: float, tokens: float, *, unique_tokens: float | None = None) -> LossPrediction:
+        """`predict` for one model and token count, with the compute-optimal allocation at its 6ND."""
+        from scaling.flops import six_nd
+
+        loss = float(self.predict(params, tokens, unique_tokens=unique_tokens))
+        flops = float(six_nd(params, tokens))
+        optimum = self.optimal(flops)
+        return LossPrediction(
+            float(params), float(tokens), flops, loss, self.loss_unit, self.name, optimum, unique_tokens
+        )
 
     def require_loss(self, what: str) -> None:
         """Refuse a question about loss for a law without a loss model."""
