@@ -62,8 +62,6 @@ RUN_COLUMNS = [
     "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "vocab_size", "torch_version",
     "python_version",
 ]  # fmt: skip
-# Columns a row must hold as finite positive numbers to be a run.
-REQUIRED_NUMBERS = ("N", "D", "loss")
 LOSS_UNITS = ("nats/token", "nats/byte")
 FAILED_STATUS = frozenset(
     {"failed", "fail", "error", "errored", "crashed", "diverged", "nan", "killed", "oom"}
