@@ -39,6 +39,7 @@ from scaling.errors import ScalingError
 from scaling.flops import BACKWARD_MULTIPLIER, RECOMPUTE, compute_cost, training_flops
 from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
+from scaling.render import Displayable
 
 CONVENTIONS = ("6nd", "exact")
 # Step-time factor of a quantized base (dequantized before each matmul). Google Cloud, Vertex AI Model Garden,
@@ -122,7 +123,7 @@ def model_flops_per_token(terms: dict[str, float]) -> float:
 
 # -------------------------------------------------------------------------------------------- result
 @dataclass(frozen=True)
-class FinetunePlan:
+class FinetunePlan(Displayable):
     """A fine-tuning job: FLOPs by term, memory per device, the layout that fits, time, device-hours, cost.
 
     ``flops`` are model FLOPs under ``convention`` (MFU); ``hardware_flops`` add recomputation. ``tokens`` is
@@ -465,7 +466,7 @@ def _notes(
 
 # ---------------------------------------------------------------------------- continued pretraining
 @dataclass(frozen=True)
-class ContinuedPretrainingPlan:
+class ContinuedPretrainingPlan(Displayable):
     """Domain adaptation of a pretrained model: the tokens to spend, the epochs over the domain data, what the
     data-constrained law makes of the repeats, and the run's time and cost (``training``, a full fine-tune).
 

@@ -381,6 +381,21 @@ def test_defaults_state_a_capped_sequence_and_the_convention_caveats():
     assert any("encoder-decoder" in w for w in t5.warnings)  # training_flops' own 6ND caveat
 
 
+def test_plans_display_every_value_in_a_notebook():
+    from scaling.render import Displayable, exact_text
+
+    plan = plan_finetune(
+        "llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, price_usd_per_hour=2.0
+    )
+    cpt = plan_continued_pretraining("llama-2-7b", unique_tokens=5e9, accelerator="H100-SXM", devices=8)
+    for result in (plan, cpt):
+        assert isinstance(result, Displayable)
+        html, markdown = result._repr_html_(), result._repr_markdown_()
+        for value in (result.to_dict()["flops"], result.to_dict()["memory"]["total_bytes"]):
+            assert exact_text(value) in html and exact_text(value) in markdown
+        assert result.to_series()["seconds"] == pytest.approx(result.to_dict()["seconds"])
+
+
 def test_bad_plan_inputs_name_the_value():
     with pytest.raises(ScalingError, match="needs LoRA"):
         plan_finetune("llama-2-7b", tokens=1e8, accelerator="H100-SXM", quant="nf4")
