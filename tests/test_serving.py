@@ -380,7 +380,8 @@ def test_inference_chart_points_are_the_commands_numbers():
         assert c.tokens_per_s_per_device[i] == pytest.approx(e.tokens_per_s_per_device)
         assert c.max_batch == e.max_batch
         assert bool(c.compute_bound[i]) == (e.bound == "compute")
-    fig = inference_figure(curves, title="t", price=2.0)
+    fig = inference_figure(curves, title="t", price=2.0, latency_s=0.03)
+    assert [t.y for t in fig.data if t.name and t.name.startswith("target")] == [(30.0, 30.0)]
     top = fig.layout.xaxis2
     # the top axis reads $ per million output tokens at the throughput below it
     for value, text in zip(top.tickvals, top.ticktext):

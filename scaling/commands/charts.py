@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from scaling.commands._common import CLUSTER, COUNT, FLOPS, MONEY
+from scaling.commands._common import CLUSTER, COUNT, DURATION, FLOPS, MONEY
 from scaling.errors import ScalingError
 
 ACROSS = ("zero", "recompute", "tp", "precision")  # scaling.memory.ACROSS, without importing numpy
@@ -217,8 +217,9 @@ def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute,
 @click.option("--quant", default=None, help="Weight storage: int8, int4, nf4, fp8.")
 @click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
 @click.option("--price", type=MONEY, default=None, help="USD per device-hour: adds a $ per million tokens axis.")
+@click.option("--latency", type=DURATION, default=None, help="A target time per output token to draw, e.g. 50ms.")
 @_output_options("inference.html")
-def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dtype, price, output, open_,
+def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dtype, price, latency, output, open_,
               plotlyjs, force):
     """Latency against throughput across batch sizes, one line per TP size, memory- and compute-bound points.
 
@@ -236,7 +237,8 @@ def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dt
         raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
     title = (f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, "
              f"weights {quant or precision}, KV {kv_dtype or precision}")  # fmt: skip
-    _write(inference_figure(curves, title=title, price=price), output, plotlyjs, open_, "scaling-inference")
+    fig = inference_figure(curves, title=title, price=price, latency_s=latency)
+    _write(fig, output, plotlyjs, open_, "scaling-inference")
 
 
 def _runs_path(path: Path) -> Path:

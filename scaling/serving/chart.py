@@ -96,8 +96,10 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def inference_figure(curves: list[InferenceCurve], *, title: str, price: float | None = None):
-    """The chart (plotly Figure) of `inference_curves`' output."""
+def inference_figure(
+    curves: list[InferenceCurve], *, title: str, price: float | None = None, latency_s: float | None = None
+):
+    """The chart (plotly Figure) of `inference_curves`' output; ``latency_s`` draws a target line."""
     import plotly.graph_objects as go
 
     from scaling.charts import COLOURS, FONT, SYMBOLS, TEMPLATE
@@ -129,6 +131,12 @@ def inference_figure(curves: list[InferenceCurve], *, title: str, price: float |
         "yaxis": {**axis, "title": {"text": "time per output token (ms)"}},
         "margin": {"l": 80, "r": 30, "t": 120, "b": 70}, "hovermode": "closest",
     }  # fmt: skip
+    if latency_s is not None and curves:
+        rates = np.concatenate([c.tokens_per_s_per_device for c in curves])
+        fig.add_trace(go.Scatter(
+            x=[float(np.min(rates)), float(np.max(rates))], y=[latency_s * 1e3] * 2, mode="lines",
+            name=f"target: {latency_s * 1e3:g} ms per token", line={"dash": "dash", "color": COLOURS[0]},
+        ))  # fmt: skip
     if price is not None and curves:
         layout["xaxis2"] = _price_axis(np.concatenate([c.tokens_per_s_per_device for c in curves]), price)
         fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", showlegend=False))
