@@ -39,7 +39,7 @@ from scaling.errors import ScalingError
 from scaling.flops import BACKWARD_MULTIPLIER, RECOMPUTE, compute_cost, training_flops
 from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
-from scaling.render import Displayable
+from scaling.render import Displayable, Table
 
 CONVENTIONS = ("6nd", "exact")
 # Step-time factor of a quantized base (dequantized before each matmul). Google Cloud, Vertex AI Model Garden,
@@ -173,6 +173,9 @@ class FinetunePlan(Displayable):
     @property
     def fits(self) -> bool:
         return bool(self.memory.fits)
+
+    def display_tables(self) -> list[Table]:
+        return finetune_tables(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON in base units (FLOPs, seconds, bytes, USD); ``memory`` is the planner's own breakdown."""
@@ -490,6 +493,9 @@ class ContinuedPretrainingPlan(Displayable):
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def display_tables(self) -> list[Table]:
+        return continued_tables(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The data keys, then the run's own keys (``flops``, ``seconds``, ``cost_usd``, ``memory``, ``layout`` ...)."""
         run = self.training.to_dict()
@@ -610,3 +616,78 @@ def _pretraining_batch(
     sequences = global_batch_sequences(budget, seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
     batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
     return batch, [f"global batch {batch} sequences: DeepSeek LLM's B_opt(C) (Bi et al. 2024, Eq. 1)"]
+
+
+# -------------------------------------------------------------------------------------------- tables
+def _epochs(epochs: float) -> str:
+    return f"{epochs:.3g} epoch" + ("" if epochs == 1 else "s")
+
+
+def _method_text(plan: FinetunePlan) -> str:
+    if plan.method == "full":
+        return "full fine-tuning"
+    text = f"LoRA rank {plan.lora_rank} on {','.join(plan.lora_targets)}"
+    return f"Q{text} over a {plan.quant} base" if plan.method == "qlora" else text
+
+
+def finetune_tables(plan: FinetunePlan) -> list[Table]:
+    """The plan as tables, for the CLI's text and a notebook's display alike: the job, FLOPs per token by
+    term, and the run (layout, memory, limits, time, throughput, cost) with its notes."""
+    from scaling.units import GIB, format_count, format_duration, format_flops, format_usd
+
+    job = [
+        ("parameters", f"{format_count(plan.params)} ({format_count(plan.trainable_params)} trained)"),
+        (
+            "tokens",
+            f"{format_count(plan.tokens)} x {_epochs(plan.epochs)} = {format_count(plan.trained_tokens)}",
+        ),
+        ("batch", f"{plan.global_batch} sequences of {plan.seq_len} tokens per step"),
+    ]
+    terms = [(k.replace("_", " "), format_flops(v) if v else "0") for k, v in plan.flops_terms.items()]
+    terms.append(("model FLOPs per token", format_flops(plan.flops_per_token)))
+    lay, mem = plan.layout, plan.memory
+    run = [
+        ("FLOPs", f"{format_flops(plan.flops)} (hardware {format_flops(plan.hardware_flops)})"),
+        ("layout", f"TP {lay['tp']} x PP {lay['pp']} x DP {lay['dp']}, ZeRO {lay['zero']}, micro-batch "
+                   f"{lay['micro_batch']}, recompute {lay['recompute']}"),
+        ("memory per device", f"{mem.total_bytes / GIB:,.2f} GiB of {(mem.capacity_bytes or 0) / GIB:,.2f} GiB: "
+                              f"{'fits' if mem.fits else 'does NOT fit'}"),
+        ("memory terms", ", ".join(f"{name} {value / GIB:,.2f}" for name, value, _ in mem.terms if value) + " GiB"),
+        ("largest micro-batch", f"{plan.max_micro_batch} at {plan.seq_len} tokens"),
+        ("longest sequence", f"{plan.max_seq_len:,} tokens at micro-batch 1"),
+        ("step", f"{lay['step_s']:.3g} s ({lay['steps']:,} steps)"),
+        ("time", format_duration(plan.seconds)),
+        ("throughput", f"{plan.tokens_per_s:,.0f} tokens/s ({plan.tokens_per_s_per_device:,.0f} per device)"),
+        ("MFU", f"{plan.mfu:.0%} in the compute term; {plan.implied_mfu:.1%} over the whole step"),
+        ("device-hours", f"{plan.gpu_hours:,.1f}"),
+        ("cost", "no price (--price)" if plan.cost_usd is None
+         else f"{format_usd(plan.cost_usd)} at ${plan.price_usd_per_hour:g}/device-hour ({plan.price_source})"),
+    ]  # fmt: skip
+    return [
+        Table.of(
+            job, title=f"{plan.model}: {_method_text(plan)}, {plan.devices}x{plan.accelerator}", align="ll"
+        ),
+        Table.of(terms, [f"FLOPs per token ({plan.convention})", "FLOPs"], title="FLOPs per token by term"),
+        Table.of(run, title="Run", align="ll", notes=[f"note: {n}" for n in plan.notes]),
+    ]
+
+
+def continued_tables(result: ContinuedPretrainingPlan) -> list[Table]:
+    """Continued pretraining as tables: the data (domain, replay, what the repeats are worth), the run's
+    tables (`finetune_tables`), and what published domain-adaptation work found."""
+    from scaling.units import format_count
+
+    data = [
+        ("tokens", f"{format_count(result.tokens)} = {format_count(result.domain_tokens)} domain "
+                   f"({_epochs(result.epochs)}) + {format_count(result.general_tokens)} general "
+                   f"({result.replay_fraction:.0%} replay)"),
+        ("repeats", f"worth {format_count(result.effective_domain_tokens)} fresh tokens ({result.repeat_value:.0%}; "
+                    f"{result.law}, Muennighoff et al. 2023 Eq. 5)"),
+    ]  # fmt: skip
+    title = f"Continued pretraining of {result.model} on {format_count(result.unique_tokens)} unique domain tokens"
+    findings = [("-", finding) for finding in result.findings]
+    return [
+        Table.of(data, title=title, align="ll", notes=[f"note: {n}" for n in result.notes]),
+        *finetune_tables(result.training),
+        Table.of(findings, title="What published domain adaptation found", align="ll"),
+    ]

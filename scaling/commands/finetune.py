@@ -12,12 +12,9 @@ from scaling.commands._common import (
     MONEY,
     echo_json,
     json_option,
-    key_values,
-    table,
     warn,
 )
 from scaling.errors import ScalingError
-from scaling.units import GIB, format_count, format_duration, format_flops, format_usd
 
 
 @click.command("finetune")
@@ -114,7 +111,13 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
       scaling finetune llama-2-7b --continued --unique-tokens 50B --gpus 64xH100 --epochs 2
       scaling finetune llama-3-8b --continued --unique-tokens 20B --gpus 64xH100 --days 7 --price 2.5
     """
-    from scaling.finetune import DEFAULT_REPLAY_FRACTION, plan_continued_pretraining, plan_finetune
+    from scaling.finetune import (
+        DEFAULT_REPLAY_FRACTION,
+        continued_tables,
+        finetune_tables,
+        plan_continued_pretraining,
+        plan_finetune,
+    )
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as 8xH100 or 1xA100-80GB")
@@ -136,7 +139,7 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
         if as_json:
             echo_json(result.to_dict())
             return
-        _render_continued(result)
+        _render(continued_tables(result), result.warnings + result.training.warnings)
         return
     if unique_tokens is not None or replay is not None or days is not None:
         raise ScalingError(
@@ -152,80 +155,12 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
     if as_json:
         echo_json(plan.to_dict())
         return
-    _render(plan)
+    _render(finetune_tables(plan), plan.warnings)
 
 
-def _epochs(epochs: float) -> str:
-    return f"{epochs:.3g} epoch" + ("" if epochs == 1 else "s")
-
-
-def _method_text(plan) -> str:
-    if plan.method == "full":
-        return "full fine-tuning"
-    text = f"LoRA rank {plan.lora_rank} on {','.join(plan.lora_targets)}"
-    return f"Q{text} over a {plan.quant} base" if plan.method == "qlora" else text
-
-
-def _render(plan) -> None:
-    click.echo(
-        f"{plan.model}: {_method_text(plan)}, {format_count(plan.params)} params "
-        f"({format_count(plan.trainable_params)} trained), {plan.devices}x{plan.accelerator}"
-    )
-    click.echo(f"  {format_count(plan.tokens)} tokens x {_epochs(plan.epochs)} = {format_count(plan.trained_tokens)} "
-               f"tokens, sequences of {plan.seq_len}, {plan.global_batch} per step")  # fmt: skip
-    click.echo()
-    rows = [
-        (name.replace("_", " "), format_flops(value) if value else "0")
-        for name, value in plan.flops_terms.items()
-    ]
-    rows.append(("model FLOPs per token", format_flops(plan.flops_per_token)))
-    click.echo(table(rows, headers=[f"FLOPs per token ({plan.convention})", "FLOPs"]))
-    click.echo()
-    lay = plan.layout
-    mem = plan.memory
-    pairs = [
-        ("FLOPs", f"{format_flops(plan.flops)} (hardware {format_flops(plan.hardware_flops)})"),
-        ("layout", f"TP {lay['tp']} x PP {lay['pp']} x DP {lay['dp']}, ZeRO {lay['zero']}, micro-batch "
-                   f"{lay['micro_batch']}, recompute {lay['recompute']}"),
-        ("memory per device", f"{mem.total_bytes / GIB:,.2f} GiB of {(mem.capacity_bytes or 0) / GIB:,.2f} GiB: "
-                              f"{'fits' if mem.fits else 'does NOT fit'}"),
-        ("memory terms", ", ".join(f"{name} {value / GIB:,.2f}" for name, value, _ in mem.terms if value) + " GiB"),
-        ("largest micro-batch", f"{plan.max_micro_batch} at {plan.seq_len} tokens"),
-        ("longest sequence", f"{plan.max_seq_len:,} tokens at micro-batch 1"),
-        ("step", f"{lay['step_s']:.3g} s ({lay['steps']:,} steps)"),
-        ("time", format_duration(plan.seconds)),
-        ("throughput", f"{plan.tokens_per_s:,.0f} tokens/s ({plan.tokens_per_s_per_device:,.0f} per device)"),
-        ("MFU", f"{plan.mfu:.0%} in the compute term; {plan.implied_mfu:.1%} over the whole step"),
-        ("device-hours", f"{plan.gpu_hours:,.1f}"),
-        ("cost", "no price (--price)" if plan.cost_usd is None
-         else f"{format_usd(plan.cost_usd)} at ${plan.price_usd_per_hour:g}/device-hour ({plan.price_source})"),
-    ]  # fmt: skip
-    click.echo(key_values(pairs, indent=0))
-    for note in plan.notes:
-        click.echo(f"note: {note}")
-    for message in plan.warnings:
-        warn(message)
-
-
-def _render_continued(result) -> None:
-    click.echo(
-        f"continued pretraining of {result.model} on {format_count(result.unique_tokens)} unique domain tokens: "
-        f"{format_count(result.tokens)} tokens = {format_count(result.domain_tokens)} domain ({_epochs(result.epochs)}) "
-        f"+ {format_count(result.general_tokens)} general ({result.replay_fraction:.0%} replay)"
-    )
-    click.echo(
-        f"  {result.law}: the repeated domain tokens are worth {format_count(result.effective_domain_tokens)} "
-        f"fresh ones ({result.repeat_value:.0%}, Muennighoff et al. 2023 Eq. 5)"
-    )
-    for note in result.notes:
-        click.echo(f"  note: {note}")
-    click.echo()
-    _render(result.training)
-    click.echo()
-    click.echo("what published domain adaptation found:")
-    for finding in result.findings:
-        click.echo(f"  - {finding}")
-    for message in result.warnings:
+def _render(tables, warnings) -> None:
+    click.echo("\n\n".join(table.text() for table in tables))
+    for message in warnings:
         warn(message)
 
 
