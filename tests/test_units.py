@@ -52,7 +52,8 @@ def test_duration_round_trip(seconds):
 @settings(max_examples=300)
 @given(st.floats(min_value=0.01, max_value=1e14))
 def test_money_round_trip(usd):
-    assert units.parse_money(units.format_usd(usd)) == pytest.approx(usd, rel=REL, abs=0.005)
+    # cents are rounded half to even ($0.875 prints $0.88): half a cent, plus float slack
+    assert units.parse_money(units.format_usd(usd)) == pytest.approx(usd, rel=REL, abs=0.005 + 1e-12)
 
 
 @settings(max_examples=300)
