@@ -45,6 +45,7 @@ from scaling.catalog import Accelerator, get_accelerator
 from scaling.checks import choice, finite, fraction, positive, positive_int
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
+from scaling.render import Displayable
 from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
@@ -213,7 +214,7 @@ _SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
 
 # -------------------------------------------------------------------------------------- training
 @dataclass(frozen=True)
-class TrainingFlops:
+class TrainingFlops(Displayable):
     """Training FLOPs under one convention, with the assumptions they were computed under.
 
     ``flops`` are model FLOPs (for MFU); ``hardware_flops`` add recomputation (for HFU). ``breakdown`` is
@@ -394,7 +395,7 @@ def training_flops(
 
 # ------------------------------------------------------------------------------------- inference
 @dataclass(frozen=True)
-class InferenceFlops:
+class InferenceFlops(Displayable):
     """Forward FLOPs to serve ``batch`` requests of ``prompt_tokens`` in and ``new_tokens`` out (KV cache)."""
 
     prefill_flops: float
@@ -475,7 +476,7 @@ def pf_days(flops: Number) -> Number:
 
 
 @dataclass(frozen=True)
-class ComputeCost:
+class ComputeCost(Displayable):
     """Wall-clock time, device-hours and dollars to run ``flops`` on a cluster at a given MFU."""
 
     flops: Number
@@ -587,7 +588,7 @@ def flops_from_usd(
 
 # ------------------------------------------------------------------------------------ utilisation
 @dataclass(frozen=True)
-class Utilization:
+class Utilization(Displayable):
     """Model and hardware FLOPs utilisation of a measured throughput."""
 
     mfu: float
