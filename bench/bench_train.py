@@ -3,6 +3,12 @@
     python bench/bench_train.py                 # CPU: 1 thread and all threads; a few model sizes
     python bench/bench_train.py --device cuda   # GPU too (fp32 peak measured the same way)
     python bench/bench_train.py --json
+    python bench/bench_train.py --clock wall    # wall-clock time instead of CPU time
+
+With one thread, time is CPU time by default: on a machine shared with other work, wall-clock rates fall with the
+load while CPU-time rates stay near what a quiet machine gives (caches shared with other work still cost some), and
+the fraction of peak compares the two on the same clock. Several threads and GPUs are timed by the wall clock (idle
+OpenMP threads spin, so CPU time would count their waiting); ``--clock wall`` times everything that way.
 
 For each device and thread count it measures the fp32 matmul peak (``a @ b``, square, best of a few sizes), then
 trains each model for ~``--seconds`` (batch 8 x 128 tokens, AdamW, the sweep's recipe on random tokens) and prints
@@ -32,6 +38,13 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+CLOCK = time.process_time
+
+
+def clock(device: str) -> float:
+    return time.perf_counter() if device == "cuda" else CLOCK()
+
+
 def matmul_peak(device: str, sizes=(512, 1024, 2048), seconds: float = 1.0) -> tuple[float, int]:
     """Best fp32 a @ b FLOP/s over a few square sizes, and the size that reached it."""
     import torch
@@ -43,12 +56,12 @@ def matmul_peak(device: str, sizes=(512, 1024, 2048), seconds: float = 1.0) -> t
         for _ in range(2):
             a @ b
         sync(device)
-        reps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / len(sizes):
+        reps, start = 0, clock(device)
+        while clock(device) - start < seconds / len(sizes):
             a @ b
             reps += 1
         sync(device)
-        rate = 2 * n**3 * reps / (time.perf_counter() - start)
+        rate = 2 * n**3 * reps / (clock(device) - start)
         best = max(best, (rate, n))
     return best
 
@@ -64,16 +77,16 @@ def train_rate(shape, device: str, seconds: float, batch: int = 8, seq_len: int 
     opt = torch.optim.AdamW(model.param_groups(0.1), lr=1e-3, betas=(0.9, 0.95), fused=True)
     x = torch.randint(0, 256, (batch, seq_len), device=device)
     times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds or len(times) < 5:
-        tick = time.perf_counter()
+    start = clock(device)
+    while clock(device) - start < seconds or len(times) < 5:
+        tick = clock(device)
         _, loss = model(x, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         loss.item()
-        times.append(time.perf_counter() - tick)
+        times.append(clock(device) - tick)
     step = sorted(times[2:])[len(times[2:]) // 2]  # median: the machine is shared and noisy
     tokens_per_s = batch * seq_len / step
     return {"shape": f"d{shape[0]}l{shape[1]}", "params": spec.params, "tokens_per_s": tokens_per_s,
@@ -84,9 +97,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     parser.add_argument("--seconds", type=float, default=1.5, help="per model and setting")
-    parser.add_argument("--batch", type=int, default=8, help="sequences of 128 tokens per step (the sweep's 8)")
+    parser.add_argument(
+        "--batch", type=int, default=8, help="sequences of 128 tokens per step (the sweep's 8)"
+    )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--clock", choices=["cpu", "wall"], default="cpu", help="CPU time (default) or wall-clock"
+    )
     args = parser.parse_args(argv)
+    global CLOCK
 
     import torch
 
@@ -99,8 +118,15 @@ def main(argv=None) -> int:
     for device, threads in settings:
         if threads:
             torch.set_num_threads(threads)
+        # CPU time only for one thread: idle OpenMP threads spin, so with several the CPU time counts waiting
+        cpu = args.clock == "cpu" and threads == 1
+        CLOCK = time.process_time if cpu else time.perf_counter
         peak, n = matmul_peak(device)
-        name = torch.cuda.get_device_name() if device == "cuda" else f"cpu x{threads} thread(s)"
+        name = (
+            torch.cuda.get_device_name()
+            if device == "cuda"
+            else f"cpu x{threads} thread(s), {'cpu' if cpu else 'wall'}"
+        )
         for shape in SHAPES:
             r = train_rate(shape, device, args.seconds, batch=args.batch)
             r.update(
