@@ -9,6 +9,7 @@ One file per concept, nanoGPT-style:
 * ``data.py``   -- byte tokenizer, corpora (the Python standard library's sources by default), held-out split;
 * ``run.py``    -- one run: ``train_run(config) -> RunRecord``, a pure function of a JSON-serialisable config;
 * ``sweep.py``  -- an IsoFLOP design, presets, resumable execution on a process pool or Ray; runs.csv;
+* ``folder.py`` -- the sweep folder: its lock (one writer at a time) and runs.csv with damaged rows set aside;
 * ``sample.py`` -- text from a trained run (greedy, temperature, top-k, top-p);
 * ``ddp.py``    -- one large run across processes/GPUs with ``torchrun`` (DistributedDataParallel).
 

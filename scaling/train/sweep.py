@@ -20,7 +20,12 @@ Output folder (everything written atomically: temp file + os.replace):
 * ``curves/<run_id>.csv`` (written before the row) and ``checkpoints/<run_id>.pt`` (for `scaling sample`).
 
 A folder whose runs came from a different recipe or corpus is never mixed into or overwritten: the sweep refuses,
-unless ``force_new`` moves the old results aside into ``previous-<timestamp>/``.
+unless ``force_new`` moves the old results aside into ``previous-<timestamp>/`` (when the sweep runs: planning and
+dry runs change nothing). One process at a time writes a folder (folder.py's lock, held from planning to the last
+row); rows of runs.csv that are not runs are reported and kept in ``runs.damaged.csv``, never dropped.
+
+`scaling next FOLDER -o next.csv` proposes runs (`design_candidates`: the ladder's shapes on exact-FLOP budgets);
+``plan_sweep(design=read_design("next.csv"))`` plans exactly those under the folder's own recipe.
 """
 
 from __future__ import annotations
