@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.render import Displayable
 
 # The columns a sweep writes, in order.
 RUN_COLUMNS = [
@@ -263,7 +264,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 # ========================================================================= tables (the fitters' side)
 @dataclass(frozen=True, eq=False)
-class RunsTable:
+class RunsTable(Displayable):
     """A runs table read for fitting: one row per usable run with columns N, D, C (6ND), loss (+ the others),
     what was read, what was set aside and why, and the notes on how it was read (aliases, derived columns)."""
 

@@ -13,10 +13,11 @@ from scaling.errors import ScalingError
 from scaling.fit.common import read_curves, warn
 from scaling.flops import FLOPS_PER_PARAM_TOKEN, six_nd
 from scaling.laws import AllocationLaw, Law
+from scaling.render import Displayable
 
 
 @dataclass(frozen=True, eq=False)
-class EnvelopeFit:
+class EnvelopeFit(Displayable):
     """Approach 1: the lowest loss over all runs at each of ``flops`` (log-spaced), and the power laws."""
 
     flops: np.ndarray

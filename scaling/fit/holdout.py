@@ -19,10 +19,11 @@ from scaling.fit.common import read_runs
 from scaling.fit.isoflop import budget_groups
 from scaling.fit.parametric import FittedLaw, fit_parametric
 from scaling.laws import parametric_loss
+from scaling.render import Displayable
 
 
 @dataclass(frozen=True, eq=False)
-class HoldoutResult:
+class HoldoutResult(Displayable):
     """Fit on the smaller budgets, predict the held-out larger ones (an extrapolation check)."""
 
     law: FittedLaw

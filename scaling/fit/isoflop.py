@@ -14,6 +14,7 @@ from scaling.errors import ScalingError
 from scaling.fit.common import read_runs, warn
 from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws import AllocationLaw, Law
+from scaling.render import Displayable
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class IsoFlopBudget:
 
 
 @dataclass(frozen=True)
-class IsoFlopFit:
+class IsoFlopFit(Displayable):
     """Approach 2: per-budget parabolas, their vertices, and N_opt = n_coef C^a, D_opt = d_coef C^b."""
 
     budgets: tuple[IsoFlopBudget, ...]

@@ -21,6 +21,7 @@ from scaling.fit.envelope import EnvelopeFit, fit_envelope
 from scaling.fit.holdout import HoldoutResult, holdout_check
 from scaling.fit.isoflop import IsoFlopFit, fit_isoflop
 from scaling.fit.parametric import FittedLaw, fit_parametric
+from scaling.render import Displayable
 
 APPROACHES = ("1", "2", "3", "all")
 # Without intervals on either side, exponents a further apart than this are called a disagreement
@@ -32,7 +33,7 @@ HOLDOUT_BOOTSTRAP = 200
 
 
 @dataclass(frozen=True, eq=False)
-class FitReport:
+class FitReport(Displayable):
     """What ``scaling fit`` found: the runs read, each approach's fit, the extrapolation check, the cautions."""
 
     runs: dict[str, Any]

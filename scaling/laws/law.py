@@ -17,6 +17,7 @@ from scaling import checks
 from scaling.errors import ScalingError
 from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.rules import epochs_warning
+from scaling.render import Displayable
 
 DEFAULT_LEVEL = 0.8  # 80% intervals, as Epoch AI draw their D/N bands (Besiroglu et al. 2024, Fig. 5)
 DEFAULT_CONVENTION = "C = 6ND; N = total parameters including embeddings; D = training tokens"
@@ -37,7 +38,7 @@ def flops_array(C: Any) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Allocation:
+class Allocation(Displayable):
     """A compute allocation: how big a model, how many tokens, and the loss it should reach.
 
     ``flops`` is the training compute 6·params·tokens. With ``inference_tokens`` it exceeds the budget asked
@@ -87,7 +88,7 @@ class Allocation:
 
 
 @dataclass(frozen=True, eq=False)
-class LossPrediction:
+class LossPrediction(Displayable):
     """The loss a law predicts for N parameters on D tokens, with the compute-optimal model of the same
     6ND compute beside it."""
 
@@ -114,7 +115,7 @@ class LossPrediction:
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class Law:
+class Law(Displayable):
     """What every scaling law is: a name, its source and convention, its uncertainty, the unit of its loss.
 
     Subclasses set ``kind`` and ``has_loss`` and implement `n_opt` and `a`; those with a loss model implement
