@@ -137,7 +137,11 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 @click.argument("runs")
 @click.option("--approach", type=click.Choice(["1", "2", "3", "all"]), default="3", show_default=True)
 @click.option(
-    "--bootstrap", type=int, default=0, show_default=True, help="Bootstrap resamples (>= 1000 advised)."
+    "--bootstrap",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Bootstrap resamples (>= 1000 advised; at most 100,000, and resamples x runs at most 20,000,000).",
 )
 @click.option(
     "--holdout-largest", type=int, default=0, help="Also fit without the K largest budgets and score them."
