@@ -25,6 +25,7 @@ import click
 from click.testing import CliRunner
 
 EXCLUDED = ("sweep", "train", "sample", "app")  # training runs and a server: not for a fuzzer
+NEVER_OPTIONS = ("help", "open_", "open")  # --open starts the user's browser
 NUMBERS = (
     "0", "-1", "-0", "1", "1.5", "0.4", "nan", "NaN", "inf", "-inf", "Infinity", "1e308", "1e-308", "1e400", "1e30",
     "1e25", "1e-5", "2147483648", "99999999999999999999", "9" * 400, "0x10", "1_000", "1,5", "", " ", "1e",
@@ -153,7 +154,7 @@ def draw_call(rng: random.Random, root: click.Group, files: list[str]) -> list[s
     """One argv: a command, maybe its positional argument, and up to four options with hostile values."""
     prefix, command = rng.choice(commands(root))
     args = list(prefix)
-    options = [p for p in command.params if isinstance(p, click.Option) and p.name not in ("help",)]
+    options = [p for p in command.params if isinstance(p, click.Option) and p.name not in NEVER_OPTIONS]
     for param in command.params:
         if isinstance(param, click.Argument) and rng.random() < 0.8:
             args.append(_value(rng, param, files))
