@@ -141,7 +141,7 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
     type=int,
     default=0,
     show_default=True,
-    help="Bootstrap resamples (>= 1000 advised; at most 100,000, and resamples x runs at most 20,000,000).",
+    help="Bootstrap resamples (>= 1000 advised; a request beyond the fitter's limits is refused, naming them).",
 )
 @click.option(
     "--holdout-largest", type=int, default=0, help="Also fit without the K largest budgets and score them."
