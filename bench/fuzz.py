@@ -15,6 +15,7 @@ import argparse
 import os
 import random
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -50,8 +51,18 @@ def _parse() -> argparse.Namespace:
 
 def main_() -> int:
     options = _parse()
-    rng = random.Random(options.seed)
+    home = os.getcwd()
     folder = Path(tempfile.mkdtemp(prefix="scaling-fuzz-"))
+    try:
+        return _fuzz(options, folder)
+    finally:
+        os.chdir(home)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fuzz(options: argparse.Namespace, folder: Path) -> int:
+    """Run the calls inside ``folder`` (inputs and anything the commands write stay there), print the tables."""
+    rng = random.Random(options.seed)
     files = damaged_files(folder / "inputs")
     damaged_accelerators = [f for f in files if Path(f).name.startswith("accel_")]
     per_command: dict[str, Counter] = defaultdict(Counter)
