@@ -139,22 +139,8 @@ def test_flops_command_is_training_flops(model, tokens, convention):
 @pytest.mark.parametrize("model, gpus", [("llama-2-7b", "8xH100"), ("llama-2-13b", "8xA100-80GB")])
 def test_memory_chart_is_the_memory_command(model, gpus, tmp_path, monkeypatch):
     # The chart's bar for ZeRO-z is `scaling memory MODEL --mode train --gpus G --zero z` (same defaults).
-    from scaling import charts
-
-    captured = {}
-
-    def save(fig, path, **_kwargs):
-        captured["figure"] = fig
-        path = tmp_path / "memory.html"
-        path.write_text("", encoding="utf-8")
-        return path
-
-    monkeypatch.setattr(charts, "save", save)
-    result = CliRunner().invoke(
-        main, ["chart", "memory", model, "--gpus", gpus, "-o", str(tmp_path / "m.html")]
-    )
-    assert result.exit_code == 0, result.output
-    totals = next(t for t in captured["figure"].data if (t.meta or {}).get("kind") == "totals")
+    figure = _captured_figure(["chart", "memory", model, "--gpus", gpus], tmp_path, monkeypatch)
+    totals = next(t for t in figure.data if (t.meta or {}).get("kind") == "totals")
     for label, gib in zip(totals.x, totals.y):
         zero = label.split("-")[-1]
         cli = CliRunner().invoke(
@@ -175,3 +161,39 @@ def test_plan_html_marks_the_plans_own_point(tmp_path):
         plan.budget_flops,
     )
     assert math.isclose(float(six_nd(marker["params"], marker["tokens"])), marker["flops"], rel_tol=1e-9)
+
+
+def _captured_figure(args, tmp_path, monkeypatch):
+    """Run a chart command and return the figure it would have saved."""
+    from scaling import charts
+
+    captured = {}
+
+    def save(fig, path, **_kwargs):
+        captured["figure"] = fig
+        out = tmp_path / "chart.html"
+        out.write_text("", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(charts, "save", save)
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "chart.html"), "--force"])
+    assert result.exit_code == 0, result.output
+    return captured["figure"]
+
+
+@pytest.mark.parametrize("axis", ["params", "tokens"])
+def test_zone_chart_lines_are_the_optimal_command(axis, tmp_path, monkeypatch):
+    # Each law's line in `scaling chart zone` is what `scaling optimal --budget C --law L` answers at its points.
+    figure = _captured_figure(["chart", "zone", "--axis", axis], tmp_path, monkeypatch)
+    lines = [t for t in figure.data if (t.meta or {}).get("law")]
+    assert lines
+    for trace in lines:
+        for c, y in list(zip(trace.x, trace.y))[:: max(1, len(trace.x) // 4)]:
+            result = CliRunner().invoke(
+                main, ["optimal", "--budget", repr(float(c)), "--law", trace.meta["law"], "--json"]
+            )
+            assert result.exit_code == 0, result.output
+            assert float(y) == pytest.approx(json.loads(result.stdout)[axis], rel=1e-9), (
+                trace.meta["law"],
+                c,
+            )
