@@ -215,3 +215,22 @@ def test_inference_chart_points_are_the_inference_command(tmp_path, monkeypatch)
             data = json.loads(result.stdout)
             assert float(y) == pytest.approx(data["decode_s_per_token"] * 1e3, rel=1e-9), text
             assert float(x) == pytest.approx(data["tokens_per_s_per_device"], rel=1e-9), text
+
+
+@PLAN_SETTINGS
+@given(options=plans())
+def test_plan_flops_are_the_flops_command_for_its_architecture(options):
+    # `scaling flops` given the plan's architecture as raw dimensions counts the same parameters and FLOPs.
+    if "model" in options:
+        return
+    plan = make_plan(**options)
+    s = plan.spec
+    dims = ["--layers", s.n_layer, "--d-model", s.d_model, "--heads", s.n_head, "--kv-heads", s.kv_heads,
+            "--d-ff", s.ffn_dim, "--vocab", s.vocab_size, "--gated", "--seq-len", plan.seq_len]  # fmt: skip
+    for convention, expected in (("6nd", plan.training.flops), ("exact", plan.training_exact.flops)):
+        args = ["flops", *map(str, dims), "--tokens", repr(plan.tokens), "--convention", convention, "--json"]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["params"] == s.params
+        assert data["flops"] == pytest.approx(expected, rel=1e-12)
