@@ -234,3 +234,21 @@ def test_plan_flops_are_the_flops_command_for_its_architecture(options):
         data = json.loads(result.stdout)
         assert data["params"] == s.params
         assert data["flops"] == pytest.approx(expected, rel=1e-12)
+
+
+@PLAN_SETTINGS
+@given(options=plans())
+def test_plan_loss_is_the_loss_command(options):
+    # `scaling loss` for the plan's model, tokens and unique tokens predicts the loss the plan prints.
+    plan = make_plan(**options)
+    if plan.loss is None:  # an allocation law predicts no loss; the plan says n/a and `scaling loss` refuses
+        return
+    args = ["loss", "--params", repr(float(plan.spec.params)), "--tokens", repr(plan.tokens), "--law", options["law"],
+            "--json"]  # fmt: skip
+    if "unique_tokens" in options:
+        args[-1:-1] = ["--unique-tokens", repr(options["unique_tokens"])]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["loss"] == pytest.approx(plan.loss, rel=1e-12)
+    assert data["flops"] == pytest.approx(plan.budget_flops, rel=1e-9)
