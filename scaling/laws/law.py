@@ -19,7 +19,7 @@ from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.rules import epochs_warning
 from scaling.render import Displayable
 
-DEFAULT_LEVEL = 0.8  # 80% intervals, as Epoch AI draw their D/N bands (Besiroglu et al. 2024, Fig. 5)
+DEFAULT_LEVEL = 0.8  # 80% intervals, as Epoch AI draw their D/N bands (epoch-research/analyzing-chinchilla)
 DEFAULT_CONVENTION = "C = 6ND; N = total parameters including embeddings; D = training tokens"
 
 

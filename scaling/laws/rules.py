@@ -10,8 +10,8 @@ import numpy as np
 COMPARISON_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch", "kaplan", "llama3")
 CHINCHILLA_FAMILY = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
 
-# Muennighoff et al. 2023 (Fig. 3, Sec. 6): up to ~4 epochs repeated data is nearly as good as fresh data;
-# returns vanish beyond ~16 (16 epochs are worth about 10.6 unique ones).
+# Muennighoff et al. 2023: up to ~4 epochs repeated data is nearly as good as fresh data. Their Eq. 5 with
+# R_D* = 15.4 makes 4 epochs worth 3.7 unique ones and 16 epochs about 10.6: beyond ~16 returns vanish.
 EPOCHS_NEARLY_FREE = 4.0
 EPOCHS_WORTHLESS = 16.0
 
