@@ -60,7 +60,7 @@ def test_muennighoff_unlimited_data_69_96b_at_gopher_budget():
 
 
 def test_harm_overhead_21_percent():
-    # de Vries 2023 ("Go smol or go home") overhead with Hoffmann's Eq. 4: TeX constants k_N = 0.5 -> +21.0%,
+    # Harm's law (Hugging Face Space lvwerra/harms-law) with Hoffmann's Eq. 4: TeX constants k_N = 0.5 -> +21.0%,
     # 0.3 -> +107.5%; Besiroglu et al. 2024 constants +25.9%, +161%
     assert get_law("chinchilla").overhead(0.5) == pytest.approx(0.210, abs=0.001)
     assert get_law("chinchilla").overhead(0.3) == pytest.approx(1.075, abs=0.002)

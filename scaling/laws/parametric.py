@@ -158,7 +158,7 @@ class ParametricLaw(Law):
 
     def overhead(self, k_N):
         """Training-compute overhead of a model k_N times the compute-optimal size at equal loss ("Harm's
-        law", de Vries 2023, "Go smol or go home"). Independent of C; inf where the smaller model can never
+        law", Harm de Vries, Hugging Face Space lvwerra/harms-law). Independent of C; inf where the smaller model never
         reach that loss."""
         k_N = np.asarray(k_N, dtype=float)
         if np.any(~(k_N > 0)):
