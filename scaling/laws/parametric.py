@@ -158,8 +158,8 @@ class ParametricLaw(Law):
 
     def overhead(self, k_N):
         """Training-compute overhead of a model k_N times the compute-optimal size at equal loss ("Harm's
-        law", Harm de Vries, Hugging Face Space lvwerra/harms-law). Independent of C; inf where the smaller model never
-        reach that loss."""
+        law", Harm de Vries, Hugging Face Space lvwerra/harms-law). Independent of C; inf where the smaller
+        model never reaches that loss."""
         k_N = np.asarray(k_N, dtype=float)
         if np.any(~(k_N > 0)):
             raise ScalingError(f"k_N must be positive, got {k_N!r}")
