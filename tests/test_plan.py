@@ -438,3 +438,12 @@ def test_given_model_to_a_target_loss_trains_until_the_law_predicts_it():
 
     with pytest.raises(ScalingError, match="never reaches it"):
         make_plan(model="llama-2-7b", target_loss=1.8, gpus="64xH100")
+
+
+def test_no_flash_plans_with_standard_attention():
+    # Standard attention stores the s^2 attention scores (Korthikanti et al. 2022, Eq. 1), so the same plan
+    # needs more activation memory per device than with FlashAttention.
+    flash = make_plan(gpus="64xH100", days=30)
+    standard = make_plan(gpus="64xH100", days=30, flash_attention=False)
+    assert any("standard attention" in a for a in standard.assumptions)
+    assert standard.memory.activations_bytes > flash.memory.activations_bytes

@@ -64,6 +64,8 @@ HTML_SUFFIXES = (".html", ".htm")
     type=click.Choice(["llama", "gpt"]),
     help="Shape rules for the architecture.",
 )
+@click.option("--flash/--no-flash", "flash_attention", default=True, show_default=True,
+              help="FlashAttention (no stored s^2 attention scores) in memory and layout, or standard attention.")  # fmt: skip
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the plan as Markdown.")
 @click.option(
     "--html",
@@ -82,7 +84,7 @@ HTML_SUFFIXES = (".html", ".htm")
 @click.pass_context
 def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_tokens, inference_tokens, serve_on,
          from_model, max_params, seq_len, vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style,
-         as_markdown, html_path, force, accelerator_file, as_json):  # fmt: skip
+         flash_attention, as_markdown, html_path, force, accelerator_file, as_json):  # fmt: skip
     """Plan a training run from a budget: compute, a cluster and a deadline, dollars, or device-hours.
 
     MODEL (optional) fixes the model instead of choosing one: a preset (see 'scaling models') or a Hugging
@@ -134,7 +136,7 @@ def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique
         unique_tokens=unique_tokens, inference_tokens=inference_tokens, max_params=max_params, seq_len=seq_len,
         vocab=vocab, params=params, tokens=tokens, model=model, target_loss=target_loss, dtype=dtype,
         global_batch_tokens=global_batch_tokens, shape_style=shape_style, accelerator_files=tuple(accelerator_file),
-        serve_on=serve_on,
+        serve_on=serve_on, flash_attention=flash_attention,
     )  # fmt: skip
     if target is not None:
         from scaling.charts import zone_figure

@@ -269,9 +269,7 @@ def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
     batch = batch_sequences(request, flops, seq)
-    layout, memory = (None, None)
-    if request.search_layout:
-        layout, memory = layout_and_memory(request, spec, devices, batch, seq)
+    layout, memory = layout_and_memory(request, spec, devices, batch, seq)
     return Draft(flops, allocation, spec, tokens, seq, batch, layout, memory, tuple(notes))
 
 
@@ -328,7 +326,7 @@ def step_model(request: PlanRequest, draft: Draft, devices: int) -> StepModel:
         source = "the layout's step-time model (compute + pipeline bubble + communication; scaling.layout)"
         return StepModel(steps, step_s, seconds, float(mfu), None if hfu is None else float(hfu), source)
     seconds = model_flops / (devices * peak * request.mfu)
-    source = "the assumed MFU (no layout was searched or none fits)"
+    source = "the assumed MFU (no layout fits)"
     return StepModel(steps, seconds / steps, seconds, request.mfu, None, source)
 
 

@@ -55,11 +55,9 @@ def max_params_warning(optimal_params: float, max_params: float | None) -> str |
     )
 
 
-def layout_warning(
-    spec: ModelSpec, devices: int, accelerator: str, layout: LayoutRow | None, searched: bool
-) -> str | None:
+def layout_warning(spec: ModelSpec, devices: int, accelerator: str, layout: LayoutRow | None) -> str | None:
     """No parallel layout fits: say so, with what would help."""
-    if not searched or layout is not None:
+    if layout is not None:
         return None
     return (
         f"no parallel layout fits {spec.name} ({units.format_count(spec.params)} params) on {devices} x "
@@ -86,7 +84,7 @@ def plan_warnings(
         epochs_warning(tokens, unique) if unique is not None else None,
         mfu_warning(request.mfu),
         None if request.fixed_model else max_params_warning(float(allocation.params), request.max_params),
-        layout_warning(spec, devices, request.accelerator.name, layout, request.search_layout),
+        layout_warning(spec, devices, request.accelerator.name, layout),
     ]
     return tuple(dict.fromkeys(w for w in rules if w))
 
@@ -121,11 +119,8 @@ def plan_assumptions(
     if cost.cost_usd is None:
         out.append("no price per device-hour given (--price): cost not computed")
     out.extend(_batch_assumptions(r, draft))
-    if r.search_layout:
-        attention = (
-            "FlashAttention (no stored attention scores)" if r.flash_attention else "standard attention"
-        )
-        out.append(f"memory and layout: {attention}; layouts ranked by the step-time model of scaling.layout")
+    attention = "FlashAttention (no stored attention scores)" if r.flash_attention else "standard attention"
+    out.append(f"memory and layout: {attention}; layouts ranked by the step-time model of scaling.layout")
     return tuple(dict.fromkeys(out))
 
 

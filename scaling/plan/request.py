@@ -56,7 +56,6 @@ class PlanRequest:
     global_batch_tokens: float | None = None
     serve_on: units.ClusterSpec | None = None
     shape_style: str = "llama"
-    search_layout: bool = True
     flash_attention: bool = True
     inputs: dict[str, Any] = field(default_factory=dict)
 
@@ -145,7 +144,7 @@ def parse_plan_request(
 
     Options: ``flops``, ``days``, ``mfu``, ``usd``, ``price``, ``gpu_hours``, ``target_loss``, ``params``,
     ``tokens``, ``unique_tokens``, ``inference_tokens``, ``max_params``, ``seq_len``, ``vocab``,
-    ``global_batch_tokens``, ``serve_on``, ``dtype``, ``shape_style``, ``search_layout``, ``flash_attention``.
+    ``global_batch_tokens``, ``serve_on``, ``dtype``, ``shape_style``, ``flash_attention``.
     """
     from scaling.laws import get_law
     from scaling.model import load_model
@@ -187,7 +186,6 @@ def parse_plan_request(
         ),
         serve_on=_serve_on(o.get("serve_on")),
         shape_style=checks.choice(o.get("shape_style", "llama"), SHAPE_STYLES, "--style"),
-        search_layout=bool(o.get("search_layout", True)),
         flash_attention=bool(o.get("flash_attention", True)),
         inputs=_inputs(law_obj, gpus, model, o),
     )
@@ -208,13 +206,13 @@ _OPTIONS = {
     "serve_on",
     "flops", "days", "mfu", "usd", "price", "gpu_hours", "target_loss", "params", "tokens", "unique_tokens",
     "inference_tokens", "max_params", "seq_len", "vocab", "global_batch_tokens", "dtype", "shape_style",
-    "search_layout", "flash_attention",
+    "flash_attention",
 }  # fmt: skip
 
 
 def _inputs(law: Law, gpus: Any, model: Any, options: dict[str, Any]) -> dict[str, Any]:
     """The options as given, for the JSON output (so a plan says what it was asked)."""
-    out: dict[str, Any] = {k: v for k, v in options.items() if k not in ("search_layout", "flash_attention")}
+    out: dict[str, Any] = {k: v for k, v in options.items() if k != "flash_attention"}
     out["law"] = law.name
     if gpus is not None:
         out["gpus"] = str(gpus)
