@@ -84,7 +84,7 @@ def positive_int(value: Any, what: str, *, allow_zero: bool = False) -> int:
         raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("+-").isdigit():
+        if not text.lstrip("+-").isdecimal() or not text.isascii():
             raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
         number = int(text)
     else:

@@ -10,6 +10,9 @@ import numpy as np
 COMPARISON_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch", "kaplan", "llama3")
 CHINCHILLA_FAMILY = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
 
+# The "20 tokens per parameter" rule of thumb for a compute-optimal run (Hoffmann et al. 2022, Table 3, rounded).
+TOKENS_PER_PARAM = 20.0
+
 # Muennighoff et al. 2023: up to ~4 epochs repeated data is nearly as good as fresh data. Their Eq. 5 with
 # R_D* = 15.4 makes 4 epochs worth 3.7 unique ones and 16 epochs about 10.6: beyond ~16 returns vanish.
 EPOCHS_NEARLY_FREE = 4.0

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 SIZING_ROUNDS = 8  # rounds of "size the FLOPs to the deadline"; shapes and batches settle in two or three
 MAX_PLAN_FLOPS = 1e32  # ~1e6 x the largest published training runs; beyond it shapes and layouts are fiction
-TOKENS_PER_PARAM_RULE = 20.0  # the "20 tokens per parameter" rule (Hoffmann et al. 2022, Table 3)
 KNOWN_MODEL_DECADES = 1.5  # known models within this many decades of the budget are compared
 
 
@@ -383,12 +382,13 @@ def comparisons(law: Any, budget: float) -> list[Comparison]:
     each with its loss under ``law`` where ``law`` predicts one."""
     from scaling.flops import FLOPS_PER_PARAM_TOKEN
     from scaling.laws import COMPARISON_LAWS, get_law
+    from scaling.laws.rules import TOKENS_PER_PARAM
 
     def loss(params: float, tokens: float) -> float | None:
         return float(law.predict(params, tokens)) if law.has_loss else None
 
-    n_rule = math.sqrt(budget / (FLOPS_PER_PARAM_TOKEN * TOKENS_PER_PARAM_RULE))  # 6 N (20 N) = C
-    d_rule = TOKENS_PER_PARAM_RULE * n_rule
+    n_rule = math.sqrt(budget / (FLOPS_PER_PARAM_TOKEN * TOKENS_PER_PARAM))  # 6 N (20 N) = C
+    d_rule = TOKENS_PER_PARAM * n_rule
     rows = [Comparison("20 tokens/param rule", n_rule, d_rule, budget, loss(n_rule, d_rule),
                        "Hoffmann et al. 2022, Table 3 (rounded)", "rule")]  # fmt: skip
     for name in COMPARISON_LAWS:
