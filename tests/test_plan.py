@@ -417,8 +417,13 @@ def test_plan_from_a_model_is_continued_pretraining():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["unique_tokens"] == 50e9 and data["epochs"] == pytest.approx(1.0)
-    bad = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--days", "3", "--gpus", "8xH100"])
+    bad = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--flops", "1e22", "--gpus", "8xH100"])
     assert bad.exit_code == 2 and "--from" in bad.stderr
+    # a deadline: the tokens the layout's step time fits in 3 days
+    timed = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--unique-tokens", "50B", "--gpus", "64xH100",
+                                      "--days", "3", "--json"])  # fmt: skip
+    assert timed.exit_code == 0, timed.output
+    assert json.loads(timed.stdout)["days"] == pytest.approx(3.0, rel=1e-6)
 
 
 def test_plan_displays_its_own_tables_in_a_notebook():

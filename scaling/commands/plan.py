@@ -108,7 +108,7 @@ def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique
     from scaling.plan import make_plan, plan_markdown, plan_text
 
     if from_model is not None:
-        others = {"MODEL": model, "--flops": budget, "--days": days, "--usd": usd, "--gpu-hours": gpu_hours,
+        others = {"MODEL": model, "--flops": budget, "--usd": usd, "--gpu-hours": gpu_hours,
                   "--params": params, "--target-loss": target_loss, "--serve-on": serve_on, "--html": html_path}  # fmt: skip
         given = [flag for flag, value in others.items() if value is not None]
         if given:
@@ -125,6 +125,7 @@ def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique
         ctx.invoke(
             finetune, model=from_model, continued=True, unique_tokens=units.parse_count(unique_tokens, "--unique-tokens"),
             gpus=units.parse_cluster(gpus, "--gpus"), tokens=tokens, seq_len=seq_len,
+            days=units.parse_duration(days, "--days") if days is not None else None,
             mfu=units.parse_fraction(mfu, "--mfu") if mfu is not None else DEFAULT_MFU,
             price=units.parse_money(price, "--price") if price is not None else None, as_json=as_json,
         )  # fmt: skip
