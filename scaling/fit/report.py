@@ -1,9 +1,10 @@
 """`fit_runs`: everything ``scaling fit`` does, as one library call: read the runs once, fit the approaches
 asked for, check them against each other and against held-out budgets, and collect every caution.
 
-The cautions about the data and the fits (rows set aside, too few runs, a parameter on a bound, Approaches 2
+The cautions about the data and the law (rows set aside, too few runs, a parameter on a bound, Approaches 2
 and 3 disagreeing beyond their intervals) are stored in the Approach 3 law's ``warnings``, so the law file
-carries them and every plan made with it repeats them.
+carries them and every plan made with it repeats them; every warning of the fit (Approach 1 and 2 flags,
+the holdout refit's) is kept in the file's ``fit.warnings``.
 """
 
 from __future__ import annotations
@@ -146,19 +147,19 @@ def fit_runs(
     if approach in ("2", "all"):
         try:
             out["approach2"], messages = collect(fit_isoflop, frame)
-            law_notes += [f"Approach 2: {m}" for m in messages]
+            printed += [f"Approach 2: {m}" for m in messages]
         except ScalingError as exc:
             if approach == "2":
                 raise
             out["skipped"]["2"] = f"Approach 2 skipped: {exc}"
     if approach in ("1", "all"):
         out["approach1"], skipped, messages = fit_approach1(source, table, approach == "1")
-        law_notes += [f"Approach 1: {m}" for m in messages]
+        printed += [f"Approach 1: {m}" for m in messages]
         if skipped:
             out["skipped"]["1"] = skipped
     if out.get("approach2") is not None and out.get("approach3") is not None:
         law_notes += [m for m in [approaches_disagree(out["approach2"], out["approach3"])] if m]
-    law_notes = list(dict.fromkeys(law_notes))
-    if out.get("approach3") is not None:
-        out["approach3"] = replace(out["approach3"], warnings=tuple(law_notes))
-    return FitReport(runs=table.to_dict(), warnings=tuple(dict.fromkeys(law_notes + printed)), **out)
+    law_notes, everything = list(dict.fromkeys(law_notes)), tuple(dict.fromkeys(law_notes + printed))
+    if out.get("approach3") is not None:  # the law repeats its own cautions; its file keeps every one
+        out["approach3"] = replace(out["approach3"], warnings=tuple(law_notes), fit_warnings=everything)
+    return FitReport(runs=table.to_dict(), warnings=everything, **out)
