@@ -150,7 +150,9 @@ def output_path(
         if Path(item).expanduser().resolve() == resolved:
             raise ScalingError(f"refusing to write over the input {text!r}: choose another output path")
     if len(target.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-        raise ScalingError(f"invalid output path {text[:60]!r}...: a file name is at most {MAX_NAME_BYTES} bytes")
+        raise ScalingError(
+            f"invalid output path {text[:60]!r}...: a file name is at most {MAX_NAME_BYTES} bytes"
+        )
     if target.is_dir():
         raise ScalingError(f"invalid output path {text!r}: it is a folder, expected a file name")
     if target.exists() and not force:

@@ -241,8 +241,10 @@ def gpus(filter_text, accelerator_files, as_json):
     ]  # fmt: skip
     click.echo(table(rows, ["name", "bf16 TF", "fp16 TF", "fp8 TF", "fp32 TF", "mem GiB", "mem GB/s",
                             "node link GB/s", "network GB/s", "$/h"]))  # fmt: skip
-    click.echo("dense (no sparsity) peaks; link and network bandwidths per device, one direction; "
-               "add your own with $SCALING_ACCELERATORS or --accelerator-file")
+    click.echo(
+        "dense (no sparsity) peaks; link and network bandwidths per device, one direction; "
+        "add your own with $SCALING_ACCELERATORS or --accelerator-file"
+    )
 
 
 COMMANDS = [flops, models, gpus]
