@@ -183,67 +183,9 @@ def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, 
         return
     for message in report.warnings:
         warn(message)
-    _render_fit(report, output)
+    from scaling.fit.tables import fit_tables
 
-
-def _render_fit(report, output) -> None:
-    runs = report.runs
-    aside = "; ".join(f"{s['rows']}: {s['reason']}" for s in runs["set_aside"])
-    click.echo(
-        f"runs: {runs['rows_read']} read, {runs['rows_used']} used"
-        + (f", set aside {aside}" if aside else "")
-    )
-    for note in runs["notes"]:
-        click.echo(f"  note: {note}")
-    if report.approach3 is not None:
-        _render_approach3(report.approach3.to_dict(), output)
-    if report.holdout is not None:
-        h = report.holdout.to_dict()
-        click.echo(f"Extrapolation check (held out {h['n_held_out']} runs at C = "
-                   f"{', '.join(f'{c:.3g}' for c in h['held_out_flops'])}), error relative to the observed loss:")  # fmt: skip
-        rows = [
-            ("mean |error|", f"{h['mean_abs_rel_error']:.2%}"),
-            ("max |error|", f"{h['max_abs_rel_error']:.2%}"),
-        ]
-        if h["coverage"] is not None:
-            rows.append(("interval coverage", f"{h['coverage']:.0%}"))
-        click.echo(key_values(rows))
-    for fitted, title in (
-        (report.approach2, "Approach 2 (IsoFLOP parabolas)"),
-        (report.approach1, "Approach 1 (envelope)"),
-    ):
-        if fitted is not None:
-            click.echo(
-                f"{title}: N_opt = {fitted.n_coef:.4g} C^{fitted.a:.4f}, D_opt = {fitted.d_coef:.4g} C^{fitted.b:.4f}"
-            )
-    for reason in report.skipped.values():
-        click.echo(f"  note: {reason}")
-
-
-def _render_approach3(d, output) -> None:
-    ci = d.get("ci", {})
-    rows = []
-    for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
-        rows.append((key, f"{d[key]:.4g}", f"{ci[key][0]:.4g} - {ci[key][1]:.4g}" if key in ci else ""))
-    click.echo(f"Approach 3 (parametric, Huber on log-loss; loss in {d['loss_unit']}):")
-    click.echo(
-        table(rows, ["", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else ""], indent=2)
-    )
-    f = d["fit"]
-    boot = (f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)" if f["n_bootstrap"] or
-            f["n_bootstrap_failed"] else "none (use --bootstrap 1000 for intervals)")  # fmt: skip
-    objective = (f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
-                 f"{f['n_starts_screened_out']} screened out)")  # fmt: skip
-    converged = "yes" if f["converged"] else "NO"
-    if d["warnings"]:
-        converged += f" (with {len(d['warnings'])} caution(s) above, saved in the law)"
-    click.echo(
-        key_values(
-            [("runs", f["n_runs"]), ("objective", objective), ("converged", converged), ("bootstrap", boot)]
-        )
-    )
-    if output:
-        click.echo(f"  saved to {output} (use it as --law {output})")
+    click.echo("\n".join(t.text(indent=2) for t in fit_tables(report, str(output) if output else None)))
 
 
 @click.command()

@@ -45,6 +45,12 @@ class FitReport(Displayable):
     warnings: tuple[str, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)
 
+    def display_tables(self) -> list[Any]:
+        """The tables ``scaling fit`` prints (`scaling.fit.tables`)."""
+        from scaling.fit.tables import fit_tables
+
+        return fit_tables(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The Approach 3 law at the top level (as before), the other approaches and checks under their keys."""
         out: dict[str, Any] = dict(self.approach3.to_dict()) if self.approach3 else {}
