@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from scaling import units
@@ -40,7 +41,7 @@ class Draft:
     """One plan before time and cost: what a budget of ``flops`` buys on ``devices``."""
 
     flops: float
-    allocation: Allocation
+    allocation: Allocation | None  # None while a given model's FLOPs are being sized (see `with_allocation`)
     spec: ModelSpec
     tokens: float
     seq_len: int
@@ -48,6 +49,7 @@ class Draft:
     layout: LayoutRow | None
     memory: MemoryBreakdown | None
     notes: tuple[str, ...]
+    allocated_at: float | None = None  # the FLOPs ``allocation`` was computed for
 
     @property
     def batch_tokens(self) -> float:
@@ -66,7 +68,7 @@ def build_plan(request: PlanRequest) -> Plan:
     seconds = resource_seconds(request, budget, devices)
     if seconds is not None and draft.layout is not None:
         draft, budget = _fit_to_deadline(request, budget, devices, seconds, draft)
-    return _assemble(request, budget, devices, draft)
+    return _assemble(request, budget, devices, with_allocation(request, draft))
 
 
 # ------------------------------------------------------------------------------------------ budget
@@ -164,7 +166,7 @@ def _fit_to_deadline(
     if draft.layout is not None:  # the time is exact for this shape and layout
         tokens = seconds * draft.batch_tokens / float(draft.layout["step_s"])
         flops = float(six_nd(float(draft.spec.params), tokens))
-        draft = replace(draft, flops=flops, tokens=tokens, allocation=allocate(request, flops)[0])
+        draft = replace(draft, flops=flops, tokens=tokens)
     sized = Budget(
         flops=flops,
         kind=budget.kind,
@@ -224,14 +226,18 @@ def _inference_aware_within_budget(request: PlanRequest, budget: float) -> Alloc
 
 def fixed_spec(request: PlanRequest) -> ModelSpec:
     """The model the user fixed: a MODEL, or a standard shape for --params."""
-    from scaling.model import shape_for_params
-
     if request.model is not None:
         return request.model
-    return shape_for_params(
-        float(request.params or 0), vocab_size=request.vocab_size,
-        n_ctx=request.seq_len or DEFAULT_SEQ_LEN, style=request.shape_style,
-    )  # fmt: skip
+    return _standard_shape(float(request.params or 0), request.vocab_size, request.seq_len or DEFAULT_SEQ_LEN,
+                           request.shape_style)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _standard_shape(params: float, vocab_size: int, n_ctx: int, style: str) -> ModelSpec:
+    """`shape_for_params` for a given --params, once per plan (the deadline sizing asks for it every round)."""
+    from scaling.model import shape_for_params
+
+    return shape_for_params(params, vocab_size=vocab_size, n_ctx=n_ctx, style=style)
 
 
 def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
@@ -263,13 +269,25 @@ def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
 def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
     from scaling.flops import six_nd
 
-    allocation, notes = allocate(request, flops)
-    spec = fixed_spec(request) if request.fixed_model else choose_spec(request, allocation)
+    if request.fixed_model:  # a given model: the allocation is only its reference, computed at the end
+        allocation, notes, spec = None, [], fixed_spec(request)
+    else:
+        allocation, notes = allocate(request, flops)
+        spec = choose_spec(request, allocation)
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
     batch = batch_sequences(request, flops, seq)
     layout, memory = layout_and_memory(request, spec, devices, batch, seq)
-    return Draft(flops, allocation, spec, tokens, seq, batch, layout, memory, tuple(notes))
+    return Draft(flops, allocation, spec, tokens, seq, batch, layout, memory, tuple(notes), flops)
+
+
+def with_allocation(request: PlanRequest, draft: Draft) -> Draft:
+    """The draft with the law's allocation at its final FLOPs: computed once at the end for a given model
+    (the allocation is only its reference), or again when the deadline sizing moved the FLOPs."""
+    if draft.allocation is not None and draft.allocated_at == draft.flops:
+        return draft
+    allocation, notes = allocate(request, draft.flops)
+    return replace(draft, allocation=allocation, notes=tuple(notes), allocated_at=draft.flops)
 
 
 def batch_sequences(request: PlanRequest, flops: float, seq_len: int) -> int:
