@@ -566,6 +566,8 @@ def read_table(source: Any) -> RunsTable:
     Damaged and failed rows, earlier points of loss curves and exact duplicates are set aside and counted
     by reason. Raises `ScalingError` when the source cannot be read or no row is usable.
     """
+    import pandas as pd
+
     raw, label, curves = _load(source)
     if raw.shape[0] == 0:
         raise ScalingError(f"{label} has no rows (a header at most); a fit needs one row per run")
@@ -575,6 +577,10 @@ def read_table(source: Any) -> RunsTable:
     rows = _Rows(frame)
     if "curve" in rows.frame.columns:
         notes.append(_explode_curves(rows))
+        # one run per curve: its last point (the most tokens) is the run's D and final loss
+        order = pd.to_numeric(rows.frame["D"], errors="coerce").fillna(0.0)
+        last = rows.frame.assign(_order=order).sort_values(["run_id", "_order"]).groupby("run_id").tail(1)
+        rows.frame = last.drop(columns="_order").reset_index(drop=True)
     notes += [n for n in [_last_points(rows)] if n]
     _failed(rows)
     notes += _derive_missing(rows)

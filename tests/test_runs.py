@@ -230,3 +230,15 @@ def test_any_table_is_read_or_refused_in_one_error_and_every_row_is_counted(rows
     assert table.rows_used + sum(count for _, count in table.dropped) == table.rows_read == len(rows)
     for column in ("N", "D", "C", "loss"):
         assert (table.frame[column] > 0).all() and np.isfinite(table.frame[column]).all()
+
+
+def test_jsonl_curves_read_as_one_run_each_at_their_last_point(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(
+        '{"run_id": "a", "N": 1e8, "curve": [[1e8, 4.0], [2e8, 3.5]]}\n'
+        '{"run_id": "b", "N": 2e8, "curve": [[3e8, 3.2], [1e8, 3.9]]}\n'
+        '{"run_id": "c", "N": 3e8, "curve": [[1e8]]}\n'
+    )
+    table = read_table(path)
+    assert table.frame[["run_id", "D", "loss"]].values.tolist() == [["a", 2e8, 3.5], ["b", 3e8, 3.2]]
+    assert table.rows_read == 3 and dict(table.dropped) == {"curve is not a list of [tokens, loss] pairs": 1}
