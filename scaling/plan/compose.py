@@ -167,15 +167,8 @@ def _fit_to_deadline(
         tokens = seconds * draft.batch_tokens / float(draft.layout["step_s"])
         flops = float(six_nd(float(draft.spec.params), tokens))
         draft = replace(draft, flops=flops, tokens=tokens)
-    sized = Budget(
-        flops=flops,
-        kind=budget.kind,
-        source=f"{budget.source}; FLOPs sized so the layout's step-time model finishes in "
-        f"{units.format_duration(seconds)}",
-        seconds=budget.seconds,
-        usd=budget.usd,
-        mfu=budget.mfu,
-    )
+    source = f"{budget.source}; FLOPs sized so the layout's step-time model finishes in {units.format_duration(seconds)}"
+    sized = replace(budget, flops=flops, source=source)
     return draft, sized
 
 
