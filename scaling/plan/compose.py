@@ -111,7 +111,7 @@ def _model_to_loss(request: PlanRequest, loss: float) -> Budget:
             f"law {request.law.name!r}, however long it trains; give a larger model or a higher loss"
         )
     budget = Budget.of_model(spec, tokens)
-    return Budget(budget.flops, "target-loss", f"{budget.source}, the tokens that reach loss {loss:g}")
+    return replace(budget, kind="target-loss", source=f"{budget.source}, the tokens that reach loss {loss:g}")
 
 
 def resource_seconds(request: PlanRequest, budget: Budget, devices: int) -> float | None:
