@@ -189,6 +189,8 @@ def unit_text(key: str, value: Any) -> str:
     from scaling import units
 
     name = key.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return " - ".join(unit_text(key, v) for v in value)  # an interval in its unit: 58.2B - 90.4B
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return exact_text(value)
     rules = ((name.endswith("bytes"), lambda v: units.format_bytes(v)),
@@ -205,7 +207,8 @@ def unit_text(key: str, value: Any) -> str:
 
 def value_table(values: dict[str, Any], title: str = "") -> Table:
     """Every value of a ``to_dict()``: the key, the value in its unit, and the exact base-unit number."""
-    rows = [(key, unit_text(key, value), exact_text(value)) for key, value in flat_values(values).items()]
+    rows = [(key, unit_text(key, value), "" if isinstance(value, str) else exact_text(value))
+            for key, value in flat_values(values).items()]
     return Table.of(rows, ("", "value", "to_dict() (base units)"), title=title, align="lrr")
 
 
