@@ -188,3 +188,31 @@ def test_gpus_list_and_json():
     data = run_json("gpus", "a100")
     assert {a["name"] for a in data} == {"A100-40GB", "A100-80GB"}
     assert data[0]["peak_flops"]["bf16"] == 312e12
+
+
+def test_tokens_source_and_notes_come_from_the_estimate_not_from_note_text():
+    from scaling.estimate import estimate_flops
+
+    preset = json.loads(CliRunner().invoke(scaling.cli.main, ["flops", "llama-2-7b", "--json"]).stdout)
+    given = json.loads(
+        CliRunner().invoke(scaling.cli.main, ["flops", "llama-2-7b", "--tokens", "1T", "--json"]).stdout
+    )
+    assert (
+        preset["assumptions"]["tokens_source"] == "preset" and preset["tokens"] == 2e12
+    )  # Touvron 2023, Table 1
+    assert given["assumptions"]["tokens_source"] == "--tokens" and given["tokens"] == 1e12
+    assert preset == json.loads(json.dumps(estimate_flops(model="llama-2-7b").to_dict()))
+
+
+def test_raw_dimensions_build_the_same_spec_as_the_library():
+    # GPT-2 small (Radford et al. 2019): 12 layers, d_model 768, 12 heads, vocabulary 50257, context 1024, tied
+    # embeddings. The checkpoint holds 124,439,808 parameters; the raw-dimension GPT block has no biases, so it
+    # counts 82,944 fewer: 12 layers x (2304 QKV + 768 output + 3072 up + 768 down) = 124,356,864.
+    from scaling.estimate import Dimensions, spec_from_dimensions
+
+    spec, notes = spec_from_dimensions(Dimensions(layers=12, d_model=768, heads=12, vocab=50257), n_ctx=1024)
+    assert spec.params == 124_356_864
+    assert any("GPT-style" in n for n in notes)
+    args = ["flops", "--layers", "12", "--d-model", "768", "--heads", "12", "--vocab", "50257", "--seq-len", "1024",
+            "--tokens", "1B", "--json"]  # fmt: skip
+    assert json.loads(CliRunner().invoke(scaling.cli.main, args).stdout)["params"] == 124_356_864
