@@ -28,7 +28,11 @@ def test_no_command_gives_a_traceback_or_a_multi_line_error(
 ):
     monkeypatch.chdir(tmp_path_factory.getbasetemp())
     args = draw_call(rng, main, files)
-    outcome = run_call(main, args)
+    accelerators = [f for f in files if "accel_" in f]
+    env = (
+        {"SCALING_ACCELERATORS": rng.choice(accelerators)} if rng.random() < 0.1 else None
+    )  # a damaged catalog
+    outcome = run_call(main, args, env)
     assert outcome.unhandled is None, f"scaling {' '.join(args)}: {outcome.unhandled}"
     assert outcome.bad_error is None, f"scaling {' '.join(args)}: {outcome.bad_error}"
 
