@@ -100,6 +100,33 @@ def damaged_files(folder: Path) -> list[str]:
         "accel_zero.csv": b"name,memory_gb,bf16_tflops,fp16_tflops,price_usd_per_hour\nZ0,0,0,0,nan\n",
         "not_json.json": b"{this is not json",
         "existing.html": b"<p>mine</p>",
+        "law_ok.json": json.dumps(
+            {
+                "name": "mine",
+                "kind": "parametric",
+                "E": 1.7,
+                "A": 400.0,
+                "B": 410.0,
+                "alpha": 0.34,
+                "beta": 0.28,
+                "fit": {"flops_range": [1e18, 1e21]},
+            }
+        ).encode(),
+        "law_bytes.json": json.dumps(
+            {
+                "name": "bytes",
+                "kind": "parametric",
+                "E": 0.6,
+                "A": 30.0,
+                "B": 40.0,
+                "alpha": 0.3,
+                "beta": 0.3,
+                "loss_unit": "nats/byte",
+                "vocab_size": 256,
+                "tokenizer": "bytes",
+            }
+        ).encode(),
+        "config.json": (Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_bytes(),
         "runs.parquet": b"PAR1garbage",
     }
     paths = []
