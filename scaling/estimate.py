@@ -133,6 +133,10 @@ class FlopsEstimate(Displayable):
     def main_cost(self) -> ComputeCost | None:
         return self.costs.get(self.main.convention)
 
+    def convention_formula(self, result: TrainingFlops) -> str:
+        """The formula a convention counts, with its source."""
+        return CONVENTION_LABELS[result.convention]
+
     def n_used(self, result: TrainingFlops) -> float:
         """The N a convention multiplies: non-embedding for 6nd-nonembedding, else the (active) total."""
         return result.params_non_embedding if result.convention == "6nd-nonembedding" else result.params

@@ -6,6 +6,8 @@ imported here, so these commands start as fast as `scaling --help`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from scaling import units
@@ -23,9 +25,11 @@ from scaling.commands._common import (
     warn,
 )
 from scaling.errors import ScalingError
-from scaling.estimate import CONVENTION_LABELS, Dimensions, FlopsEstimate, estimate_flops
 from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
 from scaling.model import presets
+
+if TYPE_CHECKING:
+    from scaling.estimate import FlopsEstimate
 
 
 @click.command("flops")
@@ -73,6 +77,8 @@ def flops(model, tokens, params, layers, d_model, heads, kv_heads, d_ff, vocab, 
       scaling flops gpt3-175b --convention all
       scaling flops --params 7B --tokens 1.4T --json
     """
+    from scaling.estimate import Dimensions, estimate_flops
+
     estimate = estimate_flops(
         model=model, params=params, tokens=tokens, seq_len=seq_len, convention=convention, causal=causal,
         recompute=recompute, cluster=gpus, mfu=mfu, price=price, dtype=dtype,
@@ -111,7 +117,7 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
     ]
     if len(estimate.results) == 1:
         lines += [
-            ("convention", f"{first.convention}: {CONVENTION_LABELS[first.convention]}"),
+            ("convention", f"{first.convention}: {estimate.convention_formula(first)}"),
             ("N used", units.format_count(estimate.n_used(first))),
             ("FLOPs per token", units.format_flops(first.flops_per_token)),
             ("training FLOPs", units.format_flops(first.flops)),
