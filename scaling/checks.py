@@ -117,6 +117,14 @@ def at_most(value: float, limit: float, what: str, limit_text: str | None = None
     return value
 
 
+def at_least(value: float, limit: float, what: str, limit_text: str | None = None) -> float:
+    """``value`` itself when it is not below ``limit``; ``limit_text`` says where the limit comes from."""
+    if not value >= limit:
+        why = f" ({limit_text})" if limit_text else ""
+        raise ScalingError(f"invalid {what} {value!r}: must be at least {limit:.6g}{why}")
+    return value
+
+
 def choice(value: Any, choices: Sequence[str], what: str, *, aliases: dict[str, str] | None = None) -> str:
     """One of ``choices``, matched after stripping and lower-casing (``aliases`` map other names onto them)."""
     key = str(value).strip().lower()

@@ -304,7 +304,11 @@ def test_any_law_file_loads_into_a_working_law_or_one_clear_error(tmp_path_facto
     except ScalingError as exc:
         assert "\n" not in str(exc)
         return
-    alloc = law.optimal(1e22)
+    try:  # a law that loads may still have no sensible optimum at this budget: that too is one line
+        alloc = law.optimal(1e22)
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+        return
     assert np.isfinite(alloc.params) and alloc.params > 0 and np.isfinite(alloc.tokens)
     assert not law.has_loss or np.isfinite(alloc.loss)
 

@@ -222,6 +222,18 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
     return out
 
 
+def check_determined(**terms: float) -> None:
+    """Refuse a fit whose size or data term vanished (A, B, alpha or beta at 0 or not finite): the loss then
+    does not fall with N or with D over these runs, and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
+    bad = {k: v for k, v in terms.items() if not (math.isfinite(v) and v > 1e-300)}
+    if bad:
+        shown = ", ".join(f"{k} = {v:.3g}" for k, v in bad.items())
+        raise ScalingError(
+            f"the runs do not determine a law ({shown}): the loss does not fall with both N and D over them; "
+            "fit runs that vary both the model size and the tokens"
+        )
+
+
 def fit_parametric(
     runs,
     *,
@@ -265,6 +277,7 @@ def fit_parametric(
     for message in fit_warnings:
         warn(message)
     E, A, B, alpha, beta = (float(v) for v in to_natural(search.theta)[0])
+    check_determined(A=A, B=B, alpha=alpha, beta=beta)
     compute = six_nd(np.exp(logN), np.exp(logD))  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
         name=name, source=f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {len(frame)} runs",

@@ -29,11 +29,20 @@ def as_scalar(value: Any) -> Any:
     return float(value) if value.ndim == 0 else value
 
 
+MAX_LOG10_FLOPS = 40.0  # laws are evaluated from 1 to 1e40 FLOPs: 1e14 x beyond the largest run trained so far
+
+
 def flops_array(C: Any) -> np.ndarray:
-    """Training FLOPs as an array, refused unless finite and positive."""
-    C = np.asarray(C, dtype=float)
-    if C.size == 0 or np.any(~np.isfinite(C)) or np.any(C <= 0):
-        raise ScalingError(f"invalid compute budget {C!r}: FLOPs must be finite and greater than zero")
+    """Training FLOPs as an array, refused unless finite, positive and at most 1e40."""
+    with np.errstate(over="ignore"):
+        C = np.asarray(C, dtype=float)
+    bad = C[~(np.isfinite(C) & (C > 0) & (C <= 10.0**MAX_LOG10_FLOPS))] if C.size else C
+    if C.size == 0 or bad.size:
+        shown = f"{float(bad.flat[0]):.4g}" if bad.size else "(none)"
+        raise ScalingError(
+            f"invalid compute budget {shown}: FLOPs must be finite, greater than zero and at most "
+            f"1e{MAX_LOG10_FLOPS:.0f}"
+        )
     return C
 
 
@@ -179,11 +188,12 @@ class Law(Displayable):
 
         def one(target: float) -> float:
             f = lambda x: float(self.loss_opt(10.0**x)) - target  # noqa: E731
-            if not f(0.0) > 0 > f(40.0):
+            top = MAX_LOG10_FLOPS
+            if not f(0.0) > 0 > f(top):
                 raise ScalingError(
-                    f"loss {target!r} is outside what law {self.name!r} reaches for 1 to 1e40 FLOPs"
+                    f"loss {target!r} is outside what law {self.name!r} reaches for 1 to 1e{top:.0f} FLOPs"
                 )
-            return 10.0 ** brentq(f, 0.0, 40.0, xtol=1e-12)
+            return 10.0 ** brentq(f, 0.0, top, xtol=1e-12)
 
         return as_scalar(np.vectorize(one, otypes=[float])(np.asarray(L, dtype=float)))
 
@@ -235,7 +245,9 @@ class Law(Displayable):
                 f"invalid interval level {level!r}: expected a fraction strictly between 0 and 1"
             )
         C = flops_array(C)
-        U = None if unique_tokens is None else checks.positive(unique_tokens, "unique tokens")
+        U = None if unique_tokens is None else checks.at_least(
+            checks.positive(unique_tokens, "unique tokens"), 1.0, "unique tokens", "a count of tokens"
+        )
         D_inf = (
             None
             if inference_tokens is None
