@@ -166,6 +166,11 @@ def candidate_grid(
     steps = int(math.floor(math.log2(top / done.min()))) + 1
     budgets = np.unique(np.concatenate([done, done.min() * 2.0 ** np.arange(steps)]))
     budgets = budgets[budgets <= budget_flops * (1 + 1e-9)]
+    if budgets.size == 0:
+        raise ScalingError(
+            f"--budget-flops {budget_flops:.3g} buys no run: the smallest budget in the runs is "
+            f"{done.min():.3g} FLOPs; spend at least that"
+        )
     Ns, Bs = [], []
     for c in budgets:
         n_opt = float(law.n_opt(c))

@@ -178,3 +178,27 @@ def test_optimal_inference_aware_states_extra_time_as_a_result():
 def test_optimal_tiny_budget_is_one_line(extra):
     result = run("optimal", "--budget", "1.5", *extra)
     assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1
+
+
+def test_fit_of_runs_whose_loss_never_falls_is_one_line(tmp_path):
+    # seven runs at one token count and one loss: no size or data term to fit (Hoffmann Eq. 2 degenerates)
+    path = tmp_path / "flat.csv"
+    path.write_text("name,N,D,loss\n" + "".join(f"a,{i}e7,1e9,3.0\n" for i in range(1, 8)))
+    for args in (["fit", str(path), "--json"], ["chart", "frontier", str(path), "-o", str(tmp_path / "f.html")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2
+        assert "do not determine a law" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["optimal", "--budget", "1e23", "--unique-tokens", "1e-308"], "must be at least 1"),
+        (["optimal", "--budget", "1e41"], "at most 1e40"),
+    ],
+)
+def test_absurd_budgets_and_token_counts_are_one_line(args, words):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0]

@@ -117,3 +117,12 @@ def test_next_command_writes_a_design_csv_and_never_overwrites(tmp_path, start):
     assert again.exit_code == 2 and "--force" in again.output
     over_input = CliRunner().invoke(main, [*args[:-1], str(table), "--force"])
     assert over_input.exit_code == 2 and "input" in over_input.output
+
+
+def test_a_spend_below_the_smallest_budget_is_one_line(tmp_path):
+    from scaling.fit import synthetic_runs
+
+    path = tmp_path / "runs.csv"
+    synthetic_runs(seed=0).to_csv(path, index=False)
+    result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "12"])
+    assert result.exit_code == 2 and "buys no run" in result.output
