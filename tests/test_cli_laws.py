@@ -184,7 +184,10 @@ def test_fit_of_runs_whose_loss_never_falls_is_one_line(tmp_path):
     # seven runs at one token count and one loss: no size or data term to fit (Hoffmann Eq. 2 degenerates)
     path = tmp_path / "flat.csv"
     path.write_text("name,N,D,loss\n" + "".join(f"a,{i}e7,1e9,3.0\n" for i in range(1, 8)))
-    for args in (["fit", str(path), "--json"], ["chart", "frontier", str(path), "-o", str(tmp_path / "f.html")]):
+    for args in (
+        ["fit", str(path), "--json"],
+        ["chart", "frontier", str(path), "-o", str(tmp_path / "f.html")],
+    ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2
         assert "do not determine a law" in result.output

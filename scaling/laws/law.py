@@ -29,7 +29,8 @@ def as_scalar(value: Any) -> Any:
     return float(value) if value.ndim == 0 else value
 
 
-MAX_LOG10_FLOPS = 40.0  # laws are evaluated from 1 to 1e40 FLOPs: 1e14 x beyond the largest run trained so far
+# laws are evaluated from 1 to 1e40 FLOPs: 1e14 x beyond the largest run trained so far
+MAX_LOG10_FLOPS = 40.0
 
 
 def flops_array(C: Any) -> np.ndarray:
@@ -245,9 +246,10 @@ class Law(Displayable):
                 f"invalid interval level {level!r}: expected a fraction strictly between 0 and 1"
             )
         C = flops_array(C)
-        U = None if unique_tokens is None else checks.at_least(
-            checks.positive(unique_tokens, "unique tokens"), 1.0, "unique tokens", "a count of tokens"
-        )
+        if unique_tokens is not None:
+            unique_tokens = checks.positive(unique_tokens, "unique tokens")
+            unique_tokens = checks.at_least(unique_tokens, 1.0, "unique tokens", "a count of tokens")
+        U = unique_tokens
         D_inf = (
             None
             if inference_tokens is None
