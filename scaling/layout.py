@@ -55,7 +55,6 @@ from scaling.model import ModelSpec
 
 # DeepSeek LLM (Bi et al. 2024, Eq. 1 and Fig. 3): B_opt = 0.2920 C^0.3271 tokens per step
 BATCH_COEF, BATCH_EXP = 0.2920, 0.3271
-TOKENS_PER_PARAM = 20.0  # compute-optimal tokens per parameter (Hoffmann et al. 2022, Table 3)
 MAX_GLOBAL_BATCH = 10**9  # sequences per step: far beyond any run, keeps divisibility exact in int64
 MAX_STEP_TOKENS = 1e13  # tokens per step
 FLOPS_CONVENTIONS = ("6nd", "6nd-nonembedding", "exact", "3nd", "kaplan")
@@ -89,6 +88,7 @@ def default_global_batch(spec: ModelSpec, seq_len: int, tokens: float | None = N
     """B_opt(C) for training ``spec`` on ``tokens`` (default: its published training tokens, else the
     compute-optimal 20 per parameter), at 6ND, rounded to a power of two of sequences."""
     from scaling.flops import six_nd
+    from scaling.laws.rules import TOKENS_PER_PARAM
 
     if tokens is not None:
         why = f"{tokens:.3g} tokens"
