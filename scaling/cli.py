@@ -68,8 +68,12 @@ def main() -> None:
     Start with:   scaling plan --gpus 512xH100 --days 30 --mfu 0.4
     Estimators:   scaling flops llama-2-7b --tokens 2T --gpus 64xA100-80GB
                   scaling memory llama-2-7b --mode train --gpus 8xH100 --zero 3
+                  scaling inference llama-2-70b --gpus 8xH100 --tp 8 --batch 64 --price 2.5
+                  scaling finetune llama-2-7b --tokens 100M --lora-rank 16 --gpus 1xA100-80GB
     Laws:         scaling optimal --budget 5.76e23 --law chinchilla
-    Your runs:    scaling sweep --preset smoke --out runs/ && scaling fit runs/runs.csv
+    Your runs:    scaling sweep --preset smoke --out runs/ && scaling fit runs/
+                  scaling next runs/ --budget-flops 5e13 -o next.csv
+    In a browser: scaling app
     Catalogs:     scaling models, scaling gpus, scaling laws
     """
 
