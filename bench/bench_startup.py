@@ -1,9 +1,11 @@
 """Startup time of the light CLI commands, next to a bare `python -c "import click"`.
 
-    python bench/bench_startup.py [--repeats 7]
+    python bench/bench_startup.py [--repeats 7] [--baseline DIR]
 
 Each command runs in a fresh interpreter (subprocess) several times; the table shows the median wall time
-and its ratio to the bare click import. A second table lists which heavy modules (scipy, pandas, plotly,
+and its ratio to the bare click import. With `--baseline DIR` (a checkout of an older commit, e.g. made with
+`git worktree add --detach /tmp/old v0.3.0`) every command also runs from that tree, alternating run by run
+with this one so that machine load hits both alike, and the table shows both medians side by side. A second table lists which heavy modules (scipy, pandas, plotly,
 torch) each command imported, read from `sys.modules` in a child that runs the command in-process.
 """
 
@@ -53,27 +55,43 @@ def heavy_modules(args: list[str]) -> tuple[int, list[str]]:
     return int(out[0]), (out[1].split(",") if len(out) > 1 else [])
 
 
-def median_seconds(argv: list[str], repeats: int) -> float:
-    times = []
+def seconds(argv: list[str], cwd: Path) -> float:
+    """Wall time of one run of `argv` in a fresh interpreter; `python -m scaling` imports the tree at `cwd`."""
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def median_seconds(argv: list[str], repeats: int, trees: list[Path]) -> list[float]:
+    """Median wall time of `argv` in each tree, the trees taking turns run by run."""
+    times: list[list[float]] = [[] for _ in trees]
     for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, tree in enumerate(trees):
+            times[i].append(seconds(argv, tree))
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, help="checkout of an older commit to time side by side")
     args = parser.parse_args()
 
-    timings = {label: median_seconds(argv, args.repeats) for label, argv in COMMANDS.items()}
-    base = timings['python -c "import click"']
+    trees = [ROOT] if args.baseline is None else [ROOT, args.baseline.resolve()]
+    timings = {label: median_seconds(argv, args.repeats, trees) for label, argv in COMMANDS.items()}
+    base = timings['python -c "import click"'][0]
     width = max(len(k) for k in timings)
-    print(f"{'command'.ljust(width)}  median ms  x click")
-    print(f"{'-' * width}  ---------  -------")
-    for label, seconds in timings.items():
-        print(f"{label.ljust(width)}  {seconds * 1e3:9.1f}  {seconds / base:7.2f}")
+    if args.baseline is None:
+        print(f"{'command'.ljust(width)}  median ms  x click")
+        print(f"{'-' * width}  ---------  -------")
+        for label, (now,) in timings.items():
+            print(f"{label.ljust(width)}  {now * 1e3:9.1f}  {now / base:7.2f}")
+    else:
+        print(f"baseline: {args.baseline}; median of {args.repeats}, runs alternating")
+        print(f"{'command'.ljust(width)}  baseline ms  this tree ms  change")
+        print(f"{'-' * width}  -----------  ------------  ------")
+        for label, (now, old) in timings.items():
+            print(f"{label.ljust(width)}  {old * 1e3:11.1f}  {now * 1e3:12.1f}  {now / old - 1:+6.0%}")
 
     print()
     print(f"{'command'.ljust(width)}  heavy modules imported")
