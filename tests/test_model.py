@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -65,6 +66,15 @@ def test_shape_for_params_within_2_percent(params, style):
     if style == "llama":
         assert spec.gated_ffn and spec.ffn_dim % 256 == 0
     assert 16 <= spec.d_model / spec.n_layer <= 512
+
+
+@pytest.mark.parametrize("params,style", [(p, s) for p in _SIZES[2:] for s in ("gpt", "llama")])
+def test_shape_for_params_depth_is_the_nearest_count_at_its_width(params, style):
+    """The search scores every depth of a width from one layer's count: the count is linear in depth."""
+    spec = shape_for_params(params, style=style)
+    counts = [replace(spec, n_layer=n).params for n in (spec.n_layer - 1, spec.n_layer, spec.n_layer + 1)]
+    assert counts[1] - counts[0] == counts[2] - counts[1] == spec.decoder_layer_params()
+    assert abs(counts[1] - params) <= min(abs(counts[0] - params), abs(counts[2] - params))
 
 
 @pytest.mark.parametrize("bad", [0, -1e9, float("nan"), float("inf")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from scaling.errors import ScalingError
 from scaling.model.spec import SIZE_LIMITS, ModelSpec
@@ -33,36 +34,45 @@ def shape_for_params(
         raise ScalingError(f"invalid parameter count {params!r}: must be a positive number")
     if style not in ("llama", "gpt"):
         raise ScalingError(f"unknown shape style {style!r}: expected llama or gpt")
-    best: tuple[float, ModelSpec] | None = None
+    best: tuple[float, int, int] | None = None
     target_ratio = 128.0 if params >= 1e9 else 64.0
+    for d, per_layer, fixed in _widths(vocab_size, n_ctx, style):
+        layers = round((params - fixed) / per_layer)
+        if layers > SIZE_LIMITS["layers"]:
+            continue
+        if layers < 1:
+            if fixed > params * 1.5:
+                break  # the embeddings alone outgrow the count, and they grow with the width
+            continue
+        error = abs(math.log((fixed + layers * per_layer) / params))
+        aspect = abs(math.log((d / layers) / target_ratio))
+        score = error * 20.0 + aspect
+        if best is None or score < best[0]:
+            best = (score, d, layers)
+    if best is None:
+        raise ScalingError(
+            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
+            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
+        )
+    return _shape(best[1], best[2], vocab_size, n_ctx, style, name)
+
+
+@lru_cache(maxsize=32)
+def _widths(vocab: int, n_ctx: int, style: str) -> tuple[tuple[int, int, int], ...]:
+    """(d_model, parameters per layer, parameters outside the layers) for every width the shape rule allows,
+    in search order. A decoder's count is linear in its depth, so these two numbers score every depth; they
+    do not depend on the target count, so a plan that asks for several counts builds them once."""
+    out = []
     for step in (64, 128):
         for d in range(step, 65536 + 1, step):
             if (step == 128) != (d >= 1024):
                 continue
             if style == "llama" and d >= 4096 and d % 1024:
                 continue  # 32+ heads of 128: keep the head count a multiple of the 8 KV heads
-            spec0 = _shape(d, 1, vocab_size, n_ctx, style, name)
-            per_layer = spec0.decoder_layer_params()
-            fixed = spec0.params - per_layer
-            layers = round((params - fixed) / per_layer)
-            if layers > SIZE_LIMITS["layers"]:
-                continue
-            if layers < 1:
-                if fixed > params * 1.5:
-                    break
-                continue
-            spec = _shape(d, layers, vocab_size, n_ctx, style, name)
-            error = abs(math.log(spec.params / params))
-            aspect = abs(math.log((d / layers) / target_ratio))
-            score = error * 20.0 + aspect
-            if best is None or score < best[0]:
-                best = (score, spec)
-    if best is None:
-        raise ScalingError(
-            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
-            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
-        )
-    return best[1]
+            one_layer = _shape(d, 1, vocab, n_ctx, style, None)
+            per_layer = one_layer.decoder_layer_params()
+            out.append((d, per_layer, one_layer.params - per_layer))
+    return tuple(out)
 
 
 def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | None) -> ModelSpec:
