@@ -33,6 +33,14 @@ def test_epoch_72b_18_tokens_per_param():
     assert lo < alloc.params < hi
 
 
+def test_epoch_allocation_without_intervals_is_the_same_allocation():
+    # Besiroglu et al. 2024, Table 1 budget (5.76e23): the intervals are extra, the allocation does not move
+    law = get_law("epoch")
+    full, bare = law.optimal(5.76e23), law.optimal(5.76e23, intervals=False)
+    assert full.intervals and bare.intervals == {}
+    assert (bare.params, bare.tokens, bare.loss) == (full.params, full.tokens, full.loss)
+
+
 @pytest.mark.parametrize("C,n,ratio", [(1e25, 312e9, 17.1), (1e26, 1.02e12, 16.1)])
 def test_epoch_allocations_table(C, n, ratio):
     alloc = get_law("epoch").optimal(C)

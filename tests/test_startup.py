@@ -40,3 +40,12 @@ def test_light_commands_import_no_heavy_modules(args):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"'scaling {' '.join(args)}' imported {out.stdout.strip()}"
+
+
+def test_plan_imports_no_numpy_random_or_masked_arrays():
+    """The plan's comparison rows need no interval draws: numpy.random and numpy.ma (about 20 ms) stay out."""
+    args = ["plan", "--gpus", "256xH100", "--days", "30", "--mfu", "0.4"]
+    probe = _PROBE.format(heavy=("numpy.random", "numpy.ma"))
+    out = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"'scaling {' '.join(args)}' imported {out.stdout.strip()}"

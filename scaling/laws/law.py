@@ -233,12 +233,14 @@ class Law(Displayable):
         unique_tokens: float | None = None,
         inference_tokens: float | None = None,
         level: float | None = None,
+        intervals: bool = True,
     ) -> Allocation:
         """The compute-optimal allocation for C training FLOPs (scalar or array).
 
         ``unique_tokens``: data-constrained optimum (Muennighoff); ``inference_tokens``: inference-aware
         optimum (Sardana); see `scaling.laws` for what each answers. ``level``: interval coverage (default
-        0.8) where the law carries uncertainty.
+        0.8) where the law carries uncertainty; ``intervals=False`` leaves them out (they cost thousands of
+        draws, and numpy's random and masked-array modules, that a caller using only the allocation need not pay).
         """
         level = self.interval_level if level is None else level
         if not 0 < level < 1:
@@ -260,7 +262,7 @@ class Law(Displayable):
         self.check_allocation(
             C, np.asarray(self.n_opt(C)), np.asarray(self.d_opt(C))
         )  # the plain answer first
-        N, D, loss, intervals = self.allocate(C, U, D_inf or 0.0, level, warnings, notes)
+        N, D, loss, spread = self.allocate(C, U, D_inf or 0.0, level if intervals else None, warnings, notes)
         self.check_allocation(C, N, D)
         repeated = None if U is None else epochs_warning(D, U)
         if repeated:
@@ -275,15 +277,16 @@ class Law(Displayable):
             epochs=None if U is None else as_scalar(D / U), unique_tokens=U, inference_tokens=D_inf,
             inference_flops=inference_flops,
             total_flops=None if D_inf is None else as_scalar(flops + 2.0 * N * D_inf),
-            intervals=intervals, interval_level=level, warnings=tuple(dict.fromkeys(warnings)),
+            intervals=spread, interval_level=level, warnings=tuple(dict.fromkeys(warnings)),
             notes=tuple(notes), loss_unit=self.loss_unit,
         )  # fmt: skip
 
     def allocate(
-        self, C: np.ndarray, U: float | None, D_inf: float, level: float, warnings: list, notes: list
+        self, C: np.ndarray, U: float | None, D_inf: float, level: float | None, warnings: list, notes: list
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """(N, D, loss, intervals) of the plain compute-optimal allocation; laws that can adjust for repeated
-        data or inference demand override this. Appends to ``warnings`` and ``notes``."""
+        """(N, D, loss, intervals) of the plain compute-optimal allocation (no intervals when ``level`` is
+        None); laws that can adjust for repeated data or inference demand override this. Appends to
+        ``warnings`` and ``notes``."""
         N = np.asarray(self.n_opt(C), dtype=float)
         D = C / (FLOPS_PER_PARAM_TOKEN * N)
         loss = np.asarray(self.loss_opt(C)) if self.has_loss else np.full_like(C, np.nan)
@@ -322,8 +325,11 @@ class Law(Displayable):
         """Per-replicate params, tokens, tokens_per_param (and loss) at C, for laws with replicates."""
         return None
 
-    def intervals(self, C: np.ndarray, level: float) -> dict[str, tuple[Any, Any]]:
-        """Percentile intervals of the allocation at C: from replicates, or from a published SE of a."""
+    def intervals(self, C: np.ndarray, level: float | None) -> dict[str, tuple[Any, Any]]:
+        """Percentile intervals of the allocation at C: from replicates, or from a published SE of a (none
+        when ``level`` is None)."""
+        if level is None:
+            return {}
         draws = self.replicate_draws(C)
         if draws is None and self.uncertainty.get("method") == "exponent-pivot" and "a" in self.se:
             # Epoch publishes SEs, not the covariance: propagate SE(a) about the data's centre C0 only.

@@ -406,7 +406,7 @@ def comparisons(law: Any, budget: float) -> list[Comparison]:
         other = get_law(name)
         if other.name == law.name:
             continue
-        alloc = other.optimal(budget)
+        alloc = other.optimal(budget, intervals=False)
         params, tokens = float(alloc.params), float(alloc.tokens)
         rows.append(
             Comparison(
