@@ -55,6 +55,7 @@ from typing import Any
 
 from scaling.errors import ScalingError
 from scaling.render import Displayable
+from scaling.units import LOSS_UNITS
 
 # The columns a sweep writes, in order.
 RUN_COLUMNS = [
@@ -63,7 +64,6 @@ RUN_COLUMNS = [
     "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "vocab_size", "torch_version",
     "python_version",
 ]  # fmt: skip
-LOSS_UNITS = ("nats/token", "nats/byte")
 FAILED_STATUS = frozenset(
     {"failed", "fail", "error", "errored", "crashed", "diverged", "nan", "killed", "oom"}
 )

@@ -25,6 +25,7 @@ SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
 GB = 1e9
 GIB = 2.0**30
+LOSS_UNITS = ("nats/token", "nats/byte")  # a loss per token, or per byte for byte-level runs
 
 _SI = {
     "": 1.0,

@@ -23,7 +23,7 @@ from scaling.laws.allocation import AllocationLaw, KaplanLaw
 from scaling.laws.law import DEFAULT_LEVEL, Law
 from scaling.laws.parametric import PARAM_NAMES, ParametricLaw
 from scaling.laws.rules import ALLOCATION_EXPONENT_RANGE, EXPONENT_RANGE
-from scaling.runs import LOSS_UNITS
+from scaling.units import LOSS_UNITS
 
 KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw}
 TEXT_FIELDS = ("source", "form", "notes", "convention")

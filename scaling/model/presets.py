@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
-from scaling.model.hf_config import spec_from_hf_config
 from scaling.model.spec import ModelSpec
 
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
@@ -82,6 +81,8 @@ def load_model(model: str | Path | ModelSpec) -> ModelSpec:
     text = str(model).strip()
     path = _config_path(text)
     if path is not None:
+        from scaling.model.hf_config import spec_from_hf_config  # only for a config.json: kept off startup
+
         return spec_from_hf_config(path)
     if text.endswith(".json"):
         raise ScalingError(f"config file {text[:200]!r} does not exist")
