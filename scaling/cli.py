@@ -3,13 +3,17 @@
 Commands are thin: each parses its options, calls one library function and renders the result. Command
 modules import only click and the light parts of the package at module level, so `scaling --help` and the
 estimator commands answer instantly; scipy, pandas, plotly and torch are imported inside the commands that
-need them.
+need them. ``scaling NAME`` imports only the module that holds NAME (`scaling.commands.HOMES`); the command
+list (``--help``) and a name not found there import every module under `scaling.commands`.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 import warnings
+from typing import Any
 
 import click
 
@@ -23,7 +27,41 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 class ScalingGroup(click.Group):
     """A click group whose errors are one line on stderr with exit status 2, never a traceback, and whose
-    Python warnings print as ``warning: ...`` lines, for every command."""
+    Python warnings print as ``warning: ...`` lines, for every command. Its commands are the ``COMMANDS`` of
+    the modules under `scaling.commands`, each module imported when one of its commands is first needed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loaded: set[str] = set()  # modules of scaling.commands whose commands are registered
+
+    def load(self, module_name: str) -> None:
+        """Register the commands of ``scaling.commands.<module_name>`` (once)."""
+        if module_name in self.loaded:
+            return
+        self.loaded.add(module_name)
+        module = importlib.import_module(f"scaling.commands.{module_name}")
+        for command in getattr(module, "COMMANDS", []):
+            self.add_command(command)
+
+    def load_all(self) -> None:
+        import scaling.commands as package
+
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                self.load(info.name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_all()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from scaling.commands import HOMES
+
+        if cmd_name not in self.commands and cmd_name in HOMES:
+            self.load(HOMES[cmd_name])
+        if cmd_name not in self.commands:
+            self.load_all()
+        return super().get_command(ctx, cmd_name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         with warnings.catch_warnings():  # Python's filters stay: library deprecation notices remain hidden
@@ -76,20 +114,3 @@ def main() -> None:
     In a browser: scaling app
     Catalogs:     scaling models, scaling gpus, scaling laws
     """
-
-
-def _register() -> None:
-    import importlib
-    import pkgutil
-
-    import scaling.commands as package
-
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"scaling.commands.{info.name}")
-        for command in getattr(module, "COMMANDS", []):
-            main.add_command(command)
-
-
-_register()

@@ -49,3 +49,29 @@ def test_plan_imports_no_numpy_random_or_masked_arrays():
     out = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"'scaling {' '.join(args)}' imported {out.stdout.strip()}"
+
+
+def test_every_command_module_is_its_commands_home():
+    """`scaling NAME` imports the one module `HOMES` names: each entry must hold its command, and each command
+    must have an entry (a missing one still works, by importing every module, but slowly)."""
+    import importlib
+    import pkgutil
+
+    import scaling.commands as package
+    from scaling.commands import HOMES
+
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"scaling.commands.{info.name}")
+            found.update({command.name: info.name for command in module.COMMANDS})
+    assert HOMES == found
+
+
+def test_a_command_imports_only_its_own_command_module():
+    probe = (
+        _PROBE.format(heavy=()) + "print(sorted(m for m in sys.modules if m.startswith('scaling.commands.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, "gpus"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[1] == "['scaling.commands._common', 'scaling.commands.estimate']"

@@ -1,1 +1,13 @@
-"""CLI commands, one module per concept. Each module exposes ``COMMANDS``, a list of click commands."""
+"""CLI commands, one module per concept. Each module exposes ``COMMANDS``, a list of click commands.
+
+`HOMES` says which module holds each command, so that ``scaling NAME`` imports that one module and not all
+of them (`scaling.cli` discovers every module for ``--help`` and for a name missing here, so a new command
+works without an entry; the entry only makes it start faster).
+"""
+
+HOMES = {
+    "app": "app", "chart": "charts", "flops": "estimate", "models": "estimate", "gpus": "estimate",
+    "finetune": "finetune", "inference": "inference", "fit": "laws", "optimal": "laws", "loss": "laws",
+    "laws": "laws", "memory": "memory", "next": "next", "plan": "plan", "sweep": "train", "train": "train",
+    "sample": "train",
+}  # fmt: skip
