@@ -33,20 +33,22 @@ one forward of the transformer layers (the logits layer sits outside the checkpo
 Korthikanti et al. 2022, App. A charges for them (its s/6h -> s/3h).
 
 Numbers broadcast over numpy arrays of ``tokens`` / ``flops``; numpy is imported only when an array is
-passed, so the CLI starts fast.
+passed, and the catalog and the model package only when a function needs them, so the CLI starts fast.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scaling.catalog import Accelerator, get_accelerator
 from scaling.checks import choice, finite, fraction, positive, positive_int
 from scaling.errors import ScalingError
-from scaling.model import ModelSpec
 from scaling.render import Displayable
 from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
+
+if TYPE_CHECKING:
+    from scaling.catalog import Accelerator
+    from scaling.model import ModelSpec
 
 CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
 CAUSAL = ("full", "half")
@@ -340,6 +342,8 @@ def training_flops(
     choice(causal, CAUSAL, "causal")
     choice(recompute, RECOMPUTE, "recompute")
     tokens = positive(tokens, "token count")
+    from scaling.model import ModelSpec
+
     if not isinstance(spec, ModelSpec):
         if convention in ("exact", "kaplan"):
             raise ScalingError(
@@ -502,6 +506,12 @@ class ComputeCost(Displayable):
         return out
 
 
+def _accelerator(accelerator: str | Accelerator) -> Accelerator:
+    from scaling.catalog import get_accelerator
+
+    return get_accelerator(accelerator)
+
+
 def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
     if price_usd_per_hour is not None:
         return float(positive(price_usd_per_hour, "price per device-hour")), "given"
@@ -524,7 +534,7 @@ def compute_cost(
     The price is per device-hour: the one given, else the catalog's, else no cost (``cost_usd`` is None).
     """
     flops = positive(flops, "FLOPs")
-    acc = get_accelerator(accelerator)
+    acc = _accelerator(accelerator)
     devices = positive_int(devices, "device count")
     mfu = fraction(mfu, "MFU")
     peak = acc.peak(dtype)
@@ -553,7 +563,7 @@ def flops_from_time(
     *, accelerator: str | Accelerator, devices: int, seconds: Number, mfu: float, dtype: str = "bf16"
 ) -> Number:
     """The FLOPs a cluster delivers in ``seconds`` at ``mfu``: devices x peak x MFU x seconds."""
-    acc = get_accelerator(accelerator)
+    acc = _accelerator(accelerator)
     return (
         positive_int(devices, "device count")
         * acc.peak(dtype)
@@ -566,7 +576,7 @@ def flops_from_gpu_hours(
     gpu_hours: Number, *, accelerator: str | Accelerator, mfu: float, dtype: str = "bf16"
 ) -> Number:
     """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
-    acc = get_accelerator(accelerator)
+    acc = _accelerator(accelerator)
     return positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * fraction(mfu, "MFU")
 
 
@@ -579,7 +589,7 @@ def flops_from_usd(
     dtype: str = "bf16",
 ) -> Number:
     """The FLOPs ``usd`` dollars buy at ``price_usd_per_hour`` per device-hour (default: the catalog's)."""
-    acc = get_accelerator(accelerator)
+    acc = _accelerator(accelerator)
     price, _ = _price(acc, price_usd_per_hour)
     if price is None:
         raise ScalingError(f"no price for {acc.name}: give a price per device-hour (--price)")
@@ -621,7 +631,7 @@ def mfu_from_throughput(
 ) -> Utilization:
     """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU (Touvron 2023)."""
     rate = float(positive(tokens_per_second_per_device, "tokens per second per device"))
-    acc = get_accelerator(accelerator)
+    acc = _accelerator(accelerator)
     peak = acc.peak(dtype)
     counted = training_flops(
         spec, 1.0, convention=convention, seq_len=seq_len, causal=causal, recompute=recompute,

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from scaling import units
-from scaling.catalog import accelerators
 from scaling.commands._common import (
     CLUSTER,
     COUNT,
@@ -26,7 +25,6 @@ from scaling.commands._common import (
 )
 from scaling.errors import ScalingError
 from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
-from scaling.model import presets
 
 if TYPE_CHECKING:
     from scaling.estimate import FlopsEstimate
@@ -202,6 +200,8 @@ def _matches(filter_text: str | None, *names: str) -> bool:
 @json_option
 def models(filter_text, family, as_json):
     """List the model presets: exact parameter counts, training tokens and sources."""
+    from scaling.model import presets
+
     specs = [s for s in presets() if _matches(filter_text, s.name, *s.aliases)
              and (not family or s.family.lower() == family.lower())]  # fmt: skip
     if as_json:
@@ -227,6 +227,8 @@ def models(filter_text, family, as_json):
 @json_option
 def gpus(filter_text, accelerator_files, as_json):
     """List the accelerators: dense peak TFLOP/s per dtype, memory, bandwidths, links and price."""
+    from scaling.catalog import accelerators
+
     accs = [a for a in accelerators(tuple(accelerator_files)) if _matches(filter_text, a.name, *a.aliases)]
     if as_json:
         echo_json([a.to_dict() for a in accs])
