@@ -1,20 +1,25 @@
 """Startup time of the light CLI commands, next to a bare `python -c "import click"`.
 
-    python bench/bench_startup.py [--repeats 7] [--baseline DIR]
+    python bench/bench_startup.py [--repeats 7] [--baseline DIR] [--bytecode]
 
 Each command runs in a fresh interpreter (subprocess) several times; the table shows the median wall time
 and its ratio to the bare click import. With `--baseline DIR` (a checkout of an older commit, e.g. made with
 `git worktree add --detach /tmp/old v0.3.0`) every command also runs from that tree, alternating run by run
-with this one so that machine load hits both alike, and the table shows both medians side by side. A second table lists which heavy modules (scipy, pandas, plotly,
+with this one so that machine load hits both alike, and the table shows both medians side by side.
+Python compiles every module it imports unless bytecode is cached; with ``PYTHONDONTWRITEBYTECODE`` set (as in
+some containers) that compilation is part of every start. ``--bytecode`` times with cached bytecode instead
+(a fresh cache folder per tree, filled by one untimed run), as an installed package starts. A second table lists which heavy modules (scipy, pandas, plotly,
 torch) each command imported, read from `sys.modules` in a child that runs the command in-process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,19 +60,29 @@ def heavy_modules(args: list[str]) -> tuple[int, list[str]]:
     return int(out[0]), (out[1].split(",") if len(out) > 1 else [])
 
 
-def seconds(argv: list[str], cwd: Path) -> float:
+def seconds(argv: list[str], cwd: Path, env: dict[str, str] | None) -> float:
     """Wall time of one run of `argv` in a fresh interpreter; `python -m scaling` imports the tree at `cwd`."""
     start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, capture_output=True, check=True)
+    subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=True)
     return time.perf_counter() - start
 
 
-def median_seconds(argv: list[str], repeats: int, trees: list[Path]) -> list[float]:
+def bytecode_env(cache: Path) -> dict[str, str]:
+    """The environment with bytecode written to and read from ``cache``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def median_seconds(argv: list[str], repeats: int, trees: list[Path], envs: list[dict | None]) -> list[float]:
     """Median wall time of `argv` in each tree, the trees taking turns run by run."""
+    if envs[0] is not None:  # fill the bytecode caches first
+        for tree, env in zip(trees, envs, strict=True):
+            seconds(argv, tree, env)
     times: list[list[float]] = [[] for _ in trees]
     for _ in range(repeats):
         for i, tree in enumerate(trees):
-            times[i].append(seconds(argv, tree))
+            times[i].append(seconds(argv, tree, envs[i]))
     return [statistics.median(t) for t in times]
 
 
@@ -75,10 +90,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--baseline", type=Path, help="checkout of an older commit to time side by side")
+    parser.add_argument("--bytecode", action="store_true", help="time with cached bytecode (see above)")
     args = parser.parse_args()
 
     trees = [ROOT] if args.baseline is None else [ROOT, args.baseline.resolve()]
-    timings = {label: median_seconds(argv, args.repeats, trees) for label, argv in COMMANDS.items()}
+    with tempfile.TemporaryDirectory() as cache:
+        envs = [bytecode_env(Path(cache) / str(i)) if args.bytecode else None for i in range(len(trees))]
+        timings = {label: median_seconds(argv, args.repeats, trees, envs) for label, argv in COMMANDS.items()}
+    bytecode = (
+        "cached" if args.bytecode else ("not written" if sys.dont_write_bytecode else "as Python finds it")
+    )
+    print(f"bytecode: {bytecode}")
     base = timings['python -c "import click"'][0]
     width = max(len(k) for k in timings)
     if args.baseline is None:
