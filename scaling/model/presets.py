@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,31 +36,45 @@ def spec_from_row(row: dict[str, str]) -> ModelSpec:
         elif key in ("training_tokens", "rotary_fraction"):
             kwargs[key] = float(text)
         elif key == "aliases":
-            kwargs[key] = tuple(a.strip() for a in text.split(";") if a.strip())
+            kwargs[key] = _aliases(text)
         else:
             kwargs[key] = text
     return ModelSpec(**kwargs)
 
 
-@lru_cache(maxsize=1)
-def _preset_index() -> dict[str, ModelSpec]:
-    from scaling.catalog import normalize_name, read_csv
+def _aliases(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in (text or "").split(";") if a.strip())
 
-    index: dict[str, ModelSpec] = {}
-    for row in read_csv("models.csv"):
-        spec = spec_from_row(row)
-        index[normalize_name(spec.name)] = spec
-        for alias in spec.aliases:
-            index.setdefault(normalize_name(alias), spec)
+
+@lru_cache(maxsize=1)
+def _preset_index() -> dict[str, int]:
+    """Row number in ``data/models.csv`` by normalised name and alias (a name wins over an earlier alias)."""
+    from scaling.catalog import normalize_name
+
+    index: dict[str, int] = {}
+    for number, row in enumerate(_preset_rows()):
+        index[normalize_name(row["name"])] = number
+        for alias in _aliases(row.get("aliases", "")):
+            index.setdefault(normalize_name(alias), number)
     return index
+
+
+@lru_cache(maxsize=1)
+def _preset_rows() -> list[dict[str, str]]:
+    from scaling.catalog import read_csv
+
+    return read_csv("models.csv")
+
+
+@cache
+def _preset(number: int) -> ModelSpec:
+    """The spec of one row, built on first use: a command that names one model validates one, not all."""
+    return spec_from_row(_preset_rows()[number])
 
 
 def presets() -> list[ModelSpec]:
     """Every model preset, in catalog order."""
-    seen: dict[str, ModelSpec] = {}
-    for spec in _preset_index().values():
-        seen.setdefault(spec.name, spec)
-    return list(seen.values())
+    return [_preset(number) for number in sorted(set(_preset_index().values()))]
 
 
 def get_preset(name: str) -> ModelSpec:
@@ -70,7 +84,7 @@ def get_preset(name: str) -> ModelSpec:
     index = _preset_index()
     key = normalize_name(name)
     if key in index:
-        return index[key]
+        return _preset(index[key])
     raise unknown("model", name, list(index), "scaling models")
 
 
