@@ -46,7 +46,18 @@ def _as_text(value: object) -> str:
     return str(value).strip()
 
 
-_GROUPED = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?$")
+class _Pattern:
+    """A regular expression compiled on its first match (then from `re`'s cache): a command compiles only the
+    patterns of the quantities it parses."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self.pattern, self.flags = pattern, flags
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return re.match(self.pattern, text, self.flags)
+
+
+_GROUPED = _Pattern(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?$")
 
 
 def _number(text: str, what: str, accepted: str) -> float:
@@ -73,7 +84,7 @@ def _check(value: float, raw: object, what: str, accepted: str, *, allow_zero: b
 
 # --------------------------------------------------------------------------------------------- counts
 _COUNT_ACCEPTED = "a count such as 7B, 1.4T, 350M, 70e9 or 1_000_000 (K/M/B/T are 1e3/1e6/1e9/1e12)"
-_COUNT_RE = re.compile(rf"^({_NUMBER})\s*([kmbgtpezy]?)$", re.IGNORECASE)
+_COUNT_RE = _Pattern(rf"^({_NUMBER})\s*([kmbgtpezy]?)$", re.IGNORECASE)
 
 
 def parse_count(value: object, what: str = "count", *, allow_zero: bool = False) -> float:
@@ -99,7 +110,7 @@ def parse_int(value: object, what: str = "integer", *, allow_zero: bool = False)
 
 # ---------------------------------------------------------------------------------------------- FLOPs
 _FLOPS_ACCEPTED = "FLOPs such as 3.14e23, 5.76e23 FLOP, 100 ZFLOP or 3640 PF-days"
-_FLOPS_RE = re.compile(
+_FLOPS_RE = _Pattern(
     rf"^({_NUMBER})\s*(?:(pf[-_ ]?s?[-_ ]?days?|pfs[-_]?days?|petaflop/?s?[-_ ]?days?)|([kmgtpezy]?)\s*(?:flops?|flop)?)$",
     re.IGNORECASE,
 )
@@ -124,7 +135,7 @@ def parse_flops(value: object, what: str = "FLOPs") -> float:
 # ---------------------------------------------------------------------------------------------- bytes
 _BYTES_ACCEPTED = "a size such as 80GB (80e9 bytes), 80GiB (80 x 2^30 bytes), 512MiB or 1.5TB"
 # prefixes in either case (kB, KiB, GB); only the final b/B is case-sensitive (b = bits, B = bytes)
-_BYTES_RE = re.compile(rf"^({_NUMBER})\s*(?:([kmgtpeKMGTPE])(i?)([bB])|([bB])|)$")
+_BYTES_RE = _Pattern(rf"^({_NUMBER})\s*(?:([kmgtpeKMGTPE])(i?)([bB])|([bB])|)$")
 _BIN = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
@@ -183,7 +194,7 @@ _DURATION_UNITS = {
     "year": 365 * 86_400.0,
     "years": 365 * 86_400.0,
 }
-_DURATION_RE = re.compile(rf"^({_NUMBER})\s*([a-z]*)$", re.IGNORECASE)
+_DURATION_RE = _Pattern(rf"^({_NUMBER})\s*([a-z]*)$", re.IGNORECASE)
 
 
 def parse_duration(value: object, what: str = "duration") -> float:
@@ -201,7 +212,7 @@ def parse_duration(value: object, what: str = "duration") -> float:
 
 # -------------------------------------------------------------------------------------------- money
 _MONEY_ACCEPTED = "an amount in US dollars such as 2.49, $2.49/h, $2M or 1.5k"
-_MONEY_RE = re.compile(
+_MONEY_RE = _Pattern(
     rf"^(?:usd\s*)?\$?\s*({_NUMBER})\s*([kmbt]?)\s*(?:usd)?\s*(?:/\s*(?:gpu[-_ ]?)?(?:h|hr|hour))?$",
     re.IGNORECASE,
 )
