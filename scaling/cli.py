@@ -10,7 +10,6 @@ list (``--help``) and a name not found there import every module under `scaling.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 import warnings
 from typing import Any
@@ -44,6 +43,8 @@ class ScalingGroup(click.Group):
             self.add_command(command)
 
     def load_all(self) -> None:
+        import pkgutil
+
         import scaling.commands as package
 
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
