@@ -13,8 +13,16 @@ OpenMP threads spin, so CPU time would count their waiting); ``--clock wall`` ti
 For each device and thread count it measures the fp32 matmul peak (``a @ b``, square, best of a few sizes), then
 trains each model for ~``--seconds`` (batch 8 x 128 tokens, AdamW, the sweep's recipe on random tokens) and prints
 tokens/s, achieved FLOP/s (exact convention, the same count as the runs.csv ``C`` column: forward + backward,
-attention in full, LM head in) and that as a fraction of the measured peak. Small models are bound by per-op
-overhead, not by the matmul units, so expect 5-30% for d_model <= 64 and more for the larger ones.
+attention in full, LM head in) and that as a fraction of the measured peak.
+
+Beside the run's own step it prints what cutting per-step overhead could buy at most, so that ideas are judged by
+numbers: ``x8 batch`` is the same step on 8x the sequences, per token (every fixed per-step cost -- Python, op
+dispatch, autograd bookkeeping, clipping, the optimizer, host syncs -- spread over 8x the tokens; an upper bound
+for any overhead cut at the recipe's batch), and with ``--compile`` the step under ``torch.compile`` (its
+compile time in wall seconds beside it: a run must be long enough to pay it back). ``attn`` is the share of a
+size's counted FLOPs spent on attention scores (QK^T, softmax, AV over the full window): on 8- and 16-dim heads
+these run far below the matmul peak, and at d_model 16 they are nearly half the count, so the smallest sizes
+stay well below the larger ones whatever the per-step overhead.
 """
 
 from __future__ import annotations
@@ -66,7 +74,12 @@ def matmul_peak(device: str, sizes=(512, 1024, 2048), seconds: float = 1.0) -> t
     return best
 
 
-def train_rate(shape, device: str, seconds: float, batch: int = 8, seq_len: int = 128) -> dict:
+def train_rate(
+    shape, device: str, seconds: float, batch: int = 8, seq_len: int = 128, compile: bool = False
+) -> dict:
+    """Tokens/s of the sweep's training step (fused AdamW, clipping at 1.0, the loss read back every step): the
+    median step after warm-up. With ``compile`` the model runs under ``torch.compile``; ``compile_s`` is the wall
+    time of its first step (tracing and code generation; from the on-disk cache on a second run)."""
     import torch
 
     from scaling.train.model import GPT, gpt_spec
@@ -74,23 +87,70 @@ def train_rate(shape, device: str, seconds: float, batch: int = 8, seq_len: int 
 
     spec = gpt_spec(*shape, seq_len=seq_len)
     model = GPT(spec).to(device)
+    forward = torch.compile(model) if compile else model
     opt = torch.optim.AdamW(model.param_groups(0.1), lr=1e-3, betas=(0.9, 0.95), fused=True)
     x = torch.randint(0, 256, (batch, seq_len), device=device)
-    times = []
-    start = clock(device)
-    while clock(device) - start < seconds or len(times) < 5:
-        tick = clock(device)
-        _, loss = model(x, x)
+
+    def step() -> None:
+        _, loss = forward(x, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         loss.item()
+
+    first = time.perf_counter()
+    step()
+    sync(device)
+    compile_s = time.perf_counter() - first
+    times = []
+    start = clock(device)
+    while clock(device) - start < seconds or len(times) < 5:
+        tick = clock(device)
+        step()
+        sync(device)
         times.append(clock(device) - tick)
-    step = sorted(times[2:])[len(times[2:]) // 2]  # median: the machine is shared and noisy
-    tokens_per_s = batch * seq_len / step
+    step_s = sorted(times[2:])[len(times[2:]) // 2]  # median: the machine is shared and noisy
+    tokens_per_s = batch * seq_len / step_s
     return {"shape": f"d{shape[0]}l{shape[1]}", "params": spec.params, "tokens_per_s": tokens_per_s,
-            "flops_per_s": tokens_per_s * exact_flops_per_token(spec)}  # fmt: skip
+            "flops_per_s": tokens_per_s * exact_flops_per_token(spec),
+            **({"compile_s": compile_s} if compile else {})}  # fmt: skip
+
+
+def attention_share(shape, seq_len: int = 128) -> float:
+    """Share of a size's exact training FLOPs spent on attention scores (QK^T, softmax, AV)."""
+    from scaling.flops import training_flops
+    from scaling.train.model import gpt_spec
+    from scaling.train.run import exact_options
+
+    spec = gpt_spec(*shape, seq_len=seq_len)
+    count = training_flops(spec, 1.0, convention="exact", **exact_options(spec))
+    scores = sum(count.breakdown[k] for k in ("attention_logits", "attention_softmax", "attention_values"))
+    return scores / count.flops_per_token
+
+
+def measure(shape, device: str, args, peak: float) -> dict:
+    """One size: the run's step, the x8-batch ceiling and (with --compile) the compiled step, against the peak."""
+    r = train_rate(shape, device, args.seconds, batch=args.batch)
+    wide = train_rate(shape, device, args.seconds, batch=8 * args.batch)
+    r.update(peak_flops_per_s=peak, fraction_of_peak=r["flops_per_s"] / peak,
+             attention_flops_share=attention_share(shape), ceiling_tokens_per_s=wide["tokens_per_s"],
+             ceiling_fraction_of_peak=wide["flops_per_s"] / peak)  # fmt: skip
+    if args.compile:
+        c = train_rate(shape, device, args.seconds, batch=args.batch, compile=True)
+        r.update(compiled_tokens_per_s=c["tokens_per_s"], compiled_fraction_of_peak=c["flops_per_s"] / peak,
+                 compile_s=c["compile_s"])  # fmt: skip
+    return r
+
+
+def line(r: dict) -> str:
+    text = (f"  {r['shape']:7s} {r['params']:>9,d}  {100 * r['attention_flops_share']:4.0f}%  "
+            f"{r['tokens_per_s']:>9,.0f} {r['flops_per_s'] / 1e9:7.1f} {100 * r['fraction_of_peak']:5.1f}%   "
+            f"{r['ceiling_tokens_per_s']:>9,.0f} {100 * r['ceiling_fraction_of_peak']:5.1f}%")  # fmt: skip
+    if "compiled_tokens_per_s" in r:
+        text += (f"   {r['compiled_tokens_per_s']:>9,.0f} {100 * r['compiled_fraction_of_peak']:5.1f}% "
+                 f"{r['compile_s']:6.1f}")  # fmt: skip
+    return text
 
 
 def main(argv=None) -> int:
@@ -104,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--clock", choices=["cpu", "wall"], default="cpu", help="CPU time (default) or wall-clock"
     )
+    parser.add_argument("--compile", action="store_true", help="also time the step under torch.compile")
+    parser.add_argument("--threads", type=int, nargs="*", help="CPU thread counts [1 and all cores]")
     args = parser.parse_args(argv)
     global CLOCK
 
@@ -111,7 +173,8 @@ def main(argv=None) -> int:
 
     settings = []
     if args.device in ("cpu", "all"):
-        settings += [("cpu", 1)] + ([("cpu", os.cpu_count())] if (os.cpu_count() or 1) > 1 else [])
+        cores = os.cpu_count() or 1
+        settings += [("cpu", t) for t in (args.threads or ([1, cores] if cores > 1 else [1]))]
     if args.device in ("cuda", "all") and torch.cuda.is_available():
         settings.append(("cuda", None))
     results = []
@@ -125,18 +188,20 @@ def main(argv=None) -> int:
         name = (
             torch.cuda.get_device_name()
             if device == "cuda"
-            else f"cpu x{threads} thread(s), {'cpu' if cpu else 'wall'}"
+            else f"cpu x{threads} thread(s), {'cpu' if cpu else 'wall'} time"
         )
+        if not args.json:
+            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"{name}: fp32 matmul peak {peak / 1e9:.1f} GFLOP/s ({n}^3); load average {load}")
+            print(f"  {'size':7s} {'params':>9s}  attn   {'step tok/s':>9s} {'GFLOP/s':>7s} {'peak':>6s}   "
+                  f"{'x8 batch':>9s} {'peak':>6s}" + (f"   {'compiled':>9s} {'peak':>6s} {'comp s':>6s}"
+                  if args.compile else ""))  # fmt: skip
         for shape in SHAPES:
-            r = train_rate(shape, device, args.seconds, batch=args.batch)
-            r.update(
-                device=name, peak_flops_per_s=peak, peak_matmul_n=n, fraction_of_peak=r["flops_per_s"] / peak
-            )
+            r = measure(shape, device, args, peak)
+            r.update(device=name, peak_matmul_n=n)
             results.append(r)
             if not args.json:
-                print(f"{name:22s} {r['shape']:8s} {r['params']:>9,d} params  {r['tokens_per_s']:>10,.0f} tok/s  "
-                      f"{r['flops_per_s'] / 1e9:7.1f} GFLOP/s  of peak {peak / 1e9:7.1f} (fp32 {n}^3 matmul) = "
-                      f"{100 * r['fraction_of_peak']:5.1f}%", flush=True)  # fmt: skip
+                print(line(r), flush=True)
     if args.json:
         print(json.dumps({"torch": str(torch.__version__), "results": results}, indent=1))
     return 0
