@@ -8,7 +8,6 @@ also what an editable install sees).
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -82,6 +81,8 @@ def normalize_name(name: str) -> str:
 
 def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingError:
     """The error for an unknown catalog name, with close-match suggestions."""
+    import difflib  # only on this error path: kept off startup
+
     close = difflib.get_close_matches(normalize_name(name), choices, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return ScalingError(f"unknown {kind} {name!r}{hint} (see '{listing}' for the list)")

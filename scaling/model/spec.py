@@ -29,7 +29,6 @@ embeddings and an untied LM head.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -151,6 +150,8 @@ class ModelSpec:
                 continue  # the common case, checked fast: specs are built by the thousand in searches
             if value is None and not required:
                 continue  # None: the documented default (n_kv_head = n_head, d_ff = 4 d_model, ...)
+            import numbers  # only for values that are not plain ints: kept off startup
+
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise ScalingError(f"invalid {name} {value!r}: expected a whole number")
             positive_int(int(value), name, allow_zero=not required)
