@@ -142,8 +142,10 @@ def damaged_files(folder: Path) -> list[str]:
 def commands(root: click.Group) -> list[tuple[list[str], click.Command]]:
     """Every fuzzable command as (argv prefix, command), subcommands of groups included."""
     out: list[tuple[list[str], click.Command]] = []
-    for name, command in sorted(root.commands.items()):
-        if name in EXCLUDED:
+    ctx = click.Context(root)  # list_commands, not .commands: the CLI registers its commands when asked
+    for name in sorted(root.list_commands(ctx)):
+        command = root.get_command(ctx, name)
+        if name in EXCLUDED or command is None:
             continue
         if isinstance(command, click.Group):
             out.extend(([name, *prefix], sub) for prefix, sub in commands(command))
