@@ -52,6 +52,8 @@ Where each rule lives:
   and `memory_across` (the memory chart's bars); ``breakdown.py``: the `MemoryBreakdown` result.
 """
 
+from typing import Any
+
 from scaling.memory.activations import (
     LOGITS_BYTES,
     MASK_BYTES,
@@ -72,8 +74,6 @@ from scaling.memory.estimate import (
     memory_breakdown,
     micro_batches_per_step,
 )
-from scaling.memory.inference import InferenceLimits, infer_memory_arrays, max_batch_and_context
-from scaling.memory.kv import kv_cache_bytes
 from scaling.memory.parallel import (
     DEVICES_PER_NODE,
     OFFLOAD,
@@ -117,3 +117,20 @@ __all__ = [
     "recompute_code", "recompute_name", "resolve_model", "train_activation_arrays", "train_memory_arrays",
     "train_state_arrays", "validate_layout", "zero_stage",
 ]  # fmt: skip
+
+_INFERENCE = {
+    "InferenceLimits": "inference", "infer_memory_arrays": "inference", "max_batch_and_context": "inference",
+    "kv_cache_bytes": "kv",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The inference-memory names (``inference.py``, ``kv.py``), imported when first asked for: a training
+    plan never loads them."""
+    if name not in _INFERENCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"scaling.memory.{_INFERENCE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -25,7 +25,6 @@ from scaling.memory.conventions import (
     course,
     deepspeed,
 )
-from scaling.memory.inference import infer_memory_arrays
 from scaling.memory.parallel import Parallelism
 from scaling.memory.precision import Precision, check_quant_mode
 from scaling.memory.shape import ModelShape, resolve_model
@@ -159,6 +158,8 @@ def memory_breakdown(
 
 def _inference(shape: ModelShape, precision: Precision, parallel: Parallelism, workload: Workload, conv: str | None,
                overhead: float | None) -> ConventionResult:  # fmt: skip
+    from scaling.memory.inference import infer_memory_arrays  # not needed by training plans: kept off startup
+
     spec, tp, pp = shape.spec, parallel.tp, parallel.pp
     ctx = workload.ctx(spec)
     arr = infer_memory_arrays(
