@@ -314,22 +314,9 @@ def memory_view(fields: dict[str, str], configs: dict[str, Any] | None = None) -
     except ScalingError as exc:
         view.error, view.error_field = str(exc), error_field(str(exc), fields)
         return view
-    view.tables = [memory_table(view.breakdown)]
+    view.tables = view.breakdown.display_tables()
     view.figures["memory"] = charts.memory_figure({fields.get("model", "model"): view.breakdown})
     return view
-
-
-def memory_table(breakdown: Any) -> Table:
-    """Every term of a breakdown in GiB with its rule and source, then the total and whether it fits."""
-    from scaling.units import GIB
-
-    rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in breakdown.terms]
-    rows.append(("total per device", f"{breakdown.total_bytes / GIB:,.3f}", ""))
-    if breakdown.capacity_bytes is not None:
-        rows.append((f"capacity ({breakdown.inputs.get('accelerator')})", f"{breakdown.capacity_bytes / GIB:,.3f}",
-                     "fits" if breakdown.fits else "does NOT fit"))  # fmt: skip
-    return Table.of(rows, ("term (per device)", "GiB", "rule / source"), title=f"Memory: {breakdown.model}",
-                    notes=tuple(breakdown.notes), align="lrl")
 
 
 def config_from_upload(data: bytes, filename: str) -> Any:

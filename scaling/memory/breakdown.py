@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scaling.render import Displayable, Table
+
 
 @dataclass(frozen=True)
-class MemoryBreakdown:
+class MemoryBreakdown(Displayable):
     """Per-device memory in bytes, by named term, with the inputs it was computed under.
 
     ``terms`` is a list of (name, bytes, rule) rows, one per named term, whose rule text gives the bytes/param
@@ -76,3 +78,15 @@ class MemoryBreakdown:
         import pandas as pd
 
         return pd.Series(self.to_row(), name=self.model)
+
+    def display_tables(self) -> list[Table]:
+        """Every term in GiB per device with its rule and source, the total, and whether it fits (notebooks)."""
+        from scaling.units import GIB
+
+        rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in self.terms]
+        rows.append(("total per device", f"{self.total_bytes / GIB:,.3f}", ""))
+        if self.capacity_bytes is not None:
+            rows.append((f"capacity ({self.inputs.get('accelerator')})", f"{self.capacity_bytes / GIB:,.3f}",
+                         "fits" if self.fits else "does NOT fit"))  # fmt: skip
+        return [Table.of(rows, ("term (per device)", "GiB", "rule / source"), title=f"Memory: {self.model}",
+                         notes=tuple(self.notes), align="lrl")]
