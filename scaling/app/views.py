@@ -385,36 +385,5 @@ def runs_view(source: Any, name: str, *, bootstrap: int = 200) -> RunsView:
         if view.law is not None:
             view.figures["frontier"] = charts.frontier_figure(view.runs, view.law)
             view.figures["diagnostics"] = charts.diagnostics_figure(view.runs, view.law)
-            view.tables.append(law_table(view.law))
-    view.tables.append(allocation_table(view.report))
+    view.tables = view.report.display_tables()  # the tables `scaling fit` prints
     return view
-
-
-def allocation_table(report: Any) -> Table:
-    """N_opt ∝ C^a and D_opt ∝ C^b from each approach that could be fitted (why one could not is among the
-    view's warnings)."""
-    rows = []
-    for label, fitted in (("Approach 1 (envelope)", report.approach1), ("Approach 2 (IsoFLOP)", report.approach2),
-                          ("Approach 3 (parametric)", report.approach3)):  # fmt: skip
-        if fitted is not None:
-            rows.append((label, f"{fitted.a:.4f}", f"{fitted.b:.4f}"))
-    return Table.of(rows, ("", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"), title="Exponents by approach")
-
-
-def law_table(law: Any) -> Table:
-    """A fitted law's constants with their bootstrap intervals (its ``to_dict()``: ``ci`` at ``ci_level``),
-    and its warnings as notes."""
-    from scaling.render import fmt_interval
-
-    values = law.to_dict()
-    intervals, level = values.get("ci") or {}, values.get("ci_level")
-    rows = []
-    for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
-        if values.get(name) is None:
-            continue
-        low_high = intervals.get(name)
-        rows.append((name, f"{values[name]:.4g}", fmt_interval(*low_high, fmt=lambda x: f"{x:.4g}", level=level)
-                     if low_high else ""))  # fmt: skip
-    rows += [("runs", str((values.get("fit") or {}).get("n_runs", "")), ""), ("loss unit", law.loss_unit, "")]
-    return Table.of(rows, ("", "value", "interval"), title=f"Fitted law {law.name} (Approach 3)",
-                    notes=tuple(values.get("warnings") or ()), align="lrl")
