@@ -723,16 +723,28 @@ def frontier_figure(
     top = max(c_hi, target or c_hi)
     C = np.logspace(math.log10(c_lo) - 0.3, math.log10(top) + 0.3, 121)
     allocation = law.optimal(C)
-    loss = np.asarray(allocation.loss, dtype=float)
-    band = allocation.intervals.get("loss")
-    name = law_label(law)
-    traces = []
+    traces = _frontier_run_traces(frame, held, law)
+    traces += _frontier_band_traces(C, allocation)
+    traces += _frontier_line_traces(C, allocation, law, c_hi)
+    if target is not None:
+        traces.append(_frontier_target_trace(law, target))
+    layout = _base_layout(
+        f"Loss frontier L*(C) of {_law_title(law)}",
+        xaxis=_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
+        yaxis=_linear_axis(f"Final loss ({_loss_unit(frame, law)})"),
+        legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _frontier_run_traces(frame, held: np.ndarray, law: Law) -> list[go.Scatter]:
+    """The runs the law was fitted on, and the held-out ones with the law's prediction and its error."""
     fit_rows, held_rows = frame[~held], frame[held]
-    traces.append(go.Scatter(
+    traces = [go.Scatter(
         x=fit_rows["C"], y=fit_rows["loss"], mode="markers", name=f"Runs used ({len(fit_rows)})",
         marker={"symbol": "circle", "size": 6, "color": "#999999", "line": {"width": 0.5, "color": "#333333"}},
         hovertext=_run_hover(fit_rows), hoverinfo="text", meta={"kind": "runs"},
-    ))
+    )]  # fmt: skip
     if len(held_rows):
         predicted = np.asarray(law.predict(held_rows["N"].to_numpy(float), held_rows["D"].to_numpy(float)))
         traces.append(go.Scatter(
@@ -741,19 +753,35 @@ def frontier_figure(
             hovertext=[h + f"<br>predicted = {p:.4f} ({(p - v) / v:+.2%})" for h, p, v in
                        zip(_run_hover(held_rows), predicted, held_rows["loss"])],
             hoverinfo="text", meta={"kind": "held-out"},
-        ))
-    if band is not None:
-        lo, hi = (np.asarray(v, dtype=float) for v in band)
-        level = f"{allocation.interval_level:.0%}"
-        traces.append(go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"},
-                                 hoverinfo="skip", showlegend=False, legendgroup="band", name="band lower"))
-        traces.append(go.Scatter(
+        ))  # fmt: skip
+    return traces
+
+
+def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[go.Scatter]:
+    """The interval band of L*(C), when the law has one (a fitted law's bootstrap replicates)."""
+    band = allocation.intervals.get("loss")
+    if band is None:
+        return []
+    lo, hi = (np.asarray(v, dtype=float) for v in band)
+    level = f"{allocation.interval_level:.0%}"
+    return [
+        go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"},
+                   hoverinfo="skip", showlegend=False, legendgroup="band", name="band lower"),
+        go.Scatter(
             x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"}, fill="tonexty",
             fillcolor="rgba(0, 114, 178, 0.15)", legendgroup="band", name=f"{level} interval of L*(C)",
             hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
             hoverinfo="text", meta={"kind": "loss-band"},
-        ))
+        ),
+    ]  # fmt: skip
+
+
+def _frontier_line_traces(C: np.ndarray, allocation: Any, law: Law, c_hi: float) -> list[go.Scatter]:
+    """L*(C): solid over the runs' compute, dashed beyond it (the extrapolation), joined where they meet."""
+    loss = np.asarray(allocation.loss, dtype=float)
+    name = law_label(law)
     inside = C <= c_hi * 1.0001
+    traces = []
     for mask, dash, label in ((inside, "solid", f"L*(C): {name}"), (~inside, "dash", "extrapolation")):
         idx = np.nonzero(mask)[0]
         if mask is not inside and len(idx):
@@ -767,33 +795,30 @@ def frontier_figure(
                        for c, v, n, d in zip(C[idx], loss[idx], np.asarray(allocation.params)[idx],
                                              np.asarray(allocation.tokens)[idx])],
             hoverinfo="text", meta={"kind": "frontier" if dash == "solid" else "extrapolation", "law": law.name},
-        ))
-    if target is not None:
-        at = law.optimal(target)
-        value = float(np.asarray(at.loss))
-        interval = at.intervals.get("loss")
-        error = None
-        text = f"L* = {value:.4f}"
-        if interval is not None:
-            a, b = (float(np.asarray(v)) for v in interval)
-            error = {"type": "data", "symmetric": False, "array": [b - value], "arrayminus": [value - a],
-                     "color": "#000000", "thickness": 1.5, "width": 6}
-            text += f" ({at.interval_level:.0%}: {a:.4f} to {b:.4f})"
-        traces.append(go.Scatter(
-            x=[target], y=[value], mode="markers", error_y=error, name=f"Target {units.format_flops(target)}: {text}",
-            marker={"symbol": "star", "size": 18, "color": "#E69F00", "line": {"width": 1.5, "color": "#000000"}},
-            hovertext=[f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
-                       f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
-                       f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"],
-            hoverinfo="text", meta={"kind": "target"},
-        ))
-    layout = _base_layout(
-        f"Loss frontier L*(C) of {_law_title(law)}",
-        xaxis=_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
-        yaxis=_linear_axis(f"Final loss ({_loss_unit(frame, law)})"),
-        legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
-    )
-    return go.Figure(data=traces, layout=layout)
+        ))  # fmt: skip
+    return traces
+
+
+def _frontier_target_trace(law: Law, target: float) -> go.Scatter:
+    """The law's L* at the target compute, with its interval as an error bar when the law has one."""
+    at = law.optimal(target)
+    value = float(np.asarray(at.loss))
+    interval = at.intervals.get("loss")
+    error = None
+    text = f"L* = {value:.4f}"
+    if interval is not None:
+        a, b = (float(np.asarray(v)) for v in interval)
+        error = {"type": "data", "symmetric": False, "array": [b - value], "arrayminus": [value - a],
+                 "color": "#000000", "thickness": 1.5, "width": 6}  # fmt: skip
+        text += f" ({at.interval_level:.0%}: {a:.4f} to {b:.4f})"
+    return go.Scatter(
+        x=[target], y=[value], mode="markers", error_y=error, name=f"Target {units.format_flops(target)}: {text}",
+        marker={"symbol": "star", "size": 18, "color": "#E69F00", "line": {"width": 1.5, "color": "#000000"}},
+        hovertext=[f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
+                   f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
+                   f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"],
+        hoverinfo="text", meta={"kind": "target"},
+    )  # fmt: skip
 
 
 def _holdout_mask(frame, holdout: Any) -> np.ndarray:

@@ -357,6 +357,31 @@ def plan_finetune(
     tokens = float(checks.positive(tokens, "token count"))
     mfu = checks.fraction(mfu, "MFU")
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
+    seq, batch = _sequence_and_batch(spec, devices, seq_len, global_batch)
+    common: dict[str, Any] = dict(precision=precision, optimizer=optimizer, devices=devices, accelerator=acc,
+                                  seq_len=seq)  # fmt: skip
+    if lora_rank is not None:
+        common.update(lora_rank=checks.positive_int(lora_rank, "LoRA rank"), lora_targets=lora_targets)
+    # the memory planner's count of what is trained, and its reading of the quantization (or its refusal)
+    states = _memory(spec, {**common, "quant": quant}, micro_batch=0)
+    common["quant"] = states.inputs["quant"]
+    method = "full" if lora_rank is None else ("qlora" if common["quant"] else "lora")
+    factor = factor if common["quant"] is not None else 1.0
+    layout, memory, flops_terms = _layout_and_terms(spec, common, states, method=method, recompute=recompute,
+                                                    convention=convention, mfu=mfu, global_batch=batch,
+                                                    quant_factor=factor)  # fmt: skip
+    return _finetune_result(
+        spec, common, layout, memory, flops_terms, method=method, trainable=states.trainable_params, tokens=tokens,
+        epochs=epochs, batch=batch, convention=convention, mfu=mfu, factor=factor, lora_rank=lora_rank,
+        price_usd_per_hour=price_usd_per_hour,
+    )  # fmt: skip
+
+
+def _sequence_and_batch(
+    spec: ModelSpec, devices: int, seq_len: int | None, global_batch: int | None
+) -> tuple[int, int]:
+    """The sequence length (given, else the model's context up to ``DEFAULT_MAX_SEQ_LEN``) and the global batch
+    in sequences (given, else ``DEFAULT_GLOBAL_BATCH`` rounded up to a multiple of the devices)."""
     seq = checks.positive_int(
         seq_len if seq_len is not None else min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN), "sequence length"
     )
@@ -365,33 +390,41 @@ def plan_finetune(
     )
     if batch % devices:
         raise ScalingError(f"global batch {batch} is not divisible by the {devices} devices: give a multiple")
-    common: dict[str, Any] = dict(precision=precision, optimizer=optimizer, devices=devices, accelerator=acc,
-                                  seq_len=seq)  # fmt: skip
-    if lora_rank is not None:
-        common.update(lora_rank=checks.positive_int(lora_rank, "LoRA rank"), lora_targets=lora_targets)
-    # the memory planner's count of what is trained, and its reading of the quantization (or its refusal)
-    states = _memory(spec, {**common, "quant": quant}, micro_batch=0)
-    quant = states.inputs["quant"]
-    common["quant"] = quant
-    method = "full" if lora_rank is None else ("qlora" if quant else "lora")
-    trainable = states.trainable_params
+    return seq, batch
+
+
+def _layout_and_terms(
+    spec: ModelSpec, common: dict[str, Any], states: MemoryBreakdown, *, method: str, recompute: str | None,
+    convention: str, mfu: float, global_batch: int, quant_factor: float,
+) -> tuple[dict[str, Any], MemoryBreakdown, dict[str, float]]:  # fmt: skip
+    """The run's layout, its memory, and its FLOPs per token by term at the layout's recompute level."""
     adapters = 0.0 if method == "full" else _active_adapters(spec, common, states)
 
     def terms(conv: str, recompute: str = "none") -> dict[str, float]:
         return finetune_flops_per_token(spec, adapter_params=adapters, full=method == "full", convention=conv,
-                                        seq_len=seq, recompute=recompute)  # fmt: skip
+                                        seq_len=common["seq_len"], recompute=recompute)  # fmt: skip
 
     levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
-    factor = factor if quant is not None else 1.0
     # what the compute term divides by peak x MFU: model FLOPs under the convention, stretched by the exact
     # extra work of recomputation (the layout search's step model, so that MFU means the same everywhere)
     plain = sum(terms("exact").values())
     compute_fpt = {
         r: model_flops_per_token(terms(convention)) * sum(terms("exact", r).values()) / plain for r in levels
     }
-    layout, memory = _choose_layout(spec, common, method=method, levels=levels, mfu=mfu, global_batch=batch,
-                                    flops_per_token=compute_fpt, quant_factor=factor, convention=convention)  # fmt: skip
-    flops_terms = terms(convention, layout["recompute"])
+    layout, memory = _choose_layout(spec, common, method=method, levels=levels, mfu=mfu, global_batch=global_batch,
+                                    flops_per_token=compute_fpt, quant_factor=quant_factor, convention=convention)  # fmt: skip
+    return layout, memory, terms(convention, layout["recompute"])
+
+
+def _finetune_result(
+    spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any], memory: MemoryBreakdown,
+    flops_terms: dict[str, float], *, method: str, trainable: float, tokens: float, epochs: float,
+    batch: int, convention: str, mfu: float, factor: float, lora_rank: int | None,
+    price_usd_per_hour: float | None,
+) -> FinetunePlan:  # fmt: skip
+    """The plan of a chosen layout: throughput, time, cost, the limits that fit, notes and warnings."""
+    acc, devices, precision = common["accelerator"], common["devices"], common["precision"]
+    seq = common["seq_len"]
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs
     tokens_per_s = batch * seq / layout["step_s"]

@@ -176,11 +176,7 @@ def train_run(
     """Train one model and return its record. With ``out_dir``, the final weights go to
     ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written. ``on_step(done, steps)``
     is told the progress after every step (the sweep's progress bar within a run)."""
-    import numpy as np
-    import torch
-
-    from scaling.train.data import Batches, load_corpus
-    from scaling.train.model import GPT
+    from scaling.train.data import load_corpus
 
     if isinstance(config, dict):
         config = RunConfig.from_dict(config)
@@ -188,29 +184,64 @@ def train_run(
     corpus = load_corpus(config.data)
     spec = config.spec(corpus.vocab_size)
     steps = plan_steps(config, spec)
-    tokens_per_step = config.batch * config.seq_len
-    D = steps * tokens_per_step
+    D = steps * config.batch * config.seq_len
     flops = flop_accounting(spec, D)
-    fpt = flops["C_exact"] / D
+    distributed, rank, world = _process_group(config.batch)
+    device = _device(config.device, rank)
+    model, trained = _build_model(spec, config.seed, device, distributed)
+    curve, losses, status, train_seconds = _train_steps(
+        model, trained, corpus, config, steps=steps, device=device, rank=rank, world=world,
+        flops_per_token=flops["C_exact"] / D, on_step=on_step,
+    )  # fmt: skip
+    row = _run_row(config, spec, corpus, flops, status=status, curve=curve, losses=losses, steps=steps,
+                   train_seconds=train_seconds, started=started)  # fmt: skip
+    record = RunRecord(row=row, curve=curve, config=config.to_dict())
+    if out_dir is not None and rank == 0:
+        save_checkpoint(model, spec, record, Path(out_dir))
+    return record
+
+
+def _process_group(batch: int) -> tuple[bool, int, int]:
+    """Whether a process group runs this (``torchrun``), this process's rank and the world size."""
+    import torch
 
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank = torch.distributed.get_rank() if distributed else 0
     world = torch.distributed.get_world_size() if distributed else 1
-    if config.batch % world:
-        raise ScalingError(f"batch {config.batch} must be divisible by the {world} processes")
-    device = _device(config.device, rank)
+    if batch % world:
+        raise ScalingError(f"batch {batch} must be divisible by the {world} processes")
+    return distributed, rank, world
 
-    torch.manual_seed(config.seed)
+
+def _build_model(spec: ModelSpec, seed: int, device, distributed: bool):
+    """The seeded GPT of ``spec`` on ``device``, and the module that trains it (DDP-wrapped in a process group)."""
+    import torch
+
+    from scaling.train.model import GPT
+
+    torch.manual_seed(seed)
     model = GPT(spec).to(device)
     if sum(p.numel() for p in model.parameters()) != spec.params:  # the estimator and the model must agree
         raise AssertionError(
             f"GPT has {sum(p.numel() for p in model.parameters())} parameters, spec {spec.params}"
         )
-    trained = model
-    if distributed:
-        from torch.nn.parallel import DistributedDataParallel
+    if not distributed:
+        return model, model
+    from torch.nn.parallel import DistributedDataParallel
 
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return model, DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _train_steps(
+    model, trained, corpus, config: RunConfig, *, steps: int, device, rank: int, world: int,
+    flops_per_token: float, on_step: Callable[[int, int], None] | None,
+) -> tuple[list[dict[str, Any]], list[float], str, float]:  # fmt: skip
+    """The optimizer loop: the loss curve, every step's training loss, the status (``ok`` or ``diverged``)
+    and the seconds spent in training steps."""
+    import torch
+
+    from scaling.train.data import Batches
+
     optimizer = torch.optim.AdamW(
         model.param_groups(config.weight_decay), lr=config.lr, betas=(config.beta1, config.beta2),
         fused=device.type in ("cpu", "cuda"),
@@ -221,7 +252,7 @@ def train_run(
     local = slice(rank * config.batch // world, (rank + 1) * config.batch // world)
     val_starts = batches.val_starts(config.eval_windows)
     eval_at = {round(steps * k / config.evals) - 1 for k in range(1, config.evals + 1)} | {steps - 1}
-
+    tokens_per_step = config.batch * config.seq_len
     curve: list[dict[str, Any]] = []
     status, train_seconds, losses = "ok", 0.0, []
     for step in range(steps):
@@ -238,8 +269,8 @@ def train_run(
         value = float(loss.item())  # the local slice's loss; equal to the global loss when world == 1
         train_seconds += time.perf_counter() - tick
         losses.append(value)
-        point = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "flops": (step + 1) * tokens_per_step * fpt,
-                 "train_loss": value, "val_loss": None}  # fmt: skip
+        point = {"step": step + 1, "tokens": (step + 1) * tokens_per_step,
+                 "flops": (step + 1) * tokens_per_step * flops_per_token, "train_loss": value, "val_loss": None}  # fmt: skip
         if not math.isfinite(value):
             status = "diverged"
             curve.append(point)
@@ -253,16 +284,29 @@ def train_run(
         curve.append(point)
         if on_step is not None:
             on_step(step + 1, steps)
+    return curve, losses, status, train_seconds
 
+
+def _run_row(
+    config: RunConfig, spec: ModelSpec, corpus, flops: dict[str, float], *, status: str,
+    curve: list[dict[str, Any]], losses: list[float], steps: int, train_seconds: float, started: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The runs.csv row of a finished run (`scaling.runs.RUN_COLUMNS`): a run whose final validation loss is
+    missing or not finite is recorded as diverged."""
+    import numpy as np
+    import torch
+
+    tokens_per_step = config.batch * config.seq_len
+    fpt = flops["C_exact"] / (steps * tokens_per_step)
     val = curve[-1]["val_loss"] if status == "ok" else None
     if status == "ok" and (val is None or not math.isfinite(val)):
         status = "diverged"
     tail = [v for v in losses[-max(1, min(50, len(losses) // 10)) :] if math.isfinite(v)]
     wall = time.perf_counter() - started
-    row = {
+    return {
         "run_id": config.run_id, "status": status,
         "budget": config.budget if config.budget is not None else flops["C_exact"],
-        "N": spec.params, "N_nonemb": spec.params_non_embedding, "D": D, **flops,
+        "N": spec.params, "N_nonemb": spec.params_non_embedding, "D": steps * tokens_per_step, **flops,
         "loss": val if status == "ok" else float("nan"),
         "train_loss": float(np.mean(tail)) if tail else float("nan"),
         "d_model": spec.d_model, "n_layer": spec.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
@@ -273,10 +317,6 @@ def train_run(
         "loss_unit": "nats/byte" if corpus.tokenizer == "bytes" else "nats/token", "vocab_size": corpus.vocab_size,
         "torch_version": str(torch.__version__), "python_version": platform.python_version(),
     }  # fmt: skip
-    record = RunRecord(row=row, curve=curve, config=config.to_dict())
-    if out_dir is not None and rank == 0:
-        save_checkpoint(model, spec, record, Path(out_dir))
-    return record
 
 
 def periodic_windows(windows: int) -> int:
