@@ -36,7 +36,7 @@ from typing import Any
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
-from scaling.flops import BACKWARD_MULTIPLIER, RECOMPUTE, compute_cost, training_flops
+from scaling.flops import BACKWARD_MULTIPLIER, FLOPS_PER_PARAM_TOKEN, RECOMPUTE, compute_cost, training_flops
 from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
@@ -108,7 +108,7 @@ def finetune_flops_per_token(
         "forward": forward,  # Kaplan et al. 2020 §2.1: 2N per token (or App. F's per-component count)
         "backward_activations": forward + scores,  # input gradients; the score matmuls have two inputs
         "backward_weights": forward - scores if full else 0.0,  # weight gradients of the trained weights
-        "adapters": 6.0 * adapters,  # Hu et al. 2021: x·A·B, 2 forward + 2 input + 2 weight gradient
+        "adapters": FLOPS_PER_PARAM_TOKEN * adapters,  # Hu et al. 2021: x·A·B, 2 forward + 2 input + 2 weight grad
         # Narayanan et al. 2021 Eq. 3: one more forward of the checkpointed layers (hardware FLOPs only)
         "recompute": counted.hardware_flops_per_token
         - counted.flops_per_token
