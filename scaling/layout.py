@@ -467,3 +467,28 @@ def _ranked(columns: dict[str, np.ndarray], top: int | None, include_unfit: bool
     if top is not None:
         order = order[: checks.positive_int(top, "top", allow_zero=True)]
     return {k: v[order] for k, v in columns.items()}
+
+
+def layouts_table(df: Any) -> Any:
+    """The ranked layouts of `search_layouts` as one table (`scaling.render.Table`): what ``memory --search``
+    prints and the app shows, with the step-time model stated under it."""
+    from scaling.render import Table
+    from scaling.units import GIB
+
+    rows = [
+        (r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
+         f"{r.headroom_bytes / GIB:.1f}", f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
+        for r in df.itertuples()
+    ]  # fmt: skip
+    headers = ("TP", "PP", "DP", "ZeRO", "mb", "recompute", "SP", "GiB/dev", "headroom", "step s", "MFU", "HFU",
+               "tokens/s")  # fmt: skip
+    a = df.attrs
+    notes = [f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by step time"]
+    if "flops_convention" in a:
+        notes.append(
+            f"step time = {a['flops_convention']} model FLOPs / (peak x MFU {a['mfu']:g}) + pipeline bubble + "
+            f"TP/DP/PP communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s within a "
+            f"node, network {a['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap); MFU and HFU columns: the whole "
+            f"step's model FLOPs ({a['flops_convention']}) and hardware FLOPs (exact, with recomputation) over peak"
+        )
+    return Table.of(rows, headers, title="Best layouts", notes=notes)

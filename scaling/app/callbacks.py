@@ -23,7 +23,6 @@ from scaling.app.views import (
     decode_upload,
     fields_from_query,
     law_from_upload,
-    layouts_table,
     memory_view,
     plan_view,
     runs_from_upload,
@@ -31,6 +30,7 @@ from scaling.app.views import (
     with_accelerator,
 )
 from scaling.errors import ScalingError
+from scaling.layout import layouts_table
 
 EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 PLAN_INPUTS = [Input(f"plan-{name}", "value") for name in PLAN_FIELDS]

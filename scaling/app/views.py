@@ -241,20 +241,6 @@ def best_layouts(plan: Any, top: int = LAYOUTS_SHOWN) -> Any:
                           mfu=plan.mfu, precision=plan.dtype, top=top)  # fmt: skip
 
 
-def layouts_table(df: Any) -> Table:
-    """The best layouts as the ``memory --search`` table reads."""
-    from scaling.units import GIB
-
-    rows = [(r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
-             f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
-            for r in df.itertuples()]  # fmt: skip
-    headers = ("TP", "PP", "DP", "ZeRO", "micro-batch", "recompute", "SP", "GiB/device", "step s", "MFU", "HFU",
-               "tokens/s")  # fmt: skip
-    notes = (f"{df.attrs.get('valid', 0)} valid layouts of {df.attrs.get('candidates', 0)}, {df.attrs.get('fit', 0)} fit; "
-             "ranked by step time",)  # fmt: skip
-    return Table.of(rows, headers, title="Best layouts", notes=notes)
-
-
 def error_field(message: str, fields: dict[str, str]) -> str | None:
     """The field a library error is about: the one whose value or flag the message names."""
     for name, value in fields.items():

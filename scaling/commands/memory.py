@@ -169,19 +169,8 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
     if df.empty:
         warn("no layout fits; try more devices, a smaller micro-batch or sequence, or offload")
         return
-    rows = [
-        (r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
-         f"{r.headroom_bytes / GIB:.1f}", f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
-        for r in df.itertuples()
-    ]  # fmt: skip
-    click.echo(table(rows, headers=["TP", "PP", "DP", "ZeRO", "mb", "recompute", "SP", "GiB/dev", "headroom",
-                                    "step s", "MFU", "HFU", "tokens/s"]))  # fmt: skip
-    click.echo(
-        f"step time = {attrs['flops_convention']} model FLOPs / (peak x MFU {attrs['mfu']:g}) + pipeline bubble + "
-        f"TP/DP/PP communication ({attrs['intra_node_link']} {attrs['intra_node_bytes_per_s'] / 1e9:g} GB/s within a "
-        f"node, network {attrs['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap); MFU and HFU columns: the whole "
-        f"step's model FLOPs ({attrs['flops_convention']}) and hardware FLOPs (exact, with recomputation) over peak"
-    )
+    from scaling.layout import layouts_table
 
+    click.echo(layouts_table(df).text())
 
 COMMANDS = [memory]
