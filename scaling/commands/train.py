@@ -33,7 +33,7 @@ def _budgets(text: str | None) -> list[float] | None:
     type=click.Choice(["smoke", "small", "medium"]),
     default="small",
     show_default=True,
-    help="smoke: <1 min (CI); small: 3 budgets, 5-9 min; medium: 4 budgets, 11-24 min (2 cores, by load; an ETA is printed first).",
+    help="smoke: <1 min (CI); small: 3 budgets, 5-9 min; medium: 4 budgets, 9.5-24 min (2 cores, by load; an ETA is printed first).",
 )
 @click.option(
     "--budgets",

@@ -129,9 +129,9 @@ PRESETS = {
     # So `small` is the grid one budget lower: probe ETA 8 min, 13 min measured while other jobs shared the cores.
     # At 3e11 the parabola's vertex fell just below d16 (the undertrained d48/d64 runs tilt it), so the edge
     # extension adds d12l2 (2.205); then all three vertices lie inside the sizes and N_opt ~ C^0.66 (total N).
-    # `medium` is the grid one budget higher (10.9 to 24 min on 2 cores, depending on other load).
-    "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=9.5),  # 4m50s to 9m22s measured on 2 cores, by load
-    "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=24.0),
+    # `medium` is the grid one budget higher.
+    "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=5.0),  # 4m50s measured (load ~1.5), 9m22s under load
+    "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=9.5),  # 9m26s quiet (bench_eta), 24 min loaded
 }  # fmt: skip
 
 
