@@ -8,6 +8,7 @@ cannot is refused with one message here. `Law.optimal` composes them into an `Al
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -125,7 +126,7 @@ class LossPrediction(Displayable):
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class Law(Displayable):
+class Law(Displayable, ABC):
     """What every scaling law is: a name, its source and convention, its uncertainty, the unit of its loss.
 
     Subclasses set ``kind`` and ``has_loss`` and implement `n_opt` and `a`; those with a loss model implement
@@ -155,27 +156,28 @@ class Law(Displayable):
 
     # ------------------------------------------------------------------ the protocol
     @property
+    @abstractmethod
     def a(self) -> float:
         """Exponent of N_opt ∝ C^a."""
-        raise NotImplementedError
 
     @property
     def b(self) -> float:
         """Exponent of D_opt ∝ C^b (a + b = 1 under C = 6ND)."""
         return 1.0 - self.a
 
+    @abstractmethod
     def n_opt(self, C: Any) -> Any:
         """Compute-optimal parameters for C training FLOPs (broadcasts)."""
-        raise NotImplementedError
 
     def d_opt(self, C: Any) -> Any:
         """Compute-optimal training tokens, D = C/(6 N_opt) (broadcasts)."""
         return as_scalar(flops_array(C) / (FLOPS_PER_PARAM_TOKEN * np.asarray(self.n_opt(C))))
 
     def predict(self, N: Any, D: Any, *, unique_tokens: float | None = None) -> Any:
-        """Predicted loss for N parameters trained on D tokens (broadcasts)."""
+        """Predicted loss for N parameters trained on D tokens (broadcasts). A law without a loss model
+        (``has_loss`` false) refuses; every law with one overrides this."""
         self.require_loss("a loss prediction")
-        raise NotImplementedError
+        raise ScalingError(f"law {self.name!r} has no loss model")
 
     def loss_opt(self, C: Any) -> Any:
         """L*(C): the loss of the compute-optimal model (broadcasts)."""
