@@ -294,20 +294,6 @@ def _choose_layout(
     return layout, layout.pop("memory")
 
 
-def _largest(fits, limit: int = MAX_SEARCH) -> int:
-    """The largest n in [1, limit] with fits(n) true, for a monotone fits (0 if even 1 does not fit)."""
-    if not fits(1):
-        return 0
-    low, high = 1, 2
-    while high <= limit and fits(high):
-        low, high = high, high * 2
-    high = min(high, limit + 1)
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid)
-    return low
-
-
 def _limits(spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any]) -> tuple[int, int]:
     """The largest micro-batch (at the planned sequence length) and sequence length (micro-batch 1) that fit."""
     fixed = {k: layout[k] for k in ("tp", "pp", "zero", "recompute", "sp")}
@@ -319,7 +305,9 @@ def _limits(spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any]) -> 
     def length_fits(s: int) -> bool:
         return bool(_memory(spec, at, seq_len=s, micro_batch=1, **fixed).fits)
 
-    return _largest(batch_fits), _largest(length_fits)
+    from scaling.memory import largest_fitting
+
+    return largest_fitting(batch_fits, MAX_SEARCH), largest_fitting(length_fits, MAX_SEARCH)
 
 
 # ------------------------------------------------------------------------------------------- the plan

@@ -112,7 +112,8 @@ __all__ = [
     "OPTIMIZER_ALIASES", "OPTIMIZER_STATE_BYTES", "PRECISIONS", "QUANTS", "RECOMPUTE", "RECOMPUTE_CODE",
     "SCHEDULES", "ZERO_NAMES", "InferenceLimits", "MemoryBreakdown", "ModelShape", "ModelStates", "Parallelism",
     "Precision", "Workload", "activation_bytes_per_layer", "convention_name", "device_count", "dtype_bytes",
-    "estimate_memory", "infer_memory_arrays", "kv_cache_bytes", "layout_rules", "max_batch_and_context",
+    "estimate_memory", "infer_memory_arrays", "kv_cache_bytes", "largest_fitting", "layout_rules",
+    "max_batch_and_context",
     "memory_across", "memory_breakdown", "micro_batches_per_step", "model_state_bytes", "parse_lora_targets",
     "recompute_code", "recompute_name", "resolve_model", "train_activation_arrays", "train_memory_arrays",
     "train_state_arrays", "validate_layout", "zero_stage",
@@ -120,6 +121,7 @@ __all__ = [
 
 _INFERENCE = {
     "InferenceLimits": "inference", "infer_memory_arrays": "inference", "max_batch_and_context": "inference",
+    "largest_fitting": "inference",
     "kv_cache_bytes": "kv",
 }  # fmt: skip
 

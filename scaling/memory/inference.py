@@ -72,8 +72,9 @@ class InferenceLimits:
         return asdict(self)
 
 
-def _largest(fits, limit: int) -> int:
-    """The largest n in [0, limit] with fits(n), for a monotone ``fits`` (doubling, then bisection)."""
+def largest_fitting(fits: Any, limit: int) -> int:
+    """The largest n in [0, limit] with fits(n), for a monotone ``fits`` (doubling, then bisection); 0 when
+    even 1 does not fit."""
     lo, hi = 0, 1
     while hi <= limit and fits(hi):
         lo, hi = hi, hi * 2
@@ -119,7 +120,7 @@ def max_batch_and_context(
         )["total"]  # fmt: skip
 
     return InferenceLimits(
-        max_batch=_largest(lambda b: total(b, ctx) <= acc.memory_bytes, limit), at_context=ctx,
-        max_context=_largest(lambda c: total(batch, c) <= acc.memory_bytes, limit), at_batch=batch,
+        max_batch=largest_fitting(lambda b: total(b, ctx) <= acc.memory_bytes, limit), at_context=ctx,
+        max_context=largest_fitting(lambda c: total(batch, c) <= acc.memory_bytes, limit), at_batch=batch,
         capacity_bytes=acc.memory_bytes, model=spec.name, accelerator=acc.name,
     )  # fmt: skip
