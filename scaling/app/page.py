@@ -70,7 +70,7 @@ def table_component(table: Table) -> html.Div:
     head = [html.Tr([cell(html.Th, h, i) for i, h in enumerate(table.headers)])] if table.headers else []
     body = [html.Tr([cell(html.Td, c, i) for i, c in enumerate(row)]) for row in table.rows]
     parts: list[Any] = [html.H4(table.title)] if table.title else []
-    parts.append(html.Table(head + body, style=STYLE["table"]))
+    parts.append(html.Div(html.Table(head + body, style=STYLE["table"]), style={"overflowX": "auto"}))
     if table.notes:
         parts.append(html.Ul([html.Li(n, style={"fontSize": "0.85rem"}) for n in table.notes]))
     return html.Div(parts, className="scaling-table")
@@ -121,7 +121,7 @@ def plan_outputs() -> html.Div:
         dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
         html.Div([html.Div(dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
                            style={"flex": "1"}),
-                  html.Div(id="plan-layouts", style={"flex": "1"})], style=STYLE["row"]),
+                  html.Div(id="plan-layouts", style={"flex": "1", "minWidth": 0})], style=STYLE["row"]),
         html.Div(id="plan-tables"),
     ], style=STYLE["out"])  # fmt: skip
 
