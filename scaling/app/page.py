@@ -70,10 +70,10 @@ def table_component(table: Table) -> html.Div:
     head = [html.Tr([cell(html.Th, h, i) for i, h in enumerate(table.headers)])] if table.headers else []
     body = [html.Tr([cell(html.Td, c, i) for i, c in enumerate(row)]) for row in table.rows]
     parts: list[Any] = [html.H4(table.title)] if table.title else []
-    parts.append(html.Div(html.Table(head + body, style=STYLE["table"]), style={"overflowX": "auto"}))
+    parts.append(html.Table(head + body, style=STYLE["table"]))
     if table.notes:
         parts.append(html.Ul([html.Li(n, style={"fontSize": "0.85rem"}) for n in table.notes]))
-    return html.Div(parts, className="scaling-table")
+    return html.Div(parts, className="scaling-table", style={"overflowX": "auto"})
 
 
 def _field(prefix: str, name: str, control: Any, label: str, hint: str = "") -> html.Div:
