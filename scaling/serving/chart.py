@@ -18,7 +18,7 @@ import numpy as np
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.memory import DEVICES_PER_NODE
 from scaling.model import ModelSpec, load_model
-from scaling.serving.roofline import ServingAssumptions, fitting_batch, make_deployment, tp_sizes
+from scaling.serving.roofline import ServingAssumptions, fitting_batch, tp_sizes
 from scaling.serving.search import ServingWorkload
 
 BATCHES_PER_DOUBLING = 4  # points per factor of two in batch along each curve
@@ -66,10 +66,7 @@ def inference_curves(
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     curves = []
     for tp in tp_sizes(spec, devices, DEVICES_PER_NODE):
-        dep = make_deployment(
-            spec, acc, tp=tp, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
-            precision=w.precision, quant=w.quant, kv_dtype=w.kv_dtype, assumptions=assumptions,
-        )  # fmt: skip
+        dep = w.deployment(spec, acc, tp, assumptions)
         fits = fitting_batch(dep)
         batch = batch_grid(fits)
         if not len(batch):

@@ -57,6 +57,16 @@ class ServingWorkload:
         if self.min_tokens_per_s is not None:
             checks.positive(self.min_tokens_per_s, "tokens-per-second target")
 
+    def deployment(
+        self, spec: ModelSpec, accelerator: Accelerator, tp: int, assumptions: ServingAssumptions | None = None
+    ) -> Deployment:
+        """One tensor-parallel replica serving these requests (`make_deployment` with this workload's lengths
+        and dtypes)."""
+        return make_deployment(
+            spec, accelerator, tp=tp, prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens,
+            precision=self.precision, quant=self.quant, kv_dtype=self.kv_dtype, assumptions=assumptions,
+        )  # fmt: skip
+
     @property
     def context(self) -> int:
         return self.prompt_tokens + self.output_tokens
@@ -148,10 +158,7 @@ def cheapest_serving(
     for size in sizes:
         if devices % size:
             raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
-        dep = make_deployment(
-            spec, acc, tp=size, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
-            precision=w.precision, quant=w.quant, kv_dtype=w.kv_dtype, assumptions=assumptions,
-        )  # fmt: skip
+        dep = w.deployment(spec, acc, size, assumptions)
         fits = fitting_batch(dep)
         batches = batch_candidates(fits)
         if not len(batches):
