@@ -2,6 +2,7 @@
 
     python bench/bench_train.py                 # CPU: 1 thread and all threads; a few model sizes
     python bench/bench_train.py --device cuda   # GPU too (fp32 peak measured the same way)
+    python bench/bench_train.py --device cuda --precision bf16   # the GPU sweep's default: bf16 autocast
     python bench/bench_train.py --json
     python bench/bench_train.py --clock wall    # wall-clock time instead of CPU time
 
@@ -53,14 +54,20 @@ def clock(device: str) -> float:
     return time.perf_counter() if device == "cuda" else CLOCK()
 
 
-def matmul_peak(device: str, sizes=(512, 1024, 2048), seconds: float = 1.0) -> tuple[float, int]:
-    """Best fp32 a @ b FLOP/s over a few square sizes, and the size that reached it."""
+def matmul_peak(
+    device: str, sizes=(512, 1024, 2048), seconds: float = 1.0, precision: str = "fp32"
+) -> tuple[float, int]:
+    """Best a @ b FLOP/s (fp32, or bf16 operands for ``precision="bf16"``) over a few square sizes, and the
+    size that reached it; on a GPU larger sizes too, which its peak needs."""
     import torch
 
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if device == "cuda":
+        sizes = (*sizes, 4096, 8192)
     best = (0.0, 0)
     for n in sizes:
-        a = torch.randn(n, n, device=device)
-        b = torch.randn(n, n, device=device)
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
         for _ in range(2):
             a @ b
         sync(device)
@@ -75,7 +82,13 @@ def matmul_peak(device: str, sizes=(512, 1024, 2048), seconds: float = 1.0) -> t
 
 
 def train_rate(
-    shape, device: str, seconds: float, batch: int = 8, seq_len: int = 128, compile: bool = False
+    shape,
+    device: str,
+    seconds: float,
+    batch: int = 8,
+    seq_len: int = 128,
+    compile: bool = False,
+    precision: str = "fp32",
 ) -> dict:
     """Tokens/s of the sweep's training step (fused AdamW, clipping at 1.0, the loss read back every step): the
     median step after warm-up. With ``compile`` the model runs under ``torch.compile``; ``compile_s`` is the wall
@@ -83,7 +96,7 @@ def train_rate(
     import torch
 
     from scaling.train.model import GPT, gpt_spec
-    from scaling.train.run import exact_flops_per_token
+    from scaling.train.run import autocast, exact_flops_per_token
 
     spec = gpt_spec(*shape, seq_len=seq_len)
     model = GPT(spec).to(device)
@@ -92,7 +105,8 @@ def train_rate(
     x = torch.randint(0, 256, (batch, seq_len), device=device)
 
     def step() -> None:
-        _, loss = forward(x, x)
+        with autocast(torch.device(device), precision):
+            _, loss = forward(x, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -131,13 +145,13 @@ def attention_share(shape, seq_len: int = 128) -> float:
 
 def measure(shape, device: str, args, peak: float) -> dict:
     """One size: the run's step, the x8-batch ceiling and (with --compile) the compiled step, against the peak."""
-    r = train_rate(shape, device, args.seconds, batch=args.batch)
-    wide = train_rate(shape, device, args.seconds, batch=8 * args.batch)
+    r = train_rate(shape, device, args.seconds, batch=args.batch, precision=args.precision)
+    wide = train_rate(shape, device, args.seconds, batch=8 * args.batch, precision=args.precision)
     r.update(peak_flops_per_s=peak, fraction_of_peak=r["flops_per_s"] / peak,
              attention_flops_share=attention_share(shape), ceiling_tokens_per_s=wide["tokens_per_s"],
              ceiling_fraction_of_peak=wide["flops_per_s"] / peak)  # fmt: skip
     if args.compile:
-        c = train_rate(shape, device, args.seconds, batch=args.batch, compile=True)
+        c = train_rate(shape, device, args.seconds, batch=args.batch, compile=True, precision=args.precision)
         r.update(compiled_tokens_per_s=c["tokens_per_s"], compiled_fraction_of_peak=c["flops_per_s"] / peak,
                  compile_s=c["compile_s"])  # fmt: skip
     return r
@@ -165,6 +179,10 @@ def main(argv=None) -> int:
         "--clock", choices=["cpu", "wall"], default="cpu", help="CPU time (default) or wall-clock"
     )
     parser.add_argument("--compile", action="store_true", help="also time the step under torch.compile")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], default="fp32",
+        help="the step under bf16 autocast, against a bf16 matmul peak (fp32: both in fp32)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, nargs="*", help="CPU thread counts [1 and all cores]")
     args = parser.parse_args(argv)
     global CLOCK
@@ -184,7 +202,7 @@ def main(argv=None) -> int:
         # CPU time only for one thread: idle OpenMP threads spin, so with several the CPU time counts waiting
         cpu = args.clock == "cpu" and threads == 1
         CLOCK = time.process_time if cpu else time.perf_counter
-        peak, n = matmul_peak(device)
+        peak, n = matmul_peak(device, precision=args.precision)
         name = (
             torch.cuda.get_device_name()
             if device == "cuda"
@@ -192,7 +210,9 @@ def main(argv=None) -> int:
         )
         if not args.json:
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            print(f"{name}: fp32 matmul peak {peak / 1e9:.1f} GFLOP/s ({n}^3); load average {load}")
+            print(
+                f"{name}: {args.precision} matmul peak {peak / 1e9:.1f} GFLOP/s ({n}^3); load average {load}"
+            )
             print(f"  {'size':7s} {'params':>9s}  attn   {'step tok/s':>9s} {'GFLOP/s':>7s} {'peak':>6s}   "
                   f"{'x8 batch':>9s} {'peak':>6s}" + (f"   {'compiled':>9s} {'peak':>6s} {'comp s':>6s}"
                   if args.compile else ""))  # fmt: skip
@@ -203,7 +223,11 @@ def main(argv=None) -> int:
             if not args.json:
                 print(line(r), flush=True)
     if args.json:
-        print(json.dumps({"torch": str(torch.__version__), "results": results}, indent=1))
+        print(
+            json.dumps(
+                {"torch": str(torch.__version__), "precision": args.precision, "results": results}, indent=1
+            )
+        )
     return 0
 
 

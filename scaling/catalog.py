@@ -54,7 +54,9 @@ def read_csv(name: str | Path) -> list[dict[str, str]]:
         with open(path, newline="", encoding="utf-8") as handle:
             lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
     except UnicodeDecodeError as exc:
-        raise ScalingError(f"{str(path)!r} is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
+        raise ScalingError(
+            f"{str(path)!r} is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV"
+        ) from None
     except OSError as exc:
         raise ScalingError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     rows = []
@@ -164,7 +166,9 @@ class Accelerator:
             value = self.peak_flops.get("fp16" if key == "bf16" else "bf16")
         if value is None:
             listed = ", ".join(k for k in DTYPES if k in self.peak_flops)
-            raise ScalingError(f"accelerator {self.name!r} has no {dtype} peak in the catalog (it lists: {listed})")
+            raise ScalingError(
+                f"accelerator {self.name!r} has no {dtype} peak in the catalog (it lists: {listed})"
+            )
         return value
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +179,9 @@ class Accelerator:
         return out
 
 
-def _number(row: dict[str, str], column: str, scale: float = 1.0, *, allow_zero: bool = False) -> float | None:
+def _number(
+    row: dict[str, str], column: str, scale: float = 1.0, *, allow_zero: bool = False
+) -> float | None:
     """A finite positive number (or zero with ``allow_zero``) from a column, times ``scale``; None if empty."""
     from scaling import checks
 
@@ -192,7 +198,9 @@ def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
     text = (row.get("memory") or "").strip()
     if text:
         if text.replace(".", "", 1).isdigit():
-            raise ScalingError(f"memory {text!r} needs its unit as the vendor means it, e.g. {text}GiB or {text}GB")
+            raise ScalingError(
+                f"memory {text!r} needs its unit as the vendor means it, e.g. {text}GiB or {text}GB"
+            )
         value = parse_bytes(text, "memory")
         if not (value > 0 and value < float("inf")):
             raise ScalingError(f"invalid memory {text!r}: expected a positive size such as 80GiB")
@@ -229,7 +237,9 @@ def _accelerator_from_row(row: dict[str, str], origin: str) -> Accelerator:
             intra_node_link=row.get("intra_node_link") or DEFAULT_LINK[0],
             intra_node_bytes_per_s=intra if intra is not None else DEFAULT_LINK[1],
             inter_node_bytes_per_s=inter if inter is not None else DEFAULT_LINK[2],
-            link_source=row.get("link_source", "") if intra is not None else "assumed: no link columns in the row",
+            link_source=row.get("link_source", "")
+            if intra is not None
+            else "assumed: no link columns in the row",
         )
     except (ScalingError, KeyError, ValueError) as exc:
         raise ScalingError(f"bad accelerator row {row.get('name') or row!r} in {origin}: {exc}") from None
@@ -247,7 +257,9 @@ def user_accelerator_files() -> list[Path]:
 
 def accelerators(extra_files: tuple[str, ...] = ()) -> list[Accelerator]:
     """The accelerator catalog plus user files (a user row replaces a packaged one of the same name)."""
-    return list(_accelerator_index(tuple(str(p) for p in user_accelerator_files()) + tuple(extra_files)).values())
+    return list(
+        _accelerator_index(tuple(str(p) for p in user_accelerator_files()) + tuple(extra_files)).values()
+    )
 
 
 @lru_cache(maxsize=8)
@@ -278,3 +290,19 @@ def get_accelerator(name: str | Accelerator, extra_files: tuple[str, ...] = ()) 
             return acc
     names = list(index) + [normalize_name(a) for acc in index.values() for a in acc.aliases]
     raise unknown("accelerator", name, names, "scaling gpus")
+
+
+def accelerator_for_device(device_name: str) -> Accelerator | None:
+    """The catalog entry for a device name as the driver reports it (``torch.cuda.get_device_name()``:
+    "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"), or None: the whole name less the vendor first, then its
+    words, their first and last dash-separated parts ("A100-40GB") and each part, longest first."""
+    words = [w for w in device_name.replace("NVIDIA", " ").replace("AMD", " ").split() if w]
+    parts = [w.split("-") for w in words]
+    candidates = [" ".join(words), *words, *(f"{p[0]}-{p[-1]}" for p in parts if len(p) > 2),
+                  *(part for p in parts for part in p)]  # fmt: skip
+    for candidate in sorted(dict.fromkeys(c for c in candidates if c), key=len, reverse=True):
+        try:
+            return get_accelerator(candidate)
+        except ScalingError:
+            continue
+    return None

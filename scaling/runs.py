@@ -60,8 +60,8 @@ from scaling.units import LOSS_UNITS
 # The columns a sweep writes, in order.
 RUN_COLUMNS = [
     "run_id", "status", "budget", "N", "N_nonemb", "D", "C", "C_exact", "C_6N_nonemb", "loss", "loss_unit",
-    "train_loss", "d_model", "n_layer", "n_head", "seq_len", "batch", "lr", "steps", "seed", "wall_s",
-    "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "vocab_size", "torch_version",
+    "train_loss", "d_model", "n_layer", "n_head", "seq_len", "batch", "lr", "steps", "seed", "precision",
+    "wall_s", "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "vocab_size", "torch_version",
     "python_version",
 ]  # fmt: skip
 FAILED_STATUS = frozenset(

@@ -16,6 +16,7 @@ from scaling import charts
 from scaling.errors import ScalingError
 from scaling.fit import fit_isoflop, synthetic_runs
 from scaling.laws import get_law, with_replicates
+from scaling.train.sweep import PRESETS
 from scaling.units import GIB, PF_DAY_FLOPS
 
 
@@ -230,13 +231,12 @@ def test_isoflop_parabolas_minima_and_power_law(runs):
     assert power.meta["a"] == pytest.approx(get_law("chinchilla").a, abs=0.02)
 
 
-# the sweep presets' budgets (scaling.train.sweep.PRESETS: smoke, small, medium) and Hoffmann et al. 2022's design
+# the sweep presets' budgets and sizes per budget (scaling.train.sweep.PRESETS), and Hoffmann et al. 2022's design
 SWEEP_SIZES = {
-    "smoke": {"budgets": (3e9, 1e10), "per_budget": 3, "spread": 2.0},
-    "small": {"budgets": (3e11, 6e11, 1.2e12), "per_budget": 5, "spread": 3.0},
-    "medium": {"budgets": (6e11, 1.2e12, 2.5e12, 5e12), "per_budget": 5, "spread": 3.0},
+    **{name: {"budgets": p.budgets, "per_budget": p.sizes, "spread": 2.0 if p.sizes < 5 else 3.0}
+       for name, p in PRESETS.items()},
     "chinchilla": {},
-}
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("size", SWEEP_SIZES)

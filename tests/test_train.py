@@ -124,6 +124,70 @@ def test_same_seed_same_loss_and_record_columns(tmp_path):
     assert (tmp_path / "checkpoints" / f"{first.run_id}.pt").exists()
 
 
+def test_bf16_autocast_run_trains_like_fp32_and_keeps_fp32_run_ids():
+    # The run id hashes the whole config; fp32 (the default) is left out of it, so the runs of folders written
+    # before the precision field existed keep their ids (this id was computed by that older code).
+    assert RunConfig(**TINY).run_id == "c1e09-d16l1-s0-972c56e4"
+    bf16 = RunConfig(**TINY, precision="bf16")
+    assert bf16.run_id != RunConfig(**TINY).run_id and bf16.to_dict()["precision"] == "bf16"
+    fp32, half = train_run(TINY), train_run(bf16.to_dict())
+    assert half.status == "ok" and half.row["precision"] == "bf16" and fp32.row["precision"] == "fp32"
+    # the same run in other arithmetic
+    assert half.row["D"] == fp32.row["D"] and half.row["C_exact"] == fp32.row["C_exact"]
+    assert half.loss != fp32.loss and half.loss == pytest.approx(fp32.loss, rel=0.03)
+    with pytest.raises(ScalingError, match="precision 'fp16' is not one of fp32, bf16"):
+        RunConfig(**TINY, precision="fp16")
+
+
+def test_precision_auto_is_fp32_without_a_gpu_and_old_recipes_mean_fp32(tmp_path):
+    from scaling.train.run import resolve_precision
+    from scaling.train.sweep import plan_sweep, write_design
+
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    if not torch.cuda.is_available():
+        assert resolve_precision("auto", "auto") == "fp32"
+    plan = plan_sweep(tmp_path, preset="smoke", precision="auto")
+    assert plan.recipe["precision"] == "fp32"
+    write_design(plan)
+    design = json.loads((tmp_path / "sweep.json").read_text())
+    del design["recipe"]["precision"]  # a folder written before the key existed
+    (tmp_path / "sweep.json").write_text(json.dumps(design))
+    assert plan_sweep(tmp_path, preset="smoke").recipe["precision"] == "fp32"  # accepted: it meant fp32
+    with pytest.raises(ScalingError, match="different recipe.*precision: 'fp32' there, 'bf16' now"):
+        plan_sweep(tmp_path, preset="smoke", precision="bf16")
+
+
+def test_gpu_workers_each_take_their_own_gpu_in_turn(monkeypatch):
+    import multiprocessing
+
+    from scaling.train.sweep import _init_worker
+
+    threads = torch.get_num_threads()
+    seen = []
+    try:
+        for visible, expected in ((None, ["0", "1", "0"]), ("5,7", ["5", "7", "5"])):
+            counter = multiprocessing.Value("i", 0)
+            for _ in expected:
+                if visible is None:
+                    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+                else:
+                    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+                _init_worker(None, counter, 2)
+                seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["0", "1", "0", "5", "7", "5"]
+
+
+def test_device_names_find_their_catalog_peak():
+    from scaling.catalog import accelerator_for_device
+
+    names = {"NVIDIA H100 80GB HBM3": "H100-SXM", "NVIDIA A100-SXM4-40GB": "A100-40GB", "NVIDIA H200": "H200",
+             "NVIDIA H100 PCIe": "H100-PCIe", "Tesla V100-SXM2-16GB": "V100-16GB", "NVIDIA L4": "L4"}  # fmt: skip
+    assert {n: getattr(accelerator_for_device(n), "name", None) for n in names} == names
+    assert accelerator_for_device("AMD EPYC 7B13") is None
+
+
 def test_diverged_run_is_recorded_not_dropped():
     record = train_run({**TINY, "lr": 1e3})
     assert record.status == "diverged"
@@ -215,6 +279,57 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
     ]
     (extra,) = edge_extensions(sweep, rows)  # the smallest size won: one size below it
     assert non_embedding_params((extra.d_model, extra.n_layer)) < ns[0]
+
+
+def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monkeypatch):
+    """The smallest budget runs first; when its minimum falls on its smallest size, the size below joins the
+    running pool at once, ahead of the other budgets' runs still queued (not alone after all of them)."""
+    from scaling.train import sweep as sw
+
+    plan = sw.plan_sweep(tmp_path, preset="small")
+    order = []
+
+    def fake_backend(configs, out, workers, tick=None, more=None):
+        queue = list(configs)
+        while queue:
+            config = queue.pop(0)
+            order.append(config)
+            n = sw.non_embedding_params((config.d_model, config.n_layer))
+            # the smallest budget's loss falls with N down to the smallest size; the others have a minimum inside
+            loss = 2.0 + (n / 1e6 if config.budget == 3e11 else 0.1 * math.log(n / 25e3) ** 2)
+            row = {"run_id": config.run_id, "status": "ok", "budget": config.budget, "N": n, "N_nonemb": n,
+                   "loss": loss, "d_model": config.d_model, "n_layer": config.n_layer, "wall_s": 1.0}  # fmt: skip
+            yield config, {"row": row, "curve": [], "config": config.to_dict()}
+            queue[:0] = more
+            more.clear()
+
+    monkeypatch.setitem(sw.BACKENDS, "local", fake_backend)
+    rates = {shape: 1e10 for shape in [*sw.SHAPES, (12, 2)]}
+    monkeypatch.setattr(sw, "probe_throughput", lambda shapes, *a, **k: {s: rates[s] for s in shapes})
+    sw.run_sweep(plan, workers=2, say=lambda m: None)
+    budgets = [c.budget for c in order]
+    assert budgets[:5] == [3e11] * 5  # the smallest budget first
+    extension = next(i for i, c in enumerate(order) if (c.d_model, c.n_layer) == (12, 2))
+    assert extension == 5 and budgets[extension] == 3e11  # started right after its budget, before the rest
+    assert len(order) == 16 and len({c.run_id for c in order}) == 16
+    assert any(
+        (c["d_model"], c["n_layer"]) == (12, 2)
+        for c in json.loads((tmp_path / "sweep.json").read_text())["configs"]
+    )
+
+
+def test_runs_added_while_the_local_pool_runs_start_next(tmp_path):
+    from scaling.train.run import RunConfig
+    from scaling.train.sweep import execute_local
+
+    first, second, third, added = (RunConfig(**{**TINY, "budget": 3e8, "seed": s}) for s in range(4))
+    more, order = [], []
+    for config, result in execute_local([first, second, third], tmp_path, workers=1, more=more):
+        assert "error" not in result, result
+        order.append(config)
+        if config == first:
+            more.append(added)
+    assert order == [first, added, second, third]
 
 
 def test_refuses_a_folder_from_a_different_design(tmp_path):

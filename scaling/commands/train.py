@@ -27,13 +27,30 @@ def _budgets(text: str | None) -> list[float] | None:
     return [parse_flops(part.strip(), "--budgets") for part in text.split(",") if part.strip()]
 
 
+device_option = click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where to train (auto: a GPU if torch sees one). A sweep on GPUs runs one worker per GPU unless "
+    "--workers says otherwise.",
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default="auto",
+    show_default=True,
+    help="auto: bf16 autocast on a GPU that supports it, fp32 on the CPU.",
+)
+
+
 @click.command()
 @click.option(
     "--preset",
     type=click.Choice(["smoke", "small", "medium"]),
     default="small",
     show_default=True,
-    help="smoke: <1 min (CI); small: 3 budgets, 5-9 min; medium: 4 budgets, 9.5-24 min (2 cores, by load; an ETA is printed first).",
+    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-15 min (2 cores, by load; an ETA is printed first).",
 )
 @click.option(
     "--budgets",
@@ -76,9 +93,12 @@ def _budgets(text: str | None) -> list[float] | None:
     type=click.Path(dir_okay=False),
     help="Run exactly the runs of this CSV (from `scaling next OUT -o next.csv`), under OUT's own recipe.",
 )
+@device_option
+@precision_option
 @click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
 @json_option
-def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, design, dry_run, as_json):
+def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, design, device, precision,
+          dry_run, as_json):  # fmt: skip
     """Run an IsoFLOP sweep of tiny GPT models; results go to OUT/runs.csv for `scaling fit`.
 
     \b
@@ -92,7 +112,7 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
     from scaling.train.sweep import design_recipe, plan_sweep, read_design, run_sweep
 
     arguments = dict(preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
-                     force_new=force_new)  # fmt: skip
+                     device=device, precision=precision, force_new=force_new)  # fmt: skip
     if design:
         arguments = {**arguments, "budgets": None, **design_recipe(out), "design": read_design(design)}
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
@@ -103,6 +123,24 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
         _say_corpus(plan)
         rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
     _show_summary(rows, out, as_json)
+    if not as_json:
+        _show_throughput(rows, plan.recipe)
+
+
+def _show_throughput(rows, recipe) -> None:
+    from scaling.train.sweep import throughput
+
+    t = throughput(rows, recipe)
+    if not t["runs"]:
+        return
+    line = (f"throughput: {t['flops_per_s_min'] / 1e9:.3g}-{t['flops_per_s_max'] / 1e9:.3g} GFLOP/s per worker "
+            f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, {t['precision']} on {t['device']})")  # fmt: skip
+    if t["peak_flops_per_s"]:
+        line += (f": {t['flops_per_s_median'] / t['peak_flops_per_s']:.1%} of the {t['accelerator']}'s "
+                 f"{t['peak_flops_per_s'] / 1e12:.0f} TFLOP/s dense {t['precision']} peak")  # fmt: skip
+    elif t["device"] == "cpu":
+        line += "; python bench/bench_train.py sets it against this CPU's measured matmul peak"
+    click.echo(line)
 
 
 def _say_corpus(plan) -> None:
@@ -151,17 +189,21 @@ def _show_summary(rows, out, as_json: bool) -> None:
 @click.option("--lr", type=float, default=1e-2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data", default="stdlib", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@device_option
+@precision_option
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @json_option
-def train_one(d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed, data, device, out, as_json):
+def train_one(
+    d_model, n_layer, n_head, budget, tokens, seq_len, batch, lr, seed, data, device, precision, out, as_json
+):
     """Train one model; writes OUT/runs.csv (one row), its curve and checkpoint."""
     _need_torch()
     from scaling.train.folder import add_row, locked
-    from scaling.train.run import RunConfig, train_run, write_curve
+    from scaling.train.run import RunConfig, resolve_precision, train_run, write_curve
 
     config = RunConfig(d_model=d_model, n_layer=n_layer, n_head=n_head, budget=budget, tokens=tokens,
-                       seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device)  # fmt: skip
+                       seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device,
+                       precision=resolve_precision(precision, device))  # fmt: skip
     with locked(Path(out)):  # one writer of the folder at a time, checked before training
         record = train_run(config, out_dir=out)
         write_curve(record, out)

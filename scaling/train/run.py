@@ -10,7 +10,10 @@ The recipe is the one measured for byte-level GPTs of this size on 2 CPU cores:
   cosine to 10% of peak that ends exactly at the run's last step (Chinchilla: a cycle longer than the run
   biases the IsoFLOP fit);
 * a fixed validation set (the same windows for every run on a corpus), evaluated periodically and at the end;
-* deterministic for a given (config, corpus, torch version, thread count): model init and data order are seeded.
+* deterministic for a given (config, corpus, torch version, thread count): model init and data order are seeded;
+* fp32 by default; ``precision="bf16"`` runs the forward pass under bf16 autocast (matmuls in bfloat16; the
+  weights, gradients, optimizer state and loss stay fp32), the usual mixed precision on GPUs
+  (`resolve_precision`: "auto" picks it on a GPU that supports bf16).
 
 A run whose loss turns NaN/inf stops and is recorded with ``status="diverged"``; the fitter skips it.
 
@@ -37,6 +40,8 @@ from scaling.model import ModelSpec
 from scaling.runs import RUN_COLUMNS  # noqa: F401  (the columns of a row; their meaning is documented there)
 
 CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
+# A run's arithmetic; "auto" is resolved before a run exists (resolve_precision).
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class RunConfig:
     eval_windows: int = 320  # validation sequences per evaluation (40 batches of 8)
     data: str = "stdlib"
     device: str = "cpu"  # cpu | cuda | auto
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
 
     def __post_init__(self) -> None:
         if (self.budget is None) == (self.tokens is None):
@@ -72,6 +78,10 @@ class RunConfig:
                 raise ScalingError(f"run config {key} must be a positive whole number, got {value!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ScalingError(f"run config lr must be a positive number, got {self.lr!r}")
+        if self.precision not in PRECISIONS:
+            raise ScalingError(
+                f"run config precision {self.precision!r} is not one of {', '.join(PRECISIONS)}"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -82,7 +92,10 @@ class RunConfig:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["precision"] == "fp32":  # the default is left out, so fp32 runs keep the ids they always had
+            del data["precision"]
+        return data
 
     def spec(self, vocab_size: int = 256) -> ModelSpec:
         from scaling.train.model import gpt_spec
@@ -187,7 +200,7 @@ def train_run(
     D = steps * config.batch * config.seq_len
     flops = flop_accounting(spec, D)
     distributed, rank, world = _process_group(config.batch)
-    device = _device(config.device, rank)
+    device = torch_device(config.device, rank)
     model, trained = _build_model(spec, config.seed, device, distributed)
     curve, losses, status, train_seconds = _train_steps(
         model, trained, corpus, config, steps=steps, device=device, rank=rank, world=world,
@@ -261,7 +274,8 @@ def _train_steps(
         x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, config)
-        _, loss = trained(x, y)
+        with autocast(device, config.precision):
+            _, loss = trained(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -280,7 +294,7 @@ def _train_steps(
             # (the same windows at every point and in every run), a quarter of the cost: 10 full evaluations
             # cost as much as ~150 training steps, a third of a short run.
             windows = val_starts if step == steps - 1 else val_starts[: periodic_windows(len(val_starts))]
-            point["val_loss"] = evaluate(model, batches, windows, config.batch * 8, device)
+            point["val_loss"] = evaluate(model, batches, windows, config.batch * 8, device, config.precision)
         curve.append(point)
         if on_step is not None:
             on_step(step + 1, steps)
@@ -310,7 +324,8 @@ def _run_row(
         "loss": val if status == "ok" else float("nan"),
         "train_loss": float(np.mean(tail)) if tail else float("nan"),
         "d_model": spec.d_model, "n_layer": spec.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
-        "batch": config.batch, "lr": config.lr, "steps": steps, "seed": config.seed, "wall_s": wall,
+        "batch": config.batch, "lr": config.lr, "steps": steps, "seed": config.seed,
+        "precision": config.precision, "wall_s": wall,
         "tokens_per_s": len(losses) * tokens_per_step / max(train_seconds, 1e-9),
         "flops_per_s": len(losses) * tokens_per_step * fpt / max(train_seconds, 1e-9),
         "corpus": corpus.name, "corpus_sha256": corpus.sha256, "tokenizer": corpus.tokenizer,
@@ -330,14 +345,14 @@ def evaluation_tokens(config: RunConfig) -> int:
     return (periodic * periodic_windows(config.eval_windows) + config.eval_windows) * config.seq_len
 
 
-def evaluate(model, batches, starts, chunk: int, device) -> float:
-    """Mean next-token loss (nats/token) over the fixed validation windows."""
+def evaluate(model, batches, starts, chunk: int, device, precision: str = "fp32") -> float:
+    """Mean next-token loss (nats/token) over the fixed validation windows, in the run's precision."""
     import torch
 
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for i in range(0, len(starts), chunk):
             x, y = batches.gather(starts[i : i + chunk])
             _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
@@ -347,7 +362,27 @@ def evaluate(model, batches, starts, chunk: int, device) -> float:
     return total / count
 
 
-def _device(name: str, rank: int):
+def autocast(device, precision: str):
+    """The forward pass's autocast context: bf16 for ``precision="bf16"``, a no-op for fp32."""
+    import torch
+
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """A run's precision from a user's choice: "auto" is bf16 on a GPU that supports it, else fp32."""
+    if precision != "auto":
+        if precision not in PRECISIONS:
+            raise ScalingError(f"precision {precision!r}: expected auto, {', '.join(PRECISIONS)}")
+        return precision
+    import torch
+
+    gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return "bf16" if gpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def torch_device(name: str, rank: int = 0):
+    """The torch device for a run's ``device`` (cpu, cuda, or auto: a GPU when torch sees one) on process ``rank``."""
     import torch
 
     if name == "auto":

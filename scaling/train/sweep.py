@@ -129,9 +129,11 @@ PRESETS = {
     # So `small` is the grid one budget lower: probe ETA 8 min, 13 min measured while other jobs shared the cores.
     # At 3e11 the parabola's vertex fell just below d16 (the undertrained d48/d64 runs tilt it), so the edge
     # extension adds d12l2 (2.205); then all three vertices lie inside the sizes and N_opt ~ C^0.66 (total N).
-    # `medium` is the grid one budget higher.
+    # `medium` is `small` plus the next budget: four budgets over the same 8x span of compute as the earlier
+    # 6e11..5e12 grid at half its FLOPs, with its smallest, slowest models (d16-d24 run at a third of d64's
+    # FLOP/s) at the small budgets only. A `small` folder becomes `medium` by running the 2.5e12 budget alone.
     "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=5.0),  # 4m50s measured (load ~1.5), 9m22s under load
-    "medium": Preset("medium", (6e11, 1.2e12, 2.5e12, 5e12), minutes=9.5),  # 9m26s quiet (bench_eta), 24 min loaded
+    "medium": Preset("medium", (3e11, 6e11, 1.2e12, 2.5e12), minutes=8.0),
 }  # fmt: skip
 
 
@@ -266,7 +268,7 @@ def _config(sweep: Sweep, budget: float, shape: tuple[int, int]) -> RunConfig:
     lr = sweep.lr if sweep.lr is not None else default_lr(shape[0])
     return RunConfig(d_model=shape[0], n_layer=shape[1], budget=float(budget), seq_len=r["seq_len"],
                      batch=r["batch"], lr=lr, seed=r["seed"], evals=r["evals"], eval_windows=r["eval_windows"],
-                     data=r["data"], device=r["device"])  # fmt: skip
+                     data=r["data"], device=r["device"], precision=r.get("precision", "fp32"))  # fmt: skip
 
 
 def plan_sweep(
@@ -279,6 +281,7 @@ def plan_sweep(
     seed: int = 0,
     lr: float | None = None,
     device: str = "cpu",
+    precision: str = "fp32",
     force_new: bool = False,
     design: list[tuple[tuple[int, int], float, int | None]] | None = None,
 ) -> Sweep:
@@ -287,6 +290,7 @@ def plan_sweep(
     With ``design`` ((d_model, n_layer), budget, seed or None) runs (from `read_design`), exactly those runs are
     planned instead of the preset's budgets (a seed of None is the recipe's), and no edge extension is added."""
     from scaling.train.data import load_corpus
+    from scaling.train.run import resolve_precision
 
     if preset not in PRESETS:
         raise ScalingError(f"unknown preset {preset!r}: expected {', '.join(PRESETS)}")
@@ -303,6 +307,7 @@ def plan_sweep(
     identity = corpus.identity()
     recipe = {"seq_len": base.seq_len, "batch": base.batch, "seed": int(seed), "lr": lr, "evals": base.evals,
               "eval_windows": base.eval_windows, "data": data, "device": device,
+              "precision": resolve_precision(precision, device),
               "corpus_sha256": identity["corpus_sha256"], "tokenizer": identity["tokenizer"],
               "extend": base.extend, "sizes": base.sizes}  # fmt: skip
     out = Path(out)
@@ -351,6 +356,10 @@ def _check_lengths(sweep: Sweep, corpus) -> None:
 
 
 # --------------------------------------------------------------------------------------- the folder
+# Recipe keys added after the first sweeps, with the value a sweep.json without them meant.
+RECIPE_DEFAULTS = {"precision": "fp32"}
+
+
 def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> tuple[dict[str, Any], str | None]:
     """The folder's sweep.json if it matches this recipe, else ({}, why not) with ``force_new`` (the old results
     are moved aside later, by `run_sweep`, so planning and dry runs change nothing); a refusal without it."""
@@ -359,7 +368,7 @@ def _read_design(out: Path, recipe: dict[str, Any], force_new: bool) -> tuple[di
     design: dict[str, Any] = {}
     if design_path.exists():
         design, problem = _load_design(design_path)
-        old = design.get("recipe", {})
+        old = {**RECIPE_DEFAULTS, **design.get("recipe", {})}
         differing = sorted(k for k in set(recipe) | set(old) if old.get(k) != recipe.get(k))
         if differing and problem is None:
             problem = (
@@ -440,11 +449,17 @@ def _finite(value: Any) -> bool:
 _SHARED: Any = None  # in a worker process: the pool's shared per-run progress (fraction of steps done)
 
 
-def _init_worker(progress: Any = None) -> None:
+def _init_worker(progress: Any = None, counter: Any = None, gpus: int = 0) -> None:
     # Before torch is imported in this fresh (spawned) process: one thread, so N workers use N cores without
-    # oversubscription. Processes beat threads for models this small (as measured).
+    # oversubscription. Processes beat threads for models this small (as measured). With GPUs, each worker sees
+    # one of them (in turn), so that a run's cuda:0 is that worker's own GPU.
     global _SHARED
     _SHARED = progress
+    if counter is not None and gpus > 0:
+        with counter.get_lock():
+            index, counter.value = counter.value, counter.value + 1
+        visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+        os.environ["CUDA_VISIBLE_DEVICES"] = (visible or [str(i) for i in range(gpus)])[index % gpus]
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
     import torch
@@ -471,38 +486,73 @@ def _run_one(config: dict[str, Any], out: str, slot: int = -1) -> dict[str, Any]
 
 
 def execute_local(
-    configs: list[RunConfig], out: Path, workers: int, tick: Callable[[dict[str, float]], None] | None = None
+    configs: list[RunConfig],
+    out: Path,
+    workers: int,
+    tick: Callable[[dict[str, float]], None] | None = None,
+    more: list[RunConfig] | None = None,
 ) -> Iterator[tuple[RunConfig, dict]]:
     """Run configs on a pool of single-threaded worker processes; yield each (config, record) as it finishes.
-    ``tick`` gets every run's fraction of steps done about once a second (progress within runs)."""
+    ``tick`` gets every run's fraction of steps done about once a second (progress within runs). Configs the
+    caller appends to ``more`` while it handles a result are run too, on the same pool."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # spawn: a clean interpreter per worker (fork after torch is imported can deadlock its thread pools).
     context = multiprocessing.get_context("spawn")
-    shared = context.Array("d", max(1, len(configs)), lock=False)
+    shared = context.Array("d", len(configs) + 64, lock=False)  # progress slots, with room for added runs
+    started: list[RunConfig] = []  # by progress slot
+    gpus = 0
+    if any(on_gpu(c.device) for c in configs):
+        import torch
+
+        gpus = torch.cuda.device_count()
+    initargs = (shared, context.Value("i", 0), gpus)
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(shared,)
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=initargs
     ) as pool:
-        pending = {pool.submit(_run_one, c.to_dict(), str(out), i): c for i, c in enumerate(configs)}
+
+        def submit(config: RunConfig) -> None:
+            slot = len(started) if len(started) < len(shared) else -1
+            started.append(config)
+            pending[pool.submit(_run_one, config.to_dict(), str(out), slot)] = config
+
+        # At most one run per worker in the pool at a time, so that a run added to ``more`` starts next rather
+        # than behind every queued one.
+        queue, pending = list(configs), {}
         try:
-            while pending:
+            while queue or pending:
+                while queue and len(pending) < workers:
+                    config = queue.pop(0)
+                    try:
+                        submit(config)
+                    except (
+                        Exception
+                    ) as exc:  # a broken pool (a worker died): each run left is recorded failed
+                        yield config, {"error": f"{type(exc).__name__}: {exc}", "config": config.to_dict()}
                 done, _ = wait(pending, timeout=1.0 if tick else None, return_when=FIRST_COMPLETED)
                 if tick is not None:
-                    tick({c.run_id: shared[i] for i, c in enumerate(configs)})
+                    tick({c.run_id: shared[i] for i, c in enumerate(started[: len(shared)])})
                 for future in done:
                     config = pending.pop(future)
                     try:
                         yield config, future.result()
                     except Exception as exc:  # a dead worker (killed, out of memory)
                         yield config, {"error": f"{type(exc).__name__}: {exc}", "config": config.to_dict()}
+                    if more:
+                        queue[:0] = more
+                        more.clear()
         finally:
             for future in pending:
                 future.cancel()
 
 
 def execute_ray(
-    configs: list[RunConfig], out: Path, workers: int, tick: Callable[[dict[str, float]], None] | None = None
+    configs: list[RunConfig],
+    out: Path,
+    workers: int,
+    tick: Callable[[dict[str, float]], None] | None = None,
+    more: list[RunConfig] | None = None,
 ) -> Iterator[tuple[RunConfig, dict]]:
     """Run configs as Ray tasks of 1 CPU each, on the cluster at $RAY_ADDRESS or a local one (progress is
     reported per finished run; ``tick`` is not called).
@@ -527,6 +577,9 @@ def execute_ray(
                 yield config, ray.get(ref)
             except Exception as exc:
                 yield config, {"error": f"{type(exc).__name__}: {exc}", "config": config.to_dict()}
+            while more:
+                added = more.pop(0)
+                pending[task.remote(added.to_dict(), str(out))] = added
 
 
 def _ray_task(config: dict[str, Any], out: str) -> dict[str, Any]:
@@ -541,37 +594,44 @@ BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {
 
 
 # ----------------------------------------------------------------------------------------- throughput
-def probe_throughput(shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25) -> dict:
-    """Measured training FLOP/s (exact convention) of each shape per second of one core: a few of the run's own
-    steps (forward, backward, gradient clipping, fused AdamW) on random tokens, timed in CPU time so that a busy
-    machine does not distort a short probe (`cpu_share` says how much of a core each worker will get). At the
-    smallest sizes a step is bound by per-op overhead, the optimizer's included: a stand-in step would overstate
-    their speed."""
+def probe_throughput(
+    shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25,
+    device: str = "cpu", precision: str = "fp32",
+) -> dict:  # fmt: skip
+    """Measured training FLOP/s (exact convention) of each shape per worker: a few of the run's own steps
+    (forward in the run's precision, backward, gradient clipping, fused AdamW) on random tokens. On the CPU they
+    are timed in CPU time of one thread, so that a busy machine does not distort a short probe (`cpu_share` says
+    how much of a core each worker will get); on a GPU by the wall clock, synchronised. At the smallest sizes a
+    step is bound by per-op overhead, the optimizer's included: a stand-in step would overstate their speed."""
     import torch
 
     from scaling.train.model import GPT, gpt_spec
-    from scaling.train.run import exact_flops_per_token
+    from scaling.train.run import autocast, exact_flops_per_token, torch_device
 
+    where = torch_device(device)
+    gpu = where.type == "cuda"
+    clock = time.perf_counter if gpu else time.thread_time
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rates = {}
     try:
         for shape in sorted(set(shapes)):
             spec = gpt_spec(*shape, seq_len=seq_len)
-            model = GPT(spec)
+            model = GPT(spec).to(where)
             optimizer = torch.optim.AdamW(model.param_groups(0.1), lr=1e-4, betas=(0.9, 0.95), fused=True)
-            x = torch.randint(0, 256, (batch, seq_len))
+            x = torch.randint(0, 256, (batch, seq_len), device=where)
             n, elapsed = 0, 0.0
             for i in range(1000):
-                tick = time.thread_time()
-                _, loss = model(x, x)
+                tick = clock()
+                with autocast(where, precision):
+                    _, loss = model(x, x)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
-                loss.item()
+                loss.item()  # a host sync on a GPU, as in the run
                 if i >= 2:  # skip the first steps (allocation, kernel selection)
-                    n, elapsed = n + 1, elapsed + time.thread_time() - tick
+                    n, elapsed = n + 1, elapsed + clock() - tick
                     if elapsed > seconds and n >= 3:
                         break
             rates[shape] = exact_flops_per_token(spec) * batch * seq_len * n / elapsed
@@ -593,6 +653,24 @@ def run_seconds(config: RunConfig, rates: dict) -> float:
     spec = config.spec()
     evaluation = evaluation_tokens(config) * exact_flops_per_token(spec) / 3.0
     return (config.budget + evaluation) / rates[(config.d_model, config.n_layer)] + RUN_OVERHEAD_S
+
+
+def on_gpu(device: str) -> bool:
+    """Whether runs on ``device`` (cpu, cuda or auto) train on a GPU."""
+    if device == "cpu":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def default_workers(device: str) -> int:
+    """Worker processes when the user names none: one per core on the CPU, one per GPU on GPUs."""
+    if on_gpu(device):
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return max(1, os.cpu_count() or 1)
 
 
 def cpu_share(workers: int) -> float:
@@ -662,6 +740,20 @@ class Progress:
         self.fractions.update(fractions)
         self._draw()
 
+    def add(self, run_id: str, seconds: float) -> None:
+        """A run joined the sweep while it runs (an edge extension), predicted to take ``seconds``."""
+        self.estimates[run_id] = seconds
+        if self.tty:
+            self._draw()
+
+    def note(self, message: str) -> None:
+        """A line of its own, above the bar on a terminal."""
+        if self.tty:
+            self.bar.write(message, file=self.stream)
+        else:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+
     def update(self, run_id: str, label: str, seconds: float | None = None) -> None:
         """A run finished (``seconds``: its measured wall time, when it has one)."""
         self.finished[run_id] = seconds if seconds and seconds > 0 else self.estimates.get(run_id, 0.0)
@@ -708,7 +800,7 @@ def run_sweep(
     runs.csv at the end."""
     if backend not in BACKENDS:
         raise ScalingError(f"unknown backend {backend!r}: expected {', '.join(BACKENDS)}")
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, workers or default_workers(sweep.recipe["device"]))
     with locked(sweep.out):
         rows, damaged = _open_folder(sweep, say)
         _execute(sweep, rows, damaged, workers, backend, say, probe)
@@ -750,9 +842,17 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
             break
         if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
             shapes = [(c.d_model, c.n_layer) for c in todo]
-            share = cpu_share(workers) if probe else 1.0
+            share = cpu_share(workers) if probe and not on_gpu(sweep.recipe["device"]) else 1.0
             measured = (
-                probe_throughput(shapes, sweep.recipe["seq_len"], sweep.recipe["batch"]) if probe else {}
+                probe_throughput(
+                    shapes,
+                    sweep.recipe["seq_len"],
+                    sweep.recipe["batch"],
+                    device=sweep.recipe["device"],
+                    precision=sweep.recipe.get("precision", "fp32"),
+                )
+                if probe
+                else {}
             )
             rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
         eta = estimate_seconds(todo, rates, workers, WORKER_START_S / share)
@@ -767,11 +867,11 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
             say(
                 f"sweep: {len(todo)} edge-extension run(s) beyond a budget's smallest or largest size; ETA ~{_clock(eta)}"
             )
-        # Longest runs first, so the last one to finish is short (no long tail on one core).
-        todo.sort(key=lambda c: run_seconds(c, rates), reverse=True)
+        todo = run_order(todo, rates)
         progress = Progress({c.run_id: run_seconds(c, rates) for c in todo}, workers, WORKER_START_S / share)
+        more: list[RunConfig] = []  # edge extensions found while the pool runs, started on it at once
         try:
-            for config, result in BACKENDS[backend](todo, out, workers, tick=progress.tick):
+            for config, result in BACKENDS[backend](todo, out, workers, tick=progress.tick, more=more):
                 if "error" in result:
                     row = _failed_row(config, result["error"])
                     with open(out / "errors.log", "a") as fh:
@@ -784,6 +884,8 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
                 write_rows(runs_path, list(rows.values()), damaged)  # the commit point
                 status = row["status"] if row["status"] != "ok" else f"loss {float(row['loss']):.3f}"
                 progress.update(config.run_id, status, _float(row.get("wall_s")))
+                if sweep.preset.extend:
+                    rates = _extend_now(sweep, rows, rates, share, more, progress)
         finally:
             progress.close()
         if not sweep.preset.extend:
@@ -793,6 +895,39 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
             break
         sweep.configs += extra
         write_design(sweep)
+
+
+def run_order(todo: list[RunConfig], rates: dict) -> list[RunConfig]:
+    """The order runs start in: the smallest budget's runs first, then the longest runs first (LPT).
+
+    Longest first keeps the last run to finish short (no long tail on one core). The smallest budget goes
+    before that because its runs are the shortest and its minimum is the likeliest to fall below the ladder
+    (as measured at 3e11 FLOPs): finished early, its edge extension trains beside the long runs instead of
+    alone at the end, with a core idle."""
+    first = min((c.budget for c in todo), default=None)
+    return sorted(todo, key=lambda c: (c.budget != first, -run_seconds(c, rates)))
+
+
+def _extend_now(sweep: Sweep, rows: dict, rates: dict, share: float, more: list, progress: Progress) -> dict:
+    """Edge extensions of budgets that have just finished: planned (sweep.json), queued on the running pool,
+    and counted by the progress bar. Returns the rates with the new shapes probed."""
+    extra = [c for c in edge_extensions(sweep, list(rows.values())) if c not in sweep.configs]
+    if not extra:
+        return rates
+    new_shapes = [(c.d_model, c.n_layer) for c in extra if (c.d_model, c.n_layer) not in rates]
+    if new_shapes:
+        recipe = sweep.recipe
+        measured = probe_throughput(new_shapes, recipe["seq_len"], recipe["batch"], device=recipe["device"],
+                                    precision=recipe.get("precision", "fp32"))  # fmt: skip
+        rates = {**rates, **{s: measured[s] * share for s in new_shapes}}
+    sweep.configs += extra
+    write_design(sweep)
+    more += extra
+    for c in extra:
+        progress.add(c.run_id, run_seconds(c, rates))
+        progress.note(f"sweep: budget {c.budget:.3g}: its minimum is at an edge of its sizes; adding "
+                      f"d{c.d_model}l{c.n_layer} ({c.run_id})")  # fmt: skip
+    return rates
 
 
 def _failed_row(config: RunConfig, error: str) -> dict[str, Any]:
@@ -821,6 +956,40 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "best": None if best is None else f"d{ok[best]['d_model']}l{ok[best]['n_layer']}",
             "interior": best is not None and 0 < best < len(ok) - 1,
         })  # fmt: skip
+    return out
+
+
+def throughput(rows: list[dict[str, Any]], recipe: dict[str, Any]) -> dict[str, Any]:
+    """The finished runs' training FLOP/s per worker (exact convention) in the recipe's precision, and on a GPU
+    the fraction of the device's dense peak for that precision from the accelerator catalog."""
+    import statistics
+
+    from scaling.catalog import accelerator_for_device
+
+    rates = sorted(
+        _float(r.get("flops_per_s"))
+        for r in rows
+        if r.get("status") == "ok" and _finite(r.get("flops_per_s"))
+    )
+    precision = recipe.get("precision", RECIPE_DEFAULTS["precision"])
+    out: dict[str, Any] = {
+        "precision": precision,
+        "device": "cpu",
+        "peak_flops_per_s": None,
+        "runs": len(rates),
+    }
+    if rates:
+        out.update(
+            flops_per_s_min=rates[0], flops_per_s_median=statistics.median(rates), flops_per_s_max=rates[-1]
+        )
+    if on_gpu(recipe.get("device", "cpu")):
+        import torch
+
+        out["device"] = torch.cuda.get_device_name()
+        accelerator = accelerator_for_device(out["device"])
+        if accelerator is not None and precision in accelerator.peak_flops:
+            out["peak_flops_per_s"] = accelerator.peak(precision)
+            out["accelerator"] = accelerator.name
     return out
 
 
@@ -908,7 +1077,7 @@ def assign_seeds(runs: tuple, rows: Any, seed: int) -> tuple:
 
 
 def design_recipe(out: str | Path) -> dict[str, Any]:
-    """The planning arguments of the sweep already in ``out`` (preset, sizes, data, seed, lr, device), so
+    """The planning arguments of the sweep already in ``out`` (preset, sizes, data, seed, lr, device, precision), so
     designed runs join it under its own recipe; empty when the folder holds no sweep yet."""
     path = Path(out) / "sweep.json"
     try:
@@ -921,4 +1090,5 @@ def design_recipe(out: str | Path) -> dict[str, Any]:
         raise ScalingError(f"{problem}; designed runs join an existing sweep folder")
     r = design["recipe"]
     return {"preset": design.get("preset", "small"), "sizes": r.get("sizes"), "data": r.get("data", "stdlib"),
-            "seed": r.get("seed", 0), "lr": r.get("lr"), "device": r.get("device", "cpu")}  # fmt: skip
+            "seed": r.get("seed", 0), "lr": r.get("lr"), "device": r.get("device", "cpu"),
+            "precision": r.get("precision", RECIPE_DEFAULTS["precision"])}  # fmt: skip
