@@ -11,7 +11,8 @@ load while CPU-time rates stay near what a quiet machine gives (caches shared wi
 the fraction of peak compares the two on the same clock. Several threads and GPUs are timed by the wall clock (idle
 OpenMP threads spin, so CPU time would count their waiting); ``--clock wall`` times everything that way.
 
-For each device and thread count it measures the fp32 matmul peak (``a @ b``, square, best of a few sizes), then
+For each device and thread count it measures the matmul peak (``a @ b``, square, best of a few sizes; fp32, or
+bf16 with ``--precision bf16``, when the step runs under bf16 autocast), then
 trains each model for ~``--seconds`` (batch 8 x 128 tokens, AdamW, the sweep's recipe on random tokens) and prints
 tokens/s, achieved FLOP/s (exact convention, the same count as the runs.csv ``C`` column: forward + backward,
 attention in full, LM head in) and that as a fraction of the measured peak.

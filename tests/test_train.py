@@ -188,6 +188,19 @@ def test_device_names_find_their_catalog_peak():
     assert accelerator_for_device("AMD EPYC 7B13") is None
 
 
+def test_loss_read_back_in_blocks_gives_the_same_run(monkeypatch):
+    # On a GPU the loss is read every 32 steps (one host sync, not one per step): the record must not change.
+    from scaling.train import run
+
+    every_step = train_run(TINY)
+    monkeypatch.setitem(run.READ_LOSS_EVERY, "cpu", 7)
+    blocks = train_run(TINY)
+    assert blocks.curve == every_step.curve and blocks.loss == every_step.loss
+    assert sum(p["val_loss"] is not None for p in blocks.curve) == TINY["evals"]
+    diverged = train_run({**TINY, "lr": 1e3})
+    assert diverged.status == "diverged" and not math.isfinite(diverged.curve[-1]["train_loss"])
+
+
 def test_diverged_run_is_recorded_not_dropped():
     record = train_run({**TINY, "lr": 1e3})
     assert record.status == "diverged"

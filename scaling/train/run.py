@@ -42,6 +42,9 @@ from scaling.runs import RUN_COLUMNS  # noqa: F401  (the columns of a row; their
 CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
 # A run's arithmetic; "auto" is resolved before a run exists (resolve_precision).
 PRECISIONS = ("fp32", "bf16")
+# Steps between reads of the training loss, by device: a read is a host sync, free on the CPU, while on a GPU a sync
+# per step of a tiny model idles the device (a NaN is then caught up to 31 steps late, and still recorded).
+READ_LOSS_EVERY = {"cpu": 1, "cuda": 32}
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,8 @@ def _train_steps(
     tokens_per_step = config.batch * config.seq_len
     curve: list[dict[str, Any]] = []
     status, train_seconds, losses = "ok", 0.0, []
+    read_every = READ_LOSS_EVERY.get(device.type, READ_LOSS_EVERY["cuda"])
+    unread: list[Any] = []
     for step in range(steps):
         tick = time.perf_counter()
         x, y = batches.gather(batches.train_starts(config.batch)[local])
@@ -280,22 +285,32 @@ def _train_steps(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        value = float(loss.item())  # the local slice's loss; equal to the global loss when world == 1
+        unread.append(loss.detach())  # the local slice's loss; equal to the global loss when world == 1
+        due = len(unread) >= read_every or step in eval_at or step == steps - 1
+        values: list[float] = []
+        if due:
+            first = step + 1 - len(unread)
+            values = [float(v) for v in torch.stack(unread).tolist()]
+            unread = []
         train_seconds += time.perf_counter() - tick
-        losses.append(value)
-        point = {"step": step + 1, "tokens": (step + 1) * tokens_per_step,
-                 "flops": (step + 1) * tokens_per_step * flops_per_token, "train_loss": value, "val_loss": None}  # fmt: skip
-        if not math.isfinite(value):
-            status = "diverged"
-            curve.append(point)
+        for offset, value in enumerate(values):
+            done = first + offset + 1
+            losses.append(value)
+            curve.append({"step": done, "tokens": done * tokens_per_step,
+                          "flops": done * tokens_per_step * flops_per_token, "train_loss": value, "val_loss": None})  # fmt: skip
+            if not math.isfinite(value):
+                status = "diverged"
+                break
+        if status == "diverged":
             break
-        if step in eval_at:
+        if due and step in eval_at:
             # The final loss uses every validation window; the curve's periodic points a fixed quarter of them
             # (the same windows at every point and in every run), a quarter of the cost: 10 full evaluations
             # cost as much as ~150 training steps, a third of a short run.
             windows = val_starts if step == steps - 1 else val_starts[: periodic_windows(len(val_starts))]
-            point["val_loss"] = evaluate(model, batches, windows, config.batch * 8, device, config.precision)
-        curve.append(point)
+            curve[-1]["val_loss"] = evaluate(
+                model, batches, windows, config.batch * 8, device, config.precision
+            )
         if on_step is not None:
             on_step(step + 1, steps)
     return curve, losses, status, train_seconds
