@@ -36,7 +36,12 @@ def main() -> None:
     parser.add_argument("--budgets")
     parser.add_argument("--sizes", type=int)
     parser.add_argument("--workers", type=int)
+    parser.add_argument(
+        "--keep", type=Path, help="run the sweep into this new folder and keep it [a temporary one]"
+    )
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        raise SystemExit(f"{args.keep} exists: --keep takes a new folder")
     with tempfile.TemporaryDirectory() as tmp:
         command = [
             sys.executable,
@@ -46,7 +51,7 @@ def main() -> None:
             "--preset",
             args.preset,
             "--out",
-            str(Path(tmp) / "s"),
+            str(args.keep or Path(tmp) / "s"),
         ]
         command += ["--budgets", args.budgets] if args.budgets else []
         command += ["--sizes", str(args.sizes)] if args.sizes else []
@@ -54,9 +59,8 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
-        )
+        summary = Path(tmp) / "summary.txt"
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=summary.open("w"), text=True, env=env)
         events = []  # (label, seconds since the ETA line, announced seconds left)
         eta_at = None
         for line in proc.stderr:
@@ -72,6 +76,7 @@ def main() -> None:
                 events.append((f"after {runs.group(1)} runs", now - eta_at, seconds(left.groups())))
         proc.wait()
         end = time.perf_counter()
+        result = summary.read_text()
     if proc.returncode != 0 or eta_at is None:
         raise SystemExit(f"the sweep failed (exit {proc.returncode})")
     wall = end - eta_at
@@ -82,6 +87,9 @@ def main() -> None:
     for label, elapsed, left in events:
         announced = elapsed + left
         print(f"{label:<22} {elapsed:>9.0f} {announced:>17.0f} {wall:>10.0f} {announced / wall - 1:>+7.0%}")
+    print(
+        result, end=""
+    )  # the sweep's own summary: each budget's minimum, inside its sizes or not; throughput
 
 
 if __name__ == "__main__":
