@@ -294,6 +294,18 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
     assert non_embedding_params((extra.d_model, extra.n_layer)) < ns[0]
 
 
+def test_a_budgets_minimum_is_its_parabolas_vertex_between_sizes():
+    # The next budgets of a folder are centred on its measured optima: the vertex in log N, not the nearest size.
+    from scaling.train.sweep import budget_minima
+
+    sizes = [6e3, 14e3, 25e3, 56e3, 99e3]
+    rows = [{"status": "ok", "budget": b, "N_nonemb": n, "loss": 2 + 0.1 * math.log(n / best) ** 2}
+            for b, best in ((1e12, 30e3), (2e12, 3e3)) for n in sizes]  # fmt: skip
+    minima = budget_minima(rows)
+    assert minima[1e12][0] == pytest.approx(30e3, rel=1e-6) and minima[1e12][1]
+    assert minima[2e12] == (6e3, False)  # the smallest size won: an edge, not a vertex outside the sizes
+
+
 def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monkeypatch):
     """The smallest budget runs first; when its minimum falls on its smallest size, the size below joins the
     running pool at once, ahead of the other budgets' runs still queued (not alone after all of them)."""
@@ -372,6 +384,9 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
     with open(out / "runs.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 6 and list(rows[0]) == RUN_COLUMNS
+    rates = sorted(float(r["flops_per_s"]) / 1e9 for r in rows)
+    assert f"throughput: {rates[0]:.3g}-{rates[-1]:.3g} GFLOP/s per worker" in result.output
+    assert "fp32 on cpu" in result.output and {r["precision"] for r in rows} == {"fp32"}
     assert {r["status"] for r in rows} == {"ok"}
     for r in rows:
         with open(out / "curves" / f"{r['run_id']}.csv") as fh:

@@ -190,7 +190,11 @@ def prior_optimum(budget: float, preset: Preset, rows: list[dict[str, Any]]) -> 
 
 
 def budget_minima(rows: list[dict[str, Any]]) -> dict[float, tuple[float, bool]]:
-    """Per budget: (N_nonemb of the lowest-loss ok run, whether it is interior to the sizes tried)."""
+    """Per budget: (N_nonemb at its minimum, whether the minimum is interior to the sizes tried).
+
+    The minimum is the vertex of the parabola in log N through the budget's losses (what Approach 2 and the
+    IsoFLOP chart use) when the lowest loss is interior and the vertex lies inside the sizes; else the size with
+    the lowest loss. Sizes are ~2x apart, so the vertex places the optimum between them rather than on one."""
     by_budget: dict[float, list[tuple[float, float]]] = {}
     for row in rows:
         if row.get("status") == "ok" and _finite(row.get("loss")):
@@ -201,7 +205,15 @@ def budget_minima(rows: list[dict[str, Any]]) -> dict[float, tuple[float, bool]]
     for budget, points in by_budget.items():
         points.sort()
         best = min(range(len(points)), key=lambda i: points[i][1])
-        out[budget] = (points[best][0], 0 < best < len(points) - 1)
+        interior = 0 < best < len(points) - 1
+        n = points[best][0]
+        if interior and _outside(points) == 0:
+            import numpy as np
+
+            x = np.log([p[0] for p in points])
+            a, b, _ = np.polyfit(x, [p[1] for p in points], 2)
+            n = math.exp(-b / (2 * a)) if a > 0 else n
+        out[budget] = (n, interior)
     return out
 
 
