@@ -179,6 +179,16 @@ def test_gpu_workers_each_take_their_own_gpu_in_turn(monkeypatch):
     assert seen == ["0", "1", "0", "5", "7", "5"]
 
 
+def test_sweep_precision_flag_reaches_every_run(tmp_path):
+    args = ["sweep", "--preset", "smoke", "--out", str(tmp_path / "s"), "--dry-run", "--json"]
+    planned = json.loads(CliRunner().invoke(main, [*args, "--precision", "bf16"]).stdout)
+    assert planned and {c["precision"] for c in planned} == {"bf16"}
+    default = json.loads(CliRunner().invoke(main, args).stdout)
+    assert {c["precision"] for c in default} == {"fp32"}  # auto on the CPU
+    bad = CliRunner().invoke(main, [*args, "--device", "tpu"])
+    assert bad.exit_code == 2 and "'tpu' is not one of 'cpu', 'cuda', 'auto'" in bad.output
+
+
 def test_device_names_find_their_catalog_peak():
     from scaling.catalog import accelerator_for_device
 

@@ -154,7 +154,7 @@ def _show_design(plan, as_json: bool) -> None:
         click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)
     rows = [(c.run_id, f"{c.budget:.3g}", f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
     if as_json:
-        echo_json([c.to_dict() | {"run_id": c.run_id} for c in plan.configs])
+        echo_json([c.to_dict() | {"precision": c.precision, "run_id": c.run_id} for c in plan.configs])
     else:
         click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
 
