@@ -319,3 +319,18 @@ def test_sweep_runs_csv_finds_its_curves_and_counts_a_missing_one(tmp_path):
     curves = read_sweep_curves(folder / "curves", read_table(folder).frame)
     assert dict(curves.dropped) == {"run without a readable curve file": 1}
     assert any("run without a readable curve file" in w for w in report.warnings)
+
+
+def test_a_term_that_vanishes_over_the_runs_is_refused():
+    # Hoffmann et al. 2022's Approach 3 constants (A 406.4, B 410.7, alpha 0.34, beta 0.28) vary over any runs;
+    # alpha at its bound with A underflowing, or one token count, leaves a term that cannot move the loss.
+    from scaling.fit.parametric import check_determined
+
+    N, D = np.array([1e8, 4e8, 1.6e9]), np.array([2e9, 8e9, 3.2e10])
+    check_determined(406.4, 410.7, 0.34, 0.28, N, D)
+    with pytest.raises(ScalingError, match=r"do not determine a law \(A/N\^alpha changes by"):
+        check_determined(1.9e-22, 410.7, 10.0, 0.28, N, D)
+    with pytest.raises(ScalingError, match=r"B/D\^beta changes by 0 across the runs"):
+        check_determined(406.4, 410.7, 0.34, 0.28, N, np.full(3, 1e9))
+    with pytest.raises(ScalingError, match="A = 0"):
+        check_determined(0.0, 410.7, 0.34, 0.28)

@@ -222,15 +222,27 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
     return out
 
 
-def check_determined(**terms: float) -> None:
-    """Refuse a fit whose size or data term vanished (A, B, alpha or beta at 0 or not finite): the loss then
-    does not fall with N or with D over these runs, and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
-    bad = {k: v for k, v in terms.items() if not (math.isfinite(v) and v > 1e-300)}
+def check_determined(
+    A: float, B: float, alpha: float, beta: float, N: np.ndarray | None = None, D: np.ndarray | None = None
+) -> None:
+    """Refuse a fit whose size or data term vanished: A, B, alpha or beta at 0 or not finite, or (given the runs'
+    N and D) a term that changes the predicted loss by less than a millionth across the runs (alpha at its bound
+    with A underflowing, or a single token count). The loss then does not fall with N or with D over these runs,
+    and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
+    bad = {k: f"{k} = {v:.3g}" for k, v in dict(A=A, B=B, alpha=alpha, beta=beta).items()
+           if not (math.isfinite(v) and v > 1e-300)}  # fmt: skip
+    if not bad and N is not None and D is not None:
+        with np.errstate(over="ignore", under="ignore"):
+            size, data = A * np.asarray(N, float) ** -alpha, B * np.asarray(D, float) ** -beta
+        scale = float(np.max(size + data))
+        for name, term in (("A/N^alpha", size), ("B/D^beta", data)):
+            spread = float(np.ptp(term)) if term.size else 0.0
+            if not spread > 1e-6 * scale:
+                bad[name] = f"{name} changes by {spread:.3g} across the runs"
     if bad:
-        shown = ", ".join(f"{k} = {v:.3g}" for k, v in bad.items())
         raise ScalingError(
-            f"the runs do not determine a law ({shown}): the loss does not fall with both N and D over them; "
-            "fit runs that vary both the model size and the tokens"
+            f"the runs do not determine a law ({', '.join(bad.values())}): the loss does not fall with both N and "
+            "D over them; fit runs that vary both the model size and the tokens"
         )
 
 
@@ -277,7 +289,7 @@ def fit_parametric(
     for message in fit_warnings:
         warn(message)
     E, A, B, alpha, beta = (float(v) for v in to_natural(search.theta)[0])
-    check_determined(A=A, B=B, alpha=alpha, beta=beta)
+    check_determined(A, B, alpha, beta, np.exp(logN), np.exp(logD))
     compute = six_nd(np.exp(logN), np.exp(logD))  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
         name=name, source=f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {len(frame)} runs",

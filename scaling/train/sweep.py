@@ -133,7 +133,7 @@ PRESETS = {
     # 6e11..5e12 grid at half its FLOPs, with its smallest, slowest models (d16-d24 run at a third of d64's
     # FLOP/s) at the small budgets only. A `small` folder becomes `medium` by running the 2.5e12 budget alone.
     "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=5.0),  # 4m50s measured (load ~1.5), 9m22s under load
-    "medium": Preset("medium", (3e11, 6e11, 1.2e12, 2.5e12), minutes=8.0),
+    "medium": Preset("medium", (3e11, 6e11, 1.2e12, 2.5e12), minutes=15.0),  # 15m09s quiet (bench_eta), d16 at 4-6 GFLOP/s
 }  # fmt: skip
 
 
