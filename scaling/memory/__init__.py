@@ -60,6 +60,7 @@ from scaling.memory.activations import (
     RECOMPUTE,
     RECOMPUTE_CODE,
     activation_bytes_per_layer,
+    moe_layer_ratios,
     recompute_code,
     recompute_name,
 )
@@ -114,7 +115,8 @@ __all__ = [
     "Precision", "Workload", "activation_bytes_per_layer", "convention_name", "device_count", "dtype_bytes",
     "estimate_memory", "infer_memory_arrays", "kv_cache_bytes", "largest_fitting", "layout_rules",
     "max_batch_and_context",
-    "memory_across", "memory_breakdown", "micro_batches_per_step", "model_state_bytes", "parse_lora_targets",
+    "memory_across", "memory_breakdown", "micro_batches_per_step", "model_state_bytes", "moe_layer_ratios",
+    "parse_lora_targets",
     "recompute_code", "recompute_name", "resolve_model", "train_activation_arrays", "train_memory_arrays",
     "train_state_arrays", "validate_layout", "zero_stage",
 ]  # fmt: skip

@@ -26,6 +26,15 @@ def recompute_code(recompute: Any) -> Any:
     return np.asarray(recompute)
 
 
+def moe_layer_ratios(spec: Any) -> dict[str, float]:
+    """`activation_bytes_per_layer`'s FFN arguments for one MoE layer of ``spec``: its routed experts' width
+    (``d_ff_expert``, not the dense ``d_ff``) once per routed expert, the shared experts' width once, and the
+    routing's saved tensors."""
+    k, h = spec.experts_per_token, spec.d_model
+    return dict(ffn_ratio=(k * spec.expert_ffn_dim + spec.d_ff_shared) / h, dispatch=2.0 * k,
+                router=spec.n_experts / h)  # fmt: skip
+
+
 def activation_bytes_per_layer(
     s: Any,
     b: Any,
@@ -44,6 +53,8 @@ def activation_bytes_per_layer(
     flash_attention: Any = False,
     experts_per_token: int = 1,
     mask_bytes: float = MASK_BYTES,
+    dispatch: Any = 0.0,
+    router: Any = 0.0,
 ) -> Any:
     """Bytes saved for the backward pass by one transformer layer on one tensor-parallel rank.
 
@@ -54,7 +65,9 @@ def activation_bytes_per_layer(
     d_ff-wide tensors: gate|up and the product, as fused SwiGLU saves), ``experts_per_token`` (MoE: a token's
     FFN activations once per routed expert) and FlashAttention (no s^2 tensors: an fp32 log-sum-exp per row).
     ``mask_bytes``: CUDA's fused dropout saves a 1-byte mask (the paper's count); PyTorch's CPU dropout saves
-    the mask at the activation dtype.
+    the mask at the activation dtype. A MoE layer (`moe_layer_ratios`) also saves, per token, ``dispatch`` x h
+    values (each routed expert's gathered input and its output before the gate weight: 2 per routed expert) and
+    ``router`` x h router probabilities (n_experts / h).
     Every argument broadcasts (numpy arrays); ``recompute`` is a name or an array of codes 0/1/2
     (none/selective/full); ``sp`` and ``flash_attention`` may be boolean arrays.
     """
@@ -71,6 +84,7 @@ def activation_bytes_per_layer(
         + e  # QKV projection input (LN output)
         + e  # MLP first-linear input
         + 2 * mask  # attention-output and MLP-output dropout masks
+        + e * (np.asarray(dispatch, dtype=float) + np.asarray(router, dtype=float))  # MoE routing (else 0)
     )
     # Inside the tensor-parallel region (split by t), per sbh:
     mlp_width = (3.0 if gated else 2.0) * ffn_ratio * experts_per_token

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from scaling.memory.activations import LOGITS_BYTES, MASK_BYTES, activation_bytes_per_layer
+from scaling.memory.activations import LOGITS_BYTES, MASK_BYTES, activation_bytes_per_layer, moe_layer_ratios
 from scaling.memory.parallel import DEVICES_PER_NODE
 from scaling.memory.shape import ModelShape
 from scaling.memory.states import CPU_BUFFER_FACTOR, model_state_bytes, overhead_bytes
@@ -79,12 +79,18 @@ def train_activation_arrays(
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     h = spec.d_model
-    layer_act = activation_bytes_per_layer(
-        seq_len, micro_batch, h, spec.n_head, tp, sp, recompute,
-        ffn_ratio=spec.ffn_dim / h, kv_ratio=spec.d_kv / h, attn_ratio=spec.d_attn / h, gated=spec.gated_ffn,
-        bytes_per_value=activation_bytes, dropout=dropout, flash_attention=flash_attention,
-        experts_per_token=spec.experts_per_token, mask_bytes=mask_bytes,
-    )  # fmt: skip
+    common = dict(kv_ratio=spec.d_kv / h, attn_ratio=spec.d_attn / h, gated=spec.gated_ffn,
+                  bytes_per_value=activation_bytes, dropout=dropout, flash_attention=flash_attention,
+                  mask_bytes=mask_bytes)  # fmt: skip
+    args = (seq_len, micro_batch, h, spec.n_head, tp, sp, recompute)
+    layer_act = activation_bytes_per_layer(*args, ffn_ratio=spec.ffn_dim / h, **common)
+    stage_layers = np.ceil(shape.layers / pp)
+    stage_act = layer_act * stage_layers
+    if spec.is_moe:  # the first stage holds the dense layers (DeepSeek's first k) and then MoE layers
+        dense = layer_act
+        layer_act = activation_bytes_per_layer(*args, **moe_layer_ratios(spec), **common)
+        dense_in_stage = np.minimum(spec.dense_layers, stage_layers)
+        stage_act = dense * dense_in_stage + layer_act * (stage_layers - dense_in_stage)
     if in_flight is None:
         # 1F1B: the first stage holds pp micro-batches (fewer if there are fewer); GPipe holds all of them.
         m = np.asarray(num_micro_batches if num_micro_batches is not None else pp, dtype=float)
@@ -98,7 +104,7 @@ def train_activation_arrays(
     )  # Korthikanti §4.3: embedding dropout mask
     final = np.where(pp == 1, 2.0 * activation_bytes * sb * h / split, 0.0)  # final LN input + LM-head input
     logits = np.where(pp == 1, LOGITS_BYTES * sb * spec.vocab_size / tp, 0.0)  # Korthikanti §4.3: 4sbv/t
-    acts = (layer_act * np.ceil(shape.layers / pp) + emb_dropout) * in_flight * penalty + final + logits
+    acts = (stage_act + emb_dropout) * in_flight * penalty + final + logits
     return dict(activations=acts, logits=logits, layer_activations=layer_act, in_flight=in_flight)
 
 
