@@ -37,8 +37,17 @@ def update_payload(app, values: list[str]) -> dict:
     key = next(k for k in app.callback_map if "plan-summary.children" in k)
     spec = app.callback_map[key]
     outputs = [{"id": o.component_id, "property": o.component_property} for o in spec["output"]]
-    inputs = [{"id": f"plan-{name}", "property": "value", "value": value} for name, value in zip(PLAN_FIELDS, values)]
-    return {"output": key, "outputs": outputs, "inputs": inputs, "changedPropIds": ["plan-gpus.value"], "state": []}
+    inputs = [
+        {"id": f"plan-{name}", "property": "value", "value": value}
+        for name, value in zip(PLAN_FIELDS, values)
+    ]
+    return {
+        "output": key,
+        "outputs": outputs,
+        "inputs": inputs,
+        "changedPropIds": ["plan-gpus.value"],
+        "state": [],
+    }
 
 
 def main() -> None:
@@ -70,24 +79,39 @@ def main() -> None:
             updates.append(elapsed)
             library.append(library_s)
     cli = []
-    command = [sys.executable, "-m", "scaling", "plan", *[a for k, v in FIELDS.items() for a in (f"--{k}", v)], "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "scaling",
+        "plan",
+        *[a for k, v in FIELDS.items() for a in (f"--{k}", v)],
+        "--json",
+    ]
     for _ in range(3):
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         cli.append(time.perf_counter() - start)
 
-    print(f"plan view update: {' '.join(f'--{k} {v}' for k, v in FIELDS.items())} (device count varied), "
-          f"{len(updates)} updates")
+    print(
+        f"plan view update: {' '.join(f'--{k} {v}' for k, v in FIELDS.items())} (device count varied), "
+        f"{len(updates)} updates"
+    )
     print(f"{'what':<44}{'median':>10}{'p95':>10}{'max':>10}")
-    rows = [("app: POST /_dash-update-component (plan view)", updates),
-            ("library: make_plan alone, same process", library),
-            ("CLI: scaling plan ... --json (new process)", cli)]
+    rows = [
+        ("app: POST /_dash-update-component (plan view)", updates),
+        ("library: make_plan alone, same process", library),
+        ("CLI: scaling plan ... --json (new process)", cli),
+    ]
     for name, values in rows:
-        print(f"{name:<44}{statistics.median(values) * 1000:>8.0f}ms{percentile(values, 0.95) * 1000:>8.0f}ms"
-              f"{max(values) * 1000:>8.0f}ms")
+        print(
+            f"{name:<44}{statistics.median(values) * 1000:>8.0f}ms{percentile(values, 0.95) * 1000:>8.0f}ms"
+            f"{max(values) * 1000:>8.0f}ms"
+        )
     verdict = "within" if percentile(updates, 0.95) <= 0.3 else "OVER"
-    print(f"target: p95 of an update <= 300 ms: {verdict} "
-          f"({percentile(updates, 0.95) * 1000:.0f} ms; the CLI takes {statistics.median(cli) * 1000:.0f} ms)")
+    print(
+        f"target: p95 of an update <= 300 ms: {verdict} "
+        f"({percentile(updates, 0.95) * 1000:.0f} ms; the CLI takes {statistics.median(cli) * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

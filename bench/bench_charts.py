@@ -36,7 +36,9 @@ def main() -> None:
     runs = synthetic_runs("chinchilla", noise=0.005)
     iso = fit_isoflop(runs)
     law = get_law("chinchilla")
-    breakdowns = {f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z) for z in range(4)}
+    breakdowns = {
+        f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z) for z in range(4)
+    }
 
     cases = {
         "zone (defaults)": lambda: charts.zone_figure(),

@@ -57,7 +57,19 @@ def naive(spec, shape, acc, grid, indices, mfu=0.4):
         stretch = fpt[RECOMPUTE[rec]][1] / fpt["none"][1]
         compute = GLOBAL_BATCH * SEQ * model_fpt * stretch / (DEVICES * peak * mfu)
         bubble = compute * (pp - 1) / m
-        tp_s = math.ceil(spec.n_layer / pp) * m * (6 if rec == 2 else 4) * 2 * (tp - 1) / tp * SEQ * mb * spec.d_model * 2 / intra
+        tp_s = (
+            math.ceil(spec.n_layer / pp)
+            * m
+            * (6 if rec == 2 else 4)
+            * 2
+            * (tp - 1)
+            / tp
+            * SEQ
+            * mb
+            * spec.d_model
+            * 2
+            / intra
+        )
         dense, expert = shape.stage_params(tp, pp)
         bw = inter if tp * dp > 8 else intra
         dp_s = (1.5 if zero == 3 else 1.0) * 2 * (dp - 1) / dp * float(dense + expert) * 2 / bw
@@ -68,8 +80,12 @@ def naive(spec, shape, acc, grid, indices, mfu=0.4):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--naive-subset", type=int, default=0,
-                        help="candidates the naive loop evaluates, evenly spaced, then extrapolated (0: all)")
+    parser.add_argument(
+        "--naive-subset",
+        type=int,
+        default=0,
+        help="candidates the naive loop evaluates, evenly spaced, then extrapolated (0: all)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
@@ -95,7 +111,13 @@ def main() -> None:
     naive_full_s = naive_subset_s * n / len(indices)
 
     # cross-check: the vectorised search fits the same candidates of the subset
-    ok = valid_mask(spec, {k: v[indices] for k, v in grid.items()}, devices=DEVICES, global_batch=GLOBAL_BATCH, devices_per_node=8)
+    ok = valid_mask(
+        spec,
+        {k: v[indices] for k, v in grid.items()},
+        devices=DEVICES,
+        global_batch=GLOBAL_BATCH,
+        devices_per_node=8,
+    )
     sub = {k: v[indices][ok] for k, v in grid.items()}
     t, p, mb = (sub[k].astype(float) for k in ("tp", "pp", "micro_batch"))
     dp = DEVICES / (t * p)
@@ -108,8 +130,18 @@ def main() -> None:
     t_all, p_all, mb_all = (grid[k].astype(float) for k in ("tp", "pp", "micro_batch"))
     dp_all = DEVICES / (t_all * p_all)
     start = time.perf_counter()
-    train_memory_arrays(shape, tp=t_all, pp=p_all, dp=dp_all, zero=grid["zero"], recompute=grid["recompute"],
-                        sp=grid["sp"], micro_batch=mb_all, seq_len=SEQ, num_micro_batches=GLOBAL_BATCH / (dp_all * mb_all))
+    train_memory_arrays(
+        shape,
+        tp=t_all,
+        pp=p_all,
+        dp=dp_all,
+        zero=grid["zero"],
+        recompute=grid["recompute"],
+        sp=grid["sp"],
+        micro_batch=mb_all,
+        seq_len=SEQ,
+        num_micro_batches=GLOBAL_BATCH / (dp_all * mb_all),
+    )
     formula_s = time.perf_counter() - start
 
     rows = [
@@ -119,7 +151,10 @@ def main() -> None:
         ("vectorised search (all candidates)", f"{vec_s * 1e3:,.1f} ms (best of {args.repeat})"),
         ("memory formula alone on all candidates (unfiltered)", f"{formula_s * 1e3:,.1f} ms"),
         (f"naive loop, measured on {len(indices):,} candidates", f"{naive_subset_s * 1e3:,.1f} ms"),
-        ("naive loop, all candidates" + (" (extrapolated)" if subset < n else " (measured)"), f"{naive_full_s:,.1f} s"),
+        (
+            "naive loop, all candidates" + (" (extrapolated)" if subset < n else " (measured)"),
+            f"{naive_full_s:,.1f} s",
+        ),
         ("ratio naive / vectorised", f"{naive_full_s / vec_s:,.0f}x"),
         ("fit count agrees on the subset", f"{vec_fits} = {naive_fits}"),
     ]

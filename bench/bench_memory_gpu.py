@@ -42,14 +42,20 @@ class Block(nn.Module):
         self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.c_attn, self.c_proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.c_fc, self.mlp_proj = nn.Linear(d, spec.ffn_dim), nn.Linear(spec.ffn_dim, d)
-        self.register_buffer("causal", torch.ones(spec.n_ctx, spec.n_ctx, dtype=torch.bool).triu(1), persistent=False)
+        self.register_buffer(
+            "causal", torch.ones(spec.n_ctx, spec.n_ctx, dtype=torch.bool).triu(1), persistent=False
+        )
 
     def forward(self, x):
         b, s, d = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
-        q, k, v = (t.view(b, s, self.n_head, d // self.n_head).transpose(1, 2).contiguous() for t in (q, k, v))
+        q, k, v = (
+            t.view(b, s, self.n_head, d // self.n_head).transpose(1, 2).contiguous() for t in (q, k, v)
+        )
         if self.fused:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=P_DROP if self.training else 0.0, is_causal=True)
+            y = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=P_DROP if self.training else 0.0, is_causal=True
+            )
         else:
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // self.n_head))
             att = att.masked_fill(self.causal[:s, :s], float("-inf"))

@@ -53,8 +53,20 @@ HTML_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}, 
 # its own dash pattern and marker symbol, so a grey printout still tells them apart.
 COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999999")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid", "dash")
-SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "triangle-down", "star", "pentagon",
-           "hexagon", "circle-open", "square-open")
+SYMBOLS = (
+    "circle",
+    "square",
+    "diamond",
+    "triangle-up",
+    "cross",
+    "x",
+    "triangle-down",
+    "star",
+    "pentagon",
+    "hexagon",
+    "circle-open",
+    "square-open",
+)
 PATTERNS = ("", "/", "\\", "x", ".", "+", "-", "|")
 ZONE_FILL = "rgba(90, 110, 140, 0.20)"
 BAND_FILL = "rgba(213, 94, 0, 0.18)"
@@ -77,7 +89,9 @@ LAW_TITLES = {
 # ============================================================================================ helpers
 def _pf_days(flops: float) -> str:
     days = flops / units.PF_DAY_FLOPS
-    return f"{days:.3g} PF-days" if days < 1e5 else f"{days:.3e} PF-days".replace("e+0", "e").replace("e+", "e")
+    return (
+        f"{days:.3g} PF-days" if days < 1e5 else f"{days:.3e} PF-days".replace("e+0", "e").replace("e+", "e")
+    )
 
 
 def _compute_text(flops: float) -> str:
@@ -149,8 +163,13 @@ def _ticks_125(values: np.ndarray, label: Callable[[float], str] | None = None) 
         inside = [t for t in ticks if low <= t <= high]
         if len(inside) >= 3:
             break
-    return {"tickvals": ticks, "ticktext": [(label or units.format_count)(t) for t in ticks], "dtick": None,
-            "tickmode": "array", "minor": {"showgrid": False}}
+    return {
+        "tickvals": ticks,
+        "ticktext": [(label or units.format_count)(t) for t in ticks],
+        "dtick": None,
+        "tickmode": "array",
+        "minor": {"showgrid": False},
+    }
 
 
 def _sci(value: float) -> str:
@@ -160,27 +179,47 @@ def _sci(value: float) -> str:
 
 
 def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
-    axis = {"title": {"text": title}, "showgrid": True, "gridcolor": "#dddddd", "zeroline": False,
-            "showline": True, "linecolor": "#444444", "ticks": "outside"}
+    axis = {
+        "title": {"text": title},
+        "showgrid": True,
+        "gridcolor": "#dddddd",
+        "zeroline": False,
+        "showline": True,
+        "linecolor": "#444444",
+        "ticks": "outside",
+    }
     axis.update(extra)
     return axis
 
 
 # A small explicit template: white paper, our colours. (Naming a built-in template such as "plotly_white" costs
 # a JSON load and a deep copy per figure, a third of a second on first use.)
-TEMPLATE = {"layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(COLOURS), "font": FONT}}
+TEMPLATE = {
+    "layout": {"paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(COLOURS), "font": FONT}
+}
 
 
 def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout = {
         "template": TEMPLATE,
-        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top", "yref": "container"},
+        "title": {
+            "text": title,
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.98,
+            "yanchor": "top",
+            "yref": "container",
+        },
         "font": FONT,
         "hovermode": "closest",
         "hoverlabel": {"align": "left"},
         "margin": {"l": 80, "r": 30, "t": 90, "b": 70},
-        "legend": {"bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#cccccc", "borderwidth": 1,
-                   "font": {"size": 11}},
+        "legend": {
+            "bgcolor": "rgba(255,255,255,0.85)",
+            "bordercolor": "#cccccc",
+            "borderwidth": 1,
+            "font": {"size": 11},
+        },
     }
     layout.update(extra)
     return layout
@@ -220,8 +259,12 @@ def _loss_unit(frame: Any, law: Law | None = None) -> str:
     if runs_unit and law_unit and runs_unit != law_unit:
         from scaling.fit import ScalingWarning
 
-        warnings.warn(f"law {law.name!r} predicts loss in {law_unit} but the runs are in {runs_unit}: "
-                      "the chart compares numbers in different units", ScalingWarning, stacklevel=3)
+        warnings.warn(
+            f"law {law.name!r} predicts loss in {law_unit} but the runs are in {runs_unit}: "
+            "the chart compares numbers in different units",
+            ScalingWarning,
+            stacklevel=3,
+        )
     return runs_unit or law_unit or "nats/token"
 
 
@@ -250,8 +293,7 @@ def _model_hover(m: Mapping[str, Any]) -> str:
         f"<b>{m.get('name', '')}</b>",
         f"parameters: {units.format_count(m['params'])}",
         f"tokens: {units.format_count(m['tokens'])}",
-        f"compute: {_compute_text(m['flops'])}"
-        + (f", {m['flops_method']}" if m.get("flops_method") else ""),
+        f"compute: {_compute_text(m['flops'])}" + (f", {m['flops_method']}" if m.get("flops_method") else ""),
         f"tokens per parameter: {m['tokens'] / m['params']:.3g}",
     ]
     extra = ", ".join(str(m[k]) for k in ("organisation", "year") if m.get(k))
@@ -289,7 +331,9 @@ def _plan_point(plan: Any) -> dict[str, float]:
     elif D and C and not N:
         N = C / six_nd(D, 1.0)
     if not (N and D and C):
-        raise ScalingError(f"a plan needs two of params, tokens and flops (C = 6ND gives the third); got {values}")
+        raise ScalingError(
+            f"a plan needs two of params, tokens and flops (C = 6ND gives the third); got {values}"
+        )
     return {"params": N, "tokens": D, "flops": C, "name": _get(plan, "name") or "your plan"}
 
 
@@ -333,45 +377,83 @@ def zone_figure(
     traces = _zone_band(C, [law_list[i] for i in in_zone], [curves[i] for i in in_zone], axis)
     traces += _law_lines(C, law_list, curves, axis)
     if fitted_law is not None:  # a law among ``laws`` already has its line: only its band is added
-        traces += _fitted_traces(fitted_law, C, axis, line=fitted_law.name not in {law.name for law in law_list})
+        traces += _fitted_traces(
+            fitted_law, C, axis, line=fitted_law.name not in {law.name for law in law_list}
+        )
     point = _plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
-    y_values = np.concatenate([np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]]
-                              + [[point[key]] if point else []])
+    y_values = np.concatenate(
+        [np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]] + [[point[key]] if point else []]
+    )
     y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
     lo, hi = math.log10(C[0]), math.log10(C[-1])
     pad = 0.04 * (math.log10(y_values.max()) - math.log10(y_values.min()))
     y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
     margin = {"l": 80, "r": 30, "t": 130, "b": 70}
-    area = _PlotArea((lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
+    area = _PlotArea(
+        (lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"])
+    )
     legend = [t["name"] for t in traces if t.get("showlegend") is not False]
     points, labels = _point_traces(models, point, key, area, known_models is True, legend)
     traces += points
     annotations = labels + [
-        {"x": hi, "y": math.log10(float(y[-1])), "xref": "x", "yref": "y", "text": _law_title(law),
-         "showarrow": False, "xanchor": "right", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)",
-         "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]}, "name": f"law-label-{law.name}"}
-        for i, (law, y) in enumerate(zip(law_list, curves)) if law.name not in zone_names
+        {
+            "x": hi,
+            "y": math.log10(float(y[-1])),
+            "xref": "x",
+            "yref": "y",
+            "text": _law_title(law),
+            "showarrow": False,
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "bgcolor": "rgba(255,255,255,0.8)",
+            "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]},
+            "name": f"law-label-{law.name}",
+        }
+        for i, (law, y) in enumerate(zip(law_list, curves))
+        if law.name not in zone_names
     ]
     y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
     layout = _base_layout(
-        "Compute-optimal " + ("model size" if axis == "params" else "training tokens")
+        "Compute-optimal "
+        + ("model size" if axis == "params" else "training tokens")
         + " against training compute: the optimal zone",
         xaxis=_log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
         # PF-days on top: the same positions, relabelled (1 PF-day = 8.64e19 FLOPs)
-        xaxis2=_log_axis("Training compute (PF-days)", power=True, overlaying="x", side="top",
-                         range=[lo - math.log10(units.PF_DAY_FLOPS), hi - math.log10(units.PF_DAY_FLOPS)],
-                         showgrid=False, minor={"showgrid": False}),
+        xaxis2=_log_axis(
+            "Training compute (PF-days)",
+            power=True,
+            overlaying="x",
+            side="top",
+            range=[lo - math.log10(units.PF_DAY_FLOPS), hi - math.log10(units.PF_DAY_FLOPS)],
+            showgrid=False,
+            minor={"showgrid": False},
+        ),
         yaxis=_log_axis(y_title, range=list(y_range)),
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-        margin=margin, width=size[0], height=size[1], autosize=False, annotations=annotations,
+        margin=margin,
+        width=size[0],
+        height=size[1],
+        autosize=False,
+        annotations=annotations,
     )
     # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
     y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
     pf = C / units.PF_DAY_FLOPS
-    traces.append(_scatter(x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0,
-                             line={"width": 0}, showlegend=False, hoverinfo="skip", name="PF-days axis",
-                             meta={"kind": "axis"}))
+    traces.append(
+        _scatter(
+            x=[pf[0], pf[-1]],
+            y=[y_mid, y_mid],
+            xaxis="x2",
+            mode="lines",
+            opacity=0,
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+            name="PF-days axis",
+            meta={"kind": "axis"},
+        )
+    )
     return go.Figure(data=traces, layout=layout)
 
 
@@ -385,15 +467,33 @@ def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
     names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in laws)
     band_hover = [
         f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(a)} to "
-        f"{units.format_count(b)}<br>between {names}" for c, a, b in zip(C, lower, upper)
+        f"{units.format_count(b)}<br>between {names}"
+        for c, a, b in zip(C, lower, upper)
     ]
     return [
-        _scatter(x=C, y=lower, mode="lines", line={"width": 0, "color": ZONE_FILL}, hoverinfo="skip",
-                   showlegend=False, legendgroup="zone", name="zone (lower edge)"),
-        _scatter(x=C, y=upper, mode="lines", line={"width": 0, "color": ZONE_FILL}, fill="tonexty",
-                   fillcolor=ZONE_FILL, legendgroup="zone",
-                   name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)", hovertext=band_hover,
-                   hoverinfo="text", meta={"kind": "zone", "laws": [law.name for law in laws]}),
+        _scatter(
+            x=C,
+            y=lower,
+            mode="lines",
+            line={"width": 0, "color": ZONE_FILL},
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup="zone",
+            name="zone (lower edge)",
+        ),
+        _scatter(
+            x=C,
+            y=upper,
+            mode="lines",
+            line={"width": 0, "color": ZONE_FILL},
+            fill="tonexty",
+            fillcolor=ZONE_FILL,
+            legendgroup="zone",
+            name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
+            hovertext=band_hover,
+            hoverinfo="text",
+            meta={"kind": "zone", "laws": [law.name for law in laws]},
+        ),
     ]
 
 
@@ -411,40 +511,76 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
             f"{units.format_count(o)}<br>tokens per parameter = {r:.3g}"
             for c, v, o, r in zip(C, y, other, ratio)
         ]
-        traces.append(_scatter(
-            x=C, y=y, mode="lines", name=law_label(law),
-            line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
-            hovertext=hover, hoverinfo="text", customdata=pf, meta={"law": law.name},
-        ))
+        traces.append(
+            _scatter(
+                x=C,
+                y=y,
+                mode="lines",
+                name=law_label(law),
+                line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
+                hovertext=hover,
+                hoverinfo="text",
+                customdata=pf,
+                meta={"law": law.name},
+            )
+        )
     return traces
 
 
-def _point_traces(models: list[dict[str, Any]], point: dict[str, Any] | None, key: str,
-                  area: _PlotArea, from_catalog: bool, legend: list[str]) -> tuple[list[dict], list[dict]]:
+def _point_traces(
+    models: list[dict[str, Any]],
+    point: dict[str, Any] | None,
+    key: str,
+    area: _PlotArea,
+    from_catalog: bool,
+    legend: list[str],
+) -> tuple[list[dict], list[dict]]:
     """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
     they overlap no marker, no other label and not the legend (whose entries are ``legend``)."""
     traces = []
     if models:
-        traces.append(_scatter(
-            x=[m["flops"] for m in models], y=[m[key] for m in models], mode="markers",
-            name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
-            marker={"symbol": "diamond", "size": MODEL_MARKER.size, "color": "#555555",
-                    "line": {"width": 1, "color": "#000000"}},
-            hovertext=[_model_hover(m) for m in models], hoverinfo="text", meta={"kind": "known-models"},
-        ))
+        traces.append(
+            _scatter(
+                x=[m["flops"] for m in models],
+                y=[m[key] for m in models],
+                mode="markers",
+                name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
+                marker={
+                    "symbol": "diamond",
+                    "size": MODEL_MARKER.size,
+                    "color": "#555555",
+                    "line": {"width": 1, "color": "#000000"},
+                },
+                hovertext=[_model_hover(m) for m in models],
+                hoverinfo="text",
+                meta={"kind": "known-models"},
+            )
+        )
     if point:
-        traces.append(_scatter(
-            x=[point["flops"]], y=[point[key]], mode="markers", name=f"{point['name']}: "
-            f"{units.format_count(point['params'])} params, {units.format_count(point['tokens'])} tokens",
-            marker={"symbol": "star", "size": PLAN_MARKER.size, "color": "#E69F00",
-                    "line": {"width": 2, "color": "#000000"}},
-            hovertext=[_model_hover(point)], hoverinfo="text", meta={"kind": "plan"},
-        ))
+        traces.append(
+            _scatter(
+                x=[point["flops"]],
+                y=[point[key]],
+                mode="markers",
+                name=f"{point['name']}: "
+                f"{units.format_count(point['params'])} params, {units.format_count(point['tokens'])} tokens",
+                marker={
+                    "symbol": "star",
+                    "size": PLAN_MARKER.size,
+                    "color": "#E69F00",
+                    "line": {"width": 2, "color": "#000000"},
+                },
+                hovertext=[_model_hover(point)],
+                hoverinfo="text",
+                meta={"kind": "plan"},
+            )
+        )
     names = legend + [t["name"] for t in traces]
     # the legend sits in the top-left corner: one 29 px row per entry, about 6 px per character
     legend_box = (0.0, area.pixels[1] - 29 * len(names) - 16, 6.2 * max(map(len, names)) + 60, area.pixels[1])
     items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
-        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models]
+        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models
+    ]
     labels = _label_layout(items, area, keep_out=[legend_box])
     kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
     annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
@@ -456,8 +592,10 @@ def known_models_list(source: bool | str | Path | list[Mapping[str, Any]]) -> li
         return read_known_models()
     if isinstance(source, (str, Path)):
         return read_known_models(source)
-    return [_plan_point(m) | {k: v for k, v in dict(m).items() if k not in ("params", "tokens", "flops")}
-            for m in source]
+    return [
+        _plan_point(m) | {k: v for k, v in dict(m).items() if k not in ("params", "tokens", "flops")}
+        for m in source
+    ]
 
 
 def _short_model_name(name: str) -> str:
@@ -493,44 +631,78 @@ PLAN_MARKER = _MarkerStyle(size=20, font=12)
 # a label's box: glyphs average at most this share of the font size in width; the line is this share high
 _CHAR_WIDTH, _LINE_HEIGHT, _LABEL_GAP = 0.6, 1.25, 2.0
 _BESIDE = {  # (anchor, direction) of a label next to its marker
-    "right": ("left", "middle", 1, 0), "left": ("right", "middle", -1, 0),
-    "above": ("center", "bottom", 0, 1), "below": ("center", "top", 0, -1),
+    "right": ("left", "middle", 1, 0),
+    "left": ("right", "middle", -1, 0),
+    "above": ("center", "bottom", 0, 1),
+    "below": ("center", "top", 0, -1),
 }
 
 
-def _label_layout(items: list[tuple[float, float, str, _MarkerStyle]], area: _PlotArea,
-                  keep_out: Sequence[tuple[float, float, float, float]] = ()) -> list[dict[str, Any] | None]:
+def _label_layout(
+    items: list[tuple[float, float, str, _MarkerStyle]],
+    area: _PlotArea,
+    keep_out: Sequence[tuple[float, float, float, float]] = (),
+) -> list[dict[str, Any] | None]:
     """Greedy label placement in list order, in the pixels of ``area`` (y up): each label goes right of, left
     of, above or below its marker, else at the end of a short leader line, wherever its box overlaps no
     marker, no label placed so far and nothing in ``keep_out`` (e.g. the legend). Returns one plotly annotation
     per item, or None for an item with no free spot (it keeps its marker and hover text)."""
     points = [area.position(x, y) for x, y, _, _ in items]
-    markers = [(px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)]
+    markers = [
+        (px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)
+    ]
     taken: list[tuple[float, float, float, float]] = list(keep_out)
     out: list[dict[str, Any] | None] = []
     for i, ((x, y), (data_x, data_y, text, style)) in enumerate(zip(points, items)):
         # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on the same spot)
         others = [m for m in markers if not _overlap(m, markers[i])]
         w, h = _CHAR_WIDTH * style.font * len(text) + 2, _LINE_HEIGHT * style.font
-        base = {"x": math.log10(data_x), "y": math.log10(data_y), "xref": "x", "yref": "y", "text": text,
-                "font": {"size": style.font, "color": "#222222"}, "borderpad": 0}
+        base = {
+            "x": math.log10(data_x),
+            "y": math.log10(data_y),
+            "xref": "x",
+            "yref": "y",
+            "text": text,
+            "font": {"size": style.font, "color": "#222222"},
+            "borderpad": 0,
+        }
         choice = None
         for xanchor, yanchor, dx, dy in _BESIDE.values():
             d = style.reach + _LABEL_GAP
             cx, cy = x + dx * (d + w / 2), y + dy * (d + h / 2)
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
             if _free(box, area, taken + markers):
-                choice = box, {**base, "showarrow": False, "xanchor": xanchor, "yanchor": yanchor,
-                               "xshift": dx * d, "yshift": dy * d}
+                choice = (
+                    box,
+                    {
+                        **base,
+                        "showarrow": False,
+                        "xanchor": xanchor,
+                        "yanchor": yanchor,
+                        "xshift": dx * d,
+                        "yshift": dy * d,
+                    },
+                )
                 break
-        for radius in (() if choice else (30, 45, 65, 90)):
+        for radius in () if choice else (30, 45, 65, 90):
             for angle in range(0, 360, 30):
                 ax, ay = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
                 cx, cy = x + ax + math.copysign(w / 2, ax) * (abs(ax) > 1), y + ay
                 box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
                 if _free(box, area, taken + markers) and not _line_hits((x, y), (x + ax, y + ay), others):
-                    choice = box, {**base, "showarrow": True, "ax": cx - x, "ay": -(cy - y), "arrowhead": 0,
-                                   "arrowwidth": 1, "arrowcolor": "#777777", "standoff": style.reach}
+                    choice = (
+                        box,
+                        {
+                            **base,
+                            "showarrow": True,
+                            "ax": cx - x,
+                            "ay": -(cy - y),
+                            "arrowhead": 0,
+                            "arrowwidth": 1,
+                            "arrowcolor": "#777777",
+                            "standoff": style.reach,
+                        },
+                    )
                     break
             if choice:
                 break
@@ -540,15 +712,19 @@ def _label_layout(items: list[tuple[float, float, str, _MarkerStyle]], area: _Pl
     return out
 
 
-def _free(box: tuple[float, float, float, float], area: _PlotArea,
-          others: Sequence[tuple[float, float, float, float]]) -> bool:
+def _free(
+    box: tuple[float, float, float, float],
+    area: _PlotArea,
+    others: Sequence[tuple[float, float, float, float]],
+) -> bool:
     """Inside the plot area and clear of every box in ``others``."""
     inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area.pixels[0] and box[3] <= area.pixels[1]
     return inside and not any(_overlap(box, other) for other in others)
 
 
-def _line_hits(start: tuple[float, float], end: tuple[float, float],
-               boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+def _line_hits(
+    start: tuple[float, float], end: tuple[float, float], boxes: Sequence[tuple[float, float, float, float]]
+) -> bool:
     """Whether the segment from ``start`` to ``end`` crosses any box (sampled every 2 px)."""
     steps = max(int(math.dist(start, end) / 2), 1)
     for i in range(steps + 1):
@@ -574,30 +750,66 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
     if interval is not None:
         lo, hi = (np.asarray(v, dtype=float) for v in interval)
         level = f"{allocation.interval_level:.0%}"
-        traces.append(_scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
-                                 hoverinfo="skip", showlegend=False, legendgroup="fitted", name=f"{name} lower"))
-        traces.append(_scatter(
-            x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill="tonexty",
-            fillcolor=BAND_FILL, legendgroup="fitted",
-            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
-            hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
-                       f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
-            hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
-        ))
+        traces.append(
+            _scatter(
+                x=C,
+                y=lo,
+                mode="lines",
+                line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup="fitted",
+                name=f"{name} lower",
+            )
+        )
+        traces.append(
+            _scatter(
+                x=C,
+                y=hi,
+                mode="lines",
+                line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+                fill="tonexty",
+                fillcolor=BAND_FILL,
+                legendgroup="fitted",
+                name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
+                hovertext=[
+                    f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                    f"{units.format_count(b)}"
+                    for c, a, b in zip(C, lo, hi)
+                ],
+                hoverinfo="text",
+                meta={"kind": "fitted-band", "level": allocation.interval_level},
+            )
+        )
     if not line:
         return traces
-    traces.append(_scatter(
-        x=C, y=y, mode="lines", name=name, legendgroup="fitted",
-        line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
-        hovertext=[f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
-                   f"{'N_opt' if axis == 'params' else 'D_opt'} = {units.format_count(v)}" for c, v in zip(C, y)],
-        hoverinfo="text", meta={"law": law.name, "kind": "fitted"},
-    ))
+    traces.append(
+        _scatter(
+            x=C,
+            y=y,
+            mode="lines",
+            name=name,
+            legendgroup="fitted",
+            line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
+            hovertext=[
+                f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
+                f"{'N_opt' if axis == 'params' else 'D_opt'} = {units.format_count(v)}"
+                for c, v in zip(C, y)
+            ],
+            hoverinfo="text",
+            meta={"law": law.name, "kind": "fitted"},
+        )
+    )
     return traces
 
 
-def _two_panels(left: tuple[dict, dict], right: tuple[dict, dict], titles: tuple[str, str],
-                split: float = 0.55, gap: float = 0.1) -> dict[str, Any]:
+def _two_panels(
+    left: tuple[dict, dict],
+    right: tuple[dict, dict],
+    titles: tuple[str, str],
+    split: float = 0.55,
+    gap: float = 0.1,
+) -> dict[str, Any]:
     """Layout entries for two side-by-side plots (x/y on the left, x2/y2 on the right) with their titles.
     Built directly rather than with make_subplots, which costs several hundred milliseconds per figure."""
     (lx, ly), (rx, ry) = left, right
@@ -607,10 +819,28 @@ def _two_panels(left: tuple[dict, dict], right: tuple[dict, dict], titles: tuple
         "xaxis2": {**rx, "domain": [split + gap, 1.0], "anchor": "y2"},
         "yaxis2": {**ry, "anchor": "x2"},
         "annotations": [
-            {"text": titles[0], "x": split / 2, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
-             "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}},
-            {"text": titles[1], "x": (split + gap + 1.0) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
-             "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}},
+            {
+                "text": titles[0],
+                "x": split / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "font": {"size": 14},
+            },
+            {
+                "text": titles[1],
+                "x": (split + gap + 1.0) / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "font": {"size": 14},
+            },
         ],
     }
 
@@ -636,58 +866,122 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
         sub = frame[nearest == i]
         group, colour, symbol = f"budget-{i}", shades[i], SYMBOLS[i % len(SYMBOLS)]
         label = f"{_budget_label(b.flops)} ({_pf_days(b.flops)})"
-        traces.append(go.Scatter(
-            x=sub["N"], y=sub["loss"], mode="markers", name=label, legendgroup=group,
-            marker={"color": colour, "symbol": symbol, "size": 7, "line": {"width": 0.5, "color": "#000000"}},
-            hovertext=[f"<b>run</b><br>{_budget_label(c)}<br>N = {units.format_count(n)}<br>"
-                       f"D = {units.format_count(d)}<br>loss = {v:.4f}"
-                       for c, n, d, v in zip(sub["C"], sub["N"], sub["D"], sub["loss"])],
-            hoverinfo="text", meta={"kind": "runs", "flops": b.flops},
-        ))
+        traces.append(
+            go.Scatter(
+                x=sub["N"],
+                y=sub["loss"],
+                mode="markers",
+                name=label,
+                legendgroup=group,
+                marker={
+                    "color": colour,
+                    "symbol": symbol,
+                    "size": 7,
+                    "line": {"width": 0.5, "color": "#000000"},
+                },
+                hovertext=[
+                    f"<b>run</b><br>{_budget_label(c)}<br>N = {units.format_count(n)}<br>"
+                    f"D = {units.format_count(d)}<br>loss = {v:.4f}"
+                    for c, n, d, v in zip(sub["C"], sub["N"], sub["D"], sub["loss"])
+                ],
+                hoverinfo="text",
+                meta={"kind": "runs", "flops": b.flops},
+            )
+        )
         c2, c1, c0 = b.coeffs
         x = np.linspace(math.log10(b.n_range[0]), math.log10(b.n_range[1]), 60)
-        traces.append(go.Scatter(
-            x=10**x, y=c2 * x * x + c1 * x + c0, mode="lines", legendgroup=group, showlegend=False,
-            name=f"parabola {label}", line={"color": colour, "width": 1.8, "dash": "solid" if b.used else "dot"},
-            hoverinfo="skip", meta={"kind": "parabola", "flops": b.flops, "flags": list(b.flags)},
-        ))
+        traces.append(
+            go.Scatter(
+                x=10**x,
+                y=c2 * x * x + c1 * x + c0,
+                mode="lines",
+                legendgroup=group,
+                showlegend=False,
+                name=f"parabola {label}",
+                line={"color": colour, "width": 1.8, "dash": "solid" if b.used else "dot"},
+                hoverinfo="skip",
+                meta={"kind": "parabola", "flops": b.flops, "flags": list(b.flags)},
+            )
+        )
     used = [b for b in budgets if b.used and math.isfinite(b.params)]
-    traces.append(go.Scatter(
-        x=[b.params for b in used], y=[b.loss for b in used], mode="markers", name="Parabola minima",
-        legendgroup="minima", marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": "#000000"}},
-        hovertext=[f"<b>minimum</b><br>{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
-                   f"D_opt = {units.format_count(b.tokens)}<br>loss = {b.loss:.4f}"
-                   + (f"<br>flags: {', '.join(b.flags)}" if b.flags else "") for b in used],
-        hoverinfo="text", meta={"kind": "minima"},
-    ))
-    traces.append(go.Scatter(
-        x=[b.flops for b in used], y=[b.params for b in used], mode="markers", name="Minima (N_opt per budget)",
-        legendgroup="minima", showlegend=False,
-        marker={"symbol": "circle", "size": 10, "color": [shades[budgets.index(b)] for b in used],
-                "line": {"width": 1.5, "color": "#000000"}},
-        hovertext=[f"{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
-        hoverinfo="text", meta={"kind": "minima-vs-compute"}, xaxis="x2", yaxis="y2",
-    ))
+    traces.append(
+        go.Scatter(
+            x=[b.params for b in used],
+            y=[b.loss for b in used],
+            mode="markers",
+            name="Parabola minima",
+            legendgroup="minima",
+            marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": "#000000"}},
+            hovertext=[
+                f"<b>minimum</b><br>{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
+                f"D_opt = {units.format_count(b.tokens)}<br>loss = {b.loss:.4f}"
+                + (f"<br>flags: {', '.join(b.flags)}" if b.flags else "")
+                for b in used
+            ],
+            hoverinfo="text",
+            meta={"kind": "minima"},
+        )
+    )
+    traces.append(
+        go.Scatter(
+            x=[b.flops for b in used],
+            y=[b.params for b in used],
+            mode="markers",
+            name="Minima (N_opt per budget)",
+            legendgroup="minima",
+            showlegend=False,
+            marker={
+                "symbol": "circle",
+                "size": 10,
+                "color": [shades[budgets.index(b)] for b in used],
+                "line": {"width": 1.5, "color": "#000000"},
+            },
+            hovertext=[f"{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
+            hoverinfo="text",
+            meta={"kind": "minima-vs-compute"},
+            xaxis="x2",
+            yaxis="y2",
+        )
+    )
     lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
     C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
     sizes = np.concatenate([frame["N"].to_numpy(float)] + [np.asarray(b.n_range, float) for b in budgets])
-    traces.append(go.Scatter(
-        x=C, y=result.n_opt(C), mode="lines", name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
-        line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
-        hovertext=[f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))],
-        hoverinfo="text", meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef}, xaxis="x2", yaxis="y2",
-    ))
+    traces.append(
+        go.Scatter(
+            x=C,
+            y=result.n_opt(C),
+            mode="lines",
+            name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
+            line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
+            hovertext=[
+                f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}"
+                for c, n in zip(C, result.n_opt(C))
+            ],
+            hoverinfo="text",
+            meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},
+            xaxis="x2",
+            yaxis="y2",
+        )
+    )
     layout = _base_layout(
         f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
         legend={"font": {"size": 11}},
         # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
-        **_two_panels((_log_axis("Parameters N (count)", **_ticks_125(sizes)),
-                       _linear_axis(f"Final loss ({_loss_unit(frame)})")),
-                      (_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
-                       _log_axis("Compute-optimal parameters N_opt (count)",
-                                 **_ticks_125(np.asarray(result.n_opt(C), dtype=float)))),
-                      ("Loss against model size, one curve per budget", "Profile minima against compute"),
-                      split=0.55),
+        **_two_panels(
+            (
+                _log_axis("Parameters N (count)", **_ticks_125(sizes)),
+                _linear_axis(f"Final loss ({_loss_unit(frame)})"),
+            ),
+            (
+                _log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
+                _log_axis(
+                    "Compute-optimal parameters N_opt (count)",
+                    **_ticks_125(np.asarray(result.n_opt(C), dtype=float)),
+                ),
+            ),
+            ("Loss against model size, one curve per budget", "Profile minima against compute"),
+            split=0.55,
+        ),
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -829,11 +1123,25 @@ def _holdout_mask(frame, holdout: Any) -> np.ndarray:
     flops = getattr(holdout, "held_out_flops", None)
     if flops is not None:  # a HoldoutResult: the k largest budgets (grouped within 5%)
         C = frame["C"].to_numpy(float)
-        return np.any([np.abs(C / f - 1.0) <= 0.05 for f in flops], axis=0) if len(flops) else np.zeros(n, bool)
+        return (
+            np.any([np.abs(C / f - 1.0) <= 0.05 for f in flops], axis=0) if len(flops) else np.zeros(n, bool)
+        )
     if hasattr(holdout, "columns"):  # a table of held-out runs
-        keys = set(zip(np.round(np.log(holdout["N"].astype(float)), 9), np.round(np.log(holdout["D"].astype(float)), 9)))
-        return np.array([(a, b) in keys for a, b in zip(np.round(np.log(frame["N"].astype(float)), 9),
-                                                         np.round(np.log(frame["D"].astype(float)), 9))])
+        keys = set(
+            zip(
+                np.round(np.log(holdout["N"].astype(float)), 9),
+                np.round(np.log(holdout["D"].astype(float)), 9),
+            )
+        )
+        return np.array(
+            [
+                (a, b) in keys
+                for a, b in zip(
+                    np.round(np.log(frame["N"].astype(float)), 9),
+                    np.round(np.log(frame["D"].astype(float)), 9),
+                )
+            ]
+        )
     mask = np.asarray(holdout, dtype=bool)
     if mask.shape != (n,):
         raise ScalingError(f"holdout mask has {mask.size} entries but the runs table has {n} rows")
@@ -841,9 +1149,11 @@ def _holdout_mask(frame, holdout: Any) -> np.ndarray:
 
 
 def _run_hover(rows) -> list[str]:
-    return [f"<b>run</b><br>C = {_compute_text(c)}<br>N = {units.format_count(n)}<br>D = {units.format_count(d)}"
-            f"<br>tokens per parameter = {d / n:.3g}<br>loss = {v:.4f}"
-            for c, n, d, v in zip(rows["C"], rows["N"], rows["D"], rows["loss"])]
+    return [
+        f"<b>run</b><br>C = {_compute_text(c)}<br>N = {units.format_count(n)}<br>D = {units.format_count(d)}"
+        f"<br>tokens per parameter = {d / n:.3g}<br>loss = {v:.4f}"
+        for c, n, d, v in zip(rows["C"], rows["N"], rows["D"], rows["loss"])
+    ]
 
 
 # ============================================================================================ memory
@@ -863,39 +1173,61 @@ ACROSS_TITLES = (("ZeRO-", "ZeRO stages"), ("recompute ", "recomputation setting
                  ("TP ", "tensor-parallel sizes"), ("fp", "precisions"), ("bf", "precisions"))  # fmt: skip
 
 
-def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes: float | None = None, *,
-                  title: str | None = None) -> go.Figure:
+def memory_figure(
+    breakdowns: Sequence[Any] | Mapping[str, Any],
+    capacity_bytes: float | None = None,
+    *,
+    title: str | None = None,
+) -> go.Figure:
     """Stacked bars of memory per device by component, one bar per breakdown (ZeRO stage, layout, ...),
     against the accelerator's capacity. Labels come from the dict keys, or from each breakdown's ``label``
     or ``zero`` attribute. Bars are in GiB (2^30 bytes); whatever the named components leave out of
     ``total_bytes`` is drawn as "Other", so each bar's height is the breakdown's total. The title names what
     varies ("across ZeRO stages") unless ``title`` is given; the subtitle states the assumptions the bars
     share (attention kernel, sequence length, micro-batch, precision, devices), from each breakdown's inputs."""
-    items = list(breakdowns.items()) if isinstance(breakdowns, Mapping) else [
-        (_breakdown_label(b, i), b) for i, b in enumerate(breakdowns)]
+    items = (
+        list(breakdowns.items())
+        if isinstance(breakdowns, Mapping)
+        else [(_breakdown_label(b, i), b) for i, b in enumerate(breakdowns)]
+    )
     if not items:
         raise ScalingError("memory_figure needs at least one memory breakdown")
     labels = [str(label) for label, _ in items]
     rows = {key: [float(_get(b, key, 0.0) or 0.0) for _, b in items] for key, _ in MEMORY_COMPONENTS}
-    totals = [float(_get(b, "total_bytes", sum(rows[k][i] for k, _ in MEMORY_COMPONENTS)))
-              for i, (_, b) in enumerate(items)]
+    totals = [
+        float(_get(b, "total_bytes", sum(rows[k][i] for k, _ in MEMORY_COMPONENTS)))
+        for i, (_, b) in enumerate(items)
+    ]
     other = [t - sum(rows[k][i] for k, _ in MEMORY_COMPONENTS) for i, t in enumerate(totals)]
     components = list(MEMORY_COMPONENTS)
     if any(abs(o) > 1e-6 * max(t, 1.0) for o, t in zip(other, totals)):
         rows["other_bytes"] = other
         components.append(("other_bytes", "Other"))
-    capacities = [capacity_bytes] * len(items) if capacity_bytes is not None else [
-        _get(b, "capacity_bytes") for _, b in items]
+    capacities = (
+        [capacity_bytes] * len(items)
+        if capacity_bytes is not None
+        else [_get(b, "capacity_bytes") for _, b in items]
+    )
     capacities = [float(c) if c else None for c in capacities]
     traces = _memory_bars(labels, rows, components, totals)
     fits = [t <= c if c else None for t, c in zip(totals, capacities)]
-    traces.append(go.Scatter(
-        x=labels, y=[t / units.GIB for t in totals], mode="text", name="Total per device", showlegend=False,
-        text=[f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
-              for t, f in zip(totals, fits)],
-        textposition="top center", textfont={"size": 12, "color": "#000000"}, hoverinfo="skip",
-        meta={"kind": "totals"},
-    ))
+    traces.append(
+        go.Scatter(
+            x=labels,
+            y=[t / units.GIB for t in totals],
+            mode="text",
+            name="Total per device",
+            showlegend=False,
+            text=[
+                f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
+                for t, f in zip(totals, fits)
+            ],
+            textposition="top center",
+            textfont={"size": 12, "color": "#000000"},
+            hoverinfo="skip",
+            meta={"kind": "totals"},
+        )
+    )
     shapes, annotations = _capacity_marks(traces, labels, capacities)
     top = max(totals + [c for c in capacities if c]) / units.GIB
     heading = title or _memory_title(labels, [b for _, b in items])
@@ -906,33 +1238,58 @@ def memory_figure(breakdowns: Sequence[Any] | Mapping[str, Any], capacity_bytes:
         xaxis=_linear_axis("", type="category", showgrid=False),  # each bar's label says what it is
         yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
         # the legend below the plot, top of the stack first, so the right margin holds the capacity label
-        legend={**_base_layout("")["legend"], "traceorder": "reversed", "orientation": "h", "x": 0.0,
-                "y": -0.08, "yanchor": "top"},
+        legend={
+            **_base_layout("")["legend"],
+            "traceorder": "reversed",
+            "orientation": "h",
+            "x": 0.0,
+            "y": -0.08,
+            "yanchor": "top",
+        },
         margin={"l": 80, "r": 110, "t": 110, "b": 110},
-        shapes=shapes, annotations=annotations, meta={"assumptions": assumptions},
+        shapes=shapes,
+        annotations=annotations,
+        meta={"assumptions": assumptions},
     )
     layout["title"]["y"] = 0.97  # two lines: the title and its assumptions
     return go.Figure(data=traces, layout=layout)
 
 
-def _memory_bars(labels: list[str], rows: dict[str, list[float]], components: list[tuple[str, str]],
-                 totals: list[float]) -> list[go.Bar]:
+def _memory_bars(
+    labels: list[str], rows: dict[str, list[float]], components: list[tuple[str, str]], totals: list[float]
+) -> list[go.Bar]:
     """One stacked bar trace per component with bytes, each with its own colour and fill pattern."""
     traces = []
     for i, (key, title) in enumerate(components):
         values = rows[key]
         if not any(values):
             continue
-        traces.append(go.Bar(
-            x=labels, y=[v / units.GIB for v in values], name=title,
-            marker={"color": COLOURS[(i + 1) % len(COLOURS)], "line": {"width": 0.8, "color": "#000000"},
-                    "pattern": {"shape": PATTERNS[i % len(PATTERNS)], "fgcolor": "#ffffff", "size": 7,
-                                "fillmode": "overlay"}},  # the pattern over the colour, in every plotly.js
-            hovertext=[f"<b>{lab}</b><br>{title}: {units.format_bytes(v)} ({units.format_bytes(v, binary=False)})"
-                       f"<br>{v / t:.1%} of {units.format_bytes(t)}" if t else f"{title}: 0"
-                       for lab, v, t in zip(labels, values, totals)],
-            hoverinfo="text", meta={"component": key},
-        ))
+        traces.append(
+            go.Bar(
+                x=labels,
+                y=[v / units.GIB for v in values],
+                name=title,
+                marker={
+                    "color": COLOURS[(i + 1) % len(COLOURS)],
+                    "line": {"width": 0.8, "color": "#000000"},
+                    "pattern": {
+                        "shape": PATTERNS[i % len(PATTERNS)],
+                        "fgcolor": "#ffffff",
+                        "size": 7,
+                        "fillmode": "overlay",
+                    },
+                },  # the pattern over the colour, in every plotly.js
+                hovertext=[
+                    f"<b>{lab}</b><br>{title}: {units.format_bytes(v)} ({units.format_bytes(v, binary=False)})"
+                    f"<br>{v / t:.1%} of {units.format_bytes(t)}"
+                    if t
+                    else f"{title}: 0"
+                    for lab, v, t in zip(labels, values, totals)
+                ],
+                hoverinfo="text",
+                meta={"component": key},
+            )
+        )
     return traces
 
 
@@ -942,19 +1299,33 @@ def _capacity_marks(traces: list, labels: list[str], capacities: list[float | No
     known = [c for c in capacities if c]
     if known and len(set(known)) == 1:
         y = known[0] / units.GIB
-        line = {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
-                "line": {"color": "#D55E00", "width": 2.5, "dash": "dash"}}
+        line = {
+            "type": "line",
+            "xref": "x domain",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": y,
+            "y1": y,
+            "line": {"color": "#D55E00", "width": 2.5, "dash": "dash"},
+        }
         label = {"x": 1.0, "xref": "paper", "xanchor": "left", "xshift": 6, "y": y, "yref": "y",
                  "yanchor": "middle", "align": "left", "showarrow": False, "name": "capacity-label",
                  "text": f"capacity<br>{units.format_bytes(known[0])}<br>({units.format_bytes(known[0], binary=False)})",
                  "font": {"color": "#D55E00", "size": 12}, "bgcolor": "rgba(255,255,255,0.85)"}  # fmt: skip
         return [line], [label]
     if known:
-        traces.append(go.Scatter(
-            x=labels, y=[c / units.GIB if c else None for c in capacities], mode="markers", name="Capacity",
-            marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#D55E00"}},
-            hovertext=[f"capacity {units.format_bytes(c)}" if c else "" for c in capacities], hoverinfo="text",
-        ))
+        traces.append(
+            go.Scatter(
+                x=labels,
+                y=[c / units.GIB if c else None for c in capacities],
+                mode="markers",
+                name="Capacity",
+                marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#D55E00"}},
+                hovertext=[f"capacity {units.format_bytes(c)}" if c else "" for c in capacities],
+                hoverinfo="text",
+            )
+        )
     return [], []
 
 
@@ -962,7 +1333,9 @@ def _memory_title(labels: list[str], breakdowns: list[Any]) -> str:
     across = {words for lab in labels for prefix, words in ACROSS_TITLES if lab.startswith(prefix)}
     matched = all(any(lab.startswith(prefix) for prefix, _ in ACROSS_TITLES) for lab in labels)
     model = {_get(b, "model") for b in breakdowns} - {None}
-    title = "Memory per device" + (f" across {across.pop()}" if matched and len(across) == 1 else " by configuration")
+    title = "Memory per device" + (
+        f" across {across.pop()}" if matched and len(across) == 1 else " by configuration"
+    )
     return title + (f": {model.pop()}" if len(model) == 1 else "")
 
 
@@ -980,11 +1353,21 @@ def _memory_assumptions(breakdowns: list[Any]) -> str:
         parts.append(str(shared("mode")))
     flash = shared("flash_attention")
     if flash is not None:
-        parts.append("FlashAttention (no s² attention scores kept)" if flash else
-                     "standard attention (s² attention scores kept)")
-    for key, text in (("seq_len", "sequence {} tokens"), ("micro_batch", "micro-batch {}"),
-                      ("precision", "{}"), ("optimizer", "{}"), ("recompute", "recompute {}"),
-                      ("zero", "ZeRO-{}"), ("tp", "TP {}"), ("pp", "PP {}")):
+        parts.append(
+            "FlashAttention (no s² attention scores kept)"
+            if flash
+            else "standard attention (s² attention scores kept)"
+        )
+    for key, text in (
+        ("seq_len", "sequence {} tokens"),
+        ("micro_batch", "micro-batch {}"),
+        ("precision", "{}"),
+        ("optimizer", "{}"),
+        ("recompute", "recompute {}"),
+        ("zero", "ZeRO-{}"),
+        ("tp", "TP {}"),
+        ("pp", "PP {}"),
+    ):
         value = shared(key)
         if value is not None and not (key in ("tp", "pp") and value == 1):
             parts.append(text.format(f"{value:,}" if isinstance(value, int) and value >= 1000 else value))
@@ -1021,30 +1404,80 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     residual = (observed - predicted) / predicted
     unit = _loss_unit(frame, law)
     rmse = float(np.sqrt(np.mean(np.log(observed / predicted) ** 2)))
-    hover = [h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
-             for h, p, r in zip(_run_hover(frame), predicted, residual)]
+    hover = [
+        h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
+        for h, p, r in zip(_run_hover(frame), predicted, residual)
+    ]
     colour = np.log10(frame["C"].to_numpy(float))
-    marker = {"color": colour, "colorscale": "Viridis", "size": 7, "line": {"width": 0.5, "color": "#000000"},
-              "colorbar": {"title": {"text": "log10 C<br>(FLOPs)"}, "x": 1.02}}
-    traces = [go.Scatter(x=observed, y=predicted, mode="markers", name="Runs", marker=marker,
-                         hovertext=hover, hoverinfo="text", meta={"kind": "predicted-vs-observed"})]
+    marker = {
+        "color": colour,
+        "colorscale": "Viridis",
+        "size": 7,
+        "line": {"width": 0.5, "color": "#000000"},
+        "colorbar": {"title": {"text": "log10 C<br>(FLOPs)"}, "x": 1.02},
+    }
+    traces = [
+        go.Scatter(
+            x=observed,
+            y=predicted,
+            mode="markers",
+            name="Runs",
+            marker=marker,
+            hovertext=hover,
+            hoverinfo="text",
+            meta={"kind": "predicted-vs-observed"},
+        )
+    ]
     span = [float(min(observed.min(), predicted.min())), float(max(observed.max(), predicted.max()))]
-    traces.append(go.Scatter(x=span, y=span, mode="lines", name="y = x (perfect fit)",
-                             line={"color": "#000000", "dash": "dash", "width": 1.5}, hoverinfo="skip"))
-    traces.append(go.Scatter(x=frame["C"], y=residual * 100.0, mode="markers", name="Residuals", showlegend=False,
-                             marker={**marker, "showscale": False, "symbol": "diamond"}, hovertext=hover,
-                             hoverinfo="text", meta={"kind": "residuals"}, xaxis="x2", yaxis="y2"))
-    zero_line = {"type": "line", "xref": "x2 domain", "x0": 0, "x1": 1, "yref": "y2", "y0": 0, "y1": 0,
-                 "line": {"color": "#000000", "dash": "dash", "width": 1.5}}
+    traces.append(
+        go.Scatter(
+            x=span,
+            y=span,
+            mode="lines",
+            name="y = x (perfect fit)",
+            line={"color": "#000000", "dash": "dash", "width": 1.5},
+            hoverinfo="skip",
+        )
+    )
+    traces.append(
+        go.Scatter(
+            x=frame["C"],
+            y=residual * 100.0,
+            mode="markers",
+            name="Residuals",
+            showlegend=False,
+            marker={**marker, "showscale": False, "symbol": "diamond"},
+            hovertext=hover,
+            hoverinfo="text",
+            meta={"kind": "residuals"},
+            xaxis="x2",
+            yaxis="y2",
+        )
+    )
+    zero_line = {
+        "type": "line",
+        "xref": "x2 domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y2",
+        "y0": 0,
+        "y1": 0,
+        "line": {"color": "#000000", "dash": "dash", "width": 1.5},
+    }
     layout = _base_layout(
         f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
         legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
         shapes=[zero_line],
-        **_two_panels((_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
-                      (_log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
-                       _linear_axis("Residual (observed − predicted) / predicted (%)")),
-                      ("Predicted against observed loss", "Relative residual against compute"), split=0.44,
-                      gap=0.12),
+        **_two_panels(
+            (_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
+            (
+                _log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
+                _linear_axis("Residual (observed − predicted) / predicted (%)"),
+            ),
+            ("Predicted against observed loss", "Relative residual against compute"),
+            split=0.44,
+            gap=0.12,
+        ),
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -1071,24 +1504,40 @@ def save(
     path = Path(path)
     suffix = path.suffix.lower()
     if plotlyjs not in ("inline", "directory"):
-        raise ScalingError(f"invalid plotlyjs {plotlyjs!r}: expected 'inline' (one self-contained file) or "
-                           "'directory' (plotly.min.js written beside the HTML)")
+        raise ScalingError(
+            f"invalid plotlyjs {plotlyjs!r}: expected 'inline' (one self-contained file) or "
+            "'directory' (plotly.min.js written beside the HTML)"
+        )
     if suffix in HTML_SUFFIXES:
         import plotly.io as pio
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        html = pio.to_html(fig, include_plotlyjs=True if plotlyjs == "inline" else "directory", full_html=True,
-                           div_id=div_id, config=HTML_CONFIG, default_width="100%", default_height="100%")
+        html = pio.to_html(
+            fig,
+            include_plotlyjs=True if plotlyjs == "inline" else "directory",
+            full_html=True,
+            div_id=div_id,
+            config=HTML_CONFIG,
+            default_width="100%",
+            default_height="100%",
+        )
         # let the plot fill the window: the div's 100% height needs a sized body to resolve against
-        html = html.replace("<head>", "<head><title>" + _html_title(fig)
-                            + "</title><style>html, body {height: 100%; margin: 0;}</style>", 1)
+        html = html.replace(
+            "<head>",
+            "<head><title>"
+            + _html_title(fig)
+            + "</title><style>html, body {height: 100%; margin: 0;}</style>",
+            1,
+        )
         path.write_text(html, encoding="utf-8")
         if plotlyjs == "directory":
             _write_plotlyjs(path.parent)
         return path
     if suffix not in IMAGE_SUFFIXES:
-        raise ScalingError(f"cannot write {str(path)!r}: the file name must end in one of "
-                           + ", ".join(HTML_SUFFIXES + IMAGE_SUFFIXES))
+        raise ScalingError(
+            f"cannot write {str(path)!r}: the file name must end in one of "
+            + ", ".join(HTML_SUFFIXES + IMAGE_SUFFIXES)
+        )
     import importlib.util
 
     if importlib.util.find_spec("kaleido") is None:
@@ -1099,8 +1548,10 @@ def save(
     except Exception as exc:  # kaleido/choreographer raise several types when no browser can start
         text = f"{type(exc).__name__}:\n{exc}"
         if re.search(r"chrom|browser|kaleido", text, re.IGNORECASE):
-            raise ScalingError(f"cannot write {str(path)!r}: no usable Chromium was found ({_first_line(text)}); "
-                               f"{EXPORT_HINT}") from None
+            raise ScalingError(
+                f"cannot write {str(path)!r}: no usable Chromium was found ({_first_line(text)}); "
+                f"{EXPORT_HINT}"
+            ) from None
         raise
     return path
 

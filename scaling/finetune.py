@@ -108,7 +108,8 @@ def finetune_flops_per_token(
         "forward": forward,  # Kaplan et al. 2020 §2.1: 2N per token (or App. F's per-component count)
         "backward_activations": forward + scores,  # input gradients; the score matmuls have two inputs
         "backward_weights": forward - scores if full else 0.0,  # weight gradients of the trained weights
-        "adapters": FLOPS_PER_PARAM_TOKEN * adapters,  # Hu et al. 2021: x·A·B, 2 forward + 2 input + 2 weight grad
+        "adapters": FLOPS_PER_PARAM_TOKEN
+        * adapters,  # Hu et al. 2021: x·A·B, 2 forward + 2 input + 2 weight grad
         # Narayanan et al. 2021 Eq. 3: one more forward of the checkpointed layers (hardware FLOPs only)
         "recompute": counted.hardware_flops_per_token
         - counted.flops_per_token

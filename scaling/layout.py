@@ -483,7 +483,9 @@ def layouts_table(df: Any) -> Any:
     headers = ("TP", "PP", "DP", "ZeRO", "mb", "recompute", "SP", "GiB/dev", "headroom", "step s", "MFU", "HFU",
                "tokens/s")  # fmt: skip
     a = df.attrs
-    notes = [f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by step time"]
+    notes = [
+        f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by step time"
+    ]
     if "flops_convention" in a:
         notes.append(
             f"step time = {a['flops_convention']} model FLOPs / (peak x MFU {a['mfu']:g}) + pipeline bubble + "

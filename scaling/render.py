@@ -207,8 +207,10 @@ def unit_text(key: str, value: Any) -> str:
 
 def value_table(values: dict[str, Any], title: str = "") -> Table:
     """Every value of a ``to_dict()``: the key, the value in its unit, and the exact base-unit number."""
-    rows = [(key, unit_text(key, value), "" if isinstance(value, str) else exact_text(value))
-            for key, value in flat_values(values).items()]
+    rows = [
+        (key, unit_text(key, value), "" if isinstance(value, str) else exact_text(value))
+        for key, value in flat_values(values).items()
+    ]
     return Table.of(rows, ("", "value", "to_dict() (base units)"), title=title, align="lrr")
 
 
@@ -232,8 +234,10 @@ class Displayable:
         if not own:
             return f"<div class='scaling-result'>{values.html()}</div>"
         body = "\n".join(t.html() for t in own)
-        return (f"<div class='scaling-result'>{body}<details><summary>every value (base units, as to_dict())"
-                f"</summary>{values.html()}</details></div>")
+        return (
+            f"<div class='scaling-result'>{body}<details><summary>every value (base units, as to_dict())"
+            f"</summary>{values.html()}</details></div>"
+        )
 
     def _repr_markdown_(self) -> str:
         own = self.display_tables()

@@ -36,7 +36,7 @@ PLANS = [
 def cli_json(*args: str) -> dict:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 0, result.output
-    return json.loads(result.output[result.output.index("{"):])
+    return json.loads(result.output[result.output.index("{") :])
 
 
 def flags(query: str) -> list[str]:
@@ -78,8 +78,9 @@ def test_plan_view_numbers_are_the_cli_json(query, shelf):
     # the link reproduces the plan and names the same flags as the command
     assert views.fields_from_query(out[7]) == {"law": "chinchilla", **views.fields_from_query(query)}
     assert out[8] == out[7]
-    assert out[9].startswith("scaling plan") and all(f"--{k}" in out[9] for k in views.fields_from_query(query)
-                                                        if k != "model")
+    assert out[9].startswith("scaling plan") and all(
+        f"--{k}" in out[9] for k in views.fields_from_query(query) if k != "model"
+    )
 
 
 def test_plan_view_charts_and_tables_are_the_plans(shelf):
@@ -93,7 +94,7 @@ def test_plan_view_charts_and_tables_are_the_plans(shelf):
     assert sum(t.y[0] for t in bars) == pytest.approx(plan.memory.total_bytes / GIB, rel=1e-12)
     rendered = [[cell.children for row in t.children[-1].children for cell in row.children] for t in out[5]]
     expected = [[c for row in t.rows for c in row] for t in plan_tables(plan)]
-    assert [r[-len(e):] for r, e in zip(rendered, expected)] == expected
+    assert [r[-len(e) :] for r, e in zip(rendered, expected)] == expected
 
 
 def test_changing_the_device_count_changes_days_and_cost(shelf):
@@ -105,8 +106,9 @@ def test_changing_the_device_count_changes_days_and_cost(shelf):
     assert large["cost_usd"] != small["cost_usd"]
 
 
-@pytest.mark.parametrize("field, value", [("days", "abc"), ("mfu", "140%"), ("gpus", "256xNoSuchGPU"),
-                                          ("max-params", "-3B")])
+@pytest.mark.parametrize(
+    "field, value", [("days", "abc"), ("mfu", "140%"), ("gpus", "256xNoSuchGPU"), ("max-params", "-3B")]
+)
 def test_bad_input_is_shown_next_to_its_field(field, value, shelf):
     values = callbacks.plan_from_url(PLANS[0])
     values[PLAN_FIELDS.index(field)] = value
@@ -134,20 +136,45 @@ def test_the_page_cannot_name_a_server_file(law, shelf, tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(PLAN_FIELDS),
-                       st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
-                               max_size=12).map(str.strip).filter(bool)))
+@given(
+    st.dictionaries(
+        st.sampled_from(PLAN_FIELDS),
+        st.text(
+            alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
+        )
+        .map(str.strip)
+        .filter(bool),
+    )
+)
 def test_links_round_trip_any_fields(fields):
     assert views.fields_from_query(views.query_from_fields(fields)) == fields
 
 
-@pytest.mark.parametrize("args", [
-    {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "3"},
-    {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "1", "tp": "2", "recompute": "selective",
-     "micro-batch": "2", "seq-len": "2048"},
-    {"model": "llama-2-70b", "mode": "infer", "gpus": "8xH100", "tp": "8", "batch": "16", "context": "4096"},
-    {"model": "llama-2-7b", "mode": "finetune", "gpus": "1xA100-80GB", "lora-rank": "16", "quant": "nf4"},
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "3"},
+        {
+            "model": "llama-2-7b",
+            "mode": "train",
+            "gpus": "8xH100",
+            "zero": "1",
+            "tp": "2",
+            "recompute": "selective",
+            "micro-batch": "2",
+            "seq-len": "2048",
+        },
+        {
+            "model": "llama-2-70b",
+            "mode": "infer",
+            "gpus": "8xH100",
+            "tp": "8",
+            "batch": "16",
+            "context": "4096",
+        },
+        {"model": "llama-2-7b", "mode": "finetune", "gpus": "1xA100-80GB", "lora-rank": "16", "quant": "nf4"},
+    ],
+)
 def test_memory_view_numbers_are_the_cli_json(args):
     values = [args.get(name, "") for name in MEMORY_FIELDS]
     figure, tables, general, command, *errors = callbacks.memory_outputs(values, {})
@@ -175,13 +202,21 @@ def test_fitting_an_uploaded_runs_table_is_scaling_fit_and_feeds_the_plan(shelf,
     assert out[5] == "" and out[6] == "fit:myruns" and out[7] is False
     law = shelf.law("fit:myruns")
     (tmp_path / "myruns.csv").write_text(csv, encoding="utf-8")
-    expected = cli_json("fit", str(tmp_path / "myruns.csv"), "--approach", "all", "--bootstrap", "20", "--json")
+    expected = cli_json(
+        "fit", str(tmp_path / "myruns.csv"), "--approach", "all", "--bootstrap", "20", "--json"
+    )
     for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
         assert law.to_dict()[key] == pytest.approx(expected[key], rel=1e-12), key
     from dash import html
 
-    cells = [cell.children for table in out[0] for part in table.children if isinstance(part, html.Table)
-             for row in part.children for cell in row.children]
+    cells = [
+        cell.children
+        for table in out[0]
+        for part in table.children
+        if isinstance(part, html.Table)
+        for row in part.children
+        for cell in row.children
+    ]
     assert f"{expected['alpha']:.4g}" in cells  # alpha, as `scaling fit` prints it
     assert any(f"C^{expected['approach2']['a']:.4f}" in str(c) for c in cells)  # Approach 2 beside Approach 3
     titles = [figure.layout.title.text for figure in out[2:5]]
@@ -194,7 +229,8 @@ def test_fitting_an_uploaded_runs_table_is_scaling_fit_and_feeds_the_plan(shelf,
     values[PLAN_FIELDS.index("law")] = value
     summary = summary_values(callbacks.plan_outputs(values, shelf)[0])
     assert summary["params"] > 0 and summary["loss"] == pytest.approx(
-        float(law.predict(summary["params"], summary["tokens"])), rel=1e-6)
+        float(law.predict(summary["params"], summary["tokens"])), rel=1e-6
+    )
 
 
 def test_uploads_are_data_with_a_size_limit(shelf):
@@ -206,7 +242,9 @@ def test_uploads_are_data_with_a_size_limit(shelf):
     frame = callbacks.read_uploaded_runs(_data_url("a,b\n1,2\n"), "x.csv")  # a CSV, but not of runs
     out = callbacks.fit_outputs(frame, "x", 0, shelf)
     assert "N" in out[5] and out[6] is None and out[7] is True  # the message, no law, the button stays off
-    options, value, tab, error = callbacks.use_law(_data_url("{not json"), "law.json", None, shelf, "plan-law-upload")
+    options, value, tab, error = callbacks.use_law(
+        _data_url("{not json"), "law.json", None, shelf, "plan-law-upload"
+    )
     assert "not JSON" in error and value is not None  # no_update: the law stays as it was
 
 
@@ -219,7 +257,9 @@ def test_downloads_are_what_the_cli_writes(shelf):
     assert {k: v for k, v in page.items() if k != "inputs"} == {k: v for k, v in cli.items() if k != "inputs"}
     assert cli["inputs"] == {**page["inputs"], "dtype": "bf16", "shape_style": "llama"}
     markdown = callbacks.plan_download("markdown", values, shelf)["content"]
-    assert markdown.strip() == CliRunner().invoke(main, ["plan", *flags(PLANS[1]), "--markdown"]).output.strip()
+    assert (
+        markdown.strip() == CliRunner().invoke(main, ["plan", *flags(PLANS[1]), "--markdown"]).output.strip()
+    )
     report = callbacks.plan_download("html", values, shelf)["content"]
     assert report.startswith("<!DOCTYPE html>") and "optimal-zone" in report
 
@@ -244,10 +284,17 @@ def test_app_command_help_and_loopback_default():
     assert "127.0.0.1" in result.output
 
 
-@pytest.mark.parametrize("gpus, accelerator, expected", [
-    ("256xH100", "A100-80GB", "256xA100-80GB"), ("64x8xH100", "H200", "64x8xH200"), ("128", "L4", "128xL4"),
-    ("", "L4", "L4"), ("H100", "MI300X", "MI300X"), ("256xH100", None, "256xH100"),
-])
+@pytest.mark.parametrize(
+    "gpus, accelerator, expected",
+    [
+        ("256xH100", "A100-80GB", "256xA100-80GB"),
+        ("64x8xH100", "H200", "64x8xH200"),
+        ("128", "L4", "128xL4"),
+        ("", "L4", "L4"),
+        ("H100", "MI300X", "MI300X"),
+        ("256xH100", None, "256xH100"),
+    ],
+)
 def test_the_accelerator_menu_keeps_the_device_count(gpus, accelerator, expected):
     from scaling.units import parse_cluster
 
@@ -257,8 +304,9 @@ def test_the_accelerator_menu_keeps_the_device_count(gpus, accelerator, expected
 
 def test_a_request_beyond_the_upload_limit_is_refused():
     app = create_app(max_upload_bytes=1000)
-    response = app.server.test_client().post("/_dash-update-component", data=b"x" * 100_000,
-                                             content_type="application/json")
+    response = app.server.test_client().post(
+        "/_dash-update-component", data=b"x" * 100_000, content_type="application/json"
+    )
     assert response.status_code == 413
 
 
@@ -276,5 +324,7 @@ def test_a_law_file_that_is_not_a_preset_plans_and_draws(shelf):
     out = callbacks.plan_outputs(values, shelf)
     assert out[6] == "" and not any(out[10:])
     assert any(t.meta and t.meta.get("law") == "mylaw" for t in out[2].data)
-    reference = summary_values(callbacks.plan_outputs(callbacks.plan_from_url("?gpus=256xH100&days=30"), shelf)[0])
+    reference = summary_values(
+        callbacks.plan_outputs(callbacks.plan_from_url("?gpus=256xH100&days=30"), shelf)[0]
+    )
     assert summary_values(out[0])["params"] == reference["params"]  # the same constants plan the same model

@@ -25,7 +25,9 @@ CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)"),
-    pytest.mark.skipif(CHROMEDRIVER is None, reason="no chromedriver on PATH (apt-get install chromium-driver)"),
+    pytest.mark.skipif(
+        CHROMEDRIVER is None, reason="no chromedriver on PATH (apt-get install chromium-driver)"
+    ),
 ]
 
 
@@ -52,8 +54,14 @@ def browser():
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1500,1800",
-                "--disable-background-networking", "--disable-component-update"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1500,1800",
+        "--disable-background-networking",
+        "--disable-component-update",
+    ):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -80,6 +88,7 @@ def retype(field, text: str) -> None:
 
 def shown(driver, key: str, timeout: float = 60) -> float:
     """The exact value of a summary cell once the plan is on the page (read again if the page re-renders)."""
+
     def value(d):
         cells = d.find_elements(By.ID, f"plan-value-{key}")
         return cells[0].get_attribute("data-value") if cells else None

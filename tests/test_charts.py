@@ -109,14 +109,32 @@ def test_known_models_are_placed_with_hover_text():
     (trace,) = _by_meta(fig, kind="known-models")
     models = charts.read_known_models()
     names = [m["name"] for m in models]
-    for expected in ("GPT-3", "Gopher", "Chinchilla", "LaMDA", "MT-NLG", "PaLM", "BLOOM", "OPT", "LLaMA",
-                     "Llama 2", "Llama 3", "BloombergGPT"):
+    for expected in (
+        "GPT-3",
+        "Gopher",
+        "Chinchilla",
+        "LaMDA",
+        "MT-NLG",
+        "PaLM",
+        "BLOOM",
+        "OPT",
+        "LLaMA",
+        "Llama 2",
+        "Llama 3",
+        "BloombergGPT",
+    ):
         assert any(n.startswith(expected) for n in names), expected
     i = names.index("Chinchilla 70B")
     assert trace.x[i] == pytest.approx(6 * 70e9 * 1.4e12) and trace.y[i] == pytest.approx(70e9)
     hover = trace.hovertext[i]
-    for text in ("Chinchilla 70B", "parameters: 70B", "tokens: 1.4T", "5.88e23 FLOP", "PF-days",
-                 "tokens per parameter: 20"):
+    for text in (
+        "Chinchilla 70B",
+        "parameters: 70B",
+        "tokens: 1.4T",
+        "5.88e23 FLOP",
+        "PF-days",
+        "tokens per parameter: 20",
+    ):
         assert text in hover
     j = names.index("Llama 3.1 405B")
     assert trace.x[j] == pytest.approx(3.8e25) and "published" in trace.hovertext[j]
@@ -149,7 +167,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
         boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     for i, box in enumerate(boxes):
         assert 0 <= box[0] and box[2] <= 990 and 0 <= box[1] and box[3] <= 450
-        assert not any(charts._overlap(box, other) for other in boxes[i + 1:] + markers)
+        assert not any(charts._overlap(box, other) for other in boxes[i + 1 :] + markers)
 
 
 def test_known_models_csv_flops_follow_their_method():
@@ -187,7 +205,9 @@ def test_fitted_law_band_comes_from_its_bootstrap_replicates():
     lo, hi = law.optimal(C).intervals["params"]
     np.testing.assert_allclose(lower.y, lo, rtol=1e-12)
     np.testing.assert_allclose(band.y, hi, rtol=1e-12)
-    assert np.all(np.asarray(lower.y) < np.asarray(line.y)) and np.all(np.asarray(line.y) < np.asarray(band.y))
+    assert np.all(np.asarray(lower.y) < np.asarray(line.y)) and np.all(
+        np.asarray(line.y) < np.asarray(band.y)
+    )
     assert band.meta["level"] == pytest.approx(0.8)
 
 
@@ -253,9 +273,14 @@ def test_every_log_axis_of_the_run_charts_has_three_labelled_ticks_inside_its_da
         "yaxis2": [v for t in fig.data if t.yaxis == "y2" for v in t.y],
     }
     runs = runs.assign(loss=runs["loss"] + 0.01)  # a frontier and diagnostics of the same sweep
-    frontier, diagnostics = charts.frontier_figure(runs, "chinchilla"), charts.diagnostics_figure(runs, "chinchilla")
+    frontier, diagnostics = (
+        charts.frontier_figure(runs, "chinchilla"),
+        charts.diagnostics_figure(runs, "chinchilla"),
+    )
     checks = [(fig, name, values) for name, values in spans.items()] + [
-        (frontier, "xaxis", [v for t in frontier.data for v in t.x]), (diagnostics, "xaxis2", list(runs["C"]))]
+        (frontier, "xaxis", [v for t in frontier.data for v in t.x]),
+        (diagnostics, "xaxis2", list(runs["C"])),
+    ]
     for fig, name, values in checks:
         axis = fig.layout[name]
         assert axis.type == "log"
@@ -279,8 +304,10 @@ def test_loss_axes_carry_the_runs_loss_unit(runs):
 
 # --------------------------------------------------------------------------------------- frontier
 def test_frontier_line_band_holdout_and_target(runs):
-    law = with_replicates(get_law("chinchilla"),
-                          get_law("chinchilla").params * np.exp(0.01 * np.random.default_rng(1).standard_normal((100, 5))))
+    law = with_replicates(
+        get_law("chinchilla"),
+        get_law("chinchilla").params * np.exp(0.01 * np.random.default_rng(1).standard_normal((100, 5))),
+    )
     held = np.asarray(runs["C"] >= 1e21)
     fig = charts.frontier_figure(runs, law, holdout=held, target_flops="1e22")
     for kind in ("frontier", "extrapolation"):
@@ -301,8 +328,12 @@ def test_frontier_line_band_holdout_and_target(runs):
 def test_memory_bars_sum_to_each_total_and_capacity_is_drawn():
     from scaling.memory import estimate_memory
 
-    breakdowns = {f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z,
-                                                flash_attention=True) for z in range(4)}
+    breakdowns = {
+        f"ZeRO-{z}": estimate_memory(
+            "llama-2-7b", devices=8, accelerator="H100", zero=z, flash_attention=True
+        )
+        for z in range(4)
+    }
     fig = charts.memory_figure(breakdowns)
     bars = [t for t in fig.data if t.type == "bar"]
     for i, (label, b) in enumerate(breakdowns.items()):
@@ -330,17 +361,23 @@ def test_memory_chart_is_the_memory_command_with_its_own_defaults(tmp_path):
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     for zero in range(4):
-        cli = CliRunner().invoke(main, ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero",
-                                        str(zero), "--json"])
+        cli = CliRunner().invoke(
+            main,
+            ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", str(zero), "--json"],
+        )
         total = json.loads(cli.output)["total_bytes"]
         assert f"{total / GIB:.4g}"[:4] in html  # the bar's total label, e.g. "33.5 GiB"
     from scaling.memory import memory_across
 
-    fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train"))
+    fig = charts.memory_figure(
+        memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train")
+    )
     bars = [t for t in fig.data if t.type == "bar"]
     for zero in range(4):
-        cli = CliRunner().invoke(main, ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero",
-                                        str(zero), "--json"])
+        cli = CliRunner().invoke(
+            main,
+            ["memory", "llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", str(zero), "--json"],
+        )
         total = json.loads(cli.output)["total_bytes"]
         assert sum(t.y[zero] for t in bars) == pytest.approx(total / GIB, rel=1e-9)
 
@@ -348,14 +385,25 @@ def test_memory_chart_is_the_memory_command_with_its_own_defaults(tmp_path):
 def test_memory_chart_states_its_assumptions_and_names_what_varies():
     from scaling.memory import memory_across
 
-    fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train"))
+    fig = charts.memory_figure(
+        memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train")
+    )
     title = fig.layout.title.text
     assert title.startswith("Memory per device across ZeRO stages: llama-2-7b")
     for text in ("FlashAttention", "sequence 4,096 tokens", "micro-batch 1", "bf16", "8xH100"):
         assert text in title, text
     assert "ZeRO-" not in fig.layout.meta["assumptions"]  # what varies is not an assumption
-    fig = charts.memory_figure(memory_across("llama-2-7b", "recompute", devices=8, accelerator="H100",
-                                             flash_attention=False, seq_len=2048, micro_batch=2))
+    fig = charts.memory_figure(
+        memory_across(
+            "llama-2-7b",
+            "recompute",
+            devices=8,
+            accelerator="H100",
+            flash_attention=False,
+            seq_len=2048,
+            micro_batch=2,
+        )
+    )
     title = fig.layout.title.text
     assert "across recomputation settings" in title
     assert "standard attention" in title and "sequence 2,048 tokens" in title and "micro-batch 2" in title
@@ -430,7 +478,9 @@ def test_save_rejects_unknown_suffix_and_explains_image_export(tmp_path, monkeyp
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "kaleido" else real(name, *a)
+    )
     with pytest.raises(ScalingError, match=r"scaling\[export\].*chromium"):
         charts.save(fig, tmp_path / "chart.png")
 
@@ -454,8 +504,21 @@ def test_cli_zone_writes_html(tmp_path):
     from scaling.cli import main
 
     out = tmp_path / "zone.html"
-    result = CliRunner().invoke(main, ["chart", "zone", "--plan-params", "7B", "--plan-tokens", "2T",
-                                       "--laws", "chinchilla,epoch", "-o", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "chart",
+            "zone",
+            "--plan-params",
+            "7B",
+            "--plan-tokens",
+            "2T",
+            "--laws",
+            "chinchilla,epoch",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and out.stat().st_size > 3_000_000
 
@@ -476,19 +539,47 @@ def test_cli_isoflop_and_memory(tmp_path, runs):
 
     path = tmp_path / "runs.csv"
     runs.to_csv(path, index=False)
-    result = CliRunner().invoke(main, ["chart", "isoflop", str(tmp_path), "-o", str(tmp_path / "iso.html"),
-                                       "--plotlyjs", "directory"])
+    result = CliRunner().invoke(
+        main, ["chart", "isoflop", str(tmp_path), "-o", str(tmp_path / "iso.html"), "--plotlyjs", "directory"]
+    )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["chart", "memory", "llama-2-7b", "--gpus", "8xH100", "--no-flash",
-                                       "-o", str(tmp_path / "mem.html"), "--plotlyjs", "directory"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "chart",
+            "memory",
+            "llama-2-7b",
+            "--gpus",
+            "8xH100",
+            "--no-flash",
+            "-o",
+            str(tmp_path / "mem.html"),
+            "--plotlyjs",
+            "directory",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["chart", "diagnostics", str(path), "--law", "chinchilla",
-                                       "-o", str(tmp_path / "diag.html"), "--plotlyjs", "directory"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "chart",
+            "diagnostics",
+            str(path),
+            "--law",
+            "chinchilla",
+            "-o",
+            str(tmp_path / "diag.html"),
+            "--plotlyjs",
+            "directory",
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
 def test_chart_command_module_imports_no_plotting_stack():
-    code = ("import sys, scaling.commands.charts; "
-            "print(sorted(m for m in ('plotly', 'pandas', 'scipy', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, scaling.commands.charts; "
+        "print(sorted(m for m in ('plotly', 'pandas', 'scipy', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -30,10 +30,24 @@ def render(path, *extra: str) -> str:
     """The DOM after plotly has drawn, from a headless Chromium with networking off."""
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--window-size=1200,800", "--virtual-time-budget=5000", *extra, path.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--window-size=1200,800",
+                "--virtual-time-budget=5000",
+                *extra,
+                path.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -52,8 +66,10 @@ def runs():
 
 
 def test_zone_chart_renders_offline(tmp_path):
-    law = with_replicates(get_law("epoch"),
-                          get_law("epoch").params * np.exp(0.02 * np.random.default_rng(0).standard_normal((100, 5))))
+    law = with_replicates(
+        get_law("epoch"),
+        get_law("epoch").params * np.exp(0.02 * np.random.default_rng(0).standard_normal((100, 5))),
+    )
     fig = charts.zone_figure(plan={"params": 7e9, "tokens": 2e12}, fitted=law)
     path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
     dom = render(path, "--dump-dom")
@@ -64,8 +80,9 @@ def test_zone_chart_renders_offline(tmp_path):
 def test_isoflop_frontier_diagnostics_render(tmp_path, runs):
     figures = {
         "isoflop": charts.isoflop_figure(runs, fit_isoflop(runs)),
-        "frontier": charts.frontier_figure(runs, "chinchilla", holdout=np.asarray(runs["C"] >= 1e21),
-                                           target_flops=1e22),
+        "frontier": charts.frontier_figure(
+            runs, "chinchilla", holdout=np.asarray(runs["C"] >= 1e21), target_flops=1e22
+        ),
         "diagnostics": charts.diagnostics_figure(runs, "chinchilla"),
     }
     for name, fig in figures.items():
@@ -77,8 +94,9 @@ def test_isoflop_frontier_diagnostics_render(tmp_path, runs):
 def test_memory_chart_renders(tmp_path):
     from scaling.memory import estimate_memory
 
-    fig = charts.memory_figure({f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z)
-                                for z in range(4)})
+    fig = charts.memory_figure(
+        {f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z) for z in range(4)}
+    )
     path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
     dom = render(path, "--dump-dom")
     assert_drawn(dom, fig)
@@ -139,9 +157,15 @@ def rendered_boxes(driver, path):
     return driver.execute_script(BOXES_JS)
 
 
-@pytest.mark.parametrize("plan", [None, {"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"},
-                                  {"params": 70e9, "tokens": 1.4e12, "name": "this plan (llama-2-70b-like)"}],
-                         ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B"])
+@pytest.mark.parametrize(
+    "plan",
+    [
+        None,
+        {"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"},
+        {"params": 70e9, "tokens": 1.4e12, "name": "this plan (llama-2-70b-like)"},
+    ],
+    ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B"],
+)
 def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
     fig = charts.zone_figure(plan=plan)
     path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
@@ -153,7 +177,7 @@ def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
         assert plan["name"] in names
     assert len(markers) == len(charts.read_known_models()) + (1 if plan else 0)
     for i, (name, box) in enumerate(texts):
-        for other, other_box in texts[i + 1:]:
+        for other, other_box in texts[i + 1 :]:
             assert not _overlaps(box, other_box), f"label {name!r} overlaps label {other!r}"
         for marker in markers:
             assert not _overlaps(box, marker), f"label {name!r} overlaps a marker at {marker}"
@@ -162,7 +186,10 @@ def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
 def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):
     from scaling.memory import memory_across
 
-    for case in ({"flash_attention": True}, {"flash_attention": False}):  # the capacity line below and above bars
+    for case in (
+        {"flash_attention": True},
+        {"flash_attention": False},
+    ):  # the capacity line below and above bars
         fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", **case))
         path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
         driver.get(path.resolve().as_uri())
@@ -178,8 +205,11 @@ def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):
             assert not _overlaps(boxes["label"][0], bar)
 
 
-@pytest.mark.parametrize("budgets", [(3e9, 1e10), (3e11, 6e11, 1.2e12), (6e18, 1e19, 3e19, 1e20, 3e20, 1e21)],
-                         ids=["smoke", "small", "chinchilla"])
+@pytest.mark.parametrize(
+    "budgets",
+    [(3e9, 1e10), (3e11, 6e11, 1.2e12), (6e18, 1e19, 3e19, 1e20, 3e20, 1e21)],
+    ids=["smoke", "small", "chinchilla"],
+)
 def test_isoflop_tick_labels_are_drawn_and_apart_on_every_axis(tmp_path, driver, budgets):
     import warnings
 
@@ -203,5 +233,5 @@ def test_isoflop_tick_labels_are_drawn_and_apart_on_every_axis(tmp_path, driver,
     for axis, labels in ticks.items():
         assert len(labels) >= 3, (axis, [t for t, _ in labels])
         for i, (text, box) in enumerate(labels):
-            for other, other_box in labels[i + 1:]:
+            for other, other_box in labels[i + 1 :]:
                 assert not _overlaps(box, other_box), f"{axis}: tick {text!r} overlaps {other!r}"

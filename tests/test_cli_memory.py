@@ -18,7 +18,19 @@ def run(*args):
 
 
 def test_json_keys_and_fits():
-    r = run("llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", "3", "--flash", "--recompute", "selective", "--json")
+    r = run(
+        "llama-2-7b",
+        "--mode",
+        "train",
+        "--gpus",
+        "8xH100",
+        "--zero",
+        "3",
+        "--flash",
+        "--recompute",
+        "selective",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     for key in KEYS:
@@ -28,13 +40,27 @@ def test_json_keys_and_fits():
 
 
 def test_json_without_accelerator_has_null_fits():
-    d = json.loads(run("--params", "7.5B", "--gpus", "64", "--zero", "1", "--convention", "zero", "--json").output)
+    d = json.loads(
+        run("--params", "7.5B", "--gpus", "64", "--zero", "1", "--convention", "zero", "--json").output
+    )
     assert d["fits"] is None
     assert d["total_bytes"] / 1e9 == pytest.approx(31.406, rel=1e-4)
 
 
 def test_table_output_names_terms_and_verdict():
-    r = run("llama-2-70b", "--mode", "infer", "--gpus", "8xH100", "--tp", "8", "--batch", "16", "--context", "4096")
+    r = run(
+        "llama-2-70b",
+        "--mode",
+        "infer",
+        "--gpus",
+        "8xH100",
+        "--tp",
+        "8",
+        "--batch",
+        "16",
+        "--context",
+        "4096",
+    )
     assert r.exit_code == 0, r.output
     for word in ("weights", "kv_cache", "overhead", "total per device", "fits", "headroom", "GiB"):
         assert word in r.output
@@ -47,17 +73,43 @@ def test_offload_shows_cpu_memory():
 
 
 def test_qlora_finetune():
-    r = run("llama-2-7b", "--mode", "finetune", "--lora-rank", "16", "--quant", "nf4", "--gpus", "1xA100-80GB", "--flash",
-            "--seq-len", "2048", "--json")
+    r = run(
+        "llama-2-7b",
+        "--mode",
+        "finetune",
+        "--lora-rank",
+        "16",
+        "--quant",
+        "nf4",
+        "--gpus",
+        "1xA100-80GB",
+        "--flash",
+        "--seq-len",
+        "2048",
+        "--json",
+    )
     d = json.loads(r.output)
     assert r.exit_code == 0 and d["fits"] is True and d["weights_bytes"] < 5e9
 
 
 def test_search_prints_layouts():
-    r = run("gpt3-175b", "--gpus", "1024xA100-80GB", "--global-batch", "1536", "--seq-len", "2048", "--search", "--top", "3")
+    r = run(
+        "gpt3-175b",
+        "--gpus",
+        "1024xA100-80GB",
+        "--global-batch",
+        "1536",
+        "--seq-len",
+        "2048",
+        "--search",
+        "--top",
+        "3",
+    )
     assert r.exit_code == 0, r.output
     assert "candidates" in r.output and "tokens/s" in r.output
-    d = json.loads(run("gpt3-175b", "--gpus", "64xA100-80GB", "--global-batch", "64", "--search", "--json").output)
+    d = json.loads(
+        run("gpt3-175b", "--gpus", "64xA100-80GB", "--global-batch", "64", "--search", "--json").output
+    )
     assert d["layouts"] and all(row["fits"] for row in d["layouts"])
 
 
@@ -74,13 +126,26 @@ def test_search_default_batch_is_the_plans_deepseek_b_opt():
 
 def test_readme_qlora_int4_fits_an_rtx_4090():
     """The README's example: a 24 GiB card (nvidia-smi total 24,564 MiB) holds LoRA r16 on int4 llama-2-7b."""
-    r = run("llama-2-7b", "--mode", "finetune", "--lora-rank", "16", "--quant", "int4", "--gpus", "RTX-4090", "--json")
+    r = run(
+        "llama-2-7b",
+        "--mode",
+        "finetune",
+        "--lora-rank",
+        "16",
+        "--quant",
+        "int4",
+        "--gpus",
+        "RTX-4090",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["capacity_bytes"] == 24 * 2**30 and d["fits"] is True
 
 
-@pytest.mark.parametrize("gpu, gib", [("H100", 80), ("A100-40GB", 40), ("RTX-4090", 24), ("TPU-v4", 32), ("TPU-v5e", 16)])
+@pytest.mark.parametrize(
+    "gpu, gib", [("H100", 80), ("A100-40GB", 40), ("RTX-4090", 24), ("TPU-v4", 32), ("TPU-v5e", 16)]
+)
 def test_capacity_in_the_unit_the_vendor_means(gpu, gib):
     """Vendors' HBM/GDDR "GB" are GiB: an H100 shows 80 GiB (nvidia-smi: 81,559 MiB), not 74.5."""
     r = run("llama-2-7b", "--gpus", f"1x{gpu}")
@@ -98,7 +163,18 @@ def test_search_on_pcie_cards_does_not_rank_tp8_first():
 
 
 def test_search_prints_mfu_and_hfu_on_the_6nd_convention():
-    r = run("gpt3-175b", "--gpus", "1024xA100-80GB", "--global-batch", "1536", "--seq-len", "2048", "--search", "--top", "3")
+    r = run(
+        "gpt3-175b",
+        "--gpus",
+        "1024xA100-80GB",
+        "--global-batch",
+        "1536",
+        "--seq-len",
+        "2048",
+        "--search",
+        "--top",
+        "3",
+    )
     assert r.exit_code == 0, r.output
     assert "MFU" in r.output and "HFU" in r.output and "6nd model FLOPs" in r.output
 
@@ -203,7 +279,9 @@ def test_chart_memory_draws_the_memory_commands_numbers(monkeypatch, tmp_path):
     bars = _chart_breakdowns(monkeypatch, tmp_path, "llama-2-7b", "--gpus", "8xH100")
     assert list(bars) == ["ZeRO-0", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
     for stage in range(4):
-        d = json.loads(run("llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", str(stage), "--json").stdout)
+        d = json.loads(
+            run("llama-2-7b", "--mode", "train", "--gpus", "8xH100", "--zero", str(stage), "--json").stdout
+        )
         assert bars[f"ZeRO-{stage}"].to_dict() == d
 
 
@@ -226,7 +304,9 @@ def test_chart_memory_agrees_with_the_command_everywhere(tmp_path_factory, model
     charts.memory_figure = lambda b, *a, **k: (seen.update(b), real(b, *a, **k))[1]
     try:
         out = tmp_path_factory.mktemp("chart") / "m.html"
-        r = CliRunner().invoke(main, ["chart", "memory", model, "--gpus", gpus, "--across", across, *flash, "-o", str(out)])
+        r = CliRunner().invoke(
+            main, ["chart", "memory", model, "--gpus", gpus, "--across", across, *flash, "-o", str(out)]
+        )
     finally:
         charts.memory_figure = real
     assert r.exit_code == 0, r.output
@@ -240,7 +320,9 @@ def test_chart_memory_agrees_with_the_command_everywhere(tmp_path_factory, model
 def test_gpus_json_lists_capacity_in_gib_and_links_with_sources():
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(main, ["gpus", "--json"]).stdout)}
     h100 = rows["H100-SXM"]
-    assert h100["memory_gib"] == 80 and h100["memory_bytes"] == 80 * 2**30 and h100["memory_listed"] == "80GiB"
+    assert (
+        h100["memory_gib"] == 80 and h100["memory_bytes"] == 80 * 2**30 and h100["memory_listed"] == "80GiB"
+    )
     assert h100["intra_node_link"] == "NVLink4" and h100["intra_node_bytes_per_s"] == 450e9
     assert all(r["link_source"] and r["source"] for r in rows.values())
     assert {r["intra_node_link"] for n, r in rows.items() if n in ("RTX-4090", "L4", "A10")} == {"PCIe4"}

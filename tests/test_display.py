@@ -44,8 +44,9 @@ def _results():
         "Plan": _plan,
         "MemoryBreakdown": lambda: estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=3),
         "TrainingFlops": lambda: training_flops(spec, 2e12),
-        "ComputeCost": lambda: compute_cost(8.09e22, accelerator="A100-80GB", devices=64, mfu=0.4,
-                                            price_usd_per_hour=2.0),
+        "ComputeCost": lambda: compute_cost(
+            8.09e22, accelerator="A100-80GB", devices=64, mfu=0.4, price_usd_per_hour=2.0
+        ),
         "Allocation": lambda: get_law("epoch").optimal(5.76e23),
         "Law": lambda: get_law("chinchilla"),
         "AllocationLaw": lambda: get_law("kaplan"),
@@ -63,8 +64,11 @@ def result(request):
 
 
 def _numbers(result) -> dict[str, object]:
-    return {k: v for k, v in flat_values(result.to_dict()).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: v
+        for k, v in flat_values(result.to_dict()).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def test_every_result_is_displayable(result):
@@ -90,7 +94,11 @@ def test_pandas_row_is_to_dict(result):
     series = result.to_series()
     numbers = _numbers(result)
     # a class with its own pandas row (MemoryBreakdown's flat row) keeps its top-level values under their keys
-    keys = numbers if type(result).to_series is Displayable.to_series else [k for k in numbers if k in series.index]
+    keys = (
+        numbers
+        if type(result).to_series is Displayable.to_series
+        else [k for k in numbers if k in series.index]
+    )
     assert keys
     for key in keys:
         assert float(series[key]) == pytest.approx(float(numbers[key]), rel=1e-12), key
@@ -119,9 +127,16 @@ def test_values_are_shown_in_their_units():
     assert [row[0] for row in table.rows] == ["a.b_bytes", "c"]
 
 
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5)),
-                    lambda children: st.lists(children, max_size=3)
-                    | st.dictionaries(st.text(min_size=1, max_size=4), children, max_size=3), max_leaves=12))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5)),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(min_size=1, max_size=4), children, max_size=3)
+        ),
+        max_leaves=12,
+    )
+)
 def test_flat_values_keep_every_leaf(value):
     flat = flat_values({"root": value})
     assert all(isinstance(k, str) and k.startswith("root") for k in flat)
@@ -132,8 +147,10 @@ def test_flat_values_keep_every_leaf(value):
 
 
 def test_display_adds_nothing_to_the_cli_startup():
-    code = ("import sys, scaling.cli; print(sorted(m for m in ('pandas', 'plotly', 'numpy', 'IPython') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, scaling.cli; print(sorted(m for m in ('pandas', 'plotly', 'numpy', 'IPython') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

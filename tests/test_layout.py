@@ -38,7 +38,9 @@ def test_constraints_hold(gpt3_all):
 
 
 def test_ranking_is_by_step_time_and_top_layout_is_sane():
-    df = search_layouts("gpt3-175b", devices=1024, accelerator="A100-80GB", global_batch=1536, seq_len=2048, top=10)
+    df = search_layouts(
+        "gpt3-175b", devices=1024, accelerator="A100-80GB", global_batch=1536, seq_len=2048, top=10
+    )
     assert len(df) == 10 and df["fits"].all()
     assert df["step_s"].is_monotonic_increasing
     best = df.iloc[0]
@@ -58,8 +60,12 @@ def test_search_memory_matches_estimate_memory():
 
 
 def test_more_memory_pressure_means_fewer_layouts():
-    small = search_layouts("llama-2-13b", devices=8, accelerator="A100-40GB", global_batch=32, seq_len=4096, top=None)
-    large = search_layouts("llama-2-13b", devices=8, accelerator="A100-80GB", global_batch=32, seq_len=4096, top=None)
+    small = search_layouts(
+        "llama-2-13b", devices=8, accelerator="A100-40GB", global_batch=32, seq_len=4096, top=None
+    )
+    large = search_layouts(
+        "llama-2-13b", devices=8, accelerator="A100-80GB", global_batch=32, seq_len=4096, top=None
+    )
     assert len(large) > len(small)
 
 
@@ -125,7 +131,9 @@ def test_links_come_from_the_catalog():
 
     assert bandwidths(get_accelerator("H100")) == (450e9, 50e9)
     assert bandwidths(get_accelerator("RTX-4090"))[0] == 32e9
-    df = search_layouts("llama-2-7b", devices=8, accelerator="RTX-4090", global_batch=256, seq_len=4096, top=1)
+    df = search_layouts(
+        "llama-2-7b", devices=8, accelerator="RTX-4090", global_batch=256, seq_len=4096, top=1
+    )
     assert df.iloc[0]["tp"] < 8 and df.attrs["intra_node_link"] == "PCIe4"
 
 

@@ -66,7 +66,12 @@ def test_zero_table1_through_estimate_memory_matches_helper():
 
 
 def test_fsdp_names_map_to_zero_stages():
-    assert [zero_stage(n) for n in ("NO_SHARD", "SHARD_GRAD_OP", "FULL_SHARD", "HYBRID_SHARD")] == [0, 2, 3, 3]
+    assert [zero_stage(n) for n in ("NO_SHARD", "SHARD_GRAD_OP", "FULL_SHARD", "HYBRID_SHARD")] == [
+        0,
+        2,
+        3,
+        3,
+    ]
     full = estimate_memory(7.5e9, devices=64, zero="FULL_SHARD", convention="zero").total_bytes
     assert full == estimate_memory(7.5e9, devices=64, zero=3, convention="zero").total_bytes
 
@@ -74,7 +79,12 @@ def test_fsdp_names_map_to_zero_stages():
 def test_megatron_18_bytes_per_param():
     m = estimate_memory(1e9, convention="megatron", micro_batch=0)
     assert m.total_bytes == pytest.approx(18e9)  # 2 bf16 + 4 fp32 main + 4 fp32 grads + 8 Adam
-    assert (m.weights_bytes, m.master_weights_bytes, m.gradients_bytes, m.optimizer_bytes) == (2e9, 4e9, 4e9, 8e9)
+    assert (m.weights_bytes, m.master_weights_bytes, m.gradients_bytes, m.optimizer_bytes) == (
+        2e9,
+        4e9,
+        4e9,
+        8e9,
+    )
 
 
 # --------------------------------------------------------------------------------- Korthikanti
@@ -87,7 +97,14 @@ KORTHIKANTI = {
     "530B": (20480, 128, (0.8203, 0.4785, 0.5078, 0.1660, 0.0781, 3.8281)),
     "1T": (25600, 160, (1.0254, 0.5981, 0.6348, 0.2075, 0.0977, 4.7852)),
 }
-CONFIGS = [(8, False, "none"), (8, True, "none"), (8, False, "selective"), (8, True, "selective"), (8, False, "full"), (1, False, "none")]
+CONFIGS = [
+    (8, False, "none"),
+    (8, True, "none"),
+    (8, False, "selective"),
+    (8, True, "selective"),
+    (8, False, "full"),
+    (1, False, "none"),
+]
 
 
 @pytest.mark.parametrize("model", list(KORTHIKANTI))
@@ -102,8 +119,12 @@ def test_korthikanti_table2_formulas_exact():
     s, b, h, a, t = 2048, 1, 12288, 96, 8
     sbh = s * b * h
     assert activation_bytes_per_layer(s, b, h, a) == pytest.approx(sbh * (34 + 5 * a * s / h))
-    assert activation_bytes_per_layer(s, b, h, a, t) == pytest.approx(sbh * (10 + 24 / t + 5 * a * s / (h * t)))
-    assert activation_bytes_per_layer(s, b, h, a, t, True) == pytest.approx(sbh * (34 / t + 5 * a * s / (h * t)))
+    assert activation_bytes_per_layer(s, b, h, a, t) == pytest.approx(
+        sbh * (10 + 24 / t + 5 * a * s / (h * t))
+    )
+    assert activation_bytes_per_layer(s, b, h, a, t, True) == pytest.approx(
+        sbh * (34 / t + 5 * a * s / (h * t))
+    )
     assert activation_bytes_per_layer(s, b, h, a, t, False, "selective") == pytest.approx(sbh * (10 + 24 / t))
     assert activation_bytes_per_layer(s, b, h, a, t, True, "selective") == pytest.approx(sbh * 34 / t)
     assert activation_bytes_per_layer(s, b, h, a, t, False, "full") == pytest.approx(2 * sbh)
@@ -125,7 +146,9 @@ def test_pipeline_first_stage_holds_all_layers_worth():
     layer = float(activation_bytes_per_layer(2048, 1, 12288, 96, 8, True, "selective"))
     assert eight.activations_bytes == pytest.approx(96 * layer + 8 * 2048 * 12288 / 8, rel=1e-9)
     assert one.logits_bytes == pytest.approx(4 * 2048 * 50257 / 8)  # fp32 logits 4sbv/t
-    inter = estimate_memory(spec, devices=64, tp=8, pp=8, sp=True, recompute="selective", interleave=3, overhead_bytes=0)
+    inter = estimate_memory(
+        spec, devices=64, tp=8, pp=8, sp=True, recompute="selective", interleave=3, overhead_bytes=0
+    )
     assert inter.activations_bytes == pytest.approx(eight.activations_bytes * (1 + 7 / 24))
 
 
@@ -183,8 +206,12 @@ def test_accelerate_bert_base_cased():
     assert round(fp32.total_bytes / MIB, 2) == 413.17
     assert round(fp16.total_bytes / MIB, 2) == 206.59
     assert round(train.total_bytes / GIB, 2) == 1.61
-    int8 = estimate_memory("bert-base-cased", mode="infer", precision="fp32", quant="int8", convention="accelerate")
-    int4 = estimate_memory("bert-base-cased", mode="infer", precision="fp32", quant="int4", convention="accelerate")
+    int8 = estimate_memory(
+        "bert-base-cased", mode="infer", precision="fp32", quant="int8", convention="accelerate"
+    )
+    int4 = estimate_memory(
+        "bert-base-cased", mode="infer", precision="fp32", quant="int4", convention="accelerate"
+    )
     assert round(int8.total_bytes / MIB, 2) == 103.29
     assert round(int4.total_bytes / MIB, 2) == 51.65
     half_train = estimate_memory("bert-base-cased", mode="train", precision="fp16", convention="accelerate")
@@ -195,7 +222,10 @@ def test_course_1b_params_4gb_24gb():
     """deeplearning.ai: 1B params = 4 GB to store, about 24 GB to train at fp32; 175B -> 4,200 GB."""
     assert estimate_memory(1e9, mode="infer", precision="fp32", convention="course").total_bytes == 4e9
     assert estimate_memory(1e9, mode="infer", precision="fp16", convention="course").total_bytes == 2e9
-    assert estimate_memory(1e9, mode="infer", precision="fp32", quant="int8", convention="course").total_bytes == 1e9
+    assert (
+        estimate_memory(1e9, mode="infer", precision="fp32", quant="int8", convention="course").total_bytes
+        == 1e9
+    )
     assert estimate_memory(1e9, mode="train", precision="fp32", convention="course").total_bytes == 24e9
     assert estimate_memory(175e9, mode="train", precision="fp32", convention="course").total_bytes == 4200e9
 
@@ -218,7 +248,10 @@ def test_deepspeed_t5_3b_estimates():
     assert ds(3, zero_init=False) == (127.45, 6.09)
     # the live model (exact counts from the preset) gives 71.71 / 0.12, 63.74 / 0.79, 1.47 / 6.10
     t5 = get_preset("t5-3b")
-    live = {o: estimate_memory(t5, convention="deepspeed", devices=8, zero=3, offload=o) for o in ("both", "optimizer", None)}
+    live = {
+        o: estimate_memory(t5, convention="deepspeed", devices=8, zero=3, offload=o)
+        for o in ("both", "optimizer", None)
+    }
     assert [round(live[o].cpu_bytes / GIB, 2) for o in ("both", "optimizer", None)] == [71.71, 63.74, 1.47]
     assert [round(live[o].total_bytes / GIB, 2) for o in ("both", "optimizer", None)] == [0.12, 0.79, 6.10]
 
@@ -232,7 +265,9 @@ def test_deepspeed_t5_large_estimates():
 
 # ----------------------------------------------------------------------------- our full model
 def test_terms_sum_to_total_and_dict_keys():
-    m = estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=3, recompute="selective", flash_attention=True)
+    m = estimate_memory(
+        "llama-2-7b", devices=8, accelerator="H100", zero=3, recompute="selective", flash_attention=True
+    )
     assert sum(v for _, v, _ in m.terms) == pytest.approx(m.total_bytes)
     d = m.to_dict()
     for key in ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "kv_cache_bytes",
@@ -245,7 +280,9 @@ def test_terms_sum_to_total_and_dict_keys():
 
 def test_zero_and_offload_move_bytes_to_cpu():
     base = estimate_memory("llama-2-7b", devices=8, zero=3, micro_batch=0, overhead_bytes=0)
-    off = estimate_memory("llama-2-7b", devices=8, zero=3, offload="optimizer", micro_batch=0, overhead_bytes=0)
+    off = estimate_memory(
+        "llama-2-7b", devices=8, zero=3, offload="optimizer", micro_batch=0, overhead_bytes=0
+    )
     both = estimate_memory("llama-2-7b", devices=8, zero=3, offload="both", micro_batch=0, overhead_bytes=0)
     assert off.optimizer_bytes == 0 and off.master_weights_bytes == 0 and off.cpu_bytes > 0
     assert off.total_bytes < base.total_bytes and both.total_bytes < off.total_bytes
@@ -327,9 +364,14 @@ def test_value_objects_and_keywords_give_the_same_breakdown():
     objects = dict(
         precision=Precision.of("bf16", "adamw8bit"),
         parallel=Parallelism.of(16, tp=2, pp=2, zero=1),
-        workload=Workload.of(micro_batch=2, seq_len=2048, global_batch=64, recompute="selective", flash_attention=False),
+        workload=Workload.of(
+            micro_batch=2, seq_len=2048, global_batch=64, recompute="selective", flash_attention=False
+        ),
     )
-    assert estimate_memory("llama-2-7b", **keywords).to_dict() == estimate_memory("llama-2-7b", **objects).to_dict()
+    assert (
+        estimate_memory("llama-2-7b", **keywords).to_dict()
+        == estimate_memory("llama-2-7b", **objects).to_dict()
+    )
     with pytest.raises(TypeError, match="inside the Parallelism"):
         estimate_memory("llama-2-7b", parallel=Parallelism.of(8), tp=2)
     with pytest.raises(TypeError, match="unexpected"):
@@ -354,7 +396,9 @@ def test_memory_across_is_estimate_memory_with_each_setting():
     bars = memory_across("llama-2-7b", "zero", **common)
     assert list(bars) == ["ZeRO-0", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
     for stage in range(4):
-        assert bars[f"ZeRO-{stage}"].to_dict() == estimate_memory("llama-2-7b", zero=stage, **common).to_dict()
+        assert (
+            bars[f"ZeRO-{stage}"].to_dict() == estimate_memory("llama-2-7b", zero=stage, **common).to_dict()
+        )
     assert bars["ZeRO-3"].inputs["flash_attention"] is True  # the estimate's own default, as the command's
     assert list(memory_across("gpt2", "tp", devices=8)) == ["TP 1", "TP 2", "TP 4"]  # 12 heads: not 8
 
@@ -382,7 +426,9 @@ st = hypothesis.strategies
 
 @hypothesis.settings(max_examples=40, deadline=None)
 @hypothesis.given(
-    model=st.sampled_from(["llama-2-7b", "gpt2", "mixtral-8x7b", "t5-small", "llama-3-8b", "bert-base-uncased"]),
+    model=st.sampled_from(
+        ["llama-2-7b", "gpt2", "mixtral-8x7b", "t5-small", "llama-3-8b", "bert-base-uncased"]
+    ),
     devices=st.sampled_from([1, 8, 16, 64]),
     micro_batch=st.integers(0, 4),
     seq_len=st.sampled_from([128, 2048, 4096]),
@@ -393,8 +439,13 @@ st = hypothesis.strategies
 def test_memory_invariants(model, devices, micro_batch, seq_len, recompute, flash, precision):
     """Terms sum to the total; sharding more (higher ZeRO stage) never adds memory; a larger micro-batch
     never takes less; recomputation never adds memory; fits is total <= capacity."""
-    common = dict(devices=devices, seq_len=seq_len, flash_attention=flash, precision=precision, accelerator="H100")
-    by_stage = [estimate_memory(model, zero=z, micro_batch=micro_batch, recompute=recompute, **common) for z in range(4)]
+    common = dict(
+        devices=devices, seq_len=seq_len, flash_attention=flash, precision=precision, accelerator="H100"
+    )
+    by_stage = [
+        estimate_memory(model, zero=z, micro_batch=micro_batch, recompute=recompute, **common)
+        for z in range(4)
+    ]
     for m in by_stage:
         assert m.total_bytes == pytest.approx(sum(v for _, v, _ in m.terms), rel=1e-12)
         assert m.fits == (m.total_bytes <= m.capacity_bytes)

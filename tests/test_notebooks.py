@@ -32,11 +32,15 @@ def test_the_two_notebooks_exist_without_outputs():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError naming the cell that failed
     shown = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    html = [o["data"]["text/html"] for o in shown if o.get("output_type") == "execute_result"
-            and "text/html" in o.get("data", {})]
+    html = [
+        o["data"]["text/html"]
+        for o in shown
+        if o.get("output_type") == "execute_result" and "text/html" in o.get("data", {})
+    ]
     assert html, "no result displayed itself as HTML"
     assert not [o for o in shown if o.get("output_type") == "error"]

@@ -35,13 +35,19 @@ def create_app(runs_dir: str | Path | None = None, *, max_upload_bytes: int = MA
     if runs_dir is not None:
         folder = Path(runs_dir).expanduser().resolve()
         if not (folder / "runs.csv").is_file():
-            raise ScalingError(f"invalid --runs-dir {str(runs_dir)!r}: expected a sweep folder holding runs.csv")
+            raise ScalingError(
+                f"invalid --runs-dir {str(runs_dir)!r}: expected a sweep folder holding runs.csv"
+            )
     app = dash.Dash(__name__, title="scaling", serve_locally=True, update_title=None,
                     suppress_callback_exceptions=False)  # fmt: skip
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes * 1.4) + 65536  # base64 and the request
     shelf, configs = Shelf(), {}
-    app.layout = page.layout([law.name for law in list_laws()], [p.name for p in presets()],
-                             [a.name for a in accelerators()], str(folder) if folder else None)
+    app.layout = page.layout(
+        [law.name for law in list_laws()],
+        [p.name for p in presets()],
+        [a.name for a in accelerators()],
+        str(folder) if folder else None,
+    )
     callbacks.register(app, shelf, configs, folder)
     return app
 

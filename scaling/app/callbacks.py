@@ -32,7 +32,10 @@ from scaling.app.views import (
 from scaling.errors import ScalingError
 from scaling.layout import layouts_table
 
-EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+EMPTY_FIGURE: dict[str, Any] = {
+    "data": [],
+    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}},
+}
 PLAN_INPUTS = [Input(f"plan-{name}", "value") for name in PLAN_FIELDS]
 PLAN_STATES = [State(f"plan-{name}", "value") for name in PLAN_FIELDS]
 MEMORY_INPUTS = [Input(f"memory-{name}", "value") for name in MEMORY_FIELDS]
@@ -59,9 +62,14 @@ def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
     if view.plan is None:
         return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, "", "", general, view.query, link, command, *field_errors)
     plan = view.plan
-    warnings = html.Ul([html.Li(w, className="plan-warning", style={"color": "#8a3b00"}) for w in plan.warnings])
-    layouts = page.table_component(layouts_table(view.layouts)) if view.layouts is not None and len(view.layouts) \
+    warnings = html.Ul(
+        [html.Li(w, className="plan-warning", style={"color": "#8a3b00"}) for w in plan.warnings]
+    )
+    layouts = (
+        page.table_component(layouts_table(view.layouts))
+        if view.layouts is not None and len(view.layouts)
         else html.P("No layout of this cluster fits the model.")
+    )
     tables = [page.table_component(t) for t in view.tables]
     memory = view.figures.get("memory", EMPTY_FIGURE)
     return (page.summary_component(plan.to_dict()), warnings, view.figures["zone"], memory, layouts, tables,
@@ -79,15 +87,18 @@ def plan_download(kind: str, values: list[Any], shelf: Shelf) -> dict[str, Any]:
     if view.plan is None:
         raise ScalingError(view.error or "no plan to download")
     if kind == "json":
-        return {"content": json.dumps(json_safe(view.plan.to_dict()), indent=2, allow_nan=False),
-                "filename": "plan.json"}
+        return {
+            "content": json.dumps(json_safe(view.plan.to_dict()), indent=2, allow_nan=False),
+            "filename": "plan.json",
+        }
     if kind == "markdown":
         return {"content": plan_markdown(view.plan), "filename": "plan.md"}
     return {"content": plan_report_html(view.plan, charts.zone_figure), "filename": "plan.html"}
 
 
-def use_law(contents: str | None, filename: str | None, fitted: str | None, shelf: Shelf,
-            trigger: str | None) -> tuple:
+def use_law(
+    contents: str | None, filename: str | None, fitted: str | None, shelf: Shelf, trigger: str | None
+) -> tuple:
     """A law uploaded in the plan view, or the law just fitted in the runs view, selected in the plan."""
     from scaling.laws import list_laws
 
@@ -141,7 +152,9 @@ def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
 
 def add_config(contents: str | None, filename: str | None, configs: dict[str, Any]) -> tuple:
     try:
-        spec = config_from_upload(decode_upload(contents or "", filename or "config.json"), filename or "config.json")
+        spec = config_from_upload(
+            decode_upload(contents or "", filename or "config.json"), filename or "config.json"
+        )
     except ScalingError as exc:
         return no_update, no_update, str(exc)
     name = f"upload:{spec.name}"
@@ -185,7 +198,8 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
     """Connect the page's inputs to the functions above."""
     plan_errors = [Output(f"plan-{name}-error", "children") for name in PLAN_FIELDS]
     app.callback([Output(f"plan-{name}", "value") for name in PLAN_FIELDS], Input("url", "search"))(
-        lambda search: plan_from_url(search))
+        lambda search: plan_from_url(search)
+    )
     app.callback(
         [Output("plan-summary", "children"), Output("plan-warnings", "children"), Output("plan-zone", "figure"),
          Output("plan-memory", "figure"), Output("plan-layouts", "children"), Output("plan-tables", "children"),
@@ -199,7 +213,8 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
     app.clientside_callback(
         "function(q) { if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
         "window.location.pathname + (q || '')); } return ''; }",
-        Output("url-writer", "children"), Input("plan-query", "data"),
+        Output("url-writer", "children"),
+        Input("plan-query", "data"),
     )
 
     @app.callback(Output("plan-download", "data"),

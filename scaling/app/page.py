@@ -63,8 +63,13 @@ SUMMARY = (  # (key of Plan.to_dict(), label)
 
 def table_component(table: Table) -> html.Div:
     """A `scaling.render.Table` as HTML elements: the same cells, alignment and notes as its text form."""
+
     def cell(tag: Any, text: str, column: int) -> Any:
-        align = "left" if table.align[column:column + 1] == "l" or (not table.align and column == 0) else "right"
+        align = (
+            "left"
+            if table.align[column : column + 1] == "l" or (not table.align and column == 0)
+            else "right"
+        )
         return tag(text, style={**STYLE["cell"], "textAlign": align})
 
     head = [html.Tr([cell(html.Th, h, i) for i, h in enumerate(table.headers)])] if table.headers else []
@@ -99,8 +104,9 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
         if name == "law":
             control = dcc.Dropdown(id="plan-law", options=laws, value="chinchilla", clearable=False)
         else:
-            control = dcc.Input(id=f"plan-{name}", type="text", debounce=0.3, placeholder=hint,
-                                style=STYLE["input"])
+            control = dcc.Input(
+                id=f"plan-{name}", type="text", debounce=0.3, placeholder=hint, style=STYLE["input"]
+            )
         fields.append(_field("plan", name, control, flag, "" if name != "law" else "preset or uploaded"))
     fields.append(dcc.Upload(id="plan-law-upload", children=html.Span("Upload a law file (scaling fit -o law.json)"),
                              max_size=MAX_UPLOAD_BYTES, style=STYLE["upload"]))  # fmt: skip
@@ -149,14 +155,29 @@ def memory_form(models: list[str]) -> html.Div:
         if name == "model":
             control = dcc.Dropdown(id="memory-model", options=models, value="llama-2-7b", clearable=False)
         elif name in MEMORY_CHOICES:
-            control = dcc.Dropdown(id=f"memory-{name}", options=MEMORY_CHOICES[name], clearable=False,
-                                   value=DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0]))
+            control = dcc.Dropdown(
+                id=f"memory-{name}",
+                options=MEMORY_CHOICES[name],
+                clearable=False,
+                value=DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0]),
+            )
         else:
-            control = dcc.Input(id=f"memory-{name}", type="text", debounce=0.3, style=STYLE["input"],
-                                value=DEFAULT_MEMORY.get(name, ""))
+            control = dcc.Input(
+                id=f"memory-{name}",
+                type="text",
+                debounce=0.3,
+                style=STYLE["input"],
+                value=DEFAULT_MEMORY.get(name, ""),
+            )
         fields.append(_field("memory", name, control, "MODEL" if name == "model" else f"--{name}"))
-    fields.append(dcc.Upload(id="memory-config-upload", children=html.Span("Upload a config.json"),
-                             max_size=MAX_UPLOAD_BYTES, style=STYLE["upload"]))
+    fields.append(
+        dcc.Upload(
+            id="memory-config-upload",
+            children=html.Span("Upload a config.json"),
+            max_size=MAX_UPLOAD_BYTES,
+            style=STYLE["upload"],
+        )
+    )
     fields.append(html.Div(id="memory-config-upload-error", style=STYLE["error"]))
     return html.Div(fields, style=STYLE["form"])
 
@@ -173,8 +194,11 @@ def memory_outputs() -> html.Div:
 
 
 def runs_page(runs_dir: str | None) -> html.Div:
-    preset = [html.Button(f"Fit the runs in {runs_dir}", id="runs-dir-button")] if runs_dir else [
-        html.Button("", id="runs-dir-button", style={"display": "none"})]
+    preset = (
+        [html.Button(f"Fit the runs in {runs_dir}", id="runs-dir-button")]
+        if runs_dir
+        else [html.Button("", id="runs-dir-button", style={"display": "none"})]
+    )
     return html.Div([
         html.Div([
             dcc.Upload(id="runs-upload", children=html.Span("Upload a runs table (runs.csv: N, D, loss, ...)"),

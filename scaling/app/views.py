@@ -117,7 +117,9 @@ class Shelf:
                 return self._laws[name]
         presets = {law.name for law in list_laws()}
         try:
-            law = get_law(name) if "/" not in name and "\\" not in name and not name.endswith(".json") else None
+            law = (
+                get_law(name) if "/" not in name and "\\" not in name and not name.endswith(".json") else None
+            )
         except ScalingError:
             law = None
         if law is None or law.name not in presets:
@@ -202,7 +204,9 @@ def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
     """The plan view: the plan, its zone and memory charts, its tables and the best layouts."""
     from scaling.plan import make_plan, plan_tables
 
-    fields = {k: str(v).strip() for k, v in fields.items() if k in PLAN_FIELDS and v is not None and str(v).strip()}
+    fields = {
+        k: str(v).strip() for k, v in fields.items() if k in PLAN_FIELDS and v is not None and str(v).strip()
+    }
     view = PlanView(fields)
     try:
         view.plan = make_plan(**plan_options(fields, shelf))
@@ -215,8 +219,9 @@ def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
     view.tables = plan_tables(plan)
     view.figures["zone"] = charts.zone_figure(**plan_zone_arguments(plan))
     if plan.memory is not None:
-        view.figures["memory"] = charts.memory_figure({"this plan's layout": plan.memory},
-                                                      title="Memory per device of the plan's layout")
+        view.figures["memory"] = charts.memory_figure(
+            {"this plan's layout": plan.memory}, title="Memory per device of the plan's layout"
+        )
     view.layouts = best_layouts(plan)
     return view
 
@@ -227,7 +232,10 @@ def plan_zone_arguments(plan: Any) -> dict[str, Any]:
     from scaling.report import zone_arguments
 
     arguments = zone_arguments(plan)
-    if arguments["fitted"] is None and plan.law.optimal(plan.budget_flops).intervals.get("params") is not None:
+    if (
+        arguments["fitted"] is None
+        and plan.law.optimal(plan.budget_flops).intervals.get("params") is not None
+    ):
         arguments["fitted"] = plan.law
     return arguments
 
@@ -273,15 +281,19 @@ def memory_options(fields: dict[str, str], configs: dict[str, Any]) -> dict[str,
         raise ScalingError("invalid model '': expected a preset name or an uploaded config.json")
     options: dict[str, Any] = {"model": configs[name] if name in configs else get_preset(name)}
     cluster = units.parse_cluster(fields.get("gpus") or "1", "--gpus")
-    options.update(devices=cluster.devices, accelerator=cluster.accelerator,
-                   devices_per_node=cluster.devices // cluster.nodes if cluster.nodes else None)
+    options.update(
+        devices=cluster.devices,
+        accelerator=cluster.accelerator,
+        devices_per_node=cluster.devices // cluster.nodes if cluster.nodes else None,
+    )
     for key in ("mode", "precision", "zero", "recompute", "quant"):
         if fields.get(key):
             options[key] = fields[key]
     for key in ("tp", "pp", "micro-batch", "seq-len", "lora-rank", "batch", "context"):
         if fields.get(key):
-            options[key.replace("-", "_")] = units.parse_int(fields[key], f"--{key}",
-                                                             allow_zero=key == "micro-batch")
+            options[key.replace("-", "_")] = units.parse_int(
+                fields[key], f"--{key}", allow_zero=key == "micro-batch"
+            )
     options["sp"] = str(fields.get("sp") or "").lower() in ("1", "true", "yes", "on")
     return {k: v for k, v in options.items() if v is not None}
 
@@ -291,7 +303,11 @@ def memory_view(fields: dict[str, str], configs: dict[str, Any] | None = None) -
     from scaling import charts
     from scaling.memory import estimate_memory
 
-    fields = {k: str(v).strip() for k, v in fields.items() if k in MEMORY_FIELDS and v is not None and str(v).strip()}
+    fields = {
+        k: str(v).strip()
+        for k, v in fields.items()
+        if k in MEMORY_FIELDS and v is not None and str(v).strip()
+    }
     view = MemoryView(fields)
     try:
         options = memory_options(fields, configs or {})

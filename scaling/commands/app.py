@@ -12,12 +12,20 @@ LOOPBACK = "127.0.0.1"
 
 
 @click.command("app")
-@click.option("--host", default=LOOPBACK, show_default=True,
-              help="Address to listen on; the default is reachable from this machine only.")
+@click.option(
+    "--host",
+    default=LOOPBACK,
+    show_default=True,
+    help="Address to listen on; the default is reachable from this machine only.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Do not open the page in a web browser.")
-@click.option("--runs-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A sweep folder (with runs.csv) the runs view offers to fit.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A sweep folder (with runs.csv) the runs view offers to fit.",
+)
 def app(host, port, no_browser, runs_dir):
     """A local web app: move a budget and watch the optimal model, its architecture, memory and cost follow.
 

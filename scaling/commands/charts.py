@@ -21,15 +21,26 @@ def _output_options(default_name: str):
 
     def decorate(function):
         function = click.option(
-            "--plotlyjs", type=click.Choice(["inline", "directory"]), default="inline", show_default=True,
+            "--plotlyjs",
+            type=click.Choice(["inline", "directory"]),
+            default="inline",
+            show_default=True,
             help="inline: one self-contained HTML file (~5 MB, works offline); directory: plotly.min.js "
-                 "written beside the HTML, shared by several charts.",
+            "written beside the HTML, shared by several charts.",
         )(function)
-        function = click.option("--open", "open_", is_flag=True, help="Open the chart in the web browser.")(function)
-        function = click.option("--force", is_flag=True, help="Replace the output file if it exists.")(function)
+        function = click.option("--open", "open_", is_flag=True, help="Open the chart in the web browser.")(
+            function
+        )
+        function = click.option("--force", is_flag=True, help="Replace the output file if it exists.")(
+            function
+        )
         function = click.option(
-            "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path(default_name),
-            show_default=True, help="Output file: .html (interactive), or .png/.svg/.pdf (needs scaling[export]).",
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=Path(default_name),
+            show_default=True,
+            help="Output file: .html (interactive), or .png/.svg/.pdf (needs scaling[export]).",
         )(function)
         return function
 
@@ -49,9 +60,13 @@ def _write(fig, output: Path, plotlyjs: str, open_: bool, div_id: str) -> None:
 
     path = charts.save(fig, output, plotlyjs=plotlyjs, div_id=div_id)
     size = path.stat().st_size
-    extra = " (plotly.js inlined: works offline)" if path.suffix.lower() in (".html", ".htm") and plotlyjs == "inline" \
-        else " (with plotly.min.js beside it)" if plotlyjs == "directory" and path.suffix.lower() in (".html", ".htm") \
+    extra = (
+        " (plotly.js inlined: works offline)"
+        if path.suffix.lower() in (".html", ".htm") and plotlyjs == "inline"
+        else " (with plotly.min.js beside it)"
+        if plotlyjs == "directory" and path.suffix.lower() in (".html", ".htm")
         else ""
+    )
     click.echo(f"wrote {path} ({size / 1e6:.2f} MB){extra}")
     if open_:
         import webbrowser
@@ -66,7 +81,9 @@ def _law_names(text: str | None) -> tuple[str, ...]:
         return DEFAULT_LAWS
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     if not names:
-        raise ScalingError(f"invalid --laws {text!r}: expected comma-separated law names such as chinchilla,epoch")
+        raise ScalingError(
+            f"invalid --laws {text!r}: expected comma-separated law names such as chinchilla,epoch"
+        )
     return names
 
 
@@ -85,21 +102,53 @@ def chart() -> None:
 
 
 @chart.command("zone")
-@click.option("--laws", default=None, help="Comma-separated laws (presets or law JSON paths). "
-              "Default: chinchilla-a1,chinchilla-a2,chinchilla,kaplan,epoch.")
-@click.option("--fitted", default=None, help="A fitted law JSON (scaling fit -o law.json), drawn with its band.")
-@click.option("--axis", type=click.Choice(["params", "tokens"]), default="params", show_default=True,
-              help="What the vertical axis shows: parameters N or training tokens D.")
-@click.option("--from", "flops_from", type=FLOPS, default="1e18", show_default=True, help="Smallest budget shown.")
+@click.option(
+    "--laws",
+    default=None,
+    help="Comma-separated laws (presets or law JSON paths). "
+    "Default: chinchilla-a1,chinchilla-a2,chinchilla,kaplan,epoch.",
+)
+@click.option(
+    "--fitted", default=None, help="A fitted law JSON (scaling fit -o law.json), drawn with its band."
+)
+@click.option(
+    "--axis",
+    type=click.Choice(["params", "tokens"]),
+    default="params",
+    show_default=True,
+    help="What the vertical axis shows: parameters N or training tokens D.",
+)
+@click.option(
+    "--from", "flops_from", type=FLOPS, default="1e18", show_default=True, help="Smallest budget shown."
+)
 @click.option("--to", "flops_to", type=FLOPS, default="1e27", show_default=True, help="Largest budget shown.")
-@click.option("--plan-params", type=COUNT, default=None, help="Mark your planned model: parameters (e.g. 7B).")
+@click.option(
+    "--plan-params", type=COUNT, default=None, help="Mark your planned model: parameters (e.g. 7B)."
+)
 @click.option("--plan-tokens", type=COUNT, default=None, help="... and its training tokens (e.g. 2T).")
 @click.option("--plan-flops", type=FLOPS, default=None, help="... or its compute (any two of the three).")
-@click.option("--known-models", "known", default="default",
-              help="'default' (data/known_models.csv), 'none', or a CSV path with the same columns.")
+@click.option(
+    "--known-models",
+    "known",
+    default="default",
+    help="'default' (data/known_models.csv), 'none', or a CSV path with the same columns.",
+)
 @_output_options("zone.html")
-def zone(laws, fitted, axis, flops_from, flops_to, plan_params, plan_tokens, plan_flops, known, output, open_,
-         plotlyjs, force):
+def zone(
+    laws,
+    fitted,
+    axis,
+    flops_from,
+    flops_to,
+    plan_params,
+    plan_tokens,
+    plan_flops,
+    known,
+    output,
+    open_,
+    plotlyjs,
+    force,
+):
     """The optimal zone: compute-optimal N (or D) against compute for several laws, with trained models.
 
     The shaded zone spans the Chinchilla-family estimates (Approaches 1-3, Epoch AI's replication); other
@@ -114,8 +163,14 @@ def zone(laws, fitted, axis, flops_from, flops_to, plan_params, plan_tokens, pla
             raise ScalingError("to mark a plan give two of --plan-params, --plan-tokens, --plan-flops")
         plan = {**given, "name": "your plan"}
     known_models = {"default": True, "none": False}.get(known.lower(), known)
-    fig = charts.zone_figure(_law_names(laws), flops_range=(flops_from, flops_to), known_models=known_models,
-                             plan=plan, fitted=fitted, axis=axis)
+    fig = charts.zone_figure(
+        _law_names(laws),
+        flops_range=(flops_from, flops_to),
+        known_models=known_models,
+        plan=plan,
+        fitted=fitted,
+        axis=axis,
+    )
     _write(fig, output, plotlyjs, open_, "scaling-zone")
 
 
@@ -133,12 +188,25 @@ def isoflop(runs, output, open_, plotlyjs, force):
 
 @chart.command("frontier")
 @click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
-@click.option("--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here.")
+@click.option(
+    "--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here."
+)
 @click.option("--target", type=FLOPS, default=None, help="Extrapolate L*(C) to this budget, e.g. 1e22.")
-@click.option("--holdout", "holdout_k", type=int, default=0, show_default=True,
-              help="Hold out the k largest budgets, fit on the rest, and show how well they are predicted.")
-@click.option("--bootstrap", type=int, default=0, show_default=True,
-              help="Bootstrap resamples for the band when fitting here (e.g. 200).")
+@click.option(
+    "--holdout",
+    "holdout_k",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Hold out the k largest budgets, fit on the rest, and show how well they are predicted.",
+)
+@click.option(
+    "--bootstrap",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Bootstrap resamples for the band when fitting here (e.g. 200).",
+)
 @_output_options("frontier.html")
 def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs, force):
     """The loss frontier: runs, the law's L*(C) with its band, held-out runs and the extrapolation."""
@@ -162,7 +230,9 @@ def frontier(runs, law, target, holdout_k, bootstrap, output, open_, plotlyjs, f
 
 @chart.command("diagnostics")
 @click.argument("runs", type=click.Path(exists=True, dir_okay=True, path_type=Path))
-@click.option("--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here.")
+@click.option(
+    "--law", default=None, help="A law JSON (scaling fit -o) or a preset; default: fit Approach 3 here."
+)
 @_output_options("diagnostics.html")
 def diagnostics(runs, law, output, open_, plotlyjs, force):
     """Fit diagnostics: predicted against observed loss, and residuals against compute."""
@@ -176,21 +246,51 @@ def diagnostics(runs, law, output, open_, plotlyjs, force):
 
 @chart.command("memory")
 @click.argument("model")
-@click.option("--gpus", type=CLUSTER, default="8xH100", show_default=True,
-              help="Devices and accelerator: 8xH100, 64xA100-80GB, 4x8xH100.")
-@click.option("--across", type=click.Choice(ACROSS), default="zero", show_default=True,
-              help="One bar per: ZeRO stage 0-3, recompute none/selective/full, TP size, or precision.")
+@click.option(
+    "--gpus",
+    type=CLUSTER,
+    default="8xH100",
+    show_default=True,
+    help="Devices and accelerator: 8xH100, 64xA100-80GB, 4x8xH100.",
+)
+@click.option(
+    "--across",
+    type=click.Choice(ACROSS),
+    default="zero",
+    show_default=True,
+    help="One bar per: ZeRO stage 0-3, recompute none/selective/full, TP size, or precision.",
+)
 @click.option("--mode", type=click.Choice(["train", "infer", "finetune"]), default="train", show_default=True)
 @click.option("--zero", default="0", show_default=True, help="ZeRO stage when not varied.")
 @click.option("--tp", default=1, show_default=True, type=int, help="Tensor parallel size when not varied.")
 @click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch.")
 @click.option("--seq-len", default=None, type=int, help="Sequence length (default: the model's context).")
-@click.option("--recompute", default="none", show_default=True, help="none, selective or full when not varied.")
-@click.option("--flash/--no-flash", "flash_attention", default=None,
-              help="FlashAttention (no s^2 activations) or not; default: the memory estimate's own (on).")
+@click.option(
+    "--recompute", default="none", show_default=True, help="none, selective or full when not varied."
+)
+@click.option(
+    "--flash/--no-flash",
+    "flash_attention",
+    default=None,
+    help="FlashAttention (no s^2 activations) or not; default: the memory estimate's own (on).",
+)
 @_output_options("memory.html")
-def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute, flash_attention, output, open_,
-           plotlyjs, force):
+def memory(
+    model,
+    gpus,
+    across,
+    mode,
+    zero,
+    tp,
+    micro_batch,
+    seq_len,
+    recompute,
+    flash_attention,
+    output,
+    open_,
+    plotlyjs,
+    force,
+):
     """Memory per device by component, one stacked bar per ZeRO stage (or layout), against capacity.
 
     Each bar is `scaling memory` with the same options; the chart states the assumptions the bars share."""
@@ -200,27 +300,61 @@ def memory(model, gpus, across, mode, zero, tp, micro_batch, seq_len, recompute,
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
     output = _checked(output, force)
-    options = dict(mode=mode, devices=gpus.devices, accelerator=gpus.accelerator, tp=tp, zero=zero,
-                   micro_batch=micro_batch, seq_len=seq_len, recompute=recompute, flash_attention=flash_attention,
-                   devices_per_node=gpus.devices // gpus.nodes if gpus.nodes else None)
-    options = {k: v for k, v in options.items() if v is not None and k != across}  # the varied one is set per bar
+    options = dict(
+        mode=mode,
+        devices=gpus.devices,
+        accelerator=gpus.accelerator,
+        tp=tp,
+        zero=zero,
+        micro_batch=micro_batch,
+        seq_len=seq_len,
+        recompute=recompute,
+        flash_attention=flash_attention,
+        devices_per_node=gpus.devices // gpus.nodes if gpus.nodes else None,
+    )
+    options = {
+        k: v for k, v in options.items() if v is not None and k != across
+    }  # the varied one is set per bar
     fig = charts.memory_figure(memory_across(model, across, **options))
     _write(fig, output, plotlyjs, open_, "scaling-memory")
 
 
 @chart.command("inference")
 @click.argument("model")
-@click.option("--gpus", type=CLUSTER, default="8xH100", show_default=True, help="The deployment: 8xH100, 4xA100-80GB.")
-@click.option("--prompt", "prompt_tokens", type=int, default=2048, show_default=True, help="Prompt tokens per request.")
-@click.option("--output-tokens", type=int, default=256, show_default=True, help="Generated tokens per request.")
+@click.option(
+    "--gpus", type=CLUSTER, default="8xH100", show_default=True, help="The deployment: 8xH100, 4xA100-80GB."
+)
+@click.option(
+    "--prompt", "prompt_tokens", type=int, default=2048, show_default=True, help="Prompt tokens per request."
+)
+@click.option(
+    "--output-tokens", type=int, default=256, show_default=True, help="Generated tokens per request."
+)
 @click.option("--precision", default="bf16", show_default=True, help="Math and activations: bf16, fp16, fp8.")
 @click.option("--quant", default=None, help="Weight storage: int8, int4, nf4, fp8.")
 @click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
-@click.option("--price", type=MONEY, default=None, help="USD per device-hour: adds a $ per million tokens axis.")
-@click.option("--latency", type=DURATION, default=None, help="A target time per output token to draw, e.g. 50ms.")
+@click.option(
+    "--price", type=MONEY, default=None, help="USD per device-hour: adds a $ per million tokens axis."
+)
+@click.option(
+    "--latency", type=DURATION, default=None, help="A target time per output token to draw, e.g. 50ms."
+)
 @_output_options("inference.html")
-def inference(model, gpus, prompt_tokens, output_tokens, precision, quant, kv_dtype, price, latency, output, open_,
-              plotlyjs, force):
+def inference(
+    model,
+    gpus,
+    prompt_tokens,
+    output_tokens,
+    precision,
+    quant,
+    kv_dtype,
+    price,
+    latency,
+    output,
+    open_,
+    plotlyjs,
+    force,
+):
     """Latency against throughput across batch sizes, one line per TP size, memory- and compute-bound points.
 
     Each point is `scaling inference` at that batch and TP; with --price a top axis reads $ per million

@@ -21,35 +21,96 @@ from scaling.units import GB, GIB, format_count
 
 @click.command("memory")
 @click.argument("model", required=False)
-@click.option("--params", type=COUNT, help="A bare parameter count (e.g. 7.5B) instead of MODEL; shape from the Llama rule.")
+@click.option(
+    "--params",
+    type=COUNT,
+    help="A bare parameter count (e.g. 7.5B) instead of MODEL; shape from the Llama rule.",
+)
 @click.option("--mode", type=click.Choice(["train", "infer", "finetune"]), default="train", show_default=True)
 @click.option("--precision", default="bf16", show_default=True, help="fp32, tf32, bf16, fp16 or fp8.")
-@click.option("--optimizer", default="adamw", show_default=True, help="adamw, adam8bit, sgd (momentum), adafactor, lion.")
-@click.option("--convention", default=None, help="Published accounting: zero, megatron, course, accelerate, deepspeed.")
-@click.option("--gpus", type=CLUSTER, default=None, help="Devices, optionally with the accelerator: 64, 64xH100, 8x8xA100-80GB.")
+@click.option(
+    "--optimizer",
+    default="adamw",
+    show_default=True,
+    help="adamw, adam8bit, sgd (momentum), adafactor, lion.",
+)
+@click.option(
+    "--convention", default=None, help="Published accounting: zero, megatron, course, accelerate, deepspeed."
+)
+@click.option(
+    "--gpus",
+    type=CLUSTER,
+    default=None,
+    help="Devices, optionally with the accelerator: 64, 64xH100, 8x8xA100-80GB.",
+)
 @click.option("--tp", default=1, show_default=True, type=int, help="Tensor parallel size.")
 @click.option("--pp", default=1, show_default=True, type=int, help="Pipeline parallel size.")
 @click.option("--ep", default=1, show_default=True, type=int, help="Expert parallel size (MoE).")
 @click.option("--sp", is_flag=True, help="Sequence parallelism (with TP).")
-@click.option("--zero", default="0", show_default=True, help="ZeRO stage 0-3 or FSDP name (FULL_SHARD, SHARD_GRAD_OP, ...).")
+@click.option(
+    "--zero",
+    default="0",
+    show_default=True,
+    help="ZeRO stage 0-3 or FSDP name (FULL_SHARD, SHARD_GRAD_OP, ...).",
+)
 @click.option("--offload", default=None, help="optimizer, params or both (DeepSpeed offload to CPU).")
 @click.option("--recompute", default="none", show_default=True, help="none, selective or full.")
-@click.option("--flash/--no-flash", "flash_attention", default=True, show_default=True,
-              help="FlashAttention-style fused attention (no stored s^2 scores; PyTorch SDPA's default kernels). "
-              "--no-flash is Korthikanti et al. 2022's standard-attention baseline.")
-@click.option("--micro-batch", default=1, show_default=True, type=int, help="Sequences per micro-batch (0: model states only).")
-@click.option("--seq-len", default=None, type=int, help="Training sequence length (default: the model's context).")
-@click.option("--global-batch", default=None, type=int, help="Sequences per step for --search (default: DeepSeek's B_opt(C) at the model's training tokens).")
-@click.option("--interleave", default=1, show_default=True, type=int, help="Virtual pipeline stages per device.")
+@click.option(
+    "--flash/--no-flash",
+    "flash_attention",
+    default=True,
+    show_default=True,
+    help="FlashAttention-style fused attention (no stored s^2 scores; PyTorch SDPA's default kernels). "
+    "--no-flash is Korthikanti et al. 2022's standard-attention baseline.",
+)
+@click.option(
+    "--micro-batch",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Sequences per micro-batch (0: model states only).",
+)
+@click.option(
+    "--seq-len", default=None, type=int, help="Training sequence length (default: the model's context)."
+)
+@click.option(
+    "--global-batch",
+    default=None,
+    type=int,
+    help="Sequences per step for --search (default: DeepSeek's B_opt(C) at the model's training tokens).",
+)
+@click.option(
+    "--interleave", default=1, show_default=True, type=int, help="Virtual pipeline stages per device."
+)
 @click.option("--lora-rank", default=None, type=int, help="LoRA rank (finetune mode).")
-@click.option("--lora-targets", default="q,k,v,o", show_default=True, help="LoRA targets: q,k,v,o,gate,up,down or all.")
-@click.option("--quant", default=None, help="Weight quantization: int8, int4, nf4 (QLoRA with --lora-rank), fp8.")
-@click.option("--batch", default=1, show_default=True, type=int, help="Inference batch (concurrent sequences).")
+@click.option(
+    "--lora-targets", default="q,k,v,o", show_default=True, help="LoRA targets: q,k,v,o,gate,up,down or all."
+)
+@click.option(
+    "--quant", default=None, help="Weight quantization: int8, int4, nf4 (QLoRA with --lora-rank), fp8."
+)
+@click.option(
+    "--batch", default=1, show_default=True, type=int, help="Inference batch (concurrent sequences)."
+)
 @click.option("--context", default=None, type=int, help="Inference context in tokens (default: the model's).")
 @click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
-@click.option("--overhead", "overhead_bytes", type=BYTES, default=None, help="Framework overhead, e.g. 2GiB (default: 1 GiB + 5%).")
-@click.option("--search", is_flag=True, help="Rank the layouts (TP, PP, ZeRO, micro-batch, recompute, SP) that fit.")
-@click.option("--mfu", type=FRACTION, default=0.4, show_default=True, help="MFU for the search's step time: 6ND model FLOPs over dense peak.")
+@click.option(
+    "--overhead",
+    "overhead_bytes",
+    type=BYTES,
+    default=None,
+    help="Framework overhead, e.g. 2GiB (default: 1 GiB + 5%).",
+)
+@click.option(
+    "--search", is_flag=True, help="Rank the layouts (TP, PP, ZeRO, micro-batch, recompute, SP) that fit."
+)
+@click.option(
+    "--mfu",
+    type=FRACTION,
+    default=0.4,
+    show_default=True,
+    help="MFU for the search's step time: 6ND model FLOPs over dense peak.",
+)
 @click.option("--top", default=10, show_default=True, type=int, help="Layouts to print with --search.")
 @json_option
 def memory(model, params, mode, precision, optimizer, convention, gpus, tp, pp, ep, sp, zero, offload, recompute,
@@ -125,9 +186,15 @@ def _render(result) -> None:
     click.echo(key_values(pairs, indent=0))
     for note in result.notes:
         click.echo(f"note: {note}")
-    if result.mode != "infer" and not inp["flash_attention"] and result.activations_bytes > 0.5 * result.total_bytes:
-        click.echo("note: activations dominate; with --no-flash the s² attention tensors are kept "
-                   "(Korthikanti et al. 2022), and --recompute selective|full or --sp shrink them")
+    if (
+        result.mode != "infer"
+        and not inp["flash_attention"]
+        and result.activations_bytes > 0.5 * result.total_bytes
+    ):
+        click.echo(
+            "note: activations dominate; with --no-flash the s² attention tensors are kept "
+            "(Korthikanti et al. 2022), and --recompute selective|full or --sp shrink them"
+        )
 
 
 def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len, mfu, precision, optimizer,
@@ -172,5 +239,6 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
     from scaling.layout import layouts_table
 
     click.echo(layouts_table(df).text())
+
 
 COMMANDS = [memory]

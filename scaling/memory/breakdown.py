@@ -88,5 +88,12 @@ class MemoryBreakdown(Displayable):
         if self.capacity_bytes is not None:
             rows.append((f"capacity ({self.inputs.get('accelerator')})", f"{self.capacity_bytes / GIB:,.3f}",
                          "fits" if self.fits else "does NOT fit"))  # fmt: skip
-        return [Table.of(rows, ("term (per device)", "GiB", "rule / source"), title=f"Memory: {self.model}",
-                         notes=tuple(self.notes), align="lrl")]
+        return [
+            Table.of(
+                rows,
+                ("term (per device)", "GiB", "rule / source"),
+                title=f"Memory: {self.model}",
+                notes=tuple(self.notes),
+                align="lrl",
+            )
+        ]

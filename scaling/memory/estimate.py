@@ -232,7 +232,11 @@ def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, wor
         "megatron": "Megatron theoretical_memory_usage.py (18 B/param)",
     }[conv]
     stored = f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype})"
-    wdesc = f"frozen base layers {stored}, embeddings {w:g}, adapters {w:g}" if lora else f"{w:g} B/param ({precision.dtype})"
+    wdesc = (
+        f"frozen base layers {stored}, embeddings {w:g}, adapters {w:g}"
+        if lora
+        else f"{w:g} B/param ({precision.dtype})"
+    )
     wdesc += f" / (TP {p.tp} x PP {p.pp})"
     if stage == 3:
         wdesc += " / DP (ZeRO-3)" + ("" if conv == "zero" else " + one gathered layer (ZeRO-3 all-gather)")
@@ -240,7 +244,9 @@ def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, wor
         wdesc += " (offloaded to CPU)"
     moved = " (offloaded to CPU)" if p.offload_optimizer else ""
     optimizer_b = precision.optimizer_state_bytes(shape.adafactor_ratio)
-    flags = ", ".join([f"{workload.recompute} recompute"] + ["SP"] * p.sp + ["FlashAttention"] * workload.flash_attention)
+    flags = ", ".join(
+        [f"{workload.recompute} recompute"] + ["SP"] * p.sp + ["FlashAttention"] * workload.flash_attention
+    )
     layers = f"{math.ceil(shape.layers / p.pp)} layers x {in_flight:g} micro-batch(es) in flight"
     if p.interleave > 1:
         layers += f" x interleave penalty (v={p.interleave})"

@@ -58,7 +58,11 @@ class ServingWorkload:
             checks.positive(self.min_tokens_per_s, "tokens-per-second target")
 
     def deployment(
-        self, spec: ModelSpec, accelerator: Accelerator, tp: int, assumptions: ServingAssumptions | None = None
+        self,
+        spec: ModelSpec,
+        accelerator: Accelerator,
+        tp: int,
+        assumptions: ServingAssumptions | None = None,
     ) -> Deployment:
         """One tensor-parallel replica serving these requests (`make_deployment` with this workload's lengths
         and dtypes)."""
