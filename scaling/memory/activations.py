@@ -26,6 +26,20 @@ def recompute_code(recompute: Any) -> Any:
     return np.asarray(recompute)
 
 
+def attention_ratios(spec: Any) -> dict[str, float]:
+    """`activation_bytes_per_layer`'s attention widths for ``spec``, over d_model: Q (n_head x d_head), K
+    (kv heads x d_head), V (kv heads x the value head width), the output projection's input (n_head x the value
+    head width) and, for multi-head latent attention (DeepSeek-V2 §2.1), the latents: the Q down-projection's
+    output and its RMSNorm's output (2 x q_lora_rank, when Q has a bottleneck), and the KV down-projection's
+    output with the shared rotary key and its RMSNorm's output (2 x kv_lora_rank + qk_rope_head_dim)."""
+    h = spec.d_model
+    latent = 0.0
+    if spec.is_mla:
+        latent = 2.0 * spec.q_lora_rank + 2.0 * spec.kv_lora_rank + spec.qk_rope_head_dim
+    return dict(attn_ratio=spec.d_attn / h, kv_ratio=spec.d_kv / h, v_ratio=spec.kv_heads * spec.value_head_dim / h,
+                o_ratio=spec.n_head * spec.value_head_dim / h, latent=latent / h)  # fmt: skip
+
+
 def moe_layer_ratios(spec: Any) -> dict[str, float]:
     """`activation_bytes_per_layer`'s FFN arguments for one MoE layer of ``spec``: its routed experts' width
     (``d_ff_expert``, not the dense ``d_ff``) once per routed expert, the shared experts' width once, and the
@@ -55,6 +69,9 @@ def activation_bytes_per_layer(
     mask_bytes: float = MASK_BYTES,
     dispatch: Any = 0.0,
     router: Any = 0.0,
+    v_ratio: Any = None,
+    o_ratio: Any = None,
+    latent: Any = 0.0,
 ) -> Any:
     """Bytes saved for the backward pass by one transformer layer on one tensor-parallel rank.
 
@@ -67,7 +84,10 @@ def activation_bytes_per_layer(
     ``mask_bytes``: CUDA's fused dropout saves a 1-byte mask (the paper's count); PyTorch's CPU dropout saves
     the mask at the activation dtype. A MoE layer (`moe_layer_ratios`) also saves, per token, ``dispatch`` x h
     values (each routed expert's gathered input and its output before the gate weight: 2 per routed expert) and
-    ``router`` x h router probabilities (n_experts / h).
+    ``router`` x h router probabilities (n_experts / h). ``v_ratio`` and ``o_ratio`` are V's and the output
+    projection's input widths over h where they differ from K's and Q's (MLA: value heads narrower than query
+    heads; default ``kv_ratio`` and ``attn_ratio``), and ``latent`` x h the values MLA saves around its
+    low-rank latents (`attention_ratios`).
     Every argument broadcasts (numpy arrays); ``recompute`` is a name or an array of codes 0/1/2
     (none/selective/full); ``sp`` and ``flash_attention`` may be boolean arrays.
     """
@@ -85,13 +105,18 @@ def activation_bytes_per_layer(
         + e  # MLP first-linear input
         + 2 * mask  # attention-output and MLP-output dropout masks
         + e * (np.asarray(dispatch, dtype=float) + np.asarray(router, dtype=float))  # MoE routing (else 0)
+        + e * np.asarray(latent, dtype=float)  # MLA's latents (else 0)
     )
     # Inside the tensor-parallel region (split by t), per sbh:
     mlp_width = (3.0 if gated else 2.0) * ffn_ratio * experts_per_token
     inside = (
         e * attn_ratio  # Q
-        + 2 * e * kv_ratio  # K and V
-        + e * attn_ratio  # attention-output projection input
+        + e * kv_ratio  # K
+        + e * (kv_ratio if v_ratio is None else np.asarray(v_ratio, dtype=float))  # V
+        + e
+        * (
+            attn_ratio if o_ratio is None else np.asarray(o_ratio, dtype=float)
+        )  # attention-output projection input
         + e * mlp_width  # activation input and output (GeLU: 8sbh at d_ff = 4h)
     )
     # The s^2 core (per a*s^2*b): softmax output + dropout mask + dropout output (Korthikanti: 5as^2b)

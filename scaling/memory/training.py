@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from scaling.memory.activations import LOGITS_BYTES, MASK_BYTES, activation_bytes_per_layer, moe_layer_ratios
+from scaling.memory.activations import (
+    LOGITS_BYTES,
+    MASK_BYTES,
+    activation_bytes_per_layer,
+    attention_ratios,
+    moe_layer_ratios,
+)
 from scaling.memory.parallel import DEVICES_PER_NODE
 from scaling.memory.shape import ModelShape
 from scaling.memory.states import CPU_BUFFER_FACTOR, model_state_bytes, overhead_bytes
@@ -79,9 +85,8 @@ def train_activation_arrays(
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     h = spec.d_model
-    common = dict(kv_ratio=spec.d_kv / h, attn_ratio=spec.d_attn / h, gated=spec.gated_ffn,
-                  bytes_per_value=activation_bytes, dropout=dropout, flash_attention=flash_attention,
-                  mask_bytes=mask_bytes)  # fmt: skip
+    common = dict(**attention_ratios(spec), gated=spec.gated_ffn, bytes_per_value=activation_bytes,
+                  dropout=dropout, flash_attention=flash_attention, mask_bytes=mask_bytes)  # fmt: skip
     args = (seq_len, micro_batch, h, spec.n_head, tp, sp, recompute)
     layer_act = activation_bytes_per_layer(*args, ffn_ratio=spec.ffn_dim / h, **common)
     stage_layers = np.ceil(shape.layers / pp)
