@@ -12,6 +12,10 @@ biased QKV/O/MLP, GELU, dropout, tied embeddings) and trained for one step in fp
   LayerNorm's fp32 mean and rstd (8·b·s bytes, 2L + 1 of them), the int64 token ids, positions and targets,
   and each block's s x s boolean causal-mask buffer -- 0.6 % at this size; the test also checks that the difference is
   exactly those terms.
+
+The same is done for a DeepSeek-style MoE block (SwiGLU experts, a shared expert, the first layer dense) and for
+multi-head latent attention, with fused SwiGLU and RMSNorm (what production kernels save); each difference is
+exactly the enumerated small terms (norm statistics, int64 indices, gate weights).
 """
 
 from __future__ import annotations
@@ -50,18 +54,26 @@ class Block(nn.Module):
         )
 
     def forward(self, x):
+        x = x + F.dropout(self.attention(self.ln_1(x)), P_DROP, self.training)
+        return x + F.dropout(self.feed_forward(self.ln_2(x)), P_DROP, self.training)
+
+    def attention(self, x):
         b, s, d = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        return self.c_proj(self.scores_times_values(*(t.view(b, s, self.n_head, -1) for t in (q, k, v))))
+
+    def scores_times_values(self, q, k, v):
+        """(b, s, heads, width) Q, K, V -> (b, s, heads x value width), saving the s x s scores."""
+        b, s, heads, width = q.shape
         # contiguous copies: each of Q, K, V is then saved once, as Korthikanti counts them
-        q, k, v = (
-            t.view(b, s, self.n_head, d // self.n_head).transpose(1, 2).contiguous() for t in (q, k, v)
-        )
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // self.n_head))
+        q, k, v = (t.transpose(1, 2).contiguous() for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(width))
         att = att.masked_fill(self.causal[:s, :s], float("-inf"))
         att = F.dropout(F.softmax(att, dim=-1), P_DROP, self.training)
-        y = (att @ v).transpose(1, 2).contiguous().view(b, s, d)
-        x = x + F.dropout(self.c_proj(y), P_DROP, self.training)
-        return x + F.dropout(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)))), P_DROP, self.training)
+        return (att @ v).transpose(1, 2).contiguous().view(b, s, -1)
+
+    def feed_forward(self, x):
+        return self.mlp_proj(F.gelu(self.c_fc(x)))
 
 
 class TinyGPT(nn.Module):
@@ -89,24 +101,11 @@ def _one_step():
     torch.manual_seed(0)
     model = TinyGPT(SPEC).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    idx = torch.randint(0, SPEC.vocab_size, (BATCH, SEQ))
-    targets = torch.randint(0, SPEC.vocab_size, (BATCH, SEQ))
-    param_ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved: dict[int, int] = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in param_ptrs:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = model(idx, targets)
-    loss.backward()
+    measured = _saved_activation_bytes(model, SPEC)  # one forward and backward
     opt.step()
     params = list(model.parameters())
     states = [s for p in params for key, s in opt.state[p].items() if key in ("exp_avg", "exp_avg_sq")]
-    return model, params, states, sum(saved.values())
+    return model, params, states, measured
 
 
 def test_torch_model_matches_spec_param_count():
@@ -210,22 +209,12 @@ class MoE(nn.Module):
 
 class MoEBlock(Block):
     def __init__(self, spec: ModelSpec, dense: bool):
-        super().__init__(spec.with_(d_ff=spec.ffn_dim))
+        super().__init__(spec)
         del self.c_fc, self.mlp_proj
         self.ffn = SwiGLU(spec.d_model, spec.ffn_dim) if dense else MoE(spec)
 
-    def forward(self, x):
-        b, s, d = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
-        q, k, v = (
-            t.view(b, s, self.n_head, d // self.n_head).transpose(1, 2).contiguous() for t in (q, k, v)
-        )
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // self.n_head))
-        att = att.masked_fill(self.causal[:s, :s], float("-inf"))
-        att = F.dropout(F.softmax(att, dim=-1), P_DROP, self.training)
-        y = (att @ v).transpose(1, 2).contiguous().view(b, s, d)
-        x = x + F.dropout(self.c_proj(y), P_DROP, self.training)
-        return x + F.dropout(self.ffn(self.ln_2(x)), P_DROP, self.training)
+    def feed_forward(self, x):
+        return self.ffn(x)
 
 
 def test_moe_activations_count_the_experts_width_and_the_dispatch():
@@ -319,34 +308,25 @@ class LatentAttention(nn.Module):
         self.kv_norm = RMSNorm(spec.kv_lora_rank)
         self.kv_up = nn.Linear(spec.kv_lora_rank, h * (self.dh - self.rope + self.dv), bias=False)
         self.out = nn.Linear(h * self.dv, d, bias=False)
-        self.register_buffer(
-            "causal", torch.ones(spec.n_ctx, spec.n_ctx, dtype=torch.bool).triu(1), persistent=False
-        )
 
-    def forward(self, x):
+    def forward(self, x, block):
         b, s, _ = x.shape
         q = self.q_up(self.q_norm(self.q_down(x))).view(b, s, self.h, self.dh)
         latent, k_rope = self.kv_down(x).split([self.kv_norm.normalized_shape[0], self.rope], dim=-1)
-        k_nope, v = (
-            self.kv_up(self.kv_norm(latent)).view(b, s, self.h, -1).split([self.dh - self.rope, self.dv], -1)
-        )
+        kv = self.kv_up(self.kv_norm(latent)).view(b, s, self.h, -1)
+        k_nope, v = kv.split([self.dh - self.rope, self.dv], -1)
         k = torch.cat([k_nope, k_rope[:, :, None, :].expand(b, s, self.h, self.rope)], dim=-1)
-        q, k, v = (t.transpose(1, 2).contiguous() for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.dh))
-        att = att.masked_fill(self.causal[:s, :s], float("-inf"))
-        att = F.dropout(F.softmax(att, dim=-1), P_DROP, self.training)
-        return self.out((att @ v).transpose(1, 2).contiguous().view(b, s, self.h * self.dv))
+        return self.out(block.scores_times_values(q, k, v))
 
 
 class MLABlock(Block):
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
         del self.c_attn, self.c_proj
-        self.attn = LatentAttention(spec)
+        self.latent_attention = LatentAttention(spec)
 
-    def forward(self, x):
-        x = x + F.dropout(self.attn(self.ln_1(x)), P_DROP, self.training)
-        return x + F.dropout(self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)))), P_DROP, self.training)
+    def attention(self, x):
+        return self.latent_attention(x, self)
 
 
 def test_mla_activations_count_the_latents_and_the_narrower_value_heads():
