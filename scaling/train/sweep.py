@@ -302,8 +302,10 @@ def plan_sweep(
     With ``design`` ((d_model, n_layer), budget, seed or None) runs (from `read_design`), exactly those runs are
     planned instead of the preset's budgets (a seed of None is the recipe's), and no edge extension is added."""
     from scaling.train.data import load_corpus
-    from scaling.train.run import resolve_precision
+    from scaling.train.run import resolve_precision, torch_device
 
+    if device != "cpu":
+        torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
     if preset not in PRESETS:
         raise ScalingError(f"unknown preset {preset!r}: expected {', '.join(PRESETS)}")
     base = PRESETS[preset]
