@@ -187,9 +187,13 @@ def test_sweep_precision_flag_reaches_every_run(tmp_path):
     assert {c["precision"] for c in default} == {"fp32"}  # auto on the CPU
     bad = CliRunner().invoke(main, [*args, "--device", "tpu"])
     assert bad.exit_code == 2 and "'tpu' is not one of 'cpu', 'cuda', 'auto'" in bad.output
-    if not torch.cuda.is_available():  # a GPU asked for and not there: one line, and the folder left untouched
+    if (
+        not torch.cuda.is_available()
+    ):  # a GPU asked for and not there: one line, and the folder left untouched
         out = tmp_path / "gpu"
-        missing = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--out", str(out), "--device", "cuda"])
+        missing = CliRunner().invoke(
+            main, ["sweep", "--preset", "smoke", "--out", str(out), "--device", "cuda"]
+        )
         assert missing.exit_code == 2 and "torch sees no GPU; use --device cpu" in missing.output
         assert not out.exists()
 

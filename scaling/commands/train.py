@@ -109,7 +109,11 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
     """
     _need_torch()
     from scaling.train.folder import locked
+    from scaling.train.run import torch_device
     from scaling.train.sweep import design_recipe, plan_sweep, read_design, run_sweep
+
+    if device != "cpu":
+        torch_device(device)  # no GPU: refused before the folder (and its lock) is created
 
     arguments = dict(preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
                      device=device, precision=precision, force_new=force_new)  # fmt: skip
