@@ -18,7 +18,7 @@ from click.testing import CliRunner  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from scaling.app import callbacks, create_app, views  # noqa: E402
+from scaling.app import callbacks, create_app, page, views  # noqa: E402
 from scaling.app.views import MEMORY_FIELDS, PLAN_FIELDS, Shelf  # noqa: E402
 from scaling.cli import main  # noqa: E402
 from scaling.units import GIB  # noqa: E402
@@ -148,6 +148,13 @@ def test_the_page_cannot_name_a_server_file(law, shelf, tmp_path):
 )
 def test_links_round_trip_any_fields(fields):
     assert views.fields_from_query(views.query_from_fields(fields)) == fields
+    memory = {k: v for k, v in fields.items() if k in MEMORY_FIELDS}
+    link = views.memory_query(memory)
+    assert (
+        views.view_of_query(link) == "memory"
+        and views.view_of_query(views.query_from_fields(fields)) == "plan"
+    )
+    assert views.fields_from_query(link, MEMORY_FIELDS) == memory
 
 
 @pytest.mark.parametrize(
@@ -177,8 +184,13 @@ def test_links_round_trip_any_fields(fields):
 )
 def test_memory_view_numbers_are_the_cli_json(args):
     values = [args.get(name, "") for name in MEMORY_FIELDS]
-    figure, tables, general, command, *errors = callbacks.memory_outputs(values, {})
+    figure, tables, general, command, link, *errors = callbacks.memory_outputs(values, {})
     assert general == "" and not any(errors)
+    # the view's link opens the same fields, and the memory tab
+    opened = callbacks.memory_from_url(link)
+    assert opened[-1] == "memory" and dict(zip(MEMORY_FIELDS, opened)) == {
+        name: args.get(name) or page.memory_default(name) for name in MEMORY_FIELDS
+    }
     cli = [args["model"]] + [a for k, v in args.items() if k != "model" for a in (f"--{k}", v)]
     expected = cli_json("memory", *cli, "--json")
     total = sum(t.y[0] for t in figure.data if t.type == "bar")

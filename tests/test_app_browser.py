@@ -118,6 +118,32 @@ def test_changing_the_device_count_changes_days_and_cost(server, page):
     WebDriverWait(page, 10).until(lambda d: "gpus=512xH100" in d.current_url)  # the link follows the page
 
 
+def test_a_memory_link_opens_the_memory_view_and_follows_it(server, page):
+    import json
+
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    page.get(f"{server}/?view=memory&model=llama-2-7b&mode=train&gpus=16xH100&zero=1")
+    cli = ["memory", "llama-2-7b", "--mode", "train", "--gpus", "16xH100", "--zero", "1", "--json"]
+    total = f"{json.loads(CliRunner().invoke(main, cli).stdout)['total_bytes'] / 2**30:,.3f}"
+    # the link's fields, the CLI's numbers (the page may first show its defaults' table for a moment)
+    WebDriverWait(page, 60).until(lambda d: total in d.find_element(By.ID, "memory-table").text)
+    assert page.find_element(By.ID, "memory-gpus").get_attribute("value") == "16xH100"
+    assert (
+        "scaling memory llama-2-7b --mode train --gpus 16xH100"
+        in page.find_element(By.ID, "memory-command").text
+    )
+    retype(page.find_element(By.ID, "memory-gpus"), "32xH100")
+    WebDriverWait(page, 30).until(
+        lambda d: "gpus=32xH100" in d.current_url and "view=memory" in d.current_url
+    )
+    tab = "//*[contains(@class, 'tab') and normalize-space()='Plan']"
+    page.find_elements(By.XPATH, tab)[0].click()  # back on the plan, the address is the plan's link again
+    WebDriverWait(page, 30).until(lambda d: "view=memory" not in d.current_url)
+
+
 def test_bad_input_shows_next_to_its_field_and_the_app_keeps_serving(server, page):
     page.get(f"{server}/?gpus=256xH100&days=abc")
     error = WebDriverWait(page, 60).until(lambda d: d.find_element(By.ID, "plan-days-error").text or None)

@@ -23,10 +23,12 @@ from scaling.app.views import (
     decode_upload,
     fields_from_query,
     law_from_upload,
+    memory_query,
     memory_view,
     plan_view,
     runs_from_upload,
     runs_view,
+    view_of_query,
     with_accelerator,
 )
 from scaling.errors import ScalingError
@@ -47,6 +49,15 @@ def _errors(names: tuple[str, ...], message: str | None, where: str | None) -> l
 
 
 # ============================================================================================== plan
+def memory_from_url(search: str | None) -> list[Any]:
+    """The memory view's fields and the tab for a link: a memory link (``?view=memory&model=...``) fills the
+    fields (the defaults where it is silent) and opens its tab; any other link changes nothing here."""
+    if view_of_query(search or "") != "memory":
+        return [no_update] * (len(MEMORY_FIELDS) + 1)
+    fields = fields_from_query(search or "", MEMORY_FIELDS)
+    return [*(fields.get(name, page.memory_default(name)) for name in MEMORY_FIELDS), "memory"]
+
+
 def plan_from_url(search: str | None) -> list[str]:
     """The plan fields a link carries (the defaults for a bare link)."""
     fields = fields_from_query(search or "") or dict(DEFAULT_PLAN)
@@ -123,10 +134,11 @@ def memory_outputs(values: list[Any], configs: dict[str, Any]) -> tuple:
     field_errors = _errors(MEMORY_FIELDS, view.error, view.error_field)
     general = view.error if view.error and view.error_field is None else ""
     command = command_line(view.fields, "memory", MEMORY_FIELDS)
+    link = memory_query(fields)
     if view.breakdown is None:
-        return (EMPTY_FIGURE, "", general, command, *field_errors)
+        return (EMPTY_FIGURE, "", general, command, link, *field_errors)
     tables = [page.table_component(t) for t in view.tables]
-    return (view.figures["memory"], tables, general, command, *field_errors)
+    return (view.figures["memory"], tables, general, command, link, *field_errors)
 
 
 def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
@@ -210,11 +222,13 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
     app.callback(Output("plan-gpus", "value", allow_duplicate=True), Input("plan-accelerator", "value"),
                  State("plan-gpus", "value"), prevent_initial_call=True)(
         lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)  # fmt: skip
+    # The address bar follows the open view: the plan's link, or the memory view's.
     app.clientside_callback(
-        "function(q) { if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
+        "function(plan, memory, tab) { var q = tab === 'memory' ? memory : plan; "
+        "if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
         "window.location.pathname + (q || '')); } return ''; }",
         Output("url-writer", "children"),
-        Input("plan-query", "data"),
+        [Input("plan-query", "data"), Input("memory-query", "data"), Input("tabs", "value")],
     )
 
     @app.callback(Output("plan-download", "data"),
@@ -241,9 +255,14 @@ def _register_memory(app: Any, configs: dict[str, Any]) -> None:
     memory_errors = [Output(f"memory-{name}-error", "children") for name in MEMORY_FIELDS]
     app.callback(
         [Output("memory-chart", "figure"), Output("memory-table", "children"), Output("memory-error", "children"),
-         Output("memory-command", "children"), *memory_errors],
+         Output("memory-command", "children"), Output("memory-query", "data"), *memory_errors],
         MEMORY_INPUTS,
     )(lambda *values: memory_outputs(list(values), configs))  # fmt: skip
+    app.callback(
+        [*(Output(f"memory-{name}", "value", allow_duplicate=True) for name in MEMORY_FIELDS),
+         Output("tabs", "value", allow_duplicate=True)],
+        Input("url", "search"), prevent_initial_call="initial_duplicate",
+    )(memory_from_url)  # fmt: skip
     app.callback(Output("memory-layouts", "children"), Input("memory-search-button", "n_clicks"),
                  [State(f"memory-{name}", "value") for name in MEMORY_FIELDS], prevent_initial_call=True)(
         lambda _, *values: memory_search(list(values), configs))  # fmt: skip

@@ -149,17 +149,21 @@ def summary_component(plan_dict: dict[str, Any]) -> html.Table:
     return html.Table(rows, style=STYLE["table"])
 
 
+def memory_default(name: str) -> str:
+    """A memory field's value before anyone types: `DEFAULT_MEMORY`, else a dropdown's first choice, else empty."""
+    return DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0] if name in MEMORY_CHOICES else "")
+
+
 def memory_form(models: list[str]) -> html.Div:
     fields = []
     for name in MEMORY_FIELDS:
         if name == "model":
-            control = dcc.Dropdown(id="memory-model", options=models, value="llama-2-7b", clearable=False)
+            control = dcc.Dropdown(
+                id="memory-model", options=models, value=memory_default(name), clearable=False
+            )
         elif name in MEMORY_CHOICES:
             control = dcc.Dropdown(
-                id=f"memory-{name}",
-                options=MEMORY_CHOICES[name],
-                clearable=False,
-                value=DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0]),
+                id=f"memory-{name}", options=MEMORY_CHOICES[name], clearable=False, value=memory_default(name)
             )
         else:
             control = dcc.Input(
@@ -167,7 +171,7 @@ def memory_form(models: list[str]) -> html.Div:
                 type="text",
                 debounce=0.3,
                 style=STYLE["input"],
-                value=DEFAULT_MEMORY.get(name, ""),
+                value=memory_default(name),
             )
         fields.append(_field("memory", name, control, "MODEL" if name == "model" else f"--{name}"))
     fields.append(
@@ -225,6 +229,7 @@ def layout(laws: list[str], models: list[str], accelerators: list[str], runs_dir
     return html.Div([
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="plan-query"),
+        dcc.Store(id="memory-query"),
         html.Div(id="url-writer", style={"display": "none"}),
         html.H2("scaling: plan a training run", style={"margin": "0.6rem 0"}),
         dcc.Tabs(id="tabs", value="plan", children=[

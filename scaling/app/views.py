@@ -54,6 +54,17 @@ def query_from_fields(fields: dict[str, Any], names: tuple[str, ...] = PLAN_FIEL
     return "?" + urlencode(pairs) if pairs else ""
 
 
+def view_of_query(query: str) -> str:
+    """The view a link opens: ``?view=memory&...`` the memory view, anything else the plan (whose links
+    carry no ``view``)."""
+    return "memory" if dict(parse_qsl((query or "").lstrip("?"))).get("view") == "memory" else "plan"
+
+
+def memory_query(fields: dict[str, Any]) -> str:
+    """The memory view's link: ``?view=memory`` and its fields, as `query_from_fields` writes them."""
+    return "?view=memory" + query_from_fields(fields, MEMORY_FIELDS).replace("?", "&", 1)
+
+
 def with_accelerator(gpus: str | None, accelerator: str | None) -> str:
     """``--gpus`` with its accelerator replaced (``256xH100`` + ``A100-80GB`` -> ``256xA100-80GB``), keeping the
     device count (and nodes) as typed; a bare accelerator when no count was given."""
