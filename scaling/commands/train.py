@@ -105,6 +105,7 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
     Killed and started again with the same command, it redoes no finished run.
       scaling sweep --preset small --out runs/
       scaling sweep --budgets 1e12,3e12,1e13 --sizes 5 --data ~/books --out runs/books
+      scaling sweep --preset medium --device cuda --out runs/gpu   # a worker per GPU, bf16 autocast
       scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
     """
     _need_torch()
