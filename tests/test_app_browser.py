@@ -109,6 +109,24 @@ def test_a_shared_link_shows_its_plan_without_a_click(server, page):
     assert page.find_elements(By.CSS_SELECTOR, "#plan-zone .main-svg")
 
 
+def test_a_narrow_window_can_scroll_the_whole_zone_chart_into_view(server, page):
+    # The zone is drawn at a fixed size (its labels are placed for it); on a narrow window its box scrolls.
+    page.set_window_size(1000, 1400)
+    try:
+        page.get(f"{server}/?gpus=256xH100&days=30")
+        WebDriverWait(page, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#plan-zone .main-svg"))
+        right, window, page_width, view_width = page.execute_script(
+            "var box = document.getElementById('plan-zone').parentElement; box.scrollLeft = box.scrollWidth;"
+            "var svg = document.querySelector('#plan-zone .main-svg');"
+            "return [svg.getBoundingClientRect().right, window.innerWidth,"
+            " document.documentElement.scrollWidth, document.documentElement.clientWidth];"
+        )
+        assert right <= window  # scrolled to its end, the chart's right edge is on screen
+        assert page_width <= view_width  # and the page itself does not stick out sideways
+    finally:
+        page.set_window_size(1500, 1800)
+
+
 def test_changing_the_device_count_changes_days_and_cost(server, page):
     page.get(f"{server}/?flops=1e23&gpus=256xH100&price=2.5")
     days, cost = shown(page, "days"), shown(page, "cost_usd")

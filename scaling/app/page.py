@@ -124,7 +124,10 @@ def plan_outputs() -> html.Div:
         html.Div(id="plan-summary"),
         html.Div(id="plan-warnings"),
         html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
-        dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
+        # The zone is drawn at a fixed size (its labels are placed for it): on a narrow window its own box
+        # scrolls sideways instead of the page.
+        html.Div(dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
+                 style={"overflowX": "auto"}),
         html.Div([html.Div(dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
                            style={"flex": "1"}),
                   html.Div(id="plan-layouts", style={"flex": "1", "minWidth": 0})], style=STYLE["row"]),
