@@ -1233,7 +1233,8 @@ def memory_figure(
     heading = title or _memory_title(labels, [b for _, b in items])
     assumptions = _memory_assumptions([b for _, b in items])
     layout = _base_layout(
-        heading + (f"<br><span style='font-size:12px'>{assumptions}</span>" if assumptions else ""),
+        heading
+        + "".join(f"<br><span style='font-size:12px'>{line}</span>" for line in _wrap_list(assumptions, 75)),
         barmode="stack",
         xaxis=_linear_axis("", type="category", showgrid=False),  # each bar's label says what it is
         yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
@@ -1251,7 +1252,7 @@ def memory_figure(
         annotations=annotations,
         meta={"assumptions": assumptions},
     )
-    layout["title"]["y"] = 0.97  # two lines: the title and its assumptions
+    layout["title"]["y"] = 0.97  # the title, then its assumptions (two lines at most in practice)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -1337,6 +1338,18 @@ def _memory_title(labels: list[str], breakdowns: list[Any]) -> str:
         f" across {across.pop()}" if matched and len(across) == 1 else " by configuration"
     )
     return title + (f": {model.pop()}" if len(model) == 1 else "")
+
+
+def _wrap_list(text: str, width: int) -> list[str]:
+    """A comma-separated list as lines of at most ``width`` characters where its items allow (a chart's
+    subtitle, which must fit a narrow chart too)."""
+    lines: list[str] = []
+    for item in [t for t in text.split(", ") if t]:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += ", " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 def _memory_assumptions(breakdowns: list[Any]) -> str:
