@@ -397,24 +397,32 @@ def zone_figure(
     points, labels = _point_traces(models, point, key, area, known_models is True, legend)
     traces += points
     annotations = labels + [
-        {
-            "x": hi,
-            "y": math.log10(float(y[-1])),
-            "xref": "x",
-            "yref": "y",
-            "text": _law_title(law),
-            "showarrow": False,
-            "xanchor": "right",
-            "yanchor": "bottom",
-            "bgcolor": "rgba(255,255,255,0.8)",
-            "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]},
-            "name": f"law-label-{law.name}",
-        }
+        _law_end_label(law, i, hi, float(y[-1]))
         for i, (law, y) in enumerate(zip(law_list, curves))
         if law.name not in zone_names
     ]
+    layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations)
+    traces.append(_pf_days_axis_trace(C, y_range))
+    return go.Figure(data=traces, layout=layout)
+
+
+def _law_end_label(law: Law, i: int, x: float, y: float) -> dict[str, Any]:
+    """A line's name at its right end (log10 x, value y), in its colour: laws outside the zone's band."""
+    return {
+        "x": x, "y": math.log10(y), "xref": "x", "yref": "y", "text": _law_title(law), "showarrow": False,
+        "xanchor": "right", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)",
+        "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]}, "name": f"law-label-{law.name}",
+    }  # fmt: skip
+
+
+def _zone_layout(
+    axis: str, x_range: tuple[float, float], y_range: tuple[float, float], margin: dict[str, int],
+    size: tuple[int, int], annotations: list[dict[str, Any]],
+) -> dict[str, Any]:  # fmt: skip
+    """The zone's axes (log10 ranges): compute in FLOPs below and in PF-days on top, N or D up the side."""
+    lo, hi = x_range
     y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
-    layout = _base_layout(
+    return _base_layout(
         "Compute-optimal "
         + ("model size" if axis == "params" else "training tokens")
         + " against training compute: the optimal zone",
@@ -437,24 +445,16 @@ def zone_figure(
         autosize=False,
         annotations=annotations,
     )
-    # plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis
+
+
+def _pf_days_axis_trace(C: np.ndarray, y_range: tuple[float, float]) -> dict[str, Any]:
+    """Plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis."""
     y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
     pf = C / units.PF_DAY_FLOPS
-    traces.append(
-        _scatter(
-            x=[pf[0], pf[-1]],
-            y=[y_mid, y_mid],
-            xaxis="x2",
-            mode="lines",
-            opacity=0,
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-            name="PF-days axis",
-            meta={"kind": "axis"},
-        )
-    )
-    return go.Figure(data=traces, layout=layout)
+    return _scatter(
+        x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0, line={"width": 0},
+        showlegend=False, hoverinfo="skip", name="PF-days axis", meta={"kind": "axis"},
+    )  # fmt: skip
 
 
 def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
@@ -857,11 +857,44 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     frame = _runs_frame(runs)
     result = fit if fit is not None else fitting.fit_isoflop(frame)
     budgets = sorted(result.budgets, key=lambda b: b.flops)
+    shades = _sequential(len(budgets))
+    traces = _isoflop_profile_traces(frame, budgets, shades)
+    used = [b for b in budgets if b.used and math.isfinite(b.params)]
+    traces += _isoflop_minima_traces(budgets, used, shades)
+    lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
+    C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
+    sizes = np.concatenate([frame["N"].to_numpy(float)] + [np.asarray(b.n_range, float) for b in budgets])
+    traces.append(_isoflop_power_law_trace(result, C))
+    layout = _base_layout(
+        f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
+        legend={"font": {"size": 11}},
+        # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
+        **_two_panels(
+            (
+                _log_axis("Parameters N (count)", **_ticks_125(sizes)),
+                _linear_axis(f"Final loss ({_loss_unit(frame)})"),
+            ),
+            (
+                _log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
+                _log_axis(
+                    "Compute-optimal parameters N_opt (count)",
+                    **_ticks_125(np.asarray(result.n_opt(C), dtype=float)),
+                ),
+            ),
+            ("Loss against model size, one curve per budget", "Profile minima against compute"),
+            split=0.55,
+        ),
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _isoflop_profile_traces(frame: Any, budgets: list[Any], shades: list[str]) -> list[go.Scatter]:
+    """Each budget's runs (loss against N) and its fitted parabola in log10 N, dotted where the budget is not
+    used; runs go to the budget nearest their C (in log)."""
     traces: list[go.Scatter] = []
     logC = np.log(frame["C"].to_numpy(float))
     centres = np.log([b.flops for b in budgets])
     nearest = np.argmin(np.abs(logC[:, None] - centres[None, :]), axis=1)
-    shades = _sequential(len(budgets))
     for i, b in enumerate(budgets):
         sub = frame[nearest == i]
         group, colour, symbol = f"budget-{i}", shades[i], SYMBOLS[i % len(SYMBOLS)]
@@ -903,7 +936,12 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
                 meta={"kind": "parabola", "flops": b.flops, "flags": list(b.flags)},
             )
         )
-    used = [b for b in budgets if b.used and math.isfinite(b.params)]
+    return traces
+
+
+def _isoflop_minima_traces(budgets: list[Any], used: list[Any], shades: list[str]) -> list[go.Scatter]:
+    """The used budgets' parabola minima: on the profiles (left) and against compute (right)."""
+    traces = []
     traces.append(
         go.Scatter(
             x=[b.params for b in used],
@@ -943,47 +981,25 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
             yaxis="y2",
         )
     )
-    lo, hi = min(b.flops for b in budgets), max(b.flops for b in budgets)
-    C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
-    sizes = np.concatenate([frame["N"].to_numpy(float)] + [np.asarray(b.n_range, float) for b in budgets])
-    traces.append(
-        go.Scatter(
-            x=C,
-            y=result.n_opt(C),
-            mode="lines",
-            name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
-            line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
-            hovertext=[
-                f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}"
-                for c, n in zip(C, result.n_opt(C))
-            ],
-            hoverinfo="text",
-            meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},
-            xaxis="x2",
-            yaxis="y2",
-        )
+    return traces
+
+
+def _isoflop_power_law_trace(result: Any, C: np.ndarray) -> go.Scatter:
+    """Approach 2's N_opt = n_coef C^a over the compute grid (right panel)."""
+    return go.Scatter(
+        x=C,
+        y=result.n_opt(C),
+        mode="lines",
+        name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
+        line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
+        hovertext=[
+            f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))
+        ],
+        hoverinfo="text",
+        meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},
+        xaxis="x2",
+        yaxis="y2",
     )
-    layout = _base_layout(
-        f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
-        legend={"font": {"size": 11}},
-        # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
-        **_two_panels(
-            (
-                _log_axis("Parameters N (count)", **_ticks_125(sizes)),
-                _linear_axis(f"Final loss ({_loss_unit(frame)})"),
-            ),
-            (
-                _log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
-                _log_axis(
-                    "Compute-optimal parameters N_opt (count)",
-                    **_ticks_125(np.asarray(result.n_opt(C), dtype=float)),
-                ),
-            ),
-            ("Loss against model size, one curve per budget", "Profile minima against compute"),
-            split=0.55,
-        ),
-    )
-    return go.Figure(data=traces, layout=layout)
 
 
 def _sequential(n: int) -> list[str]:
@@ -1210,24 +1226,7 @@ def memory_figure(
     )
     capacities = [float(c) if c else None for c in capacities]
     traces = _memory_bars(labels, rows, components, totals)
-    fits = [t <= c if c else None for t, c in zip(totals, capacities)]
-    traces.append(
-        go.Scatter(
-            x=labels,
-            y=[t / units.GIB for t in totals],
-            mode="text",
-            name="Total per device",
-            showlegend=False,
-            text=[
-                f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
-                for t, f in zip(totals, fits)
-            ],
-            textposition="top center",
-            textfont={"size": 12, "color": "#000000"},
-            hoverinfo="skip",
-            meta={"kind": "totals"},
-        )
-    )
+    traces.append(_memory_totals_trace(labels, totals, capacities))
     shapes, annotations = _capacity_marks(traces, labels, capacities)
     top = max(totals + [c for c in capacities if c]) / units.GIB
     heading = title or _memory_title(labels, [b for _, b in items])
@@ -1254,6 +1253,28 @@ def memory_figure(
     )
     layout["title"]["y"] = 0.97  # the title, then its assumptions (two lines at most in practice)
     return go.Figure(data=traces, layout=layout)
+
+
+def _memory_totals_trace(
+    labels: list[str], totals: list[float], capacities: list[float | None]
+) -> go.Scatter:
+    """Each bar's total above it, and whether it fits its capacity (where one is known)."""
+    fits = [t <= c if c else None for t, c in zip(totals, capacities)]
+    return go.Scatter(
+        x=labels,
+        y=[t / units.GIB for t in totals],
+        mode="text",
+        name="Total per device",
+        showlegend=False,
+        text=[
+            f"{units.format_bytes(t)}" + ("" if f is None else (" fits" if f else " too big"))
+            for t, f in zip(totals, fits)
+        ],
+        textposition="top center",
+        textfont={"size": 12, "color": "#000000"},
+        hoverinfo="skip",
+        meta={"kind": "totals"},
+    )
 
 
 def _memory_bars(
@@ -1417,6 +1438,40 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     residual = (observed - predicted) / predicted
     unit = _loss_unit(frame, law)
     rmse = float(np.sqrt(np.mean(np.log(observed / predicted) ** 2)))
+    traces = _diagnostics_traces(frame, observed, predicted, residual)
+    zero_line = {
+        "type": "line",
+        "xref": "x2 domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y2",
+        "y0": 0,
+        "y1": 0,
+        "line": {"color": "#000000", "dash": "dash", "width": 1.5},
+    }
+    layout = _base_layout(
+        f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
+        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
+        shapes=[zero_line],
+        **_two_panels(
+            (_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
+            (
+                _log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
+                _linear_axis("Residual (observed − predicted) / predicted (%)"),
+            ),
+            ("Predicted against observed loss", "Relative residual against compute"),
+            split=0.44,
+            gap=0.12,
+        ),
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _diagnostics_traces(
+    frame: Any, observed: np.ndarray, predicted: np.ndarray, residual: np.ndarray
+) -> list[go.Scatter]:
+    """The runs as predicted against observed loss with the y = x line (left), and their relative residuals
+    against compute (right), coloured by log10 C."""
     hover = [
         h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
         for h, p, r in zip(_run_hover(frame), predicted, residual)
@@ -1467,32 +1522,7 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
             yaxis="y2",
         )
     )
-    zero_line = {
-        "type": "line",
-        "xref": "x2 domain",
-        "x0": 0,
-        "x1": 1,
-        "yref": "y2",
-        "y0": 0,
-        "y1": 0,
-        "line": {"color": "#000000", "dash": "dash", "width": 1.5},
-    }
-    layout = _base_layout(
-        f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
-        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-        shapes=[zero_line],
-        **_two_panels(
-            (_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
-            (
-                _log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
-                _linear_axis("Residual (observed − predicted) / predicted (%)"),
-            ),
-            ("Predicted against observed loss", "Relative residual against compute"),
-            split=0.44,
-            gap=0.12,
-        ),
-    )
-    return go.Figure(data=traces, layout=layout)
+    return traces
 
 
 # ============================================================================================== save
