@@ -49,16 +49,6 @@ def held_out_shapes(law, folder: Path, budget: float, count: int):
     return recipe, scored[best], [s[1] for s in scored[lo : lo + count]]
 
 
-def held_out_config(recipe: dict, shape, budget: float):
-    from scaling.train.run import RunConfig
-    from scaling.train.sweep import default_lr
-
-    return RunConfig(d_model=shape[0], n_layer=shape[1], budget=budget, seq_len=recipe["seq_len"],
-                     batch=recipe["batch"], lr=recipe.get("lr") or default_lr(shape[0]), seed=recipe["seed"],
-                     evals=recipe["evals"], eval_windows=recipe["eval_windows"], data=recipe["data"],
-                     device=recipe.get("device", "cpu"), precision=recipe.get("precision", "fp32"))  # fmt: skip
-
-
 def train(configs: list, out: Path, workers: int) -> dict[str, dict]:
     """The held-out runs' rows by run_id: those already in ``out/runs.csv`` are read back, the others trained
     on the sweep's worker pool (one thread each) and added to it as they finish."""
@@ -96,6 +86,7 @@ def main() -> None:
 
     from scaling.fit import fit_isoflop, fit_parametric, read_runs
     from scaling.laws import parametric_loss
+    from scaling.train.sweep import recipe_config
 
     runs = read_runs(args.folder)
     law = fit_parametric(runs, bootstrap=args.bootstrap)
@@ -106,7 +97,7 @@ def main() -> None:
     spread = parametric_loss(N, D, *R.T)
     lo, hi = np.quantile(spread[np.isfinite(spread)], [0.1, 0.9])
     started = time.perf_counter()
-    configs = {s: held_out_config(recipe, s, budget) for s in dict.fromkeys([shape, *shapes])}
+    configs = {s: recipe_config(recipe, s, budget) for s in dict.fromkeys([shape, *shapes])}
     if args.isoflop <= 1:
         configs = {shape: configs[shape]}
     rows = train(list(configs.values()), args.folder / "holdout", args.workers or os.cpu_count() or 1)

@@ -390,10 +390,20 @@ def resolve_precision(precision: str, device: str) -> str:
         if precision not in PRECISIONS:
             raise ScalingError(f"precision {precision!r}: expected auto, {', '.join(PRECISIONS)}")
         return precision
+    if not on_gpu(device):
+        return "fp32"
     import torch
 
-    gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    return "bf16" if gpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+
+
+def on_gpu(device: str) -> bool:
+    """Whether runs on ``device`` (cpu, cuda or auto) train on a GPU: one that torch sees."""
+    if device == "cpu":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def torch_device(name: str, rank: int = 0):

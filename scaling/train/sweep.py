@@ -53,7 +53,7 @@ from scaling.train.folder import (
     read_table,
     write_rows,
 )
-from scaling.train.run import RunConfig
+from scaling.train.run import RunConfig, on_gpu
 
 __all__ = [
     "PRESETS",
@@ -147,7 +147,6 @@ class Sweep:
     configs: list[RunConfig] = field(default_factory=list)
     corpus: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    lr: float | None = None
     # why the folder's previous results move aside when the sweep runs (--force-new); planning moves nothing
     set_aside: str | None = None
 
@@ -276,11 +275,18 @@ def total_params(shape: tuple[int, int], seq_len: int = 128) -> int:
 
 
 def _config(sweep: Sweep, budget: float, shape: tuple[int, int]) -> RunConfig:
-    r = sweep.recipe
-    lr = sweep.lr if sweep.lr is not None else default_lr(shape[0])
+    return recipe_config(sweep.recipe, shape, budget)
+
+
+def recipe_config(recipe: dict[str, Any], shape: tuple[int, int], budget: float) -> RunConfig:
+    """The run of a sweep's recipe (its ``sweep.json``) for a (d_model, n_layer) shape at a budget of exact
+    FLOPs: the recipe's peak LR, else the width's default (`default_lr`)."""
+    r = recipe
+    lr = r.get("lr") if r.get("lr") is not None else default_lr(shape[0])
     return RunConfig(d_model=shape[0], n_layer=shape[1], budget=float(budget), seq_len=r["seq_len"],
                      batch=r["batch"], lr=lr, seed=r["seed"], evals=r["evals"], eval_windows=r["eval_windows"],
-                     data=r["data"], device=r["device"], precision=r.get("precision", "fp32"))  # fmt: skip
+                     data=r["data"], device=r.get("device", "cpu"),
+                     precision=r.get("precision", RECIPE_DEFAULTS["precision"]))  # fmt: skip
 
 
 def plan_sweep(
@@ -329,7 +335,7 @@ def plan_sweep(
         out.exists()  # a name the OS refuses (over 255 bytes, a file in the path) fails here, not mid-sweep
     except OSError as exc:
         raise folder_error(out, exc) from None
-    sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity, lr=lr)
+    sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity)
     previous, sweep.set_aside = _read_design(out, recipe, force_new)
     rows = [] if sweep.set_aside else read_table(out / "runs.csv").rows
     known = list(previous.get("configs", []))
@@ -654,6 +660,12 @@ def probe_throughput(
     return rates
 
 
+def _probe(recipe: dict[str, Any], shapes: list[tuple[int, int]]) -> dict:
+    """`probe_throughput` of these shapes under the sweep's recipe (sequence, batch, device, precision)."""
+    return probe_throughput(shapes, recipe["seq_len"], recipe["batch"], device=recipe.get("device", "cpu"),
+                            precision=recipe.get("precision", RECIPE_DEFAULTS["precision"]))  # fmt: skip
+
+
 RUN_OVERHEAD_S = 1.0  # per run in a warm worker: read the (cached) corpus, build the model, save a checkpoint
 # per worker on a quiet machine: import torch (3 s), torch._dynamo (3 s), the corpus (1 s), two starting at once
 WORKER_START_S = 10.0
@@ -667,15 +679,6 @@ def run_seconds(config: RunConfig, rates: dict) -> float:
     spec = config.spec()
     evaluation = evaluation_tokens(config) * exact_flops_per_token(spec) / 3.0
     return (config.budget + evaluation) / rates[(config.d_model, config.n_layer)] + RUN_OVERHEAD_S
-
-
-def on_gpu(device: str) -> bool:
-    """Whether runs on ``device`` (cpu, cuda or auto) train on a GPU."""
-    if device == "cpu":
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def default_workers(device: str) -> int:
@@ -857,17 +860,7 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
         if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
             shapes = [(c.d_model, c.n_layer) for c in todo]
             share = cpu_share(workers) if probe and not on_gpu(sweep.recipe["device"]) else 1.0
-            measured = (
-                probe_throughput(
-                    shapes,
-                    sweep.recipe["seq_len"],
-                    sweep.recipe["batch"],
-                    device=sweep.recipe["device"],
-                    precision=sweep.recipe.get("precision", "fp32"),
-                )
-                if probe
-                else {}
-            )
+            measured = _probe(sweep.recipe, shapes) if probe else {}
             rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
         eta = estimate_seconds(todo, rates, workers, WORKER_START_S / share)
         if first:
@@ -930,9 +923,7 @@ def _extend_now(sweep: Sweep, rows: dict, rates: dict, share: float, more: list,
         return rates
     new_shapes = [(c.d_model, c.n_layer) for c in extra if (c.d_model, c.n_layer) not in rates]
     if new_shapes:
-        recipe = sweep.recipe
-        measured = probe_throughput(new_shapes, recipe["seq_len"], recipe["batch"], device=recipe["device"],
-                                    precision=recipe.get("precision", "fp32"))  # fmt: skip
+        measured = _probe(sweep.recipe, new_shapes)
         rates = {**rates, **{s: measured[s] * share for s in new_shapes}}
     sweep.configs += extra
     write_design(sweep)
