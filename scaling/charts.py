@@ -274,6 +274,20 @@ def _scatter(**properties: Any) -> dict[str, Any]:
     return {"type": "scatter", **properties}
 
 
+def _band(
+    x: Any, lower: Any, upper: Any, *, line: dict[str, Any], fill: str, group: str, lower_name: str,
+    **upper_properties: Any,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """A shaded band: its lower edge (no legend entry, no hover), then its upper edge filled down to it, which
+    carries the band's name, hover text and meta (``upper_properties``)."""
+    return [
+        _scatter(x=x, y=lower, mode="lines", line=line, hoverinfo="skip", showlegend=False, legendgroup=group,
+                 name=lower_name),
+        _scatter(x=x, y=upper, mode="lines", line=line, fill="tonexty", fillcolor=fill, legendgroup=group,
+                 **upper_properties),
+    ]  # fmt: skip
+
+
 def _as_law(law: Law | str) -> Law:
     return law if isinstance(law, Law) else get_law(law)
 
@@ -470,31 +484,11 @@ def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
         f"{units.format_count(b)}<br>between {names}"
         for c, a, b in zip(C, lower, upper)
     ]
-    return [
-        _scatter(
-            x=C,
-            y=lower,
-            mode="lines",
-            line={"width": 0, "color": ZONE_FILL},
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup="zone",
-            name="zone (lower edge)",
-        ),
-        _scatter(
-            x=C,
-            y=upper,
-            mode="lines",
-            line={"width": 0, "color": ZONE_FILL},
-            fill="tonexty",
-            fillcolor=ZONE_FILL,
-            legendgroup="zone",
-            name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
-            hovertext=band_hover,
-            hoverinfo="text",
-            meta={"kind": "zone", "laws": [law.name for law in laws]},
-        ),
-    ]
+    return _band(
+        C, lower, upper, line={"width": 0, "color": ZONE_FILL}, fill=ZONE_FILL, group="zone",
+        lower_name="zone (lower edge)", name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
+        hovertext=band_hover, hoverinfo="text", meta={"kind": "zone", "laws": [law.name for law in laws]},
+    )  # fmt: skip
 
 
 def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
@@ -750,37 +744,14 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
     if interval is not None:
         lo, hi = (np.asarray(v, dtype=float) for v in interval)
         level = f"{allocation.interval_level:.0%}"
-        traces.append(
-            _scatter(
-                x=C,
-                y=lo,
-                mode="lines",
-                line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup="fitted",
-                name=f"{name} lower",
-            )
-        )
-        traces.append(
-            _scatter(
-                x=C,
-                y=hi,
-                mode="lines",
-                line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
-                fill="tonexty",
-                fillcolor=BAND_FILL,
-                legendgroup="fitted",
-                name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
-                hovertext=[
-                    f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
-                    f"{units.format_count(b)}"
-                    for c, a, b in zip(C, lo, hi)
-                ],
-                hoverinfo="text",
-                meta={"kind": "fitted-band", "level": allocation.interval_level},
-            )
-        )
+        traces += _band(
+            C, lo, hi, line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill=BAND_FILL, group="fitted",
+            lower_name=f"{name} lower",
+            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
+            hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                       f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
+            hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
+        )  # fmt: skip
     if not line:
         return traces
     traces.append(
@@ -1067,23 +1038,19 @@ def _frontier_run_traces(frame, held: np.ndarray, law: Law) -> list[go.Scatter]:
     return traces
 
 
-def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[go.Scatter]:
+def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[dict[str, Any]]:
     """The interval band of L*(C), when the law has one (a fitted law's bootstrap replicates)."""
     band = allocation.intervals.get("loss")
     if band is None:
         return []
     lo, hi = (np.asarray(v, dtype=float) for v in band)
     level = f"{allocation.interval_level:.0%}"
-    return [
-        go.Scatter(x=C, y=lo, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"},
-                   hoverinfo="skip", showlegend=False, legendgroup="band", name="band lower"),
-        go.Scatter(
-            x=C, y=hi, mode="lines", line={"width": 0.5, "color": "#0072B2", "dash": "dot"}, fill="tonexty",
-            fillcolor="rgba(0, 114, 178, 0.15)", legendgroup="band", name=f"{level} interval of L*(C)",
-            hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
-            hoverinfo="text", meta={"kind": "loss-band"},
-        ),
-    ]  # fmt: skip
+    return _band(
+        C, lo, hi, line={"width": 0.5, "color": "#0072B2", "dash": "dot"}, fill="rgba(0, 114, 178, 0.15)",
+        group="band", lower_name="band lower", name=f"{level} interval of L*(C)",
+        hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
+        hoverinfo="text", meta={"kind": "loss-band"},
+    )  # fmt: skip
 
 
 def _frontier_line_traces(C: np.ndarray, allocation: Any, law: Law, c_hi: float) -> list[go.Scatter]:
