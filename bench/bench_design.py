@@ -112,16 +112,30 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    print(f"target: {args.quantity} at {args.target:.3g} FLOPs; noise {args.noise} in log-loss; start "
-          f"{len(START_BUDGETS)} budgets x {len(GRID)} sizes; spend = 5 runs at 3x the largest budget; "
-          f"{args.bootstrap} bootstrap replicates; 80% intervals")  # fmt: skip
-    header = f"{'law':<10} {'trials':>6} {'width ratio median':>19} {'IQR':>13} {'forecast':>9} " \
-             f"{'cover conv':>10} {'cover design':>12} {'design spend':>12}"  # fmt: skip
+    print(
+        f"target: {args.quantity} at {args.target:.3g} FLOPs; noise {args.noise} in log-loss; start "
+        f"{len(START_BUDGETS)} budgets x {len(GRID)} sizes; spend = 5 runs at 3x the largest budget; "
+        f"{args.bootstrap} bootstrap replicates; 80% intervals"
+    )
+    header = (
+        f"{'law':<10} {'trials':>6} {'width ratio median':>19} {'IQR':>13} {'forecast':>9} "
+        f"{'cover conv':>10} {'cover design':>12} {'design spend':>12}"
+    )
     print(header)
     every = []
     for name, truth in TRUTHS.items():
-        results = [trial(truth, args.quantity, args.target, args.noise, args.bootstrap, 1000 * i + 7, args.cost_exponent)
-                   for i in range(args.trials)]  # fmt: skip
+        results = [
+            trial(
+                truth,
+                args.quantity,
+                args.target,
+                args.noise,
+                args.bootstrap,
+                1000 * i + 7,
+                args.cost_exponent,
+            )
+            for i in range(args.trials)
+        ]
         every += results
         print(_line(name, results))
     print(_line("all", every))
@@ -135,8 +149,10 @@ def _line(name, results) -> str:
     cov_c = np.mean([r["conventional_covered"] for r in results])
     cov_d = np.mean([r["designed_covered"] for r in results])
     spend = np.median([r["design_spend"] for r in results])
-    return (f"{name:<10} {len(results):>6} {med:>19.2f} {q1:>6.2f}-{q3:<6.2f} {forecast:>9.2f} {cov_c:>10.0%} "
-            f"{cov_d:>12.0%} {spend:>12.0%}")  # fmt: skip
+    return (
+        f"{name:<10} {len(results):>6} {med:>19.2f} {q1:>6.2f}-{q3:<6.2f} {forecast:>9.2f} {cov_c:>10.0%} "
+        f"{cov_d:>12.0%} {spend:>12.0%}"
+    )
 
 
 if __name__ == "__main__":

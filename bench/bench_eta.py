@@ -80,9 +80,11 @@ def main() -> None:
     if proc.returncode != 0 or eta_at is None:
         raise SystemExit(f"the sweep failed (exit {proc.returncode})")
     wall = end - eta_at
-    print(f"sweep: {' '.join(command[3:-2])}; {wall:.0f} s from the ETA line to the end "
-          f"({end - started:.0f} s with planning and the probe); load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"sweep: {' '.join(command[3:-2])}; {wall:.0f} s from the ETA line to the end "
+        f"({end - started:.0f} s with planning and the probe); load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
+    )
     print(f"{'when':<22} {'elapsed s':>9} {'announced total s':>17} {'measured s':>10} {'error':>7}")
     for label, elapsed, left in events:
         announced = elapsed + left

@@ -103,14 +103,20 @@ def main() -> None:
     rows = train(list(configs.values()), args.folder / "holdout", args.workers or os.cpu_count() or 1)
     row = rows[configs[shape].run_id]
     measured = float(row["loss"])
-    print(f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} FLOPs (exact); "
-          f"alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates")  # fmt: skip
-    print(f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = {args.factor:g}x, "
-          f"{len(configs)} run(s) in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} FLOPs (exact); "
+        f"alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates"
+    )
+    print(
+        f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = {args.factor:g}x, "
+        f"{len(configs)} run(s) in {time.perf_counter() - started:.0f} s"
+    )
     print(f"{'':<22} {'predicted':>10} {'80% interval':>17} {'measured':>9} {'rel. error':>10} {'inside':>6}")
     inside = lo <= measured <= hi
-    print(f"{'loss (nats/token)':<22} {predicted:>10.4f} {lo:>8.4f}-{hi:<8.4f} {measured:>9.4f} "
-          f"{predicted / measured - 1:>+10.2%} {'yes' if inside else 'no':>6}")  # fmt: skip
+    print(
+        f"{'loss (nats/token)':<22} {predicted:>10.4f} {lo:>8.4f}-{hi:<8.4f} {measured:>9.4f} "
+        f"{predicted / measured - 1:>+10.2%} {'yes' if inside else 'no':>6}"
+    )
     if args.isoflop > 1:
         held = [rows[configs[s].run_id] for s in shapes]
         sizes = [(float(r["N"]), float(r["loss"])) for r in held]
@@ -125,9 +131,11 @@ def main() -> None:
         c_held = math.exp(np.mean([math.log(float(r["C"])) for r in held]))
         iso = fit_isoflop(runs)
         n_predicted = float(iso.n_opt(c_held))
-        print(f"{'N_opt (Approach 2)':<22} {n_predicted:>10.4g} {'':>17} {n_measured:>9.4g} "
-              f"{n_predicted / n_measured - 1:>+10.1%}   (a = {iso.a:.3f}; measured vertex "
-              f"{'inside' if inside_sizes else 'OUTSIDE'} the held-out sizes)")  # fmt: skip
+        print(
+            f"{'N_opt (Approach 2)':<22} {n_predicted:>10.4g} {'':>17} {n_measured:>9.4g} "
+            f"{n_predicted / n_measured - 1:>+10.1%}   (a = {iso.a:.3f}; measured vertex "
+            f"{'inside' if inside_sizes else 'OUTSIDE'} the held-out sizes)"
+        )
 
 
 if __name__ == "__main__":

@@ -91,8 +91,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    spec = ModelSpec(n_layer=args.layers, d_model=args.width, n_head=max(1, args.width // 64), vocab_size=256,
-                     n_ctx=args.context, name="bench")  # fmt: skip
+    spec = ModelSpec(
+        n_layer=args.layers,
+        d_model=args.width,
+        n_head=max(1, args.width // 64),
+        vocab_size=256,
+        n_ctx=args.context,
+        name="bench",
+    )
     tokens = args.batch * args.context
     idx = torch.randint(0, spec.vocab_size, (args.batch, args.context))
     runs = (("full fine-tuning", None), (f"LoRA r={args.rank} on attention", args.rank))
@@ -102,19 +108,46 @@ def main() -> None:
     base = (0.0, 0.0)  # full fine-tuning's (FLOPs, seconds), the first run
     for (label, rank), model, spent in zip(runs, models, seconds):
         adapters = sum(p.numel() for p in model.parameters() if p.requires_grad) if rank else 0.0
-        terms = finetune_flops_per_token(spec, adapter_params=adapters, full=rank is None, convention="exact",
-                                         seq_len=args.context, include_embeddings=False)  # fmt: skip
+        terms = finetune_flops_per_token(
+            spec,
+            adapter_params=adapters,
+            full=rank is None,
+            convention="exact",
+            seq_len=args.context,
+            include_embeddings=False,
+        )
         predicted = model_flops_per_token(terms) * tokens
         counted = counted_flops(model, idx)
         if rank is None:
             base = (predicted, spent)
-        rows.append((label, f"{predicted:.4g}", f"{counted:.4g}", f"{counted / predicted:.3f}", f"{spent * 1e3:.1f}",
-                     f"{base[0] / predicted:.2f}x", f"{base[1] / spent:.2f}x"))  # fmt: skip
+        rows.append(
+            (
+                label,
+                f"{predicted:.4g}",
+                f"{counted:.4g}",
+                f"{counted / predicted:.3f}",
+                f"{spent * 1e3:.1f}",
+                f"{base[0] / predicted:.2f}x",
+                f"{base[1] / spent:.2f}x",
+            )
+        )
     print(
         f"{spec.n_layer} layers, d_model {spec.d_model}, {args.batch} x {args.context} tokens, CPU, 1 thread"
     )
-    print(table(rows, headers=["run", "predicted FLOPs", "counted FLOPs", "counted/pred", "step ms",
-                               "FLOPs saved", "speedup"]))  # fmt: skip
+    print(
+        table(
+            rows,
+            headers=[
+                "run",
+                "predicted FLOPs",
+                "counted FLOPs",
+                "counted/pred",
+                "step ms",
+                "FLOPs saved",
+                "speedup",
+            ],
+        )
+    )
     print(
         "counted: torch.utils.flop_counter (matmuls, attention by the math kernel); FLOPs saved bounds the speedup"
     )

@@ -28,8 +28,15 @@ from scaling.memory import RECOMPUTE, ModelShape, train_memory_arrays
 from scaling.model import get_preset
 
 MODEL, DEVICES, ACCEL, GLOBAL_BATCH, SEQ = "gpt3-175b", 4096, "A100-80GB", 4096, 2048
-CHOICES = dict(tp=[1, 2, 4, 8], pp=list(range(1, 97)), zero=[0, 1, 2, 3], micro_batch=list(range(1, 65)),
-               recompute=RECOMPUTE, sp=[False, True], interleave=[1])  # fmt: skip
+CHOICES = dict(
+    tp=[1, 2, 4, 8],
+    pp=list(range(1, 97)),
+    zero=[0, 1, 2, 3],
+    micro_batch=list(range(1, 65)),
+    recompute=RECOMPUTE,
+    sp=[False, True],
+    interleave=[1],
+)
 
 
 def naive(spec, shape, acc, grid, indices, mfu=0.4):
@@ -49,8 +56,18 @@ def naive(spec, shape, acc, grid, indices, mfu=0.4):
         if GLOBAL_BATCH % (dp * mb):
             continue
         m = GLOBAL_BATCH // (dp * mb)
-        mem = train_memory_arrays(shape, tp=tp, pp=pp, dp=dp, zero=zero, recompute=rec, sp=sp, micro_batch=mb,
-                                  seq_len=SEQ, num_micro_batches=m)  # fmt: skip
+        mem = train_memory_arrays(
+            shape,
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            zero=zero,
+            recompute=rec,
+            sp=sp,
+            micro_batch=mb,
+            seq_len=SEQ,
+            num_micro_batches=m,
+        )
         if float(mem["total"]) > acc.memory_bytes:
             continue
         fits += 1
@@ -121,8 +138,18 @@ def main() -> None:
     sub = {k: v[indices][ok] for k, v in grid.items()}
     t, p, mb = (sub[k].astype(float) for k in ("tp", "pp", "micro_batch"))
     dp = DEVICES / (t * p)
-    mem = train_memory_arrays(shape, tp=t, pp=p, dp=dp, zero=sub["zero"], recompute=sub["recompute"], sp=sub["sp"],
-                              micro_batch=mb, seq_len=SEQ, num_micro_batches=GLOBAL_BATCH / (dp * mb))  # fmt: skip
+    mem = train_memory_arrays(
+        shape,
+        tp=t,
+        pp=p,
+        dp=dp,
+        zero=sub["zero"],
+        recompute=sub["recompute"],
+        sp=sub["sp"],
+        micro_batch=mb,
+        seq_len=SEQ,
+        num_micro_batches=GLOBAL_BATCH / (dp * mb),
+    )
     vec_fits = int((mem["total"] <= acc.memory_bytes).sum())
     assert vec_fits == naive_fits, (vec_fits, naive_fits)
 
@@ -163,8 +190,10 @@ def main() -> None:
     for k, v in rows:
         print(f"  {k.ljust(width)}  {v}")
     best = df.iloc[0]
-    print(f"  best layout: TP {best.tp} PP {best.pp} DP {best.dp} ZeRO {best.zero} mb {best.micro_batch} "
-          f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step, MFU {best.mfu:.1%} (6ND), HFU {best.hfu:.1%}")  # fmt: skip
+    print(
+        f"  best layout: TP {best.tp} PP {best.pp} DP {best.dp} ZeRO {best.zero} mb {best.micro_batch} "
+        f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step, MFU {best.mfu:.1%} (6ND), HFU {best.hfu:.1%}"
+    )
 
 
 if __name__ == "__main__":

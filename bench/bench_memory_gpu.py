@@ -102,9 +102,13 @@ def measure(spec: ModelSpec, batch: int, seq: int, mixed: bool) -> dict[str, flo
     optimizer = torch.cuda.memory_allocated() - inputs - gradients
     torch.cuda.synchronize()
     out = dict(
-        weights=weights, activations=activations, gradients=gradients, optimizer=optimizer,
-        peak=torch.cuda.max_memory_allocated() - base, reserved=torch.cuda.max_memory_reserved(),
-    )  # fmt: skip
+        weights=weights,
+        activations=activations,
+        gradients=gradients,
+        optimizer=optimizer,
+        peak=torch.cuda.max_memory_allocated() - base,
+        reserved=torch.cuda.max_memory_reserved(),
+    )
     del model, opt, idx, tgt
     return out
 
@@ -114,11 +118,41 @@ def main() -> None:
         sys.exit("needs a CUDA device")
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     cases = [
-        ("gpt-350m fp32, standard attention", ModelSpec(n_layer=24, d_model=1024, n_head=16, vocab_size=50304, n_ctx=1024,
-         qkv_bias=True, out_bias=True, mlp_bias=True, name="gpt-350m"), 4, 1024, False),
-        ("gpt-1.3b bf16 autocast, fused SDPA", ModelSpec(n_layer=24, d_model=2048, n_head=16, vocab_size=50304, n_ctx=2048,
-         qkv_bias=True, out_bias=True, mlp_bias=True, name="gpt-1.3b"), 4, 2048, True),
-    ]  # fmt: skip
+        (
+            "gpt-350m fp32, standard attention",
+            ModelSpec(
+                n_layer=24,
+                d_model=1024,
+                n_head=16,
+                vocab_size=50304,
+                n_ctx=1024,
+                qkv_bias=True,
+                out_bias=True,
+                mlp_bias=True,
+                name="gpt-350m",
+            ),
+            4,
+            1024,
+            False,
+        ),
+        (
+            "gpt-1.3b bf16 autocast, fused SDPA",
+            ModelSpec(
+                n_layer=24,
+                d_model=2048,
+                n_head=16,
+                vocab_size=50304,
+                n_ctx=2048,
+                qkv_bias=True,
+                out_bias=True,
+                mlp_bias=True,
+                name="gpt-1.3b",
+            ),
+            4,
+            2048,
+            True,
+        ),
+    ]
     header = f"{'case':38s} {'term':12s} {'predicted GiB':>14s} {'measured GiB':>13s} {'measured/pred':>14s}"
     print(header)
     print("-" * len(header))
@@ -128,15 +162,31 @@ def main() -> None:
             # autocast keeps fp32 weights (4 B) and fp32 grads (4 B), Adam 8 B: the same 16 B/param as
             # bf16 weights + fp32 master + bf16 grads; compare the model states with the fp32 convention.
             states = estimate_memory(spec, mode="train", precision="fp32", micro_batch=0, overhead_bytes=0)
-            acts = estimate_memory(spec, mode="train", precision="bf16", micro_batch=batch, seq_len=seq,
-                                   flash_attention=True, overhead_bytes=0)  # fmt: skip
+            acts = estimate_memory(
+                spec,
+                mode="train",
+                precision="bf16",
+                micro_batch=batch,
+                seq_len=seq,
+                flash_attention=True,
+                overhead_bytes=0,
+            )
         else:
-            states = acts = estimate_memory(spec, mode="train", precision="fp32", micro_batch=batch, seq_len=seq,
-                                            overhead_bytes=0, flash_attention=False)  # fmt: skip
+            states = acts = estimate_memory(
+                spec,
+                mode="train",
+                precision="fp32",
+                micro_batch=batch,
+                seq_len=seq,
+                overhead_bytes=0,
+                flash_attention=False,
+            )
         predicted = dict(
-            weights=states.weights_bytes + states.master_weights_bytes, gradients=states.gradients_bytes,
-            optimizer=states.optimizer_bytes, activations=acts.activations_bytes,
-        )  # fmt: skip
+            weights=states.weights_bytes + states.master_weights_bytes,
+            gradients=states.gradients_bytes,
+            optimizer=states.optimizer_bytes,
+            activations=acts.activations_bytes,
+        )
         if mixed:
             # Autocast casts each Linear weight to bf16 and autograd keeps that copy for the backward pass:
             # 2 B per parameter that passes through a matmul (all but the position table and the norms).
@@ -146,8 +196,10 @@ def main() -> None:
         for term in ("weights", "gradients", "optimizer", "activations", "peak"):
             p, m = predicted[term], measured[term]
             print(f"{label:38s} {term:12s} {p / 2**30:14.3f} {m / 2**30:13.3f} {m / p:14.3f}")
-        print(f"{label:38s} {'reserved':12s} {'':14s} {measured['reserved'] / 2**30:13.3f} "
-              f"{'(allocator reserve over peak: ' + format(measured['reserved'] / measured['peak'] - 1, '.1%') + ')'}")  # fmt: skip
+        print(
+            f"{label:38s} {'reserved':12s} {'':14s} {measured['reserved'] / 2**30:13.3f} "
+            f"{'(allocator reserve over peak: ' + format(measured['reserved'] / measured['peak'] - 1, '.1%') + ')'}"
+        )
 
 
 if __name__ == "__main__":

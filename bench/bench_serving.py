@@ -108,8 +108,9 @@ def run(device: str, d_model: int, n_layer: int, batches: list[int], prompt: int
 
     peak, size = matmul_peak(device, sizes=(1024, 2048))
     bandwidth = read_bandwidth(device)
-    machine = Accelerator(name=f"this {device}", memory_bytes=64e9, peak_flops={"fp32": peak},
-                          bandwidth_bytes_per_s=bandwidth)  # fmt: skip
+    machine = Accelerator(
+        name=f"this {device}", memory_bytes=64e9, peak_flops={"fp32": peak}, bandwidth_bytes_per_s=bandwidth
+    )
     spec = gpt_spec(d_model, n_layer, seq_len=prompt + steps)
     model = GPT(spec).to(device).eval()
     rows = []
@@ -117,17 +118,30 @@ def run(device: str, d_model: int, n_layer: int, batches: list[int], prompt: int
         measured = measured_tokens_per_s(model, batch, prompt, steps, device)
         row = {"batch": batch, "measured_tokens_per_s": measured}
         for label, assumptions in (("ideal", IDEAL), ("default", None)):
-            dep = make_deployment(spec, machine, prompt_tokens=prompt, output_tokens=steps, precision="fp32",
-                                  assumptions=assumptions)  # fmt: skip
+            dep = make_deployment(
+                spec,
+                machine,
+                prompt_tokens=prompt,
+                output_tokens=steps,
+                precision="fp32",
+                assumptions=assumptions,
+            )
             t = dep.decode_seconds(batch)
             row[f"predicted_{label}_tokens_per_s"] = batch / float(t["total"])
             row["bound"] = "memory" if t["memory"] >= t["compute"] else "compute"
         rows.append(row)
     return {
-        "device": device, "threads": torch.get_num_threads(), "matmul_peak_flops": peak, "matmul_size": size,
-        "read_bandwidth_bytes_per_s": bandwidth, "model": spec.name, "params": spec.params,
-        "prompt_tokens": prompt, "decode_steps": steps, "rows": rows,
-    }  # fmt: skip
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "matmul_peak_flops": peak,
+        "matmul_size": size,
+        "read_bandwidth_bytes_per_s": bandwidth,
+        "model": spec.name,
+        "params": spec.params,
+        "prompt_tokens": prompt,
+        "decode_steps": steps,
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -147,8 +161,16 @@ def main() -> None:
         sorted({1, torch.get_num_threads()}) if args.device == "cpu" else [torch.get_num_threads()]
     ):
         torch.set_num_threads(threads)
-        results.append(run(args.device, args.d_model, args.layers, [int(b) for b in args.batches.split(",")],
-                           args.prompt, args.steps))  # fmt: skip
+        results.append(
+            run(
+                args.device,
+                args.d_model,
+                args.layers,
+                [int(b) for b in args.batches.split(",")],
+                args.prompt,
+                args.steps,
+            )
+        )
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -157,18 +179,26 @@ def main() -> None:
 
 
 def report(result: dict) -> None:
-    print(f"{result['device']} ({result['threads']} threads): fp32 matmul peak {result['matmul_peak_flops'] / 1e9:,.1f} "
-          f"GFLOP/s (n={result['matmul_size']}), memory read {result['read_bandwidth_bytes_per_s'] / 1e9:,.1f} GB/s")  # fmt: skip
-    print(f"{result['model']}: {result['params'] / 1e6:,.1f}M params, fp32 weights "
-          f"{result['params'] * 4 / 1e6:,.0f} MB; prompt {result['prompt_tokens']}, {result['decode_steps']} "
-          "decode steps, KV cache")  # fmt: skip
-    print(f"{'batch':>6} {'bound':>8} {'measured tok/s':>15} {'roofline 100%':>14} {'ratio':>6} "
-          f"{'roofline default':>17} {'ratio':>6}")  # fmt: skip
+    print(
+        f"{result['device']} ({result['threads']} threads): fp32 matmul peak {result['matmul_peak_flops'] / 1e9:,.1f} "
+        f"GFLOP/s (n={result['matmul_size']}), memory read {result['read_bandwidth_bytes_per_s'] / 1e9:,.1f} GB/s"
+    )
+    print(
+        f"{result['model']}: {result['params'] / 1e6:,.1f}M params, fp32 weights "
+        f"{result['params'] * 4 / 1e6:,.0f} MB; prompt {result['prompt_tokens']}, {result['decode_steps']} "
+        "decode steps, KV cache"
+    )
+    print(
+        f"{'batch':>6} {'bound':>8} {'measured tok/s':>15} {'roofline 100%':>14} {'ratio':>6} "
+        f"{'roofline default':>17} {'ratio':>6}"
+    )
     for r in result["rows"]:
         ideal, default = r["predicted_ideal_tokens_per_s"], r["predicted_default_tokens_per_s"]
         m = r["measured_tokens_per_s"]
-        print(f"{r['batch']:>6} {r['bound']:>8} {m:>15,.0f} {ideal:>14,.0f} {m / ideal:>6.2f} {default:>17,.0f} "
-              f"{m / default:>6.2f}")  # fmt: skip
+        print(
+            f"{r['batch']:>6} {r['bound']:>8} {m:>15,.0f} {ideal:>14,.0f} {m / ideal:>6.2f} {default:>17,.0f} "
+            f"{m / default:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

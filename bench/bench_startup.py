@@ -30,13 +30,32 @@ COMMANDS = {
     'python -c "import click"': [sys.executable, "-c", "import click"],
     "scaling --help": [sys.executable, "-m", "scaling", "--help"],
     "scaling flops llama-2-7b --tokens 2T --gpus 64xA100-80GB --mfu 0.4": [
-        sys.executable, "-m", "scaling", "flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xA100-80GB", "--mfu", "0.4",
+        sys.executable,
+        "-m",
+        "scaling",
+        "flops",
+        "llama-2-7b",
+        "--tokens",
+        "2T",
+        "--gpus",
+        "64xA100-80GB",
+        "--mfu",
+        "0.4",
     ],
     "scaling gpus": [sys.executable, "-m", "scaling", "gpus"],
     "scaling plan --gpus 256xH100 --days 30 --mfu 0.4": [
-        sys.executable, "-m", "scaling", "plan", "--gpus", "256xH100", "--days", "30", "--mfu", "0.4",
+        sys.executable,
+        "-m",
+        "scaling",
+        "plan",
+        "--gpus",
+        "256xH100",
+        "--days",
+        "30",
+        "--mfu",
+        "0.4",
     ],
-}  # fmt: skip
+}
 
 _PROBE = """
 import sys

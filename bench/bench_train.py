@@ -127,9 +127,13 @@ def train_rate(
         times.append(clock(device) - tick)
     step_s = sorted(times[2:])[len(times[2:]) // 2]  # median: the machine is shared and noisy
     tokens_per_s = batch * seq_len / step_s
-    return {"shape": f"d{shape[0]}l{shape[1]}", "params": spec.params, "tokens_per_s": tokens_per_s,
-            "flops_per_s": tokens_per_s * exact_flops_per_token(spec),
-            **({"compile_s": compile_s} if compile else {})}  # fmt: skip
+    return {
+        "shape": f"d{shape[0]}l{shape[1]}",
+        "params": spec.params,
+        "tokens_per_s": tokens_per_s,
+        "flops_per_s": tokens_per_s * exact_flops_per_token(spec),
+        **({"compile_s": compile_s} if compile else {}),
+    }
 
 
 def attention_share(shape, seq_len: int = 128) -> float:
@@ -148,23 +152,34 @@ def measure(shape, device: str, args, peak: float) -> dict:
     """One size: the run's step, the x8-batch ceiling and (with --compile) the compiled step, against the peak."""
     r = train_rate(shape, device, args.seconds, batch=args.batch, precision=args.precision)
     wide = train_rate(shape, device, args.seconds, batch=8 * args.batch, precision=args.precision)
-    r.update(peak_flops_per_s=peak, fraction_of_peak=r["flops_per_s"] / peak,
-             attention_flops_share=attention_share(shape), ceiling_tokens_per_s=wide["tokens_per_s"],
-             ceiling_fraction_of_peak=wide["flops_per_s"] / peak)  # fmt: skip
+    r.update(
+        peak_flops_per_s=peak,
+        fraction_of_peak=r["flops_per_s"] / peak,
+        attention_flops_share=attention_share(shape),
+        ceiling_tokens_per_s=wide["tokens_per_s"],
+        ceiling_fraction_of_peak=wide["flops_per_s"] / peak,
+    )
     if args.compile:
         c = train_rate(shape, device, args.seconds, batch=args.batch, compile=True, precision=args.precision)
-        r.update(compiled_tokens_per_s=c["tokens_per_s"], compiled_fraction_of_peak=c["flops_per_s"] / peak,
-                 compile_s=c["compile_s"])  # fmt: skip
+        r.update(
+            compiled_tokens_per_s=c["tokens_per_s"],
+            compiled_fraction_of_peak=c["flops_per_s"] / peak,
+            compile_s=c["compile_s"],
+        )
     return r
 
 
 def line(r: dict) -> str:
-    text = (f"  {r['shape']:7s} {r['params']:>9,d}  {100 * r['attention_flops_share']:4.0f}%  "
-            f"{r['tokens_per_s']:>9,.0f} {r['flops_per_s'] / 1e9:7.1f} {100 * r['fraction_of_peak']:5.1f}%   "
-            f"{r['ceiling_tokens_per_s']:>9,.0f} {100 * r['ceiling_fraction_of_peak']:5.1f}%")  # fmt: skip
+    text = (
+        f"  {r['shape']:7s} {r['params']:>9,d}  {100 * r['attention_flops_share']:4.0f}%  "
+        f"{r['tokens_per_s']:>9,.0f} {r['flops_per_s'] / 1e9:7.1f} {100 * r['fraction_of_peak']:5.1f}%   "
+        f"{r['ceiling_tokens_per_s']:>9,.0f} {100 * r['ceiling_fraction_of_peak']:5.1f}%"
+    )
     if "compiled_tokens_per_s" in r:
-        text += (f"   {r['compiled_tokens_per_s']:>9,.0f} {100 * r['compiled_fraction_of_peak']:5.1f}% "
-                 f"{r['compile_s']:6.1f}")  # fmt: skip
+        text += (
+            f"   {r['compiled_tokens_per_s']:>9,.0f} {100 * r['compiled_fraction_of_peak']:5.1f}% "
+            f"{r['compile_s']:6.1f}"
+        )
     return text
 
 
@@ -181,9 +196,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--compile", action="store_true", help="also time the step under torch.compile")
     parser.add_argument(
-        "--precision", choices=["fp32", "bf16"], default="fp32",
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
         help="the step under bf16 autocast, against a bf16 matmul peak (fp32: both in fp32)",
-    )  # fmt: skip
+    )
     parser.add_argument("--threads", type=int, nargs="*", help="CPU thread counts [1 and all cores]")
     args = parser.parse_args(argv)
     global CLOCK
@@ -214,9 +231,11 @@ def main(argv=None) -> int:
             print(
                 f"{name}: {args.precision} matmul peak {peak / 1e9:.1f} GFLOP/s ({n}^3); load average {load}"
             )
-            print(f"  {'size':7s} {'params':>9s}  attn   {'step tok/s':>9s} {'GFLOP/s':>7s} {'peak':>6s}   "
-                  f"{'x8 batch':>9s} {'peak':>6s}" + (f"   {'compiled':>9s} {'peak':>6s} {'comp s':>6s}"
-                  if args.compile else ""))  # fmt: skip
+            print(
+                f"  {'size':7s} {'params':>9s}  attn   {'step tok/s':>9s} {'GFLOP/s':>7s} {'peak':>6s}   "
+                f"{'x8 batch':>9s} {'peak':>6s}"
+                + (f"   {'compiled':>9s} {'peak':>6s} {'comp s':>6s}" if args.compile else "")
+            )
         for shape in SHAPES:
             r = measure(shape, device, args, peak)
             r.update(device=name, peak_matmul_n=n)

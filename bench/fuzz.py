@@ -89,8 +89,11 @@ def _fuzz(options: argparse.Namespace, folder: Path) -> int:
         counts["calls"] += 1
         counts["exit 0"] += outcome.exit_code == 0
         slowest[name] = max(slowest[name], outcome.seconds)
-        for kind, detail in (("unhandled", outcome.unhandled), ("bad error", outcome.bad_error),
-                             ("nonsense", outcome.nonsense)):  # fmt: skip
+        for kind, detail in (
+            ("unhandled", outcome.unhandled),
+            ("bad error", outcome.bad_error),
+            ("nonsense", outcome.nonsense),
+        ):
             if detail:
                 counts[kind] += 1
                 key = f"{kind}: {detail if kind == 'unhandled' else name + ': ' + detail[:80]}"
@@ -115,8 +118,18 @@ def _fuzz(options: argparse.Namespace, folder: Path) -> int:
     total = Counter()
     for c in per_command.values():
         total.update(c)
-    rows.append(("all", total["calls"], total["exit 0"], total["unhandled"], total["bad error"], total["nonsense"],
-                 total["slow"], f"{max(slowest.values()):.2f}"))  # fmt: skip
+    rows.append(
+        (
+            "all",
+            total["calls"],
+            total["exit 0"],
+            total["unhandled"],
+            total["bad error"],
+            total["nonsense"],
+            total["slow"],
+            f"{max(slowest.values()):.2f}",
+        )
+    )
     headers = (
         "command",
         "calls",

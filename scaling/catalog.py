@@ -110,8 +110,15 @@ def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
             raise ScalingError(f"{exc} (columns: name, params, tokens, optional flops)") from None
         if flops is None:
             flops = positive(six_nd(params, tokens), f"known-models {name!r} 6ND FLOPs")
-        out.append({**row, "params": params, "tokens": tokens, "flops": flops,
-                    "flops_method": row.get("flops_method") or "6ND"})  # fmt: skip
+        out.append(
+            {
+                **row,
+                "params": params,
+                "tokens": tokens,
+                "flops": flops,
+                "flops_method": row.get("flops_method") or "6ND",
+            }
+        )
     return out
 
 
@@ -298,8 +305,12 @@ def accelerator_for_device(device_name: str) -> Accelerator | None:
     words, their first and last dash-separated parts ("A100-40GB") and each part, longest first."""
     words = [w for w in device_name.replace("NVIDIA", " ").replace("AMD", " ").split() if w]
     parts = [w.split("-") for w in words]
-    candidates = [" ".join(words), *words, *(f"{p[0]}-{p[-1]}" for p in parts if len(p) > 2),
-                  *(part for p in parts for part in p)]  # fmt: skip
+    candidates = [
+        " ".join(words),
+        *words,
+        *(f"{p[0]}-{p[-1]}" for p in parts if len(p) > 2),
+        *(part for p in parts for part in p),
+    ]
     for candidate in sorted(dict.fromkeys(c for c in candidates if c), key=len, reverse=True):
         try:
             return get_accelerator(candidate)

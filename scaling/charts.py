@@ -275,17 +275,40 @@ def _scatter(**properties: Any) -> dict[str, Any]:
 
 
 def _band(
-    x: Any, lower: Any, upper: Any, *, line: dict[str, Any], fill: str, group: str, lower_name: str,
+    x: Any,
+    lower: Any,
+    upper: Any,
+    *,
+    line: dict[str, Any],
+    fill: str,
+    group: str,
+    lower_name: str,
     **upper_properties: Any,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """A shaded band: its lower edge (no legend entry, no hover), then its upper edge filled down to it, which
     carries the band's name, hover text and meta (``upper_properties``)."""
     return [
-        _scatter(x=x, y=lower, mode="lines", line=line, hoverinfo="skip", showlegend=False, legendgroup=group,
-                 name=lower_name),
-        _scatter(x=x, y=upper, mode="lines", line=line, fill="tonexty", fillcolor=fill, legendgroup=group,
-                 **upper_properties),
-    ]  # fmt: skip
+        _scatter(
+            x=x,
+            y=lower,
+            mode="lines",
+            line=line,
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=group,
+            name=lower_name,
+        ),
+        _scatter(
+            x=x,
+            y=upper,
+            mode="lines",
+            line=line,
+            fill="tonexty",
+            fillcolor=fill,
+            legendgroup=group,
+            **upper_properties,
+        ),
+    ]
 
 
 def _as_law(law: Law | str) -> Law:
@@ -423,16 +446,28 @@ def zone_figure(
 def _law_end_label(law: Law, i: int, x: float, y: float) -> dict[str, Any]:
     """A line's name at its right end (log10 x, value y), in its colour: laws outside the zone's band."""
     return {
-        "x": x, "y": math.log10(y), "xref": "x", "yref": "y", "text": _law_title(law), "showarrow": False,
-        "xanchor": "right", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)",
-        "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]}, "name": f"law-label-{law.name}",
-    }  # fmt: skip
+        "x": x,
+        "y": math.log10(y),
+        "xref": "x",
+        "yref": "y",
+        "text": _law_title(law),
+        "showarrow": False,
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "bgcolor": "rgba(255,255,255,0.8)",
+        "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]},
+        "name": f"law-label-{law.name}",
+    }
 
 
 def _zone_layout(
-    axis: str, x_range: tuple[float, float], y_range: tuple[float, float], margin: dict[str, int],
-    size: tuple[int, int], annotations: list[dict[str, Any]],
-) -> dict[str, Any]:  # fmt: skip
+    axis: str,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    margin: dict[str, int],
+    size: tuple[int, int],
+    annotations: list[dict[str, Any]],
+) -> dict[str, Any]:
     """The zone's axes (log10 ranges): compute in FLOPs below and in PF-days on top, N or D up the side."""
     lo, hi = x_range
     y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
@@ -466,9 +501,17 @@ def _pf_days_axis_trace(C: np.ndarray, y_range: tuple[float, float]) -> dict[str
     y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
     pf = C / units.PF_DAY_FLOPS
     return _scatter(
-        x=[pf[0], pf[-1]], y=[y_mid, y_mid], xaxis="x2", mode="lines", opacity=0, line={"width": 0},
-        showlegend=False, hoverinfo="skip", name="PF-days axis", meta={"kind": "axis"},
-    )  # fmt: skip
+        x=[pf[0], pf[-1]],
+        y=[y_mid, y_mid],
+        xaxis="x2",
+        mode="lines",
+        opacity=0,
+        line={"width": 0},
+        showlegend=False,
+        hoverinfo="skip",
+        name="PF-days axis",
+        meta={"kind": "axis"},
+    )
 
 
 def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
@@ -485,10 +528,18 @@ def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
         for c, a, b in zip(C, lower, upper)
     ]
     return _band(
-        C, lower, upper, line={"width": 0, "color": ZONE_FILL}, fill=ZONE_FILL, group="zone",
-        lower_name="zone (lower edge)", name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
-        hovertext=band_hover, hoverinfo="text", meta={"kind": "zone", "laws": [law.name for law in laws]},
-    )  # fmt: skip
+        C,
+        lower,
+        upper,
+        line={"width": 0, "color": ZONE_FILL},
+        fill=ZONE_FILL,
+        group="zone",
+        lower_name="zone (lower edge)",
+        name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
+        hovertext=band_hover,
+        hoverinfo="text",
+        meta={"kind": "zone", "laws": [law.name for law in laws]},
+    )
 
 
 def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
@@ -745,13 +796,22 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
         lo, hi = (np.asarray(v, dtype=float) for v in interval)
         level = f"{allocation.interval_level:.0%}"
         traces += _band(
-            C, lo, hi, line={"width": 0.5, "color": "#D55E00", "dash": "dot"}, fill=BAND_FILL, group="fitted",
+            C,
+            lo,
+            hi,
+            line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+            fill=BAND_FILL,
+            group="fitted",
             lower_name=f"{name} lower",
             name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
-            hovertext=[f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
-                       f"{units.format_count(b)}" for c, a, b in zip(C, lo, hi)],
-            hoverinfo="text", meta={"kind": "fitted-band", "level": allocation.interval_level},
-        )  # fmt: skip
+            hovertext=[
+                f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                f"{units.format_count(b)}"
+                for c, a, b in zip(C, lo, hi)
+            ],
+            hoverinfo="text",
+            meta={"kind": "fitted-band", "level": allocation.interval_level},
+        )
     if not line:
         return traces
     traces.append(
@@ -1021,20 +1081,40 @@ def frontier_figure(
 def _frontier_run_traces(frame, held: np.ndarray, law: Law) -> list[go.Scatter]:
     """The runs the law was fitted on, and the held-out ones with the law's prediction and its error."""
     fit_rows, held_rows = frame[~held], frame[held]
-    traces = [go.Scatter(
-        x=fit_rows["C"], y=fit_rows["loss"], mode="markers", name=f"Runs used ({len(fit_rows)})",
-        marker={"symbol": "circle", "size": 6, "color": "#999999", "line": {"width": 0.5, "color": "#333333"}},
-        hovertext=_run_hover(fit_rows), hoverinfo="text", meta={"kind": "runs"},
-    )]  # fmt: skip
+    traces = [
+        go.Scatter(
+            x=fit_rows["C"],
+            y=fit_rows["loss"],
+            mode="markers",
+            name=f"Runs used ({len(fit_rows)})",
+            marker={
+                "symbol": "circle",
+                "size": 6,
+                "color": "#999999",
+                "line": {"width": 0.5, "color": "#333333"},
+            },
+            hovertext=_run_hover(fit_rows),
+            hoverinfo="text",
+            meta={"kind": "runs"},
+        )
+    ]
     if len(held_rows):
         predicted = np.asarray(law.predict(held_rows["N"].to_numpy(float), held_rows["D"].to_numpy(float)))
-        traces.append(go.Scatter(
-            x=held_rows["C"], y=held_rows["loss"], mode="markers", name=f"Held-out runs ({len(held_rows)})",
-            marker={"symbol": "diamond-open", "size": 10, "color": "#CC79A7", "line": {"width": 2}},
-            hovertext=[h + f"<br>predicted = {p:.4f} ({(p - v) / v:+.2%})" for h, p, v in
-                       zip(_run_hover(held_rows), predicted, held_rows["loss"])],
-            hoverinfo="text", meta={"kind": "held-out"},
-        ))  # fmt: skip
+        traces.append(
+            go.Scatter(
+                x=held_rows["C"],
+                y=held_rows["loss"],
+                mode="markers",
+                name=f"Held-out runs ({len(held_rows)})",
+                marker={"symbol": "diamond-open", "size": 10, "color": "#CC79A7", "line": {"width": 2}},
+                hovertext=[
+                    h + f"<br>predicted = {p:.4f} ({(p - v) / v:+.2%})"
+                    for h, p, v in zip(_run_hover(held_rows), predicted, held_rows["loss"])
+                ],
+                hoverinfo="text",
+                meta={"kind": "held-out"},
+            )
+        )
     return traces
 
 
@@ -1046,11 +1126,18 @@ def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[dict[str, Any]
     lo, hi = (np.asarray(v, dtype=float) for v in band)
     level = f"{allocation.interval_level:.0%}"
     return _band(
-        C, lo, hi, line={"width": 0.5, "color": "#0072B2", "dash": "dot"}, fill="rgba(0, 114, 178, 0.15)",
-        group="band", lower_name="band lower", name=f"{level} interval of L*(C)",
+        C,
+        lo,
+        hi,
+        line={"width": 0.5, "color": "#0072B2", "dash": "dot"},
+        fill="rgba(0, 114, 178, 0.15)",
+        group="band",
+        lower_name="band lower",
+        name=f"{level} interval of L*(C)",
         hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
-        hoverinfo="text", meta={"kind": "loss-band"},
-    )  # fmt: skip
+        hoverinfo="text",
+        meta={"kind": "loss-band"},
+    )
 
 
 def _frontier_line_traces(C: np.ndarray, allocation: Any, law: Law, c_hi: float) -> list[go.Scatter]:
@@ -1065,14 +1152,27 @@ def _frontier_line_traces(C: np.ndarray, allocation: Any, law: Law, c_hi: float)
             idx = np.concatenate([[idx[0] - 1], idx]) if idx[0] > 0 else idx  # join the two pieces
         if not len(idx):
             continue
-        traces.append(go.Scatter(
-            x=C[idx], y=loss[idx], mode="lines", name=label, line={"color": "#0072B2", "width": 2.5, "dash": dash},
-            hovertext=[f"<b>L*(C)</b><br>C = {_compute_text(c)}<br>loss = {v:.4f}<br>"
-                       f"N_opt = {units.format_count(n)}, D_opt = {units.format_count(d)}"
-                       for c, v, n, d in zip(C[idx], loss[idx], np.asarray(allocation.params)[idx],
-                                             np.asarray(allocation.tokens)[idx])],
-            hoverinfo="text", meta={"kind": "frontier" if dash == "solid" else "extrapolation", "law": law.name},
-        ))  # fmt: skip
+        traces.append(
+            go.Scatter(
+                x=C[idx],
+                y=loss[idx],
+                mode="lines",
+                name=label,
+                line={"color": "#0072B2", "width": 2.5, "dash": dash},
+                hovertext=[
+                    f"<b>L*(C)</b><br>C = {_compute_text(c)}<br>loss = {v:.4f}<br>"
+                    f"N_opt = {units.format_count(n)}, D_opt = {units.format_count(d)}"
+                    for c, v, n, d in zip(
+                        C[idx],
+                        loss[idx],
+                        np.asarray(allocation.params)[idx],
+                        np.asarray(allocation.tokens)[idx],
+                    )
+                ],
+                hoverinfo="text",
+                meta={"kind": "frontier" if dash == "solid" else "extrapolation", "law": law.name},
+            )
+        )
     return traces
 
 
@@ -1085,17 +1185,31 @@ def _frontier_target_trace(law: Law, target: float) -> go.Scatter:
     text = f"L* = {value:.4f}"
     if interval is not None:
         a, b = (float(np.asarray(v)) for v in interval)
-        error = {"type": "data", "symmetric": False, "array": [b - value], "arrayminus": [value - a],
-                 "color": "#000000", "thickness": 1.5, "width": 6}  # fmt: skip
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": [b - value],
+            "arrayminus": [value - a],
+            "color": "#000000",
+            "thickness": 1.5,
+            "width": 6,
+        }
         text += f" ({at.interval_level:.0%}: {a:.4f} to {b:.4f})"
     return go.Scatter(
-        x=[target], y=[value], mode="markers", error_y=error, name=f"Target {units.format_flops(target)}: {text}",
+        x=[target],
+        y=[value],
+        mode="markers",
+        error_y=error,
+        name=f"Target {units.format_flops(target)}: {text}",
         marker={"symbol": "star", "size": 18, "color": "#E69F00", "line": {"width": 1.5, "color": "#000000"}},
-        hovertext=[f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
-                   f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
-                   f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"],
-        hoverinfo="text", meta={"kind": "target"},
-    )  # fmt: skip
+        hovertext=[
+            f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
+            f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
+            f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"
+        ],
+        hoverinfo="text",
+        meta={"kind": "target"},
+    )
 
 
 def _holdout_mask(frame, holdout: Any) -> np.ndarray:
@@ -1152,8 +1266,13 @@ MEMORY_COMPONENTS = (
 
 
 # what varies from bar to bar, by the bars' label prefix, in words for the title ("across ZeRO stages")
-ACROSS_TITLES = (("ZeRO-", "ZeRO stages"), ("recompute ", "recomputation settings"),
-                 ("TP ", "tensor-parallel sizes"), ("fp", "precisions"), ("bf", "precisions"))  # fmt: skip
+ACROSS_TITLES = (
+    ("ZeRO-", "ZeRO stages"),
+    ("recompute ", "recomputation settings"),
+    ("TP ", "tensor-parallel sizes"),
+    ("fp", "precisions"),
+    ("bf", "precisions"),
+)
 
 
 def memory_figure(
@@ -1298,10 +1417,21 @@ def _capacity_marks(traces: list, labels: list[str], capacities: list[float | No
             "y1": y,
             "line": {"color": "#D55E00", "width": 2.5, "dash": "dash"},
         }
-        label = {"x": 1.0, "xref": "paper", "xanchor": "left", "xshift": 6, "y": y, "yref": "y",
-                 "yanchor": "middle", "align": "left", "showarrow": False, "name": "capacity-label",
-                 "text": f"capacity<br>{units.format_bytes(known[0])}<br>({units.format_bytes(known[0], binary=False)})",
-                 "font": {"color": "#D55E00", "size": 12}, "bgcolor": "rgba(255,255,255,0.85)"}  # fmt: skip
+        label = {
+            "x": 1.0,
+            "xref": "paper",
+            "xanchor": "left",
+            "xshift": 6,
+            "y": y,
+            "yref": "y",
+            "yanchor": "middle",
+            "align": "left",
+            "showarrow": False,
+            "name": "capacity-label",
+            "text": f"capacity<br>{units.format_bytes(known[0])}<br>({units.format_bytes(known[0], binary=False)})",
+            "font": {"color": "#D55E00", "size": 12},
+            "bgcolor": "rgba(255,255,255,0.85)",
+        }
         return [line], [label]
     if known:
         traces.append(

@@ -80,8 +80,16 @@ class ProposedRun:
         return FLOPS_PER_PARAM_TOKEN * self.N * self.D
 
     def to_dict(self) -> dict[str, Any]:
-        return {"N": self.N, "D": self.D, "C": self.C, "cost_flops": self.cost, "budget": self.budget,
-                "variance_cut": self.variance_cut, "reason": self.reason, **self.extra}  # fmt: skip
+        return {
+            "N": self.N,
+            "D": self.D,
+            "C": self.C,
+            "cost_flops": self.cost,
+            "budget": self.budget,
+            "variance_cut": self.variance_cut,
+            "reason": self.reason,
+            **self.extra,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,13 +116,20 @@ class Design:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "quantity": self.quantity, "target_flops": self.target_flops, "level": self.level,
-            "interval_now": list(self.interval_now), "interval_after": list(self.interval_after),
-            "width_ratio": self.width_ratio, "spend_flops": self.spend_flops, "budget_flops": self.budget_flops,
-            "noise_log_loss": self.noise, "n_replicates": self.n_replicates,
-            "cost_convention": self.cost_convention, "runs": [r.to_dict() for r in self.runs],
+            "quantity": self.quantity,
+            "target_flops": self.target_flops,
+            "level": self.level,
+            "interval_now": list(self.interval_now),
+            "interval_after": list(self.interval_after),
+            "width_ratio": self.width_ratio,
+            "spend_flops": self.spend_flops,
+            "budget_flops": self.budget_flops,
+            "noise_log_loss": self.noise,
+            "n_replicates": self.n_replicates,
+            "cost_convention": self.cost_convention,
+            "runs": [r.to_dict() for r in self.runs],
             "notes": list(self.notes),
-        }  # fmt: skip
+        }
 
 
 def _width(interval: tuple[float, float], quantity: str) -> float:
@@ -213,8 +228,10 @@ def design_runs(
     N, D, loss = (frame[k].to_numpy(float) for k in ("N", "D", "loss"))
     budgets_done = _budgets(frame)
     if np.unique(budgets_done).size < 3:
-        raise ScalingError(f"the runs span {np.unique(budgets_done).size} budget(s); a design needs at least 3 "
-                           "(one IsoFLOP line cannot identify five parameters)")  # fmt: skip
+        raise ScalingError(
+            f"the runs span {np.unique(budgets_done).size} budget(s); a design needs at least 3 "
+            "(one IsoFLOP line cannot identify five parameters)"
+        )
     target_flops = float(target_flops or 1000.0 * budgets_done.max())
     target_flops = positive(target_flops, "--target")
     cands = candidates or candidate_grid(law, budgets_done, budget_flops)
@@ -232,21 +249,38 @@ def design_runs(
     lo, hi = np.quantile(g, [(1 - level) / 2, (1 + level) / 2])
     after = tuple(float(x) for x in np.exp([centre - (centre - lo) * scale, centre + (hi - centre) * scale]))
     proposed = tuple(
-        ProposedRun(N=float(cands.N[j]), D=float(cands.D[j]), cost=float(cands.cost[j]),
-                    budget=float(cands.budget[j]), variance_cut=cut,
-                    reason=_reason(law, frame, budgets_done, float(cands.budget[j]), float(cands.N[j]), cut),
-                    extra=dict(cands.extra[j]) if cands.extra else {})
+        ProposedRun(
+            N=float(cands.N[j]),
+            D=float(cands.D[j]),
+            cost=float(cands.cost[j]),
+            budget=float(cands.budget[j]),
+            variance_cut=cut,
+            reason=_reason(law, frame, budgets_done, float(cands.budget[j]), float(cands.N[j]), cut),
+            extra=dict(cands.extra[j]) if cands.extra else {},
+        )
         for j, cut in zip(picks, cuts)
-    )  # fmt: skip
-    notes = [f"noise {sigma:.4f} in log-loss per run (the fit's residual scatter)",
-             f"{len(g)} bootstrap replicates; candidates: {len(cands.N)} runs over "
-             f"{np.unique(cands.budget).size} budgets"]  # fmt: skip
+    )
+    notes = [
+        f"noise {sigma:.4f} in log-loss per run (the fit's residual scatter)",
+        f"{len(g)} bootstrap replicates; candidates: {len(cands.N)} runs over "
+        f"{np.unique(cands.budget).size} budgets",
+    ]
     if not proposed:
         notes.append("no candidate run fits the spend; raise --budget-flops")
-    return Design(quantity=quantity, target_flops=target_flops, level=level, interval_now=now,
-                  interval_after=after, runs=proposed, spend_flops=float(sum(r.cost for r in proposed)),
-                  budget_flops=budget_flops, noise=sigma, n_replicates=len(g),
-                  cost_convention=cands.cost_convention, notes=tuple(notes))  # fmt: skip
+    return Design(
+        quantity=quantity,
+        target_flops=target_flops,
+        level=level,
+        interval_now=now,
+        interval_after=after,
+        runs=proposed,
+        spend_flops=float(sum(r.cost for r in proposed)),
+        budget_flops=budget_flops,
+        noise=sigma,
+        n_replicates=len(g),
+        cost_convention=cands.cost_convention,
+        notes=tuple(notes),
+    )
 
 
 def _budgets(frame: Any) -> np.ndarray:
@@ -304,8 +338,11 @@ def _reason(law: Law, frame: Any, budgets_done: np.ndarray, budget: float, N: fl
         sizes = frame["N"].to_numpy(float)[same]
         side = "left" if ratio < 1 else "right"
         lacking = not ((sizes < n_opt / 1.25).any() if ratio < 1 else (sizes > n_opt * 1.25).any())
-        why = f"the {budget:.3g} budget " + (f"lacks points {side} of its minimum" if lacking
-                                              else f"has {int(same.sum())} runs; one more {side} of its minimum")  # fmt: skip
+        why = f"the {budget:.3g} budget " + (
+            f"lacks points {side} of its minimum"
+            if lacking
+            else f"has {int(same.sum())} runs; one more {side} of its minimum"
+        )
     return f"{why}; {where}; cuts the target variance by {100 * cut:.0f}%"
 
 
@@ -355,8 +392,15 @@ def next_runs(
         from scaling.train.sweep import design_candidates
 
         candidates = design_candidates(folder, law, budget_flops)
-    design = design_runs(law, frame, budget_flops=budget_flops, max_runs=max_runs, target_flops=target_flops,
-                         quantity=quantity, candidates=candidates)  # fmt: skip
+    design = design_runs(
+        law,
+        frame,
+        budget_flops=budget_flops,
+        max_runs=max_runs,
+        target_flops=target_flops,
+        quantity=quantity,
+        candidates=candidates,
+    )
     if sweep:
         from scaling.train.sweep import assign_seeds, design_recipe
 

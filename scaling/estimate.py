@@ -44,8 +44,10 @@ class Dimensions:
 
     @property
     def given(self) -> bool:
-        return any(v is not None for v in (self.layers, self.d_model, self.heads, self.kv_heads, self.d_ff,
-                                           self.vocab, self.gated))  # fmt: skip
+        return any(
+            v is not None
+            for v in (self.layers, self.d_model, self.heads, self.kv_heads, self.d_ff, self.vocab, self.gated)
+        )
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,15 @@ def choose_model(
     model: str | None, params: float | None, dims: Dimensions, seq_len: int | None, needs_shape: bool
 ) -> ModelChoice:
     """One of MODEL, --params or dimensions (never two)."""
-    sources = [s for s, on in (("MODEL", model is not None), ("--params", params is not None),
-                               ("dimensions", dims.given)) if on]  # fmt: skip
+    sources = [
+        s
+        for s, on in (
+            ("MODEL", model is not None),
+            ("--params", params is not None),
+            ("dimensions", dims.given),
+        )
+        if on
+    ]
     if len(sources) > 1:
         raise ScalingError(
             f"give one of MODEL, --params or dimensions (--layers/--d-model/--heads), not {' and '.join(sources)}"
@@ -97,10 +106,13 @@ def choose_model(
     if params is not None:
         if not needs_shape:
             return ModelChoice(None, params, "--params (N used as given)")
-        spec = shape_for_params(params, n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT,
-                                name=f"shape-for-{units.format_count(params)}")  # fmt: skip
-        note = (f"--params {units.format_count(params)}: the exact/kaplan terms use a standard Llama-style shape "
-                f"(shape_for_params): {spec.describe()}, {spec.params:,} params")  # fmt: skip
+        spec = shape_for_params(
+            params, n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT, name=f"shape-for-{units.format_count(params)}"
+        )
+        note = (
+            f"--params {units.format_count(params)}: the exact/kaplan terms use a standard Llama-style shape "
+            f"(shape_for_params): {spec.describe()}, {spec.params:,} params"
+        )
         return ModelChoice(spec, params, "--params via shape_for_params", (note,))
     if dims.given:
         spec, notes = spec_from_dimensions(dims, seq_len)
@@ -155,9 +167,14 @@ class FlopsEstimate(Displayable):
         b = exact.breakdown
         matmuls = sum(v for k, v in b.items() if k.endswith(("_qkv", "_output")) or k in ("ffn", "router"))
         scores = sum(v for k, v in b.items() if k.endswith(("_logits", "_softmax", "_values")))
-        groups = [("6N (6 x N used by 6nd)", six.flops_per_token), ("matmuls in layers", matmuls),
-                  ("attention scores", scores), ("embeddings", b.get("embeddings", 0.0)),
-                  ("logits", b.get("logits", 0.0)), ("exact total", exact.flops_per_token)]  # fmt: skip
+        groups = [
+            ("6N (6 x N used by 6nd)", six.flops_per_token),
+            ("matmuls in layers", matmuls),
+            ("attention scores", scores),
+            ("embeddings", b.get("embeddings", 0.0)),
+            ("logits", b.get("logits", 0.0)),
+            ("exact total", exact.flops_per_token),
+        ]
         return [(name, value, value / six.flops_per_token) for name, value in groups]
 
     def assumptions(self) -> dict[str, Any]:
@@ -251,8 +268,11 @@ def estimate_flops(
     for name in conventions:
         as_given = choice.params is not None and name in AS_GIVEN and recompute != "selective"
         target = choice.params if as_given or choice.spec is None else choice.spec
-        results.append(training_flops(target, tokens, convention=name, seq_len=seq_len, causal=causal,
-                                      recompute=recompute))  # fmt: skip
+        results.append(
+            training_flops(
+                target, tokens, convention=name, seq_len=seq_len, causal=causal, recompute=recompute
+            )
+        )
     costs: dict[str, ComputeCost] = {}
     accelerator = None
     if cluster is not None:
@@ -261,11 +281,27 @@ def estimate_flops(
                 f"--gpus {cluster} names no accelerator: use e.g. {cluster.devices}xH100 (see 'scaling gpus')"
             )
         accelerator = get_accelerator(cluster.accelerator, accelerator_files)
-        costs = {r.convention: compute_cost(r.flops, accelerator=accelerator, devices=cluster.devices, mfu=mfu,
-                                            dtype=dtype, price_usd_per_hour=price) for r in results}  # fmt: skip
+        costs = {
+            r.convention: compute_cost(
+                r.flops,
+                accelerator=accelerator,
+                devices=cluster.devices,
+                mfu=mfu,
+                dtype=dtype,
+                price_usd_per_hour=price,
+            )
+            for r in results
+        }
     warnings = [w for r in results for w in r.warnings] + [w for c in costs.values() for w in c.warnings]
     return FlopsEstimate(
-        results=tuple(results), costs=costs, model=choice, tokens_source=tokens_source, causal=causal,
-        recompute=recompute, accelerator=accelerator, devices=cluster.devices if cluster else None,
-        warnings=tuple(dict.fromkeys(warnings)), notes=tuple(notes),
-    )  # fmt: skip
+        results=tuple(results),
+        costs=costs,
+        model=choice,
+        tokens_source=tokens_source,
+        causal=causal,
+        recompute=recompute,
+        accelerator=accelerator,
+        devices=cluster.devices if cluster else None,
+        warnings=tuple(dict.fromkeys(warnings)),
+        notes=tuple(notes),
+    )

@@ -197,17 +197,29 @@ def _memory(spec: ModelSpec, common: dict[str, Any], **layout: Any) -> MemoryBre
 
 
 def _full_layout(
-    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, recompute: tuple[str, ...],
+    spec: ModelSpec,
+    common: dict[str, Any],
+    *,
+    mfu: float,
+    global_batch: int,
+    recompute: tuple[str, ...],
     convention: str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
     from scaling.layout import search_layouts
 
     kwargs = dict(
-        devices=common["devices"], accelerator=common["accelerator"], global_batch=global_batch,
-        seq_len=common["seq_len"], mfu=mfu, precision=common["precision"], optimizer=common["optimizer"],
-        recompute=recompute, convention=convention, as_frame=False,
-    )  # fmt: skip
+        devices=common["devices"],
+        accelerator=common["accelerator"],
+        global_batch=global_batch,
+        seq_len=common["seq_len"],
+        mfu=mfu,
+        precision=common["precision"],
+        optimizer=common["optimizer"],
+        recompute=recompute,
+        convention=convention,
+        as_frame=False,
+    )
     columns, _ = search_layouts(spec, top=1, **kwargs)
     if not len(columns["tp"]):
         columns, _ = search_layouts(spec, top=None, include_unfit=True, **kwargs)
@@ -218,8 +230,21 @@ def _full_layout(
             )
     # the search ranks what fits by step time; with nothing fitting, the smallest is the nearest to fitting
     best = 0 if columns["fits"][0] else int(columns["total_bytes"].argmin())
-    names = ("tp", "pp", "dp", "zero", "micro_batch", "recompute", "sp", "step_s", "compute_s", "bubble_s",
-             "tp_comm_s", "dp_comm_s", "pp_comm_s")  # fmt: skip
+    names = (
+        "tp",
+        "pp",
+        "dp",
+        "zero",
+        "micro_batch",
+        "recompute",
+        "sp",
+        "step_s",
+        "compute_s",
+        "bubble_s",
+        "tp_comm_s",
+        "dp_comm_s",
+        "pp_comm_s",
+    )
     layout = {
         n: columns[n][best].item() if hasattr(columns[n][best], "item") else columns[n][best] for n in names
     }
@@ -228,9 +253,15 @@ def _full_layout(
 
 
 def _adapter_layouts(
-    spec: ModelSpec, common: dict[str, Any], *, mfu: float, global_batch: int, flops_per_token: dict[str, float],
-    quant_factor: float, recompute: tuple[str, ...],
-) -> list[dict[str, Any]]:  # fmt: skip
+    spec: ModelSpec,
+    common: dict[str, Any],
+    *,
+    mfu: float,
+    global_batch: int,
+    flops_per_token: dict[str, float],
+    quant_factor: float,
+    recompute: tuple[str, ...],
+) -> list[dict[str, Any]]:
     """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and step time."""
     from scaling.layout import bandwidths
 
@@ -245,17 +276,30 @@ def _adapter_layouts(
     for zero in (0, 3) if devices > 1 else (0,):
         for level in recompute:
             for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
-                mem = _memory(spec, common, zero=zero, recompute=level, micro_batch=micro,
-                              global_batch=global_batch)  # fmt: skip
+                mem = _memory(
+                    spec, common, zero=zero, recompute=level, micro_batch=micro, global_batch=global_batch
+                )
                 compute_s = tokens * flops_per_token[level] * quant_factor / (devices * peak * mfu)
                 share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
                 # FSDP all-gathers the frozen base for every micro-batch's forward and backward
                 gather_s = (per_device / micro) * 2.0 * share * replica.weights_bytes / link if zero else 0.0
                 # the adapters' bf16 gradient all-reduce
                 grads_s = 2.0 * share * mem.trainable_params * 2.0 / link
-                out.append(dict(tp=1, pp=1, dp=devices, zero=zero, micro_batch=micro, recompute=level, sp=False,
-                                step_s=compute_s + gather_s + grads_s, compute_s=compute_s, dp_comm_s=gather_s + grads_s,
-                                memory=mem))  # fmt: skip
+                out.append(
+                    dict(
+                        tp=1,
+                        pp=1,
+                        dp=devices,
+                        zero=zero,
+                        micro_batch=micro,
+                        recompute=level,
+                        sp=False,
+                        step_s=compute_s + gather_s + grads_s,
+                        compute_s=compute_s,
+                        dp_comm_s=gather_s + grads_s,
+                        memory=mem,
+                    )
+                )
     return out
 
 
@@ -281,16 +325,32 @@ def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _choose_layout(
-    spec: ModelSpec, common: dict[str, Any], *, method: str, levels: tuple[str, ...], mfu: float,
-    global_batch: int, flops_per_token: dict[str, float], quant_factor: float, convention: str,
-) -> tuple[dict[str, Any], MemoryBreakdown]:  # fmt: skip
+    spec: ModelSpec,
+    common: dict[str, Any],
+    *,
+    method: str,
+    levels: tuple[str, ...],
+    mfu: float,
+    global_batch: int,
+    flops_per_token: dict[str, float],
+    quant_factor: float,
+    convention: str,
+) -> tuple[dict[str, Any], MemoryBreakdown]:
     """The layout of the run and its memory: the layout search's for full fine-tuning, else the adapters'."""
     if method == "full":
-        layout = _full_layout(spec, common, mfu=mfu, global_batch=global_batch, recompute=levels,
-                              convention=convention)  # fmt: skip
+        layout = _full_layout(
+            spec, common, mfu=mfu, global_batch=global_batch, recompute=levels, convention=convention
+        )
         return layout, _memory(spec, common, global_batch=global_batch, **{k: layout[k] for k in LAYOUT_KEYS})
-    options = _adapter_layouts(spec, common, mfu=mfu, global_batch=global_batch, flops_per_token=flops_per_token,
-                               quant_factor=quant_factor, recompute=levels)  # fmt: skip
+    options = _adapter_layouts(
+        spec,
+        common,
+        mfu=mfu,
+        global_batch=global_batch,
+        flops_per_token=flops_per_token,
+        quant_factor=quant_factor,
+        recompute=levels,
+    )
     layout = _fastest_that_fits(options)
     return layout, layout.pop("memory")
 
@@ -347,8 +407,9 @@ def plan_finetune(
     mfu = checks.fraction(mfu, "MFU")
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
     seq, batch = _sequence_and_batch(spec, devices, seq_len, global_batch)
-    common: dict[str, Any] = dict(precision=precision, optimizer=optimizer, devices=devices, accelerator=acc,
-                                  seq_len=seq)  # fmt: skip
+    common: dict[str, Any] = dict(
+        precision=precision, optimizer=optimizer, devices=devices, accelerator=acc, seq_len=seq
+    )
     if lora_rank is not None:
         common.update(lora_rank=checks.positive_int(lora_rank, "LoRA rank"), lora_targets=lora_targets)
     # the memory planner's count of what is trained, and its reading of the quantization (or its refusal)
@@ -356,14 +417,34 @@ def plan_finetune(
     common["quant"] = states.inputs["quant"]
     method = "full" if lora_rank is None else ("qlora" if common["quant"] else "lora")
     factor = factor if common["quant"] is not None else 1.0
-    layout, memory, flops_terms = _layout_and_terms(spec, common, states, method=method, recompute=recompute,
-                                                    convention=convention, mfu=mfu, global_batch=batch,
-                                                    quant_factor=factor)  # fmt: skip
+    layout, memory, flops_terms = _layout_and_terms(
+        spec,
+        common,
+        states,
+        method=method,
+        recompute=recompute,
+        convention=convention,
+        mfu=mfu,
+        global_batch=batch,
+        quant_factor=factor,
+    )
     return _finetune_result(
-        spec, common, layout, memory, flops_terms, method=method, trainable=states.trainable_params, tokens=tokens,
-        epochs=epochs, batch=batch, convention=convention, mfu=mfu, factor=factor, lora_rank=lora_rank,
+        spec,
+        common,
+        layout,
+        memory,
+        flops_terms,
+        method=method,
+        trainable=states.trainable_params,
+        tokens=tokens,
+        epochs=epochs,
+        batch=batch,
+        convention=convention,
+        mfu=mfu,
+        factor=factor,
+        lora_rank=lora_rank,
         price_usd_per_hour=price_usd_per_hour,
-    )  # fmt: skip
+    )
 
 
 def _sequence_and_batch(
@@ -383,15 +464,29 @@ def _sequence_and_batch(
 
 
 def _layout_and_terms(
-    spec: ModelSpec, common: dict[str, Any], states: MemoryBreakdown, *, method: str, recompute: str | None,
-    convention: str, mfu: float, global_batch: int, quant_factor: float,
-) -> tuple[dict[str, Any], MemoryBreakdown, dict[str, float]]:  # fmt: skip
+    spec: ModelSpec,
+    common: dict[str, Any],
+    states: MemoryBreakdown,
+    *,
+    method: str,
+    recompute: str | None,
+    convention: str,
+    mfu: float,
+    global_batch: int,
+    quant_factor: float,
+) -> tuple[dict[str, Any], MemoryBreakdown, dict[str, float]]:
     """The run's layout, its memory, and its FLOPs per token by term at the layout's recompute level."""
     adapters = 0.0 if method == "full" else _active_adapters(spec, common, states)
 
     def terms(conv: str, recompute: str = "none") -> dict[str, float]:
-        return finetune_flops_per_token(spec, adapter_params=adapters, full=method == "full", convention=conv,
-                                        seq_len=common["seq_len"], recompute=recompute)  # fmt: skip
+        return finetune_flops_per_token(
+            spec,
+            adapter_params=adapters,
+            full=method == "full",
+            convention=conv,
+            seq_len=common["seq_len"],
+            recompute=recompute,
+        )
 
     levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
     # what the compute term divides by peak x MFU: model FLOPs under the convention, stretched by the exact
@@ -400,17 +495,38 @@ def _layout_and_terms(
     compute_fpt = {
         r: model_flops_per_token(terms(convention)) * sum(terms("exact", r).values()) / plain for r in levels
     }
-    layout, memory = _choose_layout(spec, common, method=method, levels=levels, mfu=mfu, global_batch=global_batch,
-                                    flops_per_token=compute_fpt, quant_factor=quant_factor, convention=convention)  # fmt: skip
+    layout, memory = _choose_layout(
+        spec,
+        common,
+        method=method,
+        levels=levels,
+        mfu=mfu,
+        global_batch=global_batch,
+        flops_per_token=compute_fpt,
+        quant_factor=quant_factor,
+        convention=convention,
+    )
     return layout, memory, terms(convention, layout["recompute"])
 
 
 def _finetune_result(
-    spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any], memory: MemoryBreakdown,
-    flops_terms: dict[str, float], *, method: str, trainable: float, tokens: float, epochs: float,
-    batch: int, convention: str, mfu: float, factor: float, lora_rank: int | None,
+    spec: ModelSpec,
+    common: dict[str, Any],
+    layout: dict[str, Any],
+    memory: MemoryBreakdown,
+    flops_terms: dict[str, float],
+    *,
+    method: str,
+    trainable: float,
+    tokens: float,
+    epochs: float,
+    batch: int,
+    convention: str,
+    mfu: float,
+    factor: float,
+    lora_rank: int | None,
     price_usd_per_hour: float | None,
-) -> FinetunePlan:  # fmt: skip
+) -> FinetunePlan:
     """The plan of a chosen layout: throughput, time, cost, the limits that fit, notes and warnings."""
     acc, devices, precision = common["accelerator"], common["devices"], common["precision"]
     seq = common["seq_len"]
@@ -424,24 +540,57 @@ def _finetune_result(
             f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
             "token and an MFU such as 0.4"
         )
-    cost = compute_cost(trained * per_token, accelerator=acc, devices=devices, mfu=implied, dtype=precision,
-                        price_usd_per_hour=price_usd_per_hour)  # fmt: skip
+    cost = compute_cost(
+        trained * per_token,
+        accelerator=acc,
+        devices=devices,
+        mfu=implied,
+        dtype=precision,
+        price_usd_per_hour=price_usd_per_hour,
+    )
     layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
     max_micro, max_seq = _limits(spec, common, layout)
     notes, warnings = _notes(method, memory, factor, layout, max_micro, max_seq, seq)
     warnings += training_flops(spec, 1.0, convention=convention).warnings  # e.g. 6ND on an encoder-decoder
     return FinetunePlan(
-        model=spec.name, method=method, params=float(spec.params), trainable_params=float(trainable), tokens=tokens,
-        epochs=epochs, trained_tokens=trained, seq_len=seq, global_batch=batch, convention=convention,
-        flops=trained * per_token, hardware_flops=trained * sum(flops_terms.values()), flops_per_token=per_token,
-        flops_terms=flops_terms, seconds=float(cost.seconds), days=float(cost.days), gpu_hours=float(cost.gpu_hours),
-        cost_usd=None if cost.cost_usd is None else float(cost.cost_usd), price_usd_per_hour=cost.price_usd_per_hour,
-        price_source=cost.price_source, tokens_per_s=tokens_per_s, tokens_per_s_per_device=tokens_per_s / devices,
-        accelerator=acc.name, devices=devices, precision=precision, mfu=mfu, implied_mfu=implied,
-        quant_time_factor=factor, memory=memory, layout=layout, max_micro_batch=max_micro, max_seq_len=max_seq,
-        lora_rank=lora_rank, lora_targets=tuple(memory.inputs.get("lora_targets", ())), quant=memory.inputs["quant"],
-        notes=notes, warnings=warnings + list(cost.warnings),
-    )  # fmt: skip
+        model=spec.name,
+        method=method,
+        params=float(spec.params),
+        trainable_params=float(trainable),
+        tokens=tokens,
+        epochs=epochs,
+        trained_tokens=trained,
+        seq_len=seq,
+        global_batch=batch,
+        convention=convention,
+        flops=trained * per_token,
+        hardware_flops=trained * sum(flops_terms.values()),
+        flops_per_token=per_token,
+        flops_terms=flops_terms,
+        seconds=float(cost.seconds),
+        days=float(cost.days),
+        gpu_hours=float(cost.gpu_hours),
+        cost_usd=None if cost.cost_usd is None else float(cost.cost_usd),
+        price_usd_per_hour=cost.price_usd_per_hour,
+        price_source=cost.price_source,
+        tokens_per_s=tokens_per_s,
+        tokens_per_s_per_device=tokens_per_s / devices,
+        accelerator=acc.name,
+        devices=devices,
+        precision=precision,
+        mfu=mfu,
+        implied_mfu=implied,
+        quant_time_factor=factor,
+        memory=memory,
+        layout=layout,
+        max_micro_batch=max_micro,
+        max_seq_len=max_seq,
+        lora_rank=lora_rank,
+        lora_targets=tuple(memory.inputs.get("lora_targets", ())),
+        quant=memory.inputs["quant"],
+        notes=notes,
+        warnings=warnings + list(cost.warnings),
+    )
 
 
 def _notes(
@@ -521,13 +670,28 @@ class ContinuedPretrainingPlan(Displayable):
     def to_dict(self) -> dict[str, Any]:
         """The data keys, then the run's own keys (``flops``, ``seconds``, ``cost_usd``, ``memory``, ``layout`` ...)."""
         run = self.training.to_dict()
-        data = {k: getattr(self, k) for k in ("model", "unique_tokens", "epochs", "domain_tokens", "replay_fraction",
-                                               "general_tokens", "tokens", "effective_domain_tokens", "repeat_value",
-                                               "law")}  # fmt: skip
+        data = {
+            k: getattr(self, k)
+            for k in (
+                "model",
+                "unique_tokens",
+                "epochs",
+                "domain_tokens",
+                "replay_fraction",
+                "general_tokens",
+                "tokens",
+                "effective_domain_tokens",
+                "repeat_value",
+                "law",
+            )
+        }
         return {
-            **run, **data, "findings": list(self.findings), "notes": self.notes + run["notes"],
+            **run,
+            **data,
+            "findings": list(self.findings),
+            "notes": self.notes + run["notes"],
             "warnings": self.warnings + run["warnings"],
-        }  # fmt: skip
+        }
 
 
 def plan_continued_pretraining(
@@ -572,8 +736,15 @@ def plan_continued_pretraining(
         raise ScalingError(
             f"law {law!r} has no repeated-data constant R_D*: use a data-constrained law ('muennighoff')"
         )
-    run = dict(accelerator=accelerator, devices=devices, seq_len=seq_len, mfu=mfu, price_usd_per_hour=price_usd_per_hour,
-               precision=precision, optimizer=optimizer)  # fmt: skip
+    run = dict(
+        accelerator=accelerator,
+        devices=devices,
+        seq_len=seq_len,
+        mfu=mfu,
+        price_usd_per_hour=price_usd_per_hour,
+        precision=precision,
+        optimizer=optimizer,
+    )
     total = _tokens_to_train(
         spec, unique, replay, tokens=tokens, flops=flops, seconds=seconds, epochs=epochs, **run
     )
@@ -591,16 +762,33 @@ def plan_continued_pretraining(
     effective = float(effective_data(domain, unique, r_d_star))
     warning = epochs_warning(domain, unique)
     return ContinuedPretrainingPlan(
-        model=spec.name, unique_tokens=unique, epochs=domain / unique, domain_tokens=domain, replay_fraction=replay,
-        general_tokens=total - domain, tokens=total, effective_domain_tokens=effective, repeat_value=effective / domain,
-        law=constants.name, training=training, notes=notes, warnings=[warning] if warning else [],
-    )  # fmt: skip
+        model=spec.name,
+        unique_tokens=unique,
+        epochs=domain / unique,
+        domain_tokens=domain,
+        replay_fraction=replay,
+        general_tokens=total - domain,
+        tokens=total,
+        effective_domain_tokens=effective,
+        repeat_value=effective / domain,
+        law=constants.name,
+        training=training,
+        notes=notes,
+        warnings=[warning] if warning else [],
+    )
 
 
 def _tokens_to_train(
-    spec: ModelSpec, unique: float, replay: float, *, tokens: float | None, flops: float | None,
-    seconds: float | None, epochs: float | None, **run: Any,
-) -> float:  # fmt: skip
+    spec: ModelSpec,
+    unique: float,
+    replay: float,
+    *,
+    tokens: float | None,
+    flops: float | None,
+    seconds: float | None,
+    epochs: float | None,
+    **run: Any,
+) -> float:
     """All tokens of a continued-pretraining run (domain + replay) from the one budget given."""
     from scaling.flops import flops_from_time
 
@@ -619,8 +807,13 @@ def _tokens_to_train(
     if flops is not None:
         return float(checks.positive(flops, "compute budget")) / per_token
     if seconds is not None:  # a first guess at the MFU; the caller sizes the tokens to the step model
-        delivered = flops_from_time(accelerator=run["accelerator"], devices=run["devices"], mfu=run["mfu"],
-                                    seconds=checks.positive(seconds, "deadline"), dtype=run["precision"])  # fmt: skip
+        delivered = flops_from_time(
+            accelerator=run["accelerator"],
+            devices=run["devices"],
+            mfu=run["mfu"],
+            seconds=checks.positive(seconds, "deadline"),
+            dtype=run["precision"],
+        )
         return float(delivered) / per_token
     return unique * float(checks.positive(1.0 if epochs is None else epochs, "epochs")) / (1.0 - replay)
 
@@ -670,11 +863,20 @@ def finetune_tables(plan: FinetunePlan) -> list[Table]:
     lay, mem = plan.layout, plan.memory
     run = [
         ("FLOPs", f"{format_flops(plan.flops)} (hardware {format_flops(plan.hardware_flops)})"),
-        ("layout", f"TP {lay['tp']} x PP {lay['pp']} x DP {lay['dp']}, ZeRO {lay['zero']}, micro-batch "
-                   f"{lay['micro_batch']}, recompute {lay['recompute']}"),
-        ("memory per device", f"{mem.total_bytes / GIB:,.2f} GiB of {(mem.capacity_bytes or 0) / GIB:,.2f} GiB: "
-                              f"{'fits' if mem.fits else 'does NOT fit'}"),
-        ("memory terms", ", ".join(f"{name} {value / GIB:,.2f}" for name, value, _ in mem.terms if value) + " GiB"),
+        (
+            "layout",
+            f"TP {lay['tp']} x PP {lay['pp']} x DP {lay['dp']}, ZeRO {lay['zero']}, micro-batch "
+            f"{lay['micro_batch']}, recompute {lay['recompute']}",
+        ),
+        (
+            "memory per device",
+            f"{mem.total_bytes / GIB:,.2f} GiB of {(mem.capacity_bytes or 0) / GIB:,.2f} GiB: "
+            f"{'fits' if mem.fits else 'does NOT fit'}",
+        ),
+        (
+            "memory terms",
+            ", ".join(f"{name} {value / GIB:,.2f}" for name, value, _ in mem.terms if value) + " GiB",
+        ),
         ("largest micro-batch", f"{plan.max_micro_batch} at {plan.seq_len} tokens"),
         ("longest sequence", f"{plan.max_seq_len:,} tokens at micro-batch 1"),
         ("step", f"{lay['step_s']:.3g} s ({lay['steps']:,} steps)"),
@@ -682,9 +884,13 @@ def finetune_tables(plan: FinetunePlan) -> list[Table]:
         ("throughput", f"{plan.tokens_per_s:,.0f} tokens/s ({plan.tokens_per_s_per_device:,.0f} per device)"),
         ("MFU", f"{plan.mfu:.0%} in the compute term; {plan.implied_mfu:.1%} over the whole step"),
         ("device-hours", f"{plan.gpu_hours:,.1f}"),
-        ("cost", "no price (--price)" if plan.cost_usd is None
-         else f"{format_usd(plan.cost_usd)} at ${plan.price_usd_per_hour:g}/device-hour ({plan.price_source})"),
-    ]  # fmt: skip
+        (
+            "cost",
+            "no price (--price)"
+            if plan.cost_usd is None
+            else f"{format_usd(plan.cost_usd)} at ${plan.price_usd_per_hour:g}/device-hour ({plan.price_source})",
+        ),
+    ]
     return [
         Table.of(
             job, title=f"{plan.model}: {_method_text(plan)}, {plan.devices}x{plan.accelerator}", align="ll"
@@ -700,12 +906,18 @@ def continued_tables(result: ContinuedPretrainingPlan) -> list[Table]:
     from scaling.units import format_count
 
     data = [
-        ("tokens", f"{format_count(result.tokens)} = {format_count(result.domain_tokens)} domain "
-                   f"({_epochs(result.epochs)}) + {format_count(result.general_tokens)} general "
-                   f"({result.replay_fraction:.0%} replay)"),
-        ("repeats", f"worth {format_count(result.effective_domain_tokens)} fresh tokens ({result.repeat_value:.0%}; "
-                    f"{result.law}, Muennighoff et al. 2023 Eq. 5)"),
-    ]  # fmt: skip
+        (
+            "tokens",
+            f"{format_count(result.tokens)} = {format_count(result.domain_tokens)} domain "
+            f"({_epochs(result.epochs)}) + {format_count(result.general_tokens)} general "
+            f"({result.replay_fraction:.0%} replay)",
+        ),
+        (
+            "repeats",
+            f"worth {format_count(result.effective_domain_tokens)} fresh tokens ({result.repeat_value:.0%}; "
+            f"{result.law}, Muennighoff et al. 2023 Eq. 5)",
+        ),
+    ]
     title = f"Continued pretraining of {result.model} on {format_count(result.unique_tokens)} unique domain tokens"
     findings = [("-", finding) for finding in result.findings]
     return [

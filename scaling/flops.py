@@ -205,9 +205,13 @@ def forward_flops_per_token(
     ``logits``. For an encoder-decoder, "per token" is per source + target token (see the module docstring).
     """
     terms, tokens = forward_flops_per_sequence(
-        spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
-        include_logits=include_logits, target_len=target_len,
-    )  # fmt: skip
+        spec,
+        seq_len=seq_len,
+        causal=causal,
+        include_embeddings=include_embeddings,
+        include_logits=include_logits,
+        target_len=target_len,
+    )
     return {key: value / tokens for key, value in terms.items()}
 
 
@@ -260,8 +264,17 @@ def _selective_extra(spec: ModelSpec, seq_len: int | None, causal: str, target_l
     return sum(terms.get(k, 0.0) + terms.get(f"cross_{k}", 0.0) for k in _SCORE_TERMS)
 
 
-def _breakdown(spec: ModelSpec | None, params: float, params_ne: float, convention: str, seq_len: int | None,
-               causal: str, include_embeddings: bool, include_logits: bool, target_len: int | None) -> dict[str, float]:  # fmt: skip
+def _breakdown(
+    spec: ModelSpec | None,
+    params: float,
+    params_ne: float,
+    convention: str,
+    seq_len: int | None,
+    causal: str,
+    include_embeddings: bool,
+    include_logits: bool,
+    target_len: int | None,
+) -> dict[str, float]:
     """Training FLOPs per token by term under ``convention``."""
     if convention == "6nd":
         # Kaplan et al. 2020 §2.1: C = 6ND, with N total (GPT-3 Table D.1 counts embeddings in N)
@@ -281,14 +294,25 @@ def _breakdown(spec: ModelSpec | None, params: float, params_ne: float, conventi
             "attention_context": 3.0 * 2.0 * spec.total_layers * context * spec.d_attn,
         }
     forward = forward_flops_per_token(
-        spec, seq_len=seq_len, causal=causal, include_embeddings=include_embeddings,
-        include_logits=include_logits, target_len=target_len,
-    )  # fmt: skip
+        spec,
+        seq_len=seq_len,
+        causal=causal,
+        include_embeddings=include_embeddings,
+        include_logits=include_logits,
+        target_len=target_len,
+    )
     return {k: (1.0 + BACKWARD_MULTIPLIER) * val for k, val in forward.items() if k != "total"}
 
 
-def _recompute_extra(spec: ModelSpec | None, breakdown: dict[str, float], convention: str, recompute: str,
-                     seq_len: int | None, causal: str, target_len: int | None) -> float:  # fmt: skip
+def _recompute_extra(
+    spec: ModelSpec | None,
+    breakdown: dict[str, float],
+    convention: str,
+    recompute: str,
+    seq_len: int | None,
+    causal: str,
+    target_len: int | None,
+) -> float:
     """Hardware FLOPs per token that recomputation adds (model FLOPs never include them)."""
     per_token = sum(breakdown.values())
     if recompute == "full":
@@ -360,8 +384,17 @@ def training_flops(
             spec.name,
         )
         spec_for_terms = spec
-    breakdown = _breakdown(spec_for_terms, params, params_ne, convention, seq_len, causal, include_embeddings,
-                           include_logits, target_len)  # fmt: skip
+    breakdown = _breakdown(
+        spec_for_terms,
+        params,
+        params_ne,
+        convention,
+        seq_len,
+        causal,
+        include_embeddings,
+        include_logits,
+        target_len,
+    )
     per_token = sum(breakdown.values())
     extra = _recompute_extra(spec_for_terms, breakdown, convention, recompute, seq_len, causal, target_len)
     hardware_per_token = per_token + extra
@@ -634,9 +667,14 @@ def mfu_from_throughput(
     acc = _accelerator(accelerator)
     peak = acc.peak(dtype)
     counted = training_flops(
-        spec, 1.0, convention=convention, seq_len=seq_len, causal=causal, recompute=recompute,
+        spec,
+        1.0,
+        convention=convention,
+        seq_len=seq_len,
+        causal=causal,
+        recompute=recompute,
         include_embeddings=include_embeddings,
-    )  # fmt: skip
+    )
     model_rate = counted.flops_per_token * rate
     hardware_rate = counted.hardware_flops_per_token * rate
     mfu = model_flops_utilization(model_rate, devices=1, peak_flops_per_device=peak, seconds=1.0)
@@ -683,6 +721,13 @@ def utilization_from_iteration_time(
     tokens = positive(global_batch, "global batch") * positive(length, "sequence length")
     rate = tokens / positive(seconds_per_iteration, "iteration time") / positive_int(devices, "device count")
     return mfu_from_throughput(
-        spec, rate, accelerator, dtype=dtype, convention=convention, seq_len=length, causal=causal,
-        recompute=recompute, include_embeddings=include_embeddings,
-    )  # fmt: skip
+        spec,
+        rate,
+        accelerator,
+        dtype=dtype,
+        convention=convention,
+        seq_len=length,
+        causal=causal,
+        recompute=recompute,
+        include_embeddings=include_embeddings,
+    )

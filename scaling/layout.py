@@ -99,8 +99,10 @@ def default_global_batch(spec: ModelSpec, seq_len: int, tokens: float | None = N
         why = f"{TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022)"
     flops = float(six_nd(float(spec.active_params), float(checks.positive(tokens, "training tokens"))))
     sequences = global_batch_sequences(float(default_global_batch_tokens(flops)), seq_len)
-    reason = (f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024) at C = 6ND = {flops:.3g} FLOPs "
-              f"({why}), rounded to a power of two of sequences")  # fmt: skip
+    reason = (
+        f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024) at C = 6ND = {flops:.3g} FLOPs "
+        f"({why}), rounded to a power of two of sequences"
+    )
     return DefaultBatch(sequences, int(seq_len), flops, reason)
 
 
@@ -145,8 +147,15 @@ def candidate_grid(
     pp = pp if pp is not None else _divisors(devices, spec.total_layers)
     micro_batch = micro_batch if micro_batch is not None else _divisors(global_batch, 64)
     codes = [RECOMPUTE_CODE[recompute_name(r)] for r in recompute]
-    axes = [np.asarray(tp), np.asarray(pp), np.asarray(zero), np.asarray(micro_batch), np.asarray(codes),
-            np.asarray(sp, dtype=bool), np.asarray(interleave)]  # fmt: skip
+    axes = [
+        np.asarray(tp),
+        np.asarray(pp),
+        np.asarray(zero),
+        np.asarray(micro_batch),
+        np.asarray(codes),
+        np.asarray(sp, dtype=bool),
+        np.asarray(interleave),
+    ]
     mesh = np.meshgrid(*axes, indexing="ij")
     names = ("tp", "pp", "zero", "micro_batch", "recompute", "sp", "interleave")
     return {n: m.ravel() for n, m in zip(names, mesh)}
@@ -169,8 +178,15 @@ def valid_mask(
         and min(tp.min(initial=1), pp.min(initial=1), mb.min(initial=1)) >= 1
     ):
         t, p, b = np.ogrid[: shape[0], : shape[1], : shape[2]]
-        ok = _triple_rules(spec, np.maximum(t, 1), np.maximum(p, 1), np.maximum(b, 1), devices, global_batch,
-                           devices_per_node)[tp, pp, mb]  # fmt: skip
+        ok = _triple_rules(
+            spec,
+            np.maximum(t, 1),
+            np.maximum(p, 1),
+            np.maximum(b, 1),
+            devices,
+            global_batch,
+            devices_per_node,
+        )[tp, pp, mb]
     else:
         ok = _triple_rules(spec, tp, pp, mb, devices, global_batch, devices_per_node)
     ok &= ~(np.asarray(grid["sp"], dtype=bool) & (tp == 1))
@@ -219,17 +235,25 @@ class Cluster:
     inter_node_bytes_per_s: float | None = None
 
     @classmethod
-    def of(cls, accelerator: str | Accelerator, devices: Any, *, devices_per_node: Any = DEVICES_PER_NODE,
-           intra_node_bytes_per_s: float | None = None, inter_node_bytes_per_s: float | None = None) -> Cluster:  # fmt: skip
+    def of(
+        cls,
+        accelerator: str | Accelerator,
+        devices: Any,
+        *,
+        devices_per_node: Any = DEVICES_PER_NODE,
+        intra_node_bytes_per_s: float | None = None,
+        inter_node_bytes_per_s: float | None = None,
+    ) -> Cluster:
         def rate(value: float | None, what: str) -> float | None:
             return None if value is None else float(checks.positive(value, what))
 
         return cls(
-            accelerator=get_accelerator(accelerator), devices=device_count(devices),
+            accelerator=get_accelerator(accelerator),
+            devices=device_count(devices),
             devices_per_node=device_count(devices_per_node, "devices per node"),
             intra_node_bytes_per_s=rate(intra_node_bytes_per_s, "intra-node bandwidth"),
             inter_node_bytes_per_s=rate(inter_node_bytes_per_s, "inter-node bandwidth"),
-        )  # fmt: skip
+        )
 
     @property
     def node(self) -> int:
@@ -265,8 +289,14 @@ class StepModel:
     node: int
 
 
-def step_times(spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], model: StepModel, seq: int,
-               precision: Precision) -> dict[str, Any]:  # fmt: skip
+def step_times(
+    spec: ModelSpec,
+    shape: ModelShape,
+    g: dict[str, np.ndarray],
+    model: StepModel,
+    seq: int,
+    precision: Precision,
+) -> dict[str, Any]:
     """Step time of each layout (arrays): compute + bubble + TP/DP/PP communication, and the MFU and HFU
     the whole step implies (model and hardware FLOPs per step / (devices x peak x step seconds))."""
     from scaling.flops import model_flops_utilization
@@ -302,22 +332,41 @@ def step_times(spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], mod
     step_s = compute_s + bubble_s + tp_s + dp_s + pp_s
     per_device = dict(devices=model.devices, peak_flops_per_device=model.peak, seconds=step_s)
     return dict(
-        compute_s=compute_s, bubble_s=bubble_s, tp_comm_s=tp_s, dp_comm_s=dp_s, pp_comm_s=pp_s, step_s=step_s,
+        compute_s=compute_s,
+        bubble_s=bubble_s,
+        tp_comm_s=tp_s,
+        dp_comm_s=dp_s,
+        pp_comm_s=pp_s,
+        step_s=step_s,
         tokens_per_s=model.tokens / step_s,
         mfu=model_flops_utilization(model.tokens * model.model_flops_per_token, **per_device),
         hfu=model_flops_utilization(model.tokens * hw_fpt, **per_device),
-    )  # fmt: skip
+    )
 
 
-def _step_model(spec: ModelSpec, cluster: Cluster, *, tokens: float, seq: int, mfu: float, precision: Precision,
-                convention: str) -> StepModel:  # fmt: skip
+def _step_model(
+    spec: ModelSpec,
+    cluster: Cluster,
+    *,
+    tokens: float,
+    seq: int,
+    mfu: float,
+    precision: Precision,
+    convention: str,
+) -> StepModel:
     conv = flops_per_token(spec, seq, convention)["none"][0]
     exact = flops_per_token(spec, seq, "exact")
     return StepModel(
-        tokens=tokens, model_flops_per_token=conv, hardware_flops_per_token=tuple(exact[r][1] for r in RECOMPUTE),
-        peak=cluster.accelerator.peak(precision.dtype), mfu=mfu, devices=cluster.devices, node=cluster.node,
-        intra=cluster.intra, inter=cluster.inter,
-    )  # fmt: skip
+        tokens=tokens,
+        model_flops_per_token=conv,
+        hardware_flops_per_token=tuple(exact[r][1] for r in RECOMPUTE),
+        peak=cluster.accelerator.peak(precision.dtype),
+        mfu=mfu,
+        devices=cluster.devices,
+        node=cluster.node,
+        intra=cluster.intra,
+        inter=cluster.inter,
+    )
 
 
 CLUSTER_OPTIONS = (
@@ -331,16 +380,28 @@ WORKLOAD_OPTIONS = ("global_batch", "seq_len", "flash_attention", "dropout")
 CHOICE_OPTIONS = tuple(LayoutChoices.__dataclass_fields__)
 
 
-def _search_inputs(cluster: Cluster | None, workload: Workload | None, precision: str | Precision,
-                   choices: LayoutChoices | None, options: dict[str, Any]) -> tuple[Cluster, Workload, Precision, LayoutChoices]:  # fmt: skip
+def _search_inputs(
+    cluster: Cluster | None,
+    workload: Workload | None,
+    precision: str | Precision,
+    choices: LayoutChoices | None,
+    options: dict[str, Any],
+) -> tuple[Cluster, Workload, Precision, LayoutChoices]:
     """The value objects of a search, built from keyword options where they were not given whole."""
     unknown = set(options) - set(CLUSTER_OPTIONS + WORKLOAD_OPTIONS + CHOICE_OPTIONS + ("optimizer",))
     if unknown:
         raise TypeError(f"search_layouts() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     built = []
-    groups = ((cluster, CLUSTER_OPTIONS, _cluster), (workload, WORKLOAD_OPTIONS, Workload.of),
-              (choices, CHOICE_OPTIONS, LayoutChoices), (None if isinstance(precision, str) else precision,
-              ("optimizer",), lambda **kw: Precision.of(precision, **kw)))  # fmt: skip
+    groups = (
+        (cluster, CLUSTER_OPTIONS, _cluster),
+        (workload, WORKLOAD_OPTIONS, Workload.of),
+        (choices, CHOICE_OPTIONS, LayoutChoices),
+        (
+            None if isinstance(precision, str) else precision,
+            ("optimizer",),
+            lambda **kw: Precision.of(precision, **kw),
+        ),
+    )
     for given, keys, build in groups:
         picked = {k: options[k] for k in keys if k in options}
         if given is not None and picked:
@@ -403,20 +464,48 @@ def search_layouts(
     g = {k: v[ok] for k, v in grid.items()}
     dp = devices / (g["tp"].astype(float) * g["pp"])
     g["num_micro_batches"] = global_batch / (dp * g["micro_batch"])  # micro-batches per step per pipeline
-    mem = _layout_memory(shape, g, dp, node=node, seq=seq, precision=precision, workload=workload,
-                         overhead_bytes=overhead_bytes)  # fmt: skip
-    step = _step_model(spec, cluster, tokens=float(global_batch) * seq, seq=seq, mfu=mfu, precision=precision,
-                       convention=convention)  # fmt: skip
+    mem = _layout_memory(
+        shape,
+        g,
+        dp,
+        node=node,
+        seq=seq,
+        precision=precision,
+        workload=workload,
+        overhead_bytes=overhead_bytes,
+    )
+    step = _step_model(
+        spec,
+        cluster,
+        tokens=float(global_batch) * seq,
+        seq=seq,
+        mfu=mfu,
+        precision=precision,
+        convention=convention,
+    )
     columns = _ranked(
         _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision)), top, include_unfit
     )
     attrs = dict(
-        candidates=len(grid["tp"]), valid=int(ok.sum()), fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
-        model=spec.name, accelerator=acc.name, devices=devices, global_batch=global_batch, seq_len=seq, mfu=mfu,
-        flops_convention=convention, precision=precision.dtype, optimizer=precision.optimizer,
-        intra_node_link=cluster.link, intra_node_bytes_per_s=step.intra, inter_node_bytes_per_s=step.inter,
-        capacity_bytes=acc.memory_bytes, devices_per_node=node, flash_attention=workload.flash_attention,
-    )  # fmt: skip
+        candidates=len(grid["tp"]),
+        valid=int(ok.sum()),
+        fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
+        model=spec.name,
+        accelerator=acc.name,
+        devices=devices,
+        global_batch=global_batch,
+        seq_len=seq,
+        mfu=mfu,
+        flops_convention=convention,
+        precision=precision.dtype,
+        optimizer=precision.optimizer,
+        intra_node_link=cluster.link,
+        intra_node_bytes_per_s=step.intra,
+        inter_node_bytes_per_s=step.inter,
+        capacity_bytes=acc.memory_bytes,
+        devices_per_node=node,
+        flash_attention=workload.flash_attention,
+    )
     if not as_frame:
         return columns, attrs
     import pandas as pd
@@ -426,33 +515,69 @@ def search_layouts(
     return df
 
 
-def _layout_memory(shape: ModelShape, g: dict[str, np.ndarray], dp: np.ndarray, *, node: int, seq: int,
-                   precision: Precision, workload: Workload, overhead_bytes: float | None) -> dict[str, Any]:  # fmt: skip
+def _layout_memory(
+    shape: ModelShape,
+    g: dict[str, np.ndarray],
+    dp: np.ndarray,
+    *,
+    node: int,
+    seq: int,
+    precision: Precision,
+    workload: Workload,
+    overhead_bytes: float | None,
+) -> dict[str, Any]:
     """Memory per device of every layout: `train_memory_arrays`, the formula of `estimate_memory`."""
     return train_memory_arrays(
-        shape, tp=g["tp"].astype(float), pp=g["pp"].astype(float), dp=dp, zero=g["zero"], devices_per_node=node,
-        recompute=g["recompute"], sp=g["sp"], flash_attention=workload.flash_attention,
-        micro_batch=g["micro_batch"].astype(float), seq_len=seq, interleave=g["interleave"].astype(float),
-        num_micro_batches=g["num_micro_batches"], weight_bytes=precision.weight_bytes,
-        master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        shape,
+        tp=g["tp"].astype(float),
+        pp=g["pp"].astype(float),
+        dp=dp,
+        zero=g["zero"],
+        devices_per_node=node,
+        recompute=g["recompute"],
+        sp=g["sp"],
+        flash_attention=workload.flash_attention,
+        micro_batch=g["micro_batch"].astype(float),
+        seq_len=seq,
+        interleave=g["interleave"].astype(float),
+        num_micro_batches=g["num_micro_batches"],
+        weight_bytes=precision.weight_bytes,
+        master_bytes=precision.master_bytes,
+        grad_bytes=precision.grad_bytes,
         optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
-        activation_bytes=precision.activation_bytes, dropout=workload.dropout, mask_bytes=workload.mask_bytes,
+        activation_bytes=precision.activation_bytes,
+        dropout=workload.dropout,
+        mask_bytes=workload.mask_bytes,
         overhead_bytes=overhead_bytes,
-    )  # fmt: skip
+    )
 
 
-def _columns(g: dict[str, np.ndarray], dp: np.ndarray, mem: dict[str, Any], acc: Accelerator,
-             times: dict[str, Any]) -> dict[str, np.ndarray]:  # fmt: skip
+def _columns(
+    g: dict[str, np.ndarray], dp: np.ndarray, mem: dict[str, Any], acc: Accelerator, times: dict[str, Any]
+) -> dict[str, np.ndarray]:
     """One array per output column, every layout in the same order."""
     columns = {
-        "tp": g["tp"], "pp": g["pp"], "dp": dp.astype(int), "zero": g["zero"], "micro_batch": g["micro_batch"],
-        "num_micro_batches": g["num_micro_batches"].astype(int), "recompute": np.asarray(RECOMPUTE)[g["recompute"]],
-        "sp": g["sp"], "interleave": g["interleave"],
-        "weights_bytes": mem["weights"], "master_weights_bytes": mem["master"], "gradients_bytes": mem["gradients"],
-        "optimizer_bytes": mem["optimizer"], "activations_bytes": mem["activations"], "logits_bytes": mem["logits"],
-        "overhead_bytes": mem["overhead"], "total_bytes": mem["total"], "headroom_bytes": acc.memory_bytes - mem["total"],
-        "fits": mem["total"] <= acc.memory_bytes, **times,
-    }  # fmt: skip
+        "tp": g["tp"],
+        "pp": g["pp"],
+        "dp": dp.astype(int),
+        "zero": g["zero"],
+        "micro_batch": g["micro_batch"],
+        "num_micro_batches": g["num_micro_batches"].astype(int),
+        "recompute": np.asarray(RECOMPUTE)[g["recompute"]],
+        "sp": g["sp"],
+        "interleave": g["interleave"],
+        "weights_bytes": mem["weights"],
+        "master_weights_bytes": mem["master"],
+        "gradients_bytes": mem["gradients"],
+        "optimizer_bytes": mem["optimizer"],
+        "activations_bytes": mem["activations"],
+        "logits_bytes": mem["logits"],
+        "overhead_bytes": mem["overhead"],
+        "total_bytes": mem["total"],
+        "headroom_bytes": acc.memory_bytes - mem["total"],
+        "fits": mem["total"] <= acc.memory_bytes,
+        **times,
+    }
     n = len(g["tp"])
     return {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
 
@@ -476,12 +601,38 @@ def layouts_table(df: Any) -> Any:
     from scaling.units import GIB
 
     rows = [
-        (r.tp, r.pp, r.dp, r.zero, r.micro_batch, r.recompute, "y" if r.sp else "n", f"{r.total_bytes / GIB:.1f}",
-         f"{r.headroom_bytes / GIB:.1f}", f"{r.step_s:.3g}", f"{r.mfu:.1%}", f"{r.hfu:.1%}", f"{r.tokens_per_s:,.0f}")
+        (
+            r.tp,
+            r.pp,
+            r.dp,
+            r.zero,
+            r.micro_batch,
+            r.recompute,
+            "y" if r.sp else "n",
+            f"{r.total_bytes / GIB:.1f}",
+            f"{r.headroom_bytes / GIB:.1f}",
+            f"{r.step_s:.3g}",
+            f"{r.mfu:.1%}",
+            f"{r.hfu:.1%}",
+            f"{r.tokens_per_s:,.0f}",
+        )
         for r in df.itertuples()
-    ]  # fmt: skip
-    headers = ("TP", "PP", "DP", "ZeRO", "mb", "recompute", "SP", "GiB/dev", "headroom", "step s", "MFU", "HFU",
-               "tokens/s")  # fmt: skip
+    ]
+    headers = (
+        "TP",
+        "PP",
+        "DP",
+        "ZeRO",
+        "mb",
+        "recompute",
+        "SP",
+        "GiB/dev",
+        "headroom",
+        "step s",
+        "MFU",
+        "HFU",
+        "tokens/s",
+    )
     a = df.attrs
     notes = [
         f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by step time"

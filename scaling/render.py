@@ -193,12 +193,14 @@ def unit_text(key: str, value: Any) -> str:
         return " - ".join(unit_text(key, v) for v in value)  # an interval in its unit: 58.2B - 90.4B
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return exact_text(value)
-    rules = ((name.endswith("bytes"), lambda v: units.format_bytes(v)),
-             ("flops" in name and "per" not in name, units.format_flops),
-             ("usd" in name, units.format_usd),
-             (name == "seconds" or name.endswith("_seconds") or name.endswith("_s"), units.format_duration),
-             (name in ("mfu", "hfu") or name.endswith(("_mfu", "_hfu", "fraction")), units.format_fraction),
-             (name.endswith(("params", "tokens", "parameters")), units.format_count))  # fmt: skip
+    rules = (
+        (name.endswith("bytes"), lambda v: units.format_bytes(v)),
+        ("flops" in name and "per" not in name, units.format_flops),
+        ("usd" in name, units.format_usd),
+        (name == "seconds" or name.endswith("_seconds") or name.endswith("_s"), units.format_duration),
+        (name in ("mfu", "hfu") or name.endswith(("_mfu", "_hfu", "fraction")), units.format_fraction),
+        (name.endswith(("params", "tokens", "parameters")), units.format_count),
+    )
     for matches, fmt in rules:
         if matches and value >= 0:
             return fmt(value)

@@ -37,8 +37,12 @@ def zone_arguments(plan: Plan) -> dict[str, Any]:
             fitted = plan.law
         else:
             laws.append(plan.law)  # the law itself: a law file need not be a preset name
-    marker = {"params": plan.spec.params, "tokens": plan.tokens, "flops": plan.budget_flops,
-              "name": f"this plan ({plan.spec.name})"}  # fmt: skip
+    marker = {
+        "params": plan.spec.params,
+        "tokens": plan.tokens,
+        "flops": plan.budget_flops,
+        "name": f"this plan ({plan.spec.name})",
+    }
     return {"laws": tuple(laws), "plan": marker, "fitted": fitted}
 
 
@@ -50,16 +54,18 @@ def plan_report_html(
 
     figure = zone_figure(**zone_arguments(plan))
     chart = pio.to_html(figure, include_plotlyjs=include_plotlyjs, full_html=False, div_id="optimal-zone")
-    return "\n".join([
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training plan</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>Training plan</h1>",
-        f"<p class='small'>{html.escape(plan.spec.describe())}</p>",
-        plan_html(plan),
-        "<h2>The optimal zone</h2>",
-        chart,
-        "</body></html>",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training plan</title>",
+            f"<style>{_STYLE}</style></head><body>",
+            "<h1>Training plan</h1>",
+            f"<p class='small'>{html.escape(plan.spec.describe())}</p>",
+            plan_html(plan),
+            "<h2>The optimal zone</h2>",
+            chart,
+            "</body></html>",
+        ]
+    )
 
 
 def _umask() -> int:

@@ -59,11 +59,37 @@ from scaling.units import LOSS_UNITS
 
 # The columns a sweep writes, in order.
 RUN_COLUMNS = [
-    "run_id", "status", "budget", "N", "N_nonemb", "D", "C", "C_exact", "C_6N_nonemb", "loss", "loss_unit",
-    "train_loss", "d_model", "n_layer", "n_head", "seq_len", "batch", "lr", "steps", "seed", "precision",
-    "wall_s", "tokens_per_s", "flops_per_s", "corpus", "corpus_sha256", "tokenizer", "vocab_size", "torch_version",
+    "run_id",
+    "status",
+    "budget",
+    "N",
+    "N_nonemb",
+    "D",
+    "C",
+    "C_exact",
+    "C_6N_nonemb",
+    "loss",
+    "loss_unit",
+    "train_loss",
+    "d_model",
+    "n_layer",
+    "n_head",
+    "seq_len",
+    "batch",
+    "lr",
+    "steps",
+    "seed",
+    "precision",
+    "wall_s",
+    "tokens_per_s",
+    "flops_per_s",
+    "corpus",
+    "corpus_sha256",
+    "tokenizer",
+    "vocab_size",
+    "torch_version",
     "python_version",
-]  # fmt: skip
+]
 FAILED_STATUS = frozenset(
     {"failed", "fail", "error", "errored", "crashed", "diverged", "nan", "killed", "oom"}
 )
@@ -71,17 +97,63 @@ FAILED_STATUS = frozenset(
 LEGACY_6ND_COLUMN = "C_6N"
 # Accepted names per column, compared after `normalise_name` (lower case, letters and digits only).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "N": ("n", "params", "nparams", "numparams", "parameters", "nparameters", "numparameters", "modelsize",
-          "modelparams", "paramcount", "parametercount", "totalparams", "totalparameters", "size"),
-    "D": ("d", "tokens", "ntokens", "numtokens", "traintokens", "trainingtokens", "datasize", "data",
-          "datasetsize", "tokensseen", "trainedtokens", "totaltokens"),
-    "C": ("c", "flops", "flop", "compute", "computebudget", "trainingflop", "trainingflops", "trainflops",
-          "trainingcompute", "totalflops", "budget"),
-    "loss": ("loss", "finalloss", "valloss", "evalloss", "validloss", "validationloss", "testloss",
-             "trainloss", "l"),
+    "N": (
+        "n",
+        "params",
+        "nparams",
+        "numparams",
+        "parameters",
+        "nparameters",
+        "numparameters",
+        "modelsize",
+        "modelparams",
+        "paramcount",
+        "parametercount",
+        "totalparams",
+        "totalparameters",
+        "size",
+    ),
+    "D": (
+        "d",
+        "tokens",
+        "ntokens",
+        "numtokens",
+        "traintokens",
+        "trainingtokens",
+        "datasize",
+        "data",
+        "datasetsize",
+        "tokensseen",
+        "trainedtokens",
+        "totaltokens",
+    ),
+    "C": (
+        "c",
+        "flops",
+        "flop",
+        "compute",
+        "computebudget",
+        "trainingflop",
+        "trainingflops",
+        "trainflops",
+        "trainingcompute",
+        "totalflops",
+        "budget",
+    ),
+    "loss": (
+        "loss",
+        "finalloss",
+        "valloss",
+        "evalloss",
+        "validloss",
+        "validationloss",
+        "testloss",
+        "trainloss",
+        "l",
+    ),
     "run_id": ("runid", "run", "runname", "name", "id"),
     "step": ("step", "iteration", "iter"),
-}  # fmt: skip
+}
 SIDE_SUFFIX = ".damaged.csv"
 
 
@@ -225,8 +297,11 @@ def write_rows(path: str | os.PathLike, rows: list[dict[str, Any]], columns: lis
     columns = columns or RUN_COLUMNS
 
     def order(row: dict[str, Any]) -> tuple[float, float, str]:
-        return (positive_number(row.get("budget")) or 0.0, positive_number(row.get("N")) or 0.0,
-                str(row.get("run_id", "")))  # fmt: skip
+        return (
+            positive_number(row.get("budget")) or 0.0,
+            positive_number(row.get("N")) or 0.0,
+            str(row.get("run_id", "")),
+        )
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

@@ -32,8 +32,11 @@ PLAN_SETTINGS = settings(
 def plans(draw):
     """Plan options: a budget of each kind, a cluster, a law, data and size limits, an MFU."""
     budget = draw(st.sampled_from(("flops", "days", "gpu_hours", "model")))
-    options = {"gpus": draw(st.sampled_from(CLUSTERS)), "law": draw(st.sampled_from(("chinchilla", "epoch", "chinchilla-a1"))),
-               "mfu": draw(st.sampled_from((0.3, 0.4, 0.5)))}  # fmt: skip
+    options = {
+        "gpus": draw(st.sampled_from(CLUSTERS)),
+        "law": draw(st.sampled_from(("chinchilla", "epoch", "chinchilla-a1"))),
+        "mfu": draw(st.sampled_from((0.3, 0.4, 0.5))),
+    }
     if budget == "flops":
         options["flops"] = 10 ** draw(st.floats(20.0, 24.5))
     elif budget == "days":
@@ -225,8 +228,23 @@ def test_plan_flops_are_the_flops_command_for_its_architecture(options):
         return
     plan = make_plan(**options)
     s = plan.spec
-    dims = ["--layers", s.n_layer, "--d-model", s.d_model, "--heads", s.n_head, "--kv-heads", s.kv_heads,
-            "--d-ff", s.ffn_dim, "--vocab", s.vocab_size, "--gated", "--seq-len", plan.seq_len]  # fmt: skip
+    dims = [
+        "--layers",
+        s.n_layer,
+        "--d-model",
+        s.d_model,
+        "--heads",
+        s.n_head,
+        "--kv-heads",
+        s.kv_heads,
+        "--d-ff",
+        s.ffn_dim,
+        "--vocab",
+        s.vocab_size,
+        "--gated",
+        "--seq-len",
+        plan.seq_len,
+    ]
     for convention, expected in (("6nd", plan.training.flops), ("exact", plan.training_exact.flops)):
         args = ["flops", *map(str, dims), "--tokens", repr(plan.tokens), "--convention", convention, "--json"]
         result = CliRunner().invoke(main, args)
@@ -243,8 +261,16 @@ def test_plan_loss_is_the_loss_command(options):
     plan = make_plan(**options)
     if plan.loss is None:  # an allocation law predicts no loss; the plan says n/a and `scaling loss` refuses
         return
-    args = ["loss", "--params", repr(float(plan.spec.params)), "--tokens", repr(plan.tokens), "--law", options["law"],
-            "--json"]  # fmt: skip
+    args = [
+        "loss",
+        "--params",
+        repr(float(plan.spec.params)),
+        "--tokens",
+        repr(plan.tokens),
+        "--law",
+        options["law"],
+        "--json",
+    ]
     if "unique_tokens" in options:
         args[-1:-1] = ["--unique-tokens", repr(options["unique_tokens"])]
     result = CliRunner().invoke(main, args)

@@ -253,10 +253,12 @@ def test_isoflop_parabolas_minima_and_power_law(runs):
 
 # the sweep presets' budgets and sizes per budget (scaling.train.sweep.PRESETS), and Hoffmann et al. 2022's design
 SWEEP_SIZES = {
-    **{name: {"budgets": p.budgets, "per_budget": p.sizes, "spread": 2.0 if p.sizes < 5 else 3.0}
-       for name, p in PRESETS.items()},
+    **{
+        name: {"budgets": p.budgets, "per_budget": p.sizes, "spread": 2.0 if p.sizes < 5 else 3.0}
+        for name, p in PRESETS.items()
+    },
     "chinchilla": {},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("size", SWEEP_SIZES)

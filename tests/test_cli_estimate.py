@@ -105,8 +105,26 @@ def test_flops_from_config_json():
 
 
 def test_flops_raw_dimensions_exact():
-    data = run_json("flops", "--layers", "32", "--d-model", "4096", "--heads", "32", "--d-ff", "11008", "--gated",
-                    "--vocab", "32000", "--seq-len", "4096", "--tokens", "1T", "--convention", "exact")  # fmt: skip
+    data = run_json(
+        "flops",
+        "--layers",
+        "32",
+        "--d-model",
+        "4096",
+        "--heads",
+        "32",
+        "--d-ff",
+        "11008",
+        "--gated",
+        "--vocab",
+        "32000",
+        "--seq-len",
+        "4096",
+        "--tokens",
+        "1T",
+        "--convention",
+        "exact",
+    )
     assert data["params"] == 6_738_415_616
     assert data["flops"] > 6 * 6_738_415_616 * 1e12
 
@@ -213,6 +231,20 @@ def test_raw_dimensions_build_the_same_spec_as_the_library():
     spec, notes = spec_from_dimensions(Dimensions(layers=12, d_model=768, heads=12, vocab=50257), n_ctx=1024)
     assert spec.params == 124_356_864
     assert any("GPT-style" in n for n in notes)
-    args = ["flops", "--layers", "12", "--d-model", "768", "--heads", "12", "--vocab", "50257", "--seq-len", "1024",
-            "--tokens", "1B", "--json"]  # fmt: skip
+    args = [
+        "flops",
+        "--layers",
+        "12",
+        "--d-model",
+        "768",
+        "--heads",
+        "12",
+        "--vocab",
+        "50257",
+        "--seq-len",
+        "1024",
+        "--tokens",
+        "1B",
+        "--json",
+    ]
     assert json.loads(CliRunner().invoke(scaling.cli.main, args).stdout)["params"] == 124_356_864

@@ -150,8 +150,9 @@ def test_fit_holdout_from_in_relative_units(tmp_path):
 def test_fit_a_sweep_folder_prints_byte_units(tmp_path):
     from scaling.runs import write_rows
 
-    rows = synthetic_runs("chinchilla", seed=5).assign(run_id=lambda f: [f"r{i}" for i in range(len(f))],
-                                                       budget=lambda f: f["C"], tokenizer="bytes")  # fmt: skip
+    rows = synthetic_runs("chinchilla", seed=5).assign(
+        run_id=lambda f: [f"r{i}" for i in range(len(f))], budget=lambda f: f["C"], tokenizer="bytes"
+    )
     write_rows(tmp_path / "runs.csv", rows.to_dict(orient="records"))
     result = run("fit", str(tmp_path), "-o", str(tmp_path / "law.json"))
     assert result.exit_code == 0, result.output
@@ -161,8 +162,16 @@ def test_fit_a_sweep_folder_prints_byte_units(tmp_path):
 
 
 def test_optimal_inference_aware_states_extra_time_as_a_result():
-    result = run("optimal", "--budget", "512xH100 30d 40%", "--unique-tokens", "500B", "--inference-tokens", "2T",
-                 "--json")  # fmt: skip
+    result = run(
+        "optimal",
+        "--budget",
+        "512xH100 30d 40%",
+        "--unique-tokens",
+        "500B",
+        "--inference-tokens",
+        "2T",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     beyond = data["beyond_budget"]

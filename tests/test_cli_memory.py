@@ -9,8 +9,16 @@ from click.testing import CliRunner
 
 from scaling.cli import main
 
-KEYS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "kv_cache_bytes",
-        "overhead_bytes", "total_bytes", "cpu_bytes")  # fmt: skip
+KEYS = (
+    "weights_bytes",
+    "gradients_bytes",
+    "optimizer_bytes",
+    "activations_bytes",
+    "kv_cache_bytes",
+    "overhead_bytes",
+    "total_bytes",
+    "cpu_bytes",
+)
 
 
 def run(*args):

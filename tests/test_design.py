@@ -105,8 +105,20 @@ def test_next_command_writes_a_design_csv_and_never_overwrites(tmp_path, start):
     table = tmp_path / "runs.csv"
     runs.to_csv(table, index=False)
     out = tmp_path / "next.csv"
-    args = ["next", str(table), "--budget-flops", "1.5e19", "--runs", "4", "--target", "1e24",
-            "--bootstrap", "200", "-o", str(out)]  # fmt: skip
+    args = [
+        "next",
+        str(table),
+        "--budget-flops",
+        "1.5e19",
+        "--runs",
+        "4",
+        "--target",
+        "1e24",
+        "--bootstrap",
+        "200",
+        "-o",
+        str(out),
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "now:" in result.output and "expected after:" in result.output

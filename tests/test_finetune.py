@@ -175,9 +175,13 @@ def test_flops_match_pytorch_flop_counter(rank):
         planned = estimate_memory(spec, mode="finetune", lora_rank=rank, micro_batch=0).trainable_params
         assert planned == trained
     terms = finetune_flops_per_token(
-        spec, adapter_params=trained if rank else 0.0, full=rank is None, convention="exact",
-        seq_len=spec.n_ctx, include_embeddings=False,
-    )  # fmt: skip
+        spec,
+        adapter_params=trained if rank else 0.0,
+        full=rank is None,
+        convention="exact",
+        seq_len=spec.n_ctx,
+        include_embeddings=False,
+    )
     batch = 2
     counted = _counted_training_flops(torch, model, spec, batch)
     expected = model_flops_per_token(terms) * batch * spec.n_ctx
@@ -191,9 +195,15 @@ def test_memory_is_the_planners_own_for_lora_and_qlora():
             "llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, quant=quant, seq_len=2048
         )
         same = estimate_memory(
-            "llama-2-7b", mode="finetune", accelerator="A100-80GB", lora_rank=16, quant=quant, seq_len=2048,
-            global_batch=plan.global_batch, **{k: plan.layout[k] for k in LAYOUT_KEYS if k not in ("tp", "pp", "sp")},
-        )  # fmt: skip
+            "llama-2-7b",
+            mode="finetune",
+            accelerator="A100-80GB",
+            lora_rank=16,
+            quant=quant,
+            seq_len=2048,
+            global_batch=plan.global_batch,
+            **{k: plan.layout[k] for k in LAYOUT_KEYS if k not in ("tp", "pp", "sp")},
+        )
         assert plan.memory.to_dict() == same.to_dict()
         assert plan.to_dict()["memory"]["total_bytes"] == same.total_bytes
 
@@ -202,8 +212,15 @@ def test_full_finetune_memory_and_layout_are_the_search_own():
     from scaling.layout import search_layouts
 
     plan = plan_finetune("llama-2-13b", tokens=1e8, accelerator="A100-80GB", devices=8, seq_len=4096)
-    df = search_layouts("llama-2-13b", devices=8, accelerator="A100-80GB", global_batch=plan.global_batch,
-                        seq_len=4096, mfu=0.4, top=1)  # fmt: skip
+    df = search_layouts(
+        "llama-2-13b",
+        devices=8,
+        accelerator="A100-80GB",
+        global_batch=plan.global_batch,
+        seq_len=4096,
+        mfu=0.4,
+        top=1,
+    )
     best = df.iloc[0]
     assert {k: plan.layout[k] for k in ("tp", "pp", "zero", "micro_batch")} == {
         k: int(best[k]) for k in ("tp", "pp", "zero", "micro_batch")
@@ -217,8 +234,13 @@ def test_full_finetune_memory_and_layout_are_the_search_own():
 
 def test_largest_micro_batch_and_sequence_fit_and_one_more_does_not():
     plan = plan_finetune("llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, seq_len=2048)
-    fixed = dict(mode="finetune", accelerator="A100-80GB", lora_rank=16, zero=plan.layout["zero"],
-                 recompute=plan.layout["recompute"])  # fmt: skip
+    fixed = dict(
+        mode="finetune",
+        accelerator="A100-80GB",
+        lora_rank=16,
+        zero=plan.layout["zero"],
+        recompute=plan.layout["recompute"],
+    )
     assert estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch, seq_len=2048, **fixed).fits
     assert not estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch + 1, seq_len=2048, **fixed).fits
     assert estimate_memory("llama-2-7b", micro_batch=1, seq_len=plan.max_seq_len, **fixed).fits
@@ -229,8 +251,9 @@ def test_a_plan_that_does_not_fit_says_so_and_what_to_change():
     plan = plan_finetune("llama-2-70b", tokens=1e7, accelerator="A100-80GB", devices=1, seq_len=2048)
     assert plan.memory.fits is False and plan.to_dict()["memory"]["fits"] is False
     assert any("no layout fits" in w and "--lora-rank" in w for w in plan.warnings)
-    smallest = estimate_memory("llama-2-70b", mode="finetune", accelerator="A100-80GB", seq_len=2048,
-                               micro_batch=1, recompute="full").total_bytes  # fmt: skip
+    smallest = estimate_memory(
+        "llama-2-70b", mode="finetune", accelerator="A100-80GB", seq_len=2048, micro_batch=1, recompute="full"
+    ).total_bytes
     assert plan.memory.total_bytes == pytest.approx(smallest)
 
 
@@ -241,10 +264,25 @@ def test_qlora_paper_65b_on_one_48gb_gpu():
     the 32-bit Adam states page out to CPU memory when the GPU fills, so they are left out here)."""
     full = estimate_memory("llama-65b", mode="finetune", micro_batch=0)
     assert full.total_bytes > 780e9
-    qlora = plan_finetune("llama-65b", tokens=1e6, accelerator="A100-80GB", lora_rank=64, lora_targets="all",
-                          quant="nf4", seq_len=512)  # fmt: skip
-    checkpointed = estimate_memory("llama-65b", mode="finetune", lora_rank=64, lora_targets="all", quant="nf4",
-                                   recompute="full", micro_batch=1, seq_len=512)  # fmt: skip
+    qlora = plan_finetune(
+        "llama-65b",
+        tokens=1e6,
+        accelerator="A100-80GB",
+        lora_rank=64,
+        lora_targets="all",
+        quant="nf4",
+        seq_len=512,
+    )
+    checkpointed = estimate_memory(
+        "llama-65b",
+        mode="finetune",
+        lora_rank=64,
+        lora_targets="all",
+        quant="nf4",
+        recompute="full",
+        micro_batch=1,
+        seq_len=512,
+    )
     assert checkpointed.total_bytes - checkpointed.optimizer_bytes < 48e9
     assert qlora.trainable_params == checkpointed.trainable_params
     assert qlora.memory.fits and qlora.max_micro_batch >= 1
@@ -252,12 +290,32 @@ def test_qlora_paper_65b_on_one_48gb_gpu():
 
 # config.json fields of bigscience/T0_3B (T5 v1.1 LM-adapted XL), bigscience/mt0-xxl (mT5-XXL), bigscience/bloomz-7b1
 PEFT_MODELS = {
-    "T0_3B": dict(model_type="t5", d_model=2048, d_ff=5120, d_kv=64, num_heads=32, num_layers=24,
-                  num_decoder_layers=24, vocab_size=32128, feed_forward_proj="gated-gelu", tie_word_embeddings=False),
-    "mt0-xxl": dict(model_type="mt5", d_model=4096, d_ff=10240, d_kv=64, num_heads=64, num_layers=24,
-                    num_decoder_layers=24, vocab_size=250112, feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+    "T0_3B": dict(
+        model_type="t5",
+        d_model=2048,
+        d_ff=5120,
+        d_kv=64,
+        num_heads=32,
+        num_layers=24,
+        num_decoder_layers=24,
+        vocab_size=32128,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+    ),
+    "mt0-xxl": dict(
+        model_type="mt5",
+        d_model=4096,
+        d_ff=10240,
+        d_kv=64,
+        num_heads=64,
+        num_layers=24,
+        num_decoder_layers=24,
+        vocab_size=250112,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+    ),
     "bloomz-7b1": dict(model_type="bloom", hidden_size=4096, n_layer=30, n_head=32, vocab_size=250880),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -288,8 +346,16 @@ def test_peft_readme_memory_table(model, full_gib, lora_gib):
 @pytest.mark.parametrize(("rank", "published"), [(1, 4.7e6), (8, 37.7e6)])
 def test_lora_paper_table4_gpt3_trainable_parameters(rank, published):
     """Hu et al. 2021, Table 4: LoRA on GPT-3 175B's W_q and W_v trains 4.7M (r=1) and 37.7M (r=8) parameters."""
-    plan = plan_finetune("gpt3-175b", tokens=1e6, accelerator="A100-80GB", devices=64, lora_rank=rank,
-                         lora_targets="q,v", seq_len=2048, global_batch=64)  # fmt: skip
+    plan = plan_finetune(
+        "gpt3-175b",
+        tokens=1e6,
+        accelerator="A100-80GB",
+        devices=64,
+        lora_rank=rank,
+        lora_targets="q,v",
+        seq_len=2048,
+        global_batch=64,
+    )
     assert plan.trainable_params == pytest.approx(published, rel=0.01)
 
 
@@ -314,11 +380,19 @@ def test_torchtune_readme_lora_speedup_is_within_the_flops_saved():
     from scaling.hf_config import spec_from_hf_config
 
     spec = spec_from_hf_config(
-        dict(model_type="llama", hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
-             num_attention_heads=24, num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=True,
-             max_position_embeddings=131072),
+        dict(
+            model_type="llama",
+            hidden_size=3072,
+            intermediate_size=8192,
+            num_hidden_layers=28,
+            num_attention_heads=24,
+            num_key_value_heads=8,
+            vocab_size=128256,
+            tie_word_embeddings=True,
+            max_position_embeddings=131072,
+        ),
         name="llama-3.2-3b",
-    )  # fmt: skip
+    )
     kwargs = dict(tokens=1e7, accelerator="A100-80GB", seq_len=4096, global_batch=2, recompute="full")
     lora = plan_finetune(
         spec, lora_rank=64, lora_targets="q,v,o,gate,up,down", **kwargs
@@ -340,8 +414,15 @@ def test_qlora_step_takes_the_stated_factor_longer():
     assert qlora.flops == pytest.approx(lora.flops)  # same model FLOPs, lower MFU
     assert qlora.memory.weights_bytes < lora.memory.weights_bytes
     assert any("66% faster" in n for n in qlora.notes)
-    measured = plan_finetune("llama-2-7b", tokens=1e8, accelerator="H200", lora_rank=16, quant="nf4", seq_len=1024,
-                             quant_time_factor=1.28)  # fmt: skip
+    measured = plan_finetune(
+        "llama-2-7b",
+        tokens=1e8,
+        accelerator="H200",
+        lora_rank=16,
+        quant="nf4",
+        seq_len=1024,
+        quant_time_factor=1.28,
+    )
     assert measured.layout["compute_s"] / lora.layout["compute_s"] == pytest.approx(1.28)
     assert any("x 1.28" in n and "given" in n for n in measured.notes)
 
@@ -361,8 +442,15 @@ def test_chosen_recompute_is_hardware_flops_only(lora_rank):
 
 
 def test_time_cost_and_throughput_agree():
-    plan = plan_finetune("llama-2-7b", tokens=2e8, accelerator="A100-80GB", devices=2, lora_rank=8,
-                         price_usd_per_hour=2.0, seq_len=2048)  # fmt: skip
+    plan = plan_finetune(
+        "llama-2-7b",
+        tokens=2e8,
+        accelerator="A100-80GB",
+        devices=2,
+        lora_rank=8,
+        price_usd_per_hour=2.0,
+        seq_len=2048,
+    )
     assert plan.seconds == pytest.approx(plan.trained_tokens / plan.tokens_per_s)
     assert plan.gpu_hours == pytest.approx(plan.seconds * 2 / 3600)
     assert plan.cost_usd == pytest.approx(plan.gpu_hours * 2.0)
@@ -419,8 +507,15 @@ def test_bad_plan_inputs_name_the_value():
 )
 def test_plan_inputs_give_a_plan_or_a_scaling_error(tokens, epochs, mfu, rank, seq):
     try:
-        plan = plan_finetune("llama-2-7b", tokens=tokens, epochs=epochs, mfu=mfu, lora_rank=rank, seq_len=seq,
-                             accelerator="H100-SXM")  # fmt: skip
+        plan = plan_finetune(
+            "llama-2-7b",
+            tokens=tokens,
+            epochs=epochs,
+            mfu=mfu,
+            lora_rank=rank,
+            seq_len=seq,
+            accelerator="H100-SXM",
+        )
     except ScalingError:
         return
     assert plan.seconds > 0 and math.isfinite(plan.seconds) and plan.flops > 0
@@ -449,8 +544,14 @@ def test_continued_pretraining_values_repeats_with_the_data_constrained_law():
 
 
 def test_continued_pretraining_fills_a_deadline_with_the_step_model():
-    plan = plan_continued_pretraining("llama-2-7b", unique_tokens=5e10, seconds=7 * 86400, accelerator="H100-SXM",
-                                      devices=64, price_usd_per_hour=2.0)  # fmt: skip
+    plan = plan_continued_pretraining(
+        "llama-2-7b",
+        unique_tokens=5e10,
+        seconds=7 * 86400,
+        accelerator="H100-SXM",
+        devices=64,
+        price_usd_per_hour=2.0,
+    )
     assert plan.training.seconds == pytest.approx(7 * 86400)
     assert plan.tokens == pytest.approx(7 * 86400 * plan.training.tokens_per_s)
     assert plan.training.cost_usd == pytest.approx(7 * 24 * 64 * 2.0)
@@ -460,8 +561,9 @@ def test_continued_pretraining_fills_a_deadline_with_the_step_model():
 def test_continued_pretraining_from_a_budget_and_its_epoch_warning():
     spec = load_model("llama-2-7b")
     flops = training_flops(spec, 1e11).flops
-    plan = plan_continued_pretraining(spec, unique_tokens=1e10, flops=flops, replay_fraction=0.0,
-                                      accelerator="H100-SXM", devices=64)  # fmt: skip
+    plan = plan_continued_pretraining(
+        spec, unique_tokens=1e10, flops=flops, replay_fraction=0.0, accelerator="H100-SXM", devices=64
+    )
     assert plan.tokens == pytest.approx(1e11)
     assert plan.epochs == pytest.approx(10.0)
     assert plan.warnings and "epochs" in plan.warnings[0]
@@ -482,8 +584,20 @@ def run(*args):
 
 
 def test_cli_json_keys():
-    r = run("llama-2-7b", "--tokens", "100M", "--lora-rank", "16", "--gpus", "1xA100-80GB", "--seq-len", "2048",
-            "--price", "1.5", "--json")  # fmt: skip
+    r = run(
+        "llama-2-7b",
+        "--tokens",
+        "100M",
+        "--lora-rank",
+        "16",
+        "--gpus",
+        "1xA100-80GB",
+        "--seq-len",
+        "2048",
+        "--price",
+        "1.5",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert set(JSON_KEYS) <= set(d)
@@ -492,8 +606,21 @@ def test_cli_json_keys():
 
 
 def test_cli_text_and_continued():
-    r = run("llama-65b", "--tokens", "10M", "--quant", "nf4", "--lora-rank", "64", "--lora-targets", "all",
-            "--gpus", "1xA100-80GB", "--seq-len", "512")  # fmt: skip
+    r = run(
+        "llama-65b",
+        "--tokens",
+        "10M",
+        "--quant",
+        "nf4",
+        "--lora-rank",
+        "64",
+        "--lora-targets",
+        "all",
+        "--gpus",
+        "1xA100-80GB",
+        "--seq-len",
+        "512",
+    )
     assert r.exit_code == 0, r.output
     for word in ("QLoRA rank 64", "adapters", "fits", "largest micro-batch", "tokens/s", "66% faster"):
         assert word in r.output

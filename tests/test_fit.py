@@ -258,12 +258,28 @@ def _sweep_folder(path, law_name="chinchilla"):
             N = float(law.n_opt(budget)) * k
             D = budget / (6 * N)
             run_id = f"c{budget:.0e}-n{N:.3g}"
-            rows.append({"run_id": run_id, "status": "ok", "budget": budget, "N": N, "D": D, "C": 6 * N * D,
-                         "loss": float(law.predict(N, D)), "tokenizer": "bytes"})  # fmt: skip
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "status": "ok",
+                    "budget": budget,
+                    "N": N,
+                    "D": D,
+                    "C": 6 * N * D,
+                    "loss": float(law.predict(N, D)),
+                    "tokenizer": "bytes",
+                }
+            )
             seen = np.geomspace(D / 30, D, 40)
-            pd.DataFrame({"step": range(40), "tokens": seen, "flops": 6 * N * seen,
-                          "train_loss": law.predict(N, seen), "val_loss": np.nan}).to_csv(
-                curves / f"{run_id}.csv", index=False)  # fmt: skip
+            pd.DataFrame(
+                {
+                    "step": range(40),
+                    "tokens": seen,
+                    "flops": 6 * N * seen,
+                    "train_loss": law.predict(N, seen),
+                    "val_loss": np.nan,
+                }
+            ).to_csv(curves / f"{run_id}.csv", index=False)
     write_rows(path / "runs.csv", rows)
     return path
 

@@ -78,8 +78,10 @@ def _gpt3_params(n_layer: int, d_model: int, vocab: int = 50257, n_ctx: int = 20
     return 12 * n_layer * d_model**2 + (vocab + n_ctx) * d_model
 
 
-@pytest.mark.parametrize("preset", ["gpt3-small", "gpt3-medium", "gpt3-large", "gpt3-xl", "gpt3-2.7b",
-                                    "gpt3-6.7b", "gpt3-13b", "gpt3-175b"])  # fmt: skip
+@pytest.mark.parametrize(
+    "preset",
+    ["gpt3-small", "gpt3-medium", "gpt3-large", "gpt3-xl", "gpt3-2.7b", "gpt3-6.7b", "gpt3-13b", "gpt3-175b"],
+)
 def test_gpt3_param_reconstruction_table_2_1_vs_d1(preset):
     published = {r[1]: r[2] * 1e6 for r in GPT3_TABLE_D1 if r[1]}[preset]
     spec = get_preset(preset)
@@ -106,9 +108,17 @@ CHINCHILLA_A4 = [  # L, d_model, ffw, heads, k/q size, ratio
 
 def _chinchilla_style(n_layer, d_model, d_ff, heads, key_size):
     return ModelSpec(
-        n_layer=n_layer, d_model=d_model, n_head=heads, d_head=key_size, d_ff=d_ff, vocab_size=32000, n_ctx=2048,
-        position="relative-xl", norm="rmsnorm", name="chinchilla-style",
-    )  # fmt: skip
+        n_layer=n_layer,
+        d_model=d_model,
+        n_head=heads,
+        d_head=key_size,
+        d_ff=d_ff,
+        vocab_size=32000,
+        n_ctx=2048,
+        position="relative-xl",
+        norm="rmsnorm",
+        name="chinchilla-style",
+    )
 
 
 @pytest.mark.parametrize("row", CHINCHILLA_A4, ids=lambda r: f"L{r[0]}-d{r[1]}")
@@ -332,8 +342,20 @@ def test_compute_cost_fields_and_price_fallback():
     assert compute_cost(1e23, accelerator="H100", devices=512, mfu=0.4).cost_usd is None
     catalog_priced = compute_cost(1e23, accelerator="H100", devices=1, mfu=0.4)
     assert catalog_priced.price_usd_per_hour is None
-    assert set(cost.to_dict()) >= {"flops", "pf_days", "seconds", "days", "gpu_hours", "cost_usd", "devices",
-                                   "accelerator", "peak_flops_per_device", "mfu", "dtype", "price_usd_per_hour"}  # fmt: skip
+    assert set(cost.to_dict()) >= {
+        "flops",
+        "pf_days",
+        "seconds",
+        "days",
+        "gpu_hours",
+        "cost_usd",
+        "devices",
+        "accelerator",
+        "peak_flops_per_device",
+        "mfu",
+        "dtype",
+        "price_usd_per_hour",
+    }
 
 
 def test_inverses_round_trip():
@@ -362,10 +384,17 @@ def test_high_mfu_is_a_warning_not_a_print(capsys):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"mfu": 0.0}, {"mfu": 1.5}, {"mfu": float("nan")}, {"mfu": -0.2},
-        {"devices": 0}, {"devices": 2.5}, {"devices": -4}, {"accelerator": "H1000"}, {"dtype": "fp4"},
+        {"mfu": 0.0},
+        {"mfu": 1.5},
+        {"mfu": float("nan")},
+        {"mfu": -0.2},
+        {"devices": 0},
+        {"devices": 2.5},
+        {"devices": -4},
+        {"accelerator": "H1000"},
+        {"dtype": "fp4"},
     ],
-)  # fmt: skip
+)
 def test_compute_cost_rejects_bad_input(kwargs):
     args = {"accelerator": "H100", "devices": 8, "mfu": 0.4} | kwargs
     with pytest.raises(ScalingError):
@@ -439,8 +468,11 @@ def test_exact_is_at_least_the_per_layer_only_count(name, seq_len):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.floats(min_value=1e18, max_value=1e27), st.integers(min_value=1, max_value=100_000),
-       st.floats(min_value=0.05, max_value=1.0))  # fmt: skip
+@given(
+    st.floats(min_value=1e18, max_value=1e27),
+    st.integers(min_value=1, max_value=100_000),
+    st.floats(min_value=0.05, max_value=1.0),
+)
 def test_time_times_devices_is_constant(flops, devices, mfu):
     one = compute_cost(flops, accelerator="H100", devices=1, mfu=mfu)
     many = compute_cost(flops, accelerator="H100", devices=devices, mfu=mfu)

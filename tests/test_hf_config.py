@@ -75,8 +75,14 @@ def test_flan_t5_is_gated_and_untied_t5_is_not():
 
 
 def test_hf_config_matches_presets():
-    for fixture, preset in [("gpt2", "gpt2"), ("llama-2-7b", "llama-2-7b"), ("bert-base-uncased", "bert-base-uncased"),
-                            ("t5-small", "t5-small"), ("flan-t5-small", "flan-t5-small"), ("mistral-7b-v0.1", "mistral-7b")]:  # fmt: skip
+    for fixture, preset in [
+        ("gpt2", "gpt2"),
+        ("llama-2-7b", "llama-2-7b"),
+        ("bert-base-uncased", "bert-base-uncased"),
+        ("t5-small", "t5-small"),
+        ("flan-t5-small", "flan-t5-small"),
+        ("mistral-7b-v0.1", "mistral-7b"),
+    ]:
         assert spec_from_hf_config(FIXTURES / f"{fixture}.json").params == load_model(preset).params
 
 
@@ -116,8 +122,16 @@ def test_missing_key_names_file_and_key(tmp_path):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("bad", [{"hidden_size": -4096}, {"hidden_size": "big"}, {"num_attention_heads": 0},
-                                 {"tie_word_embeddings": "no"}, {"num_hidden_layers": 2.5}])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"hidden_size": -4096},
+        {"hidden_size": "big"},
+        {"num_attention_heads": 0},
+        {"tie_word_embeddings": "no"},
+        {"num_hidden_layers": 2.5},
+    ],
+)
 def test_bad_values_raise_scaling_error(bad):
     data = json.loads((FIXTURES / "llama-2-7b.json").read_text()) | bad
     with pytest.raises(ScalingError, match=next(iter(bad))):
@@ -169,9 +183,36 @@ def test_count_equals_installed_transformers(path):
 
 def test_every_family_has_a_transformers_fixture():
     families = {_fixture(p)["config"]["model_type"] for p in TRANSFORMERS_FIXTURES}
-    wanted = {"qwen3", "qwen3_moe", "qwen2_moe", "deepseek_v2", "deepseek_v3", "gemma3_text", "olmo", "olmo2",
-              "olmoe", "starcoder2", "gptj", "bloom", "opt", "granite", "cohere", "stablelm", "mpt", "bart",
-              "roberta", "llama", "mistral", "mixtral", "gemma2", "phi3", "phi", "gpt_neox", "falcon", "t5"}  # fmt: skip
+    wanted = {
+        "qwen3",
+        "qwen3_moe",
+        "qwen2_moe",
+        "deepseek_v2",
+        "deepseek_v3",
+        "gemma3_text",
+        "olmo",
+        "olmo2",
+        "olmoe",
+        "starcoder2",
+        "gptj",
+        "bloom",
+        "opt",
+        "granite",
+        "cohere",
+        "stablelm",
+        "mpt",
+        "bart",
+        "roberta",
+        "llama",
+        "mistral",
+        "mixtral",
+        "gemma2",
+        "phi3",
+        "phi",
+        "gpt_neox",
+        "falcon",
+        "t5",
+    }
     assert wanted <= families
     assert wanted <= set(SUPPORTED_MODEL_TYPES)
 
@@ -219,8 +260,14 @@ def test_moe_flops_per_token_use_active_params():
 
 
 # ------------------------------------------------------------------ unknown families and damaged configs
-STANDARD = {"model_type": "brand_new", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
-            "intermediate_size": 2816, "vocab_size": 32000}  # fmt: skip
+STANDARD = {
+    "model_type": "brand_new",
+    "hidden_size": 1024,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 8,
+    "intermediate_size": 2816,
+    "vocab_size": 32000,
+}
 
 
 def test_unknown_model_type_with_standard_keys_uses_generic_rules_and_lists_assumptions():
@@ -241,8 +288,12 @@ def test_unknown_model_type_missing_keys_names_every_missing_key():
 
 def test_multimodal_config_reads_its_text_config_and_says_so():
     text = _fixture(FIXTURES / "transformers" / "gemma-3-1b.json")["config"]
-    data = {"model_type": "gemma3", "architectures": ["Gemma3ForConditionalGeneration"],
-            "text_config": {k: v for k, v in text.items() if k != "model_type"}, "vision_config": {"hidden_size": 1152}}  # fmt: skip
+    data = {
+        "model_type": "gemma3",
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "text_config": {k: v for k, v in text.items() if k != "model_type"},
+        "vision_config": {"hidden_size": 1152},
+    }
     spec = spec_from_hf_config(data)
     assert spec.params == _spec("gemma-3-1b").params
     assert "text_config" in spec.assumptions[0]
@@ -250,13 +301,22 @@ def test_multimodal_config_reads_its_text_config_and_says_so():
 
 @pytest.mark.parametrize(
     "text, key",
-    [('"hidden_size": NaN', "NaN"), ('"hidden_size": Infinity', "Infinity"), ('"hidden_size": -Infinity', "Infinity"),
-     ('"num_hidden_layers": 1e308', "n_layer"), ('"num_hidden_layers": 1e12', "n_layer"),
-     ('"hidden_size": ' + "9" * 400, "hidden_size"), ('"vocab_size": 1e400', "vocab_size"),
-     ('"model_type": ["llama"]', "model_type"), ('"model_type": {"a": 1}', "model_type"),
-     ('"model_type": "x", "architectures": 7', "architectures"), ('"num_hidden_layers": "32"', "num_hidden_layers"),
-     ('"num_hidden_layers": true', "num_hidden_layers"), ('"hidden_size": 4096.5', "hidden_size")],
-)  # fmt: skip
+    [
+        ('"hidden_size": NaN', "NaN"),
+        ('"hidden_size": Infinity', "Infinity"),
+        ('"hidden_size": -Infinity', "Infinity"),
+        ('"num_hidden_layers": 1e308', "n_layer"),
+        ('"num_hidden_layers": 1e12', "n_layer"),
+        ('"hidden_size": ' + "9" * 400, "hidden_size"),
+        ('"vocab_size": 1e400', "vocab_size"),
+        ('"model_type": ["llama"]', "model_type"),
+        ('"model_type": {"a": 1}', "model_type"),
+        ('"model_type": "x", "architectures": 7', "architectures"),
+        ('"num_hidden_layers": "32"', "num_hidden_layers"),
+        ('"num_hidden_layers": true', "num_hidden_layers"),
+        ('"hidden_size": 4096.5', "hidden_size"),
+    ],
+)
 def test_damaged_config_values_give_one_clear_error(tmp_path, text, key):
     """NaN/Infinity, absurd sizes, 400-digit integers and wrongly typed keys: one ScalingError naming the key."""
     base = json.loads((FIXTURES / "llama-2-7b.json").read_text())
@@ -287,14 +347,38 @@ def test_flops_command_prints_the_generic_assumptions(tmp_path):
 TINY = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 100}
 KV_CASES = {
     "gqa": ("llama", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 2}),
-    "mla": ("deepseek_v3", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 4, "moe_intermediate_size": 32,
-                                   "n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 1, "topk_group": 1,
-                                   "first_k_dense_replace": 1, "q_lora_rank": 16, "kv_lora_rank": 8,
-                                   "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8}),
+    "mla": (
+        "deepseek_v3",
+        TINY
+        | {
+            "num_hidden_layers": 2,
+            "num_key_value_heads": 4,
+            "moe_intermediate_size": 32,
+            "n_routed_experts": 4,
+            "num_experts_per_tok": 2,
+            "n_group": 1,
+            "topk_group": 1,
+            "first_k_dense_replace": 1,
+            "q_lora_rank": 16,
+            "kv_lora_rank": 8,
+            "qk_nope_head_dim": 8,
+            "qk_rope_head_dim": 4,
+            "v_head_dim": 8,
+        },
+    ),
     "sliding": ("mistral", TINY | {"num_hidden_layers": 2, "num_key_value_heads": 2, "sliding_window": 8}),
-    "local-global": ("gemma3_text", TINY | {"num_hidden_layers": 3, "num_key_value_heads": 1, "head_dim": 16,
-                                            "sliding_window": 8, "sliding_window_pattern": 3}),
-}  # fmt: skip
+    "local-global": (
+        "gemma3_text",
+        TINY
+        | {
+            "num_hidden_layers": 3,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "sliding_window": 8,
+            "sliding_window_pattern": 3,
+        },
+    ),
+}
 
 
 @pytest.mark.parametrize("case", sorted(KV_CASES))

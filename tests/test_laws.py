@@ -262,8 +262,11 @@ def test_law_file_utf16_named(tmp_path):
 def test_law_file_round_trip_keeps_loss_unit_and_tokenizer(tmp_path):
     from scaling.laws import save_law
 
-    law = get_law(_law_file(tmp_path, json.dumps({**GOOD, "loss_unit": "nats/byte", "tokenizer": "bytes",
-                                                    "vocab_size": 256})))  # fmt: skip
+    law = get_law(
+        _law_file(
+            tmp_path, json.dumps({**GOOD, "loss_unit": "nats/byte", "tokenizer": "bytes", "vocab_size": 256})
+        )
+    )
     back = get_law(str(save_law(law, tmp_path / "again.json")))
     assert (back.loss_unit, back.tokenizer, back.vocab_size) == ("nats/byte", "bytes", 256)
     assert back.optimal(1e21).loss_unit == "nats/byte"
@@ -298,12 +301,34 @@ _VALUES = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["kind", "E", "A", "B", "alpha", "beta", "bootstrap", "fit", "se", "uncertainty", "n_opt",
-                         "d_opt", "m_opt", "joint_law", "aliases", "loss_unit", "vocab_size", "name", "constants"]),
-        _VALUES, max_size=4,
+        st.sampled_from(
+            [
+                "kind",
+                "E",
+                "A",
+                "B",
+                "alpha",
+                "beta",
+                "bootstrap",
+                "fit",
+                "se",
+                "uncertainty",
+                "n_opt",
+                "d_opt",
+                "m_opt",
+                "joint_law",
+                "aliases",
+                "loss_unit",
+                "vocab_size",
+                "name",
+                "constants",
+            ]
+        ),
+        _VALUES,
+        max_size=4,
     ),
     st.sampled_from([GOOD, {"name": "line", "kind": "allocation", "n_opt": {"coef": 0.1, "exp": 0.5}}]),
-)  # fmt: skip
+)
 def test_any_law_file_loads_into_a_working_law_or_one_clear_error(tmp_path_factory, damage, base):
     from scaling.laws import law_from_dict
 

@@ -14,8 +14,15 @@ from scaling.model import get_preset
 @pytest.fixture(scope="module")
 def gpt3_all():
     # global batch 2048 so that pure data parallelism (DP = 1024) is a valid candidate
-    return search_layouts("gpt3-175b", devices=1024, accelerator="A100-80GB", global_batch=2048, seq_len=2048,
-                          top=None, include_unfit=True)  # fmt: skip
+    return search_layouts(
+        "gpt3-175b",
+        devices=1024,
+        accelerator="A100-80GB",
+        global_batch=2048,
+        seq_len=2048,
+        top=None,
+        include_unfit=True,
+    )
 
 
 def test_gpt3_175b_on_1024_a100_needs_model_parallelism_or_zero3(gpt3_all):
@@ -52,9 +59,19 @@ def test_ranking_is_by_step_time_and_top_layout_is_sane():
 def test_search_memory_matches_estimate_memory():
     df = search_layouts("llama-2-7b", devices=16, accelerator="H100", global_batch=64, seq_len=4096, top=5)
     for row in df.itertuples():
-        m = estimate_memory("llama-2-7b", devices=16, tp=row.tp, pp=row.pp, zero=row.zero, micro_batch=row.micro_batch,
-                            recompute=row.recompute, sp=row.sp, seq_len=4096, global_batch=64,
-                            accelerator="H100")  # fmt: skip
+        m = estimate_memory(
+            "llama-2-7b",
+            devices=16,
+            tp=row.tp,
+            pp=row.pp,
+            zero=row.zero,
+            micro_batch=row.micro_batch,
+            recompute=row.recompute,
+            sp=row.sp,
+            seq_len=4096,
+            global_batch=64,
+            accelerator="H100",
+        )
         assert m.total_bytes == pytest.approx(row.total_bytes, rel=1e-9)
         assert m.fits
 
@@ -80,9 +97,15 @@ def test_valid_mask_rejects_bad_layouts():
         (8, 2, 1),  # valid: DP 8, 2 micro-batches
     ]
     n = len(cases)
-    grid = dict(tp=np.array([c[0] for c in cases]), pp=np.array([c[1] for c in cases]), zero=np.zeros(n, int),
-                micro_batch=np.array([c[2] for c in cases]), recompute=np.zeros(n, int), sp=np.zeros(n, bool),
-                interleave=np.ones(n, int))  # fmt: skip
+    grid = dict(
+        tp=np.array([c[0] for c in cases]),
+        pp=np.array([c[1] for c in cases]),
+        zero=np.zeros(n, int),
+        micro_batch=np.array([c[2] for c in cases]),
+        recompute=np.zeros(n, int),
+        sp=np.zeros(n, bool),
+        interleave=np.ones(n, int),
+    )
     ok = valid_mask(spec, grid, devices=128, global_batch=16, devices_per_node=8)
     assert list(ok) == [False, False, False, False, False, True]
     grid2 = candidate_grid(spec, devices=64, global_batch=64, devices_per_node=8)
@@ -103,8 +126,16 @@ def test_mfu_column_is_6nd_model_flops_over_peak():
     FLOPs (attention included) and so sits above it."""
     from scaling.catalog import get_accelerator
 
-    df = search_layouts("llama-2-7b", devices=1, accelerator="B200", global_batch=8, seq_len=4096, mfu=0.4,
-                        recompute=["none"], top=None)  # fmt: skip
+    df = search_layouts(
+        "llama-2-7b",
+        devices=1,
+        accelerator="B200",
+        global_batch=8,
+        seq_len=4096,
+        mfu=0.4,
+        recompute=["none"],
+        top=None,
+    )
     assert len(df) > 0
     spec = get_preset("llama-2-7b")
     peak = get_accelerator("B200").peak("bf16")
@@ -115,8 +146,19 @@ def test_mfu_column_is_6nd_model_flops_over_peak():
 
 
 def test_recompute_costs_time_and_raises_hfu_not_mfu():
-    df = search_layouts("llama-2-7b", devices=8, accelerator="H100", global_batch=64, seq_len=4096, tp=[1], pp=[1],
-                        zero=[3], micro_batch=[1], sp=[False], top=None)  # fmt: skip
+    df = search_layouts(
+        "llama-2-7b",
+        devices=8,
+        accelerator="H100",
+        global_batch=64,
+        seq_len=4096,
+        tp=[1],
+        pp=[1],
+        zero=[3],
+        micro_batch=[1],
+        sp=[False],
+        top=None,
+    )
     by = {r.recompute: r for r in df.itertuples()}
     assert by["full"].compute_s > by["selective"].compute_s > by["none"].compute_s
     assert by["full"].hfu > by["full"].mfu
@@ -169,13 +211,27 @@ def test_value_objects_and_keywords_give_the_same_search():
     from scaling.layout import Cluster, LayoutChoices
     from scaling.memory import Precision, Workload
 
-    keywords = search_layouts("llama-2-7b", devices=16, accelerator="A100-80GB", global_batch=64, seq_len=2048,
-                              optimizer="adamw8bit", tp=[1, 2, 4], zero=[1, 3], top=None, as_frame=False)  # fmt: skip
-    objects = search_layouts(
-        "llama-2-7b", cluster=Cluster.of("A100-80GB", 16), workload=Workload.of(global_batch=64, seq_len=2048),
-        precision=Precision.of("bf16", "adamw8bit"), choices=LayoutChoices(tp=[1, 2, 4], zero=[1, 3]), top=None,
+    keywords = search_layouts(
+        "llama-2-7b",
+        devices=16,
+        accelerator="A100-80GB",
+        global_batch=64,
+        seq_len=2048,
+        optimizer="adamw8bit",
+        tp=[1, 2, 4],
+        zero=[1, 3],
+        top=None,
         as_frame=False,
-    )  # fmt: skip
+    )
+    objects = search_layouts(
+        "llama-2-7b",
+        cluster=Cluster.of("A100-80GB", 16),
+        workload=Workload.of(global_batch=64, seq_len=2048),
+        precision=Precision.of("bf16", "adamw8bit"),
+        choices=LayoutChoices(tp=[1, 2, 4], zero=[1, 3]),
+        top=None,
+        as_frame=False,
+    )
     assert keywords[1] == objects[1]
     for key, column in keywords[0].items():
         assert np.array_equal(column, objects[0][key]), key
@@ -200,8 +256,15 @@ def test_step_model_invariants(model, gpus, global_batch, mfu):
     """Every ranked layout fits; its step is the sum of its parts; the MFU its step implies never exceeds the
     MFU it was given (bubbles, communication and recomputation only add time); HFU is at least MFU."""
     devices, accelerator = gpus
-    df = search_layouts(model, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=2048,
-                        mfu=mfu, top=20)  # fmt: skip
+    df = search_layouts(
+        model,
+        devices=devices,
+        accelerator=accelerator,
+        global_batch=global_batch,
+        seq_len=2048,
+        mfu=mfu,
+        top=20,
+    )
     for row in df.itertuples():
         assert row.fits and row.total_bytes <= df.attrs["capacity_bytes"]
         parts = row.compute_s + row.bubble_s + row.tp_comm_s + row.dp_comm_s + row.pp_comm_s

@@ -34,13 +34,31 @@ def test_zero_paper_figure1():
 
 # Table 1: per-device GB by DP degree, columns P_os / P_os+g / P_os+g+p, for 7.5B, 128B and 1T parameters.
 ZERO_TABLE1 = {
-    7.5e9: {1: (120, 120, 120), 4: (52.5, 41.3, 30), 16: (35.6, 21.6, 7.5), 64: (31.4, 16.6, 1.88),
-            256: (30.4, 15.4, 0.47), 1024: (30.1, 15.1, 0.12)},
-    128e9: {1: (2048, 2048, 2048), 4: (896, 704, 512), 16: (608, 368, 128), 64: (536, 284, 32),
-            256: (518, 263, 8), 1024: (513, 257, 2)},
-    1e12: {1: (16000, 16000, 16000), 4: (7000, 5500, 4000), 16: (4750, 2875, 1000), 64: (4187, 2218, 250),
-           256: (4046, 2054, 62.5), 1024: (4011, 2013, 15.6)},
-}  # fmt: skip
+    7.5e9: {
+        1: (120, 120, 120),
+        4: (52.5, 41.3, 30),
+        16: (35.6, 21.6, 7.5),
+        64: (31.4, 16.6, 1.88),
+        256: (30.4, 15.4, 0.47),
+        1024: (30.1, 15.1, 0.12),
+    },
+    128e9: {
+        1: (2048, 2048, 2048),
+        4: (896, 704, 512),
+        16: (608, 368, 128),
+        64: (536, 284, 32),
+        256: (518, 263, 8),
+        1024: (513, 257, 2),
+    },
+    1e12: {
+        1: (16000, 16000, 16000),
+        4: (7000, 5500, 4000),
+        16: (4750, 2875, 1000),
+        64: (4187, 2218, 250),
+        256: (4046, 2054, 62.5),
+        1024: (4011, 2013, 15.6),
+    },
+}
 
 
 def test_zero_paper_table1():
@@ -234,8 +252,15 @@ def test_deepspeed_t5_3b_estimates():
     """DeepSpeed memory.rst, t5-3b (cold: 2851M params, largest layer 32M) on 1 node x 8 GPUs, GiB."""
 
     def ds(zero, offload=None, zero_init=True, params=2851e6, ll=32e6, devices=8):
-        m = estimate_memory(params, convention="deepspeed", devices=devices, zero=zero, offload=offload,
-                            zero_init=zero_init, largest_layer_params=ll)  # fmt: skip
+        m = estimate_memory(
+            params,
+            convention="deepspeed",
+            devices=devices,
+            zero=zero,
+            offload=offload,
+            zero_init=zero_init,
+            largest_layer_params=ll,
+        )
         return round(m.cpu_bytes / GIB, 2), round(m.total_bytes / GIB, 2)
 
     assert ds(2)[1] == 15.93 and ds(2, "optimizer")[1] == 5.31
@@ -258,8 +283,13 @@ def test_deepspeed_t5_3b_estimates():
 
 def test_deepspeed_t5_large_estimates():
     """t5-large (737.67M, largest layer 32.90M) on 4 GPUs: 3291 / 125 / 477 MiB (GPU)."""
-    got = [estimate_memory(737.67e6, convention="deepspeed", devices=4, zero=3, offload=o,
-                           largest_layer_params=32.90e6).total_bytes / MIB for o in (None, "both", "optimizer")]  # fmt: skip
+    got = [
+        estimate_memory(
+            737.67e6, convention="deepspeed", devices=4, zero=3, offload=o, largest_layer_params=32.90e6
+        ).total_bytes
+        / MIB
+        for o in (None, "both", "optimizer")
+    ]
     assert [int(g) for g in got] == [3291, 125, 477]
 
 
@@ -270,8 +300,17 @@ def test_terms_sum_to_total_and_dict_keys():
     )
     assert sum(v for _, v, _ in m.terms) == pytest.approx(m.total_bytes)
     d = m.to_dict()
-    for key in ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "kv_cache_bytes",
-                "overhead_bytes", "total_bytes", "cpu_bytes", "fits"):  # fmt: skip
+    for key in (
+        "weights_bytes",
+        "gradients_bytes",
+        "optimizer_bytes",
+        "activations_bytes",
+        "kv_cache_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "cpu_bytes",
+        "fits",
+    ):
         assert key in d
     assert d["fits"] is True and d["headroom_bytes"] > 0
     row = m.to_series()
@@ -293,8 +332,15 @@ def test_zero_and_offload_move_bytes_to_cpu():
 def test_lora_and_qlora_finetune():
     full = estimate_memory("llama-2-7b", mode="finetune", micro_batch=0, overhead_bytes=0)
     lora = estimate_memory("llama-2-7b", mode="finetune", lora_rank=16, micro_batch=0, overhead_bytes=0)
-    qlora = estimate_memory("llama-2-7b", mode="finetune", lora_rank=16, quant="nf4", optimizer="paged-adamw8bit",
-                            micro_batch=0, overhead_bytes=0)  # fmt: skip
+    qlora = estimate_memory(
+        "llama-2-7b",
+        mode="finetune",
+        lora_rank=16,
+        quant="nf4",
+        optimizer="paged-adamw8bit",
+        micro_batch=0,
+        overhead_bytes=0,
+    )
     spec = get_preset("llama-2-7b")
     assert lora.trainable_params == 16 * 4 * (4096 + 4096) * 32  # q, k, v, o: r x (d_in + d_out) per layer
     assert lora.total_bytes < full.total_bytes / 5
@@ -304,10 +350,22 @@ def test_lora_and_qlora_finetune():
 
 def test_max_batch_and_context():
     lim = max_batch_and_context("llama-2-7b", "A100-80GB", context=4096)
-    m = estimate_memory("llama-2-7b", mode="infer", accelerator="A100-80GB", batch=lim.max_batch, context=4096,
-                        flash_attention=True)  # fmt: skip
-    over = estimate_memory("llama-2-7b", mode="infer", accelerator="A100-80GB", batch=lim.max_batch + 1, context=4096,
-                           flash_attention=True)  # fmt: skip
+    m = estimate_memory(
+        "llama-2-7b",
+        mode="infer",
+        accelerator="A100-80GB",
+        batch=lim.max_batch,
+        context=4096,
+        flash_attention=True,
+    )
+    over = estimate_memory(
+        "llama-2-7b",
+        mode="infer",
+        accelerator="A100-80GB",
+        batch=lim.max_batch + 1,
+        context=4096,
+        flash_attention=True,
+    )
     assert m.fits and not over.fits
     assert 20 <= lim.max_batch <= 30  # ~60 GiB free / (2 GiB KV + 0.25 GiB prefill FFN) per 4k sequence
     assert lim.max_context > 4096
@@ -359,8 +417,18 @@ def test_bytes_per_param_mixed_precision_is_zeros_16():
 def test_value_objects_and_keywords_give_the_same_breakdown():
     from scaling.memory import Parallelism, Precision, Workload
 
-    keywords = dict(devices=16, tp=2, pp=2, zero=1, micro_batch=2, seq_len=2048, global_batch=64, recompute="selective",
-                    optimizer="adamw8bit", flash_attention=False)  # fmt: skip
+    keywords = dict(
+        devices=16,
+        tp=2,
+        pp=2,
+        zero=1,
+        micro_batch=2,
+        seq_len=2048,
+        global_batch=64,
+        recompute="selective",
+        optimizer="adamw8bit",
+        flash_attention=False,
+    )
     objects = dict(
         precision=Precision.of("bf16", "adamw8bit"),
         parallel=Parallelism.of(16, tp=2, pp=2, zero=1),
@@ -378,12 +446,15 @@ def test_value_objects_and_keywords_give_the_same_breakdown():
         estimate_memory("llama-2-7b", tensor_parallel=2)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(mode="infer", context=-100000), "invalid context -100000"),
-    (dict(mode="infer", batch=-1), "invalid batch -1"),
-    (dict(seq_len=10**15), "invalid seq len"),
-    (dict(devices=10**12), "invalid device count"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(mode="infer", context=-100000), "invalid context -100000"),
+        (dict(mode="infer", batch=-1), "invalid batch -1"),
+        (dict(seq_len=10**15), "invalid seq len"),
+        (dict(devices=10**12), "invalid device count"),
+    ],
+)
 def test_negative_and_absurd_sizes_are_refused(kwargs, fragment):
     with pytest.raises(ScalingError, match=fragment):
         estimate_memory("llama-2-7b", **kwargs)

@@ -32,9 +32,17 @@ from scaling.memory import estimate_memory  # noqa: E402
 from scaling.model import ModelSpec  # noqa: E402
 
 SPEC = ModelSpec(
-    n_layer=2, d_model=64, n_head=4, vocab_size=96, n_ctx=32, qkv_bias=True, out_bias=True, mlp_bias=True,
-    tied_embeddings=True, name="tiny-gpt",
-)  # fmt: skip
+    n_layer=2,
+    d_model=64,
+    n_head=4,
+    vocab_size=96,
+    n_ctx=32,
+    qkv_bias=True,
+    out_bias=True,
+    mlp_bias=True,
+    tied_embeddings=True,
+    name="tiny-gpt",
+)
 BATCH, SEQ, P_DROP = 2, 32, 0.1
 
 
@@ -153,10 +161,25 @@ def test_activations_one_training_step():
 # and recomputes the SiLU (as Megatron's and DeepSpeed's fused kernels do), and a dispatch that gathers each
 # expert's tokens (its first linear saves that copy) and weights each expert's output by the router's gate.
 MOE = ModelSpec(
-    n_layer=3, d_model=64, n_head=4, vocab_size=96, n_ctx=32, qkv_bias=True, out_bias=True, mlp_bias=False,
-    gated_ffn=True, activation="silu", d_ff=96, n_experts=4, experts_per_token=2, d_ff_expert=32, d_ff_shared=32,
-    dense_layers=1, tied_embeddings=True, name="tiny-moe",
-)  # fmt: skip
+    n_layer=3,
+    d_model=64,
+    n_head=4,
+    vocab_size=96,
+    n_ctx=32,
+    qkv_bias=True,
+    out_bias=True,
+    mlp_bias=False,
+    gated_ffn=True,
+    activation="silu",
+    d_ff=96,
+    n_experts=4,
+    experts_per_token=2,
+    d_ff_expert=32,
+    d_ff_shared=32,
+    dense_layers=1,
+    tied_embeddings=True,
+    name="tiny-moe",
+)
 
 
 class FusedSwiGLU(torch.autograd.Function):
@@ -222,16 +245,30 @@ def test_moe_activations_count_the_experts_width_and_the_dispatch():
     model.blocks = nn.ModuleList(MoEBlock(MOE, dense=i < MOE.dense_layers) for i in range(MOE.n_layer))
     assert sum(p.numel() for p in model.parameters()) == MOE.params  # the measured model is the counted one
     measured = _saved_activation_bytes(model, MOE)
-    predicted = estimate_memory(MOE, precision="fp32", micro_batch=BATCH, seq_len=SEQ, overhead_bytes=0,
-                                mask_bytes=4, flash_attention=False).activations_bytes  # fmt: skip
+    predicted = estimate_memory(
+        MOE,
+        precision="fp32",
+        micro_batch=BATCH,
+        seq_len=SEQ,
+        overhead_bytes=0,
+        mask_bytes=4,
+        flash_attention=False,
+    ).activations_bytes
     b, s, L, k = BATCH, SEQ, MOE.n_layer, MOE.experts_per_token
     moe_layers = L - MOE.dense_layers
     unmodelled = (
-        (2 * L + 1) * 2 * 4 * b * s + 8 * b * s + 8 * s + 8 * b * s + L * MOE.n_ctx**2  # as in the dense model
-        + moe_layers * (8 * k * b * s  # the top-k expert ids (int64)
-                        + 2 * 8 * k * b * s  # each expert's token rows and gate slots (int64)
-                        + 4 * k * b * s)  # each routed token's gate weight
-    )  # fmt: skip
+        (2 * L + 1) * 2 * 4 * b * s
+        + 8 * b * s
+        + 8 * s
+        + 8 * b * s
+        + L * MOE.n_ctx**2  # as in the dense model
+        + moe_layers
+        * (
+            8 * k * b * s  # the top-k expert ids (int64)
+            + 2 * 8 * k * b * s  # each expert's token rows and gate slots (int64)
+            + 4 * k * b * s
+        )  # each routed token's gate weight
+    )
     print(f"measured {measured} B, predicted {predicted:.0f} B, unmodelled terms {unmodelled} B")
     assert abs(measured - predicted) / predicted < 0.02
     assert measured == pytest.approx(predicted + unmodelled, rel=0.002)
@@ -267,10 +304,23 @@ def _saved_activation_bytes(model, spec: ModelSpec) -> int:
 # latent, query/key heads of 24 (16 + an 8-dim rotary part whose key is shared by the heads), value heads of 16.
 # Rotary positions have no parameters and save nothing but their tables, so the model leaves them out.
 MLA = ModelSpec(
-    n_layer=2, d_model=64, n_head=4, d_head=24, v_head_dim=16, q_lora_rank=32, kv_lora_rank=16,
-    qk_rope_head_dim=8, vocab_size=96, n_ctx=32, norm="layernorm", qkv_bias=False, out_bias=False,
-    mlp_bias=True, tied_embeddings=True, name="tiny-mla",
-)  # fmt: skip
+    n_layer=2,
+    d_model=64,
+    n_head=4,
+    d_head=24,
+    v_head_dim=16,
+    q_lora_rank=32,
+    kv_lora_rank=16,
+    qk_rope_head_dim=8,
+    vocab_size=96,
+    n_ctx=32,
+    norm="layernorm",
+    qkv_bias=False,
+    out_bias=False,
+    mlp_bias=True,
+    tied_embeddings=True,
+    name="tiny-mla",
+)
 
 
 class FusedRMSNorm(torch.autograd.Function):
@@ -334,13 +384,24 @@ def test_mla_activations_count_the_latents_and_the_narrower_value_heads():
     model.blocks = nn.ModuleList(MLABlock(MLA) for _ in range(MLA.n_layer))
     assert sum(p.numel() for p in model.parameters()) == MLA.params  # the measured model is the counted one
     measured = _saved_activation_bytes(model, MLA)
-    predicted = estimate_memory(MLA, precision="fp32", micro_batch=BATCH, seq_len=SEQ, overhead_bytes=0,
-                                mask_bytes=4, flash_attention=False).activations_bytes  # fmt: skip
+    predicted = estimate_memory(
+        MLA,
+        precision="fp32",
+        micro_batch=BATCH,
+        seq_len=SEQ,
+        overhead_bytes=0,
+        mask_bytes=4,
+        flash_attention=False,
+    ).activations_bytes
     b, s, L = BATCH, SEQ, MLA.n_layer
     unmodelled = (
-        (2 * L + 1) * 2 * 4 * b * s + 8 * b * s + 8 * s + 8 * b * s + L * MLA.n_ctx**2  # as in the dense model
+        (2 * L + 1) * 2 * 4 * b * s
+        + 8 * b * s
+        + 8 * s
+        + 8 * b * s
+        + L * MLA.n_ctx**2  # as in the dense model
         + L * 2 * 4 * b * s  # each latent RMSNorm's fp32 1/rms
-    )  # fmt: skip
+    )
     print(f"measured {measured} B, predicted {predicted:.0f} B, unmodelled terms {unmodelled} B")
     assert abs(measured - predicted) / predicted < 0.02
     assert measured == pytest.approx(predicted + unmodelled, rel=0.002)

@@ -188,11 +188,18 @@ def test_moe_parts_deepseek_v3():
 
 
 @given(
-    layers=st.integers(1, 64), heads=st.sampled_from([1, 2, 4, 8, 16]), kv_div=st.sampled_from([1, 2, 4]),
-    head_dim=st.sampled_from([16, 64, 128]), experts=st.integers(1, 16), top=st.integers(1, 4),
-    shared=st.integers(0, 512), dense=st.integers(0, 3), window=st.integers(0, 4096),
-    context=st.integers(1, 65536), mla=st.booleans(),
-)  # fmt: skip
+    layers=st.integers(1, 64),
+    heads=st.sampled_from([1, 2, 4, 8, 16]),
+    kv_div=st.sampled_from([1, 2, 4]),
+    head_dim=st.sampled_from([16, 64, 128]),
+    experts=st.integers(1, 16),
+    top=st.integers(1, 4),
+    shared=st.integers(0, 512),
+    dense=st.integers(0, 3),
+    window=st.integers(0, 4096),
+    context=st.integers(1, 65536),
+    mla=st.booleans(),
+)
 def test_spec_invariants(layers, heads, kv_div, head_dim, experts, top, shared, dense, window, context, mla):
     """Any valid combination of parts: the breakdown sums to the total, active never exceeds total (equal for
     dense models), and the KV cache per token never grows with the context."""
@@ -200,12 +207,20 @@ def test_spec_invariants(layers, heads, kv_div, head_dim, experts, top, shared, 
     moe = experts > 1
     try:
         spec = ModelSpec(
-            n_layer=layers, d_model=heads * head_dim, n_head=heads, n_kv_head=max(1, heads // kv_div),
-            n_experts=experts, experts_per_token=top, d_ff_shared=shared if moe else 0,
-            dense_layers=dense if moe and dense < layers else 0, sliding_window=window, gated_ffn=True,
-            kv_lora_rank=64 if mla and head_dim > 16 else 0, qk_rope_head_dim=16 if mla and head_dim > 16 else 0,
+            n_layer=layers,
+            d_model=heads * head_dim,
+            n_head=heads,
+            n_kv_head=max(1, heads // kv_div),
+            n_experts=experts,
+            experts_per_token=top,
+            d_ff_shared=shared if moe else 0,
+            dense_layers=dense if moe and dense < layers else 0,
+            sliding_window=window,
+            gated_ffn=True,
+            kv_lora_rank=64 if mla and head_dim > 16 else 0,
+            qk_rope_head_dim=16 if mla and head_dim > 16 else 0,
             vocab_size=1000,
-        )  # fmt: skip
+        )
     except ScalingError:
         return
     assert spec.params == sum(spec.param_breakdown().values())
@@ -214,9 +229,18 @@ def test_spec_invariants(layers, heads, kv_div, head_dim, experts, top, shared, 
     assert spec.kv_cache_elements_per_token(context) >= spec.kv_cache_elements_per_token(context + 1)
 
 
-@given(key=st.sampled_from(["n_layer", "d_model", "n_head", "vocab_size", "d_ff", "n_kv_head", "sliding_window"]),
-       value=st.one_of(st.integers(-(10**30), 10**30), st.floats(allow_nan=True), st.booleans(), st.text(max_size=5),
-                       st.none()))  # fmt: skip
+@given(
+    key=st.sampled_from(
+        ["n_layer", "d_model", "n_head", "vocab_size", "d_ff", "n_kv_head", "sliding_window"]
+    ),
+    value=st.one_of(
+        st.integers(-(10**30), 10**30),
+        st.floats(allow_nan=True),
+        st.booleans(),
+        st.text(max_size=5),
+        st.none(),
+    ),
+)
 def test_spec_fields_refuse_bad_values_with_scaling_error(key, value):
     """Whatever lands in a size field: a spec, or one ScalingError naming the field, never another exception."""
     try:
@@ -236,6 +260,19 @@ def test_models_command_lists_the_new_families_with_active_params():
     assert result.exit_code == 0, result.output
     assert "671,026,404,352" in result.output and "37.6B" in result.output and "active" in result.output
     listed = CliRunner().invoke(main, ["models"]).output
-    for name in ("qwen3-8b", "qwen3-30b-a3b", "gemma-3-1b", "olmo-2-7b", "olmoe-1b-7b", "starcoder2-3b",
-                 "gpt-j-6b", "opt-350m", "command-r", "stablelm-3b-4e1t", "mpt-7b", "bart-large", "roberta-base"):  # fmt: skip
+    for name in (
+        "qwen3-8b",
+        "qwen3-30b-a3b",
+        "gemma-3-1b",
+        "olmo-2-7b",
+        "olmoe-1b-7b",
+        "starcoder2-3b",
+        "gpt-j-6b",
+        "opt-350m",
+        "command-r",
+        "stablelm-3b-4e1t",
+        "mpt-7b",
+        "bart-large",
+        "roberta-base",
+    ):
         assert name in listed

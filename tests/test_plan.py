@@ -52,8 +52,14 @@ def test_bloomberggpt_like_plan():
     # The device-hours are the limit: 1.3e6 / 512 / 24 = 105.8 days, and the FLOPs are what the layout's step
     # model delivers in them, at most 1.3e6 h x 3600 s x 312e12 x 0.4 = 5.84e23 (the assumed 40% MFU).
     # Approach 1 (N = 0.09916 C^0.4981) at that ceiling: 68.3B params on 1.43T tokens = 2.04 epochs of 700B.
-    plan = make_plan(gpu_hours="1.3M", gpus="64x8xA100-40GB", unique_tokens="700B", law="chinchilla-a1",
-                     seq_len=2048, vocab=131072)  # fmt: skip
+    plan = make_plan(
+        gpu_hours="1.3M",
+        gpus="64x8xA100-40GB",
+        unique_tokens="700B",
+        law="chinchilla-a1",
+        seq_len=2048,
+        vocab=131072,
+    )
     assert plan.cost.gpu_hours == pytest.approx(1.3e6, rel=1e-9)
     assert plan.cost.days == pytest.approx(105.8, abs=0.05)
     assert 0.6 * 5.84e23 < plan.budget_flops <= 1.3e6 * 3600 * 312e12 * 0.4
@@ -69,8 +75,14 @@ def test_bloomberggpt_like_plan():
     # tokens and excess parameters both lose value, and since R_N* (5.3) < R_D* (15.4) the optimum moves
     # toward a smaller model trained for more epochs than the unconstrained one (40.6B on 2.40T).
     free = make_plan(gpu_hours="1.3M", gpus="512xA100-40GB", law="chinchilla", seq_len=2048, vocab=131072)
-    tight = make_plan(gpu_hours="1.3M", gpus="512xA100-40GB", unique_tokens="700B", law="chinchilla",
-                      seq_len=2048, vocab=131072)  # fmt: skip
+    tight = make_plan(
+        gpu_hours="1.3M",
+        gpus="512xA100-40GB",
+        unique_tokens="700B",
+        law="chinchilla",
+        seq_len=2048,
+        vocab=131072,
+    )
     assert float(tight.allocation.params) < float(free.allocation.params)
     assert 1 < float(tight.allocation.epochs) < 4
 
@@ -148,11 +160,21 @@ def test_every_number_is_the_estimators_own():
     # Memory: estimate_memory with the chosen layout.
     layout = plan.layout
     memory = estimate_memory(
-        spec, mode="train", precision="bf16", devices=256, accelerator="H100", seq_len=plan.seq_len,
-        tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], recompute=layout["recompute"],
-        micro_batch=layout["micro_batch"], sp=bool(layout["sp"]), flash_attention=True,
+        spec,
+        mode="train",
+        precision="bf16",
+        devices=256,
+        accelerator="H100",
+        seq_len=plan.seq_len,
+        tp=layout["tp"],
+        pp=layout["pp"],
+        zero=layout["zero"],
+        recompute=layout["recompute"],
+        micro_batch=layout["micro_batch"],
+        sp=bool(layout["sp"]),
+        flash_attention=True,
         global_batch=layout["global_batch"],
-    )  # fmt: skip
+    )
     assert plan.memory.total_bytes == memory.total_bytes
     assert plan.memory.total_bytes == pytest.approx(layout["total_bytes"], rel=1e-9)
 
@@ -216,8 +238,20 @@ def test_cli_json_keys():
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    for key in ("flops", "pf_days", "gpu_hours", "cost_usd", "days", "params", "tokens", "tokens_per_param",
-                "loss", "architecture", "memory", "layout"):  # fmt: skip
+    for key in (
+        "flops",
+        "pf_days",
+        "gpu_hours",
+        "cost_usd",
+        "days",
+        "params",
+        "tokens",
+        "tokens_per_param",
+        "loss",
+        "architecture",
+        "memory",
+        "layout",
+    ):
         assert key in data
     for key in ("n_layer", "d_model", "n_head"):
         assert isinstance(data["architecture"][key], int)
@@ -383,9 +417,20 @@ def test_html_report_is_never_written_over_an_existing_file(tmp_path):
 def test_byte_level_law_plans_in_its_own_vocabulary_and_unit(tmp_path):
     # A law fitted on a byte-level sweep (vocabulary 256, loss in nats/byte) far below the plan's budget: the
     # plan still answers, in the law's vocabulary and unit, and warns that it extrapolates.
-    law = {"name": "bytes-law", "kind": "parametric", "E": 0.6, "A": 30.0, "B": 40.0, "alpha": 0.3, "beta": 0.3,
-           "loss_unit": "nats/byte", "tokenizer": "bytes", "vocab_size": 256, "fit": {"flops_range": [1e13, 1e16]},
-           "source": "a byte-level sweep"}  # fmt: skip
+    law = {
+        "name": "bytes-law",
+        "kind": "parametric",
+        "E": 0.6,
+        "A": 30.0,
+        "B": 40.0,
+        "alpha": 0.3,
+        "beta": 0.3,
+        "loss_unit": "nats/byte",
+        "tokenizer": "bytes",
+        "vocab_size": 256,
+        "fit": {"flops_range": [1e13, 1e16]},
+        "source": "a byte-level sweep",
+    }
     path = tmp_path / "law.json"
     path.write_text(json.dumps(law), encoding="utf-8")
     plan = make_plan(law=str(path), gpus="512xH100", days=30)
@@ -412,16 +457,30 @@ def test_serve_on_prices_training_and_serving_of_each_size():
 
 
 def test_plan_from_a_model_is_continued_pretraining():
-    result = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--unique-tokens", "50B", "--gpus", "64xH100",
-                                       "--json"])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["plan", "--from", "llama-2-7b", "--unique-tokens", "50B", "--gpus", "64xH100", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["unique_tokens"] == 50e9 and data["epochs"] == pytest.approx(1.0)
     bad = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--flops", "1e22", "--gpus", "8xH100"])
     assert bad.exit_code == 2 and "--from" in bad.stderr
     # a deadline: the tokens the layout's step time fits in 3 days
-    timed = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", "--unique-tokens", "50B", "--gpus", "64xH100",
-                                      "--days", "3", "--json"])  # fmt: skip
+    timed = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            "--from",
+            "llama-2-7b",
+            "--unique-tokens",
+            "50B",
+            "--gpus",
+            "64xH100",
+            "--days",
+            "3",
+            "--json",
+        ],
+    )
     assert timed.exit_code == 0, timed.output
     assert json.loads(timed.stdout)["days"] == pytest.approx(3.0, rel=1e-6)
 
@@ -452,9 +511,20 @@ def test_no_flash_plans_with_standard_attention():
     assert any("standard attention" in a for a in plan.assumptions)
     lay = plan.layout
     flash = estimate_memory(
-        plan.spec, mode="train", precision="bf16", devices=64, accelerator="H100", seq_len=plan.seq_len,
-        tp=lay["tp"], pp=lay["pp"], zero=lay["zero"], recompute=lay["recompute"], micro_batch=lay["micro_batch"],
-        sp=bool(lay["sp"]), flash_attention=True, global_batch=lay["global_batch"],
-    )  # fmt: skip
+        plan.spec,
+        mode="train",
+        precision="bf16",
+        devices=64,
+        accelerator="H100",
+        seq_len=plan.seq_len,
+        tp=lay["tp"],
+        pp=lay["pp"],
+        zero=lay["zero"],
+        recompute=lay["recompute"],
+        micro_batch=lay["micro_batch"],
+        sp=bool(lay["sp"]),
+        flash_attention=True,
+        global_batch=lay["global_batch"],
+    )
     assert plan.memory.activations_bytes >= flash.activations_bytes
     assert plan.memory.total_bytes == pytest.approx(lay["total_bytes"], rel=1e-9)

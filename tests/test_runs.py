@@ -27,8 +27,16 @@ from scaling.runs import (
 
 def _row(i: int, **extra) -> dict:
     n, d = 1e6 * (i + 1), 2e7
-    row = {"run_id": f"r{i}", "status": "ok", "budget": 6 * n * d * 1.1, "N": n, "D": d, "C": six_nd(n, d),
-           "C_exact": 6.6 * n * d, "loss": 3.0 - 0.1 * i}  # fmt: skip
+    row = {
+        "run_id": f"r{i}",
+        "status": "ok",
+        "budget": 6 * n * d * 1.1,
+        "N": n,
+        "D": d,
+        "C": six_nd(n, d),
+        "C_exact": 6.6 * n * d,
+        "loss": 3.0 - 0.1 * i,
+    }
     row.update(extra)
     return row
 
@@ -71,8 +79,19 @@ def test_add_row_replaces_by_run_id(tmp_path):
 
 def test_older_sweep_table_reads_c_6n_as_c(tmp_path):
     path = tmp_path / "runs.csv"
-    old = pd.DataFrame([{"run_id": f"r{i}", "N": 1e6 * (i + 1), "D": 2e7, "C": 7e15 * (i + 1),
-                         "C_6N": six_nd(1e6 * (i + 1), 2e7), "loss": 3.0 - 0.1 * i} for i in range(3)])  # fmt: skip
+    old = pd.DataFrame(
+        [
+            {
+                "run_id": f"r{i}",
+                "N": 1e6 * (i + 1),
+                "D": 2e7,
+                "C": 7e15 * (i + 1),
+                "C_6N": six_nd(1e6 * (i + 1), 2e7),
+                "loss": 3.0 - 0.1 * i,
+            }
+            for i in range(3)
+        ]
+    )
     old.to_csv(path, index=False)
     table = read_table(path)
     assert list(table.frame["C"]) == list(old["C_6N"])
@@ -106,8 +125,14 @@ def test_missing_tokens_derived_from_compute(c_name):
 
 
 def test_damaged_and_failed_rows_are_counted_not_fatal():
-    frame = pd.DataFrame({"N": [1e8, "abc", 3e8, 4e8], "D": [1e9, 1e9, 1e9, 1e9], "loss": [3, 3, math.nan, 2.8],
-                          "status": ["ok", "ok", "ok", "diverged"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "N": [1e8, "abc", 3e8, 4e8],
+            "D": [1e9, 1e9, 1e9, 1e9],
+            "loss": [3, 3, math.nan, 2.8],
+            "status": ["ok", "ok", "ok", "diverged"],
+        }
+    )
     table = read_table(frame)
     assert table.rows_read == 4 and table.rows_used == 1
     reasons = dict(table.dropped)
@@ -124,8 +149,15 @@ def test_repeated_names_without_step_are_all_runs():
 
 
 def test_step_column_makes_curves_and_says_so():
-    frame = pd.DataFrame({"run": ["a", "a", "b", "b"], "step": [1, 2, 1, 2], "N": [1e8, 1e8, 2e8, 2e8],
-                          "tokens": [1e8, 2e8, 1e8, 2e8], "loss": [4.0, 3.5, 3.9, 3.4]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "run": ["a", "a", "b", "b"],
+            "step": [1, 2, 1, 2],
+            "N": [1e8, 1e8, 2e8, 2e8],
+            "tokens": [1e8, 2e8, 1e8, 2e8],
+            "loss": [4.0, 3.5, 3.9, 3.4],
+        }
+    )
     table = read_table(frame)
     assert table.frame["loss"].tolist() == [3.5, 3.4]
     assert any("loss curves" in n for n in table.notes)
@@ -176,9 +208,15 @@ def test_sweep_folder_is_a_runs_table_with_curves(tmp_path):
     write_rows(tmp_path / "runs.csv", [_row(i) for i in range(3)])
     (tmp_path / "curves").mkdir()
     for i in range(3):
-        pd.DataFrame({"step": [1, 2, 3], "tokens": [1e6, 2e6, 3e6], "flops": [1, 2, 3],
-                      "train_loss": [5.0, 4.0, 3.5], "val_loss": [None, None, 3.6]}).to_csv(
-            tmp_path / "curves" / f"r{i}.csv", index=False)  # fmt: skip
+        pd.DataFrame(
+            {
+                "step": [1, 2, 3],
+                "tokens": [1e6, 2e6, 3e6],
+                "flops": [1, 2, 3],
+                "train_loss": [5.0, 4.0, 3.5],
+                "val_loss": [None, None, 3.6],
+            }
+        ).to_csv(tmp_path / "curves" / f"r{i}.csv", index=False)
     assert read_table(tmp_path).rows_used == 3
     curves = read_curves(tmp_path)
     assert len(curves.frame) == 9 and curves.frame["loss"].max() == 5.0  # train_loss: val has one point

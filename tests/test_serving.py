@@ -49,8 +49,18 @@ THROUGHPUT_TOL = 0.40
 )
 def test_batch1_time_per_token_never_below_weight_bytes_over_bandwidth(model, acc, quant, kv, tp, ideal):
     spec = load_model(model)
-    e = estimate_serving(spec, acc, devices=tp, tp=tp, batch=1, prompt_tokens=512, output_tokens=64,
-                         quant=quant, kv_dtype=kv, assumptions=IDEAL if ideal else None)  # fmt: skip
+    e = estimate_serving(
+        spec,
+        acc,
+        devices=tp,
+        tp=tp,
+        batch=1,
+        prompt_tokens=512,
+        output_tokens=64,
+        quant=quant,
+        kv_dtype=kv,
+        assumptions=IDEAL if ideal else None,
+    )
     # every layer's active weights are read once per step, split over the tensor-parallel ranks
     floor = (
         spec.active_params_non_embedding
@@ -81,10 +91,20 @@ def test_crossover_batch_is_the_ridge_point_times_bytes_per_weight_over_two(acc,
 
 def test_crossover_batch_scales_with_efficiencies():
     # compute-bound when B f / (P mfu) > W / (BW mbu): equal efficiencies leave the ridge point unchanged
-    same = make_deployment("llama-2-7b", "A100-80GB", prompt_tokens=1, output_tokens=1,
-                           assumptions=ServingAssumptions(mfu=0.5, mbu=0.5))  # fmt: skip
-    low_mfu = make_deployment("llama-2-7b", "A100-80GB", prompt_tokens=1, output_tokens=1,
-                              assumptions=ServingAssumptions(mfu=0.5, mbu=1.0))  # fmt: skip
+    same = make_deployment(
+        "llama-2-7b",
+        "A100-80GB",
+        prompt_tokens=1,
+        output_tokens=1,
+        assumptions=ServingAssumptions(mfu=0.5, mbu=0.5),
+    )
+    low_mfu = make_deployment(
+        "llama-2-7b",
+        "A100-80GB",
+        prompt_tokens=1,
+        output_tokens=1,
+        assumptions=ServingAssumptions(mfu=0.5, mbu=1.0),
+    )
     assert same.crossover_batch() == pytest.approx(312 / 2.039, rel=0.03)
     assert low_mfu.crossover_batch() == pytest.approx(312 / 2.039 / 2, rel=0.03)
 
@@ -179,8 +199,9 @@ def test_dollars_per_million_tokens_charge_device_hours(price, batch, tp):
 
 def test_dollars_per_million_at_5353_tokens_per_s_per_gpu():
     # $/Mtok = price / (3600 x tokens/s) x 1e6: 0.0519 at $1/h and 5,353 tok/s (TRT-LLM LLaMA-7B, A100)
-    e = estimate_serving("llama-2-7b", "A100-80GB", batch=256, prompt_tokens=128, output_tokens=128,
-                         price_usd_per_hour=1.0)  # fmt: skip
+    e = estimate_serving(
+        "llama-2-7b", "A100-80GB", batch=256, prompt_tokens=128, output_tokens=128, price_usd_per_hour=1.0
+    )
     assert e.usd_per_million_output_tokens == pytest.approx(1e6 / 3600 / e.tokens_per_s_per_device)
     assert 1e6 / 3600 / 5353 == pytest.approx(0.0519, abs=1e-4)
 
@@ -216,8 +237,9 @@ def test_no_all_reduce_without_tensor_parallelism():
 )
 def test_kipply_fastertransformer_13b_a100_40gb(tp, prefill_ms, decode_ms):
     # kipply 2022, "Transformer Inference Arithmetic": FasterTransformer, 13B GPT, batch 1, 512 in, 10 out, fp16
-    e = estimate_serving(FT_13B, "A100-40GB", devices=tp, tp=tp, batch=1, prompt_tokens=512, output_tokens=10,
-                         precision="fp16")  # fmt: skip
+    e = estimate_serving(
+        FT_13B, "A100-40GB", devices=tp, tp=tp, batch=1, prompt_tokens=512, output_tokens=10, precision="fp16"
+    )
     assert e.prefill_s * 1e3 == pytest.approx(prefill_ms, rel=PREFILL_TOL)
     assert e.decode_s_per_token * 1e3 == pytest.approx(decode_ms, rel=DECODE_TOL)
 
@@ -330,12 +352,33 @@ def _run(*args):
 
 
 def test_inference_command_json_keys():
-    result = _run("llama-2-70b", "--gpus", "8xH100", "--tp", "8", "--batch", "64", "--prompt", "2048",
-                  "--output", "256", "--price", "2.5", "--json")  # fmt: skip
+    result = _run(
+        "llama-2-70b",
+        "--gpus",
+        "8xH100",
+        "--tp",
+        "8",
+        "--batch",
+        "64",
+        "--prompt",
+        "2048",
+        "--output",
+        "256",
+        "--price",
+        "2.5",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    for key in ("prefill_s", "decode_s_per_token", "tokens_per_s", "bound", "max_batch",
-                "usd_per_million_input_tokens", "usd_per_million_output_tokens"):  # fmt: skip
+    for key in (
+        "prefill_s",
+        "decode_s_per_token",
+        "tokens_per_s",
+        "bound",
+        "max_batch",
+        "usd_per_million_input_tokens",
+        "usd_per_million_output_tokens",
+    ):
         assert key in payload
     assert payload["bound"] in ("memory", "compute") and payload["tp"] == 8 and payload["batch"] == 64
 
@@ -374,8 +417,15 @@ def test_inference_chart_points_are_the_commands_numbers():
     for c in curves:
         assert c.batch[0] == 1 and c.batch[-1] == c.max_batch
         i = len(c.batch) // 2
-        e = estimate_serving("llama-2-13b", "A100-80GB", devices=4, tp=c.tp, batch=int(c.batch[i]),
-                             prompt_tokens=512, output_tokens=64)  # fmt: skip
+        e = estimate_serving(
+            "llama-2-13b",
+            "A100-80GB",
+            devices=4,
+            tp=c.tp,
+            batch=int(c.batch[i]),
+            prompt_tokens=512,
+            output_tokens=64,
+        )
         assert c.decode_s_per_token[i] == pytest.approx(e.decode_s_per_token)
         assert c.tokens_per_s_per_device[i] == pytest.approx(e.tokens_per_s_per_device)
         assert c.max_batch == e.max_batch
@@ -399,8 +449,9 @@ def test_inference_chart_shows_compute_bound_points_at_short_context():
 
 def test_chart_inference_command_writes_html(tmp_path):
     out = tmp_path / "inference.html"
-    result = CliRunner().invoke(main, ["chart", "inference", "llama-2-7b", "--gpus", "2xA100-80GB", "--price", "2",
-                                       "-o", str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["chart", "inference", "llama-2-7b", "--gpus", "2xA100-80GB", "--price", "2", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 1e5
 

@@ -168,10 +168,16 @@ def test_names_over_255_bytes_and_unusable_folders_are_one_error(tmp_path):
 # ---------------------------------------------------------------------------------------------- sample
 @pytest.mark.parametrize(
     "option",
-    [["--temperature", "nan"], ["--temperature", "0"], ["--top-k", "-1"], ["--top-p", "nan"], ["--top-p", "1.5"],
-     ["--max-new-tokens", "-3"]],
+    [
+        ["--temperature", "nan"],
+        ["--temperature", "0"],
+        ["--top-k", "-1"],
+        ["--top-p", "nan"],
+        ["--top-p", "1.5"],
+        ["--max-new-tokens", "-3"],
+    ],
     ids=lambda o: " ".join(o),
-)  # fmt: skip
+)
 def test_sample_refuses_meaningless_settings(finished, option):
     line = _one_error_line(_invoke(["sample", finished, *option]))
     assert option[0] in line
@@ -239,8 +245,19 @@ def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plan
         spec = c.spec()
         D = plan_steps(c, spec) * c.batch * c.seq_len
         loss = float(law.predict(spec.params * 1e4, D * 1e4)) * math.exp(0.01 * rng.standard_normal())
-        rows.append({"run_id": c.run_id, "status": "ok", "budget": c.budget, "N": spec.params, "D": D,
-                     **flop_accounting(spec, D), "loss": loss, "d_model": c.d_model, "n_layer": c.n_layer})  # fmt: skip
+        rows.append(
+            {
+                "run_id": c.run_id,
+                "status": "ok",
+                "budget": c.budget,
+                "N": spec.params,
+                "D": D,
+                **flop_accounting(spec, D),
+                "loss": loss,
+                "d_model": c.d_model,
+                "n_layer": c.n_layer,
+            }
+        )
     write_rows(tmp_path / "runs.csv", rows)
     out = tmp_path.parent / f"{tmp_path.name}-next.csv"
     result = _invoke(

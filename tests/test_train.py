@@ -201,8 +201,14 @@ def test_sweep_precision_flag_reaches_every_run(tmp_path):
 def test_device_names_find_their_catalog_peak():
     from scaling.catalog import accelerator_for_device
 
-    names = {"NVIDIA H100 80GB HBM3": "H100-SXM", "NVIDIA A100-SXM4-40GB": "A100-40GB", "NVIDIA H200": "H200",
-             "NVIDIA H100 PCIe": "H100-PCIe", "Tesla V100-SXM2-16GB": "V100-16GB", "NVIDIA L4": "L4"}  # fmt: skip
+    names = {
+        "NVIDIA H100 80GB HBM3": "H100-SXM",
+        "NVIDIA A100-SXM4-40GB": "A100-40GB",
+        "NVIDIA H200": "H200",
+        "NVIDIA H100 PCIe": "H100-PCIe",
+        "Tesla V100-SXM2-16GB": "V100-16GB",
+        "NVIDIA L4": "L4",
+    }
     assert {n: getattr(accelerator_for_device(n), "name", None) for n in names} == names
     assert accelerator_for_device("AMD EPYC 7B13") is None
 
@@ -300,8 +306,19 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
     ns = [non_embedding_params(s) for s in shapes]
     assert len(shapes) == 5 and ns == sorted(ns) and ns[0] < 56e3 < ns[-1]
     assert all(1.3 < b / a < 3 for a, b in zip(ns, ns[1:]))  # ~2x apart
-    sweep = Sweep(out=tmp_path, preset=PRESETS["small"], recipe={"seq_len": 128, "batch": 8, "seed": 0, "evals": 2,
-                  "eval_windows": 8, "data": "stdlib", "device": "cpu"})  # fmt: skip
+    sweep = Sweep(
+        out=tmp_path,
+        preset=PRESETS["small"],
+        recipe={
+            "seq_len": 128,
+            "batch": 8,
+            "seed": 0,
+            "evals": 2,
+            "eval_windows": 8,
+            "data": "stdlib",
+            "device": "cpu",
+        },
+    )
     from scaling.train.sweep import _config
 
     sweep.configs = [_config(sweep, 1e12, s) for s in shapes]
@@ -318,8 +335,11 @@ def test_a_budgets_minimum_is_its_parabolas_vertex_between_sizes():
     from scaling.train.sweep import budget_minima
 
     sizes = [6e3, 14e3, 25e3, 56e3, 99e3]
-    rows = [{"status": "ok", "budget": b, "N_nonemb": n, "loss": 2 + 0.1 * math.log(n / best) ** 2}
-            for b, best in ((1e12, 30e3), (2e12, 3e3)) for n in sizes]  # fmt: skip
+    rows = [
+        {"status": "ok", "budget": b, "N_nonemb": n, "loss": 2 + 0.1 * math.log(n / best) ** 2}
+        for b, best in ((1e12, 30e3), (2e12, 3e3))
+        for n in sizes
+    ]
     minima = budget_minima(rows)
     assert minima[1e12][0] == pytest.approx(30e3, rel=1e-6) and minima[1e12][1]
     assert minima[2e12] == (6e3, False)  # the smallest size won: an edge, not a vertex outside the sizes
@@ -341,8 +361,17 @@ def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monke
             n = sw.non_embedding_params((config.d_model, config.n_layer))
             # the smallest budget's loss falls with N down to the smallest size; the others have a minimum inside
             loss = 2.0 + (n / 1e6 if config.budget == 3e11 else 0.1 * math.log(n / 25e3) ** 2)
-            row = {"run_id": config.run_id, "status": "ok", "budget": config.budget, "N": n, "N_nonemb": n,
-                   "loss": loss, "d_model": config.d_model, "n_layer": config.n_layer, "wall_s": 1.0}  # fmt: skip
+            row = {
+                "run_id": config.run_id,
+                "status": "ok",
+                "budget": config.budget,
+                "N": n,
+                "N_nonemb": n,
+                "loss": loss,
+                "d_model": config.d_model,
+                "n_layer": config.n_layer,
+                "wall_s": 1.0,
+            }
             yield config, {"row": row, "curve": [], "config": config.to_dict()}
             queue[:0] = more
             more.clear()
@@ -398,7 +427,7 @@ def test_refuses_a_folder_from_a_different_design(tmp_path):
 
 def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--out", str(out), "--workers", "2"])  # fmt: skip
+    result = CliRunner().invoke(main, ["sweep", "--preset", "smoke", "--out", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     with open(out / "runs.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -441,8 +470,22 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
 
 def test_killed_sweep_resumes_without_repeating_or_losing_runs(tmp_path):
     out = tmp_path / "sweep"
-    command = [sys.executable, "-m", "scaling", "sweep", "--preset", "smoke", "--budgets", "1e9,3e9", "--sizes", "2",
-               "--out", str(out), "--workers", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scaling",
+        "sweep",
+        "--preset",
+        "smoke",
+        "--budgets",
+        "1e9,3e9",
+        "--sizes",
+        "2",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
     proc = subprocess.Popen(
         command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -472,9 +515,11 @@ def test_killed_sweep_resumes_without_repeating_or_losing_runs(tmp_path):
 
 
 def test_cli_without_torch_is_one_line_and_exit_2(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from scaling.cli import main\n"
-            f"main(['sweep', '--preset', 'smoke', '--out', {str(tmp_path)!r}])")  # fmt: skip
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from scaling.cli import main\n"
+        f"main(['sweep', '--preset', 'smoke', '--out', {str(tmp_path)!r}])"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60
     )
@@ -485,8 +530,20 @@ def test_cli_without_torch_is_one_line_and_exit_2(tmp_path):
 # ---------------------------------------------------------------------------------- other back-ends
 def test_ddp_gloo_two_processes_matches_one_process(tmp_path):
     config = {**TINY, "budget": 5e8}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "scaling.train.ddp", "--out", str(tmp_path), "--config", json.dumps(config)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "scaling.train.ddp",
+        "--out",
+        str(tmp_path),
+        "--config",
+        json.dumps(config),
+    ]
     done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(tmp_path / "runs.csv") as fh:

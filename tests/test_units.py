@@ -63,8 +63,11 @@ def test_fraction_round_trip(value):
 
 
 @settings(max_examples=300)
-@given(st.integers(min_value=1, max_value=100_000), st.sampled_from([None, "H100", "A100-80GB", "TPU-v5p", "mi300x"]),
-       st.sampled_from([None, 1, 2, 4, 8]))  # fmt: skip
+@given(
+    st.integers(min_value=1, max_value=100_000),
+    st.sampled_from([None, "H100", "A100-80GB", "TPU-v5p", "mi300x"]),
+    st.sampled_from([None, 1, 2, 4, 8]),
+)
 def test_cluster_round_trip(devices_per_node, accelerator, nodes):
     if nodes and accelerator:
         spec = units.ClusterSpec(devices_per_node * nodes, accelerator, nodes)
@@ -91,9 +94,17 @@ def test_parse_count_examples(text, expected):
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("80GB", 80e9), ("80GiB", 80 * 2**30), ("512MiB", 512 * 2**20), ("1.5TB", 1.5e12), ("8Gb", 1e9), ("1 kB", 1e3),
-     ("5KiB", 5120), ("100", 100)],
-)  # fmt: skip
+    [
+        ("80GB", 80e9),
+        ("80GiB", 80 * 2**30),
+        ("512MiB", 512 * 2**20),
+        ("1.5TB", 1.5e12),
+        ("8Gb", 1e9),
+        ("1 kB", 1e3),
+        ("5KiB", 5120),
+        ("100", 100),
+    ],
+)
 def test_parse_bytes_gb_vs_gib(text, expected):
     assert units.parse_bytes(text) == expected
 
@@ -124,9 +135,15 @@ def test_pf_day_constant():
 
 @pytest.mark.parametrize(
     "text,devices,accelerator,nodes",
-    [("64xH100", 64, "H100", None), ("8x8xA100-80GB", 64, "A100-80GB", 8), ("8×H100", 8, "H100", None),
-     ("H100*64", 64, "H100", None), ("H100", 1, "H100", None), ("64", 64, None, None)],
-)  # fmt: skip
+    [
+        ("64xH100", 64, "H100", None),
+        ("8x8xA100-80GB", 64, "A100-80GB", 8),
+        ("8×H100", 8, "H100", None),
+        ("H100*64", 64, "H100", None),
+        ("H100", 1, "H100", None),
+        ("64", 64, None, None),
+    ],
+)
 def test_parse_cluster_examples(text, devices, accelerator, nodes):
     assert units.parse_cluster(text) == units.ClusterSpec(devices, accelerator, nodes)
 
@@ -145,9 +162,16 @@ _BAD_NUMBERS = ["nan", "inf", "-inf", "0", "-1", "", "abc", "7 bananas", "1e400"
 
 @pytest.mark.parametrize(
     "parser",
-    [units.parse_count, units.parse_int, units.parse_flops, units.parse_bytes, units.parse_duration, units.parse_money,
-     units.parse_fraction],
-)  # fmt: skip
+    [
+        units.parse_count,
+        units.parse_int,
+        units.parse_flops,
+        units.parse_bytes,
+        units.parse_duration,
+        units.parse_money,
+        units.parse_fraction,
+    ],
+)
 @pytest.mark.parametrize("bad", _BAD_NUMBERS + [float("nan"), float("inf"), 0, -5, -0.1])
 def test_parsers_reject_nan_inf_zero_negative_garbage(parser, bad):
     with pytest.raises(ScalingError):

@@ -38,8 +38,9 @@ def create_app(runs_dir: str | Path | None = None, *, max_upload_bytes: int = MA
             raise ScalingError(
                 f"invalid --runs-dir {str(runs_dir)!r}: expected a sweep folder holding runs.csv"
             )
-    app = dash.Dash(__name__, title="scaling", serve_locally=True, update_title=None,
-                    suppress_callback_exceptions=False)  # fmt: skip
+    app = dash.Dash(
+        __name__, title="scaling", serve_locally=True, update_title=None, suppress_callback_exceptions=False
+    )
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes * 1.4) + 65536  # base64 and the request
     shelf, configs = Shelf(), {}
     app.layout = page.layout(

@@ -83,8 +83,19 @@ def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
     )
     tables = [page.table_component(t) for t in view.tables]
     memory = view.figures.get("memory", EMPTY_FIGURE)
-    return (page.summary_component(plan.to_dict()), warnings, view.figures["zone"], memory, layouts, tables,
-            general, view.query, link, command, *field_errors)  # fmt: skip
+    return (
+        page.summary_component(plan.to_dict()),
+        warnings,
+        view.figures["zone"],
+        memory,
+        layouts,
+        tables,
+        general,
+        view.query,
+        link,
+        command,
+        *field_errors,
+    )
 
 
 def plan_download(kind: str, values: list[Any], shelf: Shelf) -> dict[str, Any]:
@@ -152,9 +163,15 @@ def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
             raise ScalingError("the layout search needs an accelerator in --gpus, e.g. 64xH100")
         spec = options["model"]
         seq_len = options.get("seq_len") or spec.n_ctx
-        df = search_layouts(spec, devices=options["devices"], accelerator=options["accelerator"],
-                            global_batch=default_global_batch(spec, seq_len).sequences, seq_len=seq_len,
-                            precision=options.get("precision", "bf16"), top=10)  # fmt: skip
+        df = search_layouts(
+            spec,
+            devices=options["devices"],
+            accelerator=options["accelerator"],
+            global_batch=default_global_batch(spec, seq_len).sequences,
+            seq_len=seq_len,
+            precision=options.get("precision", "bf16"),
+            top=10,
+        )
     except ScalingError as exc:
         return html.P(str(exc), style=page.STYLE["error"])
     if df.empty:
@@ -187,8 +204,9 @@ def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
     from scaling import checks
 
     try:
-        resamples = checks.positive_int(bootstrap if bootstrap not in (None, "") else 0, "--bootstrap",
-                                        allow_zero=True)  # fmt: skip
+        resamples = checks.positive_int(
+            bootstrap if bootstrap not in (None, "") else 0, "--bootstrap", allow_zero=True
+        )
     except ScalingError as exc:
         return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
     view = runs_view(source, name, bootstrap=min(resamples, 2000))
@@ -213,15 +231,27 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         lambda search: plan_from_url(search)
     )
     app.callback(
-        [Output("plan-summary", "children"), Output("plan-warnings", "children"), Output("plan-zone", "figure"),
-         Output("plan-memory", "figure"), Output("plan-layouts", "children"), Output("plan-tables", "children"),
-         Output("plan-error", "children"), Output("plan-query", "data"), Output("plan-link", "href"),
-         Output("plan-command", "children"), *plan_errors],
+        [
+            Output("plan-summary", "children"),
+            Output("plan-warnings", "children"),
+            Output("plan-zone", "figure"),
+            Output("plan-memory", "figure"),
+            Output("plan-layouts", "children"),
+            Output("plan-tables", "children"),
+            Output("plan-error", "children"),
+            Output("plan-query", "data"),
+            Output("plan-link", "href"),
+            Output("plan-command", "children"),
+            *plan_errors,
+        ],
         PLAN_INPUTS,
-    )(lambda *values: plan_outputs(list(values), shelf))  # fmt: skip
-    app.callback(Output("plan-gpus", "value", allow_duplicate=True), Input("plan-accelerator", "value"),
-                 State("plan-gpus", "value"), prevent_initial_call=True)(
-        lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)  # fmt: skip
+    )(lambda *values: plan_outputs(list(values), shelf))
+    app.callback(
+        Output("plan-gpus", "value", allow_duplicate=True),
+        Input("plan-accelerator", "value"),
+        State("plan-gpus", "value"),
+        prevent_initial_call=True,
+    )(lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)
     # The address bar follows the open view: the plan's link, or the memory view's.
     app.clientside_callback(
         "function(plan, memory, tab) { var q = tab === 'memory' ? memory : plan; "
@@ -231,9 +261,12 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         [Input("plan-query", "data"), Input("memory-query", "data"), Input("tabs", "value")],
     )
 
-    @app.callback(Output("plan-download", "data"),
-                  [Input(f"plan-download-{k}-button", "n_clicks") for k in ("json", "markdown", "html")],
-                  PLAN_STATES, prevent_initial_call=True)  # fmt: skip
+    @app.callback(
+        Output("plan-download", "data"),
+        [Input(f"plan-download-{k}-button", "n_clicks") for k in ("json", "markdown", "html")],
+        PLAN_STATES,
+        prevent_initial_call=True,
+    )
     def download(*args: Any) -> Any:
         kind = str(ctx.triggered_id or "").split("-")[2] if ctx.triggered_id else "json"
         try:
@@ -242,11 +275,16 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
             return no_update
 
     app.callback(
-        [Output("plan-law", "options"), Output("plan-law", "value", allow_duplicate=True),
-         Output("tabs", "value"), Output("plan-law-upload-error", "children")],
+        [
+            Output("plan-law", "options"),
+            Output("plan-law", "value", allow_duplicate=True),
+            Output("tabs", "value"),
+            Output("plan-law-upload-error", "children"),
+        ],
         [Input("plan-law-upload", "contents"), Input("runs-use-law", "n_clicks")],
-        [State("plan-law-upload", "filename"), State("runs-law-name", "data")], prevent_initial_call=True,
-    )(lambda contents, _, filename, fitted: use_law(contents, filename, fitted, shelf, ctx.triggered_id))  # fmt: skip
+        [State("plan-law-upload", "filename"), State("runs-law-name", "data")],
+        prevent_initial_call=True,
+    )(lambda contents, _, filename, fitted: use_law(contents, filename, fitted, shelf, ctx.triggered_id))
     _register_memory(app, configs)
     _register_runs(app, shelf, runs_dir)
 
@@ -254,34 +292,58 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
 def _register_memory(app: Any, configs: dict[str, Any]) -> None:
     memory_errors = [Output(f"memory-{name}-error", "children") for name in MEMORY_FIELDS]
     app.callback(
-        [Output("memory-chart", "figure"), Output("memory-table", "children"), Output("memory-error", "children"),
-         Output("memory-command", "children"), Output("memory-query", "data"), *memory_errors],
+        [
+            Output("memory-chart", "figure"),
+            Output("memory-table", "children"),
+            Output("memory-error", "children"),
+            Output("memory-command", "children"),
+            Output("memory-query", "data"),
+            *memory_errors,
+        ],
         MEMORY_INPUTS,
-    )(lambda *values: memory_outputs(list(values), configs))  # fmt: skip
+    )(lambda *values: memory_outputs(list(values), configs))
     app.callback(
-        [*(Output(f"memory-{name}", "value", allow_duplicate=True) for name in MEMORY_FIELDS),
-         Output("tabs", "value", allow_duplicate=True)],
-        Input("url", "search"), prevent_initial_call="initial_duplicate",
-    )(memory_from_url)  # fmt: skip
-    app.callback(Output("memory-layouts", "children"), Input("memory-search-button", "n_clicks"),
-                 [State(f"memory-{name}", "value") for name in MEMORY_FIELDS], prevent_initial_call=True)(
-        lambda _, *values: memory_search(list(values), configs))  # fmt: skip
+        [
+            *(Output(f"memory-{name}", "value", allow_duplicate=True) for name in MEMORY_FIELDS),
+            Output("tabs", "value", allow_duplicate=True),
+        ],
+        Input("url", "search"),
+        prevent_initial_call="initial_duplicate",
+    )(memory_from_url)
     app.callback(
-        [Output("memory-model", "options"), Output("memory-model", "value"),
-         Output("memory-config-upload-error", "children")],
-        Input("memory-config-upload", "contents"), State("memory-config-upload", "filename"),
+        Output("memory-layouts", "children"),
+        Input("memory-search-button", "n_clicks"),
+        [State(f"memory-{name}", "value") for name in MEMORY_FIELDS],
         prevent_initial_call=True,
-    )(lambda contents, filename: add_config(contents, filename, configs))  # fmt: skip
+    )(lambda _, *values: memory_search(list(values), configs))
+    app.callback(
+        [
+            Output("memory-model", "options"),
+            Output("memory-model", "value"),
+            Output("memory-config-upload-error", "children"),
+        ],
+        Input("memory-config-upload", "contents"),
+        State("memory-config-upload", "filename"),
+        prevent_initial_call=True,
+    )(lambda contents, filename: add_config(contents, filename, configs))
 
 
 def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
     @app.callback(
-        [Output("runs-summary", "children"), Output("runs-warnings", "children"), Output("runs-isoflop", "figure"),
-         Output("runs-frontier", "figure"), Output("runs-diagnostics", "figure"), Output("runs-error", "children"),
-         Output("runs-law-name", "data"), Output("runs-use-law", "disabled")],
+        [
+            Output("runs-summary", "children"),
+            Output("runs-warnings", "children"),
+            Output("runs-isoflop", "figure"),
+            Output("runs-frontier", "figure"),
+            Output("runs-diagnostics", "figure"),
+            Output("runs-error", "children"),
+            Output("runs-law-name", "data"),
+            Output("runs-use-law", "disabled"),
+        ],
         [Input("runs-upload", "contents"), Input("runs-dir-button", "n_clicks")],
-        [State("runs-upload", "filename"), State("runs-bootstrap", "value")], prevent_initial_call=True,
-    )  # fmt: skip
+        [State("runs-upload", "filename"), State("runs-bootstrap", "value")],
+        prevent_initial_call=True,
+    )
     def fit(contents: str | None, _: Any, filename: str | None, bootstrap: Any) -> tuple:
         try:
             if ctx.triggered_id == "runs-dir-button" and runs_dir is not None:

@@ -15,8 +15,13 @@ from scaling.app.views import DEFAULT_MEMORY, MAX_UPLOAD_BYTES, MEMORY_FIELDS, P
 from scaling.render import Table
 
 STYLE = {
-    "page": {"fontFamily": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "margin": "0 auto",
-             "maxWidth": "1500px", "padding": "0 1rem", "color": "#222"},
+    "page": {
+        "fontFamily": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+        "margin": "0 auto",
+        "maxWidth": "1500px",
+        "padding": "0 1rem",
+        "color": "#222",
+    },
     "form": {"width": "300px", "flex": "0 0 300px", "paddingRight": "1rem"},
     "out": {"flex": "1 1 auto", "minWidth": "0"},
     "row": {"display": "flex", "alignItems": "flex-start"},
@@ -25,9 +30,15 @@ STYLE = {
     "input": {"width": "100%", "boxSizing": "border-box"},
     "table": {"borderCollapse": "collapse", "margin": "0.4rem 0 1rem 0", "fontSize": "0.9rem"},
     "cell": {"padding": "0.15rem 0.7rem", "borderBottom": "1px solid #eee", "verticalAlign": "top"},
-    "upload": {"border": "1px dashed #999", "padding": "0.5rem", "textAlign": "center", "fontSize": "0.85rem",
-               "cursor": "pointer", "marginTop": "0.5rem"},
-}  # fmt: skip
+    "upload": {
+        "border": "1px dashed #999",
+        "padding": "0.5rem",
+        "textAlign": "center",
+        "fontSize": "0.85rem",
+        "cursor": "pointer",
+        "marginTop": "0.5rem",
+    },
+}
 
 PLAN_HELP = {
     "model": ("MODEL", "a preset, e.g. llama-2-7b (optional)"),
@@ -56,9 +67,14 @@ MEMORY_CHOICES = {
     "sp": ["", "yes"],
 }
 SUMMARY = (  # (key of Plan.to_dict(), label)
-    ("params", "parameters N"), ("tokens", "tokens D"), ("tokens_per_param", "tokens per parameter"),
-    ("loss", "predicted loss"), ("days", "days"), ("gpu_hours", "device-hours"), ("cost_usd", "cost (USD)"),
-)  # fmt: skip
+    ("params", "parameters N"),
+    ("tokens", "tokens D"),
+    ("tokens_per_param", "tokens per parameter"),
+    ("loss", "predicted loss"),
+    ("days", "days"),
+    ("gpu_hours", "device-hours"),
+    ("cost_usd", "cost (USD)"),
+)
 
 
 def table_component(table: Table) -> html.Div:
@@ -82,12 +98,17 @@ def table_component(table: Table) -> html.Div:
 
 
 def _field(prefix: str, name: str, control: Any, label: str, hint: str = "") -> html.Div:
-    return html.Div([
-        html.Label([html.Code(label), html.Span(f"  {hint}" if hint else "", style={"color": "#777"})],
-                   htmlFor=f"{prefix}-{name}", style=STYLE["label"]),
-        control,
-        html.Div(id=f"{prefix}-{name}-error", className="field-error", style=STYLE["error"]),
-    ])  # fmt: skip
+    return html.Div(
+        [
+            html.Label(
+                [html.Code(label), html.Span(f"  {hint}" if hint else "", style={"color": "#777"})],
+                htmlFor=f"{prefix}-{name}",
+                style=STYLE["label"],
+            ),
+            control,
+            html.Div(id=f"{prefix}-{name}-error", className="field-error", style=STYLE["error"]),
+        ]
+    )
 
 
 def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
@@ -97,10 +118,19 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
     for name in PLAN_FIELDS:
         flag, hint = PLAN_HELP[name]
         if name == "gpus":
-            fields.append(html.Div([html.Label("accelerator (catalog)", htmlFor="plan-accelerator",
-                                               style=STYLE["label"]),
-                                    dcc.Dropdown(id="plan-accelerator", options=accelerators, clearable=True,
-                                                 placeholder="pick one to set it in --gpus")]))  # fmt: skip
+            fields.append(
+                html.Div(
+                    [
+                        html.Label("accelerator (catalog)", htmlFor="plan-accelerator", style=STYLE["label"]),
+                        dcc.Dropdown(
+                            id="plan-accelerator",
+                            options=accelerators,
+                            clearable=True,
+                            placeholder="pick one to set it in --gpus",
+                        ),
+                    ]
+                )
+            )
         if name == "law":
             control = dcc.Dropdown(id="plan-law", options=laws, value="chinchilla", clearable=False)
         else:
@@ -108,47 +138,89 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
                 id=f"plan-{name}", type="text", debounce=0.3, placeholder=hint, style=STYLE["input"]
             )
         fields.append(_field("plan", name, control, flag, "" if name != "law" else "preset or uploaded"))
-    fields.append(dcc.Upload(id="plan-law-upload", children=html.Span("Upload a law file (scaling fit -o law.json)"),
-                             max_size=MAX_UPLOAD_BYTES, style=STYLE["upload"]))  # fmt: skip
+    fields.append(
+        dcc.Upload(
+            id="plan-law-upload",
+            children=html.Span("Upload a law file (scaling fit -o law.json)"),
+            max_size=MAX_UPLOAD_BYTES,
+            style=STYLE["upload"],
+        )
+    )
     fields.append(html.Div(id="plan-law-upload-error", style=STYLE["error"]))
     return html.Div(fields, style=STYLE["form"])
 
 
 def plan_outputs() -> html.Div:
-    buttons = [html.Button(f"Download {kind}", id=f"plan-download-{kind.lower()}-button", style={"marginRight": "0.5rem"})
-               for kind in ("JSON", "Markdown", "HTML")]  # fmt: skip
-    return html.Div([
-        html.Div(id="plan-error", style=STYLE["error"]),
-        html.Div([html.A("link to this plan", id="plan-link", href=""), html.Code(id="plan-command",
-                                                                                 style={"marginLeft": "1rem"})]),
-        html.Div(id="plan-summary"),
-        html.Div(id="plan-warnings"),
-        html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
-        # The zone is drawn at a fixed size (its labels are placed for it): on a narrow window its own box
-        # scrolls sideways instead of the page.
-        html.Div(dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
-                 style={"overflowX": "auto"}),
-        html.Div([html.Div(dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
-                           style={"flex": "1"}),
-                  html.Div(id="plan-layouts", style={"flex": "1", "minWidth": 0})], style=STYLE["row"]),
-        html.Div(id="plan-tables"),
-    ], style=STYLE["out"])  # fmt: skip
+    buttons = [
+        html.Button(
+            f"Download {kind}", id=f"plan-download-{kind.lower()}-button", style={"marginRight": "0.5rem"}
+        )
+        for kind in ("JSON", "Markdown", "HTML")
+    ]
+    return html.Div(
+        [
+            html.Div(id="plan-error", style=STYLE["error"]),
+            html.Div(
+                [
+                    html.A("link to this plan", id="plan-link", href=""),
+                    html.Code(id="plan-command", style={"marginLeft": "1rem"}),
+                ]
+            ),
+            html.Div(id="plan-summary"),
+            html.Div(id="plan-warnings"),
+            html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
+            # The zone is drawn at a fixed size (its labels are placed for it): on a narrow window its own box
+            # scrolls sideways instead of the page.
+            html.Div(
+                dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
+                style={"overflowX": "auto"},
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
+                        style={"flex": "1"},
+                    ),
+                    html.Div(id="plan-layouts", style={"flex": "1", "minWidth": 0}),
+                ],
+                style=STYLE["row"],
+            ),
+            html.Div(id="plan-tables"),
+        ],
+        style=STYLE["out"],
+    )
 
 
 def summary_component(plan_dict: dict[str, Any]) -> html.Table:
     """The headline numbers; each cell carries its exact value (``data-value``, base units) beside the text."""
     from scaling import units
 
-    text = {"params": units.format_count, "tokens": units.format_count, "gpu_hours": lambda v: f"{v:,.0f}",
-            "tokens_per_param": lambda v: f"{v:.1f}", "loss": lambda v: f"{v:.4f}", "days": lambda v: f"{v:.1f}",
-            "cost_usd": units.format_usd}  # fmt: skip
+    text = {
+        "params": units.format_count,
+        "tokens": units.format_count,
+        "gpu_hours": lambda v: f"{v:,.0f}",
+        "tokens_per_param": lambda v: f"{v:.1f}",
+        "loss": lambda v: f"{v:.4f}",
+        "days": lambda v: f"{v:.1f}",
+        "cost_usd": units.format_usd,
+    }
     rows = []
     for key, label in SUMMARY:
         value = plan_dict.get(key)
         shown = "n/a" if value is None else text[key](value)
-        rows.append(html.Tr([html.Td(label, style=STYLE["cell"]),
-                             html.Td(shown, id=f"plan-value-{key}", style={**STYLE["cell"], "textAlign": "right"},
-                                     **{"data-value": "" if value is None else repr(float(value))})]))  # fmt: skip
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(label, style=STYLE["cell"]),
+                    html.Td(
+                        shown,
+                        id=f"plan-value-{key}",
+                        style={**STYLE["cell"], "textAlign": "right"},
+                        **{"data-value": "" if value is None else repr(float(value))},
+                    ),
+                ]
+            )
+        )
     return html.Table(rows, style=STYLE["table"])
 
 
@@ -190,14 +262,17 @@ def memory_form(models: list[str]) -> html.Div:
 
 
 def memory_outputs() -> html.Div:
-    return html.Div([
-        html.Div(id="memory-error", style=STYLE["error"]),
-        html.Code(id="memory-command"),
-        dcc.Graph(id="memory-chart", config={"displaylogo": False}, style={"height": "520px"}),
-        html.Div(id="memory-table"),
-        html.Button("Search layouts (train)", id="memory-search-button"),
-        html.Div(id="memory-layouts"),
-    ], style=STYLE["out"])  # fmt: skip
+    return html.Div(
+        [
+            html.Div(id="memory-error", style=STYLE["error"]),
+            html.Code(id="memory-command"),
+            dcc.Graph(id="memory-chart", config={"displaylogo": False}, style={"height": "520px"}),
+            html.Div(id="memory-table"),
+            html.Button("Search layouts (train)", id="memory-search-button"),
+            html.Div(id="memory-layouts"),
+        ],
+        style=STYLE["out"],
+    )
 
 
 def runs_page(runs_dir: str | None) -> html.Div:
@@ -206,40 +281,83 @@ def runs_page(runs_dir: str | None) -> html.Div:
         if runs_dir
         else [html.Button("", id="runs-dir-button", style={"display": "none"})]
     )
-    return html.Div([
-        html.Div([
-            dcc.Upload(id="runs-upload", children=html.Span("Upload a runs table (runs.csv: N, D, loss, ...)"),
-                       max_size=MAX_UPLOAD_BYTES, style=STYLE["upload"]),
-            *preset,
-            html.Label([html.Code("--bootstrap"), " resamples for the intervals"], style=STYLE["label"]),
-            dcc.Input(id="runs-bootstrap", type="number", value=200, min=0, max=2000, step=1, style=STYLE["input"]),
-            html.Div(id="runs-error", style=STYLE["error"]),
-            html.Button("Use this law in the plan", id="runs-use-law", disabled=True, style={"marginTop": "1rem"}),
-            dcc.Store(id="runs-law-name"),
-        ], style=STYLE["form"]),
-        html.Div([
-            html.Div(id="runs-summary"),
-            html.Div(id="runs-warnings"),
-            dcc.Graph(id="runs-isoflop", config={"displaylogo": False}),
-            dcc.Graph(id="runs-frontier", config={"displaylogo": False}),
-            dcc.Graph(id="runs-diagnostics", config={"displaylogo": False}),
-        ], style=STYLE["out"]),
-    ], style=STYLE["row"])  # fmt: skip
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dcc.Upload(
+                        id="runs-upload",
+                        children=html.Span("Upload a runs table (runs.csv: N, D, loss, ...)"),
+                        max_size=MAX_UPLOAD_BYTES,
+                        style=STYLE["upload"],
+                    ),
+                    *preset,
+                    html.Label(
+                        [html.Code("--bootstrap"), " resamples for the intervals"], style=STYLE["label"]
+                    ),
+                    dcc.Input(
+                        id="runs-bootstrap",
+                        type="number",
+                        value=200,
+                        min=0,
+                        max=2000,
+                        step=1,
+                        style=STYLE["input"],
+                    ),
+                    html.Div(id="runs-error", style=STYLE["error"]),
+                    html.Button(
+                        "Use this law in the plan",
+                        id="runs-use-law",
+                        disabled=True,
+                        style={"marginTop": "1rem"},
+                    ),
+                    dcc.Store(id="runs-law-name"),
+                ],
+                style=STYLE["form"],
+            ),
+            html.Div(
+                [
+                    html.Div(id="runs-summary"),
+                    html.Div(id="runs-warnings"),
+                    dcc.Graph(id="runs-isoflop", config={"displaylogo": False}),
+                    dcc.Graph(id="runs-frontier", config={"displaylogo": False}),
+                    dcc.Graph(id="runs-diagnostics", config={"displaylogo": False}),
+                ],
+                style=STYLE["out"],
+            ),
+        ],
+        style=STYLE["row"],
+    )
 
 
 def layout(laws: list[str], models: list[str], accelerators: list[str], runs_dir: str | None) -> html.Div:
     """The whole page: a URL, three tabs, and the stores the callbacks share."""
-    return html.Div([
-        dcc.Location(id="url", refresh=False),
-        dcc.Store(id="plan-query"),
-        dcc.Store(id="memory-query"),
-        html.Div(id="url-writer", style={"display": "none"}),
-        html.H2("scaling: plan a training run", style={"margin": "0.6rem 0"}),
-        dcc.Tabs(id="tabs", value="plan", children=[
-            dcc.Tab(label="Plan", value="plan", children=html.Div([plan_form(laws, accelerators), plan_outputs()],
-                                                                  style=STYLE["row"])),
-            dcc.Tab(label="Memory", value="memory", children=html.Div([memory_form(models), memory_outputs()],
-                                                                      style=STYLE["row"])),
-            dcc.Tab(label="Runs and fits", value="runs", children=runs_page(runs_dir)),
-        ]),
-    ], style=STYLE["page"])  # fmt: skip
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dcc.Store(id="plan-query"),
+            dcc.Store(id="memory-query"),
+            html.Div(id="url-writer", style={"display": "none"}),
+            html.H2("scaling: plan a training run", style={"margin": "0.6rem 0"}),
+            dcc.Tabs(
+                id="tabs",
+                value="plan",
+                children=[
+                    dcc.Tab(
+                        label="Plan",
+                        value="plan",
+                        children=html.Div(
+                            [plan_form(laws, accelerators), plan_outputs()], style=STYLE["row"]
+                        ),
+                    ),
+                    dcc.Tab(
+                        label="Memory",
+                        value="memory",
+                        children=html.Div([memory_form(models), memory_outputs()], style=STYLE["row"]),
+                    ),
+                    dcc.Tab(label="Runs and fits", value="runs", children=runs_page(runs_dir)),
+                ],
+            ),
+        ],
+        style=STYLE["page"],
+    )

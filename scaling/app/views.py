@@ -27,13 +27,40 @@ from scaling.render import Table
 
 # The plan view's fields, by the CLI flag each one is (``scaling plan --gpus 256xH100 --days 30``).
 PLAN_FIELDS = (
-    "model", "gpus", "days", "mfu", "flops", "usd", "price", "gpu-hours", "params", "tokens", "target-loss",
-    "law", "unique-tokens", "inference-tokens", "max-params", "seq-len",
-)  # fmt: skip
+    "model",
+    "gpus",
+    "days",
+    "mfu",
+    "flops",
+    "usd",
+    "price",
+    "gpu-hours",
+    "params",
+    "tokens",
+    "target-loss",
+    "law",
+    "unique-tokens",
+    "inference-tokens",
+    "max-params",
+    "seq-len",
+)
 MEMORY_FIELDS = (
-    "model", "mode", "gpus", "precision", "zero", "tp", "pp", "sp", "recompute", "micro-batch", "seq-len",
-    "lora-rank", "quant", "batch", "context",
-)  # fmt: skip
+    "model",
+    "mode",
+    "gpus",
+    "precision",
+    "zero",
+    "tp",
+    "pp",
+    "sp",
+    "recompute",
+    "micro-batch",
+    "seq-len",
+    "lora-rank",
+    "quant",
+    "batch",
+    "context",
+)
 DEFAULT_PLAN = {"gpus": "256xH100", "days": "30", "mfu": "0.4", "law": "chinchilla"}
 DEFAULT_MEMORY = {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "3"}
 MAX_UPLOAD_BYTES = 5_000_000  # a runs table of ~50,000 rows; law files and config.json are a few KB
@@ -197,8 +224,13 @@ def plan_options(fields: dict[str, str], shelf: Shelf) -> dict[str, Any]:
     from scaling import units
 
     # the flags `scaling plan` types on the command line (FLOPS, COUNT, int, float), parsed the same way
-    for key, parse in (("flops", units.parse_flops), ("params", units.parse_count), ("tokens", units.parse_count),
-                       ("seq_len", units.parse_int), ("target_loss", _float)):  # fmt: skip
+    for key, parse in (
+        ("flops", units.parse_flops),
+        ("params", units.parse_count),
+        ("tokens", units.parse_count),
+        ("seq_len", units.parse_int),
+        ("target_loss", _float),
+    ):
         if key in options:
             options[key] = parse(options[key], "--" + key.replace("_", "-"))
     return options
@@ -255,9 +287,16 @@ def best_layouts(plan: Any, top: int = LAYOUTS_SHOWN) -> Any:
     """The layout search (`scaling.layout.search_layouts`) for the plan's model, cluster, batch and MFU."""
     from scaling.layout import search_layouts
 
-    return search_layouts(plan.spec, devices=plan.devices, accelerator=plan.accelerator,
-                          global_batch=max(int(plan.global_batch_tokens // plan.seq_len), 1), seq_len=plan.seq_len,
-                          mfu=plan.mfu, precision=plan.dtype, top=top)  # fmt: skip
+    return search_layouts(
+        plan.spec,
+        devices=plan.devices,
+        accelerator=plan.accelerator,
+        global_batch=max(int(plan.global_batch_tokens // plan.seq_len), 1),
+        seq_len=plan.seq_len,
+        mfu=plan.mfu,
+        precision=plan.dtype,
+        top=top,
+    )
 
 
 def error_field(message: str, fields: dict[str, str]) -> str | None:

@@ -6,8 +6,21 @@ works without an entry; the entry only makes it start faster).
 """
 
 HOMES = {
-    "app": "app", "chart": "charts", "flops": "estimate", "models": "estimate", "gpus": "estimate",
-    "finetune": "finetune", "inference": "inference", "fit": "laws", "optimal": "laws", "loss": "laws",
-    "laws": "laws", "memory": "memory", "next": "next", "plan": "plan", "sweep": "train", "train": "train",
+    "app": "app",
+    "chart": "charts",
+    "flops": "estimate",
+    "models": "estimate",
+    "gpus": "estimate",
+    "finetune": "finetune",
+    "inference": "inference",
+    "fit": "laws",
+    "optimal": "laws",
+    "loss": "laws",
+    "laws": "laws",
+    "memory": "memory",
+    "next": "next",
+    "plan": "plan",
+    "sweep": "train",
+    "train": "train",
     "sample": "train",
-}  # fmt: skip
+}

@@ -369,8 +369,10 @@ def inference(
     curves = inference_curves(model, gpus.accelerator, devices=gpus.devices, workload=workload)
     if not curves:
         raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
-    title = (f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, "
-             f"weights {quant or precision}, KV {kv_dtype or precision}")  # fmt: skip
+    title = (
+        f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, "
+        f"weights {quant or precision}, KV {kv_dtype or precision}"
+    )
     fig = inference_figure(curves, title=title, price=price, latency_s=latency)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
 

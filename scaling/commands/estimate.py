@@ -40,17 +40,36 @@ if TYPE_CHECKING:
 @click.option("--kv-heads", type=INT, help="Raw dimensions: key/value heads (GQA/MQA).")
 @click.option("--d-ff", type=INT, help="Raw dimensions: feed-forward width (default 4 x d-model).")
 @click.option("--vocab", type=INT, help="Raw dimensions: vocabulary size.")
-@click.option("--gated", is_flag=True, default=None,
-              help="Raw dimensions: Llama-style block (SwiGLU FFN with 3 matrices, RMSNorm, RoPE, untied).")  # fmt: skip
+@click.option(
+    "--gated",
+    is_flag=True,
+    default=None,
+    help="Raw dimensions: Llama-style block (SwiGLU FFN with 3 matrices, RMSNorm, RoPE, untied).",
+)
 @click.option(
     "--seq-len", type=INT, help="Sequence length for the attention terms (default: the model's context)."
 )
-@click.option("--convention", type=click.Choice(CONVENTIONS + ("all",)), default="6nd", show_default=True,
-              help="How FLOPs are counted; 'all' shows every convention side by side.")  # fmt: skip
-@click.option("--causal", type=click.Choice(CAUSAL), default="full", show_default=True,
-              help="Count causal attention in full (PaLM/Megatron MFU convention) or halved.")  # fmt: skip
-@click.option("--recompute", type=click.Choice(RECOMPUTE), default="none", show_default=True,
-              help="Activation recomputation, counted in hardware FLOPs (HFU), not model FLOPs (MFU).")  # fmt: skip
+@click.option(
+    "--convention",
+    type=click.Choice(CONVENTIONS + ("all",)),
+    default="6nd",
+    show_default=True,
+    help="How FLOPs are counted; 'all' shows every convention side by side.",
+)
+@click.option(
+    "--causal",
+    type=click.Choice(CAUSAL),
+    default="full",
+    show_default=True,
+    help="Count causal attention in full (PaLM/Megatron MFU convention) or halved.",
+)
+@click.option(
+    "--recompute",
+    type=click.Choice(RECOMPUTE),
+    default="none",
+    show_default=True,
+    help="Activation recomputation, counted in hardware FLOPs (HFU), not model FLOPs (MFU).",
+)
 @click.option("--gpus", type=CLUSTER, help="Cluster, e.g. 64xA100-80GB or 8x8xH100, for time and cost.")
 @click.option(
     "--mfu", type=FRACTION, default=0.4, show_default=True, help="Model FLOPs utilisation, e.g. 0.4 or 40%."
@@ -59,11 +78,36 @@ if TYPE_CHECKING:
 @click.option(
     "--dtype", default="bf16", show_default=True, help="Peak used: fp32, tf32, bf16, fp16, fp8, int8."
 )
-@click.option("--accelerator-file", "accelerator_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Extra accelerators CSV (columns as data/accelerators.csv).")  # fmt: skip
+@click.option(
+    "--accelerator-file",
+    "accelerator_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra accelerators CSV (columns as data/accelerators.csv).",
+)
 @json_option
-def flops(model, tokens, params, layers, d_model, heads, kv_heads, d_ff, vocab, gated, seq_len, convention, causal,
-          recompute, gpus, mfu, price, dtype, accelerator_files, as_json):  # fmt: skip
+def flops(
+    model,
+    tokens,
+    params,
+    layers,
+    d_model,
+    heads,
+    kv_heads,
+    d_ff,
+    vocab,
+    gated,
+    seq_len,
+    convention,
+    causal,
+    recompute,
+    gpus,
+    mfu,
+    price,
+    dtype,
+    accelerator_files,
+    as_json,
+):
     """Training FLOPs, PF-days and, with --gpus, time, GPU-hours and cost.
 
     \b
@@ -78,12 +122,28 @@ def flops(model, tokens, params, layers, d_model, heads, kv_heads, d_ff, vocab, 
     from scaling.estimate import Dimensions, estimate_flops
 
     estimate = estimate_flops(
-        model=model, params=params, tokens=tokens, seq_len=seq_len, convention=convention, causal=causal,
-        recompute=recompute, cluster=gpus, mfu=mfu, price=price, dtype=dtype,
+        model=model,
+        params=params,
+        tokens=tokens,
+        seq_len=seq_len,
+        convention=convention,
+        causal=causal,
+        recompute=recompute,
+        cluster=gpus,
+        mfu=mfu,
+        price=price,
+        dtype=dtype,
         accelerator_files=tuple(accelerator_files),
-        dims=Dimensions(layers=layers, d_model=d_model, heads=heads, kv_heads=kv_heads, d_ff=d_ff, vocab=vocab,
-                        gated=gated),
-    )  # fmt: skip
+        dims=Dimensions(
+            layers=layers,
+            d_model=d_model,
+            heads=heads,
+            kv_heads=kv_heads,
+            d_ff=d_ff,
+            vocab=vocab,
+            gated=gated,
+        ),
+    )
     if as_json:
         echo_json(estimate.to_dict())
     else:
@@ -98,9 +158,12 @@ def _model_lines(estimate: FlopsEstimate) -> list[tuple[str, str]]:
         return [("params", f"{units.format_count(first.params)} (given with --params)")]
     lines = [
         ("model", f"{spec.name}: {spec.describe()}"),
-        ("params", f"{units.format_count(spec.params)} ({spec.params:,}); non-embedding "
-                   f"{units.format_count(spec.params_non_embedding)}"),
-    ]  # fmt: skip
+        (
+            "params",
+            f"{units.format_count(spec.params)} ({spec.params:,}); non-embedding "
+            f"{units.format_count(spec.params_non_embedding)}",
+        ),
+    ]
     if spec.is_moe:
         lines.append(("active params", f"{units.format_count(spec.active_params)} per token (MoE)"))
     return lines
@@ -138,8 +201,12 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
         terms = estimate.exact_terms()
         if terms:
             click.echo("\nexact vs 6ND, training FLOPs per token by term:")
-            click.echo(table([(name, units.format_flops(v), f"{ratio:.3f}") for name, v, ratio in terms],
-                             ["term", "FLOPs/token", "/ 6N"]))  # fmt: skip
+            click.echo(
+                table(
+                    [(name, units.format_flops(v), f"{ratio:.3f}") for name, v, ratio in terms],
+                    ["term", "FLOPs/token", "/ 6N"],
+                )
+            )
     for note in estimate.notes:
         click.echo(f"note: {note}")
 
@@ -151,12 +218,20 @@ def _conventions_table(estimate: FlopsEstimate) -> str:
     rows = []
     for r in estimate.results:
         ratio = estimate.ratio_to_6nd(r)
-        row = [r.convention, units.format_flops(r.flops_per_token), units.format_flops(r.flops), _num(r.pf_days),
-               f"{ratio:.3f}x" if ratio is not None else "-"]  # fmt: skip
+        row = [
+            r.convention,
+            units.format_flops(r.flops_per_token),
+            units.format_flops(r.flops),
+            _num(r.pf_days),
+            f"{ratio:.3f}x" if ratio is not None else "-",
+        ]
         cost = estimate.costs.get(r.convention)
         if cost is not None:
-            row += [_num(cost.days), f"{cost.gpu_hours:,.0f}",
-                    units.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a"]  # fmt: skip
+            row += [
+                _num(cost.days),
+                f"{cost.gpu_hours:,.0f}",
+                units.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a",
+            ]
         rows.append(row)
     return table(rows, headers)
 
@@ -168,9 +243,10 @@ def _num(value: float) -> str:
 
 def _cost_lines(cost, gpus, header_only: bool = False) -> list[tuple[str, str]]:
     price = (
-        f"${cost.price_usd_per_hour:.2f}/device-hour ({cost.price_source})" if cost.price_usd_per_hour is not None
+        f"${cost.price_usd_per_hour:.2f}/device-hour ({cost.price_source})"
+        if cost.price_usd_per_hour is not None
         else "none (give --price for a cost)"
-    )  # fmt: skip
+    )
     lines = [
         ("cluster", f"{gpus.devices} x {cost.accelerator}"),
         ("peak", f"{cost.peak_flops_per_device / 1e12:g} TFLOP/s per device ({cost.dtype}, dense)"),
@@ -202,8 +278,11 @@ def models(filter_text, family, as_json):
     """List the model presets: exact parameter counts, training tokens and sources."""
     from scaling.model import presets
 
-    specs = [s for s in presets() if _matches(filter_text, s.name, *s.aliases)
-             and (not family or s.family.lower() == family.lower())]  # fmt: skip
+    specs = [
+        s
+        for s in presets()
+        if _matches(filter_text, s.name, *s.aliases) and (not family or s.family.lower() == family.lower())
+    ]
     if as_json:
         echo_json([s.to_dict() for s in specs])
         return
@@ -212,18 +291,29 @@ def models(filter_text, family, as_json):
             f"no model preset matches {filter_text or family!r} (try 'scaling models' for all)"
         )
     rows = [
-        (s.name, s.arch, f"{s.params:,}", units.format_count(s.params),
-         units.format_count(s.active_params) if s.is_moe else "-",
-         units.format_count(s.training_tokens) if s.training_tokens else "-", s.source[:60])
+        (
+            s.name,
+            s.arch,
+            f"{s.params:,}",
+            units.format_count(s.params),
+            units.format_count(s.active_params) if s.is_moe else "-",
+            units.format_count(s.training_tokens) if s.training_tokens else "-",
+            s.source[:60],
+        )
         for s in specs
-    ]  # fmt: skip
+    ]
     click.echo(table(rows, ["name", "arch", "params (exact)", "", "active", "tokens", "source"]))
 
 
 @click.command("gpus")
 @click.argument("filter_text", metavar="[FILTER]", required=False)
-@click.option("--accelerator-file", "accelerator_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Extra accelerators CSV (columns as data/accelerators.csv).")  # fmt: skip
+@click.option(
+    "--accelerator-file",
+    "accelerator_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra accelerators CSV (columns as data/accelerators.csv).",
+)
 @json_option
 def gpus(filter_text, accelerator_files, as_json):
     """List the accelerators: dense peak TFLOP/s per dtype, memory, bandwidths, links and price."""
@@ -241,14 +331,39 @@ def gpus(filter_text, accelerator_files, as_json):
         return f"{value / 1e12:g}" if value else "-"
 
     rows = [
-        (a.name, peak(a, "bf16"), peak(a, "fp16"), peak(a, "fp8"), peak(a, "fp32"), f"{a.memory_gib:g}",
-         f"{a.bandwidth_bytes_per_s / 1e9:g}" if a.bandwidth_bytes_per_s == a.bandwidth_bytes_per_s else "-",
-         f"{a.intra_node_link} {a.intra_node_bytes_per_s / 1e9:g}", f"{a.inter_node_bytes_per_s / 1e9:g}",
-         f"${a.price_usd_per_hour:.2f}" if a.price_usd_per_hour is not None else "-")
+        (
+            a.name,
+            peak(a, "bf16"),
+            peak(a, "fp16"),
+            peak(a, "fp8"),
+            peak(a, "fp32"),
+            f"{a.memory_gib:g}",
+            f"{a.bandwidth_bytes_per_s / 1e9:g}"
+            if a.bandwidth_bytes_per_s == a.bandwidth_bytes_per_s
+            else "-",
+            f"{a.intra_node_link} {a.intra_node_bytes_per_s / 1e9:g}",
+            f"{a.inter_node_bytes_per_s / 1e9:g}",
+            f"${a.price_usd_per_hour:.2f}" if a.price_usd_per_hour is not None else "-",
+        )
         for a in accs
-    ]  # fmt: skip
-    click.echo(table(rows, ["name", "bf16 TF", "fp16 TF", "fp8 TF", "fp32 TF", "mem GiB", "mem GB/s",
-                            "node link GB/s", "network GB/s", "$/h"]))  # fmt: skip
+    ]
+    click.echo(
+        table(
+            rows,
+            [
+                "name",
+                "bf16 TF",
+                "fp16 TF",
+                "fp8 TF",
+                "fp32 TF",
+                "mem GiB",
+                "mem GB/s",
+                "node link GB/s",
+                "network GB/s",
+                "$/h",
+            ],
+        )
+    )
     click.echo(
         "dense (no sparsity) peaks; link and network bandwidths per device, one direction; "
         "add your own with $SCALING_ACCELERATORS or --accelerator-file"

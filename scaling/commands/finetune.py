@@ -99,8 +99,30 @@ from scaling.errors import ScalingError
     help="Share of general data mixed in with --continued (default 0.05).",
 )
 @json_option
-def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, price, epochs, seq_len, global_batch,
-             precision, optimizer, convention, dequant_factor, recompute, continued, days, unique_tokens, replay, as_json):  # fmt: skip
+def finetune(
+    model,
+    tokens,
+    full,
+    lora_rank,
+    lora_targets,
+    quant,
+    gpus,
+    mfu,
+    price,
+    epochs,
+    seq_len,
+    global_batch,
+    precision,
+    optimizer,
+    convention,
+    dequant_factor,
+    recompute,
+    continued,
+    days,
+    unique_tokens,
+    replay,
+    as_json,
+):
     """FLOPs by term, memory per device, the layout that fits, time, device-hours and cost of a fine-tune.
 
     \b
@@ -123,8 +145,16 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as 8xH100 or 1xA100-80GB")
     if full and (lora_rank is not None or quant is not None):
         raise ScalingError("--full trains every weight: drop --lora-rank/--quant, or drop --full for LoRA")
-    common = dict(accelerator=gpus.accelerator, devices=gpus.devices, seq_len=seq_len, global_batch=global_batch,
-                  mfu=mfu, price_usd_per_hour=price, precision=precision, optimizer=optimizer)  # fmt: skip
+    common = dict(
+        accelerator=gpus.accelerator,
+        devices=gpus.devices,
+        seq_len=seq_len,
+        global_batch=global_batch,
+        mfu=mfu,
+        price_usd_per_hour=price,
+        precision=precision,
+        optimizer=optimizer,
+    )
     if continued:
         if unique_tokens is None:
             raise ScalingError("--continued needs --unique-tokens, the domain data (e.g. 50B)")
@@ -133,9 +163,14 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
                 "--continued trains every weight (continued pretraining): drop --lora-rank/--quant"
             )
         result = plan_continued_pretraining(
-            model, unique_tokens=unique_tokens, tokens=tokens, epochs=epochs, seconds=days,
-            replay_fraction=DEFAULT_REPLAY_FRACTION if replay is None else replay, **common,
-        )  # fmt: skip
+            model,
+            unique_tokens=unique_tokens,
+            tokens=tokens,
+            epochs=epochs,
+            seconds=days,
+            replay_fraction=DEFAULT_REPLAY_FRACTION if replay is None else replay,
+            **common,
+        )
         if as_json:
             echo_json(result.to_dict())
             return
@@ -148,10 +183,17 @@ def finetune(model, tokens, full, lora_rank, lora_targets, quant, gpus, mfu, pri
     if tokens is None:
         raise ScalingError("give --tokens, the size of the fine-tuning data (e.g. 100M)")
     plan = plan_finetune(
-        model, tokens=tokens, lora_rank=lora_rank, lora_targets=lora_targets, quant=quant,
-        epochs=1.0 if epochs is None else epochs, convention=convention, recompute=recompute, **common,
+        model,
+        tokens=tokens,
+        lora_rank=lora_rank,
+        lora_targets=lora_targets,
+        quant=quant,
+        epochs=1.0 if epochs is None else epochs,
+        convention=convention,
+        recompute=recompute,
+        **common,
         **({} if dequant_factor is None else {"quant_time_factor": dequant_factor}),
-    )  # fmt: skip
+    )
     if as_json:
         echo_json(plan.to_dict())
         return

@@ -78,8 +78,24 @@ def _render(tables) -> str:
     "--link-bandwidth", type=BYTES, default=None, help="Intra-node link per device, bytes/s (e.g. 450GB)."
 )
 @json_option
-def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, quant, kv_dtype, price, latency,
-              min_tokens_per_s, mfu, mbu, link_bandwidth, as_json):  # fmt: skip
+def inference(
+    model,
+    gpus,
+    tp,
+    batch,
+    prompt_tokens,
+    output_tokens,
+    precision,
+    quant,
+    kv_dtype,
+    price,
+    latency,
+    min_tokens_per_s,
+    mfu,
+    mbu,
+    link_bandwidth,
+    as_json,
+):
     """Latency, throughput and $ per million tokens of serving MODEL: a roofline per phase.
 
     Prefill is compute-bound (time to first token); each decode step reads the weights and the KV cache, so
@@ -102,15 +118,31 @@ def inference(model, gpus, tp, batch, prompt_tokens, output_tokens, precision, q
         workload = ServingWorkload(
             prompt_tokens, output_tokens, precision, quant, kv_dtype, latency, min_tokens_per_s
         )
-        search = cheapest_serving(model, gpus.accelerator, devices=gpus.devices, workload=workload, tp=tp,
-                                  price_usd_per_hour=price, assumptions=assumptions)  # fmt: skip
+        search = cheapest_serving(
+            model,
+            gpus.accelerator,
+            devices=gpus.devices,
+            workload=workload,
+            tp=tp,
+            price_usd_per_hour=price,
+            assumptions=assumptions,
+        )
         result, payload = search, search.to_dict()
     else:
         result = estimate_serving(
-            model, gpus.accelerator, devices=gpus.devices, tp=tp, batch=1 if batch is None else batch,
-            prompt_tokens=prompt_tokens, output_tokens=output_tokens, precision=precision, quant=quant,
-            kv_dtype=kv_dtype, price_usd_per_hour=price, assumptions=assumptions,
-        )  # fmt: skip
+            model,
+            gpus.accelerator,
+            devices=gpus.devices,
+            tp=tp,
+            batch=1 if batch is None else batch,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            precision=precision,
+            quant=quant,
+            kv_dtype=kv_dtype,
+            price_usd_per_hour=price,
+            assumptions=assumptions,
+        )
         payload = result.to_dict()
     if as_json:
         echo_json(payload)

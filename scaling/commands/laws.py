@@ -171,8 +171,14 @@ def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, 
         output = output_path(output, force=force, suffixes=(".json",), inputs=inputs)
         if approach not in ("3", "all"):
             raise ScalingError(f"-o saves the Approach 3 law: use --approach 3 or all (got {approach})")
-    report = fit_runs(runs, approach=approach, bootstrap=bootstrap, seed=seed, holdout_largest=holdout_largest,
-                      holdout_from=holdout_from)  # fmt: skip
+    report = fit_runs(
+        runs,
+        approach=approach,
+        bootstrap=bootstrap,
+        seed=seed,
+        holdout_largest=holdout_largest,
+        holdout_from=holdout_from,
+    )
     if output and report.approach3 is not None:
         save_law(report.approach3, output)
     if as_json:

@@ -113,9 +113,38 @@ from scaling.units import GB, GIB, format_count
 )
 @click.option("--top", default=10, show_default=True, type=int, help="Layouts to print with --search.")
 @json_option
-def memory(model, params, mode, precision, optimizer, convention, gpus, tp, pp, ep, sp, zero, offload, recompute,
-           flash_attention, micro_batch, seq_len, global_batch, interleave, lora_rank, lora_targets, quant, batch,
-           context, kv_dtype, overhead_bytes, search, mfu, top, as_json):  # fmt: skip
+def memory(
+    model,
+    params,
+    mode,
+    precision,
+    optimizer,
+    convention,
+    gpus,
+    tp,
+    pp,
+    ep,
+    sp,
+    zero,
+    offload,
+    recompute,
+    flash_attention,
+    micro_batch,
+    seq_len,
+    global_batch,
+    interleave,
+    lora_rank,
+    lora_targets,
+    quant,
+    batch,
+    context,
+    kv_dtype,
+    overhead_bytes,
+    search,
+    mfu,
+    top,
+    as_json,
+):
     """Memory per device: every term with its bytes/param rule and source, and whether it fits.
 
     \b
@@ -135,16 +164,52 @@ def memory(model, params, mode, precision, optimizer, convention, gpus, tp, pp, 
     accelerator = gpus.accelerator if gpus else None
     per_node = (gpus.devices // gpus.nodes) if gpus and gpus.nodes else None
     if search:
-        _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len, mfu, precision, optimizer,
-                flash_attention, overhead_bytes, top, as_json)  # fmt: skip
+        _search(
+            target,
+            gpus,
+            devices,
+            accelerator,
+            per_node,
+            global_batch,
+            seq_len,
+            mfu,
+            precision,
+            optimizer,
+            flash_attention,
+            overhead_bytes,
+            top,
+            as_json,
+        )
         return
     result = estimate_memory(
-        target, mode=mode, precision=precision, optimizer=optimizer, convention=convention, devices=devices,
-        accelerator=accelerator, devices_per_node=per_node, tp=tp, pp=pp, ep=ep, sp=sp, zero=zero, offload=offload,
-        recompute=recompute, flash_attention=flash_attention, micro_batch=micro_batch, seq_len=seq_len,
-        global_batch=global_batch, interleave=interleave, lora_rank=lora_rank, lora_targets=lora_targets,
-        quant=quant, batch=batch, context=context, kv_dtype=kv_dtype, overhead_bytes=overhead_bytes,
-    )  # fmt: skip
+        target,
+        mode=mode,
+        precision=precision,
+        optimizer=optimizer,
+        convention=convention,
+        devices=devices,
+        accelerator=accelerator,
+        devices_per_node=per_node,
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        sp=sp,
+        zero=zero,
+        offload=offload,
+        recompute=recompute,
+        flash_attention=flash_attention,
+        micro_batch=micro_batch,
+        seq_len=seq_len,
+        global_batch=global_batch,
+        interleave=interleave,
+        lora_rank=lora_rank,
+        lora_targets=lora_targets,
+        quant=quant,
+        batch=batch,
+        context=context,
+        kv_dtype=kv_dtype,
+        overhead_bytes=overhead_bytes,
+    )
     if as_json:
         echo_json(result.to_dict())
         return
@@ -197,8 +262,22 @@ def _render(result) -> None:
         )
 
 
-def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len, mfu, precision, optimizer,
-            flash_attention, overhead_bytes, top, as_json) -> None:  # fmt: skip
+def _search(
+    target,
+    gpus,
+    devices,
+    accelerator,
+    per_node,
+    global_batch,
+    seq_len,
+    mfu,
+    precision,
+    optimizer,
+    flash_attention,
+    overhead_bytes,
+    top,
+    as_json,
+) -> None:
     from scaling.layout import search_layouts
 
     if accelerator is None:
@@ -214,10 +293,19 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
         global_batch = default.sequences
         note = f"--global-batch not given: {global_batch} sequences of {default.seq_len} tokens, {default.reason}"
     df = search_layouts(
-        target, devices=devices, accelerator=accelerator, global_batch=global_batch, seq_len=seq_len, mfu=mfu,
-        precision=precision, optimizer=optimizer, devices_per_node=per_node or 8, flash_attention=flash_attention,
-        overhead_bytes=overhead_bytes, top=top,
-    )  # fmt: skip
+        target,
+        devices=devices,
+        accelerator=accelerator,
+        global_batch=global_batch,
+        seq_len=seq_len,
+        mfu=mfu,
+        precision=precision,
+        optimizer=optimizer,
+        devices_per_node=per_node or 8,
+        flash_attention=flash_attention,
+        overhead_bytes=overhead_bytes,
+        top=top,
+    )
     attrs = df.attrs
     if note:
         click.echo(f"note: {note}", err=True)
@@ -230,8 +318,10 @@ def _search(target, gpus, devices, accelerator, per_node, global_batch, seq_len,
         f"{attrs['fit']} fit"
     )
     if attrs["valid"] == 0:
-        warn(f"no valid layout: the global batch of {attrs['global_batch']} sequences must be divisible by "
-             "DP x micro-batch and TP x PP must divide the devices; give --global-batch")  # fmt: skip
+        warn(
+            f"no valid layout: the global batch of {attrs['global_batch']} sequences must be divisible by "
+            "DP x micro-batch and TP x PP must divide the devices; give --global-batch"
+        )
         return
     if df.empty:
         warn("no layout fits; try more devices, a smaller micro-batch or sequence, or offload")

@@ -49,8 +49,15 @@ def next_command(runs, budget_flops, max_runs, target, quantity, bootstrap, seed
     path = output_path(output, force=force, suffixes=(".csv",), inputs=[runs]) if output else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        design = next_runs(runs, budget_flops=budget_flops, max_runs=max_runs, target_flops=target,
-                           quantity=quantity, bootstrap=bootstrap, seed=seed)  # fmt: skip
+        design = next_runs(
+            runs,
+            budget_flops=budget_flops,
+            max_runs=max_runs,
+            target_flops=target,
+            quantity=quantity,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
     for message in dict.fromkeys(str(w.message) for w in caught):
         warn(message)
     if path is not None:
@@ -74,10 +81,16 @@ def _render(design, path) -> None:
         f"  spend: {design.spend_flops:.3g} of {design.budget_flops:.3g} FLOPs ({design.cost_convention})"
     )
     rows = [
-        (i + 1, f"{r.N:.4g}", f"{r.D:.4g}", f"{r.budget:.3g}",
-         f"d{r.extra['d_model']}l{r.extra['n_layer']}" if "d_model" in r.extra else "", r.reason)
+        (
+            i + 1,
+            f"{r.N:.4g}",
+            f"{r.D:.4g}",
+            f"{r.budget:.3g}",
+            f"d{r.extra['d_model']}l{r.extra['n_layer']}" if "d_model" in r.extra else "",
+            r.reason,
+        )
         for i, r in enumerate(design.runs)
-    ]  # fmt: skip
+    ]
     click.echo(table(rows, ["#", "N", "D", "budget", "shape", "why"]))
     for note in design.notes:
         click.echo(f"note: {note}")

@@ -38,8 +38,12 @@ HTML_SUFFIXES = (".html", ".htm")
     "--serve-on",
     help="Serving deployment (8xH100): price training + serving the --inference-tokens per size.",
 )
-@click.option("--from", "from_model", help="Continued pretraining of this model (preset or config.json) on --unique-tokens "
-              "of domain data, as 'scaling finetune MODEL --continued'.")  # fmt: skip
+@click.option(
+    "--from",
+    "from_model",
+    help="Continued pretraining of this model (preset or config.json) on --unique-tokens "
+    "of domain data, as 'scaling finetune MODEL --continued'.",
+)
 @click.option("--max-params", help="Largest model you can use (e.g. to serve on one device); never exceeded.")
 @click.option("--seq-len", "--context", "seq_len", type=int, help="Training context length (default 4096).")
 @click.option("--vocab", type=int, help="Vocabulary size (default 32000).")
@@ -64,8 +68,13 @@ HTML_SUFFIXES = (".html", ".htm")
     type=click.Choice(["llama", "gpt"]),
     help="Shape rules for the architecture.",
 )
-@click.option("--flash/--no-flash", "flash_attention", default=True, show_default=True,
-              help="FlashAttention (no stored s^2 attention scores) in memory and layout, or standard attention.")  # fmt: skip
+@click.option(
+    "--flash/--no-flash",
+    "flash_attention",
+    default=True,
+    show_default=True,
+    help="FlashAttention (no stored s^2 attention scores) in memory and layout, or standard attention.",
+)
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the plan as Markdown.")
 @click.option(
     "--html",
@@ -82,9 +91,37 @@ HTML_SUFFIXES = (".html", ".htm")
 )
 @json_option
 @click.pass_context
-def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique_tokens, inference_tokens, serve_on,
-         from_model, max_params, seq_len, vocab, params, tokens, target_loss, dtype, global_batch_tokens, shape_style,
-         flash_attention, as_markdown, html_path, force, accelerator_file, as_json):  # fmt: skip
+def plan(
+    ctx,
+    model,
+    budget,
+    gpus,
+    days,
+    mfu,
+    usd,
+    price,
+    gpu_hours,
+    law,
+    unique_tokens,
+    inference_tokens,
+    serve_on,
+    from_model,
+    max_params,
+    seq_len,
+    vocab,
+    params,
+    tokens,
+    target_loss,
+    dtype,
+    global_batch_tokens,
+    shape_style,
+    flash_attention,
+    as_markdown,
+    html_path,
+    force,
+    accelerator_file,
+    as_json,
+):
     """Plan a training run from a budget: compute, a cluster and a deadline, dollars, or device-hours.
 
     MODEL (optional) fixes the model instead of choosing one: a preset (see 'scaling models') or a Hugging
@@ -108,8 +145,16 @@ def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique
     from scaling.plan import make_plan, plan_markdown, plan_text
 
     if from_model is not None:
-        others = {"MODEL": model, "--flops": budget, "--usd": usd, "--gpu-hours": gpu_hours,
-                  "--params": params, "--target-loss": target_loss, "--serve-on": serve_on, "--html": html_path}  # fmt: skip
+        others = {
+            "MODEL": model,
+            "--flops": budget,
+            "--usd": usd,
+            "--gpu-hours": gpu_hours,
+            "--params": params,
+            "--target-loss": target_loss,
+            "--serve-on": serve_on,
+            "--html": html_path,
+        }
         given = [flag for flag, value in others.items() if value is not None]
         if given:
             raise ScalingError(
@@ -123,22 +168,46 @@ def plan(ctx, model, budget, gpus, days, mfu, usd, price, gpu_hours, law, unique
         from scaling.plan.request import DEFAULT_MFU
 
         ctx.invoke(
-            finetune, model=from_model, continued=True, unique_tokens=units.parse_count(unique_tokens, "--unique-tokens"),
-            gpus=units.parse_cluster(gpus, "--gpus"), tokens=tokens, seq_len=seq_len,
+            finetune,
+            model=from_model,
+            continued=True,
+            unique_tokens=units.parse_count(unique_tokens, "--unique-tokens"),
+            gpus=units.parse_cluster(gpus, "--gpus"),
+            tokens=tokens,
+            seq_len=seq_len,
             days=units.parse_duration(days, "--days") if days is not None else None,
             mfu=units.parse_fraction(mfu, "--mfu") if mfu is not None else DEFAULT_MFU,
-            price=units.parse_money(price, "--price") if price is not None else None, as_json=as_json,
-        )  # fmt: skip
+            price=units.parse_money(price, "--price") if price is not None else None,
+            as_json=as_json,
+        )
         return
 
     target = output_path(html_path, force=force, suffixes=HTML_SUFFIXES) if html_path else None
     result = make_plan(
-        flops=budget, gpus=gpus, days=days, mfu=mfu, usd=usd, price=price, gpu_hours=gpu_hours, law=law,
-        unique_tokens=unique_tokens, inference_tokens=inference_tokens, max_params=max_params, seq_len=seq_len,
-        vocab=vocab, params=params, tokens=tokens, model=model, target_loss=target_loss, dtype=dtype,
-        global_batch_tokens=global_batch_tokens, shape_style=shape_style, accelerator_files=tuple(accelerator_file),
-        serve_on=serve_on, flash_attention=flash_attention,
-    )  # fmt: skip
+        flops=budget,
+        gpus=gpus,
+        days=days,
+        mfu=mfu,
+        usd=usd,
+        price=price,
+        gpu_hours=gpu_hours,
+        law=law,
+        unique_tokens=unique_tokens,
+        inference_tokens=inference_tokens,
+        max_params=max_params,
+        seq_len=seq_len,
+        vocab=vocab,
+        params=params,
+        tokens=tokens,
+        model=model,
+        target_loss=target_loss,
+        dtype=dtype,
+        global_batch_tokens=global_batch_tokens,
+        shape_style=shape_style,
+        accelerator_files=tuple(accelerator_file),
+        serve_on=serve_on,
+        flash_attention=flash_attention,
+    )
     if target is not None:
         from scaling.charts import zone_figure
         from scaling.report import write_plan_report

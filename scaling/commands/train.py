@@ -97,8 +97,23 @@ precision_option = click.option(
 @precision_option
 @click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
 @json_option
-def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_new, design, device, precision,
-          dry_run, as_json):  # fmt: skip
+def sweep(
+    preset,
+    budgets,
+    sizes,
+    data,
+    out,
+    workers,
+    backend,
+    seed,
+    lr,
+    force_new,
+    design,
+    device,
+    precision,
+    dry_run,
+    as_json,
+):
     """Run an IsoFLOP sweep of tiny GPT models; results go to OUT/runs.csv for `scaling fit`.
 
     \b
@@ -116,8 +131,17 @@ def sweep(preset, budgets, sizes, data, out, workers, backend, seed, lr, force_n
     if device != "cpu":
         torch_device(device)  # no GPU: refused before the folder (and its lock) is created
 
-    arguments = dict(preset=preset, budgets=_budgets(budgets), sizes=sizes, data=data, seed=seed, lr=lr,
-                     device=device, precision=precision, force_new=force_new)  # fmt: skip
+    arguments = dict(
+        preset=preset,
+        budgets=_budgets(budgets),
+        sizes=sizes,
+        data=data,
+        seed=seed,
+        lr=lr,
+        device=device,
+        precision=precision,
+        force_new=force_new,
+    )
     if design:
         arguments = {**arguments, "budgets": None, **design_recipe(out), "design": read_design(design)}
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
@@ -138,19 +162,26 @@ def _show_throughput(rows, recipe) -> None:
     t = throughput(rows, recipe)
     if not t["runs"]:
         return
-    line = (f"throughput: {t['flops_per_s_min'] / 1e9:.3g}-{t['flops_per_s_max'] / 1e9:.3g} GFLOP/s per worker "
-            f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, {t['precision']} on {t['device']})")  # fmt: skip
+    line = (
+        f"throughput: {t['flops_per_s_min'] / 1e9:.3g}-{t['flops_per_s_max'] / 1e9:.3g} GFLOP/s per worker "
+        f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, {t['precision']} on {t['device']})"
+    )
     if t["peak_flops_per_s"]:
-        line += (f": {t['flops_per_s_median'] / t['peak_flops_per_s']:.1%} of the {t['accelerator']}'s "
-                 f"{t['peak_flops_per_s'] / 1e12:.0f} TFLOP/s dense {t['precision']} peak")  # fmt: skip
+        line += (
+            f": {t['flops_per_s_median'] / t['peak_flops_per_s']:.1%} of the {t['accelerator']}'s "
+            f"{t['peak_flops_per_s'] / 1e12:.0f} TFLOP/s dense {t['precision']} peak"
+        )
     elif t["device"] == "cpu":
         line += "; python bench/bench_train.py sets it against this CPU's measured matmul peak"
     click.echo(line)
 
 
 def _say_corpus(plan) -> None:
-    click.echo(f"corpus: {plan.corpus['corpus']} ({plan.corpus['corpus_tokens'] / 1e6:.1f}M tokens, "
-               f"sha256 {plan.corpus['corpus_sha256'][:12]}), tokenizer {plan.corpus['tokenizer']}", err=True)  # fmt: skip
+    click.echo(
+        f"corpus: {plan.corpus['corpus']} ({plan.corpus['corpus_tokens'] / 1e6:.1f}M tokens, "
+        f"sha256 {plan.corpus['corpus_sha256'][:12]}), tokenizer {plan.corpus['tokenizer']}",
+        err=True,
+    )
 
 
 def _show_design(plan, as_json: bool) -> None:
@@ -206,9 +237,20 @@ def train_one(
     from scaling.train.folder import add_row, locked
     from scaling.train.run import RunConfig, resolve_precision, train_run, write_curve
 
-    config = RunConfig(d_model=d_model, n_layer=n_layer, n_head=n_head, budget=budget, tokens=tokens,
-                       seq_len=seq_len, batch=batch, lr=lr, seed=seed, data=data, device=device,
-                       precision=resolve_precision(precision, device))  # fmt: skip
+    config = RunConfig(
+        d_model=d_model,
+        n_layer=n_layer,
+        n_head=n_head,
+        budget=budget,
+        tokens=tokens,
+        seq_len=seq_len,
+        batch=batch,
+        lr=lr,
+        seed=seed,
+        data=data,
+        device=device,
+        precision=resolve_precision(precision, device),
+    )
     with locked(Path(out)):  # one writer of the folder at a time, checked before training
         record = train_run(config, out_dir=out)
         write_curve(record, out)
@@ -217,8 +259,10 @@ def train_one(
         echo_json(record.row)
         return
     r = record.row
-    click.echo(f"{r['run_id']}: {r['status']}, loss {r['loss']:.4f} nats/token, N {r['N']:,}, D {r['D']:,}, "
-               f"C {r['C']:.3g} FLOPs, {r['tokens_per_s']:,.0f} tokens/s, {r['flops_per_s'] / 1e9:.1f} GFLOP/s")  # fmt: skip
+    click.echo(
+        f"{r['run_id']}: {r['status']}, loss {r['loss']:.4f} nats/token, N {r['N']:,}, D {r['D']:,}, "
+        f"C {r['C']:.3g} FLOPs, {r['tokens_per_s']:,.0f} tokens/s, {r['flops_per_s'] / 1e9:.1f} GFLOP/s"
+    )
 
 
 @click.command()
@@ -244,8 +288,16 @@ def sample(
     _need_torch()
     from scaling.train.sample import COMPARISON, Decoding, find_checkpoint, generate, load_model
 
-    settings = [Decoding(greedy=greedy, temperature=temperature, top_k=None if top_k == 0 else top_k,
-                         top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)]  # fmt: skip
+    settings = [
+        Decoding(
+            greedy=greedy,
+            temperature=temperature,
+            top_k=None if top_k == 0 else top_k,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+        )
+    ]
     if compare:
         from dataclasses import replace
 
@@ -253,8 +305,14 @@ def sample(
     model, row = load_model(find_checkpoint(run_dir, run_id))
     outputs = [(d.describe(), generate(model, prompt, d)) for d in settings]
     if as_json:
-        echo_json({"run_id": row["run_id"], "loss": row["loss"], "prompt": prompt,
-                   "samples": [{"decoding": name, "text": text} for name, text in outputs]})  # fmt: skip
+        echo_json(
+            {
+                "run_id": row["run_id"],
+                "loss": row["loss"],
+                "prompt": prompt,
+                "samples": [{"decoding": name, "text": text} for name, text in outputs],
+            }
+        )
         return
     click.echo(f"# {row['run_id']} (val loss {row['loss']:.3f} nats/byte)", err=True)
     for name, text in outputs:

@@ -92,6 +92,11 @@ def holdout_check(runs, k: int = 1, *, from_flops: float | None = None, **fit_op
         sorted(float(np.exp(np.mean(np.log(frame["C"][labels == g])))) for g in np.unique(labels[held]))
     )
     return HoldoutResult(
-        law, held_flops, test, float(np.mean(np.abs(test["error"]))), float(np.max(np.abs(test["rel_error"]))),
-        coverage, float(np.mean(np.abs(test["rel_error"]))),
-    )  # fmt: skip
+        law,
+        held_flops,
+        test,
+        float(np.mean(np.abs(test["error"]))),
+        float(np.max(np.abs(test["rel_error"]))),
+        coverage,
+        float(np.mean(np.abs(test["rel_error"]))),
+    )

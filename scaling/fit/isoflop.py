@@ -180,5 +180,12 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
         warnings.append("only two usable budgets: the exponents have no check")
     for message in warnings:
         warn(message)
-    return IsoFlopFit(tuple(budgets), float(a), float(b_exp), float(np.exp(log_k)), float(np.exp(log_kd)),
-                      tuple(warnings), slope_se(logC, logN))  # fmt: skip
+    return IsoFlopFit(
+        tuple(budgets),
+        float(a),
+        float(b_exp),
+        float(np.exp(log_k)),
+        float(np.exp(log_kd)),
+        tuple(warnings),
+        slope_se(logC, logN),
+    )

@@ -206,9 +206,17 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
     for column, what in (("N", "model sizes"), ("D", "token counts")):
         if frame[column].nunique() < 3:
             out.append(f"only {frame[column].nunique()} distinct {what}: the {column} term is not identified")
-    on_bound = [name for name, value, (lo, hi) in (("alpha", alpha, EXPONENT_BOUNDS), ("beta", beta, EXPONENT_BOUNDS),
-                ("log A", a_log, LOG_BOUNDS), ("log B", b_log, LOG_BOUNDS), ("log E", e_log, LOG_BOUNDS))
-                if value <= lo + 1e-6 or value >= hi - 1e-6]  # fmt: skip
+    on_bound = [
+        name
+        for name, value, (lo, hi) in (
+            ("alpha", alpha, EXPONENT_BOUNDS),
+            ("beta", beta, EXPONENT_BOUNDS),
+            ("log A", a_log, LOG_BOUNDS),
+            ("log B", b_log, LOG_BOUNDS),
+            ("log E", e_log, LOG_BOUNDS),
+        )
+        if value <= lo + 1e-6 or value >= hi - 1e-6
+    ]
     if on_bound:
         out.append(f"{', '.join(on_bound)} sit(s) on the search bound: the data do not pin the optimum")
     for label, value in (("alpha", alpha), ("beta", beta)):
@@ -229,8 +237,11 @@ def check_determined(
     N and D) a term that changes the predicted loss by less than a millionth across the runs (alpha at its bound
     with A underflowing, or a single token count). The loss then does not fall with N or with D over these runs,
     and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
-    bad = {k: f"{k} = {v:.3g}" for k, v in dict(A=A, B=B, alpha=alpha, beta=beta).items()
-           if not (math.isfinite(v) and v > 1e-300)}  # fmt: skip
+    bad = {
+        k: f"{k} = {v:.3g}"
+        for k, v in dict(A=A, B=B, alpha=alpha, beta=beta).items()
+        if not (math.isfinite(v) and v > 1e-300)
+    }
     if not bad and N is not None and D is not None:
         with np.errstate(over="ignore", under="ignore"):
             size, data = A * np.asarray(N, float) ** -alpha, B * np.asarray(D, float) ** -beta
@@ -274,8 +285,9 @@ def fit_parametric(
     starts = hoffmann_grid() if isinstance(grid, str) and grid == "hoffmann" else np.asarray(grid, float)
     if starts.ndim != 2 or starts.shape[1] != 5:
         raise ScalingError("grid must be 'hoffmann' or an (S, 5) array of (a, b, e, alpha, beta) starts")
-    search = search_starts(starts, logN, logD, logL, delta, screen_iters=screen_iters, screen=screen,
-                           polish=polish, seed=seed)  # fmt: skip
+    search = search_starts(
+        starts, logN, logD, logL, delta, screen_iters=screen_iters, screen=screen, polish=polish, seed=seed
+    )
     fit_warnings = fit_diagnostics(frame, search)
     replicates, n_failed = None, 0
     if bootstrap:
@@ -292,13 +304,29 @@ def fit_parametric(
     check_determined(A, B, alpha, beta, np.exp(logN), np.exp(logD))
     compute = six_nd(np.exp(logN), np.exp(logD))  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
-        name=name, source=f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {len(frame)} runs",
-        convention="C = 6ND; N and D as given in the runs table", form="L = E + A/N^alpha + B/D^beta",
-        E=E, A=A, B=B, alpha=alpha, beta=beta, replicates=replicates, interval_level=level,
-        fit_flops_range=(float(compute.min()), float(compute.max())), warnings=tuple(fit_warnings),
-        objective=search.objective, n_starts=search.n_starts, n_starts_at_best=search.n_starts_at_best,
-        n_starts_screened_out=search.n_starts_screened_out, n_screen_runs=search.n_screen_runs,
-        converged=search.converged, n_runs=len(frame), delta=delta,
-        n_bootstrap=0 if replicates is None else len(replicates), n_bootstrap_failed=n_failed,
-        fit_warnings=tuple(fit_warnings), **loss_metadata(frame),
-    )  # fmt: skip
+        name=name,
+        source=f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {len(frame)} runs",
+        convention="C = 6ND; N and D as given in the runs table",
+        form="L = E + A/N^alpha + B/D^beta",
+        E=E,
+        A=A,
+        B=B,
+        alpha=alpha,
+        beta=beta,
+        replicates=replicates,
+        interval_level=level,
+        fit_flops_range=(float(compute.min()), float(compute.max())),
+        warnings=tuple(fit_warnings),
+        objective=search.objective,
+        n_starts=search.n_starts,
+        n_starts_at_best=search.n_starts_at_best,
+        n_starts_screened_out=search.n_starts_screened_out,
+        n_screen_runs=search.n_screen_runs,
+        converged=search.converged,
+        n_runs=len(frame),
+        delta=delta,
+        n_bootstrap=0 if replicates is None else len(replicates),
+        n_bootstrap_failed=n_failed,
+        fit_warnings=tuple(fit_warnings),
+        **loss_metadata(frame),
+    )

@@ -94,13 +94,17 @@ def approaches_disagree(a2: IsoFlopFit, a3: FittedLaw) -> str | None:
     if lo2 is None and lo3 is None:
         if abs(a2.a - a3.a) <= A_TOLERANCE:
             return None
-        return (f"Approaches 2 and 3 disagree: a = {a2_text} vs {a3_text}, more than {A_TOLERANCE} apart (no "
-                "intervals to compare: bootstrap Approach 3, or give Approach 2 three or more budgets)")  # fmt: skip
+        return (
+            f"Approaches 2 and 3 disagree: a = {a2_text} vs {a3_text}, more than {A_TOLERANCE} apart (no "
+            "intervals to compare: bootstrap Approach 3, or give Approach 2 three or more budgets)"
+        )
     lo2, hi2 = (a2.a, a2.a) if lo2 is None else (lo2, hi2)
     lo3, hi3 = (a3.a, a3.a) if lo3 is None else (lo3, hi3)
     if hi2 < lo3 or hi3 < lo2:
-        return (f"Approaches 2 and 3 disagree beyond their {level:.0%} intervals: a = {a2_text} (Approach 2) vs "
-                f"{a3_text} (Approach 3); the allocation depends on which you trust")  # fmt: skip
+        return (
+            f"Approaches 2 and 3 disagree beyond their {level:.0%} intervals: a = {a2_text} (Approach 2) vs "
+            f"{a3_text} (Approach 3); the allocation depends on which you trust"
+        )
     return None
 
 
@@ -147,8 +151,14 @@ def fit_runs(
         out["approach3"], messages = collect(fit_parametric, frame, bootstrap=bootstrap, seed=seed, name=name)
         law_notes += messages
     if holdout_largest or holdout_from is not None:
-        out["holdout"], messages = collect(holdout_check, frame, holdout_largest, from_flops=holdout_from,
-                                           bootstrap=min(bootstrap, HOLDOUT_BOOTSTRAP), seed=seed)  # fmt: skip
+        out["holdout"], messages = collect(
+            holdout_check,
+            frame,
+            holdout_largest,
+            from_flops=holdout_from,
+            bootstrap=min(bootstrap, HOLDOUT_BOOTSTRAP),
+            seed=seed,
+        )
         printed += [f"holdout refit: {m}" for m in messages]
     if approach in ("2", "all"):
         try:

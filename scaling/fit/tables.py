@@ -23,17 +23,24 @@ def approach3_tables(law: FittedLaw, saved: str | None = None) -> list[Table]:
     """The constants with their bootstrap intervals, then how the fit went."""
     d = law.to_dict()
     ci = d.get("ci", {})
-    rows = [(k, f"{d[k]:.4g}", f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "")
-            for k in ("E", "A", "B", "alpha", "beta", "a", "b")]  # fmt: skip
+    rows = [
+        (k, f"{d[k]:.4g}", f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "")
+        for k in ("E", "A", "B", "alpha", "beta", "a", "b")
+    ]
     headers = ("", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else "")
     constants = Table.of(
         rows, headers, title=f"Approach 3 (parametric, Huber on log-loss; loss in {law.loss_unit}):"
     )
     f = d["fit"]
-    boot = (f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)" if f["n_bootstrap"] or
-            f["n_bootstrap_failed"] else "none (use --bootstrap 1000 for intervals)")  # fmt: skip
-    objective = (f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
-                 f"{f['n_starts_screened_out']} screened out)")  # fmt: skip
+    boot = (
+        f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)"
+        if f["n_bootstrap"] or f["n_bootstrap_failed"]
+        else "none (use --bootstrap 1000 for intervals)"
+    )
+    objective = (
+        f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
+        f"{f['n_starts_screened_out']} screened out)"
+    )
     converged = "yes" if f["converged"] else "NO"
     if law.warnings:
         converged += f" (with {len(law.warnings)} caution(s), saved in the law)"
@@ -60,9 +67,14 @@ def allocation_lines(
     approach2: IsoFlopFit | None, approach1: EnvelopeFit | None, skipped: dict[str, str]
 ) -> Table:
     """Approaches 2 and 1 as their power laws, and why an approach was skipped."""
-    rows = [(title, f"N_opt = {fit.n_coef:.4g} C^{fit.a:.4f}, D_opt = {fit.d_coef:.4g} C^{fit.b:.4f}")
-            for fit, title in ((approach2, "Approach 2 (IsoFLOP parabolas)"), (approach1, "Approach 1 (envelope)"))
-            if fit is not None]  # fmt: skip
+    rows = [
+        (title, f"N_opt = {fit.n_coef:.4g} C^{fit.a:.4f}, D_opt = {fit.d_coef:.4g} C^{fit.b:.4f}")
+        for fit, title in (
+            (approach2, "Approach 2 (IsoFLOP parabolas)"),
+            (approach1, "Approach 1 (envelope)"),
+        )
+        if fit is not None
+    ]
     return Table.of(rows, align="ll", notes=[f"note: {reason}" for reason in skipped.values()])
 
 

@@ -110,7 +110,7 @@ def _uncertainty_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "se": {k: _number(v, f"{where} se.{k}") for k, v in _mapping(entry.get("se"), f"{where} se").items()},
         "uncertainty": dict(_mapping(entry.get("uncertainty"), f"{where} uncertainty")),
-    }  # fmt: skip
+    }
     if "pivot_flops" in fields["uncertainty"]:
         fields["uncertainty"]["pivot_flops"] = _number(
             fields["uncertainty"]["pivot_flops"], f"{where} pivot_flops"

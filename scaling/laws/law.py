@@ -274,14 +274,24 @@ class Law(Displayable, ABC):
         inference_flops = None if D_inf is None else as_scalar(2.0 * N * D_inf)  # 2N FLOPs per token served
         flops = FLOPS_PER_PARAM_TOKEN * N * D
         return Allocation(
-            flops=as_scalar(flops), params=as_scalar(N), tokens=as_scalar(D), tokens_per_param=as_scalar(D / N),
-            loss=as_scalar(loss), law=self.name, budget_flops=as_scalar(C),
-            epochs=None if U is None else as_scalar(D / U), unique_tokens=U, inference_tokens=D_inf,
+            flops=as_scalar(flops),
+            params=as_scalar(N),
+            tokens=as_scalar(D),
+            tokens_per_param=as_scalar(D / N),
+            loss=as_scalar(loss),
+            law=self.name,
+            budget_flops=as_scalar(C),
+            epochs=None if U is None else as_scalar(D / U),
+            unique_tokens=U,
+            inference_tokens=D_inf,
             inference_flops=inference_flops,
             total_flops=None if D_inf is None else as_scalar(flops + 2.0 * N * D_inf),
-            intervals=spread, interval_level=level, warnings=tuple(dict.fromkeys(warnings)),
-            notes=tuple(notes), loss_unit=self.loss_unit,
-        )  # fmt: skip
+            intervals=spread,
+            interval_level=level,
+            warnings=tuple(dict.fromkeys(warnings)),
+            notes=tuple(notes),
+            loss_unit=self.loss_unit,
+        )
 
     def allocate(
         self, C: np.ndarray, U: float | None, D_inf: float, level: float | None, warnings: list, notes: list
@@ -368,11 +378,19 @@ class Law(Displayable, ABC):
     def to_dict(self) -> dict[str, Any]:
         """The law as JSON (the format `scaling.laws.law_from_dict` reads back)."""
         out: dict[str, Any] = {
-            "name": self.name, "kind": self.kind, "source": self.source, "convention": self.convention,
-            "form": self.form, "notes": self.notes, "aliases": list(self.aliases),
-            "warnings": list(self.warnings), "has_loss": self.has_loss, "loss_unit": self.loss_unit,
-            "tokenizer": self.tokenizer, "vocab_size": self.vocab_size,
-        }  # fmt: skip
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "convention": self.convention,
+            "form": self.form,
+            "notes": self.notes,
+            "aliases": list(self.aliases),
+            "warnings": list(self.warnings),
+            "has_loss": self.has_loss,
+            "loss_unit": self.loss_unit,
+            "tokenizer": self.tokenizer,
+            "vocab_size": self.vocab_size,
+        }
         out.update(self.constants())
         out["a"], out["b"] = float(self.a), float(self.b)
         ci = self.parameter_intervals()

@@ -36,8 +36,13 @@ def attention_ratios(spec: Any) -> dict[str, float]:
     latent = 0.0
     if spec.is_mla:
         latent = 2.0 * spec.q_lora_rank + 2.0 * spec.kv_lora_rank + spec.qk_rope_head_dim
-    return dict(attn_ratio=spec.d_attn / h, kv_ratio=spec.d_kv / h, v_ratio=spec.kv_heads * spec.value_head_dim / h,
-                o_ratio=spec.n_head * spec.value_head_dim / h, latent=latent / h)  # fmt: skip
+    return dict(
+        attn_ratio=spec.d_attn / h,
+        kv_ratio=spec.d_kv / h,
+        v_ratio=spec.kv_heads * spec.value_head_dim / h,
+        o_ratio=spec.n_head * spec.value_head_dim / h,
+        latent=latent / h,
+    )
 
 
 def moe_layer_ratios(spec: Any) -> dict[str, float]:
@@ -45,8 +50,11 @@ def moe_layer_ratios(spec: Any) -> dict[str, float]:
     (``d_ff_expert``, not the dense ``d_ff``) once per routed expert, the shared experts' width once, and the
     routing's saved tensors."""
     k, h = spec.experts_per_token, spec.d_model
-    return dict(ffn_ratio=(k * spec.expert_ffn_dim + spec.d_ff_shared) / h, dispatch=2.0 * k,
-                router=spec.n_experts / h)  # fmt: skip
+    return dict(
+        ffn_ratio=(k * spec.expert_ffn_dim + spec.d_ff_shared) / h,
+        dispatch=2.0 * k,
+        router=spec.n_experts / h,
+    )
 
 
 def activation_bytes_per_layer(

@@ -42,9 +42,15 @@ class MemoryBreakdown(Displayable):
     notes: list[str] = field(default_factory=list)
 
     KEYS = (
-        "weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "kv_cache_bytes",
-        "overhead_bytes", "total_bytes", "cpu_bytes",
-    )  # fmt: skip
+        "weights_bytes",
+        "gradients_bytes",
+        "optimizer_bytes",
+        "activations_bytes",
+        "kv_cache_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "cpu_bytes",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Base-unit keys (bytes): the stable keys (``KEYS``), then the extra terms, ``fits``, the terms and inputs."""
@@ -86,8 +92,13 @@ class MemoryBreakdown(Displayable):
         rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in self.terms]
         rows.append(("total per device", f"{self.total_bytes / GIB:,.3f}", ""))
         if self.capacity_bytes is not None:
-            rows.append((f"capacity ({self.inputs.get('accelerator')})", f"{self.capacity_bytes / GIB:,.3f}",
-                         "fits" if self.fits else "does NOT fit"))  # fmt: skip
+            rows.append(
+                (
+                    f"capacity ({self.inputs.get('accelerator')})",
+                    f"{self.capacity_bytes / GIB:,.3f}",
+                    "fits" if self.fits else "does NOT fit",
+                )
+            )
         return [
             Table.of(
                 rows,

@@ -111,8 +111,9 @@ def accelerate(mode: str, precision: Precision, params: float, overhead: float |
     return res
 
 
-def deepspeed(shape: ModelShape, parallel: Parallelism, largest_layer: float | None,
-              overhead: float | None) -> ConventionResult:  # fmt: skip
+def deepspeed(
+    shape: ModelShape, parallel: Parallelism, largest_layer: float | None, overhead: float | None
+) -> ConventionResult:
     """DeepSpeed's ``estimate_zero2/zero3_model_states_mem_needs`` (docs ``memory.rst``), model states only;
     not split into weights/gradients/optimizer by DeepSpeed, so reported as weights."""
     P, stage, devices, per_node = shape.params, parallel.zero, parallel.devices, parallel.per_node

@@ -62,8 +62,12 @@ def convention_name(convention: str | None) -> str | None:
     )
 
 
-def _split_options(precision: str | Precision, parallel: Parallelism | None, workload: Workload | None,
-                   options: dict[str, Any]) -> tuple[Precision, Parallelism, Workload]:  # fmt: skip
+def _split_options(
+    precision: str | Precision,
+    parallel: Parallelism | None,
+    workload: Workload | None,
+    options: dict[str, Any],
+) -> tuple[Precision, Parallelism, Workload]:
     """The value objects, built from keyword options where they were not given whole."""
     unknown = set(options) - set(PRECISION_OPTIONS + PARALLEL_OPTIONS + WORKLOAD_OPTIONS)
     if unknown:
@@ -109,9 +113,17 @@ def estimate_memory(
     ``kv_dtype`` (default ``precision``), and the forward pass's transient peak.
     """
     prec, par, work = _split_options(precision, parallel, workload, options)
-    return memory_breakdown(model, mode=mode, precision=prec, parallel=par, workload=work, accelerator=accelerator,
-                            convention=convention, overhead_bytes=overhead_bytes,
-                            largest_layer_params=largest_layer_params)  # fmt: skip
+    return memory_breakdown(
+        model,
+        mode=mode,
+        precision=prec,
+        parallel=par,
+        workload=work,
+        accelerator=accelerator,
+        convention=convention,
+        overhead_bytes=overhead_bytes,
+        largest_layer_params=largest_layer_params,
+    )
 
 
 def memory_breakdown(
@@ -156,29 +168,55 @@ def memory_breakdown(
     return _result(res, acc, name, mode, conv, shape.params, inputs, notes)
 
 
-def _inference(shape: ModelShape, precision: Precision, parallel: Parallelism, workload: Workload, conv: str | None,
-               overhead: float | None) -> ConventionResult:  # fmt: skip
+def _inference(
+    shape: ModelShape,
+    precision: Precision,
+    parallel: Parallelism,
+    workload: Workload,
+    conv: str | None,
+    overhead: float | None,
+) -> ConventionResult:
     from scaling.memory.inference import infer_memory_arrays  # not needed by training plans: kept off startup
 
     spec, tp, pp = shape.spec, parallel.tp, parallel.pp
     ctx = workload.ctx(spec)
     arr = infer_memory_arrays(
-        shape, tp=tp, pp=pp, batch=workload.batch, context=ctx, weight_bytes=precision.stored_weight_bytes,
-        kv_bytes=precision.kv_bytes, activation_bytes=precision.activation_bytes,
-        flash_attention=workload.flash_attention, source_len=workload.source_len, overhead_bytes=overhead,
+        shape,
+        tp=tp,
+        pp=pp,
+        batch=workload.batch,
+        context=ctx,
+        weight_bytes=precision.stored_weight_bytes,
+        kv_bytes=precision.kv_bytes,
+        activation_bytes=precision.activation_bytes,
+        flash_attention=workload.flash_attention,
+        source_len=workload.source_len,
+        overhead_bytes=overhead,
         overhead_default=conv is None,
-    )  # fmt: skip
+    )
     if conv == "zero":  # model states only
         arr["kv"] = arr["activations"] = 0.0
     out = {**dict.fromkeys(STATE_KEYS, 0.0), "kv": 0.0}
     out.update({k: float(arr[k]) for k in ("weights", "kv", "activations", "overhead")})
     cross = " + cross-attention K/V over the source" if spec.arch == "encoder-decoder" else ""
     terms = [
-        ("weights", out["weights"], f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x PP {pp}) [first stage]"),
-        ("kv_cache", out["kv"], f"{spec.kv_cache_rule} x {precision.kv_bytes:g} B x batch {workload.batch} x "
-         f"context {ctx}{cross}"),
-        ("activations", out["activations"], "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 last-token logits"),
-    ]  # fmt: skip
+        (
+            "weights",
+            out["weights"],
+            f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x PP {pp}) [first stage]",
+        ),
+        (
+            "kv_cache",
+            out["kv"],
+            f"{spec.kv_cache_rule} x {precision.kv_bytes:g} B x batch {workload.batch} x "
+            f"context {ctx}{cross}",
+        ),
+        (
+            "activations",
+            out["activations"],
+            "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 last-token logits",
+        ),
+    ]
     return ConventionResult(out, terms, "sum", 0.0)
 
 
@@ -192,8 +230,15 @@ def micro_batches_per_step(workload: Workload, dp: int) -> int | None:
     return gb // (dp * mb) if mb else None
 
 
-def _training(shape: ModelShape, mode: str, precision: Precision, parallel: Parallelism, workload: Workload,
-              conv: str | None, overhead: float | None) -> ConventionResult:  # fmt: skip
+def _training(
+    shape: ModelShape,
+    mode: str,
+    precision: Precision,
+    parallel: Parallelism,
+    workload: Workload,
+    conv: str | None,
+    overhead: float | None,
+) -> ConventionResult:
     spec, lora_pp, trainable = shape.spec, 0.0, shape.params
     if mode == "finetune" and workload.lora_rank:
         targets = parse_lora_targets(workload.lora_targets, spec)
@@ -202,17 +247,38 @@ def _training(shape: ModelShape, mode: str, precision: Precision, parallel: Para
     check_quant_mode(precision, mode, workload.lora_rank)
     p = parallel
     arr = train_memory_arrays(
-        shape, tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep, zero=p.zero, hybrid_shard=p.hybrid_shard, devices_per_node=p.per_node,
-        offload_optimizer=p.offload_optimizer, offload_params=p.offload_params, recompute=workload.recompute,
-        sp=p.sp, flash_attention=workload.flash_attention, micro_batch=workload.micro_batch, seq_len=workload.seq(spec),
-        interleave=p.interleave, num_micro_batches=micro_batches_per_step(workload, p.dp), schedule=p.schedule,
-        weight_bytes=precision.weight_bytes, master_bytes=precision.master_bytes, grad_bytes=precision.grad_bytes,
+        shape,
+        tp=p.tp,
+        pp=p.pp,
+        dp=p.dp,
+        ep=p.ep,
+        zero=p.zero,
+        hybrid_shard=p.hybrid_shard,
+        devices_per_node=p.per_node,
+        offload_optimizer=p.offload_optimizer,
+        offload_params=p.offload_params,
+        recompute=workload.recompute,
+        sp=p.sp,
+        flash_attention=workload.flash_attention,
+        micro_batch=workload.micro_batch,
+        seq_len=workload.seq(spec),
+        interleave=p.interleave,
+        num_micro_batches=micro_batches_per_step(workload, p.dp),
+        schedule=p.schedule,
+        weight_bytes=precision.weight_bytes,
+        master_bytes=precision.master_bytes,
+        grad_bytes=precision.grad_bytes,
         optimizer_state_bytes=precision.optimizer_state_bytes(shape.adafactor_ratio),
-        activation_bytes=precision.activation_bytes, dropout=workload.dropout, mask_bytes=workload.mask_bytes,
-        lora_params_per_layer=lora_pp, frozen_layer_weight_bytes=precision.stored_weight_bytes if lora_pp else None,
-        overhead_bytes=overhead, overhead_default=conv is None,
-        count_activations=conv != "zero" and workload.micro_batch > 0, count_gather_buffer=conv != "zero",
-    )  # fmt: skip
+        activation_bytes=precision.activation_bytes,
+        dropout=workload.dropout,
+        mask_bytes=workload.mask_bytes,
+        lora_params_per_layer=lora_pp,
+        frozen_layer_weight_bytes=precision.stored_weight_bytes if lora_pp else None,
+        overhead_bytes=overhead,
+        overhead_default=conv is None,
+        count_activations=conv != "zero" and workload.micro_batch > 0,
+        count_gather_buffer=conv != "zero",
+    )
     out = {**{k: float(arr[k]) for k in STATE_KEYS}, "kv": 0.0}
     terms = _training_terms(
         shape, precision, parallel, workload, conv, out, float(arr["in_flight"]), bool(lora_pp)
@@ -220,12 +286,24 @@ def _training(shape: ModelShape, mode: str, precision: Precision, parallel: Para
     return ConventionResult(out, terms, "sum", float(trainable))
 
 
-def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, workload: Workload, conv: str | None,
-                    out: dict[str, float], in_flight: float, lora: bool) -> list[Term]:  # fmt: skip
+def _training_terms(
+    shape: ModelShape,
+    precision: Precision,
+    p: Parallelism,
+    workload: Workload,
+    conv: str | None,
+    out: dict[str, float],
+    in_flight: float,
+    lora: bool,
+) -> list[Term]:
     """The rows of a training breakdown, each with its bytes/param rule and source."""
     dp, stage, w = p.dp, p.zero, precision.weight_bytes
-    shard_txt = {0: "unsharded", 1: f"master+optimizer / DP {dp}", 2: f"grads+master+optimizer / DP {dp}",
-                 3: f"all states / DP {dp}"}[stage]  # fmt: skip
+    shard_txt = {
+        0: "unsharded",
+        1: f"master+optimizer / DP {dp}",
+        2: f"grads+master+optimizer / DP {dp}",
+        3: f"all states / DP {dp}",
+    }[stage]
     src = {
         None: "ZeRO §3.1 mixed precision",
         "zero": "ZeRO paper Fig. 1 (K = 12)",
@@ -252,26 +330,49 @@ def _training_terms(shape: ModelShape, precision: Precision, p: Parallelism, wor
         layers += f" x interleave penalty (v={p.interleave})"
     terms = [
         ("weights", out["weights"], f"{wdesc} [{src}]"),
-        ("master_weights", out["master"], f"{precision.master_bytes:g} B/trainable param (fp32 copy){moved}; {shard_txt}"),
-        ("gradients", out["gradients"], f"{precision.grad_bytes:g} B/trainable param{moved}; "
-         + ("/ DP" if stage >= 2 else "unsharded")),
-        ("optimizer", out["optimizer"], f"{optimizer_b:.4g} B/trainable param ({precision.optimizer}){moved}; "
-         + ("/ DP" if stage >= 1 else "unsharded")),
-        ("activations", out["activations"] - out["logits"],
-         f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x {layers}"),
+        (
+            "master_weights",
+            out["master"],
+            f"{precision.master_bytes:g} B/trainable param (fp32 copy){moved}; {shard_txt}",
+        ),
+        (
+            "gradients",
+            out["gradients"],
+            f"{precision.grad_bytes:g} B/trainable param{moved}; " + ("/ DP" if stage >= 2 else "unsharded"),
+        ),
+        (
+            "optimizer",
+            out["optimizer"],
+            f"{optimizer_b:.4g} B/trainable param ({precision.optimizer}){moved}; "
+            + ("/ DP" if stage >= 1 else "unsharded"),
+        ),
+        (
+            "activations",
+            out["activations"] - out["logits"],
+            f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x {layers}",
+        ),
         ("logits", out["logits"], "fp32 logits 4·s·b·V/t (Korthikanti §4.3); on the last stage when PP > 1"),
-    ]  # fmt: skip
+    ]
     if conv == "zero" or workload.micro_batch == 0:
         terms = [t for t in terms if t[0] not in ("activations", "logits")]
     return terms
 
 
-def _notes(spec: ModelSpec, bare: bool, mode: str, p: Parallelism, workload: Workload, conv: str | None,
-           res: ConventionResult) -> list[str]:  # fmt: skip
+def _notes(
+    spec: ModelSpec,
+    bare: bool,
+    mode: str,
+    p: Parallelism,
+    workload: Workload,
+    conv: str | None,
+    res: ConventionResult,
+) -> list[str]:
     notes = []
     if bare:
-        notes.append(f"model given as a parameter count: activations and KV cache use the shape rule "
-                     f"{spec.n_layer} layers x d_model {spec.d_model} ({spec.source})")  # fmt: skip
+        notes.append(
+            f"model given as a parameter count: activations and KV cache use the shape rule "
+            f"{spec.n_layer} layers x d_model {spec.d_model} ({spec.source})"
+        )
     trains = mode != "infer" and conv not in PUBLISHED
     if trains and conv == "zero":
         notes.append("model states only (ZeRO's accounting)")
@@ -286,23 +387,58 @@ def _notes(spec: ModelSpec, bare: bool, mode: str, p: Parallelism, workload: Wor
     return notes
 
 
-def _inputs(spec: ModelSpec, mode: str, precision: Precision, p: Parallelism, workload: Workload, conv: str | None,
-            acc: Accelerator | None, res: ConventionResult) -> dict[str, Any]:  # fmt: skip
+def _inputs(
+    spec: ModelSpec,
+    mode: str,
+    precision: Precision,
+    p: Parallelism,
+    workload: Workload,
+    conv: str | None,
+    acc: Accelerator | None,
+    res: ConventionResult,
+) -> dict[str, Any]:
     inputs: dict[str, Any] = dict(
-        mode=mode, precision=precision.dtype, optimizer=precision.optimizer, convention=conv or "ours",
-        devices=p.devices, accelerator=acc.name if acc else None, tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep, sp=p.sp,
-        zero=p.zero, offload=p.offload, recompute=workload.recompute, flash_attention=workload.flash_attention,
-        micro_batch=workload.micro_batch, seq_len=workload.seq(spec), global_batch=workload.global_batch,
-        interleave=p.interleave, schedule=p.schedule, quant=precision.quant, lora_rank=workload.lora_rank,
-        batch=workload.batch, context=workload.ctx(spec), devices_per_node=p.per_node,
-    )  # fmt: skip
+        mode=mode,
+        precision=precision.dtype,
+        optimizer=precision.optimizer,
+        convention=conv or "ours",
+        devices=p.devices,
+        accelerator=acc.name if acc else None,
+        tp=p.tp,
+        pp=p.pp,
+        dp=p.dp,
+        ep=p.ep,
+        sp=p.sp,
+        zero=p.zero,
+        offload=p.offload,
+        recompute=workload.recompute,
+        flash_attention=workload.flash_attention,
+        micro_batch=workload.micro_batch,
+        seq_len=workload.seq(spec),
+        global_batch=workload.global_batch,
+        interleave=p.interleave,
+        schedule=p.schedule,
+        quant=precision.quant,
+        lora_rank=workload.lora_rank,
+        batch=workload.batch,
+        context=workload.ctx(spec),
+        devices_per_node=p.per_node,
+    )
     if mode == "finetune" and workload.lora_rank and conv not in PUBLISHED:
         inputs["lora_targets"] = list(parse_lora_targets(workload.lora_targets, spec))
     return inputs
 
 
-def _result(res: ConventionResult, acc: Accelerator | None, name: str, mode: str, conv: str | None, params: float,
-            inputs: dict[str, Any], notes: list[str]) -> MemoryBreakdown:  # fmt: skip
+def _result(
+    res: ConventionResult,
+    acc: Accelerator | None,
+    name: str,
+    mode: str,
+    conv: str | None,
+    params: float,
+    inputs: dict[str, Any],
+    notes: list[str],
+) -> MemoryBreakdown:
     out, terms = res.out, list(res.terms)
     if res.total_rule == "sum":
         terms.append(("overhead", out["overhead"], res.overhead_rule))
@@ -313,13 +449,28 @@ def _result(res: ConventionResult, acc: Accelerator | None, name: str, mode: str
         total = max(v for _, v, _ in terms)
     capacity = acc.memory_bytes if acc else None
     return MemoryBreakdown(
-        weights_bytes=out["weights"], master_weights_bytes=out["master"], gradients_bytes=out["gradients"],
-        optimizer_bytes=out["optimizer"], activations_bytes=out["activations"], logits_bytes=out["logits"],
-        kv_cache_bytes=out["kv"], overhead_bytes=out["overhead"], total_bytes=float(total), cpu_bytes=out["cpu"],
-        fits=None if capacity is None else bool(total <= capacity), capacity_bytes=capacity,
-        headroom_bytes=None if capacity is None else float(capacity - total), terms=terms, model=name, mode=mode,
-        convention=conv or "ours", params=params, trainable_params=float(res.trainable), inputs=inputs, notes=notes,
-    )  # fmt: skip
+        weights_bytes=out["weights"],
+        master_weights_bytes=out["master"],
+        gradients_bytes=out["gradients"],
+        optimizer_bytes=out["optimizer"],
+        activations_bytes=out["activations"],
+        logits_bytes=out["logits"],
+        kv_cache_bytes=out["kv"],
+        overhead_bytes=out["overhead"],
+        total_bytes=float(total),
+        cpu_bytes=out["cpu"],
+        fits=None if capacity is None else bool(total <= capacity),
+        capacity_bytes=capacity,
+        headroom_bytes=None if capacity is None else float(capacity - total),
+        terms=terms,
+        model=name,
+        mode=mode,
+        convention=conv or "ours",
+        params=params,
+        trainable_params=float(res.trainable),
+        inputs=inputs,
+        notes=notes,
+    )
 
 
 ACROSS = ("zero", "recompute", "tp", "precision")
@@ -345,6 +496,12 @@ def memory_across(
         devices = int(options.get("devices", 1))
         node = int(options.get("devices_per_node") or devices)
         spec, _, _ = resolve_model(model)
-        variants = {f"TP {t}": {"tp": t} for t in (1, 2, 4, 8) if t <= node and devices % t == 0
-                    and spec.n_head % t == 0 and (spec.kv_heads % t == 0 or t % spec.kv_heads == 0)}  # fmt: skip
+        variants = {
+            f"TP {t}": {"tp": t}
+            for t in (1, 2, 4, 8)
+            if t <= node
+            and devices % t == 0
+            and spec.n_head % t == 0
+            and (spec.kv_heads % t == 0 or t % spec.kv_heads == 0)
+        }
     return {label: estimate_memory(model, **{**options, **change}) for label, change in variants.items()}

@@ -115,12 +115,24 @@ def max_batch_and_context(
 
     def total(b: Any, c: Any) -> Any:
         return infer_memory_arrays(
-            shape, tp=tp, pp=pp, batch=b, context=c, weight_bytes=prec.stored_weight_bytes, kv_bytes=prec.kv_bytes,
-            activation_bytes=prec.activation_bytes, flash_attention=flash_attention, overhead_bytes=overhead_bytes,
-        )["total"]  # fmt: skip
+            shape,
+            tp=tp,
+            pp=pp,
+            batch=b,
+            context=c,
+            weight_bytes=prec.stored_weight_bytes,
+            kv_bytes=prec.kv_bytes,
+            activation_bytes=prec.activation_bytes,
+            flash_attention=flash_attention,
+            overhead_bytes=overhead_bytes,
+        )["total"]
 
     return InferenceLimits(
-        max_batch=largest_fitting(lambda b: total(b, ctx) <= acc.memory_bytes, limit), at_context=ctx,
-        max_context=largest_fitting(lambda c: total(batch, c) <= acc.memory_bytes, limit), at_batch=batch,
-        capacity_bytes=acc.memory_bytes, model=spec.name, accelerator=acc.name,
-    )  # fmt: skip
+        max_batch=largest_fitting(lambda b: total(b, ctx) <= acc.memory_bytes, limit),
+        at_context=ctx,
+        max_context=largest_fitting(lambda c: total(batch, c) <= acc.memory_bytes, limit),
+        at_batch=batch,
+        capacity_bytes=acc.memory_bytes,
+        model=spec.name,
+        accelerator=acc.name,
+    )

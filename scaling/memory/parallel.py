@@ -21,9 +21,18 @@ DEVICES_PER_NODE = 8  # DGX/HGX nodes
 OFFLOAD = ("optimizer", "params", "both")
 SCHEDULES = ("1f1b", "gpipe")
 ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
-    "no_shard": 0, "ddp": 0, "shard_grad_op": 2, "full_shard": 3, "hybrid_shard": 3,
-    "os": 1, "os+g": 2, "os+g+p": 3, "p_os": 1, "p_os+g": 2, "p_os+g+p": 3,
-}  # fmt: skip
+    "no_shard": 0,
+    "ddp": 0,
+    "shard_grad_op": 2,
+    "full_shard": 3,
+    "hybrid_shard": 3,
+    "os": 1,
+    "os+g": 2,
+    "os+g+p": 3,
+    "p_os": 1,
+    "p_os+g": 2,
+    "p_os+g+p": 3,
+}
 MAX_DEVICES = 10**8  # more than any cluster built; keeps device arithmetic exact in float64
 
 
@@ -60,14 +69,28 @@ def layout_rules(spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1) -
     dp = np.where(split, devices // np.maximum(tp * pp, 1), 1)
     name = spec.name
     return [
-        (spec.n_head % tp == 0, f"tensor parallel size {{tp}} does not divide the {spec.n_head} attention heads of {name}"),
-        ((spec.kv_heads % tp == 0) | (tp % spec.kv_heads == 0),
-         f"tensor parallel size {{tp}} and the {spec.kv_heads} KV heads of {name} must divide one another"),
-        (pp <= spec.total_layers, f"pipeline parallel size {{pp}} is more than the {spec.total_layers} layers of {name}"),
+        (
+            spec.n_head % tp == 0,
+            f"tensor parallel size {{tp}} does not divide the {spec.n_head} attention heads of {name}",
+        ),
+        (
+            (spec.kv_heads % tp == 0) | (tp % spec.kv_heads == 0),
+            f"tensor parallel size {{tp}} and the {spec.kv_heads} KV heads of {name} must divide one another",
+        ),
+        (
+            pp <= spec.total_layers,
+            f"pipeline parallel size {{pp}} is more than the {spec.total_layers} layers of {name}",
+        ),
         (split, "device count {devices} is not divisible by TP x PP = {tp} x {pp} = {tp_pp}"),
-        ((ep == 1) | (spec.n_experts % ep == 0), f"expert parallel size {{ep}} does not divide the {spec.n_experts} experts of {name}"),
-        ((ep == 1) | (dp % ep == 0), "expert parallel size {ep} does not divide the data-parallel degree {dp}"),
-    ]  # fmt: skip
+        (
+            (ep == 1) | (spec.n_experts % ep == 0),
+            f"expert parallel size {{ep}} does not divide the {spec.n_experts} experts of {name}",
+        ),
+        (
+            (ep == 1) | (dp % ep == 0),
+            "expert parallel size {ep} does not divide the data-parallel degree {dp}",
+        ),
+    ]
 
 
 def validate_layout(spec: ModelSpec, devices: int, tp: int, pp: int, ep: int = 1) -> int:
@@ -103,9 +126,21 @@ class Parallelism:
     zero_init: bool = True
 
     @classmethod
-    def of(cls, devices: Any = 1, *, tp: Any = 1, pp: Any = 1, ep: Any = 1, sp: bool = False, zero: Any = 0,
-           offload: str | None = None, interleave: Any = 1, schedule: str = "1f1b",
-           devices_per_node: Any = None, zero_init: bool = True) -> Parallelism:  # fmt: skip
+    def of(
+        cls,
+        devices: Any = 1,
+        *,
+        tp: Any = 1,
+        pp: Any = 1,
+        ep: Any = 1,
+        sp: bool = False,
+        zero: Any = 0,
+        offload: str | None = None,
+        interleave: Any = 1,
+        schedule: str = "1f1b",
+        devices_per_node: Any = None,
+        zero_init: bool = True,
+    ) -> Parallelism:
         """A checked `Parallelism`; ``zero`` may be 0-3 or an FSDP name (HYBRID_SHARD shards within a node)."""
         stage = zero_stage(zero)
         offload = None if offload in (None, "", "none") else checks.choice(offload, OFFLOAD, "offload")
@@ -118,14 +153,21 @@ class Parallelism:
                 f"offload {offload!r} needs ZeRO stage 3 (ZeRO-Infinity offloads parameters); got stage {stage}"
             )
         return cls(
-            devices=device_count(devices), tp=device_count(tp, "tensor parallel size"),
-            pp=device_count(pp, "pipeline parallel size"), ep=device_count(ep, "expert parallel size"), sp=bool(sp),
-            zero=stage, hybrid_shard=isinstance(zero, str) and zero.strip().lower().replace("-", "_") == "hybrid_shard",
-            offload=offload, interleave=checks.positive_int(interleave, "interleave (virtual stages)"),
+            devices=device_count(devices),
+            tp=device_count(tp, "tensor parallel size"),
+            pp=device_count(pp, "pipeline parallel size"),
+            ep=device_count(ep, "expert parallel size"),
+            sp=bool(sp),
+            zero=stage,
+            hybrid_shard=isinstance(zero, str) and zero.strip().lower().replace("-", "_") == "hybrid_shard",
+            offload=offload,
+            interleave=checks.positive_int(interleave, "interleave (virtual stages)"),
             schedule=checks.choice(schedule, SCHEDULES, "pipeline schedule"),
-            devices_per_node=None if devices_per_node is None else device_count(devices_per_node, "devices per node"),
+            devices_per_node=None
+            if devices_per_node is None
+            else device_count(devices_per_node, "devices per node"),
             zero_init=bool(zero_init),
-        )  # fmt: skip
+        )
 
     @property
     def dp(self) -> int:

@@ -25,9 +25,17 @@ DTYPE_BYTES: dict[str, float] = {
     "nf4": 4.127 / 8.0,  # Dettmers et al. 2023 (QLoRA) §3: 4-bit NF4 + double-quantized constants, 4.127 bits
 }
 DTYPE_ALIASES = {
-    "float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16",
-    "float8": "fp8", "e4m3": "fp8", "e5m2": "fp8", "4bit": "int4", "8bit": "int8",
-}  # fmt: skip
+    "float32": "fp32",
+    "float": "fp32",
+    "float16": "fp16",
+    "half": "fp16",
+    "bfloat16": "bf16",
+    "float8": "fp8",
+    "e4m3": "fp8",
+    "e5m2": "fp8",
+    "4bit": "int4",
+    "8bit": "int8",
+}
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 QUANTS = ("int8", "int4", "nf4", "fp8")
 
@@ -44,10 +52,17 @@ OPTIMIZER_STATE_BYTES: dict[str, float] = {
     "adafactor": float("nan"),  # factored second moment: 4 x (rows + cols) per matrix (Shazeer & Stern 2018)
 }
 OPTIMIZER_ALIASES = {
-    "adam-8bit": "adam8bit", "adamw-8bit": "adamw8bit", "8bit-adam": "adam8bit", "adamw_8bit": "adamw8bit",
-    "paged_adamw_8bit": "paged-adamw8bit", "paged-adamw-8bit": "paged-adamw8bit", "paged-adamw8bit": "paged-adamw8bit",
-    "sgd-momentum": "sgd", "sgd_momentum": "sgd", "momentum": "sgd",
-}  # fmt: skip
+    "adam-8bit": "adam8bit",
+    "adamw-8bit": "adamw8bit",
+    "8bit-adam": "adam8bit",
+    "adamw_8bit": "adamw8bit",
+    "paged_adamw_8bit": "paged-adamw8bit",
+    "paged-adamw-8bit": "paged-adamw8bit",
+    "paged-adamw8bit": "paged-adamw8bit",
+    "sgd-momentum": "sgd",
+    "sgd_momentum": "sgd",
+    "momentum": "sgd",
+}
 MASTER_BYTES = 4.0  # the fp32 master copy of mixed precision (ZeRO §3.1)
 
 
@@ -76,19 +91,34 @@ class Precision:
     grad_dtype: str | None = None
 
     @classmethod
-    def of(cls, dtype: str | Precision = "bf16", optimizer: str = "adamw", *, quant: str | None = None,
-           kv_dtype: str | None = None, grad_dtype: str | None = None) -> Precision:  # fmt: skip
+    def of(
+        cls,
+        dtype: str | Precision = "bf16",
+        optimizer: str = "adamw",
+        *,
+        quant: str | None = None,
+        kv_dtype: str | None = None,
+        grad_dtype: str | None = None,
+    ) -> Precision:
         """A checked `Precision` from user-facing names (aliases such as ``bfloat16`` and ``adamw_8bit``)."""
         if isinstance(dtype, Precision):
             return dtype
         quant, kv_dtype, grad_dtype = _optional(quant), _optional(kv_dtype), _optional(grad_dtype)
         return cls(
             dtype=checks.choice(dtype, PRECISIONS, "precision", aliases=DTYPE_ALIASES),
-            optimizer=checks.choice(optimizer, tuple(OPTIMIZER_STATE_BYTES), "optimizer", aliases=OPTIMIZER_ALIASES),
-            quant=None if quant is None else checks.choice(quant, QUANTS, "quantization", aliases=DTYPE_ALIASES),
-            kv_dtype=None if kv_dtype is None else checks.choice(kv_dtype, tuple(DTYPE_BYTES), "KV dtype", aliases=DTYPE_ALIASES),
-            grad_dtype=None if grad_dtype is None else checks.choice(grad_dtype, tuple(DTYPE_BYTES), "gradient dtype", aliases=DTYPE_ALIASES),
-        )  # fmt: skip
+            optimizer=checks.choice(
+                optimizer, tuple(OPTIMIZER_STATE_BYTES), "optimizer", aliases=OPTIMIZER_ALIASES
+            ),
+            quant=None
+            if quant is None
+            else checks.choice(quant, QUANTS, "quantization", aliases=DTYPE_ALIASES),
+            kv_dtype=None
+            if kv_dtype is None
+            else checks.choice(kv_dtype, tuple(DTYPE_BYTES), "KV dtype", aliases=DTYPE_ALIASES),
+            grad_dtype=None
+            if grad_dtype is None
+            else checks.choice(grad_dtype, tuple(DTYPE_BYTES), "gradient dtype", aliases=DTYPE_ALIASES),
+        )
 
     @property
     def weight_bytes(self) -> float:
@@ -137,9 +167,18 @@ class Precision:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(dtype=self.dtype, optimizer=self.optimizer, quant=self.quant, kv_dtype=self.kv_dtype,
-                    grad_dtype=self.grad_dtype, weight_bytes=self.weight_bytes, master_bytes=self.master_bytes,
-                    grad_bytes=self.grad_bytes, activation_bytes=self.activation_bytes, kv_bytes=self.kv_bytes)  # fmt: skip
+        return dict(
+            dtype=self.dtype,
+            optimizer=self.optimizer,
+            quant=self.quant,
+            kv_dtype=self.kv_dtype,
+            grad_dtype=self.grad_dtype,
+            weight_bytes=self.weight_bytes,
+            master_bytes=self.master_bytes,
+            grad_bytes=self.grad_bytes,
+            activation_bytes=self.activation_bytes,
+            kv_bytes=self.kv_bytes,
+        )
 
 
 def check_quant_mode(precision: Precision, mode: str, lora_rank: int | None) -> None:

@@ -49,15 +49,25 @@ class ModelShape:
         )
         attn_blocks = 2 if spec.arch == "encoder-decoder" else 1  # decoder layers also hold cross-attention
         lora = {  # LoRA adapter params per layer per unit rank: r x (d_in + d_out) (Hu et al. 2021)
-            "q": (d + q) * attn_blocks, "k": (d + kv) * attn_blocks, "v": (d + kv) * attn_blocks,
-            "o": (q + d) * attn_blocks, "gate": (d + f) * spec.n_experts if spec.gated_ffn else 0.0,
-            "up": (d + f) * spec.n_experts, "down": (f + d) * spec.n_experts,
-        }  # fmt: skip
+            "q": (d + q) * attn_blocks,
+            "k": (d + kv) * attn_blocks,
+            "v": (d + kv) * attn_blocks,
+            "o": (q + d) * attn_blocks,
+            "gate": (d + f) * spec.n_experts if spec.gated_ffn else 0.0,
+            "up": (d + f) * spec.n_experts,
+            "down": (f + d) * spec.n_experts,
+        }
         return cls(
-            spec=spec, params=total, layers=layers, layer_params=dense_layer, expert_layer_params=expert,
-            first_stage_extra=float(embed), adafactor_ratio=ratio, largest_layer_params=float(spec.largest_layer_params),
+            spec=spec,
+            params=total,
+            layers=layers,
+            layer_params=dense_layer,
+            expert_layer_params=expert,
+            first_stage_extra=float(embed),
+            adafactor_ratio=ratio,
+            largest_layer_params=float(spec.largest_layer_params),
             lora_per_layer=lora,
-        )  # fmt: skip
+        )
 
     def stage_params(self, tp: Any, pp: Any, ep: Any = 1) -> tuple[Any, Any]:
         """(dense, expert) params on one device of the first pipeline stage; norms are counted as split by t."""

@@ -20,20 +20,37 @@ from scaling.memory.states import CPU_BUFFER_FACTOR, model_state_bytes, overhead
 
 
 def train_state_arrays(
-    shape: ModelShape, *, tp: Any = 1, pp: Any = 1, dp: Any = 1, ep: Any = 1, zero: Any = 0,
-    hybrid_shard: bool = False, devices_per_node: int = DEVICES_PER_NODE, offload_optimizer: Any = False,
-    offload_params: Any = False, weight_bytes: float = 2.0, master_bytes: float = 4.0, grad_bytes: float = 2.0,
-    optimizer_state_bytes: float = 8.0, lora_params_per_layer: float = 0.0,
-    frozen_layer_weight_bytes: float | None = None, count_gather_buffer: bool = True,
-) -> dict[str, Any]:  # fmt: skip
+    shape: ModelShape,
+    *,
+    tp: Any = 1,
+    pp: Any = 1,
+    dp: Any = 1,
+    ep: Any = 1,
+    zero: Any = 0,
+    hybrid_shard: bool = False,
+    devices_per_node: int = DEVICES_PER_NODE,
+    offload_optimizer: Any = False,
+    offload_params: Any = False,
+    weight_bytes: float = 2.0,
+    master_bytes: float = 4.0,
+    grad_bytes: float = 2.0,
+    optimizer_state_bytes: float = 8.0,
+    lora_params_per_layer: float = 0.0,
+    frozen_layer_weight_bytes: float | None = None,
+    count_gather_buffer: bool = True,
+) -> dict[str, Any]:
     """Model states per device of the first pipeline stage (ZeRO sharding, LoRA, CPU offload), as arrays:
     weights (incl. ZeRO-3's gathered layer ``live``), master, gradients, optimizer, and ``cpu`` per node."""
     zero = np.asarray(zero)
     tp, pp, dp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep))
     dense, expert = shape.stage_params(tp, pp, ep)
     shard = np.minimum(dp, devices_per_node / np.minimum(tp * pp, devices_per_node)) if hybrid_shard else dp
-    kw = dict(weight_bytes=weight_bytes, master_bytes=master_bytes, grad_bytes=grad_bytes,
-              optimizer_state_bytes=optimizer_state_bytes)  # fmt: skip
+    kw = dict(
+        weight_bytes=weight_bytes,
+        master_bytes=master_bytes,
+        grad_bytes=grad_bytes,
+        optimizer_state_bytes=optimizer_state_bytes,
+    )
     if (
         lora_params_per_layer > 0
     ):  # frozen base (possibly quantized) + trainable adapters at the full convention
@@ -49,8 +66,10 @@ def train_state_arrays(
             ),  # Hu et al. 2021 adapters
         ]
     else:
-        parts = [model_state_bytes(dense, shard, zero, **kw),
-                 model_state_bytes(expert, np.maximum(shard / ep, 1.0), zero, **kw)]  # fmt: skip
+        parts = [
+            model_state_bytes(dense, shard, zero, **kw),
+            model_state_bytes(expert, np.maximum(shard / ep, 1.0), zero, **kw),
+        ]
     weights, master, grads, optim = (
         sum(getattr(p, k) for p in parts) for k in ("weights", "master", "gradients", "optimizer")
     )
@@ -68,25 +87,46 @@ def train_state_arrays(
         off_par, weights, 0.0
     )
     return dict(
-        weights=np.where(off_par, 0.0, weights) + live, master=np.where(off_opt, 0.0, master),
-        gradients=np.where(off_opt, 0.0, grads), optimizer=np.where(off_opt, 0.0, optim), live=live,
+        weights=np.where(off_par, 0.0, weights) + live,
+        master=np.where(off_opt, 0.0, master),
+        gradients=np.where(off_opt, 0.0, grads),
+        optimizer=np.where(off_opt, 0.0, optim),
+        live=live,
         cpu=cpu_per_device * devices_per_node * CPU_BUFFER_FACTOR,
-    )  # fmt: skip
+    )
 
 
 def train_activation_arrays(
-    shape: ModelShape, *, tp: Any = 1, pp: Any = 1, recompute: Any = 0, sp: Any = False, flash_attention: Any = False,
-    micro_batch: Any = 1, seq_len: float = 2048, in_flight: Any = None, interleave: Any = 1,
-    num_micro_batches: Any = None, schedule: str = "1f1b", activation_bytes: float = 2.0, dropout: bool = True,
+    shape: ModelShape,
+    *,
+    tp: Any = 1,
+    pp: Any = 1,
+    recompute: Any = 0,
+    sp: Any = False,
+    flash_attention: Any = False,
+    micro_batch: Any = 1,
+    seq_len: float = 2048,
+    in_flight: Any = None,
+    interleave: Any = 1,
+    num_micro_batches: Any = None,
+    schedule: str = "1f1b",
+    activation_bytes: float = 2.0,
+    dropout: bool = True,
     mask_bytes: float = MASK_BYTES,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Activations of the first pipeline stage (Korthikanti et al. 2022 Table 2 per layer x its layers x the
     micro-batches in flight) plus, without pipelining, the final norm/head inputs and the fp32 logits."""
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     h = spec.d_model
-    common = dict(**attention_ratios(spec), gated=spec.gated_ffn, bytes_per_value=activation_bytes,
-                  dropout=dropout, flash_attention=flash_attention, mask_bytes=mask_bytes)  # fmt: skip
+    common = dict(
+        **attention_ratios(spec),
+        gated=spec.gated_ffn,
+        bytes_per_value=activation_bytes,
+        dropout=dropout,
+        flash_attention=flash_attention,
+        mask_bytes=mask_bytes,
+    )
     args = (seq_len, micro_batch, h, spec.n_head, tp, sp, recompute)
     layer_act = activation_bytes_per_layer(*args, ffn_ratio=spec.ffn_dim / h, **common)
     stage_layers = np.ceil(shape.layers / pp)

@@ -54,22 +54,36 @@ class Workload:
     lora_targets: tuple[str, ...] = ("q", "k", "v", "o")
 
     @classmethod
-    def of(cls, *, micro_batch: Any = 1, seq_len: Any = None, global_batch: Any = None, recompute: str = "none",
-           flash_attention: bool = True, dropout: bool = True, mask_bytes: float = MASK_BYTES, batch: Any = 1,
-           context: Any = None, source_len: Any = None, lora_rank: Any = None,
-           lora_targets: tuple[str, ...] | str = ("q", "k", "v", "o")) -> Workload:  # fmt: skip
+    def of(
+        cls,
+        *,
+        micro_batch: Any = 1,
+        seq_len: Any = None,
+        global_batch: Any = None,
+        recompute: str = "none",
+        flash_attention: bool = True,
+        dropout: bool = True,
+        mask_bytes: float = MASK_BYTES,
+        batch: Any = 1,
+        context: Any = None,
+        source_len: Any = None,
+        lora_rank: Any = None,
+        lora_targets: tuple[str, ...] | str = ("q", "k", "v", "o"),
+    ) -> Workload:
         """A checked `Workload`: whole numbers of tokens and sequences (``micro_batch=0``: model states only)."""
         optional = {"seq_len": seq_len, "context": context, "source_len": source_len}
         return cls(
             micro_batch=_tokens(micro_batch, "micro-batch size", allow_zero=True),
             global_batch=None if global_batch is None else _tokens(global_batch, "global batch"),
-            recompute=recompute_name(recompute), flash_attention=bool(flash_attention), dropout=bool(dropout),
+            recompute=recompute_name(recompute),
+            flash_attention=bool(flash_attention),
+            dropout=bool(dropout),
             mask_bytes=float(checks.positive(mask_bytes, "dropout mask bytes", allow_zero=True)),
             batch=_tokens(batch, "batch", allow_zero=True),
             lora_rank=None if lora_rank in (None, 0) else checks.positive_int(lora_rank, "LoRA rank"),
             lora_targets=parse_lora_targets(lora_targets),
             **{k: None if v is None else _tokens(v, k.replace("_", " ")) for k, v in optional.items()},
-        )  # fmt: skip
+        )
 
     def seq(self, spec: ModelSpec) -> int:
         """The training sequence length: as given, else the model's context."""

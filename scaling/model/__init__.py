@@ -14,9 +14,18 @@ from scaling.model.shapes import shape_for_params
 from scaling.model.spec import ARCHS, NORMS, POSITIONS, ModelSpec
 
 __all__ = [
-    "ARCHS", "NORMS", "POSITIONS", "SUPPORTED_MODEL_TYPES", "ModelSpec", "get_preset", "load_model", "presets",
-    "shape_for_params", "spec_from_hf_config", "spec_from_row",
-]  # fmt: skip
+    "ARCHS",
+    "NORMS",
+    "POSITIONS",
+    "SUPPORTED_MODEL_TYPES",
+    "ModelSpec",
+    "get_preset",
+    "load_model",
+    "presets",
+    "shape_for_params",
+    "spec_from_hf_config",
+    "spec_from_row",
+]
 
 
 def __getattr__(name: str) -> Any:

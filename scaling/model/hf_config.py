@@ -83,28 +83,45 @@ def _rotary_fraction(cfg: _Config, default: float = 1.0) -> float:
 
 
 def _common(cfg: _Config, family: str) -> dict[str, Any]:
-    return {"name": str(cfg.get("_name_or_path", default="") or cfg.origin), "family": family,
-            "source": f"config.json ({cfg.origin})"}  # fmt: skip
+    return {
+        "name": str(cfg.get("_name_or_path", default="") or cfg.origin),
+        "family": family,
+        "source": f"config.json ({cfg.origin})",
+    }
 
 
 # Llama-style decoders: RMSNorm, RoPE, gated FFN, no biases, untied, pre-norm, two norms per layer, unless a
 # family's trait says otherwise (what transformers' modeling file for that family builds).
 _DECODER_TRAITS: dict[str, dict[str, Any]] = {
-    "llama": {}, "mistral": {}, "mixtral": {}, "yi": {}, "internlm": {}, "granite": {}, "phi3": {},
-    "deepseek_v2": {}, "deepseek_v3": {},
-    "qwen2": {"qkv_bias": True}, "qwen2_moe": {"qkv_bias": True, "shared_expert_gate": True},
-    "qwen3": {"qk_norm": "head"}, "qwen3_moe": {"qk_norm": "head"},
+    "llama": {},
+    "mistral": {},
+    "mixtral": {},
+    "yi": {},
+    "internlm": {},
+    "granite": {},
+    "phi3": {},
+    "deepseek_v2": {},
+    "deepseek_v3": {},
+    "qwen2": {"qkv_bias": True},
+    "qwen2_moe": {"qkv_bias": True, "shared_expert_gate": True},
+    "qwen3": {"qk_norm": "head"},
+    "qwen3_moe": {"qk_norm": "head"},
     "gemma": {"tied": True},
     "gemma2": {"tied": True, "norms_per_layer": 4, "norm_placement": "sandwich", "global_every": 2},
-    "gemma3_text": {"tied": True, "norms_per_layer": 4, "norm_placement": "sandwich", "qk_norm": "head",
-                    "global_every": 6},
+    "gemma3_text": {
+        "tied": True,
+        "norms_per_layer": 4,
+        "norm_placement": "sandwich",
+        "qk_norm": "head",
+        "global_every": 6,
+    },
     "olmo": {"norm": "nonparametric"},  # OLMo 1: LayerNorm without any parameters
     "olmo2": {"qk_norm": "full", "norm_placement": "post"},
     "olmoe": {"qk_norm": "full"},
     "cohere": {"norm": "layernorm-nobias", "norms_per_layer": 1, "parallel_block": True, "tied": True},
     "stablelm": {"norm": "layernorm", "rotary_fraction": 0.25},
     "starcoder2": {"norm": "layernorm", "gated": False, "tied": True, "all_bias": True},
-}  # fmt: skip
+}
 _STANDARD_KEYS = (
     "hidden_size",
     "num_hidden_layers",
@@ -121,17 +138,25 @@ def _attention_parts(cfg: _Config, traits: dict[str, Any], d: int, n_head: int) 
     if cfg.bool("use_qk_norm", "qk_layernorm"):  # Cohere, StableLM: over all heads
         qk_norm = "full"
     parts: dict[str, Any] = {
-        "n_kv_head": cfg.int("num_key_value_heads", default=n_head), "d_head": cfg.int("head_dim", default=None),
+        "n_kv_head": cfg.int("num_key_value_heads", default=n_head),
+        "d_head": cfg.int("head_dim", default=None),
         "qkv_bias": attention_bias or traits.get("qkv_bias", False) or cfg.bool("use_qkv_bias"),
-        "out_bias": attention_bias, "mlp_bias": cfg.bool("mlp_bias") or all_bias, "qk_norm": qk_norm,
-    }  # fmt: skip
+        "out_bias": attention_bias,
+        "mlp_bias": cfg.bool("mlp_bias") or all_bias,
+        "qk_norm": qk_norm,
+    }
     if parts["d_head"] is None and d % n_head:
         raise ScalingError(f"{cfg.origin}: hidden_size {d} is not divisible by num_attention_heads {n_head}")
     kv_rank = cfg.int("kv_lora_rank", default=0, allow_zero=True)
     if kv_rank:  # multi-head latent attention (DeepSeek-V2/V3)
         rope = cfg.int("qk_rope_head_dim")
-        parts.update(kv_lora_rank=kv_rank, qk_rope_head_dim=rope, v_head_dim=cfg.int("v_head_dim"),
-                     d_head=cfg.int("qk_nope_head_dim") + rope, q_lora_rank=cfg.int("q_lora_rank", default=0, allow_zero=True))  # fmt: skip
+        parts.update(
+            kv_lora_rank=kv_rank,
+            qk_rope_head_dim=rope,
+            v_head_dim=cfg.int("v_head_dim"),
+            d_head=cfg.int("qk_nope_head_dim") + rope,
+            q_lora_rank=cfg.int("q_lora_rank", default=0, allow_zero=True),
+        )
     return parts
 
 
@@ -153,10 +178,13 @@ def _moe_parts(cfg: _Config, traits: dict[str, Any], n_layer: int, d_ff: int) ->
         )
     dense += sum(1 for i in range(n_layer) if i in mlp_only or (i + 1) % step)  # Qwen-MoE's dense layers
     return {
-        "n_experts": experts, "experts_per_token": cfg.int("num_experts_per_tok"), "d_ff_expert": width,
-        "d_ff_shared": shared, "shared_expert_gate": bool(shared and traits.get("shared_expert_gate")),
+        "n_experts": experts,
+        "experts_per_token": cfg.int("num_experts_per_tok"),
+        "d_ff_expert": width,
+        "d_ff_shared": shared,
+        "shared_expert_gate": bool(shared and traits.get("shared_expert_gate")),
         "dense_layers": min(dense, n_layer),
-    }  # fmt: skip
+    }
 
 
 def _window_parts(cfg: _Config, traits: dict[str, Any], family: str, n_layer: int) -> dict[str, Any]:
@@ -186,16 +214,27 @@ def _decoder(cfg: _Config, family: str, assumptions: tuple[str, ...] = ()) -> Mo
     d_ff = cfg.int("intermediate_size")
     parallel = traits.get("parallel_block", False) or cfg.bool("use_parallel_residual")
     return ModelSpec(
-        **_common(cfg, family), n_layer=n_layer, d_model=d, n_head=n_head, d_ff=d_ff,
-        gated_ffn=traits.get("gated", True), activation=cfg.text("hidden_activation", "hidden_act", default="silu"),
-        vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("max_position_embeddings", default=4096), position="rope",
+        **_common(cfg, family),
+        n_layer=n_layer,
+        d_model=d,
+        n_head=n_head,
+        d_ff=d_ff,
+        gated_ffn=traits.get("gated", True),
+        activation=cfg.text("hidden_activation", "hidden_act", default="silu"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_position_embeddings", default=4096),
+        position="rope",
         rotary_fraction=_rotary_fraction(cfg, traits.get("rotary_fraction", 1.0)),
-        norm=traits.get("norm", "rmsnorm"), norms_per_layer=1 if parallel else traits.get("norms_per_layer", 2),
-        norm_placement=traits.get("norm_placement", "pre"), parallel_block=parallel,
+        norm=traits.get("norm", "rmsnorm"),
+        norms_per_layer=1 if parallel else traits.get("norms_per_layer", 2),
+        norm_placement=traits.get("norm_placement", "pre"),
+        parallel_block=parallel,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=traits.get("tied", False)),
-        **_attention_parts(cfg, traits, d, n_head), **_moe_parts(cfg, traits, n_layer, d_ff),
-        **_window_parts(cfg, traits, family, n_layer), assumptions=assumptions,
-    )  # fmt: skip
+        **_attention_parts(cfg, traits, d, n_head),
+        **_moe_parts(cfg, traits, n_layer, d_ff),
+        **_window_parts(cfg, traits, family, n_layer),
+        assumptions=assumptions,
+    )
 
 
 def _generic(cfg: _Config, model_type: str) -> ModelSpec:
@@ -223,12 +262,20 @@ def _generic(cfg: _Config, model_type: str) -> ModelSpec:
 def _gpt2(cfg: _Config) -> ModelSpec:
     d = cfg.int("n_embd", "hidden_size")
     return ModelSpec(
-        **_common(cfg, "gpt2"), n_layer=cfg.int("n_layer", "num_hidden_layers"), d_model=d,
-        n_head=cfg.int("n_head", "num_attention_heads"), d_ff=cfg.int("n_inner", default=4 * d),
-        activation=cfg.text("activation_function", default="gelu_new"), vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("n_positions", "n_ctx", default=1024), position="learned", qkv_bias=True, out_bias=True,
-        mlp_bias=True, tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+        **_common(cfg, "gpt2"),
+        n_layer=cfg.int("n_layer", "num_hidden_layers"),
+        d_model=d,
+        n_head=cfg.int("n_head", "num_attention_heads"),
+        d_ff=cfg.int("n_inner", default=4 * d),
+        activation=cfg.text("activation_function", default="gelu_new"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("n_positions", "n_ctx", default=1024),
+        position="learned",
+        qkv_bias=True,
+        out_bias=True,
+        mlp_bias=True,
+        tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
+    )
 
 
 def _gptj(cfg: _Config) -> ModelSpec:
@@ -236,26 +283,45 @@ def _gptj(cfg: _Config) -> ModelSpec:
     # (no parameters), an untied lm_head with a bias
     d = cfg.int("n_embd")
     return ModelSpec(
-        **_common(cfg, "gptj"), n_layer=cfg.int("n_layer"), d_model=d, n_head=cfg.int("n_head"),
-        d_ff=cfg.int("n_inner", default=4 * d), activation=cfg.text("activation_function", default="gelu_new"),
-        vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("n_positions", default=2048), position="rope",
-        rotary_fraction=fraction(cfg.int("rotary_dim", default=64) / (d // cfg.int("n_head")), "rotary_dim / d_head"),
-        mlp_bias=True, norms_per_layer=1, parallel_block=True, lm_head_bias=True,
+        **_common(cfg, "gptj"),
+        n_layer=cfg.int("n_layer"),
+        d_model=d,
+        n_head=cfg.int("n_head"),
+        d_ff=cfg.int("n_inner", default=4 * d),
+        activation=cfg.text("activation_function", default="gelu_new"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("n_positions", default=2048),
+        position="rope",
+        rotary_fraction=fraction(
+            cfg.int("rotary_dim", default=64) / (d // cfg.int("n_head")), "rotary_dim / d_head"
+        ),
+        mlp_bias=True,
+        norms_per_layer=1,
+        parallel_block=True,
+        lm_head_bias=True,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=False),
-    )  # fmt: skip
+    )
 
 
 def _gpt_neox(cfg: _Config) -> ModelSpec:
     # GPT-NeoX keeps both LayerNorms even with the parallel residual; embed_out is untied and bias-free
     return ModelSpec(
-        **_common(cfg, "gpt_neox"), n_layer=cfg.int("num_hidden_layers"), d_model=cfg.int("hidden_size"),
-        n_head=cfg.int("num_attention_heads"), d_ff=cfg.int("intermediate_size"),
-        activation=cfg.text("hidden_act", default="gelu"), vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("max_position_embeddings", default=2048), position="rope",
-        rotary_fraction=_rotary_fraction(cfg, 0.25), qkv_bias=cfg.bool("attention_bias", default=True), out_bias=cfg.bool("attention_bias", default=True),
-        mlp_bias=True, parallel_block=cfg.bool("use_parallel_residual", default=True),
+        **_common(cfg, "gpt_neox"),
+        n_layer=cfg.int("num_hidden_layers"),
+        d_model=cfg.int("hidden_size"),
+        n_head=cfg.int("num_attention_heads"),
+        d_ff=cfg.int("intermediate_size"),
+        activation=cfg.text("hidden_act", default="gelu"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_position_embeddings", default=2048),
+        position="rope",
+        rotary_fraction=_rotary_fraction(cfg, 0.25),
+        qkv_bias=cfg.bool("attention_bias", default=True),
+        out_bias=cfg.bool("attention_bias", default=True),
+        mlp_bias=True,
+        parallel_block=cfg.bool("use_parallel_residual", default=True),
         tied_embeddings=cfg.bool("tie_word_embeddings", default=False),
-    )  # fmt: skip
+    )
 
 
 def _falcon(cfg: _Config) -> ModelSpec:
@@ -269,14 +335,24 @@ def _falcon(cfg: _Config) -> ModelSpec:
     parallel = cfg.bool("parallel_attn", default=True)
     bias = cfg.bool("bias")
     return ModelSpec(
-        **_common(cfg, "falcon"), n_layer=cfg.int("num_hidden_layers", "n_layer"), d_model=d, n_head=n_head,
-        n_kv_head=kv, d_ff=cfg.int("ffn_hidden_size", default=4 * d), activation="gelu",
-        vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("max_position_embeddings", default=2048),
-        position="alibi" if cfg.bool("alibi") else "rope", qkv_bias=bias, out_bias=bias, mlp_bias=bias,
+        **_common(cfg, "falcon"),
+        n_layer=cfg.int("num_hidden_layers", "n_layer"),
+        d_model=d,
+        n_head=n_head,
+        n_kv_head=kv,
+        d_ff=cfg.int("ffn_hidden_size", default=4 * d),
+        activation="gelu",
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_position_embeddings", default=2048),
+        position="alibi" if cfg.bool("alibi") else "rope",
+        qkv_bias=bias,
+        out_bias=bias,
+        mlp_bias=bias,
         # 7B style: one LayerNorm shared by the parallel attention and MLP; 40B style: ln_attn and ln_mlp
-        norms_per_layer=2 if (new_arch or not parallel) else 1, parallel_block=parallel,
+        norms_per_layer=2 if (new_arch or not parallel) else 1,
+        parallel_block=parallel,
         tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+    )
 
 
 def _phi(cfg: _Config) -> ModelSpec:
@@ -284,25 +360,45 @@ def _phi(cfg: _Config) -> ModelSpec:
     # final LayerNorm, untied lm_head with a bias; partial rotary has no parameters
     n_head = cfg.int("num_attention_heads")
     return ModelSpec(
-        **_common(cfg, "phi"), n_layer=cfg.int("num_hidden_layers"), d_model=cfg.int("hidden_size"),
-        n_head=n_head, n_kv_head=cfg.int("num_key_value_heads", default=n_head), d_ff=cfg.int("intermediate_size"),
-        activation=cfg.text("hidden_act", default="gelu_new"), vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("max_position_embeddings", default=2048), position="rope", qkv_bias=True, out_bias=True,
+        **_common(cfg, "phi"),
+        n_layer=cfg.int("num_hidden_layers"),
+        d_model=cfg.int("hidden_size"),
+        n_head=n_head,
+        n_kv_head=cfg.int("num_key_value_heads", default=n_head),
+        d_ff=cfg.int("intermediate_size"),
+        activation=cfg.text("hidden_act", default="gelu_new"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_position_embeddings", default=2048),
+        position="rope",
+        qkv_bias=True,
+        out_bias=True,
         rotary_fraction=_rotary_fraction(cfg, 0.5),
-        mlp_bias=True, norms_per_layer=1, parallel_block=True,
-        tied_embeddings=cfg.bool("tie_word_embeddings", default=False), lm_head_bias=True,
-    )  # fmt: skip
+        mlp_bias=True,
+        norms_per_layer=1,
+        parallel_block=True,
+        tied_embeddings=cfg.bool("tie_word_embeddings", default=False),
+        lm_head_bias=True,
+    )
 
 
 def _bloom(cfg: _Config) -> ModelSpec:
     # BLOOM: ALiBi (no position parameters), a LayerNorm after the embeddings, biases everywhere, tied
     d = cfg.int("hidden_size", "n_embed")
     return ModelSpec(
-        **_common(cfg, "bloom"), n_layer=cfg.int("n_layer", "num_hidden_layers"), d_model=d,
-        n_head=cfg.int("n_head", "num_attention_heads"), d_ff=4 * d, vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("seq_length", default=2048), position="alibi", qkv_bias=True, out_bias=True, mlp_bias=True,
-        embedding_norm=True, tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+        **_common(cfg, "bloom"),
+        n_layer=cfg.int("n_layer", "num_hidden_layers"),
+        d_model=d,
+        n_head=cfg.int("n_head", "num_attention_heads"),
+        d_ff=4 * d,
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("seq_length", default=2048),
+        position="alibi",
+        qkv_bias=True,
+        out_bias=True,
+        mlp_bias=True,
+        embedding_norm=True,
+        tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
+    )
 
 
 def _mpt(cfg: _Config) -> ModelSpec:
@@ -311,11 +407,20 @@ def _mpt(cfg: _Config) -> ModelSpec:
     d = cfg.int("d_model")
     no_bias = cfg.bool("no_bias", default=True)
     return ModelSpec(
-        **_common(cfg, "mpt"), n_layer=cfg.int("n_layers"), d_model=d, n_head=cfg.int("n_heads"),
-        d_ff=cfg.int("expansion_ratio", default=4) * d, vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("max_seq_len", default=2048), position="alibi", qkv_bias=not no_bias, out_bias=not no_bias,
-        mlp_bias=not no_bias, norm="layernorm-nobias" if no_bias else "layernorm", tied_embeddings=True,
-    )  # fmt: skip
+        **_common(cfg, "mpt"),
+        n_layer=cfg.int("n_layers"),
+        d_model=d,
+        n_head=cfg.int("n_heads"),
+        d_ff=cfg.int("expansion_ratio", default=4) * d,
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_seq_len", default=2048),
+        position="alibi",
+        qkv_bias=not no_bias,
+        out_bias=not no_bias,
+        mlp_bias=not no_bias,
+        norm="layernorm-nobias" if no_bias else "layernorm",
+        tied_embeddings=True,
+    )
 
 
 def _opt(cfg: _Config) -> ModelSpec:
@@ -326,39 +431,72 @@ def _opt(cfg: _Config) -> ModelSpec:
     bias = cfg.bool("enable_bias", default=True)
     n_ctx = cfg.int("max_position_embeddings", default=2048)
     return ModelSpec(
-        **_common(cfg, "opt"), n_layer=cfg.int("num_hidden_layers"), d_model=d, n_head=cfg.int("num_attention_heads"),
-        d_ff=cfg.int("ffn_dim"), activation=cfg.text("activation_function", default="relu"),
-        vocab_size=cfg.int("vocab_size"), n_ctx=n_ctx, n_positions=n_ctx + 2, position="learned",
-        d_embed=cfg.int("word_embed_proj_dim", default=d), qkv_bias=bias, out_bias=bias, mlp_bias=bias,
+        **_common(cfg, "opt"),
+        n_layer=cfg.int("num_hidden_layers"),
+        d_model=d,
+        n_head=cfg.int("num_attention_heads"),
+        d_ff=cfg.int("ffn_dim"),
+        activation=cfg.text("activation_function", default="relu"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=n_ctx,
+        n_positions=n_ctx + 2,
+        position="learned",
+        d_embed=cfg.int("word_embed_proj_dim", default=d),
+        qkv_bias=bias,
+        out_bias=bias,
+        mlp_bias=bias,
         norm="layernorm" if cfg.bool("layer_norm_elementwise_affine", default=True) else "nonparametric",
-        norm_placement="pre" if pre else "post", final_norm=pre and not cfg.bool("_remove_final_layer_norm"),
+        norm_placement="pre" if pre else "post",
+        final_norm=pre and not cfg.bool("_remove_final_layer_norm"),
         tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+    )
 
 
 def _bert(cfg: _Config, family: str = "bert") -> ModelSpec:
     # BERT and RoBERTa (whose max_position_embeddings already holds its offset of 2): the base model with its pooler
     return ModelSpec(
-        **_common(cfg, family), arch="encoder", n_layer=cfg.int("num_hidden_layers"),
-        d_model=cfg.int("hidden_size"), n_head=cfg.int("num_attention_heads"), d_ff=cfg.int("intermediate_size"),
-        activation=cfg.text("hidden_act", default="gelu"), vocab_size=cfg.int("vocab_size"),
-        n_ctx=cfg.int("max_position_embeddings", default=512), position="learned", qkv_bias=True, out_bias=True,
-        mlp_bias=True, norm_placement="post", final_norm=False, embedding_norm=True,
-        token_types=cfg.int("type_vocab_size", default=2, allow_zero=True), pooler=True,
-    )  # fmt: skip
+        **_common(cfg, family),
+        arch="encoder",
+        n_layer=cfg.int("num_hidden_layers"),
+        d_model=cfg.int("hidden_size"),
+        n_head=cfg.int("num_attention_heads"),
+        d_ff=cfg.int("intermediate_size"),
+        activation=cfg.text("hidden_act", default="gelu"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("max_position_embeddings", default=512),
+        position="learned",
+        qkv_bias=True,
+        out_bias=True,
+        mlp_bias=True,
+        norm_placement="post",
+        final_norm=False,
+        embedding_norm=True,
+        token_types=cfg.int("type_vocab_size", default=2, allow_zero=True),
+        pooler=True,
+    )
 
 
 def _t5(cfg: _Config) -> ModelSpec:
     proj = cfg.text("feed_forward_proj", default="relu")
     layers = cfg.int("num_layers")
     return ModelSpec(
-        **_common(cfg, "t5"), arch="encoder-decoder", n_encoder_layer=layers,
-        n_layer=cfg.int("num_decoder_layers", default=layers), d_model=cfg.int("d_model"),
-        n_head=cfg.int("num_heads"), d_head=cfg.int("d_kv"), d_ff=cfg.int("d_ff"), gated_ffn=proj.startswith("gated-"),
-        activation=proj.removeprefix("gated-"), vocab_size=cfg.int("vocab_size"), n_ctx=cfg.int("n_positions", default=512),
-        position="relative", relative_buckets=cfg.int("relative_attention_num_buckets", default=32), norm="rmsnorm",
+        **_common(cfg, "t5"),
+        arch="encoder-decoder",
+        n_encoder_layer=layers,
+        n_layer=cfg.int("num_decoder_layers", default=layers),
+        d_model=cfg.int("d_model"),
+        n_head=cfg.int("num_heads"),
+        d_head=cfg.int("d_kv"),
+        d_ff=cfg.int("d_ff"),
+        gated_ffn=proj.startswith("gated-"),
+        activation=proj.removeprefix("gated-"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=cfg.int("n_positions", default=512),
+        position="relative",
+        relative_buckets=cfg.int("relative_attention_num_buckets", default=32),
+        norm="rmsnorm",
         tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+    )
 
 
 def _bart(cfg: _Config) -> ModelSpec:
@@ -373,13 +511,26 @@ def _bart(cfg: _Config) -> ModelSpec:
         )
     n_ctx = cfg.int("max_position_embeddings", default=1024)
     return ModelSpec(
-        **_common(cfg, "bart"), arch="encoder-decoder", n_encoder_layer=cfg.int("encoder_layers"),
-        n_layer=cfg.int("decoder_layers"), d_model=cfg.int("d_model"), n_head=cfg.int("encoder_attention_heads"),
-        d_ff=width, activation=cfg.text("activation_function", default="gelu"), vocab_size=cfg.int("vocab_size"),
-        n_ctx=n_ctx, n_positions=n_ctx + 2, position="learned", qkv_bias=True, out_bias=True, mlp_bias=True,
-        norm_placement="pre" if cfg.bool("normalize_before") else "post", embedding_norm=True,
-        final_norm=cfg.bool("add_final_layer_norm"), tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
-    )  # fmt: skip
+        **_common(cfg, "bart"),
+        arch="encoder-decoder",
+        n_encoder_layer=cfg.int("encoder_layers"),
+        n_layer=cfg.int("decoder_layers"),
+        d_model=cfg.int("d_model"),
+        n_head=cfg.int("encoder_attention_heads"),
+        d_ff=width,
+        activation=cfg.text("activation_function", default="gelu"),
+        vocab_size=cfg.int("vocab_size"),
+        n_ctx=n_ctx,
+        n_positions=n_ctx + 2,
+        position="learned",
+        qkv_bias=True,
+        out_bias=True,
+        mlp_bias=True,
+        norm_placement="pre" if cfg.bool("normalize_before") else "post",
+        embedding_norm=True,
+        final_norm=cfg.bool("add_final_layer_norm"),
+        tied_embeddings=cfg.bool("tie_word_embeddings", default=True),
+    )
 
 
 _READERS: dict[str, Callable[[_Config], ModelSpec]] = {
@@ -401,15 +552,32 @@ _READERS: dict[str, Callable[[_Config], ModelSpec]] = {
     "bart": _bart,
 }
 _ARCHITECTURES = {
-    "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "MixtralForCausalLM": "mixtral",
-    "Qwen2ForCausalLM": "qwen2", "GemmaForCausalLM": "gemma", "GPT2LMHeadModel": "gpt2",
-    "GPTNeoXForCausalLM": "gpt_neox", "FalconForCausalLM": "falcon", "RWForCausalLM": "falcon",
-    "PhiForCausalLM": "phi", "BertForMaskedLM": "bert", "BertModel": "bert", "BertForPreTraining": "bert",
-    "T5ForConditionalGeneration": "t5", "Qwen3ForCausalLM": "qwen3", "Qwen3MoeForCausalLM": "qwen3_moe",
-    "DeepseekV3ForCausalLM": "deepseek_v3", "DeepseekV2ForCausalLM": "deepseek_v2", "GPTJForCausalLM": "gptj",
-    "BloomForCausalLM": "bloom", "OPTForCausalLM": "opt", "MPTForCausalLM": "mpt", "RobertaForMaskedLM": "roberta",
-    "BartForConditionalGeneration": "bart", "Gemma3ForCausalLM": "gemma3_text",
-}  # fmt: skip
+    "LlamaForCausalLM": "llama",
+    "MistralForCausalLM": "mistral",
+    "MixtralForCausalLM": "mixtral",
+    "Qwen2ForCausalLM": "qwen2",
+    "GemmaForCausalLM": "gemma",
+    "GPT2LMHeadModel": "gpt2",
+    "GPTNeoXForCausalLM": "gpt_neox",
+    "FalconForCausalLM": "falcon",
+    "RWForCausalLM": "falcon",
+    "PhiForCausalLM": "phi",
+    "BertForMaskedLM": "bert",
+    "BertModel": "bert",
+    "BertForPreTraining": "bert",
+    "T5ForConditionalGeneration": "t5",
+    "Qwen3ForCausalLM": "qwen3",
+    "Qwen3MoeForCausalLM": "qwen3_moe",
+    "DeepseekV3ForCausalLM": "deepseek_v3",
+    "DeepseekV2ForCausalLM": "deepseek_v2",
+    "GPTJForCausalLM": "gptj",
+    "BloomForCausalLM": "bloom",
+    "OPTForCausalLM": "opt",
+    "MPTForCausalLM": "mpt",
+    "RobertaForMaskedLM": "roberta",
+    "BartForConditionalGeneration": "bart",
+    "Gemma3ForCausalLM": "gemma3_text",
+}
 SUPPORTED_MODEL_TYPES = tuple(sorted(_READERS))
 
 

@@ -11,15 +11,45 @@ from scaling.model.spec import ModelSpec
 
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
 _INT_FIELDS = {
-    "n_layer", "d_model", "n_head", "n_kv_head", "d_head", "d_ff", "vocab_size", "n_ctx", "n_encoder_layer",
-    "n_positions", "relative_buckets", "norms_per_layer", "token_types", "n_experts", "experts_per_token",
-    "sliding_window", "sliding_layers", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim",
-    "d_ff_expert", "d_ff_shared", "dense_layers", "d_embed",
-}  # fmt: skip
+    "n_layer",
+    "d_model",
+    "n_head",
+    "n_kv_head",
+    "d_head",
+    "d_ff",
+    "vocab_size",
+    "n_ctx",
+    "n_encoder_layer",
+    "n_positions",
+    "relative_buckets",
+    "norms_per_layer",
+    "token_types",
+    "n_experts",
+    "experts_per_token",
+    "sliding_window",
+    "sliding_layers",
+    "q_lora_rank",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "v_head_dim",
+    "d_ff_expert",
+    "d_ff_shared",
+    "dense_layers",
+    "d_embed",
+}
 _BOOL_FIELDS = {
-    "gated_ffn", "qkv_bias", "out_bias", "mlp_bias", "final_norm", "embedding_norm", "tied_embeddings",
-    "lm_head_bias", "pooler", "parallel_block", "shared_expert_gate",
-}  # fmt: skip
+    "gated_ffn",
+    "qkv_bias",
+    "out_bias",
+    "mlp_bias",
+    "final_norm",
+    "embedding_norm",
+    "tied_embeddings",
+    "lm_head_bias",
+    "pooler",
+    "parallel_block",
+    "shared_expert_gate",
+}
 
 
 def spec_from_row(row: dict[str, str]) -> ModelSpec:

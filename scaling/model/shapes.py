@@ -79,17 +79,37 @@ def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | 
     if style == "gpt":
         d_head = 64 if d < 1024 else 128
         return ModelSpec(
-            n_layer=layers, d_model=d, n_head=max(1, d // d_head), d_head=d_head, d_ff=4 * d, vocab_size=vocab,
-            n_ctx=n_ctx, qkv_bias=True, out_bias=True, mlp_bias=True, name=name or "gpt-shape",
+            n_layer=layers,
+            d_model=d,
+            n_head=max(1, d // d_head),
+            d_head=d_head,
+            d_ff=4 * d,
+            vocab_size=vocab,
+            n_ctx=n_ctx,
+            qkv_bias=True,
+            out_bias=True,
+            mlp_bias=True,
+            name=name or "gpt-shape",
             source="shape rule: GPT-2/GPT-3 style (scaling.model.shape_for_params)",
-        )  # fmt: skip
+        )
     d_head = 64 if d < 1024 else 128
     n_head = max(1, d // d_head)
     kv = 8 if n_head >= 32 else n_head
     d_ff = 256 * math.ceil(8 * d / 3 / 256)
     return ModelSpec(
-        n_layer=layers, d_model=d, n_head=n_head, n_kv_head=kv, d_head=d_head, d_ff=d_ff, gated_ffn=True,
-        activation="silu", vocab_size=vocab, n_ctx=n_ctx, position="rope", norm="rmsnorm",
-        tied_embeddings=False, name=name or "llama-shape",
+        n_layer=layers,
+        d_model=d,
+        n_head=n_head,
+        n_kv_head=kv,
+        d_head=d_head,
+        d_ff=d_ff,
+        gated_ffn=True,
+        activation="silu",
+        vocab_size=vocab,
+        n_ctx=n_ctx,
+        position="rope",
+        norm="rmsnorm",
+        tied_embeddings=False,
+        name=name or "llama-shape",
         source="shape rule: Llama style (scaling.model.shape_for_params)",
-    )  # fmt: skip
+    )

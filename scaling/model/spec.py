@@ -51,13 +51,32 @@ SIZE_LIMITS = {
     "tokens": 10**10,
 }
 _SIZE_KIND = {
-    "n_layer": "layers", "n_encoder_layer": "layers", "dense_layers": "layers", "sliding_layers": "layers",
-    "norms_per_layer": "layers", "d_model": "width", "d_head": "width", "d_ff": "width", "d_ff_expert": "width",
-    "d_ff_shared": "width", "d_embed": "width", "q_lora_rank": "width", "kv_lora_rank": "width",
-    "qk_rope_head_dim": "width", "v_head_dim": "width", "n_head": "heads", "n_kv_head": "heads",
-    "n_experts": "heads", "experts_per_token": "heads", "relative_buckets": "heads", "token_types": "vocab",
-    "vocab_size": "vocab", "n_ctx": "tokens", "n_positions": "tokens", "sliding_window": "tokens",
-}  # fmt: skip
+    "n_layer": "layers",
+    "n_encoder_layer": "layers",
+    "dense_layers": "layers",
+    "sliding_layers": "layers",
+    "norms_per_layer": "layers",
+    "d_model": "width",
+    "d_head": "width",
+    "d_ff": "width",
+    "d_ff_expert": "width",
+    "d_ff_shared": "width",
+    "d_embed": "width",
+    "q_lora_rank": "width",
+    "kv_lora_rank": "width",
+    "qk_rope_head_dim": "width",
+    "v_head_dim": "width",
+    "n_head": "heads",
+    "n_kv_head": "heads",
+    "n_experts": "heads",
+    "experts_per_token": "heads",
+    "relative_buckets": "heads",
+    "token_types": "vocab",
+    "vocab_size": "vocab",
+    "n_ctx": "tokens",
+    "n_positions": "tokens",
+    "sliding_window": "tokens",
+}
 _REQUIRED_POSITIVE = {"n_layer", "d_model", "n_head", "vocab_size", "n_ctx", "n_experts", "experts_per_token"}
 _SIZE_CHECKS = tuple(
     (name, SIZE_LIMITS[kind], int(name in _REQUIRED_POSITIVE)) for name, kind in _SIZE_KIND.items()
@@ -133,8 +152,13 @@ class ModelSpec:
     def __post_init__(self) -> None:
         try:
             self._check_sizes()
-            for what, choices in (("arch", ARCHS), ("norm", NORMS), ("position", POSITIONS),
-                                  ("qk_norm", QK_NORMS), ("norm_placement", NORM_PLACEMENTS)):  # fmt: skip
+            for what, choices in (
+                ("arch", ARCHS),
+                ("norm", NORMS),
+                ("position", POSITIONS),
+                ("qk_norm", QK_NORMS),
+                ("norm_placement", NORM_PLACEMENTS),
+            ):
                 value = getattr(self, what)
                 if choice(value, choices, what) != value:  # the canonical spelling only: counts compare it
                     raise ScalingError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")

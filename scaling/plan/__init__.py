@@ -29,9 +29,21 @@ from scaling.plan.tables import (
 )
 
 __all__ = [
-    "DEFAULT_MFU", "Comparison", "Plan", "PlanRequest", "StepModel", "build_plan", "comparison_rows", "make_plan",
-    "parse_plan_request", "plan_html", "plan_markdown", "plan_sections", "plan_tables", "plan_text",
-]  # fmt: skip
+    "DEFAULT_MFU",
+    "Comparison",
+    "Plan",
+    "PlanRequest",
+    "StepModel",
+    "build_plan",
+    "comparison_rows",
+    "make_plan",
+    "parse_plan_request",
+    "plan_html",
+    "plan_markdown",
+    "plan_sections",
+    "plan_tables",
+    "plan_text",
+]
 
 
 def make_plan(**options: Any) -> Plan:

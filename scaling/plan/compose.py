@@ -221,8 +221,12 @@ def fixed_spec(request: PlanRequest) -> ModelSpec:
     """The model the user fixed: a MODEL, or a standard shape for --params."""
     if request.model is not None:
         return request.model
-    return _standard_shape(float(request.params or 0), request.vocab_size, request.seq_len or DEFAULT_SEQ_LEN,
-                           request.shape_style)  # fmt: skip
+    return _standard_shape(
+        float(request.params or 0),
+        request.vocab_size,
+        request.seq_len or DEFAULT_SEQ_LEN,
+        request.shape_style,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -244,9 +248,12 @@ def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
 
     def shape(params: float) -> ModelSpec:
         return shape_for_params(
-            params, vocab_size=request.vocab_size, n_ctx=request.seq_len or DEFAULT_SEQ_LEN,
-            style=request.shape_style, name=f"plan-{units.format_count(params).lower()}",
-        )  # fmt: skip
+            params,
+            vocab_size=request.vocab_size,
+            n_ctx=request.seq_len or DEFAULT_SEQ_LEN,
+            style=request.shape_style,
+            name=f"plan-{units.format_count(params).lower()}",
+        )
 
     spec = shape(target)
     for _ in range(40):
@@ -301,13 +308,25 @@ def layout_and_memory(
     from scaling.memory import estimate_memory
 
     common = dict(
-        mode="train", precision=request.dtype, devices=devices, accelerator=request.accelerator, seq_len=seq,
+        mode="train",
+        precision=request.dtype,
+        devices=devices,
+        accelerator=request.accelerator,
+        seq_len=seq,
         flash_attention=request.flash_attention,
-    )  # fmt: skip
+    )
     columns, _attrs = search_layouts(
-        spec, devices=devices, accelerator=request.accelerator, global_batch=global_batch, seq_len=seq,
-        mfu=request.mfu, precision=request.dtype, flash_attention=request.flash_attention, top=1, as_frame=False,
-    )  # fmt: skip
+        spec,
+        devices=devices,
+        accelerator=request.accelerator,
+        global_batch=global_batch,
+        seq_len=seq,
+        mfu=request.mfu,
+        precision=request.dtype,
+        flash_attention=request.flash_attention,
+        top=1,
+        as_frame=False,
+    )
     if len(columns["tp"]) == 0:
         return None, estimate_memory(spec, zero=3, recompute="full", micro_batch=1, **common)
     layout = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in columns.items()}
@@ -347,23 +366,42 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
     step = step_model(request, draft, devices)
     training = training_flops(spec, tokens, convention="6nd")
     cost = compute_cost(
-        training.flops, accelerator=request.accelerator, devices=devices, mfu=min(step.mfu, 1.0),
-        dtype=request.dtype, price_usd_per_hour=request.price,
-    )  # fmt: skip
+        training.flops,
+        accelerator=request.accelerator,
+        devices=devices,
+        mfu=min(step.mfu, 1.0),
+        dtype=request.dtype,
+        price_usd_per_hour=request.price,
+    )
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
     return Plan(
-        question=_question(request), budget=budget, law=request.law, allocation=draft.allocation, spec=spec,
-        tokens=float(tokens), training=training,
+        question=_question(request),
+        budget=budget,
+        law=request.law,
+        allocation=draft.allocation,
+        spec=spec,
+        tokens=float(tokens),
+        training=training,
         training_exact=training_flops(spec, tokens, convention="exact", seq_len=draft.seq_len),
-        cost=cost, step=step, loss=loss, layout=draft.layout, memory=draft.memory, accelerator=request.accelerator,
-        devices=int(devices), mfu=request.mfu, dtype=request.dtype, seq_len=draft.seq_len,
-        global_batch_tokens=draft.batch_tokens, comparisons=tuple(comparisons(request.law, budget.flops)),
-        compute_optimal_overhead=overhead, serving=serving_options(request, budget, devices),
+        cost=cost,
+        step=step,
+        loss=loss,
+        layout=draft.layout,
+        memory=draft.memory,
+        accelerator=request.accelerator,
+        devices=int(devices),
+        mfu=request.mfu,
+        dtype=request.dtype,
+        seq_len=draft.seq_len,
+        global_batch_tokens=draft.batch_tokens,
+        comparisons=tuple(comparisons(request.law, budget.flops)),
+        compute_optimal_overhead=overhead,
+        serving=serving_options(request, budget, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, step, cost),
         inputs=request.inputs,
-    )  # fmt: skip
+    )
 
 
 def serving_options(request: PlanRequest, budget: Budget, devices: int) -> ServingAwareOptimum | None:
@@ -375,10 +413,14 @@ def serving_options(request: PlanRequest, budget: Budget, devices: int) -> Servi
     from scaling.units import ClusterSpec
 
     return serving_aware_optimum(
-        request.law, budget.flops, inference_tokens=request.inference_tokens, serve_on=request.serve_on,
-        train_on=ClusterSpec(devices, request.accelerator.name), train_mfu=request.mfu,
+        request.law,
+        budget.flops,
+        inference_tokens=request.inference_tokens,
+        serve_on=request.serve_on,
+        train_on=ClusterSpec(devices, request.accelerator.name),
+        train_mfu=request.mfu,
         price_usd_per_hour=request.price,
-    )  # fmt: skip
+    )
 
 
 def _question(request: PlanRequest) -> str:
@@ -400,8 +442,17 @@ def comparisons(law: Any, budget: float) -> list[Comparison]:
 
     n_rule = math.sqrt(budget / (FLOPS_PER_PARAM_TOKEN * TOKENS_PER_PARAM))  # 6 N (20 N) = C
     d_rule = TOKENS_PER_PARAM * n_rule
-    rows = [Comparison("20 tokens/param rule", n_rule, d_rule, budget, loss(n_rule, d_rule),
-                       "Hoffmann et al. 2022, Table 3 (rounded)", "rule")]  # fmt: skip
+    rows = [
+        Comparison(
+            "20 tokens/param rule",
+            n_rule,
+            d_rule,
+            budget,
+            loss(n_rule, d_rule),
+            "Hoffmann et al. 2022, Table 3 (rounded)",
+            "rule",
+        )
+    ]
     for name in COMPARISON_LAWS:
         other = get_law(name)
         if other.name == law.name:

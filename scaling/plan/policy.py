@@ -66,9 +66,13 @@ def layout_warning(spec: ModelSpec, devices: int, accelerator: str, layout: Layo
 
 
 def plan_warnings(
-    request: PlanRequest, allocation: Allocation, spec: ModelSpec, tokens: float, layout: LayoutRow | None,
+    request: PlanRequest,
+    allocation: Allocation,
+    spec: ModelSpec,
+    tokens: float,
+    layout: LayoutRow | None,
     devices: int,
-) -> tuple[str, ...]:  # fmt: skip
+) -> tuple[str, ...]:
     """Every warning of the plan, each once: the law's (its repeated-data warning replaced by the plan's
     own, for the tokens the plan trains on), MFU plausibility, --max-params, layout."""
     from scaling.flops import mfu_warning
@@ -133,10 +137,14 @@ def _model_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
             ]
         return []
     if request.params is not None:
-        return [f"--params {units.format_count(request.params)}: standard {request.shape_style} shape "
-                f"({spec.params:,} params)"]  # fmt: skip
-    return [f"architecture: {request.shape_style} shape rules (scaling.model.shape_for_params); "
-            "tokens = C / (6 x exact params)"]  # fmt: skip
+        return [
+            f"--params {units.format_count(request.params)}: standard {request.shape_style} shape "
+            f"({spec.params:,} params)"
+        ]
+    return [
+        f"architecture: {request.shape_style} shape rules (scaling.model.shape_for_params); "
+        "tokens = C / (6 x exact params)"
+    ]
 
 
 def _no_budget(request: PlanRequest) -> bool:

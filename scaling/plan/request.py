@@ -204,10 +204,25 @@ def _serve_on(value: Any) -> units.ClusterSpec | None:
 
 _OPTIONS = {
     "serve_on",
-    "flops", "days", "mfu", "usd", "price", "gpu_hours", "target_loss", "params", "tokens", "unique_tokens",
-    "inference_tokens", "max_params", "seq_len", "vocab", "global_batch_tokens", "dtype", "shape_style",
+    "flops",
+    "days",
+    "mfu",
+    "usd",
+    "price",
+    "gpu_hours",
+    "target_loss",
+    "params",
+    "tokens",
+    "unique_tokens",
+    "inference_tokens",
+    "max_params",
+    "seq_len",
+    "vocab",
+    "global_batch_tokens",
+    "dtype",
+    "shape_style",
     "flash_attention",
-}  # fmt: skip
+}
 
 
 def _inputs(law: Law, gpus: Any, model: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -39,9 +39,15 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "label": self.label, "kind": self.kind, "params": self.params, "tokens": self.tokens,
-            "flops": self.flops, "tokens_per_param": self.tokens_per_param, "loss": self.loss, "source": self.source,
-        }  # fmt: skip
+            "label": self.label,
+            "kind": self.kind,
+            "params": self.params,
+            "tokens": self.tokens,
+            "flops": self.flops,
+            "tokens_per_param": self.tokens_per_param,
+            "loss": self.loss,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,13 @@ class StepModel:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "steps": self.steps, "step_seconds": self.step_seconds, "seconds": self.seconds, "mfu": self.mfu,
-            "hfu": self.hfu, "source": self.source,
-        }  # fmt: skip
+            "steps": self.steps,
+            "step_seconds": self.step_seconds,
+            "seconds": self.seconds,
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,19 @@ def _budget_rows(plan: Plan) -> list[tuple[str, str]]:
         ("compute (6ND)", f"{f.format_flops(plan.budget_flops)} = {f.format_pf_days(plan.budget_flops)}"),
         ("from", plan.budget_source),
         (f"{plan.accelerator.name}-hours", f"{cost.gpu_hours:,.0f}"),
-        ("wall-clock", f"{f.format_duration(step.seconds)} on {plan.devices} x {plan.accelerator.name} "
-                       f"= {step.steps:,.0f} steps x {step.step_seconds:.3g} s"),
-        ("MFU", f"{f.format_fraction(step.mfu)} implied (6ND FLOPs / devices x peak x time); "
-                f"{f.format_fraction(plan.mfu)} assumed in the compute term"
-                + (f"; HFU {f.format_fraction(step.hfu)}" if step.hfu is not None else "")),
+        (
+            "wall-clock",
+            f"{f.format_duration(step.seconds)} on {plan.devices} x {plan.accelerator.name} "
+            f"= {step.steps:,.0f} steps x {step.step_seconds:.3g} s",
+        ),
+        (
+            "MFU",
+            f"{f.format_fraction(step.mfu)} implied (6ND FLOPs / devices x peak x time); "
+            f"{f.format_fraction(plan.mfu)} assumed in the compute term"
+            + (f"; HFU {f.format_fraction(step.hfu)}" if step.hfu is not None else ""),
+        ),
         ("cost", f.format_usd(cost.cost_usd) + price if cost.cost_usd is not None else "n/a (give --price)"),
-    ]  # fmt: skip
+    ]
 
 
 def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
@@ -44,9 +50,12 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
         ("law", f"{plan.law.name}: {plan.law.source}"),
         ("N_opt", f.format_count(float(alloc.params)) + _interval(alloc, "params", f.format_count)),
         ("D_opt", f.format_count(float(alloc.tokens)) + _interval(alloc, "tokens", f.format_count)),
-        ("tokens/param", f"{float(alloc.tokens_per_param):.1f}"
-                         + _interval(alloc, "tokens_per_param", lambda x: f"{x:.1f}")),
-    ]  # fmt: skip
+        (
+            "tokens/param",
+            f"{float(alloc.tokens_per_param):.1f}"
+            + _interval(alloc, "tokens_per_param", lambda x: f"{x:.1f}"),
+        ),
+    ]
     if plan.law.has_loss:
         loss = f"{float(alloc.loss):.4f} {_loss_unit(plan)}" + _interval(alloc, "loss", lambda x: f"{x:.4f}")
         rows.append(("L*(C)", loss))
@@ -55,8 +64,13 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
             ("epochs", f"{float(alloc.epochs):.2f} over {f.format_count(alloc.unique_tokens)} unique tokens")
         )
     if alloc.inference_tokens:
-        rows.append(("lifetime FLOPs", f"{f.format_flops(float(alloc.total_flops))} incl. inference on "
-                                       f"{f.format_count(alloc.inference_tokens)} tokens"))  # fmt: skip
+        rows.append(
+            (
+                "lifetime FLOPs",
+                f"{f.format_flops(float(alloc.total_flops))} incl. inference on "
+                f"{f.format_count(alloc.inference_tokens)} tokens",
+            )
+        )
     return rows
 
 
@@ -68,20 +82,32 @@ def _model_rows(plan: Plan) -> list[tuple[str, str]]:
     spec = plan.spec
     exact = plan.training_exact.flops
     loss = (
-        f"{plan.loss:.4f} {_loss_unit(plan)} ({plan.law.name})" if plan.loss is not None
+        f"{plan.loss:.4f} {_loss_unit(plan)} ({plan.law.name})"
+        if plan.loss is not None
         else "n/a (the law predicts no loss)"
-    )  # fmt: skip
+    )
     rows = [
         ("architecture", spec.describe()),
-        ("parameters", f"{spec.params:,} ({f.format_count(spec.params)}; non-embedding "
-                       f"{f.format_count(spec.params_non_embedding)})"),
+        (
+            "parameters",
+            f"{spec.params:,} ({f.format_count(spec.params)}; non-embedding "
+            f"{f.format_count(spec.params_non_embedding)})",
+        ),
         ("tokens", f"{f.format_count(plan.tokens)} ({plan.tokens_per_param:.1f} per parameter)"),
         ("predicted loss", loss),
-        ("exact FLOPs", f"{f.format_flops(exact)} incl. attention ({exact / plan.training.flops - 1:+.1%} vs 6ND)"),
-    ]  # fmt: skip
+        (
+            "exact FLOPs",
+            f"{f.format_flops(exact)} incl. attention ({exact / plan.training.flops - 1:+.1%} vs 6ND)",
+        ),
+    ]
     if plan.compute_optimal_overhead is not None:
-        rows.append(("vs compute-optimal", f"{plan.compute_optimal_overhead:+.1%} compute for the same loss as the "
-                                           "compute-optimal model (law.flops_for_loss)"))  # fmt: skip
+        rows.append(
+            (
+                "vs compute-optimal",
+                f"{plan.compute_optimal_overhead:+.1%} compute for the same loss as the "
+                "compute-optimal model (law.flops_for_loss)",
+            )
+        )
     return rows
 
 
@@ -92,12 +118,23 @@ def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
     ]
     lay = plan.layout
     if lay:
-        parts = [f"TP {lay.get('tp')}", f"PP {lay.get('pp')}", f"DP {lay.get('dp')}", f"ZeRO {lay.get('zero')}",
-                 f"micro-batch {lay.get('micro_batch')}", f"recompute {lay.get('recompute')}"]  # fmt: skip
+        parts = [
+            f"TP {lay.get('tp')}",
+            f"PP {lay.get('pp')}",
+            f"DP {lay.get('dp')}",
+            f"ZeRO {lay.get('zero')}",
+            f"micro-batch {lay.get('micro_batch')}",
+            f"recompute {lay.get('recompute')}",
+        ]
         rows.append(("layout", ", ".join(parts + (["SP"] if lay.get("sp") else []))))
         comm = lay["tp_comm_s"] + lay["dp_comm_s"] + lay["pp_comm_s"]
-        rows.append(("step-time model", f"{lay['step_s']:.3g} s/step = compute {lay['compute_s']:.3g} + pipeline "
-                                        f"bubble {lay['bubble_s']:.2g} + communication {comm:.2g}"))  # fmt: skip
+        rows.append(
+            (
+                "step-time model",
+                f"{lay['step_s']:.3g} s/step = compute {lay['compute_s']:.3g} + pipeline "
+                f"bubble {lay['bubble_s']:.2g} + communication {comm:.2g}",
+            )
+        )
     m = plan.memory
     if m is not None:
         fits = " (fits)" if m.fits else " (DOES NOT FIT)"
@@ -128,8 +165,15 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
 
 def comparison_rows(plan: Plan) -> list[list[str]]:
     """This plan beside the 20-tokens rule, the other laws and known models at the same budget."""
-    rows = [["this plan", f.format_count(plan.spec.params), f.format_count(plan.tokens), f"{plan.tokens_per_param:.1f}",
-             f"{plan.loss:.4f}" if plan.loss is not None else "-"]]  # fmt: skip
+    rows = [
+        [
+            "this plan",
+            f.format_count(plan.spec.params),
+            f.format_count(plan.tokens),
+            f"{plan.tokens_per_param:.1f}",
+            f"{plan.loss:.4f}" if plan.loss is not None else "-",
+        ]
+    ]
     for c in plan.comparisons:
         loss = (
             f"{c.loss:.4f}"
@@ -148,8 +192,14 @@ def plan_tables(plan: Plan) -> list[Table]:
     tables.append(Table.of(comparison_rows(plan), COMPARISON_HEADERS, title="Comparisons at this budget"))
     if plan.serving is not None:
         serving = plan.serving.table()
-        tables.append(Table(serving.rows, serving.headers, title=f"Serving on {plan.serving.serve_on}: "
-                            f"{serving.title}", notes=serving.notes))  # fmt: skip
+        tables.append(
+            Table(
+                serving.rows,
+                serving.headers,
+                title=f"Serving on {plan.serving.serve_on}: {serving.title}",
+                notes=serving.notes,
+            )
+        )
     if plan.warnings:
         tables.append(Table.of([("!", w) for w in plan.warnings], title="Warnings", align="ll"))
     tables.append(Table.of([("-", a) for a in plan.assumptions], title="Assumptions", align="ll"))

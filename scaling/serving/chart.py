@@ -83,14 +83,22 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     """A top axis over the throughput axis, labelled in dollars per million output tokens."""
     usd = price / 3600.0 / rates * 1e6
     lo, hi = float(np.min(usd)), float(np.max(usd))
-    steps = [m * 10.0**e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-             for m in (1, 2, 5)]  # fmt: skip
+    steps = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+        for m in (1, 2, 5)
+    ]
     shown = [s for s in steps if lo <= s <= hi] or [lo, hi]
     return {
-        "overlaying": "x", "side": "top", "type": "log", "matches": "x", "showgrid": False,
-        "tickvals": [price / 3600.0 / s * 1e6 for s in shown], "ticktext": [f"${s:g}" for s in shown],
+        "overlaying": "x",
+        "side": "top",
+        "type": "log",
+        "matches": "x",
+        "showgrid": False,
+        "tickvals": [price / 3600.0 / s * 1e6 for s in shown],
+        "ticktext": [f"${s:g}" for s in shown],
         "title": {"text": f"$ per million output tokens at ${price:g} per device-hour"},
-    }  # fmt: skip
+    }
 
 
 def inference_figure(
@@ -110,30 +118,55 @@ def inference_figure(
             for b, t, r, cb in zip(c.batch, c.decode_s_per_token, c.tokens_per_s_per_device, c.compute_bound)
         ]
         symbols = [SYMBOLS[0] if cb else SYMBOLS[0] + "-open" for cb in c.compute_bound]
-        fig.add_trace(go.Scatter(
-            x=c.tokens_per_s_per_device, y=c.decode_s_per_token * 1e3, mode="lines+markers", name=f"TP {c.tp}",
-            line={"color": colour}, marker={"symbol": symbols, "size": 8, "color": colour},
-            text=hover, hoverinfo="text",
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=c.tokens_per_s_per_device,
+                y=c.decode_s_per_token * 1e3,
+                mode="lines+markers",
+                name=f"TP {c.tp}",
+                line={"color": colour},
+                marker={"symbol": symbols, "size": 8, "color": colour},
+                text=hover,
+                hoverinfo="text",
+            )
+        )
     for name, symbol in (
         ("memory-bound (hollow)", SYMBOLS[0] + "-open"),
         ("compute-bound (filled)", SYMBOLS[0]),
     ):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
-                                 marker={"symbol": symbol, "size": 8, "color": COLOURS[0]}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "size": 8, "color": COLOURS[0]},
+            )
+        )
     axis = {"type": "log", "showgrid": True, "gridcolor": "#dddddd", "showline": True, "linecolor": "#444444"}
     layout = {
-        "template": TEMPLATE, "font": FONT, "title": {"text": title, "x": 0.01, "xanchor": "left"},
-        "xaxis": {**axis, "title": {"text": "output tokens per second per device (batch grows along each line)"}},
+        "template": TEMPLATE,
+        "font": FONT,
+        "title": {"text": title, "x": 0.01, "xanchor": "left"},
+        "xaxis": {
+            **axis,
+            "title": {"text": "output tokens per second per device (batch grows along each line)"},
+        },
         "yaxis": {**axis, "title": {"text": "time per output token (ms)"}},
-        "margin": {"l": 80, "r": 30, "t": 120, "b": 70}, "hovermode": "closest",
-    }  # fmt: skip
+        "margin": {"l": 80, "r": 30, "t": 120, "b": 70},
+        "hovermode": "closest",
+    }
     if latency_s is not None and curves:
         rates = np.concatenate([c.tokens_per_s_per_device for c in curves])
-        fig.add_trace(go.Scatter(
-            x=[float(np.min(rates)), float(np.max(rates))], y=[latency_s * 1e3] * 2, mode="lines",
-            name=f"target: {latency_s * 1e3:g} ms per token", line={"dash": "dash", "color": COLOURS[0]},
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[float(np.min(rates)), float(np.max(rates))],
+                y=[latency_s * 1e3] * 2,
+                mode="lines",
+                name=f"target: {latency_s * 1e3:g} ms per token",
+                line={"dash": "dash", "color": COLOURS[0]},
+            )
+        )
     if price is not None and curves:
         layout["xaxis2"] = _price_axis(np.concatenate([c.tokens_per_s_per_device for c in curves]), price)
         fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", showlegend=False))

@@ -110,11 +110,18 @@ class ServingAwareOptimum(Displayable):
         """The three options side by side (money in the result's unit)."""
         money = format_usd if self.unit == "USD" else (lambda v: f"{v:,.3g} device-h")
         rows = [
-            (o.label, format_count(o.params), format_count(o.tokens), money(o.training_cost),
-             money(o.serving_cost), money(o.total_cost), f"{o.usd_per_million_output_tokens:.3g}",
-             f"TP{o.tp} x {o.batch}")
+            (
+                o.label,
+                format_count(o.params),
+                format_count(o.tokens),
+                money(o.training_cost),
+                money(o.serving_cost),
+                money(o.total_cost),
+                f"{o.usd_per_million_output_tokens:.3g}",
+                f"TP{o.tp} x {o.batch}",
+            )
             for o in self.options
-        ]  # fmt: skip
+        ]
         headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
         title = (
             f"Training + serving {format_count(self.inference_tokens)} tokens at loss {self.target_loss:.4g}"
@@ -161,26 +168,43 @@ class _Pricing:
             return None
         try:
             serving = cheapest_serving(
-                spec, self.serve.accelerator, devices=self.serve.devices, workload=self.workload,
-                price_usd_per_hour=self.price, assumptions=self.assumptions, keep=1,
-            ).best  # fmt: skip
+                spec,
+                self.serve.accelerator,
+                devices=self.serve.devices,
+                workload=self.workload,
+                price_usd_per_hour=self.price,
+                assumptions=self.assumptions,
+                keep=1,
+            ).best
         except ScalingError:
             return None  # does not fit, or cannot meet the latency target
         flops = float(six_nd(n, tokens))
-        training = compute_cost(flops, accelerator=self.train.accelerator, devices=self.train.devices,
-                                mfu=self.train_mfu, price_usd_per_hour=self.price).cost_usd  # fmt: skip
+        training = compute_cost(
+            flops,
+            accelerator=self.train.accelerator,
+            devices=self.train.devices,
+            mfu=self.train_mfu,
+            price_usd_per_hour=self.price,
+        ).cost_usd
         w = self.workload
         share_in = w.prompt_tokens / w.context
         per_in = serving.usd_per_million_input_tokens / 1e6
         per_out = serving.usd_per_million_output_tokens / 1e6
         serving_cost = self.inference_tokens * (share_in * per_in + (1.0 - share_in) * per_out)
         return PricedModel(
-            label=label, params=n, tokens=tokens, loss=self.loss, training_flops=flops,
-            training_cost=float(training), serving_cost=serving_cost,
+            label=label,
+            params=n,
+            tokens=tokens,
+            loss=self.loss,
+            training_flops=flops,
+            training_cost=float(training),
+            serving_cost=serving_cost,
             usd_per_million_input_tokens=serving.usd_per_million_input_tokens,
-            usd_per_million_output_tokens=serving.usd_per_million_output_tokens, tp=serving.tp,
-            batch=serving.batch, decode_s_per_token=serving.decode_s_per_token,
-        )  # fmt: skip
+            usd_per_million_output_tokens=serving.usd_per_million_output_tokens,
+            tp=serving.tp,
+            batch=serving.batch,
+            decode_s_per_token=serving.decode_s_per_token,
+        )
 
     def cheapest(self, sizes: np.ndarray) -> tuple[PricedModel | None, int]:
         priced = [self.priced(float(n), "serving-priced") for n in sizes]
@@ -232,11 +256,22 @@ def serving_aware_optimum(
     train = _cluster(train_on, "training cluster") if train_on is not None else serve
     price, unit = _price_and_unit(price_usd_per_hour, serve, train)
     plain = law.optimal(budget)
-    pricing = _Pricing(law, float(plain.loss), d_inf, serve, train, checks.fraction(train_mfu, "training MFU"),
-                       price, workload or ServingWorkload(), assumptions)  # fmt: skip
+    pricing = _Pricing(
+        law,
+        float(plain.loss),
+        d_inf,
+        serve,
+        train,
+        checks.fraction(train_mfu, "training MFU"),
+        price,
+        workload or ServingWorkload(),
+        assumptions,
+    )
     sardana = law.optimal(budget, inference_tokens=d_inf)
-    options = [pricing.priced(float(plain.params), "compute-optimal"),
-               pricing.priced(float(sardana.params), "flop-priced")]  # fmt: skip
+    options = [
+        pricing.priced(float(plain.params), "compute-optimal"),
+        pricing.priced(float(sardana.params), "flop-priced"),
+    ]
     best = _search(pricing, float(plain.params), [o.params for o in options if o])
     if best is None:
         raise ScalingError(
@@ -256,12 +291,20 @@ def serving_aware_optimum(
         + (f"with {pricing.workload.describe()}" if pricing.workload.has_target else "(it does not fit)")
         for label, n, o in zip(("compute-optimal", "flop-priced"), (plain.params, sardana.params), options)
         if o is None
-    )  # fmt: skip
+    )
     return ServingAwareOptimum(
-        law=law.name, budget_flops=budget, target_loss=pricing.loss, inference_tokens=d_inf, serve_on=str(serve),
-        train_on=str(train), unit=unit, workload=pricing.workload,
-        options=tuple(o for o in options if o) + (best,), notes=notes, warnings=warnings,
-    )  # fmt: skip
+        law=law.name,
+        budget_flops=budget,
+        target_loss=pricing.loss,
+        inference_tokens=d_inf,
+        serve_on=str(serve),
+        train_on=str(train),
+        unit=unit,
+        workload=pricing.workload,
+        options=tuple(o for o in options if o) + (best,),
+        notes=notes,
+        warnings=warnings,
+    )
 
 
 def _search(pricing: _Pricing, n_opt: float, extra: list[float]) -> PricedModel | None:

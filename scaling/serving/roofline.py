@@ -175,8 +175,13 @@ class Deployment:
         read = self.weights_read_bytes(b) + b * self.kv_read_bytes_per_seq_step
         memory = read / (self.memory_bytes_per_s * a.mbu)
         comm = self.allreduce_seconds(b)
-        return {"compute": compute, "memory": memory, "comm": comm, "total": np.maximum(compute, memory) + comm,
-                "bytes": read}  # fmt: skip
+        return {
+            "compute": compute,
+            "memory": memory,
+            "comm": comm,
+            "total": np.maximum(compute, memory) + comm,
+            "bytes": read,
+        }
 
     def prefill_seconds(self, batch: Any) -> dict[str, Any]:
         """The prefill of ``batch`` prompts together: compute, memory and communication seconds (broadcasts)."""
@@ -262,18 +267,32 @@ def make_deployment(
     link, link_source = link_bytes_per_s(acc, tp, a)
     dense, expert = _read_params(spec)
     return Deployment(
-        spec=spec, acc=acc, tp=tp, prompt_tokens=prompt, output_tokens=output, precision=precision,
-        weight_dtype=quant or precision, kv_dtype=kv_dtype or precision,
-        peak_flops=acc.peak(precision), memory_bytes_per_s=acc.bandwidth_bytes_per_s,
-        link_bytes_per_s=link, link_source=link_source,
-        weight_bytes=dtype_bytes(quant or precision, "weight dtype"), kv_bytes=kv_b,
-        act_bytes=dtype_bytes(precision, "precision"), dense_read_params=dense, expert_params=expert,
-        prefill_flops_per_seq=flops.prefill_flops, decode_flops_per_seq_step=flops.decode_flops / output,
+        spec=spec,
+        acc=acc,
+        tp=tp,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        precision=precision,
+        weight_dtype=quant or precision,
+        kv_dtype=kv_dtype or precision,
+        peak_flops=acc.peak(precision),
+        memory_bytes_per_s=acc.bandwidth_bytes_per_s,
+        link_bytes_per_s=link,
+        link_source=link_source,
+        weight_bytes=dtype_bytes(quant or precision, "weight dtype"),
+        kv_bytes=kv_b,
+        act_bytes=dtype_bytes(precision, "precision"),
+        dense_read_params=dense,
+        expert_params=expert,
+        prefill_flops_per_seq=flops.prefill_flops,
+        decode_flops_per_seq_step=flops.decode_flops / output,
         kv_read_bytes_per_seq_step=float(kv_cache_bytes(spec, 1, mean_ctx, kv_b, tp=tp, source_len=source)),
-        kv_write_bytes_per_seq_prefill=float(kv_cache_bytes(spec, 1, prompt if decoder else 1, kv_b, tp=tp,
-                                                            source_len=source)),
-        allreduces=2 * spec.total_layers, assumptions=a,
-    )  # fmt: skip
+        kv_write_bytes_per_seq_prefill=float(
+            kv_cache_bytes(spec, 1, prompt if decoder else 1, kv_b, tp=tp, source_len=source)
+        ),
+        allreduces=2 * spec.total_layers,
+        assumptions=a,
+    )
 
 
 @dataclass(frozen=True)
@@ -353,9 +372,14 @@ def fitting_batch(dep: Deployment) -> int:
     replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits."""
     quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
     return max_batch_and_context(
-        dep.spec, dep.acc, context=dep.prompt_tokens + dep.output_tokens, tp=dep.tp, precision=dep.precision,
-        quant=quant, kv_dtype=dep.kv_dtype,
-    ).max_batch  # fmt: skip
+        dep.spec,
+        dep.acc,
+        context=dep.prompt_tokens + dep.output_tokens,
+        tp=dep.tp,
+        precision=dep.precision,
+        quant=quant,
+        kv_dtype=dep.kv_dtype,
+    ).max_batch
 
 
 def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
@@ -388,8 +412,9 @@ def smallest_tp(
             dtype_bytes(dtype, what)
     last = None
     for tp in tp_sizes(spec, devices):
-        fit = max_batch_and_context(spec, acc, context=context, tp=tp, precision=precision, quant=quant,
-                                    kv_dtype=kv_dtype).max_batch  # fmt: skip
+        fit = max_batch_and_context(
+            spec, acc, context=context, tp=tp, precision=precision, quant=quant, kv_dtype=kv_dtype
+        ).max_batch
         if fit >= batch:
             return tp
         last = (tp, fit)
@@ -424,12 +449,27 @@ def estimate_serving(
     batch = checks.positive_int(batch, "batch")
     devices = device_count(devices)
     if tp is None:
-        tp = smallest_tp(model, accelerator, devices, batch=batch, context=prompt_tokens + output_tokens,
-                         precision=precision, quant=quant, kv_dtype=kv_dtype)  # fmt: skip
+        tp = smallest_tp(
+            model,
+            accelerator,
+            devices,
+            batch=batch,
+            context=prompt_tokens + output_tokens,
+            precision=precision,
+            quant=quant,
+            kv_dtype=kv_dtype,
+        )
     dep = make_deployment(
-        model, accelerator, tp=tp, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-        precision=precision, quant=quant, kv_dtype=kv_dtype, assumptions=assumptions,
-    )  # fmt: skip
+        model,
+        accelerator,
+        tp=tp,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        precision=precision,
+        quant=quant,
+        kv_dtype=kv_dtype,
+        assumptions=assumptions,
+    )
     return estimate_from_deployment(dep, devices, batch, price_usd_per_hour)
 
 
@@ -465,23 +505,47 @@ def estimate_from_deployment(
         "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
     )
     return ServingEstimate(
-        model=dep.spec.name, accelerator=dep.acc.name, devices=devices, tp=dep.tp, replicas=replicas,
-        batch=batch, prompt_tokens=dep.prompt_tokens, output_tokens=dep.output_tokens, precision=dep.precision,
-        weight_dtype=dep.weight_dtype, kv_dtype=dep.kv_dtype,
-        prefill_s=ttft, prefill_compute_s=float(pre["compute"]), prefill_memory_s=float(pre["memory"]),
-        prefill_comm_s=float(pre["comm"]), decode_s_per_token=tpot, decode_compute_s=float(dec["compute"]),
-        decode_memory_s=float(dec["memory"]), decode_comm_s=float(dec["comm"]),
-        bound="memory" if dec["memory"] >= dec["compute"] else "compute", bytes_per_step=float(dec["bytes"]),
-        flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp, crossover_batch=dep.crossover_batch(),
-        latency_s=latency, tokens_per_s=replicas * batch / tpot, tokens_per_s_per_device=batch / tpot / dep.tp,
+        model=dep.spec.name,
+        accelerator=dep.acc.name,
+        devices=devices,
+        tp=dep.tp,
+        replicas=replicas,
+        batch=batch,
+        prompt_tokens=dep.prompt_tokens,
+        output_tokens=dep.output_tokens,
+        precision=dep.precision,
+        weight_dtype=dep.weight_dtype,
+        kv_dtype=dep.kv_dtype,
+        prefill_s=ttft,
+        prefill_compute_s=float(pre["compute"]),
+        prefill_memory_s=float(pre["memory"]),
+        prefill_comm_s=float(pre["comm"]),
+        decode_s_per_token=tpot,
+        decode_compute_s=float(dec["compute"]),
+        decode_memory_s=float(dec["memory"]),
+        decode_comm_s=float(dec["comm"]),
+        bound="memory" if dec["memory"] >= dec["compute"] else "compute",
+        bytes_per_step=float(dec["bytes"]),
+        flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp,
+        crossover_batch=dep.crossover_batch(),
+        latency_s=latency,
+        tokens_per_s=replicas * batch / tpot,
+        tokens_per_s_per_device=batch / tpot / dep.tp,
         end_to_end_tokens_per_s=replicas * batch * dep.output_tokens / latency,
         input_tokens_per_s=replicas * batch * dep.prompt_tokens / ttft,
         max_batch=fits,
-        usd_per_million_input_tokens=None if price is None else per_s * ttft / (batch * dep.prompt_tokens) * 1e6,
+        usd_per_million_input_tokens=None
+        if price is None
+        else per_s * ttft / (batch * dep.prompt_tokens) * 1e6,
         usd_per_million_output_tokens=None if price is None else per_s * tpot / batch * 1e6,
-        price_usd_per_hour=price, price_source=price_source, link_bytes_per_s=dep.link_bytes_per_s,
-        link_source=dep.link_source, assumptions=a, warnings=tuple(warnings), notes=notes,
-    )  # fmt: skip
+        price_usd_per_hour=price,
+        price_source=price_source,
+        link_bytes_per_s=dep.link_bytes_per_s,
+        link_source=dep.link_source,
+        assumptions=a,
+        warnings=tuple(warnings),
+        notes=notes,
+    )
 
 
 def with_assumptions(assumptions: ServingAssumptions | None = None, **changes: Any) -> ServingAssumptions:

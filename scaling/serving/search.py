@@ -67,9 +67,16 @@ class ServingWorkload:
         """One tensor-parallel replica serving these requests (`make_deployment` with this workload's lengths
         and dtypes)."""
         return make_deployment(
-            spec, accelerator, tp=tp, prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens,
-            precision=self.precision, quant=self.quant, kv_dtype=self.kv_dtype, assumptions=assumptions,
-        )  # fmt: skip
+            spec,
+            accelerator,
+            tp=tp,
+            prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens,
+            precision=self.precision,
+            quant=self.quant,
+            kv_dtype=self.kv_dtype,
+            assumptions=assumptions,
+        )
 
     @property
     def context(self) -> int:

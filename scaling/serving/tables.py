@@ -29,10 +29,21 @@ def phases_table(e: ServingEstimate) -> Table:
     """Prefill and decode time, split into the roofline's compute, memory and TP communication terms."""
     s = fmt_seconds
     rows = [
-        ("prefill (TTFT)", s(e.prefill_s), s(e.prefill_compute_s), s(e.prefill_memory_s), s(e.prefill_comm_s)),
-        ("decode, per output token", s(e.decode_s_per_token), s(e.decode_compute_s), s(e.decode_memory_s),
-         s(e.decode_comm_s)),
-    ]  # fmt: skip
+        (
+            "prefill (TTFT)",
+            s(e.prefill_s),
+            s(e.prefill_compute_s),
+            s(e.prefill_memory_s),
+            s(e.prefill_comm_s),
+        ),
+        (
+            "decode, per output token",
+            s(e.decode_s_per_token),
+            s(e.decode_compute_s),
+            s(e.decode_memory_s),
+            s(e.decode_comm_s),
+        ),
+    ]
     layout = f"TP {e.tp} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
     title = (
         f"{e.model} on {e.devices} x {e.accelerator} ({layout}), batch {e.batch} per replica, "
@@ -57,11 +68,14 @@ def summary_table(e: ServingEstimate, target: str | None = None) -> Table:
         ("decode bound", bound),
         ("bytes read per step", f"{e.bytes_per_step / GB:,.3g} GB per device"),
         ("request latency", fmt_seconds(e.latency_s)),
-        ("decode throughput", f"{e.tokens_per_s:,.0f} output tokens/s ({e.tokens_per_s_per_device:,.0f} per "
-                              f"device); {e.end_to_end_tokens_per_s:,.0f} counting the prefill"),
+        (
+            "decode throughput",
+            f"{e.tokens_per_s:,.0f} output tokens/s ({e.tokens_per_s_per_device:,.0f} per "
+            f"device); {e.end_to_end_tokens_per_s:,.0f} counting the prefill",
+        ),
         ("prefill throughput", f"{e.input_tokens_per_s:,.0f} prompt tokens/s"),
         ("largest batch that fits", f"{e.max_batch:,}"),
         ("per million input tokens", _cost(e.usd_per_million_input_tokens) + price),
         ("per million output tokens", _cost(e.usd_per_million_output_tokens) + price),
-    ]  # fmt: skip
+    ]
     return Table.of(rows, align="ll", notes=tuple(f"- {n}" for n in e.notes))

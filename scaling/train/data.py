@@ -83,8 +83,13 @@ class Corpus:
         return sum(b - a for a, b in self.val_spans)
 
     def identity(self) -> dict:
-        return {"corpus": self.name, "corpus_sha256": self.sha256, "tokenizer": self.tokenizer,
-                "vocab_size": self.vocab_size, "corpus_tokens": self.n_tokens}  # fmt: skip
+        return {
+            "corpus": self.name,
+            "corpus_sha256": self.sha256,
+            "tokenizer": self.tokenizer,
+            "vocab_size": self.vocab_size,
+            "corpus_tokens": self.n_tokens,
+        }
 
     def epochs(self, tokens: float) -> float:
         return tokens / max(1, self.train_tokens)

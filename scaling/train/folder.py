@@ -63,14 +63,19 @@ def locked(out: Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise ScalingError(f"{out} is in use by another sweep ({_holder(out)}); wait for it to finish, or use "
-                           "another --out") from None  # fmt: skip
+        raise ScalingError(
+            f"{out} is in use by another sweep ({_holder(out)}); wait for it to finish, or use another --out"
+        ) from None
     except OSError as exc:
         raise folder_error(out, exc) from None
     _held[key] = 1
     try:
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-                  "command": " ".join(sys.argv)}  # fmt: skip
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": " ".join(sys.argv),
+        }
         atomic_write(out / HOLDER_NAME, json.dumps(holder))
         yield
     finally:
@@ -104,8 +109,10 @@ def read_table(path: Path) -> RunRows:
     header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
     missing = [c for c in HEADER if c not in header]
     if missing:
-        raise ScalingError(f"{path} has no runs-table header (its first line lacks {', '.join(missing)}); it was "
-                           "not written by scaling sweep: move it away or use another --out")  # fmt: skip
+        raise ScalingError(
+            f"{path} has no runs-table header (its first line lacks {', '.join(missing)}); it was "
+            "not written by scaling sweep: move it away or use another --out"
+        )
     return runs.read_rows(path)
 
 

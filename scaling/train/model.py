@@ -36,10 +36,20 @@ def gpt_spec(
         while d_model % n_head:  # e.g. d=80: 2 heads of 40
             n_head -= 1
     return ModelSpec(
-        n_layer=n_layer, d_model=d_model, n_head=n_head, vocab_size=vocab_size, n_ctx=seq_len,
-        position="learned", norm="layernorm-nobias", qkv_bias=False, out_bias=False, mlp_bias=False,
-        tied_embeddings=True, name=f"gpt-d{d_model}-l{n_layer}", source="scaling.train.model.gpt_spec",
-    )  # fmt: skip
+        n_layer=n_layer,
+        d_model=d_model,
+        n_head=n_head,
+        vocab_size=vocab_size,
+        n_ctx=seq_len,
+        position="learned",
+        norm="layernorm-nobias",
+        qkv_bias=False,
+        out_bias=False,
+        mlp_bias=False,
+        tied_embeddings=True,
+        name=f"gpt-d{d_model}-l{n_layer}",
+        source="scaling.train.model.gpt_spec",
+    )
 
 
 def check_trainable(spec: ModelSpec) -> None:

@@ -206,11 +206,29 @@ def train_run(
     device = torch_device(config.device, rank)
     model, trained = _build_model(spec, config.seed, device, distributed)
     curve, losses, status, train_seconds = _train_steps(
-        model, trained, corpus, config, steps=steps, device=device, rank=rank, world=world,
-        flops_per_token=flops["C_exact"] / D, on_step=on_step,
-    )  # fmt: skip
-    row = _run_row(config, spec, corpus, flops, status=status, curve=curve, losses=losses, steps=steps,
-                   train_seconds=train_seconds, started=started)  # fmt: skip
+        model,
+        trained,
+        corpus,
+        config,
+        steps=steps,
+        device=device,
+        rank=rank,
+        world=world,
+        flops_per_token=flops["C_exact"] / D,
+        on_step=on_step,
+    )
+    row = _run_row(
+        config,
+        spec,
+        corpus,
+        flops,
+        status=status,
+        curve=curve,
+        losses=losses,
+        steps=steps,
+        train_seconds=train_seconds,
+        started=started,
+    )
     record = RunRecord(row=row, curve=curve, config=config.to_dict())
     if out_dir is not None and rank == 0:
         save_checkpoint(model, spec, record, Path(out_dir))
@@ -249,9 +267,18 @@ def _build_model(spec: ModelSpec, seed: int, device, distributed: bool):
 
 
 def _train_steps(
-    model, trained, corpus, config: RunConfig, *, steps: int, device, rank: int, world: int,
-    flops_per_token: float, on_step: Callable[[int, int], None] | None,
-) -> tuple[list[dict[str, Any]], list[float], str, float]:  # fmt: skip
+    model,
+    trained,
+    corpus,
+    config: RunConfig,
+    *,
+    steps: int,
+    device,
+    rank: int,
+    world: int,
+    flops_per_token: float,
+    on_step: Callable[[int, int], None] | None,
+) -> tuple[list[dict[str, Any]], list[float], str, float]:
     """The optimizer loop: the loss curve, every step's training loss, the status (``ok`` or ``diverged``)
     and the seconds spent in training steps."""
     import torch
@@ -259,9 +286,11 @@ def _train_steps(
     from scaling.train.data import Batches
 
     optimizer = torch.optim.AdamW(
-        model.param_groups(config.weight_decay), lr=config.lr, betas=(config.beta1, config.beta2),
+        model.param_groups(config.weight_decay),
+        lr=config.lr,
+        betas=(config.beta1, config.beta2),
         fused=device.type in ("cpu", "cuda"),
-    )  # fmt: skip
+    )
     # Every rank draws the same global batch from the same seed and keeps its own slice, so a DDP run sees
     # exactly the data a single process would.
     batches = Batches(corpus, config.seq_len, seed=config.seed)
@@ -296,8 +325,15 @@ def _train_steps(
         for offset, value in enumerate(values):
             done = first + offset + 1
             losses.append(value)
-            curve.append({"step": done, "tokens": done * tokens_per_step,
-                          "flops": done * tokens_per_step * flops_per_token, "train_loss": value, "val_loss": None})  # fmt: skip
+            curve.append(
+                {
+                    "step": done,
+                    "tokens": done * tokens_per_step,
+                    "flops": done * tokens_per_step * flops_per_token,
+                    "train_loss": value,
+                    "val_loss": None,
+                }
+            )
             if not math.isfinite(value):
                 status = "diverged"
                 break
@@ -317,9 +353,18 @@ def _train_steps(
 
 
 def _run_row(
-    config: RunConfig, spec: ModelSpec, corpus, flops: dict[str, float], *, status: str,
-    curve: list[dict[str, Any]], losses: list[float], steps: int, train_seconds: float, started: float,
-) -> dict[str, Any]:  # fmt: skip
+    config: RunConfig,
+    spec: ModelSpec,
+    corpus,
+    flops: dict[str, float],
+    *,
+    status: str,
+    curve: list[dict[str, Any]],
+    losses: list[float],
+    steps: int,
+    train_seconds: float,
+    started: float,
+) -> dict[str, Any]:
     """The runs.csv row of a finished run (`scaling.runs.RUN_COLUMNS`): a run whose final validation loss is
     missing or not finite is recorded as diverged."""
     import numpy as np
@@ -333,20 +378,35 @@ def _run_row(
     tail = [v for v in losses[-max(1, min(50, len(losses) // 10)) :] if math.isfinite(v)]
     wall = time.perf_counter() - started
     return {
-        "run_id": config.run_id, "status": status,
+        "run_id": config.run_id,
+        "status": status,
         "budget": config.budget if config.budget is not None else flops["C_exact"],
-        "N": spec.params, "N_nonemb": spec.params_non_embedding, "D": steps * tokens_per_step, **flops,
+        "N": spec.params,
+        "N_nonemb": spec.params_non_embedding,
+        "D": steps * tokens_per_step,
+        **flops,
         "loss": val if status == "ok" else float("nan"),
         "train_loss": float(np.mean(tail)) if tail else float("nan"),
-        "d_model": spec.d_model, "n_layer": spec.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
-        "batch": config.batch, "lr": config.lr, "steps": steps, "seed": config.seed,
-        "precision": config.precision, "wall_s": wall,
+        "d_model": spec.d_model,
+        "n_layer": spec.n_layer,
+        "n_head": spec.n_head,
+        "seq_len": config.seq_len,
+        "batch": config.batch,
+        "lr": config.lr,
+        "steps": steps,
+        "seed": config.seed,
+        "precision": config.precision,
+        "wall_s": wall,
         "tokens_per_s": len(losses) * tokens_per_step / max(train_seconds, 1e-9),
         "flops_per_s": len(losses) * tokens_per_step * fpt / max(train_seconds, 1e-9),
-        "corpus": corpus.name, "corpus_sha256": corpus.sha256, "tokenizer": corpus.tokenizer,
-        "loss_unit": "nats/byte" if corpus.tokenizer == "bytes" else "nats/token", "vocab_size": corpus.vocab_size,
-        "torch_version": str(torch.__version__), "python_version": platform.python_version(),
-    }  # fmt: skip
+        "corpus": corpus.name,
+        "corpus_sha256": corpus.sha256,
+        "tokenizer": corpus.tokenizer,
+        "loss_unit": "nats/byte" if corpus.tokenizer == "bytes" else "nats/token",
+        "vocab_size": corpus.vocab_size,
+        "torch_version": str(torch.__version__),
+        "python_version": platform.python_version(),
+    }
 
 
 def periodic_windows(windows: int) -> int:
@@ -429,8 +489,12 @@ def save_checkpoint(model, spec: ModelSpec, record: RunRecord, out_dir: Path) ->
     path = out_dir / "checkpoints" / f"{record.run_id}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    payload = {"spec": {k: v for k, v in asdict(spec).items() if k != "aliases"}, "config": record.config,
-               "row": record.row, "model": model.state_dict()}  # fmt: skip
+    payload = {
+        "spec": {k: v for k, v in asdict(spec).items() if k != "aliases"},
+        "config": record.config,
+        "row": record.row,
+        "model": model.state_dict(),
+    }
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path

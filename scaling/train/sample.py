@@ -126,8 +126,10 @@ def _read_checkpoint(checkpoint: str | Path) -> dict:
     except OSError as exc:
         raise ScalingError(f"cannot read checkpoint {checkpoint}: {exc.strerror or exc}") from None
     except Exception:  # unpickling errors of every kind: truncated, not a zip, disallowed globals
-        raise ScalingError(f"{checkpoint} is not a checkpoint written by scaling train/sweep (damaged or foreign "
-                           "file); it was not loaded") from None  # fmt: skip
+        raise ScalingError(
+            f"{checkpoint} is not a checkpoint written by scaling train/sweep (damaged or foreign "
+            "file); it was not loaded"
+        ) from None
     keys = ("spec", "model", "row")
     if (
         not isinstance(payload, dict)

@@ -116,8 +116,20 @@ PRESETS = {
     # CI: seconds per run. One-layer models of 0.8k-7k non-embedding parameters still give a (shallow) parabola
     # at these budgets: measured on the stdlib corpus, d12l1 beats d8l1 and d16l1 at both 3e9 and 1e10 FLOPs.
     # Extension off, so it always finishes in under a minute.
-    "smoke": Preset("smoke", (3e9, 1e10), sizes=3, prior_n0=3.2e3, prior_a=0.1, seq_len=64, evals=2,
-                    eval_windows=64, minutes=0.5, extend=False, shapes=((8, 1), (12, 1), (16, 1), (24, 1), (32, 1)), below=()),
+    "smoke": Preset(
+        "smoke",
+        (3e9, 1e10),
+        sizes=3,
+        prior_n0=3.2e3,
+        prior_a=0.1,
+        seq_len=64,
+        evals=2,
+        eval_windows=64,
+        minutes=0.5,
+        extend=False,
+        shapes=((8, 1), (12, 1), (16, 1), (24, 1), (32, 1)),
+        below=(),
+    ),
     # Measured on the stdlib corpus (Python 3.11.7), 2 workers on a shared 2-core box, the prior ladder:
     #   3e11   d16 2.123  d24 2.073  d32 2.123  d48 2.502  d64 2.425   -> min d24 (interior)
     #   6e11   d16 2.013  d24 1.896  d32 1.887  d48 2.048  d64 2.147   -> min d32 (interior)
@@ -132,9 +144,13 @@ PRESETS = {
     # `medium` is `small` plus the next budget: four budgets over the same 8x span of compute as the earlier
     # 6e11..5e12 grid at half its FLOPs, with its smallest, slowest models (d16-d24 run at a third of d64's
     # FLOP/s) at the small budgets only. A `small` folder becomes `medium` by running the 2.5e12 budget alone.
-    "small": Preset("small", (3e11, 6e11, 1.2e12), minutes=5.0),  # 4m50s measured (load ~1.5), 9m22s under load
-    "medium": Preset("medium", (3e11, 6e11, 1.2e12, 2.5e12), minutes=15.0),  # 15m09s quiet (bench_eta), d16 at 4-6 GFLOP/s
-}  # fmt: skip
+    "small": Preset(
+        "small", (3e11, 6e11, 1.2e12), minutes=5.0
+    ),  # 4m50s measured (load ~1.5), 9m22s under load
+    "medium": Preset(
+        "medium", (3e11, 6e11, 1.2e12, 2.5e12), minutes=15.0
+    ),  # 15m09s quiet (bench_eta), d16 at 4-6 GFLOP/s
+}
 
 
 @dataclass
@@ -231,8 +247,11 @@ def edge_extensions(sweep: Sweep, rows: list[dict[str, Any]]) -> list[RunConfig]
             continue  # wait for the whole budget
         if len(planned) - sweep.preset.sizes >= MAX_EXTENSIONS:
             continue
-        ok = sorted((total_params((c.d_model, c.n_layer), c.seq_len), float(done[c.run_id]["loss"]), c)
-                    for c in planned if done[c.run_id]["status"] == "ok" and _finite(done[c.run_id]["loss"]))  # fmt: skip
+        ok = sorted(
+            (total_params((c.d_model, c.n_layer), c.seq_len), float(done[c.run_id]["loss"]), c)
+            for c in planned
+            if done[c.run_id]["status"] == "ok" and _finite(done[c.run_id]["loss"])
+        )
         if len(ok) < 2:
             continue
         shapes = [(c.d_model, c.n_layer) for _, _, c in ok]
@@ -244,8 +263,9 @@ def edge_extensions(sweep: Sweep, rows: list[dict[str, Any]]) -> list[RunConfig]
         if 0 <= i < len(ladder) and ladder[i] not in shapes:
             new.append(_config(sweep, budget, ladder[i]))
         else:
-            sweep.warnings.append(f"budget {budget:.3g}: the minimum is beyond the ladder's end ({edge}); "
-                                  "no size beyond it")  # fmt: skip
+            sweep.warnings.append(
+                f"budget {budget:.3g}: the minimum is beyond the ladder's end ({edge}); no size beyond it"
+            )
     return new
 
 
@@ -283,10 +303,20 @@ def recipe_config(recipe: dict[str, Any], shape: tuple[int, int], budget: float)
     FLOPs: the recipe's peak LR, else the width's default (`default_lr`)."""
     r = recipe
     lr = r.get("lr") if r.get("lr") is not None else default_lr(shape[0])
-    return RunConfig(d_model=shape[0], n_layer=shape[1], budget=float(budget), seq_len=r["seq_len"],
-                     batch=r["batch"], lr=lr, seed=r["seed"], evals=r["evals"], eval_windows=r["eval_windows"],
-                     data=r["data"], device=r.get("device", "cpu"),
-                     precision=r.get("precision", RECIPE_DEFAULTS["precision"]))  # fmt: skip
+    return RunConfig(
+        d_model=shape[0],
+        n_layer=shape[1],
+        budget=float(budget),
+        seq_len=r["seq_len"],
+        batch=r["batch"],
+        lr=lr,
+        seed=r["seed"],
+        evals=r["evals"],
+        eval_windows=r["eval_windows"],
+        data=r["data"],
+        device=r.get("device", "cpu"),
+        precision=r.get("precision", RECIPE_DEFAULTS["precision"]),
+    )
 
 
 def plan_sweep(
@@ -325,11 +355,21 @@ def plan_sweep(
         base = replace(base, sizes=int(sizes))
     corpus = load_corpus(data)
     identity = corpus.identity()
-    recipe = {"seq_len": base.seq_len, "batch": base.batch, "seed": int(seed), "lr": lr, "evals": base.evals,
-              "eval_windows": base.eval_windows, "data": data, "device": device,
-              "precision": resolve_precision(precision, device),
-              "corpus_sha256": identity["corpus_sha256"], "tokenizer": identity["tokenizer"],
-              "extend": base.extend, "sizes": base.sizes}  # fmt: skip
+    recipe = {
+        "seq_len": base.seq_len,
+        "batch": base.batch,
+        "seed": int(seed),
+        "lr": lr,
+        "evals": base.evals,
+        "eval_windows": base.eval_windows,
+        "data": data,
+        "device": device,
+        "precision": resolve_precision(precision, device),
+        "corpus_sha256": identity["corpus_sha256"],
+        "tokenizer": identity["tokenizer"],
+        "extend": base.extend,
+        "sizes": base.sizes,
+    }
     out = Path(out)
     try:
         out.exists()  # a name the OS refuses (over 255 bytes, a file in the path) fails here, not mid-sweep
@@ -413,8 +453,11 @@ def _load_design(path: Path) -> tuple[dict[str, Any], str | None]:
         raise folder_error(path, exc) from None
     except (UnicodeDecodeError, ValueError) as exc:
         return {}, f"{path} is damaged (not JSON: {exc})"
-    if not (isinstance(design, dict) and isinstance(design.get("recipe"), dict)
-            and isinstance(design.get("configs"), list)):  # fmt: skip
+    if not (
+        isinstance(design, dict)
+        and isinstance(design.get("recipe"), dict)
+        and isinstance(design.get("configs"), list)
+    ):
         return {}, f"{path} is damaged (no recipe and configs)"
     try:
         design["configs"] = [RunConfig.from_dict(c) for c in design["configs"]]
@@ -437,8 +480,12 @@ def _move_aside(out: Path) -> Path:
 
 
 def design_text(sweep: Sweep) -> str:
-    payload = {"recipe": sweep.recipe, "corpus": sweep.corpus, "preset": sweep.preset.name,
-               "configs": [c.to_dict() for c in sweep.configs]}  # fmt: skip
+    payload = {
+        "recipe": sweep.recipe,
+        "corpus": sweep.corpus,
+        "preset": sweep.preset.name,
+        "configs": [c.to_dict() for c in sweep.configs],
+    }
     return json.dumps(payload, indent=1)
 
 
@@ -584,9 +631,13 @@ def execute_ray(
     except ImportError:
         raise ScalingError("--backend ray needs Ray: pip install 'ray[default]'") from None
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
-                 runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
-                 include_dashboard=False, log_to_driver=False)  # fmt: skip
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            num_cpus=None if os.environ.get("RAY_ADDRESS") else workers,
+            runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     task = ray.remote(num_cpus=1)(_ray_task)
     pending = {task.remote(c.to_dict(), str(out)): c for c in configs}
     while pending:
@@ -615,9 +666,13 @@ BACKENDS: dict[str, Callable[..., Iterator[tuple[RunConfig, dict]]]] = {
 
 # ----------------------------------------------------------------------------------------- throughput
 def probe_throughput(
-    shapes: list[tuple[int, int]], seq_len: int, batch: int, seconds: float = 0.25,
-    device: str = "cpu", precision: str = "fp32",
-) -> dict:  # fmt: skip
+    shapes: list[tuple[int, int]],
+    seq_len: int,
+    batch: int,
+    seconds: float = 0.25,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> dict:
     """Measured training FLOP/s (exact convention) of each shape per worker: a few of the run's own steps
     (forward in the run's precision, backward, gradient clipping, fused AdamW) on random tokens. On the CPU they
     are timed in CPU time of one thread, so that a busy machine does not distort a short probe (`cpu_share` says
@@ -662,8 +717,13 @@ def probe_throughput(
 
 def _probe(recipe: dict[str, Any], shapes: list[tuple[int, int]]) -> dict:
     """`probe_throughput` of these shapes under the sweep's recipe (sequence, batch, device, precision)."""
-    return probe_throughput(shapes, recipe["seq_len"], recipe["batch"], device=recipe.get("device", "cpu"),
-                            precision=recipe.get("precision", RECIPE_DEFAULTS["precision"]))  # fmt: skip
+    return probe_throughput(
+        shapes,
+        recipe["seq_len"],
+        recipe["batch"],
+        device=recipe.get("device", "cpu"),
+        precision=recipe.get("precision", RECIPE_DEFAULTS["precision"]),
+    )
 
 
 RUN_OVERHEAD_S = 1.0  # per run in a warm worker: read the (cached) corpus, build the model, save a checkpoint
@@ -734,8 +794,14 @@ class Progress:
         self.start = time.perf_counter()
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bar = tqdm(total=1000, file=self.stream, disable=not self.tty, leave=True, mininterval=0.5,
-                        bar_format="{percentage:3.0f}%|{bar:24}| {postfix}")  # fmt: skip
+        self.bar = tqdm(
+            total=1000,
+            file=self.stream,
+            disable=not self.tty,
+            leave=True,
+            mininterval=0.5,
+            bar_format="{percentage:3.0f}%|{bar:24}| {postfix}",
+        )
 
     def factor(self) -> float:
         """Measured / predicted wall time of the finished runs (1 before any finishes)."""
@@ -744,8 +810,11 @@ class Progress:
 
     def left_s(self) -> float:
         """Calibrated seconds left: the unfinished work shared by the workers, at least the longest run left."""
-        remaining = [pred * (1.0 - self.fractions.get(k, 0.0)) for k, pred in self.estimates.items()
-                     if k not in self.finished]  # fmt: skip
+        remaining = [
+            pred * (1.0 - self.fractions.get(k, 0.0))
+            for k, pred in self.estimates.items()
+            if k not in self.finished
+        ]
         if not remaining:
             return 0.0
         elapsed = time.perf_counter() - self.start
@@ -784,8 +853,10 @@ class Progress:
 
     def _status(self) -> str:
         elapsed = time.perf_counter() - self.start
-        return (f"{len(self.finished)}/{len(self.estimates)} runs  {_clock(elapsed)} elapsed  "
-                f"~{_clock(self.left_s())} left  {self.last}")  # fmt: skip
+        return (
+            f"{len(self.finished)}/{len(self.estimates)} runs  {_clock(elapsed)} elapsed  "
+            f"~{_clock(self.left_s())} left  {self.last}"
+        )
 
     def _draw(self) -> None:
         total = sum(self.estimates.values()) or 1.0
@@ -865,10 +936,17 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
         eta = estimate_seconds(todo, rates, workers, WORKER_START_S / share)
         if first:
             skipped = len(sweep.configs) - len(todo)
-            say(f"sweep: {len(todo)} runs to do" + (f" ({skipped} already in {runs_path})" if skipped else "")
+            say(
+                f"sweep: {len(todo)} runs to do"
+                + (f" ({skipped} already in {runs_path})" if skipped else "")
                 + f" over {len(sweep.budgets)} budgets, {workers} {backend} worker(s); ETA ~{_clock(eta)}"
-                + (f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s per worker"
-                   + (f" at ~{share:.0%} of a core on this busy machine)" if share < 1 else ")") if probe else ""))  # fmt: skip
+                + (
+                    f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s per worker"
+                    + (f" at ~{share:.0%} of a core on this busy machine)" if share < 1 else ")")
+                    if probe
+                    else ""
+                )
+            )
             first = False
         else:
             say(
@@ -930,8 +1008,10 @@ def _extend_now(sweep: Sweep, rows: dict, rates: dict, share: float, more: list,
     more += extra
     for c in extra:
         progress.add(c.run_id, run_seconds(c, rates))
-        progress.note(f"sweep: budget {c.budget:.3g}: its minimum is at an edge of its sizes; adding "
-                      f"d{c.d_model}l{c.n_layer} ({c.run_id})")  # fmt: skip
+        progress.note(
+            f"sweep: budget {c.budget:.3g}: its minimum is at an edge of its sizes; adding "
+            f"d{c.d_model}l{c.n_layer} ({c.run_id})"
+        )
     return rates
 
 
@@ -942,10 +1022,23 @@ def _failed_row(config: RunConfig, error: str) -> dict[str, Any]:
 
     spec = config.spec()
     D = plan_steps(config, spec) * config.batch * config.seq_len
-    return {"run_id": config.run_id, "status": "failed", "budget": config.budget, "N": spec.params,
-            "N_nonemb": spec.params_non_embedding, "D": D, "C": six_nd(spec.params, D), "loss": float("nan"),
-            "d_model": config.d_model, "n_layer": config.n_layer, "n_head": spec.n_head, "seq_len": config.seq_len,
-            "batch": config.batch, "lr": config.lr, "seed": config.seed}  # fmt: skip
+    return {
+        "run_id": config.run_id,
+        "status": "failed",
+        "budget": config.budget,
+        "N": spec.params,
+        "N_nonemb": spec.params_non_embedding,
+        "D": D,
+        "C": six_nd(spec.params, D),
+        "loss": float("nan"),
+        "d_model": config.d_model,
+        "n_layer": config.n_layer,
+        "n_head": spec.n_head,
+        "seq_len": config.seq_len,
+        "batch": config.batch,
+        "lr": config.lr,
+        "seed": config.seed,
+    }
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -955,12 +1048,22 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         runs = sorted((r for r in rows if float(r["budget"]) == budget), key=lambda r: float(r["N_nonemb"]))
         ok = [r for r in runs if r["status"] == "ok" and _finite(r["loss"])]
         best = min(range(len(ok)), key=lambda i: float(ok[i]["loss"])) if ok else None
-        out.append({
-            "budget": budget,
-            "runs": [(f"d{r['d_model']}l{r['n_layer']}", int(float(r["N_nonemb"])), r["status"], _float(r["loss"])) for r in runs],
-            "best": None if best is None else f"d{ok[best]['d_model']}l{ok[best]['n_layer']}",
-            "interior": best is not None and 0 < best < len(ok) - 1,
-        })  # fmt: skip
+        out.append(
+            {
+                "budget": budget,
+                "runs": [
+                    (
+                        f"d{r['d_model']}l{r['n_layer']}",
+                        int(float(r["N_nonemb"])),
+                        r["status"],
+                        _float(r["loss"]),
+                    )
+                    for r in runs
+                ],
+                "best": None if best is None else f"d{ok[best]['d_model']}l{ok[best]['n_layer']}",
+                "interior": best is not None and 0 < best < len(ok) - 1,
+            }
+        )
     return out
 
 
@@ -1029,8 +1132,14 @@ def design_candidates(out: str | Path, law, budget_flops: float):
             if n_opt / (2 * SIZE_SPAN) <= spec.params <= n_opt * 2 * SIZE_SPAN:
                 rows.append((spec.params, D, b, b, {"d_model": shape[0], "n_layer": shape[1]}))
     N, D, cost, budget, extra = zip(*rows)
-    return Candidates(N=np.array(N, float), D=np.array(D, float), cost=np.array(cost), budget=np.array(budget),
-                      extra=tuple(extra), cost_convention="exact training FLOPs (the sweep's budgets)")  # fmt: skip
+    return Candidates(
+        N=np.array(N, float),
+        D=np.array(D, float),
+        cost=np.array(cost),
+        budget=np.array(budget),
+        extra=tuple(extra),
+        cost_convention="exact training FLOPs (the sweep's budgets)",
+    )
 
 
 def read_design(path: str | Path) -> list[tuple[tuple[int, int], float, int | None]]:
@@ -1045,8 +1154,10 @@ def read_design(path: str | Path) -> list[tuple[tuple[int, int], float, int | No
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ScalingError(f"cannot read design {path}: {exc}") from None
     if not rows or not {"d_model", "n_layer", "budget"} <= set(rows[0]):
-        raise ScalingError(f"{path} is not a run design for a sweep (it needs d_model, n_layer and budget "
-                           "columns, as `scaling next SWEEP_FOLDER -o next.csv` writes)")  # fmt: skip
+        raise ScalingError(
+            f"{path} is not a run design for a sweep (it needs d_model, n_layer and budget "
+            "columns, as `scaling next SWEEP_FOLDER -o next.csv` writes)"
+        )
     design = []
     for number, row in enumerate(rows, start=2):
         where = f"{path} line {number}"
@@ -1070,9 +1181,11 @@ def assign_seeds(runs: tuple, rows: Any, seed: int) -> tuple:
         return int(float(d_model)), int(float(n_layer)), round(float(budget), -3)
 
     columns = {"d_model", "n_layer", "budget"}
-    taken = Counter(
-        key(r["d_model"], r["n_layer"], r["budget"]) for _, r in rows.iterrows()
-    ) if columns <= set(rows.columns) else Counter()  # fmt: skip
+    taken = (
+        Counter(key(r["d_model"], r["n_layer"], r["budget"]) for _, r in rows.iterrows())
+        if columns <= set(rows.columns)
+        else Counter()
+    )
     out = []
     for run in runs:
         k = key(run.extra["d_model"], run.extra["n_layer"], run.budget)
@@ -1094,6 +1207,12 @@ def design_recipe(out: str | Path) -> dict[str, Any]:
     if problem:
         raise ScalingError(f"{problem}; designed runs join an existing sweep folder")
     r = design["recipe"]
-    return {"preset": design.get("preset", "small"), "sizes": r.get("sizes"), "data": r.get("data", "stdlib"),
-            "seed": r.get("seed", 0), "lr": r.get("lr"), "device": r.get("device", "cpu"),
-            "precision": r.get("precision", RECIPE_DEFAULTS["precision"])}  # fmt: skip
+    return {
+        "preset": design.get("preset", "small"),
+        "sizes": r.get("sizes"),
+        "data": r.get("data", "stdlib"),
+        "seed": r.get("seed", 0),
+        "lr": r.get("lr"),
+        "device": r.get("device", "cpu"),
+        "precision": r.get("precision", RECIPE_DEFAULTS["precision"]),
+    }
