@@ -1,41 +1,48 @@
-"""Layout search: which (TP, PP, DP, ZeRO, micro-batch, recompute, SP) layouts fit, ranked by step time.
+"""Layout search: which (TP, PP, DP, ZeRO, micro-batch, recompute, SP) layouts fit, and how each spends a step.
 
 Every candidate is one element of numpy arrays; memory comes from `scaling.memory.train_memory_arrays` (the
-same formula as `estimate_memory`, no second copy) and the step time from a simple, documented model:
+same formula as `estimate_memory`, no second copy) and the step from one documented model (`step_times`).
 
-* compute = model FLOPs per step / (devices x peak x mfu), the model FLOPs under the stated convention (6ND
-  by default, `scaling.flops.training_flops`), so ``mfu`` means what it means everywhere (model FLOPs over
-  peak, `scaling.flops.model_flops_utilization`); recomputation stretches it by the extra hardware FLOPs it
-  executes (full recompute adds one forward of the layers, selective the attention scores: exact counts);
-* pipeline bubble = compute x (pp - 1) / (m x v), with m micro-batches per step and v virtual stages
+**MFU fixes the time; the layout explains it.** MFU is end-to-end model FLOPs utilization as PaLM defines it
+(Chowdhery et al. 2022, App. B): model FLOPs (6ND by default, never counting recomputation) per second achieved
+over the devices' dense peak. So at a given MFU a step takes model FLOPs / (devices x peak x MFU) on every
+layout, and the layout says what that time is made of:
+
+* communication, with no overlap (an upper bound):
+  - tensor parallelism: per layer and micro-batch, 2 all-reduces forward and 2 backward (2 more with full
+    recompute) of s·b·h activation values, ring cost 2(t-1)/t x bytes / intra-node bandwidth (Megatron-LM,
+    Shoeybi et al. 2019, §3; sequence parallelism moves the same bytes as reduce-scatter + all-gather,
+    Korthikanti et al. 2022 §4.2.2); TP stays within a node;
+  - data parallelism: one gradient all-reduce per step, ring cost 2(d-1)/d x gradient bytes / bandwidth;
+    ZeRO-1/2 move the same volume, ZeRO-3 1.5x (Rajbhandari et al. 2019, §7); the inter-node bandwidth once
+    TP x DP ranks span more than one node;
+  - pipeline parallelism: each micro-batch sends s·b·h values forward and its gradient back per boundary;
+* the pipeline bubble, compute x (pp - 1) / (m x v), with m micro-batches per step and v virtual stages
   (Narayanan et al. 2021, §2.2);
-* tensor parallelism: per layer and micro-batch, 2 all-reduces forward and 2 backward (2 more with full
-  recompute) of s·b·h activation values, ring cost 2(t-1)/t x bytes / intra-node bandwidth
-  (Megatron-LM, Shoeybi et al. 2019, §3; sequence parallelism moves the same bytes as reduce-scatter +
-  all-gather, Korthikanti et al. 2022 §4.2.2); TP stays within a node;
-* data parallelism: one gradient all-reduce per step, ring cost 2(d-1)/d x gradient bytes / bandwidth;
-  ZeRO-1/2 move the same volume (reduce-scatter + all-gather), ZeRO-3 1.5x (Rajbhandari et al. 2019, §7);
-  the bandwidth is the inter-node one once TP x DP ranks span more than one node;
-* pipeline parallelism: each micro-batch sends s·b·h values forward and its gradient back per boundary;
-* no overlap of communication with compute (an upper bound on the step time).
+* compute: the rest, in which the kernels execute the step's hardware FLOPs (exact, with attention and
+  recomputation) at the ``kernel_efficiency`` it implies.
+
+When that efficiency is above `KERNEL_EFFICIENCY_CEILING` the MFU is out of this layout's reach: ``max_mfu``
+is the most it reaches with kernels at the ceiling, and layouts are ranked by it (the least time spent outside
+the kernels first).
 
 Bandwidths (bytes/s, per device, one direction) are the accelerator's intra-node link (NVLink generation,
 PCIe generation, ICI) and inter-node network from the catalog (`scaling.catalog.Accelerator`), and can be
-given explicitly. Each layout reports the MFU its whole step implies (model FLOPs, stated convention) and
-its HFU (hardware FLOPs: exact, with attention and recomputation).
+given explicitly.
 
-The default global batch is DeepSeek LLM's compute-optimal batch B_opt(C) (`default_global_batch_tokens`).
+The default global batch is DeepSeek LLM's compute-optimal batch B_opt(C) (`default_global_batch`), a target
+that each layout rounds to a multiple of its DP x micro-batch (`batch_for_layout`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from scaling import checks
+from scaling import checks, units
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
 from scaling.memory import (
@@ -57,6 +64,14 @@ from scaling.model import ModelSpec
 BATCH_COEF, BATCH_EXP = 0.2920, 0.3271
 MAX_GLOBAL_BATCH = 10**9  # sequences per step: far beyond any run, keeps divisibility exact in int64
 MAX_STEP_TOKENS = 1e13  # tokens per step
+BATCH_TOLERANCE = 0.10  # a layout's rounded batch may differ this much from the target B_opt
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)  # micro-batch sizes searched when the batch is a target
+# The kernel efficiency the step model can deliver: the hardware FLOPs of the compute part over peak. An
+# upper bound above every end-to-end hardware utilization in published training tables (PaLM 540B 57.8%
+# HFU, Chowdhery et al. 2022 App. B; LLM Foundry MPT-7B on A100 64.2% MFU without recomputation; Megatron-LM
+# 52% of A100 peak counting recomputation, Narayanan et al. 2021 Table 1), leaving room for the time those
+# runs spent outside the matmuls; large bf16 GEMMs themselves reach about this fraction of dense peak.
+KERNEL_EFFICIENCY_CEILING = 0.85
 FLOPS_CONVENTIONS = ("6nd", "6nd-nonembedding", "exact", "3nd", "kaplan")
 
 
@@ -66,27 +81,71 @@ def default_global_batch_tokens(flops: Any) -> Any:
     return BATCH_COEF * checks.positive(flops, "training FLOPs") ** BATCH_EXP
 
 
-def global_batch_sequences(tokens: float, seq_len: int) -> int:
-    """Sequences per step near ``tokens``, as a power of two (keeps DP x micro-batch divisible), at least 1."""
-    tokens = float(checks.positive(tokens, "global batch tokens"))
+def batch_for_layout(target_sequences: Any, granularity: Any) -> Any:
+    """The global batch (sequences) of a layout: the multiple of its DP x micro-batch nearest to
+    ``target_sequences``, at least one of each (the one rounding rule; arrays broadcast)."""
+    granularity = np.asarray(granularity)
+    whole = np.maximum(1, np.rint(np.asarray(target_sequences, dtype=float) / granularity))
+    return (whole * granularity).astype(np.int64)
+
+
+def _near_target(batch: np.ndarray, target: float) -> np.ndarray:
+    """The layouts whose rounded batch is within `BATCH_TOLERANCE` of the target, or, when none is, those
+    as near to it as any layout gets."""
+    distance = np.abs(np.log(batch / target))
+    if distance.size == 0:
+        return np.ones(0, dtype=bool)
+    return distance <= max(math.log1p(BATCH_TOLERANCE), float(distance.min()) * (1 + 1e-12))
+
+
+def _batch_request(global_batch: int | None, batch_tokens: float | None, seq: int) -> tuple[int | None, float | None]:
+    """(exact global batch in sequences, target in sequences): exactly one of them is given."""
+    if (global_batch is None) == (batch_tokens is None):
+        raise ScalingError(
+            "the layout search needs one global batch: sequences per step (global_batch) or a target in "
+            "tokens that each layout rounds to its DP x micro-batch (batch_tokens)"
+        )
+    if global_batch is not None:
+        checks.at_most(global_batch, MAX_GLOBAL_BATCH, "global batch", "sequences per step")
+        checks.at_most(float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)")
+        return int(global_batch), None
+    tokens = float(checks.positive(batch_tokens, "global batch tokens"))
     checks.at_most(tokens, MAX_STEP_TOKENS, "global batch tokens")
-    sequences = max(1.0, tokens / checks.positive_int(seq_len, "sequence length"))
-    return int(2 ** round(math.log2(sequences)))
+    return None, max(1.0, tokens / seq)
 
 
 @dataclass(frozen=True)
 class DefaultBatch:
-    """The default global batch of a search: sequences, the FLOPs it was sized for, and why."""
+    """The default global batch: a target in tokens (DeepSeek LLM's B_opt(C)), the FLOPs it was sized for,
+    and why. The layout search rounds it to each layout's DP x micro-batch (`batch_for_layout`)."""
 
-    sequences: int
-    seq_len: int
+    tokens: float
     flops: float
     reason: str
 
+    def sequences(self, seq_len: int) -> float:
+        """The target in sequences of ``seq_len`` tokens (before a layout rounds it)."""
+        return self.tokens / seq_len
 
-def default_global_batch(spec: ModelSpec, seq_len: int, tokens: float | None = None) -> DefaultBatch:
-    """B_opt(C) for training ``spec`` on ``tokens`` (default: its published training tokens, else the
-    compute-optimal 20 per parameter), at 6ND, rounded to a power of two of sequences."""
+
+def default_global_batch(flops: float, why: str = "") -> DefaultBatch:
+    """The one default global batch, for a run of ``flops`` training FLOPs (6ND): B_opt(C) of DeepSeek LLM,
+    as a target that the layout search rounds to a multiple of DP x micro-batch. The plan, ``memory
+    --search``, ``finetune`` and the app all take their default from here."""
+    flops = float(checks.positive(flops, "training FLOPs"))
+    tokens = float(default_global_batch_tokens(flops))
+    reason = (
+        f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024, Eq. 1) at C = 6ND = "
+        f"{units.format_flops(flops)}"
+        + (f" ({why})" if why else "")
+        + f" = {units.format_count(tokens)} tokens"
+    )
+    return DefaultBatch(tokens, flops, reason)
+
+
+def default_global_batch_for(spec: ModelSpec, tokens: float | None = None) -> DefaultBatch:
+    """`default_global_batch` for training ``spec`` on ``tokens`` (default: its published training tokens,
+    else the compute-optimal 20 per parameter)."""
     from scaling.flops import six_nd
     from scaling.laws.rules import TOKENS_PER_PARAM
 
@@ -98,12 +157,7 @@ def default_global_batch(spec: ModelSpec, seq_len: int, tokens: float | None = N
         tokens = TOKENS_PER_PARAM * float(spec.active_params)
         why = f"{TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022)"
     flops = float(six_nd(float(spec.active_params), float(checks.positive(tokens, "training tokens"))))
-    sequences = global_batch_sequences(float(default_global_batch_tokens(flops)), seq_len)
-    reason = (
-        f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024) at C = 6ND = {flops:.3g} FLOPs "
-        f"({why}), rounded to a power of two of sequences"
-    )
-    return DefaultBatch(sequences, int(seq_len), flops, reason)
+    return default_global_batch(flops, why)
 
 
 def bandwidths(accelerator: Accelerator) -> tuple[float, float]:
@@ -162,10 +216,16 @@ def candidate_grid(
 
 
 def valid_mask(
-    spec: ModelSpec, grid: dict[str, np.ndarray], *, devices: int, global_batch: int, devices_per_node: int
+    spec: ModelSpec,
+    grid: dict[str, np.ndarray],
+    *,
+    devices: int,
+    global_batch: int | None,
+    devices_per_node: int,
 ) -> np.ndarray:
     """The model's layout rules (`scaling.memory.layout_rules`: heads, KV heads, layers, devices) and the
-    search's own: TP within a node, global batch divisible by DP x micro-batch, SP only with TP > 1,
+    search's own: TP within a node, a given global batch divisible by DP x micro-batch (none when each
+    layout rounds a target to its own, `batch_for_layout`), SP only with TP > 1,
     interleaving only with PP > 1 and layers divisible by PP x v.
 
     The rules that depend on (TP, PP, micro-batch) alone are evaluated once per distinct triple, in a small
@@ -196,15 +256,16 @@ def valid_mask(
 
 
 def _triple_rules(
-    spec: ModelSpec, tp: Any, pp: Any, mb: Any, devices: int, global_batch: int, node: int
+    spec: ModelSpec, tp: Any, pp: Any, mb: Any, devices: int, global_batch: int | None, node: int
 ) -> Any:
     """Validity of (TP, PP, micro-batch) arrays: the model's layout rules, TP within a node, and a global
     batch divisible by DP x micro-batch."""
     ok = np.broadcast_to(tp <= node, np.broadcast_shapes(np.shape(tp), np.shape(pp), np.shape(mb))).copy()
     for rule, _ in layout_rules(spec, devices, tp, pp):
         ok &= rule
-    dp = np.where(ok, devices // np.maximum(tp * pp, 1), 1)
-    ok &= global_batch % (dp * mb) == 0
+    if global_batch is not None:
+        dp = np.where(ok, devices // np.maximum(tp * pp, 1), 1)
+        ok &= global_batch % (dp * mb) == 0
     return ok
 
 
@@ -275,14 +336,13 @@ class Cluster:
 
 
 @dataclass(frozen=True)
-class StepModel:
+class StepInputs:
     """What the step-time model needs besides the layouts: per-token FLOPs, peak, links and the MFU."""
 
-    tokens: float  # per step
     model_flops_per_token: float  # stated convention, no recomputation
     hardware_flops_per_token: tuple[float, float, float]  # exact, by recompute level none/selective/full
     peak: float
-    mfu: float
+    mfu: float  # end-to-end model FLOPs utilization (Chowdhery et al. 2022, App. B)
     intra: float
     inter: float
     devices: int
@@ -290,74 +350,65 @@ class StepModel:
 
 
 def step_times(
-    spec: ModelSpec,
-    shape: ModelShape,
-    g: dict[str, np.ndarray],
-    model: StepModel,
-    seq: int,
-    precision: Precision,
+    spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], model: StepInputs, seq: int, precision: Precision
 ) -> dict[str, Any]:
-    """Step time of each layout (arrays): compute + bubble + TP/DP/PP communication, and the MFU and HFU
-    the whole step implies (model and hardware FLOPs per step / (devices x peak x step seconds))."""
-    from scaling.flops import model_flops_utilization
+    """The step of each layout (arrays) at the end-to-end MFU, and what it is made of.
 
+    The MFU fixes the step: ``step_s`` = model FLOPs per step / (devices x peak x MFU), the same for every
+    layout at a given batch. The layout explains it: communication (TP, DP, PP; no overlap) and the pipeline
+    bubble, (p - 1) / (m v) of the compute (Narayanan et al. 2021, §2.2), leave ``compute_s`` for the
+    kernels, which then run at ``kernel_efficiency`` = hardware FLOPs per step (exact, with attention and
+    recomputation) / (devices x peak x compute_s). With kernels at `KERNEL_EFFICIENCY_CEILING` the layout
+    reaches at most ``max_mfu`` (its step then takes ``min_step_s``); an MFU above that is not reachable on
+    this layout. ``hfu`` = hardware FLOPs per step / (devices x peak x step_s).
+    """
     t, p, mb, v = (g[k].astype(float) for k in ("tp", "pp", "micro_batch", "interleave"))
     dp = model.devices / (t * p)
     m = g["num_micro_batches"]
-    hw_fpt = np.choose(g["recompute"], model.hardware_flops_per_token)
-    stretch = hw_fpt / model.hardware_flops_per_token[0]  # recomputation's extra work at the same efficiency
-    compute_s = (
-        model.tokens * model.model_flops_per_token * stretch / (model.devices * model.peak * model.mfu)
-    )
-    bubble_s = compute_s * (p - 1.0) / (m * v)  # Narayanan et al. 2021 §2.2: (p-1)/(m·v)
+    tokens = g["global_batch"].astype(float) * seq
+    hw_flops = tokens * np.choose(g["recompute"], model.hardware_flops_per_token)
+    model_flops = tokens * model.model_flops_per_token
+    rate = model.devices * model.peak
+    bubble = (p - 1.0) / (m * v)  # Narayanan et al. 2021 §2.2: (p-1)/(m·v)
     act_e = precision.activation_bytes
-    collectives = np.where(
-        g["recompute"] == 2, 6.0, 4.0
-    )  # 2 fwd + 2 bwd all-reduces (+2 in the recomputed forward)
+    # Megatron-LM §3: 2 all-reduces forward and 2 backward per layer (+2 in a fully recomputed forward)
+    collectives = np.where(g["recompute"] == 2, 6.0, 4.0)
     tp_bytes = seq * mb * spec.d_model * act_e
     tp_s = np.ceil(shape.layers / p) * m * collectives * 2.0 * (t - 1.0) / t * tp_bytes / model.intra
     dense, expert = shape.stage_params(t, p)
     dp_bw = np.where(t * dp > model.node, model.inter, model.intra)
-    dp_s = (
-        np.where(g["zero"] >= 3, 1.5, 1.0)
-        * 2.0
-        * (dp - 1.0)
-        / dp
-        * (dense + expert)
-        * precision.grad_bytes
-        / dp_bw
-    )
+    zero3 = np.where(g["zero"] >= 3, 1.5, 1.0)  # Rajbhandari et al. 2019 §7
+    dp_s = zero3 * 2.0 * (dp - 1.0) / dp * (dense + expert) * precision.grad_bytes / dp_bw
     pp_bw = model.inter if model.devices > model.node else model.intra
     pp_s = np.where(p > 1, 2.0 * m * tp_bytes / t / pp_bw * v, 0.0)
-    step_s = compute_s + bubble_s + tp_s + dp_s + pp_s
-    per_device = dict(devices=model.devices, peak_flops_per_device=model.peak, seconds=step_s)
+    comm_s = tp_s + dp_s + pp_s
+    step_s = model_flops / (rate * model.mfu)
+    compute_s = np.maximum(step_s - comm_s, 0.0) / (1.0 + bubble)
+    with np.errstate(divide="ignore"):
+        efficiency = np.where(compute_s > 0, hw_flops / (rate * np.maximum(compute_s, 1e-300)), np.inf)
+    min_step_s = hw_flops / (rate * KERNEL_EFFICIENCY_CEILING) * (1.0 + bubble) + comm_s
     return dict(
+        step_s=step_s,
         compute_s=compute_s,
-        bubble_s=bubble_s,
+        bubble_s=compute_s * bubble,
         tp_comm_s=tp_s,
         dp_comm_s=dp_s,
         pp_comm_s=pp_s,
-        step_s=step_s,
-        tokens_per_s=model.tokens / step_s,
-        mfu=model_flops_utilization(model.tokens * model.model_flops_per_token, **per_device),
-        hfu=model_flops_utilization(model.tokens * hw_fpt, **per_device),
+        tokens_per_s=tokens / step_s,
+        mfu=np.full_like(step_s, model.mfu),
+        hfu=hw_flops / (rate * step_s),
+        kernel_efficiency=efficiency,
+        min_step_s=min_step_s,
+        max_mfu=model_flops / (rate * min_step_s),
     )
 
 
-def _step_model(
-    spec: ModelSpec,
-    cluster: Cluster,
-    *,
-    tokens: float,
-    seq: int,
-    mfu: float,
-    precision: Precision,
-    convention: str,
-) -> StepModel:
+def _step_inputs(
+    spec: ModelSpec, cluster: Cluster, *, seq: int, mfu: float, precision: Precision, convention: str
+) -> StepInputs:
     conv = flops_per_token(spec, seq, convention)["none"][0]
     exact = flops_per_token(spec, seq, "exact")
-    return StepModel(
-        tokens=tokens,
+    return StepInputs(
         model_flops_per_token=conv,
         hardware_flops_per_token=tuple(exact[r][1] for r in RECOMPUTE),
         peak=cluster.accelerator.peak(precision.dtype),
@@ -424,6 +475,7 @@ def search_layouts(
     precision: str | Precision = "bf16",
     choices: LayoutChoices | None = None,
     mfu: float = 0.4,
+    batch_tokens: float | None = None,
     convention: str = "6nd",
     overhead_bytes: float | None = None,
     top: int | None = 10,
@@ -444,26 +496,27 @@ def search_layouts(
     attrs)``: a dict of numpy arrays in the same order and the attrs dict, without importing pandas.
     """
     cluster, workload, precision, choices = _search_inputs(cluster, workload, precision, choices, options)
-    if workload.global_batch is None:
-        raise ScalingError("the layout search needs a global batch (sequences per step)")
-    global_batch = int(
-        checks.at_most(workload.global_batch, MAX_GLOBAL_BATCH, "global batch", "sequences per step")
-    )
     mfu = checks.fraction(mfu, "MFU")
     convention = checks.choice(convention, FLOPS_CONVENTIONS, "FLOPs convention")
     spec, override, _ = resolve_model(model)
     shape, seq = ModelShape.of(spec, override), workload.seq(spec)
-    checks.at_most(
-        float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)"
-    )
+    global_batch, target = _batch_request(workload.global_batch, batch_tokens, seq)
     devices, node, acc = cluster.devices, cluster.node, cluster.accelerator
+    if target is not None and choices.micro_batch is None:
+        choices = replace(choices, micro_batch=MICRO_BATCHES)
     grid = candidate_grid(
-        spec, devices=devices, global_batch=global_batch, devices_per_node=node, **vars(choices)
+        spec, devices=devices, global_batch=global_batch or 1, devices_per_node=node, **vars(choices)
     )
     ok = valid_mask(spec, grid, devices=devices, global_batch=global_batch, devices_per_node=node)
     g = {k: v[ok] for k, v in grid.items()}
     dp = devices / (g["tp"].astype(float) * g["pp"])
-    g["num_micro_batches"] = global_batch / (dp * g["micro_batch"])  # micro-batches per step per pipeline
+    if target is None:
+        g["global_batch"] = np.full(len(g["tp"]), global_batch, dtype=np.int64)
+    else:
+        g["global_batch"] = batch_for_layout(target, dp * g["micro_batch"])
+        near = _near_target(g["global_batch"], target)
+        g, dp = {k: v[near] for k, v in g.items()}, dp[near]
+    g["num_micro_batches"] = g["global_batch"] / (dp * g["micro_batch"])  # micro-batches per step per pipeline
     mem = _layout_memory(
         shape,
         g,
@@ -474,15 +527,7 @@ def search_layouts(
         workload=workload,
         overhead_bytes=overhead_bytes,
     )
-    step = _step_model(
-        spec,
-        cluster,
-        tokens=float(global_batch) * seq,
-        seq=seq,
-        mfu=mfu,
-        precision=precision,
-        convention=convention,
-    )
+    step = _step_inputs(spec, cluster, seq=seq, mfu=mfu, precision=precision, convention=convention)
     columns = _ranked(
         _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision)), top, include_unfit
     )
@@ -493,9 +538,11 @@ def search_layouts(
         model=spec.name,
         accelerator=acc.name,
         devices=devices,
-        global_batch=global_batch,
+        global_batch=global_batch if target is None else None,
+        batch_target=target,
         seq_len=seq,
         mfu=mfu,
+        kernel_efficiency_ceiling=KERNEL_EFFICIENCY_CEILING,
         flops_convention=convention,
         precision=precision.dtype,
         optimizer=precision.optimizer,
@@ -562,7 +609,8 @@ def _columns(
         "dp": dp.astype(int),
         "zero": g["zero"],
         "micro_batch": g["micro_batch"],
-        "num_micro_batches": g["num_micro_batches"].astype(int),
+        "global_batch": g["global_batch"],
+        "num_micro_batches": np.rint(g["num_micro_batches"]).astype(int),
         "recompute": np.asarray(RECOMPUTE)[g["recompute"]],
         "sp": g["sp"],
         "interleave": g["interleave"],
@@ -583,15 +631,33 @@ def _columns(
 
 
 def _ranked(columns: dict[str, np.ndarray], top: int | None, include_unfit: bool) -> dict[str, np.ndarray]:
-    """Layouts that fit (or all), fastest step first, less memory first among equals; the first ``top``."""
+    """Layouts that fit (or all), the highest reachable MFU first (the least time outside the kernels at
+    `KERNEL_EFFICIENCY_CEILING`), less memory first among equals; the first ``top``."""
     keep = (
         np.ones(len(columns["tp"]), dtype=bool) if include_unfit else np.asarray(columns["fits"], dtype=bool)
     )
     order = np.flatnonzero(keep)
-    order = order[np.lexsort((columns["total_bytes"][order], columns["step_s"][order]))]
+    order = order[np.lexsort((columns["total_bytes"][order], -columns["max_mfu"][order]))]
     if top is not None:
         order = order[: checks.positive_int(top, "top", allow_zero=True)]
     return {k: v[order] for k, v in columns.items()}
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}" if math.isfinite(value) else "n/a"
+
+
+def step_model_notes(a: dict[str, Any]) -> list[str]:
+    """What the step-time model assumes, from a search's attrs: the lines printed under a layouts table."""
+    return [
+        f"MFU {a['mfu']:.1%} end to end ({a['flops_convention']} model FLOPs / (devices x peak x step time), "
+        "Chowdhery et al. 2022 App. B) fixes the step time; each layout explains it as compute + pipeline "
+        f"bubble + TP/DP/PP communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s "
+        f"within a node, network {a['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap)",
+        "kernels: the efficiency the compute part then needs (hardware FLOPs, exact with attention and "
+        f"recomputation, over peak x compute time); max MFU: what the layout reaches with kernels at "
+        f"{a['kernel_efficiency_ceiling']:.0%} of peak; HFU: hardware FLOPs over peak x step time",
+    ]
 
 
 def layouts_table(df: Any) -> Any:
@@ -611,8 +677,10 @@ def layouts_table(df: Any) -> Any:
             "y" if r.sp else "n",
             f"{r.total_bytes / GIB:.1f}",
             f"{r.headroom_bytes / GIB:.1f}",
+            f"{r.global_batch:,}",
             f"{r.step_s:.3g}",
-            f"{r.mfu:.1%}",
+            _percent(r.kernel_efficiency),
+            f"{r.max_mfu:.1%}",
             f"{r.hfu:.1%}",
             f"{r.tokens_per_s:,.0f}",
         )
@@ -628,20 +696,18 @@ def layouts_table(df: Any) -> Any:
         "SP",
         "GiB/dev",
         "headroom",
+        "batch",
         "step s",
-        "MFU",
+        "kernels",
+        "max MFU",
         "HFU",
         "tokens/s",
     )
     a = df.attrs
     notes = [
-        f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by step time"
+        f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by the "
+        "highest MFU each can reach"
     ]
     if "flops_convention" in a:
-        notes.append(
-            f"step time = {a['flops_convention']} model FLOPs / (peak x MFU {a['mfu']:g}) + pipeline bubble + "
-            f"TP/DP/PP communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s within a "
-            f"node, network {a['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap); MFU and HFU columns: the whole "
-            f"step's model FLOPs ({a['flops_convention']}) and hardware FLOPs (exact, with recomputation) over peak"
-        )
+        notes.extend(step_model_notes(a))
     return Table.of(rows, headers, title="Best layouts", notes=notes)

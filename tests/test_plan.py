@@ -8,7 +8,9 @@ import math
 import pytest
 from click.testing import CliRunner
 
+from scaling.budget import budget_from_text
 from scaling.cli import main
+from scaling.errors import ScalingError
 from scaling.flops import compute_cost, training_flops
 from scaling.laws import get_law
 from scaling.memory import estimate_memory
@@ -40,10 +42,10 @@ def test_gopher_budget_under_each_chinchilla_approach(law, n_opt, tokens_per_par
     # The concrete architecture lands within 2% of N_opt, and the tokens spend exactly the budget under 6ND.
     assert plan.spec.params == pytest.approx(n_opt, rel=0.02)
     assert 6 * plan.spec.params * plan.tokens == pytest.approx(GOPHER_BUDGET, rel=1e-9)
-    # 1024 A100s at 312 TFLOP/s and 40% MFU: 5.76e23 / (1024 x 312e12 x 0.4 x 86400) = 52.2 days of compute;
-    # the plan's time is its layout's step model, which adds the pipeline bubble and communication to that.
+    # 1024 A100s at 312 TFLOP/s and 40% MFU: 5.76e23 / (1024 x 312e12 x 0.4 x 86400) = 52.17 days; the MFU is
+    # end to end (Chowdhery et al. 2022, App. B), so that is the plan's time.
     assert plan.cost.days * 86400 == pytest.approx(plan.step.steps * plan.step.step_seconds, rel=1e-12)
-    assert plan.cost.days >= 52.2
+    assert plan.cost.days == pytest.approx(52.17, abs=0.005)
     assert plan.fits
 
 
@@ -130,23 +132,19 @@ def test_target_loss_inverts_the_law():
 def test_every_number_is_the_estimators_own():
     plan = make_plan(gpus="256xH100", days=30, mfu=0.4, price=2.5)
     spec, tokens = plan.spec, plan.tokens
-    # Budget: at most devices x peak x MFU x seconds, sized so the step model finishes in 30 days.
-    assert plan.budget_flops <= 256 * 989.4e12 * 0.4 * 30 * 86400
+    # Budget: devices x peak x MFU x seconds (MFU end to end, Chowdhery et al. 2022 App. B).
+    assert plan.budget_flops == pytest.approx(256 * 989.4e12 * 0.4 * 30 * 86400, rel=1e-12)
     # FLOPs, time and cost: the same calls a user would make.
     assert plan.training.flops == training_flops(spec, tokens, convention="6nd").flops
     assert (
         plan.training_exact.flops
         == training_flops(spec, tokens, convention="exact", seq_len=plan.seq_len).flops
     )
-    # Time: the layout's step model, and the MFU it implies (6ND FLOPs / devices x peak x seconds).
+    # Time: 6ND / (devices x peak x MFU), steps of the layout's own step time.
     assert plan.cost.seconds == pytest.approx(plan.step.steps * plan.layout["step_s"], rel=1e-12)
     assert plan.step.steps == pytest.approx(tokens / plan.global_batch_tokens, rel=1e-12)
-    assert plan.step.mfu == pytest.approx(
-        plan.training.flops / (256 * 989.4e12 * plan.cost.seconds), rel=1e-12
-    )
-    cost = compute_cost(
-        plan.training.flops, accelerator="H100", devices=256, mfu=plan.step.mfu, price_usd_per_hour=2.5
-    )
+    assert plan.training.flops / (256 * 989.4e12 * plan.cost.seconds) == pytest.approx(0.4, rel=1e-12)
+    cost = compute_cost(plan.training.flops, accelerator="H100", devices=256, mfu=0.4, price_usd_per_hour=2.5)
     assert plan.cost.days == pytest.approx(cost.days, rel=1e-12)
     assert plan.cost.cost_usd == pytest.approx(cost.cost_usd, rel=1e-12)
     assert plan.cost.days == pytest.approx(30.0, rel=1e-9)
@@ -335,16 +333,41 @@ def test_fitted_law_file_plans_and_warns_when_extrapolating(tmp_path):
 
 
 # ------------------------------------------------------------- one answer per question (issue cases)
-def test_deadline_plan_time_is_its_step_model():
-    # One MFU definition: the plan's printed time is steps x step seconds of its layout, the deadline holds,
-    # and the MFU it reports is 6ND FLOPs over devices x peak x that time.
+def test_deadline_plan_buys_devices_x_peak_x_mfu_x_time():
+    # MFU is end-to-end model FLOPs utilization (Chowdhery et al. 2022, App. B): 512 H100s for 30 days at 40% buy
+    # 512 x 989.4e12 x 0.4 x 30 x 86400 = 5.25e23 FLOPs, what `scaling optimal --budget '512xH100 30d 40%'`
+    # buys (the plan once shrank it to 4.76e23 to fit its step model and printed "36.2% implied").
     plan = make_plan(gpus="512xH100", days=30, mfu=0.4)
+    assert plan.budget_flops == pytest.approx(512 * 989.4e12 * 0.4 * 30 * 86400, rel=1e-12)
+    assert plan.budget_flops == pytest.approx(budget_from_text("512xH100 30d 40%").flops, rel=1e-12)
     assert plan.step.steps * plan.layout["step_s"] == pytest.approx(30 * 86400, rel=1e-9)
     assert plan.cost.days == pytest.approx(30.0, rel=1e-9)
-    assert plan.step.mfu == pytest.approx(
-        6 * plan.spec.params * plan.tokens / (512 * 989.4e12 * 30 * 86400), rel=1e-9
+    assert plan.mfu == plan.cost.mfu == 0.4
+    # the layout explains the step: compute + bubble + communication, and the kernel efficiency it needs
+    step = plan.step
+    parts = step.compute_seconds + step.bubble_seconds + step.communication_seconds
+    assert parts == pytest.approx(step.step_seconds, rel=1e-9)
+    assert step.kernel_efficiency == pytest.approx(
+        plan.training_exact.flops / step.steps / (512 * 989.4e12 * step.compute_seconds), rel=1e-9
     )
-    assert any("sized so the layout's step-time model finishes in 30 days" in plan.budget_source for _ in [0])
+    assert 0.4 < step.kernel_efficiency < 0.85 and step.max_mfu > 0.4
+    assert not any("out of this layout's reach" in w for w in plan.warnings)
+
+
+def test_an_mfu_out_of_the_layouts_reach_is_a_warning_not_a_smaller_budget():
+    # 80% MFU on 4096 GPUs: the compute would need kernels above the step model's 85% ceiling. The budget stays
+    # devices x peak x MFU x time; the warning names the highest MFU the layout reaches.
+    plan = make_plan(gpus="4096xA100-40GB", days=30, mfu=0.8)
+    assert plan.budget_flops == pytest.approx(4096 * 312e12 * 0.8 * 30 * 86400, rel=1e-12)
+    (warning,) = [w for w in plan.warnings if "out of this layout's reach" in w]
+    assert f"at most {plan.step.max_mfu:.1%}".replace(".0%", "%")[:12] in warning
+    assert plan.step.max_mfu < 0.8 and plan.step.kernel_efficiency > 0.85
+
+
+def test_a_plan_needing_more_than_the_peak_is_refused():
+    # A 10M-parameter model at 32k context executes far more than 6ND (attention), so 90% MFU needs HFU > 100%.
+    with pytest.raises(ScalingError, match=r"impossible .* needs HFU .* give --mfu below"):
+        make_plan(params="10M", tokens="1B", gpus="8xH100", mfu=0.9, seq_len=32768)
 
 
 def test_data_constrained_plan_loss_is_never_below_its_optimum():
@@ -378,7 +401,19 @@ def test_default_global_batch_is_the_layouts():
 
     plan = make_plan(flops=1e23, gpus="64xH100")
     target = float(default_global_batch_tokens(plan.budget_flops)) / plan.seq_len
-    assert plan.global_batch_tokens / plan.seq_len == 2 ** round(math.log2(target))
+    sequences = round(plan.global_batch_tokens / plan.seq_len)
+    assert sequences % (plan.layout["dp"] * plan.layout["micro_batch"]) == 0
+    assert abs(sequences / target - 1) <= 0.1
+
+
+def test_default_batch_of_deepseek_llm_7b_is_not_rounded_to_a_power_of_two():
+    # DeepSeek LLM (Bi et al. 2024), Table 2: the 7B trained on 2T tokens with 2,304 sequences of 4,096 tokens
+    # (9.4M tokens). B_opt(C) at its 6ND lands on that; rounding to a power of two gave 2,048 (-11%). Rounded to
+    # the layout's DP x micro-batch instead, the plan keeps it within 3% (B_opt at 6ND is 2,236 sequences).
+    plan = make_plan(params="6.9B", tokens="2T", gpus="64xH100", seq_len=4096)
+    sequences = round(plan.global_batch_tokens / 4096)
+    assert sequences == pytest.approx(2304, rel=0.03)
+    assert sequences != 2048
 
 
 def test_max_params_is_never_exceeded():

@@ -18,7 +18,7 @@ from typing import Any
 
 from scaling.plan.compose import build_plan
 from scaling.plan.request import DEFAULT_MFU, PlanRequest, parse_plan_request
-from scaling.plan.result import Comparison, Plan, StepModel
+from scaling.plan.result import Comparison, Plan, PlanTime
 from scaling.plan.tables import (
     comparison_rows,
     plan_html,
@@ -33,7 +33,7 @@ __all__ = [
     "Comparison",
     "Plan",
     "PlanRequest",
-    "StepModel",
+    "PlanTime",
     "build_plan",
     "comparison_rows",
     "make_plan",

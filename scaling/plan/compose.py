@@ -1,14 +1,14 @@
 """`build_plan`: a `PlanRequest` composed from the package's estimators, one step per function.
 
 1. **Budget** (`scaling.budget.Budget`): FLOPs given, or a cluster's time, dollars or device-hours at the
-   assumed MFU, or a given model's 6ND, or the compute a law needs for a target loss.
+   MFU (devices x peak x MFU x time), or a given model's 6ND, or the compute a law needs for a target loss.
 2. **Allocation**: ``law.optimal(C, unique_tokens=..., inference_tokens=...)`` (`scaling.laws`).
 3. **Architecture**: the given model, or ``shape_for_params`` near N_opt (never above ``max_params``); the
    tokens are C / (6 N_exact), so the plan spends exactly the budget under the laws' C = 6ND convention.
 4. **Layout and memory**: ``search_layouts`` and ``estimate_memory`` (`scaling.layout`, `scaling.memory`).
-5. **Time and cost**: one time, steps x step seconds of the chosen layout's step-time model, and the MFU
-   that implies (`scaling.flops.model_flops_utilization`). A budget of time, dollars or device-hours is a
-   limit on that time: the FLOPs are sized so the step model finishes within it (and the plan says so).
+5. **Time and cost**: 6ND / (devices x peak x MFU), MFU being end-to-end model FLOPs utilization (Chowdhery
+   et al. 2022, App. B); the chosen layout's step-time model explains that time (compute, pipeline bubble,
+   communication, and the kernel efficiency the compute needs) and says when the MFU is out of its reach.
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from scaling.budget import Budget
 from scaling.errors import ScalingError
 from scaling.plan import policy
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, DEFAULT_SEQ_LEN, PlanRequest
-from scaling.plan.result import Comparison, LayoutRow, Plan, StepModel
+from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
 if TYPE_CHECKING:
+    from scaling.flops import TrainingFlops
+    from scaling.layout import DefaultBatch
     from scaling.laws import Allocation
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
     from scaling.serving import ServingAwareOptimum
 
-SIZING_ROUNDS = 8  # rounds of "size the FLOPs to the deadline"; shapes and batches settle in two or three
 MAX_PLAN_FLOPS = 1e32  # ~1e6 x the largest published training runs; beyond it shapes and layouts are fiction
 KNOWN_MODEL_DECADES = 1.5  # known models within this many decades of the budget are compared
 
@@ -41,34 +42,28 @@ class Draft:
     """One plan before time and cost: what a budget of ``flops`` buys on ``devices``."""
 
     flops: float
-    allocation: Allocation | None  # None while a given model's FLOPs are being sized (see `with_allocation`)
+    allocation: Allocation | None  # None for a given model until `with_allocation`
     spec: ModelSpec
     tokens: float
     seq_len: int
-    batch_sequences: int
+    batch_sequences: int  # the layout's global batch: the target rounded to its DP x micro-batch
+    batch: DefaultBatch  # the target and why
     layout: LayoutRow | None
     memory: MemoryBreakdown | None
     notes: tuple[str, ...]
-    allocated_at: float | None = None  # the FLOPs ``allocation`` was computed for
+    hardware_ratio: float = 1.0  # exact hardware FLOPs (with attention) over 6ND, without recomputation
 
     @property
     def batch_tokens(self) -> float:
         return float(self.batch_sequences * self.seq_len)
-
-    def key(self) -> tuple[Any, ...]:
-        layout = tuple(sorted((k, str(v)) for k, v in (self.layout or {}).items() if not k.endswith("_s")))
-        return self.spec.params, self.batch_sequences, layout
 
 
 def build_plan(request: PlanRequest) -> Plan:
     """The plan for ``request``: budget -> allocation -> architecture -> layout and memory -> time and cost."""
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
-    draft = _draft(request, budget.flops, devices)
-    seconds = resource_seconds(request, budget, devices)
-    if seconds is not None and draft.layout is not None:
-        draft, budget = _fit_to_deadline(request, budget, devices, seconds, draft)
-    return _assemble(request, budget, devices, with_allocation(request, draft))
+    draft = with_allocation(request, _draft(request, budget.flops, devices))
+    return _assemble(request, budget, devices, draft)
 
 
 # ------------------------------------------------------------------------------------------ budget
@@ -114,18 +109,6 @@ def _model_to_loss(request: PlanRequest, loss: float) -> Budget:
     return replace(budget, kind="target-loss", source=f"{budget.source}, the tokens that reach loss {loss:g}")
 
 
-def resource_seconds(request: PlanRequest, budget: Budget, devices: int) -> float | None:
-    """The wall-clock limit a budget of time, dollars or device-hours puts on ``devices``; None otherwise."""
-    if budget.kind == "time":
-        return request.seconds
-    if budget.kind == "gpu-hours" and request.gpu_hours is not None:
-        return request.gpu_hours * units.SECONDS_PER_HOUR / devices
-    if budget.kind == "usd" and request.usd is not None:
-        price = request.price if request.price is not None else request.accelerator.price_usd_per_hour
-        return None if price is None else request.usd / price * units.SECONDS_PER_HOUR / devices
-    return None
-
-
 def devices_for_deadline(request: PlanRequest, flops: float) -> int:
     """Without a cluster: the smallest power of two (8 at least) of devices that trains ``flops`` within
     `DEFAULT_DAYS_WITHOUT_CLUSTER` days at the assumed MFU. Powers of two keep data parallelism,
@@ -143,41 +126,15 @@ def devices_for_deadline(request: PlanRequest, flops: float) -> int:
     return max(8, 2 ** math.ceil(math.log2(max(1.0, needed))))
 
 
-def _fit_to_deadline(
-    request: PlanRequest, budget: Budget, devices: int, seconds: float, draft: Draft
-) -> tuple[Draft, Budget]:
-    """Size the FLOPs so steps x step seconds of the chosen layout equal ``seconds``, starting from ``draft``
-    (the plan at the budget's assumed-MFU FLOPs).
-
-    Each round re-plans at the FLOPs the previous layout's step time affords; it stops when the shape,
-    batch and layout repeat (the time is then exact) or after `SIZING_ROUNDS`."""
-    from scaling.flops import six_nd
-
-    flops, previous = budget.flops, None
-    for _ in range(SIZING_ROUNDS):
-        if draft.layout is None:
-            break
-        tokens = seconds * draft.batch_tokens / float(draft.layout["step_s"])
-        flops = float(six_nd(float(draft.spec.params), tokens))
-        if draft.key() == previous and math.isclose(flops, draft.flops, rel_tol=1e-12):
-            break
-        previous = draft.key()
-        draft = _draft(request, flops, devices)
-    if draft.layout is not None:  # the time is exact for this shape and layout
-        tokens = seconds * draft.batch_tokens / float(draft.layout["step_s"])
-        flops = float(six_nd(float(draft.spec.params), tokens))
-        draft = replace(draft, flops=flops, tokens=tokens)
-    source = f"{budget.source}; FLOPs sized so the layout's step-time model finishes in {units.format_duration(seconds)}"
-    sized = replace(budget, flops=flops, source=source)
-    return draft, sized
-
-
 # ------------------------------------------------------------------------------- allocation, shape
-def allocate(request: PlanRequest, flops: float) -> tuple[Allocation, list[str]]:
+def allocate(request: PlanRequest, flops: float, *, intervals: bool = True) -> tuple[Allocation, list[str]]:
     """The law's allocation for ``flops``; with inference demand, the one whose training spends ``flops``."""
     law = request.law
     allocation = law.optimal(
-        flops, unique_tokens=request.unique_tokens, inference_tokens=request.inference_tokens
+        flops,
+        unique_tokens=request.unique_tokens,
+        inference_tokens=request.inference_tokens,
+        intervals=intervals,
     )
     notes: list[str] = []
     if request.inference_tokens and float(allocation.flops) > flops * (1 + 1e-9):
@@ -276,34 +233,37 @@ def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
         spec = choose_spec(request, allocation)
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
-    batch = batch_sequences(request, flops, seq)
-    layout, memory = layout_and_memory(request, spec, devices, batch, seq)
-    return Draft(flops, allocation, spec, tokens, seq, batch, layout, memory, tuple(notes), flops)
+    target = batch_target(request, flops)
+    layout, memory = layout_and_memory(request, spec, devices, target, seq)
+    batch = int(layout["global_batch"]) if layout is not None else max(1, round(target.tokens / seq))
+    return Draft(flops, allocation, spec, tokens, seq, batch, target, layout, memory, tuple(notes))
 
 
 def with_allocation(request: PlanRequest, draft: Draft) -> Draft:
-    """The draft with the law's allocation at its final FLOPs: computed once at the end for a given model
-    (the allocation is only its reference), or again when the deadline sizing moved the FLOPs."""
-    if draft.allocation is not None and draft.allocated_at == draft.flops:
+    """The draft with the law's allocation: a given model's is computed at the end (it is only the
+    reference the model is compared with)."""
+    if draft.allocation is not None:
         return draft
     allocation, notes = allocate(request, draft.flops)
-    return replace(draft, allocation=allocation, notes=tuple(notes), allocated_at=draft.flops)
+    return replace(draft, allocation=allocation, notes=tuple(notes))
 
 
-def batch_sequences(request: PlanRequest, flops: float, seq_len: int) -> int:
-    """Sequences per global batch: the given tokens or the default for this compute
-    (`scaling.layout.default_global_batch_tokens`), rounded as the layout search rounds them."""
-    from scaling.layout import default_global_batch_tokens, global_batch_sequences
+def batch_target(request: PlanRequest, flops: float) -> DefaultBatch:
+    """The global batch the layout search rounds to each layout: --global-batch-tokens, else the one
+    default (`scaling.layout.default_global_batch`, DeepSeek LLM's B_opt(C))."""
+    from scaling.layout import DefaultBatch, default_global_batch
 
-    tokens = request.global_batch_tokens or float(default_global_batch_tokens(flops))
-    return global_batch_sequences(tokens, seq_len)
+    if request.global_batch_tokens is not None:
+        return DefaultBatch(float(request.global_batch_tokens), flops, "--global-batch-tokens")
+    return default_global_batch(flops)
 
 
 def layout_and_memory(
-    request: PlanRequest, spec: ModelSpec, devices: int, global_batch: int, seq: int
+    request: PlanRequest, spec: ModelSpec, devices: int, target: DefaultBatch, seq: int
 ) -> tuple[LayoutRow | None, MemoryBreakdown]:
-    """The fastest layout that fits (`scaling.layout.search_layouts`) and its memory (`estimate_memory`);
-    without one, the memory of the leanest layout (ZeRO-3, full recompute) to show how far off it is."""
+    """The layout that fits and reaches the highest MFU (`scaling.layout.search_layouts`) and its memory
+    (`estimate_memory`); without one, the memory of the leanest layout (ZeRO-3, full recompute) to show how
+    far off it is."""
     from scaling.layout import search_layouts
     from scaling.memory import estimate_memory
 
@@ -319,7 +279,7 @@ def layout_and_memory(
         spec,
         devices=devices,
         accelerator=request.accelerator,
-        global_batch=global_batch,
+        batch_tokens=target.tokens,
         seq_len=seq,
         mfu=request.mfu,
         precision=request.dtype,
@@ -332,44 +292,52 @@ def layout_and_memory(
     layout = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in columns.items()}
     kwargs = {k: layout[k] for k in ("tp", "pp", "zero", "recompute", "micro_batch", "sp") if k in layout}
     kwargs["sp"] = bool(kwargs.get("sp", False))
-    memory = estimate_memory(spec, global_batch=global_batch, **kwargs, **common)
-    layout["global_batch"] = global_batch
+    memory = estimate_memory(spec, global_batch=int(layout["global_batch"]), **kwargs, **common)
     return layout, memory
 
 
 # ------------------------------------------------------------------------------------ time, result
-def step_model(request: PlanRequest, draft: Draft, devices: int) -> StepModel:
-    """The plan's one time: steps x step seconds of its layout, and the MFU that implies."""
-    from scaling.flops import model_flops_utilization, six_nd
+def plan_time(request: PlanRequest, draft: Draft, devices: int, training: TrainingFlops) -> PlanTime:
+    """The plan's one time, 6ND / (devices x peak x MFU), and how its layout's step-time model explains it.
 
+    Refuses a plan whose hardware FLOPs would need more than the devices' peak (HFU above 100%)."""
     peak = request.accelerator.peak(request.dtype)
+    seconds = training.flops / (devices * peak * request.mfu)
     steps = draft.tokens / draft.batch_tokens
-    model_flops = float(six_nd(float(draft.spec.params), draft.tokens))
-    if draft.layout is not None:
-        step_s = float(draft.layout["step_s"])
-        seconds = steps * step_s
-        mfu = model_flops_utilization(
-            model_flops, devices=devices, peak_flops_per_device=peak, seconds=seconds
+    lay = draft.layout
+    if lay is None:
+        hfu = request.mfu * draft.hardware_ratio
+        time = PlanTime(steps, seconds / steps, seconds, hfu, source="the MFU alone (no layout fits)")
+    else:
+        time = PlanTime(
+            steps,
+            seconds / steps,
+            seconds,
+            float(lay["hfu"]),
+            compute_seconds=float(lay["compute_s"]),
+            bubble_seconds=float(lay["bubble_s"]),
+            communication_seconds=float(lay["tp_comm_s"] + lay["dp_comm_s"] + lay["pp_comm_s"]),
+            kernel_efficiency=float(lay["kernel_efficiency"]),
+            max_mfu=float(lay["max_mfu"]),
+            source="6ND / (devices x peak x MFU), explained by the layout's step-time model (scaling.layout)",
         )
-        hfu = draft.layout.get("hfu")
-        source = "the layout's step-time model (compute + pipeline bubble + communication; scaling.layout)"
-        return StepModel(steps, step_s, seconds, float(mfu), None if hfu is None else float(hfu), source)
-    seconds = model_flops / (devices * peak * request.mfu)
-    source = "the assumed MFU (no layout fits)"
-    return StepModel(steps, seconds / steps, seconds, request.mfu, None, source)
+    policy.check_hfu(request, draft, time)
+    return time
 
 
 def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) -> Plan:
     from scaling.flops import compute_cost, training_flops
 
     spec, tokens = draft.spec, draft.tokens
-    step = step_model(request, draft, devices)
     training = training_flops(spec, tokens, convention="6nd")
+    exact = training_flops(spec, tokens, convention="exact", seq_len=draft.seq_len)
+    draft = replace(draft, hardware_ratio=exact.flops / training.flops)
+    time = plan_time(request, draft, devices, training)
     cost = compute_cost(
         training.flops,
         accelerator=request.accelerator,
         devices=devices,
-        mfu=min(step.mfu, 1.0),
+        mfu=request.mfu,
         dtype=request.dtype,
         price_usd_per_hour=request.price,
     )
@@ -383,9 +351,9 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         spec=spec,
         tokens=float(tokens),
         training=training,
-        training_exact=training_flops(spec, tokens, convention="exact", seq_len=draft.seq_len),
+        training_exact=exact,
         cost=cost,
-        step=step,
+        step=time,
         loss=loss,
         layout=draft.layout,
         memory=draft.memory,
@@ -395,11 +363,12 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         dtype=request.dtype,
         seq_len=draft.seq_len,
         global_batch_tokens=draft.batch_tokens,
-        comparisons=tuple(comparisons(request.law, budget.flops)),
+        batch_reason=draft.batch.reason,
+        comparisons=tuple(comparisons(request, budget.flops)),
         compute_optimal_overhead=overhead,
         serving=serving_options(request, budget, devices),
-        warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices),
-        assumptions=policy.plan_assumptions(request, budget, draft, devices, step, cost),
+        warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
+        assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost),
         inputs=request.inputs,
     )
 
@@ -430,40 +399,34 @@ def _question(request: PlanRequest) -> str:
 
 
 # ------------------------------------------------------------------------------------- comparisons
-def comparisons(law: Any, budget: float) -> list[Comparison]:
-    """The 20-tokens-per-parameter rule, the other laws' optima and well-known models near ``budget``,
-    each with its loss under ``law`` where ``law`` predicts one."""
+def comparisons(request: PlanRequest, budget: float) -> list[Comparison]:
+    """The 20-tokens-per-parameter rule, the other laws' optima and well-known models near ``budget``.
+
+    Each row is priced under the plan's own constraints: the same training FLOPs, its size never above
+    --max-params, each law's optimum with the same --unique-tokens and --inference-tokens, and its loss by
+    this law's `predict` with the same unique tokens (`policy.plan_loss`), so no row is scored by rules the
+    plan was not."""
     from scaling.flops import FLOPS_PER_PARAM_TOKEN
     from scaling.laws import COMPARISON_LAWS, get_law
     from scaling.laws.rules import TOKENS_PER_PARAM
 
-    def loss(params: float, tokens: float) -> float | None:
-        return float(law.predict(params, tokens)) if law.has_loss else None
+    law = request.law
+
+    def row(label: str, params: float, source: str, kind: str) -> Comparison:
+        if request.max_params is not None:
+            params = min(params, request.max_params)
+        tokens = budget / (FLOPS_PER_PARAM_TOKEN * params)
+        loss = policy.plan_loss(law, params, tokens, request.unique_tokens)
+        return Comparison(label, params, tokens, budget, loss, source, kind)
 
     n_rule = math.sqrt(budget / (FLOPS_PER_PARAM_TOKEN * TOKENS_PER_PARAM))  # 6 N (20 N) = C
-    d_rule = TOKENS_PER_PARAM * n_rule
-    rows = [
-        Comparison(
-            "20 tokens/param rule",
-            n_rule,
-            d_rule,
-            budget,
-            loss(n_rule, d_rule),
-            "Hoffmann et al. 2022, Table 3 (rounded)",
-            "rule",
-        )
-    ]
+    rows = [row("20 tokens/param rule", n_rule, "Hoffmann et al. 2022, Table 3 (rounded)", "rule")]
     for name in COMPARISON_LAWS:
         other = get_law(name)
         if other.name == law.name:
             continue
-        alloc = other.optimal(budget, intervals=False)
-        params, tokens = float(alloc.params), float(alloc.tokens)
-        rows.append(
-            Comparison(
-                f"law: {other.name}", params, tokens, budget, loss(params, tokens), other.source, "law"
-            )
-        )
+        alloc, _ = allocate(replace(request, law=other), budget, intervals=False)
+        rows.append(row(f"law: {other.name}", float(alloc.params), other.source, "law"))
     rows.extend(_known_models_near(budget))
     return rows
 

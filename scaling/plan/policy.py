@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation, Law
     from scaling.model import ModelSpec
     from scaling.plan.compose import Draft
-    from scaling.plan.result import LayoutRow, StepModel
+    from scaling.plan.result import LayoutRow, PlanTime
 
 
 def plan_loss(law: Law, params: float, tokens: float, unique_tokens: float | None) -> float | None:
@@ -65,6 +65,39 @@ def layout_warning(spec: ModelSpec, devices: int, accelerator: str, layout: Layo
     )
 
 
+def check_hfu(request: PlanRequest, draft: Draft, time: PlanTime) -> None:
+    """A plan whose hardware FLOPs would need more than the devices' peak is refused, with why."""
+    if time.hfu <= 1.0:
+        return
+    ratio = time.hfu / request.mfu
+    spec = draft.spec
+    raise ScalingError(
+        f"MFU {units.format_fraction(request.mfu)} is impossible for {spec.name} "
+        f"({units.format_count(spec.params)} params, context {draft.seq_len:,}): it executes {ratio:.2f}x its 6ND "
+        f"model FLOPs (attention and recomputation), so it needs HFU {units.format_fraction(time.hfu)} of peak; "
+        f"give --mfu below {units.format_fraction(1.0 / ratio)}, or a shorter --seq-len"
+    )
+
+
+def mfu_reach_warning(mfu: float, time: PlanTime) -> str | None:
+    """The MFU is above what the plan's layout can reach with kernels at the step model's ceiling: say so,
+    with the highest MFU the layout reaches. The budget and time stay at the MFU given."""
+    from scaling.layout import KERNEL_EFFICIENCY_CEILING
+
+    if time.max_mfu is None or time.kernel_efficiency is None or mfu <= time.max_mfu * (1 + 1e-9):
+        return None
+    need = (
+        f"kernels at {units.format_fraction(time.kernel_efficiency)} of peak"
+        if math.isfinite(time.kernel_efficiency)
+        else "more time than the step has (communication alone fills it)"
+    )
+    return (
+        f"MFU {units.format_fraction(mfu)} is out of this layout's reach: its compute would need {need}, and the "
+        f"step model delivers at most {units.format_fraction(KERNEL_EFFICIENCY_CEILING)}; this layout reaches at "
+        f"most {units.format_fraction(time.max_mfu)} MFU. Time and cost are still at the MFU given"
+    )
+
+
 def plan_warnings(
     request: PlanRequest,
     allocation: Allocation,
@@ -72,6 +105,7 @@ def plan_warnings(
     tokens: float,
     layout: LayoutRow | None,
     devices: int,
+    time: PlanTime,
 ) -> tuple[str, ...]:
     """Every warning of the plan, each once: the law's (its repeated-data warning replaced by the plan's
     own, for the tokens the plan trains on), MFU plausibility, --max-params, layout."""
@@ -87,6 +121,7 @@ def plan_warnings(
         *law_warnings,
         epochs_warning(tokens, unique) if unique is not None else None,
         mfu_warning(request.mfu),
+        mfu_reach_warning(request.mfu, time),
         None if request.fixed_model else max_params_warning(float(allocation.params), request.max_params),
         layout_warning(spec, devices, request.accelerator.name, layout),
     ]
@@ -94,15 +129,15 @@ def plan_warnings(
 
 
 def plan_assumptions(
-    request: PlanRequest, budget: Budget, draft: Draft, devices: int, step: StepModel, cost: ComputeCost
+    request: PlanRequest, budget: Budget, draft: Draft, devices: int, time: PlanTime, cost: ComputeCost
 ) -> tuple[str, ...]:
     """What the plan assumed, in the order a reader checks it."""
     r, law = request, request.law
     out = [
         f"law: {law.name} ({law.source}); convention: {law.convention}",
-        f"MFU {units.format_fraction(r.mfu)} assumed for the layout's compute term, counted on 6ND model FLOPs; "
-        f"{r.dtype} dense peak",
-        f"time: {step.source}; implied MFU {units.format_fraction(step.mfu)}",
+        f"MFU {units.format_fraction(r.mfu)}: end-to-end model FLOPs utilization (6ND FLOPs / (devices x "
+        f"{r.dtype} dense peak x time), Chowdhery et al. 2022 App. B)",
+        f"time: {time.source}",
     ]
     if r.vocab is None and not r.fixed_model and getattr(law, "vocab_size", None):
         tokenizer = f", tokenizer {law.tokenizer}" if law.tokenizer else ""
@@ -124,7 +159,7 @@ def plan_assumptions(
         out.append("no price per device-hour given (--price): cost not computed")
     out.extend(_batch_assumptions(r, draft))
     attention = "FlashAttention (no stored attention scores)" if r.flash_attention else "standard attention"
-    out.append(f"memory and layout: {attention}; layouts ranked by the step-time model of scaling.layout")
+    out.append(f"memory and layout: {attention}; layouts ranked by the highest MFU each reaches (scaling.layout)")
     return tuple(dict.fromkeys(out))
 
 
@@ -152,12 +187,13 @@ def _no_budget(request: PlanRequest) -> bool:
 
 
 def _batch_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
-    out = []
-    if request.global_batch_tokens is None:
-        out.append(
-            "global batch from DeepSeek LLM's B_opt(C) (Bi et al. 2024, scaling.layout.default_global_batch_tokens)"
-        )
-    out.append(
-        f"global batch rounded to {draft.batch_sequences} sequences of {draft.seq_len} tokens (a power of two)"
+    lay = draft.layout
+    rounded = (
+        f"a multiple of the layout's DP {lay['dp']} x micro-batch {lay['micro_batch']}"
+        if lay is not None
+        else "whole sequences (no layout fits)"
     )
-    return out
+    return [
+        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of {draft.seq_len:,} tokens, "
+        f"{rounded}"
+    ]

@@ -51,27 +51,38 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class StepModel:
-    """The time of the plan: ``steps`` steps of ``step_seconds`` each (the chosen layout's step-time model).
+class PlanTime:
+    """The time of the plan, 6ND / (devices x peak x MFU): ``steps`` steps of ``step_seconds`` each, and how
+    the chosen layout's step-time model explains a step (`scaling.layout.step_times`).
 
-    ``mfu`` is the model-FLOPs utilisation this implies (6ND FLOPs over devices x peak x seconds, the
-    definition of `scaling.flops.model_flops_utilization`); ``source`` says whether the time comes from the
-    layout's step model or, when no layout fits, from the assumed MFU alone.
+    ``compute_seconds`` + ``bubble_seconds`` + ``communication_seconds`` = ``step_seconds``; the compute
+    part needs kernels at ``kernel_efficiency`` of peak (hardware FLOPs over peak x compute time); with
+    kernels at the step model's ceiling the layout reaches at most ``max_mfu``. ``hfu`` is the hardware
+    FLOPs (exact, with attention and recomputation) over devices x peak x time. The breakdown is None when
+    no layout fits.
     """
 
     steps: float
     step_seconds: float
     seconds: float
-    mfu: float
-    hfu: float | None
-    source: str
+    hfu: float
+    compute_seconds: float | None = None
+    bubble_seconds: float | None = None
+    communication_seconds: float | None = None
+    kernel_efficiency: float | None = None
+    max_mfu: float | None = None
+    source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "steps": self.steps,
             "step_seconds": self.step_seconds,
             "seconds": self.seconds,
-            "mfu": self.mfu,
+            "compute_seconds": self.compute_seconds,
+            "bubble_seconds": self.bubble_seconds,
+            "communication_seconds": self.communication_seconds,
+            "kernel_efficiency": self.kernel_efficiency,
+            "max_mfu": self.max_mfu,
             "hfu": self.hfu,
             "source": self.source,
         }
@@ -90,17 +101,18 @@ class Plan(Displayable):
     tokens: float
     training: TrainingFlops  # under 6ND, the laws' convention
     training_exact: TrainingFlops  # per-component count with attention
-    cost: ComputeCost  # at the MFU the step model implies, so its time is steps x step_seconds
-    step: StepModel
+    cost: ComputeCost  # at ``mfu``: its time is ``step.seconds``
+    step: PlanTime
     loss: float | None
     layout: LayoutRow | None
     memory: MemoryBreakdown | None
     accelerator: Accelerator
     devices: int
-    mfu: float  # the assumed kernel MFU the layout's compute term uses
+    mfu: float  # end-to-end model FLOPs utilization (6ND), the one MFU of the plan
     dtype: str
     seq_len: int
     global_batch_tokens: float
+    batch_reason: str
     comparisons: tuple[Comparison, ...]
     compute_optimal_overhead: float | None = None
     serving: ServingAwareOptimum | None = None  # training + serving cost of the sizes reaching this loss
@@ -155,12 +167,14 @@ class Plan(Displayable):
                 "accelerator": self.accelerator.name,
                 "devices": self.devices,
                 "mfu": self.mfu,
-                "mfu_implied": self.step.mfu,
+                "hfu": self.step.hfu,
+                "max_mfu": self.step.max_mfu,
                 "dtype": self.dtype,
                 "peak_flops_per_device": self.accelerator.peak(self.dtype),
                 "price_usd_per_hour": self.cost.price_usd_per_hour,
             },
             "global_batch_tokens": self.global_batch_tokens,
+            "global_batch_sequences": round(self.global_batch_tokens / self.seq_len),
             "seq_len": self.seq_len,
             "layout": self.layout,
             "memory": None if self.memory is None else self.memory.to_dict(),

@@ -4,6 +4,7 @@ Markdown or HTML by `scaling.render`."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 
 from scaling import units as f
@@ -28,17 +29,17 @@ def _budget_rows(plan: Plan) -> list[tuple[str, str]]:
     return [
         ("compute (6ND)", f"{f.format_flops(plan.budget_flops)} = {f.format_pf_days(plan.budget_flops)}"),
         ("from", plan.budget_source),
-        (f"{plan.accelerator.name}-hours", f"{cost.gpu_hours:,.0f}"),
+        (f"{plan.accelerator.name}-hours", f.format_count(cost.gpu_hours)),
         (
             "wall-clock",
             f"{f.format_duration(step.seconds)} on {plan.devices} x {plan.accelerator.name} "
-            f"= {step.steps:,.0f} steps x {step.step_seconds:.3g} s",
+            f"= {f.format_count(step.steps)} steps x {f.format_duration(step.step_seconds)}",
         ),
         (
             "MFU",
-            f"{f.format_fraction(step.mfu)} implied (6ND FLOPs / devices x peak x time); "
-            f"{f.format_fraction(plan.mfu)} assumed in the compute term"
-            + (f"; HFU {f.format_fraction(step.hfu)}" if step.hfu is not None else ""),
+            f"{f.format_fraction(plan.mfu)} end to end (6ND FLOPs / devices x peak x time); "
+            f"HFU {f.format_fraction(step.hfu)}"
+            + (f"; this layout reaches at most {f.format_fraction(step.max_mfu)}" if step.max_mfu else ""),
         ),
         ("cost", f.format_usd(cost.cost_usd) + price if cost.cost_usd is not None else "n/a (give --price)"),
     ]
@@ -112,9 +113,12 @@ def _model_rows(plan: Plan) -> list[tuple[str, str]]:
 
 
 def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
-    sequences = int(plan.global_batch_tokens // plan.seq_len)
+    sequences = round(plan.global_batch_tokens / plan.seq_len)
     rows = [
-        ("global batch", f"{f.format_count(plan.global_batch_tokens)} tokens ({sequences} x {plan.seq_len})")
+        (
+            "global batch",
+            f"{f.format_count(plan.global_batch_tokens)} tokens ({sequences:,} x {plan.seq_len:,})",
+        )
     ]
     lay = plan.layout
     if lay:
@@ -127,12 +131,13 @@ def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
             f"recompute {lay.get('recompute')}",
         ]
         rows.append(("layout", ", ".join(parts + (["SP"] if lay.get("sp") else []))))
-        comm = lay["tp_comm_s"] + lay["dp_comm_s"] + lay["pp_comm_s"]
+        step = plan.step
         rows.append(
             (
                 "step-time model",
-                f"{lay['step_s']:.3g} s/step = compute {lay['compute_s']:.3g} + pipeline "
-                f"bubble {lay['bubble_s']:.2g} + communication {comm:.2g}",
+                f"{f.format_duration(step.step_seconds)}/step = compute {f.format_duration(step.compute_seconds)} + "
+                f"pipeline bubble {f.format_duration(step.bubble_seconds)} + communication "
+                f"{f.format_duration(step.communication_seconds)}; {_kernels(step.kernel_efficiency)}",
             )
         )
     m = plan.memory
@@ -151,6 +156,12 @@ def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
             ),
         ]
     return rows
+
+
+def _kernels(efficiency: float | None) -> str:
+    if efficiency is None or not math.isfinite(efficiency):
+        return "communication alone fills the step"
+    return f"the compute needs kernels at {f.format_fraction(efficiency)} of peak"
 
 
 def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
