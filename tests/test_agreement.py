@@ -154,7 +154,7 @@ def test_memory_chart_is_the_memory_command(model, gpus, tmp_path, monkeypatch):
 
 
 def test_plan_html_marks_the_plans_own_point(tmp_path):
-    from scaling.report import zone_arguments
+    from scaling.charts.plan_report import zone_arguments
 
     plan = make_plan(flops=1e23, gpus="64xH100")
     marker = zone_arguments(plan)["plan"]

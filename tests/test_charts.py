@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling import charts
+from scaling.charts import label_placement
 from scaling.errors import ScalingError
 from scaling.fit import fit_isoflop, synthetic_runs
 from scaling.laws import get_law, with_replicates
@@ -148,16 +149,19 @@ def test_known_models_are_placed_with_hover_text():
 def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
     """The placement rule on its own pixel model: whatever the points, a placed label's box overlaps no
     marker and no other label, and stays inside the plot."""
-    area = charts._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
-    items = [(x, y, f"model {i}", charts.MODEL_MARKER) for i, (x, y) in enumerate(points)]
-    labels = charts._label_layout(items, area)
+    area = label_placement._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
+    items = [(x, y, f"model {i}", label_placement.MODEL_MARKER) for i, (x, y) in enumerate(points)]
+    labels = label_placement._label_layout(items, area)
     boxes, markers = [], []
     for (x, y, text, style), label in zip(items, labels):
         px, py = area.position(x, y)
         markers.append((px - style.reach, py - style.reach, px + style.reach, py + style.reach))
         if label is None:
             continue
-        w, h = charts._CHAR_WIDTH * style.font * len(text) + 2, charts._LINE_HEIGHT * style.font
+        w, h = (
+            label_placement._CHAR_WIDTH * style.font * len(text) + 2,
+            label_placement._LINE_HEIGHT * style.font,
+        )
         if label["showarrow"]:
             cx, cy = px + label["ax"], py - label["ay"]
         else:
@@ -167,7 +171,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
         boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     for i, box in enumerate(boxes):
         assert 0 <= box[0] and box[2] <= 990 and 0 <= box[1] and box[3] <= 450
-        assert not any(charts._overlap(box, other) for other in boxes[i + 1 :] + markers)
+        assert not any(label_placement._overlap(box, other) for other in boxes[i + 1 :] + markers)
 
 
 def test_known_models_csv_flops_follow_their_method():

@@ -101,9 +101,9 @@ def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
 def plan_download(kind: str, values: list[Any], shelf: Shelf) -> dict[str, Any]:
     """The plan as the CLI writes it: ``--json``, ``--markdown`` or the ``--html`` report."""
     from scaling import charts
+    from scaling.charts.plan_report import plan_report_html
     from scaling.plan import plan_markdown
     from scaling.render import json_safe
-    from scaling.report import plan_report_html
 
     view = plan_view(dict(zip(PLAN_FIELDS, values)), shelf)
     if view.plan is None:

@@ -270,9 +270,9 @@ def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
 
 
 def plan_zone_arguments(plan: Any) -> dict[str, Any]:
-    """The report's zone chart for the plan (`scaling.report.zone_arguments`), with the interval band of the
-    plan's law when it has one (Epoch AI's replication does; a fitted law with bootstrap does)."""
-    from scaling.report import zone_arguments
+    """The report's zone chart for the plan (`scaling.charts.plan_report.zone_arguments`), with the interval
+    band of the plan's law when it has one (Epoch AI's replication does; a fitted law with bootstrap does)."""
+    from scaling.charts.plan_report import zone_arguments
 
     arguments = zone_arguments(plan)
     if (

@@ -210,7 +210,7 @@ def plan(
     )
     if target is not None:
         from scaling.charts import zone_figure
-        from scaling.report import write_plan_report
+        from scaling.charts.plan_report import write_plan_report
 
         write_plan_report(result, target, zone_figure)
         click.echo(f"wrote {target}", err=True)

@@ -1,7 +1,7 @@
 """A self-contained HTML report of a plan: its tables and the optimal-zone chart with the plan marked.
 
-The report does not import the charts: the caller passes the chart function (``scaling.charts.zone_figure``),
-so the library's import direction stays one way (the CLI and users import charts; nothing else does).
+The caller passes the chart function (``scaling.charts.zone_figure``). ``scaling.charts`` does not import this
+module: import it on its own (``from scaling.charts.plan_report import write_plan_report``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from scaling.laws import COMPARISON_LAWS
 from scaling.plan import Plan, plan_html
 
 _STYLE = """
-body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
-       color: #222; line-height: 1.4; }
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #222; line-height: 1.4; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 1.6rem; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 td, th { padding: 0.2rem 0.8rem; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }

@@ -1,0 +1,153 @@
+"""Labels beside markers on a log-log plot, overlapping nothing: the plot area's pixel model, the markers'
+sizes, and the greedy placement rule (beside the marker, else at the end of a short leader line)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class _PlotArea:
+    """Log-log data ranges and the plot area's size in pixels: where a point lands on the screen."""
+
+    x_range: tuple[float, float]  # log10
+    y_range: tuple[float, float]  # log10
+    pixels: tuple[float, float]
+
+    def position(self, x: float, y: float) -> tuple[float, float]:
+        (x0, x1), (y0, y1), (w, h) = self.x_range, self.y_range, self.pixels
+        return (math.log10(x) - x0) / (x1 - x0) * w, (math.log10(y) - y0) / (y1 - y0) * h
+
+
+@dataclass(frozen=True)
+class _MarkerStyle:
+    size: float  # plotly marker size, px
+    font: float  # label font size, px
+
+    @property
+    def reach(self) -> float:
+        """Half the drawn extent of the marker, outline included (plotly draws a size-9 diamond 11.7 px
+        wide)."""
+        return 0.7 * self.size
+
+
+MODEL_MARKER = _MarkerStyle(size=9, font=10)
+
+
+PLAN_MARKER = _MarkerStyle(size=20, font=12)
+
+
+# a label's box: glyphs average at most this share of the font size in width; the line is this share high
+_CHAR_WIDTH, _LINE_HEIGHT, _LABEL_GAP = 0.6, 1.25, 2.0
+
+
+_BESIDE = {  # (anchor, direction) of a label next to its marker
+    "right": ("left", "middle", 1, 0),
+    "left": ("right", "middle", -1, 0),
+    "above": ("center", "bottom", 0, 1),
+    "below": ("center", "top", 0, -1),
+}
+
+
+def _label_layout(
+    items: list[tuple[float, float, str, _MarkerStyle]],
+    area: _PlotArea,
+    keep_out: Sequence[tuple[float, float, float, float]] = (),
+) -> list[dict[str, Any] | None]:
+    """Greedy label placement in list order, in the pixels of ``area`` (y up): each label goes right of, left
+    of, above or below its marker, else at the end of a short leader line, wherever its box overlaps no
+    marker, no label placed so far and nothing in ``keep_out`` (e.g. the legend). Returns one plotly
+    annotation per item, or None for an item with no free spot (it keeps its marker and hover text)."""
+    points = [area.position(x, y) for x, y, _, _ in items]
+    markers = [
+        (px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)
+    ]
+    taken: list[tuple[float, float, float, float]] = list(keep_out)
+    out: list[dict[str, Any] | None] = []
+    for i, ((x, y), (data_x, data_y, text, style)) in enumerate(zip(points, items)):
+        # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on the same spot)
+        others = [m for m in markers if not _overlap(m, markers[i])]
+        w, h = _CHAR_WIDTH * style.font * len(text) + 2, _LINE_HEIGHT * style.font
+        base = {
+            "x": math.log10(data_x),
+            "y": math.log10(data_y),
+            "xref": "x",
+            "yref": "y",
+            "text": text,
+            "font": {"size": style.font, "color": "#222222"},
+            "borderpad": 0,
+        }
+        choice = None
+        for xanchor, yanchor, dx, dy in _BESIDE.values():
+            d = style.reach + _LABEL_GAP
+            cx, cy = x + dx * (d + w / 2), y + dy * (d + h / 2)
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            if _free(box, area, taken + markers):
+                choice = (
+                    box,
+                    {
+                        **base,
+                        "showarrow": False,
+                        "xanchor": xanchor,
+                        "yanchor": yanchor,
+                        "xshift": dx * d,
+                        "yshift": dy * d,
+                    },
+                )
+                break
+        for radius in () if choice else (30, 45, 65, 90):
+            for angle in range(0, 360, 30):
+                ax, ay = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
+                cx, cy = x + ax + math.copysign(w / 2, ax) * (abs(ax) > 1), y + ay
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                if _free(box, area, taken + markers) and not _line_hits((x, y), (x + ax, y + ay), others):
+                    choice = (
+                        box,
+                        {
+                            **base,
+                            "showarrow": True,
+                            "ax": cx - x,
+                            "ay": -(cy - y),
+                            "arrowhead": 0,
+                            "arrowwidth": 1,
+                            "arrowcolor": "#777777",
+                            "standoff": style.reach,
+                        },
+                    )
+                    break
+            if choice:
+                break
+        if choice:
+            taken.append(choice[0])
+        out.append(choice[1] if choice else None)
+    return out
+
+
+def _free(
+    box: tuple[float, float, float, float],
+    area: _PlotArea,
+    others: Sequence[tuple[float, float, float, float]],
+) -> bool:
+    """Inside the plot area and clear of every box in ``others``."""
+    inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area.pixels[0] and box[3] <= area.pixels[1]
+    return inside and not any(_overlap(box, other) for other in others)
+
+
+def _line_hits(
+    start: tuple[float, float], end: tuple[float, float], boxes: Sequence[tuple[float, float, float, float]]
+) -> bool:
+    """Whether the segment from ``start`` to ``end`` crosses any box (sampled every 2 px)."""
+    steps = max(int(math.dist(start, end) / 2), 1)
+    for i in range(steps + 1):
+        t = i / steps
+        px, py = start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])
+        if any(b[0] <= px <= b[2] and b[1] <= py <= b[3] for b in boxes):
+            return True
+    return False
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

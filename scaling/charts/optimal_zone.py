@@ -1,0 +1,351 @@
+"""The optimal zone: each law's N_opt(C) or D_opt(C) against training compute, the band of the
+Chinchilla-family estimates, a fitted law with its interval band, well-known models and a plan, each label
+placed where it overlaps nothing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from scaling import units
+from scaling.charts.axes import _base_layout, _log_axis
+from scaling.charts.inputs import _as_law, _flops_grid, _plan_point, known_models_list
+from scaling.charts.label_placement import MODEL_MARKER, PLAN_MARKER, _label_layout, _PlotArea
+from scaling.charts.style import BAND_FILL, COLOURS, DASHES, LAW_TITLES, ZONE_FILL, _law_title, law_label
+from scaling.charts.text import _compute_text, _model_hover
+from scaling.charts.traces import _band, _scatter
+from scaling.errors import ScalingError
+from scaling.flops import six_nd
+from scaling.laws import CHINCHILLA_FAMILY, Law
+
+DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch")
+
+
+# The optimal zone is the band of the Chinchilla-family estimates: Hoffmann et al. 2022 Approaches 1-3 and
+# Epoch AI's replication of Approach 3 (Besiroglu et al. 2024). Kaplan et al. 2020 (N_opt ∝ C^0.73, a
+# different learning-rate schedule and N without embeddings) is drawn as its own labelled line, outside the
+# zone.
+ZONE_LAWS = CHINCHILLA_FAMILY
+
+
+ZONE_SIZE = (1100, 650)  # pixels; the zone's labels are placed for this size
+
+
+DEFAULT_FLOPS_RANGE = (1e18, 1e27)
+
+
+def zone_figure(
+    laws: Iterable[Law | str] = DEFAULT_LAWS,
+    *,
+    flops_range: Sequence[float] = DEFAULT_FLOPS_RANGE,
+    known_models: bool | str | Path | list[Mapping[str, Any]] = True,
+    plan: Any = None,
+    fitted: Law | str | None = None,
+    axis: str = "params",
+    zone: Iterable[str] = ZONE_LAWS,
+    size: tuple[int, int] = ZONE_SIZE,
+) -> go.Figure:
+    """The optimal zone: each law's N_opt(C) (or D_opt(C) with ``axis="tokens"``) against training compute,
+    the band between the lowest and highest of the ``zone`` laws at each C (by default the Chinchilla family,
+    `ZONE_LAWS`; other laws such as Kaplan are drawn as lines labelled at their end), well-known models, and
+    your plan.
+
+    ``known_models``: True for ``data/known_models.csv``, a path to a CSV with the same columns, a list of
+    dicts with params/tokens/flops/name, or False. ``plan``: a dict or object with two of params, tokens,
+    flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``) or any law with
+    intervals, drawn with its interval band (80% by default, Epoch AI's choice); a law also in ``laws`` gets
+    only its band. ``size``: the figure's (width, height) in pixels; labels are
+    placed for it so that none overlaps a marker or another label.
+    """
+    if axis not in ("params", "tokens"):
+        raise ScalingError(f"invalid axis {axis!r}: expected 'params' or 'tokens'")
+    law_list = [_as_law(law) for law in laws]
+    zone_names = {_as_law(name).name for name in zone}
+    fitted_law = _as_law(fitted) if fitted is not None else None
+    if not law_list and fitted_law is None:
+        raise ScalingError("the optimal zone needs at least one law (e.g. chinchilla, epoch, kaplan)")
+    # 5 points a decade: the laws are power laws (straight here) or close to one, and each point carries hover
+    # text that plotly validates, so fewer points keep a live update fast
+    C = _flops_grid(flops_range, points_per_decade=5)
+    key = "params" if axis == "params" else "tokens"
+    curves = [np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float) for law in law_list]
+    in_zone = [i for i, law in enumerate(law_list) if law.name in zone_names]
+    traces = _zone_band(C, [law_list[i] for i in in_zone], [curves[i] for i in in_zone], axis)
+    traces += _law_lines(C, law_list, curves, axis)
+    if fitted_law is not None:  # a law among ``laws`` already has its line: only its band is added
+        traces += _fitted_traces(
+            fitted_law, C, axis, line=fitted_law.name not in {law.name for law in law_list}
+        )
+    point = _plan_point(plan) if plan is not None else None
+    models = known_models_list(known_models) if known_models not in (False, None) else []
+    y_values = np.concatenate(
+        [np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]] + [[point[key]] if point else []]
+    )
+    y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
+    lo, hi = math.log10(C[0]), math.log10(C[-1])
+    pad = 0.04 * (math.log10(y_values.max()) - math.log10(y_values.min()))
+    y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
+    margin = {"l": 80, "r": 30, "t": 130, "b": 70}
+    area = _PlotArea(
+        (lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"])
+    )
+    legend = [t["name"] for t in traces if t.get("showlegend") is not False]
+    points, labels = _point_traces(models, point, key, area, known_models is True, legend)
+    traces += points
+    annotations = labels + [
+        _law_end_label(law, i, hi, float(y[-1]))
+        for i, (law, y) in enumerate(zip(law_list, curves))
+        if law.name not in zone_names
+    ]
+    layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations)
+    traces.append(_pf_days_axis_trace(C, y_range))
+    return go.Figure(data=traces, layout=layout)
+
+
+def _law_end_label(law: Law, i: int, x: float, y: float) -> dict[str, Any]:
+    """A line's name at its right end (log10 x, value y), in its colour: laws outside the zone's band."""
+    return {
+        "x": x,
+        "y": math.log10(y),
+        "xref": "x",
+        "yref": "y",
+        "text": _law_title(law),
+        "showarrow": False,
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "bgcolor": "rgba(255,255,255,0.8)",
+        "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]},
+        "name": f"law-label-{law.name}",
+    }
+
+
+def _zone_layout(
+    axis: str,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    margin: dict[str, int],
+    size: tuple[int, int],
+    annotations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The zone's axes (log10 ranges): compute in FLOPs below and in PF-days on top, N or D up the side."""
+    lo, hi = x_range
+    y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
+    return _base_layout(
+        "Compute-optimal "
+        + ("model size" if axis == "params" else "training tokens")
+        + " against training compute: the optimal zone",
+        xaxis=_log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
+        # PF-days on top: the same positions, relabelled (1 PF-day = 8.64e19 FLOPs)
+        xaxis2=_log_axis(
+            "Training compute (PF-days)",
+            power=True,
+            overlaying="x",
+            side="top",
+            range=[lo - math.log10(units.PF_DAY_FLOPS), hi - math.log10(units.PF_DAY_FLOPS)],
+            showgrid=False,
+            minor={"showgrid": False},
+        ),
+        yaxis=_log_axis(y_title, range=list(y_range)),
+        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
+        margin=margin,
+        width=size[0],
+        height=size[1],
+        autosize=False,
+        annotations=annotations,
+    )
+
+
+def _pf_days_axis_trace(C: np.ndarray, y_range: tuple[float, float]) -> dict[str, Any]:
+    """Plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis."""
+    y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
+    pf = C / units.PF_DAY_FLOPS
+    return _scatter(
+        x=[pf[0], pf[-1]],
+        y=[y_mid, y_mid],
+        xaxis="x2",
+        mode="lines",
+        opacity=0,
+        line={"width": 0},
+        showlegend=False,
+        hoverinfo="skip",
+        name="PF-days axis",
+        meta={"kind": "axis"},
+    )
+
+
+def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
+    """The shaded band between the lowest and highest of ``curves`` at each C (nothing for fewer than two)."""
+    if len(curves) < 2:
+        return []
+    noun = "parameters" if axis == "params" else "tokens"
+    stack = np.vstack(curves)
+    lower, upper = stack.min(axis=0), stack.max(axis=0)
+    names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in laws)
+    band_hover = [
+        f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(a)} to "
+        f"{units.format_count(b)}<br>between {names}"
+        for c, a, b in zip(C, lower, upper)
+    ]
+    return _band(
+        C,
+        lower,
+        upper,
+        line={"width": 0, "color": ZONE_FILL},
+        fill=ZONE_FILL,
+        group="zone",
+        lower_name="zone (lower edge)",
+        name=f"Optimal zone (Chinchilla family: {len(laws)} estimates)",
+        hovertext=band_hover,
+        hoverinfo="text",
+        meta={"kind": "zone", "laws": [law.name for law in laws]},
+    )
+
+
+def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: str) -> list[dict[str, Any]]:
+    """One line per law, each with its own colour and dash, and hover text with N, D and tokens per
+    parameter."""
+    what = "N_opt" if axis == "params" else "D_opt"
+    pf = C / units.PF_DAY_FLOPS
+    traces = []
+    for i, (law, y) in enumerate(zip(laws, curves)):
+        other = C / six_nd(y, 1.0)  # tokens for an N curve, parameters for a D curve (C = 6ND)
+        ratio = other / y if axis == "params" else y / other
+        hover = [
+            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
+            f"{what} = {units.format_count(v)}<br>{'tokens' if axis == 'params' else 'parameters'} = "
+            f"{units.format_count(o)}<br>tokens per parameter = {r:.3g}"
+            for c, v, o, r in zip(C, y, other, ratio)
+        ]
+        traces.append(
+            _scatter(
+                x=C,
+                y=y,
+                mode="lines",
+                name=law_label(law),
+                line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
+                hovertext=hover,
+                hoverinfo="text",
+                customdata=pf,
+                meta={"law": law.name},
+            )
+        )
+    return traces
+
+
+def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> list[dict[str, Any]]:
+    """A fitted law's line and its interval band (bootstrap percentiles, Epoch AI's 80% by default); the band
+    alone with ``line=False`` (for a law already drawn among the others)."""
+    allocation = law.optimal(C)
+    y = np.asarray(allocation.params if axis == "params" else allocation.tokens, dtype=float)
+    interval = allocation.intervals.get("params" if axis == "params" else "tokens")
+    traces = []
+    name = law_label(law)
+    if interval is not None:
+        lo, hi = (np.asarray(v, dtype=float) for v in interval)
+        level = f"{allocation.interval_level:.0%}"
+        traces += _band(
+            C,
+            lo,
+            hi,
+            line={"width": 0.5, "color": "#D55E00", "dash": "dot"},
+            fill=BAND_FILL,
+            group="fitted",
+            lower_name=f"{name} lower",
+            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
+            hovertext=[
+                f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                f"{units.format_count(b)}"
+                for c, a, b in zip(C, lo, hi)
+            ],
+            hoverinfo="text",
+            meta={"kind": "fitted-band", "level": allocation.interval_level},
+        )
+    if not line:
+        return traces
+    traces.append(
+        _scatter(
+            x=C,
+            y=y,
+            mode="lines",
+            name=name,
+            legendgroup="fitted",
+            line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
+            hovertext=[
+                f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
+                f"{'N_opt' if axis == 'params' else 'D_opt'} = {units.format_count(v)}"
+                for c, v in zip(C, y)
+            ],
+            hoverinfo="text",
+            meta={"law": law.name, "kind": "fitted"},
+        )
+    )
+    return traces
+
+
+def _point_traces(
+    models: list[dict[str, Any]],
+    point: dict[str, Any] | None,
+    key: str,
+    area: _PlotArea,
+    from_catalog: bool,
+    legend: list[str],
+) -> tuple[list[dict], list[dict]]:
+    """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
+    they overlap no marker, no other label and not the legend (whose entries are ``legend``)."""
+    traces = []
+    if models:
+        traces.append(
+            _scatter(
+                x=[m["flops"] for m in models],
+                y=[m[key] for m in models],
+                mode="markers",
+                name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
+                marker={
+                    "symbol": "diamond",
+                    "size": MODEL_MARKER.size,
+                    "color": "#555555",
+                    "line": {"width": 1, "color": "#000000"},
+                },
+                hovertext=[_model_hover(m) for m in models],
+                hoverinfo="text",
+                meta={"kind": "known-models"},
+            )
+        )
+    if point:
+        traces.append(
+            _scatter(
+                x=[point["flops"]],
+                y=[point[key]],
+                mode="markers",
+                name=f"{point['name']}: "
+                f"{units.format_count(point['params'])} params, {units.format_count(point['tokens'])} tokens",
+                marker={
+                    "symbol": "star",
+                    "size": PLAN_MARKER.size,
+                    "color": "#E69F00",
+                    "line": {"width": 2, "color": "#000000"},
+                },
+                hovertext=[_model_hover(point)],
+                hoverinfo="text",
+                meta={"kind": "plan"},
+            )
+        )
+    names = legend + [t["name"] for t in traces]
+    # the legend sits in the top-left corner: one 29 px row per entry, about 6 px per character
+    legend_box = (0.0, area.pixels[1] - 29 * len(names) - 16, 6.2 * max(map(len, names)) + 60, area.pixels[1])
+    items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
+        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models
+    ]
+    labels = _label_layout(items, area, keep_out=[legend_box])
+    kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
+    annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
+    return traces, annotations
+
+
+def _short_model_name(name: str) -> str:
+    return name.replace("DeepSeek LLM", "DeepSeek").replace("BloombergGPT 50.6B", "BloombergGPT")
