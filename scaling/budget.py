@@ -178,7 +178,7 @@ def budget_from_text(text: object, dtype: str = "bf16") -> Budget:
             if len(parts) == 1:
                 raise ScalingError(f"invalid budget {raw!r}: expected {_ACCEPTED}") from None
         else:
-            return Budget(flops, "flops", f"{flops:.3g} FLOPs")
+            return Budget(flops, "flops", units.format_flops(flops))
     if len(parts) != 3:
         raise ScalingError(f"invalid budget {raw!r}: expected {_ACCEPTED}")
     cluster = units.parse_cluster(parts[0], "budget cluster")
@@ -193,7 +193,7 @@ def budget_from_text(text: object, dtype: str = "bf16") -> Budget:
     peak = accelerator.peak(dtype)
     description = (
         f"{cluster.devices} x {accelerator.name} x {peak / 1e12:.4g} TFLOP/s {dtype} peak x {mfu:.0%} MFU x "
-        f"{units.format_duration(seconds)} = {budget.flops:.3g} FLOPs"
+        f"{units.format_duration(seconds)} = {units.format_flops(budget.flops)}"
     )
     return Budget(
         budget.flops, "time", description, seconds=seconds, mfu=mfu, usd_per_second=budget.usd_per_second

@@ -822,15 +822,16 @@ def _pretraining_batch(
     spec: ModelSpec, tokens: float, *, devices: int, seq_len: int | None, global_batch: int | None
 ) -> tuple[int | None, list[str]]:
     """The global batch of a continued-pretraining run: the one given, else the plan's pretraining default,
-    DeepSeek LLM's B_opt(C), in sequences rounded up to a multiple of the devices."""
+    DeepSeek LLM's B_opt(C) (`scaling.layout.default_global_batch`), in sequences rounded to a multiple of the
+    devices (`scaling.layout.batch_for_layout`)."""
     if global_batch is not None:
         return global_batch, []
-    from scaling.layout import default_global_batch_tokens, global_batch_sequences
+    from scaling.layout import batch_for_layout, default_global_batch
 
-    budget = float(default_global_batch_tokens(training_flops(spec, tokens).flops))
-    sequences = global_batch_sequences(budget, seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
-    batch = checks.positive_int(devices, "device count") * math.ceil(sequences / devices)
-    return batch, [f"global batch {batch} sequences: DeepSeek LLM's B_opt(C) (Bi et al. 2024, Eq. 1)"]
+    target = default_global_batch(training_flops(spec, tokens).flops)
+    sequences = target.sequences(seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
+    batch = int(batch_for_layout(sequences, checks.positive_int(devices, "device count")))
+    return batch, [f"global batch {batch:,} sequences: {target.reason}, a multiple of the devices"]
 
 
 # -------------------------------------------------------------------------------------------- tables

@@ -370,6 +370,13 @@ def format_usd(value: float, digits: int = 3) -> str:
     return f"${value:,.2f}"
 
 
+def format_loss(value: float | None) -> str:
+    """A loss to four decimals (``1.9265``): the one way every command and table prints a loss."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.4f}"
+
+
 def format_fraction(value: float, digits: int = 3) -> str:
     """``0.4`` -> ``40%``."""
     return f"{_sig(value * 100.0, digits)}%"

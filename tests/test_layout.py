@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.layout import candidate_grid, search_layouts, valid_mask
+from scaling.layout import KERNEL_EFFICIENCY_CEILING, candidate_grid, search_layouts, valid_mask
 from scaling.memory import estimate_memory
 from scaling.model import get_preset
 
@@ -44,15 +44,17 @@ def test_constraints_hold(gpt3_all):
     assert not (df["sp"] & (df["tp"] == 1)).any()
 
 
-def test_ranking_is_by_step_time_and_top_layout_is_sane():
+def test_ranking_is_by_reachable_mfu_and_top_layout_is_sane():
     df = search_layouts(
         "gpt3-175b", devices=1024, accelerator="A100-80GB", global_batch=1536, seq_len=2048, top=10
     )
     assert len(df) == 10 and df["fits"].all()
-    assert df["step_s"].is_monotonic_increasing
+    assert df["max_mfu"].is_monotonic_decreasing
+    assert (df["mfu"] == 0.4).all() and df["step_s"].nunique() == 1  # the MFU fixes the step, on every layout
     best = df.iloc[0]
     assert best["tp"] == 8  # Narayanan et al. 2021: TP within the node
-    assert 0.2 < best["mfu"] <= 0.4  # never above the MFU given
+    # Narayanan et al. 2021 Table 1 ran GPT-3 175B at 44-47% of A100 peak end to end: within this layout's reach
+    assert 0.47 < best["max_mfu"] < 0.85
     assert df.attrs["candidates"] > df.attrs["valid"] >= df.attrs["fit"] > 0
 
 
@@ -160,9 +162,11 @@ def test_recompute_costs_time_and_raises_hfu_not_mfu():
         top=None,
     )
     by = {r.recompute: r for r in df.itertuples()}
-    assert by["full"].compute_s > by["selective"].compute_s > by["none"].compute_s
-    assert by["full"].hfu > by["full"].mfu
-    assert by["full"].mfu < by["none"].mfu  # the same model FLOPs take longer
+    # at one end-to-end MFU the step time is the same; recomputation makes the kernels work harder in it
+    assert by["full"].step_s == by["none"].step_s and by["full"].mfu == by["none"].mfu
+    assert by["full"].kernel_efficiency > by["selective"].kernel_efficiency > by["none"].kernel_efficiency
+    assert by["full"].hfu > by["selective"].hfu > by["none"].hfu > by["none"].mfu
+    assert by["full"].max_mfu < by["selective"].max_mfu < by["none"].max_mfu
 
 
 def test_links_come_from_the_catalog():
@@ -237,7 +241,7 @@ def test_value_objects_and_keywords_give_the_same_search():
         assert np.array_equal(column, objects[0][key]), key
     with pytest.raises(TypeError, match="inside the Cluster"):
         search_layouts("llama-2-7b", cluster=Cluster.of("H100", 8), devices=8, global_batch=8)
-    with pytest.raises(ScalingError, match="needs a global batch"):
+    with pytest.raises(ScalingError, match="needs one global batch"):
         search_layouts("llama-2-7b", devices=8, accelerator="H100")
 
 
@@ -253,8 +257,8 @@ st = hypothesis.strategies
     mfu=st.sampled_from([0.3, 0.5]),
 )
 def test_step_model_invariants(model, gpus, global_batch, mfu):
-    """Every ranked layout fits; its step is the sum of its parts; the MFU its step implies never exceeds the
-    MFU it was given (bubbles, communication and recomputation only add time); HFU is at least MFU."""
+    """Every ranked layout fits; its step is the sum of its parts, or communication alone exceeds it (kernels
+    would need infinite efficiency); the reachable MFU is below the ceiling's share of model FLOPs; HFU >= MFU."""
     devices, accelerator = gpus
     df = search_layouts(
         model,
@@ -267,7 +271,13 @@ def test_step_model_invariants(model, gpus, global_batch, mfu):
     )
     for row in df.itertuples():
         assert row.fits and row.total_bytes <= df.attrs["capacity_bytes"]
-        parts = row.compute_s + row.bubble_s + row.tp_comm_s + row.dp_comm_s + row.pp_comm_s
-        assert row.step_s == pytest.approx(parts, rel=1e-12)
-        assert row.mfu <= mfu * (1 + 1e-12) and row.hfu >= row.mfu
+        comm = row.tp_comm_s + row.dp_comm_s + row.pp_comm_s
+        if np.isfinite(row.kernel_efficiency):
+            assert row.step_s == pytest.approx(row.compute_s + row.bubble_s + comm, rel=1e-12)
+            assert row.kernel_efficiency >= row.hfu * (1 - 1e-12)
+        else:
+            assert comm >= row.step_s and row.compute_s == 0
+        assert row.mfu == mfu and row.hfu >= row.mfu
+        assert row.max_mfu <= KERNEL_EFFICIENCY_CEILING * row.mfu / row.hfu * (1 + 1e-12)
+        assert (row.max_mfu >= mfu) == (row.kernel_efficiency <= KERNEL_EFFICIENCY_CEILING * (1 + 1e-9))
         assert row.tp * row.pp * row.dp == devices

@@ -51,6 +51,7 @@ class Draft:
     layout: LayoutRow | None
     memory: MemoryBreakdown | None
     notes: tuple[str, ...]
+    serving: ServingAwareOptimum | None = None  # with --serve-on, the options the model was chosen from
     hardware_ratio: float = 1.0  # exact hardware FLOPs (with attention) over 6ND, without recomputation
 
     @property
@@ -196,9 +197,14 @@ def _standard_shape(params: float, vocab_size: int, n_ctx: int, style: str) -> M
 
 def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
     """A standard shape near N_opt, never above ``max_params`` (the shape rule rounds down under it)."""
+    return shape_near(request, float(allocation.params))
+
+
+def shape_near(request: PlanRequest, params: float) -> ModelSpec:
+    """The standard shape near ``params``, never above ``max_params``."""
     from scaling.model import shape_for_params
 
-    target = float(allocation.params)
+    target = params
     limit = request.max_params
     if limit is not None:
         target = min(target, limit)
@@ -226,17 +232,25 @@ def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
 def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
     from scaling.flops import six_nd
 
+    serving = None
     if request.fixed_model:  # a given model: the allocation is only its reference, computed at the end
         allocation, notes, spec = None, [], fixed_spec(request)
     else:
         allocation, notes = allocate(request, flops)
         spec = choose_spec(request, allocation)
+        if request.serve_on is not None and request.inference_tokens:
+            serving = serving_priced_within_budget(request, flops, devices)
+            spec = shape_near(request, serving.best.params)
+            notes.append(
+                f"serving-priced: the size that reaches loss {units.format_loss(serving.target_loss)} at the least training "
+                f"plus serving cost on {request.serve_on}, trained on the whole budget (scaling.serving)"
+            )
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
     target = batch_target(request, flops)
     layout, memory = layout_and_memory(request, spec, devices, target, seq)
     batch = int(layout["global_batch"]) if layout is not None else max(1, round(target.tokens / seq))
-    return Draft(flops, allocation, spec, tokens, seq, batch, target, layout, memory, tuple(notes))
+    return Draft(flops, allocation, spec, tokens, seq, batch, target, layout, memory, tuple(notes), serving)
 
 
 def with_allocation(request: PlanRequest, draft: Draft) -> Draft:
@@ -245,7 +259,7 @@ def with_allocation(request: PlanRequest, draft: Draft) -> Draft:
     if draft.allocation is not None:
         return draft
     allocation, notes = allocate(request, draft.flops)
-    return replace(draft, allocation=allocation, notes=tuple(notes))
+    return replace(draft, allocation=allocation, notes=(*draft.notes, *notes))
 
 
 def batch_target(request: PlanRequest, flops: float) -> DefaultBatch:
@@ -366,16 +380,17 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         batch_reason=draft.batch.reason,
         comparisons=tuple(comparisons(request, budget.flops)),
         compute_optimal_overhead=overhead,
-        serving=serving_options(request, budget, devices),
+        unique_tokens=request.unique_tokens,
+        serving=draft.serving or serving_options(request, budget.flops, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost),
         inputs=request.inputs,
     )
 
 
-def serving_options(request: PlanRequest, budget: Budget, devices: int) -> ServingAwareOptimum | None:
-    """With --serve-on: the compute-optimal, FLOP-priced and serving-priced sizes that reach L*(budget), each
-    priced for training on the plan's cluster and serving the inference tokens (`scaling.serving`)."""
+def serving_options(request: PlanRequest, flops: float, devices: int) -> ServingAwareOptimum | None:
+    """With --serve-on: the compute-optimal, FLOP-priced and serving-priced sizes that reach L*(``flops``),
+    each priced for training on the plan's cluster and serving the inference tokens (`scaling.serving`)."""
     if request.serve_on is None or not request.inference_tokens:
         return None
     from scaling.serving import serving_aware_optimum
@@ -383,13 +398,37 @@ def serving_options(request: PlanRequest, budget: Budget, devices: int) -> Servi
 
     return serving_aware_optimum(
         request.law,
-        budget.flops,
+        flops,
         inference_tokens=request.inference_tokens,
         serve_on=request.serve_on,
         train_on=ClusterSpec(devices, request.accelerator.name),
         train_mfu=request.mfu,
         price_usd_per_hour=request.price,
     )
+
+
+def serving_priced_within_budget(request: PlanRequest, budget: float, devices: int) -> ServingAwareOptimum:
+    """The serving options for the loss L*(C0) whose serving-priced model trains on exactly ``budget``.
+
+    `serving_aware_optimum` answers "reach L*(C0) at the least training plus serving dollars", and its
+    answer trains longer than C0; a plan has a fixed training budget, so it asks that question for the C0
+    whose serving-priced model spends the budget (to the search's size grid)."""
+    from scipy.optimize import brentq
+
+    def excess(log_c0: float) -> float:
+        options = serving_options(request, 10.0**log_c0, devices)
+        return math.log(options.best.training_flops / budget)
+
+    high = math.log10(budget)
+    low = high - 0.5
+    while excess(low) > 0 and low > high - 6:
+        low -= 0.5
+    if excess(low) > 0:
+        raise ScalingError(
+            f"--serve-on {request.serve_on}: no serving-priced model trains within {units.format_flops(budget)}"
+        )
+    log_c0 = high if excess(high) <= 0 else brentq(excess, low, high, xtol=1e-4)
+    return serving_options(request, 10.0**log_c0, devices)
 
 
 def _question(request: PlanRequest) -> str:
@@ -411,10 +450,12 @@ def comparisons(request: PlanRequest, budget: float) -> list[Comparison]:
     from scaling.laws.rules import TOKENS_PER_PARAM
 
     law = request.law
+    # a size above --max-params becomes the largest shape under it, the one the plan itself would train
+    limit = None if request.max_params is None else float(shape_near(request, request.max_params).params)
 
     def row(label: str, params: float, source: str, kind: str) -> Comparison:
-        if request.max_params is not None:
-            params = min(params, request.max_params)
+        if limit is not None:
+            params = min(params, limit)
         tokens = budget / (FLOPS_PER_PARAM_TOKEN * params)
         loss = policy.plan_loss(law, params, tokens, request.unique_tokens)
         return Comparison(label, params, tokens, budget, loss, source, kind)

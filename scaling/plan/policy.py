@@ -153,7 +153,8 @@ def plan_assumptions(
     out.extend(_model_assumptions(r, draft))
     if r.unique_tokens is not None and 1 < draft.tokens / r.unique_tokens <= EPOCHS_NEARLY_FREE:
         out.append(
-            f"{draft.tokens / r.unique_tokens:.2f} epochs over the unique data (Muennighoff et al. 2023)"
+            f"repeating the unique data up to {EPOCHS_NEARLY_FREE:g} epochs is nearly as good as new data "
+            "(Muennighoff et al. 2023)"
         )
     if cost.cost_usd is None:
         out.append("no price per device-hour given (--price): cost not computed")

@@ -115,6 +115,7 @@ class Plan(Displayable):
     batch_reason: str
     comparisons: tuple[Comparison, ...]
     compute_optimal_overhead: float | None = None
+    unique_tokens: float | None = None
     serving: ServingAwareOptimum | None = None  # training + serving cost of the sizes reaching this loss
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()

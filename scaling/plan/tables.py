@@ -53,16 +53,19 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
         ("D_opt", f.format_count(float(alloc.tokens)) + _interval(alloc, "tokens", f.format_count)),
         (
             "tokens/param",
-            f"{float(alloc.tokens_per_param):.1f}"
-            + _interval(alloc, "tokens_per_param", lambda x: f"{x:.1f}"),
+            f.format_count(float(alloc.tokens_per_param))
+            + _interval(alloc, "tokens_per_param", f.format_count),
         ),
     ]
     if plan.law.has_loss:
-        loss = f"{float(alloc.loss):.4f} {_loss_unit(plan)}" + _interval(alloc, "loss", lambda x: f"{x:.4f}")
+        loss = f"{f.format_loss(float(alloc.loss))} {_loss_unit(plan)}" + _interval(alloc, "loss", f.format_loss)
         rows.append(("L*(C)", loss))
     if alloc.epochs is not None:
         rows.append(
-            ("epochs", f"{float(alloc.epochs):.2f} over {f.format_count(alloc.unique_tokens)} unique tokens")
+            (
+                "epochs at D_opt",
+                f"{float(alloc.epochs):.2f} over {f.format_count(alloc.unique_tokens)} unique tokens",
+            )
         )
     if alloc.inference_tokens:
         rows.append(
@@ -79,11 +82,18 @@ def _loss_unit(plan: Plan) -> str:
     return plan.law.loss_unit
 
 
+def _epochs(plan: Plan) -> str:
+    unique = plan.unique_tokens
+    if unique is None or plan.tokens <= unique:
+        return ""
+    return f"; {plan.tokens / unique:.2f} epochs over {f.format_count(unique)} unique"
+
+
 def _model_rows(plan: Plan) -> list[tuple[str, str]]:
     spec = plan.spec
     exact = plan.training_exact.flops
     loss = (
-        f"{plan.loss:.4f} {_loss_unit(plan)} ({plan.law.name})"
+        f"{f.format_loss(plan.loss)} {_loss_unit(plan)} ({plan.law.name})"
         if plan.loss is not None
         else "n/a (the law predicts no loss)"
     )
@@ -94,7 +104,10 @@ def _model_rows(plan: Plan) -> list[tuple[str, str]]:
             f"{spec.params:,} ({f.format_count(spec.params)}; non-embedding "
             f"{f.format_count(spec.params_non_embedding)})",
         ),
-        ("tokens", f"{f.format_count(plan.tokens)} ({plan.tokens_per_param:.1f} per parameter)"),
+        (
+            "tokens",
+            f"{f.format_count(plan.tokens)} ({f.format_count(plan.tokens_per_param)} per parameter{_epochs(plan)})",
+        ),
         ("predicted loss", loss),
         (
             "exact FLOPs",
@@ -181,18 +194,18 @@ def comparison_rows(plan: Plan) -> list[list[str]]:
             "this plan",
             f.format_count(plan.spec.params),
             f.format_count(plan.tokens),
-            f"{plan.tokens_per_param:.1f}",
-            f"{plan.loss:.4f}" if plan.loss is not None else "-",
+            f.format_count(plan.tokens_per_param),
+            f.format_loss(plan.loss) if plan.loss is not None else "-",
         ]
     ]
     for c in plan.comparisons:
         loss = (
-            f"{c.loss:.4f}"
+            f.format_loss(c.loss)
             if c.loss is not None
             else ("-" if c.kind != "model" else f"({f.format_flops(c.flops)})")
         )
         rows.append(
-            [c.label, f.format_count(c.params), f.format_count(c.tokens), f"{c.tokens_per_param:.1f}", loss]
+            [c.label, f.format_count(c.params), f.format_count(c.tokens), f.format_count(c.tokens_per_param), loss]
         )
     return rows
 

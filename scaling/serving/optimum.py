@@ -31,7 +31,7 @@ from scaling.model import shape_for_params
 from scaling.render import Displayable, Table
 from scaling.serving.roofline import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
-from scaling.units import ClusterSpec, format_count, format_usd, parse_cluster
+from scaling.units import ClusterSpec, format_count, format_flops, format_loss, format_usd, parse_cluster
 
 GRID_POINTS = 20  # sizes tried between the smallest that can reach the loss and the compute-optimal one
 REFINE_POINTS = 8  # sizes tried around the best grid point
@@ -124,7 +124,7 @@ class ServingAwareOptimum(Displayable):
         ]
         headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
         title = (
-            f"Training + serving {format_count(self.inference_tokens)} tokens at loss {self.target_loss:.4g}"
+            f"Training + serving {format_count(self.inference_tokens)} tokens at loss {format_loss(self.target_loss)}"
         )
         return Table.of(
             rows, headers, title=title, notes=self.notes + tuple(f"warning: {w}" for w in self.warnings)
@@ -275,11 +275,11 @@ def serving_aware_optimum(
     best = _search(pricing, float(plain.params), [o.params for o in options if o])
     if best is None:
         raise ScalingError(
-            f"no model size reaching loss {pricing.loss:.4g} can be served on {serve} with "
+            f"no model size reaching loss {format_loss(pricing.loss)} can be served on {serve} with "
             f"{pricing.workload.describe()}: serve on more or larger devices, or relax the target"
         )
     notes = (
-        f"target loss {pricing.loss:.4g} = L*(C) of law {law.name} at C = {budget:.3g} FLOPs; every option is "
+        f"target loss {format_loss(pricing.loss)} = L*(C) of law {law.name} at C = {format_flops(budget)}; every option is "
         "rounded to an architecture and trained to it",
         f"training: 6ND FLOPs at {pricing.train_mfu:.0%} MFU on {train.accelerator}; serving on {serve} at the "
         f"cheapest batch and TP ({pricing.workload.prompt_tokens} prompt + {pricing.workload.output_tokens} output "
