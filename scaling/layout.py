@@ -98,7 +98,9 @@ def _near_target(batch: np.ndarray, target: float) -> np.ndarray:
     return distance <= max(math.log1p(BATCH_TOLERANCE), float(distance.min()) * (1 + 1e-12))
 
 
-def _batch_request(global_batch: int | None, batch_tokens: float | None, seq: int) -> tuple[int | None, float | None]:
+def _batch_request(
+    global_batch: int | None, batch_tokens: float | None, seq: int
+) -> tuple[int | None, float | None]:
     """(exact global batch in sequences, target in sequences): exactly one of them is given."""
     if (global_batch is None) == (batch_tokens is None):
         raise ScalingError(
@@ -107,7 +109,9 @@ def _batch_request(global_batch: int | None, batch_tokens: float | None, seq: in
         )
     if global_batch is not None:
         checks.at_most(global_batch, MAX_GLOBAL_BATCH, "global batch", "sequences per step")
-        checks.at_most(float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)")
+        checks.at_most(
+            float(global_batch) * seq, MAX_STEP_TOKENS, "tokens per step (global batch x sequence length)"
+        )
         return int(global_batch), None
     tokens = float(checks.positive(batch_tokens, "global batch tokens"))
     checks.at_most(tokens, MAX_STEP_TOKENS, "global batch tokens")
@@ -350,7 +354,12 @@ class StepInputs:
 
 
 def step_times(
-    spec: ModelSpec, shape: ModelShape, g: dict[str, np.ndarray], model: StepInputs, seq: int, precision: Precision
+    spec: ModelSpec,
+    shape: ModelShape,
+    g: dict[str, np.ndarray],
+    model: StepInputs,
+    seq: int,
+    precision: Precision,
 ) -> dict[str, Any]:
     """The step of each layout (arrays) at the end-to-end MFU, and what it is made of.
 
@@ -516,7 +525,9 @@ def search_layouts(
         g["global_batch"] = batch_for_layout(target, dp * g["micro_batch"])
         near = _near_target(g["global_batch"], target)
         g, dp = {k: v[near] for k, v in g.items()}, dp[near]
-    g["num_micro_batches"] = g["global_batch"] / (dp * g["micro_batch"])  # micro-batches per step per pipeline
+    g["num_micro_batches"] = g["global_batch"] / (
+        dp * g["micro_batch"]
+    )  # micro-batches per step per pipeline
     mem = _layout_memory(
         shape,
         g,

@@ -20,7 +20,9 @@ from scaling.plan import make_plan
 CLUSTERS = st.sampled_from(["8xH100", "64xA100-80GB", "512xH100", "256xA100-40GB", "1024xH200", "128xMI300X"])
 MFUS = st.sampled_from(["0.25", "30%", "0.4", "45%", "0.55"])
 LAWS = st.sampled_from(["chinchilla", "epoch", "chinchilla-a1", "llama3"])
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _cli_json(args: list[str]) -> dict:

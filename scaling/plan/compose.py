@@ -27,8 +27,8 @@ from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
 if TYPE_CHECKING:
     from scaling.flops import TrainingFlops
-    from scaling.layout import DefaultBatch
     from scaling.laws import Allocation
+    from scaling.layout import DefaultBatch
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
     from scaling.serving import ServingAwareOptimum

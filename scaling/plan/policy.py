@@ -160,7 +160,9 @@ def plan_assumptions(
         out.append("no price per device-hour given (--price): cost not computed")
     out.extend(_batch_assumptions(r, draft))
     attention = "FlashAttention (no stored attention scores)" if r.flash_attention else "standard attention"
-    out.append(f"memory and layout: {attention}; layouts ranked by the highest MFU each reaches (scaling.layout)")
+    out.append(
+        f"memory and layout: {attention}; layouts ranked by the highest MFU each reaches (scaling.layout)"
+    )
     return tuple(dict.fromkeys(out))
 
 

@@ -58,7 +58,9 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
         ),
     ]
     if plan.law.has_loss:
-        loss = f"{f.format_loss(float(alloc.loss))} {_loss_unit(plan)}" + _interval(alloc, "loss", f.format_loss)
+        loss = f"{f.format_loss(float(alloc.loss))} {_loss_unit(plan)}" + _interval(
+            alloc, "loss", f.format_loss
+        )
         rows.append(("L*(C)", loss))
     if alloc.epochs is not None:
         rows.append(
@@ -205,7 +207,13 @@ def comparison_rows(plan: Plan) -> list[list[str]]:
             else ("-" if c.kind != "model" else f"({f.format_flops(c.flops)})")
         )
         rows.append(
-            [c.label, f.format_count(c.params), f.format_count(c.tokens), f.format_count(c.tokens_per_param), loss]
+            [
+                c.label,
+                f.format_count(c.params),
+                f.format_count(c.tokens),
+                f.format_count(c.tokens_per_param),
+                loss,
+            ]
         )
     return rows
 

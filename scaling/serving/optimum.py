@@ -123,9 +123,7 @@ class ServingAwareOptimum(Displayable):
             for o in self.options
         ]
         headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
-        title = (
-            f"Training + serving {format_count(self.inference_tokens)} tokens at loss {format_loss(self.target_loss)}"
-        )
+        title = f"Training + serving {format_count(self.inference_tokens)} tokens at loss {format_loss(self.target_loss)}"
         return Table.of(
             rows, headers, title=title, notes=self.notes + tuple(f"warning: {w}" for w in self.warnings)
         )
