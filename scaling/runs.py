@@ -614,8 +614,8 @@ BYTE_TOKENIZERS = ("bytes", "byte", "utf-8 bytes")
 
 
 def loss_metadata(frame: Any) -> dict[str, Any]:
-    """The loss unit, tokenizer and vocabulary the runs state (``loss_unit``, ``tokenizer``, ``vocab_size``
-    columns; a byte-level tokenizer means nats/byte and 256 symbols). Raises `ScalingError` when the runs mix
+    """The loss unit, tokenizer, vocabulary and context the runs state (``loss_unit``, ``tokenizer``,
+    ``vocab_size``, ``seq_len`` columns; a byte-level tokenizer means nats/byte and 256 symbols). Raises `ScalingError` when the runs mix
     them: one law has one unit."""
     found: dict[str, Any] = {}
     for column in ("loss_unit", "tokenizer", "vocab_size"):
@@ -631,7 +631,20 @@ def loss_metadata(frame: Any) -> dict[str, Any]:
         raise ScalingError(f"unknown loss_unit {unit!r} in the runs: expected one of {', '.join(LOSS_UNITS)}")
     vocab = found.get("vocab_size") or (256 if byte_level else None)
     vocab = int(float(vocab)) if vocab is not None and positive_number(vocab) else None
-    return {"loss_unit": unit, "tokenizer": found.get("tokenizer"), "vocab_size": vocab}
+    return {
+        "loss_unit": unit,
+        "tokenizer": found.get("tokenizer"),
+        "vocab_size": vocab,
+        "seq_len": _context(frame),
+    }
+
+
+def _context(frame: Any) -> int | None:
+    """The runs' training context (``seq_len`` column) when they share one: a plan from their law trains at it."""
+    if "seq_len" not in getattr(frame, "columns", ()):
+        return None
+    values = {int(float(v)) for v in frame["seq_len"].dropna() if positive_number(v)}
+    return values.pop() if len(values) == 1 else None
 
 
 def read_table(source: Any) -> RunsTable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -607,3 +608,34 @@ def test_serve_on_trains_the_serving_priced_model():
     labels = {o.label for o in plan.serving.options}
     assert {"compute-optimal", "flop-priced"} <= labels
     assert all(o.total_cost >= best.total_cost for o in plan.serving.options)
+
+
+def test_tiny_byte_level_law_far_outside_its_range_answers_with_possible_numbers(tmp_path):
+    # A law fitted on tiny byte-level runs (context 128, 3e10-1.2e12 FLOPs) whose size exponent came out large, as
+    # small fits do: at 1e22 it asks for a ~1M-parameter model on ~1e15 bytes. The plan once printed HFU 251%
+    # (a 4,096 context, not the runs' 128), "tokens/param 116937936814.0" and "4,034,319,145 steps".
+    from scaling.fit import fit_parametric, save_law, synthetic_runs
+    from scaling.laws import law_from_dict
+
+    truth = law_from_dict(
+        {
+            "name": "tiny",
+            "kind": "parametric",
+            "constants": {"E": 1.1, "A": 2e17, "B": 5095.0, "alpha": 3.9, "beta": 0.6},
+        }
+    )
+    runs = synthetic_runs(truth, budgets=(3e10, 1e11, 3e11, 1.2e12), per_budget=7, spread=4.0, noise=0.002)
+    runs["seq_len"], runs["tokenizer"] = 128, "bytes"
+    path = tmp_path / "mylaw.json"
+    save_law(fit_parametric(runs), path)
+    assert json.loads(path.read_text())["seq_len"] == 128
+    plan = make_plan(flops=1e22, law=str(path))
+    assert plan.seq_len == 128 and plan.spec.vocab_size == 256 and plan.law.loss_unit == "nats/byte"
+    assert plan.step.hfu <= 1.0
+    assert any("extrapolation" in w for w in plan.warnings)
+    result = CliRunner().invoke(main, ["plan", "--flops", "1e22", "--law", str(path)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "tokens/param" in text and not re.search(r"\d{7,}\.\d", text)  # no long unformatted numbers
+    assert not re.search(r"\d{1,3}(,\d{3}){2,} steps", text)
+    assert "HFU" in text and not re.search(r"HFU (\d{3,}|[2-9]\d{2})", text)

@@ -160,6 +160,8 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         fields["tokenizer"] = entry["tokenizer"]
     if entry.get("vocab_size") is not None:
         fields["vocab_size"] = checks.positive_int(entry["vocab_size"], f"{where} vocab_size")
+    if entry.get("seq_len") is not None:
+        fields["seq_len"] = checks.positive_int(entry["seq_len"], f"{where} seq_len")
     return fields
 
 

@@ -153,6 +153,7 @@ class Law(Displayable, ABC):
     loss_unit: str = "nats/token"  # or "nats/byte" for a law fitted on byte-level runs
     tokenizer: str | None = None
     vocab_size: int | None = None
+    seq_len: int | None = None  # the training context of the runs a fitted law came from
 
     # ------------------------------------------------------------------ the protocol
     @property
@@ -390,6 +391,7 @@ class Law(Displayable, ABC):
             "loss_unit": self.loss_unit,
             "tokenizer": self.tokenizer,
             "vocab_size": self.vocab_size,
+            "seq_len": self.seq_len,
         }
         out.update(self.constants())
         out["a"], out["b"] = float(self.a), float(self.b)

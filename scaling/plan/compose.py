@@ -22,7 +22,7 @@ from scaling import units
 from scaling.budget import Budget
 from scaling.errors import ScalingError
 from scaling.plan import policy
-from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, DEFAULT_SEQ_LEN, PlanRequest
+from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
 from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def fixed_spec(request: PlanRequest) -> ModelSpec:
     return _standard_shape(
         float(request.params or 0),
         request.vocab_size,
-        request.seq_len or DEFAULT_SEQ_LEN,
+        request.context,
         request.shape_style,
     )
 
@@ -213,7 +213,7 @@ def shape_near(request: PlanRequest, params: float) -> ModelSpec:
         return shape_for_params(
             params,
             vocab_size=request.vocab_size,
-            n_ctx=request.seq_len or DEFAULT_SEQ_LEN,
+            n_ctx=request.context,
             style=request.shape_style,
             name=f"plan-{units.format_count(params).lower()}",
         )

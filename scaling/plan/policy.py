@@ -142,6 +142,8 @@ def plan_assumptions(
     if r.vocab is None and not r.fixed_model and getattr(law, "vocab_size", None):
         tokenizer = f", tokenizer {law.tokenizer}" if law.tokenizer else ""
         out.append(f"vocabulary {law.vocab_size:,} from the law ({law.loss_unit}{tokenizer})")
+    if r.seq_len is None and not r.fixed_model and getattr(law, "seq_len", None):
+        out.append(f"context {law.seq_len:,} from the law (the runs it was fitted on)")
     if not r.accelerator_given:
         out.append(f"accelerator not given: {r.accelerator.name} assumed ({r.accelerator.source})")
     if r.devices is None:

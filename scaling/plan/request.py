@@ -66,6 +66,12 @@ class PlanRequest:
         return int(self.vocab or getattr(self.law, "vocab_size", None) or DEFAULT_VOCAB)
 
     @property
+    def context(self) -> int:
+        """The context of a chosen shape: --seq-len, else the law's own (a law fitted on runs knows the context
+        they trained at), else `DEFAULT_SEQ_LEN`."""
+        return int(self.seq_len or getattr(self.law, "seq_len", None) or DEFAULT_SEQ_LEN)
+
+    @property
     def fixed_model(self) -> bool:
         """The model is given (a MODEL or --params): the plan answers for it instead of choosing one."""
         return self.model is not None or self.params is not None
