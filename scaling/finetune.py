@@ -19,12 +19,13 @@ App. F), so full fine-tuning is exactly `training_flops` and nothing else counts
 Activation gradients are needed down to the lowest trained parameter; the first layer's frozen input
 projections therefore skip one input gradient, which the count leaves in (2% for six layers, less deeper).
 
-Time: full fine-tuning takes the step time of the best layout of `scaling.layout.search_layouts` (compute,
-pipeline bubble, TP/DP/PP communication; ZeRO/FSDP for several GPUs). LoRA and QLoRA keep the base frozen
-and replicated (DDP) or sharded (FSDP, ZeRO-3) and take the same step model: compute = model FLOPs (the
-stated convention) / (devices x peak x ``mfu``), stretched by recomputation's exact extra work, plus the
-all-gathers of a sharded base and the adapters' gradient all-reduce. A quantized base is dequantized before every matmul: QLoRA's step takes ``QUANT_TIME_FACTOR``
-times as long. Memory of every candidate comes from `scaling.memory.estimate_memory` (mode ``finetune``).
+Time: model FLOPs (the stated convention) / (devices x peak x ``mfu``), MFU being end-to-end model FLOPs
+utilization (Chowdhery et al. 2022, App. B), as everywhere. The one step-time model
+(`scaling.layout.explain_step`) explains a step: full fine-tuning through the layout search (compute,
+pipeline bubble, TP/DP/PP communication; ZeRO/FSDP for several GPUs); LoRA and QLoRA keep the base frozen and
+replicated (DDP) or sharded (FSDP, ZeRO-3), their communication the all-gathers of a sharded base and the
+adapters' gradient all-reduce. A quantized base is dequantized before every matmul, so its kernels do
+``QUANT_TIME_FACTOR`` times the work: QLoRA's default MFU is `DEFAULT_MFU` / ``QUANT_TIME_FACTOR``. Memory of every candidate comes from `scaling.memory.estimate_memory` (mode ``finetune``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from typing import Any
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.errors import ScalingError
-from scaling.flops import BACKWARD_MULTIPLIER, FLOPS_PER_PARAM_TOKEN, RECOMPUTE, compute_cost, training_flops
+from scaling.flops import (
+    BACKWARD_MULTIPLIER,
+    DEFAULT_MFU,
+    FLOPS_PER_PARAM_TOKEN,
+    RECOMPUTE,
+    compute_cost,
+    training_flops,
+)
 from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
@@ -128,9 +136,10 @@ class FinetunePlan(Displayable):
     """A fine-tuning job: FLOPs by term, memory per device, the layout that fits, time, device-hours, cost.
 
     ``flops`` are model FLOPs under ``convention`` (MFU); ``hardware_flops`` add recomputation. ``tokens`` is
-    the dataset, ``trained_tokens`` = tokens x epochs. ``mfu`` is the compute term's model FLOPs over the dense
-    peak (as in the layout search); ``implied_mfu`` is model FLOPs / (devices x peak x seconds) of the whole
-    step, after recomputation, communication, pipeline bubbles and a quantized base's dequantization.
+    the dataset, ``trained_tokens`` = tokens x epochs. ``mfu`` is end-to-end model FLOPs utilization (model
+    FLOPs / (devices x peak x seconds), Chowdhery et al. 2022 App. B); the layout's step-time model explains
+    the step (``layout``: compute, bubble, communication, the kernel efficiency the compute needs and the
+    highest MFU the layout reaches, after recomputation and a quantized base's dequantization).
     """
 
     model: str
@@ -159,7 +168,6 @@ class FinetunePlan(Displayable):
     devices: int
     precision: str
     mfu: float
-    implied_mfu: float
     quant_time_factor: float
     memory: MemoryBreakdown
     layout: dict[str, Any]
@@ -228,7 +236,7 @@ def _full_layout(
                 f"no valid layout of {spec.name} on {common['devices']} devices with a global batch of "
                 f"{global_batch} sequences: try another device count or --global-batch"
             )
-    # the search ranks what fits by step time; with nothing fitting, the smallest is the nearest to fitting
+    # the search ranks what fits by reachable MFU; with nothing fitting, the smallest is the nearest to fitting
     best = 0 if columns["fits"][0] else int(columns["total_bytes"].argmin())
     names = (
         "tp",
@@ -244,6 +252,10 @@ def _full_layout(
         "tp_comm_s",
         "dp_comm_s",
         "pp_comm_s",
+        "kernel_efficiency",
+        "min_step_s",
+        "max_mfu",
+        "hfu",
     )
     layout = {
         n: columns[n][best].item() if hasattr(columns[n][best], "item") else columns[n][best] for n in names
@@ -258,19 +270,23 @@ def _adapter_layouts(
     *,
     mfu: float,
     global_batch: int,
-    flops_per_token: dict[str, float],
+    model_fpt: float,
+    hardware_fpt: dict[str, float],
     quant_factor: float,
     recompute: tuple[str, ...],
 ) -> list[dict[str, Any]]:
-    """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and step time."""
-    from scaling.layout import bandwidths
+    """Every (ZeRO 0 or 3, recompute, micro-batch) layout of a LoRA/QLoRA run with its memory and its step,
+    explained by the one step-time model (`scaling.layout.explain_step`): the base all-gathers of a sharded
+    base and the adapters' gradient all-reduce are the communication; the kernels execute the exact FLOPs at
+    the recompute level, a quantized base's ``quant_factor`` times (dequantized before each matmul)."""
+    from scaling.layout import bandwidths, explain_step
 
     devices, acc = common["devices"], common["accelerator"]
     per_device = global_batch // devices
     intra, inter = bandwidths(acc)
     link = intra if devices <= DEVICES_PER_NODE else inter  # within a node, else across the network
     tokens = float(global_batch) * common["seq_len"]
-    peak = acc.peak(common["precision"])
+    rate = devices * acc.peak(common["precision"])
     replica = _memory(spec, common, micro_batch=0)  # a whole frozen base on one device
     out = []
     for zero in (0, 3) if devices > 1 else (0,):
@@ -279,12 +295,18 @@ def _adapter_layouts(
                 mem = _memory(
                     spec, common, zero=zero, recompute=level, micro_batch=micro, global_batch=global_batch
                 )
-                compute_s = tokens * flops_per_token[level] * quant_factor / (devices * peak * mfu)
                 share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
                 # FSDP all-gathers the frozen base for every micro-batch's forward and backward
                 gather_s = (per_device / micro) * 2.0 * share * replica.weights_bytes / link if zero else 0.0
                 # the adapters' bf16 gradient all-reduce
                 grads_s = 2.0 * share * mem.trainable_params * 2.0 / link
+                step = explain_step(
+                    tokens * model_fpt,
+                    tokens * hardware_fpt[level] * quant_factor,
+                    gather_s + grads_s,
+                    rate=rate,
+                    mfu=mfu,
+                )
                 out.append(
                     dict(
                         tp=1,
@@ -294,8 +316,7 @@ def _adapter_layouts(
                         micro_batch=micro,
                         recompute=level,
                         sp=False,
-                        step_s=compute_s + gather_s + grads_s,
-                        compute_s=compute_s,
+                        **{k: float(v) for k, v in step.items()},
                         dp_comm_s=gather_s + grads_s,
                         memory=mem,
                     )
@@ -318,9 +339,12 @@ def _active_adapters(spec: ModelSpec, common: dict[str, Any], states: MemoryBrea
 
 
 def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
-    """The fastest layout that fits (then the largest micro-batch, the least sharding); else the smallest."""
+    """The layout that fits and reaches the highest MFU (then the largest micro-batch, the least sharding);
+    else the smallest."""
     if any(o["memory"].fits for o in options):
-        return min(options, key=lambda o: (not o["memory"].fits, o["step_s"], -o["micro_batch"], o["zero"]))
+        return min(
+            options, key=lambda o: (not o["memory"].fits, o["min_step_s"], -o["micro_batch"], o["zero"])
+        )
     return min(options, key=lambda o: o["memory"].total_bytes)
 
 
@@ -332,7 +356,8 @@ def _choose_layout(
     levels: tuple[str, ...],
     mfu: float,
     global_batch: int,
-    flops_per_token: dict[str, float],
+    model_fpt: float,
+    hardware_fpt: dict[str, float],
     quant_factor: float,
     convention: str,
 ) -> tuple[dict[str, Any], MemoryBreakdown]:
@@ -347,7 +372,8 @@ def _choose_layout(
         common,
         mfu=mfu,
         global_batch=global_batch,
-        flops_per_token=flops_per_token,
+        model_fpt=model_fpt,
+        hardware_fpt=hardware_fpt,
         quant_factor=quant_factor,
         recompute=levels,
     )
@@ -384,7 +410,7 @@ def plan_finetune(
     epochs: float = 1.0,
     seq_len: int | None = None,
     global_batch: int | None = None,
-    mfu: float = 0.4,
+    mfu: float | None = None,
     price_usd_per_hour: float | None = None,
     precision: str = "bf16",
     optimizer: str = "adamw",
@@ -404,7 +430,6 @@ def plan_finetune(
     devices = checks.positive_int(devices, "device count")
     epochs = float(checks.positive(epochs, "epochs"))
     tokens = float(checks.positive(tokens, "token count"))
-    mfu = checks.fraction(mfu, "MFU")
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
     seq, batch = _sequence_and_batch(spec, devices, seq_len, global_batch)
     common: dict[str, Any] = dict(
@@ -417,6 +442,7 @@ def plan_finetune(
     common["quant"] = states.inputs["quant"]
     method = "full" if lora_rank is None else ("qlora" if common["quant"] else "lora")
     factor = factor if common["quant"] is not None else 1.0
+    mfu = default_mfu(factor) if mfu is None else checks.fraction(mfu, "MFU")
     layout, memory, flops_terms = _layout_and_terms(
         spec,
         common,
@@ -445,6 +471,12 @@ def plan_finetune(
         lora_rank=lora_rank,
         price_usd_per_hour=price_usd_per_hour,
     )
+
+
+def default_mfu(quant_time_factor: float = 1.0) -> float:
+    """The MFU a fine-tuning run is assumed to reach when none is given: `DEFAULT_MFU`, divided by the extra
+    kernel work of a quantized base (``QUANT_TIME_FACTOR`` for QLoRA)."""
+    return DEFAULT_MFU / quant_time_factor
 
 
 def _sequence_and_batch(
@@ -489,12 +521,7 @@ def _layout_and_terms(
         )
 
     levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
-    # what the compute term divides by peak x MFU: model FLOPs under the convention, stretched by the exact
-    # extra work of recomputation (the layout search's step model, so that MFU means the same everywhere)
-    plain = sum(terms("exact").values())
-    compute_fpt = {
-        r: model_flops_per_token(terms(convention)) * sum(terms("exact", r).values()) / plain for r in levels
-    }
+    # model FLOPs (the convention) fix the step at the MFU; the kernels execute the exact ones per level
     layout, memory = _choose_layout(
         spec,
         common,
@@ -502,7 +529,8 @@ def _layout_and_terms(
         levels=levels,
         mfu=mfu,
         global_batch=global_batch,
-        flops_per_token=compute_fpt,
+        model_fpt=model_flops_per_token(terms(convention)),
+        hardware_fpt={r: sum(terms("exact", r).values()) for r in levels},
         quant_factor=quant_factor,
         convention=convention,
     )
@@ -534,8 +562,7 @@ def _finetune_result(
     trained = tokens * epochs
     tokens_per_s = batch * seq / layout["step_s"]
     seconds = trained / tokens_per_s if tokens_per_s > 0 else math.inf
-    implied = per_token * tokens_per_s / (devices * acc.peak(precision))
-    if not (math.isfinite(seconds) and seconds > 0 and implied > 0):
+    if not (math.isfinite(seconds) and seconds > 0):
         raise ScalingError(
             f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
             "token and an MFU such as 0.4"
@@ -544,7 +571,7 @@ def _finetune_result(
         trained * per_token,
         accelerator=acc,
         devices=devices,
-        mfu=implied,
+        mfu=mfu,
         dtype=precision,
         price_usd_per_hour=price_usd_per_hour,
     )
@@ -579,7 +606,6 @@ def _finetune_result(
         devices=devices,
         precision=precision,
         mfu=mfu,
-        implied_mfu=implied,
         quant_time_factor=factor,
         memory=memory,
         layout=layout,
@@ -606,12 +632,13 @@ def _notes(
     notes = []
     if method == "full":
         notes.append(
-            "step time of the best layout: compute at peak x MFU + pipeline bubble + TP/DP/PP communication"
+            "step time: model FLOPs / (devices x peak x MFU), explained by the best layout's compute, pipeline "
+            "bubble and TP/DP/PP communication"
         )
     else:
         notes.append(
-            "frozen base replicated (DDP) or sharded (FSDP/ZeRO-3); step time: model FLOPs at peak x MFU "
-            "+ all-gathers of a sharded base + the adapters' gradient all-reduce"
+            "frozen base replicated (DDP) or sharded (FSDP/ZeRO-3); step time: model FLOPs / (devices x peak x "
+            "MFU), explained by compute, the all-gathers of a sharded base and the adapters' gradient all-reduce"
         )
     if factor != 1.0:
         source = (
@@ -620,7 +647,10 @@ def _notes(
             if factor == QUANT_TIME_FACTOR
             else "given"
         )
-        notes.append(f"quantized base: step time x {factor:g} for dequantization ({source})")
+        notes.append(
+            f"quantized base: its kernels do {factor:g}x the work for dequantization ({source}); the default MFU "
+            f"is {DEFAULT_MFU:g} / {factor:g}"
+        )
     warnings = []
     if not memory.fits:
         hint = "more devices, a smaller --seq-len or micro-batch"
@@ -707,7 +737,7 @@ def plan_continued_pretraining(
     replay_fraction: float = DEFAULT_REPLAY_FRACTION,
     seq_len: int | None = None,
     global_batch: int | None = None,
-    mfu: float = 0.4,
+    mfu: float | None = None,
     price_usd_per_hour: float | None = None,
     precision: str = "bf16",
     optimizer: str = "adamw",
@@ -806,11 +836,11 @@ def _tokens_to_train(
         return float(checks.positive(tokens, "token count"))
     if flops is not None:
         return float(checks.positive(flops, "compute budget")) / per_token
-    if seconds is not None:  # a first guess at the MFU; the caller sizes the tokens to the step model
+    if seconds is not None:  # devices x peak x MFU x time (end-to-end MFU): what the deadline buys
         delivered = flops_from_time(
             accelerator=run["accelerator"],
             devices=run["devices"],
-            mfu=run["mfu"],
+            mfu=DEFAULT_MFU if run["mfu"] is None else run["mfu"],
             seconds=checks.positive(seconds, "deadline"),
             dtype=run["precision"],
         )
@@ -835,6 +865,17 @@ def _pretraining_batch(
 
 
 # -------------------------------------------------------------------------------------------- tables
+def _mfu_text(plan: FinetunePlan) -> str:
+    """The MFU line: end to end, and what the layout's step model says of it."""
+    from scaling.units import format_fraction
+
+    lay = plan.layout
+    text = f"{format_fraction(plan.mfu)} end to end (model FLOPs / devices x peak x time); HFU {format_fraction(lay['hfu'])}"
+    if math.isfinite(lay["kernel_efficiency"]):
+        text += f"; the compute needs kernels at {format_fraction(lay['kernel_efficiency'])} of peak"
+    return text + f"; this layout reaches at most {format_fraction(lay['max_mfu'])}"
+
+
 def _epochs(epochs: float) -> str:
     return f"{epochs:.3g} epoch" + ("" if epochs == 1 else "s")
 
@@ -883,7 +924,7 @@ def finetune_tables(plan: FinetunePlan) -> list[Table]:
         ("step", f"{lay['step_s']:.3g} s ({lay['steps']:,} steps)"),
         ("time", format_duration(plan.seconds)),
         ("throughput", f"{plan.tokens_per_s:,.0f} tokens/s ({plan.tokens_per_s_per_device:,.0f} per device)"),
-        ("MFU", f"{plan.mfu:.0%} in the compute term; {plan.implied_mfu:.1%} over the whole step"),
+        ("MFU", _mfu_text(plan)),
         ("device-hours", f"{plan.gpu_hours:,.1f}"),
         (
             "cost",

@@ -57,6 +57,7 @@ BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; H
 # Training FLOPs per parameter per token: forward 2 (one multiply-accumulate) + backward 2 x 2 = 6
 # (Kaplan et al. 2020 §2.1). The one home of "6" in C = 6ND: laws, fits, runs tables and the plan use it.
 FLOPS_PER_PARAM_TOKEN = 2.0 * (1.0 + BACKWARD_MULTIPLIER)
+DEFAULT_MFU = 0.4  # end-to-end MFU assumed when none is given: PaLM 540B 46.2%, Llama 3 405B 38-43% (Table 4)
 MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
 MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
 

@@ -154,9 +154,10 @@ def default_global_batch_for(spec: ModelSpec, tokens: float | None = None) -> De
     from scaling.laws.rules import TOKENS_PER_PARAM
 
     if tokens is not None:
-        why = f"{tokens:.3g} tokens"
+        why = f"{units.format_count(tokens)} tokens"
     elif spec.training_tokens:
-        tokens, why = float(spec.training_tokens), f"its {spec.training_tokens:.3g} training tokens"
+        tokens = float(spec.training_tokens)
+        why = f"its {units.format_count(tokens)} training tokens"
     else:
         tokens = TOKENS_PER_PARAM * float(spec.active_params)
         why = f"{TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022)"
@@ -390,25 +391,47 @@ def step_times(
     dp_s = zero3 * 2.0 * (dp - 1.0) / dp * (dense + expert) * precision.grad_bytes / dp_bw
     pp_bw = model.inter if model.devices > model.node else model.intra
     pp_s = np.where(p > 1, 2.0 * m * tp_bytes / t / pp_bw * v, 0.0)
-    comm_s = tp_s + dp_s + pp_s
-    step_s = model_flops / (rate * model.mfu)
+    times = explain_step(model_flops, hw_flops, tp_s + dp_s + pp_s, bubble, rate=rate, mfu=model.mfu)
+    return dict(
+        step_s=times["step_s"],
+        compute_s=times["compute_s"],
+        bubble_s=times["bubble_s"],
+        tp_comm_s=tp_s,
+        dp_comm_s=dp_s,
+        pp_comm_s=pp_s,
+        tokens_per_s=tokens / times["step_s"],
+        mfu=np.full_like(times["step_s"], model.mfu),
+        hfu=times["hfu"],
+        kernel_efficiency=times["kernel_efficiency"],
+        min_step_s=times["min_step_s"],
+        max_mfu=times["max_mfu"],
+    )
+
+
+def explain_step(
+    model_flops: Any, hardware_flops: Any, comm_s: Any, bubble: Any = 0.0, *, rate: float, mfu: float
+) -> dict[str, Any]:
+    """The one step-time model, for training and fine-tuning layouts alike (arrays broadcast).
+
+    ``model_flops`` per step (the stated convention, no recomputation) at end-to-end ``mfu`` of ``rate``
+    (devices x peak FLOP/s) fix ``step_s``. Communication ``comm_s`` (no overlap) and a pipeline bubble of
+    ``bubble`` x the compute leave ``compute_s``, in which the kernels execute ``hardware_flops`` (exact, with
+    attention, recomputation and any dequantization) at ``kernel_efficiency`` of peak (inf when communication
+    alone fills the step). At `KERNEL_EFFICIENCY_CEILING` the step takes ``min_step_s`` and the layout reaches
+    ``max_mfu``; ``hfu`` = hardware FLOPs / (rate x step_s)."""
+    step_s = model_flops / (rate * mfu)
     compute_s = np.maximum(step_s - comm_s, 0.0) / (1.0 + bubble)
     with np.errstate(divide="ignore"):
-        efficiency = np.where(compute_s > 0, hw_flops / (rate * np.maximum(compute_s, 1e-300)), np.inf)
-    min_step_s = hw_flops / (rate * KERNEL_EFFICIENCY_CEILING) * (1.0 + bubble) + comm_s
+        efficiency = np.where(compute_s > 0, hardware_flops / (rate * np.maximum(compute_s, 1e-300)), np.inf)
+    min_step_s = hardware_flops / (rate * KERNEL_EFFICIENCY_CEILING) * (1.0 + bubble) + comm_s
     return dict(
         step_s=step_s,
         compute_s=compute_s,
         bubble_s=compute_s * bubble,
-        tp_comm_s=tp_s,
-        dp_comm_s=dp_s,
-        pp_comm_s=pp_s,
-        tokens_per_s=tokens / step_s,
-        mfu=np.full_like(step_s, model.mfu),
-        hfu=hw_flops / (rate * step_s),
         kernel_efficiency=efficiency,
         min_step_s=min_step_s,
         max_mfu=model_flops / (rate * min_step_s),
+        hfu=hardware_flops / (rate * step_s),
     )
 
 

@@ -155,7 +155,7 @@ def memory_outputs(values: list[Any], configs: dict[str, Any]) -> tuple:
 def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
     """The layout search for the memory view's model and cluster (`scaling memory --search`)."""
     from scaling.app.views import memory_options
-    from scaling.layout import default_global_batch, search_layouts
+    from scaling.layout import default_global_batch_for, search_layouts
 
     try:
         options = memory_options(dict(zip(MEMORY_FIELDS, values)), configs)
@@ -167,7 +167,7 @@ def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
             spec,
             devices=options["devices"],
             accelerator=options["accelerator"],
-            global_batch=default_global_batch(spec, seq_len).sequences,
+            batch_tokens=default_global_batch_for(spec).tokens,
             seq_len=seq_len,
             precision=options.get("precision", "bf16"),
             top=10,

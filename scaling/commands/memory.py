@@ -282,21 +282,22 @@ def _search(
 
     if accelerator is None:
         raise ScalingError("--search needs an accelerator in --gpus, e.g. --gpus 64xH100")
-    note = None
+    note, batch_tokens = None, None
     if global_batch is None:
-        from scaling.layout import default_global_batch
+        from scaling.layout import default_global_batch_for
         from scaling.memory import device_count, resolve_model
 
         device_count(devices)
         spec, _, _ = resolve_model(target)
-        default = default_global_batch(spec, seq_len or spec.n_ctx)
-        global_batch = default.sequences
-        note = f"--global-batch not given: {global_batch} sequences of {default.seq_len} tokens, {default.reason}"
+        default = default_global_batch_for(spec)
+        batch_tokens = default.tokens
+        note = f"--global-batch not given: {default.reason}, rounded to each layout's DP x micro-batch"
     df = search_layouts(
         target,
         devices=devices,
         accelerator=accelerator,
         global_batch=global_batch,
+        batch_tokens=batch_tokens,
         seq_len=seq_len,
         mfu=mfu,
         precision=precision,
@@ -313,7 +314,7 @@ def _search(
         echo_json({"layouts": df.to_dict(orient="records"), **attrs})
         return
     click.echo(
-        f"{attrs['model']} on {devices}x{attrs['accelerator']}, global batch {attrs['global_batch']} x "
+        f"{attrs['model']} on {devices}x{attrs['accelerator']}, global batch {_batch_text(attrs)} x "
         f"{attrs['seq_len']} tokens, MFU {attrs['mfu']:g}: {attrs['candidates']} candidates, {attrs['valid']} valid, "
         f"{attrs['fit']} fit"
     )
@@ -329,6 +330,12 @@ def _search(
     from scaling.layout import layouts_table
 
     click.echo(layouts_table(df).text())
+
+
+def _batch_text(attrs: dict) -> str:
+    if attrs.get("global_batch") is not None:
+        return f"{attrs['global_batch']:,}"
+    return f"~{attrs['batch_target']:,.0f} (per layout)"
 
 
 COMMANDS = [memory]

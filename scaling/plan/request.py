@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scaling import checks, units
 from scaling.errors import ScalingError
+from scaling.flops import DEFAULT_MFU
 
 if TYPE_CHECKING:
     from scaling.catalog import Accelerator
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from scaling.model import ModelSpec
 
 DEFAULT_ACCELERATOR = "H100-SXM"
-DEFAULT_MFU = 0.4
 DEFAULT_VOCAB = 32000
 DEFAULT_SEQ_LEN = 4096
 DEFAULT_DAYS_WITHOUT_CLUSTER = 30.0  # without --gpus, the cluster is sized to train within this many days
