@@ -192,7 +192,8 @@ def main() -> None:
     best = df.iloc[0]
     print(
         f"  best layout: TP {best.tp} PP {best.pp} DP {best.dp} ZeRO {best.zero} mb {best.micro_batch} "
-        f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step, MFU {best.mfu:.1%} (6ND), HFU {best.hfu:.1%}"
+        f"{best.recompute} SP {best.sp}: {best.step_s:.2f} s/step at MFU {best.mfu:.1%} (6ND), "
+        f"kernels at {best.kernel_efficiency:.1%}, reaches at most {best.max_mfu:.1%}, HFU {best.hfu:.1%}"
     )
 
 

@@ -131,8 +131,10 @@ def test_changing_the_device_count_changes_days_and_cost(server, page):
     page.get(f"{server}/?flops=1e23&gpus=256xH100&price=2.5")
     days, cost = shown(page, "days"), shown(page, "cost_usd")
     retype(page.find_element(By.ID, "plan-gpus"), "512xH100")
+    # one end-to-end MFU: twice the devices take half the days for the same dollars
     WebDriverWait(page, 60).until(lambda d: shown(d, "days") < 0.7 * days)
-    assert shown(page, "cost_usd") != cost
+    assert shown(page, "days") == pytest.approx(0.5 * days, rel=0.01)
+    assert shown(page, "cost_usd") == pytest.approx(cost, rel=0.01)
     WebDriverWait(page, 10).until(lambda d: "gpus=512xH100" in d.current_url)  # the link follows the page
 
 
