@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from scaling.budget import budget_from_text
 from scaling.cli import main
-from scaling.errors import ScalingError, ScalingWarning
+from scaling.errors import ScalingError
+from scaling.fit.common import ScalingWarning
 from scaling.flops import compute_cost, training_flops
 from scaling.laws import get_law
 from scaling.memory import estimate_memory
