@@ -562,13 +562,13 @@ def search_layouts(
         overhead_bytes=overhead_bytes,
     )
     step = _step_inputs(spec, cluster, seq=seq, mfu=mfu, precision=precision, convention=convention)
-    columns = _ranked(
-        _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision)), top, include_unfit
-    )
+    every = _columns(g, dp, mem, acc, step_times(spec, shape, g, step, seq, precision))
+    columns = _ranked(every, top, include_unfit)
     attrs = dict(
         candidates=len(grid["tp"]),
         valid=int(ok.sum()),
         fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
+        fit_within_peak=int(np.sum(every["fits"] & (every["hfu"] <= 1.0 + 1e-12))),
         model=spec.name,
         accelerator=acc.name,
         devices=devices,
@@ -665,11 +665,12 @@ def _columns(
 
 
 def _ranked(columns: dict[str, np.ndarray], top: int | None, include_unfit: bool) -> dict[str, np.ndarray]:
-    """Layouts that fit (or all), the highest reachable MFU first (the least time outside the kernels at
+    """Layouts that fit (or all) and run within the peak (HFU at most 100%), the highest reachable MFU first (the least time outside the kernels at
     `KERNEL_EFFICIENCY_CEILING`), less memory first among equals; the first ``top``."""
-    keep = (
+    fits = (
         np.ones(len(columns["tp"]), dtype=bool) if include_unfit else np.asarray(columns["fits"], dtype=bool)
     )
+    keep = fits & (columns["hfu"] <= 1.0 + 1e-12)  # not a layout whose hardware FLOPs would exceed the peak
     order = np.flatnonzero(keep)
     order = order[np.lexsort((columns["total_bytes"][order], -columns["max_mfu"][order]))]
     if top is not None:

@@ -324,6 +324,12 @@ def _search(
             "DP x micro-batch and TP x PP must divide the devices; give --global-batch"
         )
         return
+    if df.empty and attrs["fit"] > 0:
+        warn(
+            f"every layout that fits needs HFU above 100% (hardware FLOPs over peak) at MFU {attrs['mfu']:.0%}: "
+            "give a lower --mfu"
+        )
+        return
     if df.empty:
         warn("no layout fits; try more devices, a smaller micro-batch or sequence, or offload")
         return
