@@ -3,8 +3,10 @@
 The package imports nothing heavy at import time; import the submodules you need:
 
     from scaling.model import ModelSpec, load_model
-    from scaling.flops import training_flops, six_nd, model_flops_utilization
-    from scaling.estimate import estimate_flops            # what `scaling flops` answers
+    from scaling.units import parse_count, six_nd          # units, and C = 6ND
+    from scaling.flops import training_flops
+    from scaling.cost import compute_cost, model_flops_utilization
+    from scaling.flops_report import estimate_flops        # what `scaling flops` answers
     from scaling.budget import Budget, parse_budget        # every form of compute budget
     from scaling.memory import estimate_memory
     from scaling.laws import get_law

@@ -79,7 +79,7 @@ class Budget(Displayable):
         cls, accelerator: Accelerator, devices: int, seconds: float, mfu: float, dtype: str
     ) -> Budget:
         """``devices`` x ``accelerator`` for ``seconds`` at ``mfu`` of the dense ``dtype`` peak."""
-        from scaling.flops import flops_from_time
+        from scaling.cost import flops_from_time
 
         value = _finite(
             flops_from_time(accelerator=accelerator, devices=devices, seconds=seconds, mfu=mfu, dtype=dtype)
@@ -97,7 +97,7 @@ class Budget(Displayable):
         cls, usd: float, price: float | None, accelerator: Accelerator, mfu: float, dtype: str
     ) -> Budget:
         """Dollars at ``price`` per device-hour (default: the catalog's price) at ``mfu``."""
-        from scaling.flops import flops_from_usd
+        from scaling.cost import flops_from_usd
 
         price = price if price is not None else accelerator.price_usd_per_hour
         if price is None:
@@ -117,7 +117,7 @@ class Budget(Displayable):
     @classmethod
     def of_gpu_hours(cls, gpu_hours: float, accelerator: Accelerator, mfu: float, dtype: str) -> Budget:
         """Device-hours at ``mfu``."""
-        from scaling.flops import flops_from_gpu_hours
+        from scaling.cost import flops_from_gpu_hours
 
         value = _finite(flops_from_gpu_hours(gpu_hours, accelerator=accelerator, mfu=mfu, dtype=dtype))
         source = (

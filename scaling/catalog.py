@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from scaling import checks
 from scaling.errors import ScalingError
+from scaling.units import parse_bytes, six_nd
 
 
 def _candidate_dirs() -> list[Path]:
@@ -96,20 +98,19 @@ def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
     ``params``, ``tokens`` and ``flops`` (6ND where the file gives none) and ``flops_method``.
 
     A row without finite, positive params and tokens (or with a bad flops) is a `ScalingError` naming it."""
-    from scaling.checks import positive
-    from scaling.flops import six_nd  # 6ND has one home; imported here because flops reads this catalog
-
     out = []
     for row in read_csv(Path(path) if path else "known_models.csv"):
         name = row.get("name") or "unnamed"
         try:
-            params = positive(row.get("params", ""), f"known-models {name!r} params")
-            tokens = positive(row.get("tokens", ""), f"known-models {name!r} tokens")
-            flops = positive(row["flops"], f"known-models {name!r} flops") if row.get("flops") else None
+            params = checks.positive(row.get("params", ""), f"known-models {name!r} params")
+            tokens = checks.positive(row.get("tokens", ""), f"known-models {name!r} tokens")
+            flops = (
+                checks.positive(row["flops"], f"known-models {name!r} flops") if row.get("flops") else None
+            )
         except ScalingError as exc:
             raise ScalingError(f"{exc} (columns: name, params, tokens, optional flops)") from None
         if flops is None:
-            flops = positive(six_nd(params, tokens), f"known-models {name!r} 6ND FLOPs")
+            flops = checks.positive(six_nd(params, tokens), f"known-models {name!r} 6ND FLOPs")
         out.append(
             {
                 **row,
@@ -190,8 +191,6 @@ def _number(
     row: dict[str, str], column: str, scale: float = 1.0, *, allow_zero: bool = False
 ) -> float | None:
     """A finite positive number (or zero with ``allow_zero``) from a column, times ``scale``; None if empty."""
-    from scaling import checks
-
     text = (row.get(column) or "").strip()
     if not text:
         return None
@@ -200,8 +199,6 @@ def _number(
 
 def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
     """Capacity from ``memory`` (with its unit: ``80GiB``, ``24 GB``) or the older ``memory_gb`` (1e9 bytes)."""
-    from scaling.units import parse_bytes
-
     text = (row.get("memory") or "").strip()
     if text:
         if text.replace(".", "", 1).isdigit():

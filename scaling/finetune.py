@@ -36,18 +36,30 @@ from typing import Any
 
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.cost import DEFAULT_MFU, compute_cost, flops_from_time
 from scaling.errors import ScalingError
-from scaling.flops import (
-    BACKWARD_MULTIPLIER,
-    DEFAULT_MFU,
-    FLOPS_PER_PARAM_TOKEN,
-    RECOMPUTE,
-    compute_cost,
-    training_flops,
+from scaling.flops import RECOMPUTE, training_flops
+from scaling.laws import effective_data, epochs_warning, get_law
+from scaling.layout import (
+    bandwidths,
+    batch_for_layout,
+    default_global_batch,
+    explain_step,
+    search_layouts,
 )
-from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory
+from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory, largest_fitting
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
+from scaling.units import (
+    BACKWARD_MULTIPLIER,
+    FLOPS_PER_PARAM_TOKEN,
+    GIB,
+    format_count,
+    format_duration,
+    format_flops,
+    format_fraction,
+    format_usd,
+)
 
 CONVENTIONS = ("6nd", "exact")
 # Step-time factor of a quantized base (dequantized before each matmul). Google Cloud, Vertex AI Model Garden,
@@ -214,8 +226,6 @@ def _full_layout(
     convention: str,
 ) -> dict[str, Any]:
     """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
-    from scaling.layout import search_layouts
-
     kwargs = dict(
         devices=common["devices"],
         accelerator=common["accelerator"],
@@ -279,8 +289,6 @@ def _adapter_layouts(
     explained by the one step-time model (`scaling.layout.explain_step`): the base all-gathers of a sharded
     base and the adapters' gradient all-reduce are the communication; the kernels execute the exact FLOPs at
     the recompute level, a quantized base's ``quant_factor`` times (dequantized before each matmul)."""
-    from scaling.layout import bandwidths, explain_step
-
     devices, acc = common["devices"], common["accelerator"]
     per_device = global_batch // devices
     intra, inter = bandwidths(acc)
@@ -391,8 +399,6 @@ def _limits(spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any]) -> 
 
     def length_fits(s: int) -> bool:
         return bool(_memory(spec, at, seq_len=s, micro_batch=1, **fixed).fits)
-
-    from scaling.memory import largest_fitting
 
     return largest_fitting(batch_fits, MAX_SEARCH), largest_fitting(length_fits, MAX_SEARCH)
 
@@ -751,8 +757,6 @@ def plan_continued_pretraining(
     et al. 2024: 5% for a weak shift). Repeats beyond ~4 epochs draw `scaling.laws.epochs_warning`; ``law``
     (a data-constrained preset) values the repeats (Muennighoff et al. 2023, Eq. 5).
     """
-    from scaling.laws import effective_data, epochs_warning, get_law
-
     spec = load_model(model)
     unique = float(checks.positive(unique_tokens, "unique domain tokens"))
     replay = checks.fraction(replay_fraction, "replay fraction", allow_zero=True)
@@ -820,8 +824,6 @@ def _tokens_to_train(
     **run: Any,
 ) -> float:
     """All tokens of a continued-pretraining run (domain + replay) from the one budget given."""
-    from scaling.flops import flops_from_time
-
     given = [
         n
         for n, v in (("tokens", tokens), ("flops", flops), ("seconds", seconds), ("epochs", epochs))
@@ -856,7 +858,6 @@ def _pretraining_batch(
     devices (`scaling.layout.batch_for_layout`)."""
     if global_batch is not None:
         return global_batch, []
-    from scaling.layout import batch_for_layout, default_global_batch
 
     target = default_global_batch(training_flops(spec, tokens).flops)
     sequences = target.sequences(seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
@@ -867,8 +868,6 @@ def _pretraining_batch(
 # -------------------------------------------------------------------------------------------- tables
 def _mfu_text(plan: FinetunePlan) -> str:
     """The MFU line: end to end, and what the layout's step model says of it."""
-    from scaling.units import format_fraction
-
     lay = plan.layout
     text = f"{format_fraction(plan.mfu)} end to end (model FLOPs / devices x peak x time); HFU {format_fraction(lay['hfu'])}"
     if math.isfinite(lay["kernel_efficiency"]):
@@ -890,8 +889,6 @@ def _method_text(plan: FinetunePlan) -> str:
 def finetune_tables(plan: FinetunePlan) -> list[Table]:
     """The plan as tables, for the CLI's text and a notebook's display alike: the job, FLOPs per token by
     term, and the run (layout, memory, limits, time, throughput, cost) with its notes."""
-    from scaling.units import GIB, format_count, format_duration, format_flops, format_usd
-
     job = [
         ("parameters", f"{format_count(plan.params)} ({format_count(plan.trainable_params)} trained)"),
         (
@@ -945,8 +942,6 @@ def finetune_tables(plan: FinetunePlan) -> list[Table]:
 def continued_tables(result: ContinuedPretrainingPlan) -> list[Table]:
     """Continued pretraining as tables: the data (domain, replay, what the repeats are worth), the run's
     tables (`finetune_tables`), and what published domain-adaptation work found."""
-    from scaling.units import format_count
-
     data = [
         (
             "tokens",

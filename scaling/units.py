@@ -5,7 +5,8 @@ Conventions (used everywhere in the package):
 * counts (parameters, tokens) are decimal: K = 1e3, M = 1e6, B = G = 1e9, T = 1e12, P = 1e15;
 * bytes: ``GB`` = 1e9 and ``GiB`` = 2**30 (a lowercase ``b`` means bits, as in accelerate's parser);
 * FLOPs are plain operation counts; 1 PF-day = 1e15 FLOP/s x 86,400 s = 8.64e19 FLOPs
-  (GPT-3 paper, Table D.1 caption; Kaplan et al. 2020, section 1.3);
+  (GPT-3 paper, Table D.1 caption; Kaplan et al. 2020, section 1.3), and training a model of N parameters
+  on D tokens costs C = 6ND of them (`six_nd`);
 * durations are seconds, money is US dollars, fractions are in (0, 1].
 
 Every parser accepts a number as well as a string, raises `ScalingError` naming the bad value and the
@@ -17,10 +18,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from scaling.errors import ScalingError
 
 PF_DAY_FLOPS = 1e15 * 86_400  # 8.64e19 FLOPs (GPT-3 Table D.1 caption)
+BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022, App. F)
+# Training FLOPs per parameter per token: forward 2 (one multiply-accumulate) + backward 2 x 2 = 6
+# (Kaplan et al. 2020 §2.1). The one home of "6" in C = 6ND: flops, laws, fits, runs tables and the plan use it.
+FLOPS_PER_PARAM_TOKEN = 2.0 * (1.0 + BACKWARD_MULTIPLIER)
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
 GB = 1e9
@@ -130,6 +136,14 @@ def parse_flops(value: object, what: str = "FLOPs") -> float:
     else:
         result = number * _SI[(match.group(3) or "").lower()]
     return _check(result, value, what, _FLOPS_ACCEPTED)
+
+
+def six_nd(params: Any, tokens: Any) -> Any:
+    """Training FLOPs by the 6ND rule, ``FLOPS_PER_PARAM_TOKEN x params x tokens`` (Kaplan et al. 2020 §2.1).
+
+    Broadcasts over numpy arrays; ``params`` is the parameter count under the caller's convention (total
+    parameters for the fitters and the runs table, active parameters for MoE)."""
+    return FLOPS_PER_PARAM_TOKEN * params * tokens
 
 
 # ---------------------------------------------------------------------------------------------- bytes

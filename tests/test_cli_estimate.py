@@ -209,7 +209,7 @@ def test_gpus_list_and_json():
 
 
 def test_tokens_source_and_notes_come_from_the_estimate_not_from_note_text():
-    from scaling.estimate import estimate_flops
+    from scaling.flops_report import estimate_flops
 
     preset = json.loads(CliRunner().invoke(scaling.cli.main, ["flops", "llama-2-7b", "--json"]).stdout)
     given = json.loads(
@@ -226,7 +226,7 @@ def test_raw_dimensions_build_the_same_spec_as_the_library():
     # GPT-2 small (Radford et al. 2019): 12 layers, d_model 768, 12 heads, vocabulary 50257, context 1024, tied
     # embeddings. The checkpoint holds 124,439,808 parameters; the raw-dimension GPT block has no biases, so it
     # counts 82,944 fewer: 12 layers x (2304 QKV + 768 output + 3072 up + 768 down) = 124,356,864.
-    from scaling.estimate import Dimensions, spec_from_dimensions
+    from scaling.flops_report import Dimensions, spec_from_dimensions
 
     spec, notes = spec_from_dimensions(Dimensions(layers=12, d_model=768, heads=12, vocab=50257), n_ctx=1024)
     assert spec.params == 124_356_864

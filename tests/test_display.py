@@ -33,7 +33,8 @@ def _fitted_law():
 
 
 def _results():
-    from scaling.flops import compute_cost, training_flops
+    from scaling.cost import compute_cost
+    from scaling.flops import training_flops
     from scaling.laws import get_law
     from scaling.memory import estimate_memory
     from scaling.model import load_model

@@ -326,7 +326,7 @@ def test_peft_readme_memory_table(model, full_gib, lora_gib):
     """Hugging Face PEFT README, "Use Cases" table (one A100 80GB, ought/raft twitter_complaints): full fine-tuning
     T0_3B 47.14GB, mt0-xxl and bloomz-7b1 OOM; PEFT-LoRA (r=8 on q and v, fp32) 14.4GB, 56GB and 32GB. The
     planner's totals (batch 8 x 64 tokens) land within 10% (it adds the CUDA context the table leaves out)."""
-    from scaling.hf_config import spec_from_hf_config
+    from scaling.model import spec_from_hf_config
 
     spec = spec_from_hf_config(PEFT_MODELS[model], name=model)
     kwargs = dict(
@@ -377,7 +377,7 @@ def test_torchtune_readme_lora_speedup_is_within_the_flops_saved():
     """torchtune README, "Optimization flags" (Llama 3.2 3B, A100, batch 2 x 4096, bf16, activation
     checkpointing): full fine-tuning 6960 tokens/s (with 8-bit AdamW), LoRA 8210 tokens/s, 1.18x. At the same
     MFU the plans predict the model-FLOP ratio less what recomputing both costs: above 1.18x, under 1.5x."""
-    from scaling.hf_config import spec_from_hf_config
+    from scaling.model import spec_from_hf_config
 
     spec = spec_from_hf_config(
         dict(

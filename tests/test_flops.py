@@ -9,20 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling.errors import ScalingError
-from scaling.flops import (
-    CONVENTIONS,
+from scaling.cost import (
     compute_cost,
     flops_from_gpu_hours,
     flops_from_time,
     flops_from_usd,
-    forward_flops_per_token,
-    inference_flops,
     mfu_from_throughput,
     pf_days,
-    training_flops,
     utilization_from_iteration_time,
 )
+from scaling.errors import ScalingError
+from scaling.flops import CONVENTIONS, forward_flops_per_token, inference_flops, training_flops
 from scaling.model import ModelSpec, get_preset
 
 # ------------------------------------------------------------------------ GPT-3 Table D.1 (Brown 2020)
@@ -428,11 +425,11 @@ def test_training_flops_broadcasts_over_numpy_tokens():
     assert isinstance(result.to_dict()["flops"], list)
 
 
-def test_flops_module_imports_no_numpy():
+def test_flops_and_cost_modules_import_no_numpy():
     import subprocess
     import sys
 
-    code = "import sys, scaling.flops; print('numpy' in sys.modules)"
+    code = "import sys, scaling.flops, scaling.cost; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

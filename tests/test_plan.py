@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from scaling.budget import budget_from_text
 from scaling.cli import main
+from scaling.cost import compute_cost
 from scaling.errors import ScalingError
 from scaling.fit.common import ScalingWarning
-from scaling.flops import compute_cost, training_flops
+from scaling.flops import training_flops
 from scaling.laws import get_law
 from scaling.memory import estimate_memory
 from scaling.plan import make_plan, plan_markdown, plan_tables

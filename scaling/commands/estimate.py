@@ -27,7 +27,7 @@ from scaling.errors import ScalingError
 from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
 
 if TYPE_CHECKING:
-    from scaling.estimate import FlopsEstimate
+    from scaling.flops_report import FlopsEstimate
 
 
 @click.command("flops")
@@ -119,7 +119,7 @@ def flops(
       scaling flops gpt3-175b --convention all
       scaling flops --params 7B --tokens 1.4T --json
     """
-    from scaling.estimate import Dimensions, estimate_flops
+    from scaling.flops_report import Dimensions, estimate_flops
 
     estimate = estimate_flops(
         model=model,

@@ -11,9 +11,9 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fit.common import read_curves, warn
-from scaling.flops import FLOPS_PER_PARAM_TOKEN, six_nd
 from scaling.laws import AllocationLaw, Law
 from scaling.render import Displayable
+from scaling.units import FLOPS_PER_PARAM_TOKEN, six_nd
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,9 +12,9 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fit.common import read_runs, warn
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws import AllocationLaw, Law
 from scaling.render import Displayable
+from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 
 @dataclass(frozen=True)

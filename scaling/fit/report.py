@@ -22,6 +22,7 @@ from scaling.fit.envelope import EnvelopeFit, fit_envelope
 from scaling.fit.holdout import HoldoutResult, holdout_check
 from scaling.fit.isoflop import IsoFlopFit, fit_isoflop
 from scaling.fit.parametric import FittedLaw, fit_parametric
+from scaling.fit.tables import fit_tables
 from scaling.render import Displayable
 
 APPROACHES = ("1", "2", "3", "all")
@@ -47,8 +48,6 @@ class FitReport(Displayable):
 
     def display_tables(self) -> list[Any]:
         """The tables ``scaling fit`` prints (`scaling.fit.tables`)."""
-        from scaling.fit.tables import fit_tables
-
         return fit_tables(self)
 
     def to_dict(self) -> dict[str, Any]:

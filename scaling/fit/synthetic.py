@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws import Law, get_law, parametric_loss
+from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 
 def synthetic_runs(

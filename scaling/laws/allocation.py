@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from scaling.errors import ScalingError
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.law import Law, as_scalar, flops_array
 from scaling.laws.parametric import positive_sizes
+from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -18,12 +18,12 @@ import numpy as np
 
 from scaling import catalog, checks
 from scaling.errors import ScalingError
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.allocation import AllocationLaw, KaplanLaw
 from scaling.laws.law import DEFAULT_LEVEL, Law
 from scaling.laws.parametric import PARAM_NAMES, ParametricLaw
 from scaling.laws.rules import ALLOCATION_EXPONENT_RANGE, EXPONENT_RANGE
-from scaling.units import LOSS_UNITS
+from scaling.render import json_safe
+from scaling.units import FLOPS_PER_PARAM_TOKEN, LOSS_UNITS
 
 KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw}
 TEXT_FIELDS = ("source", "form", "notes", "convention")
@@ -213,7 +213,6 @@ def law_to_dict(law: Law) -> dict[str, Any]:
 def save_law(law: Law, path: str | Path) -> Path:
     """Write a law JSON that `get_law(path)` (and every ``--law`` option) reads back; refuses a law that
     would not load (`law_from_dict` checks it first)."""
-    from scaling.render import json_safe
     from scaling.runs import atomic_write
 
     payload = json_safe(law_to_dict(law))

@@ -16,9 +16,9 @@ import numpy as np
 
 from scaling import checks
 from scaling.errors import ScalingError
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.rules import epochs_warning
-from scaling.render import Displayable
+from scaling.render import Displayable, json_safe
+from scaling.units import FLOPS_PER_PARAM_TOKEN, six_nd
 
 DEFAULT_LEVEL = 0.8  # 80% intervals, as Epoch AI draw their D/N bands (epoch-research/analyzing-chinchilla)
 DEFAULT_CONVENTION = "C = 6ND; N = total parameters including embeddings; D = training tokens"
@@ -85,8 +85,6 @@ class Allocation(Displayable):
         return as_scalar(np.asarray(self.extra_flops) / np.asarray(self.budget_flops))
 
     def to_dict(self) -> dict[str, Any]:
-        from scaling.render import json_safe
-
         out = {k: getattr(self, k) for k in ("flops", "params", "tokens", "loss", "tokens_per_param")}
         out.update(law=self.law, budget_flops=self.budget_flops, extra_flops=self.extra_flops)
         for key in ("epochs", "unique_tokens", "inference_tokens", "inference_flops", "total_flops"):
@@ -117,8 +115,6 @@ class LossPrediction(Displayable):
         return self.tokens / self.params
 
     def to_dict(self) -> dict[str, Any]:
-        from scaling.render import json_safe
-
         names = ("params", "tokens", "flops", "loss", "loss_unit", "tokens_per_param", "law", "unique_tokens")
         return json_safe(
             {**{k: getattr(self, k) for k in names}, "compute_optimal": self.compute_optimal.to_dict()}
@@ -207,8 +203,6 @@ class Law(Displayable, ABC):
 
     def loss_at(self, params: float, tokens: float, *, unique_tokens: float | None = None) -> LossPrediction:
         """`predict` for one model and token count, with the compute-optimal allocation at its 6ND."""
-        from scaling.flops import six_nd
-
         loss = float(self.predict(params, tokens, unique_tokens=unique_tokens))
         flops = float(six_nd(params, tokens))
         optimum = self.optimal(flops)

@@ -26,8 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from scaling.errors import ScalingError
-from scaling.flops import FLOPS_PER_PARAM_TOKEN
 from scaling.laws.law import Law, as_scalar, flops_array
+from scaling.laws.rules import REPETITION_LAW, repetition_defaults
+from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 
@@ -134,13 +135,10 @@ class ParametricLaw(Law):
         return as_scalar(parametric_loss(N, D, *self.params))
 
     def repetition_constants(self) -> tuple[float, float]:
-        """(R_D*, R_N*): the law's own, or the ``muennighoff`` preset's."""
+        """(R_D*, R_N*): the law's own, or those of the `REPETITION_LAW` preset (``muennighoff``)."""
         if self.R_D_star is not None:
             return self.R_D_star, self.R_N_star
-        from scaling.laws.files import get_law
-
-        base = get_law("muennighoff")
-        return base.R_D_star, base.R_N_star
+        return repetition_defaults()
 
     def n_opt(self, C):
         return as_scalar(parametric_n_opt(flops_array(C), self.A, self.B, self.alpha, self.beta))
@@ -181,7 +179,7 @@ class ParametricLaw(Law):
         if U is not None:
             r_d, r_n = self.repetition_constants()
             origin = (
-                ", from the muennighoff preset, applied to this law's constants)"
+                f", from the {REPETITION_LAW} preset, applied to this law's constants)"
                 if self.R_D_star is None
                 else ")"
             )

@@ -3,7 +3,13 @@ rule, and the bounds a law's constants must respect to be loaded."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
+
+from scaling import catalog, checks
+from scaling.errors import ScalingError
 
 # The laws a plan or a chart sets beside the one in use (the Chinchilla family, Epoch's replication, Kaplan,
 # Llama 3), and the Chinchilla-family estimates that bound the compute-optimal zone.
@@ -17,6 +23,9 @@ TOKENS_PER_PARAM = 20.0
 # R_D* = 15.4 makes 4 epochs worth 3.7 unique ones and 16 epochs about 10.6: beyond ~16 returns vanish.
 EPOCHS_NEARLY_FREE = 4.0
 EPOCHS_WORTHLESS = 16.0
+# A parametric law without repetition constants of its own values repeated data with those of this preset of
+# ``data/laws.json`` (Muennighoff et al. 2023, Eq. 5-6: R_D* and R_N*).
+REPETITION_LAW = "muennighoff"
 
 # Exponents of a loadable law. Published ones lie between about 0.07 (Kaplan et al. 2020) and 0.8; a fit bounds
 # them to [0, 10]; below 1e-3 a law predicts no scaling at all and its frontier overflows.
@@ -40,3 +49,19 @@ def epochs_warning(tokens, unique_tokens: float) -> str | None:
             "value (Muennighoff et al. 2023)"
         )
     return None
+
+
+def repetition_defaults() -> tuple[float, float]:
+    """(R_D*, R_N*) of the `REPETITION_LAW` preset, read from the laws catalog (``data/laws.json``, or the
+    ``$SCALING_DATA_DIR`` copy) without building the laws: the law kinds read these, so they sit below them."""
+    return _repetition_defaults(str(catalog.data_path("laws.json")))
+
+
+@lru_cache(maxsize=4)
+def _repetition_defaults(path: str) -> tuple[float, float]:
+    for entry in catalog.read_json(Path(path))["laws"]:
+        if catalog.normalize_name(entry.get("name", "")) == REPETITION_LAW:
+            constants = {**entry, **(entry.get("constants") or {})}  # constants may sit at the top level
+            where = f"preset {REPETITION_LAW!r}"
+            return tuple(checks.positive(constants.get(k), f"{where} {k}") for k in ("R_D_star", "R_N_star"))
+    raise ScalingError(f"{path!r} has no {REPETITION_LAW!r} law, whose R_D* and R_N* repeated data needs")

@@ -45,7 +45,8 @@ Where each rule lives:
 * ``parallel.py``: the split over devices (`Parallelism`, `zero_stage`) and the one layout-validity rule set
   (`layout_rules`, `validate_layout`; `scaling.layout.valid_mask` reads the same rules);
 * ``workload.py``: micro-batch, sequence, recompute, attention kernel, inference batch and context, LoRA;
-* ``shape.py``: what the formulas read from a model (`ModelShape`, `resolve_model`);
+* ``param_counts.py``: the parameter counts the formulas read from a model, per layer, stage and adapter
+  (`ModelShape`, `resolve_model`; not to be confused with `scaling.model.shapes`, architectures for a size);
 * ``states.py``, ``activations.py``, ``kv.py``: the terms; ``training.py`` and ``inference.py``: their sums
   over numpy arrays (the layout search evaluates every candidate through ``training.py``);
 * ``conventions.py``: the published accountings; ``estimate.py``: `estimate_memory`, `memory_breakdown`
@@ -87,6 +88,7 @@ from scaling.memory.parallel import (
     validate_layout,
     zero_stage,
 )
+from scaling.memory.param_counts import ModelShape, resolve_model
 from scaling.memory.precision import (
     DTYPE_ALIASES,
     DTYPE_BYTES,
@@ -97,7 +99,6 @@ from scaling.memory.precision import (
     Precision,
     dtype_bytes,
 )
-from scaling.memory.shape import ModelShape, resolve_model
 from scaling.memory.states import (
     CPU_BUFFER_FACTOR,
     CUDA_CONTEXT_BYTES,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scaling.render import Displayable, Table
+from scaling.units import GIB
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,6 @@ class MemoryBreakdown(Displayable):
 
     def display_tables(self) -> list[Table]:
         """Every term in GiB per device with its rule and source, the total, and whether it fits (notebooks)."""
-        from scaling.units import GIB
-
         rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in self.terms]
         rows.append(("total per device", f"{self.total_bytes / GIB:,.3f}", ""))
         if self.capacity_bytes is not None:

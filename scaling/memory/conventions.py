@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from scaling.errors import ScalingError
 from scaling.memory.parallel import Parallelism
+from scaling.memory.param_counts import ModelShape
 from scaling.memory.precision import Precision
-from scaling.memory.shape import ModelShape
 from scaling.memory.states import CPU_BUFFER_FACTOR
 
 CONVENTIONS = ("zero", "megatron", "course", "accelerate", "deepspeed")

@@ -26,8 +26,8 @@ from scaling.memory.conventions import (
     deepspeed,
 )
 from scaling.memory.parallel import Parallelism
+from scaling.memory.param_counts import ModelShape, resolve_model
 from scaling.memory.precision import Precision, check_quant_mode
-from scaling.memory.shape import ModelShape, resolve_model
 from scaling.memory.states import CPU_BUFFER_FACTOR
 from scaling.memory.states import overhead_bytes as framework_overhead
 from scaling.memory.training import train_memory_arrays

@@ -13,8 +13,8 @@ from scaling.catalog import Accelerator, get_accelerator
 from scaling.memory.activations import LOGITS_BYTES
 from scaling.memory.kv import kv_cache_bytes
 from scaling.memory.parallel import validate_layout
+from scaling.memory.param_counts import ModelShape, resolve_model
 from scaling.memory.precision import Precision
-from scaling.memory.shape import ModelShape, resolve_model
 from scaling.memory.states import overhead_bytes as framework_overhead
 from scaling.model import ModelSpec
 

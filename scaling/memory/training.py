@@ -15,7 +15,7 @@ from scaling.memory.activations import (
     moe_layer_ratios,
 )
 from scaling.memory.parallel import DEVICES_PER_NODE
-from scaling.memory.shape import ModelShape
+from scaling.memory.param_counts import ModelShape
 from scaling.memory.states import CPU_BUFFER_FACTOR, model_state_bytes, overhead_bytes
 
 

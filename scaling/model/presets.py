@@ -6,6 +6,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from scaling.catalog import normalize_name, read_csv, unknown
 from scaling.errors import ScalingError
 from scaling.model.spec import ModelSpec
 
@@ -79,8 +80,6 @@ def _aliases(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def _preset_index() -> dict[str, int]:
     """Row number in ``data/models.csv`` by normalised name and alias (a name wins over an earlier alias)."""
-    from scaling.catalog import normalize_name
-
     index: dict[str, int] = {}
     for number, row in enumerate(_preset_rows()):
         index[normalize_name(row["name"])] = number
@@ -91,8 +90,6 @@ def _preset_index() -> dict[str, int]:
 
 @lru_cache(maxsize=1)
 def _preset_rows() -> list[dict[str, str]]:
-    from scaling.catalog import read_csv
-
     return read_csv("models.csv")
 
 
@@ -109,8 +106,6 @@ def presets() -> list[ModelSpec]:
 
 def get_preset(name: str) -> ModelSpec:
     """A preset by name, case-insensitively (``llama-2-7b``, ``GPT3-175B``), with close-match suggestions."""
-    from scaling.catalog import normalize_name, unknown
-
     index = _preset_index()
     key = normalize_name(name)
     if key in index:

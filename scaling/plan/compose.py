@@ -340,7 +340,8 @@ def plan_time(request: PlanRequest, draft: Draft, devices: int, training: Traini
 
 
 def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) -> Plan:
-    from scaling.flops import compute_cost, training_flops
+    from scaling.cost import compute_cost
+    from scaling.flops import training_flops
 
     spec, tokens = draft.spec, draft.tokens
     training = training_flops(spec, tokens, convention="6nd")

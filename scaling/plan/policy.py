@@ -17,7 +17,7 @@ from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest, budg
 
 if TYPE_CHECKING:
     from scaling.budget import Budget
-    from scaling.flops import ComputeCost
+    from scaling.cost import ComputeCost
     from scaling.laws import Allocation, Law
     from scaling.model import ModelSpec
     from scaling.plan.compose import Draft
@@ -109,7 +109,7 @@ def plan_warnings(
 ) -> tuple[str, ...]:
     """Every warning of the plan, each once: the law's (its repeated-data warning replaced by the plan's
     own, for the tokens the plan trains on), MFU plausibility, --max-params, layout."""
-    from scaling.flops import mfu_warning
+    from scaling.cost import mfu_warning
     from scaling.laws import epochs_warning
 
     law_warnings = list(allocation.warnings)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scaling import checks, units
+from scaling.cost import DEFAULT_MFU
 from scaling.errors import ScalingError
-from scaling.flops import DEFAULT_MFU
 
 if TYPE_CHECKING:
     from scaling.catalog import Accelerator

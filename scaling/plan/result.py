@@ -10,7 +10,8 @@ from scaling.render import Displayable, Table
 if TYPE_CHECKING:
     from scaling.budget import Budget
     from scaling.catalog import Accelerator
-    from scaling.flops import ComputeCost, TrainingFlops
+    from scaling.cost import ComputeCost
+    from scaling.flops import TrainingFlops
     from scaling.laws import Allocation, Law
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec

@@ -24,14 +24,22 @@ import numpy as np
 
 from scaling import checks
 from scaling.catalog import get_accelerator
+from scaling.cost import compute_cost
 from scaling.errors import ScalingError
-from scaling.flops import compute_cost, six_nd
 from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
 from scaling.render import Displayable, Table
 from scaling.serving.roofline import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
-from scaling.units import ClusterSpec, format_count, format_flops, format_loss, format_usd, parse_cluster
+from scaling.units import (
+    ClusterSpec,
+    format_count,
+    format_flops,
+    format_loss,
+    format_usd,
+    parse_cluster,
+    six_nd,
+)
 
 GRID_POINTS = 20  # sizes tried between the smallest that can reach the loss and the compute-optimal one
 REFINE_POINTS = 8  # sizes tried around the best grid point

@@ -42,8 +42,9 @@ import numpy as np
 
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.cost import device_hour_price, mfu_warning
 from scaling.errors import ScalingError
-from scaling.flops import inference_flops, mfu_warning
+from scaling.flops import inference_flops
 from scaling.memory import (
     DEVICES_PER_NODE,
     device_count,
@@ -54,6 +55,7 @@ from scaling.memory import (
 )
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
+from scaling.serving.tables import phases_table, summary_table
 from scaling.units import GB
 
 
@@ -347,17 +349,7 @@ class ServingEstimate(Displayable):
 
     def display_tables(self) -> list[Table]:
         """The phase table and the summary that `scaling inference` prints."""
-        from scaling.serving.tables import phases_table, summary_table
-
         return [phases_table(self), summary_table(self)]
-
-
-def _price(acc: Accelerator, price_usd_per_hour: float | None) -> tuple[float | None, str]:
-    if price_usd_per_hour is not None:
-        return float(checks.positive(price_usd_per_hour, "price per device-hour")), "given"
-    if acc.price_usd_per_hour is not None:
-        return acc.price_usd_per_hour, "catalog"
-    return None, "none"
 
 
 def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
@@ -487,7 +479,7 @@ def estimate_from_deployment(
     pre, dec = dep.prefill_seconds(batch), dep.decode_seconds(batch)
     tpot, ttft = float(dec["total"]), float(pre["total"])
     latency = ttft + (dep.output_tokens - 1) * tpot
-    price, price_source = _price(dep.acc, price_usd_per_hour)
+    price, price_source = device_hour_price(dep.acc, price_usd_per_hour)
     per_s = None if price is None else price * dep.tp / 3600.0  # USD per second of one replica
     warnings = [w for w in (mfu_warning(dep.assumptions.mfu),) if w]
     if batch > fits:

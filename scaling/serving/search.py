@@ -32,6 +32,7 @@ from scaling.serving.roofline import (
     make_deployment,
     tp_sizes,
 )
+from scaling.serving.tables import phases_table, summary_table
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,6 @@ class ServingSearch(Displayable):
 
     def display_tables(self) -> list[Table]:
         """The best layout's tables, with the target it meets."""
-        from scaling.serving.tables import phases_table, summary_table
-
         return [phases_table(self.best), summary_table(self.best, self.target)]
 
     def to_dict(self) -> dict[str, Any]:

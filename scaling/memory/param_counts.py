@@ -1,4 +1,5 @@
-"""What the memory formulas read from a model, computed once: `ModelShape` and `resolve_model`."""
+"""The parameter counts the memory formulas read from a model (per layer, per pipeline stage, per adapter),
+computed once: `ModelShape` and `resolve_model`. A standard architecture for a size is `scaling.model.shapes`."""
 
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from scaling import units
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.cost import ComputeCost, compute_cost
 from scaling.errors import ScalingError
-from scaling.flops import CONVENTIONS, ComputeCost, TrainingFlops, compute_cost, training_flops
+from scaling.flops import CONVENTIONS, TrainingFlops, training_flops
 from scaling.model import ModelSpec, load_model, shape_for_params
 from scaling.render import Displayable
 
