@@ -11,7 +11,7 @@ A law is a frozen value loaded from ``data/laws.json`` (the published presets) o
 * `KaplanLaw` (``allocation.py``): Kaplan et al. 2020's allocation (C_min = C/2, Hoffmann App. D.4) and its
   joint L(N, D).
 
-Compute convention everywhere: C = 6·N·D training FLOPs (`scaling.flops.six_nd`), unless a law's
+Compute convention everywhere: C = 6·N·D training FLOPs (`scaling.units.six_nd`), unless a law's
 ``convention`` says otherwise (DeepSeek's M = non-embedding FLOPs per token, reported here as N = M/6). A law
 also states the unit of its loss (``loss_unit``: nats/token, or nats/byte for byte-level runs), its
 ``tokenizer`` and ``vocab_size`` when known. Files are read, validated and written in ``files.py``; shared
