@@ -32,22 +32,24 @@ one forward of the transformer layers (the logits layer sits outside the checkpo
 2021, Eq. 3), ``"selective"`` adds the attention scores (logits, softmax, over-V) once more at the cost
 Korthikanti et al. 2022, App. A charges for them (its s/6h -> s/3h).
 
-Numbers broadcast over numpy arrays of ``tokens``; numpy is imported only when an array is passed, so the
-CLI starts fast. The 6ND rule itself (`six_nd`, ``FLOPS_PER_PARAM_TOKEN``) lives with the units
+Numbers broadcast over numpy arrays of ``tokens``; numpy is imported only when an array is passed, and the
+model package only when FLOPs are counted, so the CLI starts fast. The 6ND rule itself (`six_nd`, ``FLOPS_PER_PARAM_TOKEN``) lives with the units
 (`scaling.units`), below the model and the catalog, and is read from here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaling.checks import choice, finite, positive
 from scaling.errors import ScalingError
-from scaling.model import ModelSpec
 from scaling.render import Displayable
 from scaling.units import BACKWARD_MULTIPLIER, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from scaling.units import six_nd as six_nd  # re-exported: the 6ND rule is read from here too
+
+if TYPE_CHECKING:
+    from scaling.model import ModelSpec
 
 CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
 CAUSAL = ("full", "half")
@@ -321,6 +323,10 @@ def training_flops(
     choice(causal, CAUSAL, "causal")
     choice(recompute, RECOMPUTE, "recompute")
     tokens = positive(tokens, "token count")
+    # imported here, not above: `scaling --help` reads this module's convention names and starts faster
+    # without the model package (and the catalog it reads)
+    from scaling.model import ModelSpec
+
     if not isinstance(spec, ModelSpec):
         if convention in ("exact", "kaplan"):
             raise ScalingError(
