@@ -1,7 +1,7 @@
 """The plan's rules for loss, distance from compute-optimal, warnings and stated assumptions.
 
 One named function per rule; each warning is raised in one place and appears once. Rules that belong to
-another module are called, not copied: MFU plausibility (`scaling.flops.mfu_warning`), repeated data
+another module are called, not copied: MFU plausibility (`scaling.cost.mfu_warning`), repeated data
 (`scaling.laws.epochs_warning`), the law's own extrapolation and allocation warnings (`Law.optimal`).
 """
 

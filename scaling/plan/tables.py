@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from scaling import units as f
-from scaling.laws import Allocation
-from scaling.plan.result import Plan
 from scaling.render import Table, fmt_interval
+
+if TYPE_CHECKING:
+    from scaling.laws import Allocation
+    from scaling.plan.result import Plan
 
 COMPARISON_HEADERS = ("", "params", "tokens", "tokens/param", "loss (this law)")
 
