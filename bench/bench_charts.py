@@ -29,15 +29,19 @@ def main() -> None:
 
     import_s = time.perf_counter() - t0
 
+    from scaling.cluster import Cluster
     from scaling.fit import fit_isoflop, synthetic_runs
     from scaling.laws import get_law
-    from scaling.memory import estimate_memory
+    from scaling.memory import Parallelism, estimate_memory
 
     runs = synthetic_runs("chinchilla", noise=0.005)
     iso = fit_isoflop(runs)
     law = get_law("chinchilla")
     breakdowns = {
-        f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z) for z in range(4)
+        f"ZeRO-{z}": estimate_memory(
+            "llama-2-7b", parallel=Parallelism.of(zero=z), cluster=Cluster.of("H100", 8)
+        )
+        for z in range(4)
     }
 
     cases = {

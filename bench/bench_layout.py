@@ -23,8 +23,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from scaling.catalog import get_accelerator
-from scaling.layout import bandwidths, candidate_grid, flops_per_token, search_layouts, valid_mask
-from scaling.memory import RECOMPUTE, ModelShape, train_memory_arrays
+from scaling.cluster import Cluster
+from scaling.layout import (
+    LayoutChoices,
+    bandwidths,
+    candidate_grid,
+    flops_per_token,
+    search_layouts,
+    valid_mask,
+)
+from scaling.memory import RECOMPUTE, ModelShape, Workload, train_memory_arrays
 from scaling.model import get_preset
 
 MODEL, DEVICES, ACCEL, GLOBAL_BATCH, SEQ = "gpt3-175b", 4096, "A100-80GB", 4096, 2048
@@ -108,7 +116,11 @@ def main() -> None:
 
     spec, acc = get_preset(MODEL), get_accelerator(ACCEL)
     shape = ModelShape.of(spec)
-    kw = dict(devices=DEVICES, accelerator=ACCEL, global_batch=GLOBAL_BATCH, seq_len=SEQ, **CHOICES)
+    kw = dict(
+        cluster=Cluster.of(ACCEL, DEVICES),
+        workload=Workload.of(global_batch=GLOBAL_BATCH, seq_len=SEQ),
+        choices=LayoutChoices(**CHOICES),
+    )
     search_layouts(MODEL, **kw, top=10)  # warm-up (imports, FLOPs per token)
     times = []
     for _ in range(args.repeat):

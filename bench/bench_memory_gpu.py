@@ -28,7 +28,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from scaling.memory import estimate_memory  # noqa: E402
+from scaling.memory import Precision, Workload, estimate_memory  # noqa: E402
 from scaling.model import ModelSpec  # noqa: E402
 
 P_DROP = 0.1
@@ -161,25 +161,27 @@ def main() -> None:
         if mixed:
             # autocast keeps fp32 weights (4 B) and fp32 grads (4 B), Adam 8 B: the same 16 B/param as
             # bf16 weights + fp32 master + bf16 grads; compare the model states with the fp32 convention.
-            states = estimate_memory(spec, mode="train", precision="fp32", micro_batch=0, overhead_bytes=0)
+            states = estimate_memory(
+                spec,
+                precision=Precision.of("fp32"),
+                workload=Workload.of(micro_batch=0),
+                mode="train",
+                overhead_bytes=0,
+            )
             acts = estimate_memory(
                 spec,
+                precision=Precision.of("bf16"),
+                workload=Workload.of(micro_batch=batch, seq_len=seq, flash_attention=True),
                 mode="train",
-                precision="bf16",
-                micro_batch=batch,
-                seq_len=seq,
-                flash_attention=True,
                 overhead_bytes=0,
             )
         else:
             states = acts = estimate_memory(
                 spec,
+                precision=Precision.of("fp32"),
+                workload=Workload.of(micro_batch=batch, seq_len=seq, flash_attention=False),
                 mode="train",
-                precision="fp32",
-                micro_batch=batch,
-                seq_len=seq,
                 overhead_bytes=0,
-                flash_attention=False,
             )
         predicted = dict(
             weights=states.weights_bytes + states.master_weights_bytes,

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from scaling import units
+from scaling.cluster import parse_cluster
 from scaling.errors import ScalingError
 from scaling.render import Displayable
 
@@ -181,7 +182,7 @@ def budget_from_text(text: object, dtype: str = "bf16") -> Budget:
             return Budget(flops, "flops", units.format_flops(flops))
     if len(parts) != 3:
         raise ScalingError(f"invalid budget {raw!r}: expected {_ACCEPTED}")
-    cluster = units.parse_cluster(parts[0], "budget cluster")
+    cluster = parse_cluster(parts[0], "budget cluster")
     seconds = units.parse_duration(parts[1], "budget duration")
     mfu = units.parse_fraction(parts[2], "budget MFU")
     if cluster.accelerator is None:

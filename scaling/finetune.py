@@ -31,24 +31,35 @@ adapters' gradient all-reduce. A quantized base is dequantized before every matm
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
+from scaling.cluster import Cluster
 from scaling.cost import DEFAULT_MFU, compute_cost, flops_from_time
 from scaling.errors import ScalingError
 from scaling.flops import RECOMPUTE, training_flops
 from scaling.laws import effective_data, epochs_warning, get_law
 from scaling.layout import (
+    LayoutChoices,
     bandwidths,
     batch_for_layout,
     default_global_batch,
     explain_step,
     search_layouts,
 )
-from scaling.memory import DEVICES_PER_NODE, MemoryBreakdown, estimate_memory, largest_fitting
+from scaling.memory import (
+    DEVICES_PER_NODE,
+    MemoryBreakdown,
+    Parallelism,
+    Precision,
+    Workload,
+    estimate_memory,
+    largest_fitting,
+)
 from scaling.model import ModelSpec, load_model
+from scaling.options import FINETUNE, Parsed
 from scaling.render import Displayable, Table
 from scaling.units import (
     BACKWARD_MULTIPLIER,
@@ -72,7 +83,6 @@ QUANT_TIME_FACTOR = 1.66
 DEFAULT_MAX_SEQ_LEN = 4096
 DEFAULT_GLOBAL_BATCH = 16  # sequences per step when none is given (a small fine-tuning batch; --global-batch)
 DEFAULT_REPLAY_FRACTION = 0.05  # Ibrahim et al. 2024: 5% replay of the original data for a weak shift
-LAYOUT_KEYS = ("tp", "pp", "zero", "micro_batch", "recompute", "sp")  # what fixes a layout's memory
 MAX_SEARCH = 1 << 22  # upper end of the largest micro-batch / sequence-length searches
 # Weight-free matmuls of attention (Hoffmann et al. 2022, App. F terms): both inputs are activations.
 _SCORE_TERMS = ("attention_logits", "attention_softmax", "attention_values")
@@ -212,13 +222,42 @@ def _default_global_batch(devices: int) -> int:
     return devices * math.ceil(DEFAULT_GLOBAL_BATCH / devices)
 
 
-def _memory(spec: ModelSpec, common: dict[str, Any], **layout: Any) -> MemoryBreakdown:
-    return estimate_memory(spec, mode="finetune", **common, **layout)
+@dataclass(frozen=True)
+class _Run:
+    """What every layout of one fine-tune shares: where it runs, its precision, and its sequences with the
+    LoRA adapters (each layout adds its split, micro-batch and recomputation)."""
+
+    cluster: Cluster
+    precision: Precision
+    workload: Workload
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.workload.seq_len)
+
+
+def _split(layout: dict[str, Any]) -> Parallelism:
+    """The `Parallelism` of a layout row."""
+    return Parallelism.of(tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], sp=bool(layout["sp"]))
+
+
+def _memory(
+    spec: ModelSpec, run: _Run, parallel: Parallelism = Parallelism(), **workload: Any
+) -> MemoryBreakdown:
+    """`estimate_memory` of one layout: ``parallel`` on the run's cluster, the run's workload with changes."""
+    return estimate_memory(
+        spec,
+        mode="finetune",
+        precision=run.precision,
+        parallel=parallel,
+        workload=replace(run.workload, **workload),
+        cluster=run.cluster,
+    )
 
 
 def _full_layout(
     spec: ModelSpec,
-    common: dict[str, Any],
+    run: _Run,
     *,
     mfu: float,
     global_batch: int,
@@ -227,14 +266,11 @@ def _full_layout(
 ) -> dict[str, Any]:
     """The fastest full-fine-tuning layout that fits (or the smallest one when none fits)."""
     kwargs = dict(
-        devices=common["devices"],
-        accelerator=common["accelerator"],
-        global_batch=global_batch,
-        seq_len=common["seq_len"],
+        cluster=run.cluster,
+        workload=replace(run.workload, global_batch=global_batch),
+        precision=run.precision,
+        choices=LayoutChoices(recompute=recompute),
         mfu=mfu,
-        precision=common["precision"],
-        optimizer=common["optimizer"],
-        recompute=recompute,
         convention=convention,
         as_frame=False,
     )
@@ -243,7 +279,7 @@ def _full_layout(
         columns, _ = search_layouts(spec, top=None, include_unfit=True, **kwargs)
         if not len(columns["tp"]):
             raise ScalingError(
-                f"no valid layout of {spec.name} on {common['devices']} devices with a global batch of "
+                f"no valid layout of {spec.name} on {run.cluster.devices} devices with a global batch of "
                 f"{global_batch} sequences: try another device count or --global-batch"
             )
     # the search ranks what fits by reachable MFU; with nothing fitting, the smallest is the nearest to fitting
@@ -276,7 +312,7 @@ def _full_layout(
 
 def _adapter_layouts(
     spec: ModelSpec,
-    common: dict[str, Any],
+    run: _Run,
     *,
     mfu: float,
     global_batch: int,
@@ -289,19 +325,24 @@ def _adapter_layouts(
     explained by the one step-time model (`scaling.layout.explain_step`): the base all-gathers of a sharded
     base and the adapters' gradient all-reduce are the communication; the kernels execute the exact FLOPs at
     the recompute level, a quantized base's ``quant_factor`` times (dequantized before each matmul)."""
-    devices, acc = common["devices"], common["accelerator"]
+    devices, acc = run.cluster.devices, run.cluster.accelerator
     per_device = global_batch // devices
     intra, inter = bandwidths(acc)
     link = intra if devices <= DEVICES_PER_NODE else inter  # within a node, else across the network
-    tokens = float(global_batch) * common["seq_len"]
-    rate = devices * acc.peak(common["precision"])
-    replica = _memory(spec, common, micro_batch=0)  # a whole frozen base on one device
+    tokens = float(global_batch) * run.seq_len
+    rate = devices * acc.peak(run.precision.dtype)
+    replica = _memory(spec, run, micro_batch=0)  # a whole frozen base on one device
     out = []
     for zero in (0, 3) if devices > 1 else (0,):
         for level in recompute:
             for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
                 mem = _memory(
-                    spec, common, zero=zero, recompute=level, micro_batch=micro, global_batch=global_batch
+                    spec,
+                    run,
+                    Parallelism.of(zero=zero),
+                    recompute=level,
+                    micro_batch=micro,
+                    global_batch=global_batch,
                 )
                 share = (devices - 1.0) / devices  # ring collectives move (d-1)/d of the bytes per pass
                 # FSDP all-gathers the frozen base for every micro-batch's forward and backward
@@ -332,14 +373,14 @@ def _adapter_layouts(
     return out
 
 
-def _active_adapters(spec: ModelSpec, common: dict[str, Any], states: MemoryBreakdown) -> float:
+def _active_adapters(spec: ModelSpec, run: _Run, states: MemoryBreakdown) -> float:
     """Adapter parameters one token passes through: all of them, except that a mixture-of-experts layer runs
     the FFN adapters of its ``experts_per_token`` active experts only (memory holds every expert's)."""
     if not spec.is_moe:
         return states.trainable_params
     attention = [t for t in states.inputs["lora_targets"] if t in ("q", "k", "v", "o")]
     attn = (
-        _memory(spec, {**common, "lora_targets": attention}, micro_batch=0).trainable_params
+        _memory(spec, run, lora_targets=tuple(attention), micro_batch=0).trainable_params
         if attention
         else 0.0
     )
@@ -358,7 +399,7 @@ def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _choose_layout(
     spec: ModelSpec,
-    common: dict[str, Any],
+    run: _Run,
     *,
     method: str,
     levels: tuple[str, ...],
@@ -372,12 +413,19 @@ def _choose_layout(
     """The layout of the run and its memory: the layout search's for full fine-tuning, else the adapters'."""
     if method == "full":
         layout = _full_layout(
-            spec, common, mfu=mfu, global_batch=global_batch, recompute=levels, convention=convention
+            spec, run, mfu=mfu, global_batch=global_batch, recompute=levels, convention=convention
         )
-        return layout, _memory(spec, common, global_batch=global_batch, **{k: layout[k] for k in LAYOUT_KEYS})
+        return layout, _memory(
+            spec,
+            run,
+            _split(layout),
+            global_batch=global_batch,
+            micro_batch=layout["micro_batch"],
+            recompute=layout["recompute"],
+        )
     options = _adapter_layouts(
         spec,
-        common,
+        run,
         mfu=mfu,
         global_batch=global_batch,
         model_fpt=model_fpt,
@@ -389,16 +437,15 @@ def _choose_layout(
     return layout, layout.pop("memory")
 
 
-def _limits(spec: ModelSpec, common: dict[str, Any], layout: dict[str, Any]) -> tuple[int, int]:
+def _limits(spec: ModelSpec, run: _Run, layout: dict[str, Any]) -> tuple[int, int]:
     """The largest micro-batch (at the planned sequence length) and sequence length (micro-batch 1) that fit."""
-    fixed = {k: layout[k] for k in ("tp", "pp", "zero", "recompute", "sp")}
-    at = {k: v for k, v in common.items() if k != "seq_len"}
+    split, recompute = _split(layout), layout["recompute"]
 
     def batch_fits(b: int) -> bool:
-        return bool(_memory(spec, common, micro_batch=b, **fixed).fits)
+        return bool(_memory(spec, run, split, micro_batch=b, recompute=recompute).fits)
 
     def length_fits(s: int) -> bool:
-        return bool(_memory(spec, at, seq_len=s, micro_batch=1, **fixed).fits)
+        return bool(_memory(spec, run, split, seq_len=s, micro_batch=1, recompute=recompute).fits)
 
     return largest_fitting(batch_fits, MAX_SEARCH), largest_fitting(length_fits, MAX_SEARCH)
 
@@ -438,20 +485,21 @@ def plan_finetune(
     tokens = float(checks.positive(tokens, "token count"))
     factor = float(checks.positive(quant_time_factor, "quantized-base time factor"))
     seq, batch = _sequence_and_batch(spec, devices, seq_len, global_batch)
-    common: dict[str, Any] = dict(
-        precision=precision, optimizer=optimizer, devices=devices, accelerator=acc, seq_len=seq
-    )
     if lora_rank is not None:
-        common.update(lora_rank=checks.positive_int(lora_rank, "LoRA rank"), lora_targets=lora_targets)
-    # the memory planner's count of what is trained, and its reading of the quantization (or its refusal)
-    states = _memory(spec, {**common, "quant": quant}, micro_batch=0)
-    common["quant"] = states.inputs["quant"]
-    method = "full" if lora_rank is None else ("qlora" if common["quant"] else "lora")
-    factor = factor if common["quant"] is not None else 1.0
+        lora_rank = checks.positive_int(lora_rank, "LoRA rank")
+    run = _Run(
+        cluster=Cluster.of(acc, devices),
+        precision=Precision.of(precision, optimizer, quant=quant),
+        workload=Workload.of(seq_len=seq, lora_rank=lora_rank, lora_targets=lora_targets),
+    )
+    # the memory planner's count of what is trained, and its refusal of a quantization it cannot train
+    states = _memory(spec, run, micro_batch=0)
+    method = "full" if lora_rank is None else ("qlora" if run.precision.quant else "lora")
+    factor = factor if run.precision.quant is not None else 1.0
     mfu = default_mfu(factor) if mfu is None else checks.fraction(mfu, "MFU")
     layout, memory, flops_terms = _layout_and_terms(
         spec,
-        common,
+        run,
         states,
         method=method,
         recompute=recompute,
@@ -462,7 +510,7 @@ def plan_finetune(
     )
     return _finetune_result(
         spec,
-        common,
+        run,
         layout,
         memory,
         flops_terms,
@@ -503,7 +551,7 @@ def _sequence_and_batch(
 
 def _layout_and_terms(
     spec: ModelSpec,
-    common: dict[str, Any],
+    run: _Run,
     states: MemoryBreakdown,
     *,
     method: str,
@@ -514,7 +562,7 @@ def _layout_and_terms(
     quant_factor: float,
 ) -> tuple[dict[str, Any], MemoryBreakdown, dict[str, float]]:
     """The run's layout, its memory, and its FLOPs per token by term at the layout's recompute level."""
-    adapters = 0.0 if method == "full" else _active_adapters(spec, common, states)
+    adapters = 0.0 if method == "full" else _active_adapters(spec, run, states)
 
     def terms(conv: str, recompute: str = "none") -> dict[str, float]:
         return finetune_flops_per_token(
@@ -522,7 +570,7 @@ def _layout_and_terms(
             adapter_params=adapters,
             full=method == "full",
             convention=conv,
-            seq_len=common["seq_len"],
+            seq_len=run.seq_len,
             recompute=recompute,
         )
 
@@ -530,7 +578,7 @@ def _layout_and_terms(
     # model FLOPs (the convention) fix the step at the MFU; the kernels execute the exact ones per level
     layout, memory = _choose_layout(
         spec,
-        common,
+        run,
         method=method,
         levels=levels,
         mfu=mfu,
@@ -545,7 +593,7 @@ def _layout_and_terms(
 
 def _finetune_result(
     spec: ModelSpec,
-    common: dict[str, Any],
+    run: _Run,
     layout: dict[str, Any],
     memory: MemoryBreakdown,
     flops_terms: dict[str, float],
@@ -562,8 +610,8 @@ def _finetune_result(
     price_usd_per_hour: float | None,
 ) -> FinetunePlan:
     """The plan of a chosen layout: throughput, time, cost, the limits that fit, notes and warnings."""
-    acc, devices, precision = common["accelerator"], common["devices"], common["precision"]
-    seq = common["seq_len"]
+    acc, devices, precision = run.cluster.accelerator, run.cluster.devices, run.precision.dtype
+    seq = run.seq_len
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs
     tokens_per_s = batch * seq / layout["step_s"]
@@ -582,7 +630,7 @@ def _finetune_result(
         price_usd_per_hour=price_usd_per_hour,
     )
     layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
-    max_micro, max_seq = _limits(spec, common, layout)
+    max_micro, max_seq = _limits(spec, run, layout)
     notes, warnings = _notes(method, memory, factor, layout, max_micro, max_seq, seq)
     warnings += training_flops(spec, 1.0, convention=convention).warnings  # e.g. 6ND on an encoder-decoder
     return FinetunePlan(
@@ -962,3 +1010,122 @@ def continued_tables(result: ContinuedPretrainingPlan) -> list[Table]:
         *finetune_tables(result.training),
         Table.of(findings, title="What published domain adaptation found", align="ll"),
     ]
+
+
+# ------------------------------------------------------------------------------------------ the request
+@dataclass(frozen=True)
+class FinetuneRequest:
+    """What ``scaling finetune`` asks, parsed (`scaling.options.FINETUNE`): a fine-tune of ``model`` on
+    ``cluster`` (full, LoRA with ``lora_rank``, QLoRA with ``quant``), or with ``continued`` continued
+    pretraining on ``unique_tokens`` of domain data, as ``scaling plan --from`` asks it too. ``mfu`` None
+    is the library's default (`default_mfu`: lower for a quantized base)."""
+
+    model: ModelSpec | str
+    cluster: Cluster
+    tokens: float | None = None
+    full: bool = False
+    lora_rank: int | None = None
+    lora_targets: tuple[str, ...] | str = "q,k,v,o"
+    quant: str | None = None
+    mfu: float | None = None
+    price_usd_per_hour: float | None = None
+    epochs: float | None = None
+    seq_len: int | None = None
+    global_batch: int | None = None
+    precision: str = "bf16"
+    optimizer: str = "adamw"
+    convention: str = "6nd"
+    quant_time_factor: float | None = None
+    recompute: str | None = None
+    continued: bool = False
+    seconds: float | None = None
+    unique_tokens: float | None = None
+    replay_fraction: float | None = None
+
+    @classmethod
+    def of(cls, values: Parsed) -> FinetuneRequest:
+        """The request for parsed `FINETUNE` options (flag names to field names)."""
+        v = values
+        return cls(
+            model=v.model,
+            cluster=v.gpus,
+            tokens=v.tokens,
+            full=v.full,
+            lora_rank=v.lora_rank,
+            lora_targets=v.lora_targets,
+            quant=v.quant,
+            mfu=v.mfu if "mfu" in v.given else None,
+            price_usd_per_hour=v.price,
+            epochs=v.epochs,
+            seq_len=v.seq_len,
+            global_batch=v.global_batch,
+            precision=v.precision,
+            optimizer=v.optimizer,
+            convention=v.convention,
+            quant_time_factor=v.dequant_factor,
+            recompute=v.recompute,
+            continued=v.continued,
+            seconds=v.days,
+            unique_tokens=v.unique_tokens,
+            replay_fraction=v.replay,
+        )
+
+
+def finetune_request(**options: Any) -> FinetuneRequest:
+    """A `FinetuneRequest` from the options of ``scaling finetune`` as keywords (strings with units or
+    numbers), each parsed once; an unknown keyword is a `TypeError` naming the accepted ones."""
+    return FinetuneRequest.of(FINETUNE.parse(options))
+
+
+def plan_finetune_request(request: FinetuneRequest) -> FinetunePlan | ContinuedPretrainingPlan:
+    """The answer to a `FinetuneRequest`: `plan_continued_pretraining` with ``continued``, else
+    `plan_finetune`; ``scaling finetune`` and ``scaling plan --from`` both ask here."""
+    r = request
+    if r.cluster.accelerator is None:
+        raise ScalingError(f"--gpus {r.cluster} names no accelerator: write it as 8xH100 or 1xA100-80GB")
+    if r.full and (r.lora_rank is not None or r.quant is not None):
+        raise ScalingError("--full trains every weight: drop --lora-rank/--quant, or drop --full for LoRA")
+    run = dict(
+        accelerator=r.cluster.accelerator,
+        devices=r.cluster.devices,
+        seq_len=r.seq_len,
+        global_batch=r.global_batch,
+        mfu=r.mfu,
+        price_usd_per_hour=r.price_usd_per_hour,
+        precision=r.precision,
+        optimizer=r.optimizer,
+    )
+    if r.continued:
+        if r.unique_tokens is None:
+            raise ScalingError("--continued needs --unique-tokens, the domain data (e.g. 50B)")
+        if r.lora_rank is not None or r.quant is not None:
+            raise ScalingError(
+                "--continued trains every weight (continued pretraining): drop --lora-rank/--quant"
+            )
+        return plan_continued_pretraining(
+            r.model,
+            unique_tokens=r.unique_tokens,
+            tokens=r.tokens,
+            epochs=r.epochs,
+            seconds=r.seconds,
+            replay_fraction=DEFAULT_REPLAY_FRACTION if r.replay_fraction is None else r.replay_fraction,
+            **run,
+        )
+    if r.unique_tokens is not None or r.replay_fraction is not None or r.seconds is not None:
+        raise ScalingError(
+            "--unique-tokens, --replay and --days belong to --continued (continued pretraining)"
+        )
+    if r.tokens is None:
+        raise ScalingError("give --tokens, the size of the fine-tuning data (e.g. 100M)")
+    return plan_finetune(
+        r.model,
+        tokens=r.tokens,
+        lora_rank=r.lora_rank,
+        lora_targets=r.lora_targets,
+        quant=r.quant,
+        epochs=1.0 if r.epochs is None else r.epochs,
+        convention=r.convention,
+        recompute=r.recompute,
+        quant_time_factor=QUANT_TIME_FACTOR if r.quant_time_factor is None else r.quant_time_factor,
+        **run,
+    )

@@ -14,7 +14,8 @@ from typing import Any
 
 from scaling import units
 from scaling.catalog import Accelerator, get_accelerator
-from scaling.cost import ComputeCost, compute_cost
+from scaling.cluster import Cluster
+from scaling.cost import DEFAULT_MFU, ComputeCost, compute_cost
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, TrainingFlops, training_flops
 from scaling.model import ModelSpec, load_model, shape_for_params
@@ -245,8 +246,8 @@ def estimate_flops(
     convention: str = "6nd",
     causal: str = "full",
     recompute: str = "none",
-    cluster: units.ClusterSpec | None = None,
-    mfu: float = 0.4,
+    cluster: Cluster | None = None,
+    mfu: float = DEFAULT_MFU,
     price: float | None = None,
     dtype: str = "bf16",
     accelerator_files: tuple[str, ...] = (),

@@ -43,16 +43,16 @@ from typing import Any
 import numpy as np
 
 from scaling import checks, units
-from scaling.catalog import Accelerator, get_accelerator
+from scaling.catalog import Accelerator
+from scaling.cluster import Cluster
+from scaling.cost import DEFAULT_MFU
 from scaling.errors import ScalingError
 from scaling.memory import (
-    DEVICES_PER_NODE,
     RECOMPUTE,
     RECOMPUTE_CODE,
     ModelShape,
     Precision,
     Workload,
-    device_count,
     layout_rules,
     recompute_name,
     resolve_model,
@@ -289,58 +289,6 @@ class LayoutChoices:
 
 
 @dataclass(frozen=True)
-class Cluster:
-    """``devices`` accelerators, ``devices_per_node`` to a node, and the bandwidths between them (bytes/s per
-    device, one direction): the accelerator's catalog links (`Accelerator.intra_node_bytes_per_s`,
-    ``inter_node_bytes_per_s``) unless given. Build one with `Cluster.of`, which checks the numbers."""
-
-    accelerator: Accelerator
-    devices: int
-    devices_per_node: int = DEVICES_PER_NODE
-    intra_node_bytes_per_s: float | None = None
-    inter_node_bytes_per_s: float | None = None
-
-    @classmethod
-    def of(
-        cls,
-        accelerator: str | Accelerator,
-        devices: Any,
-        *,
-        devices_per_node: Any = DEVICES_PER_NODE,
-        intra_node_bytes_per_s: float | None = None,
-        inter_node_bytes_per_s: float | None = None,
-    ) -> Cluster:
-        def rate(value: float | None, what: str) -> float | None:
-            return None if value is None else float(checks.positive(value, what))
-
-        return cls(
-            accelerator=get_accelerator(accelerator),
-            devices=device_count(devices),
-            devices_per_node=device_count(devices_per_node, "devices per node"),
-            intra_node_bytes_per_s=rate(intra_node_bytes_per_s, "intra-node bandwidth"),
-            inter_node_bytes_per_s=rate(inter_node_bytes_per_s, "inter-node bandwidth"),
-        )
-
-    @property
-    def node(self) -> int:
-        """Devices in one node of this cluster (all of them when fewer than a node)."""
-        return min(self.devices, self.devices_per_node)
-
-    @property
-    def intra(self) -> float:
-        return self.intra_node_bytes_per_s or self.accelerator.intra_node_bytes_per_s
-
-    @property
-    def inter(self) -> float:
-        return self.inter_node_bytes_per_s or self.accelerator.inter_node_bytes_per_s
-
-    @property
-    def link(self) -> str:
-        """The intra-node link's name (NVLink4, PCIe4, ...), or "given" when its bandwidth was given."""
-        return "given" if self.intra_node_bytes_per_s else self.accelerator.intra_node_link
-
-
-@dataclass(frozen=True)
 class StepInputs:
     """What the step-time model needs besides the layouts: per-token FLOPs, peak, links and the MFU."""
 
@@ -452,82 +400,32 @@ def _step_inputs(
     )
 
 
-CLUSTER_OPTIONS = (
-    "accelerator",
-    "devices",
-    "devices_per_node",
-    "intra_node_bytes_per_s",
-    "inter_node_bytes_per_s",
-)
-WORKLOAD_OPTIONS = ("global_batch", "seq_len", "flash_attention", "dropout")
-CHOICE_OPTIONS = tuple(LayoutChoices.__dataclass_fields__)
-
-
-def _search_inputs(
-    cluster: Cluster | None,
-    workload: Workload | None,
-    precision: str | Precision,
-    choices: LayoutChoices | None,
-    options: dict[str, Any],
-) -> tuple[Cluster, Workload, Precision, LayoutChoices]:
-    """The value objects of a search, built from keyword options where they were not given whole."""
-    unknown = set(options) - set(CLUSTER_OPTIONS + WORKLOAD_OPTIONS + CHOICE_OPTIONS + ("optimizer",))
-    if unknown:
-        raise TypeError(f"search_layouts() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    built = []
-    groups = (
-        (cluster, CLUSTER_OPTIONS, _cluster),
-        (workload, WORKLOAD_OPTIONS, Workload.of),
-        (choices, CHOICE_OPTIONS, LayoutChoices),
-        (
-            None if isinstance(precision, str) else precision,
-            ("optimizer",),
-            lambda **kw: Precision.of(precision, **kw),
-        ),
-    )
-    for given, keys, build in groups:
-        picked = {k: options[k] for k in keys if k in options}
-        if given is not None and picked:
-            raise TypeError(f"give {', '.join(picked)} inside the {type(given).__name__}, not beside it")
-        built.append(given if given is not None else build(**picked))
-    return built[0], built[1], built[3], built[2]
-
-
-def _cluster(accelerator: str | Accelerator | None = None, devices: Any = None, **links: Any) -> Cluster:
-    if accelerator is None or devices is None:
-        raise ScalingError("the layout search needs an accelerator and a device count, e.g. 64 x H100")
-    return Cluster.of(accelerator, devices, **links)
-
-
 def search_layouts(
     model: ModelSpec | str | float,
     *,
-    cluster: Cluster | None = None,
-    workload: Workload | None = None,
-    precision: str | Precision = "bf16",
-    choices: LayoutChoices | None = None,
-    mfu: float = 0.4,
+    cluster: Cluster,
+    workload: Workload = Workload(),
+    precision: Precision = Precision(),
+    choices: LayoutChoices = LayoutChoices(),
+    mfu: float = DEFAULT_MFU,
     batch_tokens: float | None = None,
     convention: str = "6nd",
     overhead_bytes: float | None = None,
     top: int | None = 10,
     include_unfit: bool = False,
     as_frame: bool = True,
-    **options: Any,
 ):
     """Layouts that fit the ``cluster``'s accelerators, ranked by estimated step time (a pandas DataFrame).
 
     ``workload`` gives the global batch (sequences, required), the sequence length (default the model's
     context), the attention kernel and dropout; its micro-batch and recompute are the search's to choose.
     ``choices`` lists the values each axis may take (`LayoutChoices`). ``mfu`` is model FLOPs under
-    ``convention`` (6ND by default) over peak. ``options`` are the fields of those objects as keywords
-    (``devices``, ``accelerator``, ``devices_per_node``, ``global_batch``, ``seq_len``, ``tp``, ``pp``,
-    ``zero``, ``micro_batch``, ``recompute``, ``sp``, ``interleave``, ``optimizer``, ...). ``df.attrs``
-    carries ``candidates``, ``valid`` and ``fit`` counts and the assumptions. ``top=None`` returns every
-    layout that fits (``include_unfit`` adds the rest). With ``as_frame=False`` it returns ``(columns,
+    ``convention`` (6ND by default) over peak. ``df.attrs`` carries ``candidates``, ``valid`` and ``fit``
+    counts and the assumptions. ``top=None`` returns every layout that fits (``include_unfit`` adds the rest). With ``as_frame=False`` it returns ``(columns,
     attrs)``: a dict of numpy arrays in the same order and the attrs dict, without importing pandas.
     """
-    cluster, workload, precision, choices = _search_inputs(cluster, workload, precision, choices, options)
+    if cluster.accelerator is None:
+        raise ScalingError("the layout search needs an accelerator and a device count, e.g. 64 x H100")
     mfu = checks.fraction(mfu, "MFU")
     convention = checks.choice(convention, FLOPS_CONVENTIONS, "FLOPs convention")
     spec, override, _ = resolve_model(model)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from scaling.errors import ScalingError
@@ -261,52 +260,6 @@ def parse_fraction(value: object, what: str = "fraction") -> float:
     if math.isnan(result) or not 0.0 < result <= 1.0:
         raise ScalingError(f"invalid {what} {value!r}: expected {_FRACTION_ACCEPTED}")
     return result
-
-
-# ----------------------------------------------------------------------------------------- clusters
-_CLUSTER_ACCEPTED = "a cluster such as 64xH100, 8x8xA100-80GB (nodes x devices per node), H100*64 or 64"
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    """A device count and, optionally, an accelerator name still to be looked up in the catalog."""
-
-    devices: int
-    accelerator: str | None = None
-    nodes: int | None = None
-
-    def __str__(self) -> str:
-        if self.accelerator is None:
-            return str(self.devices)
-        if self.nodes:
-            return f"{self.nodes}x{self.devices // self.nodes}x{self.accelerator}"
-        return f"{self.devices}x{self.accelerator}"
-
-
-def parse_cluster(value: object, what: str = "cluster") -> ClusterSpec:
-    """Parse ``64xH100``, ``8x8xA100-80GB``, ``8×H100``, ``H100*64``, ``H100`` (one device) or ``64``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise ScalingError(f"invalid {what} {value!r}: expected {_CLUSTER_ACCEPTED}")
-        return ClusterSpec(value)
-    text = _as_text(value).replace("×", "x").replace(" ", "")
-    if not text:
-        raise ScalingError(f"invalid {what} {value!r}: expected {_CLUSTER_ACCEPTED}")
-    star = re.match(r"^([A-Za-z][\w.\-]*)\*(\d+)$", text)
-    if star:
-        text = f"{star.group(2)}x{star.group(1)}"
-    parts = re.match(r"^(\d+)(?:[xX](\d+))?(?:[xX]([A-Za-z][\w.\-]*))?$", text)
-    if parts:
-        first, second, name = int(parts.group(1)), parts.group(2), parts.group(3)
-        if second is not None and name is None:
-            raise ScalingError(f"invalid {what} {value!r}: expected {_CLUSTER_ACCEPTED}")
-        devices = first * int(second) if second else first
-        if devices <= 0:
-            raise ScalingError(f"invalid {what} {value!r}: the device count must be at least 1")
-        return ClusterSpec(devices, name, first if second else None)
-    if re.match(r"^[A-Za-z][\w.\-]*$", text):
-        return ClusterSpec(1, text)
-    raise ScalingError(f"invalid {what} {value!r}: expected {_CLUSTER_ACCEPTED}")
 
 
 # ------------------------------------------------------------------------------------------ formatting

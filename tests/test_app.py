@@ -309,10 +309,11 @@ def test_app_command_help_and_loopback_default():
     ],
 )
 def test_the_accelerator_menu_keeps_the_device_count(gpus, accelerator, expected):
-    from scaling.units import parse_cluster
+    from scaling.catalog import get_accelerator
+    from scaling.cluster import parse_cluster
 
     assert views.with_accelerator(gpus, accelerator) == expected
-    assert parse_cluster(expected).accelerator == (accelerator or "H100")
+    assert parse_cluster(expected).accelerator == get_accelerator(accelerator or "H100")
 
 
 def test_a_request_beyond_the_upload_limit_is_refused():
@@ -341,3 +342,23 @@ def test_a_law_file_that_is_not_a_preset_plans_and_draws(shelf):
         callbacks.plan_outputs(callbacks.plan_from_url("?gpus=256xH100&days=30"), shelf)[0]
     )
     assert summary_values(out[0])["params"] == reference["params"]  # the same constants plan the same model
+
+
+def test_the_memory_search_keeps_devices_per_node(monkeypatch):
+    """``2x4xH100`` is two nodes of four: the memory view's layout search runs on that cluster (TP within a
+    node of 4, the inter-node network beyond it), as ``scaling memory --search`` does."""
+    import scaling.layout
+
+    searched = []
+    search = scaling.layout.search_layouts
+
+    def spy(model, **kwargs):
+        searched.append(kwargs["cluster"])
+        return search(model, **kwargs)
+
+    monkeypatch.setattr(scaling.layout, "search_layouts", spy)
+    fields = {"model": "llama-2-7b", "mode": "train", "gpus": "2x4xH100", "precision": "bf16", "zero": "0"}
+    callbacks.memory_search([fields.get(name, "") for name in MEMORY_FIELDS], {})
+    assert [(c.devices, c.devices_per_node, c.node) for c in searched] == [(8, 4, 4)]
+    cli = cli_json("memory", "llama-2-7b", "--gpus", "2x4xH100", "--search", "--json")
+    assert (cli["devices"], cli["devices_per_node"]) == (8, 4)

@@ -332,11 +332,15 @@ def test_frontier_line_band_holdout_and_target(runs):
 
 # ----------------------------------------------------------------------------------------- memory
 def test_memory_bars_sum_to_each_total_and_capacity_is_drawn():
-    from scaling.memory import estimate_memory
+    from scaling.cluster import Cluster
+    from scaling.memory import Parallelism, Workload, estimate_memory
 
     breakdowns = {
         f"ZeRO-{z}": estimate_memory(
-            "llama-2-7b", devices=8, accelerator="H100", zero=z, flash_attention=True
+            "llama-2-7b",
+            parallel=Parallelism.of(zero=z),
+            workload=Workload.of(flash_attention=True),
+            cluster=Cluster.of("H100", 8),
         )
         for z in range(4)
     }
@@ -373,10 +377,11 @@ def test_memory_chart_is_the_memory_command_with_its_own_defaults(tmp_path):
         )
         total = json.loads(cli.output)["total_bytes"]
         assert f"{total / GIB:.4g}"[:4] in html  # the bar's total label, e.g. "33.5 GiB"
+    from scaling.cluster import Cluster
     from scaling.memory import memory_across
 
     fig = charts.memory_figure(
-        memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train")
+        memory_across("llama-2-7b", "zero", cluster=Cluster.of("H100", 8), mode="train")
     )
     bars = [t for t in fig.data if t.type == "bar"]
     for zero in range(4):
@@ -389,10 +394,11 @@ def test_memory_chart_is_the_memory_command_with_its_own_defaults(tmp_path):
 
 
 def test_memory_chart_states_its_assumptions_and_names_what_varies():
-    from scaling.memory import memory_across
+    from scaling.cluster import Cluster
+    from scaling.memory import Workload, memory_across
 
     fig = charts.memory_figure(
-        memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", mode="train")
+        memory_across("llama-2-7b", "zero", cluster=Cluster.of("H100", 8), mode="train")
     )
     title = fig.layout.title.text
     assert title.startswith("Memory per device across ZeRO stages: llama-2-7b")
@@ -403,11 +409,8 @@ def test_memory_chart_states_its_assumptions_and_names_what_varies():
         memory_across(
             "llama-2-7b",
             "recompute",
-            devices=8,
-            accelerator="H100",
-            flash_attention=False,
-            seq_len=2048,
-            micro_batch=2,
+            workload=Workload.of(micro_batch=2, seq_len=2048, flash_attention=False),
+            cluster=Cluster.of("H100", 8),
         )
     )
     title = fig.layout.title.text

@@ -92,10 +92,16 @@ def test_isoflop_frontier_diagnostics_render(tmp_path, runs):
 
 
 def test_memory_chart_renders(tmp_path):
-    from scaling.memory import estimate_memory
+    from scaling.cluster import Cluster
+    from scaling.memory import Parallelism, estimate_memory
 
     fig = charts.memory_figure(
-        {f"ZeRO-{z}": estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=z) for z in range(4)}
+        {
+            f"ZeRO-{z}": estimate_memory(
+                "llama-2-7b", parallel=Parallelism.of(zero=z), cluster=Cluster.of("H100", 8)
+            )
+            for z in range(4)
+        }
     )
     path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
     dom = render(path, "--dump-dom")
@@ -184,13 +190,16 @@ def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
 
 
 def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):
-    from scaling.memory import memory_across
+    from scaling.cluster import Cluster
+    from scaling.memory import Workload, memory_across
 
     for case in (
         {"flash_attention": True},
         {"flash_attention": False},
     ):  # the capacity line below and above bars
-        fig = charts.memory_figure(memory_across("llama-2-7b", "zero", devices=8, accelerator="H100", **case))
+        fig = charts.memory_figure(
+            memory_across("llama-2-7b", "zero", cluster=Cluster.of("H100", 8), workload=Workload.of(**case))
+        )
         path = charts.save(fig, tmp_path / "memory.html", div_id="memory")
         driver.get(path.resolve().as_uri())
         from selenium.webdriver.support.ui import WebDriverWait

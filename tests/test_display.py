@@ -33,17 +33,20 @@ def _fitted_law():
 
 
 def _results():
+    from scaling.cluster import Cluster
     from scaling.cost import compute_cost
     from scaling.flops import training_flops
     from scaling.laws import get_law
-    from scaling.memory import estimate_memory
+    from scaling.memory import Parallelism, estimate_memory
     from scaling.model import load_model
     from scaling.serving import estimate_serving
 
     spec = load_model("llama-2-7b")
     return {
         "Plan": _plan,
-        "MemoryBreakdown": lambda: estimate_memory("llama-2-7b", devices=8, accelerator="H100", zero=3),
+        "MemoryBreakdown": lambda: estimate_memory(
+            "llama-2-7b", parallel=Parallelism.of(zero=3), cluster=Cluster.of("H100", 8)
+        ),
         "TrainingFlops": lambda: training_flops(spec, 2e12),
         "ComputeCost": lambda: compute_cost(
             8.09e22, accelerator="A100-80GB", devices=64, mfu=0.4, price_usd_per_hour=2.0

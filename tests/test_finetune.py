@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling.cli import main
+from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.finetune import (
     QUANT_TIME_FACTOR,
@@ -22,7 +23,7 @@ from scaling.finetune import (
 )
 from scaling.flops import training_flops
 from scaling.laws import effective_data, get_law
-from scaling.memory import estimate_memory
+from scaling.memory import Parallelism, Precision, Workload, estimate_memory
 from scaling.model import ModelSpec, load_model
 
 LAYOUT_KEYS = ("tp", "pp", "zero", "micro_batch", "recompute", "sp")
@@ -172,7 +173,9 @@ def test_flops_match_pytorch_flop_counter(rank):
     model = _torch_gpt(torch, spec, rank)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if rank:  # the planner's adapter count is the model's
-        planned = estimate_memory(spec, mode="finetune", lora_rank=rank, micro_batch=0).trainable_params
+        planned = estimate_memory(
+            spec, workload=Workload.of(micro_batch=0, lora_rank=rank), mode="finetune"
+        ).trainable_params
         assert planned == trained
     terms = finetune_flops_per_token(
         spec,
@@ -196,13 +199,17 @@ def test_memory_is_the_planners_own_for_lora_and_qlora():
         )
         same = estimate_memory(
             "llama-2-7b",
+            precision=Precision.of("bf16", quant=quant),
+            parallel=Parallelism.of(zero=plan.layout["zero"]),
+            workload=Workload.of(
+                seq_len=2048,
+                global_batch=plan.global_batch,
+                lora_rank=16,
+                micro_batch=plan.layout["micro_batch"],
+                recompute=plan.layout["recompute"],
+            ),
+            cluster=Cluster.of("A100-80GB"),
             mode="finetune",
-            accelerator="A100-80GB",
-            lora_rank=16,
-            quant=quant,
-            seq_len=2048,
-            global_batch=plan.global_batch,
-            **{k: plan.layout[k] for k in LAYOUT_KEYS if k not in ("tp", "pp", "sp")},
         )
         assert plan.memory.to_dict() == same.to_dict()
         assert plan.to_dict()["memory"]["total_bytes"] == same.total_bytes
@@ -214,10 +221,8 @@ def test_full_finetune_memory_and_layout_are_the_search_own():
     plan = plan_finetune("llama-2-13b", tokens=1e8, accelerator="A100-80GB", devices=8, seq_len=4096)
     df = search_layouts(
         "llama-2-13b",
-        devices=8,
-        accelerator="A100-80GB",
-        global_batch=plan.global_batch,
-        seq_len=4096,
+        workload=Workload.of(global_batch=plan.global_batch, seq_len=4096),
+        cluster=Cluster.of("A100-80GB", 8),
         mfu=0.4,
         top=1,
     )
@@ -236,15 +241,18 @@ def test_largest_micro_batch_and_sequence_fit_and_one_more_does_not():
     plan = plan_finetune("llama-2-7b", tokens=1e8, accelerator="A100-80GB", lora_rank=16, seq_len=2048)
     fixed = dict(
         mode="finetune",
-        accelerator="A100-80GB",
-        lora_rank=16,
-        zero=plan.layout["zero"],
-        recompute=plan.layout["recompute"],
+        cluster=Cluster.of("A100-80GB"),
+        parallel=Parallelism.of(zero=plan.layout["zero"]),
     )
-    assert estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch, seq_len=2048, **fixed).fits
-    assert not estimate_memory("llama-2-7b", micro_batch=plan.max_micro_batch + 1, seq_len=2048, **fixed).fits
-    assert estimate_memory("llama-2-7b", micro_batch=1, seq_len=plan.max_seq_len, **fixed).fits
-    assert not estimate_memory("llama-2-7b", micro_batch=1, seq_len=plan.max_seq_len + 1, **fixed).fits
+
+    def fits(micro_batch: int, seq_len: int) -> bool:
+        workload = Workload.of(
+            micro_batch=micro_batch, seq_len=seq_len, lora_rank=16, recompute=plan.layout["recompute"]
+        )
+        return bool(estimate_memory("llama-2-7b", workload=workload, **fixed).fits)
+
+    assert fits(plan.max_micro_batch, 2048) and not fits(plan.max_micro_batch + 1, 2048)
+    assert fits(1, plan.max_seq_len) and not fits(1, plan.max_seq_len + 1)
 
 
 def test_a_plan_that_does_not_fit_says_so_and_what_to_change():
@@ -252,7 +260,10 @@ def test_a_plan_that_does_not_fit_says_so_and_what_to_change():
     assert plan.memory.fits is False and plan.to_dict()["memory"]["fits"] is False
     assert any("no layout fits" in w and "--lora-rank" in w for w in plan.warnings)
     smallest = estimate_memory(
-        "llama-2-70b", mode="finetune", accelerator="A100-80GB", seq_len=2048, micro_batch=1, recompute="full"
+        "llama-2-70b",
+        workload=Workload.of(micro_batch=1, seq_len=2048, recompute="full"),
+        cluster=Cluster.of("A100-80GB"),
+        mode="finetune",
     ).total_bytes
     assert plan.memory.total_bytes == pytest.approx(smallest)
 
@@ -262,7 +273,7 @@ def test_qlora_paper_65b_on_one_48gb_gpu():
     """Dettmers et al. 2023 (QLoRA), abstract and Fig. 1: finetuning LLaMA-65B needs >780 GB in 16-bit and
     <48 GB with QLoRA (NF4 base, LoRA r=64 on every linear layer, gradient checkpointing, paged optimizers:
     the 32-bit Adam states page out to CPU memory when the GPU fills, so they are left out here)."""
-    full = estimate_memory("llama-65b", mode="finetune", micro_batch=0)
+    full = estimate_memory("llama-65b", workload=Workload.of(micro_batch=0), mode="finetune")
     assert full.total_bytes > 780e9
     qlora = plan_finetune(
         "llama-65b",
@@ -275,13 +286,9 @@ def test_qlora_paper_65b_on_one_48gb_gpu():
     )
     checkpointed = estimate_memory(
         "llama-65b",
+        precision=Precision.of("bf16", quant="nf4"),
+        workload=Workload.of(micro_batch=1, seq_len=512, recompute="full", lora_rank=64, lora_targets="all"),
         mode="finetune",
-        lora_rank=64,
-        lora_targets="all",
-        quant="nf4",
-        recompute="full",
-        micro_batch=1,
-        seq_len=512,
     )
     assert checkpointed.total_bytes - checkpointed.optimizer_bytes < 48e9
     assert qlora.trainable_params == checkpointed.trainable_params
@@ -339,7 +346,12 @@ def test_peft_readme_memory_table(model, full_gib, lora_gib):
     if full_gib is None:
         assert not full.fits
     else:
-        same_batch = estimate_memory(spec, mode="finetune", precision="fp32", seq_len=64, micro_batch=8)
+        same_batch = estimate_memory(
+            spec,
+            precision=Precision.of("fp32"),
+            workload=Workload.of(micro_batch=8, seq_len=64),
+            mode="finetune",
+        )
         assert full.fits and same_batch.total_bytes / 2**30 == pytest.approx(full_gib, rel=0.1)
 
 
@@ -365,7 +377,7 @@ def test_lora_paper_gpt3_speedup_is_within_the_flops_saved():
     on the speedup that a measured 1.25x must sit under, and close to it."""
     spec = load_model("gpt3-175b")
     adapters = estimate_memory(
-        spec, mode="finetune", lora_rank=4, lora_targets="q,v", micro_batch=0
+        spec, workload=Workload.of(micro_batch=0, lora_rank=4, lora_targets="q,v"), mode="finetune"
     ).trainable_params
     ratio = model_flops_per_token(finetune_flops_per_token(spec, full=True)) / model_flops_per_token(
         finetune_flops_per_token(spec, adapter_params=adapters)

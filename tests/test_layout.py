@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scaling.cluster import Cluster, parse_cluster
 from scaling.errors import ScalingError
-from scaling.layout import KERNEL_EFFICIENCY_CEILING, candidate_grid, search_layouts, valid_mask
-from scaling.memory import estimate_memory
+from scaling.layout import (
+    KERNEL_EFFICIENCY_CEILING,
+    LayoutChoices,
+    candidate_grid,
+    search_layouts,
+    valid_mask,
+)
+from scaling.memory import Parallelism, Precision, Workload, estimate_memory
 from scaling.model import get_preset
+
+
+def batch(global_batch: int, seq_len: int | None = None) -> Workload:
+    return Workload.of(global_batch=global_batch, seq_len=seq_len)
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +27,8 @@ def gpt3_all():
     # global batch 2048 so that pure data parallelism (DP = 1024) is a valid candidate
     return search_layouts(
         "gpt3-175b",
-        devices=1024,
-        accelerator="A100-80GB",
-        global_batch=2048,
-        seq_len=2048,
+        cluster=parse_cluster("1024xA100-80GB"),
+        workload=batch(2048, 2048),
         top=None,
         include_unfit=True,
     )
@@ -46,7 +55,7 @@ def test_constraints_hold(gpt3_all):
 
 def test_ranking_is_by_reachable_mfu_and_top_layout_is_sane():
     df = search_layouts(
-        "gpt3-175b", devices=1024, accelerator="A100-80GB", global_batch=1536, seq_len=2048, top=10
+        "gpt3-175b", cluster=parse_cluster("1024xA100-80GB"), workload=batch(1536, 2048), top=10
     )
     assert len(df) == 10 and df["fits"].all()
     assert df["max_mfu"].is_monotonic_decreasing
@@ -59,20 +68,16 @@ def test_ranking_is_by_reachable_mfu_and_top_layout_is_sane():
 
 
 def test_search_memory_matches_estimate_memory():
-    df = search_layouts("llama-2-7b", devices=16, accelerator="H100", global_batch=64, seq_len=4096, top=5)
+    cluster = parse_cluster("16xH100")
+    df = search_layouts("llama-2-7b", cluster=cluster, workload=batch(64, 4096), top=5)
     for row in df.itertuples():
         m = estimate_memory(
             "llama-2-7b",
-            devices=16,
-            tp=row.tp,
-            pp=row.pp,
-            zero=row.zero,
-            micro_batch=row.micro_batch,
-            recompute=row.recompute,
-            sp=row.sp,
-            seq_len=4096,
-            global_batch=64,
-            accelerator="H100",
+            parallel=Parallelism.of(tp=row.tp, pp=row.pp, zero=row.zero, sp=row.sp),
+            workload=Workload.of(
+                micro_batch=row.micro_batch, recompute=row.recompute, seq_len=4096, global_batch=64
+            ),
+            cluster=cluster,
         )
         assert m.total_bytes == pytest.approx(row.total_bytes, rel=1e-9)
         assert m.fits
@@ -80,10 +85,10 @@ def test_search_memory_matches_estimate_memory():
 
 def test_more_memory_pressure_means_fewer_layouts():
     small = search_layouts(
-        "llama-2-13b", devices=8, accelerator="A100-40GB", global_batch=32, seq_len=4096, top=None
+        "llama-2-13b", cluster=parse_cluster("8xA100-40GB"), workload=batch(32, 4096), top=None
     )
     large = search_layouts(
-        "llama-2-13b", devices=8, accelerator="A100-80GB", global_batch=32, seq_len=4096, top=None
+        "llama-2-13b", cluster=parse_cluster("8xA100-80GB"), workload=batch(32, 4096), top=None
     )
     assert len(large) > len(small)
 
@@ -116,9 +121,9 @@ def test_valid_mask_rejects_bad_layouts():
 
 def test_bad_search_input():
     with pytest.raises(ScalingError, match="MFU"):
-        search_layouts("gpt3-175b", devices=8, accelerator="A100", global_batch=8, mfu=1.5)
+        search_layouts("gpt3-175b", cluster=parse_cluster("8xA100"), workload=batch(8), mfu=1.5)
     with pytest.raises(ScalingError, match="unknown accelerator"):
-        search_layouts("gpt3-175b", devices=8, accelerator="Z900", global_batch=8)
+        search_layouts("gpt3-175b", cluster=parse_cluster("8xZ900"), workload=batch(8))
 
 
 # ------------------------------------------------------------------ one MFU, hardware facts, one batch rule
@@ -130,12 +135,10 @@ def test_mfu_column_is_6nd_model_flops_over_peak():
 
     df = search_layouts(
         "llama-2-7b",
-        devices=1,
-        accelerator="B200",
-        global_batch=8,
-        seq_len=4096,
+        cluster=parse_cluster("1xB200"),
+        workload=batch(8, 4096),
+        choices=LayoutChoices(recompute=["none"]),
         mfu=0.4,
-        recompute=["none"],
         top=None,
     )
     assert len(df) > 0
@@ -150,15 +153,9 @@ def test_mfu_column_is_6nd_model_flops_over_peak():
 def test_recompute_costs_time_and_raises_hfu_not_mfu():
     df = search_layouts(
         "llama-2-7b",
-        devices=8,
-        accelerator="H100",
-        global_batch=64,
-        seq_len=4096,
-        tp=[1],
-        pp=[1],
-        zero=[3],
-        micro_batch=[1],
-        sp=[False],
+        cluster=parse_cluster("8xH100"),
+        workload=batch(64, 4096),
+        choices=LayoutChoices(tp=[1], pp=[1], zero=[3], micro_batch=[1], sp=[False]),
         top=None,
     )
     by = {r.recompute: r for r in df.itertuples()}
@@ -177,9 +174,7 @@ def test_links_come_from_the_catalog():
 
     assert bandwidths(get_accelerator("H100")) == (450e9, 50e9)
     assert bandwidths(get_accelerator("RTX-4090"))[0] == 32e9
-    df = search_layouts(
-        "llama-2-7b", devices=8, accelerator="RTX-4090", global_batch=256, seq_len=4096, top=1
-    )
+    df = search_layouts("llama-2-7b", cluster=parse_cluster("8xRTX-4090"), workload=batch(256, 4096), top=1)
     assert df.iloc[0]["tp"] < 8 and df.attrs["intra_node_link"] == "PCIe4"
 
 
@@ -197,52 +192,51 @@ def test_absurd_search_inputs_fail_fast():
     import time
 
     start = time.perf_counter()
-    for kwargs, fragment in [
-        (dict(global_batch=10**20), "global batch"),
-        (dict(global_batch=2048, seq_len=10**12), "tokens per step"),
-        (dict(devices=10**20), "device count"),
-        (dict(global_batch=2048, intra_node_bytes_per_s=-1.0), "intra-node bandwidth"),
+    h100 = parse_cluster("8xH100")
+    for search, fragment in [
+        (lambda: search_layouts("llama-2-7b", cluster=h100, workload=batch(10**20, 4096)), "global batch"),
+        (lambda: search_layouts("llama-2-7b", cluster=h100, workload=batch(2048, 10**12)), "tokens per step"),
+        (lambda: Cluster.of("H100", 10**20), "device count"),
+        (lambda: Cluster.of("H100", 8, intra_node_bytes_per_s=-1.0), "intra-node bandwidth"),
     ]:
-        args = dict(devices=8, accelerator="H100", global_batch=8, seq_len=4096) | kwargs
         with pytest.raises(ScalingError, match=fragment):
-            search_layouts("llama-2-7b", **args)
+            search()
     with pytest.raises(ScalingError, match="parameter count"):
-        search_layouts(1e40, devices=8, accelerator="H100", global_batch=8)
+        search_layouts(1e40, cluster=h100, workload=batch(8))
     assert time.perf_counter() - start < 1.0
 
 
-def test_value_objects_and_keywords_give_the_same_search():
-    from scaling.layout import Cluster, LayoutChoices
-    from scaling.memory import Precision, Workload
-
-    keywords = search_layouts(
+def test_the_search_takes_value_objects_only():
+    """The cluster, workload, precision and choices travel as objects: a loose keyword is refused by Python,
+    a cluster without an accelerator or a search without a batch by the search."""
+    with pytest.raises(TypeError, match="devices"):
+        search_layouts("llama-2-7b", cluster=parse_cluster("8xH100"), devices=8, workload=batch(8))
+    with pytest.raises(ScalingError, match="needs an accelerator"):
+        search_layouts("llama-2-7b", cluster=parse_cluster("8"), workload=batch(8))
+    with pytest.raises(ScalingError, match="needs one global batch"):
+        search_layouts("llama-2-7b", cluster=parse_cluster("8xH100"))
+    cheap = search_layouts(
         "llama-2-7b",
-        devices=16,
-        accelerator="A100-80GB",
-        global_batch=64,
-        seq_len=2048,
-        optimizer="adamw8bit",
-        tp=[1, 2, 4],
-        zero=[1, 3],
-        top=None,
-        as_frame=False,
-    )
-    objects = search_layouts(
-        "llama-2-7b",
-        cluster=Cluster.of("A100-80GB", 16),
-        workload=Workload.of(global_batch=64, seq_len=2048),
+        cluster=parse_cluster("16xA100-80GB"),
+        workload=batch(64, 2048),
         precision=Precision.of("bf16", "adamw8bit"),
         choices=LayoutChoices(tp=[1, 2, 4], zero=[1, 3]),
         top=None,
-        as_frame=False,
     )
-    assert keywords[1] == objects[1]
-    for key, column in keywords[0].items():
-        assert np.array_equal(column, objects[0][key]), key
-    with pytest.raises(TypeError, match="inside the Cluster"):
-        search_layouts("llama-2-7b", cluster=Cluster.of("H100", 8), devices=8, global_batch=8)
-    with pytest.raises(ScalingError, match="needs one global batch"):
-        search_layouts("llama-2-7b", devices=8, accelerator="H100")
+    assert set(cheap["tp"]) <= {1, 2, 4} and set(cheap["zero"]) <= {1, 3}
+    assert cheap.attrs["optimizer"] == "adamw8bit"
+
+
+def test_devices_per_node_bound_tensor_parallelism():
+    """64x4xH100 is 64 nodes of 4: TP stays within a node of 4, where 256xH100 allows 8."""
+    nodes_of_4 = search_layouts(
+        "llama-2-7b", cluster=parse_cluster("64x4xH100"), workload=batch(256), top=None
+    )
+    nodes_of_8 = search_layouts(
+        "llama-2-7b", cluster=parse_cluster("256xH100"), workload=batch(256), top=None
+    )
+    assert nodes_of_4["tp"].max() == 4 and nodes_of_8["tp"].max() == 8
+    assert nodes_of_4.attrs["devices_per_node"] == 4
 
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -262,10 +256,8 @@ def test_step_model_invariants(model, gpus, global_batch, mfu):
     devices, accelerator = gpus
     df = search_layouts(
         model,
-        devices=devices,
-        accelerator=accelerator,
-        global_batch=global_batch,
-        seq_len=2048,
+        cluster=Cluster.of(accelerator, devices),
+        workload=batch(global_batch, 2048),
         mfu=mfu,
         top=20,
     )

@@ -7,8 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scaling.cluster import Cluster, parse_cluster
 from scaling.errors import ScalingError
 from scaling.memory import (
+    Parallelism,
+    Precision,
+    Workload,
     activation_bytes_per_layer,
     estimate_memory,
     kv_cache_bytes,
@@ -28,7 +32,12 @@ def test_zero_paper_figure1():
     """Rajbhandari et al. 2019, Figure 1: Ψ = 7.5B, N_d = 64, K = 12 -> 120 / 31.4 / 16.6 / 1.9 GB."""
     expected = {0: 120.0, 1: 31.406, 2: 16.641, 3: 1.875}
     for stage, gb in expected.items():
-        got = estimate_memory(7.5e9, devices=64, zero=stage, convention="zero").total_bytes / GB
+        got = (
+            estimate_memory(
+                7.5e9, parallel=Parallelism.of(zero=stage), cluster=Cluster(devices=64), convention="zero"
+            ).total_bytes
+            / GB
+        )
         assert got == pytest.approx(gb, rel=1e-4), stage
 
 
@@ -78,7 +87,9 @@ def test_zero_paper_table1():
 def test_zero_table1_through_estimate_memory_matches_helper():
     for stage in (1, 2, 3):
         for dp in (4, 256):
-            a = estimate_memory(128e9, devices=dp, zero=stage, convention="zero").total_bytes
+            a = estimate_memory(
+                128e9, parallel=Parallelism.of(zero=stage), cluster=Cluster(devices=dp), convention="zero"
+            ).total_bytes
             b = float(model_state_bytes(128e9, dp, stage).total)
             assert a == pytest.approx(b)
 
@@ -90,12 +101,19 @@ def test_fsdp_names_map_to_zero_stages():
         3,
         3,
     ]
-    full = estimate_memory(7.5e9, devices=64, zero="FULL_SHARD", convention="zero").total_bytes
-    assert full == estimate_memory(7.5e9, devices=64, zero=3, convention="zero").total_bytes
+    full = estimate_memory(
+        7.5e9, parallel=Parallelism.of(zero="FULL_SHARD"), cluster=Cluster(devices=64), convention="zero"
+    ).total_bytes
+    assert (
+        full
+        == estimate_memory(
+            7.5e9, parallel=Parallelism.of(zero=3), cluster=Cluster(devices=64), convention="zero"
+        ).total_bytes
+    )
 
 
 def test_megatron_18_bytes_per_param():
-    m = estimate_memory(1e9, convention="megatron", micro_batch=0)
+    m = estimate_memory(1e9, workload=Workload.of(micro_batch=0), convention="megatron")
     assert m.total_bytes == pytest.approx(18e9)  # 2 bf16 + 4 fp32 main + 4 fp32 grads + 8 Adam
     assert (m.weights_bytes, m.master_weights_bytes, m.gradients_bytes, m.optimizer_bytes) == (
         2e9,
@@ -159,13 +177,29 @@ def test_activation_helper_broadcasts():
 def test_pipeline_first_stage_holds_all_layers_worth():
     """Korthikanti §4.2.3: with 1F1B the first stage holds L/p layers x p micro-batches = L layers' worth."""
     spec = get_preset("gpt3-175b")
-    one = estimate_memory(spec, devices=8, tp=8, sp=True, recompute="selective", overhead_bytes=0)
-    eight = estimate_memory(spec, devices=64, tp=8, pp=8, sp=True, recompute="selective", overhead_bytes=0)
+    one = estimate_memory(
+        spec,
+        parallel=Parallelism.of(tp=8, sp=True),
+        workload=Workload.of(recompute="selective"),
+        cluster=Cluster(devices=8),
+        overhead_bytes=0,
+    )
+    eight = estimate_memory(
+        spec,
+        parallel=Parallelism.of(tp=8, pp=8, sp=True),
+        workload=Workload.of(recompute="selective"),
+        cluster=Cluster(devices=64),
+        overhead_bytes=0,
+    )
     layer = float(activation_bytes_per_layer(2048, 1, 12288, 96, 8, True, "selective"))
     assert eight.activations_bytes == pytest.approx(96 * layer + 8 * 2048 * 12288 / 8, rel=1e-9)
     assert one.logits_bytes == pytest.approx(4 * 2048 * 50257 / 8)  # fp32 logits 4sbv/t
     inter = estimate_memory(
-        spec, devices=64, tp=8, pp=8, sp=True, recompute="selective", interleave=3, overhead_bytes=0
+        spec,
+        parallel=Parallelism.of(tp=8, pp=8, sp=True, interleave=3),
+        workload=Workload.of(recompute="selective"),
+        cluster=Cluster(devices=64),
+        overhead_bytes=0,
     )
     assert inter.activations_bytes == pytest.approx(eight.activations_bytes * (1 + 7 / 24))
 
@@ -184,7 +218,7 @@ KV_TABLE = {  # bytes/token in bf16 (2 x layers x kv_heads x d_head x 2 from eac
 
 def test_kv_cache_llama2_7b_4k_2gib():
     assert kv_cache_bytes(get_preset("llama-2-7b"), 1, 4096, "bf16") == 2 * GIB
-    m = estimate_memory("llama-2-7b", mode="infer", batch=1, context=4096)
+    m = estimate_memory("llama-2-7b", workload=Workload.of(batch=1, context=4096), mode="infer")
     assert m.kv_cache_bytes == 2 * GIB
 
 
@@ -218,34 +252,56 @@ def test_kv_cache_encoder_decoder_adds_cross_attention():
 # ------------------------------------------------------------------------------ tool conventions
 def test_accelerate_bert_base_cased():
     """accelerate estimate-memory: 413.17 MiB fp32, 206.59 MiB fp16, 1.61 GiB 'Training using Adam' (fp32)."""
-    fp32 = estimate_memory("bert-base-cased", mode="infer", precision="fp32", convention="accelerate")
-    fp16 = estimate_memory("bert-base-cased", mode="infer", precision="fp16", convention="accelerate")
-    train = estimate_memory("bert-base-cased", mode="train", precision="fp32", convention="accelerate")
+    fp32 = estimate_memory(
+        "bert-base-cased", precision=Precision.of("fp32"), mode="infer", convention="accelerate"
+    )
+    fp16 = estimate_memory(
+        "bert-base-cased", precision=Precision.of("fp16"), mode="infer", convention="accelerate"
+    )
+    train = estimate_memory(
+        "bert-base-cased", precision=Precision.of("fp32"), mode="train", convention="accelerate"
+    )
     assert round(fp32.total_bytes / MIB, 2) == 413.17
     assert round(fp16.total_bytes / MIB, 2) == 206.59
     assert round(train.total_bytes / GIB, 2) == 1.61
     int8 = estimate_memory(
-        "bert-base-cased", mode="infer", precision="fp32", quant="int8", convention="accelerate"
+        "bert-base-cased", precision=Precision.of("fp32", quant="int8"), mode="infer", convention="accelerate"
     )
     int4 = estimate_memory(
-        "bert-base-cased", mode="infer", precision="fp32", quant="int4", convention="accelerate"
+        "bert-base-cased", precision=Precision.of("fp32", quant="int4"), mode="infer", convention="accelerate"
     )
     assert round(int8.total_bytes / MIB, 2) == 103.29
     assert round(int4.total_bytes / MIB, 2) == 51.65
-    half_train = estimate_memory("bert-base-cased", mode="train", precision="fp16", convention="accelerate")
+    half_train = estimate_memory(
+        "bert-base-cased", precision=Precision.of("fp16"), mode="train", convention="accelerate"
+    )
     assert half_train.total_bytes / MIB == pytest.approx(826.36, abs=0.05)  # 8 B/param of the fp32 size
 
 
 def test_course_1b_params_4gb_24gb():
     """deeplearning.ai: 1B params = 4 GB to store, about 24 GB to train at fp32; 175B -> 4,200 GB."""
-    assert estimate_memory(1e9, mode="infer", precision="fp32", convention="course").total_bytes == 4e9
-    assert estimate_memory(1e9, mode="infer", precision="fp16", convention="course").total_bytes == 2e9
     assert (
-        estimate_memory(1e9, mode="infer", precision="fp32", quant="int8", convention="course").total_bytes
+        estimate_memory(1e9, precision=Precision.of("fp32"), mode="infer", convention="course").total_bytes
+        == 4e9
+    )
+    assert (
+        estimate_memory(1e9, precision=Precision.of("fp16"), mode="infer", convention="course").total_bytes
+        == 2e9
+    )
+    assert (
+        estimate_memory(
+            1e9, precision=Precision.of("fp32", quant="int8"), mode="infer", convention="course"
+        ).total_bytes
         == 1e9
     )
-    assert estimate_memory(1e9, mode="train", precision="fp32", convention="course").total_bytes == 24e9
-    assert estimate_memory(175e9, mode="train", precision="fp32", convention="course").total_bytes == 4200e9
+    assert (
+        estimate_memory(1e9, precision=Precision.of("fp32"), mode="train", convention="course").total_bytes
+        == 24e9
+    )
+    assert (
+        estimate_memory(175e9, precision=Precision.of("fp32"), mode="train", convention="course").total_bytes
+        == 4200e9
+    )
 
 
 def test_deepspeed_t5_3b_estimates():
@@ -254,11 +310,9 @@ def test_deepspeed_t5_3b_estimates():
     def ds(zero, offload=None, zero_init=True, params=2851e6, ll=32e6, devices=8):
         m = estimate_memory(
             params,
+            parallel=Parallelism.of(zero=zero, offload=offload, zero_init=zero_init),
+            cluster=Cluster(devices=devices),
             convention="deepspeed",
-            devices=devices,
-            zero=zero,
-            offload=offload,
-            zero_init=zero_init,
             largest_layer_params=ll,
         )
         return round(m.cpu_bytes / GIB, 2), round(m.total_bytes / GIB, 2)
@@ -274,7 +328,12 @@ def test_deepspeed_t5_3b_estimates():
     # the live model (exact counts from the preset) gives 71.71 / 0.12, 63.74 / 0.79, 1.47 / 6.10
     t5 = get_preset("t5-3b")
     live = {
-        o: estimate_memory(t5, convention="deepspeed", devices=8, zero=3, offload=o)
+        o: estimate_memory(
+            t5,
+            parallel=Parallelism.of(zero=3, offload=o),
+            cluster=Cluster(devices=8),
+            convention="deepspeed",
+        )
         for o in ("both", "optimizer", None)
     }
     assert [round(live[o].cpu_bytes / GIB, 2) for o in ("both", "optimizer", None)] == [71.71, 63.74, 1.47]
@@ -285,7 +344,11 @@ def test_deepspeed_t5_large_estimates():
     """t5-large (737.67M, largest layer 32.90M) on 4 GPUs: 3291 / 125 / 477 MiB (GPU)."""
     got = [
         estimate_memory(
-            737.67e6, convention="deepspeed", devices=4, zero=3, offload=o, largest_layer_params=32.90e6
+            737.67e6,
+            parallel=Parallelism.of(zero=3, offload=o),
+            cluster=Cluster(devices=4),
+            convention="deepspeed",
+            largest_layer_params=32.90e6,
         ).total_bytes
         / MIB
         for o in (None, "both", "optimizer")
@@ -296,7 +359,10 @@ def test_deepspeed_t5_large_estimates():
 # ----------------------------------------------------------------------------- our full model
 def test_terms_sum_to_total_and_dict_keys():
     m = estimate_memory(
-        "llama-2-7b", devices=8, accelerator="H100", zero=3, recompute="selective", flash_attention=True
+        "llama-2-7b",
+        parallel=Parallelism.of(zero=3),
+        workload=Workload.of(recompute="selective", flash_attention=True),
+        cluster=Cluster.of("H100", 8),
     )
     assert sum(v for _, v, _ in m.terms) == pytest.approx(m.total_bytes)
     d = m.to_dict()
@@ -318,11 +384,27 @@ def test_terms_sum_to_total_and_dict_keys():
 
 
 def test_zero_and_offload_move_bytes_to_cpu():
-    base = estimate_memory("llama-2-7b", devices=8, zero=3, micro_batch=0, overhead_bytes=0)
-    off = estimate_memory(
-        "llama-2-7b", devices=8, zero=3, offload="optimizer", micro_batch=0, overhead_bytes=0
+    base = estimate_memory(
+        "llama-2-7b",
+        parallel=Parallelism.of(zero=3),
+        workload=Workload.of(micro_batch=0),
+        cluster=Cluster(devices=8),
+        overhead_bytes=0,
     )
-    both = estimate_memory("llama-2-7b", devices=8, zero=3, offload="both", micro_batch=0, overhead_bytes=0)
+    off = estimate_memory(
+        "llama-2-7b",
+        parallel=Parallelism.of(zero=3, offload="optimizer"),
+        workload=Workload.of(micro_batch=0),
+        cluster=Cluster(devices=8),
+        overhead_bytes=0,
+    )
+    both = estimate_memory(
+        "llama-2-7b",
+        parallel=Parallelism.of(zero=3, offload="both"),
+        workload=Workload.of(micro_batch=0),
+        cluster=Cluster(devices=8),
+        overhead_bytes=0,
+    )
     assert off.optimizer_bytes == 0 and off.master_weights_bytes == 0 and off.cpu_bytes > 0
     assert off.total_bytes < base.total_bytes and both.total_bytes < off.total_bytes
     p = get_preset("llama-2-7b").params
@@ -330,15 +412,17 @@ def test_zero_and_offload_move_bytes_to_cpu():
 
 
 def test_lora_and_qlora_finetune():
-    full = estimate_memory("llama-2-7b", mode="finetune", micro_batch=0, overhead_bytes=0)
-    lora = estimate_memory("llama-2-7b", mode="finetune", lora_rank=16, micro_batch=0, overhead_bytes=0)
+    full = estimate_memory(
+        "llama-2-7b", workload=Workload.of(micro_batch=0), mode="finetune", overhead_bytes=0
+    )
+    lora = estimate_memory(
+        "llama-2-7b", workload=Workload.of(micro_batch=0, lora_rank=16), mode="finetune", overhead_bytes=0
+    )
     qlora = estimate_memory(
         "llama-2-7b",
+        precision=Precision.of("bf16", "paged-adamw8bit", quant="nf4"),
+        workload=Workload.of(micro_batch=0, lora_rank=16),
         mode="finetune",
-        lora_rank=16,
-        quant="nf4",
-        optimizer="paged-adamw8bit",
-        micro_batch=0,
         overhead_bytes=0,
     )
     spec = get_preset("llama-2-7b")
@@ -352,19 +436,15 @@ def test_max_batch_and_context():
     lim = max_batch_and_context("llama-2-7b", "A100-80GB", context=4096)
     m = estimate_memory(
         "llama-2-7b",
+        workload=Workload.of(flash_attention=True, batch=lim.max_batch, context=4096),
+        cluster=Cluster.of("A100-80GB"),
         mode="infer",
-        accelerator="A100-80GB",
-        batch=lim.max_batch,
-        context=4096,
-        flash_attention=True,
     )
     over = estimate_memory(
         "llama-2-7b",
+        workload=Workload.of(flash_attention=True, batch=lim.max_batch + 1, context=4096),
+        cluster=Cluster.of("A100-80GB"),
         mode="infer",
-        accelerator="A100-80GB",
-        batch=lim.max_batch + 1,
-        context=4096,
-        flash_attention=True,
     )
     assert m.fits and not over.fits
     assert 20 <= lim.max_batch <= 30  # ~60 GiB free / (2 GiB KV + 0.25 GiB prefill FFN) per 4k sequence
@@ -372,34 +452,50 @@ def test_max_batch_and_context():
 
 
 def test_moe_expert_parallel_shards_experts():
-    one = estimate_memory("mixtral-8x7b", devices=8, micro_batch=0, overhead_bytes=0)
-    ep8 = estimate_memory("mixtral-8x7b", devices=8, ep=8, micro_batch=0, overhead_bytes=0)
+    one = estimate_memory(
+        "mixtral-8x7b", workload=Workload.of(micro_batch=0), cluster=Cluster(devices=8), overhead_bytes=0
+    )
+    ep8 = estimate_memory(
+        "mixtral-8x7b",
+        parallel=Parallelism.of(ep=8),
+        workload=Workload.of(micro_batch=0),
+        cluster=Cluster(devices=8),
+        overhead_bytes=0,
+    )
     assert ep8.weights_bytes < one.weights_bytes / 4
 
 
 @pytest.mark.parametrize(
-    "kwargs, fragment",
+    "estimate, fragment",
     [
-        (dict(devices=8, tp=3), "tensor parallel size 3"),
-        (dict(devices=64, pp=40), "pipeline parallel size 40"),
-        (dict(devices=12, tp=8), "device count 12"),
-        (dict(optimizer="adamq"), "unknown optimizer 'adamq'"),
-        (dict(zero=5), "unknown ZeRO stage 5"),
-        (dict(precision="fp7"), "unknown precision 'fp7'"),
-        (dict(devices=8, zero=0, offload="optimizer"), "needs ZeRO stage 1"),
-        (dict(devices=8, ep=2), "needs a mixture-of-experts"),
+        (lambda: dict(parallel=Parallelism.of(tp=3), cluster=Cluster(devices=8)), "tensor parallel size 3"),
+        (
+            lambda: dict(parallel=Parallelism.of(pp=40), cluster=Cluster(devices=64)),
+            "pipeline parallel size 40",
+        ),
+        (lambda: dict(parallel=Parallelism.of(tp=8), cluster=Cluster(devices=12)), "device count 12"),
+        (lambda: dict(precision=Precision.of("bf16", "adamq")), "unknown optimizer 'adamq'"),
+        (lambda: dict(parallel=Parallelism.of(zero=5)), "unknown ZeRO stage 5"),
+        (lambda: dict(precision=Precision.of("fp7")), "unknown precision 'fp7'"),
+        (lambda: dict(parallel=Parallelism.of(zero=0, offload="optimizer")), "needs ZeRO stage 1"),
+        (
+            lambda: dict(parallel=Parallelism.of(ep=2), cluster=Cluster(devices=8)),
+            "needs a mixture-of-experts",
+        ),
     ],
 )
-def test_bad_input_errors_name_the_value(kwargs, fragment):
+def test_bad_input_errors_name_the_value(estimate, fragment):
     with pytest.raises(ScalingError, match=fragment.replace("(", r"\(")):
-        estimate_memory("llama-2-7b", **kwargs)
+        estimate_memory("llama-2-7b", **estimate())
 
 
 def test_custom_spec_gqa_tp_must_divide():
     spec = ModelSpec(n_layer=2, d_model=256, n_head=8, n_kv_head=2)
-    estimate_memory(spec, devices=4, tp=4)  # 4 is a multiple of the 2 KV heads: replicate
+    estimate_memory(
+        spec, parallel=Parallelism.of(tp=4), cluster=Cluster(devices=4)
+    )  # 4 is a multiple of the 2 KV heads: replicate
     with pytest.raises(ScalingError, match="tensor parallel size 16"):
-        estimate_memory(spec, devices=16, tp=16)
+        estimate_memory(spec, parallel=Parallelism.of(tp=16), cluster=Cluster(devices=16))
 
 
 # ------------------------------------------------------------------------- value objects, one home
@@ -414,64 +510,57 @@ def test_bytes_per_param_mixed_precision_is_zeros_16():
     assert Precision.of("bfloat16", "adamw_8bit").optimizer == "adamw8bit"
 
 
-def test_value_objects_and_keywords_give_the_same_breakdown():
-    from scaling.memory import Parallelism, Precision, Workload
-
-    keywords = dict(
-        devices=16,
-        tp=2,
-        pp=2,
-        zero=1,
-        micro_batch=2,
-        seq_len=2048,
-        global_batch=64,
-        recompute="selective",
-        optimizer="adamw8bit",
-        flash_attention=False,
-    )
-    objects = dict(
+def test_the_estimate_takes_value_objects_only():
+    """Precision, Parallelism, Workload and Cluster travel whole: a loose keyword is Python's TypeError, and
+    a string where an object belongs says which object to build."""
+    with pytest.raises(TypeError, match="tp"):
+        estimate_memory("llama-2-7b", tp=2)
+    with pytest.raises(TypeError, match="Precision"):
+        estimate_memory("llama-2-7b", precision="bf16")
+    m = estimate_memory(
+        "llama-2-7b",
         precision=Precision.of("bf16", "adamw8bit"),
-        parallel=Parallelism.of(16, tp=2, pp=2, zero=1),
+        parallel=Parallelism.of(tp=2, pp=2, zero=1),
         workload=Workload.of(
             micro_batch=2, seq_len=2048, global_batch=64, recompute="selective", flash_attention=False
         ),
+        cluster=parse_cluster("2x8xH100"),
     )
-    assert (
-        estimate_memory("llama-2-7b", **keywords).to_dict()
-        == estimate_memory("llama-2-7b", **objects).to_dict()
-    )
-    with pytest.raises(TypeError, match="inside the Parallelism"):
-        estimate_memory("llama-2-7b", parallel=Parallelism.of(8), tp=2)
-    with pytest.raises(TypeError, match="unexpected"):
-        estimate_memory("llama-2-7b", tensor_parallel=2)
+    assert (m.inputs["devices"], m.inputs["dp"], m.inputs["devices_per_node"]) == (16, 4, 8)
+    assert (m.inputs["optimizer"], m.inputs["accelerator"]) == ("adamw8bit", "H100-SXM")
 
 
 @pytest.mark.parametrize(
-    "kwargs, fragment",
+    "estimate, fragment",
     [
-        (dict(mode="infer", context=-100000), "invalid context -100000"),
-        (dict(mode="infer", batch=-1), "invalid batch -1"),
-        (dict(seq_len=10**15), "invalid seq len"),
-        (dict(devices=10**12), "invalid device count"),
+        (lambda: dict(mode="infer", workload=Workload.of(context=-100000)), "invalid context -100000"),
+        (lambda: dict(mode="infer", workload=Workload.of(batch=-1)), "invalid batch -1"),
+        (lambda: dict(workload=Workload.of(seq_len=10**15)), "invalid seq len"),
+        (lambda: dict(cluster=Cluster.of(None, 10**12)), "invalid device count"),
     ],
 )
-def test_negative_and_absurd_sizes_are_refused(kwargs, fragment):
+def test_negative_and_absurd_sizes_are_refused(estimate, fragment):
     with pytest.raises(ScalingError, match=fragment):
-        estimate_memory("llama-2-7b", **kwargs)
+        estimate_memory("llama-2-7b", **estimate())
 
 
 def test_memory_across_is_estimate_memory_with_each_setting():
     from scaling.memory import memory_across
 
-    common = dict(devices=8, accelerator="H100", micro_batch=2, seq_len=2048)
+    common = dict(cluster=parse_cluster("8xH100"), workload=Workload.of(micro_batch=2, seq_len=2048))
     bars = memory_across("llama-2-7b", "zero", **common)
     assert list(bars) == ["ZeRO-0", "ZeRO-1", "ZeRO-2", "ZeRO-3"]
     for stage in range(4):
         assert (
-            bars[f"ZeRO-{stage}"].to_dict() == estimate_memory("llama-2-7b", zero=stage, **common).to_dict()
+            bars[f"ZeRO-{stage}"].to_dict()
+            == estimate_memory("llama-2-7b", parallel=Parallelism.of(zero=stage), **common).to_dict()
         )
     assert bars["ZeRO-3"].inputs["flash_attention"] is True  # the estimate's own default, as the command's
-    assert list(memory_across("gpt2", "tp", devices=8)) == ["TP 1", "TP 2", "TP 4"]  # 12 heads: not 8
+    assert list(memory_across("gpt2", "tp", cluster=Cluster(devices=8))) == [
+        "TP 1",
+        "TP 2",
+        "TP 4",
+    ]  # 12 heads
 
 
 def test_scalar_and_vector_layout_validity_agree():
@@ -510,11 +599,17 @@ st = hypothesis.strategies
 def test_memory_invariants(model, devices, micro_batch, seq_len, recompute, flash, precision):
     """Terms sum to the total; sharding more (higher ZeRO stage) never adds memory; a larger micro-batch
     never takes less; recomputation never adds memory; fits is total <= capacity."""
-    common = dict(
-        devices=devices, seq_len=seq_len, flash_attention=flash, precision=precision, accelerator="H100"
-    )
+    common = dict(precision=Precision.of(precision), cluster=Cluster.of("H100", devices))
+
+    def workload(micro_batch: int, recompute: str) -> Workload:
+        return Workload.of(
+            micro_batch=micro_batch, recompute=recompute, seq_len=seq_len, flash_attention=flash
+        )
+
     by_stage = [
-        estimate_memory(model, zero=z, micro_batch=micro_batch, recompute=recompute, **common)
+        estimate_memory(
+            model, parallel=Parallelism.of(zero=z), workload=workload(micro_batch, recompute), **common
+        )
         for z in range(4)
     ]
     for m in by_stage:
@@ -522,9 +617,13 @@ def test_memory_invariants(model, devices, micro_batch, seq_len, recompute, flas
         assert m.fits == (m.total_bytes <= m.capacity_bytes)
     if devices > 1:  # ZeRO-3 adds one gathered layer, but never more than it shards away at these sizes
         assert by_stage[0].total_bytes >= by_stage[1].total_bytes >= by_stage[2].total_bytes
-    bigger = estimate_memory(model, zero=1, micro_batch=micro_batch + 1, recompute=recompute, **common)
+    bigger = estimate_memory(
+        model, parallel=Parallelism.of(zero=1), workload=workload(micro_batch + 1, recompute), **common
+    )
     assert bigger.total_bytes >= by_stage[1].total_bytes
-    full = estimate_memory(model, zero=1, micro_batch=micro_batch, recompute="full", **common)
+    full = estimate_memory(
+        model, parallel=Parallelism.of(zero=1), workload=workload(micro_batch, "full"), **common
+    )
     assert full.total_bytes <= by_stage[1].total_bytes * (1 + 1e-12)
 
 

@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from scaling.memory import estimate_memory  # noqa: E402
+from scaling.memory import Precision, Workload, estimate_memory  # noqa: E402
 from scaling.model import ModelSpec  # noqa: E402
 
 SPEC = ModelSpec(
@@ -123,7 +123,12 @@ def test_torch_model_matches_spec_param_count():
 
 def test_weights_gradients_adamw_states_exact():
     _, params, states, _ = _one_step()
-    predicted = estimate_memory(SPEC, precision="fp32", micro_batch=BATCH, seq_len=SEQ, overhead_bytes=0)
+    predicted = estimate_memory(
+        SPEC,
+        precision=Precision.of("fp32"),
+        workload=Workload.of(micro_batch=BATCH, seq_len=SEQ),
+        overhead_bytes=0,
+    )
     assert predicted.master_weights_bytes == 0  # fp32 training keeps no master copy
     assert _nbytes(params) == predicted.weights_bytes == 4 * SPEC.params
     assert _nbytes(p.grad for p in params) == predicted.gradients_bytes
@@ -134,12 +139,9 @@ def test_activations_one_training_step():
     _, _, _, measured = _one_step()
     predicted = estimate_memory(
         SPEC,
-        precision="fp32",
-        micro_batch=BATCH,
-        seq_len=SEQ,
+        precision=Precision.of("fp32"),
+        workload=Workload.of(micro_batch=BATCH, seq_len=SEQ, flash_attention=False, mask_bytes=4),
         overhead_bytes=0,
-        mask_bytes=4,
-        flash_attention=False,
     )  # the model above stores the s x s scores
     expected = predicted.activations_bytes
     b, s, L = BATCH, SEQ, SPEC.n_layer
@@ -247,12 +249,9 @@ def test_moe_activations_count_the_experts_width_and_the_dispatch():
     measured = _saved_activation_bytes(model, MOE)
     predicted = estimate_memory(
         MOE,
-        precision="fp32",
-        micro_batch=BATCH,
-        seq_len=SEQ,
+        precision=Precision.of("fp32"),
+        workload=Workload.of(micro_batch=BATCH, seq_len=SEQ, flash_attention=False, mask_bytes=4),
         overhead_bytes=0,
-        mask_bytes=4,
-        flash_attention=False,
     ).activations_bytes
     b, s, L, k = BATCH, SEQ, MOE.n_layer, MOE.experts_per_token
     moe_layers = L - MOE.dense_layers
@@ -386,12 +385,9 @@ def test_mla_activations_count_the_latents_and_the_narrower_value_heads():
     measured = _saved_activation_bytes(model, MLA)
     predicted = estimate_memory(
         MLA,
-        precision="fp32",
-        micro_batch=BATCH,
-        seq_len=SEQ,
+        precision=Precision.of("fp32"),
+        workload=Workload.of(micro_batch=BATCH, seq_len=SEQ, flash_attention=False, mask_bytes=4),
         overhead_bytes=0,
-        mask_bytes=4,
-        flash_attention=False,
     ).activations_bytes
     b, s, L = BATCH, SEQ, MLA.n_layer
     unmodelled = (

@@ -11,12 +11,13 @@ from click.testing import CliRunner
 
 from scaling.budget import budget_from_text
 from scaling.cli import main
+from scaling.cluster import Cluster
 from scaling.cost import compute_cost
 from scaling.errors import ScalingError
 from scaling.fit.common import ScalingWarning
 from scaling.flops import training_flops
 from scaling.laws import get_law
-from scaling.memory import estimate_memory
+from scaling.memory import Parallelism, Precision, Workload, estimate_memory
 from scaling.plan import make_plan, plan_markdown, plan_tables
 
 GOPHER_BUDGET = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, the Chinchilla paper's reference compute
@@ -162,19 +163,17 @@ def test_every_number_is_the_estimators_own():
     layout = plan.layout
     memory = estimate_memory(
         spec,
+        precision=Precision.of("bf16"),
+        parallel=Parallelism.of(tp=layout["tp"], pp=layout["pp"], sp=bool(layout["sp"]), zero=layout["zero"]),
+        workload=Workload.of(
+            micro_batch=layout["micro_batch"],
+            seq_len=plan.seq_len,
+            global_batch=layout["global_batch"],
+            recompute=layout["recompute"],
+            flash_attention=True,
+        ),
+        cluster=Cluster.of("H100", 256),
         mode="train",
-        precision="bf16",
-        devices=256,
-        accelerator="H100",
-        seq_len=plan.seq_len,
-        tp=layout["tp"],
-        pp=layout["pp"],
-        zero=layout["zero"],
-        recompute=layout["recompute"],
-        micro_batch=layout["micro_batch"],
-        sp=bool(layout["sp"]),
-        flash_attention=True,
-        global_batch=layout["global_batch"],
     )
     assert plan.memory.total_bytes == memory.total_bytes
     assert plan.memory.total_bytes == pytest.approx(layout["total_bytes"], rel=1e-9)
@@ -551,19 +550,17 @@ def test_no_flash_plans_with_standard_attention():
     lay = plan.layout
     flash = estimate_memory(
         plan.spec,
+        precision=Precision.of("bf16"),
+        parallel=Parallelism.of(tp=lay["tp"], pp=lay["pp"], sp=bool(lay["sp"]), zero=lay["zero"]),
+        workload=Workload.of(
+            micro_batch=lay["micro_batch"],
+            seq_len=plan.seq_len,
+            global_batch=lay["global_batch"],
+            recompute=lay["recompute"],
+            flash_attention=True,
+        ),
+        cluster=Cluster.of("H100", 64),
         mode="train",
-        precision="bf16",
-        devices=64,
-        accelerator="H100",
-        seq_len=plan.seq_len,
-        tp=lay["tp"],
-        pp=lay["pp"],
-        zero=lay["zero"],
-        recompute=lay["recompute"],
-        micro_batch=lay["micro_batch"],
-        sp=bool(lay["sp"]),
-        flash_attention=True,
-        global_batch=lay["global_batch"],
     )
     assert plan.memory.activations_bytes >= flash.activations_bytes
     assert plan.memory.total_bytes == pytest.approx(lay["total_bytes"], rel=1e-9)

@@ -154,22 +154,19 @@ def memory_outputs(values: list[Any], configs: dict[str, Any]) -> tuple:
 
 def memory_search(values: list[Any], configs: dict[str, Any]) -> Any:
     """The layout search for the memory view's model and cluster (`scaling memory --search`)."""
-    from scaling.app.views import memory_options
+    from scaling.app.views import memory_request_of
     from scaling.layout import default_global_batch_for, search_layouts
 
     try:
-        options = memory_options(dict(zip(MEMORY_FIELDS, values)), configs)
-        if options.get("accelerator") is None:
+        request = memory_request_of(dict(zip(MEMORY_FIELDS, values)), configs)
+        if request.cluster.accelerator is None:
             raise ScalingError("the layout search needs an accelerator in --gpus, e.g. 64xH100")
-        spec = options["model"]
-        seq_len = options.get("seq_len") or spec.n_ctx
         df = search_layouts(
-            spec,
-            devices=options["devices"],
-            accelerator=options["accelerator"],
-            batch_tokens=default_global_batch_for(spec).tokens,
-            seq_len=seq_len,
-            precision=options.get("precision", "bf16"),
+            request.model,
+            cluster=request.cluster,
+            workload=request.workload,
+            precision=request.precision,
+            batch_tokens=default_global_batch_for(request.model).tokens,
             top=10,
         )
     except ScalingError as exc:

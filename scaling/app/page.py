@@ -11,7 +11,14 @@ from typing import Any
 
 from dash import dcc, html
 
-from scaling.app.views import DEFAULT_MEMORY, MAX_UPLOAD_BYTES, MEMORY_FIELDS, PLAN_FIELDS
+from scaling.app.views import (
+    DEFAULT_MEMORY,
+    MAX_UPLOAD_BYTES,
+    MEMORY_FIELDS,
+    MEMORY_OPTIONS,
+    PLAN_FIELDS,
+    PLAN_OPTIONS,
+)
 from scaling.render import Table
 
 STYLE = {
@@ -40,26 +47,10 @@ STYLE = {
     },
 }
 
-PLAN_HELP = {
-    "model": ("MODEL", "a preset, e.g. llama-2-7b (optional)"),
-    "gpus": ("--gpus", "devices x accelerator, e.g. 256xH100"),
-    "days": ("--days", "time budget, e.g. 30"),
-    "mfu": ("--mfu", "0.4 or 40%"),
-    "flops": ("--flops", "5.76e23 or 6667 PF-days"),
-    "usd": ("--usd", "dollar budget, e.g. 2M"),
-    "price": ("--price", "USD per device-hour, e.g. 2.5"),
-    "gpu-hours": ("--gpu-hours", "device-hour budget, e.g. 1.3M"),
-    "params": ("--params", "a given model size, e.g. 70B"),
-    "tokens": ("--tokens", "tokens for a given model, e.g. 1.4T"),
-    "target-loss": ("--target-loss", "the compute for this loss"),
-    "law": ("--law", ""),
-    "unique-tokens": ("--unique-tokens", "unique data, e.g. 500B"),
-    "inference-tokens": ("--inference-tokens", "lifetime inference, e.g. 2T"),
-    "max-params": ("--max-params", "largest model you can use, e.g. 8B"),
-    "seq-len": ("--seq-len", "training context (default 4096)"),
-}
+# Each field's label and placeholder: its option's flag and example (`scaling.options`).
+PLAN_HELP = {name: (option.flag, option.placeholder) for name, option in PLAN_OPTIONS.items()}
 MEMORY_CHOICES = {
-    "mode": ["train", "infer", "finetune"],
+    "mode": list(MEMORY_OPTIONS["mode"].choices),
     "precision": ["bf16", "fp16", "fp32", "fp8", "tf32"],
     "zero": ["0", "1", "2", "3"],
     "recompute": ["none", "selective", "full"],
@@ -248,7 +239,7 @@ def memory_form(models: list[str]) -> html.Div:
                 style=STYLE["input"],
                 value=memory_default(name),
             )
-        fields.append(_field("memory", name, control, "MODEL" if name == "model" else f"--{name}"))
+        fields.append(_field("memory", name, control, MEMORY_OPTIONS[name].flag))
     fields.append(
         dcc.Upload(
             id="memory-config-upload",

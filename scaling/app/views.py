@@ -3,7 +3,7 @@
 A view takes the page's fields as text, exactly as a user types them on the command line (the keys are the
 CLI's flag names without ``--``: ``gpus``, ``days``, ``mfu``, ``law``...), calls the one library function the
 matching command calls (`scaling.plan.make_plan`, `scaling.memory.estimate_memory`,
-`scaling.fit.fit_parametric`), and returns the result with its figures and tables. So every number the page
+`scaling.fit.fit_parametric`), through the same option declarations (`scaling.options`), and returns the result with its figures and tables. So every number the page
 shows is the number ``scaling plan ... --json`` prints for the same flags, and the tests compare the two.
 
 Nothing here reads a server path that the browser names: laws and models are catalog names or files the user
@@ -23,45 +23,54 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from scaling.errors import ScalingError
+from scaling.options import LAW, MEMORY, MFU, PLAN
 from scaling.render import Table
 
-# The plan view's fields, by the CLI flag each one is (``scaling plan --gpus 256xH100 --days 30``).
-PLAN_FIELDS = (
-    "model",
-    "gpus",
-    "days",
-    "mfu",
-    "flops",
-    "usd",
-    "price",
-    "gpu-hours",
-    "params",
-    "tokens",
-    "target-loss",
-    "law",
-    "unique-tokens",
-    "inference-tokens",
-    "max-params",
-    "seq-len",
+# The plan view's fields: options of `scaling.options.PLAN`, by field name (the CLI flag without ``--``), so
+# each field is the flag of ``scaling plan --gpus 256xH100 --days 30`` with its parser, help and placeholder.
+PLAN_OPTIONS = PLAN.fields(
+    (
+        "model",
+        "gpus",
+        "days",
+        "mfu",
+        "flops",
+        "usd",
+        "price",
+        "gpu_hours",
+        "params",
+        "tokens",
+        "target_loss",
+        "law",
+        "unique_tokens",
+        "inference_tokens",
+        "max_params",
+        "seq_len",
+    )
 )
-MEMORY_FIELDS = (
-    "model",
-    "mode",
-    "gpus",
-    "precision",
-    "zero",
-    "tp",
-    "pp",
-    "sp",
-    "recompute",
-    "micro-batch",
-    "seq-len",
-    "lora-rank",
-    "quant",
-    "batch",
-    "context",
+PLAN_FIELDS = tuple(PLAN_OPTIONS)
+# The memory view's fields: options of `scaling.options.MEMORY` (``scaling memory``).
+MEMORY_OPTIONS = MEMORY.fields(
+    (
+        "model",
+        "mode",
+        "gpus",
+        "precision",
+        "zero",
+        "tp",
+        "pp",
+        "sp",
+        "recompute",
+        "micro_batch",
+        "seq_len",
+        "lora_rank",
+        "quant",
+        "batch",
+        "context",
+    )
 )
-DEFAULT_PLAN = {"gpus": "256xH100", "days": "30", "mfu": "0.4", "law": "chinchilla"}
+MEMORY_FIELDS = tuple(MEMORY_OPTIONS)
+DEFAULT_PLAN = {"gpus": "256xH100", "days": "30", "mfu": f"{MFU.default:g}", "law": LAW.default}
 DEFAULT_MEMORY = {"model": "llama-2-7b", "mode": "train", "gpus": "8xH100", "zero": "3"}
 MAX_UPLOAD_BYTES = 5_000_000  # a runs table of ~50,000 rows; law files and config.json are a few KB
 SHELF_SIZE = 32  # uploaded and fitted laws kept per server, the oldest dropped first
@@ -209,50 +218,34 @@ class PlanView:
 
 
 def plan_options(fields: dict[str, str], shelf: Shelf) -> dict[str, Any]:
-    """`make_plan` keywords for the fields: flag names with ``_``, the law from the shelf or the presets,
-    and MODEL only as a catalog preset (the page never names a server file)."""
-    options: dict[str, Any] = {}
-    for name in PLAN_FIELDS:
-        value = (fields.get(name) or "").strip()
-        if value:
-            options[name.replace("-", "_")] = value
-    options["law"] = shelf.law(options.get("law", "chinchilla"))
+    """`make_plan` keywords for the fields (each field's option, `PLAN_OPTIONS`), the law from the shelf or
+    the presets, and MODEL only as a catalog preset (the page never names a server file). The values stay
+    text: `scaling.options.PLAN` parses them as it parses the command line's."""
+    options = {
+        PLAN_OPTIONS[name].name: str(value).strip()
+        for name, value in fields.items()
+        if name in PLAN_OPTIONS and str(value or "").strip()
+    }
+    options["law"] = shelf.law(options.get("law", LAW.default))
     if "model" in options:
         from scaling.model import get_preset
 
         options["model"] = get_preset(options["model"])
-    from scaling import units
-
-    # the flags `scaling plan` types on the command line (FLOPS, COUNT, int, float), parsed the same way
-    for key, parse in (
-        ("flops", units.parse_flops),
-        ("params", units.parse_count),
-        ("tokens", units.parse_count),
-        ("seq_len", units.parse_int),
-        ("target_loss", _float),
-    ):
-        if key in options:
-            options[key] = parse(options[key], "--" + key.replace("_", "-"))
     return options
-
-
-def _float(value: str, what: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise ScalingError(f"invalid {what} {value!r}: expected a number") from None
 
 
 def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
     """The plan view: the plan, its zone and memory charts, its tables and the best layouts."""
-    from scaling.plan import make_plan, plan_tables
+    from scaling.cluster import Cluster
+    from scaling.plan import build_plan, parse_plan_request, plan_tables
 
     fields = {
         k: str(v).strip() for k, v in fields.items() if k in PLAN_FIELDS and v is not None and str(v).strip()
     }
     view = PlanView(fields)
     try:
-        view.plan = make_plan(**plan_options(fields, shelf))
+        request = parse_plan_request(**plan_options(fields, shelf))
+        view.plan = build_plan(request)
     except ScalingError as exc:
         view.error, view.error_field = str(exc), error_field(str(exc), fields)
         return view
@@ -265,7 +258,9 @@ def plan_view(fields: dict[str, str], shelf: Shelf) -> PlanView:
         view.figures["memory"] = charts.memory_figure(
             {"this plan's layout": plan.memory}, title="Memory per device of the plan's layout"
         )
-    view.layouts = best_layouts(plan)
+    view.layouts = best_layouts(
+        plan, Cluster.of(plan.accelerator, plan.devices, devices_per_node=request.devices_per_node)
+    )
     return view
 
 
@@ -283,18 +278,20 @@ def plan_zone_arguments(plan: Any) -> dict[str, Any]:
     return arguments
 
 
-def best_layouts(plan: Any, top: int = LAYOUTS_SHOWN) -> Any:
-    """The layout search (`scaling.layout.search_layouts`) for the plan's model, cluster, batch and MFU."""
+def best_layouts(plan: Any, cluster: Any, top: int = LAYOUTS_SHOWN) -> Any:
+    """The layout search (`scaling.layout.search_layouts`) for the plan's model, batch and MFU on its
+    ``cluster`` (with its devices per node)."""
     from scaling.layout import search_layouts
+    from scaling.memory import Precision, Workload
 
     return search_layouts(
         plan.spec,
-        devices=plan.devices,
-        accelerator=plan.accelerator,
-        global_batch=max(int(plan.global_batch_tokens // plan.seq_len), 1),
-        seq_len=plan.seq_len,
+        cluster=cluster,
+        workload=Workload.of(
+            global_batch=max(int(plan.global_batch_tokens // plan.seq_len), 1), seq_len=plan.seq_len
+        ),
+        precision=Precision.of(plan.dtype),
         mfu=plan.mfu,
-        precision=plan.dtype,
         top=top,
     )
 
@@ -321,37 +318,26 @@ class MemoryView:
     tables: list[Table] = field(default_factory=list)
 
 
-def memory_options(fields: dict[str, str], configs: dict[str, Any]) -> dict[str, Any]:
-    """`estimate_memory` keywords for the fields, as ``scaling memory`` passes them."""
-    from scaling import units
+def memory_request_of(fields: dict[str, str], configs: dict[str, Any]) -> Any:
+    """The `scaling.memory.MemoryRequest` for the fields (each field's option, `MEMORY_OPTIONS`), as
+    ``scaling memory`` builds it; MODEL is an uploaded config or a catalog preset."""
+    from scaling.memory import memory_request
     from scaling.model import get_preset
 
     name = (fields.get("model") or "").strip()
     if not name:
         raise ScalingError("invalid model '': expected a preset name or an uploaded config.json")
-    options: dict[str, Any] = {"model": configs[name] if name in configs else get_preset(name)}
-    cluster = units.parse_cluster(fields.get("gpus") or "1", "--gpus")
-    options.update(
-        devices=cluster.devices,
-        accelerator=cluster.accelerator,
-        devices_per_node=cluster.devices // cluster.nodes if cluster.nodes else None,
-    )
-    for key in ("mode", "precision", "zero", "recompute", "quant"):
-        if fields.get(key):
-            options[key] = fields[key]
-    for key in ("tp", "pp", "micro-batch", "seq-len", "lora-rank", "batch", "context"):
-        if fields.get(key):
-            options[key.replace("-", "_")] = units.parse_int(
-                fields[key], f"--{key}", allow_zero=key == "micro-batch"
-            )
-    options["sp"] = str(fields.get("sp") or "").lower() in ("1", "true", "yes", "on")
-    return {k: v for k, v in options.items() if v is not None}
+    options = {
+        MEMORY_OPTIONS[key].name: str(value).strip()
+        for key, value in fields.items()
+        if key in MEMORY_OPTIONS and key != "model" and str(value or "").strip()
+    }
+    return memory_request(model=configs[name] if name in configs else get_preset(name), **options)
 
 
 def memory_view(fields: dict[str, str], configs: dict[str, Any] | None = None) -> MemoryView:
     """The memory view: `estimate_memory` for the fields, its per-term table and the stacked bar."""
     from scaling import charts
-    from scaling.memory import estimate_memory
 
     fields = {
         k: str(v).strip()
@@ -360,9 +346,7 @@ def memory_view(fields: dict[str, str], configs: dict[str, Any] | None = None) -
     }
     view = MemoryView(fields)
     try:
-        options = memory_options(fields, configs or {})
-        model = options.pop("model")
-        view.breakdown = estimate_memory(model, **options)
+        view.breakdown = memory_request_of(fields, configs or {}).breakdown()
     except ScalingError as exc:
         view.error, view.error_field = str(exc), error_field(str(exc), fields)
         return view

@@ -295,27 +295,21 @@ def memory(
 
     Each bar is `scaling memory` with the same options; the chart states the assumptions the bars share."""
     from scaling import charts
-    from scaling.memory import memory_across
+    from scaling.memory import Parallelism, Workload, memory_across
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
     output = _checked(output, force)
-    options = dict(
-        mode=mode,
-        devices=gpus.devices,
-        accelerator=gpus.accelerator,
-        tp=tp,
-        zero=zero,
+    workload = Workload.of(
         micro_batch=micro_batch,
         seq_len=seq_len,
         recompute=recompute,
-        flash_attention=flash_attention,
-        devices_per_node=gpus.devices // gpus.nodes if gpus.nodes else None,
+        flash_attention=True if flash_attention is None else flash_attention,
     )
-    options = {
-        k: v for k, v in options.items() if v is not None and k != across
-    }  # the varied one is set per bar
-    fig = charts.memory_figure(memory_across(model, across, **options))
+    parallel = Parallelism.of(tp=tp, zero=zero)  # the varied one is set per bar
+    fig = charts.memory_figure(
+        memory_across(model, across, mode=mode, parallel=parallel, workload=workload, cluster=gpus)
+    )
     _write(fig, output, plotlyjs, open_, "scaling-memory")
 
 

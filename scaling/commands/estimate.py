@@ -11,103 +11,17 @@ from typing import TYPE_CHECKING
 import click
 
 from scaling import units
-from scaling.commands._common import (
-    CLUSTER,
-    COUNT,
-    FRACTION,
-    INT,
-    MONEY,
-    echo_json,
-    json_option,
-    key_values,
-    table,
-    warn,
-)
+from scaling.commands._common import declared, echo_json, json_option, key_values, parse_given, table, warn
 from scaling.errors import ScalingError
-from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
+from scaling.options import FLOPS, FLOPS_COMMAND
 
 if TYPE_CHECKING:
     from scaling.flops_report import FlopsEstimate
 
 
 @click.command("flops")
-@click.argument("model", required=False)
-@click.option("--tokens", type=COUNT, help="Training tokens, e.g. 300B or 2T (default: the preset's).")
-@click.option("--params", type=COUNT, help="A bare parameter count instead of MODEL, e.g. 7B.")
-@click.option("--layers", type=INT, help="Raw dimensions: number of layers.")
-@click.option("--d-model", type=INT, help="Raw dimensions: model width.")
-@click.option("--heads", type=INT, help="Raw dimensions: attention heads.")
-@click.option("--kv-heads", type=INT, help="Raw dimensions: key/value heads (GQA/MQA).")
-@click.option("--d-ff", type=INT, help="Raw dimensions: feed-forward width (default 4 x d-model).")
-@click.option("--vocab", type=INT, help="Raw dimensions: vocabulary size.")
-@click.option(
-    "--gated",
-    is_flag=True,
-    default=None,
-    help="Raw dimensions: Llama-style block (SwiGLU FFN with 3 matrices, RMSNorm, RoPE, untied).",
-)
-@click.option(
-    "--seq-len", type=INT, help="Sequence length for the attention terms (default: the model's context)."
-)
-@click.option(
-    "--convention",
-    type=click.Choice(CONVENTIONS + ("all",)),
-    default="6nd",
-    show_default=True,
-    help="How FLOPs are counted; 'all' shows every convention side by side.",
-)
-@click.option(
-    "--causal",
-    type=click.Choice(CAUSAL),
-    default="full",
-    show_default=True,
-    help="Count causal attention in full (PaLM/Megatron MFU convention) or halved.",
-)
-@click.option(
-    "--recompute",
-    type=click.Choice(RECOMPUTE),
-    default="none",
-    show_default=True,
-    help="Activation recomputation, counted in hardware FLOPs (HFU), not model FLOPs (MFU).",
-)
-@click.option("--gpus", type=CLUSTER, help="Cluster, e.g. 64xA100-80GB or 8x8xH100, for time and cost.")
-@click.option(
-    "--mfu", type=FRACTION, default=0.4, show_default=True, help="Model FLOPs utilisation, e.g. 0.4 or 40%."
-)
-@click.option("--price", type=MONEY, help="USD per device-hour (default: the catalog's, if any).")
-@click.option(
-    "--dtype", default="bf16", show_default=True, help="Peak used: fp32, tf32, bf16, fp16, fp8, int8."
-)
-@click.option(
-    "--accelerator-file",
-    "accelerator_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Extra accelerators CSV (columns as data/accelerators.csv).",
-)
-@json_option
-def flops(
-    model,
-    tokens,
-    params,
-    layers,
-    d_model,
-    heads,
-    kv_heads,
-    d_ff,
-    vocab,
-    gated,
-    seq_len,
-    convention,
-    causal,
-    recompute,
-    gpus,
-    mfu,
-    price,
-    dtype,
-    accelerator_files,
-    as_json,
-):
+@declared(*FLOPS_COMMAND)
+def flops(**values):
     """Training FLOPs, PF-days and, with --gpus, time, GPU-hours and cost.
 
     \b
@@ -121,33 +35,34 @@ def flops(
     """
     from scaling.flops_report import Dimensions, estimate_flops
 
+    v = parse_given(FLOPS, values)
     estimate = estimate_flops(
-        model=model,
-        params=params,
-        tokens=tokens,
-        seq_len=seq_len,
-        convention=convention,
-        causal=causal,
-        recompute=recompute,
-        cluster=gpus,
-        mfu=mfu,
-        price=price,
-        dtype=dtype,
-        accelerator_files=tuple(accelerator_files),
+        model=v.model,
+        params=v.params,
+        tokens=v.tokens,
+        seq_len=v.seq_len,
+        convention=v.convention,
+        causal=v.causal,
+        recompute=v.recompute,
+        cluster=v.gpus,
+        mfu=v.mfu,
+        price=v.price,
+        dtype=v.dtype,
+        accelerator_files=v.accelerator_files,
         dims=Dimensions(
-            layers=layers,
-            d_model=d_model,
-            heads=heads,
-            kv_heads=kv_heads,
-            d_ff=d_ff,
-            vocab=vocab,
-            gated=gated,
+            layers=v.layers,
+            d_model=v.d_model,
+            heads=v.heads,
+            kv_heads=v.kv_heads,
+            d_ff=v.d_ff,
+            vocab=v.vocab,
+            gated=v.gated,
         ),
     )
-    if as_json:
+    if values["as_json"]:
         echo_json(estimate.to_dict())
     else:
-        _render(estimate, gpus)
+        _render(estimate, v.gpus)
     for message in estimate.warnings:
         warn(message)
 

@@ -49,8 +49,10 @@ Where each rule lives:
   (`ModelShape`, `resolve_model`; not to be confused with `scaling.model.shapes`, architectures for a size);
 * ``states.py``, ``activations.py``, ``kv.py``: the terms; ``training.py`` and ``inference.py``: their sums
   over numpy arrays (the layout search evaluates every candidate through ``training.py``);
-* ``conventions.py``: the published accountings; ``estimate.py``: `estimate_memory`, `memory_breakdown`
-  and `memory_across` (the memory chart's bars); ``breakdown.py``: the `MemoryBreakdown` result.
+* ``conventions.py``: the published accountings; ``estimate.py``: `estimate_memory` (from `Precision`,
+  `Parallelism`, `Workload` and a `scaling.cluster.Cluster`) and `memory_across` (the memory chart's bars);
+  ``request.py``: `MemoryRequest`, the options of ``scaling memory`` as those objects;
+  ``breakdown.py``: the `MemoryBreakdown` result.
 """
 
 from typing import Any
@@ -74,7 +76,6 @@ from scaling.memory.estimate import (
     convention_name,
     estimate_memory,
     memory_across,
-    memory_breakdown,
     micro_batches_per_step,
 )
 from scaling.memory.parallel import (
@@ -99,6 +100,7 @@ from scaling.memory.precision import (
     Precision,
     dtype_bytes,
 )
+from scaling.memory.request import MemoryRequest, memory_request
 from scaling.memory.states import (
     CPU_BUFFER_FACTOR,
     CUDA_CONTEXT_BYTES,
@@ -133,6 +135,7 @@ __all__ = [
     "ZERO_NAMES",
     "InferenceLimits",
     "MemoryBreakdown",
+    "MemoryRequest",
     "ModelShape",
     "ModelStates",
     "Parallelism",
@@ -150,7 +153,7 @@ __all__ = [
     "layout_rules",
     "max_batch_and_context",
     "memory_across",
-    "memory_breakdown",
+    "memory_request",
     "micro_batches_per_step",
     "model_state_bytes",
     "moe_layer_ratios",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.memory.parallel import Parallelism
 from scaling.memory.param_counts import ModelShape
@@ -112,11 +113,15 @@ def accelerate(mode: str, precision: Precision, params: float, overhead: float |
 
 
 def deepspeed(
-    shape: ModelShape, parallel: Parallelism, largest_layer: float | None, overhead: float | None
+    shape: ModelShape,
+    parallel: Parallelism,
+    cluster: Cluster,
+    largest_layer: float | None,
+    overhead: float | None,
 ) -> ConventionResult:
     """DeepSpeed's ``estimate_zero2/zero3_model_states_mem_needs`` (docs ``memory.rst``), model states only;
     not split into weights/gradients/optimizer by DeepSpeed, so reported as weights."""
-    P, stage, devices, per_node = shape.params, parallel.zero, parallel.devices, parallel.per_node
+    P, stage, devices, per_node = shape.params, parallel.zero, cluster.devices, cluster.node
     if stage not in (2, 3):
         raise ScalingError(
             f"the deepspeed convention has estimators for ZeRO stages 2 and 3 only; got stage {stage}"

@@ -1,9 +1,9 @@
 """Our estimate of memory per device, as a `MemoryBreakdown` of named terms with their rules and sources.
 
-`memory_breakdown` takes the value objects (`Precision`, `Parallelism`, `Workload`); `estimate_memory`
-also accepts their fields as keywords (``tp=8, zero=3, micro_batch=2``), building the value objects from
-them. `memory_across` gives the breakdowns of one setting varied over its values (ZeRO stages, recompute
-levels, TP sizes, precisions) with the same defaults, for charts and tables.
+`estimate_memory` takes the value objects: how numbers are stored (`Precision`), how the run is split
+(`Parallelism`), what each device computes on (`Workload`) and where it runs (`scaling.cluster.Cluster`).
+`memory_across` gives the breakdowns of one setting varied over its values (ZeRO stages, recompute levels,
+TP sizes, precisions) with everything else as given, for charts and tables.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import math
 from typing import Any
 
 from scaling import checks
-from scaling.catalog import Accelerator, get_accelerator
+from scaling.catalog import Accelerator
+from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.memory.breakdown import MemoryBreakdown
 from scaling.memory.conventions import (
@@ -33,23 +34,8 @@ from scaling.memory.states import overhead_bytes as framework_overhead
 from scaling.memory.training import train_memory_arrays
 from scaling.memory.workload import Workload, parse_lora_targets
 from scaling.model import ModelSpec
+from scaling.options import MEMORY_MODES as MODES
 
-MODES = ("train", "infer", "finetune")
-PRECISION_OPTIONS = ("optimizer", "quant", "kv_dtype", "grad_dtype")
-PARALLEL_OPTIONS = (
-    "devices",
-    "tp",
-    "pp",
-    "ep",
-    "sp",
-    "zero",
-    "offload",
-    "interleave",
-    "schedule",
-    "devices_per_node",
-    "zero_init",
-)
-WORKLOAD_OPTIONS = tuple(f.name for f in dataclasses.fields(Workload))
 STATE_KEYS = ("weights", "master", "gradients", "optimizer", "activations", "logits", "overhead", "cpu")
 
 
@@ -62,88 +48,43 @@ def convention_name(convention: str | None) -> str | None:
     )
 
 
-def _split_options(
-    precision: str | Precision,
-    parallel: Parallelism | None,
-    workload: Workload | None,
-    options: dict[str, Any],
-) -> tuple[Precision, Parallelism, Workload]:
-    """The value objects, built from keyword options where they were not given whole."""
-    unknown = set(options) - set(PRECISION_OPTIONS + PARALLEL_OPTIONS + WORKLOAD_OPTIONS)
-    if unknown:
-        raise TypeError(f"estimate_memory() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    groups = []
-    for given, keys, build in (
-        (parallel, PARALLEL_OPTIONS, Parallelism.of),
-        (workload, WORKLOAD_OPTIONS, Workload.of),
-    ):
-        picked = {k: options[k] for k in keys if k in options}
-        if given is not None and picked:
-            raise TypeError(f"give {', '.join(picked)} inside the {type(given).__name__}, not beside it")
-        groups.append(given if given is not None else build(**picked))
-    picked = {k: options[k] for k in PRECISION_OPTIONS if k in options}
-    if isinstance(precision, Precision) and picked:
-        raise TypeError(f"give {', '.join(picked)} inside the Precision, not beside it")
-    return Precision.of(precision, **picked), groups[0], groups[1]
+def _expect(value: Any, kind: type, name: str, example: str) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__} (e.g. {example}), got {value!r}")
+    return value
 
 
 def estimate_memory(
     model: ModelSpec | str | float,
     *,
     mode: str = "train",
-    precision: str | Precision = "bf16",
-    parallel: Parallelism | None = None,
-    workload: Workload | None = None,
-    accelerator: str | Accelerator | None = None,
+    precision: Precision = Precision(),
+    parallel: Parallelism = Parallelism(),
+    workload: Workload = Workload(),
+    cluster: Cluster = Cluster(),
     convention: str | None = None,
     overhead_bytes: float | None = None,
     largest_layer_params: float | None = None,
-    **options: Any,
 ) -> MemoryBreakdown:
     """Memory per device, as a `MemoryBreakdown` of named terms (see `scaling.memory` for the conventions).
 
     ``model`` is a `ModelSpec`, a preset name, a ``config.json`` path, or a bare parameter count (its shape
     for activations then comes from `scaling.model.shape_for_params`; the model states use the count exactly).
-    ``options`` are the fields of `Precision` (optimizer, quant, kv_dtype, grad_dtype), `Parallelism`
-    (devices, tp, pp, ep, sp, zero, offload, ...) and `Workload` (micro_batch, seq_len, recompute,
-    flash_attention, batch, context, lora_rank, ...) for callers that do not build those objects.
-    ``micro_batch=0`` counts model states only. ``mode="finetune"`` is full fine-tuning, LoRA with
-    ``lora_rank``, or QLoRA with ``lora_rank`` and ``quant="nf4"`` (or int4/int8). ``mode="infer"`` counts
-    weights (at ``quant`` or ``precision``), the KV cache of ``batch`` sequences of ``context`` tokens at
-    ``kv_dtype`` (default ``precision``), and the forward pass's transient peak.
+    ``cluster`` gives the devices the ``parallel`` split shares out (and, when it names an accelerator, the
+    capacity to fit). ``workload.micro_batch=0`` counts model states only. ``mode="finetune"`` is full
+    fine-tuning, LoRA with ``workload.lora_rank``, or QLoRA with a ``precision.quant`` of nf4 (or int4/int8).
+    ``mode="infer"`` counts weights (at ``quant`` or the dtype), the KV cache of ``workload.batch`` sequences
+    of ``workload.context`` tokens at the KV dtype, and the forward pass's transient peak.
     """
-    prec, par, work = _split_options(precision, parallel, workload, options)
-    return memory_breakdown(
-        model,
-        mode=mode,
-        precision=prec,
-        parallel=par,
-        workload=work,
-        accelerator=accelerator,
-        convention=convention,
-        overhead_bytes=overhead_bytes,
-        largest_layer_params=largest_layer_params,
-    )
-
-
-def memory_breakdown(
-    model: ModelSpec | str | float,
-    *,
-    mode: str,
-    precision: Precision,
-    parallel: Parallelism,
-    workload: Workload,
-    accelerator: str | Accelerator | None = None,
-    convention: str | None = None,
-    overhead_bytes: float | None = None,
-    largest_layer_params: float | None = None,
-) -> MemoryBreakdown:
-    """Memory per device from the value objects: our terms, or a published convention's."""
+    _expect(precision, Precision, "precision", "Precision.of('bf16')")
+    _expect(parallel, Parallelism, "parallel", "Parallelism.of(tp=8, zero=1)")
+    _expect(workload, Workload, "workload", "Workload.of(micro_batch=2)")
+    _expect(cluster, Cluster, "cluster", "parse_cluster('8xH100')")
     mode = checks.choice(mode, MODES, "mode")
     conv = convention_name(convention)
-    acc = None if accelerator is None else get_accelerator(accelerator)
+    acc = cluster.accelerator
     spec, override, bare = resolve_model(model)
-    parallel.validate(spec)
+    parallel.validate(spec, cluster.devices)
     shape = ModelShape.of(spec, override)
     if overhead_bytes is not None:
         overhead_bytes = float(checks.positive(overhead_bytes, "overhead bytes", allow_zero=True))
@@ -156,14 +97,14 @@ def memory_breakdown(
     elif conv == "accelerate":
         res = accelerate(mode, precision, shape.params, overhead_bytes)
     elif conv == "deepspeed":
-        res = deepspeed(shape, parallel, largest_layer_params, overhead_bytes)
+        res = deepspeed(shape, parallel, cluster, largest_layer_params, overhead_bytes)
     elif mode == "infer":
         res = _inference(shape, precision, parallel, workload, conv, overhead_bytes)
     else:
-        res = _training(shape, mode, precision, parallel, workload, conv, overhead_bytes)
+        res = _training(shape, mode, precision, parallel, cluster, workload, conv, overhead_bytes)
     res.overhead_rule = framework_overhead(0.0, overhead_bytes, conv is None)[1]
-    notes = _notes(spec, bare, mode, parallel, workload, conv, res)
-    inputs = _inputs(spec, mode, precision, parallel, workload, conv, acc, res)
+    notes = _notes(spec, bare, mode, parallel, cluster, workload, conv, res)
+    inputs = _inputs(spec, mode, precision, parallel, cluster, workload, conv, res)
     name = f"{spec.name} ({shape.params:.4g} params)" if bare else spec.name
     return _result(res, acc, name, mode, conv, shape.params, inputs, notes)
 
@@ -235,6 +176,7 @@ def _training(
     mode: str,
     precision: Precision,
     parallel: Parallelism,
+    cluster: Cluster,
     workload: Workload,
     conv: str | None,
     overhead: float | None,
@@ -245,16 +187,16 @@ def _training(
         lora_pp = workload.lora_rank * sum(shape.lora_per_layer[t] for t in targets)
         trainable = lora_pp * shape.layers
     check_quant_mode(precision, mode, workload.lora_rank)
-    p = parallel
+    p, dp = parallel, parallel.dp(cluster.devices)
     arr = train_memory_arrays(
         shape,
         tp=p.tp,
         pp=p.pp,
-        dp=p.dp,
+        dp=dp,
         ep=p.ep,
         zero=p.zero,
         hybrid_shard=p.hybrid_shard,
-        devices_per_node=p.per_node,
+        devices_per_node=cluster.node,
         offload_optimizer=p.offload_optimizer,
         offload_params=p.offload_params,
         recompute=workload.recompute,
@@ -263,7 +205,7 @@ def _training(
         micro_batch=workload.micro_batch,
         seq_len=workload.seq(spec),
         interleave=p.interleave,
-        num_micro_batches=micro_batches_per_step(workload, p.dp),
+        num_micro_batches=micro_batches_per_step(workload, dp),
         schedule=p.schedule,
         weight_bytes=precision.weight_bytes,
         master_bytes=precision.master_bytes,
@@ -281,7 +223,7 @@ def _training(
     )
     out = {**{k: float(arr[k]) for k in STATE_KEYS}, "kv": 0.0}
     terms = _training_terms(
-        shape, precision, parallel, workload, conv, out, float(arr["in_flight"]), bool(lora_pp)
+        shape, precision, parallel, dp, workload, conv, out, float(arr["in_flight"]), bool(lora_pp)
     )
     return ConventionResult(out, terms, "sum", float(trainable))
 
@@ -290,6 +232,7 @@ def _training_terms(
     shape: ModelShape,
     precision: Precision,
     p: Parallelism,
+    dp: int,
     workload: Workload,
     conv: str | None,
     out: dict[str, float],
@@ -297,7 +240,7 @@ def _training_terms(
     lora: bool,
 ) -> list[Term]:
     """The rows of a training breakdown, each with its bytes/param rule and source."""
-    dp, stage, w = p.dp, p.zero, precision.weight_bytes
+    stage, w = p.zero, precision.weight_bytes
     shard_txt = {
         0: "unsharded",
         1: f"master+optimizer / DP {dp}",
@@ -363,6 +306,7 @@ def _notes(
     bare: bool,
     mode: str,
     p: Parallelism,
+    cluster: Cluster,
     workload: Workload,
     conv: str | None,
     res: ConventionResult,
@@ -380,7 +324,7 @@ def _notes(
         notes.append("micro_batch=0: model states only")
     if trains and p.offload:
         notes.append(
-            f"CPU: offloaded states x {p.per_node} devices per node x {CPU_BUFFER_FACTOR} buffer (DeepSpeed)"
+            f"CPU: offloaded states x {cluster.node} devices per node x {CPU_BUFFER_FACTOR} buffer (DeepSpeed)"
         )
     if res.total_rule == "max":
         notes.append("accelerate reports the largest of these terms, not their sum")
@@ -392,21 +336,22 @@ def _inputs(
     mode: str,
     precision: Precision,
     p: Parallelism,
+    cluster: Cluster,
     workload: Workload,
     conv: str | None,
-    acc: Accelerator | None,
     res: ConventionResult,
 ) -> dict[str, Any]:
+    acc = cluster.accelerator
     inputs: dict[str, Any] = dict(
         mode=mode,
         precision=precision.dtype,
         optimizer=precision.optimizer,
         convention=conv or "ours",
-        devices=p.devices,
+        devices=cluster.devices,
         accelerator=acc.name if acc else None,
         tp=p.tp,
         pp=p.pp,
-        dp=p.dp,
+        dp=p.dp(cluster.devices),
         ep=p.ep,
         sp=p.sp,
         zero=p.zero,
@@ -422,7 +367,7 @@ def _inputs(
         lora_rank=workload.lora_rank,
         batch=workload.batch,
         context=workload.ctx(spec),
-        devices_per_node=p.per_node,
+        devices_per_node=cluster.node,
     )
     if mode == "finetune" and workload.lora_rank and conv not in PUBLISHED:
         inputs["lora_targets"] = list(parse_lora_targets(workload.lora_targets, spec))
@@ -477,31 +422,64 @@ ACROSS = ("zero", "recompute", "tp", "precision")
 
 
 def memory_across(
-    model: ModelSpec | str | float, across: str = "zero", **options: Any
+    model: ModelSpec | str | float,
+    across: str = "zero",
+    *,
+    mode: str = "train",
+    precision: Precision = Precision(),
+    parallel: Parallelism = Parallelism(),
+    workload: Workload = Workload(),
+    cluster: Cluster = Cluster(),
+    convention: str | None = None,
+    overhead_bytes: float | None = None,
 ) -> dict[str, MemoryBreakdown]:
-    """Breakdowns with one setting varied over its values, everything else as `estimate_memory` defaults it.
+    """Breakdowns with one setting varied over its values, everything else as given to `estimate_memory`.
 
     ``across``: ``"zero"`` (ZeRO stages 0-3), ``"recompute"`` (none/selective/full), ``"tp"`` (1, 2, 4, 8
     within a node, those the model's heads and the devices allow) or ``"precision"`` (fp32, bf16, fp8).
     Keys are labels such as ``"ZeRO-3"``; each value equals `estimate_memory` with that setting.
     """
     across = checks.choice(across, ACROSS, "setting to vary")
+    p, prec = parallel, precision
     if across == "zero":
-        variants = {f"ZeRO-{z}": {"zero": z} for z in (0, 1, 2, 3)}
+        variants = {f"ZeRO-{z}": {"parallel": _split(p, zero=z)} for z in (0, 1, 2, 3)}
     elif across == "recompute":
-        variants = {f"recompute {r}": {"recompute": r} for r in ("none", "selective", "full")}
+        variants = {
+            f"recompute {r}": {"workload": dataclasses.replace(workload, recompute=r)}
+            for r in ("none", "selective", "full")
+        }
     elif across == "precision":
-        variants = {p: {"precision": p} for p in ("fp32", "bf16", "fp8")}
+        variants = {
+            d: {"precision": Precision.of(d, prec.optimizer, quant=prec.quant, kv_dtype=prec.kv_dtype)}
+            for d in ("fp32", "bf16", "fp8")
+        }
     else:
-        devices = int(options.get("devices", 1))
-        node = int(options.get("devices_per_node") or devices)
         spec, _, _ = resolve_model(model)
         variants = {
-            f"TP {t}": {"tp": t}
+            f"TP {t}": {"parallel": _split(p, tp=t)}
             for t in (1, 2, 4, 8)
-            if t <= node
-            and devices % t == 0
+            if t <= cluster.node
+            and cluster.devices % t == 0
             and spec.n_head % t == 0
             and (spec.kv_heads % t == 0 or t % spec.kv_heads == 0)
         }
-    return {label: estimate_memory(model, **{**options, **change}) for label, change in variants.items()}
+    given = dict(
+        mode=mode,
+        precision=prec,
+        parallel=p,
+        workload=workload,
+        cluster=cluster,
+        convention=convention,
+        overhead_bytes=overhead_bytes,
+    )
+    return {label: estimate_memory(model, **{**given, **change}) for label, change in variants.items()}
+
+
+def _split(parallel: Parallelism, **change: Any) -> Parallelism:
+    """``parallel`` with ``change``, checked again (an offload needs its ZeRO stage)."""
+    fields = {
+        f.name: getattr(parallel, f.name) for f in dataclasses.fields(parallel) if f.name != "hybrid_shard"
+    }
+    if parallel.hybrid_shard:
+        fields["zero"] = "hybrid_shard"
+    return Parallelism.of(**{**fields, **change})

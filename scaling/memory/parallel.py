@@ -14,10 +14,22 @@ from typing import Any
 import numpy as np
 
 from scaling import checks
+from scaling.cluster import DEVICES_PER_NODE, MAX_DEVICES, device_count
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
 
-DEVICES_PER_NODE = 8  # DGX/HGX nodes
+__all__ = [
+    "DEVICES_PER_NODE",
+    "MAX_DEVICES",
+    "OFFLOAD",
+    "SCHEDULES",
+    "ZERO_NAMES",
+    "Parallelism",
+    "device_count",
+    "layout_rules",
+    "validate_layout",
+    "zero_stage",
+]
 OFFLOAD = ("optimizer", "params", "both")
 SCHEDULES = ("1f1b", "gpipe")
 ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
@@ -33,7 +45,6 @@ ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
     "p_os+g": 2,
     "p_os+g+p": 3,
 }
-MAX_DEVICES = 10**8  # more than any cluster built; keeps device arithmetic exact in float64
 
 
 def zero_stage(value: Any) -> int:
@@ -47,13 +58,6 @@ def zero_stage(value: Any) -> int:
         return ZERO_NAMES[key]
     raise ScalingError(
         f"unknown ZeRO stage {value!r}: expected 0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)"
-    )
-
-
-def device_count(value: Any, what: str = "device count") -> int:
-    """A whole number of devices, at least 1 and at most `MAX_DEVICES`."""
-    return int(
-        checks.at_most(checks.positive_int(value, what), MAX_DEVICES, what, "more than any cluster built")
     )
 
 
@@ -108,11 +112,11 @@ def validate_layout(spec: ModelSpec, devices: int, tp: int, pp: int, ep: int = 1
 
 @dataclass(frozen=True)
 class Parallelism:
-    """A split of a run over ``devices``: TP x PP x DP (x EP within DP), SP, ZeRO stage, offload, pipeline
-    schedule and interleaving. Build one with `Parallelism.of`, which checks the names and numbers;
-    `validate` checks it against a model and returns the data-parallel degree."""
+    """How a run is split over the devices of its `scaling.cluster.Cluster`: TP x PP x DP (x EP within DP), SP,
+    ZeRO stage, offload, pipeline schedule and interleaving; DP is what the cluster's devices leave
+    (`dp`). Build one with `Parallelism.of`, which checks the names and numbers; `validate` checks it against
+    a model and a device count and returns the data-parallel degree."""
 
-    devices: int = 1
     tp: int = 1
     pp: int = 1
     ep: int = 1
@@ -122,13 +126,11 @@ class Parallelism:
     offload: str | None = None
     interleave: int = 1
     schedule: str = "1f1b"
-    devices_per_node: int | None = None
     zero_init: bool = True
 
     @classmethod
     def of(
         cls,
-        devices: Any = 1,
         *,
         tp: Any = 1,
         pp: Any = 1,
@@ -138,7 +140,6 @@ class Parallelism:
         offload: str | None = None,
         interleave: Any = 1,
         schedule: str = "1f1b",
-        devices_per_node: Any = None,
         zero_init: bool = True,
     ) -> Parallelism:
         """A checked `Parallelism`; ``zero`` may be 0-3 or an FSDP name (HYBRID_SHARD shards within a node)."""
@@ -153,7 +154,6 @@ class Parallelism:
                 f"offload {offload!r} needs ZeRO stage 3 (ZeRO-Infinity offloads parameters); got stage {stage}"
             )
         return cls(
-            devices=device_count(devices),
             tp=device_count(tp, "tensor parallel size"),
             pp=device_count(pp, "pipeline parallel size"),
             ep=device_count(ep, "expert parallel size"),
@@ -163,21 +163,12 @@ class Parallelism:
             offload=offload,
             interleave=checks.positive_int(interleave, "interleave (virtual stages)"),
             schedule=checks.choice(schedule, SCHEDULES, "pipeline schedule"),
-            devices_per_node=None
-            if devices_per_node is None
-            else device_count(devices_per_node, "devices per node"),
             zero_init=bool(zero_init),
         )
 
-    @property
-    def dp(self) -> int:
-        """Data-parallel degree: devices / (TP x PP)."""
-        return self.devices // (self.tp * self.pp)
-
-    @property
-    def per_node(self) -> int:
-        """Devices per node: as given, else a full node of `DEVICES_PER_NODE` (or all devices if fewer)."""
-        return self.devices_per_node or min(self.devices, DEVICES_PER_NODE)
+    def dp(self, devices: int) -> int:
+        """Data-parallel degree on ``devices``: devices / (TP x PP)."""
+        return devices // (self.tp * self.pp)
 
     @property
     def offload_optimizer(self) -> bool:
@@ -187,9 +178,10 @@ class Parallelism:
     def offload_params(self) -> bool:
         return self.offload in ("params", "both")
 
-    def validate(self, spec: ModelSpec) -> int:
-        """The data-parallel degree, after checking the split against the model (`validate_layout`)."""
-        return validate_layout(spec, self.devices, self.tp, self.pp, self.ep)
+    def validate(self, spec: ModelSpec, devices: int) -> int:
+        """The data-parallel degree on ``devices``, after checking the split against the model
+        (`validate_layout`)."""
+        return validate_layout(spec, devices, self.tp, self.pp, self.ep)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "dp": self.dp}
+        return asdict(self)

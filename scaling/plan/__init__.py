@@ -1,6 +1,7 @@
 """Plans: from a cluster, a deadline, dollars or a model to a complete, checked training plan.
 
-* ``request.py``: `PlanRequest`, the question as typed values, and `parse_plan_request` for raw input;
+* ``request.py``: `PlanRequest`, the question as typed values, and `parse_plan_request` for raw input (the
+  options declared in `scaling.options.PLAN`); `continued_request` for ``--from``;
 * ``compose.py``: `build_plan`, the composition of the estimators (budget, allocation, shape, layout and
   memory, time and cost), documented step by step;
 * ``policy.py``: the plan's rules (loss under its constraints, equal-loss overhead, warnings, assumptions);
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from scaling.plan.compose import build_plan
-from scaling.plan.request import DEFAULT_MFU, PlanRequest, parse_plan_request
+from scaling.plan.request import DEFAULT_MFU, PlanRequest, continued_request, parse_plan_request, plan_request
 from scaling.plan.result import Comparison, Plan, PlanTime
 from scaling.plan.tables import (
     comparison_rows,
@@ -36,8 +37,10 @@ __all__ = [
     "PlanTime",
     "build_plan",
     "comparison_rows",
+    "continued_request",
     "make_plan",
     "parse_plan_request",
+    "plan_request",
     "plan_html",
     "plan_markdown",
     "plan_sections",
@@ -48,7 +51,8 @@ __all__ = [
 
 def make_plan(**options: Any) -> Plan:
     """A checked training plan from the options of ``scaling plan`` (strings with units or numbers):
-    ``build_plan(parse_plan_request(**options))``. Give one budget:
+    ``build_plan(parse_plan_request(**options))``. The keywords are those of `scaling.options.PLAN` (an
+    unknown one is a `TypeError` naming them). Give one budget:
 
     * ``flops`` (FLOPs or ``"100 PF-days"``);
     * ``gpus`` and ``days`` (with ``mfu``);

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from scaling import units
 from scaling.budget import Budget
+from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.plan import policy
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
@@ -279,34 +280,36 @@ def layout_and_memory(
     (`estimate_memory`); without one, the memory of the leanest layout (ZeRO-3, full recompute) to show how
     far off it is."""
     from scaling.layout import search_layouts
-    from scaling.memory import estimate_memory
+    from scaling.memory import Parallelism, Precision, Workload, estimate_memory
 
-    common = dict(
-        mode="train",
-        precision=request.dtype,
-        devices=devices,
-        accelerator=request.accelerator,
-        seq_len=seq,
-        flash_attention=request.flash_attention,
-    )
+    cluster = Cluster.of(request.accelerator, devices, devices_per_node=request.devices_per_node)
+    precision = Precision.of(request.dtype)
+    workload = Workload.of(seq_len=seq, flash_attention=request.flash_attention)
     columns, _attrs = search_layouts(
         spec,
-        devices=devices,
-        accelerator=request.accelerator,
+        cluster=cluster,
+        workload=workload,
+        precision=precision,
         batch_tokens=target.tokens,
-        seq_len=seq,
         mfu=request.mfu,
-        precision=request.dtype,
-        flash_attention=request.flash_attention,
         top=1,
         as_frame=False,
     )
+    common = dict(mode="train", precision=precision, cluster=cluster)
     if len(columns["tp"]) == 0:
-        return None, estimate_memory(spec, zero=3, recompute="full", micro_batch=1, **common)
+        leanest = Parallelism.of(zero=3)
+        return None, estimate_memory(
+            spec, parallel=leanest, workload=replace(workload, recompute="full", micro_batch=1), **common
+        )
     layout = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in columns.items()}
-    kwargs = {k: layout[k] for k in ("tp", "pp", "zero", "recompute", "micro_batch", "sp") if k in layout}
-    kwargs["sp"] = bool(kwargs.get("sp", False))
-    memory = estimate_memory(spec, global_batch=int(layout["global_batch"]), **kwargs, **common)
+    parallel = Parallelism.of(tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], sp=bool(layout["sp"]))
+    chosen = replace(
+        workload,
+        recompute=str(layout["recompute"]),
+        micro_batch=int(layout["micro_batch"]),
+        global_batch=int(layout["global_batch"]),
+    )
+    memory = estimate_memory(spec, parallel=parallel, workload=chosen, **common)
     return layout, memory
 
 
@@ -395,14 +398,13 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
     if request.serve_on is None or not request.inference_tokens:
         return None
     from scaling.serving import serving_aware_optimum
-    from scaling.units import ClusterSpec
 
     return serving_aware_optimum(
         request.law,
         flops,
         inference_tokens=request.inference_tokens,
         serve_on=request.serve_on,
-        train_on=ClusterSpec(devices, request.accelerator.name),
+        train_on=Cluster.of(request.accelerator, devices),
         train_mfu=request.mfu,
         price_usd_per_hour=request.price,
     )

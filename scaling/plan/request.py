@@ -1,8 +1,11 @@
 """The question a plan answers, as typed values: `PlanRequest`, and `parse_plan_request` for raw input.
 
-Parsing happens here once (strings such as ``"1.3M"``, ``"30d"``, ``"40%"``, ``"64x8xA100-40GB"`` become
-numbers, a cluster, a law and a model); `scaling.plan.build_plan` then composes without parsing anything.
-The rules for which budgets may be combined live in `check_budget_choice`.
+The options of a plan are declared once in `scaling.options.PLAN` (keyword, flag, parser, default, help);
+`parse_plan_request` parses each given value once with its option's parser (strings such as ``"1.3M"``,
+``"30d"``, ``"40%"``, ``"64x8xA100-40GB"`` become numbers and a `scaling.cluster.Cluster`), resolves the law
+and the model, and `scaling.plan.build_plan` then composes without parsing anything. The rules for which
+budgets may be combined live in `check_budget_choice`. ``scaling plan --from MODEL`` asks about continued
+pretraining instead: `continued_request` turns the plan's options into the fine-tuning question.
 """
 
 from __future__ import annotations
@@ -10,21 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from scaling import checks, units
+from scaling.cluster import Cluster
 from scaling.cost import DEFAULT_MFU
 from scaling.errors import ScalingError
+from scaling.options import PLAN, Parsed
 
 if TYPE_CHECKING:
     from scaling.catalog import Accelerator
+    from scaling.finetune import FinetuneRequest
     from scaling.laws import Law
     from scaling.model import ModelSpec
+
+__all__ = [
+    "DEFAULT_MFU",
+    "PlanRequest",
+    "budgets_given",
+    "check_budget_choice",
+    "continued_request",
+    "parse_plan_request",
+    "plan_request",
+]
 
 DEFAULT_ACCELERATOR = "H100-SXM"
 DEFAULT_VOCAB = 32000
 DEFAULT_SEQ_LEN = 4096
 DEFAULT_DAYS_WITHOUT_CLUSTER = 30.0  # without --gpus, the cluster is sized to train within this many days
-SHAPE_STYLES = ("llama", "gpt")
-DTYPES = ("bf16", "fp16", "fp8", "tf32", "fp32")
+# The JSON's echo of what a plan was asked keeps what it has always printed: these options as their parsed
+# numbers, the others as given (the text typed, or the value passed).
+ECHOED_AS_PARSED = ("flops", "params", "tokens", "seq_len", "vocab", "target_loss", "global_batch_tokens")
+ALWAYS_ECHOED = ("dtype", "shape_style")  # assumptions every plan makes, echoed even at their defaults
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class PlanRequest:
     law: Law
     accelerator: Accelerator
     devices: int | None = None
+    devices_per_node: int | None = None
     accelerator_given: bool = True
     mfu: float = DEFAULT_MFU
     dtype: str = "bf16"
@@ -54,7 +72,7 @@ class PlanRequest:
     seq_len: int | None = None
     vocab: int | None = None
     global_batch_tokens: float | None = None
-    serve_on: units.ClusterSpec | None = None
+    serve_on: Cluster | None = None
     shape_style: str = "llama"
     flash_attention: bool = True
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -124,119 +142,107 @@ def check_budget_choice(request: PlanRequest) -> None:
         raise ScalingError("a time budget (--days) needs a cluster: give --gpus, e.g. --gpus 512xH100")
 
 
-def _optional(value: Any, parse: Any, what: str, **kwargs: Any) -> Any:
-    return None if value is None else parse(value, what, **kwargs)
+def parse_plan_request(**options: Any) -> PlanRequest:
+    """A `PlanRequest` from the options of ``scaling plan`` as keywords (strings with units or numbers): the
+    keywords of `scaling.options.PLAN`, each parsed once; an unknown one is a `TypeError` naming them all."""
+    return plan_request(PLAN.parse(options))
 
 
-def _cluster(gpus: Any, accelerator_files: tuple[str, ...]) -> tuple[Accelerator, int | None, bool]:
+def plan_request(values: Parsed) -> PlanRequest:
+    """The `PlanRequest` for parsed `PLAN` options: the law and the model resolved, the accelerator of
+    ``--gpus`` (`DEFAULT_ACCELERATOR` when it names none), and the budget rules checked."""
     from scaling.catalog import get_accelerator
-
-    cluster = units.parse_cluster(gpus, "--gpus") if isinstance(gpus, str) else gpus
-    name = cluster.accelerator if cluster is not None and cluster.accelerator else DEFAULT_ACCELERATOR
-    accelerator = get_accelerator(name, accelerator_files)
-    given = cluster is not None and cluster.accelerator is not None
-    return accelerator, (cluster.devices if cluster is not None else None), given
-
-
-def parse_plan_request(
-    *,
-    law: Any = "chinchilla",
-    gpus: Any = None,
-    model: Any = None,
-    accelerator_files: tuple[str, ...] = (),
-    **options: Any,
-) -> PlanRequest:
-    """A `PlanRequest` from the options of ``scaling plan`` (strings with units or numbers).
-
-    Options: ``flops``, ``days``, ``mfu``, ``usd``, ``price``, ``gpu_hours``, ``target_loss``, ``params``,
-    ``tokens``, ``unique_tokens``, ``inference_tokens``, ``max_params``, ``seq_len``, ``vocab``,
-    ``global_batch_tokens``, ``serve_on``, ``dtype``, ``shape_style``, ``flash_attention``.
-    """
     from scaling.laws import get_law
     from scaling.model import load_model
 
-    unknown = sorted(set(options) - _OPTIONS)
-    if unknown:
-        raise ScalingError(
-            f"unknown plan option {unknown[0]!r}: expected one of {', '.join(sorted(_OPTIONS))}"
-        )
-    o = {k: v for k, v in options.items() if v is not None}
-    accelerator, devices, accelerator_given = _cluster(gpus, tuple(accelerator_files))
-    law_obj = law if hasattr(law, "optimal") else get_law(law)
-    spec = None if model is None else load_model(model)
+    v = values
+    cluster: Cluster | None = v.gpus
+    given = cluster is not None and cluster.accelerator is not None
+    law = v.law if hasattr(v.law, "optimal") else get_law(v.law)
     request = PlanRequest(
-        law=law_obj,
-        accelerator=accelerator,
-        devices=devices,
-        accelerator_given=accelerator_given,
-        mfu=_optional(o.get("mfu"), units.parse_fraction, "--mfu") or DEFAULT_MFU,
-        dtype=checks.choice(o.get("dtype", "bf16"), DTYPES, "--dtype"),
-        flops=_optional(o.get("flops"), units.parse_flops, "--flops"),
-        seconds=_optional(o.get("days"), units.parse_duration, "--days"),
-        usd=_optional(o.get("usd"), units.parse_money, "--usd"),
-        price=_optional(o.get("price"), units.parse_money, "--price"),
-        gpu_hours=_optional(o.get("gpu_hours"), units.parse_count, "--gpu-hours"),
-        target_loss=_optional(o.get("target_loss"), checks.positive, "--target-loss"),
-        model=spec,
-        params=_optional(o.get("params"), units.parse_count, "--params"),
-        tokens=_optional(o.get("tokens"), units.parse_count, "--tokens"),
-        unique_tokens=_optional(o.get("unique_tokens"), units.parse_count, "--unique-tokens"),
-        inference_tokens=_optional(
-            o.get("inference_tokens"), units.parse_count, "--inference-tokens", allow_zero=True
-        ),
-        max_params=_optional(o.get("max_params"), units.parse_count, "--max-params"),
-        seq_len=_optional(o.get("seq_len"), checks.positive_int, "--seq-len"),
-        vocab=_optional(o.get("vocab"), checks.positive_int, "--vocab"),
-        global_batch_tokens=_optional(
-            o.get("global_batch_tokens"), units.parse_count, "--global-batch-tokens"
-        ),
-        serve_on=_serve_on(o.get("serve_on")),
-        shape_style=checks.choice(o.get("shape_style", "llama"), SHAPE_STYLES, "--style"),
-        flash_attention=bool(o.get("flash_attention", True)),
-        inputs=_inputs(law_obj, gpus, model, o),
+        law=law,
+        accelerator=cluster.accelerator
+        if given
+        else get_accelerator(DEFAULT_ACCELERATOR, v.accelerator_files),
+        devices=None if cluster is None else cluster.devices,
+        devices_per_node=None if cluster is None else cluster.devices_per_node,
+        accelerator_given=given,
+        mfu=v.mfu,
+        dtype=v.dtype,
+        flops=v.flops,
+        seconds=v.days,
+        usd=v.usd,
+        price=v.price,
+        gpu_hours=v.gpu_hours,
+        target_loss=v.target_loss,
+        model=None if v.model is None else load_model(v.model),
+        params=v.params,
+        tokens=v.tokens,
+        unique_tokens=v.unique_tokens,
+        inference_tokens=v.inference_tokens,
+        max_params=v.max_params,
+        seq_len=v.seq_len,
+        vocab=v.vocab,
+        global_batch_tokens=v.global_batch_tokens,
+        serve_on=v.serve_on,
+        shape_style=v.shape_style,
+        flash_attention=v.flash_attention,
+        inputs=_inputs(law, values),
     )
     check_budget_choice(request)
     return request
 
 
-def _serve_on(value: Any) -> units.ClusterSpec | None:
-    if value is None or isinstance(value, units.ClusterSpec):
-        return value
-    cluster = units.parse_cluster(value, "--serve-on")
-    if cluster.accelerator is None:
-        raise ScalingError(f"invalid --serve-on {value!r}: name the accelerator, e.g. 8xH100")
-    return cluster
-
-
-_OPTIONS = {
-    "serve_on",
-    "flops",
-    "days",
-    "mfu",
-    "usd",
-    "price",
-    "gpu_hours",
-    "target_loss",
-    "params",
-    "tokens",
-    "unique_tokens",
-    "inference_tokens",
-    "max_params",
-    "seq_len",
-    "vocab",
-    "global_batch_tokens",
-    "dtype",
-    "shape_style",
-    "flash_attention",
-}
-
-
-def _inputs(law: Law, gpus: Any, model: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The options as given, for the JSON output (so a plan says what it was asked)."""
-    out: dict[str, Any] = {k: v for k, v in options.items() if k != "flash_attention"}
-    out["law"] = law.name
-    if gpus is not None:
-        out["gpus"] = str(gpus)
-    if model is not None:
-        out["model"] = model if isinstance(model, str) else getattr(model, "name", str(model))
+def _inputs(law: Law, values: Parsed) -> dict[str, Any]:
+    """The options as asked, for the JSON output (so a plan says what it was asked)."""
+    out: dict[str, Any] = {}
+    echoed_last = ("serve_on", "law", "gpus", "model")  # where the JSON has always had them
+    for name in sorted(PLAN.names, key=lambda n: echoed_last.index(n) + 1 if n in echoed_last else 0):
+        if name in ("flash_attention", "accelerator_files"):
+            continue
+        if name == "law":
+            out[name] = law.name
+        elif name in values.given:
+            given = values.raw[name]
+            out[name] = values[name] if name in ECHOED_AS_PARSED else given
+        elif name in ALWAYS_ECHOED:
+            out[name] = values[name]
+    if "model" in out and not isinstance(out["model"], str):
+        out["model"] = getattr(out["model"], "name", str(out["model"]))
     return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in out.items()}
+
+
+def continued_request(from_model: Any, values: Parsed, *, html_path: str | None = None) -> FinetuneRequest:
+    """``scaling plan --from MODEL``: continued pretraining of MODEL on ``--unique-tokens`` of domain data on
+    ``--gpus``, the question ``scaling finetune MODEL --continued`` asks (`scaling.finetune.
+    plan_finetune_request` answers both). The plan's other budgets do not apply to it."""
+    from scaling.finetune import FinetuneRequest
+
+    others = {
+        "MODEL": values.model,
+        "--flops": values.flops,
+        "--usd": values.usd,
+        "--gpu-hours": values.gpu_hours,
+        "--params": values.params,
+        "--target-loss": values.target_loss,
+        "--serve-on": values.serve_on,
+        "--html": html_path,
+    }
+    given = [flag for flag, value in others.items() if value is not None]
+    if given:
+        raise ScalingError(f"--from plans continued pretraining of a given model: drop {', '.join(given)}")
+    if values.unique_tokens is None or values.gpus is None:
+        raise ScalingError(
+            "--from needs --unique-tokens (the domain data, e.g. 50B) and --gpus (e.g. 64xH100)"
+        )
+    return FinetuneRequest(
+        model=from_model,
+        cluster=values.gpus,
+        continued=True,
+        unique_tokens=values.unique_tokens,
+        tokens=values.tokens,
+        seq_len=values.seq_len,
+        seconds=values.days,
+        mfu=values.mfu,
+        price_usd_per_hour=values.price,
+    )

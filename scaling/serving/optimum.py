@@ -23,23 +23,15 @@ from typing import Any
 import numpy as np
 
 from scaling import checks
-from scaling.catalog import get_accelerator
-from scaling.cost import compute_cost
+from scaling.cluster import Cluster, parse_cluster
+from scaling.cost import DEFAULT_MFU, compute_cost
 from scaling.errors import ScalingError
 from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
 from scaling.render import Displayable, Table
 from scaling.serving.roofline import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
-from scaling.units import (
-    ClusterSpec,
-    format_count,
-    format_flops,
-    format_loss,
-    format_usd,
-    parse_cluster,
-    six_nd,
-)
+from scaling.units import format_count, format_flops, format_loss, format_usd, six_nd
 
 GRID_POINTS = 20  # sizes tried between the smallest that can reach the loss and the compute-optimal one
 REFINE_POINTS = 8  # sizes tried around the best grid point
@@ -155,8 +147,8 @@ class _Pricing:
     law: Law
     loss: float
     inference_tokens: float
-    serve: ClusterSpec
-    train: ClusterSpec
+    serve: Cluster
+    train: Cluster
     train_mfu: float
     price: float | None  # None: each accelerator's catalog price
     workload: ServingWorkload
@@ -219,20 +211,19 @@ class _Pricing:
         return priced[i], i
 
 
-def _cluster(value: ClusterSpec | str, what: str) -> ClusterSpec:
-    cluster = value if isinstance(value, ClusterSpec) else parse_cluster(value, what)
+def _cluster(value: Cluster | str, what: str) -> Cluster:
+    cluster = parse_cluster(value, what)
     if cluster.accelerator is None:
         raise ScalingError(f"{what} {str(value)!r} names no accelerator: write it as e.g. 8xH100")
-    get_accelerator(cluster.accelerator)
     return cluster
 
 
-def _price_and_unit(price: float | None, serve: ClusterSpec, train: ClusterSpec) -> tuple[float | None, str]:
+def _price_and_unit(price: float | None, serve: Cluster, train: Cluster) -> tuple[float | None, str]:
     """The price to pass on and the money unit: dollars when a price is given or both accelerators list
     one, else device-hours (price 1), which rank the sizes the same way when one accelerator does both."""
     if price is not None:
         return float(checks.positive(price, "price per device-hour")), "USD"
-    listed = [get_accelerator(c.accelerator).price_usd_per_hour for c in (serve, train)]
+    listed = [c.accelerator.price_usd_per_hour for c in (serve, train)]
     return (None, "USD") if all(p is not None for p in listed) else (1.0, "device-hours")
 
 
@@ -241,9 +232,9 @@ def serving_aware_optimum(
     flops: float,
     *,
     inference_tokens: float,
-    serve_on: ClusterSpec | str,
-    train_on: ClusterSpec | str | None = None,
-    train_mfu: float = 0.4,
+    serve_on: Cluster | str,
+    train_on: Cluster | str | None = None,
+    train_mfu: float = DEFAULT_MFU,
     price_usd_per_hour: float | None = None,
     workload: ServingWorkload | None = None,
     assumptions: ServingAssumptions | None = None,
@@ -287,7 +278,7 @@ def serving_aware_optimum(
     notes = (
         f"target loss {format_loss(pricing.loss)} = L*(C) of law {law.name} at C = {format_flops(budget)}; every option is "
         "rounded to an architecture and trained to it",
-        f"training: 6ND FLOPs at {pricing.train_mfu:.0%} MFU on {train.accelerator}; serving on {serve} at the "
+        f"training: 6ND FLOPs at {pricing.train_mfu:.0%} MFU on {train.accelerator.name}; serving on {serve} at the "
         f"cheapest batch and TP ({pricing.workload.prompt_tokens} prompt + {pricing.workload.output_tokens} output "
         "tokens per request), priced by the serving roofline",
         "flop-priced: Sardana et al. 2024, the least 6·N·D_train + 2·N·D_inference FLOPs at the same loss",
