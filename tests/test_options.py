@@ -103,7 +103,7 @@ def test_the_apps_fields_are_the_declared_options():
 
 
 def test_an_unknown_library_keyword_is_refused_naming_the_accepted_ones():
-    from scaling.finetune import finetune_request
+    from scaling.finetune_request import finetune_request
     from scaling.memory import memory_request
     from scaling.plan import make_plan
 
@@ -148,7 +148,7 @@ def test_plan_from_and_finetune_continued_are_one_question():
     finetune = CliRunner().invoke(main, ["finetune", "llama-2-7b", "--continued", *common])
     assert plan.exit_code == finetune.exit_code == 0, (plan.output, finetune.output)
     assert json.loads(plan.stdout) == json.loads(finetune.stdout)
-    from scaling.finetune import plan_finetune_request
+    from scaling.finetune_request import plan_finetune_request
     from scaling.plan import continued_request
 
     request = continued_request("llama-2-7b", PLAN.parse(unique_tokens="50B", gpus="64xH100", days="3"))
