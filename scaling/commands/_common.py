@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from scaling import options, units
 from scaling.cluster import parse_cluster
@@ -102,8 +103,6 @@ def declared(*declared_options: Option, required: Iterable[str] = ()) -> Callabl
 def given(values: dict[str, Any]) -> dict[str, Any]:
     """The command's values that the user gave: click fills in the declared defaults for the help, and the
     declaration fills them in again when parsing, so a value at its default counts as not given."""
-    from click.core import ParameterSource
-
     ctx = click.get_current_context()
     return {k: v for k, v in values.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
 
