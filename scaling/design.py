@@ -413,7 +413,7 @@ def design_csv(design: Design) -> str:
     import csv
     import io
 
-    from scaling.runs import format_cell
+    from scaling.runs_table import format_cell
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=DESIGN_COLUMNS, extrasaction="ignore", lineterminator="\n")

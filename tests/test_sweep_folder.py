@@ -233,7 +233,7 @@ def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plan
     """`scaling next FOLDER -o next.csv` then `scaling sweep --design next.csv`: the proposed runs are the sweep's
     own shapes on exact-FLOP budgets, and the sweep plans exactly them (losses here from Chinchilla's law)."""
     from scaling.laws import get_law
-    from scaling.runs import write_rows
+    from scaling.runs_table import write_rows
     from scaling.train.run import flop_accounting, plan_steps
 
     plan = plan_sweep(tmp_path, preset="smoke", budgets=[3e9, 1e10, 3e10], sizes=4)

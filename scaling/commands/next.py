@@ -44,7 +44,7 @@ def next_command(runs, budget_flops, max_runs, target, quantity, bootstrap, seed
     """
     from scaling.checks import output_path
     from scaling.design import design_csv, next_runs
-    from scaling.runs import atomic_write
+    from scaling.runs_table import atomic_write
 
     path = output_path(output, force=force, suffixes=(".csv",), inputs=[runs]) if output else None
     with warnings.catch_warnings(record=True) as caught:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from scaling import runs as runs_table
+from scaling import runs_table
 from scaling.errors import ScalingError
-from scaling.runs import RunsTable
+from scaling.runs_table import RunsTable
 
 
 class ScalingWarning(UserWarning):

@@ -31,7 +31,7 @@ from scaling.fit.engine import (
 )
 from scaling.flops import six_nd
 from scaling.laws import ParametricLaw
-from scaling.runs import loss_metadata
+from scaling.runs_table import loss_metadata
 
 N_PARAMETERS = 5  # E, A, B, alpha, beta
 RUNS_PER_PARAMETER = (

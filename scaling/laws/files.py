@@ -212,7 +212,7 @@ def save_law(law: Law, path: str | Path) -> Path:
     """Write a law JSON that `get_law(path)` (and every ``--law`` option) reads back; refuses a law that
     would not load (`law_from_dict` checks it first)."""
     from scaling.render import json_safe
-    from scaling.runs import atomic_write
+    from scaling.runs_table import atomic_write
 
     payload = json_safe(law_to_dict(law))
     law_from_dict(payload, origin=f"law to save as {str(path)!r}")

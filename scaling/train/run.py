@@ -37,7 +37,7 @@ from typing import Any
 
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
-from scaling.runs import RUN_COLUMNS  # noqa: F401  (the columns of a row; their meaning is documented there)
+from scaling.runs_table import RUN_COLUMNS  # noqa: F401  (the columns of a row; their meaning is documented there)
 
 CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
 # A run's arithmetic; "auto" is resolved before a run exists (resolve_precision).
@@ -145,7 +145,7 @@ def flop_accounting(spec: ModelSpec, tokens: float) -> dict[str, float]:
     def count(convention: str) -> float:
         return float(training_flops(spec, tokens, convention=convention, **exact_options(spec)).flops)
 
-    # C is 6ND with N the total parameter count (the runs table's convention, `scaling.runs`); the budget a run
+    # C is 6ND with N the total parameter count (the runs table's convention, `scaling.runs_table`); the budget a run
     # was sized by is the exact count, kept as C_exact (and as the `budget` column that groups an IsoFLOP set).
     return {"C": count("6nd"), "C_exact": count("exact"), "C_6N_nonemb": count("6nd-nonembedding")}
 
@@ -365,7 +365,7 @@ def _run_row(
     train_seconds: float,
     started: float,
 ) -> dict[str, Any]:
-    """The runs.csv row of a finished run (`scaling.runs.RUN_COLUMNS`): a run whose final validation loss is
+    """The runs.csv row of a finished run (`scaling.runs_table.RUN_COLUMNS`): a run whose final validation loss is
     missing or not finite is recorded as diverged."""
     import numpy as np
     import torch
