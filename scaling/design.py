@@ -29,7 +29,7 @@ deviation ratio; it is a forecast under the current fit, not a promise: bench/be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ COST_EXPONENT = 0.0
 MIN_NOISE = 0.002  # log-loss; below this a run's noise is not credible (seed-to-seed scatter is larger)
 SIZE_SPAN = 8.0  # candidate sizes within N_opt / 8 .. N_opt x 8 at each budget
 SIZES_PER_BUDGET = 13
+MIN_BUDGETS = 3  # IsoFLOP budgets a design needs: one IsoFLOP line cannot identify five parameters
+MIN_REPLICATES = 20  # bootstrap replicates a design needs to score candidates
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,7 @@ def candidate_grid(
     steps = int(math.floor(math.log2(top / done.min()))) + 1
     budgets = np.unique(np.concatenate([done, done.min() * 2.0 ** np.arange(steps)]))
     budgets = budgets[budgets <= budget_flops * (1 + 1e-9)]
-    if budgets.size == 0:
-        raise ScalingError(
-            f"--budget-flops {budget_flops:.3g} buys no run: the smallest budget in the runs is "
-            f"{done.min():.3g} FLOPs; spend at least that"
-        )
+    check_spend(budget_flops, done)
     Ns, Bs = [], []
     for c in budgets:
         n_opt = float(law.n_opt(c))
@@ -220,18 +218,14 @@ def design_runs(
     budget_flops = positive(budget_flops, "--budget-flops")
     max_runs = positive_int(max_runs, "--runs")
     R = np.asarray(law.replicates if law.replicates is not None else np.empty((0, 5)), dtype=float)
-    if len(R) < 20:
+    if len(R) < MIN_REPLICATES:
         raise ScalingError(
             f"designing runs needs the fit's bootstrap replicates (got {len(R)}); fit with bootstrap >= 200"
         )
     frame = runs
     N, D, loss = (frame[k].to_numpy(float) for k in ("N", "D", "loss"))
     budgets_done = _budgets(frame)
-    if np.unique(budgets_done).size < 3:
-        raise ScalingError(
-            f"the runs span {np.unique(budgets_done).size} budget(s); a design needs at least 3 "
-            "(one IsoFLOP line cannot identify five parameters)"
-        )
+    check_budgets(budgets_done)
     target_flops = float(target_flops or 1000.0 * budgets_done.max())
     target_flops = positive(target_flops, "--target")
     cands = candidates or candidate_grid(law, budgets_done, budget_flops)
@@ -239,7 +233,7 @@ def design_runs(
     g = target_values(R, quantity, target_flops)
     F = log_loss(R, cands.N, cands.D)
     ok = np.isfinite(g) & np.all(np.isfinite(F), axis=1)
-    if ok.sum() < 20:
+    if ok.sum() < MIN_REPLICATES:
         raise ScalingError("too few finite bootstrap replicates to score candidate runs")
     g, F = g[ok], F[ok]
     picks, cuts, variance = greedy_picks(g, F, cands.cost, sigma**2, budget_flops, max_runs, cost_exponent)
@@ -281,6 +275,27 @@ def design_runs(
         cost_convention=cands.cost_convention,
         notes=tuple(notes),
     )
+
+
+def check_budgets(budgets_done: np.ndarray) -> None:
+    """Refuse runs on fewer than `MIN_BUDGETS` IsoFLOP budgets."""
+    count = np.unique(budgets_done).size
+    if count < MIN_BUDGETS:
+        raise ScalingError(
+            f"the runs span {count} budget(s); a design needs at least {MIN_BUDGETS} "
+            "(one IsoFLOP line cannot identify five parameters)"
+        )
+
+
+def check_spend(budget_flops: float, budgets_done: np.ndarray) -> None:
+    """Refuse a spend that buys no run: less than the smallest budget in the runs (new budgets step up from
+    it)."""
+    smallest = float(np.min(budgets_done))
+    if smallest > budget_flops * (1 + 1e-9):
+        raise ScalingError(
+            f"--budget-flops {budget_flops:.3g} buys no run: the smallest budget in the runs is "
+            f"{smallest:.3g} FLOPs; spend at least that"
+        )
 
 
 def _budgets(frame: Any) -> np.ndarray:
@@ -371,41 +386,51 @@ def next_runs(
     bootstrap: int = 400,
     seed: int = 0,
 ) -> Design:
-    """`design_runs` for a runs table or sweep folder: fit Approach 3 with ``bootstrap`` replicates, then design.
-
-    From a sweep folder (sweep.json beside runs.csv) the candidates are the sweep's own model shapes on budgets of
-    exact training FLOPs, so `scaling sweep --design` can train exactly them; otherwise sizes are continuous and
-    the cost is 6ND."""
-    from pathlib import Path
-
-    from scaling.fit import fit_parametric, read_runs
-
-    positive_int(bootstrap, "--bootstrap")
-    frame = read_runs(source)
-    law = fit_parametric(frame, bootstrap=bootstrap, seed=seed)
-    candidates = None
-    folder = Path(str(source)) if not hasattr(source, "columns") else None
-    if folder is not None and folder.is_file():
-        folder = folder.parent
-    sweep = folder is not None and (folder / "sweep.json").is_file()
-    if sweep:
-        from scaling.train.sweep import design_candidates
-
-        candidates = design_candidates(folder, law, budget_flops)
-    design = design_runs(
+    """`design_runs` for a runs table (a file, a folder holding runs.csv, or a frame): fit Approach 3 with
+    ``bootstrap`` replicates, then design over sizes on a continuous grid, at a cost of 6ND. (A sweep folder's
+    own shapes on exact-FLOP budgets: `scaling.train.sweep.designed.next_sweep_runs`.)"""
+    frame, law = fit_for_design(
+        source,
+        budget_flops=budget_flops,
+        max_runs=max_runs,
+        quantity=quantity,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    return design_runs(
         law,
         frame,
         budget_flops=budget_flops,
         max_runs=max_runs,
         target_flops=target_flops,
         quantity=quantity,
-        candidates=candidates,
     )
-    if sweep:
-        from scaling.train.sweep import assign_seeds, design_recipe
 
-        design = replace(design, runs=assign_seeds(design.runs, frame, int(design_recipe(folder)["seed"])))
-    return design
+
+def fit_for_design(
+    source: Any, *, budget_flops: float, max_runs: int, quantity: str, bootstrap: int, seed: int
+) -> tuple[Any, Law]:
+    """The runs table of ``source`` (`read_runs`) and Approach 3 fitted to it with ``bootstrap`` replicates.
+
+    Everything a design will refuse that can be seen without the fit (a quantity, spend or count not
+    accepted, fewer than `MIN_BUDGETS` budgets, a spend below the smallest budget, too few replicates asked
+    for) is refused first: the fit takes seconds."""
+    from scaling.fit import fit_parametric, read_runs
+
+    choice(quantity, QUANTITIES, "--quantity")
+    budget_flops = positive(budget_flops, "--budget-flops")
+    positive_int(max_runs, "--runs")
+    bootstrap = positive_int(bootstrap, "--bootstrap")
+    if bootstrap < MIN_REPLICATES:
+        raise ScalingError(
+            f"--bootstrap {bootstrap}: designing runs needs at least {MIN_REPLICATES} bootstrap replicates "
+            "(400 by default)"
+        )
+    frame = read_runs(source)
+    budgets_done = _budgets(frame)
+    check_budgets(budgets_done)
+    check_spend(budget_flops, budgets_done)
+    return frame, fit_parametric(frame, bootstrap=bootstrap, seed=seed)
 
 
 def design_csv(design: Design) -> str:

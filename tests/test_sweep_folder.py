@@ -23,7 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 from scaling.cli import main  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.train.folder import HOLDER_NAME, LOCK_NAME, locked, read_table  # noqa: E402
-from scaling.train.sweep import plan_sweep, write_design  # noqa: E402
+from scaling.train.sweep import plan_sweep, write_sweep_json  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TWO_RUNS = ["sweep", "--preset", "smoke", "--budgets", "1e9", "--sizes", "2", "--workers", "1"]
@@ -135,7 +135,7 @@ def test_garbage_sweep_json_is_one_error_and_force_new_moves_it_aside(finished, 
 # ------------------------------------------------------------------------------------------- dry runs
 def test_dry_run_with_force_new_changes_nothing(tmp_path):
     """`sweep --dry-run --force-new` used to move the existing results aside."""
-    write_design(plan_sweep(tmp_path, preset="smoke"))
+    write_sweep_json(plan_sweep(tmp_path, preset="smoke"))
     (tmp_path / "runs.csv").write_text("run_id,status,budget,N,D,C,loss\n")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     result = _invoke(
@@ -237,7 +237,7 @@ def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plan
     from scaling.train.run import flop_accounting, plan_steps
 
     plan = plan_sweep(tmp_path, preset="smoke", budgets=[3e9, 1e10, 3e10], sizes=4)
-    write_design(plan)
+    write_sweep_json(plan)
     law = get_law("chinchilla")
     rng = np.random.default_rng(0)
     rows = []

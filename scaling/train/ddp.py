@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
+    from scaling.train.folder import add_row
     from scaling.train.run import RunConfig, train_run, write_curve
-    from scaling.train.sweep import add_row
 
     text = args.config
     data = json.loads(Path(text).read_text() if Path(text).is_file() else text)

@@ -73,7 +73,7 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
         if not candidate.exists():
             raise ScalingError(f"no checkpoint for run {run_id!r} in {folder}")
         return candidate
-    from scaling.train.sweep import read_rows
+    from scaling.train.folder import read_rows
 
     rows = [
         r
