@@ -431,7 +431,7 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
     assert result.exit_code == 0, result.output
     with open(out / "runs.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 6 and list(rows[0]) == RUN_COLUMNS
+    assert len(rows) == 9 and list(rows[0]) == RUN_COLUMNS
     rates = sorted(float(r["flops_per_s"]) / 1e9 for r in rows)
     assert f"throughput: {rates[0]:.3g}-{rates[-1]:.3g} GFLOP/s per worker" in result.output
     assert "fp32 on cpu" in result.output and {r["precision"] for r in rows} == {"fp32"}
@@ -449,7 +449,7 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
             "scaling.fit.read_runs has not landed yet: the sweep part passed, the fit part is skipped"
         )
     runs = read_runs(out / "runs.csv")
-    assert len(runs) == 6
+    assert len(runs) == 9
     fitted = CliRunner().invoke(main, ["fit", str(out / "runs.csv")])
     assert fitted.exit_code == 0, fitted.output
     if main.get_command(None, "chart") is not None:

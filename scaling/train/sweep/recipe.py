@@ -61,11 +61,14 @@ class Preset:
 
 PRESETS = {
     # CI: seconds per run. One-layer models of 0.8k-7k non-embedding parameters still give a (shallow)
-    # parabola at these budgets: measured on the stdlib corpus, d12l1 beats d8l1 and d16l1 at both 3e9 and
-    # 1e10 FLOPs. Extension off, so it always finishes in under a minute.
+    # parabola at these budgets: measured on the stdlib corpus, d12l1 beats d8l1 and d16l1 at 1e9, 3e9 and
+    # 1e10 FLOPs. Three budgets, so that `scaling next` can design from a smoke folder (a design needs three).
+    # The 1e9 budget costs ~2 s of CPU time (20.7 -> 23.1 s over the whole sweep, 2 workers on a busy 2-core
+    # box) and no measurable wall time (~12 s quiet, ~36 s busy, with or without it); 3e10 instead would add
+    # ~7 s, and its minimum fell on an edge. Extension off, so it always finishes in under a minute.
     "smoke": Preset(
         "smoke",
-        (3e9, 1e10),
+        (1e9, 3e9, 1e10),
         sizes=3,
         prior_n0=3.2e3,
         prior_a=0.1,
