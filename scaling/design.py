@@ -6,20 +6,21 @@ The target is a quantity at a target compute C_t, read off a fitted law L = E + 
 * ``ratio``: ln(D_opt/N_opt) at C_t (= ln(C_t/6) - 2 ln N_opt under C = 6ND);
 * ``loss``: ln L*(C_t), the loss of the compute-optimal model.
 
-Scoring uses the fit's bootstrap replicates (no refits, no Jacobian). For each replicate r the target g_r and, at
-each candidate run x, the predicted log-loss f_r(x) are computed; their joint covariance S over the replicates is
-the current uncertainty. Observing run x with noise variance sigma^2 conditions it (linear-Gaussian update, the
-ensemble-Kalman form of the delta method's c-optimal design):
+Scoring uses the fit's bootstrap replicates (no refits, no Jacobian). For each replicate r the target g_r and,
+at each candidate run x, the predicted log-loss f_r(x) are computed; their joint covariance S over the
+replicates is the current uncertainty. Observing run x with noise variance sigma^2 conditions it
+(linear-Gaussian update, the ensemble-Kalman form of the delta method's c-optimal design):
 
     Var(g | x) = Var(g) - Cov(g, f(x))^2 / (Var(f(x)) + sigma^2)
 
-A run helps exactly as much as its predicted loss co-varies with the target: disagreement between replicates at x
-alone is not enough (the most extrapolated run disagrees most, and may say nothing about the target). Runs are
-picked greedily, each conditioning S before the next pick (a repeat of a run is a valid pick: it lowers the noise
-there), by gain / (cost / spend)^kappa among the candidates still affordable, until the spend or the number of runs
-is used up. kappa = 0: the most informative run that still fits the spend (kappa = 1, information per FLOP, picks
-only the tiniest runs; budget-aware design in "Spend Less, Fit Better", 2026, uses 0.4). In bench/bench_design.py
-kappa = 0 narrowed the target interval most at equal FLOPs (0.25 and 0.5 left most of the spend unused).
+A run helps exactly as much as its predicted loss co-varies with the target: disagreement between replicates
+at x alone is not enough (the most extrapolated run disagrees most, and may say nothing about the target).
+Runs are picked greedily, each conditioning S before the next pick (a repeat of a run is a valid pick: it
+lowers the noise there), by gain / (cost / spend)^kappa among the candidates still affordable, until the spend
+or the number of runs is used up. kappa = 0: the most informative run that still fits the spend (kappa = 1,
+information per FLOP, picks only the tiniest runs; budget-aware design in "Spend Less, Fit Better", 2026, uses
+0.4). In bench/bench_design.py kappa = 0 narrowed the target interval most at equal FLOPs (0.25 and 0.5 left
+most of the spend unused).
 
 sigma is the fit's own residual scatter in log-loss (RMS over n - 5 degrees of freedom), at least 0.002.
 The expected interval after the runs keeps today's centre and scales today's width by the predicted standard
@@ -213,7 +214,8 @@ def design_runs(
 ) -> Design:
     """Propose up to ``max_runs`` runs costing at most ``budget_flops`` in all that shrink the ``quantity``
     interval at ``target_flops`` most (module docstring). ``law`` needs bootstrap replicates; ``runs`` is the
-    table it was fitted to (columns N, D, C, loss, and budget when the runs were planned on IsoFLOP budgets)."""
+    table it was fitted to (columns N, D, C, loss, and budget when the runs were planned on IsoFLOP
+    budgets)."""
     quantity = choice(quantity, QUANTITIES, "--quantity")
     budget_flops = positive(budget_flops, "--budget-flops")
     max_runs = positive_int(max_runs, "--runs")

@@ -34,7 +34,8 @@ def start():
 
 
 def test_targets_are_the_laws_own_allocation_at_the_gopher_budget():
-    """Hoffmann et al. 2022 Eq. 4 at Gopher's 5.76e23 FLOPs: N_opt, D_opt/N_opt and L* as the law computes them."""
+    """Hoffmann et al. 2022 Eq. 4 at Gopher's 5.76e23 FLOPs: N_opt, D_opt/N_opt and L* as the law computes
+    them."""
     C = 5.76e23
     params = HOFFMANN.params[None, :]
     n_opt = float(HOFFMANN.n_opt(C))
@@ -51,8 +52,8 @@ def test_log_loss_is_the_law_at_every_run():
 
 
 def test_greedy_update_is_gaussian_conditioning():
-    """One pick removes Cov(g, f)^2 / (Var f + sigma^2) from Var g (Sherman-Morrison), and the run that co-varies
-    with the target is picked over a noisier-looking one that does not."""
+    """One pick removes Cov(g, f)^2 / (Var f + sigma^2) from Var g (Sherman-Morrison), and the run that
+    co-varies with the target is picked over a noisier-looking one that does not."""
     rng = np.random.default_rng(0)
     g = rng.standard_normal(4000)
     related = 0.8 * g + 0.6 * rng.standard_normal(4000)

@@ -1,7 +1,8 @@
 """Real small training runs (scaling.train): counts agree with the estimators, runs are deterministic, a smoke
 sweep goes end to end into runs.csv and the fitter, a killed sweep resumes without repeating or losing a run.
 
-Needs torch (the train extra); skipped without it. Budgets are tiny: the whole file takes ~1-2 minutes on 2 cores.
+Needs torch (the train extra); skipped without it. Budgets are tiny: the whole file takes ~1-2 minutes on 2
+cores.
 """
 
 from __future__ import annotations
@@ -330,7 +331,8 @@ def test_grid_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
 
 
 def test_a_budgets_minimum_is_its_parabolas_vertex_between_sizes():
-    # The next budgets of a folder are centred on its measured optima: the vertex in log N, not the nearest size.
+    # The next budgets of a folder are centred on its measured optima: the vertex in log N, not the nearest
+    # size.
     from scaling.train.sweep.grid import budget_minima
 
     sizes = [6e3, 14e3, 25e3, 56e3, 99e3]
@@ -359,7 +361,8 @@ def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monke
             config = queue.pop(0)
             order.append(config)
             n = grid.non_embedding_params((config.d_model, config.n_layer))
-            # the smallest budget's loss falls with N down to the smallest size; the others have a minimum inside
+            # the smallest budget's loss falls with N down to the smallest size; the others have a minimum
+            # inside
             loss = 2.0 + (n / 1e6 if config.budget == 3e11 else 0.1 * math.log(n / 25e3) ** 2)
             row = {
                 "run_id": config.run_id,
@@ -414,7 +417,8 @@ def test_refuses_a_folder_from_a_different_recipe(tmp_path):
     fresh = plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
     assert "different recipe" in fresh.set_aside
     assert not list(tmp_path.glob("previous-*"))  # planning moves nothing
-    fresh.configs = []  # nothing to train: running only moves the old results aside, writes the new sweep.json
+    # nothing to train: running only moves the old results aside and writes the new sweep.json
+    fresh.configs = []
     run_sweep(fresh, say=lambda m: None, probe=False)
     assert list(tmp_path.glob("previous-*/sweep.json"))
     assert json.loads((tmp_path / "sweep.json").read_text())["recipe"]["seed"] == 3
@@ -556,8 +560,8 @@ def test_ddp_gloo_two_processes_matches_one_process(tmp_path):
 
 @pytest.mark.slow
 def test_ray_backend_local_cluster(tmp_path):
-    """Ray is not a dependency (its wheel and deps are ~100 MB): skipped unless installed. Starting a local Ray
-    cluster takes 10-30 s on 2 cores, more when they are busy."""
+    """Ray is not a dependency (its wheel and deps are ~100 MB): skipped unless installed. Starting a local
+    Ray cluster takes 10-30 s on 2 cores, more when they are busy."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
     from scaling.train.sweep import plan_sweep, run_sweep
 

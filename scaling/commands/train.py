@@ -50,7 +50,8 @@ precision_option = click.option(
     type=click.Choice(["smoke", "small", "medium"]),
     default="small",
     show_default=True,
-    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-16 min (2 cores, by load; an ETA is printed first).",
+    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-16 min "
+    "(2 cores, by load; an ETA is printed first).",
 )
 @click.option(
     "--budgets",
@@ -65,7 +66,8 @@ precision_option = click.option(
     "--data",
     default="stdlib",
     show_default=True,
-    help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, or hf:BUILDER:FILES[:COLUMN].",
+    help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, "
+    "or hf:BUILDER:FILES[:COLUMN].",
 )
 @click.option(
     "--out",
@@ -172,7 +174,8 @@ def _show_throughput(rows, recipe) -> None:
         return
     line = (
         f"throughput: {t['flops_per_s_min'] / 1e9:.3g}-{t['flops_per_s_max'] / 1e9:.3g} GFLOP/s per worker "
-        f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, {t['precision']} on {t['device']})"
+        f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, "
+        f"{t['precision']} on {t['device']})"
     )
     if t["peak_flops_per_s"]:
         line += (

@@ -1,14 +1,14 @@
 """A sweep's output folder: one writer at a time, and a runs.csv whose damaged rows are set aside, never lost.
 
-* ``locked(out)``: an exclusive lock (``filelock``, an OS-level lock the kernel drops when the process dies, so a
-  killed sweep never leaves the folder locked) held for the whole sweep. A second process on the same folder is
-  refused with who holds it (pid, host, start time, command), so two sweeps never train the same runs twice or
-  replace each other's rows.
-* ``read_table(path)``: the rows of a sweep's runs.csv through `scaling.runs_table` (the table's one contract). A row
-  that cannot be a run (a note typed into the file, a truncated line) comes back apart as damaged; a file that is
-  not a runs table at all (no header, binary) is one clear error.
-* ``write_rows`` / ``add_row``: the whole runs.csv replaced atomically, after any damaged rows were kept in its
-  side file (``runs.damaged.csv``), so the rewrite drops nothing a user wrote.
+* ``locked(out)``: an exclusive lock (``filelock``, an OS-level lock the kernel drops when the process dies,
+  so a killed sweep never leaves the folder locked) held for the whole sweep. A second process on the same
+  folder is refused with who holds it (pid, host, start time, command), so two sweeps never train the same
+  runs twice or replace each other's rows.
+* ``read_table(path)``: the rows of a sweep's runs.csv through `scaling.runs_table` (the table's one
+  contract). A row that cannot be a run (a note typed into the file, a truncated line) comes back apart as
+  damaged; a file that is not a runs table at all (no header, binary) is one clear error.
+* ``write_rows`` / ``add_row``: the whole runs.csv replaced atomically, after any damaged rows were kept in
+  its side file (``runs.damaged.csv``), so the rewrite drops nothing a user wrote.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def _holder(out: Path) -> str:
 
 
 def read_table(path: Path) -> RunRows:
-    """A sweep's runs.csv as valid rows and damaged lines (`scaling.runs_table.read_rows`); a file that is not a runs
-    table at all (binary, or no header naming run_id, status, budget, N, D, loss) is a ScalingError."""
+    """A sweep's runs.csv as valid rows and damaged lines (`scaling.runs_table.read_rows`); a file that is not
+    a runs table at all (binary, or no header naming run_id, status, budget, N, D, loss) is a ScalingError."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
