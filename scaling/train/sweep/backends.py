@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
-from scaling.train.run import RunConfig, on_gpu
+from scaling.train.run import RunConfig, on_gpu, train_run
 
 _SHARED: Any = None  # in a worker process: the pool's shared per-run progress (fraction of steps done)
 
@@ -44,7 +44,6 @@ def _init_worker(progress: Any = None, counter: Any = None, gpus: int = 0) -> No
 def _run_one(config: dict[str, Any], out: str, slot: int = -1) -> dict[str, Any]:
     """Worker entry: one run -> its record as a dict (a failure becomes a ``failed`` record, never a
     crash)."""
-    from scaling.train.run import train_run
 
     def on_step(done: int, steps: int) -> None:
         _SHARED[slot] = done / steps

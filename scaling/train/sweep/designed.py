@@ -23,6 +23,7 @@ from scaling.checks import positive, positive_int
 from scaling.design import SIZE_SPAN, Candidates, Design, design_runs, fit_for_design
 from scaling.errors import ScalingError
 from scaling.train.folder import folder_error
+from scaling.train.run import exact_flops_per_token
 from scaling.train.sweep.recipe import PRESETS, RECIPE_DEFAULTS
 from scaling.train.sweep.sweep_json import read_sweep_json
 
@@ -78,7 +79,6 @@ def sweep_candidates(saved: dict[str, Any], law: Any, budget_flops: float) -> Ca
     2x steps from its smallest up to the spend; D in whole optimizer steps of the sweep's recipe. Cost = the
     exact FLOPs (what the run will spend)."""
     from scaling.train.model import gpt_spec
-    from scaling.train.run import exact_flops_per_token
 
     recipe = saved["recipe"]
     done = sorted({c.budget for c in saved["configs"] if c.budget})

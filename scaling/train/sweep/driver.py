@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.flops import six_nd
 from scaling.train.folder import damaged_report, locked, read_table, write_rows
-from scaling.train.run import RunConfig, on_gpu
+from scaling.train.run import RunConfig, RunRecord, on_gpu, plan_steps, write_curve
 from scaling.train.sweep.backends import BACKENDS
 from scaling.train.sweep.eta import (
     WORKER_START_S,
@@ -77,8 +78,6 @@ def _open_folder(sweep: Sweep, say: Callable[[str], None]) -> tuple[dict[str, di
 
 def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
     """Train what runs.csv lacks, committing each finished run's row as it arrives; then edge extensions."""
-    from scaling.train.run import RunRecord, write_curve
-
     out = sweep.out
     runs_path = out / "runs.csv"
     rates: dict | None = None
@@ -180,9 +179,6 @@ def _extend_now(sweep: Sweep, rows: dict, rates: dict, share: float, more: list,
 def _failed_row(config: RunConfig, error: str) -> dict[str, Any]:
     """A run that raised or whose worker died: recorded (retried on the next start) with its planned N, D,
     C."""
-    from scaling.flops import six_nd
-    from scaling.train.run import plan_steps
-
     spec = config.spec()
     D = plan_steps(config, spec) * config.batch * config.seq_len
     return {

@@ -12,7 +12,14 @@ import sys
 import time
 from typing import Any
 
-from scaling.train.run import RunConfig, on_gpu
+from scaling.train.run import (
+    RunConfig,
+    autocast,
+    evaluation_tokens,
+    exact_flops_per_token,
+    on_gpu,
+    torch_device,
+)
 from scaling.train.sweep.recipe import RECIPE_DEFAULTS
 
 
@@ -33,7 +40,6 @@ def probe_throughput(
     import torch
 
     from scaling.train.model import GPT, gpt_spec
-    from scaling.train.run import autocast, exact_flops_per_token, torch_device
 
     where = torch_device(device)
     gpu = where.type == "cuda"
@@ -87,8 +93,6 @@ WORKER_START_S = 10.0
 def run_seconds(config: RunConfig, rates: dict) -> float:
     """A run's predicted wall time: its training FLOPs and its evaluations' forward FLOPs (a third of a
     training step's per token) at the probed FLOP/s of its shape, plus a fixed per-run overhead."""
-    from scaling.train.run import evaluation_tokens, exact_flops_per_token
-
     spec = config.spec()
     evaluation = evaluation_tokens(config) * exact_flops_per_token(spec) / 3.0
     return (config.budget + evaluation) / rates[(config.d_model, config.n_layer)] + RUN_OVERHEAD_S

@@ -19,7 +19,7 @@ from typing import Any
 
 from scaling.errors import ScalingError
 from scaling.train.folder import folder_error, read_table
-from scaling.train.run import RunConfig
+from scaling.train.run import RunConfig, plan_steps, resolve_precision, torch_device
 from scaling.train.sweep.recipe import PRESETS, SHAPES, Preset, Sweep, recipe_config
 from scaling.train.sweep.sweep_json import matching_sweep_json
 
@@ -174,7 +174,6 @@ def plan_sweep(
     exactly those runs are planned instead of the preset's budgets (a seed of None is the recipe's), and no
     edge extension is added."""
     from scaling.train.data import load_corpus
-    from scaling.train.run import resolve_precision, torch_device
 
     if device != "cpu":
         torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
@@ -237,7 +236,6 @@ def plan_sweep(
 
 def _check_lengths(sweep: Sweep, corpus) -> None:
     from scaling.laws import epochs_warning
-    from scaling.train.run import plan_steps
 
     for c in sweep.configs:
         spec = c.spec(corpus.vocab_size)
