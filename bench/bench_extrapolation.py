@@ -52,7 +52,7 @@ def held_out_shapes(law, folder: Path, budget: float, count: int):
 def train(configs: list, out: Path, workers: int) -> dict[str, dict]:
     """The held-out runs' rows by run_id: those already in ``out/runs.csv`` are read back, the others trained
     on the sweep's worker pool (one thread each) and added to it as they finish."""
-    from scaling.runs import read_rows
+    from scaling.runs_table import read_rows
     from scaling.train.folder import add_row, locked
     from scaling.train.run import RunRecord, write_curve
     from scaling.train.sweep import execute_local

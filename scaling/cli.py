@@ -20,7 +20,8 @@ from scaling.errors import ScalingError
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
-    """Python warnings (numpy, scipy, plotly, our own) as one ``warning:`` line each, without a source line."""
+    """Python warnings (numpy, scipy, plotly, our own) as one ``warning:`` line each, without a source
+    line."""
     click.echo(f"warning: {message}", err=True)
 
 
@@ -64,7 +65,9 @@ class ScalingGroup(click.Group):
             self.load_all()
         return super().get_command(ctx, cmd_name)
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+    def main(  # type: ignore[override]
+        self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra
+    ):
         with warnings.catch_warnings():  # Python's filters stay: library deprecation notices remain hidden
             warnings.showwarning = _show_warning
             return self._main(args, prog_name, complete_var, standalone_mode, **extra)

@@ -6,20 +6,21 @@ The target is a quantity at a target compute C_t, read off a fitted law L = E + 
 * ``ratio``: ln(D_opt/N_opt) at C_t (= ln(C_t/6) - 2 ln N_opt under C = 6ND);
 * ``loss``: ln L*(C_t), the loss of the compute-optimal model.
 
-Scoring uses the fit's bootstrap replicates (no refits, no Jacobian). For each replicate r the target g_r and, at
-each candidate run x, the predicted log-loss f_r(x) are computed; their joint covariance S over the replicates is
-the current uncertainty. Observing run x with noise variance sigma^2 conditions it (linear-Gaussian update, the
-ensemble-Kalman form of the delta method's c-optimal design):
+Scoring uses the fit's bootstrap replicates (no refits, no Jacobian). For each replicate r the target g_r and,
+at each candidate run x, the predicted log-loss f_r(x) are computed; their joint covariance S over the
+replicates is the current uncertainty. Observing run x with noise variance sigma^2 conditions it
+(linear-Gaussian update, the ensemble-Kalman form of the delta method's c-optimal design):
 
     Var(g | x) = Var(g) - Cov(g, f(x))^2 / (Var(f(x)) + sigma^2)
 
-A run helps exactly as much as its predicted loss co-varies with the target: disagreement between replicates at x
-alone is not enough (the most extrapolated run disagrees most, and may say nothing about the target). Runs are
-picked greedily, each conditioning S before the next pick (a repeat of a run is a valid pick: it lowers the noise
-there), by gain / (cost / spend)^kappa among the candidates still affordable, until the spend or the number of runs
-is used up. kappa = 0: the most informative run that still fits the spend (kappa = 1, information per FLOP, picks
-only the tiniest runs; budget-aware design in "Spend Less, Fit Better", 2026, uses 0.4). In bench/bench_design.py
-kappa = 0 narrowed the target interval most at equal FLOPs (0.25 and 0.5 left most of the spend unused).
+A run helps exactly as much as its predicted loss co-varies with the target: disagreement between replicates
+at x alone is not enough (the most extrapolated run disagrees most, and may say nothing about the target).
+Runs are picked greedily, each conditioning S before the next pick (a repeat of a run is a valid pick: it
+lowers the noise there), by gain / (cost / spend)^kappa among the candidates still affordable, until the spend
+or the number of runs is used up. kappa = 0: the most informative run that still fits the spend (kappa = 1,
+information per FLOP, picks only the tiniest runs; budget-aware design in "Spend Less, Fit Better", 2026, uses
+0.4). In bench/bench_design.py kappa = 0 narrowed the target interval most at equal FLOPs (0.25 and 0.5 left
+most of the spend unused).
 
 sigma is the fit's own residual scatter in log-loss (RMS over n - 5 degrees of freedom), at least 0.002.
 The expected interval after the runs keeps today's centre and scales today's width by the predicted standard
@@ -29,7 +30,7 @@ deviation ratio; it is a forecast under the current fit, not a promise: bench/be
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ COST_EXPONENT = 0.0
 MIN_NOISE = 0.002  # log-loss; below this a run's noise is not credible (seed-to-seed scatter is larger)
 SIZE_SPAN = 8.0  # candidate sizes within N_opt / 8 .. N_opt x 8 at each budget
 SIZES_PER_BUDGET = 13
+MIN_BUDGETS = 3  # IsoFLOP budgets a design needs: one IsoFLOP line cannot identify five parameters
+MIN_REPLICATES = 20  # bootstrap replicates a design needs to score candidates
 
 
 @dataclass(frozen=True)
@@ -181,11 +184,7 @@ def candidate_grid(
     steps = int(math.floor(math.log2(top / done.min()))) + 1
     budgets = np.unique(np.concatenate([done, done.min() * 2.0 ** np.arange(steps)]))
     budgets = budgets[budgets <= budget_flops * (1 + 1e-9)]
-    if budgets.size == 0:
-        raise ScalingError(
-            f"--budget-flops {budget_flops:.3g} buys no run: the smallest budget in the runs is "
-            f"{done.min():.3g} FLOPs; spend at least that"
-        )
+    check_spend(budget_flops, done)
     Ns, Bs = [], []
     for c in budgets:
         n_opt = float(law.n_opt(c))
@@ -215,23 +214,20 @@ def design_runs(
 ) -> Design:
     """Propose up to ``max_runs`` runs costing at most ``budget_flops`` in all that shrink the ``quantity``
     interval at ``target_flops`` most (module docstring). ``law`` needs bootstrap replicates; ``runs`` is the
-    table it was fitted to (columns N, D, C, loss, and budget when the runs were planned on IsoFLOP budgets)."""
+    table it was fitted to (columns N, D, C, loss, and budget when the runs were planned on IsoFLOP
+    budgets)."""
     quantity = choice(quantity, QUANTITIES, "--quantity")
     budget_flops = positive(budget_flops, "--budget-flops")
     max_runs = positive_int(max_runs, "--runs")
     R = np.asarray(law.replicates if law.replicates is not None else np.empty((0, 5)), dtype=float)
-    if len(R) < 20:
+    if len(R) < MIN_REPLICATES:
         raise ScalingError(
             f"designing runs needs the fit's bootstrap replicates (got {len(R)}); fit with bootstrap >= 200"
         )
     frame = runs
     N, D, loss = (frame[k].to_numpy(float) for k in ("N", "D", "loss"))
     budgets_done = _budgets(frame)
-    if np.unique(budgets_done).size < 3:
-        raise ScalingError(
-            f"the runs span {np.unique(budgets_done).size} budget(s); a design needs at least 3 "
-            "(one IsoFLOP line cannot identify five parameters)"
-        )
+    check_budgets(budgets_done)
     target_flops = float(target_flops or 1000.0 * budgets_done.max())
     target_flops = positive(target_flops, "--target")
     cands = candidates or candidate_grid(law, budgets_done, budget_flops)
@@ -239,7 +235,7 @@ def design_runs(
     g = target_values(R, quantity, target_flops)
     F = log_loss(R, cands.N, cands.D)
     ok = np.isfinite(g) & np.all(np.isfinite(F), axis=1)
-    if ok.sum() < 20:
+    if ok.sum() < MIN_REPLICATES:
         raise ScalingError("too few finite bootstrap replicates to score candidate runs")
     g, F = g[ok], F[ok]
     picks, cuts, variance = greedy_picks(g, F, cands.cost, sigma**2, budget_flops, max_runs, cost_exponent)
@@ -281,6 +277,27 @@ def design_runs(
         cost_convention=cands.cost_convention,
         notes=tuple(notes),
     )
+
+
+def check_budgets(budgets_done: np.ndarray) -> None:
+    """Refuse runs on fewer than `MIN_BUDGETS` IsoFLOP budgets."""
+    count = np.unique(budgets_done).size
+    if count < MIN_BUDGETS:
+        raise ScalingError(
+            f"the runs span {count} budget(s); a design needs at least {MIN_BUDGETS} "
+            "(one IsoFLOP line cannot identify five parameters)"
+        )
+
+
+def check_spend(budget_flops: float, budgets_done: np.ndarray) -> None:
+    """Refuse a spend that buys no run: less than the smallest budget in the runs (new budgets step up from
+    it)."""
+    smallest = float(np.min(budgets_done))
+    if smallest > budget_flops * (1 + 1e-9):
+        raise ScalingError(
+            f"--budget-flops {budget_flops:.3g} buys no run: the smallest budget in the runs is "
+            f"{smallest:.3g} FLOPs; spend at least that"
+        )
 
 
 def _budgets(frame: Any) -> np.ndarray:
@@ -371,41 +388,51 @@ def next_runs(
     bootstrap: int = 400,
     seed: int = 0,
 ) -> Design:
-    """`design_runs` for a runs table or sweep folder: fit Approach 3 with ``bootstrap`` replicates, then design.
-
-    From a sweep folder (sweep.json beside runs.csv) the candidates are the sweep's own model shapes on budgets of
-    exact training FLOPs, so `scaling sweep --design` can train exactly them; otherwise sizes are continuous and
-    the cost is 6ND."""
-    from pathlib import Path
-
-    from scaling.fit import fit_parametric, read_runs
-
-    positive_int(bootstrap, "--bootstrap")
-    frame = read_runs(source)
-    law = fit_parametric(frame, bootstrap=bootstrap, seed=seed)
-    candidates = None
-    folder = Path(str(source)) if not hasattr(source, "columns") else None
-    if folder is not None and folder.is_file():
-        folder = folder.parent
-    sweep = folder is not None and (folder / "sweep.json").is_file()
-    if sweep:
-        from scaling.train.sweep import design_candidates
-
-        candidates = design_candidates(folder, law, budget_flops)
-    design = design_runs(
+    """`design_runs` for a runs table (a file, a folder holding runs.csv, or a frame): fit Approach 3 with
+    ``bootstrap`` replicates, then design over sizes on a continuous grid, at a cost of 6ND. (A sweep folder's
+    own shapes on exact-FLOP budgets: `scaling.train.sweep.designed.next_sweep_runs`.)"""
+    frame, law = fit_for_design(
+        source,
+        budget_flops=budget_flops,
+        max_runs=max_runs,
+        quantity=quantity,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    return design_runs(
         law,
         frame,
         budget_flops=budget_flops,
         max_runs=max_runs,
         target_flops=target_flops,
         quantity=quantity,
-        candidates=candidates,
     )
-    if sweep:
-        from scaling.train.sweep import assign_seeds, design_recipe
 
-        design = replace(design, runs=assign_seeds(design.runs, frame, int(design_recipe(folder)["seed"])))
-    return design
+
+def fit_for_design(
+    source: Any, *, budget_flops: float, max_runs: int, quantity: str, bootstrap: int, seed: int
+) -> tuple[Any, Law]:
+    """The runs table of ``source`` (`read_runs`) and Approach 3 fitted to it with ``bootstrap`` replicates.
+
+    Everything a design will refuse that can be seen without the fit (a quantity, spend or count not
+    accepted, fewer than `MIN_BUDGETS` budgets, a spend below the smallest budget, too few replicates asked
+    for) is refused first: the fit takes seconds."""
+    from scaling.fit import fit_parametric, read_runs
+
+    choice(quantity, QUANTITIES, "--quantity")
+    budget_flops = positive(budget_flops, "--budget-flops")
+    positive_int(max_runs, "--runs")
+    bootstrap = positive_int(bootstrap, "--bootstrap")
+    if bootstrap < MIN_REPLICATES:
+        raise ScalingError(
+            f"--bootstrap {bootstrap}: designing runs needs at least {MIN_REPLICATES} bootstrap replicates "
+            "(400 by default)"
+        )
+    frame = read_runs(source)
+    budgets_done = _budgets(frame)
+    check_budgets(budgets_done)
+    check_spend(budget_flops, budgets_done)
+    return frame, fit_parametric(frame, bootstrap=bootstrap, seed=seed)
 
 
 def design_csv(design: Design) -> str:
@@ -413,7 +440,7 @@ def design_csv(design: Design) -> str:
     import csv
     import io
 
-    from scaling.runs import format_cell
+    from scaling.runs_table import format_cell
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=DESIGN_COLUMNS, extrasaction="ignore", lineterminator="\n")

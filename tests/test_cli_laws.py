@@ -148,7 +148,7 @@ def test_fit_holdout_from_in_relative_units(tmp_path):
 
 
 def test_fit_a_sweep_folder_prints_byte_units(tmp_path):
-    from scaling.runs import write_rows
+    from scaling.runs_table import write_rows
 
     rows = synthetic_runs("chinchilla", seed=5).assign(
         run_id=lambda f: [f"r{i}" for i in range(len(f))], budget=lambda f: f["C"], tokenizer="bytes"

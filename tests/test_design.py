@@ -34,7 +34,8 @@ def start():
 
 
 def test_targets_are_the_laws_own_allocation_at_the_gopher_budget():
-    """Hoffmann et al. 2022 Eq. 4 at Gopher's 5.76e23 FLOPs: N_opt, D_opt/N_opt and L* as the law computes them."""
+    """Hoffmann et al. 2022 Eq. 4 at Gopher's 5.76e23 FLOPs: N_opt, D_opt/N_opt and L* as the law computes
+    them."""
     C = 5.76e23
     params = HOFFMANN.params[None, :]
     n_opt = float(HOFFMANN.n_opt(C))
@@ -51,8 +52,8 @@ def test_log_loss_is_the_law_at_every_run():
 
 
 def test_greedy_update_is_gaussian_conditioning():
-    """One pick removes Cov(g, f)^2 / (Var f + sigma^2) from Var g (Sherman-Morrison), and the run that co-varies
-    with the target is picked over a noisier-looking one that does not."""
+    """One pick removes Cov(g, f)^2 / (Var f + sigma^2) from Var g (Sherman-Morrison), and the run that
+    co-varies with the target is picked over a noisier-looking one that does not."""
     rng = np.random.default_rng(0)
     g = rng.standard_normal(4000)
     related = 0.8 * g + 0.6 * rng.standard_normal(4000)
@@ -138,3 +139,28 @@ def test_a_spend_below_the_smallest_budget_is_one_line(tmp_path):
     synthetic_runs(seed=0).to_csv(path, index=False)
     result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "12"])
     assert result.exit_code == 2 and "buys no run" in result.output
+
+
+@pytest.mark.parametrize(
+    "budgets, options, message",
+    [
+        ((1e17, 3e17), [], "span 2 budget"),
+        ((1e17, 3e17, 1e18), ["--bootstrap", "5"], "at least 20 bootstrap"),
+        ((1e17, 3e17, 1e18), ["--quantity", "width"], "--quantity"),
+        ((1e17, 3e17, 1e18), ["--runs", "0"], "--runs"),
+    ],
+    ids=["two-budgets", "few-replicates", "quantity", "runs"],
+)
+def test_next_refuses_before_the_fit_what_needs_no_fit(tmp_path, monkeypatch, budgets, options, message):
+    """A design that cannot come of the runs or the options is refused before the seconds of a bootstrap fit
+    (`scaling --help`'s own workflow once spent them on a two-budget sweep, then refused)."""
+    import scaling.fit
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before refusing")
+
+    monkeypatch.setattr(scaling.fit, "fit_parametric", no_fit)
+    path = tmp_path / "runs.csv"
+    synthetic_runs("chinchilla", budgets=budgets, per_budget=5, spread=4, seed=1).to_csv(path, index=False)
+    result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "1e19", *options])
+    assert result.exit_code == 2 and message in result.output, result.output

@@ -248,7 +248,7 @@ def test_approach2_groups_a_sweep_by_its_planned_budget():
 
 
 def _sweep_folder(path, law_name="chinchilla"):
-    from scaling.runs import write_rows
+    from scaling.runs_table import write_rows
 
     law = get_law(law_name)
     rows, curves = [], path / "curves"
@@ -325,7 +325,7 @@ def test_exact_flops_sweep_fits_on_6nd(tmp_path):
 
 def test_sweep_runs_csv_finds_its_curves_and_counts_a_missing_one(tmp_path):
     from scaling.fit import fit_runs
-    from scaling.runs import read_sweep_curves, read_table
+    from scaling.runs_table import read_sweep_curves, read_table
 
     folder = _sweep_folder(tmp_path / "runs")
     missing = sorted((folder / "curves").iterdir())[0]

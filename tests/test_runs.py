@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.flops import six_nd
-from scaling.runs import (
+from scaling.runs_table import (
     RUN_COLUMNS,
     add_row,
     normalise_name,

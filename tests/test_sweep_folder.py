@@ -1,6 +1,6 @@
-"""Nothing a sweep folder holds is lost: one writer at a time, damaged rows set aside (the trained run is still
-recorded), dry runs change nothing, and a folder or file that cannot be used is one `error:` line, exit 2.
-`scaling sample` refuses meaningless settings and never suggests loading a checkpoint unsafely.
+"""Nothing a sweep folder holds is lost: one writer at a time, damaged rows set aside (the trained run is
+still recorded), dry runs change nothing, and a folder or file that cannot be used is one `error:` line,
+exit 2. `scaling sample` refuses meaningless settings and never suggests loading a checkpoint unsafely.
 
 Needs torch (the train extra). The two tiny runs trained here take a few seconds.
 """
@@ -23,7 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 from scaling.cli import main  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.train.folder import HOLDER_NAME, LOCK_NAME, locked, read_table  # noqa: E402
-from scaling.train.sweep import plan_sweep, write_design  # noqa: E402
+from scaling.train.sweep import plan_sweep, write_sweep_json  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TWO_RUNS = ["sweep", "--preset", "smoke", "--budgets", "1e9", "--sizes", "2", "--workers", "1"]
@@ -94,8 +94,8 @@ def test_lock_is_reentrant_in_one_process_and_released_after(tmp_path):
 
 # ------------------------------------------------------------------------------------- damaged runs.csv
 def test_garbage_line_in_runs_csv_is_set_aside_and_the_retrained_run_recorded(finished, tmp_path):
-    """A note appended to runs.csv used to crash the resumed sweep after it retrained the missing run, on every
-    restart."""
+    """A note appended to runs.csv used to crash the resumed sweep after it retrained the missing run, on
+    every restart."""
     out = _copy(finished, tmp_path / "sweep")
     rows = _rows(out / "runs.csv")
     assert len(rows) == 2
@@ -135,7 +135,7 @@ def test_garbage_sweep_json_is_one_error_and_force_new_moves_it_aside(finished, 
 # ------------------------------------------------------------------------------------------- dry runs
 def test_dry_run_with_force_new_changes_nothing(tmp_path):
     """`sweep --dry-run --force-new` used to move the existing results aside."""
-    write_design(plan_sweep(tmp_path, preset="smoke"))
+    write_sweep_json(plan_sweep(tmp_path, preset="smoke"))
     (tmp_path / "runs.csv").write_text("run_id,status,budget,N,D,C,loss\n")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     result = _invoke(
@@ -230,14 +230,15 @@ def test_sweep_design_that_is_not_a_design_is_one_error(finished, tmp_path):
 
 
 def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plans(tmp_path):
-    """`scaling next FOLDER -o next.csv` then `scaling sweep --design next.csv`: the proposed runs are the sweep's
-    own shapes on exact-FLOP budgets, and the sweep plans exactly them (losses here from Chinchilla's law)."""
+    """`scaling next FOLDER -o next.csv` then `scaling sweep --design next.csv`: the proposed runs are the
+    sweep's own shapes on exact-FLOP budgets, and the sweep plans exactly them (losses here from Chinchilla's
+    law)."""
     from scaling.laws import get_law
-    from scaling.runs import write_rows
+    from scaling.runs_table import write_rows
     from scaling.train.run import flop_accounting, plan_steps
 
     plan = plan_sweep(tmp_path, preset="smoke", budgets=[3e9, 1e10, 3e10], sizes=4)
-    write_design(plan)
+    write_sweep_json(plan)
     law = get_law("chinchilla")
     rng = np.random.default_rng(0)
     rows = []

@@ -1,7 +1,8 @@
 """Real small training runs (scaling.train): counts agree with the estimators, runs are deterministic, a smoke
 sweep goes end to end into runs.csv and the fitter, a killed sweep resumes without repeating or losing a run.
 
-Needs torch (the train extra); skipped without it. Budgets are tiny: the whole file takes ~1-2 minutes on 2 cores.
+Needs torch (the train extra); skipped without it. Budgets are tiny: the whole file takes ~1-2 minutes on 2
+cores.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def test_same_seed_same_loss_and_record_columns(tmp_path):
     assert row["N"] == spec.params and row["N_nonemb"] == spec.params_non_embedding
     assert row["D"] == row["steps"] * 8 * 32
     assert row["C_exact"] == pytest.approx(1e9, rel=0.05)  # D sized from the (exact) budget in whole steps
-    assert row["C"] == pytest.approx(6 * row["N"] * row["D"])  # the runs table's C is 6ND (scaling.runs)
+    assert row["C"] == pytest.approx(6 * row["N"] * row["D"])  # 6ND: the runs table (runs_table.py)
     assert row["C_6N_nonemb"] == pytest.approx(6 * row["N_nonemb"] * row["D"])
     assert row["corpus"].startswith("python-stdlib-") and len(row["corpus_sha256"]) == 64
     assert first.curve[-1]["tokens"] == row["D"] and first.curve[-1]["val_loss"] == row["loss"]
@@ -141,17 +142,17 @@ def test_bf16_autocast_run_trains_like_fp32_and_keeps_fp32_run_ids():
 
 def test_precision_auto_is_fp32_without_a_gpu_and_old_recipes_mean_fp32(tmp_path):
     from scaling.train.run import resolve_precision
-    from scaling.train.sweep import plan_sweep, write_design
+    from scaling.train.sweep import plan_sweep, write_sweep_json
 
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     if not torch.cuda.is_available():
         assert resolve_precision("auto", "auto") == "fp32"
     plan = plan_sweep(tmp_path, preset="smoke", precision="auto")
     assert plan.recipe["precision"] == "fp32"
-    write_design(plan)
-    design = json.loads((tmp_path / "sweep.json").read_text())
-    del design["recipe"]["precision"]  # a folder written before the key existed
-    (tmp_path / "sweep.json").write_text(json.dumps(design))
+    write_sweep_json(plan)
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    del saved["recipe"]["precision"]  # a folder written before the key existed
+    (tmp_path / "sweep.json").write_text(json.dumps(saved))
     assert plan_sweep(tmp_path, preset="smoke").recipe["precision"] == "fp32"  # accepted: it meant fp32
     with pytest.raises(ScalingError, match="different recipe.*precision: 'fp32' there, 'bf16' now"):
         plan_sweep(tmp_path, preset="smoke", precision="bf16")
@@ -160,7 +161,7 @@ def test_precision_auto_is_fp32_without_a_gpu_and_old_recipes_mean_fp32(tmp_path
 def test_gpu_workers_each_take_their_own_gpu_in_turn(monkeypatch):
     import multiprocessing
 
-    from scaling.train.sweep import _init_worker
+    from scaling.train.sweep.backends import _init_worker
 
     threads = torch.get_num_threads()
     seen = []
@@ -299,8 +300,9 @@ def test_hugging_face_datasets_local_files(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------- sweeps
-def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
-    from scaling.train.sweep import PRESETS, Sweep, edge_extensions, ladder_for, non_embedding_params
+def test_grid_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
+    from scaling.train.sweep import PRESETS, Sweep, recipe_config
+    from scaling.train.sweep.grid import edge_extensions, ladder_for, non_embedding_params
 
     shapes = ladder_for(1e12, 5, 56e3)
     ns = [non_embedding_params(s) for s in shapes]
@@ -319,9 +321,7 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
             "device": "cpu",
         },
     )
-    from scaling.train.sweep import _config
-
-    sweep.configs = [_config(sweep, 1e12, s) for s in shapes]
+    sweep.configs = [recipe_config(sweep.recipe, s, 1e12) for s in shapes]
     rows = [
         {"run_id": c.run_id, "status": "ok", "loss": 2.0 + i, "budget": 1e12}
         for i, c in enumerate(sweep.configs)
@@ -331,8 +331,9 @@ def test_design_centres_sizes_on_the_prior_and_extends_an_edge(tmp_path):
 
 
 def test_a_budgets_minimum_is_its_parabolas_vertex_between_sizes():
-    # The next budgets of a folder are centred on its measured optima: the vertex in log N, not the nearest size.
-    from scaling.train.sweep import budget_minima
+    # The next budgets of a folder are centred on its measured optima: the vertex in log N, not the nearest
+    # size.
+    from scaling.train.sweep.grid import budget_minima
 
     sizes = [6e3, 14e3, 25e3, 56e3, 99e3]
     rows = [
@@ -349,6 +350,7 @@ def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monke
     """The smallest budget runs first; when its minimum falls on its smallest size, the size below joins the
     running pool at once, ahead of the other budgets' runs still queued (not alone after all of them)."""
     from scaling.train import sweep as sw
+    from scaling.train.sweep import eta, grid
 
     plan = sw.plan_sweep(tmp_path, preset="small")
     order = []
@@ -358,8 +360,9 @@ def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monke
         while queue:
             config = queue.pop(0)
             order.append(config)
-            n = sw.non_embedding_params((config.d_model, config.n_layer))
-            # the smallest budget's loss falls with N down to the smallest size; the others have a minimum inside
+            n = grid.non_embedding_params((config.d_model, config.n_layer))
+            # the smallest budget's loss falls with N down to the smallest size; the others have a minimum
+            # inside
             loss = 2.0 + (n / 1e6 if config.budget == 3e11 else 0.1 * math.log(n / 25e3) ** 2)
             row = {
                 "run_id": config.run_id,
@@ -378,7 +381,7 @@ def test_an_edge_extension_starts_as_soon_as_its_budget_finishes(tmp_path, monke
 
     monkeypatch.setitem(sw.BACKENDS, "local", fake_backend)
     rates = {shape: 1e10 for shape in [*sw.SHAPES, (12, 2)]}
-    monkeypatch.setattr(sw, "probe_throughput", lambda shapes, *a, **k: {s: rates[s] for s in shapes})
+    monkeypatch.setattr(eta, "probe_throughput", lambda shapes, *a, **k: {s: rates[s] for s in shapes})
     sw.run_sweep(plan, workers=2, say=lambda m: None)
     budgets = [c.budget for c in order]
     assert budgets[:5] == [3e11] * 5  # the smallest budget first
@@ -405,16 +408,17 @@ def test_runs_added_while_the_local_pool_runs_start_next(tmp_path):
     assert order == [first, added, second, third]
 
 
-def test_refuses_a_folder_from_a_different_design(tmp_path):
-    from scaling.train.sweep import plan_sweep, run_sweep, write_design
+def test_refuses_a_folder_from_a_different_recipe(tmp_path):
+    from scaling.train.sweep import plan_sweep, run_sweep, write_sweep_json
 
-    write_design(plan_sweep(tmp_path, preset="smoke"))
+    write_sweep_json(plan_sweep(tmp_path, preset="smoke"))
     with pytest.raises(ScalingError, match="different recipe.*seed"):
         plan_sweep(tmp_path, preset="smoke", seed=3)
     fresh = plan_sweep(tmp_path, preset="smoke", seed=3, force_new=True)
     assert "different recipe" in fresh.set_aside
     assert not list(tmp_path.glob("previous-*"))  # planning moves nothing
-    fresh.configs = []  # nothing to train: running only moves the old results aside and writes the new design
+    # nothing to train: running only moves the old results aside and writes the new sweep.json
+    fresh.configs = []
     run_sweep(fresh, say=lambda m: None, probe=False)
     assert list(tmp_path.glob("previous-*/sweep.json"))
     assert json.loads((tmp_path / "sweep.json").read_text())["recipe"]["seed"] == 3
@@ -431,7 +435,7 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
     assert result.exit_code == 0, result.output
     with open(out / "runs.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 6 and list(rows[0]) == RUN_COLUMNS
+    assert len(rows) == 9 and list(rows[0]) == RUN_COLUMNS
     rates = sorted(float(r["flops_per_s"]) / 1e9 for r in rows)
     assert f"throughput: {rates[0]:.3g}-{rates[-1]:.3g} GFLOP/s per worker" in result.output
     assert "fp32 on cpu" in result.output and {r["precision"] for r in rows} == {"fp32"}
@@ -449,7 +453,7 @@ def test_smoke_sweep_end_to_end_into_fit_and_chart(tmp_path):
             "scaling.fit.read_runs has not landed yet: the sweep part passed, the fit part is skipped"
         )
     runs = read_runs(out / "runs.csv")
-    assert len(runs) == 6
+    assert len(runs) == 9
     fitted = CliRunner().invoke(main, ["fit", str(out / "runs.csv")])
     assert fitted.exit_code == 0, fitted.output
     if main.get_command(None, "chart") is not None:
@@ -510,8 +514,8 @@ def test_killed_sweep_resumes_without_repeating_or_losing_runs(tmp_path):
     for r in after:  # finished runs were not redone: their rows (wall-clock stamps included) are unchanged
         if r["run_id"] in before:
             assert r == before[r["run_id"]]
-    design = json.loads((out / "sweep.json").read_text())
-    assert {RunConfig.from_dict(c).run_id for c in design["configs"]} == set(ids)
+    saved = json.loads((out / "sweep.json").read_text())
+    assert {RunConfig.from_dict(c).run_id for c in saved["configs"]} == set(ids)
 
 
 def test_cli_without_torch_is_one_line_and_exit_2(tmp_path):
@@ -556,8 +560,8 @@ def test_ddp_gloo_two_processes_matches_one_process(tmp_path):
 
 @pytest.mark.slow
 def test_ray_backend_local_cluster(tmp_path):
-    """Ray is not a dependency (its wheel and deps are ~100 MB): skipped unless installed. Starting a local Ray
-    cluster takes 10-30 s on 2 cores, more when they are busy."""
+    """Ray is not a dependency (its wheel and deps are ~100 MB): skipped unless installed. Starting a local
+    Ray cluster takes 10-30 s on 2 cores, more when they are busy."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
     from scaling.train.sweep import plan_sweep, run_sweep
 

@@ -44,13 +44,17 @@ def next_command(runs, budget_flops, max_runs, target, quantity, bootstrap, seed
     """
     from scaling.checks import output_path
     from scaling.design import design_csv, next_runs
-    from scaling.runs import atomic_write
+    from scaling.runs_table import atomic_write
+    from scaling.train.sweep.designed import next_sweep_runs, sweep_folder
 
     path = output_path(output, force=force, suffixes=(".csv",), inputs=[runs]) if output else None
+    # a sweep folder is designed over its own shapes, so that `scaling sweep --design` can train them
+    folder = sweep_folder(runs)
+    propose, source = (next_runs, runs) if folder is None else (next_sweep_runs, folder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        design = next_runs(
-            runs,
+        design = propose(
+            source,
             budget_flops=budget_flops,
             max_runs=max_runs,
             target_flops=target,

@@ -50,7 +50,8 @@ precision_option = click.option(
     type=click.Choice(["smoke", "small", "medium"]),
     default="small",
     show_default=True,
-    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-16 min (2 cores, by load; an ETA is printed first).",
+    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-16 min "
+    "(2 cores, by load; an ETA is printed first).",
 )
 @click.option(
     "--budgets",
@@ -65,7 +66,8 @@ precision_option = click.option(
     "--data",
     default="stdlib",
     show_default=True,
-    help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, or hf:BUILDER:FILES[:COLUMN].",
+    help="stdlib (Python's own sources), a folder, text files (comma-separated), a .bin memmap, "
+    "or hf:BUILDER:FILES[:COLUMN].",
 )
 @click.option(
     "--out",
@@ -90,12 +92,13 @@ precision_option = click.option(
 )
 @click.option(
     "--design",
+    "design_path",
     type=click.Path(dir_okay=False),
     help="Run exactly the runs of this CSV (from `scaling next OUT -o next.csv`), under OUT's own recipe.",
 )
 @device_option
 @precision_option
-@click.option("--dry-run", is_flag=True, help="Print the design (and ETA) without training.")
+@click.option("--dry-run", is_flag=True, help="Print the planned runs without training.")
 @json_option
 def sweep(
     preset,
@@ -108,7 +111,7 @@ def sweep(
     seed,
     lr,
     force_new,
-    design,
+    design_path,
     device,
     precision,
     dry_run,
@@ -126,7 +129,7 @@ def sweep(
     _need_torch()
     from scaling.train.folder import locked
     from scaling.train.run import torch_device
-    from scaling.train.sweep import design_recipe, plan_sweep, read_design, run_sweep
+    from scaling.train.sweep import plan_sweep, run_sweep
 
     if device != "cpu":
         torch_device(device)  # no GPU: refused before the folder (and its lock) is created
@@ -142,10 +145,17 @@ def sweep(
         precision=precision,
         force_new=force_new,
     )
-    if design:
-        arguments = {**arguments, "budgets": None, **design_recipe(out), "design": read_design(design)}
+    if design_path:
+        from scaling.train.sweep.designed import read_designed_runs, sweep_arguments
+
+        arguments = {
+            **arguments,
+            "budgets": None,
+            **sweep_arguments(out),
+            "designed": read_designed_runs(design_path),
+        }
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
-        _show_design(plan_sweep(out, **arguments), as_json)
+        _show_planned(plan_sweep(out, **arguments), as_json)
         return
     with locked(Path(out)):  # held from reading the folder to the last row written
         plan = plan_sweep(out, **arguments)
@@ -164,7 +174,8 @@ def _show_throughput(rows, recipe) -> None:
         return
     line = (
         f"throughput: {t['flops_per_s_min'] / 1e9:.3g}-{t['flops_per_s_max'] / 1e9:.3g} GFLOP/s per worker "
-        f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, {t['precision']} on {t['device']})"
+        f"(median {t['flops_per_s_median'] / 1e9:.3g}; exact training FLOPs, "
+        f"{t['precision']} on {t['device']})"
     )
     if t["peak_flops_per_s"]:
         line += (
@@ -184,7 +195,7 @@ def _say_corpus(plan) -> None:
     )
 
 
-def _show_design(plan, as_json: bool) -> None:
+def _show_planned(plan, as_json: bool) -> None:
     _say_corpus(plan)
     if plan.set_aside:
         click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)

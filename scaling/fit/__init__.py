@@ -1,7 +1,7 @@
 """Fit scaling laws to your own runs: Chinchilla Approaches 1, 2 and 3, with bootstrap uncertainty.
 
 The runs table (CSV, JSON, JSON lines, Parquet, a DataFrame or a sweep folder) is read through
-`scaling.runs`, which documents its columns and their one meaning: ``N`` total parameters, ``D`` tokens,
+`scaling.runs_table`, which documents its columns and their one meaning: ``N`` total parameters, ``D`` tokens,
 ``C`` = 6ND (the convention of every fit here), ``loss``; damaged and failed rows are set aside and reported.
 
 One module per part, read in this order:

@@ -1,4 +1,4 @@
-"""What every approach shares: the warning type of data problems, and reading runs through `scaling.runs`."""
+"""What every approach shares: the warning type of data problems, and reading runs through `scaling.runs_table`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from scaling import runs as runs_table
+from scaling import runs_table
 from scaling.errors import ScalingError
-from scaling.runs import RunsTable
+from scaling.runs_table import RunsTable
 
 
 class ScalingWarning(UserWarning):
@@ -31,7 +31,7 @@ def report_table(table: RunsTable) -> None:
 
 
 def read_curves(source: Any) -> pd.DataFrame:
-    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (`scaling.runs.read_curves`)."""
+    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (`scaling.runs_table.read_curves`)."""
     table = runs_table.read_curves(source)
     report_table(table)
     return table.frame
@@ -53,7 +53,7 @@ def check_runs(frame: pd.DataFrame, min_runs: int = 5) -> pd.DataFrame:
 
 
 def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
-    """Read and validate a runs table (`scaling.runs.read_table`): columns N, D, loss, C = 6ND (and any
+    """Read and validate a runs table (`scaling.runs_table.read_table`): columns N, D, loss, C = 6ND (and any
     others), one row per run. Rows set aside (damaged, failed, duplicated) are reported as warnings.
 
     Raises `ScalingError` when nothing usable is left, for a single model size, or for fewer runs than

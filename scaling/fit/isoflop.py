@@ -1,5 +1,5 @@
 """Approach 2 (Hoffmann et al. 2022 §3.2): a parabola in log10 N per IsoFLOP budget, its vertex, and power
-laws N_opt = n_coef C^a, D_opt = d_coef C^b through the vertices (C = 6ND, `scaling.runs`)."""
+laws N_opt = n_coef C^a, D_opt = d_coef C^b through the vertices (C = 6ND, `scaling.runs_table`)."""
 
 from __future__ import annotations
 

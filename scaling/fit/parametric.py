@@ -31,7 +31,7 @@ from scaling.fit.engine import (
 )
 from scaling.flops import six_nd
 from scaling.laws import ParametricLaw
-from scaling.runs import loss_metadata
+from scaling.runs_table import loss_metadata
 
 N_PARAMETERS = 5  # E, A, B, alpha, beta
 RUNS_PER_PARAMETER = (
@@ -278,7 +278,7 @@ def fit_parametric(
     at most `MAX_BOOTSTRAP` and `MAX_BOOTSTRAP_CELLS` / runs. ``screen_iters``, ``screen``: every start gets
     ``screen_iters`` batched LM iterations; those whose objective is then within ``screen`` x the best continue
     to convergence (the rest are counted as screened out). The law carries the runs' loss unit, tokenizer and
-    vocabulary (`scaling.runs.loss_metadata`) and the cautions of `fit_diagnostics` as its warnings.
+    vocabulary (`scaling.runs_table.loss_metadata`) and the cautions of `fit_diagnostics` as its warnings.
     """
     frame, logN, logD, logL = run_arrays(runs)
     bootstrap = check_bootstrap(bootstrap, len(frame))

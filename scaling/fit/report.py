@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scaling import runs as runs_table
+from scaling import runs_table
 from scaling.errors import ScalingError
 from scaling.fit.common import ScalingWarning, check_runs, report_table
 from scaling.fit.envelope import EnvelopeFit, fit_envelope

@@ -213,7 +213,7 @@ def law_to_dict(law: Law) -> dict[str, Any]:
 def save_law(law: Law, path: str | Path) -> Path:
     """Write a law JSON that `get_law(path)` (and every ``--law`` option) reads back; refuses a law that
     would not load (`law_from_dict` checks it first)."""
-    from scaling.runs import atomic_write
+    from scaling.runs_table import atomic_write
 
     payload = json_safe(law_to_dict(law))
     law_from_dict(payload, origin=f"law to save as {str(path)!r}")

@@ -4,22 +4,24 @@ Corpora (the ``--data`` argument; `load_corpus`):
 
 * ``stdlib`` (default): the Python standard library's own ``.py`` sources, read at run time from
   ``sysconfig.get_paths()["stdlib"]`` (tests, site-packages and caches excluded; files sorted by path). About
-  13 MB of real text on every machine with Python, no download, nothing third-party copied into the repository.
-  It differs between Python versions and builds, so it is identified by the version and the sha256 of its bytes;
-  losses are only comparable between runs whose ``corpus_sha256`` match.
-* a folder (every non-hidden, non-binary file under it, sorted), a text file, or a comma-separated list of them;
-* a pre-tokenized ``.bin`` memmap in the nanoGPT layout: ``uint16`` token ids by default, ``uint8`` when the name
-  ends in ``.u8.bin``; the vocabulary is the largest id + 1 (or 256 for uint8);
-* ``hf:BUILDER:FILES[:COLUMN]``, local files through Hugging Face ``datasets`` (``pip install datasets``), e.g.
-  ``hf:json:data/*.jsonl:text`` or ``hf:text:books/*.txt``. Set ``HF_DATASETS_OFFLINE=1`` so it never tries the
-  network; the text column is byte-tokenized like any text file.
+  13 MB of real text on every machine with Python, no download, nothing third-party copied into the
+  repository. It differs between Python versions and builds, so it is identified by the version and the sha256
+  of its bytes; losses are only comparable between runs whose ``corpus_sha256`` match.
+* a folder (every non-hidden, non-binary file under it, sorted), a text file, or a comma-separated list of
+  them;
+* a pre-tokenized ``.bin`` memmap in the nanoGPT layout: ``uint16`` token ids by default, ``uint8`` when the
+  name ends in ``.u8.bin``; the vocabulary is the largest id + 1 (or 256 for uint8);
+* ``hf:BUILDER:FILES[:COLUMN]``, local files through Hugging Face ``datasets`` (``pip install datasets``),
+  e.g. ``hf:json:data/*.jsonl:text`` or ``hf:text:books/*.txt``. Set ``HF_DATASETS_OFFLINE=1`` so it never
+  tries the network; the text column is byte-tokenized like any text file.
 
 Tokenizer: bytes (vocabulary 256). Tiny models cannot afford a 50k-entry BPE embedding, byte loss needs no
 dependency and is tokenizer-invariant: loss in nats/token is nats/byte (divide by ln 2 for bits/byte).
 
-Held-out split: the token stream is cut into 64 Ki-token chunks and every 20th chunk (chunk index 19, 39, ...) is
-validation. Interleaved rather than the tail, because a corpus made of concatenated sources has a different
-distribution at its end (measured: a contiguous split held out its own distribution). Batches never straddle two chunks.
+Held-out split: the token stream is cut into 64 Ki-token chunks and every 20th chunk (chunk index 19, 39, ...)
+is validation. Interleaved rather than the tail, because a corpus made of concatenated sources has a different
+distribution at its end (measured: a contiguous split held out its own distribution). Batches never straddle
+two chunks.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class Corpus:
 
 
 def split_spans(n: int, chunk: int = CHUNK_TOKENS, every: int = VAL_EVERY):
-    """Train and validation spans: 1 chunk in ``every`` held out. Small corpora still get a validation chunk."""
+    """Train and validation spans: 1 chunk in ``every`` held out. Small corpora still get a validation
+    chunk."""
     if n < 2 * 1024:
         raise ScalingError(f"corpus of {n} tokens is too small to split into training and validation data")
     if n < every * chunk:  # fewer than 20 chunks: shrink the chunks so the split is still 1 in 20

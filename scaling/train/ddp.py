@@ -1,7 +1,7 @@
 """One large run across processes or GPUs with torchrun (DistributedDataParallel).
 
-A sweep of small runs is embarrassingly parallel (use ``scaling sweep --workers`` or ``--backend ray``); DDP is
-for one run too big for one device. Usage::
+A sweep of small runs is embarrassingly parallel (use ``scaling sweep --workers`` or ``--backend ray``); DDP
+is for one run too big for one device. Usage::
 
     # 2 CPU processes (gloo), e.g. to test on a laptop
     torchrun --standalone --nproc_per_node 2 -m scaling.train.ddp --out runs/big \\
@@ -10,11 +10,11 @@ for one run too big for one device. Usage::
     # (without InfiniBand, set NCCL_IB_DISABLE=1: nanoGPT PR #55)
     torchrun --standalone --nproc_per_node 8 -m scaling.train.ddp --out runs/big --config cfg.json
 
-``--config`` is a `RunConfig` as JSON text or a path to a JSON file; ``device`` defaults to ``auto`` here (cuda if
-present). The backend is nccl on GPU and gloo on CPU. Every rank draws the same global batch and trains on its
-``batch / world_size`` slice, so the run has the same D, FLOPs, schedule and data as the single-process run of the
-same config (losses agree to float rounding). Rank 0 adds the run's row to ``OUT/runs.csv``, ``OUT/curves/<run_id>.csv``
-and ``OUT/checkpoints/<run_id>.pt``.
+``--config`` is a `RunConfig` as JSON text or a path to a JSON file; ``device`` defaults to ``auto`` here
+(cuda if present). The backend is nccl on GPU and gloo on CPU. Every rank draws the same global batch and
+trains on its ``batch / world_size`` slice, so the run has the same D, FLOPs, schedule and data as the
+single-process run of the same config (losses agree to float rounding). Rank 0 adds the run's row to
+``OUT/runs.csv``, ``OUT/curves/<run_id>.csv`` and ``OUT/checkpoints/<run_id>.pt``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
+    from scaling.train.folder import add_row
     from scaling.train.run import RunConfig, train_run, write_curve
-    from scaling.train.sweep import add_row
 
     text = args.config
     data = json.loads(Path(text).read_text() if Path(text).is_file() else text)

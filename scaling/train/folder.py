@@ -1,14 +1,14 @@
 """A sweep's output folder: one writer at a time, and a runs.csv whose damaged rows are set aside, never lost.
 
-* ``locked(out)``: an exclusive lock (``filelock``, an OS-level lock the kernel drops when the process dies, so a
-  killed sweep never leaves the folder locked) held for the whole sweep. A second process on the same folder is
-  refused with who holds it (pid, host, start time, command), so two sweeps never train the same runs twice or
-  replace each other's rows.
-* ``read_table(path)``: the rows of a sweep's runs.csv through `scaling.runs` (the table's one contract). A row
-  that cannot be a run (a note typed into the file, a truncated line) comes back apart as damaged; a file that is
-  not a runs table at all (no header, binary) is one clear error.
-* ``write_rows`` / ``add_row``: the whole runs.csv replaced atomically, after any damaged rows were kept in its
-  side file (``runs.damaged.csv``), so the rewrite drops nothing a user wrote.
+* ``locked(out)``: an exclusive lock (``filelock``, an OS-level lock the kernel drops when the process dies,
+  so a killed sweep never leaves the folder locked) held for the whole sweep. A second process on the same
+  folder is refused with who holds it (pid, host, start time, command), so two sweeps never train the same
+  runs twice or replace each other's rows.
+* ``read_table(path)``: the rows of a sweep's runs.csv through `scaling.runs_table` (the table's one
+  contract). A row that cannot be a run (a note typed into the file, a truncated line) comes back apart as
+  damaged; a file that is not a runs table at all (no header, binary) is one clear error.
+* ``write_rows`` / ``add_row``: the whole runs.csv replaced atomically, after any damaged rows were kept in
+  its side file (``runs.damaged.csv``), so the rewrite drops nothing a user wrote.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scaling import runs
+from scaling import runs_table
 from scaling.errors import ScalingError
-from scaling.runs import DamagedRow, RunRows
+from scaling.runs_table import DamagedRow, RunRows
 
 LOCK_NAME = ".sweep.lock"
 HOLDER_NAME = ".sweep.lock.json"
@@ -92,8 +92,8 @@ def _holder(out: Path) -> str:
 
 
 def read_table(path: Path) -> RunRows:
-    """A sweep's runs.csv as valid rows and damaged lines (`scaling.runs.read_rows`); a file that is not a runs
-    table at all (binary, or no header naming run_id, status, budget, N, D, loss) is a ScalingError."""
+    """A sweep's runs.csv as valid rows and damaged lines (`scaling.runs_table.read_rows`); a file that is not
+    a runs table at all (binary, or no header naming run_id, status, budget, N, D, loss) is a ScalingError."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -113,13 +113,13 @@ def read_table(path: Path) -> RunRows:
             f"{path} has no runs-table header (its first line lacks {', '.join(missing)}); it was "
             "not written by scaling sweep: move it away or use another --out"
         )
-    return runs.read_rows(path)
+    return runs_table.read_rows(path)
 
 
 def damaged_report(path: Path, table: RunRows) -> str | None:
     """A warning naming the damaged rows of ``path`` and where they are kept (None when there are none)."""
     report = table.report()
-    return None if report is None else f"{path}: {report}, kept in {runs.side_path(path)}"
+    return None if report is None else f"{path}: {report}, kept in {runs_table.side_path(path)}"
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -130,8 +130,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def write_rows(path: Path, rows: list[dict[str, Any]], damaged: tuple[DamagedRow, ...] = ()) -> None:
     """The whole runs.csv replaced atomically, after ``damaged`` rows were kept in its side file."""
     try:
-        runs.set_aside(path, damaged)
-        runs.write_rows(path, rows)
+        runs_table.set_aside(path, damaged)
+        runs_table.write_rows(path, rows)
     except OSError as exc:
         raise folder_error(path, exc) from None
 
@@ -145,8 +145,8 @@ def add_row(path: Path, row: dict[str, Any]) -> None:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """`scaling.runs.atomic_write`, with a folder that cannot be created as one ScalingError too."""
+    """`scaling.runs_table.atomic_write`, with a folder that cannot be created as one ScalingError too."""
     try:
-        runs.atomic_write(Path(path), text)
+        runs_table.atomic_write(Path(path), text)
     except OSError as exc:
         raise folder_error(path, exc) from None

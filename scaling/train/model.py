@@ -1,13 +1,13 @@
 """A nanoGPT-style decoder built from a `ModelSpec`, so the model trained is the model the estimators count.
 
-`GPT(spec)` has exactly ``spec.params`` parameters (tests/test_train.py checks ``sum(p.numel())``) and does exactly
-the matmuls `scaling.flops` counts under the "exact" convention (checked against PyTorch's FLOP counter). The
-default training shape (`gpt_spec`) is the one measured for this recipe on 2 CPU cores: pre-norm blocks,
-bias-free LayerNorm and linears, GELU MLP 4x, causal scaled-dot-product attention, learned positions, and a token
-embedding tied to the LM head, over a 256-byte vocabulary.
+`GPT(spec)` has exactly ``spec.params`` parameters (tests/test_train.py checks ``sum(p.numel())``) and does
+exactly the matmuls `scaling.flops` counts under the "exact" convention (checked against PyTorch's FLOP
+counter). The default training shape (`gpt_spec`) is the one measured for this recipe on 2 CPU cores: pre-norm
+blocks, bias-free LayerNorm and linears, GELU MLP 4x, causal scaled-dot-product attention, learned positions,
+and a token embedding tied to the LM head, over a 256-byte vocabulary.
 
-Only the spec fields this file implements are accepted; anything else (RoPE, gated FFN, MoE, GQA, ...) raises a
-`ScalingError` rather than silently training a different model than the one counted.
+Only the spec fields this file implements are accepted; anything else (RoPE, gated FFN, MoE, GQA, ...) raises
+a `ScalingError` rather than silently training a different model than the one counted.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def gpt_spec(
     vocab_size: int = 256,
     seq_len: int = 128,
 ) -> ModelSpec:
-    """The training shape for a (width, depth): heads of 32 dims, at least 2 (narrower heads trained worse in our measurements)."""
+    """The training shape for a (width, depth): heads of 32 dims, at least 2 (narrower heads trained worse in
+    our measurements)."""
     if n_head is None:
         n_head = max(2, d_model // 32)
         while d_model % n_head:  # e.g. d=80: 2 heads of 40
@@ -53,7 +54,8 @@ def gpt_spec(
 
 
 def check_trainable(spec: ModelSpec) -> None:
-    """Raise if `GPT` cannot build this spec exactly (so the counted model and the trained one never differ)."""
+    """Raise if `GPT` cannot build this spec exactly (so the counted model and the trained one never
+    differ)."""
     unsupported = {
         "arch": spec.arch != "decoder",
         "position": spec.position != "learned",
@@ -81,7 +83,8 @@ def check_trainable(spec: ModelSpec) -> None:
         raise ScalingError(
             f"model {spec.name!r}: the training GPT cannot build {', '.join(bad)} as specified; it supports "
             "decoder-only, learned positions, multi-head attention with d_head*n_head = d_model, a plain "
-            "gelu/relu/silu MLP, 2 norms per layer plus a final norm, tied or untied embeddings, optional biases"
+            "gelu/relu/silu MLP, 2 norms per layer plus a final norm, tied or untied embeddings, "
+            "optional biases"
         )
 
 
@@ -103,7 +106,8 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        # SDPA picks the fused (flash-style) kernel on CPU and GPU; causal masking without a stored mask buffer.
+        # SDPA picks the fused (flash-style) kernel on CPU and GPU; causal masking without a stored mask
+        # buffer.
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
@@ -150,7 +154,8 @@ class GPT(nn.Module):
             # vocabulary costs one V x d matrix, which ModelSpec counts once.
             self.lm_head.weight = self.wte.weight
         self.apply(self._init_weights)
-        # GPT-2: scale residual projections by 1/sqrt(2L) so the residual stream's variance does not grow with depth.
+        # GPT-2: scale residual projections by 1/sqrt(2L) so the residual stream's variance does not grow with
+        # depth.
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * spec.n_layer))

@@ -6,11 +6,12 @@ The recipe is the one measured for byte-level GPTs of this size on 2 CPU cores:
   whole optimizer steps, so every cell of an IsoFLOP grid spends its budget under one FLOP convention;
 * AdamW, betas (0.9, 0.95), weight decay 0.1 on matrices, gradient clipping at 1.0, peak LR 1e-2 (right for
   d_model <= 128 with 1024-token batches; 2e-2 diverges);
-* linear warmup for min(100, steps/10) steps (Porian et al. 2024: long fixed warmups hurt small models), then a
-  cosine to 10% of peak that ends exactly at the run's last step (Chinchilla: a cycle longer than the run
+* linear warmup for min(100, steps/10) steps (Porian et al. 2024: long fixed warmups hurt small models), then
+  a cosine to 10% of peak that ends exactly at the run's last step (Chinchilla: a cycle longer than the run
   biases the IsoFLOP fit);
 * a fixed validation set (the same windows for every run on a corpus), evaluated periodically and at the end;
-* deterministic for a given (config, corpus, torch version, thread count): model init and data order are seeded;
+* deterministic for a given (config, corpus, torch version, thread count): model init and data order are
+  seeded;
 * fp32 by default; ``precision="bf16"`` runs the forward pass under bf16 autocast (matmuls in bfloat16; the
   weights, gradients, optimizer state and loss stay fp32), the usual mixed precision on GPUs
   (`resolve_precision`: "auto" picks it on a GPU that supports bf16).
@@ -18,8 +19,8 @@ The recipe is the one measured for byte-level GPTs of this size on 2 CPU cores:
 A run whose loss turns NaN/inf stops and is recorded with ``status="diverged"``; the fitter skips it.
 
 The same function runs under ``torchrun`` (see ddp.py): with a process group initialised it wraps the model in
-DistributedDataParallel and each rank takes its slice of the same global batch, so the run (and its D, FLOPs and
-schedule) is the one a single process would do.
+DistributedDataParallel and each rank takes its slice of the same global batch, so the run (and its D, FLOPs
+and schedule) is the one a single process would do.
 """
 
 from __future__ import annotations
@@ -37,13 +38,16 @@ from typing import Any
 
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
-from scaling.runs import RUN_COLUMNS  # noqa: F401  (the columns of a row; their meaning is documented there)
+
+# the columns of a row; their meaning is documented there
+from scaling.runs_table import RUN_COLUMNS  # noqa: F401
 
 CURVE_COLUMNS = ["step", "tokens", "flops", "train_loss", "val_loss"]
 # A run's arithmetic; "auto" is resolved before a run exists (resolve_precision).
 PRECISIONS = ("fp32", "bf16")
-# Steps between reads of the training loss, by device: a read is a host sync, free on the CPU, while on a GPU a sync
-# per step of a tiny model idles the device (a NaN is then caught up to 31 steps late, and still recorded).
+# Steps between reads of the training loss, by device: a read is a host sync, free on the CPU, while on a GPU
+# a sync per step of a tiny model idles the device (a NaN is then caught up to 31 steps late, and still
+# recorded).
 READ_LOSS_EVERY = {"cpu": 1, "cuda": 32}
 
 
@@ -145,15 +149,16 @@ def flop_accounting(spec: ModelSpec, tokens: float) -> dict[str, float]:
     def count(convention: str) -> float:
         return float(training_flops(spec, tokens, convention=convention, **exact_options(spec)).flops)
 
-    # C is 6ND with N the total parameter count (the runs table's convention, `scaling.runs`); the budget a run
-    # was sized by is the exact count, kept as C_exact (and as the `budget` column that groups an IsoFLOP set).
+    # C is 6ND with N the total parameter count (the runs table's convention, `scaling.runs_table`); the
+    # budget a run was sized by is the exact count, kept as C_exact (and as the `budget` column that groups an
+    # IsoFLOP set).
     return {"C": count("6nd"), "C_exact": count("exact"), "C_6N_nonemb": count("6nd-nonembedding")}
 
 
 def exact_options(spec: ModelSpec) -> dict[str, Any]:
-    """How C is counted: forward + backward (3 x forward) of every matmul the GPT does, attention over the causal
-    mask counted in full (what SDPA's FLOP counter reports), the LM head included (Porian et al. 2024), the
-    embedding lookup excluded (it is a gather, not a matmul). tests/test_train.py checks this against
+    """How C is counted: forward + backward (3 x forward) of every matmul the GPT does, attention over the
+    causal mask counted in full (what SDPA's FLOP counter reports), the LM head included (Porian et al. 2024),
+    the embedding lookup excluded (it is a gather, not a matmul). tests/test_train.py checks this against
     `torch.utils.flop_counter.FlopCounterMode`."""
     return {"seq_len": spec.n_ctx, "causal": "full", "include_embeddings": False, "include_logits": True}
 
@@ -190,8 +195,8 @@ def train_run(
     on_step: Callable[[int, int], None] | None = None,
 ) -> RunRecord:
     """Train one model and return its record. With ``out_dir``, the final weights go to
-    ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written. ``on_step(done, steps)``
-    is told the progress after every step (the sweep's progress bar within a run)."""
+    ``out_dir/checkpoints/<run_id>.pt`` (for `scaling sample`); nothing else is written.
+    ``on_step(done, steps)`` is told the progress after every step (the sweep's progress bar within a run)."""
     from scaling.train.data import load_corpus
 
     if isinstance(config, dict):
@@ -248,7 +253,8 @@ def _process_group(batch: int) -> tuple[bool, int, int]:
 
 
 def _build_model(spec: ModelSpec, seed: int, device, distributed: bool):
-    """The seeded GPT of ``spec`` on ``device``, and the module that trains it (DDP-wrapped in a process group)."""
+    """The seeded GPT of ``spec`` on ``device``, and the module that trains it (DDP-wrapped in a process
+    group)."""
     import torch
 
     from scaling.train.model import GPT
@@ -365,8 +371,8 @@ def _run_row(
     train_seconds: float,
     started: float,
 ) -> dict[str, Any]:
-    """The runs.csv row of a finished run (`scaling.runs.RUN_COLUMNS`): a run whose final validation loss is
-    missing or not finite is recorded as diverged."""
+    """The runs.csv row of a finished run (`scaling.runs_table.RUN_COLUMNS`): a run whose final validation
+    loss is missing or not finite is recorded as diverged."""
     import numpy as np
     import torch
 
@@ -467,7 +473,8 @@ def on_gpu(device: str) -> bool:
 
 
 def torch_device(name: str, rank: int = 0):
-    """The torch device for a run's ``device`` (cpu, cuda, or auto: a GPU when torch sees one) on process ``rank``."""
+    """The torch device for a run's ``device`` (cpu, cuda, or auto: a GPU when torch sees one) on process
+    ``rank``."""
     import torch
 
     if name == "auto":

@@ -5,8 +5,8 @@ What each setting does, applied in this order to the next-token distribution:
 * ``greedy``: always the most likely byte. Deterministic; small models fall into loops quickly.
 * ``temperature`` T: logits / T. T < 1 sharpens towards greedy, T > 1 flattens towards uniform noise.
 * ``top_k`` k: only the k most likely bytes stay candidates (cuts the long tail of unlikely bytes).
-* ``top_p`` p: only the smallest set of bytes whose probabilities add up to p stays (Holtzman et al. 2020); adapts
-  to how sure the model is, unlike a fixed k.
+* ``top_p`` p: only the smallest set of bytes whose probabilities add up to p stays (Holtzman et al. 2020);
+  adapts to how sure the model is, unlike a fixed k.
 * ``seed``: sampling is reproducible for a given seed.
 """
 
@@ -29,7 +29,8 @@ class Decoding:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Refuse settings that have no meaning (NaN or non-positive temperature, negative k, p outside (0, 1])."""
+        """Refuse settings that have no meaning (NaN or non-positive temperature, negative k, p outside
+        (0, 1])."""
         positive_int(self.max_new_tokens, "--max-new-tokens", allow_zero=True)
         if not self.greedy:
             positive(self.temperature, "--temperature")
@@ -59,7 +60,8 @@ COMPARISON = [
 
 
 def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
-    """A checkpoint: the path itself, ``run_id`` in a sweep folder, or the folder's lowest-loss finished run."""
+    """A checkpoint: the path itself, ``run_id`` in a sweep folder, or the folder's lowest-loss finished
+    run."""
     path = Path(run_dir)
     if path.is_file():
         return path
@@ -73,7 +75,7 @@ def find_checkpoint(run_dir: str | Path, run_id: str | None = None) -> Path:
         if not candidate.exists():
             raise ScalingError(f"no checkpoint for run {run_id!r} in {folder}")
         return candidate
-    from scaling.train.sweep import read_rows
+    from scaling.train.folder import read_rows
 
     rows = [
         r
@@ -111,8 +113,8 @@ def load_model(checkpoint: str | Path):
 
 
 def _read_checkpoint(checkpoint: str | Path) -> dict:
-    """The checkpoint's payload, loaded with ``weights_only=True`` (no code from the file ever runs); a damaged
-    or foreign file is one ScalingError, never PyTorch's advice to load it unsafely."""
+    """The checkpoint's payload, loaded with ``weights_only=True`` (no code from the file ever runs); a
+    damaged or foreign file is one ScalingError, never PyTorch's advice to load it unsafely."""
     import warnings
 
     import torch

@@ -158,7 +158,8 @@ SIDE_SUFFIX = ".damaged.csv"
 
 
 def normalise_name(name: Any) -> str:
-    """A column name compared without case, spaces, underscores or punctuation ("Model Size" -> "modelsize")."""
+    """A column name compared without case, spaces, underscores or punctuation ("Model Size" ->
+    "modelsize")."""
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
@@ -379,7 +380,8 @@ def _parquet(path: Path) -> Any:
         return pd.read_parquet(path)
     except ImportError:
         raise ScalingError(
-            f"cannot read {str(path)!r}: Parquet needs pyarrow (pip install pyarrow), or save the table as CSV"
+            f"cannot read {str(path)!r}: Parquet needs pyarrow (pip install pyarrow), "
+            "or save the table as CSV"
         ) from None
     except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
         raise ScalingError(f"cannot read {str(path)!r} as Parquet: {str(exc).splitlines()[0]}") from None
