@@ -7,8 +7,8 @@ same formula as `estimate_memory`, no second copy) and the step from one documen
 
 **MFU fixes the time; the layout explains it.** MFU is end-to-end model FLOPs utilization as PaLM defines it
 (Chowdhery et al. 2022, App. B): model FLOPs (6ND by default, never counting recomputation) per second
-achieved over the devices' dense peak. So at a given MFU a step takes model FLOPs / (devices x peak x MFU) on every
-layout, and the layout says what that time is made of:
+achieved over the devices' dense peak. So at a given MFU a step takes model FLOPs / (devices x peak x MFU) on
+every layout, and the layout says what that time is made of:
 
 * communication, with no overlap (an upper bound):
   - tensor parallelism: per layer and micro-batch, 2 all-reduces forward and 2 backward (2 more with full

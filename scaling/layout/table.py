@@ -68,8 +68,8 @@ def layouts_table(df: Any) -> Any:
     )
     a = df.attrs
     notes = [
-        f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; ranked by the "
-        "highest MFU each can reach"
+        f"{a.get('valid', 0)} valid layouts of {a.get('candidates', 0)}, {a.get('fit', 0)} fit; "
+        "ranked by the highest MFU each can reach"
     ]
     if "flops_convention" in a:
         notes.extend(step_model_notes(a))
