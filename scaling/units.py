@@ -337,6 +337,11 @@ def format_usd(value: float, digits: int = 3) -> str:
     return f"${value:,.2f}"
 
 
+def format_epochs(value: float) -> str:
+    """Epochs over the unique data to two decimals (``3.72``): the one way they are printed."""
+    return f"{value:.2f}"
+
+
 def format_loss(value: float | None) -> str:
     """A loss to four decimals (``1.9265``): the one way every command and table prints a loss."""
     if value is None or math.isnan(value):

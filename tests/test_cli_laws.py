@@ -25,7 +25,7 @@ def test_optimal_json_keys_gopher_budget():
 def test_optimal_pf_days_and_table():
     result = run("optimal", "--budget", "100PF-days", "--law", "epoch")
     assert result.exit_code == 0, result.output
-    assert "8.64e+21" in result.output and "source" in result.output and "convention" in result.output
+    assert "8.64e21 FLOP" in result.output and "source" in result.output and "convention" in result.output
 
 
 def test_optimal_cluster_budget():

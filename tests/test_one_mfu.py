@@ -7,6 +7,7 @@ and tokens at an MFU take 6ND / (devices x peak x MFU) in `flops`, `plan` and th
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -89,3 +90,37 @@ def test_the_readme_case_buys_what_optimal_buys():
     assert plan["cluster"]["mfu"] == 0.4
     text = CliRunner().invoke(main, ["plan", "--gpus", "512xH100", "--days", "30", "--mfu", "0.4"]).output
     assert "implied" not in text and "5.25e23" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["optimal", "--budget", "1e24", "--law", "epoch"],
+        ["optimal", "--budget", "512xH100 30d 40%", "--unique-tokens", "500B", "--inference-tokens", "2T"],
+        ["loss", "--params", "67.5B", "--tokens", "1.35T", "--unique-tokens", "700B"],
+        ["plan", "--gpus", "512xH100", "--days", "30", "--inference-tokens", "2T", "--serve-on", "8xH100"],
+        ["plan", "--gpu-hours", "1.3M", "--gpus", "512xA100-40GB", "--unique-tokens", "700B"],
+        ["flops", "gpt3-175b"],
+    ],
+)
+def test_one_value_one_format(args):
+    # `optimal`/`loss` printed 1e+24 and 5.88e+23 where `plan`/`flops` printed 5.88e23; a plan printed its epochs
+    # as 3.71 in one place and 3.72 in another. Every FLOP count goes through units.format_flops, every loss
+    # through units.format_loss (four decimals), and the plan's epochs are printed once.
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "e+" not in result.output
+    assert not re.search(r"loss\s+\d\.\d{1,3}\b(?!\d)", result.output)
+    assert len(re.findall(r"(\d+\.\d+) epochs", result.output)) <= 1
+
+
+def test_loss_compares_with_the_optimum_under_the_same_unique_tokens():
+    # `scaling loss --params 67.5B --tokens 1.35T --unique-tokens 700B` said 1.9315 and, beside it, a
+    # "compute-optimal at same FLOPs" of 2.31T tokens with loss 1.9202 that ignored the 700B unique tokens.
+    data = _cli_json(["loss", "--params", "67.5B", "--tokens", "1.35T", "--unique-tokens", "700B"])
+    from scaling.laws import get_law
+
+    optimum = get_law("chinchilla").optimal(6 * 67.5e9 * 1.35e12, unique_tokens=700e9)
+    assert data["loss"] == pytest.approx(1.9315, abs=1e-4)
+    assert data["compute_optimal"]["loss"] == pytest.approx(float(optimum.loss))
+    assert data["loss"] >= data["compute_optimal"]["loss"]

@@ -65,23 +65,26 @@ def optimal(budget, law_name, unique_tokens, inference_tokens, as_json):
 def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[str, str]]:
     loss = "n/a (allocation-only law)"
     if law.has_loss:
-        loss = f"{alloc.loss:.4f} {alloc.loss_unit}" + _interval(alloc, "loss", lambda v: f"{v:.4f}")
+        loss = f"{units.format_loss(alloc.loss)} {alloc.loss_unit}" + _interval(
+            alloc, "loss", units.format_loss
+        )
     rows = [
         ("budget", how),
         ("params", units.format_count(alloc.params) + _interval(alloc, "params", units.format_count)),
         ("tokens", units.format_count(alloc.tokens) + _interval(alloc, "tokens", units.format_count)),
         (
             "tokens per param",
-            f"{alloc.tokens_per_param:.3g}" + _interval(alloc, "tokens_per_param", "{:.3g}".format),
+            units.format_count(alloc.tokens_per_param)
+            + _interval(alloc, "tokens_per_param", units.format_count),
         ),
         ("loss", loss),
-        ("training FLOPs", f"{alloc.flops:.3g}"),
+        ("training FLOPs", units.format_flops(alloc.flops)),
     ]
     if beyond is not None:
         rows.append(
             (
                 "beyond the budget",
-                f"+{beyond['flops']:.3g} FLOPs ({alloc.extra_fraction:.1%})",
+                f"+{units.format_flops(beyond['flops'])} ({alloc.extra_fraction:.1%})",
             )
         )
         if "seconds" in beyond:
@@ -94,10 +97,10 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
         if "usd" in beyond:
             rows.append(("extra cost", f"+{units.format_usd(beyond['usd'])} at the catalog price"))
     if alloc.epochs is not None:
-        rows.append(("epochs over unique data", f"{alloc.epochs:.3g}"))
+        rows.append(("epochs over unique data", units.format_epochs(alloc.epochs)))
     if alloc.total_flops is not None:
-        rows.append(("inference FLOPs", f"{alloc.inference_flops:.3g}"))
-        rows.append(("lifetime FLOPs", f"{alloc.total_flops:.3g}"))
+        rows.append(("inference FLOPs", units.format_flops(alloc.inference_flops)))
+        rows.append(("lifetime FLOPs", units.format_flops(alloc.total_flops)))
     return rows
 
 
@@ -122,12 +125,13 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
     rows = [
         ("params", units.format_count(params)),
         ("tokens", units.format_count(tokens)),
-        ("FLOPs (6ND)", f"{prediction.flops:.3g}"),
-        ("loss", f"{prediction.loss:.4f} {prediction.loss_unit}"),
+        ("FLOPs (6ND)", units.format_flops(prediction.flops)),
+        ("loss", f"{units.format_loss(prediction.loss)} {prediction.loss_unit}"),
         (
-            "compute-optimal at same FLOPs",
+            "compute-optimal at same FLOPs"
+            + (f", {units.format_count(unique_tokens)} unique tokens" if unique_tokens else ""),
             f"{units.format_count(optimum.params)} params, "
-            f"{units.format_count(optimum.tokens)} tokens, loss {optimum.loss:.4f}",
+            f"{units.format_count(optimum.tokens)} tokens, loss {units.format_loss(optimum.loss)}",
         ),
     ]
     click.echo(key_values(rows + _assumptions(law)))

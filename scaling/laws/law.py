@@ -202,10 +202,11 @@ class Law(Displayable, ABC):
         raise ScalingError(f"law {self.name!r} is not parametric; the overhead needs E, A, B, alpha, beta")
 
     def loss_at(self, params: float, tokens: float, *, unique_tokens: float | None = None) -> LossPrediction:
-        """`predict` for one model and token count, with the compute-optimal allocation at its 6ND."""
+        """`predict` for one model and token count, with the compute-optimal allocation at its 6ND under the same
+        unique tokens (so the optimum is scored by the rules the model was)."""
         loss = float(self.predict(params, tokens, unique_tokens=unique_tokens))
         flops = float(six_nd(params, tokens))
-        optimum = self.optimal(flops)
+        optimum = self.optimal(flops, unique_tokens=unique_tokens)
         return LossPrediction(
             float(params), float(tokens), flops, loss, self.loss_unit, self.name, optimum, unique_tokens
         )

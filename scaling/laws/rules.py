@@ -10,6 +10,7 @@ import numpy as np
 
 from scaling import catalog, checks
 from scaling.errors import ScalingError
+from scaling.units import format_count, format_epochs
 
 # The laws a plan or a chart sets beside the one in use (the Chinchilla family, Epoch's replication, Kaplan,
 # Llama 3), and the Chinchilla-family estimates that bound the compute-optimal zone.
@@ -40,12 +41,12 @@ def epochs_warning(tokens, unique_tokens: float) -> str | None:
     epochs = float(np.max(np.asarray(tokens, dtype=float) / float(unique_tokens)))
     if epochs > EPOCHS_WORTHLESS:
         return (
-            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: far beyond what repeated data supports "
+            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: far beyond what repeated data supports "
             "(Muennighoff et al. 2023: returns vanish beyond ~16 epochs); get more data or a smaller budget"
         )
     if epochs > EPOCHS_NEARLY_FREE:
         return (
-            f"{epochs:.1f} epochs over {unique_tokens:.3g} unique tokens: beyond ~4 epochs repeated tokens lose "
+            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: beyond ~4 epochs repeated tokens lose "
             "value (Muennighoff et al. 2023)"
         )
     return None

@@ -69,7 +69,7 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
         rows.append(
             (
                 "epochs at D_opt",
-                f"{float(alloc.epochs):.2f} over {f.format_count(alloc.unique_tokens)} unique tokens",
+                f"{f.format_epochs(float(alloc.epochs))} over {f.format_count(alloc.unique_tokens)} unique tokens",
             )
         )
     if alloc.inference_tokens:
@@ -91,7 +91,7 @@ def _epochs(plan: Plan) -> str:
     unique = plan.unique_tokens
     if unique is None or plan.tokens <= unique:
         return ""
-    return f"; {plan.tokens / unique:.2f} epochs over {f.format_count(unique)} unique"
+    return f"; {f.format_epochs(plan.tokens / unique)} epochs over {f.format_count(unique)} unique"
 
 
 def _model_rows(plan: Plan) -> list[tuple[str, str]]:

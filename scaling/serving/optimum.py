@@ -108,7 +108,7 @@ class ServingAwareOptimum(Displayable):
 
     def table(self) -> Table:
         """The three options side by side (money in the result's unit)."""
-        money = format_usd if self.unit == "USD" else (lambda v: f"{v:,.3g} device-h")
+        money = format_usd if self.unit == "USD" else (lambda v: f"{format_count(v)} device-h")
         rows = [
             (
                 o.label,
