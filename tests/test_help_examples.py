@@ -1,4 +1,4 @@
-"""Every example command line of `scaling --help` and of each command's --help runs as written.
+"""Every example command line of `scaling --help`, of each command's --help and of the README runs as written.
 
 An example is a line of a ``\\b`` block of a click docstring that starts with ``scaling`` (after a label
 such as ``Estimators:``); ``scaling models, scaling gpus`` is two examples, and the ``&&`` parts of a line run
@@ -59,12 +59,32 @@ def _books(folder: Path) -> None:
         shutil.copy(source, books / f"{source.stem}.txt")
 
 
+def _config(folder: Path) -> None:
+    """A Hugging Face config.json (Llama 2 7B's published values) where the README's example names one."""
+    import json
+
+    config = dict(
+        model_type="llama",
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+    )
+    (folder / "path" / "to").mkdir(parents=True)
+    (folder / "path" / "to" / "config.json").write_text(json.dumps(config))
+
+
 # (help, file an example names) -> what makes it: a command line, or a function of the folder
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
     ("scaling next", "runs"): "scaling sweep --preset smoke --out runs/",
     ("scaling sweep", "~/books"): _books,
+    ("README", "path/to/config.json"): _config,
 }
 
 
@@ -102,7 +122,16 @@ def _key(example: str) -> str:
     return " ".join(re.sub(r"\s#.*$", "", example).split())
 
 
+def _readme_examples() -> list[str]:
+    """The command lines of the README's bash blocks that start with ``scaling`` (a pipe into another tool is
+    cut: the part that is ours runs)."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [re.split(r"\s\|\s", line)[0] for line in lines if line.startswith("scaling ")]
+
+
 EXAMPLES = [(help, _key(example)) for help, text in _helps(main, "scaling") for example in _examples(text)]
+EXAMPLES += [("README", _key(example)) for example in _readme_examples()]
 
 
 def _parts(example: str) -> list[list[str]]:
@@ -280,4 +309,7 @@ def test_every_help_has_its_examples_found():
     assert {"scaling models", "scaling gpus", "scaling laws", "scaling app"} <= set(found)
     assert "scaling sweep --preset medium --device cuda --out runs/gpu" in {e for _, e in EXAMPLES}
     helps = {h for h, _ in EXAMPLES}
-    assert {"scaling", "scaling chart", "scaling next", "scaling sweep", "scaling plan"} <= helps
+    assert {"scaling", "scaling chart", "scaling next", "scaling sweep", "scaling plan", "README"} <= helps
+    readme = {e for h, e in EXAMPLES if h == "README"}
+    assert "scaling plan --gpus 512xH100 --days 30 --json" in readme  # `| jq .architecture` cut
+    assert "scaling flops path/to/config.json --tokens 1T" in readme
