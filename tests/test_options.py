@@ -103,7 +103,7 @@ def test_the_apps_fields_are_the_declared_options():
 
 
 def test_an_unknown_library_keyword_is_refused_naming_the_accepted_ones():
-    from scaling.finetune_request import finetune_request
+    from scaling.finetune.request import finetune_request
     from scaling.memory import memory_request
     from scaling.plan import make_plan
 
@@ -142,13 +142,13 @@ def test_each_value_is_parsed_once_whatever_the_face():
 
 def test_plan_from_and_finetune_continued_are_one_question():
     """``scaling plan --from M`` asks what ``scaling finetune M --continued`` asks, in the library
-    (`scaling.finetune.plan_finetune_request`), and prints the same answer."""
+    (`scaling.finetune.request.plan_finetune_request`), and prints the same answer."""
     common = ["--unique-tokens", "50B", "--gpus", "64xH100", "--days", "3", "--price", "2.5", "--json"]
     plan = CliRunner().invoke(main, ["plan", "--from", "llama-2-7b", *common])
     finetune = CliRunner().invoke(main, ["finetune", "llama-2-7b", "--continued", *common])
     assert plan.exit_code == finetune.exit_code == 0, (plan.output, finetune.output)
     assert json.loads(plan.stdout) == json.loads(finetune.stdout)
-    from scaling.finetune_request import plan_finetune_request
+    from scaling.finetune.request import plan_finetune_request
     from scaling.plan import continued_request
 
     request = continued_request("llama-2-7b", PLAN.parse(unique_tokens="50B", gpus="64xH100", days="3"))

@@ -21,7 +21,7 @@ def finetune(**values):
       scaling finetune llama-2-7b --continued --unique-tokens 50B --gpus 64xH100 --epochs 2
       scaling finetune llama-3-8b --continued --unique-tokens 20B --gpus 64xH100 --days 7 --price 2.5
     """
-    from scaling.finetune_request import FinetuneRequest, plan_finetune_request
+    from scaling.finetune.request import FinetuneRequest, plan_finetune_request
 
     request = FinetuneRequest.of(parse_given(FINETUNE, values))
     render(plan_finetune_request(request), values["as_json"])

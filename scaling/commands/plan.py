@@ -38,7 +38,7 @@ def plan(**values):
     request = parse_given(PLAN, values)
     if values["from_model"] is not None:
         from scaling.commands.finetune import render
-        from scaling.finetune_request import plan_finetune_request
+        from scaling.finetune.request import plan_finetune_request
 
         continued = continued_request(values["from_model"], request, html_path=values["html_path"])
         render(plan_finetune_request(continued), values["as_json"])

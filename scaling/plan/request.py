@@ -20,7 +20,7 @@ from scaling.options import PLAN, Parsed
 
 if TYPE_CHECKING:
     from scaling.catalog import Accelerator
-    from scaling.finetune_request import FinetuneRequest
+    from scaling.finetune.request import FinetuneRequest
     from scaling.laws import Law
     from scaling.model import ModelSpec
 
@@ -214,9 +214,9 @@ def _inputs(law: Law, values: Parsed) -> dict[str, Any]:
 
 def continued_request(from_model: Any, values: Parsed, *, html_path: str | None = None) -> FinetuneRequest:
     """``scaling plan --from MODEL``: continued pretraining of MODEL on ``--unique-tokens`` of domain data on
-    ``--gpus``, the question ``scaling finetune MODEL --continued`` asks (`scaling.finetune_request.
+    ``--gpus``, the question ``scaling finetune MODEL --continued`` asks (`scaling.finetune.request.
     plan_finetune_request` answers both). The plan's other budgets do not apply to it."""
-    from scaling.finetune_request import FinetuneRequest
+    from scaling.finetune.request import FinetuneRequest
 
     others = {
         "MODEL": values.model,

@@ -1,6 +1,6 @@
-"""The question ``scaling finetune`` asks (and ``scaling plan --from``, continued pretraining), as typed values:
-`FinetuneRequest`, built from the options of `scaling.options.FINETUNE`; `plan_finetune_request` answers it with
-`scaling.finetune.plan_finetune` or `scaling.finetune.plan_continued_pretraining`."""
+"""The question ``scaling finetune`` asks (and ``scaling plan --from``, continued pretraining), as typed
+values: `FinetuneRequest`, built from the options of `scaling.options.FINETUNE`; `plan_finetune_request`
+answers it with `scaling.finetune.plan_finetune` or `scaling.finetune.plan_continued_pretraining`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any
 
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
-from scaling.finetune import (
+from scaling.finetune.continued_pretraining import (
     DEFAULT_REPLAY_FRACTION,
-    QUANT_TIME_FACTOR,
     ContinuedPretrainingPlan,
-    FinetunePlan,
     plan_continued_pretraining,
-    plan_finetune,
 )
+from scaling.finetune.plan import QUANT_TIME_FACTOR, plan_finetune
+from scaling.finetune.result import FinetunePlan
 from scaling.model import ModelSpec
 from scaling.options import FINETUNE, Parsed
 
