@@ -118,7 +118,7 @@ def test_same_seed_same_loss_and_record_columns(tmp_path):
     assert row["N"] == spec.params and row["N_nonemb"] == spec.params_non_embedding
     assert row["D"] == row["steps"] * 8 * 32
     assert row["C_exact"] == pytest.approx(1e9, rel=0.05)  # D sized from the (exact) budget in whole steps
-    assert row["C"] == pytest.approx(6 * row["N"] * row["D"])  # 6ND: the runs table (runs_table.py)
+    assert row["C"] == pytest.approx(6 * row["N"] * row["D"])  # 6ND: the runs table (`scaling.runs_table`)
     assert row["C_6N_nonemb"] == pytest.approx(6 * row["N_nonemb"] * row["D"])
     assert row["corpus"].startswith("python-stdlib-") and len(row["corpus_sha256"]) == 64
     assert first.curve[-1]["tokens"] == row["D"] and first.curve[-1]["val_loss"] == row["loss"]
