@@ -74,4 +74,4 @@ def test_a_command_imports_only_its_own_command_module():
     )
     out = subprocess.run([sys.executable, "-c", probe, "gpus"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[1] == "['scaling.commands._common', 'scaling.commands.estimate']"
+    assert out.stdout.split("\n")[1] == "['scaling.commands._common', 'scaling.commands.flops_and_catalogs']"

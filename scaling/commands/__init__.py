@@ -8,9 +8,9 @@ works without an entry; the entry only makes it start faster).
 HOMES = {
     "app": "app",
     "chart": "charts",
-    "flops": "estimate",
-    "models": "estimate",
-    "gpus": "estimate",
+    "flops": "flops_and_catalogs",
+    "models": "flops_and_catalogs",
+    "gpus": "flops_and_catalogs",
     "finetune": "finetune",
     "inference": "inference",
     "fit": "laws",
