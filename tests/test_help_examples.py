@@ -7,8 +7,8 @@ help that make a file it names (``--out``, ``-o``, ``--output``). A file that no
 `GIVEN` here. The commands run in process through `CliRunner`; ``scaling app``, a server, runs as a process
 until its page answers.
 
-Examples that train need torch (marked ``torch``, skipped without it); those that take minutes are `SLOW`
-(marked ``slow``); ``--device cuda`` is skipped without a GPU, and an image export without kaleido and a
+Examples that train need torch (marked ``torch``, skipped without it); those that take many minutes are
+`SLOW` (marked ``slow`` and ``long``: deselected unless asked for with ``pytest -m long``); ``--device cuda`` is skipped without a GPU, and an image export without kaleido and a
 Chromium (marked ``browser``).
 """
 
@@ -271,7 +271,7 @@ def _param(help: str, example: str):
     if _trains(lines):
         marks.append(pytest.mark.torch)
     if any(line in SLOW for line in lines):
-        marks.append(pytest.mark.slow)
+        marks += [pytest.mark.slow, pytest.mark.long]
     if re.search(r"\.(png|svg|pdf)\b", example):
         marks.append(pytest.mark.browser)
     where = help.removeprefix("scaling").strip() or "main"
