@@ -21,13 +21,26 @@ from scaling.errors import ScalingError
 from scaling.flops import training_flops
 from scaling.model import ModelSpec
 from scaling.render import Displayable
-from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR
+from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR, format_fraction
 
 DEFAULT_MFU = 0.4  # end-to-end MFU assumed when none is given: PaLM 540B 46.2%, Llama 3 405B 38-43% (Table 4)
 MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
 MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
+
+
+def check_hfu(mfu: float, hfu: float, what: str) -> None:
+    """The one rule for numbers beyond the peak: an MFU whose hardware FLOPs (attention, recomputation) would
+    need HFU above 100% is refused, naming ``what`` runs, the HFU it needs and the highest MFU it allows."""
+    if hfu <= 1.0:
+        return
+    ratio = hfu / mfu
+    raise ScalingError(
+        f"MFU {format_fraction(mfu)} is impossible for {what}: it executes {ratio:.2f}x its model FLOPs "
+        f"(attention and recomputation), so it needs HFU {format_fraction(hfu)} of peak; give --mfu below "
+        f"{format_fraction(1.0 / ratio)}, or a shorter --seq-len"
+    )
 
 
 def mfu_warning(mfu: float) -> str | None:

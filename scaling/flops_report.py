@@ -15,7 +15,7 @@ from typing import Any
 from scaling import units
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.cluster import Cluster
-from scaling.cost import DEFAULT_MFU, ComputeCost, compute_cost
+from scaling.cost import DEFAULT_MFU, ComputeCost, check_hfu, compute_cost
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, TrainingFlops, training_flops
 from scaling.model import ModelSpec, load_model, shape_for_params
@@ -136,6 +136,7 @@ class FlopsEstimate(Displayable):
     recompute: str
     accelerator: Accelerator | None = None
     devices: int | None = None
+    hfu: float | None = None  # exact hardware FLOPs (attention, recomputation) / (devices x peak x time)
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -194,6 +195,7 @@ class FlopsEstimate(Displayable):
             "accelerator": self.accelerator.name if self.accelerator else None,
             "devices": self.devices,
             "mfu": cost.mfu if cost else None,
+            "hfu": self.hfu,
             "dtype": cost.dtype if cost else None,
             "peak_flops_per_device": cost.peak_flops_per_device if cost else None,
             "price_usd_per_hour": cost.price_usd_per_hour if cost else None,
@@ -294,6 +296,12 @@ def estimate_flops(
             )
             for r in results
         }
+    hfu = None
+    if costs:
+        main_cost = costs[results[0].convention]
+        hardware = _hardware_flops(choice, results[0], tokens, seq_len, causal, recompute)
+        hfu = hardware / (cluster.devices * main_cost.peak_flops_per_device * main_cost.seconds)
+        check_hfu(mfu, hfu, f"{results[0].model} at sequence length {results[0].seq_len or 'n/a'}")
     warnings = [w for r in results for w in r.warnings] + [w for c in costs.values() for w in c.warnings]
     return FlopsEstimate(
         results=tuple(results),
@@ -304,6 +312,20 @@ def estimate_flops(
         recompute=recompute,
         accelerator=accelerator,
         devices=cluster.devices if cluster else None,
+        hfu=hfu,
         warnings=tuple(dict.fromkeys(warnings)),
         notes=tuple(notes),
     )
+
+
+def _hardware_flops(
+    choice: ModelChoice, main: TrainingFlops, tokens: float, seq_len: int | None, causal: str, recompute: str
+) -> float:
+    """What the devices execute: the exact per-component count (attention included, with recomputation) when
+    the model's shape is known, else the main convention's own hardware FLOPs."""
+    if choice.spec is None:
+        return float(main.hardware_flops)
+    exact = training_flops(
+        choice.spec, tokens, convention="exact", seq_len=seq_len, causal=causal, recompute=recompute
+    )
+    return float(exact.hardware_flops)

@@ -124,3 +124,18 @@ def test_loss_compares_with_the_optimum_under_the_same_unique_tokens():
     assert data["loss"] == pytest.approx(1.9315, abs=1e-4)
     assert data["compute_optimal"]["loss"] == pytest.approx(float(optimum.loss))
     assert data["loss"] >= data["compute_optimal"]["loss"]
+
+
+def test_flops_prints_hfu_and_refuses_numbers_beyond_the_peak():
+    # llama-2-7b at 32k context executes 2.28x its 6ND FLOPs (attention), so 90% MFU would need HFU 205%: `flops`
+    # printed a wall-clock for it without a word. One rule (scaling.cost.check_hfu) for flops and plan.
+    bad = CliRunner().invoke(
+        main,
+        ["flops", "llama-2-7b", "--tokens", "1B", "--seq-len", "32768", "--gpus", "8xH100", "--mfu", "0.9"],
+    )
+    assert bad.exit_code == 2 and "impossible" in bad.output and "HFU 205%" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    data = _cli_json(["flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xA100-80GB", "--mfu", "0.4"])
+    exact = _cli_json(["flops", "llama-2-7b", "--tokens", "2T", "--convention", "exact"])["flops"]
+    assert data["assumptions"]["hfu"] == pytest.approx(exact / (64 * 312e12 * data["seconds"]), rel=1e-9)
+    assert 0.4 < data["assumptions"]["hfu"] < 0.5

@@ -107,10 +107,12 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
                 )
             )
         if estimate.main_cost is not None:
-            lines += _cost_lines(estimate.main_cost, gpus)
+            lines += _cost_lines(estimate.main_cost, gpus, estimate.hfu)
         click.echo(key_values(lines, indent=0))
     else:
-        lines += _cost_lines(next(iter(costs.values())), gpus, header_only=True) if costs else []
+        lines += (
+            _cost_lines(next(iter(costs.values())), gpus, estimate.hfu, header_only=True) if costs else []
+        )
         click.echo(key_values(lines, indent=0) + "\n")
         click.echo(_conventions_table(estimate))
         terms = estimate.exact_terms()
@@ -156,7 +158,7 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def _cost_lines(cost, gpus, header_only: bool = False) -> list[tuple[str, str]]:
+def _cost_lines(cost, gpus, hfu: float | None, header_only: bool = False) -> list[tuple[str, str]]:
     price = (
         f"${cost.price_usd_per_hour:.2f}/device-hour ({cost.price_source})"
         if cost.price_usd_per_hour is not None
@@ -165,7 +167,8 @@ def _cost_lines(cost, gpus, header_only: bool = False) -> list[tuple[str, str]]:
     lines = [
         ("cluster", f"{gpus.devices} x {cost.accelerator}"),
         ("peak", f"{cost.peak_flops_per_device / 1e12:g} TFLOP/s per device ({cost.dtype}, dense)"),
-        ("MFU", units.format_fraction(cost.mfu)),
+        ("MFU", f"{units.format_fraction(cost.mfu)} end to end (model FLOPs / devices x peak x time)"),
+        ("HFU", f"{units.format_fraction(hfu)} (exact hardware FLOPs, attention and recomputation included)"),
         ("price", price),
     ]
     if header_only:

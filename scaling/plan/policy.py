@@ -66,17 +66,13 @@ def layout_warning(spec: ModelSpec, devices: int, accelerator: str, layout: Layo
 
 
 def check_hfu(request: PlanRequest, draft: Draft, time: PlanTime) -> None:
-    """A plan whose hardware FLOPs would need more than the devices' peak is refused, with why."""
-    if time.hfu <= 1.0:
-        return
-    ratio = time.hfu / request.mfu
+    """A plan whose hardware FLOPs would need more than the devices' peak is refused, with why
+    (`scaling.cost.check_hfu`)."""
+    from scaling.cost import check_hfu
+
     spec = draft.spec
-    raise ScalingError(
-        f"MFU {units.format_fraction(request.mfu)} is impossible for {spec.name} "
-        f"({units.format_count(spec.params)} params, context {draft.seq_len:,}): it executes {ratio:.2f}x its 6ND "
-        f"model FLOPs (attention and recomputation), so it needs HFU {units.format_fraction(time.hfu)} of peak; "
-        f"give --mfu below {units.format_fraction(1.0 / ratio)}, or a shorter --seq-len"
-    )
+    what = f"{spec.name} ({units.format_count(spec.params)} params, context {draft.seq_len:,})"
+    check_hfu(request.mfu, time.hfu, what)
 
 
 def mfu_reach_warning(mfu: float, time: PlanTime) -> str | None:
