@@ -8,7 +8,7 @@ from typing import Any
 from scaling import checks
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.cluster import Cluster
-from scaling.cost import DEFAULT_MFU, compute_cost
+from scaling.cost import DEFAULT_MFU, check_hfu, compute_cost
 from scaling.errors import ScalingError
 from scaling.finetune.flops import finetune_flops_per_token, model_flops_per_token
 from scaling.finetune.layouts import _active_adapters, _choose_layout, _limits, _memory, _Run
@@ -203,6 +203,7 @@ def _finetune_result(
             f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
             "token and an MFU such as 0.4"
         )
+    check_hfu(mfu, float(layout["hfu"]), f"{spec.name} ({method}) at sequence length {seq:,}")
     cost = compute_cost(
         trained * per_token,
         accelerator=acc,
