@@ -38,7 +38,8 @@ def check_hfu(mfu: float, hfu: float, what: str) -> None:
     ratio = hfu / mfu
     raise ScalingError(
         f"MFU {format_fraction(mfu)} is impossible for {what}: it executes {ratio:.2f}x its model FLOPs "
-        f"(attention, recomputation, dequantization), so it needs HFU {format_fraction(hfu)} of peak; give --mfu below "
+        f"(attention, recomputation, dequantization), so it needs HFU {format_fraction(hfu)} of peak; "
+        "give --mfu below "
         f"{format_fraction(1.0 / ratio)}, or a shorter --seq-len"
     )
 
