@@ -73,9 +73,10 @@ def check_hfu(request: PlanRequest, draft: Draft, time: PlanTime) -> None:
     spec = draft.spec
     raise ScalingError(
         f"MFU {units.format_fraction(request.mfu)} is impossible for {spec.name} "
-        f"({units.format_count(spec.params)} params, context {draft.seq_len:,}): it executes {ratio:.2f}x its 6ND "
-        f"model FLOPs (attention and recomputation), so it needs HFU {units.format_fraction(time.hfu)} of peak; "
-        f"give --mfu below {units.format_fraction(1.0 / ratio)}, or a shorter --seq-len"
+        f"({units.format_count(spec.params)} params, context {draft.seq_len:,}): it executes "
+        f"{ratio:.2f}x its 6ND model FLOPs (attention and recomputation), so it needs HFU "
+        f"{units.format_fraction(time.hfu)} of peak; give --mfu below {units.format_fraction(1.0 / ratio)}, "
+        "or a shorter --seq-len"
     )
 
 
@@ -92,9 +93,10 @@ def mfu_reach_warning(mfu: float, time: PlanTime) -> str | None:
         else "more time than the step has (communication alone fills it)"
     )
     return (
-        f"MFU {units.format_fraction(mfu)} is out of this layout's reach: its compute would need {need}, and the "
-        f"step model delivers at most {units.format_fraction(KERNEL_EFFICIENCY_CEILING)}; this layout reaches at "
-        f"most {units.format_fraction(time.max_mfu)} MFU. Time and cost are still at the MFU given"
+        f"MFU {units.format_fraction(mfu)} is out of this layout's reach: its compute would need {need}, "
+        f"and the step model delivers at most {units.format_fraction(KERNEL_EFFICIENCY_CEILING)}; this "
+        f"layout reaches at most {units.format_fraction(time.max_mfu)} MFU. Time and cost are still at "
+        "the MFU given"
     )
 
 
@@ -148,8 +150,8 @@ def plan_assumptions(
         out.append(f"accelerator not given: {r.accelerator.name} assumed ({r.accelerator.source})")
     if r.devices is None:
         out.append(
-            f"no cluster given: {devices} x {r.accelerator.name}, the smallest power of two that trains within "
-            f"{DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at the assumed MFU"
+            f"no cluster given: {devices} x {r.accelerator.name}, the smallest power of two that "
+            f"trains within {DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at the assumed MFU"
         )
     out.extend(draft.notes)
     out.extend(_model_assumptions(r, draft))
@@ -199,6 +201,6 @@ def _batch_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
         else "whole sequences (no layout fits)"
     )
     return [
-        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of {draft.seq_len:,} tokens, "
-        f"{rounded}"
+        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of "
+        f"{draft.seq_len:,} tokens, {rounded}"
     ]
