@@ -1,8 +1,8 @@
 """Designed next runs (`scaling next`) against the conventional extension, at equal FLOPs, by simulation.
 
-Each trial draws IsoFLOP runs from a known law (3 budgets 1e17, 3e17, 1e18 x 5 sizes at N_opt x 1/4..4, the usual
-start), with Gaussian noise in log-loss, fits Approach 3 with bootstrap replicates, then spends the same FLOPs two
-ways:
+Each trial draws IsoFLOP runs from a known law (3 budgets 1e17, 3e17, 1e18 x 5 sizes at N_opt x 1/4..4, the
+usual start), with Gaussian noise in log-loss, fits Approach 3 with bootstrap replicates, then spends the same
+FLOPs two ways:
 
 * conventional: the next budget (3x the largest) with the same grid of 5 sizes around the fitted N_opt;
 * designed: `scaling.design.design_runs` with that spend and at most as many runs (5).
@@ -11,8 +11,8 @@ The new runs are drawn from the same law and noise, the law is refitted with a f
 interval of the target (ln N_opt at 1e24 FLOPs by default) is compared: the median ratio of interval widths
 (designed / conventional), its interquartile range, and how often each interval covers the truth.
 
-Truth sets: Hoffmann et al. 2022 (TeX constants), Epoch AI's replication (Besiroglu et al. 2024, Table 1), and a
-symmetric law alpha = beta (Muennighoff et al. 2023's fit).
+Truth sets: Hoffmann et al. 2022 (TeX constants), Epoch AI's replication (Besiroglu et al. 2024,
+Table 1), and a symmetric law alpha = beta (Muennighoff et al. 2023's fit).
 
     python bench/bench_design.py                       # 3 laws x 17 trials = 51, ~3-5 min on 2 busy cores
     python bench/bench_design.py --trials 4 --noise 0.02 --quantity loss

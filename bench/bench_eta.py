@@ -4,11 +4,11 @@
     python bench/bench_eta.py --preset medium
     python bench/bench_eta.py --preset small --budgets 1e11,3e11 --sizes 3   # a shorter check
 
-The sweep runs as the user would start it (`python -m scaling sweep ... --out TMP`), in a fresh folder. Its first
-line states the ETA from the throughput probe; each finished run prints a recalibrated time left. For each, the
-table prints what was announced (elapsed + left), the measured total, and the error. The target is the first ETA
-within +-25% of the wall time. The machine's load average is printed too: on a shared machine the probe, which runs
-before the sweep, cannot know how much CPU the sweep will get.
+The sweep runs as the user would start it (`python -m scaling sweep ... --out TMP`), in a fresh folder. Its
+first line states the ETA from the throughput probe; each finished run prints a recalibrated time left. For
+each, the table prints what was announced (elapsed + left), the measured total, and the error. The target is
+the first ETA within +-25% of the wall time. The machine's load average is printed too: on a shared machine
+the probe, which runs before the sweep, cannot know how much CPU the sweep will get.
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
-"""Does a fit from small runs predict a bigger run? Fit a sweep, predict a held-out run 4x beyond it, train it.
+"""Does a fit from small runs predict a bigger run? Fit a sweep, predict a held-out run 4x beyond
+it, train it.
 
-    scaling sweep --preset small --out runs/small          # the fitted sweep (or any sweep folder, >= 3 budgets)
-    python bench/bench_extrapolation.py runs/small          # + one held-out run at 4x the largest budget
-    python bench/bench_extrapolation.py runs/small --factor 8 --isoflop 5   # + a held-out IsoFLOP set of 5 sizes
+    # the fitted sweep (or any sweep folder, >= 3 budgets)
+    scaling sweep --preset small --out runs/small
+    # + one held-out run at 4x the largest budget
+    python bench/bench_extrapolation.py runs/small
+    # + a held-out IsoFLOP set of 5 sizes
+    python bench/bench_extrapolation.py runs/small --factor 8 --isoflop 5
 
-Approach 3 (Hoffmann et al. 2022, Eq. 2, with bootstrap replicates) is fitted to every finished run of the folder.
-The held-out budget is ``--factor`` x the largest budget (exact training FLOPs, the sweep's own convention). The
-held-out model is the sweep ladder's shape whose predicted loss at that budget is lowest (the fit's optimal size
-among the sizes the sweep can train), trained with the folder's recipe into ``FOLDER/holdout/``. The table prints the
-predicted loss with its 80% interval against the measured one, and the relative error (target: inside the
-interval and within 1.5%). With ``--isoflop K``, K sizes around it are trained at the same budget too, and the
-measured IsoFLOP minimum (parabola in log N) is set against Approach 2's N_opt extrapolated from the folder.
+Approach 3 (Hoffmann et al. 2022, Eq. 2, with bootstrap replicates) is fitted to every finished run of the
+folder. The held-out budget is ``--factor`` x the largest budget (exact training FLOPs, the sweep's own
+convention). The held-out model is the sweep ladder's shape whose predicted loss at that budget is lowest (the
+fit's optimal size among the sizes the sweep can train), trained with the folder's recipe into
+``FOLDER/holdout/``. The table prints the predicted loss with its 80% interval against the measured
+one, and the relative error (target: inside the interval and within 1.5%). With ``--isoflop K``, K sizes
+around it are trained at the same budget too, and the measured IsoFLOP minimum (parabola in log N) is set
+against Approach 2's N_opt extrapolated from the folder.
 """
 
 from __future__ import annotations
@@ -104,12 +109,12 @@ def main() -> None:
     row = rows[configs[shape].run_id]
     measured = float(row["loss"])
     print(
-        f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} FLOPs (exact); "
-        f"alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates"
+        f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} "
+        f"FLOPs (exact); alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates"
     )
     print(
-        f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = {args.factor:g}x, "
-        f"{len(configs)} run(s) in {time.perf_counter() - started:.0f} s"
+        f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = "
+        f"{args.factor:g}x, {len(configs)} run(s) in {time.perf_counter() - started:.0f} s"
     )
     print(f"{'':<22} {'predicted':>10} {'80% interval':>17} {'measured':>9} {'rel. error':>10} {'inside':>6}")
     inside = lo <= measured <= hi
@@ -126,8 +131,8 @@ def main() -> None:
         a, b, _ = np.polyfit(x, y, 2)
         n_measured = math.exp(-b / (2 * a)) if a > 0 else float("nan")
         inside_sizes = sizes[0][0] <= n_measured <= sizes[-1][0]
-        # Approach 2 groups a profile's runs at the geometric mean of their C = 6ND (scaling.fit.isoflop), so the
-        # held-out profile is asked at the same statistic of its own runs.
+        # Approach 2 groups a profile's runs at the geometric mean of their C = 6ND (scaling.fit.isoflop), so
+        # the held-out profile is asked at the same statistic of its own runs.
         c_held = math.exp(np.mean([math.log(float(r["C"])) for r in held]))
         iso = fit_isoflop(runs)
         n_predicted = float(iso.n_opt(c_held))

@@ -149,7 +149,8 @@ def main() -> None:
         )
     )
     print(
-        "counted: torch.utils.flop_counter (matmuls, attention by the math kernel); FLOPs saved bounds the speedup"
+        "counted: torch.utils.flop_counter (matmuls, attention by the math kernel); FLOPs saved bounds "
+        "the speedup"
     )
 
 

@@ -11,7 +11,8 @@ Builds GPT-2-style decoders from a `ModelSpec` on the GPU and trains one AdamW s
 
 Two settings: fp32 with standard attention (Korthikanti et al. 2022's counts at 4-byte values, 1-byte CUDA
 dropout masks), and bf16 autocast with PyTorch's fused scaled-dot-product attention (FlashAttention-style: no
-s x s scores stored; the bf16 weight copies autocast keeps for the backward pass are added to the prediction). Prints a table of predicted vs measured and the ratio. Needs a CUDA device.
+s x s scores stored; the bf16 weight copies autocast keeps for the backward pass are added to the prediction).
+Prints a table of predicted vs measured and the ratio. Needs a CUDA device.
 
     python bench/bench_memory_gpu.py
 """
@@ -200,7 +201,8 @@ def main() -> None:
             print(f"{label:38s} {term:12s} {p / 2**30:14.3f} {m / 2**30:13.3f} {m / p:14.3f}")
         print(
             f"{label:38s} {'reserved':12s} {'':14s} {measured['reserved'] / 2**30:13.3f} "
-            f"{'(allocator reserve over peak: ' + format(measured['reserved'] / measured['peak'] - 1, '.1%') + ')'}"
+            "(allocator reserve over peak: "
+            f"{format(measured['reserved'] / measured['peak'] - 1, '.1%')})"
         )
 
 

@@ -1,4 +1,5 @@
-"""Decode throughput of the tiny GPT against the serving roofline, with this machine's peaks measured beside it.
+"""Decode throughput of the tiny GPT against the serving roofline, with this machine's peaks
+measured beside it.
 
     python bench/bench_serving.py                  # CPU: 1 thread and all threads
     python bench/bench_serving.py --device cuda    # a GPU, if one is present (nothing depends on it)
@@ -145,7 +146,7 @@ def run(device: str, d_model: int, n_layer: int, batches: list[int], prompt: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--d-model", type=int, default=1024)
     parser.add_argument("--layers", type=int, default=6)
@@ -180,8 +181,9 @@ def main() -> None:
 
 def report(result: dict) -> None:
     print(
-        f"{result['device']} ({result['threads']} threads): fp32 matmul peak {result['matmul_peak_flops'] / 1e9:,.1f} "
-        f"GFLOP/s (n={result['matmul_size']}), memory read {result['read_bandwidth_bytes_per_s'] / 1e9:,.1f} GB/s"
+        f"{result['device']} ({result['threads']} threads): fp32 matmul peak "
+        f"{result['matmul_peak_flops'] / 1e9:,.1f} GFLOP/s (n={result['matmul_size']}), memory read "
+        f"{result['read_bandwidth_bytes_per_s'] / 1e9:,.1f} GB/s"
     )
     print(
         f"{result['model']}: {result['params'] / 1e6:,.1f}M params, fp32 weights "
@@ -196,8 +198,8 @@ def report(result: dict) -> None:
         ideal, default = r["predicted_ideal_tokens_per_s"], r["predicted_default_tokens_per_s"]
         m = r["measured_tokens_per_s"]
         print(
-            f"{r['batch']:>6} {r['bound']:>8} {m:>15,.0f} {ideal:>14,.0f} {m / ideal:>6.2f} {default:>17,.0f} "
-            f"{m / default:>6.2f}"
+            f"{r['batch']:>6} {r['bound']:>8} {m:>15,.0f} {ideal:>14,.0f} {m / ideal:>6.2f} "
+            f"{default:>17,.0f} {m / default:>6.2f}"
         )
 
 

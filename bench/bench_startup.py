@@ -8,8 +8,9 @@ and its ratio to the bare click import. With `--baseline DIR` (a checkout of an 
 with this one so that machine load hits both alike, and the table shows both medians side by side.
 Python compiles every module it imports unless bytecode is cached; with ``PYTHONDONTWRITEBYTECODE`` set (as in
 some containers) that compilation is part of every start. ``--bytecode`` times with cached bytecode instead
-(a fresh cache folder per tree, filled by one untimed run), as an installed package starts. A second table lists which heavy modules (scipy, pandas, plotly,
-torch) each command imported, read from `sys.modules` in a child that runs the command in-process.
+(a fresh cache folder per tree, filled by one untimed run), as an installed package starts. A second table
+lists which heavy modules (scipy, pandas, plotly, torch) each command imported,
+read from `sys.modules` in a child that runs the command in-process.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def heavy_modules(args: list[str]) -> tuple[int, list[str]]:
 
 
 def seconds(argv: list[str], cwd: Path, env: dict[str, str] | None) -> float:
-    """Wall time of one run of `argv` in a fresh interpreter; `python -m scaling` imports the tree at `cwd`."""
+    """Wall time of one run of `argv` in a fresh interpreter; `python -m scaling` imports the tree
+    at `cwd`."""
     start = time.perf_counter()
     subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=True)
     return time.perf_counter() - start

@@ -6,25 +6,26 @@
     python bench/bench_train.py --json
     python bench/bench_train.py --clock wall    # wall-clock time instead of CPU time
 
-With one thread, time is CPU time by default: on a machine shared with other work, wall-clock rates fall with the
-load while CPU-time rates stay near what a quiet machine gives (caches shared with other work still cost some), and
-the fraction of peak compares the two on the same clock. Several threads and GPUs are timed by the wall clock (idle
-OpenMP threads spin, so CPU time would count their waiting); ``--clock wall`` times everything that way.
+With one thread, time is CPU time by default: on a machine shared with other work, wall-clock rates fall with
+the load while CPU-time rates stay near what a quiet machine gives (caches shared with other work still cost
+some), and the fraction of peak compares the two on the same clock. Several threads and GPUs are timed by the
+wall clock (idle OpenMP threads spin, so CPU time would count their waiting);
+``--clock wall`` times everything that way.
 
 For each device and thread count it measures the matmul peak (``a @ b``, square, best of a few sizes; fp32, or
 bf16 with ``--precision bf16``, when the step runs under bf16 autocast), then
-trains each model for ~``--seconds`` (batch 8 x 128 tokens, AdamW, the sweep's recipe on random tokens) and prints
-tokens/s, achieved FLOP/s (exact convention, the same count as the runs.csv ``C`` column: forward + backward,
-attention in full, LM head in) and that as a fraction of the measured peak.
+trains each model for ~``--seconds`` (batch 8 x 128 tokens, AdamW, the sweep's recipe on random
+tokens) and prints tokens/s, achieved FLOP/s (exact convention, the same count as the runs.csv ``C`` column:
+forward + backward, attention in full, LM head in) and that as a fraction of the measured peak.
 
-Beside the run's own step it prints what cutting per-step overhead could buy at most, so that ideas are judged by
-numbers: ``x8 batch`` is the same step on 8x the sequences, per token (every fixed per-step cost -- Python, op
-dispatch, autograd bookkeeping, clipping, the optimizer, host syncs -- spread over 8x the tokens; an upper bound
-for any overhead cut at the recipe's batch), and with ``--compile`` the step under ``torch.compile`` (its
-compile time in wall seconds beside it: a run must be long enough to pay it back). ``attn`` is the share of a
-size's counted FLOPs spent on attention scores (QK^T, softmax, AV over the full window): on 8- and 16-dim heads
-these run far below the matmul peak, and at d_model 16 they are nearly half the count, so the smallest sizes
-stay well below the larger ones whatever the per-step overhead.
+Beside the run's own step it prints what cutting per-step overhead could buy at most, so that ideas are judged
+by numbers: ``x8 batch`` is the same step on 8x the sequences, per token (every fixed per-step cost -- Python,
+op dispatch, autograd bookkeeping, clipping, the optimizer, host syncs -- spread over 8x the tokens; an upper
+bound for any overhead cut at the recipe's batch), and with ``--compile`` the step under ``torch.compile``
+(its compile time in wall seconds beside it: a run must be long enough to pay it back). ``attn`` is the share
+of a size's counted FLOPs spent on attention scores (QK^T, softmax, AV over the full window): on 8- and 16-dim
+heads these run far below the matmul peak, and at d_model 16 they are nearly half the count, so the smallest
+sizes stay well below the larger ones whatever the per-step overhead.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ def train_rate(
     compile: bool = False,
     precision: str = "fp32",
 ) -> dict:
-    """Tokens/s of the sweep's training step (fused AdamW, clipping at 1.0, the loss read back every step): the
-    median step after warm-up. With ``compile`` the model runs under ``torch.compile``; ``compile_s`` is the wall
-    time of its first step (tracing and code generation; from the on-disk cache on a second run)."""
+    """Tokens/s of the sweep's training step (fused AdamW, clipping at 1.0, the loss read back every step):
+    the median step after warm-up. With ``compile`` the model runs under ``torch.compile``; ``compile_s`` is
+    the wall time of its first step (tracing and code generation; from the on-disk cache on a second run)."""
     import torch
 
     from scaling.train.model import GPT, gpt_spec
@@ -149,7 +150,8 @@ def attention_share(shape, seq_len: int = 128) -> float:
 
 
 def measure(shape, device: str, args, peak: float) -> dict:
-    """One size: the run's step, the x8-batch ceiling and (with --compile) the compiled step, against the peak."""
+    """One size: the run's step, the x8-batch ceiling and (with --compile) the compiled step,
+    against the peak."""
     r = train_rate(shape, device, args.seconds, batch=args.batch, precision=args.precision)
     wide = train_rate(shape, device, args.seconds, batch=8 * args.batch, precision=args.precision)
     r.update(

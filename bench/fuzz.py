@@ -61,7 +61,8 @@ def main_() -> int:
 
 
 def _fuzz(options: argparse.Namespace, folder: Path) -> int:
-    """Run the calls inside ``folder`` (inputs and anything the commands write stay there), print the tables."""
+    """Run the calls inside ``folder`` (inputs and anything the commands write stay there),
+    print the tables."""
     rng = random.Random(options.seed)
     files = damaged_files(folder / "inputs")
     damaged_accelerators = [f for f in files if Path(f).name.startswith("accel_")]

@@ -86,8 +86,8 @@ class Budget(Displayable):
             flops_from_time(accelerator=accelerator, devices=devices, seconds=seconds, mfu=mfu, dtype=dtype)
         )
         source = (
-            f"{devices} x {accelerator.name} for {units.format_duration(seconds)} at {units.format_fraction(mfu)} "
-            f"MFU ({dtype} peak {accelerator.peak(dtype) / 1e12:.4g} TFLOP/s)"
+            f"{devices} x {accelerator.name} for {units.format_duration(seconds)} at "
+            f"{units.format_fraction(mfu)} MFU ({dtype} peak {accelerator.peak(dtype) / 1e12:.4g} TFLOP/s)"
         )
         price = accelerator.price_usd_per_hour
         per_second = None if price is None else devices * price / 3600.0
@@ -132,7 +132,10 @@ class Budget(Displayable):
         from scaling.flops import six_nd
 
         value = _finite(six_nd(float(spec.params), float(tokens)))
-        source = f"{spec.name} ({units.format_count(spec.params)} params) on {units.format_count(tokens)} tokens, 6ND"
+        source = (
+            f"{spec.name} ({units.format_count(spec.params)} params) on "
+            f"{units.format_count(tokens)} tokens, 6ND"
+        )
         return cls(value, "model", source)
 
     @classmethod
@@ -140,12 +143,14 @@ class Budget(Displayable):
         """The compute ``law`` needs to reach ``loss`` at the compute-optimal allocation."""
         if not law.has_loss:
             raise ScalingError(
-                f"law {law.name!r} predicts no loss, so --target-loss needs a parametric law (e.g. chinchilla, epoch)"
+                f"law {law.name!r} predicts no loss, so --target-loss needs a parametric law (e.g. "
+                "chinchilla, epoch)"
             )
         value = float(law.flops_for_loss(float(loss)))
         if not math.isfinite(value) or value <= 0:
             raise ScalingError(
-                f"invalid --target-loss {loss!r}: at or below law {law.name!r}'s irreducible loss E = {law.E:.4g}"
+                f"invalid --target-loss {loss!r}: at or below law {law.name!r}'s irreducible loss E "
+                f"= {law.E:.4g}"
             )
         return cls(value, "target-loss", f"compute for loss {loss:g} under {law.name}")
 

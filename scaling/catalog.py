@@ -65,8 +65,8 @@ def read_csv(name: str | Path) -> list[dict[str, str]]:
     for number, row in enumerate(csv.DictReader(lines), start=2):
         if None in row:
             raise ScalingError(
-                f"{str(path)!r} data row {number - 1} ({row.get('name') or 'unnamed'!r}) has more fields than "
-                f"the header's {len(row) - 1}: quote values that contain commas"
+                f"{str(path)!r} data row {number - 1} ({row.get('name') or 'unnamed'!r}) has more "
+                f"fields than the header's {len(row) - 1}: quote values that contain commas"
             )
         rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
     return rows
@@ -190,7 +190,8 @@ class Accelerator:
 def _number(
     row: dict[str, str], column: str, scale: float = 1.0, *, allow_zero: bool = False
 ) -> float | None:
-    """A finite positive number (or zero with ``allow_zero``) from a column, times ``scale``; None if empty."""
+    """A finite positive number (or zero with ``allow_zero``) from a column, times ``scale``;
+    None if empty."""
     text = (row.get(column) or "").strip()
     if not text:
         return None
@@ -198,7 +199,8 @@ def _number(
 
 
 def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
-    """Capacity from ``memory`` (with its unit: ``80GiB``, ``24 GB``) or the older ``memory_gb`` (1e9 bytes)."""
+    """Capacity from ``memory`` (with its unit: ``80GiB``, ``24 GB``) or the older ``memory_gb``
+    (1e9 bytes)."""
     text = (row.get("memory") or "").strip()
     if text:
         if text.replace(".", "", 1).isdigit():

@@ -126,7 +126,8 @@ def at_least(value: float, limit: float, what: str, limit_text: str | None = Non
 
 
 def choice(value: Any, choices: Sequence[str], what: str, *, aliases: dict[str, str] | None = None) -> str:
-    """One of ``choices``, matched after stripping and lower-casing (``aliases`` map other names onto them)."""
+    """One of ``choices``, matched after stripping and lower-casing (``aliases`` map other names
+    onto them)."""
     key = str(value).strip().lower()
     key = (aliases or {}).get(key, key)
     if key not in choices:

@@ -225,7 +225,8 @@ def mfu_from_throughput(
     recompute: str = "none",
     include_embeddings: bool = True,
 ) -> Utilization:
-    """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU (Touvron 2023)."""
+    """MFU (and HFU) from a measured training throughput, e.g. LLaMA-65B at 380 tokens/s/GPU
+    (Touvron 2023)."""
     rate = float(positive(tokens_per_second_per_device, "tokens per second per device"))
     acc = get_accelerator(accelerator)
     peak = acc.peak(dtype)

@@ -33,8 +33,9 @@ one forward of the transformer layers (the logits layer sits outside the checkpo
 Korthikanti et al. 2022, App. A charges for them (its s/6h -> s/3h).
 
 Numbers broadcast over numpy arrays of ``tokens``; numpy is imported only when an array is passed, and the
-model package only when FLOPs are counted, so the CLI starts fast. The 6ND rule itself (`six_nd`, ``FLOPS_PER_PARAM_TOKEN``) lives with the units
-(`scaling.units`), below the model and the catalog, and is read from here too.
+model package only when FLOPs are counted, so the CLI starts fast. The 6ND rule itself (`six_nd`,
+``FLOPS_PER_PARAM_TOKEN``) lives with the units (`scaling.units`), below the model and the catalog, and is
+read from here too.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def _ffn_terms(spec: ModelSpec, tokens: float) -> dict[str, float]:
 
 
 def _stack_terms(spec: ModelSpec, layers: int, tokens: float, pairs: float) -> dict[str, float]:
-    """Self-attention + FFN over ``layers`` layers for a sequence of ``tokens`` with ``pairs`` query-key pairs."""
+    """Self-attention + FFN over ``layers`` layers for a sequence of ``tokens`` with ``pairs``
+    query-key pairs."""
     out: dict[str, float] = {}
     for key, value in _attention_terms(spec, queries=tokens, pairs=pairs, kv_tokens=tokens).items():
         out[f"attention_{key}"] = layers * value
@@ -216,7 +218,8 @@ class TrainingFlops(Displayable):
 
 
 def _selective_extra(spec: ModelSpec, seq_len: int | None, causal: str, target_len: int | None) -> float:
-    """Forward FLOPs per token of the attention scores (Korthikanti et al. 2022, App. A: selective recompute)."""
+    """Forward FLOPs per token of the attention scores (Korthikanti et al. 2022, App. A: selective
+    recompute)."""
     terms = forward_flops_per_token(spec, seq_len=seq_len, causal=causal, target_len=target_len)
     return sum(terms.get(k, 0.0) + terms.get(f"cross_{k}", 0.0) for k in _SCORE_TERMS)
 
@@ -295,8 +298,8 @@ def _no_overflow(flops: Number, params: float, tokens: Number) -> Number:
         return finite(flops, "training FLOPs")
     except ScalingError:
         raise ScalingError(
-            f"invalid model size or tokens: {params:.3g} parameters on {tokens} tokens overflow the FLOP count "
-            "(beyond 1.8e308); give a realistic size"
+            f"invalid model size or tokens: {params:.3g} parameters on {tokens} tokens overflow the "
+            "FLOP count (beyond 1.8e308); give a realistic size"
         ) from None
 
 

@@ -99,7 +99,8 @@ def choose_model(
     ]
     if len(sources) > 1:
         raise ScalingError(
-            f"give one of MODEL, --params or dimensions (--layers/--d-model/--heads), not {' and '.join(sources)}"
+            "give one of MODEL, --params or dimensions (--layers/--d-model/--heads), not "
+            f"{' and '.join(sources)}"
         )
     if model is not None:
         spec = load_model(model)
@@ -161,8 +162,8 @@ class FlopsEstimate(Displayable):
         return None if six is None else result.flops / six.flops
 
     def exact_terms(self) -> list[tuple[str, float, float]]:
-        """The exact count per token grouped as 6N, layer matmuls, attention scores, embeddings, logits, total:
-        (name, FLOPs per token, ratio to 6N)."""
+        """The exact count per token grouped as 6N, layer matmuls, attention scores, embeddings, logits,
+        total: (name, FLOPs per token, ratio to 6N)."""
         exact = next((r for r in self.results if r.convention == "exact"), None)
         six = next((r for r in self.results if r.convention == "6nd"), None)
         if exact is None or six is None:

@@ -144,8 +144,8 @@ def fmt_interval(
     fmt: Callable[[float], str] = lambda x: f"{x:.3g}",
     level: float | None = None,
 ) -> str:
-    """An interval as ``low - high`` in the given format, prefixed by ``80% interval`` when ``level`` is given;
-    ``""`` when either end is missing or not finite (callers append it to the point estimate)."""
+    """An interval as ``low - high`` in the given format, prefixed by ``80% interval`` when ``level`` is
+    given; ``""`` when either end is missing or not finite (callers append it to the point estimate)."""
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return ""
     prefix = f"{round(level * 100)}% interval " if level is not None else ""
@@ -185,7 +185,8 @@ def exact_text(value: Any) -> str:
 
 def unit_text(key: str, value: Any) -> str:
     """A value in the unit its key names: ``*_bytes`` in GiB, ``*flops*`` in FLOPs, ``*usd*`` in dollars,
-    ``*seconds``/``*_s`` as a duration, parameter and token counts as 7B/1.4T, ``mfu``/``hfu`` as percentages."""
+    ``*seconds``/``*_s`` as a duration, parameter and token counts as 7B/1.4T,
+    ``mfu``/``hfu`` as percentages."""
     from scaling import units
 
     name = key.rsplit(".", 1)[-1].split("[", 1)[0].lower()
@@ -232,7 +233,10 @@ class Displayable:
 
     def _repr_html_(self) -> str:
         own = self.display_tables()
-        values = value_table(self.to_dict(), title="" if own else self._display_title())  # type: ignore[attr-defined]
+        values = value_table(
+            self.to_dict(),  # type: ignore[attr-defined]
+            title="" if own else self._display_title(),
+        )
         if not own:
             return f"<div class='scaling-result'>{values.html()}</div>"
         body = "\n".join(t.html() for t in own)
@@ -243,14 +247,18 @@ class Displayable:
 
     def _repr_markdown_(self) -> str:
         own = self.display_tables()
-        values = value_table(self.to_dict(), title="Values (base units, as to_dict())")  # type: ignore[attr-defined]
+        values = value_table(
+            self.to_dict(),  # type: ignore[attr-defined]
+            title="Values (base units, as to_dict())",
+        )
         return "\n\n".join([t.markdown() for t in own] + [values.markdown()])
 
     def to_series(self) -> Any:
         """The flattened ``to_dict()`` as a pandas Series (dotted keys)."""
         import pandas as pd
 
-        return pd.Series(flat_values(self.to_dict()), name=self._display_title())  # type: ignore[attr-defined]
+        values = flat_values(self.to_dict())  # type: ignore[attr-defined]
+        return pd.Series(values, name=self._display_title())
 
     def to_frame(self) -> Any:
         """One row per result: ``to_series()`` as a one-row DataFrame, so results concatenate into a table."""

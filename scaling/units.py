@@ -24,7 +24,8 @@ from scaling.errors import ScalingError
 PF_DAY_FLOPS = 1e15 * 86_400  # 8.64e19 FLOPs (GPT-3 Table D.1 caption)
 BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022, App. F)
 # Training FLOPs per parameter per token: forward 2 (one multiply-accumulate) + backward 2 x 2 = 6
-# (Kaplan et al. 2020 §2.1). The one home of "6" in C = 6ND: flops, laws, fits, runs tables and the plan use it.
+# (Kaplan et al. 2020 §2.1). The one home of "6" in C = 6ND: flops, laws, fits,
+# runs tables and the plan use it.
 FLOPS_PER_PARAM_TOKEN = 2.0 * (1.0 + BACKWARD_MULTIPLIER)
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
@@ -116,7 +117,8 @@ def parse_int(value: object, what: str = "integer", *, allow_zero: bool = False)
 # ---------------------------------------------------------------------------------------------- FLOPs
 _FLOPS_ACCEPTED = "FLOPs such as 3.14e23, 5.76e23 FLOP, 100 ZFLOP or 3640 PF-days"
 _FLOPS_RE = _Pattern(
-    rf"^({_NUMBER})\s*(?:(pf[-_ ]?s?[-_ ]?days?|pfs[-_]?days?|petaflop/?s?[-_ ]?days?)|([kmgtpezy]?)\s*(?:flops?|flop)?)$",
+    rf"^({_NUMBER})\s*(?:(pf[-_ ]?s?[-_ ]?days?|pfs[-_]?days?|petaflop/?s?[-_ ]?days?)"
+    r"|([kmgtpezy]?)\s*(?:flops?|flop)?)$",
     re.IGNORECASE,
 )
 

@@ -240,8 +240,9 @@ def damaged_files(folder: Path) -> list[str]:
         + b"9" * 400
         + b', "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008}',
         "config_types.json": b'{"model_type": ["llama"], "architectures": 3, "hidden_size": "big"}',
-        "config_layers.json": b'{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 1000000000000, '
-        b'"num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008}',
+        "config_layers.json": b'{"model_type": "llama", "hidden_size": 4096, '
+        b'"num_hidden_layers": 1000000000000, "num_attention_heads": 32, "vocab_size": 32000, '
+        b'"intermediate_size": 11008}',
         "accel_extra.csv": b"name,memory_gb,bf16_tflops\nX1,80,989,extra\n",
         "accel_zero.csv": b"name,memory_gb,bf16_tflops,fp16_tflops,price_usd_per_hour\nZ0,0,0,0,nan\n",
         "not_json.json": b"{this is not json",

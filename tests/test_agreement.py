@@ -189,7 +189,8 @@ def _captured_figure(args, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("axis", ["params", "tokens"])
 def test_zone_chart_lines_are_the_optimal_command(axis, tmp_path, monkeypatch):
-    # Each law's line in `scaling chart zone` is what `scaling optimal --budget C --law L` answers at its points.
+    # Each law's line in `scaling chart zone` is what `scaling optimal --budget C --law L` answers
+    # at its points.
     figure = _captured_figure(["chart", "zone", "--axis", axis], tmp_path, monkeypatch)
     lines = [t for t in figure.data if (t.meta or {}).get("law")]
     assert lines

@@ -1,8 +1,8 @@
 """Every result a user holds displays itself in a notebook with the numbers of its own ``to_dict()``.
 
-`scaling.render.Displayable` renders a result's own tables (the CLI's) and every value of ``to_dict()``, in its
-unit and exactly; these tests render each result's HTML and Markdown and find each number of ``to_dict()`` in
-them, and check that ``to_series()`` / ``to_frame()`` hold the same values.
+`scaling.render.Displayable` renders a result's own tables (the CLI's) and every value of ``to_dict()``, in
+its unit and exactly; these tests render each result's HTML and Markdown and find each number of ``to_dict()``
+in them, and check that ``to_series()`` / ``to_frame()`` hold the same values.
 """
 
 from __future__ import annotations

@@ -295,7 +295,8 @@ def test_qlora_paper_65b_on_one_48gb_gpu():
     assert qlora.memory.fits and qlora.max_micro_batch >= 1
 
 
-# config.json fields of bigscience/T0_3B (T5 v1.1 LM-adapted XL), bigscience/mt0-xxl (mT5-XXL), bigscience/bloomz-7b1
+# config.json fields of bigscience/T0_3B (T5 v1.1 LM-adapted XL), bigscience/mt0-xxl (mT5-XXL),
+# bigscience/bloomz-7b1
 PEFT_MODELS = {
     "T0_3B": dict(
         model_type="t5",
@@ -330,9 +331,10 @@ PEFT_MODELS = {
     [("T0_3B", 47.14, 14.4), ("mt0-xxl", None, 56.0), ("bloomz-7b1", None, 32.0)],
 )
 def test_peft_readme_memory_table(model, full_gib, lora_gib):
-    """Hugging Face PEFT README, "Use Cases" table (one A100 80GB, ought/raft twitter_complaints): full fine-tuning
-    T0_3B 47.14GB, mt0-xxl and bloomz-7b1 OOM; PEFT-LoRA (r=8 on q and v, fp32) 14.4GB, 56GB and 32GB. The
-    planner's totals (batch 8 x 64 tokens) land within 10% (it adds the CUDA context the table leaves out)."""
+    """Hugging Face PEFT README, "Use Cases" table (one A100 80GB, ought/raft twitter_complaints): full
+    fine-tuning T0_3B 47.14GB, mt0-xxl and bloomz-7b1 OOM; PEFT-LoRA (r=8 on q and v, fp32) 14.4GB,
+    56GB and 32GB. The planner's totals (batch 8 x 64 tokens) land within 10% (it adds the CUDA context the
+    table leaves out)."""
     from scaling.model import spec_from_hf_config
 
     spec = spec_from_hf_config(PEFT_MODELS[model], name=model)
@@ -357,7 +359,8 @@ def test_peft_readme_memory_table(model, full_gib, lora_gib):
 
 @pytest.mark.parametrize(("rank", "published"), [(1, 4.7e6), (8, 37.7e6)])
 def test_lora_paper_table4_gpt3_trainable_parameters(rank, published):
-    """Hu et al. 2021, Table 4: LoRA on GPT-3 175B's W_q and W_v trains 4.7M (r=1) and 37.7M (r=8) parameters."""
+    """Hu et al. 2021, Table 4: LoRA on GPT-3 175B's W_q and W_v trains 4.7M (r=1) and 37.7M (r=8)
+    parameters."""
     plan = plan_finetune(
         "gpt3-175b",
         tokens=1e6,
@@ -372,8 +375,8 @@ def test_lora_paper_table4_gpt3_trainable_parameters(rank, published):
 
 
 def test_lora_paper_gpt3_speedup_is_within_the_flops_saved():
-    """Hu et al. 2021, §4.2: "a 25% speedup during training on GPT-3 175B compared to full fine-tuning" (r=4 on
-    W_q, W_v). Skipping the frozen weights' gradients saves a third of the FLOPs (6N -> 4N), an upper bound
+    """Hu et al. 2021, §4.2: "a 25% speedup during training on GPT-3 175B compared to full fine-tuning" (r=4
+    on W_q, W_v). Skipping the frozen weights' gradients saves a third of the FLOPs (6N -> 4N), an upper bound
     on the speedup that a measured 1.25x must sit under, and close to it."""
     spec = load_model("gpt3-175b")
     adapters = estimate_memory(
@@ -416,9 +419,9 @@ def test_torchtune_readme_lora_speedup_is_within_the_flops_saved():
 
 
 def test_qlora_step_takes_the_stated_factor_longer():
-    """Google Cloud Vertex AI: "LoRA is about 66% faster than QLoRA": by default QLoRA reaches 1/1.66 of LoRA's
-    MFU, so the same layout takes 1.66x the time; at a given end-to-end MFU both take the same time and QLoRA's
-    kernels work 1.66x harder."""
+    """Google Cloud Vertex AI: "LoRA is about 66% faster than QLoRA": by default QLoRA reaches 1/1.66 of
+    LoRA's MFU, so the same layout takes 1.66x the time; at a given end-to-end MFU both take the same
+    time and QLoRA's kernels work 1.66x harder."""
     lora = plan_finetune("llama-2-7b", tokens=1e8, accelerator="H200", lora_rank=16, seq_len=1024)
     qlora = plan_finetune(
         "llama-2-7b", tokens=1e8, accelerator="H200", lora_rank=16, quant="nf4", seq_len=1024

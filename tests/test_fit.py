@@ -1,4 +1,5 @@
-"""The fitter: reading runs, Approach 3 recovery and bootstrap coverage, Approaches 2 and 1, holdout, saving."""
+"""The fitter: reading runs, Approach 3 recovery and bootstrap coverage, Approaches 2 and 1,
+holdout, saving."""
 
 import json
 import warnings
@@ -177,7 +178,7 @@ def test_holdout_check_largest_budget(runs):
     assert check.max_abs_rel_error < 0.05
 
 
-# ---------------------------------------------------------------------------------- fits that say how far to trust them
+# ------------------------------------------------------------------------ fits that say how far to trust them
 def test_six_runs_for_five_parameters_warn_and_the_law_file_keeps_it(tmp_path):
     from scaling.fit import fit_runs
 
@@ -338,8 +339,9 @@ def test_sweep_runs_csv_finds_its_curves_and_counts_a_missing_one(tmp_path):
 
 
 def test_a_term_that_vanishes_over_the_runs_is_refused():
-    # Hoffmann et al. 2022's Approach 3 constants (A 406.4, B 410.7, alpha 0.34, beta 0.28) vary over any runs;
-    # alpha at its bound with A underflowing, or one token count, leaves a term that cannot move the loss.
+    # Hoffmann et al. 2022's Approach 3 constants (A 406.4, B 410.7, alpha 0.34, beta 0.28) vary over any
+    # runs; alpha at its bound with A underflowing, or one token count,
+    # leaves a term that cannot move the loss.
     from scaling.fit.parametric import check_determined
 
     N, D = np.array([1e8, 4e8, 1.6e9]), np.array([2e9, 8e9, 3.2e10])

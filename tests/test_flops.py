@@ -1,4 +1,5 @@
-"""FLOPs, PF-days, time and cost against published tables (Kaplan et al. 2020; GPT-3 Table D.1; Hoffmann et al. 2022 App. F; Korthikanti et al. 2022 Table 5)."""
+"""FLOPs, PF-days, time and cost against published tables (Kaplan et al. 2020; GPT-3 Table D.1; Hoffmann
+et al. 2022 App. F; Korthikanti et al. 2022 Table 5)."""
 
 from __future__ import annotations
 
@@ -165,7 +166,8 @@ def test_narayanan_2021_table_2_ptd_days_eq3(row):
 
 
 def test_narayanan_2021_eq3_matches_closed_form():
-    """Our exact + full-recompute hardware FLOPs equal 96·B·s·l·h²·(1 + s/6h + V/16lh) up to the softmax."""
+    """Our exact + full-recompute hardware FLOPs equal 96·B·s·l·h²·(1 + s/6h + V/16lh) up to
+    the softmax."""
     layers, h, s, v = 96, 12288, 2048, 51200
     spec = ModelSpec(n_layer=layers, d_model=h, n_head=96, vocab_size=v, n_ctx=s)
     per_token = training_flops(spec, 1.0, convention="exact", recompute="full", include_embeddings=False)
@@ -187,7 +189,8 @@ def test_narayanan_2021_eq4_end_to_end_days(params, tokens, gpus, tflops, days):
 
 
 # -------------------------------------------------------------- Korthikanti et al. 2022, Table 5 MFU/HFU
-KORTHIKANTI_TABLE_5 = [  # heads, hidden, layers, GPUs, global batch, seconds, MFU %, HFU %, tolerance (points)
+KORTHIKANTI_TABLE_5 = [
+    # heads, hidden, layers, GPUs, global batch, seconds, MFU %, HFU %, tolerance (points)
     (64, 6144, 48, 8, 4, 1.10, 41.5, 43.7, 0.3),
     (96, 12288, 96, 64, 64, 13.75, 51.4, 52.8, 0.2),
     (128, 20480, 105, 280, 280, 37.83, 56.0, 57.0, 0.2),

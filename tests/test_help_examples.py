@@ -8,8 +8,8 @@ help that make a file it names (``--out``, ``-o``, ``--output``). A file that no
 until its page answers.
 
 Examples that train need torch (marked ``torch``, skipped without it); those that take many minutes are
-`SLOW` (marked ``slow`` and ``long``: deselected unless asked for with ``pytest -m long``); ``--device cuda`` is skipped without a GPU, and an image export without kaleido and a
-Chromium (marked ``browser``).
+`SLOW` (marked ``slow`` and ``long``: deselected unless asked for with ``pytest -m long``); ``--device cuda``
+is skipped without a GPU, and an image export without kaleido and a Chromium (marked ``browser``).
 """
 
 from __future__ import annotations

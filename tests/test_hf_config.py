@@ -217,7 +217,7 @@ def test_every_family_has_a_transformers_fixture():
     assert wanted <= set(SUPPORTED_MODEL_TYPES)
 
 
-# ------------------------------------------------------------------ active parameters of MoE models (published)
+# ---------------------------------------------------------------- active parameters of MoE models (published)
 def _spec(name: str):
     return spec_from_hf_config(_fixture(FIXTURES / "transformers" / f"{name}.json")["config"])
 
@@ -318,7 +318,8 @@ def test_multimodal_config_reads_its_text_config_and_says_so():
     ],
 )
 def test_damaged_config_values_give_one_clear_error(tmp_path, text, key):
-    """NaN/Infinity, absurd sizes, 400-digit integers and wrongly typed keys: one ScalingError naming the key."""
+    """NaN/Infinity, absurd sizes, 400-digit integers and wrongly typed keys:
+    one ScalingError naming the key."""
     base = json.loads((FIXTURES / "llama-2-7b.json").read_text())
     name = text.split('"')[1]
     base.pop(name, None)
@@ -450,7 +451,8 @@ def test_any_damaged_key_gives_a_spec_or_one_scaling_error(fixture, data):
 
 
 def test_partial_rotary_is_read_and_has_no_parameters():
-    # phi-2: partial_rotary_factor 0.4; GPT-NeoX-20B: rotary_pct 0.25 (Black et al. 2022, §2.1); GPT-J: 64 of 256
+    # phi-2: partial_rotary_factor 0.4; GPT-NeoX-20B: rotary_pct 0.25 (Black et al. 2022, §2.1);
+    # GPT-J: 64 of 256
     assert spec_from_hf_config(FIXTURES / "phi-2.json").rotary_fraction == 0.4
     neox = spec_from_hf_config(FIXTURES / "gpt-neox-20b.json")
     assert neox.rotary_fraction == 0.25 and "rotary on 25%" in neox.describe()

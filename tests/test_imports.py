@@ -1,11 +1,11 @@
 """The package's import graph, read with `ast` (nothing is imported): no cycles, no module too big.
 
-Every ``import`` statement of every ``scaling/**/*.py`` is an edge, wherever it sits: at module level, inside a
-function (a deferred import, which runs later but still needs the other module) or under ``if TYPE_CHECKING:``
-(kept apart: it never runs, so it is no edge of a cycle). ``from scaling.x import y`` names the module
-``scaling.x.y`` when that is a module, else ``scaling.x`` (a package is its ``__init__.py``); relative imports
-resolve the same way. Importing a module also runs its packages' ``__init__.py``, so an edge to
-``scaling.x.y`` is an edge to ``scaling.x`` too, unless the importer sits inside ``scaling.x`` itself (its
+Every ``import`` statement of every ``scaling/**/*.py`` is an edge, wherever it sits: at module level, inside
+a function (a deferred import, which runs later but still needs the other module) or under
+``if TYPE_CHECKING:`` (kept apart: it never runs, so it is no edge of a cycle). ``from scaling.x import y``
+names the module ``scaling.x.y`` when that is a module, else ``scaling.x`` (a package is its ``__init__.py``);
+relative imports resolve the same way. Importing a module also runs its packages' ``__init__.py``, so an edge
+to ``scaling.x.y`` is an edge to ``scaling.x`` too, unless the importer sits inside ``scaling.x`` itself (its
 package is then already being imported).
 
 Run this file as a script to print the graph's cycles and the deferred imports of each module.

@@ -68,8 +68,8 @@ def test_muennighoff_unlimited_data_69_96b_at_gopher_budget():
 
 
 def test_harm_overhead_21_percent():
-    # Harm's law (Hugging Face Space lvwerra/harms-law) with Hoffmann's Eq. 4: TeX constants k_N = 0.5 -> +21.0%,
-    # 0.3 -> +107.5%; Besiroglu et al. 2024 constants +25.9%, +161%
+    # Harm's law (Hugging Face Space lvwerra/harms-law) with Hoffmann's Eq. 4: TeX constants
+    # k_N = 0.5 -> +21.0%, 0.3 -> +107.5%; Besiroglu et al. 2024 constants +25.9%, +161%
     assert get_law("chinchilla").overhead(0.5) == pytest.approx(0.210, abs=0.001)
     assert get_law("chinchilla").overhead(0.3) == pytest.approx(1.075, abs=0.002)
     assert get_law("epoch").overhead(0.5) == pytest.approx(0.259, abs=0.001)
@@ -96,7 +96,8 @@ def test_chinchilla_table3_rows_within_6_percent(params, flops):
 
 
 def test_llama3_405b_budget():
-    # Llama 3 §3.2.1: 3.8e25 FLOPs -> 402B on 16.55T tokens; Fig. 3 legend constants (0.537, 0.299) give 389B / 16.29T
+    # Llama 3 §3.2.1: 3.8e25 FLOPs -> 402B on 16.55T tokens; Fig. 3 legend constants (0.537, 0.299) give
+    # 389B / 16.29T
     alloc = get_law("llama3").optimal(3.8e25)
     assert alloc.tokens == pytest.approx(16.29e12, rel=0.005)
     assert alloc.params == pytest.approx(402e9, rel=0.04)
@@ -114,7 +115,8 @@ def test_deepseek_1e24():
 
 
 def test_loss_compute_exponent_values():
-    # loss-compute exponent alpha*beta/(alpha+beta) of Hoffmann Eq. 4: 0.155 (TeX), 0.178 (Besiroglu et al. 2024)
+    # loss-compute exponent alpha*beta/(alpha+beta) of Hoffmann Eq. 4: 0.155 (TeX),
+    # 0.178 (Besiroglu et al. 2024)
     for name, value in (("chinchilla", 0.155), ("epoch", 0.178)):
         law = get_law(name)
         assert law.alpha * law.beta / (law.alpha + law.beta) == pytest.approx(value, abs=0.001)
@@ -172,7 +174,8 @@ def test_optimal_invariants(log_c, name):
     C = 10.0**log_c
     alloc = law.optimal(C)
     assert 6 * alloc.params * alloc.tokens == pytest.approx(C, rel=1e-9)  # 6ND = C
-    # first-order condition of min L(N, C/6N): alpha A N^-alpha = beta B D^-beta (Hoffmann et al. 2022, App. D.2)
+    # first-order condition of min L(N, C/6N): alpha A N^-alpha = beta B D^-beta (Hoffmann et al.
+    # 2022, App. D.2)
     lhs = law.alpha * law.A * alloc.params**-law.alpha
     rhs = law.beta * law.B * alloc.tokens**-law.beta
     assert lhs == pytest.approx(rhs, rel=1e-9)

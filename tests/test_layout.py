@@ -62,7 +62,8 @@ def test_ranking_is_by_reachable_mfu_and_top_layout_is_sane():
     assert (df["mfu"] == 0.4).all() and df["step_s"].nunique() == 1  # the MFU fixes the step, on every layout
     best = df.iloc[0]
     assert best["tp"] == 8  # Narayanan et al. 2021: TP within the node
-    # Narayanan et al. 2021 Table 1 ran GPT-3 175B at 44-47% of A100 peak end to end: within this layout's reach
+    # Narayanan et al. 2021 Table 1 ran GPT-3 175B at 44-47% of A100 peak end to end:
+    # within this layout's reach
     assert 0.47 < best["max_mfu"] < 0.85
     assert df.attrs["candidates"] > df.attrs["valid"] >= df.attrs["fit"] > 0
 
@@ -180,8 +181,8 @@ def test_links_come_from_the_catalog():
 
 def test_default_batch_reproduces_deepseek_llm_7b():
     """DeepSeek LLM (Bi et al. 2024) Table 2: the 7B model trained 2T tokens at 2304 x 4096 = 9.4M tokens per
-    step, from their B_opt = 0.292 C^0.3271 with C = M·D, M = 72 n_layer d² + 12 n_layer d l_seq (their Eq. 2;
-    30 layers, d 4096, l_seq 4096)."""
+    step, from their B_opt = 0.292 C^0.3271 with C = M·D, M = 72 n_layer d² + 12 n_layer d l_seq (their
+    Eq. 2; 30 layers, d 4096, l_seq 4096)."""
     from scaling.layout import default_global_batch_tokens
 
     m = 72 * 30 * 4096**2 + 12 * 30 * 4096 * 4096
@@ -252,7 +253,8 @@ st = hypothesis.strategies
 )
 def test_step_model_invariants(model, gpus, global_batch, mfu):
     """Every ranked layout fits; its step is the sum of its parts, or communication alone exceeds it (kernels
-    would need infinite efficiency); the reachable MFU is below the ceiling's share of model FLOPs; HFU >= MFU."""
+    would need infinite efficiency); the reachable MFU is below the ceiling's share of model FLOPs;
+    HFU >= MFU."""
     devices, accelerator = gpus
     df = search_layouts(
         model,

@@ -1,6 +1,6 @@
-"""The memory model against published tables: ZeRO (Rajbhandari et al. 2019) Figure 1 and Table 1, Korthikanti et al.
-2022 Table 2, Megatron's theoretical_memory_usage.py, DeepSpeed's memory.rst estimators, accelerate estimate-memory,
-the deeplearning.ai course, and KV-cache sizes from the models' published dimensions."""
+"""The memory model against published tables: ZeRO (Rajbhandari et al. 2019) Figure 1 and Table 1, Korthikanti
+et al. 2022 Table 2, Megatron's theoretical_memory_usage.py, DeepSpeed's memory.rst estimators, accelerate
+estimate-memory, the deeplearning.ai course, and KV-cache sizes from the models' published dimensions."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ ZERO_TABLE1 = {
 
 
 def test_zero_paper_table1():
-    """All 54 cells; the paper truncates (4187.5 -> 4187, 257.75 -> 257) and rounds, hence 0.5 % (and 0.01 GB)."""
+    """All 54 cells; the paper truncates (4187.5 -> 4187, 257.75 -> 257) and rounds,
+    hence 0.5 % (and 0.01 GB)."""
     cells = 0
     for psi, rows in ZERO_TABLE1.items():
         dps = np.array(sorted(rows))[:, None]
@@ -124,8 +125,8 @@ def test_megatron_18_bytes_per_param():
 
 
 # --------------------------------------------------------------------------------- Korthikanti
-# Per-layer activations at s = 2048, b = 1, t = 8, GiB, Korthikanti et al. 2022 Table 2's formulas at the sizes of
-# their Table 3 (22B, 175B, 530B, 1T): TP only, TP+SP,
+# Per-layer activations at s = 2048, b = 1, t = 8, GiB, Korthikanti et al. 2022 Table 2's formulas at the
+# sizes of their Table 3 (22B, 175B, 530B, 1T): TP only, TP+SP,
 # TP+selective, TP+SP+selective, full recompute (2sbh, not split), no parallelism.
 KORTHIKANTI = {
     "22B": (6144, 64, (0.3086, 0.2061, 0.1523, 0.0498, 0.0234, 1.6484)),
@@ -205,7 +206,9 @@ def test_pipeline_first_stage_holds_all_layers_worth():
 
 
 # ------------------------------------------------------------------------------------- KV cache
-KV_TABLE = {  # bytes/token in bf16 (2 x layers x kv_heads x d_head x 2 from each model's published config), GiB at 4k/8k
+KV_TABLE = {
+    # bytes/token in bf16 (2 x layers x kv_heads x d_head x 2 from each model's published config),
+    # GiB at 4k/8k
     "llama-2-7b": (524_288, 2.0, 4.0),
     "llama-2-13b": (819_200, 3.125, 6.25),
     "llama-2-70b": (327_680, 1.25, 2.5),
@@ -564,7 +567,8 @@ def test_memory_across_is_estimate_memory_with_each_setting():
 
 
 def test_scalar_and_vector_layout_validity_agree():
-    """One rule set (`layout_rules`): `validate_layout` raises exactly where the search's mask says invalid."""
+    """One rule set (`layout_rules`): `validate_layout` raises exactly where the search's mask
+    says invalid."""
     from scaling.memory import layout_rules, validate_layout
 
     spec = get_preset("llama-2-70b")  # 64 heads, 8 KV heads, 80 layers

@@ -8,14 +8,14 @@ biased QKV/O/MLP, GELU, dropout, tied embeddings) and trained for one step in fp
   by storage and excluding parameters, compared with Korthikanti et al. 2022's per-layer terms (at 4-byte
   values) plus the embedding-dropout mask, final LayerNorm / LM-head inputs and the
   fp32 logits. PyTorch's CPU dropout saves its mask as fp32 (CUDA's fused ``native_dropout`` saves a 1-byte
-  bool, the paper's count), so the prediction is made with ``mask_bytes=4``. Tolerance 2 %: the terms the formula leaves out are O(1/h) of what it counts -- each
-  LayerNorm's fp32 mean and rstd (8·b·s bytes, 2L + 1 of them), the int64 token ids, positions and targets,
-  and each block's s x s boolean causal-mask buffer -- 0.6 % at this size; the test also checks that the difference is
-  exactly those terms.
+  bool, the paper's count), so the prediction is made with ``mask_bytes=4``. Tolerance 2 %: the terms the
+  formula leaves out are O(1/h) of what it counts -- each LayerNorm's fp32 mean and rstd (8·b·s bytes,
+  2L + 1 of them), the int64 token ids, positions and targets, and each block's s x s boolean causal-mask
+  buffer -- 0.6 % at this size; the test also checks that the difference is exactly those terms.
 
-The same is done for a DeepSeek-style MoE block (SwiGLU experts, a shared expert, the first layer dense) and for
-multi-head latent attention, with fused SwiGLU and RMSNorm (what production kernels save); each difference is
-exactly the enumerated small terms (norm statistics, int64 indices, gate weights).
+The same is done for a DeepSeek-style MoE block (SwiGLU experts, a shared expert, the first layer
+dense) and for multi-head latent attention, with fused SwiGLU and RMSNorm (what production kernels save); each
+difference is exactly the enumerated small terms (norm statistics, int64 indices, gate weights).
 """
 
 from __future__ import annotations
@@ -158,10 +158,11 @@ def test_activations_one_training_step():
 
 
 # --------------------------------------------------------------------------------------------- MoE
-# DeepSeek-style layout, tiny: SwiGLU everywhere, the first layer dense (d_ff 96), then routed experts of width 32
-# (2 of 4 per token) beside a shared expert of width 32. The count assumes a fused SwiGLU, which saves gate|up
-# and recomputes the SiLU (as Megatron's and DeepSpeed's fused kernels do), and a dispatch that gathers each
-# expert's tokens (its first linear saves that copy) and weights each expert's output by the router's gate.
+# DeepSeek-style layout, tiny: SwiGLU everywhere, the first layer dense (d_ff 96), then routed experts of
+# width 32 (2 of 4 per token) beside a shared expert of width 32. The count assumes a fused SwiGLU, which
+# saves gate|up and recomputes the SiLU (as Megatron's and DeepSpeed's fused kernels do), and a dispatch that
+# gathers each expert's tokens (its first linear saves that copy) and weights each expert's output by the
+# router's gate.
 MOE = ModelSpec(
     n_layer=3,
     d_model=64,
@@ -299,9 +300,10 @@ def _saved_activation_bytes(model, spec: ModelSpec) -> int:
 
 
 # --------------------------------------------------------------------------------------------- MLA
-# Multi-head latent attention (DeepSeek-V2 §2.1), tiny: Q through a rank-32 bottleneck, K and V from a rank-16
-# latent, query/key heads of 24 (16 + an 8-dim rotary part whose key is shared by the heads), value heads of 16.
-# Rotary positions have no parameters and save nothing but their tables, so the model leaves them out.
+# Multi-head latent attention (DeepSeek-V2 §2.1), tiny: Q through a rank-32 bottleneck, K and V from a
+# rank-16 latent, query/key heads of 24 (16 + an 8-dim rotary part whose key is shared by the heads), value
+# heads of 16. Rotary positions have no parameters and save nothing but their tables,
+# so the model leaves them out.
 MLA = ModelSpec(
     n_layer=2,
     d_model=64,

@@ -242,7 +242,8 @@ def test_spec_invariants(layers, heads, kv_div, head_dim, experts, top, shared, 
     ),
 )
 def test_spec_fields_refuse_bad_values_with_scaling_error(key, value):
-    """Whatever lands in a size field: a spec, or one ScalingError naming the field, never another exception."""
+    """Whatever lands in a size field: a spec, or one ScalingError naming the field,
+    never another exception."""
     try:
         spec = ModelSpec(n_layer=2, d_model=64, n_head=4).with_(**{key: value})
     except ScalingError as exc:

@@ -1,4 +1,5 @@
-"""The notebooks in examples/ run top to bottom on a clean kernel (nbclient), and are committed without outputs.
+"""The notebooks in examples/ run top to bottom on a clean kernel (nbclient), and are committed
+without outputs.
 
 `fit_your_runs.ipynb` trains the smoke sweep when PyTorch is installed (about half a minute on two cores),
 so both are marked slow: CI runs them; the wheel run without PyTorch skips them.

@@ -1,7 +1,7 @@
 """One MFU everywhere: end-to-end model FLOPs utilization (Chowdhery et al. 2022, App. B).
 
-A cluster and a deadline at an MFU buy devices x peak x MFU x time FLOPs in `optimal`, `plan` and the app; a model
-and tokens at an MFU take 6ND / (devices x peak x MFU) in `flops`, `plan` and the app.
+A cluster and a deadline at an MFU buy devices x peak x MFU x time FLOPs in `optimal`, `plan` and the app; a
+model and tokens at an MFU take 6ND / (devices x peak x MFU) in `flops`, `plan` and the app.
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def test_the_readme_case_buys_what_optimal_buys():
     ],
 )
 def test_one_value_one_format(args):
-    # `optimal`/`loss` printed 1e+24 and 5.88e+23 where `plan`/`flops` printed 5.88e23; a plan printed its epochs
-    # as 3.71 in one place and 3.72 in another. Every FLOP count goes through units.format_flops, every loss
-    # through units.format_loss (four decimals), and the plan's epochs are printed once.
+    # `optimal`/`loss` printed 1e+24 and 5.88e+23 where `plan`/`flops` printed 5.88e23; a plan printed its
+    # epochs as 3.71 in one place and 3.72 in another. Every FLOP count goes through units.format_flops, every
+    # loss through units.format_loss (four decimals), and the plan's epochs are printed once.
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "e+" not in result.output
@@ -127,8 +127,8 @@ def test_loss_compares_with_the_optimum_under_the_same_unique_tokens():
 
 
 def test_flops_prints_hfu_and_refuses_numbers_beyond_the_peak():
-    # llama-2-7b at 32k context executes 2.28x its 6ND FLOPs (attention), so 90% MFU would need HFU 205%: `flops`
-    # printed a wall-clock for it without a word. One rule (scaling.cost.check_hfu) for flops and plan.
+    # llama-2-7b at 32k context executes 2.28x its 6ND FLOPs (attention), so 90% MFU would need HFU 205%:
+    # `flops` printed a wall-clock for it without a word. One rule (scaling.cost.check_hfu) for flops and plan.
     bad = CliRunner().invoke(
         main,
         ["flops", "llama-2-7b", "--tokens", "1B", "--seq-len", "32768", "--gpus", "8xH100", "--mfu", "0.9"],

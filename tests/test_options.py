@@ -1,5 +1,6 @@
 """Every option declared once (`scaling.options`): the commands' flags, the app's fields and the library's
-keywords are generated from the declarations, a shared option is one object, and the default MFU has one home."""
+keywords are generated from the declarations, a shared option is one object, and the default MFU has
+one home."""
 
 from __future__ import annotations
 

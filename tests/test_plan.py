@@ -30,12 +30,14 @@ GOPHER_BUDGET = 5.76e23  # Hoffmann et al. 2022: Gopher's budget, the Chinchilla
         # Approach 3, unrounded TeX constants: G = (αA/βB)^(1/(α+β)) = 1.300, a = β/(α+β) = 0.4565,
         # N = G (C/6)^a = 1.300 x (9.6e22)^0.4565 = 40.4B (Fig. 4 caption: "40B"); D/N = C / (6 N^2) = 58.9.
         ("chinchilla", 40.4e9, 58.9),
-        # Eq. 10 as printed: the rounding moves the optimum to 32.2B and D/N 92.6 (Hoffmann et al. 2022, Eq. 10 with its printed constants).
+        # Eq. 10 as printed: the rounding moves the optimum to 32.2B and D/N 92.6 (Hoffmann et al. 2022,
+        # Eq. 10 with its printed constants).
         ("chinchilla-printed", 32.2e9, 92.6),
         # Approach 1 line fitted to Table 3: N = 0.09916 C^0.4981 = 0.09916 x 10^(23.7604 x 0.4981) = 67.8B
         # (Table 3 prints 67B at 5.76e23); D = C / 6N = 1.415T, D/N = 20.9.
         ("chinchilla-a1", 67.8e9, 20.9),
-        # Approach 2 line fitted to Table A3: N = 0.1449 C^0.4899 = 63.3B; D = 1.517T; D/N = 24.0 (23.9 in 1.7).
+        # Approach 2 line fitted to Table A3: N = 0.1449 C^0.4899 = 63.3B; D = 1.517T;
+        # D/N = 24.0 (23.9 in 1.7).
         ("chinchilla-a2", 63.3e9, 24.0),
     ],
 )
@@ -95,7 +97,8 @@ def test_bloomberggpt_like_plan():
 
 def test_llama3_405b_budget_under_llama3_law():
     # Llama 3 (Grattafiori et al. 2024, 3.2.1, Fig. 3): D_opt = 0.299 C^0.537. At 3.8e25:
-    # 0.299 x 10^(25.5798 x 0.537) = 16.29T tokens, N = C / 6D = 389B (the paper: 402B on 16.55T; trained 405B).
+    # 0.299 x 10^(25.5798 x 0.537) = 16.29T tokens, N = C / 6D = 389B (the paper: 402B on 16.55T;
+    # trained 405B).
     plan = make_plan(flops=3.8e25, law="llama3", gpus="16384xH100", vocab=128256, seq_len=8192)
     assert float(plan.allocation.tokens) == pytest.approx(16.29e12, rel=0.005)
     assert float(plan.allocation.params) == pytest.approx(389e9, rel=0.005)
@@ -329,16 +332,18 @@ def test_fitted_law_file_plans_and_warns_when_extrapolating(tmp_path):
     far = make_plan(flops=1e25, law=str(path), gpus="4096xH100")
     assert not any("extrapolation" in w for w in near.warnings)
     assert any("extrapolation" in w and "decades beyond" in w for w in far.warnings)
-    # the fitted law recovers Chinchilla's allocation near its data (the synthetic truth: 40.4B at 5.76e23 ...)
+    # the fitted law recovers Chinchilla's allocation near its data (the synthetic truth: 40.4B at
+    # 5.76e23 ...)
     truth = get_law("chinchilla").optimal(3e21)
     assert float(near.allocation.params) == pytest.approx(float(truth.params), rel=0.15)
 
 
 # ------------------------------------------------------------- one answer per question (issue cases)
 def test_deadline_plan_buys_devices_x_peak_x_mfu_x_time():
-    # MFU is end-to-end model FLOPs utilization (Chowdhery et al. 2022, App. B): 512 H100s for 30 days at 40% buy
-    # 512 x 989.4e12 x 0.4 x 30 x 86400 = 5.25e23 FLOPs, what `scaling optimal --budget '512xH100 30d 40%'`
-    # buys (the plan once shrank it to 4.76e23 to fit its step model and printed "36.2% implied").
+    # MFU is end-to-end model FLOPs utilization (Chowdhery et al. 2022, App. B): 512 H100s for 30 days at 40%
+    # buy 512 x 989.4e12 x 0.4 x 30 x 86400 = 5.25e23 FLOPs, what
+    # `scaling optimal --budget '512xH100 30d 40%'` buys (the plan once shrank it to 4.76e23 to fit its step
+    # model and printed "36.2% implied").
     plan = make_plan(gpus="512xH100", days=30, mfu=0.4)
     assert plan.budget_flops == pytest.approx(512 * 989.4e12 * 0.4 * 30 * 86400, rel=1e-12)
     assert plan.budget_flops == pytest.approx(budget_from_text("512xH100 30d 40%").flops, rel=1e-12)
@@ -357,8 +362,8 @@ def test_deadline_plan_buys_devices_x_peak_x_mfu_x_time():
 
 
 def test_an_mfu_out_of_the_layouts_reach_is_a_warning_not_a_smaller_budget():
-    # 80% MFU on 4096 GPUs: the compute would need kernels above the step model's 85% ceiling. The budget stays
-    # devices x peak x MFU x time; the warning names the highest MFU the layout reaches.
+    # 80% MFU on 4096 GPUs: the compute would need kernels above the step model's 85% ceiling. The budget
+    # stays devices x peak x MFU x time; the warning names the highest MFU the layout reaches.
     plan = make_plan(gpus="4096xA100-40GB", days=30, mfu=0.8)
     assert plan.budget_flops == pytest.approx(4096 * 312e12 * 0.8 * 30 * 86400, rel=1e-12)
     (warning,) = [w for w in plan.warnings if "out of this layout's reach" in w]
@@ -367,14 +372,16 @@ def test_an_mfu_out_of_the_layouts_reach_is_a_warning_not_a_smaller_budget():
 
 
 def test_a_plan_needing_more_than_the_peak_is_refused():
-    # A 10M-parameter model at 32k context executes far more than 6ND (attention), so 90% MFU needs HFU > 100%.
+    # A 10M-parameter model at 32k context executes far more than 6ND (attention),
+    # so 90% MFU needs HFU > 100%.
     with pytest.raises(ScalingError, match=r"impossible .* needs HFU .* give --mfu below"):
         make_plan(params="10M", tokens="1B", gpus="8xH100", mfu=0.9, seq_len=32768)
 
 
 def test_data_constrained_plan_loss_is_never_below_its_optimum():
-    # Hoffmann et al. 2022 Eq. 2 with Muennighoff et al. 2023 Eqs. 5-6: the plan predicts under the unique-token
-    # limit it planned under, so its loss can never beat the constrained optimum L*(C) it was allocated at.
+    # Hoffmann et al. 2022 Eq. 2 with Muennighoff et al. 2023 Eqs. 5-6: the plan predicts under the
+    # unique-token limit it planned under, so its loss can never beat the constrained optimum L*(C) it was
+    # allocated at.
     plan = make_plan(gpu_hours="1.3M", gpus="512xA100-40GB", unique_tokens="700B")
     law = get_law("chinchilla")
     assert plan.loss == pytest.approx(float(law.predict(plan.spec.params, plan.tokens, unique_tokens=700e9)))
@@ -410,8 +417,8 @@ def test_default_global_batch_is_the_layouts():
 
 def test_default_batch_of_deepseek_llm_7b_is_not_rounded_to_a_power_of_two():
     # DeepSeek LLM (Bi et al. 2024), Table 2: the 7B trained on 2T tokens with 2,304 sequences of 4,096 tokens
-    # (9.4M tokens). B_opt(C) at its 6ND lands on that; rounding to a power of two gave 2,048 (-11%). Rounded to
-    # the layout's DP x micro-batch instead, the plan keeps it within 3% (B_opt at 6ND is 2,236 sequences).
+    # (9.4M tokens). B_opt(C) at its 6ND lands on that; rounding to a power of two gave 2,048 (-11%). Rounded
+    # to the layout's DP x micro-batch instead, the plan keeps it within 3% (B_opt at 6ND is 2,236 sequences).
     plan = make_plan(params="6.9B", tokens="2T", gpus="64xH100", seq_len=4096)
     sequences = round(plan.global_batch_tokens / 4096)
     assert sequences == pytest.approx(2304, rel=0.03)
@@ -483,8 +490,8 @@ def test_byte_level_law_plans_in_its_own_vocabulary_and_unit(tmp_path):
 
 
 def test_serve_on_prices_training_and_serving_of_each_size():
-    # scaling.serving's options (compute-optimal, FLOP-priced after Sardana et al. 2024, serving-priced) for the
-    # loss L*(C0) whose serving-priced model trains on the plan's budget, on the plan's cluster.
+    # scaling.serving's options (compute-optimal, FLOP-priced after Sardana et al. 2024, serving-priced) for
+    # the loss L*(C0) whose serving-priced model trains on the plan's budget, on the plan's cluster.
     plan = make_plan(gpus="512xH100", days=30, inference_tokens="2T", serve_on="8xH100", price=2.5)
     data = plan.to_dict()["serving"]
     assert [o["label"] for o in data["options"]] == ["compute-optimal", "flop-priced", "serving-priced"]
@@ -532,7 +539,8 @@ def test_plan_displays_its_own_tables_in_a_notebook():
 
 
 def test_given_model_to_a_target_loss_trains_until_the_law_predicts_it():
-    # Llama 2 7B under Chinchilla's Approach 3 (Hoffmann et al. 2022, Eq. 10): the tokens that bring it to 2.0.
+    # Llama 2 7B under Chinchilla's Approach 3 (Hoffmann et al. 2022, Eq. 10):
+    # the tokens that bring it to 2.0.
     plan = make_plan(model="llama-2-7b", target_loss=2.0, gpus="64xH100")
     assert plan.loss == pytest.approx(2.0, abs=1e-9)
     assert plan.budget_flops == pytest.approx(6 * plan.spec.params * plan.tokens, rel=1e-12)
@@ -575,9 +583,10 @@ def test_no_flash_plans_with_standard_attention():
     ],
 )
 def test_comparison_rows_are_priced_under_the_plans_constraints(options):
-    # The 20-tokens rule once scored 1.9234 and chinchilla-a1 1.9232 beside "this plan 1.9254" by ignoring the 700B
-    # unique tokens (`scaling loss --params 67.5B --tokens 1.35T --unique-tokens 700B` says 1.9315). Every row now
-    # spends the plan's FLOPs, stays under --max-params and is scored with the same unique tokens: none beats it.
+    # The 20-tokens rule once scored 1.9234 and chinchilla-a1 1.9232 beside "this plan 1.9254" by ignoring the
+    # 700B unique tokens (`scaling loss --params 67.5B --tokens 1.35T --unique-tokens 700B` says 1.9315).
+    # Every row now spends the plan's FLOPs, stays under --max-params and is scored with the same unique
+    # tokens: none beats it.
     plan = make_plan(**options)
     law = get_law("chinchilla")
     unique = options.get("unique_tokens") and float(options["unique_tokens"].rstrip("B")) * 1e9
@@ -592,15 +601,16 @@ def test_comparison_rows_are_priced_under_the_plans_constraints(options):
 
 
 def test_serve_on_trains_the_serving_priced_model():
-    # The README says --serve-on chooses N to minimise training plus serving dollars; the plan once trained the
-    # same 26.4B/2.99T with and without it and showed the serving-priced size only as a comparison.
+    # The README says --serve-on chooses N to minimise training plus serving dollars; the plan once trained
+    # the same 26.4B/2.99T with and without it and showed the serving-priced size only as a comparison.
     options = dict(gpus="512xH100", days=30, inference_tokens="2T", price=2.5)
     without = make_plan(**options)
     plan = make_plan(**options, serve_on="8xH100")
     best = plan.serving.best
     assert best.label == "serving-priced"
     assert plan.spec.params == best.params != without.spec.params
-    # trained on the whole budget: the serving-priced option's training is the plan's (to the size grid's step)
+    # trained on the whole budget: the serving-priced option's training is the plan's (to the size
+    # grid's step)
     assert best.training_flops == pytest.approx(plan.budget_flops, rel=0.01)
     assert best.training_cost == pytest.approx(plan.cost.cost_usd, rel=0.01)
     # its comparisons reach the same loss, each priced for training and serving, and cost more in total
@@ -610,9 +620,9 @@ def test_serve_on_trains_the_serving_priced_model():
 
 
 def test_tiny_byte_level_law_far_outside_its_range_answers_with_possible_numbers(tmp_path):
-    # A law fitted on tiny byte-level runs (context 128, 3e10-1.2e12 FLOPs) whose size exponent came out large, as
-    # small fits do: at 1e22 it asks for a ~1M-parameter model on ~1e15 bytes. The plan once printed HFU 251%
-    # (a 4,096 context, not the runs' 128), "tokens/param 116937936814.0" and "4,034,319,145 steps".
+    # A law fitted on tiny byte-level runs (context 128, 3e10-1.2e12 FLOPs) whose size exponent came out
+    # large, as small fits do: at 1e22 it asks for a ~1M-parameter model on ~1e15 bytes. The plan once printed
+    # HFU 251% (a 4,096 context, not the runs' 128), "tokens/param 116937936814.0" and "4,034,319,145 steps".
     from scaling.fit import fit_parametric, save_law, synthetic_runs
     from scaling.laws import law_from_dict
 

@@ -236,7 +236,8 @@ def test_no_all_reduce_without_tensor_parallelism():
     ids=["tp1", "tp2"],
 )
 def test_kipply_fastertransformer_13b_a100_40gb(tp, prefill_ms, decode_ms):
-    # kipply 2022, "Transformer Inference Arithmetic": FasterTransformer, 13B GPT, batch 1, 512 in, 10 out, fp16
+    # kipply 2022, "Transformer Inference Arithmetic": FasterTransformer, 13B GPT, batch 1, 512 in,
+    # 10 out, fp16
     e = estimate_serving(
         FT_13B, "A100-40GB", devices=tp, tp=tp, batch=1, prompt_tokens=512, output_tokens=10, precision="fp16"
     )
@@ -259,7 +260,8 @@ def test_nemo_llama2_7b_inference_latency(acc, batch, latency_ms):
     [(256, 128, 128, 5353), (32, 128, 2048, 1518), (32, 2048, 128, 547), (16, 2048, 2048, 613)],
 )
 def test_tensorrt_llm_llama_7b_a100_throughput(batch, prompt, output, tokens_per_s):
-    # TensorRT-LLM A100 performance table (output tokens/s/GPU, fp16), as quoted in hahnyuan/LLM-Viewer GitHub issue #4
+    # TensorRT-LLM A100 performance table (output tokens/s/GPU, fp16), as quoted in hahnyuan/LLM-Viewer
+    # GitHub issue #4
     kw = dict(batch=batch, prompt_tokens=prompt, output_tokens=output, precision="fp16")
     e = estimate_serving("llama-2-7b", "A100-80GB", **kw)
     assert e.end_to_end_tokens_per_s == pytest.approx(tokens_per_s, rel=THROUGHPUT_TOL)
@@ -271,7 +273,8 @@ def test_tensorrt_llm_llama_7b_a100_throughput(batch, prompt, output, tokens_per
 
 
 def test_tensorrt_llm_llama_7b_a100_first_token_latency():
-    # TensorRT-LLM A100 table (hahnyuan/LLM-Viewer GitHub issue #4): 120.5 ms for a 2048-token prompt at batch 1
+    # TensorRT-LLM A100 table (hahnyuan/LLM-Viewer GitHub issue #4): 120.5 ms for a 2048-token
+    # prompt at batch 1
     long = estimate_serving("llama-2-7b", "A100-80GB", prompt_tokens=2048, output_tokens=1, precision="fp16")
     assert long.prefill_s * 1e3 == pytest.approx(120.5, rel=PREFILL_TOL)
     # 16.1 ms for 128 tokens: fixed per-pass overheads dominate short prompts and the roofline leaves them out

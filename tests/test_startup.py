@@ -1,4 +1,5 @@
-"""The light commands must not import scipy, pandas, plotly or torch (checked in sys.modules, not by timing)."""
+"""The light commands must not import scipy, pandas, plotly or torch (checked in sys.modules, not
+by timing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What every approach shares: the warning type of data problems, and reading runs through `scaling.runs_table`."""
+"""What every approach shares: the warning type of data problems, and reading runs through
+`scaling.runs_table`."""
 
 from __future__ import annotations
 
@@ -31,14 +32,16 @@ def report_table(table: RunsTable) -> None:
 
 
 def read_curves(source: Any) -> pd.DataFrame:
-    """Loss curves as a long table with columns run_id, N, D (tokens seen), loss (`scaling.runs_table.read_curves`)."""
+    """Loss curves as a long table with columns run_id, N, D (tokens seen),
+    loss (`scaling.runs_table.read_curves`)."""
     table = runs_table.read_curves(source)
     report_table(table)
     return table.frame
 
 
 def check_runs(frame: pd.DataFrame, min_runs: int = 5) -> pd.DataFrame:
-    """Refuse a runs table a parametric fit cannot use: a single model size, or fewer than ``min_runs`` runs."""
+    """Refuse a runs table a parametric fit cannot use: a single model size, or fewer than
+    ``min_runs`` runs."""
     if frame["N"].nunique() < 2:
         raise ScalingError(
             f"all runs have the same model size N = {frame['N'].iloc[0]:.4g}; a scaling law needs at "

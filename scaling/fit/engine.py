@@ -29,7 +29,8 @@ HOFFMANN_GRID = {
 # (starts x runs) cells per block of starts: about 20 float arrays of this size live at once (~20 MB per
 # thread), small enough to stay near the cache: 512 starts x 256 runs; fewer starts per block with more runs.
 BLOCK_CELLS = 2**17
-# (replicates x starts x runs) cells of bootstrap weights per chunk (64 MB): 1,000 replicates of 250 runs in one.
+# (replicates x starts x runs) cells of bootstrap weights per chunk (64 MB):
+# 1,000 replicates of 250 runs in one.
 BOOTSTRAP_CHUNK_CELLS = 2**23
 
 

@@ -1,5 +1,6 @@
-"""Approach 1 (Hoffmann et al. 2022 §3.1): the envelope of loss curves. Each run's loss against C = 6 N D_seen,
-the lowest loss over all runs at each compute, and power laws N_opt ∝ C^a, D_opt ∝ C^b through it."""
+"""Approach 1 (Hoffmann et al. 2022 §3.1): the envelope of loss curves. Each run's loss against C = 6 N
+D_seen, the lowest loss over all runs at each compute, and power laws N_opt ∝ C^a,
+D_opt ∝ C^b through it."""
 
 from __future__ import annotations
 

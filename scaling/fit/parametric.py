@@ -200,8 +200,9 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
     minimum = RUNS_PER_PARAMETER * N_PARAMETERS
     if len(frame) < minimum:
         out.append(
-            f"only {len(frame)} runs for {N_PARAMETERS} parameters (E, A, B, alpha, beta): the constants are poorly "
-            f"determined; use at least {minimum} ({RUNS_PER_PARAMETER} per parameter) over several sizes and budgets"
+            f"only {len(frame)} runs for {N_PARAMETERS} parameters (E, A, B, alpha, beta): the constants "
+            f"are poorly determined; use at least {minimum} ({RUNS_PER_PARAMETER} per parameter) over "
+            "several sizes and budgets"
         )
     for column, what in (("N", "model sizes"), ("D", "token counts")):
         if frame[column].nunique() < 3:
@@ -224,8 +225,8 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
             out.append(f"{label} = {value:.3g} is at an implausible value; the data may not identify it")
     if abs(alpha - beta) <= 1e-8:
         out.append(
-            f"degenerate fit: alpha = beta = {alpha:.6g} (so a = b = 0.5 exactly); the runs do not separate the "
-            "N and D terms (too few runs, or N and D vary together)"
+            f"degenerate fit: alpha = beta = {alpha:.6g} (so a = b = 0.5 exactly); the runs do not "
+            "separate the N and D terms (too few runs, or N and D vary together)"
         )
     return out
 
@@ -233,10 +234,10 @@ def fit_diagnostics(frame: pd.DataFrame, search: StartSearch) -> list[str]:
 def check_determined(
     A: float, B: float, alpha: float, beta: float, N: np.ndarray | None = None, D: np.ndarray | None = None
 ) -> None:
-    """Refuse a fit whose size or data term vanished: A, B, alpha or beta at 0 or not finite, or (given the runs'
-    N and D) a term that changes the predicted loss by less than a millionth across the runs (alpha at its bound
-    with A underflowing, or a single token count). The loss then does not fall with N or with D over these runs,
-    and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
+    """Refuse a fit whose size or data term vanished: A, B, alpha or beta at 0 or not finite, or (given the
+    runs' N and D) a term that changes the predicted loss by less than a millionth across the runs (alpha at
+    its bound with A underflowing, or a single token count). The loss then does not fall with N or with D over
+    these runs, and no compute-optimal frontier (Hoffmann Eq. 4) exists."""
     bad = {
         k: f"{k} = {v:.3g}"
         for k, v in dict(A=A, B=B, alpha=alpha, beta=beta).items()
@@ -252,8 +253,8 @@ def check_determined(
                 bad[name] = f"{name} changes by {spread:.3g} across the runs"
     if bad:
         raise ScalingError(
-            f"the runs do not determine a law ({', '.join(bad.values())}): the loss does not fall with both N and "
-            "D over them; fit runs that vary both the model size and the tokens"
+            f"the runs do not determine a law ({', '.join(bad.values())}): the loss does not fall with "
+            "both N and D over them; fit runs that vary both the model size and the tokens"
         )
 
 
@@ -276,9 +277,10 @@ def fit_parametric(
     ``grid``: "hoffmann" (4,500 starts) or an (S, 5) array of (a, b, e, alpha, beta) starts.
     ``bootstrap``: number of resamples of the runs with replacement (0 = none; use >= 1,000 for intervals),
     at most `MAX_BOOTSTRAP` and `MAX_BOOTSTRAP_CELLS` / runs. ``screen_iters``, ``screen``: every start gets
-    ``screen_iters`` batched LM iterations; those whose objective is then within ``screen`` x the best continue
-    to convergence (the rest are counted as screened out). The law carries the runs' loss unit, tokenizer and
-    vocabulary (`scaling.runs_table.loss_metadata`) and the cautions of `fit_diagnostics` as its warnings.
+    ``screen_iters`` batched LM iterations; those whose objective is then within ``screen`` x the best
+    continue to convergence (the rest are counted as screened out). The law carries the runs' loss unit,
+    tokenizer and vocabulary (`scaling.runs_table.loss_metadata`) and the cautions of `fit_diagnostics` as
+    its warnings.
     """
     frame, logN, logD, logL = run_arrays(runs)
     bootstrap = check_bootstrap(bootstrap, len(frame))
@@ -305,7 +307,10 @@ def fit_parametric(
     compute = six_nd(np.exp(logN), np.exp(logD))  # C = 6ND of every run, the convention of the fit
     return FittedLaw(
         name=name,
-        source=f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to {len(frame)} runs",
+        source=(
+            f"Approach 3 fit (Hoffmann et al. 2022 Eq. 11, Huber delta={delta:g} on log-loss) to "
+            f"{len(frame)} runs"
+        ),
         convention="C = 6ND; N and D as given in the runs table",
         form="L = E + A/N^alpha + B/D^beta",
         E=E,

@@ -36,7 +36,8 @@ HOLDOUT_BOOTSTRAP = 200
 
 @dataclass(frozen=True, eq=False)
 class FitReport(Displayable):
-    """What ``scaling fit`` found: the runs read, each approach's fit, the extrapolation check, the cautions."""
+    """What ``scaling fit`` found: the runs read, each approach's fit, the extrapolation check,
+    the cautions."""
 
     runs: dict[str, Any]
     approach3: FittedLaw | None = None
@@ -51,7 +52,8 @@ class FitReport(Displayable):
         return fit_tables(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The Approach 3 law at the top level (as before), the other approaches and checks under their keys."""
+        """The Approach 3 law at the top level (as before), the other approaches and checks under
+        their keys."""
         out: dict[str, Any] = dict(self.approach3.to_dict()) if self.approach3 else {}
         out["runs"] = self.runs
         if self.approach2:

@@ -59,7 +59,10 @@ def holdout_table(holdout: HoldoutResult) -> Table:
     if h["coverage"] is not None:
         rows.append(("interval coverage", f"{h['coverage']:.0%}"))
     flops = ", ".join(f"{c:.3g}" for c in h["held_out_flops"])
-    title = f"Extrapolation check (held out {h['n_held_out']} runs at C = {flops}), error relative to the observed loss:"
+    title = (
+        f"Extrapolation check (held out {h['n_held_out']} runs at C = {flops}), error relative to "
+        "the observed loss:"
+    )
     return Table.of(rows, title=title, align="ll")
 
 

@@ -1,8 +1,8 @@
 """Allocation lines: a published power law N_opt = k (C/s)^a or D_opt = k (C/s)^b, the other from C = 6ND.
 
-`AllocationLaw` has no loss model (Chinchilla Approaches 1 and 2, Llama 3, DeepSeek, a fitted Approach 1 or 2).
-`KaplanLaw` adds Kaplan et al. 2020's joint loss L(N, D) (Eq. 1.5) to its allocation (with C_min = C/2,
-Hoffmann et al. 2022 App. D.4).
+`AllocationLaw` has no loss model (Chinchilla Approaches 1 and 2, Llama 3, DeepSeek, a fitted Approach
+1 or 2). `KaplanLaw` adds Kaplan et al. 2020's joint loss L(N, D) (Eq. 1.5) to its allocation (with
+C_min = C/2, Hoffmann et al. 2022 App. D.4).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class AllocationLaw(Law):
-    """N_opt = n_coef (C/flops_scale)^n_exp, or D_opt = d_coef (C/flops_scale)^d_exp (one of them is given)."""
+    """N_opt = n_coef (C/flops_scale)^n_exp, or D_opt = d_coef (C/flops_scale)^d_exp (one of them
+    is given)."""
 
     kind: ClassVar[str] = "allocation"
 

@@ -168,8 +168,9 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
 def law_from_dict(entry: Any, origin: str = "law") -> Law:
     """A `Law` from a ``data/laws.json`` entry or a saved law JSON (``scaling fit -o``), validated.
 
-    Constants may sit in a ``constants`` object or at the top level (the ``--json`` output of ``scaling fit``);
-    bootstrap replicates, if any, are ``bootstrap.replicates`` rows of [E, A, B, alpha, beta].
+    Constants may sit in a ``constants`` object or at the top level (the ``--json`` output of
+    ``scaling fit``); bootstrap replicates, if any, are ``bootstrap.replicates`` rows of [E, A, B,
+    alpha, beta].
     """
     if not isinstance(entry, dict):
         raise ScalingError(

@@ -202,8 +202,8 @@ class Law(Displayable, ABC):
         raise ScalingError(f"law {self.name!r} is not parametric; the overhead needs E, A, B, alpha, beta")
 
     def loss_at(self, params: float, tokens: float, *, unique_tokens: float | None = None) -> LossPrediction:
-        """`predict` for one model and token count, with the compute-optimal allocation at its 6ND under the same
-        unique tokens (so the optimum is scored by the rules the model was)."""
+        """`predict` for one model and token count, with the compute-optimal allocation at its 6ND under the
+        same unique tokens (so the optimum is scored by the rules the model was)."""
         loss = float(self.predict(params, tokens, unique_tokens=unique_tokens))
         flops = float(six_nd(params, tokens))
         optimum = self.optimal(flops, unique_tokens=unique_tokens)
@@ -238,7 +238,8 @@ class Law(Displayable, ABC):
         ``unique_tokens``: data-constrained optimum (Muennighoff); ``inference_tokens``: inference-aware
         optimum (Sardana); see `scaling.laws` for what each answers. ``level``: interval coverage (default
         0.8) where the law carries uncertainty; ``intervals=False`` leaves them out (they cost thousands of
-        draws, and numpy's random and masked-array modules, that a caller using only the allocation need not pay).
+        draws, and numpy's random and masked-array modules, that a caller using only the allocation
+        need not pay).
         """
         level = self.interval_level if level is None else level
         if not 0 < level < 1:
@@ -313,9 +314,9 @@ class Law(Displayable, ABC):
         if decades <= 1.0:
             return []
         return [
-            f"extrapolation: the budget is {decades:.1f} decades beyond the largest run this law was fitted on "
-            f"(C = {self.fit_flops_range[1]:.3g}); Hoffmann et al. extrapolated about 2, and exponents fitted at "
-            "small scale drift (Pearce & Song 2024, Porian et al. 2024)"
+            f"extrapolation: the budget is {decades:.1f} decades beyond the largest run this law was "
+            f"fitted on (C = {self.fit_flops_range[1]:.3g}); Hoffmann et al. extrapolated about 2, and "
+            "exponents fitted at small scale drift (Pearce & Song 2024, Porian et al. 2024)"
         ]
 
     def check_allocation(self, C: np.ndarray, N: np.ndarray, D: np.ndarray) -> None:
@@ -324,8 +325,9 @@ class Law(Displayable, ABC):
             raise ScalingError(f"law {self.name!r} gives no finite allocation for budget {C!r} FLOPs")
         if np.any(N < 1) or np.any(D < 1):
             raise ScalingError(
-                f"budget {float(np.min(C)):.3g} FLOPs is too small for law {self.name!r}: its compute-optimal "
-                f"model would have {float(np.min(N)):.3g} parameters and {float(np.min(D)):.3g} tokens"
+                f"budget {float(np.min(C)):.3g} FLOPs is too small for law {self.name!r}: its "
+                f"compute-optimal model would have {float(np.min(N)):.3g} parameters and "
+                f"{float(np.min(D)):.3g} tokens"
             )
 
     # ------------------------------------------------------------------ uncertainty

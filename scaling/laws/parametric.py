@@ -10,11 +10,11 @@ Beyond plain Chinchilla, `ParametricLaw.optimal` answers two more questions:
   same way with R_N*. The optimum minimises L(N', D') subject to 6ND = C with a bounded 1-D optimizer over
   log N. For laws other than ``muennighoff`` the R_D*, R_N* of the ``muennighoff`` preset are applied with
   the law's own E, A, B, alpha, beta (an assumption: Muennighoff fitted them with his base law).
-* ``inference_tokens=D_inf``: the inference-aware optimum of Sardana et al. 2024 ("Beyond Chinchilla-Optimal").
-  **Question answered:** reach the loss that the compute-optimal model for budget C would reach, L*(C), at
-  the least lifetime compute 6·N·D_tr + 2·N·D_inf. The answer is a smaller model trained on more tokens; its
-  training FLOPs (``flops``) exceed C by ``extra_flops``, and ``total_flops``/``inference_flops`` report the
-  lifetime cost.
+* ``inference_tokens=D_inf``: the inference-aware optimum of Sardana et al. 2024 ("Beyond
+  Chinchilla-Optimal"). **Question answered:** reach the loss that the compute-optimal model for budget C
+  would reach, L*(C), at the least lifetime compute 6·N·D_tr + 2·N·D_inf. The answer is a smaller model
+  trained on more tokens; its training FLOPs (``flops``) exceed C by
+  ``extra_flops``, and ``total_flops``/``inference_flops`` report the lifetime cost.
 """
 
 from __future__ import annotations
@@ -204,7 +204,8 @@ class ParametricLaw(Law):
         return (*self.inference_aware(C, None if U < 0 else U, D_inf, n_star, target), target)
 
     def constrained_params(self, C: float, U: float | None) -> float:
-        """The data-constrained optimum: argmin over log N of L(N', D') with D = C/(6N) (plain when U is None)."""
+        """The data-constrained optimum: argmin over log N of L(N', D') with D = C/(6N) (plain when U
+        is None)."""
         n0 = float(self.n_opt(C))
         if U is None:
             return n0
@@ -271,7 +272,8 @@ class ParametricLaw(Law):
         return {"params": N, "tokens": D, "tokens_per_param": D / N, "loss": loss}
 
     def parameter_intervals(self, level: float | None = None) -> dict[str, tuple[float, float]]:
-        """Intervals of E, A, B, alpha, beta, a, b: bootstrap percentiles, or normal ± z·SE from a published SE."""
+        """Intervals of E, A, B, alpha, beta, a, b: bootstrap percentiles, or normal ± z·SE from a
+        published SE."""
         if self.replicates is None or not len(self.replicates):
             return super().parameter_intervals(level)
         level = self.interval_level if level is None else level

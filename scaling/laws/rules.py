@@ -17,7 +17,8 @@ from scaling.units import format_count, format_epochs
 COMPARISON_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch", "kaplan", "llama3")
 CHINCHILLA_FAMILY = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "epoch")
 
-# The "20 tokens per parameter" rule of thumb for a compute-optimal run (Hoffmann et al. 2022, Table 3, rounded).
+# The "20 tokens per parameter" rule of thumb for a compute-optimal run (Hoffmann et al. 2022,
+# Table 3, rounded).
 TOKENS_PER_PARAM = 20.0
 
 # Muennighoff et al. 2023: up to ~4 epochs repeated data is nearly as good as fresh data. Their Eq. 5 with
@@ -28,8 +29,8 @@ EPOCHS_WORTHLESS = 16.0
 # ``data/laws.json`` (Muennighoff et al. 2023, Eq. 5-6: R_D* and R_N*).
 REPETITION_LAW = "muennighoff"
 
-# Exponents of a loadable law. Published ones lie between about 0.07 (Kaplan et al. 2020) and 0.8; a fit bounds
-# them to [0, 10]; below 1e-3 a law predicts no scaling at all and its frontier overflows.
+# Exponents of a loadable law. Published ones lie between about 0.07 (Kaplan et al. 2020) and 0.8; a fit
+# bounds them to [0, 10]; below 1e-3 a law predicts no scaling at all and its frontier overflows.
 EXPONENT_RANGE = (1e-3, 10.0)
 # Exponents of an allocation line N_opt ∝ C^a (or D_opt ∝ C^b): a + b = 1 with both positive.
 ALLOCATION_EXPONENT_RANGE = (1e-3, 1.0 - 1e-3)
@@ -41,20 +42,22 @@ def epochs_warning(tokens, unique_tokens: float) -> str | None:
     epochs = float(np.max(np.asarray(tokens, dtype=float) / float(unique_tokens)))
     if epochs > EPOCHS_WORTHLESS:
         return (
-            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: far beyond what repeated data supports "
-            "(Muennighoff et al. 2023: returns vanish beyond ~16 epochs); get more data or a smaller budget"
+            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: far beyond "
+            "what repeated data supports (Muennighoff et al. 2023: returns vanish beyond ~16 epochs); get "
+            "more data or a smaller budget"
         )
     if epochs > EPOCHS_NEARLY_FREE:
         return (
-            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: beyond ~4 epochs repeated tokens lose "
-            "value (Muennighoff et al. 2023)"
+            f"{format_epochs(epochs)} epochs over {format_count(unique_tokens)} unique tokens: beyond ~4 "
+            "epochs repeated tokens lose value (Muennighoff et al. 2023)"
         )
     return None
 
 
 def repetition_defaults() -> tuple[float, float]:
     """(R_D*, R_N*) of the `REPETITION_LAW` preset, read from the laws catalog (``data/laws.json``, or the
-    ``$SCALING_DATA_DIR`` copy) without building the laws: the law kinds read these, so they sit below them."""
+    ``$SCALING_DATA_DIR`` copy) without building the laws: the law kinds read these, so they sit
+    below them."""
     return _repetition_defaults(str(catalog.data_path("laws.json")))
 
 

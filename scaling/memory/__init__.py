@@ -20,20 +20,22 @@ What is reported:
   ``theoretical_memory_usage.py`` report it: it holds the embedding and the most micro-batches in flight).
   The logits buffer lives on the last stage, which holds one micro-batch, so it is counted only when pp = 1;
 * ``master_weights_bytes`` is the fp32 copy that mixed-precision optimizers keep; ZeRO's K = 12 is
-  master (4) + Adam's two moments (8), so ZeRO's "optimizer states" = ``master_weights_bytes + optimizer_bytes``;
+  master (4) + Adam's two moments (8), so ZeRO's "optimizer states" =
+  ``master_weights_bytes + optimizer_bytes``;
 * ``logits_bytes`` is its own field and is included in ``activations_bytes`` (so ``activations_bytes`` is
   everything saved for the backward pass);
 * ``cpu_bytes`` is host memory **per node** (devices on a node share it), with DeepSpeed's 1.5 buffer factor.
 
-Conventions (``CONVENTIONS``): ``None`` (ours: everything above), or a published accounting that reproduces that
-source's number and leaves out what it leaves out (named conventions add no framework overhead unless
+Conventions (``CONVENTIONS``): ``None`` (ours: everything above), or a published accounting that reproduces
+that source's number and leaves out what it leaves out (named conventions add no framework overhead unless
 ``overhead_bytes`` is given):
 
 * ``"zero"``: ZeRO paper Figure 1 / Table 1, model states only, 2 + 2 + 12 = 16 B/param;
 * ``"megatron"``: 2 + 4 + 4 (fp32 gradients) + 8 = 18 B/param (Megatron ``theoretical_memory_usage.py``;
   HF "Model memory anatomy": 6 weights + 4 grads + 8 AdamW), plus activations;
-* ``"course"``: deeplearning.ai "Generative AI with LLMs": weights at their dtype (4 GB per 1B params at fp32),
-  training adds 20 B/param (Adam 8 + gradients 4 + activations and temporaries 8) = 24 GB per 1B at fp32;
+* ``"course"``: deeplearning.ai "Generative AI with LLMs": weights at their dtype (4 GB per 1B params at
+  fp32), training adds 20 B/param (Adam 8 + gradients 4 + activations and temporaries 8) = 24 GB
+  per 1B at fp32;
 * ``"accelerate"``: ``accelerate estimate-memory``: inference = weights; training = the **max** (not the sum)
   of model, gradients, optimizer and step sizes (16 B/param at fp32, 8 B/param of the fp32 size at 16-bit);
 * ``"deepspeed"``: DeepSpeed's ``estimate_zero2/zero3_model_states_mem_needs`` (``memory.rst``): model states

@@ -28,10 +28,11 @@ def recompute_code(recompute: Any) -> Any:
 
 def attention_ratios(spec: Any) -> dict[str, float]:
     """`activation_bytes_per_layer`'s attention widths for ``spec``, over d_model: Q (n_head x d_head), K
-    (kv heads x d_head), V (kv heads x the value head width), the output projection's input (n_head x the value
-    head width) and, for multi-head latent attention (DeepSeek-V2 §2.1), the latents: the Q down-projection's
-    output and its RMSNorm's output (2 x q_lora_rank, when Q has a bottleneck), and the KV down-projection's
-    output with the shared rotary key and its RMSNorm's output (2 x kv_lora_rank + qk_rope_head_dim)."""
+    (kv heads x d_head), V (kv heads x the value head width), the output projection's input (n_head x the
+    value head width) and, for multi-head latent attention (DeepSeek-V2 §2.1), the latents: the Q
+    down-projection's output and its RMSNorm's output (2 x q_lora_rank, when Q has a bottleneck), and the KV
+    down-projection's output with the shared rotary key and its RMSNorm's output
+    (2 x kv_lora_rank + qk_rope_head_dim)."""
     h = spec.d_model
     latent = 0.0
     if spec.is_mla:
@@ -83,19 +84,19 @@ def activation_bytes_per_layer(
 ) -> Any:
     """Bytes saved for the backward pass by one transformer layer on one tensor-parallel rank.
 
-    Korthikanti et al. 2022, Table 2 at ``bytes_per_value=2``, d_ff = 4h, MHA, dropout: sbh(34 + 5as/h) with no
-    parallelism, sbh(10 + 24/t + 5as/(ht)) with TP, sbh(34/t + 5as/(ht)) with TP + SP, the s^2 term dropped by
-    selective recompute, and 2sbh (/t with SP) with full recompute. Generalised term by term (their §4.1):
+    Korthikanti et al. 2022, Table 2 at ``bytes_per_value=2``, d_ff = 4h, MHA, dropout: sbh(34 + 5as/h) with
+    no parallelism, sbh(10 + 24/t + 5as/(ht)) with TP, sbh(34/t + 5as/(ht)) with TP + SP, the s^2 term dropped
+    by selective recompute, and 2sbh (/t with SP) with full recompute. Generalised term by term (their §4.1):
     ``ffn_ratio`` = d_ff/h, ``kv_ratio`` = d_kv/h (GQA/MQA), ``attn_ratio`` = d_attn/h, a ``gated`` FFN (3
     d_ff-wide tensors: gate|up and the product, as fused SwiGLU saves), ``experts_per_token`` (MoE: a token's
     FFN activations once per routed expert) and FlashAttention (no s^2 tensors: an fp32 log-sum-exp per row).
     ``mask_bytes``: CUDA's fused dropout saves a 1-byte mask (the paper's count); PyTorch's CPU dropout saves
     the mask at the activation dtype. A MoE layer (`moe_layer_ratios`) also saves, per token, ``dispatch`` x h
-    values (each routed expert's gathered input and its output before the gate weight: 2 per routed expert) and
-    ``router`` x h router probabilities (n_experts / h). ``v_ratio`` and ``o_ratio`` are V's and the output
-    projection's input widths over h where they differ from K's and Q's (MLA: value heads narrower than query
-    heads; default ``kv_ratio`` and ``attn_ratio``), and ``latent`` x h the values MLA saves around its
-    low-rank latents (`attention_ratios`).
+    values (each routed expert's gathered input and its output before the gate weight: 2 per routed
+    expert) and ``router`` x h router probabilities (n_experts / h). ``v_ratio`` and ``o_ratio`` are
+    V's and the output projection's input widths over h where they differ from K's and Q's (MLA: value heads
+    narrower than query heads; default ``kv_ratio`` and ``attn_ratio``), and ``latent`` x h the values MLA
+    saves around its low-rank latents (`attention_ratios`).
     Every argument broadcasts (numpy arrays); ``recompute`` is a name or an array of codes 0/1/2
     (none/selective/full); ``sp`` and ``flash_attention`` may be boolean arrays.
     """

@@ -54,7 +54,8 @@ class MemoryBreakdown(Displayable):
     )
 
     def to_dict(self) -> dict[str, Any]:
-        """Base-unit keys (bytes): the stable keys (``KEYS``), then the extra terms, ``fits``, the terms and inputs."""
+        """Base-unit keys (bytes): the stable keys (``KEYS``), then the extra terms, ``fits``,
+        the terms and inputs."""
         out: dict[str, Any] = {k: float(getattr(self, k)) for k in self.KEYS}
         out.update(
             master_weights_bytes=float(self.master_weights_bytes),
@@ -87,7 +88,8 @@ class MemoryBreakdown(Displayable):
         return pd.Series(self.to_row(), name=self.model)
 
     def display_tables(self) -> list[Table]:
-        """Every term in GiB per device with its rule and source, the total, and whether it fits (notebooks)."""
+        """Every term in GiB per device with its rule and source, the total, and whether it fits
+        (notebooks)."""
         rows = [(name, f"{value / GIB:,.3f}", rule) for name, value, rule in self.terms]
         rows.append(("total per device", f"{self.total_bytes / GIB:,.3f}", ""))
         if self.capacity_bytes is not None:

@@ -4,8 +4,9 @@
   estimate with activations and overhead off, see `scaling.memory.estimate`);
 * ``"megatron"``: 2 + 4 + 4 (fp32 gradients) + 8 = 18 B/param (Megatron ``theoretical_memory_usage.py``;
   HF "Model memory anatomy": 6 weights + 4 grads + 8 AdamW), plus activations (our estimate, fp32 gradients);
-* ``"course"``: deeplearning.ai "Generative AI with LLMs": weights at their dtype (4 GB per 1B params at fp32),
-  training adds 20 B/param (Adam 8 + gradients 4 + activations and temporaries 8) = 24 GB per 1B at fp32;
+* ``"course"``: deeplearning.ai "Generative AI with LLMs": weights at their dtype (4 GB per 1B params at
+  fp32), training adds 20 B/param (Adam 8 + gradients 4 + activations and temporaries 8) = 24 GB
+  per 1B at fp32;
 * ``"accelerate"``: ``accelerate estimate-memory``: inference = weights; training = the **max** (not the sum)
   of model, gradients, optimizer and step sizes (16 B/param at fp32, 8 B/param of the fp32 size at 16-bit);
 * ``"deepspeed"``: DeepSpeed's ``estimate_zero2/zero3_model_states_mem_needs`` (``memory.rst``): model states

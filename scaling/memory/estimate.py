@@ -144,7 +144,8 @@ def _inference(
         (
             "weights",
             out["weights"],
-            f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x PP {pp}) [first stage]",
+            f"{precision.stored_weight_bytes:g} B/param ({precision.quant or precision.dtype}) / (TP {tp} x "
+            f"PP {pp}) [first stage]",
         ),
         (
             "kv_cache",
@@ -155,14 +156,16 @@ def _inference(
         (
             "activations",
             out["activations"],
-            "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 last-token logits",
+            "forward transient peak: 2·e·sbh + max(scores e·a·s²·b, FFN (2|3)·e·s·b·d_ff)/t + fp32 "
+            "last-token logits",
         ),
     ]
     return ConventionResult(out, terms, "sum", 0.0)
 
 
 def micro_batches_per_step(workload: Workload, dp: int) -> int | None:
-    """Micro-batches per step and pipeline (global batch / (DP x micro-batch)), None without a global batch."""
+    """Micro-batches per step and pipeline (global batch / (DP x micro-batch)),
+    None without a global batch."""
     gb, mb = workload.global_batch, workload.micro_batch
     if gb is None:
         return None
@@ -292,9 +295,14 @@ def _training_terms(
         (
             "activations",
             out["activations"] - out["logits"],
-            f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) x {layers}",
+            f"Korthikanti et al. 2022 Table 2 per layer ({flags}, {precision.activation_bytes:g} B values) "
+            f"x {layers}",
         ),
-        ("logits", out["logits"], "fp32 logits 4·s·b·V/t (Korthikanti §4.3); on the last stage when PP > 1"),
+        (
+            "logits",
+            out["logits"],
+            "fp32 logits 4·s·b·V/t (Korthikanti §4.3); on the last stage when PP > 1",
+        ),
     ]
     if conv == "zero" or workload.micro_batch == 0:
         terms = [t for t in terms if t[0] not in ("activations", "logits")]
@@ -324,7 +332,8 @@ def _notes(
         notes.append("micro_batch=0: model states only")
     if trains and p.offload:
         notes.append(
-            f"CPU: offloaded states x {cluster.node} devices per node x {CPU_BUFFER_FACTOR} buffer (DeepSpeed)"
+            f"CPU: offloaded states x {cluster.node} devices per node x {CPU_BUFFER_FACTOR} "
+            "buffer (DeepSpeed)"
         )
     if res.total_rule == "max":
         notes.append("accelerate reports the largest of these terms, not their sum")

@@ -37,9 +37,9 @@ def infer_memory_arrays(
     """Inference memory per device (arrays broadcast): weights + KV cache + the forward's transient peak.
 
     The transient peak of a forward pass over ``context`` tokens (prefill) is one layer's largest working set:
-    the residual stream and its normalised copy (2·e·sbh), plus the larger of the attention scores (e·a·s²·b/t;
-    none with FlashAttention) and the FFN intermediate ((2 or 3)·e·s·b·d_ff/t), plus the last position's fp32
-    logits (4·b·V). Nothing is saved for a backward pass.
+    the residual stream and its normalised copy (2·e·sbh), plus the larger of the attention scores
+    (e·a·s²·b/t; none with FlashAttention) and the FFN intermediate ((2 or 3)·e·s·b·d_ff/t), plus the
+    last position's fp32 logits (4·b·V). Nothing is saved for a backward pass.
     """
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)

@@ -48,7 +48,8 @@ ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
 
 
 def zero_stage(value: Any) -> int:
-    """A ZeRO stage from 0-3 or an FSDP sharding-strategy name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)."""
+    """A ZeRO stage from 0-3 or an FSDP sharding-strategy name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD,
+    HYBRID_SHARD)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= int(value) <= 3:
         return int(value)
     key = str(value).strip().lower().replace("-", "_")
@@ -57,7 +58,8 @@ def zero_stage(value: Any) -> int:
     if key in ZERO_NAMES:
         return ZERO_NAMES[key]
     raise ScalingError(
-        f"unknown ZeRO stage {value!r}: expected 0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)"
+        f"unknown ZeRO stage {value!r}: expected 0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, "
+        "FULL_SHARD, HYBRID_SHARD)"
     )
 
 
@@ -112,8 +114,8 @@ def validate_layout(spec: ModelSpec, devices: int, tp: int, pp: int, ep: int = 1
 
 @dataclass(frozen=True)
 class Parallelism:
-    """How a run is split over the devices of its `scaling.cluster.Cluster`: TP x PP x DP (x EP within DP), SP,
-    ZeRO stage, offload, pipeline schedule and interleaving; DP is what the cluster's devices leave
+    """How a run is split over the devices of its `scaling.cluster.Cluster`: TP x PP x DP (x EP within DP),
+    SP, ZeRO stage, offload, pipeline schedule and interleaving; DP is what the cluster's devices leave
     (`dp`). Build one with `Parallelism.of`, which checks the names and numbers; `validate` checks it against
     a model and a device count and returns the data-parallel degree."""
 
@@ -142,7 +144,8 @@ class Parallelism:
         schedule: str = "1f1b",
         zero_init: bool = True,
     ) -> Parallelism:
-        """A checked `Parallelism`; ``zero`` may be 0-3 or an FSDP name (HYBRID_SHARD shards within a node)."""
+        """A checked `Parallelism`; ``zero`` may be 0-3 or an FSDP name (HYBRID_SHARD shards
+        within a node)."""
         stage = zero_stage(zero)
         offload = None if offload in (None, "", "none") else checks.choice(offload, OFFLOAD, "offload")
         if offload in ("optimizer", "both") and stage < 1:
@@ -151,7 +154,8 @@ class Parallelism:
             )
         if offload in ("params", "both") and stage < 3:
             raise ScalingError(
-                f"offload {offload!r} needs ZeRO stage 3 (ZeRO-Infinity offloads parameters); got stage {stage}"
+                f"offload {offload!r} needs ZeRO stage 3 (ZeRO-Infinity offloads parameters); got "
+                f"stage {stage}"
             )
         return cls(
             tp=device_count(tp, "tensor parallel size"),

@@ -1,5 +1,6 @@
 """The parameter counts the memory formulas read from a model (per layer, per pipeline stage, per adapter),
-computed once: `ModelShape` and `resolve_model`. A standard architecture for a size is `scaling.model.shapes`."""
+computed once: `ModelShape` and `resolve_model`. A standard architecture for a size is
+`scaling.model.shapes`."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ class ModelShape:
         )
 
     def stage_params(self, tp: Any, pp: Any, ep: Any = 1) -> tuple[Any, Any]:
-        """(dense, expert) params on one device of the first pipeline stage; norms are counted as split by t."""
+        """(dense, expert) params on one device of the first pipeline stage;
+        norms are counted as split by t."""
         tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
         per_stage = np.ceil(self.layers / pp)
         dense_total = self.params - self.expert_layer_params * self.layers

@@ -22,7 +22,8 @@ DTYPE_BYTES: dict[str, float] = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4": 0.5,  # accelerate's convention: fp32 size / 8
-    "nf4": 4.127 / 8.0,  # Dettmers et al. 2023 (QLoRA) §3: 4-bit NF4 + double-quantized constants, 4.127 bits
+    # Dettmers et al. 2023 (QLoRA) §3: 4-bit NF4 + double-quantized constants, 4.127 bits
+    "nf4": 4.127 / 8.0,
 }
 DTYPE_ALIASES = {
     "float32": "fp32",
@@ -81,7 +82,8 @@ class Precision:
 
     ``dtype`` is the training (or serving) dtype of weights and activations; ``quant`` stores frozen weights
     quantized (QLoRA's NF4, int8/int4 serving); ``kv_dtype`` is the KV cache's dtype; ``grad_dtype`` overrides
-    the gradients' dtype (Megatron accumulates in fp32). Build one with `Precision.of`, which checks the names.
+    the gradients' dtype (Megatron accumulates in fp32). Build one with `Precision.of`,
+    which checks the names.
     """
 
     dtype: str = "bf16"
@@ -132,12 +134,14 @@ class Precision:
 
     @property
     def master_bytes(self) -> float:
-        """The fp32 master copy mixed precision keeps of each trainable weight (none when training in fp32)."""
+        """The fp32 master copy mixed precision keeps of each trainable weight (none when training
+        in fp32)."""
         return MASTER_BYTES if self.weight_bytes < MASTER_BYTES else 0.0
 
     @property
     def grad_bytes(self) -> float:
-        """Gradient bytes per trainable parameter: the training dtype, at least 16-bit (fp8 trains with bf16 grads)."""
+        """Gradient bytes per trainable parameter: the training dtype, at least 16-bit (fp8 trains with
+        bf16 grads)."""
         return DTYPE_BYTES[self.grad_dtype] if self.grad_dtype else max(self.weight_bytes, 2.0)
 
     @property
@@ -151,14 +155,15 @@ class Precision:
         return DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.weight_bytes
 
     def optimizer_state_bytes(self, adafactor_ratio: float = 1.0) -> float:
-        """Optimizer-state bytes per trainable parameter (Adafactor: fp32 row + column statistics, no momentum;
-        ``adafactor_ratio`` is its state elements per parameter, `ModelShape.adafactor_ratio`)."""
+        """Optimizer-state bytes per trainable parameter (Adafactor: fp32 row + column statistics, no
+        momentum; ``adafactor_ratio`` is its state elements per parameter, `ModelShape.adafactor_ratio`)."""
         if self.optimizer == "adafactor":
             return 4.0 * adafactor_ratio
         return OPTIMIZER_STATE_BYTES[self.optimizer]
 
     def bytes_per_param(self, adafactor_ratio: float = 1.0) -> float:
-        """Model-state bytes per trainable parameter: weights + master + gradients + optimizer (ZeRO's 2 + 2 + K)."""
+        """Model-state bytes per trainable parameter: weights + master + gradients + optimizer (ZeRO's
+        2 + 2 + K)."""
         return (
             self.weight_bytes
             + self.master_bytes
@@ -185,5 +190,6 @@ def check_quant_mode(precision: Precision, mode: str, lora_rank: int | None) -> 
     """Quantized weights train only as frozen LoRA bases (QLoRA); inference may quantize freely."""
     if precision.quant and mode != "infer" and not (mode == "finetune" and lora_rank):
         raise ScalingError(
-            f"quantization {precision.quant!r} in {mode} mode needs LoRA (QLoRA: --lora-rank with --quant nf4)"
+            f"quantization {precision.quant!r} in {mode} mode needs LoRA (QLoRA: --lora-rank with "
+            "--quant nf4)"
         )

@@ -44,9 +44,9 @@ def model_state_bytes(
     """ZeRO model states per device (Rajbhandari et al. 2019, §5 and Figure 1).
 
     Stage 1 (P_os) shards master + optimizer over ``dp``, stage 2 (P_os+g) also the gradients, stage 3
-    (P_os+g+p) also the weights: with K = master + optimizer = 12, Figure 1's (2 + 2 + K)Ψ, 2Ψ + 2Ψ + KΨ/N_d,
-    2Ψ + (2 + K)Ψ/N_d and (2 + 2 + K)Ψ/N_d. ``trainable`` (default all of ``params``) carries gradients and
-    optimizer states; the rest is frozen (LoRA's base). Broadcasts over numpy arrays.
+    (P_os+g+p) also the weights: with K = master + optimizer = 12, Figure 1's (2 + 2 + K)Ψ,
+    2Ψ + 2Ψ + KΨ/N_d, 2Ψ + (2 + K)Ψ/N_d and (2 + 2 + K)Ψ/N_d. ``trainable`` (default all of ``params``)
+    carries gradients and optimizer states; the rest is frozen (LoRA's base). Broadcasts over numpy arrays.
     """
     params = np.asarray(params, dtype=float)
     trainable = params if trainable is None else np.asarray(trainable, dtype=float)

@@ -38,7 +38,8 @@ class Workload:
     """Training: ``micro_batch`` sequences of ``seq_len`` tokens (default the model's context), optionally a
     ``global_batch`` in sequences, with ``recompute`` and ``flash_attention`` (on by default: fused kernels,
     PyTorch SDPA's default; off is Korthikanti et al. 2022's baseline). Inference: ``batch`` sequences of
-    ``context`` tokens (``source_len`` for encoder-decoder). Fine-tuning: ``lora_rank`` and ``lora_targets``."""
+    ``context`` tokens (``source_len`` for encoder-decoder). Fine-tuning:
+    ``lora_rank`` and ``lora_targets``."""
 
     micro_batch: int = 1
     seq_len: int | None = None
@@ -70,7 +71,8 @@ class Workload:
         lora_rank: Any = None,
         lora_targets: tuple[str, ...] | str = ("q", "k", "v", "o"),
     ) -> Workload:
-        """A checked `Workload`: whole numbers of tokens and sequences (``micro_batch=0``: model states only)."""
+        """A checked `Workload`: whole numbers of tokens and sequences (``micro_batch=0``: model
+        states only)."""
         optional = {"seq_len": seq_len, "context": context, "source_len": source_len}
         return cls(
             micro_batch=_tokens(micro_batch, "micro-batch size", allow_zero=True),

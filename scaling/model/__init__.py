@@ -3,8 +3,8 @@
 * ``spec.py``: `ModelSpec`, a transformer described by its parts, and every count derived from it;
 * ``presets.py``: the presets of ``data/models.csv`` and `load_model` (a name, a ``config.json`` or a spec);
 * ``shapes.py``: `shape_for_params`, a standard architecture for a parameter count;
-* ``hf_config.py``: a Hugging Face ``config.json`` read as plain JSON into a `ModelSpec` (imported on first use
-  of its names, so commands that never read a config do not load it), through ``hf_keys.py`` (typed keys),
+* ``hf_config.py``: a Hugging Face ``config.json`` read as plain JSON into a `ModelSpec` (imported on first
+  use of its names, so commands that never read a config do not load it), through ``hf_keys.py`` (typed keys),
   ``hf_llama.py`` (llama-style decoders and the generic rules) and ``hf_families.py`` (every other family).
 """
 

@@ -6,10 +6,10 @@ builds from that config, so the parameter count is exact; ``tests/test_hf_config
 against transformers itself on PyTorch's meta device.
 
 * llama-style decoders (one reader with a few family traits, ``hf_llama.py``): llama, mistral, mixtral, qwen2,
-  qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, gemma3_text, phi3, olmo, olmo2, olmoe, granite, cohere, stablelm,
-  starcoder2, deepseek_v2, deepseek_v3 (MLA, shared experts, first layers dense);
-* a reader each (``hf_families.py``): gpt2, gpt_neox, gptj, falcon, phi, bloom, mpt, opt (learned positions with
-  an offset of 2, projections when ``word_embed_proj_dim`` differs); the encoders bert and roberta; the
+  qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, gemma3_text, phi3, olmo, olmo2, olmoe, granite, cohere,
+  stablelm, starcoder2, deepseek_v2, deepseek_v3 (MLA, shared experts, first layers dense);
+* a reader each (``hf_families.py``): gpt2, gpt_neox, gptj, falcon, phi, bloom, mpt, opt (learned positions
+  with an offset of 2, projections when ``word_embed_proj_dim`` differs); the encoders bert and roberta; the
   encoder-decoders t5 / mt5 (v1.0 ReLU tied, v1.1 gated untied) and bart;
 * a multimodal config (``text_config``, e.g. Gemma 3) is read for its language model, saying so;
 * an unknown ``model_type`` with the standard keys is read as a llama-style decoder, and every assumption that
@@ -150,6 +150,9 @@ def _read(cfg: Config, *, outer: bool = True) -> ModelSpec:
         if "model_type" not in text and f"{family}_text" in _READERS:  # Gemma 3's text_config may omit it
             text = {**text, "model_type": f"{family}_text"}
         inner = _read(Config(text, f"{cfg.origin} text_config"), outer=False)
-        note = f"a {family or 'multimodal'} config: its language model (text_config) only; other towers not counted"
+        note = (
+            f"a {family or 'multimodal'} config: its language model (text_config) only; other towers "
+            "not counted"
+        )
         return inner.with_(name=common_fields(cfg, "")["name"], assumptions=(note, *inner.assumptions))
     return generic(cfg, str(family) if family else "(none)", SUPPORTED_MODEL_TYPES)

@@ -207,7 +207,8 @@ def opt(cfg: Config) -> ModelSpec:
 
 
 def bert(cfg: Config, family: str = "bert") -> ModelSpec:
-    # BERT and RoBERTa (whose max_position_embeddings already holds its offset of 2): the base model with its pooler
+    # BERT and RoBERTa (whose max_position_embeddings already holds its offset of 2):
+    # the base model with its pooler
     return ModelSpec(
         **common_fields(cfg, family),
         arch="encoder",
@@ -254,8 +255,9 @@ def t5(cfg: Config) -> ModelSpec:
 
 
 def bart(cfg: Config) -> ModelSpec:
-    # BART: one shared embedding, learned positions per stack with 2 extra rows, a LayerNorm after each stack's
-    # embeddings, post-norm layers with biases everywhere, no final norm unless add_final_layer_norm (mBART)
+    # BART: one shared embedding, learned positions per stack with 2 extra rows, a LayerNorm after each
+    # stack's embeddings, post-norm layers with biases everywhere, no final norm unless
+    # add_final_layer_norm (mBART)
     width = cfg.int("encoder_ffn_dim")
     if cfg.int("decoder_ffn_dim", default=width) != width or cfg.int(
         "decoder_attention_heads", default=0, allow_zero=True

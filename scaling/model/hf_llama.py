@@ -129,7 +129,8 @@ def _window_parts(cfg: Config, traits: dict[str, Any], family: str, n_layer: int
 
 
 def decoder(cfg: Config, family: str, assumptions: tuple[str, ...] = ()) -> ModelSpec:
-    """A llama-style decoder with the family's traits: the generic reader every standard config goes through."""
+    """A llama-style decoder with the family's traits: the generic reader every standard config
+    goes through."""
     traits = DECODER_TRAITS.get(family, {})
     d, n_head, n_layer = cfg.int("hidden_size"), cfg.int("num_attention_heads"), cfg.int("num_hidden_layers")
     d_ff = cfg.int("intermediate_size")
@@ -164,17 +165,19 @@ def generic(cfg: Config, model_type: str, supported: tuple[str, ...]) -> ModelSp
     missing = [key for key in _STANDARD_KEYS if cfg.data.get(key) is None]
     if missing:
         raise ScalingError(
-            f"{cfg.origin}: unsupported config (model_type {model_type!r}) and the generic decoder rules need "
-            f"{', '.join(missing)}; supported model types: {', '.join(supported)}"
+            f"{cfg.origin}: unsupported config (model_type {model_type!r}) and the generic decoder "
+            f"rules need {', '.join(missing)}; supported model types: {', '.join(supported)}"
         )
     tied = cfg.bool("tie_word_embeddings")
     assumptions = (
-        f"model_type {model_type!r} is not a known family: counted with the generic llama-style decoder rules",
+        f"model_type {model_type!r} is not a known family: counted with the generic llama-style "
+        "decoder rules",
         "pre-norm RMSNorm, two per layer, and a final norm",
         "gated feed-forward (gate, up and down projections) of intermediate_size",
         "rotary positions (no position parameters)",
         "biases only where attention_bias / mlp_bias say so; no QK-norm weights",
-        "experts, shared experts and windows only where the Mixtral / Qwen-MoE / DeepSeek / Mistral keys say so",
+        "experts, shared experts and windows only where the Mixtral / Qwen-MoE / DeepSeek / Mistral keys "
+        "say so",
         f"{'tied' if tied else 'untied'} input and output embeddings"
         + ("" if "tie_word_embeddings" in cfg.data else " (no tie_word_embeddings key)"),
     )

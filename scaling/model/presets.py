@@ -1,4 +1,5 @@
-"""Model presets: the rows of ``data/models.csv`` as `ModelSpec` objects, and `load_model` for any model argument."""
+"""Model presets: the rows of ``data/models.csv`` as `ModelSpec` objects, and `load_model` for any model
+argument."""
 
 from __future__ import annotations
 

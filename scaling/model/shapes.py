@@ -51,8 +51,8 @@ def shape_for_params(
             best = (score, d, layers)
     if best is None:
         raise ScalingError(
-            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the embeddings alone "
-            "are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
+            f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the "
+            "embeddings alone are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
         )
     return _shape(best[1], best[2], vocab_size, n_ctx, style, name)
 

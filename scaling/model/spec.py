@@ -1,8 +1,8 @@
 """Model specs: a transformer described by its parts, and its exact parameter count.
 
 One `ModelSpec` describes a decoder-only (GPT, Llama, DeepSeek), encoder-only (BERT) or encoder-decoder (T5,
-BART) transformer. Every estimator in the package (FLOPs, memory, serving, the training code) reads the same spec,
-so a model has one parameter count everywhere. Counts are exact to the parameter for the presets in
+BART) transformer. Every estimator in the package (FLOPs, memory, serving, the training code) reads the same
+spec, so a model has one parameter count everywhere. Counts are exact to the parameter for the presets in
 ``data/models.csv`` and for real checkpoints' ``config.json`` (see ``scaling.model.hf_config``); the published
 counts they reproduce are listed in ``tests/test_model.py`` and ``tests/test_hf_config.py``.
 
@@ -317,12 +317,16 @@ class ModelSpec:
 
     @property
     def kv_cache_rule(self) -> str:
-        """The KV-cache rule `kv_cache_elements_per_token` applies, in words (for a report's "rule" column)."""
+        """The KV-cache rule `kv_cache_elements_per_token` applies, in words (for a report's
+        "rule" column)."""
         layers = self.decoder_layers
         if self.is_mla:
             rule = f"{layers} layers x (latent {self.kv_lora_rank} + rope key {self.qk_rope_head_dim}) (MLA)"
         else:
-            rule = f"2 x {layers} layers x {self.kv_heads} KV heads ({self.attention_kind}) x d_head {self.head_dim}"
+            rule = (
+                f"2 x {layers} layers x {self.kv_heads} KV heads ({self.attention_kind}) x "
+                f"d_head {self.head_dim}"
+            )
         if self.windowed_layers:
             rule += f"; {self.windowed_layers} layers hold at most a {self.sliding_window}-token window"
         return rule
@@ -437,8 +441,9 @@ class ModelSpec:
 
     def ffn_weights_per_layer(self, active: bool = True) -> float:
         """Feed-forward weight-matrix entries per layer, averaged over the layers: what a token multiplies by
-        (``active``: the top-k routed experts and the shared expert; else all experts). Twice this is the FFN's
-        forward FLOPs per token per layer (Hoffmann et al. 2022, App. F), for dense layers and MoE alike."""
+        (``active``: the top-k routed experts and the shared expert; else all experts). Twice this is the
+        FFN's forward FLOPs per token per layer (Hoffmann et al. 2022, App. F),
+        for dense layers and MoE alike."""
         matrices = 3 if self.gated_ffn else 2
         if not self.is_moe:
             return float(matrices * self.d_model * self.ffn_dim)

@@ -1,6 +1,7 @@
-"""One declaration per face: `PLAN` (``scaling plan``, `scaling.plan.make_plan`), `MEMORY` (``scaling memory``),
-`SERVING` (``scaling inference``), `FINETUNE` (``scaling finetune``) and `FLOPS` (``scaling flops``); each
-``*_COMMAND`` is its command's options in the order the help lists them, output options included."""
+"""One declaration per face: `PLAN` (``scaling plan``, `scaling.plan.make_plan`), `MEMORY`
+(``scaling memory``), `SERVING` (``scaling inference``), `FINETUNE` (``scaling finetune``) and `FLOPS`
+(``scaling flops``); each ``*_COMMAND`` is its command's options in the order the help lists them,
+output options included."""
 
 from __future__ import annotations
 
@@ -271,7 +272,8 @@ SERVING = Declaration(
             parse=real,
             unit="tokens/s",
         ),
-        # Serving's MFU is the prefill kernels' share of peak, a cited default of its own, not the training MFU.
+        # Serving's MFU is the prefill kernels' share of peak, a cited default of its own,
+        # not the training MFU.
         Option(
             "mfu",
             ("--mfu",),

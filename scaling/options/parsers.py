@@ -1,5 +1,6 @@
 """The parsers an option may name that `scaling.units` and `scaling.checks` do not already provide: a whole
-number whose range its value object checks, a number, an on/off word, a deployment that names its accelerator."""
+number whose range its value object checks, a number, an on/off word, a deployment that names its
+accelerator."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def count_or_zero(value: Any, what: str) -> float:
 
 
 def flag(value: Any, what: str) -> bool:
-    """On or off: a bool, or a word a form may send (``yes``, ``on``, ``1``; ``no``, ``off``, ``0``, empty)."""
+    """On or off: a bool, or a word a form may send (``yes``, ``on``, ``1``; ``no``, ``off``,
+    ``0``, empty)."""
     if isinstance(value, bool):
         return value
     word = str(value).strip().lower()

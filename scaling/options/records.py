@@ -1,5 +1,5 @@
-"""`Option`, one parameter of a request, declared once; `Declaration`, the options of one face; `Parsed`, their
-values after `Declaration.parse`."""
+"""`Option`, one parameter of a request, declared once; `Declaration`, the options of one face; `Parsed`,
+their values after `Declaration.parse`."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ class Draft:
 
 
 def build_plan(request: PlanRequest) -> Plan:
-    """The plan for ``request``: budget -> allocation -> architecture -> layout and memory -> time and cost."""
+    """The plan for ``request``:
+    budget -> allocation -> architecture -> layout and memory -> time and cost."""
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
     draft = with_allocation(request, _draft(request, budget.flops, devices))
@@ -89,8 +90,8 @@ def initial_budget(request: PlanRequest) -> Budget:
         budget = Budget.of_model(spec, r.tokens if r.tokens is not None else float(spec.training_tokens or 0))
     if budget.flops > MAX_PLAN_FLOPS:
         raise ScalingError(
-            f"budget {budget.flops:.3g} FLOPs is beyond what the plan models (at most {MAX_PLAN_FLOPS:.0e} FLOPs, "
-            "about a million times the largest published training runs)"
+            f"budget {budget.flops:.3g} FLOPs is beyond what the plan models (at most "
+            f"{MAX_PLAN_FLOPS:.0e} FLOPs, about a million times the largest published training runs)"
         )
     return budget
 
@@ -104,8 +105,9 @@ def _model_to_loss(request: PlanRequest, loss: float) -> Budget:
     tokens = training_tokens_for_loss(request.law, float(spec.params), loss)
     if not math.isfinite(tokens):
         raise ScalingError(
-            f"--target-loss {loss:g}: {spec.name} ({units.format_count(spec.params)} params) never reaches it under "
-            f"law {request.law.name!r}, however long it trains; give a larger model or a higher loss"
+            f"--target-loss {loss:g}: {spec.name} ({units.format_count(spec.params)} params) never "
+            f"reaches it under law {request.law.name!r}, however long it trains; give a larger model or "
+            "a higher loss"
         )
     budget = Budget.of_model(spec, tokens)
     return replace(budget, kind="target-loss", source=f"{budget.source}, the tokens that reach loss {loss:g}")
@@ -122,8 +124,9 @@ def devices_for_deadline(request: PlanRequest, flops: float) -> int:
     needed = flops / per_device
     if not needed <= MAX_DEVICES:
         raise ScalingError(
-            f"training {flops:.3g} FLOPs in {DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at {request.mfu:.3g} MFU needs "
-            f"more than {MAX_DEVICES:.0e} {request.accelerator.name} devices: give --gpus, or a realistic MFU"
+            f"training {flops:.3g} FLOPs in {DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at {request.mfu:.3g} "
+            f"MFU needs more than {MAX_DEVICES:.0e} {request.accelerator.name} devices: give --gpus, or "
+            "a realistic MFU"
         )
     return max(8, 2 ** math.ceil(math.log2(max(1.0, needed))))
 
@@ -142,8 +145,9 @@ def allocate(request: PlanRequest, flops: float, *, intervals: bool = True) -> t
     if request.inference_tokens and float(allocation.flops) > flops * (1 + 1e-9):
         allocation = _inference_aware_within_budget(request, flops)
         notes.append(
-            "inference-aware (Sardana et al. 2024): the smallest-lifetime-compute model whose training compute is "
-            f"the budget; it reaches L*({units.format_flops(float(allocation.budget_flops))}) with "
+            "inference-aware (Sardana et al. 2024): the smallest-lifetime-compute model whose "
+            "training compute is the budget; it reaches "
+            f"L*({units.format_flops(float(allocation.budget_flops))}) with "
             f"{units.format_count(request.inference_tokens)} inference tokens"
         )
     return allocation, notes
@@ -170,7 +174,8 @@ def _inference_aware_within_budget(request: PlanRequest, budget: float) -> Alloc
     if excess(low) > 0:
         raise ScalingError(
             f"--inference-tokens {units.format_count(inference or 0)}: no model trained on "
-            f"{units.format_flops(budget)} serves that many tokens more cheaply than a model 1e12 times smaller"
+            f"{units.format_flops(budget)} serves that many tokens more cheaply than a model 1e12 "
+            "times smaller"
         )
     log_c0 = brentq(excess, low, high, xtol=1e-9)
     return law.optimal(10.0**log_c0, unique_tokens=unique, inference_tokens=inference)
@@ -190,7 +195,8 @@ def fixed_spec(request: PlanRequest) -> ModelSpec:
 
 @lru_cache(maxsize=64)
 def _standard_shape(params: float, vocab_size: int, n_ctx: int, style: str) -> ModelSpec:
-    """`shape_for_params` for a given --params, once per plan (the deadline sizing asks for it every round)."""
+    """`shape_for_params` for a given --params, once per plan (the deadline sizing asks for it
+    every round)."""
     from scaling.model import shape_for_params
 
     return shape_for_params(params, vocab_size=vocab_size, n_ctx=n_ctx, style=style)
@@ -243,8 +249,9 @@ def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
             serving = serving_priced_within_budget(request, flops, devices)
             spec = shape_near(request, serving.best.params)
             notes.append(
-                f"serving-priced: the size that reaches loss {units.format_loss(serving.target_loss)} at the least training "
-                f"plus serving cost on {request.serve_on}, trained on the whole budget (scaling.serving)"
+                f"serving-priced: the size that reaches loss {units.format_loss(serving.target_loss)} at "
+                f"the least training plus serving cost on {request.serve_on}, trained on the whole budget "
+                "(scaling.serving)"
             )
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
@@ -428,7 +435,8 @@ def serving_priced_within_budget(request: PlanRequest, budget: float, devices: i
         low -= 0.5
     if excess(low) > 0:
         raise ScalingError(
-            f"--serve-on {request.serve_on}: no serving-priced model trains within {units.format_flops(budget)}"
+            f"--serve-on {request.serve_on}: no serving-priced model trains within "
+            f"{units.format_flops(budget)}"
         )
     log_c0 = high if excess(high) <= 0 else brentq(excess, low, high, xtol=1e-4)
     return serving_options(request, 10.0**log_c0, devices)

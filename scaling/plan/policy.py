@@ -88,9 +88,10 @@ def mfu_reach_warning(mfu: float, time: PlanTime) -> str | None:
         else "more time than the step has (communication alone fills it)"
     )
     return (
-        f"MFU {units.format_fraction(mfu)} is out of this layout's reach: its compute would need {need}, and the "
-        f"step model delivers at most {units.format_fraction(KERNEL_EFFICIENCY_CEILING)}; this layout reaches at "
-        f"most {units.format_fraction(time.max_mfu)} MFU. Time and cost are still at the MFU given"
+        f"MFU {units.format_fraction(mfu)} is out of this layout's reach: its compute would need {need}, "
+        f"and the step model delivers at most {units.format_fraction(KERNEL_EFFICIENCY_CEILING)}; this "
+        f"layout reaches at most {units.format_fraction(time.max_mfu)} MFU. Time and cost are still at "
+        "the MFU given"
     )
 
 
@@ -144,8 +145,8 @@ def plan_assumptions(
         out.append(f"accelerator not given: {r.accelerator.name} assumed ({r.accelerator.source})")
     if r.devices is None:
         out.append(
-            f"no cluster given: {devices} x {r.accelerator.name}, the smallest power of two that trains within "
-            f"{DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at the assumed MFU"
+            f"no cluster given: {devices} x {r.accelerator.name}, the smallest power of two that "
+            f"trains within {DEFAULT_DAYS_WITHOUT_CLUSTER:g} days at the assumed MFU"
         )
     out.extend(draft.notes)
     out.extend(_model_assumptions(r, draft))
@@ -195,6 +196,6 @@ def _batch_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
         else "whole sequences (no layout fits)"
     )
     return [
-        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of {draft.seq_len:,} tokens, "
-        f"{rounded}"
+        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of "
+        f"{draft.seq_len:,} tokens, {rounded}"
     ]

@@ -85,8 +85,8 @@ class PlanRequest:
 
     @property
     def context(self) -> int:
-        """The context of a chosen shape: --seq-len, else the law's own (a law fitted on runs knows the context
-        they trained at), else `DEFAULT_SEQ_LEN`."""
+        """The context of a chosen shape: --seq-len, else the law's own (a law fitted on runs knows the
+        context they trained at), else `DEFAULT_SEQ_LEN`."""
         return int(self.seq_len or getattr(self.law, "seq_len", None) or DEFAULT_SEQ_LEN)
 
     @property
@@ -129,7 +129,8 @@ def check_budget_choice(request: PlanRequest) -> None:
             raise ScalingError("--params needs --tokens, or a budget such as --gpus with --days")
         if request.model is not None and not request.model.training_tokens:
             raise ScalingError(
-                f"{request.model.name} has no preset training tokens: give --tokens, or a budget such as --days"
+                f"{request.model.name} has no preset training tokens: give --tokens, or a budget such "
+                "as --days"
             )
         if request.model is None:
             raise ScalingError(

@@ -69,7 +69,8 @@ def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
         rows.append(
             (
                 "epochs at D_opt",
-                f"{f.format_epochs(float(alloc.epochs))} over {f.format_count(alloc.unique_tokens)} unique tokens",
+                f"{f.format_epochs(float(alloc.epochs))} over {f.format_count(alloc.unique_tokens)} "
+                "unique tokens",
             )
         )
     if alloc.inference_tokens:
@@ -111,7 +112,8 @@ def _model_rows(plan: Plan) -> list[tuple[str, str]]:
         ),
         (
             "tokens",
-            f"{f.format_count(plan.tokens)} ({f.format_count(plan.tokens_per_param)} per parameter{_epochs(plan)})",
+            f"{f.format_count(plan.tokens)} ({f.format_count(plan.tokens_per_param)} per "
+            f"parameter{_epochs(plan)})",
         ),
         ("predicted loss", loss),
         (
@@ -153,8 +155,9 @@ def _cluster_rows(plan: Plan) -> list[tuple[str, str]]:
         rows.append(
             (
                 "step-time model",
-                f"{f.format_duration(step.step_seconds)}/step = compute {f.format_duration(step.compute_seconds)} + "
-                f"pipeline bubble {f.format_duration(step.bubble_seconds)} + communication "
+                f"{f.format_duration(step.step_seconds)}/step = compute "
+                f"{f.format_duration(step.compute_seconds)} + pipeline bubble "
+                f"{f.format_duration(step.bubble_seconds)} + communication "
                 f"{f.format_duration(step.communication_seconds)}; {_kernels(step.kernel_efficiency)}",
             )
         )

@@ -1,8 +1,9 @@
 """Serving economics: latency, throughput and cost per token, and training plans that price inference.
 
 `estimate_serving` is the roofline of one deployment (module `scaling.serving.roofline`, which documents the
-model); `cheapest_serving` searches batch and tensor-parallel size for a latency or throughput target; `serving_aware_optimum` chooses the
-model size that minimises training plus serving dollars at one loss (module `scaling.serving.optimum`).
+model); `cheapest_serving` searches batch and tensor-parallel size for a latency or throughput target;
+`serving_aware_optimum` chooses the model size that minimises training plus serving dollars at one loss
+(module `scaling.serving.optimum`).
 """
 
 from scaling.serving.optimum import PricedModel, ServingAwareOptimum, serving_aware_optimum

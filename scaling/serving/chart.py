@@ -47,7 +47,8 @@ class InferenceCurve:
 
 
 def batch_grid(largest: int) -> np.ndarray:
-    """Whole batches from 1 to ``largest``, about `BATCHES_PER_DOUBLING` per doubling, ``largest`` included."""
+    """Whole batches from 1 to ``largest``, about `BATCHES_PER_DOUBLING` per doubling,
+    ``largest`` included."""
     if largest < 1:
         return np.zeros(0, dtype=int)
     points = int(math.log2(largest) * BATCHES_PER_DOUBLING) + 2

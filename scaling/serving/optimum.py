@@ -61,7 +61,8 @@ class PricedModel(Displayable):
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        # Money in USD under the stated unit (device-hours when no price is known: see ServingAwareOptimum.unit)
+        # Money in USD under the stated unit (device-hours when no price is known: see
+        # ServingAwareOptimum.unit)
         out["training_usd"], out["serving_usd"] = out.pop("training_cost"), out.pop("serving_cost")
         out["total_usd"] = self.total_cost
         return out
@@ -123,7 +124,10 @@ class ServingAwareOptimum(Displayable):
             for o in self.options
         ]
         headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
-        title = f"Training + serving {format_count(self.inference_tokens)} tokens at loss {format_loss(self.target_loss)}"
+        title = (
+            f"Training + serving {format_count(self.inference_tokens)} tokens at loss "
+            f"{format_loss(self.target_loss)}"
+        )
         return Table.of(
             rows, headers, title=title, notes=self.notes + tuple(f"warning: {w}" for w in self.warnings)
         )
@@ -276,11 +280,11 @@ def serving_aware_optimum(
             f"{pricing.workload.describe()}: serve on more or larger devices, or relax the target"
         )
     notes = (
-        f"target loss {format_loss(pricing.loss)} = L*(C) of law {law.name} at C = {format_flops(budget)}; every option is "
-        "rounded to an architecture and trained to it",
-        f"training: 6ND FLOPs at {pricing.train_mfu:.0%} MFU on {train.accelerator.name}; serving on {serve} at the "
-        f"cheapest batch and TP ({pricing.workload.prompt_tokens} prompt + {pricing.workload.output_tokens} output "
-        "tokens per request), priced by the serving roofline",
+        f"target loss {format_loss(pricing.loss)} = L*(C) of law {law.name} at C = {format_flops(budget)}; "
+        "every option is rounded to an architecture and trained to it",
+        f"training: 6ND FLOPs at {pricing.train_mfu:.0%} MFU on {train.accelerator.name}; serving on "
+        f"{serve} at the cheapest batch and TP ({pricing.workload.prompt_tokens} prompt + "
+        f"{pricing.workload.output_tokens} output tokens per request), priced by the serving roofline",
         "flop-priced: Sardana et al. 2024, the least 6·N·D_train + 2·N·D_inference FLOPs at the same loss",
     ) + (("no price per device-hour: costs are in device-hours",) if unit == "device-hours" else ())
     warnings = tuple(

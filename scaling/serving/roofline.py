@@ -155,7 +155,8 @@ class Deployment:
     assumptions: ServingAssumptions
 
     def weights_read_bytes(self, tokens: Any) -> Any:
-        """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts touched)."""
+        """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts
+        touched)."""
         spec = self.spec
         experts = experts_touched(spec.n_experts, spec.experts_per_token, tokens) if spec.is_moe else 1.0
         return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
@@ -186,7 +187,8 @@ class Deployment:
         }
 
     def prefill_seconds(self, batch: Any) -> dict[str, Any]:
-        """The prefill of ``batch`` prompts together: compute, memory and communication seconds (broadcasts)."""
+        """The prefill of ``batch`` prompts together: compute, memory and communication seconds
+        (broadcasts)."""
         a, b = self.assumptions, np.asarray(batch, dtype=float)
         tokens = b * self.prompt_tokens
         compute = b * self.prefill_flops_per_seq / (self.tp * self.peak_flops * a.mfu)
@@ -250,7 +252,8 @@ def make_deployment(
     kv_dtype: str | None = None,
     assumptions: ServingAssumptions | None = None,
 ) -> Deployment:
-    """The per-device constants of serving ``model`` on ``tp`` devices of ``accelerator`` (see the module doc)."""
+    """The per-device constants of serving ``model`` on ``tp`` devices of ``accelerator`` (see the
+    module doc)."""
     spec = load_model(model)
     acc = get_accelerator(accelerator)
     a = assumptions or ServingAssumptions()
@@ -299,7 +302,8 @@ def make_deployment(
 
 @dataclass(frozen=True)
 class ServingEstimate(Displayable):
-    """Latency, throughput and cost of serving one model on a deployment (base units: s, bytes, FLOPs, USD)."""
+    """Latency, throughput and cost of serving one model on a deployment (base units: s, bytes,
+    FLOPs, USD)."""
 
     model: str
     accelerator: str
@@ -412,8 +416,8 @@ def smallest_tp(
         last = (tp, fit)
     held = f"at most {last[1]} on TP {last[0]}" if last else "no tensor-parallel size suits its heads"
     raise ScalingError(
-        f"{spec.name} with a batch of {batch} x {context} tokens does not fit on {devices} {acc.name} ({held}); "
-        "use more devices, a smaller batch, --quant or --kv-dtype"
+        f"{spec.name} with a batch of {batch} x {context} tokens does not fit on {devices} "
+        f"{acc.name} ({held}); use more devices, a smaller batch, --quant or --kv-dtype"
     )
 
 
@@ -489,11 +493,12 @@ def estimate_from_deployment(
         )
     a = dep.assumptions
     notes = (
-        f"roofline per phase: max(compute at {a.mfu:.0%} of the {dep.precision} peak, memory at {a.mbu:.0%} of "
-        f"{dep.memory_bytes_per_s / GB:,.0f} GB/s) + 2 all-reduces per layer",
-        f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + ({dep.output_tokens}+1)/2)",
-        f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), {a.link_efficiency:.0%} "
-        f"achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
+        f"roofline per phase: max(compute at {a.mfu:.0%} of the {dep.precision} peak, memory at "
+        f"{a.mbu:.0%} of {dep.memory_bytes_per_s / GB:,.0f} GB/s) + 2 all-reduces per layer",
+        f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + "
+        f"({dep.output_tokens}+1)/2)",
+        f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
+        f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
         "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
     )
     return ServingEstimate(

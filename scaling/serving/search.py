@@ -183,8 +183,9 @@ def cheapest_serving(
                 f"{spec.name} does not fit on {devices} {acc.name} at {w.context} tokens of context"
             )
         raise ScalingError(
-            f"no batch and tensor-parallel size of {devices} {acc.name} serves {spec.name} with {w.describe()} "
-            f"(the fastest reaches {fastest * 1e3:.3g} ms per output token at batch 1); use faster or more devices"
+            f"no batch and tensor-parallel size of {devices} {acc.name} serves {spec.name} "
+            f"with {w.describe()} (the fastest reaches {fastest * 1e3:.3g} ms per output token at batch 1); "
+            "use faster or more devices"
         )
     found.sort(key=lambda c: (c[0], c[1]))
     kept = [

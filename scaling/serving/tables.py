@@ -47,7 +47,8 @@ def phases_table(e: ServingEstimate) -> Table:
     layout = f"TP {e.tp} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
     title = (
         f"{e.model} on {e.devices} x {e.accelerator} ({layout}), batch {e.batch} per replica, "
-        f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, KV {e.kv_dtype}"
+        f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, "
+        f"KV {e.kv_dtype}"
     )
     return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm"), title=title)
 
