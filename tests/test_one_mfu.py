@@ -128,7 +128,8 @@ def test_loss_compares_with_the_optimum_under_the_same_unique_tokens():
 
 def test_flops_prints_hfu_and_refuses_numbers_beyond_the_peak():
     # llama-2-7b at 32k context executes 2.28x its 6ND FLOPs (attention), so 90% MFU would need HFU 205%:
-    # `flops` printed a wall-clock for it without a word. One rule (scaling.cost.check_hfu) for flops and plan.
+    # `flops` printed a wall-clock for it without a word. One rule (scaling.cost.check_hfu) for flops
+    # and plan.
     bad = CliRunner().invoke(
         main,
         ["flops", "llama-2-7b", "--tokens", "1B", "--seq-len", "32768", "--gpus", "8xH100", "--mfu", "0.9"],
