@@ -19,6 +19,7 @@ from scaling.app.views import (
     PLAN_FIELDS,
     PLAN_OPTIONS,
 )
+from scaling.charts.optimal_zone import ZONE_SIZE
 from scaling.render import Table
 
 STYLE = {
@@ -160,10 +161,14 @@ def plan_outputs() -> html.Div:
             html.Div(id="plan-summary"),
             html.Div(id="plan-warnings"),
             html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
-            # The zone is drawn at a fixed size (its labels are placed for it): on a narrow window its own box
-            # scrolls sideways instead of the page.
+            # The zone fills the column's width; its labels are placed for a narrowest width (charts.ZONE_SIZE),
+            # below which its own box scrolls sideways instead of the page.
             html.Div(
-                dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
+                dcc.Graph(
+                    id="plan-zone",
+                    config={"displaylogo": False, "responsive": True},
+                    style={"height": f"{ZONE_SIZE[1]}px", "minWidth": f"{ZONE_SIZE[0]}px"},
+                ),
                 style={"overflowX": "auto"},
             ),
             html.Div(

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class _PlotArea:
@@ -56,11 +58,18 @@ def _label_layout(
     items: list[tuple[float, float, str, _MarkerStyle]],
     area: _PlotArea,
     keep_out: Sequence[tuple[float, float, float, float]] = (),
+    lines: Sequence[np.ndarray] = (),
 ) -> list[dict[str, Any] | None]:
     """Greedy label placement in list order, in the pixels of ``area`` (y up): each label goes right of, left
     of, above or below its marker, else at the end of a short leader line, wherever its box overlaps no
-    marker, no label placed so far and nothing in ``keep_out`` (e.g. the legend). Returns one plotly
-    annotation per item, or None for an item with no free spot (it keeps its marker and hover text)."""
+    marker, no label placed so far, nothing in ``keep_out`` (e.g. other labels) and no line in ``lines``
+    (arrays of pixel points, a few px apart). Returns one plotly annotation per item, or None for an item
+    with no free spot (it keeps its marker and hover text)."""
+    line_points = np.vstack([np.asarray(p, dtype=float).reshape(-1, 2) for p in lines] or [np.empty((0, 2))])
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        return _free(box, area, taken + markers) and not _covers(box, line_points)
+
     points = [area.position(x, y) for x, y, _, _ in items]
     markers = [
         (px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)
@@ -85,7 +94,7 @@ def _label_layout(
             d = style.reach + _LABEL_GAP
             cx, cy = x + dx * (d + w / 2), y + dy * (d + h / 2)
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if _free(box, area, taken + markers):
+            if free(box):
                 choice = (
                     box,
                     {
@@ -98,12 +107,12 @@ def _label_layout(
                     },
                 )
                 break
-        for radius in () if choice else (30, 45, 65, 90):
+        for radius in () if choice else (30, 45, 65, 90, 120):
             for angle in range(0, 360, 30):
                 ax, ay = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
                 cx, cy = x + ax + math.copysign(w / 2, ax) * (abs(ax) > 1), y + ay
                 box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                if _free(box, area, taken + markers) and not _line_hits((x, y), (x + ax, y + ay), others):
+                if free(box) and not _line_hits((x, y), (x + ax, y + ay), others):
                     choice = (
                         box,
                         {
@@ -134,6 +143,12 @@ def _free(
     """Inside the plot area and clear of every box in ``others``."""
     inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area.pixels[0] and box[3] <= area.pixels[1]
     return inside and not any(_overlap(box, other) for other in others)
+
+
+def _covers(box: tuple[float, float, float, float], points: np.ndarray) -> bool:
+    """Whether any of ``points`` (pixels) lies in ``box`` grown by 1 px."""
+    x, y = points[:, 0], points[:, 1]
+    return bool(np.any((x >= box[0] - 1) & (x <= box[2] + 1) & (y >= box[1] - 1) & (y <= box[3] + 1)))
 
 
 def _line_hits(
