@@ -110,6 +110,18 @@ def test_zone_legend_names_each_source_and_axes_carry_units():
     assert len(set(dashes)) == len(dashes)
 
 
+def test_mixtures_of_experts_sit_at_their_active_parameters_with_their_total_in_hover():
+    fig = charts.zone_figure()
+    (trace,) = _by_meta(fig, kind="known-moe-models")
+    (dense,) = _by_meta(fig, kind="known-models")
+    assert trace.marker.symbol != dense.marker.symbol
+    experts = [m for m in charts.read_known_models() if m["active_params"]]
+    i = [m["name"] for m in experts].index("DeepSeek-V3 671B")
+    # DeepSeek-AI 2024 (arXiv 2412.19437): 671B parameters, 37B active per token, 14.8T tokens
+    assert trace.y[i] == pytest.approx(37e9) and trace.x[i] == pytest.approx(6 * 37e9 * 14.8e12)
+    assert "671B in total, 37B active" in trace.hovertext[i]
+
+
 def test_known_models_are_placed_with_hover_text():
     fig = charts.zone_figure()
     (trace,) = _by_meta(fig, kind="known-models")
@@ -156,7 +168,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
     marker and no other label, and stays inside the plot."""
     area = label_placement._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
     items = [(x, y, f"model {i}", label_placement.MODEL_MARKER) for i, (x, y) in enumerate(points)]
-    labels = label_placement._label_layout(items, area)
+    labels = label_placement._label_layout(items, [area])
     boxes, markers = [], []
     for (x, y, text, style), label in zip(items, labels):
         px, py = area.position(x, y)
@@ -181,7 +193,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
 
 def test_known_models_csv_flops_follow_their_method():
     for m in charts.read_known_models():
-        six_nd = 6 * m["params"] * m["tokens"]
+        six_nd = 6 * (m["active_params"] or m["params"]) * m["tokens"]  # a mixture of experts: active N
         assert m["flops_method"] in ("6ND", "published")
         assert m["source"] and m["tags"] and m["year"] and m["organisation"]
         if m["flops_method"] == "6ND":

@@ -38,6 +38,10 @@ ZONE_LAWS = CHINCHILLA_FAMILY
 ZONE_SIZE = (1000, 700)
 
 
+# widths, as multiples of the narrowest, at which every label is checked to be free
+_PLACED_AT = (1.0, 1.5, 2.2)
+
+
 # the legend sits under the plot in two columns, one row per two entries
 _LEGEND_ROW_PX, _AXIS_BELOW_PX = 29, 75
 
@@ -91,31 +95,39 @@ def zone_figure(
     point = _plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
     y_values = np.concatenate(
-        [np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]] + [[point[key]] if point else []]
+        [np.ravel(t["y"]) for t in traces]
+        + [[_plotted(m, key) for m in models]]
+        + [[point[key]] if point else []]
     )
     y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
     lo, hi = math.log10(C[0]), math.log10(C[-1])
     pad = 0.04 * (math.log10(y_values.max()) - math.log10(y_values.min()))
     y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
     legend = [t["name"] for t in traces if t.get("showlegend") is not False]
-    entries = len(legend) + bool(models) + bool(point)
+    entries = (
+        len(legend) + len({bool(m.get("active_params")) for m in models}) + bool(point)
+    )  # + model traces
     margin = {"l": 80, "r": 30, "t": 130, "b": _AXIS_BELOW_PX + _LEGEND_ROW_PX * math.ceil(entries / 2) + 10}
-    area = _PlotArea(
-        (lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"])
-    )
-    lines = [_pixels(area, C, y) for t in traces if t.get("meta", {}).get("law") for y in [t["y"]]]
-    end_labels = [
-        _law_end_label(law, colour, area, C, y)
-        for law, colour, y in zip(
-            law_list, [c for c, _ in law_styles([law.name for law in law_list])], curves
+    # the figure fills its container's width: labels are placed where they are free at the narrowest width and
+    # at wider ones (markers and lines spread apart sideways, the labels keep their pixel offsets)
+    areas = [
+        _PlotArea(
+            (lo, hi),
+            y_range,
+            (size[0] * f - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]),
         )
-        if law.name not in zone_names
+        for f in _PLACED_AT
     ]
-    points, labels = _point_traces(
-        models, point, key, area, known_models is True, lines, [b for _, b in end_labels]
-    )
+    lines = [[_pixels(area, C, t["y"]) for t in traces if t.get("meta", {}).get("law")] for area in areas]
+    colours = [c for c, _ in law_styles([law.name for law in law_list])]
+    outside = [
+        (law, colour, y) for law, colour, y in zip(law_list, colours, curves) if law.name not in zone_names
+    ]
+    end_labels = [_law_end_label(law, colour, areas[0], C, y)[0] for law, colour, y in outside]
+    end_boxes = [[_law_end_label(law, colour, area, C, y)[1] for law, colour, y in outside] for area in areas]
+    points, labels = _point_traces(models, point, key, areas, known_models is True, lines, end_boxes)
     traces += points
-    annotations = labels + [label for label, _ in end_labels]
+    annotations = labels + end_labels
     layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations)
     traces.append(_pf_days_axis_trace(C, y_range))
     return go.Figure(data=traces, layout=layout)
@@ -339,33 +351,40 @@ def _point_traces(
     models: list[dict[str, Any]],
     point: dict[str, Any] | None,
     key: str,
-    area: _PlotArea,
+    areas: list[_PlotArea],
     from_catalog: bool,
-    lines: list[np.ndarray],
-    keep_out: list[tuple[float, float, float, float]],
+    lines: list[list[np.ndarray]],
+    keep_out: list[list[tuple[float, float, float, float]]],
 ) -> tuple[list[dict], list[dict]]:
     """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
-    they overlap no marker, no other label, no law's line (``lines``, in pixels) and nothing in ``keep_out``
+    they overlap no marker, no other label, no law's line (``lines``, pixels per area) and nothing in ``keep_out``
     (the laws' end labels)."""
     traces = []
-    if models:
-        traces.append(
-            _scatter(
-                x=[m["flops"] for m in models],
-                y=[m[key] for m in models],
-                mode="markers",
-                name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
-                marker={
-                    "symbol": "diamond",
-                    "size": MODEL_MARKER.size,
-                    "color": "#555555",
-                    "line": {"width": 1, "color": "#000000"},
-                },
-                hovertext=[_model_hover(m) for m in models],
-                hoverinfo="text",
-                meta={"kind": "known-models"},
+    dense = [m for m in models if not m.get("active_params")]
+    experts = [m for m in models if m.get("active_params")]
+    where = " (data/known_models.csv)" if from_catalog else ""
+    for group, name, symbol, kind in (
+        (dense, f"Trained models{where}", "diamond", "known-models"),
+        (experts, "Mixtures of experts, at their active parameters", "triangle-up", "known-moe-models"),
+    ):
+        if group:
+            traces.append(
+                _scatter(
+                    x=[m["flops"] for m in group],
+                    y=[_plotted(m, key) for m in group],
+                    mode="markers",
+                    name=name,
+                    marker={
+                        "symbol": symbol,
+                        "size": MODEL_MARKER.size,
+                        "color": "#555555",
+                        "line": {"width": 1, "color": "#000000"},
+                    },
+                    hovertext=[_model_hover(m) for m in group],
+                    hoverinfo="text",
+                    meta={"kind": kind},
+                )
             )
-        )
     if point:
         traces.append(
             _scatter(
@@ -386,12 +405,18 @@ def _point_traces(
             )
         )
     items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
-        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models
+        (m["flops"], _plotted(m, key), _short_model_name(m["name"]), MODEL_MARKER) for m in dense + experts
     ]
-    labels = _label_layout(items, area, keep_out=keep_out, lines=lines)
+    labels = _label_layout(items, areas, keep_out=keep_out, lines=lines)
     kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
     annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
     return traces, annotations
+
+
+def _plotted(m: Mapping[str, Any], key: str) -> float:
+    """Where a model sits: its tokens, or its parameters (a mixture of experts' active parameters, which its
+    compute counts)."""
+    return m.get("active_params") or m[key] if key == "params" else m[key]
 
 
 def _short_model_name(name: str) -> str:
