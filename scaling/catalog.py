@@ -95,7 +95,8 @@ def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingEr
 # ---------------------------------------------------------------------------------------- known models
 def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The well-known models of ``data/known_models.csv`` (or a file with the same columns), with numeric
-    ``params``, ``tokens`` and ``flops`` (6ND where the file gives none) and ``flops_method``.
+    ``params``, ``tokens`` and ``flops`` (6ND where the file gives none, N the active parameters of a mixture
+    of experts with ``active_params``), ``active_params`` (None for a dense model) and ``flops_method``.
 
     A row without finite, positive params and tokens (or with a bad flops) is a `ScalingError` naming it."""
     out = []
@@ -109,12 +110,19 @@ def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
             )
         except ScalingError as exc:
             raise ScalingError(f"{exc} (columns: name, params, tokens, optional flops)") from None
+        # a mixture of experts: 6ND counts the parameters active per token (DeepSeek-AI 2024, DeepSeek-V3 2.2)
+        active = (
+            checks.positive(row["active_params"], f"known-models {name!r} active_params")
+            if row.get("active_params")
+            else None
+        )
         if flops is None:
-            flops = checks.positive(six_nd(params, tokens), f"known-models {name!r} 6ND FLOPs")
+            flops = checks.positive(six_nd(active or params, tokens), f"known-models {name!r} 6ND FLOPs")
         out.append(
             {
                 **row,
                 "params": params,
+                "active_params": active,
                 "tokens": tokens,
                 "flops": flops,
                 "flops_method": row.get("flops_method") or "6ND",

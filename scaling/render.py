@@ -57,13 +57,24 @@ class Table:
         count = max((len(r) for r in lines), default=0)
         return [max((len(r[i]) for r in lines if i < len(r)), default=0) for i in range(count)]
 
-    def text(self, indent: int = 0) -> str:
-        """Aligned plain text (two spaces between columns, a dashed rule under the headers)."""
+    def text(self, indent: int = 0, width: int | None = None) -> str:
+        """Aligned plain text (two spaces between columns, a dashed rule under the headers). With ``width``,
+        rows wider than that many characters shorten their last left-aligned column (a source, a note), at a
+        word where one is near, ending in "…"."""
         pad = " " * indent
         widths = self._widths()
         lines = [pad + self.title] if self.title else []
+        cut = None
+        if width is not None and widths:
+            excess = indent + sum(widths) + 2 * (len(widths) - 1) - width
+            left = [i for i in range(1, len(widths)) if self._left(i)]
+            if excess > 0 and left:
+                cut = left[-1]
+                header = len(self.headers[cut]) if cut < len(self.headers) else 0
+                widths[cut] = max(widths[cut] - excess, header, 8)
 
         def line(cells: Sequence[str]) -> str:
+            cells = [_shorten(c, widths[i]) if i == cut else c for i, c in enumerate(cells)]
             parts = [c.ljust(widths[i]) if self._left(i) else c.rjust(widths[i]) for i, c in enumerate(cells)]
             return (pad + "  ".join(parts)).rstrip()
 
@@ -110,13 +121,37 @@ class Table:
         return f"<{tag}{css}>{html.escape(text)}</{tag}>"
 
 
+# The widest a CLI table prints (a terminal of 120 columns); longer cells end in "…" (`Table.text`).
+TEXT_WIDTH = 120
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: cut at the last space in its final third, else mid-word, and
+    "…" added."""
+    if len(text) <= width:
+        return text
+    head = text[: width - 1]
+    space = head.rfind(" ")
+    if space >= (2 * width) // 3:
+        head = head[:space]
+    return head.rstrip(" ,;:(") + "…"
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[Any] | None = None, indent: int = 0) -> str:
-    """Aligned text for rows of values: ``Table.of(rows, headers).text(indent)``."""
-    return Table.of(rows, headers or ()).text(indent)
+def table(
+    rows: Iterable[Sequence[Any]],
+    headers: Sequence[Any] | None = None,
+    indent: int = 0,
+    *,
+    align: str = "",
+    width: int | None = TEXT_WIDTH,
+) -> str:
+    """Aligned text for rows of values, at most ``width`` characters wide: ``Table.of(rows, headers,
+    align=align).text(indent, width)``."""
+    return Table.of(rows, headers or (), align=align).text(indent, width)
 
 
 def key_values(pairs: Iterable[tuple[Any, Any]], indent: int = 2) -> str:

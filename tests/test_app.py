@@ -362,3 +362,40 @@ def test_the_memory_search_keeps_devices_per_node(monkeypatch):
     assert [(c.devices, c.devices_per_node, c.node) for c in searched] == [(8, 4, 4)]
     cli = cli_json("memory", "llama-2-7b", "--gpus", "2x4xH100", "--search", "--json")
     assert (cli["devices"], cli["devices_per_node"]) == (8, 4)
+
+
+def _components(node):
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        if hasattr(child, "to_plotly_json"):
+            yield from _components(child)
+
+
+def test_the_memory_charts_show_no_toolbar_over_their_titles():
+    layout = create_app().layout
+    graphs = {c.id: c for c in _components(layout) if type(c).__name__ == "Graph"}
+    for name in ("plan-memory", "memory-chart"):
+        assert graphs[name].config.get("displayModeBar") is False, name
+
+
+@pytest.mark.parametrize(
+    "query, expected", [("?view=runs&bootstrap=50", ["50", "runs"]), ("?view=runs", [200, "runs"])]
+)
+def test_a_runs_link_opens_the_runs_view_with_its_fields(query, expected):
+    assert callbacks.runs_from_url(query) == expected
+    assert views.runs_query({"bootstrap": 50}) == "?view=runs&bootstrap=50"
+    assert views.view_of_query("?gpus=8xH100") == "plan"  # a plan link leaves the runs view alone
+    assert callbacks.runs_from_url("?gpus=8xH100")[-1] is callbacks.no_update
+
+
+def test_the_app_is_served_by_waitress_not_flasks_development_server(monkeypatch):
+    waitress = pytest.importorskip("waitress")
+    from scaling.app import serve
+
+    served = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **options: served.update(app=app, **options))
+    app = create_app()
+    monkeypatch.setattr(app, "run", lambda **_: pytest.fail("Flask's development server was started"))
+    serve(app, "127.0.0.1", 8050)
+    assert served["app"] is app.server and (served["host"], served["port"]) == ("127.0.0.1", 8050)

@@ -187,3 +187,23 @@ def test_uploading_a_runs_table_shows_a_fitted_law(server, page, tmp_path):
     page.find_element(By.ID, "runs-use-law").click()
     WebDriverWait(page, 60).until(lambda d: "fit:myruns" in d.find_element(By.ID, "plan-law").text)
     assert shown(page, "params") > 0
+
+
+def test_the_best_layouts_table_fits_its_column(server, page):
+    page.get(f"{server}/?gpus=256xH100&days=30")
+    WebDriverWait(page, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#plan-layouts table"))
+    scroll, client, headers = page.execute_script(
+        "var box = document.querySelector('#plan-layouts .scaling-table');"
+        "return [box.scrollWidth, box.clientWidth,"
+        " [...box.querySelectorAll('th')].map(h => h.textContent)];"
+    )
+    assert "headroom" in headers and "tokens/s" in headers
+    assert scroll <= client  # every column on screen: nothing cut at 1,500 px
+
+
+def test_the_runs_view_keeps_its_state_in_the_link(server, page):
+    page.get(f"{server}/?view=runs&bootstrap=25")
+    field = WebDriverWait(page, 60).until(lambda d: d.find_element(By.ID, "runs-bootstrap"))
+    WebDriverWait(page, 30).until(lambda d: field.get_attribute("value") == "25" and field.is_displayed())
+    retype(field, "40")
+    WebDriverWait(page, 30).until(lambda d: "view=runs" in d.current_url and "bootstrap=40" in d.current_url)

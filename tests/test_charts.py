@@ -84,10 +84,15 @@ def test_zone_band_spans_the_chinchilla_family_only():
     assert 1e12 < lower.y[-1] < upper.y[-1] < 4e12
     kaplan = _by_meta(fig, law="kaplan")[0]
     assert kaplan.y[-1] > 10 * upper.y[-1]
-    # Kaplan's line is labelled on the chart itself, at its end
+    # Kaplan's line is labelled on the chart itself, on its line near its end (stepped back from the top edge)
     (label,) = [a for a in fig.layout.annotations if a.name == "law-label-kaplan"]
-    assert label.text == "Kaplan" and label.x == pytest.approx(27.0)
-    assert label.y == pytest.approx(math.log10(kaplan.y[-1]))
+    j = int(np.argmin(np.abs(np.log10(np.asarray(kaplan.x)) - label.x)))
+    assert (
+        label.text == "Kaplan"
+        and 26.5 <= label.x <= 27.0
+        and label.x == pytest.approx(math.log10(kaplan.x[j]))
+    )
+    assert label.y == pytest.approx(math.log10(kaplan.y[j]))
 
 
 def test_zone_legend_names_each_source_and_axes_carry_units():
@@ -103,6 +108,18 @@ def test_zone_legend_names_each_source_and_axes_carry_units():
     # greyscale: no two law lines share a dash pattern
     dashes = [t.line.dash for t in fig.data if t.meta and "law" in t.meta]
     assert len(set(dashes)) == len(dashes)
+
+
+def test_mixtures_of_experts_sit_at_their_active_parameters_with_their_total_in_hover():
+    fig = charts.zone_figure()
+    (trace,) = _by_meta(fig, kind="known-moe-models")
+    (dense,) = _by_meta(fig, kind="known-models")
+    assert trace.marker.symbol != dense.marker.symbol
+    experts = [m for m in charts.read_known_models() if m["active_params"]]
+    i = [m["name"] for m in experts].index("DeepSeek-V3 671B")
+    # DeepSeek-AI 2024 (arXiv 2412.19437): 671B parameters, 37B active per token, 14.8T tokens
+    assert trace.y[i] == pytest.approx(37e9) and trace.x[i] == pytest.approx(6 * 37e9 * 14.8e12)
+    assert "671B in total, 37B active" in trace.hovertext[i]
 
 
 def test_known_models_are_placed_with_hover_text():
@@ -151,7 +168,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
     marker and no other label, and stays inside the plot."""
     area = label_placement._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
     items = [(x, y, f"model {i}", label_placement.MODEL_MARKER) for i, (x, y) in enumerate(points)]
-    labels = label_placement._label_layout(items, area)
+    labels = label_placement._label_layout(items, [area])
     boxes, markers = [], []
     for (x, y, text, style), label in zip(items, labels):
         px, py = area.position(x, y)
@@ -176,7 +193,7 @@ def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
 
 def test_known_models_csv_flops_follow_their_method():
     for m in charts.read_known_models():
-        six_nd = 6 * m["params"] * m["tokens"]
+        six_nd = 6 * (m["active_params"] or m["params"]) * m["tokens"]  # a mixture of experts: active N
         assert m["flops_method"] in ("6ND", "published")
         assert m["source"] and m["tags"] and m["year"] and m["organisation"]
         if m["flops_method"] == "6ND":
@@ -592,3 +609,73 @@ def test_chart_command_module_imports_no_plotting_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------------------ what users see on the zone
+def _line_styles(fig) -> dict[str, tuple[str, str]]:
+    return {t.meta["law"]: (t.line.color, t.line.dash) for t in fig.data if t.meta and "law" in t.meta}
+
+
+def test_each_law_keeps_its_colour_whatever_the_order_of_the_laws():
+    from scaling.laws import COMPARISON_LAWS
+
+    cli = _line_styles(charts.zone_figure(charts.DEFAULT_LAWS))
+    app = _line_styles(charts.zone_figure(COMPARISON_LAWS))
+    for name in set(cli) & set(app):
+        assert cli[name] == app[name], name
+    assert len(set(app.values())) == len(app)  # and no two laws look alike
+
+
+def test_the_zone_fills_its_container_and_keeps_the_legend_off_the_plot():
+    fig = charts.zone_figure(plan={"params": 7e9, "tokens": 2e12})
+    layout = fig.layout
+    entries = sum(t.showlegend is not False and t.meta != {"kind": "axis"} for t in fig.data)
+    assert layout.width is None and layout.autosize is not False
+    assert layout.height == charts.ZONE_SIZE[1]
+    assert layout.legend.orientation == "h" and layout.legend.yref == "container" and layout.legend.y == 0
+    # the bottom margin holds the x axis and every legend row (two entries a row)
+    assert layout.margin.b >= 75 + 29 * math.ceil(entries / 2) and layout.margin.autoexpand is False
+
+
+def test_the_plan_star_is_labelled_with_the_size_the_plan_prints():
+    from scaling.charts.plan_report import zone_arguments
+    from scaling.plan import make_plan
+    from scaling.units import format_count
+
+    plan = make_plan(gpus="256xH100", days="30")
+    assert zone_arguments(plan)["plan"]["name"] == f"this plan ({format_count(plan.spec.params)})"
+    preset = make_plan(model="llama-2-7b", gpus="64xH100", days="10")
+    assert (
+        zone_arguments(preset)["plan"]["name"]
+        == f"this plan (llama-2-7b, {format_count(preset.spec.params)})"
+    )
+
+
+def test_no_model_label_covers_a_law_line():
+    fig = charts.zone_figure(plan={"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"})
+    width, height = charts.ZONE_SIZE
+    margin = fig.layout.margin
+    area = label_placement._PlotArea(
+        tuple(fig.layout.xaxis.range),
+        tuple(fig.layout.yaxis.range),
+        (width - margin.l - margin.r, height - margin.t - margin.b),
+    )
+    lines = [t for t in fig.data if t.meta and "law" in t.meta]
+    for label in fig.layout.annotations:
+        if label.name not in ("model-label", "plan-label") or label.showarrow:
+            continue
+        px, py = area.position(10**label.x, 10**label.y)
+        w, h = 0.6 * label.font.size * len(label.text), 1.25 * label.font.size
+        x0 = px + label.xshift - {"left": 0, "center": w / 2, "right": w}[label.xanchor]
+        y0 = py + label.yshift - {"bottom": 0, "middle": h / 2, "top": h}[label.yanchor]
+        for line in lines:
+            xs = np.logspace(*np.log10([line.x[0], line.x[-1]]), 2000)
+            ys = np.exp(np.interp(np.log(xs), np.log(line.x), np.log(line.y)))
+            pts = np.array([area.position(a, b) for a, b in zip(xs, ys)])
+            inside = (
+                (pts[:, 0] > x0 + 1)
+                & (pts[:, 0] < x0 + w - 1)
+                & (pts[:, 1] > y0 + 1)
+                & (pts[:, 1] < y0 + h - 1)
+            )
+            assert not inside.any(), (label.text, line.meta["law"])

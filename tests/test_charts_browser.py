@@ -130,7 +130,14 @@ const texts = [...document.querySelectorAll('g.annotation-text-g text, g.trace.s
   .filter(t => t.textContent.trim()).map(t => [t.textContent, box(t)]);
 const markers = [...document.querySelectorAll('g.trace.scatter g.points path.point')].map(box)
   .filter(b => b[2] > b[0]);
-return {texts, markers};
+// the drawn lines (not the hidden axis trace nor the zone's unstroked edges), as screen points every 2 px
+const drawn = p => p.closest('g.trace').style.opacity !== '0' && parseFloat(p.style.strokeWidth) > 0;
+const lines = [...document.querySelectorAll('g.trace.scatter path.js-line')].filter(drawn).map(p => {
+  const m = p.getScreenCTM(), n = p.getTotalLength(), out = [];
+  for (let s = 0; s <= n; s += 2) {const q = p.getPointAtLength(s).matrixTransform(m); out.push([q.x, q.y]);}
+  return out;
+});
+return {texts, markers, lines};
 """
 
 
@@ -172,9 +179,11 @@ def rendered_boxes(driver, path):
     ],
     ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B"],
 )
-def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
+@pytest.mark.parametrize("width", [1000, 1500])
+def test_no_label_overlaps_a_marker_a_law_line_or_another_label(tmp_path, driver, plan, width):
     fig = charts.zone_figure(plan=plan)
     path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
+    driver.set_window_size(width, 900)
     boxes = rendered_boxes(driver, path)
     texts, markers = boxes["texts"], boxes["markers"]
     names = [name for name, _ in texts]
@@ -187,6 +196,23 @@ def test_no_label_overlaps_a_marker_or_another_label(tmp_path, driver, plan):
             assert not _overlaps(box, other_box), f"label {name!r} overlaps label {other!r}"
         for marker in markers:
             assert not _overlaps(box, marker), f"label {name!r} overlaps a marker at {marker}"
+        inner = (box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1)  # glyph boxes carry a pixel of slack
+        for line in boxes["lines"]:
+            assert not any(inner[0] < x < inner[2] and inner[1] < y < inner[3] for x, y in line), (
+                f"label {name!r} lies on a law's line"
+            )
+
+
+@pytest.mark.parametrize("width", [1500, 1000])
+def test_the_zone_fills_its_container(tmp_path, driver, width):
+    path = charts.save(charts.zone_figure(), tmp_path / "zone.html", div_id="zone")
+    driver.set_window_size(width, 900)
+    rendered_boxes(driver, path)
+    svg, container = driver.execute_script(
+        "return [document.querySelector('#zone .main-svg').getBoundingClientRect().width,"
+        " document.getElementById('zone').parentElement.getBoundingClientRect().width];"
+    )
+    assert svg == pytest.approx(container, abs=1) and container > 0.9 * width - 40
 
 
 def test_memory_capacity_label_sits_on_no_bar(tmp_path, driver):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,30 @@ def test_raw_dimensions_build_the_same_spec_as_the_library():
         "--json",
     ]
     assert json.loads(CliRunner().invoke(scaling.cli.main, args).stdout)["params"] == 124_356_864
+
+
+def _columns(text: str) -> tuple[list[str], list[int]]:
+    """A printed table's header names and where each column starts (from its dashed rule)."""
+    header, rule = text.splitlines()[:2]
+    starts = [m.start() for m in re.finditer(r"-+", rule)]
+    return [header[a:b].strip() for a, b in zip(starts, starts[1:] + [len(rule)])], starts
+
+
+@pytest.mark.parametrize("command", [["models"], ["laws"], ["gpus"]])
+def test_catalog_tables_name_every_column_and_fit_120_characters(command):
+    result = run(*command)
+    assert result.exit_code == 0, result.output
+    headers, starts = _columns(result.stdout)
+    assert all(headers), headers
+    for line in result.stdout.splitlines():
+        assert len(line) <= 120, line
+    if command == ["models"]:  # a cut source ends at a word, with an ellipsis
+        sources = [line[starts[-1] :] for line in result.stdout.splitlines()[2:]]
+        assert any(s.endswith("…") for s in sources) and not any(s.endswith(" …") for s in sources)
+
+
+def test_laws_table_sources_start_in_one_column():
+    result = run("laws")
+    _, starts = _columns(result.stdout)
+    for line in result.stdout.splitlines()[2:]:
+        assert line[starts[-1] - 2 : starts[-1]] == "  " and line[starts[-1]] != " ", line

@@ -9,6 +9,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from scaling import units
 from scaling.budget import budget_from_text
 from scaling.cli import main
 from scaling.cluster import Cluster
@@ -317,7 +318,10 @@ def test_html_report_marks_the_plan_on_the_optimal_zone(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert 'id="optimal-zone"' in text
-    assert "this plan (plan-" in text  # the plan's marker trace
+    plan = make_plan(gpus="256xH100", days="30")
+    assert (
+        f"this plan ({units.format_count(plan.spec.params)})" in text
+    )  # the marker, sized as the plan prints
     assert "<script src=" not in text and len(text) > 3_000_000  # plotly.js inlined: works offline
     assert "Assumptions" in text and "Comparisons at this budget" in text
 

@@ -535,3 +535,16 @@ def test_nemo_llama2_7b_tensor_parallel_rows_show_the_fixed_costs_the_roofline_l
         ratios.append(e.latency_s * 1e3 / ms)
     assert ratios[0] == pytest.approx(1.0, rel=DECODE_TOL)
     assert all(later < earlier for earlier, later in zip(ratios, ratios[1:]))
+
+
+def test_serving_aware_table_says_dollars_and_what_the_layout_numbers_are():
+    optimum = serving_aware_optimum(
+        "chinchilla", 1e22, inference_tokens=1e11, serve_on="8xH100", price_usd_per_hour=2.0
+    )
+    table = optimum.table()
+    assert all(table.headers)
+    per_million = table.headers.index("per 1M output tokens")
+    layout = table.headers.index("serving layout")
+    for row, option in zip(table.rows, optimum.options):
+        assert row[per_million] == f"${option.usd_per_million_output_tokens:.3g}"
+        assert row[layout] == f"TP {option.tp}, batch {option.batch}"

@@ -61,5 +61,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve(app: Any, host: str, port: int) -> None:
-    """Serve until interrupted (Flask's threaded server; one user on one machine is what this is for)."""
-    app.run(host=host, port=port, debug=False)
+    """Serve until interrupted, with waitress (a WSGI server meant for this, in the ``app`` extra); Flask's
+    own development server, which warns in red that it is one, only where waitress is not installed."""
+    try:
+        from waitress import serve as waitress_serve
+    except ImportError:
+        app.run(host=host, port=port, debug=False)
+        return
+    waitress_serve(app.server, host=host, port=port, threads=8, _quiet=True)

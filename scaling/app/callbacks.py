@@ -17,6 +17,7 @@ from scaling.app.views import (
     DEFAULT_PLAN,
     MEMORY_FIELDS,
     PLAN_FIELDS,
+    RUNS_FIELDS,
     Shelf,
     command_line,
     config_from_upload,
@@ -27,6 +28,7 @@ from scaling.app.views import (
     memory_view,
     plan_view,
     runs_from_upload,
+    runs_query,
     runs_view,
     view_of_query,
     with_accelerator,
@@ -56,6 +58,15 @@ def memory_from_url(search: str | None) -> list[Any]:
         return [no_update] * (len(MEMORY_FIELDS) + 1)
     fields = fields_from_query(search or "", MEMORY_FIELDS)
     return [*(fields.get(name, page.memory_default(name)) for name in MEMORY_FIELDS), "memory"]
+
+
+def runs_from_url(search: str | None) -> list[Any]:
+    """The runs view's fields and the tab for a runs link (``?view=runs&bootstrap=50``); any other link
+    changes nothing here."""
+    if view_of_query(search or "") != "runs":
+        return [no_update] * (len(RUNS_FIELDS) + 1)
+    fields = fields_from_query(search or "", RUNS_FIELDS)
+    return [*(fields.get(name, page.runs_default(name)) for name in RUNS_FIELDS), "runs"]
 
 
 def plan_from_url(search: str | None) -> list[str]:
@@ -249,13 +260,18 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         State("plan-gpus", "value"),
         prevent_initial_call=True,
     )(lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)
-    # The address bar follows the open view: the plan's link, or the memory view's.
+    # The address bar follows the open view: the plan's link, the memory view's or the runs view's.
     app.clientside_callback(
-        "function(plan, memory, tab) { var q = tab === 'memory' ? memory : plan; "
+        "function(plan, memory, runs, tab) { var q = tab === 'memory' ? memory : tab === 'runs' ? runs : plan; "
         "if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
         "window.location.pathname + (q || '')); } return ''; }",
         Output("url-writer", "children"),
-        [Input("plan-query", "data"), Input("memory-query", "data"), Input("tabs", "value")],
+        [
+            Input("plan-query", "data"),
+            Input("memory-query", "data"),
+            Input("runs-query", "data"),
+            Input("tabs", "value"),
+        ],
     )
 
     @app.callback(
@@ -326,6 +342,18 @@ def _register_memory(app: Any, configs: dict[str, Any]) -> None:
 
 
 def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
+    app.callback(Output("runs-query", "data"), [Input(f"runs-{name}", "value") for name in RUNS_FIELDS])(
+        lambda *values: runs_query(dict(zip(RUNS_FIELDS, values)))
+    )
+    app.callback(
+        [
+            *(Output(f"runs-{name}", "value", allow_duplicate=True) for name in RUNS_FIELDS),
+            Output("tabs", "value", allow_duplicate=True),
+        ],
+        Input("url", "search"),
+        prevent_initial_call="initial_duplicate",
+    )(runs_from_url)
+
     @app.callback(
         [
             Output("runs-summary", "children"),

@@ -19,6 +19,7 @@ from scaling.app.views import (
     PLAN_FIELDS,
     PLAN_OPTIONS,
 )
+from scaling.charts.optimal_zone import ZONE_SIZE
 from scaling.render import Table
 
 STYLE = {
@@ -36,7 +37,7 @@ STYLE = {
     "label": {"fontSize": "0.85rem", "color": "#444", "display": "block", "marginTop": "0.45rem"},
     "input": {"width": "100%", "boxSizing": "border-box"},
     "table": {"borderCollapse": "collapse", "margin": "0.4rem 0 1rem 0", "fontSize": "0.9rem"},
-    "cell": {"padding": "0.15rem 0.7rem", "borderBottom": "1px solid #eee", "verticalAlign": "top"},
+    "cell": {"padding": "0.15rem 0.45rem", "borderBottom": "1px solid #eee", "verticalAlign": "top"},
     "upload": {
         "border": "1px dashed #999",
         "padding": "0.5rem",
@@ -46,6 +47,11 @@ STYLE = {
         "marginTop": "0.5rem",
     },
 }
+
+# The memory charts' titles run the width of their narrow plots, where Plotly's toolbar would cover them; the
+# chart has nothing to zoom, and `scaling memory --chart` writes it as a file.
+MEMORY_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
 
 # Each field's label and placeholder: its option's flag and example (`scaling.options`).
 PLAN_HELP = {name: (option.flag, option.placeholder) for name, option in PLAN_OPTIONS.items()}
@@ -160,22 +166,22 @@ def plan_outputs() -> html.Div:
             html.Div(id="plan-summary"),
             html.Div(id="plan-warnings"),
             html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
-            # The zone is drawn at a fixed size (its labels are placed for it): on a narrow window its own box
-            # scrolls sideways instead of the page.
+            # The zone fills the column's width; its labels are placed for a narrowest width (charts.ZONE_SIZE),
+            # below which its own box scrolls sideways instead of the page.
             html.Div(
-                dcc.Graph(id="plan-zone", config={"displaylogo": False}, style={"height": "660px"}),
+                dcc.Graph(
+                    id="plan-zone",
+                    config={"displaylogo": False, "responsive": True},
+                    style={"height": f"{ZONE_SIZE[1]}px", "minWidth": f"{ZONE_SIZE[0]}px"},
+                ),
                 style={"overflowX": "auto"},
             ),
-            html.Div(
-                [
-                    html.Div(
-                        dcc.Graph(id="plan-memory", config={"displaylogo": False}, style={"height": "520px"}),
-                        style={"flex": "1"},
-                    ),
-                    html.Div(id="plan-layouts", style={"flex": "1", "minWidth": 0}),
-                ],
-                style=STYLE["row"],
+            # one bar needs little width; the layouts table under it gets the column's whole width for its
+            # fifteen columns
+            dcc.Graph(
+                id="plan-memory", config=MEMORY_GRAPH_CONFIG, style={"height": "520px", "maxWidth": "520px"}
             ),
+            html.Div(id="plan-layouts"),
             html.Div(id="plan-tables"),
         ],
         style=STYLE["out"],
@@ -220,6 +226,14 @@ def memory_default(name: str) -> str:
     return DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0] if name in MEMORY_CHOICES else "")
 
 
+RUNS_BOOTSTRAP = 200  # resamples for a fit's intervals before anyone types
+
+
+def runs_default(name: str) -> Any:
+    """A runs field's value before anyone types."""
+    return {"bootstrap": RUNS_BOOTSTRAP}[name]
+
+
 def memory_form(models: list[str]) -> html.Div:
     fields = []
     for name in MEMORY_FIELDS:
@@ -257,7 +271,7 @@ def memory_outputs() -> html.Div:
         [
             html.Div(id="memory-error", style=STYLE["error"]),
             html.Code(id="memory-command"),
-            dcc.Graph(id="memory-chart", config={"displaylogo": False}, style={"height": "520px"}),
+            dcc.Graph(id="memory-chart", config=MEMORY_GRAPH_CONFIG, style={"height": "520px"}),
             html.Div(id="memory-table"),
             html.Button("Search layouts (train)", id="memory-search-button"),
             html.Div(id="memory-layouts"),
@@ -289,7 +303,7 @@ def runs_page(runs_dir: str | None) -> html.Div:
                     dcc.Input(
                         id="runs-bootstrap",
                         type="number",
-                        value=200,
+                        value=RUNS_BOOTSTRAP,
                         min=0,
                         max=2000,
                         step=1,
@@ -328,6 +342,7 @@ def layout(laws: list[str], models: list[str], accelerators: list[str], runs_dir
             dcc.Location(id="url", refresh=False),
             dcc.Store(id="plan-query"),
             dcc.Store(id="memory-query"),
+            dcc.Store(id="runs-query"),
             html.Div(id="url-writer", style={"display": "none"}),
             html.H2("scaling: plan a training run", style={"margin": "0.6rem 0"}),
             dcc.Tabs(

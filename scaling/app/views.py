@@ -91,9 +91,19 @@ def query_from_fields(fields: dict[str, Any], names: tuple[str, ...] = PLAN_FIEL
 
 
 def view_of_query(query: str) -> str:
-    """The view a link opens: ``?view=memory&...`` the memory view, anything else the plan (whose links
-    carry no ``view``)."""
-    return "memory" if dict(parse_qsl((query or "").lstrip("?"))).get("view") == "memory" else "plan"
+    """The view a link opens: ``?view=memory&...`` the memory view, ``?view=runs&...`` the runs view,
+    anything else the plan (whose links carry no ``view``)."""
+    view = dict(parse_qsl((query or "").lstrip("?"))).get("view")
+    return view if view in ("memory", "runs") else "plan"
+
+
+# The runs view's fields a link carries (an uploaded table stays in the browser: it is data, not a field).
+RUNS_FIELDS = ("bootstrap",)
+
+
+def runs_query(fields: dict[str, Any]) -> str:
+    """The runs view's link: ``?view=runs`` and its fields (``&bootstrap=200``)."""
+    return "?view=runs" + query_from_fields(fields, RUNS_FIELDS).replace("?", "&", 1)
 
 
 def memory_query(fields: dict[str, Any]) -> str:

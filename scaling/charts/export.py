@@ -64,12 +64,15 @@ def save(
             default_width="100%",
             default_height="100%",
         )
-        # let the plot fill the window: the div's 100% height needs a sized body to resolve against
+        # let the plot fill the window: the div's 100% height needs a sized body to resolve against; a figure
+        # whose labels are placed for a width (``layout.meta.min_width``) scrolls below it
+        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+        narrowest = f" body {{min-width: {int(meta['min_width'])}px;}}" if meta.get("min_width") else ""
         html = html.replace(
             "<head>",
             "<head><title>"
             + _html_title(fig)
-            + "</title><style>html, body {height: 100%; margin: 0;}</style>",
+            + f"</title><style>html, body {{height: 100%; margin: 0;}}{narrowest}</style>",
             1,
         )
         path.write_text(html, encoding="utf-8")

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class _PlotArea:
@@ -54,22 +56,51 @@ _BESIDE = {  # (anchor, direction) of a label next to its marker
 
 def _label_layout(
     items: list[tuple[float, float, str, _MarkerStyle]],
-    area: _PlotArea,
-    keep_out: Sequence[tuple[float, float, float, float]] = (),
+    areas: Sequence[_PlotArea],
+    keep_out: Sequence[Sequence[tuple[float, float, float, float]]] = (),
+    lines: Sequence[Sequence[np.ndarray]] = (),
 ) -> list[dict[str, Any] | None]:
-    """Greedy label placement in list order, in the pixels of ``area`` (y up): each label goes right of, left
-    of, above or below its marker, else at the end of a short leader line, wherever its box overlaps no
-    marker, no label placed so far and nothing in ``keep_out`` (e.g. the legend). Returns one plotly
-    annotation per item, or None for an item with no free spot (it keeps its marker and hover text)."""
-    points = [area.position(x, y) for x, y, _, _ in items]
-    markers = [
-        (px - s.reach, py - s.reach, px + s.reach, py + s.reach) for (px, py), (*_, s) in zip(points, items)
-    ]
-    taken: list[tuple[float, float, float, float]] = list(keep_out)
+    """Greedy label placement in list order, in pixels (y up): each label goes right of, left of, above or
+    below its marker, else at the end of a short leader line, wherever its box overlaps no marker, no label
+    placed so far, nothing in ``keep_out`` (e.g. other labels) and no line in ``lines`` (arrays of pixel
+    points, a few px apart), in every one of ``areas`` (the same plot at several widths: a label keeps its
+    pixel offset from its marker at any width, so a spot free at each of them stays free on a figure that
+    fills its container). ``keep_out`` and ``lines`` hold one list per area. Returns one plotly annotation
+    per item, or None for an item with no free spot (it keeps its marker and hover text)."""
+    scenes = []
+    for k, area in enumerate(areas):
+        points = [area.position(x, y) for x, y, _, _ in items]
+        per_area_lines = lines[k] if k < len(lines) else ()
+        scenes.append(
+            {
+                "area": area,
+                "points": points,
+                "markers": [
+                    (px - s.reach, py - s.reach, px + s.reach, py + s.reach)
+                    for (px, py), (*_, s) in zip(points, items)
+                ],
+                "taken": list(keep_out[k]) if k < len(keep_out) else [],
+                "lines": np.vstack(
+                    [np.asarray(p, dtype=float).reshape(-1, 2) for p in per_area_lines] or [np.empty((0, 2))]
+                ),
+            }
+        )
+
+    def boxes(i: int, cx: float, cy: float, w: float, h: float) -> list[tuple[float, float, float, float]]:
+        """The label's box in each area, its centre at (cx, cy) pixels from its marker."""
+        return [
+            (x + cx - w / 2, y + cy - h / 2, x + cx + w / 2, y + cy + h / 2)
+            for x, y in (scene["points"][i] for scene in scenes)
+        ]
+
+    def free(found: list[tuple[float, float, float, float]]) -> bool:
+        return all(
+            _free(box, scene["area"], scene["taken"] + scene["markers"]) and not _covers(box, scene["lines"])
+            for box, scene in zip(found, scenes)
+        )
+
     out: list[dict[str, Any] | None] = []
-    for i, ((x, y), (data_x, data_y, text, style)) in enumerate(zip(points, items)):
-        # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on the same spot)
-        others = [m for m in markers if not _overlap(m, markers[i])]
+    for i, (data_x, data_y, text, style) in enumerate(items):
         w, h = _CHAR_WIDTH * style.font * len(text) + 2, _LINE_HEIGHT * style.font
         base = {
             "x": math.log10(data_x),
@@ -83,11 +114,10 @@ def _label_layout(
         choice = None
         for xanchor, yanchor, dx, dy in _BESIDE.values():
             d = style.reach + _LABEL_GAP
-            cx, cy = x + dx * (d + w / 2), y + dy * (d + h / 2)
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if _free(box, area, taken + markers):
+            found = boxes(i, dx * (d + w / 2), dy * (d + h / 2), w, h)
+            if free(found):
                 choice = (
-                    box,
+                    found,
                     {
                         **base,
                         "showarrow": False,
@@ -98,19 +128,27 @@ def _label_layout(
                     },
                 )
                 break
-        for radius in () if choice else (30, 45, 65, 90):
+        for radius in () if choice else (30, 45, 65, 90, 120):
             for angle in range(0, 360, 30):
                 ax, ay = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
-                cx, cy = x + ax + math.copysign(w / 2, ax) * (abs(ax) > 1), y + ay
-                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                if _free(box, area, taken + markers) and not _line_hits((x, y), (x + ax, y + ay), others):
+                cx = ax + math.copysign(w / 2, ax) * (abs(ax) > 1)
+                found = boxes(i, cx, ay, w, h)
+                # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on one spot)
+                if free(found) and not any(
+                    _line_hits(
+                        scene["points"][i],
+                        (scene["points"][i][0] + ax, scene["points"][i][1] + ay),
+                        [m for m in scene["markers"] if not _overlap(m, scene["markers"][i])],
+                    )
+                    for scene in scenes
+                ):
                     choice = (
-                        box,
+                        found,
                         {
                             **base,
                             "showarrow": True,
-                            "ax": cx - x,
-                            "ay": -(cy - y),
+                            "ax": cx,
+                            "ay": -ay,
                             "arrowhead": 0,
                             "arrowwidth": 1,
                             "arrowcolor": "#777777",
@@ -121,7 +159,8 @@ def _label_layout(
             if choice:
                 break
         if choice:
-            taken.append(choice[0])
+            for box, scene in zip(choice[0], scenes):
+                scene["taken"].append(box)
         out.append(choice[1] if choice else None)
     return out
 
@@ -134,6 +173,12 @@ def _free(
     """Inside the plot area and clear of every box in ``others``."""
     inside = box[0] >= 0 and box[1] >= 0 and box[2] <= area.pixels[0] and box[3] <= area.pixels[1]
     return inside and not any(_overlap(box, other) for other in others)
+
+
+def _covers(box: tuple[float, float, float, float], points: np.ndarray) -> bool:
+    """Whether any of ``points`` (pixels) lies in ``box`` grown by 1 px."""
+    x, y = points[:, 0], points[:, 1]
+    return bool(np.any((x >= box[0] - 1) & (x <= box[2] + 1) & (y >= box[1] - 1) & (y <= box[3] + 1)))
 
 
 def _line_hits(

@@ -16,7 +16,7 @@ from scaling import units
 from scaling.charts.axes import _base_layout, _log_axis
 from scaling.charts.inputs import _as_law, _flops_grid, _plan_point, known_models_list
 from scaling.charts.label_placement import MODEL_MARKER, PLAN_MARKER, _label_layout, _PlotArea
-from scaling.charts.style import BAND_FILL, COLOURS, DASHES, LAW_TITLES, ZONE_FILL, _law_title, law_label
+from scaling.charts.style import BAND_FILL, LAW_TITLES, ZONE_FILL, _law_title, law_label, law_styles
 from scaling.charts.text import _compute_text, _model_hover
 from scaling.charts.traces import _band, _scatter
 from scaling.errors import ScalingError
@@ -33,7 +33,17 @@ DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch
 ZONE_LAWS = CHINCHILLA_FAMILY
 
 
-ZONE_SIZE = (1100, 650)  # pixels; the zone's labels are placed for this size
+# pixels: the figure is this high and fills its container's width; labels are placed for this width, the
+# narrowest it is drawn at (wider, markers only move apart). A container narrower than this scrolls.
+ZONE_SIZE = (1000, 700)
+
+
+# widths, as multiples of the narrowest, at which every label is checked to be free
+_PLACED_AT = (1.0, 1.5, 2.2)
+
+
+# the legend sits under the plot in two columns, one row per two entries
+_LEGEND_ROW_PX, _AXIS_BELOW_PX = 29, 75
 
 
 DEFAULT_FLOPS_RANGE = (1e18, 1e27)
@@ -59,8 +69,9 @@ def zone_figure(
     dicts with params/tokens/flops/name, or False. ``plan``: a dict or object with two of params, tokens,
     flops. ``fitted``: a fitted law (e.g. ``fit_parametric(runs, bootstrap=1000)``) or any law with
     intervals, drawn with its interval band (80% by default, Epoch AI's choice); a law also in ``laws`` gets
-    only its band. ``size``: the figure's (width, height) in pixels; labels are
-    placed for it so that none overlaps a marker or another label.
+    only its band. ``size``: the (width, height) in pixels labels are placed for so that none overlaps a
+    marker, a law's line or another label; the figure is that high and fills the width of its container
+    (the width is the narrowest it is meant for).
     """
     if axis not in ("params", "tokens"):
         raise ScalingError(f"invalid axis {axis!r}: expected 'params' or 'tokens'")
@@ -84,44 +95,81 @@ def zone_figure(
     point = _plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
     y_values = np.concatenate(
-        [np.ravel(t["y"]) for t in traces] + [[m[key] for m in models]] + [[point[key]] if point else []]
+        [np.ravel(t["y"]) for t in traces]
+        + [[_plotted(m, key) for m in models]]
+        + [[point[key]] if point else []]
     )
     y_values = y_values[np.isfinite(y_values) & (y_values > 0)]
     lo, hi = math.log10(C[0]), math.log10(C[-1])
     pad = 0.04 * (math.log10(y_values.max()) - math.log10(y_values.min()))
     y_range = (math.log10(y_values.min()) - pad, math.log10(y_values.max()) + pad)
-    margin = {"l": 80, "r": 30, "t": 130, "b": 70}
-    area = _PlotArea(
-        (lo, hi), y_range, (size[0] - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"])
-    )
     legend = [t["name"] for t in traces if t.get("showlegend") is not False]
-    points, labels = _point_traces(models, point, key, area, known_models is True, legend)
-    traces += points
-    annotations = labels + [
-        _law_end_label(law, i, hi, float(y[-1]))
-        for i, (law, y) in enumerate(zip(law_list, curves))
-        if law.name not in zone_names
+    entries = (
+        len(legend) + len({bool(m.get("active_params")) for m in models}) + bool(point)
+    )  # + model traces
+    margin = {"l": 80, "r": 30, "t": 130, "b": _AXIS_BELOW_PX + _LEGEND_ROW_PX * math.ceil(entries / 2) + 10}
+    # the figure fills its container's width: labels are placed where they are free at the narrowest width and
+    # at wider ones (markers and lines spread apart sideways, the labels keep their pixel offsets)
+    areas = [
+        _PlotArea(
+            (lo, hi),
+            y_range,
+            (size[0] * f - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]),
+        )
+        for f in _PLACED_AT
     ]
+    lines = [[_pixels(area, C, t["y"]) for t in traces if t.get("meta", {}).get("law")] for area in areas]
+    colours = [c for c, _ in law_styles([law.name for law in law_list])]
+    outside = [
+        (law, colour, y) for law, colour, y in zip(law_list, colours, curves) if law.name not in zone_names
+    ]
+    end_labels = [_law_end_label(law, colour, areas[0], C, y)[0] for law, colour, y in outside]
+    end_boxes = [[_law_end_label(law, colour, area, C, y)[1] for law, colour, y in outside] for area in areas]
+    points, labels = _point_traces(models, point, key, areas, known_models is True, lines, end_boxes)
+    traces += points
+    annotations = labels + end_labels
     layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations)
     traces.append(_pf_days_axis_trace(C, y_range))
     return go.Figure(data=traces, layout=layout)
 
 
-def _law_end_label(law: Law, i: int, x: float, y: float) -> dict[str, Any]:
-    """A line's name at its right end (log10 x, value y), in its colour: laws outside the zone's band."""
-    return {
-        "x": x,
-        "y": math.log10(y),
+def _pixels(area: _PlotArea, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A line's points in the plot area's pixels (y up), every 3 px along it: what a label must not cover."""
+    px = np.array([area.position(float(a), float(b)) for a, b in zip(x, y) if a > 0 and b > 0])
+    if len(px) < 2:
+        return px.reshape(-1, 2)
+    steps = np.maximum((np.hypot(*np.diff(px, axis=0).T) / 3).astype(int), 1)
+    return np.vstack(
+        [p + np.linspace(0, 1, n, endpoint=False)[:, None] * (q - p) for p, q, n in zip(px, px[1:], steps)]
+        + [px[-1:]]
+    )
+
+
+def _law_end_label(
+    law: Law, colour: str, area: _PlotArea, C: np.ndarray, y: np.ndarray
+) -> tuple[dict[str, Any], tuple[float, float, float, float]]:
+    """A line's name in its colour, above-left of the line's last point whose label still fits under the plot's
+    top (the line's end, unless it ends at the top): laws outside the zone's band. A rising line passes
+    below and right of that corner, so the name sits clear of it. Returns the annotation and its pixel box."""
+    text = _law_title(law)
+    w, h = 0.6 * 12 * len(text) + 6, 16.0
+    fits = [i for i in range(len(C)) if area.position(C[i], y[i])[1] + h <= area.pixels[1]]
+    i = fits[-1] if fits else len(C) - 1
+    px, py = area.position(C[i], y[i])
+    label = {
+        "x": math.log10(C[i]),
+        "y": math.log10(y[i]),
         "xref": "x",
         "yref": "y",
-        "text": _law_title(law),
+        "text": text,
         "showarrow": False,
         "xanchor": "right",
         "yanchor": "bottom",
         "bgcolor": "rgba(255,255,255,0.8)",
-        "font": {"size": 12, "color": COLOURS[i % len(COLOURS)]},
+        "font": {"size": 12, "color": colour},
         "name": f"law-label-{law.name}",
     }
+    return label, (px - w, py, px, py + h)
 
 
 def _zone_layout(
@@ -151,11 +199,23 @@ def _zone_layout(
             minor={"showgrid": False},
         ),
         yaxis=_log_axis(y_title, range=list(y_range)),
-        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-        margin=margin,
-        width=size[0],
+        # under the plot, two entries a row: the legend covers no data and its height is known in advance
+        legend={
+            **_base_layout("")["legend"],
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yref": "container",
+            "yanchor": "bottom",
+            "entrywidth": 0.45,  # of the plot width: two entries fit a row with their padding
+            "entrywidthmode": "fraction",
+            "borderwidth": 0,
+        },
+        margin={**margin, "autoexpand": False},
         height=size[1],
-        autosize=False,
+        autosize=True,
+        meta={"min_width": size[0]},  # `save` keeps the page at least this wide: the labels are placed for it
         annotations=annotations,
     )
 
@@ -212,7 +272,7 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
     what = "N_opt" if axis == "params" else "D_opt"
     pf = C / units.PF_DAY_FLOPS
     traces = []
-    for i, (law, y) in enumerate(zip(laws, curves)):
+    for law, (colour, dash), y in zip(laws, law_styles([law.name for law in laws]), curves):
         other = C / six_nd(y, 1.0)  # tokens for an N curve, parameters for a D curve (C = 6ND)
         ratio = other / y if axis == "params" else y / other
         hover = [
@@ -227,7 +287,7 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
                 y=y,
                 mode="lines",
                 name=law_label(law),
-                line={"color": COLOURS[i % len(COLOURS)], "dash": DASHES[i % len(DASHES)], "width": 2.5},
+                line={"color": colour, "dash": dash, "width": 2.5},
                 hovertext=hover,
                 hoverinfo="text",
                 customdata=pf,
@@ -291,31 +351,40 @@ def _point_traces(
     models: list[dict[str, Any]],
     point: dict[str, Any] | None,
     key: str,
-    area: _PlotArea,
+    areas: list[_PlotArea],
     from_catalog: bool,
-    legend: list[str],
+    lines: list[list[np.ndarray]],
+    keep_out: list[list[tuple[float, float, float, float]]],
 ) -> tuple[list[dict], list[dict]]:
     """The well-known models (diamonds) and the plan (a star), and their labels as annotations placed where
-    they overlap no marker, no other label and not the legend (whose entries are ``legend``)."""
+    they overlap no marker, no other label, no law's line (``lines``, pixels per area) and nothing in ``keep_out``
+    (the laws' end labels)."""
     traces = []
-    if models:
-        traces.append(
-            _scatter(
-                x=[m["flops"] for m in models],
-                y=[m[key] for m in models],
-                mode="markers",
-                name="Trained models (data/known_models.csv)" if from_catalog else "Trained models",
-                marker={
-                    "symbol": "diamond",
-                    "size": MODEL_MARKER.size,
-                    "color": "#555555",
-                    "line": {"width": 1, "color": "#000000"},
-                },
-                hovertext=[_model_hover(m) for m in models],
-                hoverinfo="text",
-                meta={"kind": "known-models"},
+    dense = [m for m in models if not m.get("active_params")]
+    experts = [m for m in models if m.get("active_params")]
+    where = " (data/known_models.csv)" if from_catalog else ""
+    for group, name, symbol, kind in (
+        (dense, f"Trained models{where}", "diamond", "known-models"),
+        (experts, "Mixtures of experts, at their active parameters", "triangle-up", "known-moe-models"),
+    ):
+        if group:
+            traces.append(
+                _scatter(
+                    x=[m["flops"] for m in group],
+                    y=[_plotted(m, key) for m in group],
+                    mode="markers",
+                    name=name,
+                    marker={
+                        "symbol": symbol,
+                        "size": MODEL_MARKER.size,
+                        "color": "#555555",
+                        "line": {"width": 1, "color": "#000000"},
+                    },
+                    hovertext=[_model_hover(m) for m in group],
+                    hoverinfo="text",
+                    meta={"kind": kind},
+                )
             )
-        )
     if point:
         traces.append(
             _scatter(
@@ -335,16 +404,19 @@ def _point_traces(
                 meta={"kind": "plan"},
             )
         )
-    names = legend + [t["name"] for t in traces]
-    # the legend sits in the top-left corner: one 29 px row per entry, about 6 px per character
-    legend_box = (0.0, area.pixels[1] - 29 * len(names) - 16, 6.2 * max(map(len, names)) + 60, area.pixels[1])
     items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
-        (m["flops"], m[key], _short_model_name(m["name"]), MODEL_MARKER) for m in models
+        (m["flops"], _plotted(m, key), _short_model_name(m["name"]), MODEL_MARKER) for m in dense + experts
     ]
-    labels = _label_layout(items, area, keep_out=[legend_box])
+    labels = _label_layout(items, areas, keep_out=keep_out, lines=lines)
     kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
     annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
     return traces, annotations
+
+
+def _plotted(m: Mapping[str, Any], key: str) -> float:
+    """Where a model sits: its tokens, or its parameters (a mixture of experts' active parameters, which its
+    compute counts)."""
+    return m.get("active_params") or m[key] if key == "params" else m[key]
 
 
 def _short_model_name(name: str) -> str:

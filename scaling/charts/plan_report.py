@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scaling import units
 from scaling.laws import COMPARISON_LAWS
 from scaling.plan import Plan, plan_html
 
@@ -41,9 +42,16 @@ def zone_arguments(plan: Plan) -> dict[str, Any]:
         "params": plan.spec.params,
         "tokens": plan.tokens,
         "flops": plan.budget_flops,
-        "name": f"this plan ({plan.spec.name})",
+        "name": f"this plan ({_plan_size(plan)})",
     }
     return {"laws": tuple(laws), "plan": marker, "fitted": fitted}
+
+
+def _plan_size(plan: Plan) -> str:
+    """The plan's model as the plan prints it: its parameters rounded by `units.format_count` (a shape the
+    plan chose is named after its target size, which the shape rule rounds), after a preset's name."""
+    size = units.format_count(plan.spec.params)
+    return size if plan.spec.name.startswith("plan-") else f"{plan.spec.name}, {size}"
 
 
 def plan_report_html(

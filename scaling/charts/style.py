@@ -34,7 +34,8 @@ SYMBOLS = (
 PATTERNS = ("", "/", "\\", "x", ".", "+", "-", "|")
 
 
-ZONE_FILL = "rgba(90, 110, 140, 0.20)"
+# The optimal zone: dark enough to read as a shaded region under the law lines that bound it.
+ZONE_FILL = "rgba(0, 114, 178, 0.30)"
 
 
 BAND_FILL = "rgba(213, 94, 0, 0.18)"
@@ -63,6 +64,38 @@ LAW_TITLES = {
     "llama3-text": "Llama 3 IsoFLOP, text values",
     "deepseek": "DeepSeek LLM",
 }
+
+
+# One colour and dash per law, wherever it is drawn: keyed by the law's name, so the same law looks the same in
+# `scaling chart zone` and the app whatever the order of the laws. A law not listed here (a law file, your fit)
+# takes the first colour no drawn law uses (`law_styles`).
+LAW_STYLES = {
+    "chinchilla-a1": ("#000000", "solid"),
+    "chinchilla-a2": ("#0072B2", "dash"),
+    "chinchilla": ("#D55E00", "dot"),
+    "kaplan": ("#009E73", "dashdot"),
+    "epoch": ("#CC79A7", "longdash"),
+    "llama3": ("#E69F00", "longdashdot"),
+    "llama3-text": ("#E69F00", "dash"),
+    "deepseek": ("#56B4E9", "solid"),
+    "chinchilla-printed": ("#D55E00", "dash"),
+    "muennighoff": ("#999999", "dot"),
+}
+
+
+def law_styles(names: list[str]) -> list[tuple[str, str]]:
+    """(colour, dash) for each law name in ``names``: the law's own from `LAW_STYLES`, else the first of
+    `COLOURS` that no other drawn law uses (cycling when all are taken)."""
+    used = {LAW_STYLES[name][0] for name in names if name in LAW_STYLES}
+    free = [c for c in COLOURS if c not in used] or list(COLOURS)
+    styles, spare = [], 0
+    for name in names:
+        if name in LAW_STYLES:
+            styles.append(LAW_STYLES[name])
+        else:
+            styles.append((free[spare % len(free)], DASHES[spare % len(DASHES)]))
+            spare += 1
+    return styles
 
 
 def _short_source(source: str) -> str:

@@ -27,10 +27,12 @@ def _budget_label(flops: float) -> str:
 def _model_hover(m: Mapping[str, Any]) -> str:
     lines = [
         f"<b>{m.get('name', '')}</b>",
-        f"parameters: {units.format_count(m['params'])}",
+        f"parameters: {units.format_count(m['params'])}"
+        + (f" in total, {units.format_count(m['active_params'])} active" if m.get("active_params") else ""),
         f"tokens: {units.format_count(m['tokens'])}",
         f"compute: {_compute_text(m['flops'])}" + (f", {m['flops_method']}" if m.get("flops_method") else ""),
-        f"tokens per parameter: {m['tokens'] / m['params']:.3g}",
+        f"tokens per parameter: {m['tokens'] / (m.get('active_params') or m['params']):.3g}"
+        + (" active" if m.get("active_params") else ""),
     ]
     extra = ", ".join(str(m[k]) for k in ("organisation", "year") if m.get(k))
     if extra:

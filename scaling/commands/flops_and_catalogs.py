@@ -216,11 +216,12 @@ def models(filter_text, family, as_json):
             units.format_count(s.params),
             units.format_count(s.active_params) if s.is_moe else "-",
             units.format_count(s.training_tokens) if s.training_tokens else "-",
-            s.source[:60],
+            s.source,
         )
         for s in specs
     ]
-    click.echo(table(rows, ["name", "arch", "params (exact)", "", "active", "tokens", "source"]))
+    headers = ["name", "arch", "params (exact)", "params", "active params", "training tokens", "source"]
+    click.echo(table(rows, headers, align="llrrrrl"))
 
 
 @click.command("gpus")
@@ -283,7 +284,7 @@ def gpus(filter_text, accelerator_files, as_json):
         )
     )
     click.echo(
-        "dense (no sparsity) peaks; link and network bandwidths per device, one direction; "
+        "dense (no sparsity) peaks; link and network bandwidths per device, one direction;\n"
         "add your own with $SCALING_ACCELERATORS or --accelerator-file"
     )
 

@@ -210,8 +210,9 @@ def laws(as_json):
         return
     rows = []
     for law in presets:
-        rows.append((law.name, law.kind, f"{law.a:.3f}", "yes" if law.has_loss else "no", law.source[:70]))
-    click.echo(table(rows, ["law", "kind", "a", "loss", "source"]))
+        rows.append((law.name, law.kind, f"{law.a:.3f}", "yes" if law.has_loss else "no", law.source))
+    headers = ["law", "kind", "a (N_opt ∝ C^a)", "predicts loss", "source"]
+    click.echo(table(rows, headers, align="llrll"))
 
 
 COMMANDS = [fit, optimal, loss, laws]

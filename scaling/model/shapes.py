@@ -50,11 +50,18 @@ def shape_for_params(
         if best is None or score < best[0]:
             best = (score, d, layers)
     if best is None:
+        smaller = ", e.g. --vocab 256" if vocab_size > 256 else ""
         raise ScalingError(
             f"no standard shape has about {params:.3g} parameters with vocabulary {vocab_size}: the "
-            "embeddings alone are larger (give a smaller vocabulary, e.g. --vocab 256, or a larger budget)"
+            f"smallest has {smallest_shape(vocab_size, n_ctx, style).params:,} (give a smaller vocabulary"
+            f"{smaller}, or a larger budget)"
         )
     return _shape(best[1], best[2], vocab_size, n_ctx, style, name)
+
+
+def smallest_shape(vocab_size: int = 32000, n_ctx: int = 4096, style: str = "llama") -> ModelSpec:
+    """The smallest standard shape: one layer of the narrowest width (64)."""
+    return _shape(64, 1, vocab_size, n_ctx, style, None)
 
 
 @lru_cache(maxsize=32)

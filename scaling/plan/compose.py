@@ -208,10 +208,12 @@ def choose_spec(request: PlanRequest, allocation: Allocation) -> ModelSpec:
 
 
 def shape_near(request: PlanRequest, params: float) -> ModelSpec:
-    """The standard shape near ``params``, never above ``max_params``."""
-    from scaling.model import shape_for_params
+    """The standard shape near ``params``, never above ``max_params``; below the smallest standard shape (a
+    law extrapolated far below its runs can ask for fewer parameters than the embeddings hold), that one."""
+    from scaling.model.shapes import shape_for_params, smallest_shape
 
-    target = params
+    smallest = smallest_shape(request.vocab_size, request.context, request.shape_style)
+    target = max(params, float(smallest.params))
     limit = request.max_params
     if limit is not None:
         target = min(target, limit)

@@ -55,6 +55,17 @@ def max_params_warning(optimal_params: float, max_params: float | None) -> str |
     )
 
 
+def smallest_shape_warning(optimal_params: float, spec: ModelSpec) -> str | None:
+    """The law asks for fewer parameters than the smallest standard shape holds: the plan trains that one."""
+    if spec.params <= 2.0 * optimal_params:
+        return None
+    return (
+        f"the law's compute-optimal size {units.format_count(optimal_params)} is below the smallest standard "
+        f"shape with a {spec.vocab_size:,}-entry vocabulary ({units.format_count(spec.params)} params): "
+        "the plan trains that one, on fewer tokens than the law's optimum"
+    )
+
+
 def layout_warning(spec: ModelSpec, devices: int, accelerator: str, layout: LayoutRow | None) -> str | None:
     """No parallel layout fits: say so, with what would help."""
     if layout is not None:
@@ -120,6 +131,7 @@ def plan_warnings(
         mfu_warning(request.mfu),
         mfu_reach_warning(request.mfu, time),
         None if request.fixed_model else max_params_warning(float(allocation.params), request.max_params),
+        None if request.fixed_model else smallest_shape_warning(float(allocation.params), spec),
         layout_warning(spec, devices, request.accelerator.name, layout),
     ]
     return tuple(dict.fromkeys(w for w in rules if w))

@@ -110,6 +110,7 @@ class ServingAwareOptimum(Displayable):
     def table(self) -> Table:
         """The three options side by side (money in the result's unit)."""
         money = format_usd if self.unit == "USD" else (lambda v: f"{format_count(v)} device-h")
+        per_million = (lambda v: f"${v:.3g}") if self.unit == "USD" else (lambda v: f"{v:.3g} device-h")
         rows = [
             (
                 o.label,
@@ -118,12 +119,22 @@ class ServingAwareOptimum(Displayable):
                 money(o.training_cost),
                 money(o.serving_cost),
                 money(o.total_cost),
-                f"{o.usd_per_million_output_tokens:.3g}",
-                f"TP{o.tp} x {o.batch}",
+                per_million(o.usd_per_million_output_tokens),
+                f"TP {o.tp}, batch {o.batch}",
             )
             for o in self.options
         ]
-        headers = ("option", "params", "tokens", "training", "serving", "total", "per M out", "layout")
+        # every money cell carries its unit: dollars, or device-hours when no price was given
+        headers = (
+            "option",
+            "params",
+            "training tokens",
+            "training cost",
+            "serving cost",
+            "total cost",
+            "per 1M output tokens",
+            "serving layout",
+        )
         title = (
             f"Training + serving {format_count(self.inference_tokens)} tokens at loss "
             f"{format_loss(self.target_loss)}"
