@@ -653,3 +653,20 @@ def test_tiny_byte_level_law_far_outside_its_range_answers_with_possible_numbers
     assert "tokens/param" in text and not re.search(r"\d{7,}\.\d", text)  # no long unformatted numbers
     assert not re.search(r"\d{1,3}(,\d{3}){2,} steps", text)
     assert "HFU" in text and not re.search(r"HFU (\d{3,}|[2-9]\d{2})", text)
+
+
+def test_a_law_asking_for_less_than_the_smallest_shape_plans_that_shape_with_a_warning():
+    # A smoke sweep's fit (3 budgets, 1e9-1e10 FLOPs: beta 0.11) asks for 34.5K parameters at 1e21, fewer than a
+    # 256-entry vocabulary's embeddings hold; the plan refused ("give a smaller vocabulary, e.g. --vocab 256").
+    from scaling.laws import law_from_dict
+    from scaling.model.shapes import smallest_shape
+
+    constants = {"E": 0.383, "A": 34367.0, "B": 8.159, "alpha": 1.425, "beta": 0.1104}
+    law = law_from_dict(
+        {"name": "smoke", "kind": "parametric", "constants": constants, "vocab_size": 256, "seq_len": 128}
+    )
+    plan = make_plan(flops=1e21, law=law)
+    assert float(plan.allocation.params) < 5e4
+    assert plan.spec.params == smallest_shape(256, 128).params
+    assert any("below the smallest standard shape" in w for w in plan.warnings)
+    assert 6 * plan.spec.params * plan.tokens == pytest.approx(1e21)
