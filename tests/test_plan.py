@@ -656,8 +656,9 @@ def test_tiny_byte_level_law_far_outside_its_range_answers_with_possible_numbers
 
 
 def test_a_law_asking_for_less_than_the_smallest_shape_plans_that_shape_with_a_warning():
-    # A smoke sweep's fit (3 budgets, 1e9-1e10 FLOPs: beta 0.11) asks for 34.5K parameters at 1e21, fewer than a
-    # 256-entry vocabulary's embeddings hold; the plan refused ("give a smaller vocabulary, e.g. --vocab 256").
+    # A smoke sweep's fit (3 budgets, 1e9-1e10 FLOPs: beta 0.11) asks for 34.5K parameters at 1e21, fewer
+    # than a 256-entry vocabulary's embeddings hold; the plan refused ("give a smaller vocabulary, e.g.
+    # --vocab 256").
     from scaling.laws import law_from_dict
     from scaling.model.shapes import smallest_shape
 

@@ -26,7 +26,9 @@ def _mfu_text(plan: FinetunePlan) -> str:
 
 
 def _epochs(epochs: float) -> str:
-    return f"{epochs:.3g} epoch" + ("" if epochs == 1 else "s")
+    from scaling.units import format_epochs
+
+    return f"{format_epochs(epochs)} epoch" + ("" if epochs == 1 else "s")
 
 
 def _method_text(plan: FinetunePlan) -> str:
@@ -36,7 +38,7 @@ def _method_text(plan: FinetunePlan) -> str:
     return f"Q{text} over a {plan.quant} base" if plan.method == "qlora" else text
 
 
-def finetune_tables(plan: FinetunePlan) -> list[Table]:
+def finetune_tables(plan: FinetunePlan, what: str | None = None) -> list[Table]:
     """The plan as tables, for the CLI's text and a notebook's display alike: the job, FLOPs per token by
     term, and the run (layout, memory, limits, time, throughput, cost) with its notes."""
     job = [
@@ -83,7 +85,9 @@ def finetune_tables(plan: FinetunePlan) -> list[Table]:
     ]
     return [
         Table.of(
-            job, title=f"{plan.model}: {_method_text(plan)}, {plan.devices}x{plan.accelerator}", align="ll"
+            job,
+            title=f"{plan.model}: {what or _method_text(plan)}, {plan.devices}x{plan.accelerator}",
+            align="ll",
         ),
         Table.of(terms, [f"FLOPs per token ({plan.convention})", "FLOPs"], title="FLOPs per token by term"),
         Table.of(run, title="Run", align="ll", notes=[f"note: {n}" for n in plan.notes]),
@@ -113,6 +117,6 @@ def continued_tables(result: ContinuedPretrainingPlan) -> list[Table]:
     findings = [("-", finding) for finding in result.findings]
     return [
         Table.of(data, title=title, align="ll", notes=[f"note: {n}" for n in result.notes]),
-        *finetune_tables(result.training),
+        *finetune_tables(result.training, "continued pretraining, every weight trained"),
         Table.of(findings, title="What published domain adaptation found", align="ll"),
     ]
