@@ -278,3 +278,14 @@ def test_next_on_a_sweep_folder_proposes_trainable_shapes_that_sweep_design_plan
     assert len(new) == len(
         proposed
     )  # a repeat of a run already there (or proposed twice) trains under a new seed
+
+
+def test_dry_run_prints_the_eta_its_help_promises(tmp_path):
+    # `sweep --help` says an ETA is printed first; a dry run printed none, and its budgets as "1e+09".
+    result = CliRunner().invoke(
+        main, ["sweep", "--preset", "smoke", "--out", str(tmp_path / "r"), "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ETA ~" in result.stderr and "edge extension" in result.stderr
+    assert "e+" not in result.stdout and "1.00e09 FLOP" in result.stdout
+    assert not (tmp_path / "r").exists()  # a dry run writes nothing

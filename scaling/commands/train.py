@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from scaling import units
 from scaling.commands._common import FLOPS, echo_json, json_option, table, warn
 
 
@@ -60,7 +61,8 @@ precision_option = click.option(
 @click.option(
     "--sizes",
     type=int,
-    help="Model sizes per budget, ~2x apart in N around the expected optimum [preset: 5].",
+    help="Model sizes per budget, ~2x apart in N around the expected optimum [preset: 5]; a budget whose best "
+    "size is on an edge gets one more (an edge extension).",
 )
 @click.option(
     "--data",
@@ -155,7 +157,7 @@ def sweep(
             "designed": read_designed_runs(design_path),
         }
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
-        _show_planned(plan_sweep(out, **arguments), as_json)
+        _show_planned(plan_sweep(out, **arguments), as_json, workers)
         return
     with locked(Path(out)):  # held from reading the folder to the last row written
         plan = plan_sweep(out, **arguments)
@@ -195,15 +197,35 @@ def _say_corpus(plan) -> None:
     )
 
 
-def _show_planned(plan, as_json: bool) -> None:
+def _show_planned(plan, as_json: bool, workers: int | None) -> None:
     _say_corpus(plan)
     if plan.set_aside:
         click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)
-    rows = [(c.run_id, f"{c.budget:.3g}", f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
+    _say_eta(plan, workers)
+    rows = [(c.run_id, units.format_flops(c.budget), f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
     if as_json:
         echo_json([c.to_dict() | {"precision": c.precision, "run_id": c.run_id} for c in plan.configs])
     else:
         click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
+
+
+def _say_eta(plan, workers: int | None) -> None:
+    """The ETA a real run would print first (its own throughput probe), or why there is none."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        click.echo("dry run: no ETA without PyTorch (pip install '.[train]')", err=True)
+        return
+    from scaling.train.sweep.driver import planned_eta
+    from scaling.train.sweep.eta import default_workers, format_clock
+
+    workers = max(1, workers or default_workers(plan.recipe["device"]))
+    eta, _, _ = planned_eta(plan, plan.configs, workers)
+    click.echo(
+        f"dry run: {len(plan.configs)} runs on {workers} worker(s), ETA ~{format_clock(eta)} (throughput probe); "
+        "a budget whose best size lands on an edge of its sizes gets one more (an edge extension)",
+        err=True,
+    )
 
 
 def _show_summary(rows, out, as_json: bool) -> None:

@@ -76,6 +76,17 @@ def _open_folder(sweep: Sweep, say: Callable[[str], None]) -> tuple[dict[str, di
     return {r["run_id"]: r for r in table.rows}, table.damaged
 
 
+def planned_eta(sweep, todo, workers: int, rates: dict | None = None, probe: bool = True):
+    """(seconds, FLOP/s per shape, share of a core) for ``todo`` on ``workers``: the shapes not yet probed are
+    probed with the sweep's recipe, scaled by the share of a core each worker gets on this machine."""
+    share = cpu_share(workers) if probe and not on_gpu(sweep.recipe["device"]) else 1.0
+    if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
+        shapes = [(c.d_model, c.n_layer) for c in todo]
+        measured = probe_recipe(sweep.recipe, shapes) if probe else {}
+        rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
+    return estimate_seconds(todo, rates, workers, WORKER_START_S / share), rates, share
+
+
 def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
     """Train what runs.csv lacks, committing each finished run's row as it arrives; then edge extensions."""
     out = sweep.out
@@ -86,12 +97,7 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
         todo = [c for c in sweep.configs if c.run_id not in rows or rows[c.run_id]["status"] == "failed"]
         if not todo:
             break
-        if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
-            shapes = [(c.d_model, c.n_layer) for c in todo]
-            share = cpu_share(workers) if probe and not on_gpu(sweep.recipe["device"]) else 1.0
-            measured = probe_recipe(sweep.recipe, shapes) if probe else {}
-            rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
-        eta = estimate_seconds(todo, rates, workers, WORKER_START_S / share)
+        eta, rates, share = planned_eta(sweep, todo, workers, rates, probe)
         if first:
             skipped = len(sweep.configs) - len(todo)
             say(
