@@ -671,3 +671,17 @@ def test_a_law_asking_for_less_than_the_smallest_shape_plans_that_shape_with_a_w
     assert plan.spec.params == smallest_shape(256, 128).params
     assert any("below the smallest standard shape" in w for w in plan.warnings)
     assert 6 * plan.spec.params * plan.tokens == pytest.approx(1e21)
+
+
+def test_brief_plan_and_the_whole_plan_fit_120_columns_with_the_citation_once():
+    # The plan printed 54 lines, some over 200 columns, and the law's full citation twice.
+    args = ["plan", "--gpus", "512xH100", "--days", "30", "--price", "2.5"]
+    whole = CliRunner().invoke(main, args).output
+    brief = CliRunner().invoke(main, [*args, "--brief"]).output
+    assert all(len(line) <= 120 for line in whole.splitlines())
+    assert whole.count("Hoffmann et al. 2022 (arXiv 2203.15556)") == 1
+    lines = brief.strip().splitlines()
+    assert len(lines) <= 12 and all(len(line) <= 120 for line in lines)
+    plan = make_plan(gpus="512xH100", days=30, price=2.5)
+    for value in ("38.6B", "2.27T", f"{plan.loss:.4f}", "30 days", "$922k", "TP 2, PP 8", "35.4 GiB"):
+        assert value in brief, value

@@ -19,8 +19,10 @@ def plan(**values):
     Face config.json. With a cluster and --days the plan says how many tokens that buys, the predicted loss
     and the distance from compute-optimal; without a budget it uses the model's own training tokens.
 
-    The time is the chosen layout's step-time model (steps x seconds per step); a budget of days, dollars
-    or device-hours is sized so that time fits it.
+    --mfu is end-to-end model FLOPs utilization (PaLM App. B): a cluster and a deadline buy devices x peak x
+    MFU x time FLOPs, and the time is 6ND / (devices x peak x MFU). The chosen layout's step-time model
+    explains each step (compute, pipeline bubble, communication, the kernel efficiency the compute needs) and
+    warns when the MFU is out of its reach.
 
     \b
     scaling plan --gpus 512xH100 --days 30 --mfu 0.4
@@ -31,9 +33,10 @@ def plan(**values):
     scaling plan --target-loss 2.0 --law epoch --gpus 1024xH100
     scaling plan --gpus 512xH100 --days 30 --inference-tokens 2T --serve-on 8xH100 --price 2.5
     scaling plan --from llama-2-7b --unique-tokens 50B --gpus 64xH100
+    scaling plan --gpus 512xH100 --days 30 --brief
     """
     from scaling.checks import output_path
-    from scaling.plan import build_plan, continued_request, plan_markdown, plan_request, plan_text
+    from scaling.plan import build_plan, continued_request, plan_brief, plan_markdown, plan_request, plan_text
 
     request = parse_given(PLAN, values)
     if values["from_model"] is not None:
@@ -56,6 +59,8 @@ def plan(**values):
         echo_json(result.to_dict())
     elif values["as_markdown"]:
         click.echo(plan_markdown(result))
+    elif values["brief"]:
+        click.echo(plan_brief(result))
     else:
         click.echo(plan_text(result))
 

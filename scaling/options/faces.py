@@ -53,6 +53,13 @@ FROM_MODEL = Option(
     "Continued pretraining of this model (preset or config.json) on --unique-tokens of domain data, as "
     "'scaling finetune MODEL --continued'.",
 )
+BRIEF = Option(
+    "brief",
+    ("--brief",),
+    "Print the lines a person reads first (model, tokens, loss, time, cost, MFU, layout, memory); the "
+    "default prints the whole plan.",
+    is_flag=True,
+)
 PLAN = Declaration(
     "make_plan",
     (
@@ -160,6 +167,7 @@ PLAN_COMMAND = (
     FROM_MODEL,
     *(o for o in PLAN.options[_SERVE_ON:] if o is not ACCELERATOR_FILES),
     MARKDOWN,
+    BRIEF,
     HTML,
     FORCE,
     ACCELERATOR_FILES,

@@ -22,6 +22,7 @@ from scaling.plan.request import DEFAULT_MFU, PlanRequest, continued_request, pa
 from scaling.plan.result import Comparison, Plan, PlanTime
 from scaling.plan.tables import (
     comparison_rows,
+    plan_brief,
     plan_html,
     plan_markdown,
     plan_sections,
@@ -45,6 +46,7 @@ __all__ = [
     "plan_markdown",
     "plan_sections",
     "plan_tables",
+    "plan_brief",
     "plan_text",
 ]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scaling import units as f
-from scaling.render import Table, fmt_interval
+from scaling.render import TEXT_WIDTH, Table, fmt_interval
 
 if TYPE_CHECKING:
     from scaling.laws import Allocation
@@ -51,7 +51,7 @@ def _budget_rows(plan: Plan) -> list[tuple[str, str]]:
 def _optimum_rows(plan: Plan) -> list[tuple[str, str]]:
     alloc = plan.allocation
     rows = [
-        ("law", f"{plan.law.name}: {plan.law.source}"),
+        ("law", f"{plan.law.name} (source under Assumptions)"),
         ("N_opt", f.format_count(float(alloc.params)) + _interval(alloc, "params", f.format_count)),
         ("D_opt", f.format_count(float(alloc.tokens)) + _interval(alloc, "tokens", f.format_count)),
         (
@@ -245,12 +245,68 @@ def plan_tables(plan: Plan) -> list[Table]:
 
 
 def plan_text(plan: Plan) -> str:
-    """The plan as aligned text, one titled block per table."""
+    """The plan as aligned text, one titled block per table, within `TEXT_WIDTH` columns: a label-value
+    table's long values wrap under their column, nothing is cut."""
     blocks = []
     for table in plan_tables(plan):
-        body = Table(table.rows, table.headers, notes=table.notes, align=table.align).text(indent=2)
+        if table.align == "ll" and not table.headers:
+            body = _wrapped_pairs(table.rows, indent=2)
+        else:
+            body = Table(table.rows, table.headers, notes=table.notes, align=table.align).text(indent=2)
         blocks.append(f"{table.title}\n{body}")
     return "\n\n".join(blocks)
+
+
+def _wrapped_pairs(rows: list, indent: int) -> str:
+    """``label  value`` lines whose values wrap at `TEXT_WIDTH`, continuation lines under the value column."""
+    import textwrap
+
+    key_width = max((len(str(r[0])) for r in rows), default=0)
+    room = max(40, TEXT_WIDTH - indent - key_width - 2)
+    lines = []
+    for key, value in rows:
+        wrapped = textwrap.wrap(str(value), room, break_on_hyphens=False) or [""]
+        lines.append(" " * indent + str(key).ljust(key_width) + "  " + wrapped[0])
+        lines += [" " * (indent + key_width + 2) + more for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+def plan_brief(plan: Plan) -> str:
+    """The lines a person reads first, from the same numbers and formatters as the whole plan; warnings
+    follow, one line each."""
+    step, cost = plan.step, plan.cost
+    lay = plan.layout
+    layout = (
+        f"TP {lay['tp']}, PP {lay['pp']}, DP {lay['dp']}, ZeRO {lay['zero']}, "
+        f"micro-batch {lay['micro_batch']}, recompute {lay['recompute']}"
+        if lay
+        else "none fits"
+    )
+    loss = f"{f.format_loss(plan.loss)} {plan.law.loss_unit}" if plan.loss is not None else "n/a"
+    memory = plan.memory
+    rows = [
+        (
+            "model",
+            f"{f.format_count(plan.spec.params)} params "
+            f"({plan.spec.n_layer} layers, d_model {plan.spec.d_model})",
+        ),
+        ("tokens", f"{f.format_count(plan.tokens)} ({f.format_count(plan.tokens_per_param)} per parameter)"),
+        ("loss", f"{loss} ({plan.law.name})"),
+        ("compute", f"{f.format_flops(plan.budget_flops)} (6ND)"),
+        ("time", f"{f.format_duration(step.seconds)} on {plan.devices} x {plan.accelerator.name}"),
+        ("cost", f.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a (give --price)"),
+        ("MFU", f"{f.format_fraction(plan.mfu)} end to end; HFU {f.format_fraction(step.hfu)}"),
+        ("global batch", f"{f.format_count(plan.global_batch_tokens)} tokens"),
+        ("layout", layout),
+        (
+            "memory / device",
+            f"{f.format_bytes(memory.total_bytes)} of {f.format_bytes(memory.capacity_bytes)}"
+            if memory is not None
+            else "n/a",
+        ),
+    ]
+    text = Table.of(rows, align="ll").text(0)
+    return "\n".join([text, *(f"warning: {w}" for w in plan.warnings)])
 
 
 def plan_markdown(plan: Plan) -> str:
