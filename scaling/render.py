@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +58,16 @@ class Table:
         count = max((len(r) for r in lines), default=0)
         return [max((len(r[i]) for r in lines if i < len(r)), default=0) for i in range(count)]
 
-    def text(self, indent: int = 0, width: int | None = None) -> str:
-        """Aligned plain text (two spaces between columns, a dashed rule under the headers). With ``width``,
-        rows wider than that many characters shorten their last left-aligned column (a source, a note), at a
-        word where one is near, ending in "…"."""
+    def text(self, indent: int = 0, width: int | None = None, wrap: bool = True) -> str:
+        """Aligned plain text (two spaces between columns, a dashed rule under the headers), at most ``width``
+        characters wide (default `TEXT_WIDTH`): a wider row wraps its last left-aligned column (a value, a
+        source, a note) onto more lines, so nothing is cut, and notes wrap too; with ``wrap=False`` that
+        column is shortened at a word instead, ending in "…" (catalog listings, one line a row)."""
+        width = TEXT_WIDTH if width is None else width
         pad = " " * indent
         widths = self._widths()
-        lines = [pad + self.title] if self.title else []
+        title = textwrap.wrap(self.title, width - indent) if wrap and width else [self.title]
+        lines = [pad + t for t in title] if self.title else []
         cut = None
         if width is not None and widths:
             excess = indent + sum(widths) + 2 * (len(widths) - 1) - width
@@ -73,16 +77,27 @@ class Table:
                 header = len(self.headers[cut]) if cut < len(self.headers) else 0
                 widths[cut] = max(widths[cut] - excess, header, 8)
 
-        def line(cells: Sequence[str]) -> str:
-            cells = [_shorten(c, widths[i]) if i == cut else c for i, c in enumerate(cells)]
+        def one(cells: Sequence[str]) -> str:
             parts = [c.ljust(widths[i]) if self._left(i) else c.rjust(widths[i]) for i, c in enumerate(cells)]
             return (pad + "  ".join(parts)).rstrip()
+
+        def line(cells: Sequence[str]) -> str:
+            if cut is None or cut >= len(cells):
+                return one(cells)
+            if not wrap:
+                return one([_shorten(c, widths[i]) if i == cut else c for i, c in enumerate(cells)])
+            pieces = textwrap.wrap(cells[cut], widths[cut], break_on_hyphens=False) or [""]
+            first = one([pieces[0] if i == cut else c for i, c in enumerate(cells)])
+            blank = [""] * len(cells)
+            return "\n".join([first] + [one(blank[:cut] + [p] + blank[cut + 1 :]) for p in pieces[1:]])
 
         if self.headers:
             lines.append(line(self.headers))
             lines.append(pad + "  ".join("-" * w for w in widths))
         lines.extend(line(row) for row in self.rows)
-        lines.extend(pad + note for note in self.notes)
+        for note in self.notes:
+            room = (width - indent) if (wrap and width) else None
+            lines.extend(pad + n for n in (textwrap.wrap(note, room) if room else [note]))
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -151,11 +166,12 @@ def table(
 ) -> str:
     """Aligned text for rows of values, at most ``width`` characters wide: ``Table.of(rows, headers,
     align=align).text(indent, width)``."""
-    return Table.of(rows, headers or (), align=align).text(indent, width)
+    return Table.of(rows, headers or (), align=align).text(indent, width, wrap=False)
 
 
 def key_values(pairs: Iterable[tuple[Any, Any]], indent: int = 2) -> str:
-    """``label  value`` lines, aligned: a two-column table without headers."""
+    """``label  value`` lines, aligned: a two-column table without headers, its values wrapped within
+    `TEXT_WIDTH` columns."""
     return Table.of(pairs, align="ll").text(indent)
 
 

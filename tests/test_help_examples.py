@@ -206,6 +206,17 @@ def _run(line: str, folder: Path) -> None:
             continue
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, f"scaling {shlex.join(args)}\n{result.output}"
+        if args[0] not in TRAINING and "--json" not in args:
+            _fits_a_terminal(result.stdout)
+
+
+MESSAGES = ("note:", "warning:", "error:", "  note:")  # one line each, whatever their length
+
+
+def _fits_a_terminal(text: str) -> None:
+    """Every table and line an example prints fits 120 columns (messages are one line each)."""
+    wide = [line for line in text.splitlines() if len(line) > 120 and not line.startswith(MESSAGES)]
+    assert not wide, f"{len(wide)} line(s) over 120 columns, e.g. {wide[0]!r}"
 
 
 def _serve(args: list[str], folder: Path) -> None:

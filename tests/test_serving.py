@@ -543,7 +543,7 @@ def test_serving_aware_table_says_dollars_and_what_the_layout_numbers_are():
     )
     table = optimum.table()
     assert all(table.headers)
-    per_million = table.headers.index("per 1M output tokens")
+    per_million = table.headers.index("per 1M out tokens")
     layout = table.headers.index("serving layout")
     for row, option in zip(table.rows, optimum.options):
         assert row[per_million] == f"${option.usd_per_million_output_tokens:.3g}"

@@ -12,9 +12,10 @@ from scaling.render import Table
 
 def _render(tables) -> str:
     phases, summary = tables
+    title = Table((), title=phases.title).text()
     body = Table(phases.rows, phases.headers).text(indent=2)
-    notes = "\n".join(f"  {note}" for note in summary.notes)
-    return f"{phases.title}\n\n{body}\n\n{Table(summary.rows, align='ll').text(indent=2)}\n\nassumptions:\n{notes}"
+    notes = Table((), notes=summary.notes).text(indent=2)
+    return f"{title}\n\n{body}\n\n{Table(summary.rows, align='ll').text(indent=2)}\n\nassumptions:\n{notes}"
 
 
 @click.command("inference")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from scaling.commands._common import declared, echo_json, key_values, parse_given, table, warn
+from scaling.commands._common import declared, echo_json, key_values, parse_given, warn
 from scaling.errors import ScalingError
 from scaling.options import MEMORY, MEMORY_COMMAND
+from scaling.render import Table
 from scaling.units import GB, GIB, format_count
 
 
@@ -52,12 +53,9 @@ def _render(result) -> None:
     else:
         layout += f", batch {inp['batch']} x context {inp['context']}"
     click.echo(f"  {layout}")
-    rows = [(name, f"{value / scale:,.3f}") for name, value, _ in result.terms]
-    lines = table(rows, headers=["term (per device)", unit]).splitlines()
-    rules = ["rule / source", "-" * 13] + [rule for _, _, rule in result.terms]
-    width = max(len(line) for line in lines)
+    rows = [(name, f"{value / scale:,.3f}", rule) for name, value, rule in result.terms]
     click.echo()
-    click.echo("\n".join(f"{line.ljust(width)}  {rule}" for line, rule in zip(lines, rules)))
+    click.echo(Table.of(rows, ["term (per device)", unit, "rule / source"], align="lrl").text())
     click.echo()
     pairs = [("total per device", f"{result.total_bytes / scale:,.3f} {unit}")]
     if result.cpu_bytes:
@@ -116,8 +114,8 @@ def _search(request, as_json: bool) -> None:
         return
     click.echo(
         f"{attrs['model']} on {cluster.devices}x{attrs['accelerator']}, global batch {_batch_text(attrs)} x "
-        f"{attrs['seq_len']} tokens, MFU {attrs['mfu']:g}: {attrs['candidates']} candidates, {attrs['valid']} valid, "
-        f"{attrs['fit']} fit"
+        f"{attrs['seq_len']} tokens, MFU {attrs['mfu']:g}\n  {attrs['candidates']} candidates, "
+        f"{attrs['valid']} valid, {attrs['fit']} fit"
     )
     if attrs["valid"] == 0:
         warn(

@@ -9,7 +9,8 @@ import warnings
 
 import click
 
-from scaling.commands._common import FLOPS, echo_json, json_option, table, warn
+from scaling.commands._common import FLOPS, echo_json, json_option, warn
+from scaling.render import Table
 
 
 @click.command(name="next")
@@ -95,7 +96,7 @@ def _render(design, path) -> None:
         )
         for i, r in enumerate(design.runs)
     ]
-    click.echo(table(rows, ["#", "N", "D", "budget", "shape", "why"]))
+    click.echo(Table.of(rows, ["#", "N", "D", "budget", "shape", "why"], align="rrrrll").text())
     for note in design.notes:
         click.echo(f"note: {note}")
     if path is not None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scaling import units as f
-from scaling.render import TEXT_WIDTH, Table, fmt_interval
+from scaling.render import Table, fmt_interval
 
 if TYPE_CHECKING:
     from scaling.laws import Allocation
@@ -249,26 +249,9 @@ def plan_text(plan: Plan) -> str:
     table's long values wrap under their column, nothing is cut."""
     blocks = []
     for table in plan_tables(plan):
-        if table.align == "ll" and not table.headers:
-            body = _wrapped_pairs(table.rows, indent=2)
-        else:
-            body = Table(table.rows, table.headers, notes=table.notes, align=table.align).text(indent=2)
-        blocks.append(f"{table.title}\n{body}")
+        untitled = Table(table.rows, table.headers, notes=table.notes, align=table.align)
+        blocks.append(f"{table.title}\n{untitled.text(indent=2)}")
     return "\n\n".join(blocks)
-
-
-def _wrapped_pairs(rows: list, indent: int) -> str:
-    """``label  value`` lines whose values wrap at `TEXT_WIDTH`, continuation lines under the value column."""
-    import textwrap
-
-    key_width = max((len(str(r[0])) for r in rows), default=0)
-    room = max(40, TEXT_WIDTH - indent - key_width - 2)
-    lines = []
-    for key, value in rows:
-        wrapped = textwrap.wrap(str(value), room, break_on_hyphens=False) or [""]
-        lines.append(" " * indent + str(key).ljust(key_width) + "  " + wrapped[0])
-        lines += [" " * (indent + key_width + 2) + more for more in wrapped[1:]]
-    return "\n".join(lines)
 
 
 def plan_brief(plan: Plan) -> str:

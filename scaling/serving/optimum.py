@@ -132,7 +132,7 @@ class ServingAwareOptimum(Displayable):
             "training cost",
             "serving cost",
             "total cost",
-            "per 1M output tokens",
+            "per 1M out tokens",
             "serving layout",
         )
         title = (
