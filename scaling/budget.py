@@ -189,7 +189,7 @@ def budget_from_text(text: object, dtype: str = "bf16") -> Budget:
         raise ScalingError(f"invalid budget {raw!r}: expected {_ACCEPTED}")
     cluster = parse_cluster(parts[0], "budget cluster")
     seconds = units.parse_duration(parts[1], "budget duration")
-    mfu = units.parse_fraction(parts[2], "budget MFU")
+    mfu = units.parse_utilization(parts[2], "budget MFU")
     if cluster.accelerator is None:
         raise ScalingError(f"invalid budget {raw!r}: the cluster must name an accelerator, e.g. 512xH100")
     from scaling.catalog import get_accelerator

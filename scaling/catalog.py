@@ -98,9 +98,18 @@ def known_models(path: str | Path | None = None) -> list[dict[str, Any]]:
     ``params``, ``tokens`` and ``flops`` (6ND where the file gives none, N the active parameters of a mixture
     of experts with ``active_params``), ``active_params`` (None for a dense model) and ``flops_method``.
 
-    A row without finite, positive params and tokens (or with a bad flops) is a `ScalingError` naming it."""
+    A file without rows or without the params and tokens columns, and a row without finite, positive params
+    and tokens (or with a bad flops), is a `ScalingError` naming it."""
+    rows = read_csv(Path(path) if path else "known_models.csv")
+    where = repr(str(path)) if path else "data/known_models.csv"
+    columns = "expected a CSV with columns name, params, tokens (optional flops, active_params)"
+    if not rows:
+        raise ScalingError(f"known-models {where} has no models: {columns}")
+    missing = [column for column in ("params", "tokens") if column not in rows[0]]
+    if missing:
+        raise ScalingError(f"known-models {where} has no column {' or '.join(missing)}: {columns}")
     out = []
-    for row in read_csv(Path(path) if path else "known_models.csv"):
+    for row in rows:
         name = row.get("name") or "unnamed"
         try:
             params = checks.positive(row.get("params", ""), f"known-models {name!r} params")

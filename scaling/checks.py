@@ -18,6 +18,9 @@ from scaling.errors import ScalingError
 
 Number = Any  # a float, or a numpy array of floats
 MAX_NAME_BYTES = 255  # the longest file name ext4, APFS and NTFS accept
+# The least share of a device's peak (MFU, MBU) a model takes: below 0.01% no kernel runs that slowly, and a
+# time computed from it runs to thousands of years or overflows (judgement: real runs reach 20-60%).
+MIN_UTILIZATION = 1e-4
 
 
 def _is_array(value: Any) -> bool:
@@ -106,6 +109,16 @@ def fraction(value: Any, what: str, *, allow_zero: bool = False) -> float:
     number = _float(value, what, accepted)
     if not math.isfinite(number) or number > 1 or number < 0 or (number == 0 and not allow_zero):
         raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+    return number
+
+
+def utilization(value: Any, what: str, *, shown: Any = None) -> float:
+    """A share of a device's peak achieved (MFU, MBU, link efficiency): a fraction in [`MIN_UTILIZATION`, 1].
+    The one bound every parser of an MFU calls; ``shown`` is the value as the user wrote it (``0.001%``)."""
+    accepted = f"a fraction from {MIN_UTILIZATION:g} (0.01%) to 1 such as 0.4 or 40%"
+    number = _float(value, what, accepted)
+    if not math.isfinite(number) or not MIN_UTILIZATION <= number <= 1:
+        raise ScalingError(f"invalid {what} {value if shown is None else shown!r}: expected {accepted}")
     return number
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scaling.catalog import Accelerator, get_accelerator
-from scaling.checks import fraction, positive, positive_int
+from scaling.checks import positive, positive_int, utilization
 from scaling.errors import ScalingError
 from scaling.flops import training_flops
 from scaling.model import ModelSpec
@@ -26,6 +26,9 @@ from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR, forma
 DEFAULT_MFU = 0.4  # end-to-end MFU assumed when none is given: PaLM 540B 46.2%, Llama 3 405B 38-43% (Table 4)
 MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
 MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
+# The longest run priced: the age of the universe, 13.8 billion years (Planck 2018 VI, Table 2). A time beyond
+# it (or one that overflows) answers no question: it is refused, never printed as a 300-digit number or inf.
+MAX_SECONDS = 13.8e9 * 365.25 * 86_400
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
 
@@ -54,8 +57,8 @@ def mfu_warning(mfu: float) -> str | None:
         )
     if mfu < MFU_LOW:
         return (
-            f"MFU {mfu:.1%} is below {MFU_LOW:.0%}: the step is dominated by something other than matmuls "
-            "(communication, pipeline bubbles, small batches or memory-bound kernels)"
+            f"MFU {format_fraction(mfu)} is below {MFU_LOW:.0%}: the step is dominated by something other "
+            "than matmuls (communication, pipeline bubbles, small batches or memory-bound kernels)"
         )
     return None
 
@@ -116,6 +119,22 @@ def device_hour_price(acc: Accelerator, price_usd_per_hour: float | None) -> tup
     return None, "none"
 
 
+def _check_time(seconds: Number, flops: Number, devices: int, accelerator: str, mfu: float) -> None:
+    """Refuse a run longer than `MAX_SECONDS` (or one whose time overflows), naming what was asked."""
+    if isinstance(seconds, float):
+        longest, biggest = seconds, float(flops)
+    else:  # an array: numpy only then, so the CLI starts fast
+        import numpy as np
+
+        longest, biggest = float(np.max(seconds)), float(np.max(flops))
+    if not longest <= MAX_SECONDS:
+        raise ScalingError(
+            f"{biggest:.3g} FLOPs on {devices} x {accelerator} at {format_fraction(mfu)} MFU take "
+            f"{longest / (SECONDS_PER_DAY * 365.25):.3g} years, longer than the age of the universe "
+            "(13.8 billion years): give fewer FLOPs, more devices or a higher MFU"
+        )
+
+
 def compute_cost(
     flops: Number,
     *,
@@ -132,11 +151,14 @@ def compute_cost(
     flops = positive(flops, "FLOPs")
     acc = get_accelerator(accelerator)
     devices = positive_int(devices, "device count")
-    mfu = fraction(mfu, "MFU")
+    mfu = utilization(mfu, "MFU")
     peak = acc.peak(dtype)
     seconds = flops / (devices * peak * mfu)
     gpu_hours = seconds * devices / SECONDS_PER_HOUR
     price, source = device_hour_price(acc, price_usd_per_hour)
+    _check_time(seconds, flops, devices, acc.name, mfu)
+    if price is not None:
+        positive(gpu_hours * price, f"cost (device-hours x ${price:g})")
     return ComputeCost(
         flops=flops,
         pf_days=flops / PF_DAY_FLOPS,
@@ -163,7 +185,7 @@ def flops_from_time(
     return (
         positive_int(devices, "device count")
         * acc.peak(dtype)
-        * fraction(mfu, "MFU")
+        * utilization(mfu, "MFU")
         * positive(seconds, "duration")
     )
 
@@ -173,7 +195,7 @@ def flops_from_gpu_hours(
 ) -> Number:
     """The FLOPs in ``gpu_hours`` device-hours at ``mfu``."""
     acc = get_accelerator(accelerator)
-    return positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * fraction(mfu, "MFU")
+    return positive(gpu_hours, "device-hours") * SECONDS_PER_HOUR * acc.peak(dtype) * utilization(mfu, "MFU")
 
 
 def flops_from_usd(

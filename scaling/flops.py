@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 CONVENTIONS = ("6nd", "6nd-nonembedding", "kaplan", "exact", "3nd")
 CAUSAL = ("full", "half")
 RECOMPUTE = ("none", "selective", "full")
+# The fewest training tokens counted: a fraction of a token trains nothing (a sequence is whole tokens).
+MIN_TOKENS = 1.0
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
 
@@ -326,6 +328,9 @@ def training_flops(
     choice(causal, CAUSAL, "causal")
     choice(recompute, RECOMPUTE, "recompute")
     tokens = positive(tokens, "token count")
+    fewest = float(tokens.min()) if hasattr(tokens, "min") else tokens
+    if not fewest >= MIN_TOKENS:
+        raise ScalingError(f"invalid token count {fewest:.3g}: expected at least {MIN_TOKENS:g} token")
     # imported here, not above: `scaling --help` reads this module's convention names and starts faster
     # without the model package (and the catalog it reads)
     from scaling.model import ModelSpec

@@ -19,6 +19,7 @@ import math
 import re
 from typing import Any
 
+from scaling import checks
 from scaling.errors import ScalingError
 
 PF_DAY_FLOPS = 1e15 * 86_400  # 8.64e19 FLOPs (GPT-3 Table D.1 caption)
@@ -262,6 +263,12 @@ def parse_fraction(value: object, what: str = "fraction") -> float:
     if math.isnan(result) or not 0.0 < result <= 1.0:
         raise ScalingError(f"invalid {what} {value!r}: expected {_FRACTION_ACCEPTED}")
     return result
+
+
+def parse_utilization(value: object, what: str = "MFU") -> float:
+    """Parse a share of a device's peak (an MFU, an MBU): ``0.4`` or ``40%``, within the bounds of
+    `scaling.checks.utilization`."""
+    return checks.utilization(parse_fraction(value, what), what, shown=value)
 
 
 # ------------------------------------------------------------------------------------------ formatting

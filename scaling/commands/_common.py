@@ -38,6 +38,7 @@ METAVARS = {
     units.parse_duration: "DURATION",
     units.parse_money: "USD",
     units.parse_fraction: "FRACTION",
+    units.parse_utilization: "FRACTION",
     parse_cluster: "CLUSTER",
     options.whole: "INTEGER",
     options.count_or_zero: "COUNT",

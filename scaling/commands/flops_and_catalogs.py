@@ -88,7 +88,7 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
     first, costs = estimate.main, estimate.costs
     lines = _model_lines(estimate) + [
         ("tokens", units.format_count(first.tokens)),
-        ("causal attention", f"{estimate.causal} (seq len {first.seq_len})"),
+        ("causal attention", f"{estimate.causal} (seq len {first.seq_len or 'n/a'})"),
         ("recompute", estimate.recompute),
     ]
     if len(estimate.results) == 1:

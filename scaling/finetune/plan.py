@@ -74,7 +74,7 @@ def plan_finetune(
     states = _memory(spec, run, micro_batch=0)
     method = "full" if lora_rank is None else ("qlora" if run.precision.quant else "lora")
     factor = factor if run.precision.quant is not None else 1.0
-    mfu = default_mfu(factor) if mfu is None else checks.fraction(mfu, "MFU")
+    mfu = default_mfu(factor) if mfu is None else checks.utilization(mfu, "MFU")
     layout, memory, flops_terms = _layout_and_terms(
         spec,
         run,

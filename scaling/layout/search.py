@@ -163,7 +163,7 @@ def search_layouts(
     """
     if cluster.accelerator is None:
         raise ScalingError("the layout search needs an accelerator and a device count, e.g. 64 x H100")
-    mfu = checks.fraction(mfu, "MFU")
+    mfu = checks.utilization(mfu, "MFU")
     convention = checks.choice(convention, FLOPS_CONVENTIONS, "FLOPs convention")
     spec, override, _ = resolve_model(model)
     shape, seq = ModelShape.of(spec, override), workload.seq(spec)

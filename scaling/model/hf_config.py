@@ -144,7 +144,15 @@ def spec_from_hf_config(path_or_dict: str | Path | dict[str, Any], *, name: str 
 def _read(cfg: Config, *, outer: bool = True) -> ModelSpec:
     family = _family(cfg)
     if family in _READERS:
-        return _READERS[family](cfg)
+        spec = _READERS[family](cfg)
+        model_type = cfg.data.get("model_type")
+        if model_type and model_type != family:  # a family known only from its architectures entry
+            note = (
+                f"model_type {model_type!r} is not a known family: counted with the {family} rules its "
+                f"architectures entry names"
+            )
+            spec = spec.with_(assumptions=(note, *spec.assumptions))
+        return spec
     text = cfg.data.get("text_config")
     if outer and isinstance(text, dict) and ("hidden_size" in text or "vocab_size" in text):
         if "model_type" not in text and f"{family}_text" in _READERS:  # Gemma 3's text_config may omit it

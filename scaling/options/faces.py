@@ -286,13 +286,13 @@ SERVING = Declaration(
             "mfu",
             ("--mfu",),
             "Achievable fraction of the dense peak (default: the cited one, printed under assumptions).",
-            parse=units.parse_fraction,
+            parse=units.parse_utilization,
         ),
         Option(
             "mbu",
             ("--mbu",),
             "Achievable fraction of memory bandwidth (default: the cited one, printed under assumptions).",
-            parse=units.parse_fraction,
+            parse=units.parse_utilization,
         ),
         Option(
             "link_bandwidth",

@@ -29,7 +29,7 @@ MFU = Option(
     ("--mfu",),
     "Model FLOPs utilisation: 6ND model FLOPs per second over the devices' dense peak, "
     f"{DEFAULT_MFU:g} or {units.format_fraction(DEFAULT_MFU)}.",
-    parse=units.parse_fraction,
+    parse=units.parse_utilization,
     default=DEFAULT_MFU,
     unit="fraction of peak",
     placeholder=f"{DEFAULT_MFU:g} or {units.format_fraction(DEFAULT_MFU)}",

@@ -274,7 +274,7 @@ def serving_aware_optimum(
         d_inf,
         serve,
         train,
-        checks.fraction(train_mfu, "training MFU"),
+        checks.utilization(train_mfu, "training MFU"),
         price,
         workload or ServingWorkload(),
         assumptions,

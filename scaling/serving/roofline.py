@@ -85,9 +85,9 @@ class ServingAssumptions:
     link_bytes_per_s: float | None = None
 
     def __post_init__(self) -> None:
-        checks.fraction(self.mfu, "serving MFU")
-        checks.fraction(self.mbu, "memory bandwidth utilisation (MBU)")
-        checks.fraction(self.link_efficiency, "link efficiency")
+        checks.utilization(self.mfu, "serving MFU")
+        checks.utilization(self.mbu, "memory bandwidth utilisation (MBU)")
+        checks.utilization(self.link_efficiency, "link efficiency")
         checks.positive(self.allreduce_latency_s, "all-reduce latency", allow_zero=True)
         if self.link_bytes_per_s is not None:
             checks.positive(self.link_bytes_per_s, "link bandwidth")
