@@ -686,3 +686,18 @@ def test_brief_plan_and_the_whole_plan_fit_120_columns_with_the_citation_once():
     plan = make_plan(gpus="512xH100", days=30, price=2.5)
     for value in ("38.6B", "2.27T", f"{plan.loss:.4f}", "30 days", "$922k", "TP 2, PP 8", "35.4 GiB"):
         assert value in brief, value
+
+
+@pytest.mark.parametrize("unique", [[], ["--unique-tokens", "700B"]])
+def test_inference_demand_no_model_could_serve_is_refused_before_the_search(unique):
+    # With --unique-tokens this spent 6-11 s bracketing the inference-aware search, then printed a plan for
+    # 3e23 inference tokens (a 670M model over 207 epochs); without it, it refused only after the search.
+    import time
+
+    args = ["plan", "--gpu-hours", "1.3M", "--gpus", "512xA100-40GB", *unique, "--inference-tokens", "3e23"]
+    start = time.perf_counter()
+    result = CliRunner().invoke(main, args)
+    seconds = time.perf_counter() - start
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --inference-tokens") and "smallest model" in result.output
+    assert seconds < 5  # generous: 0.2 s measured, against 6-11 s before

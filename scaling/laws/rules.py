@@ -3,6 +3,7 @@ rule, and the bounds a law's constants must respect to be loaded."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,12 +58,14 @@ def epochs_warning(tokens, unique_tokens: float) -> str | None:
 def repetition_defaults() -> tuple[float, float]:
     """(R_D*, R_N*) of the `REPETITION_LAW` preset, read from the laws catalog (``data/laws.json``, or the
     ``$SCALING_DATA_DIR`` copy) without building the laws: the law kinds read these, so they sit
-    below them."""
-    return _repetition_defaults(str(catalog.data_path("laws.json")))
+    below them. Read once per ``$SCALING_DATA_DIR``: every data-constrained loss asks (tens of thousands of
+    times in an inference-aware search), and finding the file is a few file-system calls."""
+    return _repetition_defaults(os.environ.get("SCALING_DATA_DIR"))
 
 
 @lru_cache(maxsize=4)
-def _repetition_defaults(path: str) -> tuple[float, float]:
+def _repetition_defaults(data_dir: str | None) -> tuple[float, float]:
+    path = str(catalog.data_path("laws.json"))
     for entry in catalog.read_json(Path(path))["laws"]:
         if catalog.normalize_name(entry.get("name", "")) == REPETITION_LAW:
             constants = {**entry, **(entry.get("constants") or {})}  # constants may sit at the top level

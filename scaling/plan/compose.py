@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from scaling.serving import ServingAwareOptimum
 
 MAX_PLAN_FLOPS = 1e32  # ~1e6 x the largest published training runs; beyond it shapes and layouts are fiction
+# Serving demand beyond this many times the training budget, even on the smallest model a plan builds, leaves
+# the budget nothing to decide: lifetime compute is all serving, and the laws are extrapolated to models far
+# below any they were fitted on (judgement).
+MAX_SERVING_OVER_TRAINING = 1e6
 KNOWN_MODEL_DECADES = 1.5  # known models within this many decades of the budget are compared
 
 
@@ -93,7 +97,28 @@ def initial_budget(request: PlanRequest) -> Budget:
             f"budget {budget.flops:.3g} FLOPs is beyond what the plan models (at most "
             f"{MAX_PLAN_FLOPS:.0e} FLOPs, about a million times the largest published training runs)"
         )
+    check_inference_demand(r, budget.flops)
     return budget
+
+
+def check_inference_demand(request: PlanRequest, flops: float) -> None:
+    """Refuse --inference-tokens that even the smallest model a plan builds would serve only at more than
+    `MAX_SERVING_OVER_TRAINING` times the training budget ``flops``: checked before the inference-aware
+    search, which would otherwise spend seconds bracketing an answer that means nothing."""
+    tokens = request.inference_tokens
+    if not tokens or request.fixed_model:
+        return
+    from scaling.model.shapes import smallest_shape
+
+    smallest = float(smallest_shape(request.vocab_size, request.context, request.shape_style).params)
+    serving = 2.0 * smallest * tokens  # a forward pass: 2N FLOPs per token (Kaplan et al. 2020, Sec. 2.1)
+    if serving > MAX_SERVING_OVER_TRAINING * flops:
+        raise ScalingError(
+            f"--inference-tokens {units.format_count(tokens)}: serving them on even the smallest model a "
+            f"plan builds ({units.format_count(smallest)} params) takes {units.format_flops(serving)}, more "
+            f"than {MAX_SERVING_OVER_TRAINING:,.0f} times the training budget of "
+            f"{units.format_flops(flops)}; give fewer inference tokens or a larger budget"
+        )
 
 
 def _model_to_loss(request: PlanRequest, loss: float) -> Budget:
