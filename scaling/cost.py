@@ -12,6 +12,7 @@ The FLOPs themselves are counted in `scaling.flops`; this module only prices the
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,17 +120,21 @@ def device_hour_price(acc: Accelerator, price_usd_per_hour: float | None) -> tup
     return None, "none"
 
 
+def _largest(value: Number) -> float:
+    """The largest of ``value``, a float or an array (numpy only then: the CLI starts fast); NaN if any."""
+    if isinstance(value, float):
+        return value
+    import numpy as np
+
+    return float(np.max(value))
+
+
 def _check_time(seconds: Number, flops: Number, devices: int, accelerator: str, mfu: float) -> None:
     """Refuse a run longer than `MAX_SECONDS` (or one whose time overflows), naming what was asked."""
-    if isinstance(seconds, float):
-        longest, biggest = seconds, float(flops)
-    else:  # an array: numpy only then, so the CLI starts fast
-        import numpy as np
-
-        longest, biggest = float(np.max(seconds)), float(np.max(flops))
+    longest = _largest(seconds)
     if not longest <= MAX_SECONDS:
         raise ScalingError(
-            f"{biggest:.3g} FLOPs on {devices} x {accelerator} at {format_fraction(mfu)} MFU take "
+            f"{_largest(flops):.3g} FLOPs on {devices} x {accelerator} at {format_fraction(mfu)} MFU take "
             f"{longest / (SECONDS_PER_DAY * 365.25):.3g} years, longer than the age of the universe "
             "(13.8 billion years): give fewer FLOPs, more devices or a higher MFU"
         )
@@ -157,15 +162,16 @@ def compute_cost(
     gpu_hours = seconds * devices / SECONDS_PER_HOUR
     price, source = device_hour_price(acc, price_usd_per_hour)
     _check_time(seconds, flops, devices, acc.name, mfu)
-    if price is not None:
-        positive(gpu_hours * price, f"cost (device-hours x ${price:g})")
+    cost_usd = None if price is None else gpu_hours * price
+    if cost_usd is not None and not math.isfinite(_largest(cost_usd)):
+        raise ScalingError(f"price ${price:.3g} per device-hour overflows the cost: give a realistic price")
     return ComputeCost(
         flops=flops,
         pf_days=flops / PF_DAY_FLOPS,
         seconds=seconds,
         days=seconds / SECONDS_PER_DAY,
         gpu_hours=gpu_hours,
-        cost_usd=None if price is None else gpu_hours * price,
+        cost_usd=cost_usd,
         devices=devices,
         accelerator=acc.name,
         peak_flops_per_device=peak,
