@@ -24,8 +24,7 @@ def checked_path(path: str | os.PathLike[str], what: str) -> Path:
     """``path`` as a `Path`, refused when it holds a NUL byte (no file system accepts one)."""
     text = os.fspath(path)
     if "\x00" in str(text):
-        shown = str(text)[:60].replace("\x00", "\\x00")
-        raise ScalingError(f"invalid {what} path {shown!r}: a path cannot hold a NUL byte")
+        raise ScalingError(f"invalid {what} path {str(text)[:60]!r}: a path cannot hold a NUL byte")
     return Path(text)
 
 
