@@ -37,11 +37,12 @@ def read_bytes(path: str | os.PathLike[str], what: str = "input file") -> bytes:
         raise ScalingError(f"{what} {str(path)!r} does not exist") from None
     except OSError as exc:
         raise ScalingError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise ScalingError(f"cannot read {what} {str(path)!r}: it is {kind}, not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
-            raise ScalingError(f"cannot read {what} {str(path)!r}: it is {kind}, not a regular file")
         try:
             data = handle.read(MAX_INPUT_BYTES + 1)
         except OSError as exc:

@@ -82,3 +82,10 @@ def test_file_over_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch)
 def test_path_holding_a_nul_byte_is_one_error(reader):
     with pytest.raises(ScalingError, match="NUL byte"):
         reader("runs\x00.csv")
+
+
+def test_folder_given_as_a_law_file_is_one_error(tmp_path):
+    with pytest.raises(ScalingError, match="it is a folder"):
+        load_law(tmp_path)
+    with pytest.raises(ScalingError, match="it is a folder"):
+        catalog.known_models(tmp_path)

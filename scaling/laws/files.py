@@ -264,8 +264,8 @@ def get_law(name_or_path: str | Path | Law) -> Law:
     for law in presets.values():
         if key in (catalog.normalize_name(a) for a in law.aliases):
             return law
-    if text.lower().endswith(".json") or Path(text).is_file():
-        if not Path(text).is_file():
+    if text.lower().endswith(".json") or Path(text).exists():  # load_law refuses a folder, FIFO or device
+        if not Path(text).exists():
             raise ScalingError(
                 f"law file {text!r} does not exist (a law is a preset name or a law JSON path)"
             )
