@@ -8,14 +8,14 @@ also what an editable install sees).
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from scaling import checks
+from scaling import checks, inputs
 from scaling.errors import ScalingError
 from scaling.units import parse_bytes, six_nd
 
@@ -52,15 +52,8 @@ def read_csv(name: str | Path) -> list[dict[str, str]]:
     A file that is not UTF-8 text, or a row with more fields than the header, is a `ScalingError` naming
     the file and the row."""
     path = Path(name) if isinstance(name, Path) else data_path(name)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    except UnicodeDecodeError as exc:
-        raise ScalingError(
-            f"{str(path)!r} is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV"
-        ) from None
-    except OSError as exc:
-        raise ScalingError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    text = inputs.read_text(path, "catalog file")
+    lines = [line for line in io.StringIO(text, newline="") if line.strip() and line.lstrip()[:1] != "#"]
     rows = []
     for number, row in enumerate(csv.DictReader(lines), start=2):
         if None in row:
@@ -74,8 +67,7 @@ def read_csv(name: str | Path) -> list[dict[str, str]]:
 
 def read_json(name: str | Path) -> Any:
     path = Path(name) if isinstance(name, Path) else data_path(name)
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return inputs.parse_json(inputs.read_text(path, "catalog file"), f"catalog file {str(path)!r}")
 
 
 def normalize_name(name: str) -> str:

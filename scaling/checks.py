@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.inputs import checked_path
 
 Number = Any  # a float, or a numpy array of floats
 MAX_NAME_BYTES = 255  # the longest file name ext4, APFS and NTFS accept
 # The least share of a device's peak (MFU, MBU) a model takes: below 0.01% no kernel runs that slowly, and a
 # time computed from it runs to thousands of years or overflows (judgement: real runs reach 20-60%).
 MIN_UTILIZATION = 1e-4
+MAX_DIGITS = 30  # no count a user means has more; Python refuses to read a whole number of over 4,300 digits
 
 
 def _is_array(value: Any) -> bool:
@@ -80,16 +82,30 @@ def positive(value: Any, what: str, *, allow_zero: bool = False) -> Number:
     return number
 
 
+def digits(text: str, what: str, accepted: str) -> int | None:
+    """The whole number ``text`` spells in ASCII digits (a sign allowed), None for any other text; more than
+    `MAX_DIGITS` digits is a `ScalingError` (Python itself stops at 4,300 with a traceback)."""
+    text = text.strip()
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not (body.isascii() and body.isdecimal()):
+        return None
+    if len(body.lstrip("0")) > MAX_DIGITS:
+        raise ScalingError(
+            f"invalid {what} {text[:20]!r}... ({len(body)} digits): a whole number here has at most "
+            f"{MAX_DIGITS} digits (expected {accepted})"
+        )
+    return int(text)
+
+
 def positive_int(value: Any, what: str, *, allow_zero: bool = False) -> int:
     """A whole number at least 1 (or at least 0 with ``allow_zero``); 8.0 and "8" are accepted, 8.5 is not."""
     accepted = "a whole number, 0 or more" if allow_zero else "a whole number, at least 1"
     if isinstance(value, bool):
         raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
     if isinstance(value, str):
-        text = value.strip()
-        if not text.lstrip("+-").isdecimal() or not text.isascii():
+        number = digits(value, what, accepted)
+        if number is None:
             raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
-        number = int(text)
     else:
         try:
             as_float = float(value)
@@ -161,7 +177,7 @@ def output_path(
     even with ``force``), an existing file unless ``force``, a directory, and a parent folder that cannot be
     created or written. The parent folder is not created here; the writer creates it.
     """
-    target = Path(path)
+    target = checked_path(path, "output")
     text = str(path)
     if not text.strip():
         raise ScalingError("invalid output path '': expected a file name")

@@ -25,6 +25,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     click.echo(f"warning: {message}", err=True)
 
 
+def _refuse_nul_bytes(args: Any) -> None:
+    """No argument may hold a NUL byte: no path, name or number does, and Python's file calls raise on one.
+    (A shell cannot pass one; a program calling `main` with a list can.)"""
+    for arg in args or ():
+        if "\x00" in str(arg):
+            raise ScalingError(f"invalid argument {str(arg)[:60]!r}: an argument cannot hold a NUL byte")
+
+
 class ScalingGroup(click.Group):
     """A click group whose errors are one line on stderr with exit status 2, never a traceback, and whose
     Python warnings print as ``warning: ...`` lines, for every command. Its commands are the ``COMMANDS`` of
@@ -74,6 +82,7 @@ class ScalingGroup(click.Group):
 
     def _main(self, args, prog_name, complete_var, standalone_mode, **extra):
         try:
+            _refuse_nul_bytes(args)
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ScalingError as exc:
             click.echo(f"error: {exc}", err=True)

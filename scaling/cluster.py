@@ -143,10 +143,12 @@ def _cluster_parts(value: object, what: str) -> tuple[int, str | None, int | Non
         text = f"{star.group(2)}x{star.group(1)}"
     parts = re.match(r"^(\d+)(?:[xX](\d+))?(?:[xX]([A-Za-z][\w.\-]*))?$", text)
     if parts:
-        first, second, name = int(parts.group(1)), parts.group(2), parts.group(3)
-        if second is not None and name is None:
+        second, name = parts.group(2), parts.group(3)
+        first = checks.digits(parts.group(1), what, _ACCEPTED)
+        per_node = checks.digits(second, what, _ACCEPTED) if second else 1
+        if first is None or per_node is None or (second is not None and name is None):
             raise ScalingError(f"invalid {what} {value!r}: expected {_ACCEPTED}")
-        devices = first * int(second) if second else first
+        devices = first * per_node
         if devices <= 0:
             raise ScalingError(f"invalid {what} {value!r}: the device count must be at least 1")
         return devices, name, first if second else None

@@ -14,6 +14,7 @@ in the suite; ``bench/fuzz.py`` runs 40,000 calls and prints a table.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -275,6 +276,10 @@ def damaged_files(folder: Path) -> list[str]:
         ).encode(),
         "config.json": (Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_bytes(),
         "runs.parquet": b"PAR1garbage",
+        "nested.json": b"[" * 3000,
+        "nested.jsonl": b'{"N": ' + b"[" * 3000 + b"\n",
+        "ragged.csv": runs.encode() + b"1e8,1e9,3.0,an extra field\n",
+        "colours.csv": b"color,Model Size,Training FLOP,loss\n#faebdd,44000000,1e18,3.5\n",
     }
     paths = []
     for name, data in files.items():
@@ -282,7 +287,11 @@ def damaged_files(folder: Path) -> list[str]:
         path.write_bytes(data)
         paths.append(str(path))
     (folder / "a_folder").mkdir(exist_ok=True)
+    if hasattr(os, "mkfifo") and not (folder / "fifo.csv").exists():  # a reader must not wait for a writer
+        os.mkfifo(folder / "fifo.csv")
+        paths.append(str(folder / "fifo.csv"))
     return paths + [
+        "/dev/zero",
         str(folder / "a_folder"),
         str(folder / "missing.csv"),
         "/dev/null/x.html",

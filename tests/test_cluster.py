@@ -74,3 +74,9 @@ def test_accelerator_files_name_accelerators_beyond_the_catalog(tmp_path):
     assert cluster.accelerator.name == "X9" and cluster.accelerator.peak("bf16") == 1e15
     with pytest.raises(ScalingError, match="unknown accelerator"):
         parse_cluster("16xX9")
+
+
+@pytest.mark.parametrize("text", ["9" * 5000 + "xH100", "8x" + "9" * 5000 + "xH100", "9" * 5000])
+def test_a_5000_digit_device_count_is_one_error_not_the_int_string_limit(text):
+    with pytest.raises(ScalingError, match="5000 digits"):
+        parse_cluster(text, "--gpus")

@@ -57,6 +57,39 @@ def test_known_hostile_calls_are_one_error_line_fast(args, tmp_path, monkeypatch
     assert outcome.seconds < 5
 
 
+BIG = "9" * 5000  # past Python's 4,300-digit limit on reading a whole number
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--gpus", f"{BIG}xH100", "--days", "30"],
+        ["plan", "--gpus", f"8x{BIG}xH100", "--days", "30"],
+        ["memory", "llama-2-7b", "--zero", BIG],
+        ["memory", "llama-2-7b", "--tp", BIG],
+        ["gpus", "--accelerator-file", "a\x00b.csv"],
+        ["plan", "--flops", "1e22", "--html", "a\x00b.html"],
+        ["chart", "zone", "--known-models", "k\x00.csv", "-o", "z.html"],
+        ["fit", "runs\x00.csv"],
+    ],
+    ids=[
+        "gpus-digits",
+        "gpus-per-node-digits",
+        "zero-digits",
+        "tp-digits",
+        "nul-accelerator-file",
+        "nul-html",
+        "nul-known-models",
+        "nul-runs",
+    ],
+)
+def test_huge_digit_strings_and_nul_bytes_are_one_short_error_line(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    outcome = run_call(main, args)
+    assert outcome.unhandled is None and outcome.bad_error is None, (outcome.unhandled, outcome.bad_error)
+    assert outcome.exit_code == 2
+
+
 def test_python_warnings_print_as_one_warning_line():
     import warnings
 

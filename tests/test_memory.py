@@ -642,3 +642,9 @@ def test_precision_parser_accepts_names_or_says_what_is_accepted(text):
         assert "expected one of" in str(exc)
     else:
         assert p.weight_bytes in (1.0, 2.0, 4.0)
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "²"])
+def test_zero_stage_of_5000_digits_or_a_superscript_is_one_error(text):
+    with pytest.raises(ScalingError, match="ZeRO stage"):
+        zero_stage(text)

@@ -280,3 +280,49 @@ def test_jsonl_curves_read_as_one_run_each_at_their_last_point(tmp_path):
     table = read_table(path)
     assert table.frame[["run_id", "D", "loss"]].values.tolist() == [["a", 2e8, 3.5], ["b", 3e8, 3.2]]
     assert table.rows_read == 3 and dict(table.dropped) == {"curve is not a list of [tokens, loss] pairs": 1}
+
+
+def test_row_with_an_extra_field_is_counted_and_named_by_line(tmp_path):
+    # pandas' on_bad_lines="skip" once dropped it: "20 read, 20 used" for a table of 21 rows
+    rows = [f"{1e7 * (i + 1):.3g},1e9,{3.0 - 0.01 * i}" for i in range(20)]
+    rows.insert(4, "5e7,2e9,3.1,an extra field")
+    path = tmp_path / "ragged.csv"
+    path.write_text("N,D,loss\n" + "\n".join(rows) + "\n")
+    table = read_table(path)
+    assert (table.rows_read, table.rows_used) == (21, 20)
+    assert table.dropped == (("more fields than the header's 3 (line 6)", 1),)
+
+
+def test_row_longer_than_the_header_first_is_set_aside_not_shifted(tmp_path):
+    path = tmp_path / "ragged_first.csv"
+    path.write_text("N,D,loss\n1e8,1e9,3.0,x\n2e8,1e9,2.9\n3e8,1e9,2.8\n")
+    table = read_table(path)
+    assert table.rows_read == 3 and list(table.frame["N"]) == [2e8, 3e8]
+    assert "line 2" in table.dropped[0][0]
+
+
+@pytest.mark.parametrize("colour_first", [False, True])
+def test_epoch_ai_svg_extracted_data_reads_with_hash_colours(tmp_path, colour_first):
+    # Epoch AI's analyzing-chinchilla svg_extracted_data.csv: a '#' in a colour field is data, not a comment
+    header = ["x", "y", "color", "Model Size", "Training FLOP", "hex_color", "loss"]
+    rows = [
+        ["1", "2", "#faebdd", "44000000", "1e18", "#faebdd", "3.5"],
+        ["3", "4", "#f6b48f", "90000000", "3e18", "#f6b48f", "3.2"],
+        ["5", "6", "#e13342", "280000000", "1e19", "#e13342", "2.9"],
+    ]
+    if colour_first:
+        header, rows = header[2:] + header[:2], [r[2:] + r[:2] for r in rows]
+    path = tmp_path / "svg_extracted_data.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    table = read_table(path)
+    assert (table.rows_read, table.rows_used) == (3, 3)
+    assert list(table.frame["N"]) == [44e6, 90e6, 280e6] and list(table.frame["C"]) == [1e18, 3e18, 1e19]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_json_nested_too_deep_is_one_error_naming_the_file(tmp_path, suffix):
+    path = tmp_path / f"nested{suffix}"
+    path.write_text('{"N": ' + "[" * 3000 + "\n" if suffix == ".jsonl" else "[" * 3000)
+    with pytest.raises(ScalingError, match="nested too deeply") as info:
+        read_table(path)
+    assert str(path) in str(info.value)

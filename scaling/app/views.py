@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from scaling import inputs
 from scaling.errors import ScalingError
 from scaling.options import LAW, MEMORY, MFU, PLAN
 from scaling.render import Table
@@ -203,9 +203,9 @@ def law_from_upload(data: bytes, filename: str) -> Any:
     from scaling.laws import law_from_dict
 
     try:
-        entry = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScalingError(f"invalid law file {filename!r}: not JSON ({exc})") from None
+        entry = inputs.parse_json(data.decode("utf-8"), f"the law file {filename!r}")
+    except UnicodeDecodeError:
+        raise ScalingError(f"invalid law file {filename!r}: not UTF-8 text, so not JSON") from None
     return law_from_dict(entry, origin=filename)
 
 
@@ -370,9 +370,9 @@ def config_from_upload(data: bytes, filename: str) -> Any:
     from scaling.model import spec_from_hf_config
 
     try:
-        entry = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScalingError(f"invalid config {filename!r}: not JSON ({exc})") from None
+        entry = inputs.parse_json(data.decode("utf-8"), f"the config {filename!r}")
+    except UnicodeDecodeError:
+        raise ScalingError(f"invalid config {filename!r}: not UTF-8 text, so not JSON") from None
     if not isinstance(entry, dict):
         raise ScalingError(f"invalid config {filename!r}: expected a JSON object")
     return spec_from_hf_config(entry, name=re.sub(r"\.json$", "", filename) or "uploaded")

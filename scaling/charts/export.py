@@ -9,6 +9,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from scaling.errors import ScalingError
+from scaling.inputs import checked_path
 
 EXPORT_HINT = (
     "image export needs kaleido and a Chromium browser: pip install 'scaling[export]' and "
@@ -44,7 +45,7 @@ def save(
     ``.png``/``.svg``/``.pdf``/``.jpg``/``.webp``: a static image through kaleido (the ``export`` extra) and
     a system Chromium.
     """
-    path = Path(path)
+    path = checked_path(path, "output")
     suffix = path.suffix.lower()
     if plotlyjs not in ("inline", "directory"):
         raise ScalingError(

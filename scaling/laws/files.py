@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scaling import catalog, checks
+from scaling import catalog, checks, inputs
 from scaling.errors import ScalingError
 from scaling.laws.allocation import AllocationLaw, KaplanLaw
 from scaling.laws.law import DEFAULT_LEVEL, Law
@@ -27,8 +27,6 @@ from scaling.units import FLOPS_PER_PARAM_TOKEN, LOSS_UNITS
 
 KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw}
 TEXT_FIELDS = ("source", "form", "notes", "convention")
-# A law file larger than this is not a law (replicates of 100,000 bootstrap fits take about 10 MB).
-MAX_LAW_FILE_BYTES = 64 * 2**20
 
 
 def _number(value: Any, what: str, bounds: tuple[float, float] | None = None) -> float:
@@ -229,22 +227,9 @@ def _reject_constant(name: str) -> float:
 
 def load_law(path: str | Path) -> Law:
     """A law JSON saved by ``scaling fit -o`` (or written by hand in the ``data/laws.json`` entry format)."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_LAW_FILE_BYTES:
-            raise ScalingError(f"law file {str(path)!r} is over {MAX_LAW_FILE_BYTES // 2**20} MiB: not a law")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScalingError(f"cannot read law file {str(path)!r}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        hint = " (it looks like UTF-16; save it as UTF-8)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise ScalingError(f"law file {str(path)!r} is not UTF-8 text{hint}") from None
-    try:
-        payload = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ScalingError(f"law file {str(path)!r} is not valid JSON: {exc}") from None
+    path = inputs.checked_path(path, "law file")
+    text = inputs.read_text(path, "law file")
+    payload = inputs.parse_json(text, f"law file {str(path)!r}", parse_constant=_reject_constant)
     if isinstance(payload, dict) and isinstance(payload.get("law"), dict):
         payload = payload["law"]
     if isinstance(payload, dict):
@@ -279,8 +264,8 @@ def get_law(name_or_path: str | Path | Law) -> Law:
     for law in presets.values():
         if key in (catalog.normalize_name(a) for a in law.aliases):
             return law
-    if text.lower().endswith(".json") or Path(text).is_file():
-        if not Path(text).is_file():
+    if text.lower().endswith(".json") or Path(text).exists():  # load_law refuses a folder, FIFO or device
+        if not Path(text).exists():
             raise ScalingError(
                 f"law file {text!r} does not exist (a law is a preset name or a law JSON path)"
             )

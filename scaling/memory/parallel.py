@@ -52,15 +52,14 @@ def zero_stage(value: Any) -> int:
     HYBRID_SHARD)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= int(value) <= 3:
         return int(value)
+    accepted = "0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)"
     key = str(value).strip().lower().replace("-", "_")
-    if key.isdigit() and 0 <= int(key) <= 3:
-        return int(key)
+    stage = checks.digits(key, "ZeRO stage", accepted)
+    if stage is not None and 0 <= stage <= 3:
+        return stage
     if key in ZERO_NAMES:
         return ZERO_NAMES[key]
-    raise ScalingError(
-        f"unknown ZeRO stage {value!r}: expected 0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, "
-        "FULL_SHARD, HYBRID_SHARD)"
-    )
+    raise ScalingError(f"unknown ZeRO stage {value!r}: expected {accepted}")
 
 
 def layout_rules(spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1) -> list[tuple[Any, str]]:

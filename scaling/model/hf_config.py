@@ -21,11 +21,11 @@ names the file and the key in every error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scaling import inputs
 from scaling.errors import ScalingError
 from scaling.model import hf_families as families
 from scaling.model.hf_keys import Config, common_fields
@@ -83,22 +83,19 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(_READERS))
 def _load(path_or_dict: str | Path | dict[str, Any]) -> tuple[Any, str]:
     if isinstance(path_or_dict, dict):
         return path_or_dict, "config"
-    path = Path(path_or_dict)
+    path = inputs.checked_path(path_or_dict, "config")
     origin = str(path)
     try:
         path = path.expanduser()
         if path.is_dir():
             path = path / "config.json"
             origin = str(path)
-        text = path.read_bytes().decode("utf-8-sig")
-        # JSON has no NaN or Infinity: a config holding them is damaged, not a size to count with
-        return json.loads(text, parse_constant=lambda name: _refuse_constant(origin, name)), origin
-    except ScalingError:
-        raise
-    except FileNotFoundError:
-        raise ScalingError(f"config file {origin!r} does not exist") from None
-    except (OSError, RuntimeError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
-        raise ScalingError(f"{origin}: not a readable JSON config ({type(exc).__name__}: {exc})") from None
+    except (OSError, RuntimeError) as exc:  # a name too long for the file system, ~no-such-user
+        raise ScalingError(f"{origin[:80]}: not a readable config path ({type(exc).__name__})") from None
+    text = inputs.read_text(path, "config file")
+    # JSON has no NaN or Infinity: a config holding them is damaged, not a size to count with
+    parse = {"parse_constant": lambda name: _refuse_constant(origin, name)}
+    return inputs.parse_json(text, f"{origin}: the config", **parse), origin
 
 
 def _refuse_constant(origin: str, name: str) -> Any:

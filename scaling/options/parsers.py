@@ -26,9 +26,9 @@ def integer(value: Any, what: str) -> int:
         raise ScalingError(f"invalid {what} {value!r}: expected a whole number")
     if isinstance(value, int):
         return value
-    text = str(value).strip()
-    if text.lstrip("+-").isdigit() and text.isascii():
-        return int(text)
+    number = checks.digits(str(value), what, "a whole number such as 8")
+    if number is not None:
+        return number
     try:
         return units.parse_int(value, what)  # 4K, 1_000
     except ScalingError:

@@ -3,10 +3,12 @@ table, JSON lines with ``curve`` fields, or a sweep folder's ``curves/<run_id>.c
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
+from scaling import inputs
 from scaling.errors import ScalingError
 from scaling.runs_table.columns import canonical_columns
 from scaling.runs_table.loading import load_source
@@ -21,8 +23,8 @@ def _sweep_curve(path: Path, run: Any) -> Any:
     import pandas as pd
 
     try:
-        curve = pd.read_csv(path)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        curve = pd.read_csv(io.BytesIO(inputs.read_bytes(path, "loss curve")))
+    except (ValueError, pd.errors.ParserError):  # ScalingError too: a curve that cannot be read is counted
         return None
     evaluated = pd.to_numeric(curve.get("val_loss", pd.Series(dtype=float)), errors="coerce").notna().sum()
     column = "val_loss" if evaluated >= 3 else "train_loss"
@@ -76,10 +78,10 @@ def read_curves(source: Any) -> RunsTable:
                 f"{str(path)!r} holds no curves/ folder of loss curves (Approach 1 needs them)"
             )
         return read_sweep_curves(runs.curves_path, runs.frame)
-    frame, label, _ = load_source(source)
+    frame, label, _, set_aside = load_source(source)
     frame, notes = canonical_columns(frame)
-    read = int(frame.shape[0])
-    rows = FrameBeingRead(frame)
+    read = int(frame.shape[0]) + sum(set_aside.values())
+    rows = FrameBeingRead(frame, set_aside)
     if "curve" in rows.frame.columns:
         notes.append(explode_curves(rows))
     missing = [c for c in ("run_id", "N", "D", "loss") if c not in rows.frame.columns]

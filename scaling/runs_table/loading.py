@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scaling import inputs
 from scaling.errors import ScalingError
 
 
 def _parquet(path: Path) -> Any:
     import pandas as pd
 
+    data = inputs.read_bytes(path, "runs file")
     try:
-        return pd.read_parquet(path)
+        return pd.read_parquet(io.BytesIO(data))
     except ImportError:
         raise ScalingError(
             f"cannot read {str(path)!r}: Parquet needs pyarrow (pip install pyarrow), "
@@ -31,6 +33,8 @@ def _json_records(path: Path, text: str) -> list[Any]:
         whole = json.loads(text)
     except ValueError:
         whole = None
+    except RecursionError:
+        raise ScalingError(f"cannot read {str(path)!r} as JSON: it is nested too deeply") from None
     if isinstance(whole, list):
         return whole
     if isinstance(whole, dict):
@@ -43,10 +47,7 @@ def _json_records(path: Path, text: str) -> list[Any]:
     records = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            try:
-                records.append(json.loads(line))
-            except ValueError as exc:
-                raise ScalingError(f"cannot read {str(path)!r} as JSON lines: line {number}: {exc}") from None
+            records.append(inputs.parse_json(line, f"{str(path)!r} (JSON lines) line {number}"))
     return records
 
 
@@ -62,37 +63,86 @@ def _frame_from_records(records: list[Any], label: str) -> Any:
     return pd.DataFrame(records)
 
 
-def load_source(source: Any) -> tuple[Any, str, Path | None]:
-    """(raw frame, a label for messages, the sweep folder's curves/ when ``source`` is a sweep folder)."""
+def _without_ragged_rows(text: str, label: str) -> tuple[str, list[int]]:
+    """The CSV ``text`` without its rows that have more fields than the header, and the line numbers of
+    those rows (1 is the header; a row's number is the line it ends on)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    fields, ragged = None, []
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if fields is None:
+                fields = len(row)
+            elif len(row) > fields:
+                ragged.append(reader.line_num)
+                continue
+            writer.writerow(row)
+    except csv.Error as exc:
+        raise ScalingError(f"cannot read runs file {label!r}: line {reader.line_num}: {exc}") from None
+    return out.getvalue(), ragged
+
+
+def _read_csv(text: str) -> Any:
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():  # index_col=False warns of a first row longer than the header
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(io.StringIO(text), index_col=False)
+
+
+def _csv_frame(text: str, label: str) -> tuple[Any, dict[str, int]]:
+    """A CSV's frame and its rows set aside (reason: count). No character starts a comment: a field such as
+    the colour ``#faebdd`` is data. A row with more fields than the header is set aside and named by line."""
+    import pandas as pd
+
+    try:
+        try:
+            return _read_csv(text), {}
+        except (pd.errors.ParserError, pd.errors.ParserWarning):  # a row longer than the header, most likely
+            text, ragged = _without_ragged_rows(text, label)
+            frame = _read_csv(text)
+    except (ValueError, pd.errors.ParserWarning) as exc:  # ParserError and EmptyDataError are ValueErrors
+        raise ScalingError(f"cannot read runs file {label!r}: {str(exc).splitlines()[0]}") from None
+    if not ragged:
+        return frame, {}
+    shown = ", ".join(map(str, ragged[:5])) + (f" and {len(ragged) - 5} more" if len(ragged) > 5 else "")
+    reason = f"more fields than the header's {len(frame.columns)} (line{'s' * (len(ragged) > 1)} {shown})"
+    return frame, {reason: len(ragged)}
+
+
+def load_source(source: Any) -> tuple[Any, str, Path | None, dict[str, int]]:
+    """(raw frame, a label for messages, the sweep folder's curves/ when ``source`` is a sweep folder, the
+    rows set aside while reading: reason -> count)."""
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
-        return source.copy(), "the runs table", None
+        return source.copy(), "the runs table", None, {}
     if isinstance(source, (list, tuple)):
-        return _frame_from_records(list(source), "the runs table"), "the runs table", None
-    path = Path(str(source))
+        return _frame_from_records(list(source), "the runs table"), "the runs table", None, {}
+    path = inputs.checked_path(str(source), "runs file")
     if path.is_dir():
         path = path / "runs.csv"
     curves = path.parent / "curves" if (path.parent / "curves").is_dir() else None  # a sweep's curves/
-    if not path.is_file():
-        problem = "is not a regular file" if path.exists() else "does not exist"
+    if not path.exists():
         raise ScalingError(
-            f"runs file {str(path)!r} {problem} (expected a CSV, JSON, JSON lines or Parquet file, "
+            f"runs file {str(path)!r} does not exist (expected a CSV, JSON, JSON lines or Parquet file, "
             "or a sweep folder holding runs.csv)"
         )
     label = str(path)
     suffix = "".join(path.suffixes[-2:]).lower()
     if suffix.endswith((".parquet", ".pq")):
-        return _parquet(path), label, curves
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScalingError(f"cannot read {label!r} as UTF-8 text: {exc}") from None
+        return _parquet(path), label, curves, {}
+    text = inputs.read_text(path, "runs file")
     if "\x00" in text:
         raise ScalingError(f"cannot read {label!r}: it is binary, not a CSV, JSON or JSON lines table")
     if suffix.endswith((".jsonl", ".ndjson", ".json")):
-        return _frame_from_records(_json_records(path, text), label), label, curves
-    try:
-        return pd.read_csv(io.StringIO(text), comment="#", on_bad_lines="skip"), label, curves
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise ScalingError(f"cannot read runs file {label!r}: {str(exc).splitlines()[0]}") from None
+        return _frame_from_records(_json_records(path, text), label), label, curves, {}
+    frame, set_aside = _csv_frame(text, label)
+    return frame, label, curves, set_aside

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaling import inputs
 from scaling.errors import ScalingError
 from scaling.runs_table.columns import LEGACY_6ND_COLUMN, is_failed, positive_number
 
@@ -80,10 +81,7 @@ def read_rows(path: str | os.PathLike) -> RunRows:
     path = Path(path)
     if not path.exists():
         return RunRows()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScalingError(f"cannot read runs table {str(path)!r} as UTF-8 CSV: {exc}") from None
+    text = inputs.read_text(path, "runs table")
     lines = text.splitlines()
     reader = csv.DictReader(io.StringIO(text))
     rows, damaged = [], []

@@ -125,13 +125,14 @@ def read_table(source: Any) -> RunsTable:
     """
     import pandas as pd
 
-    raw, label, curves = load_source(source)
-    if raw.shape[0] == 0:
+    raw, label, curves, set_aside = load_source(source)
+    rows_read = int(raw.shape[0]) + sum(set_aside.values())
+    if raw.shape[0] == 0 and not set_aside:
         raise ScalingError(f"{label} has no rows (a header at most); a fit needs one row per run")
     frame, notes = _upgrade_legacy(raw)
     frame, aliases = canonical_columns(frame)
     notes += aliases
-    rows = FrameBeingRead(frame)
+    rows = FrameBeingRead(frame, set_aside)
     if "curve" in rows.frame.columns:
         notes.append(explode_curves(rows))
         # one run per curve: its last point (the most tokens) is the run's D and final loss
@@ -143,7 +144,7 @@ def read_table(source: Any) -> RunsTable:
     notes += _derive_missing(rows)
     keep_positive_numbers(rows, ("N", "D", "C", "loss"))
     rows.drop(rows.frame.duplicated(subset=["N", "D", "loss"]), "duplicate of another row (same N, D, loss)")
-    table = RunsTable(rows.frame, label, int(raw.shape[0]), tuple(rows.dropped.items()), tuple(notes), curves)
+    table = RunsTable(rows.frame, label, rows_read, tuple(rows.dropped.items()), tuple(notes), curves)
     if table.rows_used == 0:
         raise ScalingError(f"no usable run in {table.summary()}")
     return table

@@ -11,9 +11,9 @@ from scaling.runs_table.columns import positive_number
 class FrameBeingRead:
     """The frame being read and the reasons rows were set aside."""
 
-    def __init__(self, frame: Any) -> None:
+    def __init__(self, frame: Any, set_aside: dict[str, int] | None = None) -> None:
         self.frame = frame.reset_index(drop=True)
-        self.dropped: dict[str, int] = {}
+        self.dropped: dict[str, int] = dict(set_aside or {})  # rows set aside before the frame was made
 
     def drop(self, mask: Any, reason: str) -> None:
         count = int(mask.sum())

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.inputs import checked_path
 from scaling.runs_table.columns import RUN_COLUMNS, positive_number
 from scaling.runs_table.rows import DamagedRow, RunRows, read_rows, side_path
 
 
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: a reader never sees half a file."""
+    path = checked_path(path, "output")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scaling import runs_table
+from scaling import inputs, runs_table
 from scaling.errors import ScalingError
 from scaling.runs_table import DamagedRow, RunRows
 
@@ -95,13 +95,9 @@ def read_table(path: Path) -> RunRows:
     """A sweep's runs.csv as valid rows and damaged lines (`scaling.runs_table.read_rows`); a file that is not
     a runs table at all (binary, or no header naming run_id, status, budget, N, D, loss) is a ScalingError."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            first = fh.readline(65536)
-    except FileNotFoundError:
+    if not path.exists():
         return RunRows()
-    except OSError as exc:
-        raise folder_error(path, exc) from None
+    first = inputs.read_bytes(path, "runs table")[:65536].split(b"\n", 1)[0]
     if not first.strip():
         return RunRows()
     if b"\0" in first:

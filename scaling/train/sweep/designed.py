@@ -11,6 +11,7 @@ under the folder's own recipe (`sweep_arguments`). The runner imports the design
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import Counter
 from dataclasses import replace
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from scaling import inputs
 from scaling.checks import positive, positive_int
 from scaling.design import SIZE_SPAN, Candidates, Design, design_runs, fit_for_design
 from scaling.errors import ScalingError
@@ -137,10 +139,10 @@ def assign_seeds(runs: tuple, rows: Any, seed: int) -> tuple:
 def read_designed_runs(path: str | Path) -> list[tuple[tuple[int, int], float, int | None]]:
     """((d_model, n_layer), budget, seed or None) of each run in a design CSV from
     `scaling next FOLDER -o`."""
+    text = inputs.read_text(path, "design")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise ScalingError(f"cannot read design {path}: {exc}") from None
     if not rows or not {"d_model", "n_layer", "budget"} <= set(rows[0]):
         raise ScalingError(

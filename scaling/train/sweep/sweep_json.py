@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scaling import inputs
 from scaling.errors import ScalingError
 from scaling.train.folder import atomic_write, folder_error
 from scaling.train.run import RunConfig
@@ -51,12 +52,13 @@ def matching_sweep_json(
 def read_sweep_json(path: Path) -> tuple[dict[str, Any], str | None]:
     """(its content, None) for a readable sweep.json, its configs as `RunConfig`; ({}, what is wrong) for a
     damaged one."""
+    raw = inputs.read_bytes(path, "sweep file")  # a file that cannot be read is an error, not damage
     try:
-        saved = json.loads(path.read_text())
-    except OSError as exc:
-        raise folder_error(path, exc) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        return {}, f"{path} is damaged (not JSON: {exc})"
+        saved = inputs.parse_json(raw.decode("utf-8"), "it")
+    except UnicodeDecodeError:
+        return {}, f"{path} is damaged (not UTF-8 text)"
+    except ScalingError as exc:
+        return {}, f"{path} is damaged ({exc})"
     if not (
         isinstance(saved, dict)
         and isinstance(saved.get("recipe"), dict)
