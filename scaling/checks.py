@@ -22,6 +22,15 @@ MAX_NAME_BYTES = 255  # the longest file name ext4, APFS and NTFS accept
 # time computed from it runs to thousands of years or overflows (judgement: real runs reach 20-60%).
 MIN_UTILIZATION = 1e-4
 
+# A sweep folder's own files (`scaling sweep --out`): its recipe, its runs table and the side file of its
+# damaged rows, the folders of per-run curves and checkpoints, its lock and the note naming the lock's holder.
+# Only the sweep writes them: `output_path` refuses them to every other command, even with --force.
+SWEEP_RECIPE = "sweep.json"
+SWEEP_LOCK = ".sweep.lock"
+SWEEP_LOCK_HOLDER = ".sweep.lock.json"
+SWEEP_RESULTS = ("sweep.json", "runs.csv", "runs.damaged.csv", "curves", "checkpoints")  # moved aside as one
+SWEEP_FILES = (*SWEEP_RESULTS, SWEEP_LOCK, SWEEP_LOCK_HOLDER)
+
 
 def _is_array(value: Any) -> bool:
     return not isinstance(value, (str, bytes)) and (
@@ -158,8 +167,10 @@ def output_path(
     """Check that ``path`` may be written, before any work is done, and return it as a `Path`.
 
     Refused: a suffix not in ``suffixes`` (when given), any of the ``inputs`` (never write over what was read,
-    even with ``force``), an existing file unless ``force``, a directory, and a parent folder that cannot be
-    created or written. The parent folder is not created here; the writer creates it.
+    even with ``force``), a file a sweep folder owns (`SWEEP_FILES`, also with ``force``: it may replace a
+    previous output of the same command, never another command's work), an existing file unless ``force``, a
+    directory, and a parent folder that cannot be created or written. The parent folder is not created here;
+    the writer creates it.
     """
     target = Path(path)
     text = str(path)
@@ -169,8 +180,17 @@ def output_path(
         raise ScalingError(f"invalid output path {text!r}: expected a file ending in {' or '.join(suffixes)}")
     resolved = target.expanduser().resolve()
     for item in inputs:
-        if Path(item).expanduser().resolve() == resolved:
+        read = Path(item).expanduser().resolve()
+        # a folder is read through the files a sweep keeps in it (runs.csv, curves/...), its own or not
+        inside = read in resolved.parents and resolved.relative_to(read).parts[0] in SWEEP_RESULTS
+        if read == resolved or (inside and read.is_dir()):
             raise ScalingError(f"refusing to write over the input {text!r}: choose another output path")
+    owner = _sweep_owner(resolved)
+    if owner is not None:
+        raise ScalingError(
+            f"refusing to write {text!r}: it belongs to the sweep in {str(owner)!r} (only scaling sweep "
+            "writes it; --force replaces this command's own output, never a sweep's): choose another path"
+        )
     if len(target.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
         raise ScalingError(
             f"invalid output path {text[:60]!r}...: a file name is at most {MAX_NAME_BYTES} bytes"
@@ -187,3 +207,13 @@ def output_path(
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ScalingError(f"cannot write {text!r}: the folder {str(parent)!r} is not writable")
     return target
+
+
+def _sweep_owner(resolved: Path) -> Path | None:
+    """The sweep folder that owns ``resolved`` (one of its `SWEEP_FILES`, or a file under its curves/ or
+    checkpoints/), or None. A sweep folder is one holding a recipe (sweep.json) or a lock."""
+    for folder in resolved.parents:
+        name = resolved.relative_to(folder).parts[0]
+        if name in SWEEP_FILES and any((folder / n).is_file() for n in (SWEEP_RECIPE, SWEEP_LOCK)):
+            return folder
+    return None
