@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling import checks
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 from scaling.units import parse_bytes, six_nd
 
 
@@ -89,7 +89,7 @@ def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingEr
 
     close = difflib.get_close_matches(normalize_name(name), choices, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return ScalingError(f"unknown {kind} {name!r}{hint} (see '{listing}' for the list)")
+    return ScalingError(f"unknown {kind} {quoted(name)}{hint} (see '{listing}' for the list)")
 
 
 # ---------------------------------------------------------------------------------------- known models
@@ -222,11 +222,11 @@ def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
     if text:
         if text.replace(".", "", 1).isdigit():
             raise ScalingError(
-                f"memory {text!r} needs its unit as the vendor means it, e.g. {text}GiB or {text}GB"
+                f"memory {quoted(text)} needs its unit as the vendor means it, e.g. 80GiB or 80GB"
             )
         value = parse_bytes(text, "memory")
         if not (value > 0 and value < float("inf")):
-            raise ScalingError(f"invalid memory {text!r}: expected a positive size such as 80GiB")
+            raise ScalingError(f"invalid memory {quoted(text)}: expected a positive size such as 80GiB")
         return value, text
     value = _number(row, "memory_gb", 1e9)
     if value is None:
