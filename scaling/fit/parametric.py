@@ -104,12 +104,11 @@ def check_bootstrap(bootstrap: Any, n_runs: int) -> int:
     bootstrap = checks.positive_int(bootstrap, "--bootstrap", allow_zero=True)
     checks.at_most(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples; 1,000 give good 80% intervals")
     limit = MAX_BOOTSTRAP_CELLS // max(n_runs, 1)
-    checks.at_most(
-        bootstrap,
-        limit,
-        "--bootstrap",
-        f"resamples for {n_runs:,} runs: resamples x runs <= {MAX_BOOTSTRAP_CELLS:,}",
-    )
+    if bootstrap > limit:  # often the command's default, not a number the user typed: say what to pass
+        raise ScalingError(
+            f"{n_runs:,} runs allow at most {limit:,} bootstrap resamples, not {bootstrap:,} (resamples x "
+            f"runs <= {MAX_BOOTSTRAP_CELLS:,}, so the fit takes minutes): pass --bootstrap {limit} or fewer"
+        )
     return bootstrap
 
 
