@@ -127,7 +127,7 @@ def utilization(value: Any, what: str, *, shown: Any = None) -> float:
     accepted = f"a fraction from {MIN_UTILIZATION:g} (0.01%) to 1 such as 0.4 or 40%"
     number = _float(value, what, accepted)
     if not math.isfinite(number) or not MIN_UTILIZATION <= number <= 1:
-        raise ScalingError(f"invalid {what} {value if shown is None else shown!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value if shown is None else shown)}: expected {accepted}")
     return number
 
 
