@@ -177,4 +177,8 @@ def test_next_over_the_bootstrap_limit_says_the_limit_and_what_to_pass(tmp_path,
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert "invalid --bootstrap" not in result.output
     assert "252 runs allow at most 100 bootstrap resamples, not 400" in result.output
-    assert "pass --bootstrap 100 or fewer" in result.output
+    assert "pass --bootstrap 20 to 100" in result.output  # a design needs 20 replicates at least
+    monkeypatch.setattr(parametric, "MAX_BOOTSTRAP_CELLS", 252 * 19)  # more runs than any design can fit
+    result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "1e21"])
+    assert result.exit_code == 2 and "252 runs are too many" in result.output
+    assert "at most 239 runs" in result.output  # 252 x 19 // 20
