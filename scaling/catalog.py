@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling import checks, inputs
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 from scaling.units import parse_bytes, six_nd
 
 
@@ -81,7 +81,7 @@ def unknown(kind: str, name: str, choices: list[str], listing: str) -> ScalingEr
 
     close = difflib.get_close_matches(normalize_name(name), choices, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return ScalingError(f"unknown {kind} {name!r}{hint} (see '{listing}' for the list)")
+    return ScalingError(f"unknown {kind} {quoted(name)}{hint} (see '{listing}' for the list)")
 
 
 # ---------------------------------------------------------------------------------------- known models
@@ -214,11 +214,11 @@ def _memory_bytes(row: dict[str, str]) -> tuple[float, str]:
     if text:
         if text.replace(".", "", 1).isdigit():
             raise ScalingError(
-                f"memory {text!r} needs its unit as the vendor means it, e.g. {text}GiB or {text}GB"
+                f"memory {quoted(text)} needs its unit as the vendor means it, e.g. 80GiB or 80GB"
             )
         value = parse_bytes(text, "memory")
         if not (value > 0 and value < float("inf")):
-            raise ScalingError(f"invalid memory {text!r}: expected a positive size such as 80GiB")
+            raise ScalingError(f"invalid memory {quoted(text)}: expected a positive size such as 80GiB")
         return value, text
     value = _number(row, "memory_gb", 1e9)
     if value is None:
@@ -260,33 +260,41 @@ def _accelerator_from_row(row: dict[str, str], origin: str) -> Accelerator:
         raise ScalingError(f"bad accelerator row {row.get('name') or row!r} in {origin}: {exc}") from None
 
 
-def user_accelerator_files() -> list[Path]:
-    """Extra accelerator files: ``$SCALING_ACCELERATORS`` (os.pathsep-separated) and
-    ``~/.config/scaling/accelerators.csv``; same columns as ``data/accelerators.csv``."""
-    paths = [Path(p) for p in os.environ.get("SCALING_ACCELERATORS", "").split(os.pathsep) if p]
+def user_accelerator_files(extra_files: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """Extra accelerator files, each with where it was named (for messages): ``$SCALING_ACCELERATORS``
+    (os.pathsep-separated), ``~/.config/scaling/accelerators.csv`` and ``extra_files`` (--accelerator-file);
+    same columns as ``data/accelerators.csv``."""
+    env = [
+        (p, "from $SCALING_ACCELERATORS")
+        for p in os.environ.get("SCALING_ACCELERATORS", "").split(os.pathsep)
+    ]
     default = Path.home() / ".config" / "scaling" / "accelerators.csv"
-    if default.is_file():
-        paths.append(default)
-    return paths
+    config = [(str(default), "from ~/.config/scaling")] if default.is_file() else []
+    extra = [(str(p), "from --accelerator-file") for p in extra_files]
+    return tuple((path, origin) for path, origin in [*env, *config, *extra] if path)
 
 
 def accelerators(extra_files: tuple[str, ...] = ()) -> list[Accelerator]:
     """The accelerator catalog plus user files (a user row replaces a packaged one of the same name)."""
-    return list(
-        _accelerator_index(tuple(str(p) for p in user_accelerator_files()) + tuple(extra_files)).values()
-    )
+    return list(_accelerator_index(user_accelerator_files(extra_files)).values())
 
 
 @lru_cache(maxsize=8)
-def _accelerator_index(files: tuple[str, ...]) -> dict[str, Accelerator]:
+def _accelerator_index(files: tuple[tuple[str, str], ...]) -> dict[str, Accelerator]:
     index: dict[str, Accelerator] = {}
     for number, row in enumerate(read_csv("accelerators.csv"), start=1):
         acc = _accelerator_from_row(row, f"data/accelerators.csv (data row {number})")
         index[normalize_name(acc.name)] = acc
-    for path in files:
-        if not Path(path).is_file():
-            raise ScalingError(f"accelerator file {path!r} (from $SCALING_ACCELERATORS) does not exist")
-        for number, row in enumerate(read_csv(Path(path)), start=1):
+    for path, origin in files:
+        if not os.path.lexists(path):
+            raise ScalingError(f"accelerator file {quoted(path)} ({origin}) does not exist")
+        rows = read_csv(Path(path))
+        if not rows:
+            raise ScalingError(
+                f"accelerator file {quoted(path)} ({origin}) has no rows: expected a header line and a row "
+                "per accelerator, with the columns of data/accelerators.csv"
+            )
+        for number, row in enumerate(rows, start=1):
             acc = _accelerator_from_row(row, f"{path} (data row {number})")
             index[normalize_name(acc.name)] = acc
     return index
@@ -296,7 +304,7 @@ def get_accelerator(name: str | Accelerator, extra_files: tuple[str, ...] = ()) 
     """Look up an accelerator by name or alias, case-insensitively (``h100``, ``A100-80GB``, ``mi300x``)."""
     if isinstance(name, Accelerator):
         return name
-    index = _accelerator_index(tuple(str(p) for p in user_accelerator_files()) + tuple(extra_files))
+    index = _accelerator_index(user_accelerator_files(extra_files))
     key = normalize_name(name)
     if key in index:
         return index[key]

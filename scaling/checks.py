@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 from scaling.inputs import checked_path
 
 Number = Any  # a float, or a numpy array of floats
@@ -23,6 +23,15 @@ MAX_NAME_BYTES = 255  # the longest file name ext4, APFS and NTFS accept
 # time computed from it runs to thousands of years or overflows (judgement: real runs reach 20-60%).
 MIN_UTILIZATION = 1e-4
 MAX_DIGITS = 30  # no count a user means has more; Python refuses to read a whole number of over 4,300 digits
+
+# A sweep folder's own files (`scaling sweep --out`): its recipe, its runs table and the side file of its
+# damaged rows, the folders of per-run curves and checkpoints, its lock and the note naming the lock's holder.
+# Only the sweep writes them: `output_path` refuses them to every other command, even with --force.
+SWEEP_RECIPE = "sweep.json"
+SWEEP_LOCK = ".sweep.lock"
+SWEEP_LOCK_HOLDER = ".sweep.lock.json"
+SWEEP_RESULTS = ("sweep.json", "runs.csv", "runs.damaged.csv", "curves", "checkpoints")  # moved aside as one
+SWEEP_FILES = (*SWEEP_RESULTS, SWEEP_LOCK, SWEEP_LOCK_HOLDER)
 
 
 def _is_array(value: Any) -> bool:
@@ -33,11 +42,11 @@ def _is_array(value: Any) -> bool:
 
 def _float(value: Any, what: str, accepted: str) -> float:
     if isinstance(value, bool):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}") from None
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}") from None
 
 
 def _array(value: Any, what: str, accepted: str) -> Any:
@@ -61,7 +70,7 @@ def finite(value: Any, what: str) -> Number:
         return array
     number = _float(value, what, accepted)
     if not math.isfinite(number):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     return number
 
 
@@ -78,7 +87,7 @@ def positive(value: Any, what: str, *, allow_zero: bool = False) -> Number:
         return array
     number = _float(value, what, accepted)
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     return number
 
 
@@ -101,21 +110,21 @@ def positive_int(value: Any, what: str, *, allow_zero: bool = False) -> int:
     """A whole number at least 1 (or at least 0 with ``allow_zero``); 8.0 and "8" are accepted, 8.5 is not."""
     accepted = "a whole number, 0 or more" if allow_zero else "a whole number, at least 1"
     if isinstance(value, bool):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     if isinstance(value, str):
         number = digits(value, what, accepted)
         if number is None:
-            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+            raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     else:
         try:
             as_float = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}") from None
+            raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}") from None
         if not math.isfinite(as_float) or as_float != int(as_float):
-            raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+            raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
         number = int(value) if isinstance(value, int) else int(as_float)
     if number < 0 or (number == 0 and not allow_zero):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     return number
 
 
@@ -124,7 +133,7 @@ def fraction(value: Any, what: str, *, allow_zero: bool = False) -> float:
     accepted = f"a fraction in {'[0' if allow_zero else '(0'}, 1] such as 0.4"
     number = _float(value, what, accepted)
     if not math.isfinite(number) or number > 1 or number < 0 or (number == 0 and not allow_zero):
-        raise ScalingError(f"invalid {what} {value!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {accepted}")
     return number
 
 
@@ -134,7 +143,7 @@ def utilization(value: Any, what: str, *, shown: Any = None) -> float:
     accepted = f"a fraction from {MIN_UTILIZATION:g} (0.01%) to 1 such as 0.4 or 40%"
     number = _float(value, what, accepted)
     if not math.isfinite(number) or not MIN_UTILIZATION <= number <= 1:
-        raise ScalingError(f"invalid {what} {value if shown is None else shown!r}: expected {accepted}")
+        raise ScalingError(f"invalid {what} {quoted(value if shown is None else shown)}: expected {accepted}")
     return number
 
 
@@ -142,7 +151,7 @@ def at_most(value: float, limit: float, what: str, limit_text: str | None = None
     """``value`` itself when it does not exceed ``limit``; ``limit_text`` says where the limit comes from."""
     if not value <= limit:
         why = f" ({limit_text})" if limit_text else ""
-        raise ScalingError(f"invalid {what} {value!r}: must be at most {limit:.6g}{why}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: must be at most {limit:.6g}{why}")
     return value
 
 
@@ -150,7 +159,7 @@ def at_least(value: float, limit: float, what: str, limit_text: str | None = Non
     """``value`` itself when it is not below ``limit``; ``limit_text`` says where the limit comes from."""
     if not value >= limit:
         why = f" ({limit_text})" if limit_text else ""
-        raise ScalingError(f"invalid {what} {value!r}: must be at least {limit:.6g}{why}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: must be at least {limit:.6g}{why}")
     return value
 
 
@@ -160,7 +169,7 @@ def choice(value: Any, choices: Sequence[str], what: str, *, aliases: dict[str, 
     key = str(value).strip().lower()
     key = (aliases or {}).get(key, key)
     if key not in choices:
-        raise ScalingError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+        raise ScalingError(f"unknown {what} {quoted(value)}: expected one of {', '.join(choices)}")
     return key
 
 
@@ -174,32 +183,56 @@ def output_path(
     """Check that ``path`` may be written, before any work is done, and return it as a `Path`.
 
     Refused: a suffix not in ``suffixes`` (when given), any of the ``inputs`` (never write over what was read,
-    even with ``force``), an existing file unless ``force``, a directory, and a parent folder that cannot be
-    created or written. The parent folder is not created here; the writer creates it.
+    even with ``force``), a file a sweep folder owns (`SWEEP_FILES`, also with ``force``: it may replace a
+    previous output of the same command, never another command's work), an existing file unless ``force``, a
+    directory, and a parent folder that cannot be created or written. The parent folder is not created here;
+    the writer creates it.
     """
     target = checked_path(path, "output")
     text = str(path)
     if not text.strip():
         raise ScalingError("invalid output path '': expected a file name")
     if suffixes and target.suffix.lower() not in {s.lower() for s in suffixes}:
-        raise ScalingError(f"invalid output path {text!r}: expected a file ending in {' or '.join(suffixes)}")
+        raise ScalingError(
+            f"invalid output path {quoted(text)}: expected a file ending in {' or '.join(suffixes)}"
+        )
     resolved = target.expanduser().resolve()
     for item in inputs:
-        if Path(item).expanduser().resolve() == resolved:
-            raise ScalingError(f"refusing to write over the input {text!r}: choose another output path")
+        read = Path(item).expanduser().resolve()
+        # a folder is read through the files a sweep keeps in it (runs.csv, curves/...), its own or not
+        inside = read in resolved.parents and resolved.relative_to(read).parts[0] in SWEEP_RESULTS
+        if read == resolved or (inside and read.is_dir()):
+            raise ScalingError(f"refusing to write over the input {quoted(text)}: choose another output path")
+    owner = _sweep_owner(resolved)
+    if owner is not None:
+        raise ScalingError(
+            f"refusing to write {quoted(text)}: it belongs to the sweep in {quoted(str(owner))} (only "
+            "scaling sweep writes it; --force replaces this command's own output, never a sweep's): "
+            "choose another path"
+        )
     if len(target.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
         raise ScalingError(
-            f"invalid output path {text[:60]!r}...: a file name is at most {MAX_NAME_BYTES} bytes"
+            f"invalid output path {quoted(text)}: a file name is at most {MAX_NAME_BYTES} bytes"
         )
     if target.is_dir():
-        raise ScalingError(f"invalid output path {text!r}: it is a folder, expected a file name")
+        raise ScalingError(f"invalid output path {quoted(text)}: it is a folder, expected a file name")
     if target.exists() and not force:
-        raise ScalingError(f"refusing to overwrite {text!r}: pass --force to replace it")
+        raise ScalingError(f"refusing to overwrite {quoted(text)}: pass --force to replace it")
     parent = resolved.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise ScalingError(f"cannot write {text!r}: {str(parent)!r} is not a folder")
+        raise ScalingError(f"cannot write {quoted(text)}: {quoted(str(parent))} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ScalingError(f"cannot write {text!r}: the folder {str(parent)!r} is not writable")
+        raise ScalingError(f"cannot write {quoted(text)}: the folder {quoted(str(parent))} is not writable")
     return target
+
+
+def _sweep_owner(resolved: Path) -> Path | None:
+    """The sweep folder that owns ``resolved`` (one of its `SWEEP_FILES`, or a file under its curves/ or
+    checkpoints/), or None. A sweep folder is one holding a recipe (sweep.json) or a lock."""
+    for folder in resolved.parents:
+        name = resolved.relative_to(folder).parts[0]
+        if name in SWEEP_FILES and any((folder / n).is_file() for n in (SWEEP_RECIPE, SWEEP_LOCK)):
+            return folder
+    return None

@@ -16,13 +16,13 @@ from typing import Any
 
 import click
 
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, one_line, quoted
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
     """Python warnings (numpy, scipy, plotly, our own) as one ``warning:`` line each, without a source
     line."""
-    click.echo(f"warning: {message}", err=True)
+    click.echo(one_line(f"warning: {message}"), err=True)
 
 
 def _refuse_nul_bytes(args: Any) -> None:
@@ -85,20 +85,20 @@ class ScalingGroup(click.Group):
             _refuse_nul_bytes(args)
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except ScalingError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(one_line(f"error: {exc}"), err=True)
             sys.exit(2)
         except click.UsageError as exc:
             hint = ""
             if exc.ctx is not None and exc.ctx.command is not None and exc.ctx.command_path:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            click.echo(one_line(f"error: {exc.format_message()}{hint}"), err=True)
             sys.exit(2)
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            click.echo(one_line(f"error: {exc.format_message()}"), err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:  # a path the user gave cannot be read or written
-            where = f": {exc.filename!r}" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            where = f": {quoted(exc.filename)}" if exc.filename else ""
+            click.echo(one_line(f"error: {exc.strerror or exc}{where}"), err=True)
             sys.exit(2)
         except click.Abort:
             click.echo("aborted", err=True)

@@ -415,9 +415,9 @@ def fit_for_design(
     """The runs table of ``source`` (`read_runs`) and Approach 3 fitted to it with ``bootstrap`` replicates.
 
     Everything a design will refuse that can be seen without the fit (a quantity, spend or count not
-    accepted, fewer than `MIN_BUDGETS` budgets, a spend below the smallest budget, too few replicates asked
-    for) is refused first: the fit takes seconds."""
-    from scaling.fit import fit_parametric, read_runs
+    accepted, fewer than `MIN_BUDGETS` budgets, a spend below the smallest budget, too few or too many
+    replicates for the runs) is refused first: the fit takes seconds."""
+    from scaling.fit import check_bootstrap, fit_parametric, read_runs
 
     choice(quantity, QUANTITIES, "--quantity")
     budget_flops = positive(budget_flops, "--budget-flops")
@@ -432,6 +432,7 @@ def fit_for_design(
     budgets_done = _budgets(frame)
     check_budgets(budgets_done)
     check_spend(budget_flops, budgets_done)
+    check_bootstrap(bootstrap, len(frame), least=MIN_REPLICATES)
     return frame, fit_parametric(frame, bootstrap=bootstrap, seed=seed)
 
 

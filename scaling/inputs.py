@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 
 MAX_INPUT_BYTES = 200_000_000  # 200 MB: a runs table of about 2 million rows; a law or config is far smaller
 
@@ -24,7 +24,7 @@ def checked_path(path: str | os.PathLike[str], what: str) -> Path:
     """``path`` as a `Path`, refused when it holds a NUL byte (no file system accepts one)."""
     text = os.fspath(path)
     if "\x00" in str(text):
-        raise ScalingError(f"invalid {what} path {str(text)[:60]!r}: a path cannot hold a NUL byte")
+        raise ScalingError(f"invalid {what} path {quoted(str(text))}: a path cannot hold a NUL byte")
     return Path(text)
 
 
@@ -34,22 +34,23 @@ def read_bytes(path: str | os.PathLike[str], what: str = "input file") -> bytes:
     try:  # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise ScalingError(f"{what} {str(path)!r} does not exist") from None
+        raise ScalingError(f"{what} {quoted(str(path))} does not exist") from None
     except OSError as exc:
-        raise ScalingError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+        raise ScalingError(f"cannot read {what} {quoted(str(path))}: {exc.strerror or exc}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
-        raise ScalingError(f"cannot read {what} {str(path)!r}: it is {kind}, not a regular file")
+        raise ScalingError(f"cannot read {what} {quoted(str(path))}: it is {kind}, not a regular file")
     with os.fdopen(fd, "rb") as handle:
         try:
             data = handle.read(MAX_INPUT_BYTES + 1)
         except OSError as exc:
-            raise ScalingError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+            raise ScalingError(f"cannot read {what} {quoted(str(path))}: {exc.strerror or exc}") from None
     if len(data) > MAX_INPUT_BYTES:
         raise ScalingError(
-            f"{what} {str(path)!r} is over {MAX_INPUT_BYTES // 1_000_000} MB, the limit on an input file"
+            f"{what} {quoted(str(path))} is over {MAX_INPUT_BYTES // 1_000_000} MB, the limit on an input "
+            "file"
         )
     return data
 
@@ -62,7 +63,7 @@ def read_text(path: str | os.PathLike[str], what: str = "input file") -> str:
     except UnicodeDecodeError as exc:
         hint = "; it looks like UTF-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise ScalingError(
-            f"cannot read {what} {os.fspath(path)!r}: not UTF-8 text (byte {exc.start}{hint}); "
+            f"cannot read {what} {quoted(os.fspath(path))}: not UTF-8 text (byte {exc.start}{hint}); "
             "save it as UTF-8"
         ) from None
 

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from scaling import checks
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 
 PF_DAY_FLOPS = 1e15 * 86_400  # 8.64e19 FLOPs (GPT-3 Table D.1 caption)
 BACKWARD_MULTIPLIER = 2.0  # backward = 2 x forward (Kaplan et al. 2020 §2.1; Hoffmann et al. 2022, App. F)
@@ -72,20 +72,20 @@ def _number(text: str, what: str, accepted: str) -> float:
     world and 15 here would be a silent error."""
     if "," in text and not _GROUPED.match(text.replace("_", "")):
         raise ScalingError(
-            f"invalid {what} {text!r}: commas separate thousands only (1,000); write decimals as 1.5"
+            f"invalid {what} {quoted(text)}: commas separate thousands only (1,000); write decimals as 1.5"
         )
     try:
         return float(text.replace("_", "").replace(",", ""))
     except ValueError:
-        raise ScalingError(f"invalid {what} {text!r}: expected {accepted}") from None
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {accepted}") from None
 
 
 def _check(value: float, raw: object, what: str, accepted: str, *, allow_zero: bool = False) -> float:
     if math.isnan(value) or math.isinf(value):
-        raise ScalingError(f"invalid {what} {raw!r}: must be a finite number ({accepted})")
+        raise ScalingError(f"invalid {what} {quoted(raw)}: must be a finite number ({accepted})")
     if value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "greater than zero"
-        raise ScalingError(f"invalid {what} {raw!r}: must be {bound} ({accepted})")
+        raise ScalingError(f"invalid {what} {quoted(raw)}: must be {bound} ({accepted})")
     return value
 
 
@@ -101,7 +101,7 @@ def parse_count(value: object, what: str = "count", *, allow_zero: bool = False)
     text = _as_text(value)
     match = _COUNT_RE.match(text)
     if not match:
-        raise ScalingError(f"invalid {what} {text!r}: expected {_COUNT_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {_COUNT_ACCEPTED}")
     number = _number(match.group(1), what, _COUNT_ACCEPTED)
     result = number * _SI[match.group(2).lower()]
     return _check(result, value, what, _COUNT_ACCEPTED, allow_zero=allow_zero)
@@ -111,7 +111,7 @@ def parse_int(value: object, what: str = "integer", *, allow_zero: bool = False)
     """Parse a count that must be a whole number (layers, heads, devices)."""
     result = parse_count(value, what, allow_zero=allow_zero)
     if result != int(result):
-        raise ScalingError(f"invalid {what} {value!r}: must be a whole number")
+        raise ScalingError(f"invalid {what} {quoted(value)}: must be a whole number")
     return int(result)
 
 
@@ -131,7 +131,7 @@ def parse_flops(value: object, what: str = "FLOPs") -> float:
     text = _as_text(value)
     match = _FLOPS_RE.match(text)
     if not match:
-        raise ScalingError(f"invalid {what} {text!r}: expected {_FLOPS_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {_FLOPS_ACCEPTED}")
     number = _number(match.group(1), what, _FLOPS_ACCEPTED)
     if match.group(2):
         result = number * PF_DAY_FLOPS
@@ -162,7 +162,7 @@ def parse_bytes(value: object, what: str = "size") -> float:
     text = _as_text(value)
     match = _BYTES_RE.match(text.replace(" ", ""))
     if not match:
-        raise ScalingError(f"invalid {what} {text!r}: expected {_BYTES_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {_BYTES_ACCEPTED}")
     number = _number(match.group(1), what, _BYTES_ACCEPTED)
     prefix, binary, unit = match.group(2), match.group(3), match.group(4) or match.group(5) or "B"
     scale = 1.0
@@ -221,7 +221,7 @@ def parse_duration(value: object, what: str = "duration") -> float:
     match = _DURATION_RE.match(text)
     unit = match.group(2).lower() if match else None
     if not match or (unit and unit not in _DURATION_UNITS):
-        raise ScalingError(f"invalid {what} {text!r}: expected {_DURATION_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {_DURATION_ACCEPTED}")
     number = _number(match.group(1), what, _DURATION_ACCEPTED)
     return _check(number * _DURATION_UNITS[unit or "d"], value, what, _DURATION_ACCEPTED)
 
@@ -241,7 +241,7 @@ def parse_money(value: object, what: str = "amount", *, allow_zero: bool = False
     text = _as_text(value)
     match = _MONEY_RE.match(text)
     if not match:
-        raise ScalingError(f"invalid {what} {text!r}: expected {_MONEY_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(text)}: expected {_MONEY_ACCEPTED}")
     number = _number(match.group(1), what, _MONEY_ACCEPTED)
     return _check(number * _SI[match.group(2).lower()], value, what, _MONEY_ACCEPTED, allow_zero=allow_zero)
 
@@ -261,7 +261,7 @@ def parse_fraction(value: object, what: str = "fraction") -> float:
         if percent:
             result /= 100.0
     if math.isnan(result) or not 0.0 < result <= 1.0:
-        raise ScalingError(f"invalid {what} {value!r}: expected {_FRACTION_ACCEPTED}")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected {_FRACTION_ACCEPTED}")
     return result
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
+from scaling.errors import LINE_CHARS
+
 EXCLUDED = ("sweep", "train", "sample", "app")  # training runs and a server: not for a fuzzer
 NEVER_OPTIONS = ("help", "open_", "open")  # --open starts the user's browser
 NUMBERS = (
@@ -366,7 +368,7 @@ class Outcome:
     exit_code: int
     seconds: float
     unhandled: str | None  # "ExceptionType at file:line"
-    bad_error: str | None  # a non-zero exit whose stderr is not one "error:" line
+    bad_error: str | None  # a non-zero exit whose stderr is not one "error:" line, or an over-long message
     nonsense: str | None  # a successful output with NaN or infinity in it
 
 
@@ -397,6 +399,10 @@ def run_call(root: click.Group, args: list[str], env: dict[str, str] | None = No
         ]
         if len(lines) != 1 or not (lines[0].startswith("error:") or lines[0] == "aborted"):
             bad_error = " | ".join(lines[:3])[:300] or "(nothing on stderr)"
+    messages = [line for line in result.stderr.splitlines() if line.startswith(("error:", "warning:"))]
+    too_long = [line for line in messages if len(line) > LINE_CHARS]
+    if too_long and unhandled is None:
+        bad_error = f"a {len(too_long[0]):,}-character line: {too_long[0][:200]}"
     if result.exit_code == 0:
         match = _NONSENSE.search(result.stdout)
         if match:

@@ -276,3 +276,25 @@ def test_laws_table_sources_start_in_one_column():
     _, starts = _columns(result.stdout)
     for line in result.stdout.splitlines()[2:]:
         assert line[starts[-1] - 2 : starts[-1]] == "  " and line[starts[-1]] != " ", line
+
+
+@pytest.mark.parametrize("content", ["", "name,dense_bf16_tflops,memory\n"])
+def test_an_accelerator_file_with_no_rows_says_so_and_where_it_came_from(content, tmp_path, monkeypatch):
+    # `gpus --accelerator-file /dev/null` said "(from $SCALING_ACCELERATORS) does not exist"
+    monkeypatch.delenv("SCALING_ACCELERATORS", raising=False)
+    path = tmp_path / "mine.csv"
+    path.write_text(content)
+    result = CliRunner().invoke(scaling.cli.main, ["gpus", "--accelerator-file", str(path)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "(from --accelerator-file) has no rows" in result.output
+    assert "SCALING_ACCELERATORS" not in result.output and "does not exist" not in result.output
+    # /dev/null is a device: inputs are read from regular files only (scaling.inputs), and the words say so
+    result = CliRunner().invoke(scaling.cli.main, ["gpus", "--accelerator-file", "/dev/null"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "not a regular file" in result.output
+    assert "SCALING_ACCELERATORS" not in result.output and "does not exist" not in result.output
+    result = CliRunner().invoke(scaling.cli.main, ["gpus", "--accelerator-file", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2 and "(from --accelerator-file) does not exist" in result.output
+    monkeypatch.setenv("SCALING_ACCELERATORS", str(path))
+    result = CliRunner().invoke(scaling.cli.main, ["gpus"])
+    assert result.exit_code == 2 and "(from $SCALING_ACCELERATORS) has no rows" in result.output

@@ -214,3 +214,54 @@ def test_absurd_budgets_and_token_counts_are_one_line(args, words):
     assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and words in errors[0]
+
+
+def _sweep_like_folder(path):
+    """A folder as `scaling sweep` leaves it: its recipe, runs table, curves and lock."""
+    from scaling.runs_table import write_rows
+
+    rows = synthetic_runs("chinchilla", seed=5).assign(
+        run_id=lambda f: [f"r{i}" for i in range(len(f))], budget=lambda f: f["C"], status="ok"
+    )
+    write_rows(path / "runs.csv", rows.to_dict(orient="records"))
+    (path / "sweep.json").write_text(json.dumps({"recipe": {}, "configs": []}))
+    (path / "curves").mkdir()
+    (path / "curves" / "r0.csv").write_text("step,tokens,flops,train_loss,val_loss\n")
+    (path / ".sweep.lock").write_text("")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit", "{sweep}", "-o", "{sweep}/sweep.json"],
+        ["fit", "{sweep}", "-o", "{sweep}/.sweep.lock.json"],
+        ["next", "{sweep}", "--budget-flops", "1e22", "-o", "{sweep}/runs.csv"],
+        ["next", "{other}/runs.csv", "--budget-flops", "1e22", "-o", "{sweep}/runs.damaged.csv"],
+        ["chart", "isoflop", "{sweep}", "-o", "{sweep}/curves/r0.html"],
+        ["chart", "isoflop", "{sweep}/runs.csv", "-o", "{sweep}/checkpoints/chart.html"],
+    ],
+)
+def test_force_never_replaces_a_sweeps_own_files(args, tmp_path):
+    # `fit SWEEP -o SWEEP/sweep.json --force` once replaced the sweep's recipe: the sweep could not resume.
+    sweep = _sweep_like_folder(tmp_path / "sweep")
+    (tmp_path / "other").mkdir()
+    _runs_csv(tmp_path / "other")
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    args = [a.format(sweep=sweep, other=tmp_path / "other") for a in args]
+    for force in ([], ["--force"]):
+        result = run(*args, *force)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith("error: refusing to write") and "sweep" in result.output
+    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
+
+
+def test_force_never_replaces_the_runs_table_of_a_folder_read(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    before = _runs_csv(folder).read_bytes()  # a user's own table: no sweep.json beside it
+    result = run("next", str(folder), "--budget-flops", "1e22", "-o", str(folder / "runs.csv"), "--force")
+    assert result.exit_code == 2 and "input" in result.output
+    assert (folder / "runs.csv").read_bytes() == before
+    result = run("fit", str(folder), "-o", str(folder / "law.json"), "--force")
+    assert result.exit_code == 0, result.output  # the command's own output beside the table is fine

@@ -164,3 +164,21 @@ def test_next_refuses_before_the_fit_what_needs_no_fit(tmp_path, monkeypatch, bu
     synthetic_runs("chinchilla", budgets=budgets, per_budget=5, spread=4, seed=1).to_csv(path, index=False)
     result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "1e19", *options])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_next_over_the_bootstrap_limit_says_the_limit_and_what_to_pass(tmp_path, monkeypatch):
+    # `next` on a 1M-row table refused "invalid --bootstrap 400", a value the user never typed (its default).
+    import scaling.fit.parametric as parametric
+
+    path = tmp_path / "runs.csv"
+    synthetic_runs(seed=0).to_csv(path, index=False)  # 252 runs
+    monkeypatch.setattr(parametric, "MAX_BOOTSTRAP_CELLS", 252 * 100)  # the limit a 1M-row table meets
+    result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "1e21"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "invalid --bootstrap" not in result.output
+    assert "252 runs allow at most 100 bootstrap resamples, not 400" in result.output
+    assert "pass --bootstrap 20 to 100" in result.output  # a design needs 20 replicates at least
+    monkeypatch.setattr(parametric, "MAX_BOOTSTRAP_CELLS", 252 * 19)  # more runs than any design can fit
+    result = CliRunner().invoke(main, ["next", str(path), "--budget-flops", "1e21"])
+    assert result.exit_code == 2 and "252 runs are too many" in result.output
+    assert "at most 239 runs" in result.output  # 252 x 19 // 20

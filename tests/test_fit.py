@@ -248,7 +248,7 @@ def test_approach2_groups_a_sweep_by_its_planned_budget():
     assert fit.a == pytest.approx(get_law("chinchilla").a, abs=0.05)
 
 
-def _sweep_folder(path, law_name="chinchilla"):
+def _sweep_folder(path, law_name="chinchilla", evaluate_every=None):
     from scaling.runs_table import write_rows
 
     law = get_law(law_name)
@@ -278,7 +278,11 @@ def _sweep_folder(path, law_name="chinchilla"):
                     "tokens": seen,
                     "flops": 6 * N * seen,
                     "train_loss": law.predict(N, seen),
-                    "val_loss": np.nan,
+                    # as a sweep writes it: a validation loss every `evaluate_every` steps, none between
+                    "val_loss": [
+                        float(law.predict(N, d)) if evaluate_every and step % evaluate_every == 0 else np.nan
+                        for step, d in enumerate(seen)
+                    ],
                 }
             ).to_csv(curves / f"{run_id}.csv", index=False)
     write_rows(path / "runs.csv", rows)
@@ -293,6 +297,24 @@ def test_sweep_folder_fits_all_three_approaches_byte_level(tmp_path):
     assert report.approach1.a == pytest.approx(get_law("chinchilla").a, abs=0.1)
     law = report.approach3
     assert (law.loss_unit, law.tokenizer, law.vocab_size) == ("nats/byte", "bytes", 256)
+
+
+def test_steps_between_evaluations_are_not_damaged_curve_points(tmp_path):
+    # Approach 1 on a sweep folder the project wrote warned "set aside N row(s) of SWEEP/curves: loss not a
+    # finite positive number" for every step without a validation loss.
+    from scaling.fit import fit_runs
+    from scaling.runs_table import read_curves
+
+    folder = _sweep_folder(tmp_path / "runs", evaluate_every=4)
+    curves = read_curves(folder)
+    assert curves.rows_used == 20 * 10 and not curves.dropped  # 40 steps a run, evaluated at 10
+    report = fit_runs(folder, approach="all")
+    assert report.approach1 is not None
+    assert not [w for w in report.warnings if "set aside" in w], report.warnings
+    damaged = sorted((folder / "curves").iterdir())[0]
+    text = damaged.read_text().splitlines()
+    damaged.write_text("\n".join([*text[:5], text[5].rsplit(",", 1)[0] + ",-1", *text[6:]]) + "\n")
+    assert dict(read_curves(folder).dropped) == {"loss not a finite positive number (e.g. -1.0)": 1}
 
 
 def test_many_runs_screen_a_subsample_in_bounded_memory():

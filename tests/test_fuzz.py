@@ -107,3 +107,52 @@ def test_python_warnings_print_as_one_warning_line():
         main.commands.pop("noisy-test-command")
     assert result.exit_code == 0
     assert result.stderr.strip() == "warning: a numerical caution"
+
+
+def _huge_field_table(path):
+    from scaling.fit import synthetic_runs
+
+    frame = synthetic_runs("chinchilla", seed=2).astype({"N": object})
+    frame.loc[3, "N"] = "x" * 10_000_000
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["laws", "7B\n"],
+        ["flops", "--params", "7" * 9_000 + "Q", "--tokens", "1T"],
+        ["flops", "--params", "7B\x1b[31m\r", "--tokens", "1T"],
+        ["optimal", "--budget", "1e23", "--law", "q" * 20_000],
+        ["optimal", "--budget", "1e23", "--law", "chinchilla\nsecond line"],
+        ["gpus", "--accelerator-file", "a" * 5_000],
+        ["fit", "{huge}"],
+    ],
+)
+def test_every_message_is_one_short_line_with_the_value_shortened(args, tmp_path, monkeypatch):
+    # a 10 MB field became a 10 MB warning line, a 5,000-character argument was echoed whole, and
+    # `scaling laws $'7B\n'` gave a two-line error
+    from click.testing import CliRunner
+
+    from scaling.errors import LINE_CHARS
+
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{huge}", _huge_field_table(tmp_path / "runs.csv")) for a in args]
+    result = CliRunner().invoke(main, args)
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith(("error:", "warning:")) for line in lines), lines
+    assert sum(line.startswith("error:") for line in lines) == (result.exit_code != 0)
+    assert all(len(line) <= LINE_CHARS and line.isprintable() for line in lines), [len(x) for x in lines]
+    assert result.exit_code in (0, 2) and isinstance(result.exception, (SystemExit, type(None)))
+
+
+def test_quoted_values_keep_their_start_and_say_their_length():
+    from scaling.errors import one_line, quoted
+
+    assert quoted("7B") == "'7B'"
+    assert quoted("7B\n") == "'7B\\n'"
+    assert quoted("x" * 1000) == "'" + "x" * 80 + "'… (1,000 characters)"
+    assert quoted(list(range(1000))).endswith("characters)") and len(quoted(list(range(1000)))) < 120
+    line = one_line("error: invalid thing '" + "x" * 10_000_000 + "': expected a number\n")
+    assert len(line) <= 400 and line.endswith("': expected a number\\n") and " … " in line

@@ -237,6 +237,26 @@ def test_deepseek_v3_active_37b_of_671b():
     assert spec.attention_kind == "MLA" and spec.dense_layers == 3 and spec.d_ff_shared == 2048
 
 
+def test_deepseek_v2_without_top_k_counts_its_total_and_says_the_active_count_needs_it(tmp_path):
+    # transformers' own DeepseekV2Config() leaves num_experts_per_tok null: it was refused as "missing key"
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+
+    config = dict(_fixture(FIXTURES / "transformers" / "deepseek-v2.json")["config"])
+    config["num_experts_per_tok"] = None
+    spec = spec_from_hf_config(config)
+    assert spec.params == _spec("deepseek-v2").params  # the fixture's count is the installed transformers'
+    assert "top-k not given/160 experts" in spec.describe()
+    with pytest.raises(ScalingError, match="no top-k .*num_experts_per_tok.*active count"):
+        _ = spec.active_params
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["flops", str(path), "--tokens", "1T"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert f"{spec.params:,} parameters, is exact" in result.output and "need top-k" in result.output
+
+
 def test_olmoe_1b_7b_active_1_3b_of_6_9b():
     # Muennighoff et al. 2024 (OLMoE), Table 1: 6.9B total, 1.3B active
     spec = _spec("olmoe-1b-7b")

@@ -12,7 +12,7 @@ from click.core import ParameterSource
 
 from scaling import options, units
 from scaling.cluster import parse_cluster
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, one_line
 from scaling.options import JSON, Declaration, Option, Parsed
 from scaling.render import json_safe, key_values, table
 
@@ -152,4 +152,4 @@ def echo_json(payload: Any) -> None:
 
 
 def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    click.echo(one_line(f"warning: {message}"), err=True)

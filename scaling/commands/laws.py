@@ -165,14 +165,11 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, force, as_json):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
-    from pathlib import Path
-
     from scaling.checks import output_path
     from scaling.fit import fit_runs, save_law
 
     if output:
-        inputs = [runs, Path(runs) / "runs.csv"] if Path(runs).is_dir() else [runs]
-        output = output_path(output, force=force, suffixes=(".json",), inputs=inputs)
+        output = output_path(output, force=force, suffixes=(".json",), inputs=[runs])
         if approach not in ("3", "all"):
             raise ScalingError(f"-o saves the Approach 3 law: use --approach 3 or all (got {approach})")
     report = fit_runs(

@@ -191,7 +191,7 @@ def _active_adapters(spec: ModelSpec, run: _Run, states: MemoryBreakdown) -> flo
         if attention
         else 0.0
     )
-    return attn + (states.trainable_params - attn) * spec.experts_per_token / spec.n_experts
+    return attn + (states.trainable_params - attn) * spec.top_k / spec.n_experts
 
 
 def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:

@@ -99,17 +99,24 @@ def run_arrays(runs: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndar
     )
 
 
-def check_bootstrap(bootstrap: Any, n_runs: int) -> int:
-    """The number of bootstrap resamples, refused beyond `MAX_BOOTSTRAP` or `MAX_BOOTSTRAP_CELLS` / runs."""
+def check_bootstrap(bootstrap: Any, n_runs: int, least: int = 0) -> int:
+    """The number of bootstrap resamples, refused beyond `MAX_BOOTSTRAP` or `MAX_BOOTSTRAP_CELLS` / runs;
+    ``least``: the fewest the caller can use (a run design needs `scaling.design.MIN_REPLICATES`)."""
     bootstrap = checks.positive_int(bootstrap, "--bootstrap", allow_zero=True)
     checks.at_most(bootstrap, MAX_BOOTSTRAP, "--bootstrap", "resamples; 1,000 give good 80% intervals")
     limit = MAX_BOOTSTRAP_CELLS // max(n_runs, 1)
-    checks.at_most(
-        bootstrap,
-        limit,
-        "--bootstrap",
-        f"resamples for {n_runs:,} runs: resamples x runs <= {MAX_BOOTSTRAP_CELLS:,}",
-    )
+    cap = f"resamples x runs <= {MAX_BOOTSTRAP_CELLS:,}, so the fit takes minutes"
+    if limit < least:
+        raise ScalingError(
+            f"{n_runs:,} runs are too many: this needs at least {least} bootstrap resamples and {cap}, so at "
+            f"most {MAX_BOOTSTRAP_CELLS // least:,} runs; use a subset of the runs"
+        )
+    if bootstrap > limit:  # often the command's default, not a number the user typed: say what to pass
+        fewer = f"{least} to {limit}" if least else f"{limit} or fewer"
+        raise ScalingError(
+            f"{n_runs:,} runs allow at most {limit:,} bootstrap resamples, not {bootstrap:,} ({cap}): "
+            f"pass --bootstrap {fewer}"
+        )
     return bootstrap
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from scaling import catalog, checks, inputs
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 from scaling.laws.allocation import AllocationLaw, KaplanLaw
 from scaling.laws.law import DEFAULT_LEVEL, Law
 from scaling.laws.parametric import PARAM_NAMES, ParametricLaw
@@ -32,10 +32,12 @@ TEXT_FIELDS = ("source", "form", "notes", "convention")
 def _number(value: Any, what: str, bounds: tuple[float, float] | None = None) -> float:
     """A finite positive number, within ``bounds`` when given."""
     if isinstance(value, (list, tuple, dict, str)):
-        raise ScalingError(f"invalid {what} {value!r}: expected a number")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a number")
     number = checks.positive(value, what)
     if bounds is not None and not bounds[0] <= number <= bounds[1]:
-        raise ScalingError(f"invalid {what} {value!r}: expected a number from {bounds[0]:g} to {bounds[1]:g}")
+        raise ScalingError(
+            f"invalid {what} {quoted(value)}: expected a number from {bounds[0]:g} to {bounds[1]:g}"
+        )
     return number
 
 
@@ -43,13 +45,13 @@ def _mapping(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ScalingError(f"invalid {what} {value!r}: expected a JSON object")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a JSON object")
     return value
 
 
 def _texts(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ScalingError(f"invalid {what} {value!r}: expected a list of strings")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a list of strings")
     return tuple(value)
 
 
@@ -126,15 +128,19 @@ def _uncertainty_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         fields["replicates"] = replicates
         level = checks.fraction(boot.get("level", DEFAULT_LEVEL), f"{where} bootstrap.level")
         if level >= 1:
-            raise ScalingError(f"invalid {where} bootstrap.level {level!r}: expected a fraction below 1")
+            raise ScalingError(
+                f"invalid {where} bootstrap.level {quoted(level)}: expected a fraction below 1"
+            )
         fields["interval_level"] = level
     flops_range = _mapping(entry.get("fit"), f"{where} fit").get("flops_range")
     if flops_range is not None:
         if not isinstance(flops_range, list) or len(flops_range) != 2:
-            raise ScalingError(f"invalid {where} fit.flops_range {flops_range!r}: expected [min, max] FLOPs")
+            raise ScalingError(
+                f"invalid {where} fit.flops_range {quoted(flops_range)}: expected [min, max] FLOPs"
+            )
         lo, hi = (_number(v, f"{where} fit.flops_range") for v in flops_range)
         if lo > hi:
-            raise ScalingError(f"invalid {where} fit.flops_range {flops_range!r}: min above max")
+            raise ScalingError(f"invalid {where} fit.flops_range {quoted(flops_range)}: min above max")
         fields["fit_flops_range"] = (lo, hi)
     return fields
 
@@ -144,7 +150,7 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     for key in TEXT_FIELDS:
         value = entry.get(key)
         if value is not None and not isinstance(value, str):
-            raise ScalingError(f"invalid {where} {key} {value!r}: expected a string")
+            raise ScalingError(f"invalid {where} {key} {quoted(value)}: expected a string")
         if value:
             fields[key] = value
     fields["aliases"] = _texts(entry.get("aliases", []), f"{where} aliases")
@@ -154,7 +160,7 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     )
     if entry.get("tokenizer") is not None:
         if not isinstance(entry["tokenizer"], str):
-            raise ScalingError(f"invalid {where} tokenizer {entry['tokenizer']!r}: expected a string")
+            raise ScalingError(f"invalid {where} tokenizer {quoted(entry['tokenizer'])}: expected a string")
         fields["tokenizer"] = entry["tokenizer"]
     if entry.get("vocab_size") is not None:
         fields["vocab_size"] = checks.positive_int(entry["vocab_size"], f"{where} vocab_size")
@@ -176,8 +182,8 @@ def law_from_dict(entry: Any, origin: str = "law") -> Law:
         )
     name = entry.get("name", "law")
     if not isinstance(name, str) or not name.strip():
-        raise ScalingError(f"invalid {origin} name {name!r}: expected a non-empty string")
-    where = f"{origin} {name!r}"
+        raise ScalingError(f"invalid {origin} name {quoted(name)}: expected a non-empty string")
+    where = f"{origin} {quoted(name)}"
     kind = checks.choice(entry.get("kind", "parametric"), tuple(KINDS), f"{where} kind")
     fields = {"name": name, **_common_fields(entry, where), **_uncertainty_fields(entry, where)}
     fields.update(
@@ -267,7 +273,7 @@ def get_law(name_or_path: str | Path | Law) -> Law:
     if text.lower().endswith(".json") or Path(text).exists():  # load_law refuses a folder, FIFO or device
         if not Path(text).exists():
             raise ScalingError(
-                f"law file {text!r} does not exist (a law is a preset name or a law JSON path)"
+                f"law file {quoted(text)} does not exist (a law is a preset name or a law JSON path)"
             )
         return load_law(text)
     names = list(presets) + [catalog.normalize_name(a) for law in presets.values() for a in law.aliases]

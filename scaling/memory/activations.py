@@ -50,7 +50,7 @@ def moe_layer_ratios(spec: Any) -> dict[str, float]:
     """`activation_bytes_per_layer`'s FFN arguments for one MoE layer of ``spec``: its routed experts' width
     (``d_ff_expert``, not the dense ``d_ff``) once per routed expert, the shared experts' width once, and the
     routing's saved tensors."""
-    k, h = spec.experts_per_token, spec.d_model
+    k, h = spec.top_k, spec.d_model
     return dict(
         ffn_ratio=(k * spec.expert_ffn_dim + spec.d_ff_shared) / h,
         dispatch=2.0 * k,

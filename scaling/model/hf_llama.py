@@ -100,7 +100,7 @@ def _moe_parts(cfg: Config, traits: dict[str, Any], n_layer: int, d_ff: int) -> 
     dense += sum(1 for i in range(n_layer) if i in mlp_only or (i + 1) % step)  # Qwen-MoE's dense layers
     return {
         "n_experts": experts,
-        "experts_per_token": cfg.int("num_experts_per_tok"),
+        "experts_per_token": cfg.int("num_experts_per_tok", default=None),  # null: `ModelSpec.top_k` says
         "d_ff_expert": width,
         "d_ff_shared": shared,
         "shared_expert_gate": bool(shared and traits.get("shared_expert_gate")),

@@ -77,7 +77,7 @@ _SIZE_KIND = {
     "n_positions": "tokens",
     "sliding_window": "tokens",
 }
-_REQUIRED_POSITIVE = {"n_layer", "d_model", "n_head", "vocab_size", "n_ctx", "n_experts", "experts_per_token"}
+_REQUIRED_POSITIVE = {"n_layer", "d_model", "n_head", "vocab_size", "n_ctx", "n_experts"}
 _SIZE_CHECKS = tuple(
     (name, SIZE_LIMITS[kind], int(name in _REQUIRED_POSITIVE)) for name, kind in _SIZE_KIND.items()
 )
@@ -115,7 +115,7 @@ class ModelSpec:
     activation: str = "gelu"
     mlp_bias: bool = False
     n_experts: int = 1  # routed experts per MoE layer
-    experts_per_token: int = 1
+    experts_per_token: int | None = 1  # None: a config's null top-k: the total counts, `top_k` refuses
     d_ff_expert: int | None = None  # a routed expert's width; None: d_ff
     d_ff_shared: int = 0  # width of the always-active shared expert(s) of a MoE layer; 0: none
     shared_expert_gate: bool = False  # Qwen2-MoE: a d_model x 1 sigmoid gate on the shared expert
@@ -190,7 +190,7 @@ class ModelSpec:
             )
         if self.kv_heads <= 0 or self.n_head % self.kv_heads:
             raise ScalingError(f"n_kv_head {self.kv_heads} must divide n_head {self.n_head}")
-        if not 1 <= self.experts_per_token <= self.n_experts:
+        if self.experts_per_token is not None and not 1 <= self.experts_per_token <= self.n_experts:
             raise ScalingError(
                 f"experts_per_token {self.experts_per_token} must be 1 to n_experts {self.n_experts}"
             )
@@ -398,7 +398,7 @@ class ModelSpec:
         expert), or a dense model's FFN."""
         if not self.is_moe:
             return self.ffn_params()
-        experts = self.experts_per_token if active else self.n_experts
+        experts = self.top_k if active else self.n_experts
         shared = (self.ffn_params(self.d_ff_shared) if self.d_ff_shared else 0) + (
             self.d_model if self.shared_expert_gate else 0
         )
@@ -447,7 +447,7 @@ class ModelSpec:
         matrices = 3 if self.gated_ffn else 2
         if not self.is_moe:
             return float(matrices * self.d_model * self.ffn_dim)
-        experts = self.experts_per_token if active else self.n_experts
+        experts = self.top_k if active else self.n_experts
         moe = matrices * self.d_model * (experts * self.expert_ffn_dim + self.d_ff_shared)
         dense = matrices * self.d_model * self.ffn_dim
         return (self.moe_layers * moe + self.dense_layers * dense) / self.total_layers
@@ -510,6 +510,18 @@ class ModelSpec:
         return self.params - self.embedding_params
 
     @property
+    def top_k(self) -> int:
+        """The routed experts a token uses (``experts_per_token``), what every active count and FLOP count
+        reads; refused when it was not given, as transformers' own DeepSeek-V2 config leaves it (null)."""
+        if self.experts_per_token is None:
+            raise ScalingError(
+                f"model {self.name!r} gives no top-k (num_experts_per_tok: the routed experts a token "
+                f"uses, of {self.n_experts}): its total, {self.params:,} parameters, is exact, but the "
+                "active count and the FLOPs need top-k; set num_experts_per_tok in its config"
+            )
+        return self.experts_per_token
+
+    @property
     def active_params(self) -> int:
         """Parameters used per token: the total for dense models; for MoE the top-k routed experts, the
         shared expert, the router and everything outside the experts."""
@@ -552,7 +564,8 @@ class ModelSpec:
             attention += f", window {self.sliding_window} on {self.windowed_layers} layers"
         ffn = f"{'gated ' if self.gated_ffn else ''}FFN {self.ffn_dim}"
         if self.is_moe:
-            ffn += f", MoE {self.experts_per_token}/{self.n_experts} experts of {self.expert_ffn_dim}"
+            top_k = "top-k not given" if self.experts_per_token is None else self.experts_per_token
+            ffn += f", MoE {top_k}/{self.n_experts} experts of {self.expert_ffn_dim}"
             ffn += f" + shared {self.d_ff_shared}" if self.d_ff_shared else ""
             ffn += f", first {self.dense_layers} layers dense" if self.dense_layers else ""
         block = ", parallel block" if self.parallel_block else ""
@@ -573,7 +586,7 @@ class ModelSpec:
             attention_kind=self.attention_kind,
             params=self.params,
             params_non_embedding=self.params_non_embedding,
-            active_params=self.active_params,
+            active_params=None if self.experts_per_token is None else self.active_params,
             kv_cache_elements_per_token=self.kv_cache_elements_per_token(),
         )
         return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from scaling import checks, units
 from scaling.cluster import Cluster, parse_cluster
-from scaling.errors import ScalingError
+from scaling.errors import ScalingError, quoted
 
 TRUE_WORDS = ("1", "true", "yes", "on", "y")
 FALSE_WORDS = ("", "0", "false", "no", "off", "n")
@@ -23,7 +23,7 @@ def integer(value: Any, what: str) -> int:
     """A whole number (``8``, ``"-1"``, ``"4K"``): its range is checked by the value it becomes part of
     (`scaling.memory.Workload`, `scaling.memory.Parallelism`, the estimators), whose messages name it."""
     if isinstance(value, bool):
-        raise ScalingError(f"invalid {what} {value!r}: expected a whole number")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a whole number")
     if isinstance(value, int):
         return value
     number = checks.digits(str(value), what, "a whole number such as 8")
@@ -32,17 +32,17 @@ def integer(value: Any, what: str) -> int:
     try:
         return units.parse_int(value, what)  # 4K, 1_000
     except ScalingError:
-        raise ScalingError(f"invalid {what} {value!r}: expected a whole number such as 8") from None
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a whole number such as 8") from None
 
 
 def real(value: Any, what: str) -> float:
     """A number (``1.5``); its range is checked by the estimator that takes it."""
     if isinstance(value, bool):
-        raise ScalingError(f"invalid {what} {value!r}: expected a number")
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a number")
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ScalingError(f"invalid {what} {value!r}: expected a number") from None
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a number") from None
 
 
 def number(value: Any, what: str) -> float:
@@ -63,12 +63,12 @@ def flag(value: Any, what: str) -> bool:
     word = str(value).strip().lower()
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return word in TRUE_WORDS
-    raise ScalingError(f"invalid {what} {value!r}: expected on or off (yes/no, true/false, 1/0)")
+    raise ScalingError(f"invalid {what} {quoted(value)}: expected on or off (yes/no, true/false, 1/0)")
 
 
 def serving_cluster(value: Any, what: str) -> Cluster:
     """A deployment that names its accelerator (``8xH100``)."""
     cluster = parse_cluster(value, what)
     if cluster.accelerator is None:
-        raise ScalingError(f"invalid {what} {value!r}: name the accelerator, e.g. 8xH100")
+        raise ScalingError(f"invalid {what} {quoted(value)}: name the accelerator, e.g. 8xH100")
     return cluster

@@ -30,6 +30,8 @@ def _sweep_curve(path: Path, run: Any) -> Any:
     column = "val_loss" if evaluated >= 3 else "train_loss"
     if column not in curve.columns or "tokens" not in curve.columns:
         return None
+    if column == "val_loss":  # a step between evaluations has no validation loss: not a point, and not damage
+        curve = curve[curve["val_loss"].notna()]
     return pd.DataFrame({"run_id": run["run_id"], "N": run["N"], "D": curve["tokens"], "loss": curve[column]})
 
 

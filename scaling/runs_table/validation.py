@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scaling.errors import quoted
 from scaling.runs_table.columns import positive_number
 
 
@@ -64,7 +65,7 @@ def keep_positive_numbers(rows: FrameBeingRead, columns: tuple[str, ...]) -> Non
         bad = ~(np.isfinite(values) & (values > 0))
         if bad.any():
             example = rows.frame.loc[bad, column].iloc[0]
-            shown = repr(example) if isinstance(example, str) else str(example)
+            shown = quoted(example) if isinstance(example, str) else str(example)
             rows.drop(bad, f"{column} not a finite positive number (e.g. {shown})")
             values = values[~bad].reset_index(drop=True)
         rows.frame[column] = values

@@ -158,7 +158,7 @@ class Deployment:
         """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts
         touched)."""
         spec = self.spec
-        experts = experts_touched(spec.n_experts, spec.experts_per_token, tokens) if spec.is_moe else 1.0
+        experts = experts_touched(spec.n_experts, spec.top_k, tokens) if spec.is_moe else 1.0
         return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
 
     def allreduce_seconds(self, tokens: Any) -> Any:

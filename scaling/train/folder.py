@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from scaling import inputs, runs_table
+from scaling.checks import SWEEP_LOCK, SWEEP_LOCK_HOLDER
 from scaling.errors import ScalingError
 from scaling.runs_table import DamagedRow, RunRows
 
-LOCK_NAME = ".sweep.lock"
-HOLDER_NAME = ".sweep.lock.json"
+LOCK_NAME = SWEEP_LOCK  # a sweep folder's names live with the rule that no other command writes them
+HOLDER_NAME = SWEEP_LOCK_HOLDER
 HEADER = ("run_id", "status", "budget", "N", "D", "loss")  # what a sweep's runs.csv header must name
 
 _held: dict[Path, int] = {}  # folders this process holds, with a nesting count (the lock is re-entrant)

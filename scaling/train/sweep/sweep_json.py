@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scaling import inputs
+from scaling.checks import SWEEP_RESULTS
 from scaling.errors import ScalingError
 from scaling.train.folder import atomic_write, folder_error
 from scaling.train.run import RunConfig
@@ -77,7 +78,7 @@ def move_aside(out: Path) -> Path:
     aside = out / time.strftime("previous-%Y%m%d-%H%M%S")
     try:
         aside.mkdir(parents=True)
-        for name in ("sweep.json", "runs.csv", "runs.damaged.csv", "curves", "checkpoints"):
+        for name in SWEEP_RESULTS:
             if (out / name).exists():
                 shutil.move(str(out / name), str(aside / name))
     except OSError as exc:
