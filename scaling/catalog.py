@@ -54,12 +54,19 @@ def read_csv(name: str | Path) -> list[dict[str, str]]:
     path = Path(name) if isinstance(name, Path) else data_path(name)
     text = inputs.read_text(path, "catalog file")
     lines = [line for line in io.StringIO(text, newline="") if line.strip() and line.lstrip()[:1] != "#"]
+    try:
+        return _catalog_rows(path, lines)
+    except csv.Error as exc:  # a field over the csv module's limit, a stray NUL
+        raise ScalingError(f"cannot read catalog file {quoted(str(path))}: {exc}") from None
+
+
+def _catalog_rows(path: Path, lines: list[str]) -> list[dict[str, str]]:
     rows = []
     for number, row in enumerate(csv.DictReader(lines), start=2):
         if None in row:
             raise ScalingError(
-                f"{str(path)!r} data row {number - 1} ({row.get('name') or 'unnamed'!r}) has more "
-                f"fields than the header's {len(row) - 1}: quote values that contain commas"
+                f"{quoted(str(path))} data row {number - 1} ({quoted(row.get('name') or 'unnamed')}) has "
+                f"more fields than the header's {len(row) - 1}: quote values that contain commas"
             )
         rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
     return rows

@@ -97,14 +97,15 @@ _COUNT_RE = _Pattern(rf"^({_NUMBER})\s*([kmbgtpezy]?)$", re.IGNORECASE)
 def parse_count(value: object, what: str = "count", *, allow_zero: bool = False) -> float:
     """Parse a decimal count: ``7B`` -> 7e9, ``1.4T`` -> 1.4e12, ``70e9``, ``350M``, ``1_000``."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _check(float(value), value, what, _COUNT_ACCEPTED, allow_zero=allow_zero)
+        checked = _check(float(value), value, what, _COUNT_ACCEPTED, allow_zero=allow_zero)
+        return _at_least_one(checked, value, what)
     text = _as_text(value)
     match = _COUNT_RE.match(text)
     if not match:
         raise ScalingError(f"invalid {what} {quoted(text)}: expected {_COUNT_ACCEPTED}")
     number = _number(match.group(1), what, _COUNT_ACCEPTED)
     result = number * _SI[match.group(2).lower()]
-    return _check(result, value, what, _COUNT_ACCEPTED, allow_zero=allow_zero)
+    return _at_least_one(_check(result, value, what, _COUNT_ACCEPTED, allow_zero=allow_zero), value, what)
 
 
 def parse_int(value: object, what: str = "integer", *, allow_zero: bool = False) -> int:
@@ -124,10 +125,20 @@ _FLOPS_RE = _Pattern(
 )
 
 
+def _at_least_one(result: float, raw: object, what: str) -> float:
+    """A count (parameters, tokens, FLOPs) is zero where allowed, or at least one: 5e-324 parameters or
+    1e-300 FLOPs are nobody's input."""
+    if 0 < result < 1:
+        raise ScalingError(
+            f"invalid {what} {quoted(raw)}: must be at least 1 (a count; 0 where zero is allowed)"
+        )
+    return result
+
+
 def parse_flops(value: object, what: str = "FLOPs") -> float:
     """Parse a FLOP count: ``3.14e23``, ``3640 PF-days``, ``100ZFLOP``, ``1e21 FLOPs``."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _check(float(value), value, what, _FLOPS_ACCEPTED)
+        return _at_least_one(_check(float(value), value, what, _FLOPS_ACCEPTED), value, what)
     text = _as_text(value)
     match = _FLOPS_RE.match(text)
     if not match:
@@ -137,7 +148,7 @@ def parse_flops(value: object, what: str = "FLOPs") -> float:
         result = number * PF_DAY_FLOPS
     else:
         result = number * _SI[(match.group(3) or "").lower()]
-    return _check(result, value, what, _FLOPS_ACCEPTED)
+    return _at_least_one(_check(result, value, what, _FLOPS_ACCEPTED), value, what)
 
 
 def six_nd(params: Any, tokens: Any) -> Any:

@@ -50,6 +50,10 @@ NUMBERS = (
     "2147483648",
     "99999999999999999999",
     "9" * 400,
+    "9" * 5000,
+    "5e-324",
+    "1e-320",
+    "1e-300",
     "0x10",
     "1_000",
     "1,5",
@@ -167,6 +171,8 @@ UNICODE = (
     "%s%n",
     "${HOME}",
     "a\nb",
+    "7B\n",
+    "x" * 20000,
     "\t",
 )
 
@@ -278,6 +284,9 @@ def damaged_files(folder: Path) -> list[str]:
         ).encode(),
         "config.json": (Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_bytes(),
         "runs.parquet": b"PAR1garbage",
+        "big_field.csv": b"N,D,loss,note\n1e8,1e9,3.0," + b"z" * 2_000_000 + b"\n",
+        "config_evil.json": b'{"model_type": "evil", "hidden_size": 4096, "num_hidden_layers": 32, '
+        b'"num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008}',
         "nested.json": b"[" * 3000,
         "nested.jsonl": b'{"N": ' + b"[" * 3000 + b"\n",
         "ragged.csv": runs.encode() + b"1e8,1e9,3.0,an extra field\n",
@@ -292,7 +301,15 @@ def damaged_files(folder: Path) -> list[str]:
     if hasattr(os, "mkfifo") and not (folder / "fifo.csv").exists():  # a reader must not wait for a writer
         os.mkfifo(folder / "fifo.csv")
         paths.append(str(folder / "fifo.csv"))
+    sweep = folder / "a_sweep"  # a folder another command owns: --force may not write over its files
+    sweep.mkdir(exist_ok=True)
+    (sweep / "sweep.json").write_text("{}")
+    (sweep / "runs.csv").write_bytes(files["runs.csv"])
     return paths + [
+        str(sweep),
+        str(sweep / "sweep.json"),
+        str(sweep / "runs.csv"),
+        str(folder / "nul\x00byte.csv"),
         "/dev/zero",
         str(folder / "a_folder"),
         str(folder / "missing.csv"),
