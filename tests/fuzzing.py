@@ -7,7 +7,8 @@ commands themselves, so a new command or option is fuzzed without an edit here. 
 * an exception escapes (anything but ``SystemExit``): a traceback for the user;
 * a non-zero exit does not print exactly one ``error:`` line on stderr (``warning:`` lines aside).
 
-``nonsense`` flags a successful call that prints NaN or infinity. `tests/test_fuzz.py` runs a seeded sample
+``nonsense`` flags a successful call that prints NaN or infinity, or a JSON result whose FLOPs, time or size
+is null. `tests/test_fuzz.py` runs a seeded sample
 in the suite; ``bench/fuzz.py`` runs 40,000 calls and prints a table.
 """
 
@@ -392,6 +393,30 @@ class Outcome:
 _NONSENSE = re.compile(r"(?<![\w.])(nan|[-+]?inf)(?![\w])", re.IGNORECASE)
 
 
+RESULT_KEYS = ("flops", "pf_days", "seconds", "days", "gpu_hours", "params", "tokens")  # never null in JSON
+GIVEN_KEYS = ("budget", "inputs", "assumptions")  # what was asked: a deadline not given is null there
+
+
+def _null_result(text: str) -> str | None:
+    """A JSON result whose FLOPs, time or size came out null (an overflow printed as nothing)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in RESULT_KEYS and value is None:
+                    return f'"{key}": null'
+                if key not in GIVEN_KEYS:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _where(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "/scaling/" in f.filename.replace("\\", "/")] or frames
@@ -425,4 +450,6 @@ def run_call(root: click.Group, args: list[str], env: dict[str, str] | None = No
         if match:
             start_at = max(0, match.start() - 60)
             nonsense = result.stdout[start_at : match.end() + 20].replace("\n", " ")
+        elif "--json" in args:
+            nonsense = _null_result(result.stdout)
     return Outcome(tuple(args), int(result.exit_code), seconds, unhandled, bad_error, nonsense)
