@@ -24,6 +24,26 @@ IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
 HTML_SUFFIXES = (".html", ".htm")
 
 
+# A figure whose ``layout.meta.responsive`` holds {"below": px, "narrow": {...}, "wide": {...}} (plotly relayout
+# updates) takes the narrow updates while its container is narrower than ``below`` and the wide ones otherwise:
+# the zone's labels are placed for a range of widths, and a narrow page gets its own
+RESPONSIVE_JS = """
+var gd = document.getElementById('{plot_id}'), r = gd && gd.layout.meta && gd.layout.meta.responsive;
+if (r) {
+  var shown = null;
+  var pick = function () {
+    var isNarrow = gd.getBoundingClientRect().width < r.below;
+    if (isNarrow !== shown) {
+      shown = isNarrow;
+      Plotly.relayout(gd, JSON.parse(JSON.stringify(isNarrow ? r.narrow : r.wide)));
+    }
+  };
+  pick();
+  window.addEventListener('resize', pick);
+}
+"""
+
+
 HTML_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}, "responsive": True}
 
 
@@ -64,6 +84,7 @@ def save(
             config=HTML_CONFIG,
             default_width="100%",
             default_height="100%",
+            post_script=RESPONSIVE_JS,
         )
         # let the plot fill the window: the div's 100% height needs a sized body to resolve against; a figure
         # whose labels are placed for a width (``layout.meta.min_width``) scrolls below it

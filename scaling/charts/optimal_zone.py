@@ -33,13 +33,16 @@ DEFAULT_LAWS = ("chinchilla-a1", "chinchilla-a2", "chinchilla", "kaplan", "epoch
 ZONE_LAWS = CHINCHILLA_FAMILY
 
 
-# pixels: the figure is this high and fills its container's width; labels are placed for this width, the
-# narrowest it is drawn at (wider, markers only move apart). A container narrower than this scrolls.
+# pixels: the figure is this high and fills its container's width; labels are placed for this width and wider
+# ones (wider, markers only move apart), and a second set for narrower ones down to _NARROW_AT[0] of it. A
+# container narrower than that scrolls.
 ZONE_SIZE = (1000, 700)
 
 
-# widths, as multiples of the narrowest, at which every label is checked to be free
+# widths, as multiples of ZONE_SIZE's, at which every label is checked to be free: the wide set, and the set the
+# page swaps in below ZONE_SIZE's width
 _PLACED_AT = (1.0, 1.5, 2.2)
+_NARROW_AT = (0.6, 0.8, 1.0)
 
 
 # the legend sits under the plot in two columns, one row per two entries
@@ -109,26 +112,30 @@ def zone_figure(
     )  # + model traces
     margin = {"l": 80, "r": 30, "t": 130, "b": _AXIS_BELOW_PX + _LEGEND_ROW_PX * math.ceil(entries / 2) + 10}
     # the figure fills its container's width: labels are placed where they are free at the narrowest width and
-    # at wider ones (markers and lines spread apart sideways, the labels keep their pixel offsets)
-    areas = [
-        _PlotArea(
-            (lo, hi),
-            y_range,
-            (size[0] * f - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]),
-        )
-        for f in _PLACED_AT
-    ]
-    lines = [[_pixels(area, C, t["y"]) for t in traces if t.get("meta", {}).get("law")] for area in areas]
+    # at wider ones (markers and lines spread apart sideways, the labels keep their pixel offsets); below that
+    # width a second set, placed for the narrow range, replaces them (`export.RESPONSIVE_JS`)
     colours = [c for c, _ in law_styles([law.name for law in law_list])]
     outside = [
         (law, colour, y) for law, colour, y in zip(law_list, colours, curves) if law.name not in zone_names
     ]
-    end_labels = [_law_end_label(law, colour, areas[0], C, y)[0] for law, colour, y in outside]
-    end_boxes = [[_law_end_label(law, colour, area, C, y)[1] for law, colour, y in outside] for area in areas]
-    points, labels = _point_traces(models, point, key, areas, known_models is True, lines, end_boxes)
+
+    def placed(widths: Sequence[float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        areas = [
+            _PlotArea((lo, hi), y_range, (w - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
+            for w in widths
+        ]
+        lines = [[_pixels(area, C, t["y"]) for t in traces if t.get("meta", {}).get("law")] for area in areas]
+        end_labels = [_law_end_label(law, colour, areas[0], C, y)[0] for law, colour, y in outside]
+        end_boxes = [
+            [_law_end_label(law, colour, area, C, y)[1] for law, colour, y in outside] for area in areas
+        ]
+        points, labels = _point_traces(models, point, key, areas, known_models is True, lines, end_boxes)
+        return points, labels + end_labels
+
+    points, annotations = placed([size[0] * f for f in _PLACED_AT])
+    narrow = placed([size[0] * f for f in _NARROW_AT])[1]
     traces += points
-    annotations = labels + end_labels
-    layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations)
+    layout = _zone_layout(axis, (lo, hi), y_range, margin, size, annotations, narrow, entries)
     traces.append(_pf_days_axis_trace(C, y_range))
     return go.Figure(data=traces, layout=layout)
 
@@ -179,14 +186,19 @@ def _zone_layout(
     margin: dict[str, int],
     size: tuple[int, int],
     annotations: list[dict[str, Any]],
+    narrow: list[dict[str, Any]],
+    entries: int,
 ) -> dict[str, Any]:
-    """The zone's axes (log10 ranges): compute in FLOPs below and in PF-days on top, N or D up the side."""
+    """The zone's axes (log10 ranges): compute in FLOPs below and in PF-days on top, N or D up the side;
+    ``narrow``: the labels placed for widths below ``size[0]`` and ``entries``, the legend's entries."""
     lo, hi = x_range
     y_title = "Parameters N (count)" if axis == "params" else "Training tokens D (count)"
+    quantity = "model size" if axis == "params" else "training tokens"
+    title = f"Compute-optimal {quantity} against training compute: the optimal zone"
+    short_title = "The optimal zone"
+    extra = _LEGEND_ROW_PX * (entries - math.ceil(entries / 2))  # one column instead of two
     return _base_layout(
-        "Compute-optimal "
-        + ("model size" if axis == "params" else "training tokens")
-        + " against training compute: the optimal zone",
+        title,
         xaxis=_log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
         # PF-days on top: the same positions, relabelled (1 PF-day = 8.64e19 FLOPs)
         xaxis2=_log_axis(
@@ -215,7 +227,30 @@ def _zone_layout(
         margin={**margin, "autoexpand": False},
         height=size[1],
         autosize=True,
-        meta={"min_width": size[0]},  # `save` keeps the page at least this wide: the labels are placed for it
+        # the labels are placed for widths from size[0] up; below it the page swaps in the ``narrow`` layout
+        # (`export.NARROW_LABELS_JS`): labels placed for widths down to _NARROW_AT[0] x size[0], the narrowest
+        # the page is drawn at (`export.save`), a shorter title, and the legend in one column under a plot
+        # area of the same height
+        meta={
+            "min_width": round(size[0] * _NARROW_AT[0]),
+            "responsive": {
+                "below": size[0],
+                "wide": {
+                    "annotations": annotations,
+                    "title.text": title,
+                    "height": size[1],
+                    "margin.b": margin["b"],
+                    "legend.entrywidth": 0.45,
+                },
+                "narrow": {
+                    "annotations": narrow,
+                    "title.text": short_title,
+                    "height": size[1] + extra,
+                    "margin.b": margin["b"] + extra,
+                    "legend.entrywidth": 1.0,
+                },
+            },
+        },
         annotations=annotations,
     )
 

@@ -60,8 +60,16 @@ def plan_report_html(
     """The report as one HTML string (plotly.js inlined by default, so it works offline)."""
     import plotly.io as pio
 
+    from scaling.charts.export import RESPONSIVE_JS
+
     figure = zone_figure(**zone_arguments(plan))
-    chart = pio.to_html(figure, include_plotlyjs=include_plotlyjs, full_html=False, div_id="optimal-zone")
+    chart = pio.to_html(
+        figure,
+        include_plotlyjs=include_plotlyjs,
+        full_html=False,
+        div_id="optimal-zone",
+        post_script=RESPONSIVE_JS,
+    )
     return "\n".join(
         [
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training plan</title>",
