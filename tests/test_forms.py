@@ -247,3 +247,11 @@ def test_a_is_the_local_slope_of_n_opt():
     C = 1e21
     slope = math.log(law.n_opt(C * 1.001) / law.n_opt(C / 1.001)) / math.log(1.001**2)
     assert law.a == pytest.approx(slope, abs=0.01)
+
+
+def test_the_app_takes_an_uploaded_form_law(tmp_path):
+    from scaling.app.views import law_from_upload
+
+    path = save_law(kaplan_form(), tmp_path / "kaplan.json")
+    law = law_from_upload(path.read_bytes(), "kaplan.json")
+    assert float(law.n_opt(1e22)) == pytest.approx(float(kaplan_form().n_opt(1e22)), rel=1e-12)
