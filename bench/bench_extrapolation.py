@@ -7,15 +7,17 @@ it, train it.
     python bench/bench_extrapolation.py runs/small
     # + a held-out IsoFLOP set of 5 sizes
     python bench/bench_extrapolation.py runs/small --factor 8 --isoflop 5
+    # the same with each law form (scaling fit --form), or the form auto chooses
+    python bench/bench_extrapolation.py runs/small --isoflop 5 --form farseer
 
-Approach 3 (Hoffmann et al. 2022, Eq. 2, with bootstrap replicates) is fitted to every finished run of the
-folder. The held-out budget is ``--factor`` x the largest budget (exact training FLOPs, the sweep's own
-convention). The held-out model is the sweep ladder's shape whose predicted loss at that budget is lowest (the
-fit's optimal size among the sizes the sweep can train), trained with the folder's recipe into
-``FOLDER/holdout/``. The table prints the predicted loss with its 80% interval against the measured
-one, and the relative error (target: inside the interval and within 1.5%). With ``--isoflop K``, K sizes
-around it are trained at the same budget too, and the measured IsoFLOP minimum (parabola in log N) is set
-against Approach 2's N_opt extrapolated from the folder.
+Approach 3 (Hoffmann et al. 2022, Eq. 2, or the law form given by ``--form``, with bootstrap replicates) is
+fitted to every finished run of the folder. The held-out budget is ``--factor`` x the largest budget (exact
+training FLOPs, the sweep's own convention). The held-out model is the sweep ladder's shape whose predicted
+loss at that budget is lowest (the fit's optimal size among the sizes the sweep can train), trained with the
+folder's recipe into ``FOLDER/holdout/``. The table prints the predicted loss with its 80% interval against
+the measured one, and the relative error (target: inside the interval and within 1.5%). With ``--isoflop K``,
+K sizes around it are trained at the same budget too, and the measured IsoFLOP minimum (parabola in log N) is
+set against Approach 2's N_opt extrapolated from the folder.
 """
 
 from __future__ import annotations
@@ -85,21 +87,26 @@ def main() -> None:
         "--isoflop", type=int, default=0, help="also train this many sizes at the held-out budget"
     )
     parser.add_argument("--workers", type=int, help="worker processes for the held-out runs [all cores]")
+    parser.add_argument(
+        "--form", default="chinchilla", help="law form: chinchilla, farseer, kaplan, muennighoff or auto"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import os
 
-    from scaling.fit import fit_isoflop, fit_parametric, read_runs
-    from scaling.laws import parametric_loss
+    from scaling.fit import fit_isoflop, fit_runs, read_runs
     from scaling.train.sweep import recipe_config
 
     runs = read_runs(args.folder)
-    law = fit_parametric(runs, bootstrap=args.bootstrap)
+    report = fit_runs(runs, form=args.form, bootstrap=args.bootstrap)
+    law = report.approach3
+    if report.selection is not None:
+        print(report.selection.table().text())
     budgets = runs["budget"].astype(float)
     budget = args.factor * float(budgets.max())
     recipe, (predicted, shape, N, D), shapes = held_out_shapes(law, args.folder, budget, max(1, args.isoflop))
     R = np.asarray(law.replicates)
-    spread = parametric_loss(N, D, *R.T)
+    spread = law.predict_replicates(N, D)
     lo, hi = np.quantile(spread[np.isfinite(spread)], [0.1, 0.9])
     started = time.perf_counter()
     configs = {s: recipe_config(recipe, s, budget) for s in dict.fromkeys([shape, *shapes])}
@@ -109,8 +116,8 @@ def main() -> None:
     row = rows[configs[shape].run_id]
     measured = float(row["loss"])
     print(
-        f"fit: Approach 3 on {len(runs)} runs, budgets {budgets.min():.3g}..{budgets.max():.3g} "
-        f"FLOPs (exact); alpha {law.alpha:.3f}, beta {law.beta:.3f}, E {law.E:.3f}; {len(R)} replicates"
+        f"fit: Approach 3 ({law.to_dict()['fit']['form']} form) on {len(runs)} runs, budgets "
+        f"{budgets.min():.3g}..{budgets.max():.3g} FLOPs (exact); {law.constants()}; {len(R)} replicates"
     )
     print(
         f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = "

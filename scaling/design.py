@@ -38,7 +38,7 @@ import numpy as np
 from scaling.checks import choice, positive, positive_int
 from scaling.errors import ScalingError
 from scaling.flops import FLOPS_PER_PARAM_TOKEN
-from scaling.laws import Law, parametric_loss, parametric_n_opt
+from scaling.laws import Law, ParametricLaw, parametric_loss, parametric_n_opt
 
 QUANTITIES = ("n_opt", "ratio", "loss")
 QUANTITY_TEXT = {"n_opt": "N_opt", "ratio": "D_opt/N_opt", "loss": "L*"}
@@ -219,6 +219,11 @@ def design_runs(
     quantity = choice(quantity, QUANTITIES, "--quantity")
     budget_flops = positive(budget_flops, "--budget-flops")
     max_runs = positive_int(max_runs, "--runs")
+    if not isinstance(law, ParametricLaw):
+        raise ScalingError(
+            f"designing runs needs a law of the chinchilla form (E + A/N^alpha + B/D^beta); law {law.name!r} "
+            f"is of kind {law.kind}: fit with --form chinchilla"
+        )
     R = np.asarray(law.replicates if law.replicates is not None else np.empty((0, 5)), dtype=float)
     if len(R) < MIN_REPLICATES:
         raise ScalingError(

@@ -7,6 +7,7 @@ import click
 from scaling import units
 from scaling.commands._common import COUNT, FLOPS, echo_json, json_option, key_values, table, warn
 from scaling.errors import ScalingError
+from scaling.laws.rules import FORM_CHOICES
 from scaling.render import fmt_interval
 
 LAW_HELP = (
@@ -141,6 +142,14 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 @click.argument("runs")
 @click.option("--approach", type=click.Choice(["1", "2", "3", "all"]), default="3", show_default=True)
 @click.option(
+    "--form",
+    type=click.Choice(FORM_CHOICES),
+    default="chinchilla",
+    show_default=True,
+    help="Form of the Approach 3 law; auto picks the least rolling-origin held-out error and prints each "
+    "form's. muennighoff needs a unique_tokens column.",
+)
+@click.option(
     "--bootstrap",
     type=int,
     default=0,
@@ -162,7 +171,7 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 )
 @click.option("--force", is_flag=True, help="Replace an existing --output file (never the runs table).")
 @json_option
-def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, force, as_json):
+def fit(runs, approach, form, bootstrap, holdout_largest, holdout_from, seed, output, force, as_json):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
     from scaling.checks import output_path
@@ -179,6 +188,7 @@ def fit(runs, approach, bootstrap, holdout_largest, holdout_from, seed, output, 
         seed=seed,
         holdout_largest=holdout_largest,
         holdout_from=holdout_from,
+        form=form,
     )
     if output and report.approach3 is not None:
         save_law(report.approach3, output)

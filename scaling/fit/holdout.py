@@ -16,9 +16,9 @@ import pandas as pd
 from scaling import checks
 from scaling.errors import ScalingError
 from scaling.fit.common import read_runs
+from scaling.fit.forms import fit_form, predict_runs
 from scaling.fit.isoflop import budget_groups
-from scaling.fit.parametric import FittedLaw, fit_parametric
-from scaling.laws import parametric_loss
+from scaling.fit.parametric import FittedLaw
 from scaling.render import Displayable
 
 
@@ -67,22 +67,24 @@ def held_out_mask(frame: pd.DataFrame, k: int = 0, from_flops: float | None = No
     return np.isin(labels, top)
 
 
-def holdout_check(runs, k: int = 1, *, from_flops: float | None = None, **fit_options) -> HoldoutResult:
+def holdout_check(
+    runs, k: int = 1, *, from_flops: float | None = None, form: str = "chinchilla", **fit_options
+) -> HoldoutResult:
     """Hold out the runs of the k largest budgets (or of every budget from ``from_flops`` FLOPs), fit Approach
-    3 on the rest, and report the relative prediction error on the held-out runs (and interval coverage when
-    bootstrapping)."""
+    3 (of law form ``form``, `scaling.fit.forms`) on the rest, and report the relative prediction error on the
+    held-out runs (and interval coverage when bootstrapping)."""
     frame = runs if isinstance(runs, pd.DataFrame) and "C" in runs.columns else read_runs(runs)
     held = held_out_mask(frame, k, from_flops)
-    law = fit_parametric(frame[~held].reset_index(drop=True), **fit_options)
-    test = frame[held].reset_index(drop=True)[["N", "D", "C", "loss"]].copy()
-    test["predicted"] = law.predict(test["N"].to_numpy(), test["D"].to_numpy())
+    law = fit_form(frame[~held].reset_index(drop=True), form, **fit_options)
+    test = frame[held].reset_index(drop=True)
+    predicted = predict_runs(law, test)
+    test = test[["N", "D", "C", "loss"]].copy()
+    test["predicted"] = predicted
     test["error"] = test["predicted"] - test["loss"]
     test["rel_error"] = test["error"] / test["loss"]
     coverage = None
-    if law.replicates is not None and len(law.replicates):
-        R = law.replicates
-        N, D = test["N"].to_numpy()[None, :], test["D"].to_numpy()[None, :]
-        preds = parametric_loss(N, D, *(R[:, i][:, None] for i in range(5)))
+    preds = law.predict_replicates(test["N"].to_numpy(), test["D"].to_numpy())
+    if preds is not None:
         q = (0.5 - law.interval_level / 2, 0.5 + law.interval_level / 2)
         test["lo"], test["hi"] = np.quantile(preds, q, axis=0)
         test["covered"] = (test["loss"] >= test["lo"]) & (test["loss"] <= test["hi"])

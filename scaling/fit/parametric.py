@@ -65,11 +65,14 @@ class FittedLaw(ParametricLaw):
     n_bootstrap_failed: int = 0
     n_screen_runs: int = 0  # runs the start screen used (all, or a seeded subsample of SCREEN_RUNS)
     fit_warnings: tuple[str, ...] = ()
+    fitted_form: str = "chinchilla"  # or "muennighoff" with R_D*, R_N* fitted (`scaling.fit.forms`)
+    selection: dict | None = None  # the held-out error of every form, when `--form auto` chose this one
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["fit"] = {
             "approach": 3,
+            "form": self.fitted_form,
             "objective": self.objective,
             "delta": self.delta,
             "n_runs": self.n_runs,
@@ -83,6 +86,8 @@ class FittedLaw(ParametricLaw):
             "n_bootstrap_failed": self.n_bootstrap_failed,
             "warnings": list(self.fit_warnings),
         }
+        if self.selection:
+            out["fit"]["selection"] = self.selection
         return out
 
 

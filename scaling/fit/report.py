@@ -19,9 +19,11 @@ from scaling import runs_table
 from scaling.errors import ScalingError
 from scaling.fit.common import ScalingWarning, check_runs, report_table
 from scaling.fit.envelope import EnvelopeFit, fit_envelope
+from scaling.fit.forms import FORM_CHOICES, fit_form
 from scaling.fit.holdout import HoldoutResult, holdout_check
 from scaling.fit.isoflop import IsoFlopFit, fit_isoflop
-from scaling.fit.parametric import FittedLaw, fit_parametric
+from scaling.fit.parametric import FittedLaw
+from scaling.fit.select import FormSelection, select_form
 from scaling.fit.tables import fit_tables
 from scaling.render import Displayable
 
@@ -44,6 +46,7 @@ class FitReport(Displayable):
     approach2: IsoFlopFit | None = None
     approach1: EnvelopeFit | None = None
     holdout: HoldoutResult | None = None
+    selection: FormSelection | None = None  # --form auto: every form's held-out error
     warnings: tuple[str, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -62,6 +65,8 @@ class FitReport(Displayable):
             out["approach1"] = self.approach1.to_dict()
         if self.holdout:
             out["holdout"] = {k: v for k, v in self.holdout.to_dict().items() if k != "law"}
+        if self.selection:
+            out["selection"] = self.selection.to_dict()
         out["skipped"] = dict(self.skipped)
         out["warnings"] = list(self.warnings)
         return out
@@ -137,10 +142,15 @@ def fit_runs(
     holdout_largest: int = 0,
     holdout_from: float | None = None,
     name: str | None = None,
+    form: str = "chinchilla",
 ) -> FitReport:
-    """Fit Approach 1, 2, 3 or all to the runs in ``source`` (a table, a file or a sweep folder)."""
+    """Fit Approach 1, 2, 3 or all to the runs in ``source`` (a table, a file or a sweep folder). ``form``:
+    the form of the Approach 3 law (`scaling.fit.forms.FORM_CHOICES`); ``auto`` chooses it by rolling-origin
+    held-out error (`scaling.fit.select`) and the law records every form's error."""
     if approach not in APPROACHES:
         raise ScalingError(f"invalid approach {approach!r}: expected one of {', '.join(APPROACHES)}")
+    if form not in FORM_CHOICES:
+        raise ScalingError(f"invalid law form {form!r}: expected one of {', '.join(FORM_CHOICES)}")
     table, law_notes = collect(runs_table.read_table, source)
     _, read_notes = collect(report_table, table)
     law_notes += read_notes
@@ -148,14 +158,18 @@ def fit_runs(
     name = name or (Path(str(source)).stem if isinstance(source, (str, Path)) else "fitted")
     out: dict[str, Any] = {"skipped": {}}
     printed: list[str] = []
+    if approach in ("3", "all") and form == "auto":
+        out["selection"] = select_form(frame, seed=seed)
+        form = out["selection"].chosen
     if approach in ("3", "all"):
-        out["approach3"], messages = collect(fit_parametric, frame, bootstrap=bootstrap, seed=seed, name=name)
+        out["approach3"], messages = collect(fit_form, frame, form, bootstrap=bootstrap, seed=seed, name=name)
         law_notes += messages
     if holdout_largest or holdout_from is not None:
         out["holdout"], messages = collect(
             holdout_check,
             frame,
             holdout_largest,
+            form=form,
             from_flops=holdout_from,
             bootstrap=min(bootstrap, HOLDOUT_BOOTSTRAP),
             seed=seed,
@@ -178,5 +192,11 @@ def fit_runs(
         law_notes += [m for m in [approaches_disagree(out["approach2"], out["approach3"])] if m]
     law_notes, everything = list(dict.fromkeys(law_notes)), tuple(dict.fromkeys(law_notes + printed))
     if out.get("approach3") is not None:  # the law repeats its own cautions; its file keeps every one
-        out["approach3"] = replace(out["approach3"], warnings=tuple(law_notes), fit_warnings=everything)
+        chosen = out.get("selection")
+        out["approach3"] = replace(
+            out["approach3"],
+            warnings=tuple(law_notes),
+            fit_warnings=everything,
+            selection=chosen.to_dict() if chosen else None,
+        )
     return FitReport(runs=table.to_dict(), warnings=everything, **out)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.laws import Law, get_law, parametric_loss
+from scaling.laws import Law, get_law
 from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 
@@ -30,6 +30,6 @@ def synthetic_runs(
         n0 = float(law.n_opt(C))
         for N in n0 * np.geomspace(1.0 / spread, spread, per_budget):
             D = C / (FLOPS_PER_PARAM_TOKEN * N)
-            loss = float(parametric_loss(N, D, *law.params)) * math.exp(noise * rng.standard_normal())
+            loss = float(law.predict(N, D)) * math.exp(noise * rng.standard_normal())
             rows.append({"N": N, "D": D, "C": C, "loss": loss})
     return pd.DataFrame(rows)

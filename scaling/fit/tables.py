@@ -23,24 +23,31 @@ def approach3_tables(law: FittedLaw, saved: str | None = None) -> list[Table]:
     """The constants with their bootstrap intervals, then how the fit went."""
     d = law.to_dict()
     ci = d.get("ci", {})
-    rows = [
-        (k, f"{d[k]:.4g}", f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "")
-        for k in ("E", "A", "B", "alpha", "beta", "a", "b")
-    ]
+    names = [k for k in law.constants() if k not in ("G", "N_ref")] + ["a", "b"]
+    rows = [(k, f"{d[k]:.4g}", f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "") for k in names]
     headers = ("", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else "")
-    constants = Table.of(
-        rows, headers, title=f"Approach 3 (parametric, Huber on log-loss; loss in {law.loss_unit}):"
-    )
     f = d["fit"]
+    formula = d["form"].removeprefix("L = ")
+    local = "; a, b local at the top of the fitted range" if d.get("kind") == "form" else ""
+    if "N_ref" in d:
+        local += f"; N_ref = {d['N_ref']:.4g}"
+    title = (
+        f"Approach 3 ({f['form']} form, L = {formula}, Huber on log-loss; loss in {law.loss_unit}{local}):"
+    )
+    constants = Table.of(rows, headers, title=title)
+    failed = f.get("n_bootstrap_failed", 0)
     boot = (
-        f"{f['n_bootstrap']} kept, {f['n_bootstrap_failed']} not converged (left out)"
-        if f["n_bootstrap"] or f["n_bootstrap_failed"]
+        f"{f['n_bootstrap']} kept, {failed} not converged (left out)"
+        if f["n_bootstrap"] or failed
         else "none (use --bootstrap 1000 for intervals)"
     )
-    objective = (
-        f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
-        f"{f['n_starts_screened_out']} screened out)"
-    )
+    objective = f"{f['objective']:.6g} (best of {f['n_starts']} starts"
+    if "n_starts_at_best" in f:
+        objective = (
+            f"{f['objective']:.6g} (reached by {f['n_starts_at_best']} of {f['n_starts']} starts; "
+            f"{f['n_starts_screened_out']} screened out"
+        )
+    objective += ")"
     converged = "yes" if f["converged"] else "NO"
     if law.warnings:
         converged += f" (with {len(law.warnings)} caution(s), saved in the law)"
@@ -84,6 +91,8 @@ def allocation_lines(
 def fit_tables(report: Any, saved: str | None = None) -> list[Table]:
     """Every table of a `FitReport`, in the order the CLI prints them."""
     tables = [runs_table(report.runs)]
+    if report.selection is not None:
+        tables.append(report.selection.table())
     if report.approach3 is not None:
         tables += approach3_tables(report.approach3, saved)
     if report.holdout is not None:

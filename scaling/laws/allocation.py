@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.laws.forms import kaplan_loss
 from scaling.laws.law import Law, as_scalar, flops_array
 from scaling.laws.parametric import positive_sizes
 from scaling.units import FLOPS_PER_PARAM_TOKEN
@@ -72,8 +73,7 @@ class KaplanLaw(AllocationLaw):
     def predict(self, N, D, *, unique_tokens=None):
         """Kaplan et al. 2020 Eq. 1.5 (``unique_tokens`` is not modelled by this law and is ignored)."""
         N, D = positive_sizes(N, D)
-        ratio = np.power(self.N_c / N, self.alpha_N / self.alpha_D)
-        return as_scalar(np.power(ratio + self.D_c / D, self.alpha_D))
+        return as_scalar(kaplan_loss(N, D, self.N_c, self.D_c, self.alpha_N, self.alpha_D))
 
     def constants(self) -> dict[str, Any]:
         return {**super().constants(), **{k: getattr(self, k) for k in ("alpha_N", "alpha_D", "N_c", "D_c")}}

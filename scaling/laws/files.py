@@ -19,13 +19,14 @@ import numpy as np
 from scaling import catalog, checks, inputs
 from scaling.errors import ScalingError, quoted
 from scaling.laws.allocation import AllocationLaw, KaplanLaw
+from scaling.laws.forms import FORMS, FormLaw
 from scaling.laws.law import DEFAULT_LEVEL, Law
 from scaling.laws.parametric import PARAM_NAMES, ParametricLaw
 from scaling.laws.rules import ALLOCATION_EXPONENT_RANGE, EXPONENT_RANGE
 from scaling.render import json_safe
 from scaling.units import FLOPS_PER_PARAM_TOKEN, LOSS_UNITS
 
-KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw}
+KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw, "form": FormLaw}
 TEXT_FIELDS = ("source", "form", "notes", "convention")
 
 
@@ -73,6 +74,24 @@ def _parametric_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     return fields
 
 
+def _form_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """A `FormLaw`'s form (``law_form``, one of `FORMS`) and its constants by name: exponents within
+    `EXPONENT_RANGE`, the form's signed constants any finite number, the rest finite and positive."""
+    form = FORMS[checks.choice(entry.get("law_form"), tuple(FORMS), f"{where} law_form")]
+    constants = {**entry, **_mapping(entry.get("constants"), f"{where} constants")}
+    missing = [k for k in form.names if k not in constants]
+    if missing:
+        raise ScalingError(f"{where}: missing constant(s) {', '.join(missing)} of the {form.name} form")
+    parameters = {}
+    for key in form.names:
+        if key in form.signed:
+            parameters[key] = checks.finite(constants[key], f"{where} {key}")
+        else:
+            bounds = EXPONENT_RANGE if key in form.exponents else None
+            parameters[key] = _number(constants[key], f"{where} {key}", bounds)
+    return {"law_form": form.name, "parameters": parameters}
+
+
 def _line(entry: dict[str, Any], key: str, where: str) -> tuple[float, float]:
     line = _mapping(entry[key], f"{where} {key}")
     if "coef" not in line or "exp" not in line:
@@ -106,6 +125,24 @@ def _allocation_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     return fields
 
 
+def _replicate_rows(rows: Any, what: str, names: tuple[str, ...], exponents: tuple[str, ...], signed=()):
+    """Bootstrap replicates: rows of one number per constant, exponents within `EXPONENT_RANGE`."""
+    width = len(names)
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == width for r in rows):
+        raise ScalingError(f"invalid {what}: expected rows of {width} numbers [{', '.join(names)}]")
+    replicates = np.asarray(checks.finite(rows, what), dtype=float).reshape(-1, width)
+    unsigned = [i for i, k in enumerate(names) if k not in signed]
+    if np.any(replicates[:, unsigned] <= 0):
+        raise ScalingError(
+            f"invalid {what}: {', '.join(k for k in names if k not in signed)} must be positive"
+        )
+    low, high = EXPONENT_RANGE
+    columns = [i for i, k in enumerate(names) if k in exponents]
+    if np.any(replicates[:, columns] < low) or np.any(replicates[:, columns] > high):
+        raise ScalingError(f"invalid {what}: exponents must lie from {low:g} to {high:g}")
+    return replicates
+
+
 def _uncertainty_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "se": {k: _number(v, f"{where} se.{k}") for k, v in _mapping(entry.get("se"), f"{where} se").items()},
@@ -117,15 +154,13 @@ def _uncertainty_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         )
     boot = _mapping(entry.get("bootstrap"), f"{where} bootstrap")
     if boot.get("replicates"):
-        rows = boot["replicates"]
         what = f"{where} bootstrap.replicates"
-        if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 5 for r in rows):
-            raise ScalingError(f"invalid {what}: expected rows of five numbers [E, A, B, alpha, beta]")
-        replicates = np.asarray(checks.positive(rows, what), dtype=float).reshape(-1, 5)
-        low, high = EXPONENT_RANGE
-        if np.any(replicates[:, 3:] < low) or np.any(replicates[:, 3:] > high):
-            raise ScalingError(f"invalid {what}: exponents must lie from {low:g} to {high:g}")
-        fields["replicates"] = replicates
+        if entry.get("kind") == "form" and entry.get("law_form") in FORMS:
+            form = FORMS[entry["law_form"]]
+            shape = (form.names, form.exponents, form.signed)
+        else:
+            shape = (PARAM_NAMES, ("alpha", "beta"))
+        fields["replicates"] = _replicate_rows(boot["replicates"], what, *shape)
         level = checks.fraction(boot.get("level", DEFAULT_LEVEL), f"{where} bootstrap.level")
         if level >= 1:
             raise ScalingError(
@@ -186,11 +221,10 @@ def law_from_dict(entry: Any, origin: str = "law") -> Law:
     where = f"{origin} {quoted(name)}"
     kind = checks.choice(entry.get("kind", "parametric"), tuple(KINDS), f"{where} kind")
     fields = {"name": name, **_common_fields(entry, where), **_uncertainty_fields(entry, where)}
-    fields.update(
-        _parametric_fields(entry, where) if kind == "parametric" else _allocation_fields(entry, where)
-    )
-    if kind != "parametric" and "replicates" in fields:
-        raise ScalingError(f"{where}: bootstrap replicates belong to parametric laws only")
+    readers = {"parametric": _parametric_fields, "form": _form_fields}
+    fields.update(readers.get(kind, _allocation_fields)(entry, where))
+    if kind not in readers and "replicates" in fields:
+        raise ScalingError(f"{where}: bootstrap replicates belong to laws with a loss model fitted to runs")
     return KINDS[kind](**fields)
 
 
@@ -199,6 +233,8 @@ def law_to_dict(law: Law) -> dict[str, Any]:
     payload = law.to_dict()
     if isinstance(law, ParametricLaw):
         payload["constants"] = {k: getattr(law, k) for k in PARAM_NAMES}
+    if isinstance(law, FormLaw):
+        payload["constants"] = law.constants()
     if law.replicates is not None and len(law.replicates):
         payload["bootstrap"] = {
             "level": law.interval_level,

@@ -331,6 +331,11 @@ class Law(Displayable, ABC):
             )
 
     # ------------------------------------------------------------------ uncertainty
+    def predict_replicates(self, N: Any, D: Any) -> np.ndarray | None:
+        """Every bootstrap replicate's L(N, D): an (R, n) array over N and D flattened, or None without
+        replicates (or without a loss model)."""
+        return None
+
     def replicate_draws(self, C: np.ndarray) -> dict[str, np.ndarray] | None:
         """Per-replicate params, tokens, tokens_per_param (and loss) at C, for laws with replicates."""
         return None

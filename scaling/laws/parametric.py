@@ -261,6 +261,13 @@ class ParametricLaw(Law):
         return N, self.tokens_for_loss(N, target, U)
 
     # ------------------------------------------------------------------ uncertainty
+    def predict_replicates(self, N, D):
+        if self.replicates is None or not len(self.replicates):
+            return None
+        N, D = positive_sizes(N, D)
+        columns = (np.asarray(self.replicates, dtype=float)[:, i][:, None] for i in range(5))
+        return parametric_loss(np.ravel(N)[None, :], np.ravel(D)[None, :], *columns)
+
     def replicate_draws(self, C):
         if self.replicates is None or not len(self.replicates):
             return None

@@ -30,6 +30,12 @@ EPOCHS_WORTHLESS = 16.0
 # ``data/laws.json`` (Muennighoff et al. 2023, Eq. 5-6: R_D* and R_N*).
 REPETITION_LAW = "muennighoff"
 
+# The forms a law may be fitted in (`scaling.fit.forms`): Chinchilla's (Hoffmann et al. 2022 Eq. 2), a data
+# exponent that depends on N (after Li et al. 2025, Farseer), Kaplan et al. 2020 Eq. 1.5 and the
+# data-constrained form (Muennighoff et al. 2023); ``auto`` chooses by rolling-origin held-out error.
+LAW_FORMS = ("chinchilla", "farseer", "kaplan", "muennighoff")
+FORM_CHOICES = (*LAW_FORMS, "auto")
+
 # Exponents of a loadable law. Published ones lie between about 0.07 (Kaplan et al. 2020) and 0.8; a fit
 # bounds them to [0, 10]; below 1e-3 a law predicts no scaling at all and its frontier overflows.
 EXPONENT_RANGE = (1e-3, 10.0)
