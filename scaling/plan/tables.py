@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scaling import units as f
+from scaling.plan.recipe_section import downstream_rows, recipe_rows
 from scaling.render import Table, fmt_interval
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Compute-optimal allocation", _optimum_rows(plan)),
         ("Model to train", _model_rows(plan)),
         ("Cluster", _cluster_rows(plan)),
+        ("Training recipe", recipe_rows(plan)),
+        *([("Downstream", downstream_rows(plan))] if plan.downstream else []),
     ]
 
 
