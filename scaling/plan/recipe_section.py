@@ -45,6 +45,22 @@ def recipe_rows(plan: Plan) -> list[tuple[str, str]]:
     return plan.recipe.rows() if plan.recipe is not None else []
 
 
+def recipe_brief_rows(plan: Plan) -> list[tuple[str, str]]:
+    """The recipe's line in ``--brief``: peak learning rate, law and schedule."""
+    if plan.recipe is None:
+        return []
+    from scaling.recipe.recipe import format_lr
+
+    r = plan.recipe
+    return [
+        (
+            "learning rate",
+            f"{format_lr(r.learning_rate)} peak ({r.chosen.law}), {r.schedule.kind}, "
+            f"{r.schedule.warmup_steps:,} warmup steps",
+        )
+    ]
+
+
 def downstream_rows(plan: Plan) -> list[tuple[str, str]]:
     return [(p.metric, p.text()) for p in plan.downstream]
 
