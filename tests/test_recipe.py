@@ -311,3 +311,89 @@ def test_plan_json_has_the_recipe_keys():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["hp_law"] == "steplaw" and data["learning_rate"] > 0 and data["warmup_steps"] >= 1
+
+
+# ------------------------------------------------------------------- fitted hyperparameter laws
+def _synthetic_hp_runs(seed: int = 0, noise: float = 0.0005):
+    """Runs whose loss is Chinchilla's L(N, D) at eta_opt = 0.3118 C^-0.125 and B_opt = 0.292 C^0.3271 (DeepSeek's
+    constants as the truth), on a 2x grid of learning rates and batches, with loss noise."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    chinchilla = get_law("chinchilla")
+    rows = []
+    for C in (1e17, 3e17, 1e18, 3e18, 1e19):
+        for n_factor in (0.5, 1.0, 2.0):
+            N = n_factor * (C / 120) ** 0.5
+            for lr_f in 2.0 ** np.arange(-2, 3):
+                for b_f in 2.0 ** np.arange(-2, 3):
+                    loss = float(chinchilla.predict(N, C / (6 * N))) + 0.03 * (
+                        np.log(lr_f) ** 2 + np.log(b_f) ** 2
+                    )
+                    rows.append(
+                        dict(
+                            N=N,
+                            D=C / (6 * N),
+                            C=C,
+                            budget=C,
+                            loss=loss * (1 + noise * rng.standard_normal()),
+                            lr=0.3118 * C**-0.125 * lr_f,
+                            batch=0.292 * C**0.3271 * b_f / 1024,
+                            seq_len=1024,
+                        )
+                    )
+    return pd.DataFrame(rows)
+
+
+def test_fit_hyperparameters_recovers_a_synthetic_ladder():
+    from scaling.fit.hyperparameters import fit_hyperparameters
+
+    fit = fit_hyperparameters(_synthetic_hp_runs(), bootstrap=200, seed=1)
+    assert fit.lr_exp == pytest.approx(-0.125, abs=0.03)
+    assert fit.batch_exp == pytest.approx(0.3271, abs=0.03)
+    low, high = fit.interval(1)
+    assert low <= fit.lr_exp <= high
+    assert fit.batch_varied and fit.budgets == 5
+
+
+def test_fit_hyperparameters_refuses_one_budget():
+    from scaling.fit.hyperparameters import fit_hyperparameters
+
+    runs = _synthetic_hp_runs()
+    with pytest.raises(ScalingError, match="2 or more budgets"):
+        fit_hyperparameters(runs[runs["C"] == 1e17], bootstrap=0)
+    with pytest.raises(ScalingError, match="lr column"):
+        fit_hyperparameters(runs.drop(columns="lr"), bootstrap=0)
+
+
+def test_fitted_law_file_is_used_by_the_plan(tmp_path):
+    """``scaling fit RUNS --hyperparameters -o law.json``: the law carries eta_opt(C), B_opt(C), and the plan
+    uses them by default, its batch and learning rate the fitted law's at the plan's 6ND."""
+    runs = _synthetic_hp_runs()
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    out = tmp_path / "law.json"
+    result = CliRunner().invoke(
+        main, ["fit", str(tmp_path / "runs.csv"), "--hyperparameters", "--bootstrap", "50", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["hyperparameters"]["learning_rate"]["exp"] == pytest.approx(-0.125, abs=0.03)
+    plan = make_plan(flops=1e19, law=str(out), gpus="8xH100")
+    assert plan.to_dict()["hp_law"] == "law"
+    fitted = saved["hyperparameters"]["learning_rate"]
+    run = RunShape.of(plan.spec, plan.tokens, plan.seq_len)
+    assert plan.recipe.learning_rate == pytest.approx(fitted["coef"] * run.flops ** fitted["exp"])
+    assert [o.law for o in plan.recipe.others] == ["deepseek", "steplaw"]
+
+
+def test_lr_grid_plans_each_run_at_neighbouring_learning_rates(tmp_path):
+    pytest.importorskip("torch")
+    from scaling.train.sweep import plan_sweep
+
+    plain = plan_sweep(tmp_path / "a", preset="smoke")
+    grid = plan_sweep(tmp_path / "b", preset="smoke", lr_grid=3, batch_grid=2)
+    assert len(grid.configs) == 6 * len(plain.configs)
+    base = plain.configs[0]
+    lrs = sorted({c.lr for c in grid.configs if (c.d_model, c.budget) == (base.d_model, base.budget)})
+    assert lrs == pytest.approx([base.lr / 2, base.lr, base.lr * 2])
+    assert grid.recipe["lr_grid"] == 3 and "lr_grid" not in plain.recipe

@@ -42,6 +42,16 @@ class HyperparameterFit(Displayable):
     budgets: int
     batch_varied: bool
     near_optimal: float = NEAR_OPTIMAL
+    on_edge: int = 0  # budgets whose best learning rate is the largest or smallest tried
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.on_edge:
+            return ()
+        return (
+            f"at {self.on_edge} of {self.budgets} budgets the best learning rate is the largest or smallest "
+            "tried: the optimum may lie beyond the grid (widen --lr-grid or move --lr)",
+        )
 
     def interval(self, column: int) -> tuple[float, float] | None:
         if not len(self.replicates):
@@ -84,6 +94,7 @@ class HyperparameterFit(Displayable):
             "budgets": self.budgets,
             "near_optimal_runs": int(len(self.points)),
             "convention": "C = 6ND",
+            "warnings": list(self.warnings),
         }
 
     def display_tables(self) -> list[Table]:
@@ -105,6 +116,7 @@ class HyperparameterFit(Displayable):
                 f"best) over {self.budgets} budgets; C = 6ND (Bi et al. 2024 §3.1)",
             ),
         ]
+        rows += [("!", w) for w in self.warnings]
         return [Table.of(rows, title="Hyperparameter laws", align="ll")]
 
 
@@ -183,8 +195,40 @@ def fit_hyperparameters(
         rows.append((*_power_law(C[pick], lr[pick]), *_power_law(C[pick], batch[pick])))
     replicates = np.asarray(rows, dtype=float).reshape(-1, 4)
     return HyperparameterFit(
-        lr_coef, lr_exp, batch_coef, batch_exp, replicates, level, points, budgets, batch_varied, near_optimal
+        lr_coef,
+        lr_exp,
+        batch_coef,
+        batch_exp,
+        replicates,
+        level,
+        points,
+        budgets,
+        batch_varied,
+        near_optimal,
+        _lr_on_edge(frame),
     )
+
+
+def _lr_on_edge(frame: Any) -> int:
+    """Budgets whose lowest-loss run used the largest or smallest learning rate tried at that budget."""
+    import pandas as pd
+
+    from scaling.fit.isoflop import budget_groups
+
+    data = pd.DataFrame(
+        {
+            "budget": budget_groups(frame),
+            "lr": pd.to_numeric(frame["lr"], errors="coerce"),
+            "loss": frame["loss"],
+        }
+    )
+    count = 0
+    for _, group in data.groupby("budget"):
+        if group["lr"].nunique() < 3:
+            continue
+        best = group.loc[group["loss"].idxmin(), "lr"]
+        count += int(best in (group["lr"].min(), group["lr"].max()))
+    return count
 
 
 def best_runs(frame: Any) -> Any:

@@ -194,7 +194,7 @@ def training_recipe(
     rule, why = choose_hp_law(hp_law, law)
     run = RunShape.of(spec, tokens, seq_len)
     chosen = rule.answer(run)
-    others = tuple(other.answer(run) for name, other in hp_laws(law).items() if other is not rule)
+    others = tuple(other.answer(run) for other in hp_laws(law).values() if other.name != rule.name)
     batch = float(
         chosen.batch_tokens if batch_tokens is None else checks.positive(batch_tokens, "batch tokens")
     )
