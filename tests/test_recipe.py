@@ -276,8 +276,8 @@ def test_gadre_2024_redpajama_predicts_1b_and_7b(params, tokens, loss, error, lo
 
 
 def test_gadre_law_is_the_papers_form():
-    """L(C, M) = E + (a M^eta + b M^-eta) C^-eta with M = D/N (Gadre et al. 2024, their code's powlaw_ours) equals the preset's
-    E + A/N^alpha + B/D^beta."""
+    """L(C, M) = E + (a M^eta + b M^-eta) C^-eta with M = D/N (Gadre et al. 2024, their code's powlaw_ours)
+    equals the preset's E + A/N^alpha + B/D^beta."""
     law = get_law("gadre-c4")
     E, eta, a, b = 1.5083, 0.1212, 141.28, 189.52
     N, D = 1.4e9, 1.4e9 * 80 * 20
@@ -315,8 +315,9 @@ def test_plan_json_has_the_recipe_keys():
 
 # ------------------------------------------------------------------- fitted hyperparameter laws
 def _synthetic_hp_runs(seed: int = 0, noise: float = 0.0005):
-    """Runs whose loss is Chinchilla's L(N, D) at eta_opt = 0.3118 C^-0.125 and B_opt = 0.292 C^0.3271 (DeepSeek's
-    constants as the truth), on a 2x grid of learning rates and batches, with loss noise."""
+    """Runs whose loss is Chinchilla's L(N, D) at eta_opt = 0.3118 C^-0.125 and B_opt = 0.292 C^0.3271
+    (DeepSeek's constants as the truth), higher elsewhere on a 2x grid of learning rates and batches, with
+    loss noise."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
