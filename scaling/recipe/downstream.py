@@ -82,12 +82,22 @@ class DownstreamPrediction:
         }
 
 
+def quantile(values: list[float], level: float) -> float:
+    """The ``level`` quantile with linear interpolation (numpy's default), without numpy's masked arrays,
+    which a plan does not otherwise import."""
+    ordered = sorted(values)
+    position = level * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 @lru_cache(maxsize=2)
 def _maps(path: str) -> dict[str, DownstreamMap]:
     data = catalog.read_json(catalog.data_path(path))
     interval = data["interval"]
     level = float(interval["level"])
-    relative = float(np.quantile(np.asarray(interval["held_out_relative_errors"], dtype=float), level))
+    relative = quantile([float(e) for e in interval["held_out_relative_errors"]], level)
     out = {}
     for entry in data["maps"]:
         c = entry["constants"]
