@@ -123,15 +123,15 @@ def test_search_prints_layouts():
 
 def test_search_default_batch_is_the_plans_deepseek_b_opt():
     """memory --search and the plan size the default global batch by one rule: DeepSeek LLM's B_opt(C) =
-    0.292 C^0.3271 tokens (Bi et al. 2024, Eq. 1), at llama-2-7b's 2T tokens 8.1e22 FLOPs -> 9.09M
-    tokens = 2,219 sequences of 4,096, which each layout rounds to a multiple of its DP x micro-batch (2,224
-    on DP 8 x mb 2)."""
+    0.292 C^0.3271 tokens (Bi et al. 2024, Eq. 1) with their C = M·D, at llama-2-7b's 2T tokens 9.06e22
+    FLOPs -> 9.43M tokens = 2,303 sequences of 4,096 (DeepSeek LLM 7B, the same shape, used 2,304, their
+    Table 2), which each layout rounds to a multiple of its DP x micro-batch (2,304 on DP 8 x mb 1)."""
     r = run("llama-2-7b", "--gpus", "8xH100", "--search", "--top", "2")
     assert r.exit_code == 0, r.output
-    assert "B_opt" in r.output and "9.09M tokens" in r.output
+    assert "B_opt" in r.output and "9.43M tokens" in r.output
     search = json.loads(run("llama-2-7b", "--gpus", "8xH100", "--search", "--top", "1", "--json").stdout)
     best = search["layouts"][0]
-    assert search["batch_target"] == pytest.approx(9.09e6 / 4096, rel=1e-3)
+    assert search["batch_target"] == pytest.approx(9.43e6 / 4096, rel=1e-3)
     assert best["global_batch"] % (best["dp"] * best["micro_batch"]) == 0
     plan = CliRunner().invoke(main, ["plan", "llama-2-7b", "--tokens", "2T", "--gpus", "8xH100", "--json"])
     assert plan.exit_code == 0, plan.output

@@ -183,10 +183,10 @@ def test_default_batch_reproduces_deepseek_llm_7b():
     """DeepSeek LLM (Bi et al. 2024) Table 2: the 7B model trained 2T tokens at 2304 x 4096 = 9.4M tokens per
     step, from their B_opt = 0.292 C^0.3271 with C = M·D, M = 72 n_layer d² + 12 n_layer d l_seq (their
     Eq. 2; 30 layers, d 4096, l_seq 4096)."""
-    from scaling.layout import default_global_batch_tokens
+    from scaling.recipe import deepseek_batch_tokens
 
     m = 72 * 30 * 4096**2 + 12 * 30 * 4096 * 4096
-    assert default_global_batch_tokens(m * 2e12) == pytest.approx(2304 * 4096, rel=0.03)
+    assert deepseek_batch_tokens(m * 2e12) == pytest.approx(2304 * 4096, rel=0.03)
 
 
 def test_absurd_search_inputs_fail_fast():

@@ -411,10 +411,12 @@ def test_each_warning_once():
 
 
 def test_default_global_batch_is_the_layouts():
-    from scaling.layout import default_global_batch_tokens
+    from scaling.recipe import DEEPSEEK, RunShape
 
     plan = make_plan(flops=1e23, gpus="64xH100")
-    target = float(default_global_batch_tokens(plan.budget_flops)) / plan.seq_len
+    run = RunShape.of(plan.spec, plan.tokens, plan.seq_len)
+    target = DEEPSEEK.batch_tokens(run) / plan.seq_len
+    assert plan.recipe.chosen.batch_tokens == DEEPSEEK.batch_tokens(run)
     sequences = round(plan.global_batch_tokens / plan.seq_len)
     assert sequences % (plan.layout["dp"] * plan.layout["micro_batch"]) == 0
     assert abs(sequences / target - 1) <= 0.1

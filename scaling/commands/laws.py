@@ -170,10 +170,20 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
     "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Save the Approach 3 law JSON."
 )
 @click.option("--force", is_flag=True, help="Replace an existing --output file (never the runs table).")
+@click.option(
+    "--hyperparameters",
+    is_flag=True,
+    help="Also fit eta_opt(C) and B_opt(C) from runs at several learning rates/batches (scaling sweep "
+    "--lr-grid 5): runs within 0.25%% of each budget's best loss (Bi et al. 2024); -o saves them in the law.",
+)
 @json_option
-def fit(runs, approach, form, bootstrap, holdout_largest, holdout_from, seed, output, force, as_json):
+def fit(
+    runs, approach, form, bootstrap, holdout_largest, holdout_from, seed, output, force, hyperparameters, as_json
+):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
+    if hyperparameters:
+        return _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json)
     from scaling.checks import output_path
     from scaling.fit import fit_runs, save_law
 
@@ -203,6 +213,26 @@ def fit(runs, approach, form, bootstrap, holdout_largest, holdout_from, seed, ou
     from scaling.fit.tables import fit_tables
 
     click.echo("\n".join(t.text(indent=2) for t in fit_tables(report, str(output) if output else None)))
+
+
+def _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json) -> None:
+    from scaling.checks import output_path
+    from scaling.fit import save_law
+    from scaling.fit.hyperparameters import fit_runs_with_hyperparameters
+    from scaling.fit.tables import fit_tables
+
+    if output:
+        output = output_path(output, force=force, suffixes=(".json",), inputs=[runs])
+    report, fitted = fit_runs_with_hyperparameters(runs, bootstrap=bootstrap, seed=seed)
+    if output and report.approach3 is not None:
+        save_law(report.approach3, output)
+    if as_json:
+        echo_json({**report.to_dict(), "hyperparameters": fitted.to_dict(), "saved": output and str(output)})
+        return
+    for message in report.warnings:
+        warn(message)
+    tables = fit_tables(report, str(output) if output else None) + fitted.display_tables()
+    click.echo("\n".join(t.text(indent=2) for t in tables))
 
 
 @click.command()

@@ -24,6 +24,10 @@ def plan(**values):
     explains each step (compute, pipeline bubble, communication, the kernel efficiency the compute needs) and
     warns when the MFU is out of its reach.
 
+    The training recipe gives the peak learning rate and global batch of --hp-law (DeepSeek LLM's, with
+    C = M·D; Step Law's beside it), warmup, the --schedule and AdamW, each with its source; a law with a
+    downstream map (the Gadre laws) adds the expected benchmark error with an 80% interval.
+
     \b
     scaling plan --gpus 512xH100 --days 30 --mfu 0.4
     scaling plan --flops 5.76e23 --law chinchilla-a1
@@ -34,6 +38,7 @@ def plan(**values):
     scaling plan --gpus 512xH100 --days 30 --inference-tokens 2T --serve-on 8xH100 --price 2.5
     scaling plan --from llama-2-7b --unique-tokens 50B --gpus 64xH100
     scaling plan --gpus 512xH100 --days 30 --brief
+    scaling plan --gpus 64xH100 --days 7 --law gadre-redpajama --hp-law steplaw --schedule wsd
     """
     from scaling.checks import output_path
     from scaling.plan import build_plan, continued_request, plan_brief, plan_markdown, plan_request, plan_text

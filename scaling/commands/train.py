@@ -90,6 +90,15 @@ precision_option = click.option(
     "--lr", type=float, help="Peak learning rate for every size [1e-2 up to d_model 128, lower beyond]."
 )
 @click.option(
+    "--lr-grid",
+    type=int,
+    help="Train each run at this many peak learning rates, 2x apart around its own, for 'scaling fit RUNS "
+    "--hyperparameters' (edge extensions off).",
+)
+@click.option(
+    "--batch-grid", type=int, help="Likewise for the batch: this many batches 2x apart around the recipe's."
+)
+@click.option(
     "--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing."
 )
 @click.option(
@@ -112,6 +121,8 @@ def sweep(
     backend,
     seed,
     lr,
+    lr_grid,
+    batch_grid,
     force_new,
     design_path,
     device,
@@ -127,6 +138,7 @@ def sweep(
       scaling sweep --budgets 1e12,3e12,1e13 --sizes 5 --data ~/books --out runs/books
       scaling sweep --preset medium --device cuda --out runs/gpu   # a worker per GPU, bf16 autocast
       scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
+      scaling sweep --preset smoke --lr-grid 3 --out runs/lr --dry-run
     """
     _need_torch()
     from scaling.train.folder import locked
@@ -146,6 +158,8 @@ def sweep(
         device=device,
         precision=precision,
         force_new=force_new,
+        lr_grid=lr_grid,
+        batch_grid=batch_grid,
     )
     if design_path:
         from scaling.train.sweep.designed import read_designed_runs, sweep_arguments

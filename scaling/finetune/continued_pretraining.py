@@ -223,7 +223,8 @@ def _pretraining_batch(
     if global_batch is not None:
         return global_batch, []
 
-    target = default_global_batch(training_flops(spec, tokens).flops)
-    sequences = target.sequences(seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN))
+    seq = seq_len or min(spec.n_ctx, DEFAULT_MAX_SEQ_LEN)
+    target = default_global_batch(spec, tokens, seq)
+    sequences = target.sequences(seq)
     batch = int(batch_for_layout(sequences, checks.positive_int(devices, "device count")))
     return batch, [f"global batch {batch:,} sequences: {target.reason}, a multiple of the devices"]

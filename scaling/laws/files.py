@@ -27,7 +27,7 @@ from scaling.render import json_safe
 from scaling.units import FLOPS_PER_PARAM_TOKEN, LOSS_UNITS
 
 KINDS = {"parametric": ParametricLaw, "allocation": AllocationLaw, "kaplan": KaplanLaw, "form": FormLaw}
-TEXT_FIELDS = ("source", "form", "notes", "convention")
+TEXT_FIELDS = ("source", "form", "notes", "convention", "eval_data")
 
 
 def _number(value: Any, what: str, bounds: tuple[float, float] | None = None) -> float:
@@ -201,6 +201,10 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         fields["vocab_size"] = checks.positive_int(entry["vocab_size"], f"{where} vocab_size")
     if entry.get("seq_len") is not None:
         fields["seq_len"] = checks.positive_int(entry["seq_len"], f"{where} seq_len")
+    if entry.get("hyperparameters") is not None:
+        from scaling.recipe.fitted import check_hyperparameters
+
+        fields["hyperparameters"] = check_hyperparameters(entry["hyperparameters"], str(entry.get("name")))
     return fields
 
 

@@ -150,6 +150,8 @@ class Law(Displayable, ABC):
     tokenizer: str | None = None
     vocab_size: int | None = None
     seq_len: int | None = None  # the training context of the runs a fitted law came from
+    eval_data: str | None = None  # what the loss is measured on (a downstream map needs the same)
+    hyperparameters: dict[str, Any] | None = field(default=None, repr=False)  # fitted eta_opt, B_opt
 
     # ------------------------------------------------------------------ the protocol
     @property
@@ -395,6 +397,9 @@ class Law(Displayable, ABC):
             "vocab_size": self.vocab_size,
             "seq_len": self.seq_len,
         }
+        for key in ("eval_data", "hyperparameters"):  # scaling.recipe: a downstream map's data, fitted HPs
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         out.update(self.constants())
         out["a"], out["b"] = float(self.a), float(self.b)
         ci = self.parameter_intervals()

@@ -39,8 +39,6 @@ that each layout rounds to a multiple of its DP x micro-batch (`batch_for_layout
 from __future__ import annotations
 
 from scaling.layout.batch import (
-    BATCH_COEF,
-    BATCH_EXP,
     BATCH_TOLERANCE,
     MAX_GLOBAL_BATCH,
     MAX_STEP_TOKENS,
@@ -49,7 +47,6 @@ from scaling.layout.batch import (
     batch_for_layout,
     default_global_batch,
     default_global_batch_for,
-    default_global_batch_tokens,
 )
 from scaling.layout.search import LayoutChoices, candidate_grid, search_layouts, valid_mask
 from scaling.layout.step_time import (
@@ -64,8 +61,6 @@ from scaling.layout.step_time import (
 from scaling.layout.table import layouts_table, step_model_notes
 
 __all__ = [
-    "BATCH_COEF",
-    "BATCH_EXP",
     "BATCH_TOLERANCE",
     "FLOPS_CONVENTIONS",
     "KERNEL_EFFICIENCY_CEILING",
@@ -80,7 +75,6 @@ __all__ = [
     "candidate_grid",
     "default_global_batch",
     "default_global_batch_for",
-    "default_global_batch_tokens",
     "explain_step",
     "flops_per_token",
     "layouts_table",

@@ -1,5 +1,5 @@
-"""The default global batch: DeepSeek LLM's B_opt(C) as a target, and the one rule that rounds it to a
-layout."""
+"""The default global batch: the recipe's B_opt (`scaling.recipe.batch_target`, DeepSeek LLM's by default)
+as a target, and the one rule that rounds it to a layout."""
 
 from __future__ import annotations
 
@@ -13,18 +13,10 @@ from scaling import checks, units
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
 
-# DeepSeek LLM (Bi et al. 2024, Eq. 1 and Fig. 3): B_opt = 0.2920 C^0.3271 tokens per step
-BATCH_COEF, BATCH_EXP = 0.2920, 0.3271
 MAX_GLOBAL_BATCH = 10**9  # sequences per step: far beyond any run, keeps divisibility exact in int64
 MAX_STEP_TOKENS = 1e13  # tokens per step
 BATCH_TOLERANCE = 0.10  # a layout's rounded batch may differ this much from the target B_opt
 MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)  # micro-batch sizes searched when the batch is a target
-
-
-def default_global_batch_tokens(flops: Any) -> Any:
-    """Tokens per step for a training run of ``flops``: DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 (Bi et al.
-    2024, Eq. 1), e.g. 4.6M tokens at 1e22 FLOPs. Broadcasts over numpy arrays."""
-    return BATCH_COEF * checks.positive(flops, "training FLOPs") ** BATCH_EXP
 
 
 def batch_for_layout(target_sequences: Any, granularity: Any) -> Any:
@@ -66,8 +58,8 @@ def batch_request(
 
 @dataclass(frozen=True)
 class DefaultBatch:
-    """The default global batch: a target in tokens (DeepSeek LLM's B_opt(C)), the FLOPs it was sized for,
-    and why. The layout search rounds it to each layout's DP x micro-batch (`batch_for_layout`)."""
+    """The default global batch: a target in tokens (the recipe's B_opt), the 6ND FLOPs of the run it was
+    sized for, and why. The layout search rounds it to each layout's DP x micro-batch (`batch_for_layout`)."""
 
     tokens: float
     flops: float
@@ -78,25 +70,33 @@ class DefaultBatch:
         return self.tokens / seq_len
 
 
-def default_global_batch(flops: float, why: str = "") -> DefaultBatch:
-    """The one default global batch, for a run of ``flops`` training FLOPs (6ND): B_opt(C) of DeepSeek LLM,
-    as a target that the layout search rounds to a multiple of DP x micro-batch. The plan, ``memory
-    --search``, ``finetune`` and the app all take their default from here."""
-    flops = float(checks.positive(flops, "training FLOPs"))
-    tokens = float(default_global_batch_tokens(flops))
-    reason = (
-        f"DeepSeek LLM's B_opt(C) = 0.292 C^0.3271 tokens (Bi et al. 2024, Eq. 1) at C = 6ND = "
-        f"{units.format_flops(flops)}"
-        + (f" ({why})" if why else "")
-        + f" = {units.format_count(tokens)} tokens"
-    )
-    return DefaultBatch(tokens, flops, reason)
+def default_global_batch(
+    spec: ModelSpec,
+    tokens: float,
+    seq_len: int | None = None,
+    *,
+    why: str = "",
+    hp_law: str | None = None,
+    law: Any = None,
+) -> DefaultBatch:
+    """The one default global batch for training ``spec`` on ``tokens`` at ``seq_len``: the chosen
+    learning-rate/batch law's B_opt (`scaling.recipe.batch_target`; DeepSeek LLM's B_opt(C) with C = M·D
+    unless ``hp_law`` or the ``law`` file says otherwise), as a target that the layout search rounds to a
+    multiple of DP x micro-batch. The plan, ``memory --search``, ``finetune`` and the app all take their
+    default from here."""
+    from scaling.flops import six_nd
+    from scaling.recipe import batch_target
+
+    tokens = float(checks.positive(tokens, "training tokens"))
+    flops = float(six_nd(float(spec.active_params), tokens))
+    target, reason = batch_target(spec, tokens, seq_len, hp_law, law)
+    reason = f"{reason}" + (f" ({why})" if why else "") + f" = {units.format_count(target)} tokens"
+    return DefaultBatch(target, flops, reason)
 
 
 def default_global_batch_for(spec: ModelSpec, tokens: float | None = None) -> DefaultBatch:
     """`default_global_batch` for training ``spec`` on ``tokens`` (default: its published training tokens,
-    else the compute-optimal 20 per parameter)."""
-    from scaling.flops import six_nd
+    else the compute-optimal 20 per parameter) at its own context."""
     from scaling.laws.rules import TOKENS_PER_PARAM
 
     if tokens is not None:
@@ -107,5 +107,4 @@ def default_global_batch_for(spec: ModelSpec, tokens: float | None = None) -> De
     else:
         tokens = TOKENS_PER_PARAM * float(spec.active_params)
         why = f"{TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022)"
-    flops = float(six_nd(float(spec.active_params), float(checks.positive(tokens, "training tokens"))))
-    return default_global_batch(flops, why)
+    return default_global_batch(spec, float(checks.positive(tokens, "training tokens")), why=why)

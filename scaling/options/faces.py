@@ -8,6 +8,7 @@ from __future__ import annotations
 from scaling import units
 from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
 from scaling.options.parsers import count_or_zero, integer, number, real, serving_cluster, whole
+from scaling.options.recipe import DECAY_FRACTION, DOWNSTREAM, HP_LAW, SCHEDULE
 from scaling.options.records import Declaration, Option
 from scaling.options.shared import (
     ACCELERATOR_FILES,
@@ -145,10 +146,14 @@ PLAN = Declaration(
         Option(
             "global_batch_tokens",
             ("--global-batch-tokens",),
-            "Global batch in tokens (default: DeepSeek's B_opt(C)).",
+            "Global batch in tokens (default: the --hp-law's B_opt, DeepSeek's B_opt(C)).",
             parse=units.parse_count,
             unit="tokens",
         ),
+        HP_LAW,
+        SCHEDULE,
+        DECAY_FRACTION,
+        DOWNSTREAM,
         Option(
             "shape_style",
             ("--style",),

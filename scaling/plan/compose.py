@@ -22,7 +22,7 @@ from scaling import units
 from scaling.budget import Budget
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
-from scaling.plan import policy
+from scaling.plan import policy, recipe_section
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
 from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
@@ -282,7 +282,7 @@ def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
             )
     tokens = flops / float(six_nd(float(spec.params), 1.0))
     seq = int(request.seq_len or spec.n_ctx)
-    target = batch_target(request, flops)
+    target = batch_target(request, spec, tokens, seq)
     layout, memory = layout_and_memory(request, spec, devices, target, seq)
     batch = int(layout["global_batch"]) if layout is not None else max(1, round(target.tokens / seq))
     return Draft(flops, allocation, spec, tokens, seq, batch, target, layout, memory, tuple(notes), serving)
@@ -297,14 +297,16 @@ def with_allocation(request: PlanRequest, draft: Draft) -> Draft:
     return replace(draft, allocation=allocation, notes=(*draft.notes, *notes))
 
 
-def batch_target(request: PlanRequest, flops: float) -> DefaultBatch:
+def batch_target(request: PlanRequest, spec: ModelSpec, tokens: float, seq: int) -> DefaultBatch:
     """The global batch the layout search rounds to each layout: --global-batch-tokens, else the one
-    default (`scaling.layout.default_global_batch`, DeepSeek LLM's B_opt(C))."""
+    default (`scaling.layout.default_global_batch`: the --hp-law's B_opt, DeepSeek LLM's by default)."""
+    from scaling.flops import six_nd
     from scaling.layout import DefaultBatch, default_global_batch
 
     if request.global_batch_tokens is not None:
+        flops = float(six_nd(float(spec.params), tokens))
         return DefaultBatch(float(request.global_batch_tokens), flops, "--global-batch-tokens")
-    return default_global_batch(flops)
+    return default_global_batch(spec, tokens, seq, hp_law=request.hp_law, law=request.law)
 
 
 def layout_and_memory(
@@ -423,6 +425,8 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost),
         inputs=request.inputs,
+        recipe=recipe_section.plan_recipe(request, draft),
+        downstream=recipe_section.plan_downstream(request, loss),
     )
 
 

@@ -72,6 +72,10 @@ class PlanRequest:
     seq_len: int | None = None
     vocab: int | None = None
     global_batch_tokens: float | None = None
+    hp_law: str | None = None  # scaling.recipe: None picks the law file's fitted one, else deepseek
+    schedule: str = "cosine"
+    decay_fraction: float | None = None
+    downstream: str | None = None  # a map of scaling.recipe.downstream
     serve_on: Cluster | None = None
     shape_style: str = "llama"
     flash_attention: bool = True
@@ -185,6 +189,10 @@ def plan_request(values: Parsed) -> PlanRequest:
         seq_len=v.seq_len,
         vocab=v.vocab,
         global_batch_tokens=v.global_batch_tokens,
+        hp_law=v.hp_law,
+        schedule=v.schedule,
+        decay_fraction=v.decay_fraction,
+        downstream=v.downstream,
         serve_on=v.serve_on,
         shape_style=v.shape_style,
         flash_attention=v.flash_attention,

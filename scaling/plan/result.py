@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation, Law
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
+    from scaling.recipe import Recipe
+    from scaling.recipe.downstream import DownstreamPrediction
     from scaling.serving import ServingAwareOptimum
 
 LayoutRow = dict[
@@ -121,6 +123,8 @@ class Plan(Displayable):
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     inputs: dict[str, Any] = field(default_factory=dict)
+    recipe: Recipe | None = None  # learning rate, batch, schedule, AdamW (scaling.recipe)
+    downstream: tuple[DownstreamPrediction, ...] = ()  # benchmark error at the plan's loss
 
     # ------------------------------------------------------------------------------ derived numbers
     @property
@@ -145,7 +149,10 @@ class Plan(Displayable):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, base units (FLOPs, bytes, seconds, USD), stable keys."""
+        from scaling.plan.recipe_section import recipe_keys
+
         return {
+            **recipe_keys(self),
             "question": self.question,
             "flops": self.budget_flops,
             "pf_days": self.cost.pf_days,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from scaling import units as f
+from scaling.plan.recipe_section import downstream_rows, recipe_brief_rows, recipe_rows
 from scaling.render import Table, fmt_interval
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Compute-optimal allocation", _optimum_rows(plan)),
         ("Model to train", _model_rows(plan)),
         ("Cluster", _cluster_rows(plan)),
+        ("Training recipe", recipe_rows(plan)),
+        *([("Downstream", downstream_rows(plan))] if plan.downstream else []),
     ]
 
 
@@ -280,6 +283,7 @@ def plan_brief(plan: Plan) -> str:
         ("cost", f.format_usd(cost.cost_usd) if cost.cost_usd is not None else "n/a (give --price)"),
         ("MFU", f"{f.format_fraction(plan.mfu)} end to end; HFU {f.format_fraction(step.hfu)}"),
         ("global batch", f"{f.format_count(plan.global_batch_tokens)} tokens"),
+        *recipe_brief_rows(plan),
         ("layout", layout),
         (
             "memory / device",

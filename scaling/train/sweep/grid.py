@@ -167,13 +167,17 @@ def plan_sweep(
     precision: str = "fp32",
     force_new: bool = False,
     designed: list[tuple[tuple[int, int], float, int | None]] | None = None,
+    lr_grid: int | None = None,
+    batch_grid: int | None = None,
 ) -> Sweep:
     """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring).
 
     With ``designed`` runs, ((d_model, n_layer), budget, seed or None) each (from `read_designed_runs`),
     exactly those runs are planned instead of the preset's budgets (a seed of None is the recipe's), and no
-    edge extension is added."""
+    edge extension is added. ``lr_grid`` / ``batch_grid`` train each run at that many learning rates /
+    batches around its own (`hp_grid`); edge extensions are then off (a budget's minimum is over both)."""
     from scaling.train.data import load_corpus
+    from scaling.train.sweep.hp_grid import grid_size, hyperparameter_grid
 
     if device != "cpu":
         torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
@@ -190,6 +194,10 @@ def plan_sweep(
         base = replace(base, sizes=int(sizes))
     corpus = load_corpus(data)
     identity = corpus.identity()
+    grids = {"lr_grid": grid_size(lr_grid, "--lr-grid"), "batch_grid": grid_size(batch_grid, "--batch-grid")}
+    grids = {k: v for k, v in grids.items() if v > 1}  # recorded only when used: older folders keep theirs
+    if grids:
+        base = replace(base, extend=False)
     recipe = {
         "seq_len": base.seq_len,
         "batch": base.batch,
@@ -204,6 +212,7 @@ def plan_sweep(
         "tokenizer": identity["tokenizer"],
         "extend": base.extend,
         "sizes": base.sizes,
+        **grids,
     }
     out = Path(out)
     try:
@@ -227,7 +236,8 @@ def plan_sweep(
             continue
         n_opt = prior_optimum(budget, base, rows)
         shapes = ladder_for(budget, base.sizes, n_opt, base.shapes)
-        sweep.configs += [recipe_config(recipe, shape, budget) for shape in shapes]
+        planned = [recipe_config(recipe, shape, budget) for shape in shapes]
+        sweep.configs += hyperparameter_grid(planned, grids.get("lr_grid", 1), grids.get("batch_grid", 1))
     if sweep.preset.extend:
         sweep.configs += [c for c in edge_extensions(sweep, rows) if c not in sweep.configs]
     _check_lengths(sweep, corpus)

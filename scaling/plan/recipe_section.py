@@ -1,0 +1,73 @@
+"""The plan's training recipe and downstream error: `scaling.recipe` composed for the plan's model, tokens and
+layout's batch, and rendered as the plan's "Training recipe" and "Downstream" sections.
+
+The plan keeps no copy of a rule: the learning rate, batch, schedule and AdamW are `training_recipe`'s, the
+default batch the layout rounded is `scaling.recipe.batch_target`'s, and the error is the map's
+(`scaling.recipe.downstream`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scaling.plan.compose import Draft
+    from scaling.plan.request import PlanRequest
+    from scaling.plan.result import Plan
+    from scaling.recipe import Recipe
+    from scaling.recipe.downstream import DownstreamPrediction
+
+
+def plan_recipe(request: PlanRequest, draft: Draft) -> Recipe:
+    """The recipe for the plan's model and tokens at the global batch its layout uses."""
+    from scaling.recipe import training_recipe
+
+    return training_recipe(
+        draft.spec,
+        draft.tokens,
+        seq_len=draft.seq_len,
+        batch_tokens=draft.batch_tokens,
+        hp_law=request.hp_law,
+        law=request.law,
+        schedule=request.schedule,
+        decay_fraction=request.decay_fraction,
+    )
+
+
+def plan_downstream(request: PlanRequest, loss: float | None) -> tuple[DownstreamPrediction, ...]:
+    """The --downstream map's error at the plan's loss (refused when the law's loss is on other data), else
+    the maps attached to the law."""
+    from scaling.recipe.downstream import predict_downstream
+
+    return tuple(predict_downstream(request.law, loss, request.downstream))
+
+
+def recipe_rows(plan: Plan) -> list[tuple[str, str]]:
+    return plan.recipe.rows() if plan.recipe is not None else []
+
+
+def recipe_brief_rows(plan: Plan) -> list[tuple[str, str]]:
+    """The recipe's line in ``--brief``: peak learning rate, law and schedule."""
+    if plan.recipe is None:
+        return []
+    from scaling.recipe.recipe import format_lr
+
+    r = plan.recipe
+    return [
+        (
+            "learning rate",
+            f"{format_lr(r.learning_rate)} peak ({r.chosen.law}), {r.schedule.kind}, "
+            f"{r.schedule.warmup_steps:,} warmup steps",
+        )
+    ]
+
+
+def downstream_rows(plan: Plan) -> list[tuple[str, str]]:
+    return [(p.metric, p.text()) for p in plan.downstream]
+
+
+def recipe_keys(plan: Plan) -> dict[str, Any]:
+    """The plan JSON's recipe keys (learning_rate, warmup_steps, schedule, global_batch_tokens, adam, hp_law,
+    ...) and ``downstream``."""
+    keys = plan.recipe.to_dict() if plan.recipe is not None else {}
+    keys["downstream"] = [p.to_dict() for p in plan.downstream]
+    return keys
