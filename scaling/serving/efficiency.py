@@ -113,7 +113,9 @@ class ServingEfficiency:
             "step_overhead_s": (overhead_s, self.row("step_overhead_s", "any")),
         }
         values = {q: row.value if given is None else given for q, (given, row) in picked.items()}
-        sources = tuple((q, "given" if given is not None else row.source) for q, (given, row) in picked.items())
+        sources = tuple(
+            (q, "given" if given is not None else row.source) for q, (given, row) in picked.items()
+        )
         return Efficiencies(**values, sources=sources)
 
 

@@ -101,7 +101,9 @@ class ServingAssumptions:
         if self.link_bytes_per_s is not None:
             checks.positive(self.link_bytes_per_s, "link bandwidth")
 
-    def efficiencies(self, spec: ModelSpec, precision: str, weight_dtype: str, prompt_tokens: int) -> Efficiencies:
+    def efficiencies(
+        self, spec: ModelSpec, precision: str, weight_dtype: str, prompt_tokens: int
+    ) -> Efficiencies:
         """The efficiencies a deployment runs at: the table's rows for its regime, with the overrides."""
         table = self.efficiency or ServingEfficiency.load()
         return table.resolve(
@@ -201,7 +203,8 @@ class Deployment:
         e, b = self.eff, np.asarray(batch, dtype=float)
         compute = b * self.decode_flops_per_seq_step / (self.tp * self.peak_flops * e.decode_mfu)
         weights, kv = self.weights_read_bytes(b), b * self.kv_read_bytes_per_seq_step
-        memory = weights / (self.memory_bytes_per_s * e.weights_mbu) + kv / (self.memory_bytes_per_s * e.kv_mbu)
+        bandwidth = self.memory_bytes_per_s
+        memory = weights / (bandwidth * e.weights_mbu) + kv / (bandwidth * e.kv_mbu)
         comm = self.allreduce_seconds(b)
         return {
             "compute": compute,
