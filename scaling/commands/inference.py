@@ -38,7 +38,9 @@ def inference(**values):
     gpus = v.gpus
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as e.g. 8xH100")
-    assumptions = with_assumptions(mfu=v.mfu, mbu=v.mbu, link_bytes_per_s=v.link_bandwidth)
+    assumptions = with_assumptions(
+        mfu=v.mfu, mbu=v.mbu, overhead_s=v.overhead_s, link_bytes_per_s=v.link_bandwidth
+    )
     if v.latency is not None or v.min_tokens_per_s is not None:
         if "batch" in v.given:
             raise ScalingError("--batch is what --latency / --min-tokens-per-s search for: leave it out")

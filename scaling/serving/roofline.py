@@ -353,10 +353,12 @@ class ServingEstimate(Displayable):
     prefill_compute_s: float
     prefill_memory_s: float
     prefill_comm_s: float
+    prefill_overhead_s: float
     decode_s_per_token: float
     decode_compute_s: float
     decode_memory_s: float
     decode_comm_s: float
+    decode_overhead_s: float
     bound: str
     bytes_per_step: float  # per device, one decode step at the mean context
     flops_per_step: float  # per device, one decode step at the mean context
@@ -571,10 +573,12 @@ def estimate_from_deployment(
         prefill_compute_s=float(pre["compute"]),
         prefill_memory_s=float(pre["memory"]),
         prefill_comm_s=float(pre["comm"]),
+        prefill_overhead_s=float(pre["overhead"]),
         decode_s_per_token=tpot,
         decode_compute_s=float(dec["compute"]),
         decode_memory_s=float(dec["memory"]),
         decode_comm_s=float(dec["comm"]),
+        decode_overhead_s=float(dec["overhead"]),
         bound="memory" if dec["memory"] >= dec["compute"] else "compute",
         bytes_per_step=float(dec["bytes"]),
         flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp,
