@@ -11,6 +11,11 @@ from scaling.render import Table
 
 
 def _render(tables) -> str:
+    if len(tables) == 1:  # under load: one table with its title and notes
+        (load,) = tables
+        rows = Table(load.rows, align="ll").text(indent=2)
+        notes = Table((), notes=load.notes).text(indent=2)
+        return f"{Table((), title=load.title).text()}\n\n{rows}\n\nassumptions:\n{notes}"
     phases, summary = tables
     title = Table((), title=phases.title).text()
     body = Table(phases.rows, phases.headers).text(indent=2)
@@ -25,12 +30,14 @@ def inference(**values):
 
     Prefill is compute-bound (time to first token); each decode step reads the weights and the KV cache, so
     at small batch it is bound by memory bandwidth. With --latency or --min-tokens-per-s it finds the
-    cheapest batch and tensor-parallel size that meet the target.
+    cheapest batch and tensor-parallel size that meet the target. With --concurrency or --request-rate it
+    simulates continuous batching under Poisson arrivals and prints p50/p99 time to first token and per token.
 
     \b
     scaling inference llama-2-70b --gpus 8xH100 --tp 8 --batch 64 --price 2.5
     scaling inference llama-2-7b --gpus A100-80GB --quant int4 --kv-dtype fp8
     scaling inference llama-3-70b --gpus 8xH100 --latency 50ms --price 2.5
+    scaling inference llama-2-70b --gpus 8xH100 --tp 4 --concurrency 64 --prompt 2048 --output 256
     """
     from scaling.serving import ServingWorkload, cheapest_serving, estimate_serving, with_assumptions
 
@@ -41,7 +48,32 @@ def inference(**values):
     assumptions = with_assumptions(
         mfu=v.mfu, mbu=v.mbu, overhead_s=v.overhead_s, link_bytes_per_s=v.link_bandwidth
     )
-    if v.latency is not None or v.min_tokens_per_s is not None:
+    if v.concurrency is not None or v.request_rate is not None:
+        if "batch" in v.given:
+            raise ScalingError("--concurrency / --request-rate set the load; leave out --batch")
+        if v.latency is not None or v.min_tokens_per_s is not None:
+            raise ScalingError(
+                "--concurrency / --request-rate do not combine with --latency / --min-tokens-per-s"
+            )
+        from scaling.serving.concurrency import estimate_under_load
+
+        result = estimate_under_load(
+            v.model,
+            gpus.accelerator,
+            devices=gpus.devices,
+            tp=v.tp,
+            prompt_tokens=v.prompt_tokens,
+            output_tokens=v.output_tokens,
+            precision=v.precision,
+            quant=v.quant,
+            kv_dtype=v.kv_dtype,
+            concurrency=v.concurrency,
+            request_rate=v.request_rate,
+            price_usd_per_hour=v.price,
+            assumptions=assumptions,
+        )
+        payload = result.to_dict()
+    elif v.latency is not None or v.min_tokens_per_s is not None:
         if "batch" in v.given:
             raise ScalingError("--batch is what --latency / --min-tokens-per-s search for: leave it out")
         workload = ServingWorkload(

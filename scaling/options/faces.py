@@ -276,6 +276,20 @@ SERVING = Declaration(
         KV_DTYPE,
         PRICE,
         Option(
+            "concurrency",
+            ("--concurrency",),
+            "Requests in flight (Poisson arrivals at the rate keeping them): continuous batching, p50/p99.",
+            parse=number,
+            unit="requests",
+        ),
+        Option(
+            "request_rate",
+            ("--request-rate",),
+            "Poisson arrivals, requests/s for the deployment: continuous batching, p50/p99.",
+            parse=number,
+            unit="requests/s",
+        ),
+        Option(
             "latency",
             ("--latency",),
             "Target time per output token, e.g. 50ms: search batch and TP.",

@@ -22,13 +22,14 @@ of TensorRT-LLM v0.6.1, whose published 70B rows read each KV head once per quer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
 from scaling import checks
 from scaling.catalog import read_csv
 from scaling.errors import ScalingError, quoted
+from scaling.model import ModelSpec
 
 QUANTITIES = ("prefill_mfu", "decode_mfu", "weights_mbu", "kv_mbu", "step_overhead_s")
 SHORT_PROMPT_TOKENS = 512  # prompts below it are "short" prefill rows (TensorRT-LLM's 128-token rows)
@@ -143,3 +144,69 @@ def _load(profile: str) -> ServingEfficiency:
     keys = {(r.quantity, r.dtype, r.regime) for r in chosen}
     kept = chosen + [r for p, r in rows if p == "default" and (r.quantity, r.dtype, r.regime) not in keys]
     return ServingEfficiency(tuple(kept), profile)
+
+
+@dataclass(frozen=True)
+class ServingAssumptions:
+    """What the roofline assumes beyond the hardware's peaks; every default is cited.
+
+    * ``mfu``, ``mbu``, ``overhead_s``: None takes the regime's row of ``efficiency`` (module
+      `scaling.serving.efficiency`: share of the compute peak by dtype and phase, of bandwidth for weights and
+      KV reads, and a per-step overhead, each row with its source); a number replaces them (``--mfu``
+      replaces both compute shares, ``--mbu`` both bandwidth shares, ``--overhead`` the per-step seconds).
+    * ``efficiency``: the table itself (None: the packaged default profile).
+    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4
+      (NVIDIA/nccl GitHub issue #1264), and less on smaller messages.
+    * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
+      configuration; decode all-reduces are latency-bound.
+    * ``link_bytes_per_s``: the intra-node link bandwidth per device, one direction; None reads it from the
+      accelerator catalog.
+    * ``prefill_chunk_tokens`` 8192: prompts are prefilled in chunks of at most this many tokens (chunked
+      prefill; TensorRT-LLM's ``BuildConfig.max_num_tokens`` default), which bounds the transient activations.
+    """
+
+    mfu: float | None = None
+    mbu: float | None = None
+    overhead_s: float | None = None
+    link_efficiency: float = 0.8
+    allreduce_latency_s: float = 8e-6
+    link_bytes_per_s: float | None = None
+    prefill_chunk_tokens: int = 8192
+    efficiency: ServingEfficiency | None = None
+
+    def __post_init__(self) -> None:
+        if self.mfu is not None:
+            checks.utilization(self.mfu, "serving MFU")
+        if self.mbu is not None:
+            checks.utilization(self.mbu, "memory bandwidth utilisation (MBU)")
+        if self.overhead_s is not None:
+            checks.positive(self.overhead_s, "per-step overhead", allow_zero=True)
+        checks.utilization(self.link_efficiency, "link efficiency")
+        checks.positive(self.allreduce_latency_s, "all-reduce latency", allow_zero=True)
+        checks.positive_int(self.prefill_chunk_tokens, "prefill chunk")
+        if self.link_bytes_per_s is not None:
+            checks.positive(self.link_bytes_per_s, "link bandwidth")
+
+    def efficiencies(
+        self, spec: ModelSpec, precision: str, weight_dtype: str, prompt_tokens: int
+    ) -> Efficiencies:
+        """The efficiencies a deployment runs at: the table's rows for its regime, with the overrides."""
+        table = self.efficiency or ServingEfficiency.load()
+        return table.resolve(
+            precision=precision,
+            weight_dtype=weight_dtype,
+            prompt_tokens=prompt_tokens,
+            grouped_kv=spec.kv_heads < spec.n_head,
+            mfu=self.mfu,
+            mbu=self.mbu,
+            overhead_s=self.overhead_s,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "efficiency"}
+        out["efficiency_profile"] = (self.efficiency or ServingEfficiency.load()).profile
+        return out
+
+
+IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, overhead_s=0.0, link_efficiency=1.0, allreduce_latency_s=0.0)
+"""The pure roofline: every peak reached, free messages and steps. A lower bound on every time."""

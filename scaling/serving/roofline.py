@@ -55,75 +55,9 @@ from scaling.memory import (
 )
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
-from scaling.serving.efficiency import Efficiencies, ServingEfficiency
+from scaling.serving.efficiency import Efficiencies, ServingAssumptions
 from scaling.serving.tables import phases_table, summary_table
 from scaling.units import GB
-
-
-@dataclass(frozen=True)
-class ServingAssumptions:
-    """What the roofline assumes beyond the hardware's peaks; every default is cited.
-
-    * ``mfu``, ``mbu``, ``overhead_s``: None takes the regime's row of ``efficiency`` (module
-      `scaling.serving.efficiency`: share of the compute peak by dtype and phase, of bandwidth for weights and
-      KV reads, and a per-step overhead, each row with its source); a number replaces them (``--mfu``
-      replaces both compute shares, ``--mbu`` both bandwidth shares, ``--overhead`` the per-step seconds).
-    * ``efficiency``: the table itself (None: the packaged default profile).
-    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4
-      (NVIDIA/nccl GitHub issue #1264), and less on smaller messages.
-    * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
-      configuration; decode all-reduces are latency-bound.
-    * ``link_bytes_per_s``: the intra-node link bandwidth per device, one direction; None reads it from the
-      accelerator catalog.
-    * ``prefill_chunk_tokens`` 8192: prompts are prefilled in chunks of at most this many tokens (chunked
-      prefill; TensorRT-LLM's ``BuildConfig.max_num_tokens`` default), which bounds the transient activations.
-    """
-
-    mfu: float | None = None
-    mbu: float | None = None
-    overhead_s: float | None = None
-    link_efficiency: float = 0.8
-    allreduce_latency_s: float = 8e-6
-    link_bytes_per_s: float | None = None
-    prefill_chunk_tokens: int = 8192
-    efficiency: ServingEfficiency | None = None
-
-    def __post_init__(self) -> None:
-        if self.mfu is not None:
-            checks.utilization(self.mfu, "serving MFU")
-        if self.mbu is not None:
-            checks.utilization(self.mbu, "memory bandwidth utilisation (MBU)")
-        if self.overhead_s is not None:
-            checks.positive(self.overhead_s, "per-step overhead", allow_zero=True)
-        checks.utilization(self.link_efficiency, "link efficiency")
-        checks.positive(self.allreduce_latency_s, "all-reduce latency", allow_zero=True)
-        checks.positive_int(self.prefill_chunk_tokens, "prefill chunk")
-        if self.link_bytes_per_s is not None:
-            checks.positive(self.link_bytes_per_s, "link bandwidth")
-
-    def efficiencies(
-        self, spec: ModelSpec, precision: str, weight_dtype: str, prompt_tokens: int
-    ) -> Efficiencies:
-        """The efficiencies a deployment runs at: the table's rows for its regime, with the overrides."""
-        table = self.efficiency or ServingEfficiency.load()
-        return table.resolve(
-            precision=precision,
-            weight_dtype=weight_dtype,
-            prompt_tokens=prompt_tokens,
-            grouped_kv=spec.kv_heads < spec.n_head,
-            mfu=self.mfu,
-            mbu=self.mbu,
-            overhead_s=self.overhead_s,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "efficiency"}
-        out["efficiency_profile"] = (self.efficiency or ServingEfficiency.load()).profile
-        return out
-
-
-IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, overhead_s=0.0, link_efficiency=1.0, allreduce_latency_s=0.0)
-"""The pure roofline: every peak reached, free messages and steps. A lower bound on every time."""
 
 
 def link_bytes_per_s(acc: Accelerator, tp: int, assumptions: ServingAssumptions) -> tuple[float, str]:
@@ -233,6 +167,24 @@ class Deployment:
             "overhead": overhead,
             "total": np.maximum(compute, memory) + comm + overhead,
         }
+
+    def step_seconds(self, decode_seqs: Any, prefill_tokens: Any) -> Any:
+        """One iteration of continuous batching: ``decode_seqs`` sequences each make a token (at the mean
+        context) while ``prefill_tokens`` prompt tokens are prefilled alongside (one chunk). The same terms as
+        `decode_seconds` and `prefill_seconds`, in one forward pass: one weight read, one all-reduce set, one
+        overhead (broadcasts)."""
+        e = self.eff
+        b, c = np.asarray(decode_seqs, dtype=float), np.asarray(prefill_tokens, dtype=float)
+        peak = self.tp * self.peak_flops
+        compute = b * self.decode_flops_per_seq_step / (peak * e.decode_mfu) + (
+            c * self.prefill_flops_per_seq / self.prompt_tokens / (peak * e.prefill_mfu)
+        )
+        bandwidth = self.memory_bytes_per_s
+        kv_write = c * self.kv_write_bytes_per_seq_prefill / self.prompt_tokens
+        memory = (self.weights_read_bytes(b + c) + kv_write) / (bandwidth * e.weights_mbu) + (
+            b * self.kv_read_bytes_per_seq_step / (bandwidth * e.kv_mbu)
+        )
+        return np.maximum(compute, memory) + self.allreduce_seconds(b + c) + e.step_overhead_s
 
     def crossover_batch(self) -> float:
         """The batch at which a decode step turns compute-bound (inf if the KV reads keep it memory-bound).

@@ -23,9 +23,9 @@ from scaling.errors import ScalingError
 from scaling.memory import DEVICES_PER_NODE, device_count
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
+from scaling.serving.efficiency import ServingAssumptions
 from scaling.serving.roofline import (
     Deployment,
-    ServingAssumptions,
     ServingEstimate,
     estimate_from_deployment,
     fitting_batch,
