@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling.cli import main
-from scaling.serving import estimate_serving, fitting_batch, make_deployment
+from scaling.serving import (
+    ServingWorkload,
+    cheapest_serving,
+    estimate_serving,
+    fitting_batch,
+    make_deployment,
+)
 from scaling.serving.concurrency import estimate_under_load, simulate_replica
 
 LOAD_KEYS = (
@@ -117,3 +123,36 @@ def test_inference_load_options_bad_input_is_one_line(extra, message):
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------ targets: --latency and --ttft
+def test_latency_target_alone_cautions_when_the_first_token_is_extreme():
+    # a 50 ms per-token target alone admits a batch whose prefill takes longer than the whole rest of the answer
+    search = cheapest_serving("llama-3-70b", "H100", devices=8, workload=ServingWorkload(latency_s=0.05))
+    best = search.best
+    assert best.decode_s_per_token <= 0.05
+    assert best.prefill_s > (best.output_tokens - 1) * best.decode_s_per_token
+    assert any("--ttft" in w for w in best.warnings)
+
+
+def test_both_targets_bound_both_latencies_and_cost_at_least_as_much():
+    both = ServingWorkload(latency_s=0.05, ttft_s=2.0)
+    one = cheapest_serving("llama-3-70b", "H100", devices=8, workload=ServingWorkload(latency_s=0.05)).best
+    best = cheapest_serving("llama-3-70b", "H100", devices=8, workload=both).best
+    assert best.decode_s_per_token <= 0.05 and best.prefill_s <= 2.0
+    assert best.tokens_per_s_per_device <= one.tokens_per_s_per_device
+    assert not any("bounds the" in w for w in best.warnings)
+
+
+def test_ttft_target_alone_cautions_when_tokens_are_slower_than_the_first():
+    w = ServingWorkload(ttft_s=0.01, prompt_tokens=128, output_tokens=64)
+    best = cheapest_serving("llama-2-7b", "H100", devices=1, workload=w).best
+    assert best.prefill_s <= 0.01
+    assert any("--latency" in m for m in best.warnings) == (best.decode_s_per_token > 0.01)
+
+
+def test_inference_ttft_flag_is_in_the_target_text():
+    args = ["inference", "llama-3-70b", "--gpus", "8xH100", "--latency", "50ms", "--ttft", "2s", "--json"]
+    d = json.loads(CliRunner().invoke(main, args).output)
+    assert d["target"] == "at most 50 ms per output token and at most 2000 ms to the first token"
+    assert d["prefill_s"] <= 2.0 and d["decode_s_per_token"] <= 0.05

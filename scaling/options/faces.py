@@ -297,6 +297,13 @@ SERVING = Declaration(
             unit="seconds",
         ),
         Option(
+            "ttft",
+            ("--ttft",),
+            "Target time to first token, e.g. 2s: search batch and TP (with --latency: both).",
+            parse=units.parse_duration,
+            unit="seconds",
+        ),
+        Option(
             "min_tokens_per_s",
             ("--min-tokens-per-s",),
             "Target output tokens/s of the deployment: search.",

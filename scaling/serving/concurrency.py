@@ -123,7 +123,6 @@ def simulate_replica(
     ttft = first[counted] - arrivals[counted]
     latency = done[counted] - arrivals[counted]
     tpot = (done[counted] - first[counted]) / max(output - 1, 1)
-    n = len(latency)
     # completions per second while requests still arrive (the drain after the last arrival runs faster)
     start, end = float(arrivals[counted][0]), float(arrivals[-1])
     in_window = int(np.count_nonzero((done >= start) & (done <= end)))
