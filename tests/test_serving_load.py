@@ -127,7 +127,7 @@ def test_inference_load_options_bad_input_is_one_line(extra, message):
 
 # ------------------------------------------------------------------------------ targets: --latency and --ttft
 def test_latency_target_alone_cautions_when_the_first_token_is_extreme():
-    # a 50 ms per-token target alone admits a batch whose prefill takes longer than the whole rest of the answer
+    # a 50 ms per-token target alone admits a batch whose prefill takes longer than the rest of the answer
     search = cheapest_serving("llama-3-70b", "H100", devices=8, workload=ServingWorkload(latency_s=0.05))
     best = search.best
     assert best.decode_s_per_token <= 0.05
