@@ -752,7 +752,7 @@ def test_peft_readme_mt0_large_lora_trainable_parameters():
 )
 def test_t5_adapter_count_by_layer_type(targets, blocks):
     """T5 encoder layers hold self-attention, decoder layers self- and cross-attention; every layer one FFN:
-    an attention target is adapted in 72 blocks of mt0-large, an FFN target in 48 (r x (d_in + d_out) each)."""
+    an attention target is adapted in 72 blocks of mt0-large, an FFN target in 48 (r x (d_in + d_out))."""
     from scaling.model import spec_from_hf_config
 
     spec = spec_from_hf_config(MT0_LARGE, name="mt0-large")
