@@ -44,8 +44,11 @@ from scaling.serving.tables import fmt_seconds
 
 WARMUP_SHARE = 0.1  # the first tenth of the requests are not counted
 MIN_REQUESTS = 400  # simulated per replica (more at high concurrency: 20 x the concurrency)
+MAX_REQUESTS = 4000  # at most, so that any concurrency answers in about a second
 FIXED_POINT_ROUNDS = 12  # Little's law iterations for --concurrency (each a simulation of ~10-50 ms)
-OVERLOAD = 0.95  # completions below this share of arrivals: the queue grows
+OVERLOAD = 0.9  # completions below this share of arrivals, with queueing visible in TTFT: overloaded
+QUEUEING = 10.0  # TTFT p99 over p50 (or p50 over one prompt's prefill) beyond this: requests queue
+MIN_REQUEST_RATE = 1e-6  # requests/s; slower than one per ~12 days is below the clock's resolution
 IN_FLIGHT_TOLERANCE = 0.03  # how close the mean requests in flight come to --concurrency
 
 
@@ -126,7 +129,11 @@ def simulate_replica(
     # completions per second while requests still arrive (the drain after the last arrival runs faster)
     start, end = float(arrivals[counted][0]), float(arrivals[-1])
     in_window = int(np.count_nonzero((done >= start) & (done <= end)))
-    rate = in_window / (end - start) if in_window > 1 else request_rate
+    counted_n = requests - int(requests * WARMUP_SHARE)
+    if in_window >= counted_n / 2 and end > start:
+        rate = in_window / (end - start)
+    else:  # arrivals bunched far faster than service: completions over the whole run
+        rate = counted_n / float(np.nanmax(done[counted]) - start)
     return LoadResult(
         request_rate=request_rate,
         requests_per_s=rate,
@@ -247,12 +254,17 @@ def serve_under_load(
     static = estimate_from_deployment(dep, devices, 1, price_usd_per_hour, fits)
     replicas = static.replicas
     if request_rate is not None:
-        rate = checks.positive(request_rate, "request rate") / replicas
+        checks.positive(request_rate, "request rate")
+        if request_rate < MIN_REQUEST_RATE:
+            raise ScalingError(
+                f"invalid request rate {request_rate:g}: expected at least {MIN_REQUEST_RATE:g} requests/s"
+            )
+        rate = request_rate / replicas
         result = simulate_replica(dep, rate, requests=MIN_REQUESTS, max_in_flight=fits, seed=seed)
         arrival = f"Poisson, {request_rate:,.3g} requests/s"
     else:
         per_replica = checks.positive(concurrency, "concurrency") / replicas
-        requests = max(MIN_REQUESTS, int(20 * per_replica))
+        requests = int(min(max(MIN_REQUESTS, 20 * per_replica), MAX_REQUESTS))
         batch = max(1, min(fits, round(per_replica)))
         guess = estimate_from_deployment(dep, devices, batch, price_usd_per_hour, fits)
         rate = per_replica / guess.latency_s  # Little's law on the static estimate, then on the simulation
@@ -273,7 +285,11 @@ def serve_under_load(
     price, _ = device_hour_price(dep.acc, price_usd_per_hour)
     tokens = result.output_tokens_per_s * replicas
     cost = None if price is None or not tokens else price * devices / 3600.0 / tokens * 1e6
-    if result.requests_per_s < OVERLOAD * result.request_rate:
+    queueing = (
+        result.ttft_p99_s > QUEUEING * result.ttft_p50_s
+        or result.ttft_p50_s > QUEUEING * dep.prefill_seconds(1)["total"]
+    )
+    if result.requests_per_s < OVERLOAD * result.request_rate and queueing:
         warning = (
             f"overloaded: {result.request_rate * replicas:,.3g} requests/s arrive and "
             f"{result.requests_per_s * replicas:,.3g} complete; the queue grows without bound, so the "
