@@ -708,3 +708,54 @@ def test_cli_bad_input_is_one_line_and_exit_2(args):
     assert r.exit_code == 2, r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), r.output
+
+
+# config.json of bigscience/mt0-large (mT5-large)
+MT0_LARGE = dict(
+    model_type="mt5",
+    d_model=1024,
+    d_ff=2816,
+    d_kv=64,
+    num_heads=16,
+    num_layers=24,
+    num_decoder_layers=24,
+    vocab_size=250112,
+    feed_forward_proj="gated-gelu",
+    tie_word_embeddings=False,
+)
+
+
+def _lora_trainable(spec, targets):
+    plan = plan_finetune(
+        spec,
+        tokens=1e6,
+        accelerator="A100-80GB",
+        lora_rank=8,
+        lora_targets=targets,
+        seq_len=64,
+        global_batch=8,
+    )
+    return plan.memory.trainable_params
+
+
+def test_peft_readme_mt0_large_lora_trainable_parameters():
+    """Hugging Face PEFT README: mt0-large with LoRA r=8 on q and v prints "trainable params: 2,359,296"."""
+    from scaling.model import spec_from_hf_config
+
+    spec = spec_from_hf_config(MT0_LARGE, name="mt0-large")
+    assert _lora_trainable(spec, "q,v") == 2_359_296
+
+
+@pytest.mark.parametrize(
+    ("targets", "blocks"),
+    [("q", 24 + 2 * 24), ("o", 24 + 2 * 24), ("up", 48), ("down", 48)],
+)
+def test_t5_adapter_count_by_layer_type(targets, blocks):
+    """T5 encoder layers hold self-attention, decoder layers self- and cross-attention; every layer one FFN:
+    an attention target is adapted in 72 blocks of mt0-large, an FFN target in 48 (r x (d_in + d_out))."""
+    from scaling.model import spec_from_hf_config
+
+    spec = spec_from_hf_config(MT0_LARGE, name="mt0-large")
+    d, f = 1024, 2816
+    per_block = {"q": d + d, "o": d + d, "up": d + f, "down": f + d}[targets]
+    assert _lora_trainable(spec, targets) == 8 * per_block * blocks

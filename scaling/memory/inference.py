@@ -33,13 +33,16 @@ def infer_memory_arrays(
     source_len: Any = None,
     overhead_bytes: float | None = None,
     overhead_default: bool = True,
+    active_tokens: Any = None,
 ) -> dict[str, Any]:
     """Inference memory per device (arrays broadcast): weights + KV cache + the forward's transient peak.
 
     The transient peak of a forward pass over ``context`` tokens (prefill) is one layer's largest working set:
     the residual stream and its normalised copy (2·e·sbh), plus the larger of the attention scores
     (e·a·s²·b/t; none with FlashAttention) and the FFN intermediate ((2 or 3)·e·s·b·d_ff/t), plus the
-    last position's fp32 logits (4·b·V). Nothing is saved for a backward pass.
+    last position's fp32 logits (4·b·V). Nothing is saved for a backward pass. ``active_tokens`` (default
+    b·s, every sequence prefilled at once) is the tokens of the largest forward pass: a serving engine that
+    prefills prompts in chunks holds one chunk's activations, not the whole batch's.
     """
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
@@ -48,9 +51,10 @@ def infer_memory_arrays(
     kv = kv_cache_bytes(spec, batch, context, kv_bytes, tp=tp, pp=pp, source_len=source_len)
     s, b = np.asarray(context, dtype=float), np.asarray(batch, dtype=float)
     e = activation_bytes
-    scores = 0.0 if flash_attention else e * spec.n_head * s * s * b / tp
-    ffn = (3.0 if spec.gated_ffn else 2.0) * e * s * b * spec.ffn_dim / tp
-    acts = 2.0 * e * s * b * spec.d_model + np.maximum(scores, ffn) + LOGITS_BYTES * b * spec.vocab_size
+    tokens = s * b if active_tokens is None else np.minimum(np.asarray(active_tokens, dtype=float), s * b)
+    scores = 0.0 if flash_attention else e * spec.n_head * s * tokens / tp
+    ffn = (3.0 if spec.gated_ffn else 2.0) * e * tokens * spec.ffn_dim / tp
+    acts = 2.0 * e * tokens * spec.d_model + np.maximum(scores, ffn) + LOGITS_BYTES * b * spec.vocab_size
     allocated = weights + kv + acts
     overhead, _ = framework_overhead(allocated, overhead_bytes, overhead_default)
     return dict(weights=weights, kv=kv, activations=acts, overhead=overhead, total=allocated + overhead)
@@ -99,11 +103,13 @@ def max_batch_and_context(
     flash_attention: bool = True,
     overhead_bytes: float | None = None,
     limit: int = 2**24,
+    prefill_tokens: int | None = None,
 ) -> InferenceLimits:
     """Largest batch (at ``context``, default the model's) and largest context (at ``batch``) that fit.
 
     Both are found by bisection on the same inference formula as `estimate_memory(mode="infer")`; 0 means
     not even one sequence (or one token) fits. FlashAttention is on by default (serving engines use it).
+    ``prefill_tokens`` caps the tokens of one forward pass (a chunked prefill; default: the whole batch).
     """
     acc = get_accelerator(accelerator)
     spec, override, _ = resolve_model(model)
@@ -125,6 +131,7 @@ def max_batch_and_context(
             activation_bytes=prec.activation_bytes,
             flash_attention=flash_attention,
             overhead_bytes=overhead_bytes,
+            active_tokens=prefill_tokens,
         )["total"]
 
     return InferenceLimits(

@@ -49,7 +49,11 @@ class ModelShape:
         ratio = (per_layer_factored * layers + spec.vocab_size + d) / max(
             per_layer_elems * layers + spec.vocab_size * d, 1
         )
-        attn_blocks = 2 if spec.arch == "encoder-decoder" else 1  # decoder layers also hold cross-attention
+        # attention blocks per layer, averaged: an encoder-decoder's decoder layers also hold cross-attention,
+        # its encoder layers do not (T5: (24 + 2 x 24) / 48 = 1.5)
+        attn_blocks = (
+            spec.encoder_layers + spec.decoder_layers * (2 if spec.arch == "encoder-decoder" else 1)
+        ) / (max(layers, 1))
         lora = {  # LoRA adapter params per layer per unit rank: r x (d_in + d_out) (Hu et al. 2021)
             "q": (d + q) * attn_blocks,
             "k": (d + kv) * attn_blocks,

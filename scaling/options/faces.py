@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from scaling import units
 from scaling.flops import CAUSAL, CONVENTIONS, RECOMPUTE
-from scaling.options.parsers import count_or_zero, integer, number, real, serving_cluster, whole
+from scaling.options.parsers import (
+    count_or_zero,
+    integer,
+    number,
+    real,
+    seconds_or_zero,
+    serving_cluster,
+    size_or_zero,
+    whole,
+)
 from scaling.options.recipe import DECAY_FRACTION, DOWNSTREAM, HP_LAW, SCHEDULE
 from scaling.options.records import Declaration, Option
 from scaling.options.shared import (
@@ -235,8 +244,8 @@ MEMORY = Declaration(
         Option(
             "overhead_bytes",
             ("--overhead",),
-            "Framework overhead, e.g. 2GiB (default: 1 GiB + 5%).",
-            parse=units.parse_bytes,
+            "Framework overhead, e.g. 2GiB or 0 (default: 1 GiB + 5%).",
+            parse=size_or_zero,
             unit="bytes",
         ),
         Option(
@@ -272,9 +281,30 @@ SERVING = Declaration(
         KV_DTYPE,
         PRICE,
         Option(
+            "concurrency",
+            ("--concurrency",),
+            "Requests in flight (Poisson arrivals at the rate keeping them): continuous batching, p50/p99.",
+            parse=number,
+            unit="requests",
+        ),
+        Option(
+            "request_rate",
+            ("--request-rate",),
+            "Poisson arrivals, requests/s for the deployment: continuous batching, p50/p99.",
+            parse=number,
+            unit="requests/s",
+        ),
+        Option(
             "latency",
             ("--latency",),
             "Target time per output token, e.g. 50ms: search batch and TP.",
+            parse=units.parse_duration,
+            unit="seconds",
+        ),
+        Option(
+            "ttft",
+            ("--ttft",),
+            "Target time to first token, e.g. 2s: search batch and TP (with --latency: both).",
             parse=units.parse_duration,
             unit="seconds",
         ),
@@ -290,14 +320,21 @@ SERVING = Declaration(
         Option(
             "mfu",
             ("--mfu",),
-            "Achievable fraction of the dense peak (default: the cited one, printed under assumptions).",
+            "Achievable fraction of the dense peak, prefill and decode (default: the regime's cited one).",
             parse=units.parse_utilization,
         ),
         Option(
             "mbu",
             ("--mbu",),
-            "Achievable fraction of memory bandwidth (default: the cited one, printed under assumptions).",
+            "Achievable fraction of memory bandwidth, weights and KV (default: the regime's cited one).",
             parse=units.parse_utilization,
+        ),
+        Option(
+            "overhead_s",
+            ("--overhead",),
+            "Fixed seconds per forward pass, e.g. 4ms or 0 (default: the cited one, printed with the rest).",
+            parse=seconds_or_zero,
+            unit="seconds",
         ),
         Option(
             "link_bandwidth",

@@ -15,8 +15,36 @@ FALSE_WORDS = ("", "0", "false", "no", "off", "n")
 
 
 def whole(value: Any, what: str) -> int:
-    """A whole number, at least 1 (``8``, ``"8"``)."""
+    """A whole number, at least 1 (``8``, ``"8"``, ``"128k"``: the count suffixes of `scaling.units`)."""
+    if isinstance(value, str) and checks.digits(value, what, "a whole number") is None:
+        try:
+            value = units.parse_int(value, what)
+        except ScalingError:
+            pass  # the check below names the value and what is accepted
     return checks.positive_int(value, what)
+
+
+def size_or_zero(value: Any, what: str) -> float:
+    """A byte size that may be zero (``0``, ``2GiB``)."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and str(value).strip() == "0":
+        return 0.0
+    return units.parse_bytes(value, what)
+
+
+def seconds_or_zero(value: Any, what: str) -> float:
+    """A duration in seconds that may be zero: a bare number is seconds (``0``, ``0.004``), or with a unit
+    (``4ms``)."""
+    if isinstance(value, bool):
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected seconds such as 0.004 or 4ms")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return units.parse_duration(value, what)
+    if not number >= 0 or number == float("inf"):
+        raise ScalingError(
+            f"invalid {what} {quoted(value)}: expected seconds, 0 or more, such as 0.004 or 4ms"
+        )
+    return number
 
 
 def integer(value: Any, what: str) -> int:

@@ -3,14 +3,16 @@
 `estimate_serving` is the roofline of one deployment (module `scaling.serving.roofline`, which documents the
 model); `cheapest_serving` searches batch and tensor-parallel size for a latency or throughput target;
 `serving_aware_optimum` chooses the model size that minimises training plus serving dollars at one loss
-(module `scaling.serving.optimum`).
+(module `scaling.serving.optimum`); `estimate_under_load` simulates continuous batching under Poisson
+arrivals (module `scaling.serving.concurrency`); `ServingEfficiency` is the cited table of achievable
+efficiencies by regime (module `scaling.serving.efficiency`).
 """
 
+from scaling.serving.concurrency import ServingUnderLoad, estimate_under_load, serve_under_load
+from scaling.serving.efficiency import IDEAL, ServingAssumptions, ServingEfficiency
 from scaling.serving.optimum import PricedModel, ServingAwareOptimum, serving_aware_optimum
 from scaling.serving.roofline import (
-    IDEAL,
     Deployment,
-    ServingAssumptions,
     ServingEstimate,
     estimate_from_deployment,
     estimate_serving,
@@ -29,12 +31,16 @@ __all__ = [
     "PricedModel",
     "ServingAssumptions",
     "ServingAwareOptimum",
+    "ServingEfficiency",
     "ServingEstimate",
+    "ServingUnderLoad",
     "ServingSearch",
     "ServingWorkload",
     "cheapest_serving",
     "estimate_from_deployment",
     "estimate_serving",
+    "estimate_under_load",
+    "serve_under_load",
     "experts_touched",
     "fitting_batch",
     "serving_aware_optimum",

@@ -18,7 +18,8 @@ import numpy as np
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.memory import DEVICES_PER_NODE
 from scaling.model import ModelSpec, load_model
-from scaling.serving.roofline import ServingAssumptions, fitting_batch, tp_sizes
+from scaling.serving.efficiency import ServingAssumptions
+from scaling.serving.roofline import fitting_batch, tp_sizes
 from scaling.serving.search import ServingWorkload
 
 BATCHES_PER_DOUBLING = 4  # points per factor of two in batch along each curve

@@ -29,7 +29,7 @@ from scaling.errors import ScalingError
 from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
 from scaling.render import Displayable, Table
-from scaling.serving.roofline import ServingAssumptions
+from scaling.serving.efficiency import ServingAssumptions
 from scaling.serving.search import ServingWorkload, cheapest_serving
 from scaling.units import format_count, format_flops, format_loss, format_usd, six_nd
 

@@ -55,49 +55,9 @@ from scaling.memory import (
 )
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
+from scaling.serving.efficiency import Efficiencies, ServingAssumptions
 from scaling.serving.tables import phases_table, summary_table
 from scaling.units import GB
-
-
-@dataclass(frozen=True)
-class ServingAssumptions:
-    """Achievable fractions of the hardware's peaks and the all-reduce cost; every default is cited.
-
-    * ``mfu`` 0.6: fraction of the dense peak that prefill (and compute-bound decode) reaches. Pope et al.
-      2022 report 76% for PaLM 540B prefill at large batch; FasterTransformer's 13B prefill on an A100 is 69%
-      of peak (kipply 2022, as reproduced in llm-analysis's FasterTransformer example); 0.6 leaves room for
-      smaller batches.
-    * ``mbu`` 0.6: model bandwidth utilisation of decode (Databricks' MBU: bytes per step / TPOT / peak).
-      NVIDIA NeMo's Llama-2-7B batch-1 latencies imply 0.53-0.58 end to end on A100/H100; kipply's profiling
-      of the best kernels found 0.87-0.9.
-    * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4
-      (NVIDIA/nccl GitHub issue #1264), and less on smaller messages.
-    * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
-      configuration; decode all-reduces are latency-bound.
-    * ``link_bytes_per_s``: the intra-node link bandwidth per device, one direction; None reads it from the
-      accelerator catalog.
-    """
-
-    mfu: float = 0.6
-    mbu: float = 0.6
-    link_efficiency: float = 0.8
-    allreduce_latency_s: float = 8e-6
-    link_bytes_per_s: float | None = None
-
-    def __post_init__(self) -> None:
-        checks.utilization(self.mfu, "serving MFU")
-        checks.utilization(self.mbu, "memory bandwidth utilisation (MBU)")
-        checks.utilization(self.link_efficiency, "link efficiency")
-        checks.positive(self.allreduce_latency_s, "all-reduce latency", allow_zero=True)
-        if self.link_bytes_per_s is not None:
-            checks.positive(self.link_bytes_per_s, "link bandwidth")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-IDEAL = ServingAssumptions(mfu=1.0, mbu=1.0, link_efficiency=1.0, allreduce_latency_s=0.0)
-"""The pure roofline: every peak reached, free messages. A lower bound on every time."""
 
 
 def link_bytes_per_s(acc: Accelerator, tp: int, assumptions: ServingAssumptions) -> tuple[float, str]:
@@ -153,6 +113,7 @@ class Deployment:
     kv_write_bytes_per_seq_prefill: float  # per device
     allreduces: int  # per forward pass
     assumptions: ServingAssumptions
+    eff: Efficiencies  # the regime's efficiencies (`ServingAssumptions.efficiencies`)
 
     def weights_read_bytes(self, tokens: Any) -> Any:
         """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts
@@ -173,34 +134,57 @@ class Deployment:
 
     def decode_seconds(self, batch: Any) -> dict[str, Any]:
         """One decode step for ``batch`` sequences: compute, memory and communication seconds (broadcasts)."""
-        a, b = self.assumptions, np.asarray(batch, dtype=float)
-        compute = b * self.decode_flops_per_seq_step / (self.tp * self.peak_flops * a.mfu)
-        read = self.weights_read_bytes(b) + b * self.kv_read_bytes_per_seq_step
-        memory = read / (self.memory_bytes_per_s * a.mbu)
+        e, b = self.eff, np.asarray(batch, dtype=float)
+        compute = b * self.decode_flops_per_seq_step / (self.tp * self.peak_flops * e.decode_mfu)
+        weights, kv = self.weights_read_bytes(b), b * self.kv_read_bytes_per_seq_step
+        bandwidth = self.memory_bytes_per_s
+        memory = weights / (bandwidth * e.weights_mbu) + kv / (bandwidth * e.kv_mbu)
         comm = self.allreduce_seconds(b)
         return {
             "compute": compute,
             "memory": memory,
             "comm": comm,
-            "total": np.maximum(compute, memory) + comm,
-            "bytes": read,
+            "overhead": np.full_like(b, e.step_overhead_s),
+            "total": np.maximum(compute, memory) + comm + e.step_overhead_s,
+            "bytes": weights + kv,
         }
 
     def prefill_seconds(self, batch: Any) -> dict[str, Any]:
         """The prefill of ``batch`` prompts together: compute, memory and communication seconds
         (broadcasts)."""
-        a, b = self.assumptions, np.asarray(batch, dtype=float)
+        e, b = self.eff, np.asarray(batch, dtype=float)
         tokens = b * self.prompt_tokens
-        compute = b * self.prefill_flops_per_seq / (self.tp * self.peak_flops * a.mfu)
+        compute = b * self.prefill_flops_per_seq / (self.tp * self.peak_flops * e.prefill_mfu)
         moved = self.weights_read_bytes(tokens) + b * self.kv_write_bytes_per_seq_prefill
-        memory = moved / (self.memory_bytes_per_s * a.mbu)
+        memory = moved / (self.memory_bytes_per_s * e.weights_mbu)
         comm = self.allreduce_seconds(tokens)
+        passes = np.ceil(tokens / self.assumptions.prefill_chunk_tokens)  # one forward pass per chunk
+        overhead = passes * e.step_overhead_s
         return {
             "compute": compute,
             "memory": memory,
             "comm": comm,
-            "total": np.maximum(compute, memory) + comm,
+            "overhead": overhead,
+            "total": np.maximum(compute, memory) + comm + overhead,
         }
+
+    def step_seconds(self, decode_seqs: Any, prefill_tokens: Any) -> Any:
+        """One iteration of continuous batching: ``decode_seqs`` sequences each make a token (at the mean
+        context) while ``prefill_tokens`` prompt tokens are prefilled alongside (one chunk). The same terms as
+        `decode_seconds` and `prefill_seconds`, in one forward pass: one weight read, one all-reduce set, one
+        overhead (broadcasts)."""
+        e = self.eff
+        b, c = np.asarray(decode_seqs, dtype=float), np.asarray(prefill_tokens, dtype=float)
+        peak = self.tp * self.peak_flops
+        compute = b * self.decode_flops_per_seq_step / (peak * e.decode_mfu) + (
+            c * self.prefill_flops_per_seq / self.prompt_tokens / (peak * e.prefill_mfu)
+        )
+        bandwidth = self.memory_bytes_per_s
+        kv_write = c * self.kv_write_bytes_per_seq_prefill / self.prompt_tokens
+        memory = (self.weights_read_bytes(b + c) + kv_write) / (bandwidth * e.weights_mbu) + (
+            b * self.kv_read_bytes_per_seq_step / (bandwidth * e.kv_mbu)
+        )
+        return np.maximum(compute, memory) + self.allreduce_seconds(b + c) + e.step_overhead_s
 
     def crossover_batch(self) -> float:
         """The batch at which a decode step turns compute-bound (inf if the KV reads keep it memory-bound).
@@ -297,6 +281,7 @@ def make_deployment(
         ),
         allreduces=2 * spec.total_layers,
         assumptions=a,
+        eff=a.efficiencies(spec, precision, quant or precision, prompt),
     )
 
 
@@ -320,10 +305,12 @@ class ServingEstimate(Displayable):
     prefill_compute_s: float
     prefill_memory_s: float
     prefill_comm_s: float
+    prefill_overhead_s: float
     decode_s_per_token: float
     decode_compute_s: float
     decode_memory_s: float
     decode_comm_s: float
+    decode_overhead_s: float
     bound: str
     bytes_per_step: float  # per device, one decode step at the mean context
     flops_per_step: float  # per device, one decode step at the mean context
@@ -341,12 +328,14 @@ class ServingEstimate(Displayable):
     link_bytes_per_s: float
     link_source: str
     assumptions: ServingAssumptions
+    efficiencies: Efficiencies
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["assumptions"] = self.assumptions.to_dict()
+        out["efficiencies"] = self.efficiencies.to_dict()
         out["warnings"], out["notes"] = list(self.warnings), list(self.notes)
         out["crossover_batch"] = None if math.isinf(self.crossover_batch) else self.crossover_batch
         return out
@@ -354,6 +343,20 @@ class ServingEstimate(Displayable):
     def display_tables(self) -> list[Table]:
         """The phase table and the summary that `scaling inference` prints."""
         return [phases_table(self), summary_table(self)]
+
+
+def efficiency_notes(dep: Deployment) -> tuple[str, ...]:
+    """One line per efficiency the deployment runs at, with its source (the assumptions `scaling inference`
+    prints)."""
+    e, sources = dep.eff, dict(dep.eff.sources)
+    bw = f"{dep.memory_bytes_per_s / GB:,.0f} GB/s"
+    return (
+        f"prefill at {e.prefill_mfu:.0%} of the {dep.precision} peak ({sources['prefill_mfu']})",
+        f"compute-bound decode at {e.decode_mfu:.0%} of it ({sources['decode_mfu']})",
+        f"decode reads {dep.weight_dtype} weights at {e.weights_mbu:.0%} of {bw} ({sources['weights_mbu']})",
+        f"and the KV cache at {e.kv_mbu:.0%} ({sources['kv_mbu']})",
+        f"{e.step_overhead_s * 1e3:g} ms per forward pass ({sources['step_overhead_s']})",
+    )
 
 
 def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
@@ -365,7 +368,10 @@ def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
 
 def fitting_batch(dep: Deployment) -> int:
     """The largest batch whose weights, KV cache (prompt + output) and activations fit one device of the
-    replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits."""
+    replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits.
+
+    Only the prompts are prefilled, in chunks of at most ``prefill_chunk_tokens`` (the assumption), so the
+    transient activations are one chunk's, not batch x (prompt + output) tokens'."""
     quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
     return max_batch_and_context(
         dep.spec,
@@ -375,6 +381,7 @@ def fitting_batch(dep: Deployment) -> int:
         precision=dep.precision,
         quant=quant,
         kv_dtype=dep.kv_dtype,
+        prefill_tokens=dep.assumptions.prefill_chunk_tokens,
     ).max_batch
 
 
@@ -485,7 +492,7 @@ def estimate_from_deployment(
     latency = ttft + (dep.output_tokens - 1) * tpot
     price, price_source = device_hour_price(dep.acc, price_usd_per_hour)
     per_s = None if price is None else price * dep.tp / 3600.0  # USD per second of one replica
-    warnings = [w for w in (mfu_warning(dep.assumptions.mfu),) if w]
+    warnings = [w for w in (mfu_warning(dep.assumptions.mfu),) if w] if dep.assumptions.mfu else []
     if batch > fits:
         warnings.append(
             f"a batch of {batch} does not fit: {dep.tp} x {dep.acc.name} hold at most {fits} sequences of "
@@ -493,8 +500,9 @@ def estimate_from_deployment(
         )
     a = dep.assumptions
     notes = (
-        f"roofline per phase: max(compute at {a.mfu:.0%} of the {dep.precision} peak, memory at "
-        f"{a.mbu:.0%} of {dep.memory_bytes_per_s / GB:,.0f} GB/s) + 2 all-reduces per layer",
+        "roofline per phase: max(compute, memory) + 2 all-reduces per layer + a fixed overhead per forward "
+        "pass",
+        *efficiency_notes(dep),
         f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + "
         f"({dep.output_tokens}+1)/2)",
         f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
@@ -517,10 +525,12 @@ def estimate_from_deployment(
         prefill_compute_s=float(pre["compute"]),
         prefill_memory_s=float(pre["memory"]),
         prefill_comm_s=float(pre["comm"]),
+        prefill_overhead_s=float(pre["overhead"]),
         decode_s_per_token=tpot,
         decode_compute_s=float(dec["compute"]),
         decode_memory_s=float(dec["memory"]),
         decode_comm_s=float(dec["comm"]),
+        decode_overhead_s=float(dec["overhead"]),
         bound="memory" if dec["memory"] >= dec["compute"] else "compute",
         bytes_per_step=float(dec["bytes"]),
         flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp,
@@ -540,6 +550,7 @@ def estimate_from_deployment(
         link_bytes_per_s=dep.link_bytes_per_s,
         link_source=dep.link_source,
         assumptions=a,
+        efficiencies=dep.eff,
         warnings=tuple(warnings),
         notes=notes,
     )

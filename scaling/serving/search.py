@@ -4,15 +4,17 @@ Every power-of-two tensor-parallel size that divides the devices (up to one node
 all-reduces cross the slower inter-node network) and every batch
 from 1 to the largest that fits (powers of two and the largest itself) is evaluated with the roofline of
 `scaling.serving.roofline`, vectorised over the batch. A candidate meets the target when its time per output
-token is at most ``latency_s`` and the deployment makes at least ``min_tokens_per_s`` output tokens per
-second. The cheapest is the one with the most output tokens per device-second (the least dollars per million
-output tokens at any price per device-hour); ties go to the lower latency.
+token is at most ``latency_s``, its time to first token (the batch's prefill) at most ``ttft_s``, and the
+deployment makes at least ``min_tokens_per_s`` output tokens per second; `ServingWorkload.caution` warns when
+the targets leave the other latency extreme. The cheapest is the one with the most output tokens per
+device-second (the least dollars per million output tokens at any price per device-hour); ties go to the lower
+latency.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,9 @@ from scaling.errors import ScalingError
 from scaling.memory import DEVICES_PER_NODE, device_count
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
+from scaling.serving.efficiency import ServingAssumptions
 from scaling.serving.roofline import (
     Deployment,
-    ServingAssumptions,
     ServingEstimate,
     estimate_from_deployment,
     fitting_batch,
@@ -39,8 +41,9 @@ from scaling.serving.tables import phases_table, summary_table
 class ServingWorkload:
     """What each request looks like and what it must get: lengths, dtypes and optional targets.
 
-    ``latency_s`` caps the time per output token; ``min_tokens_per_s`` floors the deployment's output
-    tokens per second. ``quant`` is the weights' storage dtype, ``kv_dtype`` the KV cache's."""
+    ``latency_s`` caps the time per output token, ``ttft_s`` the time to first token (the prefill of the
+    batch); ``min_tokens_per_s`` floors the deployment's output tokens per second. ``quant`` is the weights'
+    storage dtype, ``kv_dtype`` the KV cache's."""
 
     prompt_tokens: int = 2048
     output_tokens: int = 256
@@ -49,6 +52,7 @@ class ServingWorkload:
     kv_dtype: str | None = None
     latency_s: float | None = None
     min_tokens_per_s: float | None = None
+    ttft_s: float | None = None
 
     def __post_init__(self) -> None:
         checks.positive_int(self.prompt_tokens, "prompt length")
@@ -57,6 +61,8 @@ class ServingWorkload:
             checks.positive(self.latency_s, "latency target")
         if self.min_tokens_per_s is not None:
             checks.positive(self.min_tokens_per_s, "tokens-per-second target")
+        if self.ttft_s is not None:
+            checks.positive(self.ttft_s, "time-to-first-token target")
 
     def deployment(
         self,
@@ -85,15 +91,37 @@ class ServingWorkload:
 
     @property
     def has_target(self) -> bool:
-        return self.latency_s is not None or self.min_tokens_per_s is not None
+        return any(t is not None for t in (self.latency_s, self.min_tokens_per_s, self.ttft_s))
 
     def describe(self) -> str:
         targets = []
         if self.latency_s is not None:
             targets.append(f"at most {self.latency_s * 1e3:g} ms per output token")
+        if self.ttft_s is not None:
+            targets.append(f"at most {self.ttft_s * 1e3:g} ms to the first token")
         if self.min_tokens_per_s is not None:
             targets.append(f"at least {self.min_tokens_per_s:,.0f} output tokens/s")
         return " and ".join(targets) or "no target"
+
+    def caution(self, e: ServingEstimate) -> str | None:
+        """The one rule for a latency the targets leave unbounded: a time-per-token target alone cautions when
+        the wait for the first token is longer than generating the rest of the answer; a first-token target
+        alone when each later token takes longer than the first was allowed to."""
+        if self.latency_s is not None and self.ttft_s is None:
+            rest = (self.output_tokens - 1) * e.decode_s_per_token
+            if e.prefill_s > rest:
+                return (
+                    f"--latency bounds the time per output token only: the first token takes "
+                    f"{e.prefill_s:,.3g} s, longer than the other {self.output_tokens - 1} ({rest:,.3g} s), "
+                    f"and a request {e.latency_s:,.3g} s; add --ttft to bound it"
+                )
+        if self.ttft_s is not None and self.latency_s is None and e.decode_s_per_token > self.ttft_s:
+            return (
+                f"--ttft bounds the first token only: each later token takes "
+                f"{e.decode_s_per_token * 1e3:,.3g} ms, longer than the first was allowed; "
+                "add --latency to bound it"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -138,6 +166,8 @@ def _scores(
     ok = np.ones(batches.shape, dtype=bool)
     if workload.latency_s is not None:
         ok &= tpot <= workload.latency_s
+    if workload.ttft_s is not None:
+        ok &= dep.prefill_seconds(batches)["total"] <= workload.ttft_s
     if workload.min_tokens_per_s is not None:
         ok &= replicas * batches / tpot >= workload.min_tokens_per_s
     return ok, batches / tpot / dep.tp, tpot
@@ -192,4 +222,7 @@ def cheapest_serving(
         estimate_from_deployment(dep, devices, batch, price_usd_per_hour, fits)
         for _, _, dep, batch, fits in found[: max(1, keep)]
     ]
+    caution = w.caution(kept[0])
+    if caution:
+        kept[0] = replace(kept[0], warnings=(*kept[0].warnings, caution))
     return ServingSearch(best=kept[0], candidates=tuple(kept), evaluated=evaluated, target=w.describe())

@@ -26,7 +26,7 @@ def _cost(value: float | None) -> str:
 
 
 def phases_table(e: ServingEstimate) -> Table:
-    """Prefill and decode time, split into the roofline's compute, memory and TP communication terms."""
+    """Prefill and decode time: max(compute, memory) + TP communication + the fixed per-pass overhead."""
     s = fmt_seconds
     rows = [
         (
@@ -35,6 +35,7 @@ def phases_table(e: ServingEstimate) -> Table:
             s(e.prefill_compute_s),
             s(e.prefill_memory_s),
             s(e.prefill_comm_s),
+            s(e.prefill_overhead_s),
         ),
         (
             "decode, per output token",
@@ -42,6 +43,7 @@ def phases_table(e: ServingEstimate) -> Table:
             s(e.decode_compute_s),
             s(e.decode_memory_s),
             s(e.decode_comm_s),
+            s(e.decode_overhead_s),
         ),
     ]
     layout = f"TP {e.tp} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
@@ -50,7 +52,7 @@ def phases_table(e: ServingEstimate) -> Table:
         f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, "
         f"KV {e.kv_dtype}"
     )
-    return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm"), title=title)
+    return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm", "overhead"), title=title)
 
 
 def summary_table(e: ServingEstimate, target: str | None = None) -> Table:
