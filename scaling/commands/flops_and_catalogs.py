@@ -262,6 +262,7 @@ def gpus(filter_text, accelerator_files, as_json):
             else "-",
             f"{a.intra_node_link} {a.intra_node_bytes_per_s / 1e9:g}",
             f"{a.inter_node_bytes_per_s / 1e9:g}",
+            f"{a.tdp_watts:g}" if a.tdp_watts else "-",
             f"${a.price_usd_per_hour:.2f}" if a.price_usd_per_hour is not None else "-",
         )
         for a in accs
@@ -279,12 +280,13 @@ def gpus(filter_text, accelerator_files, as_json):
                 "mem GB/s",
                 "node link GB/s",
                 "network GB/s",
+                "TDP W",
                 "$/h",
             ],
         )
     )
     click.echo(
-        "dense (no sparsity) peaks; link and network bandwidths per device, one direction;\n"
+        "dense (no sparsity) peaks; link and network bandwidths per device, one direction; TDP: board power\n"
         "add your own with $SCALING_ACCELERATORS or --accelerator-file"
     )
 
