@@ -20,7 +20,7 @@ from typing import Any
 from scaling.catalog import Accelerator
 from scaling.checks import fraction, positive
 from scaling.errors import ScalingError
-from scaling.units import SECONDS_PER_DAY
+from scaling.units import SECONDS_PER_DAY, format_duration
 
 # Touvron et al. 2023a (LLaMA) §6 and 2023b (Llama 2) §2.2.1: "we set PUE at 1.1"
 DEFAULT_PUE = 1.1
@@ -71,8 +71,41 @@ class Footprint:
             + (" (no downtime assumed; --goodput 0.9 for Llama 3's >90%)" if self.goodput == 1.0 else ""),
         ]
 
+    def lines(self) -> list[tuple[str, str]]:
+        """The label/value lines every face prints (flops, plan, finetune)."""
+        out = []
+        if self.goodput < 1.0:
+            out.append(
+                (
+                    "wall-clock with downtime",
+                    f"{format_duration(self.wall_seconds)} at goodput {self.goodput:.0%}",
+                )
+            )
+        if self.energy_kwh is None:
+            return [*out, ("energy", f"n/a: no power figure (TDP) for {self.accelerator} in the catalog")]
+        return [
+            *out,
+            (
+                "energy",
+                f"{_kwh(self.energy_kwh)} ({self.held_device_hours:,.0f} device-hours x {self.power_w:g} W "
+                f"x PUE {self.pue:g})",
+            ),
+            ("emissions", f"{_co2(self.co2_kg)} CO2eq at {self.grid_gco2_kwh:g} gCO2eq/kWh"),
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _kwh(value: float) -> str:
+    for scale, unit in ((1e6, "GWh"), (1e3, "MWh")):
+        if value >= scale:
+            return f"{value / scale:,.3g} {unit}"
+    return f"{value:,.3g} kWh"
+
+
+def _co2(kg: float) -> str:
+    return f"{kg / 1000:,.2f} t" if kg >= 1000 else f"{kg:,.3g} kg"
 
 
 def footprint(

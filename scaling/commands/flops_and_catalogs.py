@@ -49,6 +49,9 @@ def flops(**values):
         price=v.price,
         dtype=v.dtype,
         accelerator_files=v.accelerator_files,
+        goodput=v.goodput,
+        pue=v.pue,
+        grid_gco2_kwh=v.grid_gco2_kwh,
         dims=Dimensions(
             layers=v.layers,
             d_model=v.d_model,
@@ -108,6 +111,8 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
             )
         if estimate.main_cost is not None:
             lines += _cost_lines(estimate.main_cost, gpus, estimate.hfu)
+        if estimate.footprint is not None:
+            lines += estimate.footprint.lines()
         click.echo(key_values(lines, indent=0))
     else:
         lines += (
@@ -126,6 +131,8 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
             )
     for note in estimate.notes:
         click.echo(f"note: {note}")
+    for assumption in estimate.footprint.assumptions() if estimate.footprint else ():
+        click.echo(f"assumed: {assumption}")
 
 
 def _conventions_table(estimate: FlopsEstimate) -> str:

@@ -4,10 +4,11 @@ answers it with `scaling.finetune.plan_finetune` or `scaling.finetune.plan_conti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scaling.cluster import Cluster
+from scaling.energy import footprint
 from scaling.errors import ScalingError
 from scaling.finetune.continued_pretraining import (
     DEFAULT_REPLAY_FRACTION,
@@ -48,6 +49,7 @@ class FinetuneRequest:
     seconds: float | None = None
     unique_tokens: float | None = None
     replay_fraction: float | None = None
+    footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
 
     @classmethod
     def of(cls, values: Parsed) -> FinetuneRequest:
@@ -75,6 +77,7 @@ class FinetuneRequest:
             seconds=v.days,
             unique_tokens=v.unique_tokens,
             replay_fraction=v.replay,
+            footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
         )
 
 
@@ -86,7 +89,18 @@ def finetune_request(**options: Any) -> FinetuneRequest:
 
 def plan_finetune_request(request: FinetuneRequest) -> FinetunePlan | ContinuedPretrainingPlan:
     """The answer to a `FinetuneRequest`: `plan_continued_pretraining` with ``continued``, else
-    `plan_finetune`; ``scaling finetune`` and ``scaling plan --from`` both ask here."""
+    `plan_finetune`; ``scaling finetune`` and ``scaling plan --from`` both ask here. The run's energy,
+    emissions and goodput are `scaling.energy.footprint` of its device-hours."""
+    result = _planned(request)
+    run = result.training if isinstance(result, ContinuedPretrainingPlan) else result
+    used = footprint(
+        request.cluster.accelerator, device_hours=run.gpu_hours, seconds=run.seconds, **request.footprint
+    )
+    run = replace(run, footprint=used)
+    return replace(result, training=run) if isinstance(result, ContinuedPretrainingPlan) else run
+
+
+def _planned(request: FinetuneRequest) -> FinetunePlan | ContinuedPretrainingPlan:
     r = request
     if r.cluster.accelerator is None:
         raise ScalingError(f"--gpus {r.cluster} names no accelerator: write it as 8xH100 or 1xA100-80GB")

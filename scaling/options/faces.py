@@ -14,6 +14,7 @@ from scaling.options.shared import (
     BATCH,
     DAYS,
     FLASH,
+    FOOTPRINT,
     FORCE,
     GLOBAL_BATCH,
     GPUS,
@@ -157,6 +158,7 @@ PLAN = Declaration(
             choices=SHAPE_STYLES,
         ),
         FLASH,
+        *FOOTPRINT,
         ACCELERATOR_FILES,
     ),
 )
@@ -362,6 +364,7 @@ FINETUNE = Declaration(
             "Share of general data mixed in with --continued (default 0.05).",
             parse=units.parse_fraction,
         ),
+        *FOOTPRINT,
     ),
     required=("model", "gpus"),
 )
@@ -423,6 +426,7 @@ FLOPS = Declaration(
         MFU,
         PRICE,
         Option("dtype", ("--dtype",), "Peak used: fp32, tf32, bf16, fp16, fp8, int8.", default="bf16"),
+        *FOOTPRINT,
         ACCELERATOR_FILES,
     ),
 )

@@ -393,6 +393,11 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         dtype=request.dtype,
         price_usd_per_hour=request.price,
     )
+    from scaling.energy import footprint
+
+    used = footprint(
+        request.accelerator, device_hours=cost.gpu_hours, seconds=cost.seconds, **request.footprint
+    )
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
     return Plan(
@@ -421,8 +426,10 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         unique_tokens=request.unique_tokens,
         serving=draft.serving or serving_options(request, budget.flops, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
-        assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost),
+        assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
+        + tuple(used.assumptions()),
         inputs=request.inputs,
+        footprint=used,
     )
 
 
