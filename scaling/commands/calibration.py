@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from scaling.commands._common import declared, echo_json, parse_given, warn
-from scaling.options.measured import MEASURE, MEASURE_COMMAND
+from scaling.options.measured import CALIBRATE, CALIBRATE_COMMAND, MEASURE, MEASURE_COMMAND
 
 
 @click.command("mfu")
@@ -47,3 +47,41 @@ def mfu(**values):
 
 
 COMMANDS = [mfu]
+
+
+@click.command("calibrate")
+@declared(*CALIBRATE_COMMAND)
+def calibrate(**values):
+    """Fit your cluster's efficiencies to measurements and write a calibration file for --calibration.
+
+    \b
+    LOGS is a table of training runs (CSV or JSON: model, gpus, global_batch, seq_len, step_time or
+    tokens_per_s; optional layout, dtype, peak_memory), or the JSON of 'vllm bench serve --save-result' or
+    'trtllm-bench throughput --report_json'. --probe measures this machine instead.
+    \b
+    Examples:
+      scaling calibrate tests/fixtures/calibration/narayanan_table1.csv -o /tmp/selene.json --force
+      scaling plan --params 39.1B --tokens 300B --gpus 512xA100-80GB --calibration /tmp/selene.json --brief
+    """
+    from scaling.calibration.build import calibrate as fit
+    from scaling.calibration.tables import calibration_tables
+
+    parsed = parse_given(CALIBRATE, values)
+    calibration = fit(
+        parsed.logs,
+        output=parsed.output,
+        probe=parsed.probe,
+        accelerator=parsed.accelerator,
+        accelerator_files=parsed.accelerator_files,
+        force=parsed.force,
+    )
+    if values["as_json"]:
+        echo_json(calibration.to_dict())
+        return
+    for table in calibration_tables(calibration):
+        click.echo(table.text() + "\n")
+    if parsed.output:
+        click.echo(f"wrote {parsed.output}: use it with --calibration {parsed.output}")
+
+
+COMMANDS.append(calibrate)

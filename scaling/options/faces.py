@@ -12,6 +12,7 @@ from scaling.options.records import Declaration, Option
 from scaling.options.shared import (
     ACCELERATOR_FILES,
     BATCH,
+    CALIBRATION,
     DAYS,
     FLASH,
     FOOTPRINT,
@@ -159,6 +160,7 @@ PLAN = Declaration(
         ),
         FLASH,
         *FOOTPRINT,
+        CALIBRATION,
         ACCELERATOR_FILES,
     ),
 )

@@ -173,11 +173,20 @@ GRID = Option(
     unit="gCO2eq/kWh",
 )
 FOOTPRINT = (GOODPUT, PUE, GRID)
+
+
+def _calibration(value: object, what: str) -> object:
+    from scaling.calibration.file import Calibration, load_calibration
+
+    return value if isinstance(value, Calibration) else load_calibration(str(value))
+
+
 CALIBRATION = Option(
     "calibration",
     ("--calibration",),
     "A calibration file from 'scaling calibrate': your cluster's measured efficiencies replace the assumed "
     "ones (it must be for the same accelerator).",
+    parse=_calibration,
     file="in",
 )
 

@@ -66,7 +66,12 @@ class Draft:
 
 def build_plan(request: PlanRequest) -> Plan:
     """The plan for ``request``:
-    budget -> allocation -> architecture -> layout and memory -> time and cost."""
+    budget -> allocation -> architecture -> layout and memory -> time and cost. With a calibration, the MFU
+    is the one its step model predicts for the plan's own model, batch and layout."""
+    if request.calibration is not None:
+        from scaling.calibration.apply import calibrated_plan_request
+
+        request = calibrated_plan_request(request)
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
     draft = with_allocation(request, _draft(request, budget.flops, devices))
@@ -427,7 +432,8 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         serving=draft.serving or serving_options(request, budget.flops, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
-        + tuple(used.assumptions()),
+        + tuple(used.assumptions())
+        + request.calibration_notes,
         inputs=request.inputs,
         footprint=used,
     )

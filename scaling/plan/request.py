@@ -77,6 +77,8 @@ class PlanRequest:
     shape_style: str = "llama"
     flash_attention: bool = True
     footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
+    calibration: Any = None  # a training `scaling.calibration.Calibration`: it predicts the MFU
+    calibration_notes: tuple[str, ...] = ()  # what the calibration set, for the assumptions
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -191,9 +193,14 @@ def plan_request(values: Parsed) -> PlanRequest:
         shape_style=v.shape_style,
         flash_attention=v.flash_attention,
         footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
+        calibration=v.calibration,
         inputs=_inputs(law, values),
     )
     check_budget_choice(request)
+    if v.calibration is not None:
+        from scaling.calibration.apply import check_mfu_not_given
+
+        check_mfu_not_given("mfu" in v.given)
     return request
 
 
@@ -202,7 +209,7 @@ def _inputs(law: Law, values: Parsed) -> dict[str, Any]:
     out: dict[str, Any] = {}
     echoed_last = ("serve_on", "law", "gpus", "model")  # where the JSON has always had them
     for name in sorted(PLAN.names, key=lambda n: echoed_last.index(n) + 1 if n in echoed_last else 0):
-        if name in ("flash_attention", "accelerator_files") or (
+        if name in ("flash_attention", "accelerator_files", "calibration") or (
             name in FOOTPRINT_NAMES and name not in values.given
         ):
             continue
