@@ -5,7 +5,7 @@ Calibrated, it predicts a step from named terms, each at its own efficiency:
 
     step_s = hardware FLOPs x (1 + bubble) / (devices x peak x compute_efficiency)   # kernels and bubble
            + communication at the catalog's links / link_efficiency                  # TP, DP, PP traffic
-           + step_overhead_s                                                           # optimizer, data, logging
+           + step_overhead_s                                               # optimizer, data, logging
 
 The hardware FLOPs (exact count, with attention and recomputation), the bubble (p - 1) / (m v) (Narayanan et
 al. 2021 §2.2) and the traffic come from the layout search (`step_terms`), for the run's layout where the log
