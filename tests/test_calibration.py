@@ -1,5 +1,5 @@
-"""`scaling calibrate` and --calibration: fitted efficiencies, the plan's time against the logs it learned from,
-and a calibration for another accelerator refused."""
+"""`scaling calibrate` and --calibration: fitted efficiencies, the plan's time against the logs it learned
+from, and a calibration for another accelerator refused."""
 
 from __future__ import annotations
 
