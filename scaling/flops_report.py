@@ -267,6 +267,7 @@ def estimate_flops(
     goodput: float = DEFAULT_GOODPUT,
     pue: float = DEFAULT_PUE,
     grid_gco2_kwh: float = DEFAULT_GRID_GCO2_KWH,
+    calibration: Any = None,
 ) -> FlopsEstimate:
     """Training FLOPs of a model on ``tokens`` under ``convention`` (``"all"``: every one), with time and cost
     on ``cluster`` at ``mfu`` when given, and their energy and emissions (`scaling.energy.footprint`)."""
@@ -293,6 +294,21 @@ def estimate_flops(
         )
     costs: dict[str, ComputeCost] = {}
     accelerator = None
+    if calibration is not None and cluster is not None:
+        from scaling.calibration.apply import run_mfu
+
+        spec = choice.spec or shape_for_params(
+            float(results[0].params), n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT
+        )
+        mfu, note = run_mfu(
+            calibration,
+            spec,
+            cluster,
+            seq_len=seq_len or spec.n_ctx,
+            flops=float(results[0].flops),
+            dtype=dtype,
+        )
+        notes.append(note)
     if cluster is not None:
         if cluster.accelerator is None:
             raise ScalingError(

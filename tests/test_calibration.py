@@ -133,3 +133,54 @@ def test_calibrate_refuses_overwrite_and_bad_files(tmp_path):
     assert result.exit_code == 2 and "row 1" in result.output and "global_batch" in result.output
     result = run("plan", "--flops", "1e22", "--gpus", "8xH100", "--calibration", str(out))
     assert result.exit_code == 2 and "schema_version" in result.output
+
+
+def test_flops_finetune_and_memory_use_the_calibration(tmp_path):
+    log = tmp_path / "logs.csv"
+    synthetic_log(log)
+    lines = log.read_text().splitlines()
+    # the same runs with their peak memory logged: 3 GiB above the memory model's terms
+    with_memory = [lines[0] + ",peak_memory"]
+    for line in lines[1:]:
+        model, gpus, batch, seq, step = line.split(",")
+        terms = step_terms(load_model(model), parse_cluster(gpus), seq_len=int(seq), global_batch=int(batch))
+        with_memory.append(f"{line},{terms.memory_bytes + 3 * 2**30:.0f}")
+    log.write_text("\n".join(with_memory) + "\n")
+    cal = tmp_path / "cal.json"
+    assert run("calibrate", str(log), "-o", str(cal)).exit_code == 0
+    assert load_calibration(cal).factor("memory_overhead_bytes").value == pytest.approx(3 * 2**30, rel=1e-6)
+    flops = json.loads(
+        run(
+            "flops",
+            "llama-2-13b",
+            "--tokens",
+            "1T",
+            "--gpus",
+            "128xH100",
+            "--calibration",
+            str(cal),
+            "--json",
+        ).stdout
+    )
+    assert any("from calibration" in n for n in flops["assumptions"]["notes"])
+    assert 0.2 < flops["assumptions"]["mfu"] < 0.6
+    memory = json.loads(
+        run("memory", "llama-2-7b", "--gpus", "8xH100", "--calibration", str(cal), "--json").stdout
+    )
+    assert memory["overhead_bytes"] == pytest.approx(3 * 2**30)
+    tune = json.loads(
+        run(
+            "finetune",
+            "llama-2-7b",
+            "--tokens",
+            "1B",
+            "--gpus",
+            "64xH100",
+            "--calibration",
+            str(cal),
+            "--json",
+        ).stdout
+    )
+    assert any("from calibration" in n for n in tune["notes"])
+    both = run("flops", "llama-2-7b", "--gpus", "8xH100", "--mfu", "0.4", "--calibration", str(cal))
+    assert both.exit_code == 2 and "not both" in both.output

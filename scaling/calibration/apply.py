@@ -48,3 +48,16 @@ def calibrated_plan_request(request: PlanRequest) -> PlanRequest:
         )
         current = replace(current, mfu=mfu)
     return replace(current, calibration_notes=(calibration_note(cal, current.mfu),))
+
+
+def run_mfu(cal: Calibration, spec, cluster: Cluster, *, seq_len: int, flops: float, dtype: str = "bf16"):
+    """The calibrated MFU of a run of ``flops`` (6ND) for ``spec`` on ``cluster``, at the default global
+    batch (`scaling.layout.default_global_batch`) on the layout the search ranks first, and the line that
+    says so."""
+    from scaling.layout import default_global_batch
+
+    if cluster.accelerator is None:
+        raise ScalingError(f"--calibration needs --gpus with an accelerator, e.g. {cluster.devices}xH100")
+    batch = default_global_batch(flops).tokens
+    mfu = calibrated_mfu(cal, spec, cluster, seq_len=seq_len, batch_tokens=batch, dtype=dtype)
+    return mfu, calibration_note(cal, mfu)

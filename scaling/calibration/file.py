@@ -174,3 +174,17 @@ def _factor(where: str, key: str, value: Any) -> Factor:
         meaning=str(value.get("meaning", "")),
         measurements=tuple(int(r) for r in rows if isinstance(r, int) and not isinstance(r, bool)),
     )
+
+
+def memory_overhead(cal: Calibration | None, given: float | None, cluster: Any) -> float | None:
+    """The memory overhead per device: as given, else the calibration's (checked for the accelerator)."""
+    if cal is None or given is not None:
+        return given
+    if cluster.accelerator is not None:
+        cal.check_for(cluster.accelerator)
+    factor = cal.factor("memory_overhead_bytes")
+    if factor is None:
+        raise ScalingError(
+            f"{cal.label} holds no memory overhead: log peak_memory per device and recalibrate"
+        )
+    return factor.value

@@ -36,6 +36,8 @@ def flops(**values):
     from scaling.flops_report import Dimensions, estimate_flops
 
     v = parse_given(FLOPS, values)
+    if v.calibration is not None and "mfu" in v.given:
+        raise ScalingError("give --mfu or --calibration, not both: the calibration predicts the MFU")
     estimate = estimate_flops(
         model=v.model,
         params=v.params,
@@ -52,6 +54,7 @@ def flops(**values):
         goodput=v.goodput,
         pue=v.pue,
         grid_gco2_kwh=v.grid_gco2_kwh,
+        calibration=v.calibration,
         dims=Dimensions(
             layers=v.layers,
             d_model=v.d_model,

@@ -247,6 +247,7 @@ MEMORY = Declaration(
         ),
         MFU,
         Option("top", ("--top",), "Layouts to print with --search.", parse=integer, default=10),
+        CALIBRATION,
     ),
 )
 MEMORY_COMMAND = (*MEMORY, JSON)
@@ -367,6 +368,7 @@ FINETUNE = Declaration(
             parse=units.parse_fraction,
         ),
         *FOOTPRINT,
+        CALIBRATION,
     ),
     required=("model", "gpus"),
 )
@@ -429,6 +431,7 @@ FLOPS = Declaration(
         PRICE,
         Option("dtype", ("--dtype",), "Peak used: fp32, tf32, bf16, fp16, fp8, int8.", default="bf16"),
         *FOOTPRINT,
+        CALIBRATION,
         ACCELERATOR_FILES,
     ),
 )
