@@ -60,8 +60,8 @@ def calibrate(**values):
     'trtllm-bench throughput --report_json'. --probe measures this machine instead.
     \b
     Examples:
-      scaling calibrate tests/fixtures/calibration/narayanan_table1.csv -o /tmp/selene.json --force
-      scaling plan --params 39.1B --tokens 300B --gpus 512xA100-80GB --calibration /tmp/selene.json --brief
+      scaling calibrate narayanan_table1.csv -o selene.json
+      scaling plan --params 39.1B --tokens 300B --gpus 512xA100-80GB --calibration selene.json --brief
     """
     from scaling.calibration.build import calibrate as fit
     from scaling.calibration.tables import calibration_tables

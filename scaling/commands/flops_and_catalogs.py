@@ -135,7 +135,7 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
     for note in estimate.notes:
         click.echo(f"note: {note}")
     for assumption in estimate.footprint.assumptions() if estimate.footprint else ():
-        click.echo(f"assumed: {assumption}")
+        click.echo(f"note: {assumption}")
 
 
 def _conventions_table(estimate: FlopsEstimate) -> str:
