@@ -3,18 +3,10 @@ and the memory overhead, each from the one calibrated model (`scaling.calibratio
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING
-
 from scaling.calibration.file import Calibration
 from scaling.calibration.training import calibrated_mfu
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
-
-if TYPE_CHECKING:
-    from scaling.plan.request import PlanRequest
-
-PASSES = 3  # the MFU sizes the model and the model the MFU: three passes settle it (MFU moves by <0.1%)
 
 
 def check_mfu_not_given(given_mfu: bool) -> None:
@@ -26,28 +18,6 @@ def calibration_note(cal: Calibration, mfu: float) -> str:
     """The line every output prints: which number came from the calibration, and from what."""
     factors = "; ".join(f"{name} {f.text()}" for name, f in cal.factors.items())
     return f"MFU {mfu:.1%} from {cal.label}: the calibrated step model ({factors})"
-
-
-def calibrated_plan_request(request: PlanRequest) -> PlanRequest:
-    """The request with the MFU the calibration predicts for the plan's own model, batch and layout."""
-    from scaling.plan.compose import build_plan
-
-    cal = request.calibration
-    cal.check_for(request.accelerator)
-    current = replace(request, calibration=None)
-    for _ in range(PASSES):
-        plan = build_plan(current)
-        cluster = Cluster.of(request.accelerator, plan.devices, devices_per_node=request.devices_per_node)
-        mfu = calibrated_mfu(
-            cal,
-            plan.spec,
-            cluster,
-            seq_len=plan.seq_len,
-            batch_tokens=plan.global_batch_tokens,
-            dtype=request.dtype,
-        )
-        current = replace(current, mfu=mfu)
-    return replace(current, calibration_notes=(calibration_note(cal, current.mfu),))
 
 
 def run_mfu(cal: Calibration, spec, cluster: Cluster, *, seq_len: int, flops: float, dtype: str = "bf16"):

@@ -26,15 +26,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scaling.calibration.file import Calibration, Factor
-from scaling.calibration.runs import TrainingRun
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
+
+if TYPE_CHECKING:
+    from scaling.calibration.runs import TrainingRun
 
 INTERVAL_LEVEL = 0.9
 BOOTSTRAP_SAMPLES = 300

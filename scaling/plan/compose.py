@@ -69,13 +69,37 @@ def build_plan(request: PlanRequest) -> Plan:
     budget -> allocation -> architecture -> layout and memory -> time and cost. With a calibration, the MFU
     is the one its step model predicts for the plan's own model, batch and layout."""
     if request.calibration is not None:
-        from scaling.calibration.apply import calibrated_plan_request
-
-        request = calibrated_plan_request(request)
+        request = calibrated_request(request)
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
     draft = with_allocation(request, _draft(request, budget.flops, devices))
     return _assemble(request, budget, devices, draft)
+
+
+CALIBRATION_PASSES = 3  # the MFU sizes the model and the model the MFU: three passes settle it (<0.1%)
+
+
+def calibrated_request(request: PlanRequest) -> PlanRequest:
+    """The request at the MFU its calibration predicts for the plan's own model, batch and layout."""
+    from scaling.calibration.apply import calibration_note
+    from scaling.calibration.training import calibrated_mfu
+
+    cal = request.calibration
+    cal.check_for(request.accelerator)
+    current = replace(request, calibration=None)
+    for _ in range(CALIBRATION_PASSES):
+        plan = build_plan(current)
+        cluster = Cluster.of(request.accelerator, plan.devices, devices_per_node=request.devices_per_node)
+        mfu = calibrated_mfu(
+            cal,
+            plan.spec,
+            cluster,
+            seq_len=plan.seq_len,
+            batch_tokens=plan.global_batch_tokens,
+            dtype=request.dtype,
+        )
+        current = replace(current, mfu=mfu)
+    return replace(current, calibration_notes=(calibration_note(cal, current.mfu),))
 
 
 # ------------------------------------------------------------------------------------------ budget
