@@ -184,3 +184,28 @@ def test_flops_finetune_and_memory_use_the_calibration(tmp_path):
     assert any("from calibration" in n for n in tune["notes"])
     both = run("flops", "llama-2-7b", "--gpus", "8xH100", "--mfu", "0.4", "--calibration", str(cal))
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_probe_measures_this_machine_and_writes_an_accelerator_row(tmp_path):
+    import csv
+
+    out = tmp_path / "probe.json"
+    result = run("calibrate", "--probe", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["schema_version"] == 1 and data["kind"] == "probe"
+    row = data["source"]["accelerator_row"]
+    rates = [float(v) for k, v in row.items() if k.endswith("_tflops")]
+    assert rates and rates[0] > 0 and row["bandwidth_gbps"] > 0
+    accelerators = tmp_path / "mine.csv"
+    with accelerators.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+    listed = run("gpus", row["name"], "--accelerator-file", str(accelerators), "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)[0]["bandwidth_bytes_per_s"] == pytest.approx(row["bandwidth_gbps"] * 1e9)
+
+
+def test_calibrate_needs_logs_or_probe():
+    assert "not both or neither" in run("calibrate").output

@@ -18,7 +18,7 @@ def calibrate(
     force: bool = False,
 ) -> Calibration:
     """The calibration of ``logs`` (or of this machine with ``probe``), written to ``output`` when given."""
-    if probe == (logs is not None):
+    if bool(probe) == (logs is not None):
         raise ScalingError(
             "give LOGS (a table of runs or a benchmark's JSON), or --probe, not both or neither"
         )

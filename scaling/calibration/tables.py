@@ -39,6 +39,17 @@ def calibration_tables(cal: Calibration) -> list[Table]:
                 title="Measurements",
             )
         )
+    if cal.kind == "probe":
+        row = cal.source.get("accelerator_row", {})
+        tables.append(
+            Table.of(
+                [(",".join(row),), (",".join(f'"{v}"' if "," in str(v) else str(v) for v in row.values()),)],
+                title="Accelerator row (add it with --accelerator-file or $SCALING_ACCELERATORS)",
+                align="ll",
+            )
+        )
+    if cal.kind == "training" and cal.measurements:
+        pass
     elif cal.measurements:
         keys = list(cal.measurements[0])
         tables.append(Table.of([[m[k] for k in keys] for m in cal.measurements], keys, title="Measurements"))

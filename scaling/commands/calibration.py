@@ -81,7 +81,7 @@ def calibrate(**values):
     for table in calibration_tables(calibration):
         click.echo(table.text() + "\n")
     if parsed.output:
-        click.echo(f"wrote {parsed.output}: use it with --calibration {parsed.output}")
+        click.echo(f"wrote {parsed.output}")
 
 
 COMMANDS.append(calibrate)
