@@ -171,6 +171,8 @@ class Accelerator:
     inter_node_bytes_per_s: float = DEFAULT_LINK[2]
     memory_listed: str = ""
     link_source: str = ""
+    tdp_watts: float | None = None  # board power (TDP), what energy estimates multiply device-hours by
+    tdp_source: str = ""
 
     @property
     def memory_gib(self) -> float:
@@ -262,6 +264,8 @@ def _accelerator_from_row(row: dict[str, str], origin: str) -> Accelerator:
             link_source=row.get("link_source", "")
             if intra is not None
             else "assumed: no link columns in the row",
+            tdp_watts=_number(row, "tdp_w"),
+            tdp_source=row.get("tdp_source", ""),
         )
     except (ScalingError, KeyError, ValueError) as exc:
         raise ScalingError(f"bad accelerator row {row.get('name') or row!r} in {origin}: {exc}") from None

@@ -294,6 +294,15 @@ def _recompute_extra(
     return 0.0
 
 
+def palm_attention_flops_per_token(spec: ModelSpec, seq_len: int, causal: str = "full") -> float:
+    """Training FLOPs per token of the attention scores as PaLM's MFU counts them, 12·L·H·Q·T (Chowdhery et
+    al. 2022, App. B: L layers, H heads, Q head width, T sequence length; nanoGPT's ``estimate_mfu`` and
+    torchtitan count the same). Halved with ``causal="half"`` (Megatron-LM since 2025)."""
+    choice(causal, CAUSAL, "causal")
+    full = 12.0 * spec.n_layer * spec.n_head * spec.head_dim * float(positive(seq_len, "sequence length"))
+    return full / 2.0 if causal == "half" else full
+
+
 def _no_overflow(flops: Number, params: float, tokens: Number) -> Number:
     """FLOPs beyond floating point (e.g. 1e308 parameters) are refused, never printed as infinity."""
     try:

@@ -16,6 +16,7 @@ from scaling import units
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.cluster import Cluster
 from scaling.cost import DEFAULT_MFU, ComputeCost, check_hfu, compute_cost
+from scaling.energy import DEFAULT_GOODPUT, DEFAULT_GRID_GCO2_KWH, DEFAULT_PUE, Footprint, footprint
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, TrainingFlops, training_flops
 from scaling.model import ModelSpec, load_model, shape_for_params
@@ -140,6 +141,7 @@ class FlopsEstimate(Displayable):
     hfu: float | None = None  # exact hardware FLOPs (attention, recomputation) / (devices x peak x time)
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    footprint: Footprint | None = None  # energy, emissions and goodput of the main convention's time
 
     @property
     def main(self) -> TrainingFlops:
@@ -202,6 +204,7 @@ class FlopsEstimate(Displayable):
             "price_usd_per_hour": cost.price_usd_per_hour if cost else None,
             "price_source": cost.price_source if cost else None,
             "notes": list(self.notes),
+            "footprint": self.footprint.assumptions() if self.footprint else [],
         }
 
     def result_dict(self, result: TrainingFlops, with_spec: bool = True) -> dict[str, Any]:
@@ -231,6 +234,13 @@ class FlopsEstimate(Displayable):
         """JSON in base units: the main convention's numbers, assumptions, warnings, and every convention."""
         payload = self.result_dict(self.main)
         payload["assumptions"] = self.assumptions()
+        fp = self.footprint
+        payload.update(
+            energy_kwh=fp.energy_kwh if fp else None,
+            co2_kg=fp.co2_kg if fp else None,
+            goodput=fp.goodput if fp else None,
+            wall_clock_seconds=fp.wall_seconds if fp else None,
+        )
         payload["warnings"] = list(self.warnings)
         if len(self.results) > 1:
             payload["conventions"] = {
@@ -254,9 +264,13 @@ def estimate_flops(
     price: float | None = None,
     dtype: str = "bf16",
     accelerator_files: tuple[str, ...] = (),
+    goodput: float = DEFAULT_GOODPUT,
+    pue: float = DEFAULT_PUE,
+    grid_gco2_kwh: float = DEFAULT_GRID_GCO2_KWH,
+    calibration: Any = None,
 ) -> FlopsEstimate:
     """Training FLOPs of a model on ``tokens`` under ``convention`` (``"all"``: every one), with time and cost
-    on ``cluster`` at ``mfu`` when given."""
+    on ``cluster`` at ``mfu`` when given, and their energy and emissions (`scaling.energy.footprint`)."""
     conventions = list(CONVENTIONS) if convention == "all" else [convention]
     needs_shape = any(c in ("exact", "kaplan") for c in conventions) or recompute == "selective"
     choice = choose_model(model, params, dims, seq_len, needs_shape)
@@ -280,6 +294,21 @@ def estimate_flops(
         )
     costs: dict[str, ComputeCost] = {}
     accelerator = None
+    if calibration is not None and cluster is not None:
+        from scaling.calibration.apply import run_mfu
+
+        spec = choice.spec or shape_for_params(
+            float(results[0].params), n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT
+        )
+        mfu, note = run_mfu(
+            calibration,
+            spec,
+            cluster,
+            seq_len=seq_len or spec.n_ctx,
+            flops=float(results[0].flops),
+            dtype=dtype,
+        )
+        notes.append(note)
     if cluster is not None:
         if cluster.accelerator is None:
             raise ScalingError(
@@ -298,8 +327,17 @@ def estimate_flops(
             for r in results
         }
     hfu = None
+    used = None
     if costs:
         main_cost = costs[results[0].convention]
+        used = footprint(
+            accelerator,
+            device_hours=main_cost.gpu_hours,
+            seconds=main_cost.seconds,
+            goodput=goodput,
+            pue=pue,
+            grid_gco2_kwh=grid_gco2_kwh,
+        )
         hardware = _hardware_flops(choice, results[0], tokens, seq_len, causal, recompute)
         hfu = hardware / (cluster.devices * main_cost.peak_flops_per_device * main_cost.seconds)
         check_hfu(mfu, hfu, f"{results[0].model} at sequence length {results[0].seq_len or 'n/a'}")
@@ -316,6 +354,7 @@ def estimate_flops(
         hfu=hfu,
         warnings=tuple(dict.fromkeys(warnings)),
         notes=tuple(notes),
+        footprint=used,
     )
 
 

@@ -79,12 +79,19 @@ def _config(folder: Path) -> None:
 
 
 # (help, file an example names) -> what makes it: a command line, or a function of the folder
+def _narayanan(folder: Path) -> None:
+    """Narayanan et al. 2021 Table 1 as a table of training runs (the calibration tests' fixture)."""
+    shutil.copy(ROOT / "tests" / "fixtures" / "calibration" / "narayanan_table1.csv", folder)
+
+
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
     ("scaling next", "runs"): "scaling sweep --preset smoke --out runs/",
     ("scaling sweep", "~/books"): _books,
     ("README", "path/to/config.json"): _config,
+    ("scaling calibrate", "narayanan_table1.csv"): _narayanan,
+    ("README", "narayanan_table1.csv"): _narayanan,
 }
 
 

@@ -10,6 +10,8 @@ HOMES = {
     "chart": "charts",
     "flops": "flops_and_catalogs",
     "models": "flops_and_catalogs",
+    "mfu": "calibration",
+    "calibrate": "calibration",
     "gpus": "flops_and_catalogs",
     "finetune": "finetune",
     "inference": "inference",

@@ -36,6 +36,8 @@ def flops(**values):
     from scaling.flops_report import Dimensions, estimate_flops
 
     v = parse_given(FLOPS, values)
+    if v.calibration is not None and "mfu" in v.given:
+        raise ScalingError("give --mfu or --calibration, not both: the calibration predicts the MFU")
     estimate = estimate_flops(
         model=v.model,
         params=v.params,
@@ -49,6 +51,10 @@ def flops(**values):
         price=v.price,
         dtype=v.dtype,
         accelerator_files=v.accelerator_files,
+        goodput=v.goodput,
+        pue=v.pue,
+        grid_gco2_kwh=v.grid_gco2_kwh,
+        calibration=v.calibration,
         dims=Dimensions(
             layers=v.layers,
             d_model=v.d_model,
@@ -108,6 +114,8 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
             )
         if estimate.main_cost is not None:
             lines += _cost_lines(estimate.main_cost, gpus, estimate.hfu)
+        if estimate.footprint is not None:
+            lines += estimate.footprint.lines()
         click.echo(key_values(lines, indent=0))
     else:
         lines += (
@@ -126,6 +134,8 @@ def _render(estimate: FlopsEstimate, gpus) -> None:
             )
     for note in estimate.notes:
         click.echo(f"note: {note}")
+    for assumption in estimate.footprint.assumptions() if estimate.footprint else ():
+        click.echo(f"note: {assumption}")
 
 
 def _conventions_table(estimate: FlopsEstimate) -> str:
@@ -262,6 +272,7 @@ def gpus(filter_text, accelerator_files, as_json):
             else "-",
             f"{a.intra_node_link} {a.intra_node_bytes_per_s / 1e9:g}",
             f"{a.inter_node_bytes_per_s / 1e9:g}",
+            f"{a.tdp_watts:g}" if a.tdp_watts else "-",
             f"${a.price_usd_per_hour:.2f}" if a.price_usd_per_hour is not None else "-",
         )
         for a in accs
@@ -279,12 +290,13 @@ def gpus(filter_text, accelerator_files, as_json):
                 "mem GB/s",
                 "node link GB/s",
                 "network GB/s",
+                "TDP W",
                 "$/h",
             ],
         )
     )
     click.echo(
-        "dense (no sparsity) peaks; link and network bandwidths per device, one direction;\n"
+        "dense (no sparsity) peaks; link and network bandwidths per device, one direction; TDP: board power\n"
         "add your own with $SCALING_ACCELERATORS or --accelerator-file"
     )
 

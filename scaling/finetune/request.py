@@ -4,10 +4,11 @@ answers it with `scaling.finetune.plan_finetune` or `scaling.finetune.plan_conti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scaling.cluster import Cluster
+from scaling.energy import footprint
 from scaling.errors import ScalingError
 from scaling.finetune.continued_pretraining import (
     DEFAULT_REPLAY_FRACTION,
@@ -48,6 +49,8 @@ class FinetuneRequest:
     seconds: float | None = None
     unique_tokens: float | None = None
     replay_fraction: float | None = None
+    footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
+    calibration: Any = None  # a training calibration: it predicts the MFU (scaling.calibration)
 
     @classmethod
     def of(cls, values: Parsed) -> FinetuneRequest:
@@ -75,6 +78,8 @@ class FinetuneRequest:
             seconds=v.days,
             unique_tokens=v.unique_tokens,
             replay_fraction=v.replay,
+            footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
+            calibration=v.calibration,
         )
 
 
@@ -86,7 +91,42 @@ def finetune_request(**options: Any) -> FinetuneRequest:
 
 def plan_finetune_request(request: FinetuneRequest) -> FinetunePlan | ContinuedPretrainingPlan:
     """The answer to a `FinetuneRequest`: `plan_continued_pretraining` with ``continued``, else
-    `plan_finetune`; ``scaling finetune`` and ``scaling plan --from`` both ask here."""
+    `plan_finetune`; ``scaling finetune`` and ``scaling plan --from`` both ask here. The run's energy,
+    emissions and goodput are `scaling.energy.footprint` of its device-hours."""
+    notes: tuple[str, ...] = ()
+    if request.calibration is not None:
+        request, notes = _calibrated(request)
+    result = _planned(request)
+    run = result.training if isinstance(result, ContinuedPretrainingPlan) else result
+    used = footprint(
+        request.cluster.accelerator, device_hours=run.gpu_hours, seconds=run.seconds, **request.footprint
+    )
+    run = replace(run, footprint=used, notes=[*run.notes, *notes])
+    return replace(result, training=run) if isinstance(result, ContinuedPretrainingPlan) else run
+
+
+def _calibrated(request: FinetuneRequest) -> tuple[FinetuneRequest, tuple[str, ...]]:
+    """The request at the MFU a training calibration predicts for a full pass of this model on this cluster
+    (adapters and a quantized base change the step; the calibration measured full training)."""
+    from scaling.calibration.apply import check_mfu_not_given, run_mfu
+    from scaling.model import load_model
+
+    check_mfu_not_given(request.mfu is not None)
+    spec = request.model if isinstance(request.model, ModelSpec) else load_model(request.model)
+    seq = request.seq_len or min(spec.n_ctx, 4096)
+    tokens = request.tokens or request.unique_tokens or 1e9
+    mfu, note = run_mfu(
+        request.calibration,
+        spec,
+        request.cluster,
+        seq_len=seq,
+        flops=6.0 * spec.params * tokens,
+        dtype=request.precision,
+    )
+    return replace(request, mfu=mfu, calibration=None), (note,)
+
+
+def _planned(request: FinetuneRequest) -> FinetunePlan | ContinuedPretrainingPlan:
     r = request
     if r.cluster.accelerator is None:
         raise ScalingError(f"--gpus {r.cluster} names no accelerator: write it as 8xH100 or 1xA100-80GB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scaling.energy import Footprint
 from scaling.finetune.tables import finetune_tables
 from scaling.memory import MemoryBreakdown
 from scaling.render import Displayable, Table
@@ -57,6 +58,7 @@ class FinetunePlan(Displayable):
     quant: str | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    footprint: Footprint | None = None  # energy, emissions and goodput of the device-hours (scaling.energy)
 
     @property
     def fits(self) -> bool:
@@ -71,4 +73,11 @@ class FinetunePlan(Displayable):
         out["memory"] = self.memory.to_dict()
         out["lora_targets"] = list(self.lora_targets)
         out["fits"] = self.fits
+        fp = self.footprint
+        out.update(
+            energy_kwh=fp.energy_kwh if fp else None,
+            co2_kg=fp.co2_kg if fp else None,
+            goodput=fp.goodput if fp else None,
+            wall_clock_seconds=fp.wall_seconds if fp else None,
+        )
         return out

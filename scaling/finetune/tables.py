@@ -82,6 +82,7 @@ def finetune_tables(plan: FinetunePlan, what: str | None = None) -> list[Table]:
             else f"{format_usd(plan.cost_usd)} at ${plan.price_usd_per_hour:g}/device-hour "
             f"({plan.price_source})",
         ),
+        *(plan.footprint.lines() if plan.footprint else ()),
     ]
     return [
         Table.of(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scaling.calibration.file import memory_overhead
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.memory.breakdown import MemoryBreakdown
@@ -60,7 +61,9 @@ class MemoryRequest:
             ),
             cluster=v.gpus if v.gpus is not None else Cluster(),
             convention=v.convention,
-            overhead_bytes=v.overhead_bytes,
+            overhead_bytes=memory_overhead(
+                v.calibration, v.overhead_bytes, v.gpus if v.gpus is not None else Cluster()
+            ),
             mfu=v.mfu,
             top=v.top,
         )

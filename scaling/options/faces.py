@@ -22,8 +22,10 @@ from scaling.options.records import Declaration, Option
 from scaling.options.shared import (
     ACCELERATOR_FILES,
     BATCH,
+    CALIBRATION,
     DAYS,
     FLASH,
+    FOOTPRINT,
     FORCE,
     GLOBAL_BATCH,
     GPUS,
@@ -171,6 +173,8 @@ PLAN = Declaration(
             choices=SHAPE_STYLES,
         ),
         FLASH,
+        *FOOTPRINT,
+        CALIBRATION,
         ACCELERATOR_FILES,
     ),
 )
@@ -257,6 +261,7 @@ MEMORY = Declaration(
         ),
         MFU,
         Option("top", ("--top",), "Layouts to print with --search.", parse=integer, default=10),
+        CALIBRATION,
     ),
 )
 MEMORY_COMMAND = (*MEMORY, JSON)
@@ -404,6 +409,8 @@ FINETUNE = Declaration(
             "Share of general data mixed in with --continued (default 0.05).",
             parse=units.parse_fraction,
         ),
+        *FOOTPRINT,
+        CALIBRATION,
     ),
     required=("model", "gpus"),
 )
@@ -465,6 +472,8 @@ FLOPS = Declaration(
         MFU,
         PRICE,
         Option("dtype", ("--dtype",), "Peak used: fp32, tf32, bf16, fp16, fp8, int8.", default="bf16"),
+        *FOOTPRINT,
+        CALIBRATION,
         ACCELERATOR_FILES,
     ),
 )

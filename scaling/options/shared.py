@@ -6,7 +6,8 @@ from __future__ import annotations
 from scaling import units
 from scaling.cluster import parse_cluster
 from scaling.cost import DEFAULT_MFU
-from scaling.options.parsers import integer
+from scaling.energy import DEFAULT_GRID_GCO2_KWH, DEFAULT_PUE, GRID_SOURCE
+from scaling.options.parsers import integer, number, real
 from scaling.options.records import Option
 
 MODEL = Option(
@@ -141,6 +142,51 @@ ACCELERATOR_FILES = Option(
     "Extra accelerators (CSV, same columns as data/accelerators.csv).",
     default=(),
     multiple=True,
+    file="in",
+)
+
+# ------------------------------------------------------------------------ energy, carbon, calibration
+GOODPUT = Option(
+    "goodput",
+    ("--goodput",),
+    "Fraction of wall-clock time that trains (0.9 or 90%; Llama 3 reports >90% over 54 days): the wall "
+    "clock and the energy count the devices held for training time / goodput.",
+    parse=units.parse_fraction,
+    default=1.0,
+    unit="fraction of wall-clock time",
+    placeholder="0.9 or 90% (default 1: no downtime)",
+)
+PUE = Option(
+    "pue",
+    ("--pue",),
+    "Data-centre power usage effectiveness: facility energy over IT energy.",
+    parse=number,
+    default=DEFAULT_PUE,
+    unit="ratio",
+)
+GRID = Option(
+    "grid_gco2_kwh",
+    ("--grid-gco2-kwh",),
+    f"Grid carbon intensity in gCO2eq per kWh (default: {GRID_SOURCE}).",
+    parse=real,
+    default=DEFAULT_GRID_GCO2_KWH,
+    unit="gCO2eq/kWh",
+)
+FOOTPRINT = (GOODPUT, PUE, GRID)
+
+
+def _calibration(value: object, what: str) -> object:
+    from scaling.calibration.file import Calibration, load_calibration
+
+    return value if isinstance(value, Calibration) else load_calibration(str(value))
+
+
+CALIBRATION = Option(
+    "calibration",
+    ("--calibration",),
+    "A calibration file from 'scaling calibrate': your cluster's measured efficiencies replace the assumed "
+    "ones (it must be for the same accelerator).",
+    parse=_calibration,
     file="in",
 )
 

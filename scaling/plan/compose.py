@@ -66,11 +66,40 @@ class Draft:
 
 def build_plan(request: PlanRequest) -> Plan:
     """The plan for ``request``:
-    budget -> allocation -> architecture -> layout and memory -> time and cost."""
+    budget -> allocation -> architecture -> layout and memory -> time and cost. With a calibration, the MFU
+    is the one its step model predicts for the plan's own model, batch and layout."""
+    if request.calibration is not None:
+        request = calibrated_request(request)
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
     draft = with_allocation(request, _draft(request, budget.flops, devices))
     return _assemble(request, budget, devices, draft)
+
+
+CALIBRATION_PASSES = 3  # the MFU sizes the model and the model the MFU: three passes settle it (<0.1%)
+
+
+def calibrated_request(request: PlanRequest) -> PlanRequest:
+    """The request at the MFU its calibration predicts for the plan's own model, batch and layout."""
+    from scaling.calibration.apply import calibration_note
+    from scaling.calibration.training import calibrated_mfu
+
+    cal = request.calibration
+    cal.check_for(request.accelerator)
+    current = replace(request, calibration=None)
+    for _ in range(CALIBRATION_PASSES):
+        plan = build_plan(current)
+        cluster = Cluster.of(request.accelerator, plan.devices, devices_per_node=request.devices_per_node)
+        mfu = calibrated_mfu(
+            cal,
+            plan.spec,
+            cluster,
+            seq_len=plan.seq_len,
+            batch_tokens=plan.global_batch_tokens,
+            dtype=request.dtype,
+        )
+        current = replace(current, mfu=mfu)
+    return replace(current, calibration_notes=(calibration_note(cal, current.mfu),))
 
 
 # ------------------------------------------------------------------------------------------ budget
@@ -395,6 +424,11 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         dtype=request.dtype,
         price_usd_per_hour=request.price,
     )
+    from scaling.energy import footprint
+
+    used = footprint(
+        request.accelerator, device_hours=cost.gpu_hours, seconds=cost.seconds, **request.footprint
+    )
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
     return Plan(
@@ -423,10 +457,13 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         unique_tokens=request.unique_tokens,
         serving=draft.serving or serving_options(request, budget.flops, devices),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
-        assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost),
+        assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
+        + tuple(used.assumptions())
+        + request.calibration_notes,
         inputs=request.inputs,
         recipe=recipe_section.plan_recipe(request, draft),
         downstream=recipe_section.plan_downstream(request, loss),
+        footprint=used,
     )
 
 

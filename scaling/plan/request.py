@@ -34,6 +34,7 @@ __all__ = [
     "plan_request",
 ]
 
+FOOTPRINT_NAMES = ("goodput", "pue", "grid_gco2_kwh")
 DEFAULT_ACCELERATOR = "H100-SXM"
 DEFAULT_VOCAB = 32000
 DEFAULT_SEQ_LEN = 4096
@@ -79,6 +80,9 @@ class PlanRequest:
     serve_on: Cluster | None = None
     shape_style: str = "llama"
     flash_attention: bool = True
+    footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
+    calibration: Any = None  # a training `scaling.calibration.Calibration`: it predicts the MFU
+    calibration_notes: tuple[str, ...] = ()  # what the calibration set, for the assumptions
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -196,9 +200,15 @@ def plan_request(values: Parsed) -> PlanRequest:
         serve_on=v.serve_on,
         shape_style=v.shape_style,
         flash_attention=v.flash_attention,
+        footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
+        calibration=v.calibration,
         inputs=_inputs(law, values),
     )
     check_budget_choice(request)
+    if v.calibration is not None:
+        from scaling.calibration.apply import check_mfu_not_given
+
+        check_mfu_not_given("mfu" in v.given)
     return request
 
 
@@ -207,7 +217,9 @@ def _inputs(law: Law, values: Parsed) -> dict[str, Any]:
     out: dict[str, Any] = {}
     echoed_last = ("serve_on", "law", "gpus", "model")  # where the JSON has always had them
     for name in sorted(PLAN.names, key=lambda n: echoed_last.index(n) + 1 if n in echoed_last else 0):
-        if name in ("flash_attention", "accelerator_files"):
+        if name in ("flash_attention", "accelerator_files", "calibration") or (
+            name in FOOTPRINT_NAMES and name not in values.given
+        ):
             continue
         if name == "law":
             out[name] = law.name
@@ -254,4 +266,5 @@ def continued_request(from_model: Any, values: Parsed, *, html_path: str | None 
         seconds=values.days,
         mfu=values.mfu,
         price_usd_per_hour=values.price,
+        footprint={"goodput": values.goodput, "pue": values.pue, "grid_gco2_kwh": values.grid_gco2_kwh},
     )

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from scaling.budget import Budget
     from scaling.catalog import Accelerator
     from scaling.cost import ComputeCost
+    from scaling.energy import Footprint
     from scaling.flops import TrainingFlops
     from scaling.laws import Allocation, Law
     from scaling.memory import MemoryBreakdown
@@ -125,6 +126,7 @@ class Plan(Displayable):
     inputs: dict[str, Any] = field(default_factory=dict)
     recipe: Recipe | None = None  # learning rate, batch, schedule, AdamW (scaling.recipe)
     downstream: tuple[DownstreamPrediction, ...] = ()  # benchmark error at the plan's loss
+    footprint: Footprint | None = None  # energy, emissions and goodput of ``cost`` (scaling.energy)
 
     # ------------------------------------------------------------------------------ derived numbers
     @property
@@ -158,6 +160,10 @@ class Plan(Displayable):
             "pf_days": self.cost.pf_days,
             "gpu_hours": self.cost.gpu_hours,
             "cost_usd": self.cost.cost_usd,
+            "energy_kwh": None if self.footprint is None else self.footprint.energy_kwh,
+            "co2_kg": None if self.footprint is None else self.footprint.co2_kg,
+            "goodput": None if self.footprint is None else self.footprint.goodput,
+            "wall_clock_seconds": None if self.footprint is None else self.footprint.wall_seconds,
             "days": self.cost.days,
             "seconds": self.cost.seconds,
             "step": self.step.to_dict(),

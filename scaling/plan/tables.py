@@ -46,6 +46,7 @@ def _budget_rows(plan: Plan) -> list[tuple[str, str]]:
             + (f"; this layout reaches at most {f.format_fraction(step.max_mfu)}" if step.max_mfu else ""),
         ),
         ("cost", f.format_usd(cost.cost_usd) + price if cost.cost_usd is not None else "n/a (give --price)"),
+        *(plan.footprint.lines() if plan.footprint else ()),
     ]
 
 

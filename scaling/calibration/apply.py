@@ -1,0 +1,33 @@
+"""A calibration applied to a face's question: the MFU of a plan, of a FLOPs estimate or of a fine-tune,
+and the memory overhead, each from the one calibrated model (`scaling.calibration.training`)."""
+
+from __future__ import annotations
+
+from scaling.calibration.file import Calibration
+from scaling.calibration.training import calibrated_mfu
+from scaling.cluster import Cluster
+from scaling.errors import ScalingError
+
+
+def check_mfu_not_given(given_mfu: bool) -> None:
+    if given_mfu:
+        raise ScalingError("give --mfu or --calibration, not both: the calibration predicts the MFU")
+
+
+def calibration_note(cal: Calibration, mfu: float) -> str:
+    """The line every output prints: which number came from the calibration, and from what."""
+    factors = "; ".join(f"{name} {f.text()}" for name, f in cal.factors.items())
+    return f"MFU {mfu:.1%} from {cal.label}: the calibrated step model ({factors})"
+
+
+def run_mfu(cal: Calibration, spec, cluster: Cluster, *, seq_len: int, flops: float, dtype: str = "bf16"):
+    """The calibrated MFU of a run of ``flops`` (6ND) for ``spec`` on ``cluster``, at the default global
+    batch (`scaling.layout.default_global_batch`) on the layout the search ranks first, and the line that
+    says so."""
+    from scaling.layout import default_global_batch
+
+    if cluster.accelerator is None:
+        raise ScalingError(f"--calibration needs --gpus with an accelerator, e.g. {cluster.devices}xH100")
+    batch = default_global_batch(flops).tokens
+    mfu = calibrated_mfu(cal, spec, cluster, seq_len=seq_len, batch_tokens=batch, dtype=dtype)
+    return mfu, calibration_note(cal, mfu)

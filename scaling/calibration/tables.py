@@ -1,0 +1,56 @@
+"""A calibration as `scaling.render.Table`s: its factors, and each measurement against its prediction."""
+
+from __future__ import annotations
+
+from scaling.calibration.file import Calibration
+from scaling.render import Table
+from scaling.units import format_duration
+
+
+def calibration_tables(cal: Calibration) -> list[Table]:
+    factors = Table.of(
+        [
+            (name, f.text(), ", ".join(str(r) for r in f.measurements) or "-")
+            for name, f in cal.factors.items()
+        ],
+        ["factor", "value [90% interval]", "from rows"],
+        title=f"Calibration ({cal.kind}) for {cal.accelerator}",
+        notes=[f"note: {n}" for n in cal.notes],
+        align="lll",
+    )
+    tables = [factors]
+    if cal.kind == "training" and cal.measurements:
+        rows = [
+            (
+                m["row"],
+                m["model"],
+                m["cluster"],
+                format_duration(m["step_s"]),
+                format_duration(m["predicted_step_s"]),
+                f"{m['error']:+.1%}",
+                f"{m['mfu']:.1%}",
+            )
+            for m in cal.measurements
+        ]
+        tables.append(
+            Table.of(
+                rows,
+                ["row", "model", "cluster", "measured step", "calibrated step", "error", "measured MFU"],
+                title="Measurements",
+            )
+        )
+    if cal.kind == "probe":
+        row = cal.source.get("accelerator_row", {})
+        tables.append(
+            Table.of(
+                [(",".join(row),), (",".join(f'"{v}"' if "," in str(v) else str(v) for v in row.values()),)],
+                title="Accelerator row (add it with --accelerator-file or $SCALING_ACCELERATORS)",
+                align="ll",
+            )
+        )
+    if cal.kind == "training" and cal.measurements:
+        pass
+    elif cal.measurements:
+        keys = list(cal.measurements[0])
+        tables.append(Table.of([[m[k] for k in keys] for m in cal.measurements], keys, title="Measurements"))
+    return tables
