@@ -27,6 +27,7 @@ __all__ = [
     "ZERO_NAMES",
     "Parallelism",
     "device_count",
+    "expert_rules",
     "layout_rules",
     "validate_layout",
     "zero_stage",
@@ -76,7 +77,6 @@ def layout_rules(
     Message templates are formatted with ``tp``, ``pp``, ``ep``, ``etp``, ``dp``, ``devices``.
     """
     tp, pp, ep, devices = (np.asarray(x) for x in (tp, pp, ep, devices))
-    etp = tp if etp is None else np.asarray(etp)
     split = devices % (tp * pp) == 0
     name = spec.name
     return [
@@ -93,17 +93,30 @@ def layout_rules(
             f"pipeline parallel size {{pp}} is more than the {spec.total_layers} layers of {name}",
         ),
         (split, "device count {devices} is not divisible by TP x PP = {tp} x {pp} = {tp_pp}"),
+        *expert_rules(spec, devices, tp, pp, ep, etp),
+    ]
+
+
+def expert_rules(
+    spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1, etp: Any = None
+) -> list[tuple[Any, str]]:
+    """`layout_rules`' rules for the routed experts (EP divides the experts, ETP a routed expert's width, and
+    ETP x EP x PP the devices), arrays broadcast; a dense model passes them with EP 1."""
+    tp, pp, ep, devices = (np.asarray(x) for x in (tp, pp, ep, devices))
+    etp = tp if etp is None else np.asarray(etp)
+    name, moe = spec.name, spec.is_moe
+    return [
         (
             (ep == 1) | (spec.n_experts % ep == 0),
             f"expert parallel size {{ep}} does not divide the {spec.n_experts} experts of {name}",
         ),
         (
-            (etp == 1) | (spec.is_moe & (spec.expert_ffn_dim % np.maximum(etp, 1) == 0)),
+            (not moe) | (etp == 1) | (spec.expert_ffn_dim % np.maximum(etp, 1) == 0),
             f"expert tensor parallel size {{etp}} does not divide the expert width {spec.expert_ffn_dim} of "
             f"{name}",
         ),
         (
-            (ep * etp == 1) | (devices % np.maximum(etp * ep * pp, 1) == 0),
+            (not moe) | (devices % np.maximum(etp * ep * pp, 1) == 0),
             "device count {devices} is not divisible by ETP x EP x PP = {etp} x {ep} x {pp}",
         ),
     ]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.memory.stages import stage_params
 from scaling.model import ModelSpec, load_model, shape_for_params
 
 MAX_PARAMS = 1e16  # far beyond any model trained; keeps every byte count finite in float64
@@ -89,14 +90,9 @@ class ModelShape:
         )
 
     def stage_params(self, tp: Any, pp: Any, ep: Any = 1) -> tuple[Any, Any]:
-        """(dense, expert) params on one device of the first pipeline stage;
-        norms are counted as split by t."""
-        tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
-        per_stage = np.ceil(self.layers / pp)
-        dense_total = self.params - self.expert_layer_params * self.layers
-        dense = np.where(pp == 1, dense_total, per_stage * self.layer_params + self.first_stage_extra) / tp
-        expert = per_stage * self.expert_layer_params / (tp * ep)
-        return dense, expert
+        """(non-expert, routed-expert) params on one device of the first pipeline stage
+        (`scaling.memory.stages.stage_params`)."""
+        return stage_params(self, 0, tp=tp, pp=pp, ep=ep)
 
 
 def _layer_buckets(spec: ModelSpec, b: dict[str, int], scale: float) -> dict[str, Any]:
