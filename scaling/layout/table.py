@@ -12,10 +12,11 @@ def _percent(value: float) -> str:
 
 def step_model_notes(a: dict[str, Any]) -> list[str]:
     """What the step-time model assumes, from a search's attrs: the lines printed under a layouts table."""
+    comm = "TP/DP/PP/EP all-to-all" if a.get("moe") else "TP/DP/PP"
     return [
         f"MFU {a['mfu']:.1%} end to end ({a['flops_convention']} model FLOPs / (devices x peak x step time), "
         "Chowdhery et al. 2022 App. B) fixes the step time; each layout explains it as compute + pipeline "
-        f"bubble + TP/DP/PP{'/EP all-to-all' if a.get('moe') else ''} communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s "
+        f"bubble + {comm} communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s "
         f"within a node, network {a['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap)",
         "kernels: the efficiency the compute part then needs (hardware FLOPs, exact with attention and "
         f"recomputation, over peak x compute time); max MFU: what the layout reaches with kernels at "
