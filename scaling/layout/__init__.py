@@ -19,6 +19,9 @@ every layout, and the layout says what that time is made of:
     ZeRO-1/2 move the same volume, ZeRO-3 1.5x (Rajbhandari et al. 2019, §7); the inter-node bandwidth once
     TP x DP ranks span more than one node;
   - pipeline parallelism: each micro-batch sends s·b·h values forward and its gradient back per boundary;
+  - expert parallelism (MoE): each token's dispatch to its top-k experts and the combine back, forward and
+    backward, for the share routed off the rank, per MoE layer of the stage (`all_to_all_bytes_per_token`);
+    expert gradients all-reduce over the expert data-parallel ranks, not DP;
 * the pipeline bubble, compute x (pp - 1) / (m x v), with m micro-batches per step and v virtual stages
   (Narayanan et al. 2021, §2.2);
 * compute: the rest, in which the kernels execute the step's hardware FLOPs (exact, with attention and
@@ -53,6 +56,8 @@ from scaling.layout.step_time import (
     FLOPS_CONVENTIONS,
     KERNEL_EFFICIENCY_CEILING,
     StepInputs,
+    all_to_all_bytes_per_token,
+    all_to_all_seconds,
     bandwidths,
     explain_step,
     flops_per_token,
@@ -70,6 +75,8 @@ __all__ = [
     "DefaultBatch",
     "LayoutChoices",
     "StepInputs",
+    "all_to_all_bytes_per_token",
+    "all_to_all_seconds",
     "bandwidths",
     "batch_for_layout",
     "candidate_grid",

@@ -21,6 +21,7 @@ from scaling.memory import (
     ModelShape,
     Precision,
     Workload,
+    expert_rules,
     layout_rules,
     recompute_name,
     resolve_model,
@@ -46,10 +47,19 @@ def candidate_grid(
     recompute: Any = RECOMPUTE,
     sp: Any = (False, True),
     interleave: Any = (1,),
+    ep: Any = None,
+    etp: Any = None,
 ) -> dict[str, np.ndarray]:
-    """The full cross product of the choices, flattened to 1-D arrays (before any constraint)."""
+    """The full cross product of the choices, flattened to 1-D arrays (before any constraint). A MoE model's
+    expert parallel sizes default to the powers of two dividing its experts, its expert tensor parallel
+    sizes to the powers of two within a node; a dense model's are 1."""
     tp = tp if tp is not None else [t for t in (1, 2, 4, 8, 16) if t <= devices_per_node]
     pp = pp if pp is not None else _divisors(devices, spec.total_layers)
+    powers = [2**i for i in range(20)]
+    if ep is None:
+        ep = [e for e in powers if e <= min(spec.n_experts, devices) and spec.n_experts % e == 0]
+    if etp is None:
+        etp = [t for t in powers if t <= devices_per_node] if spec.is_moe else [1]
     micro_batch = micro_batch if micro_batch is not None else _divisors(global_batch, 64)
     codes = [RECOMPUTE_CODE[recompute_name(r)] for r in recompute]
     axes = [
@@ -60,9 +70,11 @@ def candidate_grid(
         np.asarray(codes),
         np.asarray(sp, dtype=bool),
         np.asarray(interleave),
+        np.asarray(ep),
+        np.asarray(etp),
     ]
     mesh = np.meshgrid(*axes, indexing="ij")
-    names = ("tp", "pp", "zero", "micro_batch", "recompute", "sp", "interleave")
+    names = ("tp", "pp", "zero", "micro_batch", "recompute", "sp", "interleave", "ep", "etp")
     return {n: m.ravel() for n, m in zip(names, mesh)}
 
 
@@ -101,6 +113,9 @@ def valid_mask(
     else:
         ok = _triple_rules(spec, tp, pp, mb, devices, global_batch, devices_per_node)
     ok &= ~(np.asarray(grid["sp"], dtype=bool) & (tp == 1))
+    ep, etp = grid.get("ep", np.ones_like(tp)), grid.get("etp")
+    for rule, _ in expert_rules(spec, devices, tp, pp, ep, tp if etp is None else etp):
+        ok &= rule
     if np.any(v != 1):
         ok &= (v == 1) | ((pp > 1) & (spec.total_layers % (pp * v) == 0))
     return ok
@@ -123,7 +138,8 @@ def _triple_rules(
 @dataclass(frozen=True)
 class LayoutChoices:
     """The values each layout axis may take; None picks the defaults (powers of two up to a node for TP,
-    divisors of the devices up to the depth for PP, divisors of the global batch up to 64 for micro-batch)."""
+    divisors of the devices up to the depth for PP, divisors of the global batch up to 64 for micro-batch;
+    for a MoE model, EP and ETP as `candidate_grid` says)."""
 
     tp: Any = None
     pp: Any = None
@@ -132,6 +148,8 @@ class LayoutChoices:
     recompute: Any = RECOMPUTE
     sp: Any = (False, True)
     interleave: Any = (1,)
+    ep: Any = None  # MoE: powers of two dividing the experts
+    etp: Any = None  # MoE: powers of two within a node
 
 
 def search_layouts(
@@ -205,6 +223,7 @@ def search_layouts(
         fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
         fit_within_peak=int(np.sum(every["fits"] & (every["hfu"] <= 1.0 + 1e-12))),
         model=spec.name,
+        moe=spec.is_moe,
         accelerator=acc.name,
         devices=devices,
         global_batch=global_batch if target is None else None,
@@ -247,6 +266,8 @@ def _layout_memory(
         shape,
         tp=g["tp"].astype(float),
         pp=g["pp"].astype(float),
+        ep=g["ep"].astype(float),
+        etp=g["etp"].astype(float),
         dp=dp,
         zero=g["zero"],
         devices_per_node=node,
@@ -276,6 +297,8 @@ def _columns(
         "tp": g["tp"],
         "pp": g["pp"],
         "dp": dp.astype(int),
+        "ep": g["ep"],
+        "etp": g["etp"],
         "zero": g["zero"],
         "micro_batch": g["micro_batch"],
         "global_batch": g["global_batch"],
@@ -291,6 +314,7 @@ def _columns(
         "logits_bytes": mem["logits"],
         "overhead_bytes": mem["overhead"],
         "total_bytes": mem["total"],
+        "heaviest_stage": mem["stage"].astype(int),
         "headroom_bytes": acc.memory_bytes - mem["total"],
         "fits": mem["total"] <= acc.memory_bytes,
         **times,

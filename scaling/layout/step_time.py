@@ -14,6 +14,7 @@ from scaling.memory import (
     RECOMPUTE,
     ModelShape,
     Precision,
+    stage_params,
 )
 from scaling.model import ModelSpec
 
@@ -89,13 +90,24 @@ def step_times(
     collectives = np.where(g["recompute"] == 2, 6.0, 4.0)
     tp_bytes = seq * mb * spec.d_model * act_e
     tp_s = np.ceil(shape.layers / p) * m * collectives * 2.0 * (t - 1.0) / t * tp_bytes / model.intra
-    dense, expert = shape.stage_params(t, p)
+    ep = g["ep"].astype(float) if "ep" in g else np.ones_like(t)
+    etp = g["etp"].astype(float) if "etp" in g else t
+    dense, expert = stage_params(shape, 0, tp=t, pp=p, ep=ep, etp=etp)
+    edp = dp * t / (etp * ep)  # the routed experts' gradients reduce over the expert data-parallel ranks
     dp_bw = np.where(t * dp > model.node, model.inter, model.intra)
     zero3 = np.where(g["zero"] >= 3, 1.5, 1.0)  # Rajbhandari et al. 2019 §7
-    dp_s = zero3 * 2.0 * (dp - 1.0) / dp * (dense + expert) * precision.grad_bytes / dp_bw
+    dp_s = (
+        zero3
+        * 2.0
+        * ((dp - 1.0) / dp * dense + (edp - 1.0) / np.maximum(edp, 1.0) * expert)
+        * precision.grad_bytes
+        / dp_bw
+    )
     pp_bw = model.inter if model.devices > model.node else model.intra
     pp_s = np.where(p > 1, 2.0 * m * tp_bytes / t / pp_bw * v, 0.0)
-    times = explain_step(model_flops, hw_flops, tp_s + dp_s + pp_s, bubble, rate=rate, mfu=model.mfu)
+    ep_s = all_to_all_seconds(spec, seq * mb / t * m, np.ceil(spec.moe_layers / p), ep, etp, precision, model)
+    comm = tp_s + dp_s + pp_s + ep_s
+    times = explain_step(model_flops, hw_flops, comm, bubble, rate=rate, mfu=model.mfu)
     return dict(
         step_s=times["step_s"],
         compute_s=times["compute_s"],
@@ -103,6 +115,7 @@ def step_times(
         tp_comm_s=tp_s,
         dp_comm_s=dp_s,
         pp_comm_s=pp_s,
+        ep_comm_s=ep_s,
         tokens_per_s=tokens / times["step_s"],
         mfu=np.full_like(times["step_s"], model.mfu),
         hfu=times["hfu"],
@@ -110,6 +123,44 @@ def step_times(
         min_step_s=times["min_step_s"],
         max_mfu=times["max_mfu"],
     )
+
+
+def all_to_all_bytes_per_token(spec: ModelSpec, ep: Any, precision: Precision) -> Any:
+    """Bytes one device sends per token per MoE layer, forward and backward, in expert parallelism's
+    all-to-alls: 2 (forward, backward) x top-k x h x (dispatch + combine bytes) x (EP - 1) / EP, the share
+    of uniformly routed tokens whose expert is on another rank of the EP group (DeepSeek-V3 §3.2.2 and §3.3:
+    FP8 dispatch, BF16 combine; node-limited routing, which caps the inter-node copies at 4, is left out)."""
+    ep = np.asarray(ep, dtype=float)
+    if not spec.is_moe:
+        return 0.0 * ep
+    dispatch = 1.0 if precision.dtype == "fp8" else precision.activation_bytes  # DeepSeek-V3: FP8 dispatch
+    combine = max(precision.activation_bytes, 2.0)  # DeepSeek-V3: BF16 combine
+    return 2.0 * spec.top_k * spec.d_model * (dispatch + combine) * (ep - 1.0) / ep
+
+
+def all_to_all_seconds(
+    spec: ModelSpec,
+    tokens: Any,
+    moe_layers: Any,
+    ep: Any,
+    etp: Any,
+    precision: Precision,
+    model: StepInputs,
+) -> Any:
+    """Seconds per step in expert parallelism's all-to-alls, with no overlap (an upper bound; DeepSeek-V3's
+    DualPipe hides them behind compute): ``tokens`` per device per step x ``moe_layers`` per stage x
+    `all_to_all_bytes_per_token`, over the intra-node link while an ETP x EP group fits in a node, the
+    network beyond (DeepEP measured 153-158 GB/s over NVLink, 43-58 GB/s over InfiniBand on H800). Expert
+    tensor parallelism adds, like TP (Megatron-LM §3), 2 all-reduces forward and 2 backward of each routed
+    copy's h values, ring cost 2(ETP-1)/ETP, within a node."""
+    ep, etp = np.asarray(ep, dtype=float), np.asarray(etp, dtype=float)
+    bandwidth = np.where(ep * etp > model.node, model.inter, model.intra)
+    dispatch = tokens * moe_layers * all_to_all_bytes_per_token(spec, ep, precision) / bandwidth
+    routed = (
+        tokens * moe_layers * (spec.top_k if spec.is_moe else 0) * spec.d_model * precision.activation_bytes
+    )
+    expert_tp = 4.0 * 2.0 * (etp - 1.0) / etp * routed / model.intra
+    return dispatch + expert_tp
 
 
 def explain_step(

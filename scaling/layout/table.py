@@ -12,10 +12,11 @@ def _percent(value: float) -> str:
 
 def step_model_notes(a: dict[str, Any]) -> list[str]:
     """What the step-time model assumes, from a search's attrs: the lines printed under a layouts table."""
+    comm = "TP/DP/PP/EP all-to-all" if a.get("moe") else "TP/DP/PP"
     return [
         f"MFU {a['mfu']:.1%} end to end ({a['flops_convention']} model FLOPs / (devices x peak x step time), "
         "Chowdhery et al. 2022 App. B) fixes the step time; each layout explains it as compute + pipeline "
-        f"bubble + TP/DP/PP communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s "
+        f"bubble + {comm} communication ({a['intra_node_link']} {a['intra_node_bytes_per_s'] / 1e9:g} GB/s "
         f"within a node, network {a['inter_node_bytes_per_s'] / 1e9:g} GB/s, no overlap)",
         "kernels: the efficiency the compute part then needs (hardware FLOPs, exact with attention and "
         f"recomputation, over peak x compute time); max MFU: what the layout reaches with kernels at "
@@ -29,11 +30,13 @@ def layouts_table(df: Any) -> Any:
     from scaling.render import Table
     from scaling.units import GIB
 
+    moe = bool(df.attrs.get("moe"))
     rows = [
         (
             r.tp,
             r.pp,
             r.dp,
+            *((r.ep, r.etp, f"{r.heaviest_stage}") if moe else ()),
             r.zero,
             r.micro_batch,
             r.recompute,
@@ -53,6 +56,7 @@ def layouts_table(df: Any) -> Any:
         "TP",
         "PP",
         "DP",
+        *(("EP", "ETP", "stage") if moe else ()),
         "ZeRO",
         "mb",
         "recompute",

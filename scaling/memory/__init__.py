@@ -87,6 +87,7 @@ from scaling.memory.parallel import (
     ZERO_NAMES,
     Parallelism,
     device_count,
+    expert_rules,
     layout_rules,
     validate_layout,
     zero_stage,
@@ -103,6 +104,7 @@ from scaling.memory.precision import (
     dtype_bytes,
 )
 from scaling.memory.request import MemoryRequest, memory_request
+from scaling.memory.stages import expert_data_parallel, parse_pp_layers, stage_params
 from scaling.memory.states import (
     CPU_BUFFER_FACTOR,
     CUDA_CONTEXT_BYTES,
@@ -152,7 +154,11 @@ __all__ = [
     "infer_memory_arrays",
     "kv_cache_bytes",
     "largest_fitting",
+    "expert_data_parallel",
+    "expert_rules",
     "layout_rules",
+    "parse_pp_layers",
+    "stage_params",
     "max_batch_and_context",
     "memory_across",
     "memory_request",

@@ -41,6 +41,10 @@ class MemoryBreakdown(Displayable):
     trainable_params: float
     inputs: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per pipeline stage: stage, layers, total_bytes
+    heaviest_stage: int | None = None  # the pipeline stage the terms are for (training)
 
     KEYS = (
         "weights_bytes",
@@ -71,12 +75,14 @@ class MemoryBreakdown(Displayable):
             terms=[{"name": n, "bytes": float(v), "rule": r} for n, v, r in self.terms],
             inputs=dict(self.inputs),
             notes=list(self.notes),
+            stages=[dict(s) for s in self.stages],
+            heaviest_stage=self.heaviest_stage,
         )
         return out
 
     def to_row(self) -> dict[str, Any]:
         """A flat dict (no nested terms) for a pandas row."""
-        row = {k: v for k, v in self.to_dict().items() if k not in ("terms", "inputs", "notes")}
+        row = {k: v for k, v in self.to_dict().items() if k not in ("terms", "inputs", "notes", "stages")}
         row.update(
             {f"input_{k}": v for k, v in self.inputs.items() if not isinstance(v, (list, tuple, dict))}
         )

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
@@ -43,6 +44,8 @@ class ConventionResult:
     total_rule: str = "sum"
     trainable: float = 0.0
     overhead_rule: str = ""
+    stages: list[dict[str, Any]] = field(default_factory=list)  # per pipeline stage: layers, total_bytes
+    heaviest: int | None = None  # the stage whose memory the terms give
 
 
 def _empty(overhead: float | None) -> dict[str, float]:

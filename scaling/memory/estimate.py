@@ -9,8 +9,9 @@ TP sizes, precisions) with everything else as given, for charts and tables.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
+
+import numpy as np
 
 from scaling import checks
 from scaling.catalog import Accelerator
@@ -35,6 +36,7 @@ from scaling.memory.training import train_memory_arrays
 from scaling.memory.workload import Workload, parse_lora_targets
 from scaling.model import ModelSpec
 from scaling.options import MEMORY_MODES as MODES
+from scaling.units import GIB
 
 STATE_KEYS = ("weights", "master", "gradients", "optimizer", "activations", "logits", "overhead", "cpu")
 
@@ -191,12 +193,16 @@ def _training(
         trainable = lora_pp * shape.layers
     check_quant_mode(precision, mode, workload.lora_rank)
     p, dp = parallel, parallel.dp(cluster.devices)
+    stages = np.arange(p.pp)
     arr = train_memory_arrays(
         shape,
+        stage=stages,
         tp=p.tp,
         pp=p.pp,
         dp=dp,
         ep=p.ep,
+        etp=p.etp,
+        pp_layers=p.pp_layers,
         zero=p.zero,
         hybrid_shard=p.hybrid_shard,
         devices_per_node=cluster.node,
@@ -224,11 +230,18 @@ def _training(
         count_activations=conv != "zero" and workload.micro_batch > 0,
         count_gather_buffer=conv != "zero",
     )
-    out = {**{k: float(arr[k]) for k in STATE_KEYS}, "kv": 0.0}
+    arr = {k: np.broadcast_to(v, stages.shape) for k, v in arr.items()}
+    heaviest = int(np.argmax(arr["total"]))
+    out = {**{k: float(arr[k][heaviest]) for k in STATE_KEYS}, "kv": 0.0}
+    out.update(stage=heaviest, stage_layers=float(arr["stage_layers"][heaviest]))
     terms = _training_terms(
-        shape, precision, parallel, dp, workload, conv, out, float(arr["in_flight"]), bool(lora_pp)
+        shape, precision, parallel, dp, workload, conv, out, float(arr["in_flight"][heaviest]), bool(lora_pp)
     )
-    return ConventionResult(out, terms, "sum", float(trainable))
+    per_stage = [
+        dict(stage=int(i), layers=int(arr["stage_layers"][i]), total_bytes=float(arr["total"][i]))
+        for i in stages
+    ]
+    return ConventionResult(out, terms, "sum", float(trainable), stages=per_stage, heaviest=heaviest)
 
 
 def _training_terms(
@@ -250,6 +263,8 @@ def _training_terms(
         2: f"grads+master+optimizer / DP {dp}",
         3: f"all states / DP {dp}",
     }[stage]
+    if shape.spec.is_moe and stage:
+        shard_txt += f" (routed experts' / EDP {dp * p.tp // (p.expert_tp * p.ep)})"
     src = {
         None: "ZeRO §3.1 mixed precision",
         "zero": "ZeRO paper Fig. 1 (K = 12)",
@@ -261,7 +276,9 @@ def _training_terms(
         if lora
         else f"{w:g} B/param ({precision.dtype})"
     )
-    wdesc += f" / (TP {p.tp} x PP {p.pp})"
+    wdesc += f" / TP {p.tp}, {_stage_name(p, out)}"
+    if shape.spec.is_moe:
+        wdesc += f"; routed experts / (ETP {p.expert_tp} x EP {p.ep})"
     if stage == 3:
         wdesc += " / DP (ZeRO-3)" + ("" if conv == "zero" else " + one gathered layer (ZeRO-3 all-gather)")
     if p.offload_params:
@@ -271,7 +288,7 @@ def _training_terms(
     flags = ", ".join(
         [f"{workload.recompute} recompute"] + ["SP"] * p.sp + ["FlashAttention"] * workload.flash_attention
     )
-    layers = f"{math.ceil(shape.layers / p.pp)} layers x {in_flight:g} micro-batch(es) in flight"
+    layers = f"{out['stage_layers']:g} layers x {in_flight:g} micro-batch(es) in flight"
     if p.interleave > 1:
         layers += f" x interleave penalty (v={p.interleave})"
     terms = [
@@ -309,6 +326,14 @@ def _training_terms(
     return terms
 
 
+def _stage_name(p: Parallelism, out: dict[str, float]) -> str:
+    """The pipeline stage a training breakdown is for, with the split."""
+    if p.pp == 1:
+        return "one stage"
+    split = ",".join(map(str, p.pp_layers)) if p.pp_layers else "even"
+    return f"heaviest stage {int(out['stage'])} of PP {p.pp} ({out['stage_layers']:g} layers; split {split})"
+
+
 def _notes(
     spec: ModelSpec,
     bare: bool,
@@ -337,6 +362,13 @@ def _notes(
         )
     if res.total_rule == "max":
         notes.append("accelerate reports the largest of these terms, not their sum")
+    if len(res.stages) > 1:
+        per = ", ".join(f"{s['stage']}: {s['total_bytes'] / GIB:.1f}" for s in res.stages)
+        notes.append(
+            f"per pipeline stage (GiB, layers {','.join(str(s['layers']) for s in res.stages)}): {per}; the "
+            f"terms are the heaviest, stage {res.heaviest} (first: embedding and PP micro-batches in flight; "
+            "last: LM head, final norm and fp32 logits)"
+        )
     return notes
 
 
@@ -362,6 +394,9 @@ def _inputs(
         pp=p.pp,
         dp=p.dp(cluster.devices),
         ep=p.ep,
+        etp=p.expert_tp,
+        edp=p.edp(cluster.devices),
+        pp_layers=list(p.pp_layers) if p.pp_layers else None,
         sp=p.sp,
         zero=p.zero,
         offload=p.offload,
@@ -424,6 +459,8 @@ def _result(
         trainable_params=float(res.trainable),
         inputs=inputs,
         notes=notes,
+        stages=res.stages,
+        heaviest_stage=res.heaviest,
     )
 
 

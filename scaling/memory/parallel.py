@@ -16,6 +16,7 @@ import numpy as np
 from scaling import checks
 from scaling.cluster import DEVICES_PER_NODE, MAX_DEVICES, device_count
 from scaling.errors import ScalingError
+from scaling.memory.stages import parse_pp_layers
 from scaling.model import ModelSpec
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ZERO_NAMES",
     "Parallelism",
     "device_count",
+    "expert_rules",
     "layout_rules",
     "validate_layout",
     "zero_stage",
@@ -62,16 +64,20 @@ def zero_stage(value: Any) -> int:
     raise ScalingError(f"unknown ZeRO stage {value!r}: expected {accepted}")
 
 
-def layout_rules(spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1) -> list[tuple[Any, str]]:
-    """Each validity rule of a (TP, PP, EP) split of ``devices`` as (ok, message template), arrays broadcast.
+def layout_rules(
+    spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1, etp: Any = None
+) -> list[tuple[Any, str]]:
+    """Each validity rule of a (TP, PP, EP, ETP) split of ``devices`` as (ok, message template), arrays
+    broadcast.
 
     TP divides the attention heads; TP and the KV heads divide one another (GQA replicates KV heads when TP
-    exceeds them); PP is at most the layers; TP x PP divides the devices; EP divides the experts and the
-    data-parallel degree. Message templates are formatted with ``tp``, ``pp``, ``ep``, ``dp``, ``devices``.
+    exceeds them); PP is at most the layers; TP x PP divides the devices; EP divides the experts; expert
+    tensor parallelism ETP (None: TP) divides a routed expert's width, and ETP x EP x PP divides the devices
+    (Megatron's expert data-parallel size EDP = devices / (ETP x EP x PP); with ETP = TP, EP divides DP).
+    Message templates are formatted with ``tp``, ``pp``, ``ep``, ``etp``, ``dp``, ``devices``.
     """
     tp, pp, ep, devices = (np.asarray(x) for x in (tp, pp, ep, devices))
     split = devices % (tp * pp) == 0
-    dp = np.where(split, devices // np.maximum(tp * pp, 1), 1)
     name = spec.name
     return [
         (
@@ -87,40 +93,72 @@ def layout_rules(spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1) -
             f"pipeline parallel size {{pp}} is more than the {spec.total_layers} layers of {name}",
         ),
         (split, "device count {devices} is not divisible by TP x PP = {tp} x {pp} = {tp_pp}"),
+        *expert_rules(spec, devices, tp, pp, ep, etp),
+    ]
+
+
+def expert_rules(
+    spec: ModelSpec, devices: Any, tp: Any, pp: Any, ep: Any = 1, etp: Any = None
+) -> list[tuple[Any, str]]:
+    """`layout_rules`' rules for the routed experts (EP divides the experts, ETP a routed expert's width, and
+    ETP x EP x PP the devices), arrays broadcast; a dense model passes them with EP 1."""
+    tp, pp, ep, devices = (np.asarray(x) for x in (tp, pp, ep, devices))
+    etp = tp if etp is None else np.asarray(etp)
+    name, moe = spec.name, spec.is_moe
+    return [
         (
             (ep == 1) | (spec.n_experts % ep == 0),
             f"expert parallel size {{ep}} does not divide the {spec.n_experts} experts of {name}",
         ),
         (
-            (ep == 1) | (dp % ep == 0),
-            "expert parallel size {ep} does not divide the data-parallel degree {dp}",
+            (not moe) | (etp == 1) | (spec.expert_ffn_dim % np.maximum(etp, 1) == 0),
+            f"expert tensor parallel size {{etp}} does not divide the expert width {spec.expert_ffn_dim} of "
+            f"{name}",
+        ),
+        (
+            (not moe) | (devices % np.maximum(etp * ep * pp, 1) == 0),
+            "device count {devices} is not divisible by ETP x EP x PP = {etp} x {ep} x {pp}",
         ),
     ]
 
 
-def validate_layout(spec: ModelSpec, devices: int, tp: int, pp: int, ep: int = 1) -> int:
+def validate_layout(
+    spec: ModelSpec,
+    devices: int,
+    tp: int,
+    pp: int,
+    ep: int = 1,
+    etp: int | None = None,
+    pp_layers: tuple[int, ...] | None = None,
+) -> int:
     """The data-parallel degree of a valid split; a `ScalingError` naming the first rule it breaks."""
-    if ep > 1 and not spec.is_moe:
-        raise ScalingError(
-            f"expert parallel size {ep} needs a mixture-of-experts model; {spec.name} is dense"
-        )
+    if (ep > 1 or etp is not None) and not spec.is_moe:
+        what = f"expert parallel size {ep}" if ep > 1 else f"expert tensor parallel size {etp}"
+        raise ScalingError(f"{what} needs a mixture-of-experts model; {spec.name} is dense")
     dp = devices // (tp * pp) if devices % (tp * pp) == 0 else 0
-    for ok, message in layout_rules(spec, devices, tp, pp, ep):
+    shown = tp if etp is None else etp
+    for ok, message in layout_rules(spec, devices, tp, pp, ep, etp):
         if not bool(ok):
-            raise ScalingError(message.format(tp=tp, pp=pp, ep=ep, dp=dp, devices=devices, tp_pp=tp * pp))
+            raise ScalingError(
+                message.format(tp=tp, pp=pp, ep=ep, etp=shown, dp=dp, devices=devices, tp_pp=tp * pp)
+            )
+    parse_pp_layers(pp_layers, spec.total_layers, pp)
     return dp
 
 
 @dataclass(frozen=True)
 class Parallelism:
-    """How a run is split over the devices of its `scaling.cluster.Cluster`: TP x PP x DP (x EP within DP),
-    SP, ZeRO stage, offload, pipeline schedule and interleaving; DP is what the cluster's devices leave
-    (`dp`). Build one with `Parallelism.of`, which checks the names and numbers; `validate` checks it against
-    a model and a device count and returns the data-parallel degree."""
+    """How a run is split over the devices of its `scaling.cluster.Cluster`: TP x PP x DP for the dense
+    parts, ETP x EP x PP x EDP for the routed experts, the layers per stage (``pp_layers``), SP, ZeRO stage,
+    offload, pipeline schedule and interleaving; DP is what the cluster's devices leave (`dp`). Build one
+    with `Parallelism.of`, which checks the names and numbers; `validate` checks it against a model and a
+    device count and returns the data-parallel degree."""
 
     tp: int = 1
     pp: int = 1
     ep: int = 1
+    etp: int | None = None  # expert tensor parallel size; None: TP (Megatron's default)
+    pp_layers: tuple[int, ...] | None = None  # layers per pipeline stage; None: an even split
     sp: bool = False
     zero: int = 0
     hybrid_shard: bool = False
@@ -136,6 +174,8 @@ class Parallelism:
         tp: Any = 1,
         pp: Any = 1,
         ep: Any = 1,
+        etp: Any = None,
+        pp_layers: Any = None,
         sp: bool = False,
         zero: Any = 0,
         offload: str | None = None,
@@ -160,6 +200,8 @@ class Parallelism:
             tp=device_count(tp, "tensor parallel size"),
             pp=device_count(pp, "pipeline parallel size"),
             ep=device_count(ep, "expert parallel size"),
+            etp=None if etp is None else device_count(etp, "expert tensor parallel size"),
+            pp_layers=parse_pp_layers(pp_layers, pp=device_count(pp, "pipeline parallel size")),
             sp=bool(sp),
             zero=stage,
             hybrid_shard=isinstance(zero, str) and zero.strip().lower().replace("-", "_") == "hybrid_shard",
@@ -184,7 +226,16 @@ class Parallelism:
     def validate(self, spec: ModelSpec, devices: int) -> int:
         """The data-parallel degree on ``devices``, after checking the split against the model
         (`validate_layout`)."""
-        return validate_layout(spec, devices, self.tp, self.pp, self.ep)
+        return validate_layout(spec, devices, self.tp, self.pp, self.ep, self.etp, self.pp_layers)
+
+    @property
+    def expert_tp(self) -> int:
+        """Expert tensor parallel size: ``etp``, else TP."""
+        return self.tp if self.etp is None else self.etp
+
+    def edp(self, devices: int) -> int:
+        """Expert data-parallel degree on ``devices``: devices / (ETP x EP x PP) (Megatron)."""
+        return devices // (self.expert_tp * self.ep * self.pp)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.memory.stages import stage_params
 from scaling.model import ModelSpec, load_model, shape_for_params
 
 MAX_PARAMS = 1e16  # far beyond any model trained; keeps every byte count finite in float64
@@ -29,6 +30,19 @@ class ModelShape:
     adafactor_ratio: float  # Adafactor state elements per parameter
     largest_layer_params: float
     lora_per_layer: dict[str, float] = field(default_factory=dict)
+    # Megatron's buckets (theoretical_memory_usage.py, after its 2026 expert-parallel fix), per layer kind:
+    # tensor-parallel (attention, dense FFN, shared experts), replicated (norms, router, shared-expert gate)
+    # and routed experts (split over ETP x EP); the first ``leading_dense`` layers are dense (DeepSeek's k).
+    leading_dense: int = 0
+    dense_layer_sharded: float = 0.0
+    dense_layer_replicated: float = 0.0
+    moe_layer_sharded: float = 0.0
+    moe_layer_replicated: float = 0.0
+    moe_layer_experts: float = 0.0
+    first_stage_sharded: float = 0.0  # embeddings (vocab-parallel over TP)
+    last_stage_sharded: float = 0.0  # LM head (or, tied with PP > 1, the embedding's copy on the last stage)
+    last_stage_replicated: float = 0.0  # final norms, pooler
+    tied_head: float = 0.0  # the embedding a tied LM head shares: copied onto the last stage when PP > 1
 
     @classmethod
     def of(cls, spec: ModelSpec, params: float | None = None) -> ModelShape:
@@ -63,7 +77,11 @@ class ModelShape:
             "up": (d + f) * spec.n_experts,
             "down": (f + d) * spec.n_experts,
         }
+        buckets = _layer_buckets(
+            spec, b, scale if params is not None and params != float(spec.params) else 1.0
+        )
         return cls(
+            **buckets,
             spec=spec,
             params=total,
             layers=layers,
@@ -76,14 +94,39 @@ class ModelShape:
         )
 
     def stage_params(self, tp: Any, pp: Any, ep: Any = 1) -> tuple[Any, Any]:
-        """(dense, expert) params on one device of the first pipeline stage;
-        norms are counted as split by t."""
-        tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
-        per_stage = np.ceil(self.layers / pp)
-        dense_total = self.params - self.expert_layer_params * self.layers
-        dense = np.where(pp == 1, dense_total, per_stage * self.layer_params + self.first_stage_extra) / tp
-        expert = per_stage * self.expert_layer_params / (tp * ep)
-        return dense, expert
+        """(non-expert, routed-expert) params on one device of the first pipeline stage
+        (`scaling.memory.stages.stage_params`)."""
+        return stage_params(self, 0, tp=tp, pp=pp, ep=ep)
+
+
+def _layer_buckets(spec: ModelSpec, b: dict[str, int], scale: float) -> dict[str, Any]:
+    """`ModelShape`'s per-layer-kind buckets (a bare count's ``scale`` applied to the layers)."""
+    norms = spec.norms_per_layer * spec.norm_params() if spec.arch != "encoder-decoder" else 0.0
+    if spec.is_moe:
+        cross = spec.arch == "encoder-decoder"
+        dense_layer = spec._layer_params(spec.ffn_params(), cross=cross)
+        router = spec.d_model * spec.n_experts + (spec.d_model if spec.shared_expert_gate else 0)
+        experts = spec.n_experts * spec.expert_params()
+        # what is left of a MoE layer is attention and the shared experts: split over TP
+        moe_sharded = spec.decoder_layer_params() - experts - router - norms
+        moe_replicated = router + norms
+    else:
+        dense_layer = b["layers"] / spec.total_layers
+        moe_sharded = moe_replicated = experts = 0.0
+    project = b["embedding_projection"] / 2.0  # OPT's project_in on the first stage, project_out on the last
+    return dict(
+        first_stage_sharded=float(b["token_embedding"] + b["position_embedding"] + b["token_type_embedding"])
+        + project,
+        leading_dense=spec.dense_layers if spec.is_moe else spec.total_layers,
+        dense_layer_sharded=(dense_layer - norms) * scale,
+        dense_layer_replicated=norms * scale,
+        moe_layer_sharded=moe_sharded * scale,
+        moe_layer_replicated=moe_replicated * scale,
+        moe_layer_experts=experts * scale,
+        last_stage_sharded=float(b["lm_head"] * scale + project),
+        last_stage_replicated=float(b["final_norms"] + b["pooler"] + b["relative_attention_bias"]) * scale,
+        tied_head=float(b["token_embedding"]) if spec.tied_embeddings else 0.0,
+    )
 
 
 def resolve_model(model: ModelSpec | str | float | int) -> tuple[ModelSpec, float | None, bool]:

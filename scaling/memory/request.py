@@ -46,7 +46,15 @@ class MemoryRequest:
             mode=v.mode,
             precision=Precision.of(v.precision, v.optimizer, quant=v.quant, kv_dtype=v.kv_dtype),
             parallel=Parallelism.of(
-                tp=v.tp, pp=v.pp, ep=v.ep, sp=v.sp, zero=v.zero, offload=v.offload, interleave=v.interleave
+                tp=v.tp,
+                pp=v.pp,
+                ep=v.ep,
+                etp=v.etp,
+                pp_layers=v.pp_layers,
+                sp=v.sp,
+                zero=v.zero,
+                offload=v.offload,
+                interleave=v.interleave,
             ),
             workload=Workload.of(
                 micro_batch=v.micro_batch,

@@ -16,6 +16,14 @@ from scaling.memory.activations import (
 )
 from scaling.memory.parallel import DEVICES_PER_NODE
 from scaling.memory.param_counts import ModelShape
+from scaling.memory.stages import (
+    candidate_stages,
+    micro_batches_in_flight,
+    stage_extras,
+    stage_kinds,
+    stage_layers,
+    stage_params,
+)
 from scaling.memory.states import CPU_BUFFER_FACTOR, model_state_bytes, overhead_bytes
 
 
@@ -26,6 +34,9 @@ def train_state_arrays(
     pp: Any = 1,
     dp: Any = 1,
     ep: Any = 1,
+    etp: Any = None,
+    stage: Any = 0,
+    pp_layers: tuple[int, ...] | None = None,
     zero: Any = 0,
     hybrid_shard: bool = False,
     devices_per_node: int = DEVICES_PER_NODE,
@@ -39,12 +50,17 @@ def train_state_arrays(
     frozen_layer_weight_bytes: float | None = None,
     count_gather_buffer: bool = True,
 ) -> dict[str, Any]:
-    """Model states per device of the first pipeline stage (ZeRO sharding, LoRA, CPU offload), as arrays:
-    weights (incl. ZeRO-3's gathered layer ``live``), master, gradients, optimizer, and ``cpu`` per node."""
+    """Model states per device of pipeline ``stage`` (ZeRO sharding, LoRA, CPU offload), as arrays: weights
+    (incl. ZeRO-3's gathered layer ``live``), master, gradients, optimizer, and ``cpu`` per node.
+
+    Non-expert states shard over DP, routed experts' over the expert data-parallel size
+    EDP = DP x TP / (ETP x EP) (`scaling.memory.stages`); ``etp`` None is TP."""
     zero = np.asarray(zero)
     tp, pp, dp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep))
-    dense, expert = shape.stage_params(tp, pp, ep)
+    etp = tp if etp is None else np.asarray(etp, dtype=float)
+    dense, expert = stage_params(shape, stage, tp=tp, pp=pp, ep=ep, etp=etp, pp_layers=pp_layers)
     shard = np.minimum(dp, devices_per_node / np.minimum(tp * pp, devices_per_node)) if hybrid_shard else dp
+    expert_shard = np.maximum(shard * tp / (etp * ep), 1.0)
     kw = dict(
         weight_bytes=weight_bytes,
         master_bytes=master_bytes,
@@ -54,9 +70,9 @@ def train_state_arrays(
     if (
         lora_params_per_layer > 0
     ):  # frozen base (possibly quantized) + trainable adapters at the full convention
-        per_stage = np.ceil(shape.layers / pp)
-        layer_part = per_stage * (shape.layer_params + shape.expert_layer_params) / tp
-        rest = dense + expert - layer_part  # embeddings/head stay at the training dtype
+        per_stage, _ = stage_layers(shape.layers, pp.astype(int), stage, pp_layers)
+        rest = stage_extras(shape, stage, tp=tp, pp=pp)  # embeddings/head stay at the training dtype
+        layer_part = dense + expert - rest
         frozen_b = weight_bytes if frozen_layer_weight_bytes is None else frozen_layer_weight_bytes
         parts = [
             model_state_bytes(layer_part, shard, zero, weight_bytes=frozen_b, trainable=0.0),
@@ -68,14 +84,16 @@ def train_state_arrays(
     else:
         parts = [
             model_state_bytes(dense, shard, zero, **kw),
-            model_state_bytes(expert, np.maximum(shard / ep, 1.0), zero, **kw),
+            model_state_bytes(expert, expert_shard, zero, **kw),
         ]
     weights, master, grads, optim = (
         sum(getattr(p, k) for p in parts) for k in ("weights", "master", "gradients", "optimizer")
     )
 
     # ZeRO-3 gathers one layer's full parameters (and its gradients before the reduce-scatter) at a time.
-    gathered_layer = (shape.layer_params + shape.expert_layer_params / ep) / tp * (weight_bytes + grad_bytes)
+    gathered_layer = (shape.layer_params / tp + shape.expert_layer_params / (etp * ep)) * (
+        weight_bytes + grad_bytes
+    )
     live = np.where(zero >= 3, gathered_layer, 0.0) * (1.0 if count_gather_buffer else 0.0)
 
     # Offload (DeepSpeed ZeRO-Offload, Ren et al. 2021): fp32 master, optimizer states and fp32 gradients live
@@ -101,6 +119,8 @@ def train_activation_arrays(
     *,
     tp: Any = 1,
     pp: Any = 1,
+    stage: Any = 0,
+    pp_layers: tuple[int, ...] | None = None,
     recompute: Any = 0,
     sp: Any = False,
     flash_attention: Any = False,
@@ -114,8 +134,9 @@ def train_activation_arrays(
     dropout: bool = True,
     mask_bytes: float = MASK_BYTES,
 ) -> dict[str, Any]:
-    """Activations of the first pipeline stage (Korthikanti et al. 2022 Table 2 per layer x its layers x the
-    micro-batches in flight) plus, without pipelining, the final norm/head inputs and the fp32 logits."""
+    """Activations of pipeline ``stage`` (Korthikanti et al. 2022 Table 2 per layer x its layers x the
+    micro-batches in flight), the embedding's dropout mask on the first stage and the final norm/head
+    inputs and fp32 logits on the last."""
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
     h = spec.d_model
@@ -129,17 +150,14 @@ def train_activation_arrays(
     )
     args = (seq_len, micro_batch, h, spec.n_head, tp, sp, recompute)
     layer_act = activation_bytes_per_layer(*args, ffn_ratio=spec.ffn_dim / h, **common)
-    stage_layers = np.ceil(shape.layers / pp)
-    stage_act = layer_act * stage_layers
-    if spec.is_moe:  # the first stage holds the dense layers (DeepSeek's first k) and then MoE layers
-        dense = layer_act
+    dense_in_stage, moe_in_stage = stage_kinds(shape, pp.astype(int), stage, pp_layers)
+    stage_act = layer_act * dense_in_stage
+    if spec.is_moe:  # routed tokens at the experts' width (PR #6782's topk·s·b·moe_ffn/TP per rank)
         layer_act = activation_bytes_per_layer(*args, **moe_layer_ratios(spec), **common)
-        dense_in_stage = np.minimum(spec.dense_layers, stage_layers)
-        stage_act = dense * dense_in_stage + layer_act * (stage_layers - dense_in_stage)
+        stage_act = stage_act + layer_act * moe_in_stage
     if in_flight is None:
-        # 1F1B: the first stage holds pp micro-batches (fewer if there are fewer); GPipe holds all of them.
         m = np.asarray(num_micro_batches if num_micro_batches is not None else pp, dtype=float)
-        in_flight = np.minimum(pp, m) if schedule == "1f1b" else m
+        in_flight = micro_batches_in_flight(pp, stage, m, schedule)
     interleave = np.asarray(interleave, dtype=float)
     penalty = np.where(interleave > 1, 1.0 + (pp - 1.0) / (pp * interleave), 1.0)  # Korthikanti §4.2.3
     sb = float(seq_len) * np.asarray(micro_batch, dtype=float)
@@ -147,8 +165,10 @@ def train_activation_arrays(
     emb_dropout = (
         sb * h * (mask_bytes if dropout else 0.0) / split
     )  # Korthikanti §4.3: embedding dropout mask
-    final = np.where(pp == 1, 2.0 * activation_bytes * sb * h / split, 0.0)  # final LN input + LM-head input
-    logits = np.where(pp == 1, LOGITS_BYTES * sb * spec.vocab_size / tp, 0.0)  # Korthikanti §4.3: 4sbv/t
+    first, last = np.asarray(stage) == 0, np.asarray(stage) == pp - 1
+    emb_dropout = np.where(first, emb_dropout, 0.0)
+    final = np.where(last, 2.0 * activation_bytes * sb * h / split, 0.0)  # final LN input + LM-head input
+    logits = np.where(last, LOGITS_BYTES * sb * spec.vocab_size / tp, 0.0)  # Korthikanti §4.3: 4sbv/t
     acts = (stage_act + emb_dropout) * in_flight * penalty + final + logits
     return dict(activations=acts, logits=logits, layer_activations=layer_act, in_flight=in_flight)
 
@@ -161,16 +181,38 @@ def train_memory_arrays(
     count_activations: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Training / fine-tuning memory per device, every input a scalar or a broadcasting numpy array.
+    """Training / fine-tuning memory per device of the heaviest pipeline stage, every input a scalar or a
+    broadcasting numpy array.
 
     ``kwargs`` are those of `train_state_arrays` and `train_activation_arrays` (``overhead_bytes`` is
-    accepted for ``overhead``). Returns a dict of arrays: weights, master, gradients, optimizer, activations
-    (incl. logits), logits, overhead, total, cpu (per node), live, layer_activations, in_flight.
+    accepted for ``overhead``); without a ``stage`` the stages that can be heaviest are each evaluated
+    (`scaling.memory.stages.candidate_stages`) and the heaviest kept. Returns a dict of arrays: weights,
+    master, gradients, optimizer, activations (incl. logits), logits, overhead, total, cpu (per node), live,
+    layer_activations, in_flight, and ``stage`` (its index) and ``stage_layers`` (the layers it holds).
     """
+    if kwargs.get("stage") is not None:
+        return _stage_memory(shape, overhead, overhead_default, count_activations, **kwargs)
+    kwargs.pop("stage", None)
+    pp = np.asarray(kwargs.get("pp", 1))
+    best = None
+    for stage in candidate_stages(shape, pp, kwargs.get("pp_layers")):
+        mem = _stage_memory(shape, overhead, overhead_default, count_activations, stage=stage, **kwargs)
+        if best is None:
+            best = mem
+            continue
+        heavier = mem["total"] > best["total"]
+        best = {k: np.where(heavier, mem[k], best[k]) for k in best}
+    return best
+
+
+def _stage_memory(
+    shape: ModelShape, overhead: float | None, overhead_default: bool, count_activations: bool, **kwargs: Any
+) -> dict[str, Any]:
     overhead = kwargs.pop("overhead_bytes", overhead)
     state_keys = train_state_arrays.__kwdefaults__.keys()
     states = train_state_arrays(shape, **{k: v for k, v in kwargs.items() if k in state_keys})
-    act_kwargs = {k: v for k, v in kwargs.items() if k not in state_keys or k in ("tp", "pp")}
+    shared = ("tp", "pp", "stage", "pp_layers")
+    act_kwargs = {k: v for k, v in kwargs.items() if k not in state_keys or k in shared}
     acts = train_activation_arrays(shape, **act_kwargs)
     if not count_activations:
         acts = {**acts, "activations": 0.0 * acts["activations"], "logits": 0.0 * acts["logits"]}
@@ -178,4 +220,15 @@ def train_memory_arrays(
         states["weights"] + states["master"] + states["gradients"] + states["optimizer"] + acts["activations"]
     )
     extra, _ = overhead_bytes(allocated, overhead, overhead_default)
-    return {**states, **acts, "overhead": extra, "total": allocated + extra}
+    stage = kwargs["stage"]
+    held, _ = stage_layers(
+        shape.layers, np.asarray(kwargs.get("pp", 1)).astype(int), stage, kwargs.get("pp_layers")
+    )
+    return {
+        **states,
+        **acts,
+        "overhead": extra,
+        "total": allocated + extra,
+        "stage": np.asarray(stage) + 0 * allocated,
+        "stage_layers": held + 0 * allocated,
+    }

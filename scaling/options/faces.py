@@ -210,6 +210,17 @@ MEMORY = Declaration(
         Option("tp", ("--tp",), "Tensor parallel size.", parse=integer, default=1),
         Option("pp", ("--pp",), "Pipeline parallel size.", parse=integer, default=1),
         Option("ep", ("--ep",), "Expert parallel size (MoE).", parse=integer, default=1),
+        Option(
+            "etp",
+            ("--etp",),
+            "Expert tensor parallel size (MoE; default: --tp): each routed expert split over ETP devices.",
+            parse=integer,
+        ),
+        Option(
+            "pp_layers",
+            ("--pp-layers",),
+            "Layers per pipeline stage, e.g. 15,16,16,14 (default: an even split, the extra layers first).",
+        ),
         Option("sp", ("--sp",), "Sequence parallelism (with TP).", is_flag=True, default=False),
         Option(
             "zero",
@@ -255,7 +266,7 @@ MEMORY = Declaration(
         Option(
             "search",
             ("--search",),
-            "Rank the layouts (TP, PP, ZeRO, micro-batch, recompute, SP) that fit.",
+            "Rank the layouts (TP, PP, EP, ETP, ZeRO, micro-batch, recompute, SP) that fit.",
             is_flag=True,
             default=False,
         ),
