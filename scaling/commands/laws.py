@@ -178,7 +178,17 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
 )
 @json_option
 def fit(
-    runs, approach, form, bootstrap, holdout_largest, holdout_from, seed, output, force, hyperparameters, as_json
+    runs,
+    approach,
+    form,
+    bootstrap,
+    holdout_largest,
+    holdout_from,
+    seed,
+    output,
+    force,
+    hyperparameters,
+    as_json,
 ):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
