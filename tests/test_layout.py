@@ -265,7 +265,7 @@ def test_step_model_invariants(model, gpus, global_batch, mfu):
     )
     for row in df.itertuples():
         assert row.fits and row.total_bytes <= df.attrs["capacity_bytes"]
-        comm = row.tp_comm_s + row.dp_comm_s + row.pp_comm_s
+        comm = row.tp_comm_s + row.dp_comm_s + row.pp_comm_s + row.ep_comm_s  # expert all-to-all
         if np.isfinite(row.kernel_efficiency):
             assert row.step_s == pytest.approx(row.compute_s + row.bubble_s + comm, rel=1e-12)
             assert row.kernel_efficiency >= row.hfu * (1 - 1e-12)

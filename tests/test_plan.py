@@ -610,7 +610,8 @@ def test_comparison_rows_are_priced_under_the_plans_constraints(options):
 def test_serve_on_trains_the_serving_priced_model():
     # The README says --serve-on chooses N to minimise training plus serving dollars; the plan once trained
     # the same 26.4B/2.99T with and without it and showed the serving-priced size only as a comparison.
-    options = dict(gpus="512xH100", days=30, inference_tokens="2T", price=2.5)
+    # 20T inference tokens: at 2T the serving-priced size rounds to the FLOP-priced one (both 28.6B)
+    options = dict(gpus="512xH100", days=30, inference_tokens="20T", price=2.5)
     without = make_plan(**options)
     plan = make_plan(**options, serve_on="8xH100")
     best = plan.serving.best

@@ -25,9 +25,11 @@ def run_mfu(cal: Calibration, spec, cluster: Cluster, *, seq_len: int, flops: fl
     batch (`scaling.layout.default_global_batch`) on the layout the search ranks first, and the line that
     says so."""
     from scaling.layout import default_global_batch
+    from scaling.units import FLOPS_PER_PARAM_TOKEN
 
     if cluster.accelerator is None:
         raise ScalingError(f"--calibration needs --gpus with an accelerator, e.g. {cluster.devices}xH100")
-    batch = default_global_batch(flops).tokens
+    tokens = flops / (FLOPS_PER_PARAM_TOKEN * float(spec.active_params))  # the run's D from its 6ND FLOPs
+    batch = default_global_batch(spec, tokens, seq_len).tokens
     mfu = calibrated_mfu(cal, spec, cluster, seq_len=seq_len, batch_tokens=batch, dtype=dtype)
     return mfu, calibration_note(cal, mfu)

@@ -18,8 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from scaling import checks
 from scaling.errors import ScalingError, quoted
 
@@ -114,8 +112,10 @@ class Schedule:
             return self.total_steps - self.warmup_steps
         return max(1, round(float(self.decay_fraction or 0) * self.total_steps))
 
-    def multipliers(self, steps: Any) -> np.ndarray:
+    def multipliers(self, steps: Any) -> Any:
         """The learning rate over the peak at each step (0-based; broadcasts)."""
+        import numpy as np  # only here: the CLI's options import this module
+
         t = np.asarray(steps, dtype=float)
         warm = np.minimum(1.0, (t + 1) / max(1, self.warmup_steps))
         low = self.final_fraction

@@ -86,7 +86,12 @@ class ServingAwareOptimum(Displayable):
 
     @property
     def best(self) -> PricedModel:
-        return min(self.options, key=lambda o: o.total_cost)
+        """The cheapest option in total; where another option lands on the same architecture and cost (the
+        FLOP-priced size often rounds to the serving-priced one), the serving-priced option, which minimises
+        that cost by construction."""
+        cheapest = min(o.total_cost for o in self.options)
+        tied = [o for o in self.options if o.total_cost <= cheapest * (1 + 1e-9)]
+        return next((o for o in tied if o.label == "serving-priced"), tied[0])
 
     def to_dict(self) -> dict[str, Any]:
         return {
