@@ -44,8 +44,12 @@ PLAN_OPTIONS = PLAN.fields(
         "law",
         "unique_tokens",
         "inference_tokens",
+        "serve_on",
         "max_params",
         "seq_len",
+        "hp_law",
+        "schedule",
+        "goodput",
     )
 )
 PLAN_FIELDS = tuple(PLAN_OPTIONS)
