@@ -187,6 +187,7 @@ def test_flops_finetune_and_memory_use_the_calibration(tmp_path):
 
 
 def test_probe_measures_this_machine_and_writes_an_accelerator_row(tmp_path):
+    pytest.importorskip("torch", reason="the probe times PyTorch kernels (pip install '.[train]')")
     import csv
 
     out = tmp_path / "probe.json"
