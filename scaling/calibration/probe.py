@@ -22,6 +22,7 @@ from typing import Any
 
 from scaling.calibration.file import Calibration, Factor
 from scaling.catalog import accelerator_for_device
+from scaling.errors import ScalingError
 
 GEMM_SIZES = (256, 512, 1024, 2048)
 REPEATS = 3
@@ -49,7 +50,12 @@ def _memory_bytes(torch: Any, cuda: bool) -> float:
 
 def probe_machine() -> Calibration:
     """Time the GEMM sweep and the memory copy on this machine's first device."""
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise ScalingError(
+            "scaling calibrate --probe times PyTorch kernels: install PyTorch (pip install 'scaling[train]')"
+        ) from None
 
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
