@@ -410,55 +410,6 @@ def test_inference_command_bad_input_is_one_line(args, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
 
 
-# ------------------------------------------------------------------------------------------ the chart
-def test_inference_chart_points_are_the_commands_numbers():
-    from scaling.serving.chart import inference_curves, inference_figure
-
-    w = ServingWorkload(prompt_tokens=512, output_tokens=64)
-    curves = inference_curves("llama-2-13b", "A100-80GB", devices=4, workload=w)
-    assert [c.tp for c in curves] == [1, 2, 4]
-    for c in curves:
-        assert c.batch[0] == 1 and c.batch[-1] == c.max_batch
-        i = len(c.batch) // 2
-        e = estimate_serving(
-            "llama-2-13b",
-            "A100-80GB",
-            devices=4,
-            tp=c.tp,
-            batch=int(c.batch[i]),
-            prompt_tokens=512,
-            output_tokens=64,
-        )
-        assert c.decode_s_per_token[i] == pytest.approx(e.decode_s_per_token)
-        assert c.tokens_per_s_per_device[i] == pytest.approx(e.tokens_per_s_per_device)
-        assert c.max_batch == e.max_batch
-        assert bool(c.compute_bound[i]) == (e.bound == "compute")
-    fig = inference_figure(curves, title="t", price=2.0, latency_s=0.03)
-    assert [t.y for t in fig.data if t.name and t.name.startswith("target")] == [(30.0, 30.0)]
-    top = fig.layout.xaxis2
-    # the top axis reads $ per million output tokens at the throughput below it
-    for value, text in zip(top.tickvals, top.ticktext):
-        assert float(text.lstrip("$")) == pytest.approx(2.0 / 3600 / value * 1e6)
-
-
-def test_inference_chart_shows_compute_bound_points_at_short_context():
-    from scaling.serving.chart import inference_curves
-
-    curves = inference_curves(
-        "llama-2-7b", "H100", devices=1, workload=ServingWorkload(prompt_tokens=16, output_tokens=16)
-    )
-    assert curves[0].compute_bound[-1] and not curves[0].compute_bound[0]
-
-
-def test_chart_inference_command_writes_html(tmp_path):
-    out = tmp_path / "inference.html"
-    result = CliRunner().invoke(
-        main, ["chart", "inference", "llama-2-7b", "--gpus", "2xA100-80GB", "--price", "2", "-o", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    assert out.stat().st_size > 1e5
-
-
 def test_tp_beyond_a_node_all_reduces_over_the_network():
     acc = get_accelerator("H100")
     within = make_deployment("llama-2-70b", acc, tp=8)

@@ -324,15 +324,19 @@ def memory(
 @click.option(
     "--output-tokens", type=int, default=256, show_default=True, help="Generated tokens per request."
 )
-@click.option("--precision", default="bf16", show_default=True, help="Math and activations: bf16, fp16, fp8.")
+@click.option(
+    "--precision",
+    default=None,
+    help="Math and activations: bf16, fp16, fp8 (default: every precision the accelerator runs, as the "
+    "search of scaling inference --latency/--ttft).",
+)
 @click.option("--quant", default=None, help="Weight storage: int8, int4, nf4, fp8.")
 @click.option("--kv-dtype", default=None, help="KV-cache dtype (default: --precision).")
 @click.option(
     "--price", type=MONEY, default=None, help="USD per device-hour: adds a $ per million tokens axis."
 )
-@click.option(
-    "--latency", type=DURATION, default=None, help="A target time per output token to draw, e.g. 50ms."
-)
+@click.option("--latency", type=DURATION, default=None, help="Target time per output token, e.g. 50ms.")
+@click.option("--ttft", type=DURATION, default=None, help="Target time to first token, e.g. 2s.")
 @_output_options("inference.html")
 def inference(
     model,
@@ -344,30 +348,42 @@ def inference(
     kv_dtype,
     price,
     latency,
+    ttft,
     output,
     open_,
     plotlyjs,
     force,
 ):
-    """Latency against throughput across batch sizes, one line per TP size, memory- and compute-bound points.
+    """Throughput per device against time per output token for every candidate of the target search.
 
-    Each point is `scaling inference` at that batch and TP; with --price a top axis reads $ per million
-    output tokens."""
+    One line per precision x TP across batch sizes (the candidates `scaling inference --latency/--ttft`
+    weighs), hollow where a point misses the targets, the chosen deployment starred; with --price a right
+    axis reads $ per million output tokens.
+
+    \b
+    scaling chart inference llama-2-7b --gpus 2xA100-80GB --latency 30ms --ttft 1s -o inference.html
+    """
     from scaling.serving import ServingWorkload
-    from scaling.serving.chart import inference_curves, inference_figure
+    from scaling.serving.chart import inference_chart, inference_figure
 
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator; give one, e.g. 8xH100")
     output = _checked(output, force)
-    workload = ServingWorkload(prompt_tokens, output_tokens, precision, quant, kv_dtype)
-    curves = inference_curves(model, gpus.accelerator, devices=gpus.devices, workload=workload)
-    if not curves:
-        raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
-    title = (
-        f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, "
-        f"weights {quant or precision}, KV {kv_dtype or precision}"
+    search_precision = precision is None and quant is None and kv_dtype is None
+    workload = ServingWorkload(
+        prompt_tokens, output_tokens, precision or "bf16", quant, kv_dtype, latency, None, ttft
     )
-    fig = inference_figure(curves, title=title, price=price, latency_s=latency)
+    data = inference_chart(
+        model, gpus.accelerator, devices=gpus.devices, workload=workload, search_precision=search_precision
+    )
+    if not data.curves:
+        raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
+    dtypes = "every precision it runs" if search_precision else f"weights {quant or workload.precision}"
+    title = (
+        f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, {dtypes}; "
+        f"target: {data.target}"
+    )
+    fig = inference_figure(data, title=title, price=price, latency_s=latency)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
 
 

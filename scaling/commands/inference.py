@@ -30,7 +30,8 @@ def inference(**values):
 
     Prefill is compute-bound (time to first token); each decode step reads the weights and the KV cache, so
     at small batch it is bound by memory bandwidth. With --latency (per output token), --ttft or --min-tokens-per-s it finds the
-    cheapest batch and tensor-parallel size that meet them all. With --concurrency or --request-rate it
+    cheapest batch and tensor-parallel size that meet them all, and, unless --precision, --quant or --kv-dtype
+    fix it, the cheapest precision the accelerator runs (bf16, fp8, int8 or int4 weight-only). With --concurrency or --request-rate it
     simulates continuous batching under Poisson arrivals and prints p50/p99 time to first token and per token.
 
     \b
@@ -96,6 +97,7 @@ def inference(**values):
             tp=v.tp,
             price_usd_per_hour=v.price,
             assumptions=assumptions,
+            search_precision=not {"precision", "quant", "kv_dtype"} & set(v.given),
         )
         result, payload = search, search.to_dict()
     else:

@@ -1,10 +1,17 @@
-"""The latency-throughput chart of serving: one curve per tensor-parallel size across batch sizes.
+"""The throughput-latency chart of serving: every candidate the target search weighs, and the one it chose.
 
-`inference_curves` computes the numbers (the roofline of `scaling.serving.roofline`, the same function
-`scaling inference` calls); `inference_figure` draws them with the style of `scaling.charts`: time per output
-token against output tokens per second per device, memory-bound points hollow and compute-bound points
-filled, and dollars per million output tokens as a second axis on top (at a price per device-hour it is a
-fixed transform of the throughput per device: price / 3600 / tokens-per-second x 1e6).
+`inference_chart` computes the numbers: the search grid of `scaling.serving.search` (`search_grid`: per
+precision and tensor-parallel size, the batches from 1 to the largest that fits) and the search's answer
+(`cheapest_serving`, the same call `scaling inference --latency/--ttft` makes). `inference_figure` draws them
+with the style of `scaling.charts`: output tokens per second per device against the time per output token, one
+line per precision x TP (colour: precision, marker: TP), filled where a point meets the targets and hollow
+where it misses, the chosen deployment starred, the --latency target as a vertical line, and with a price a
+right axis in dollars per million output tokens (at a price per device-hour it is a fixed transform of the
+throughput per device: price / 3600 / tokens-per-second x 1e6).
+
+The batches are static (every request in a batch decodes in lock-step), so each point's time per output token
+is every request's: its p50 and its p99 alike. `scaling inference --concurrency` gives the percentiles of
+continuous batching under random arrivals for one deployment.
 """
 
 from __future__ import annotations
@@ -16,73 +23,111 @@ from typing import Any
 import numpy as np
 
 from scaling.catalog import Accelerator, get_accelerator
-from scaling.memory import DEVICES_PER_NODE
+from scaling.errors import ScalingError
 from scaling.model import ModelSpec, load_model
 from scaling.serving.efficiency import ServingAssumptions
-from scaling.serving.roofline import fitting_batch, tp_sizes
-from scaling.serving.search import ServingWorkload
-
-BATCHES_PER_DOUBLING = 4  # points per factor of two in batch along each curve
+from scaling.serving.precisions import ServingPrecision
+from scaling.serving.roofline import ServingEstimate
+from scaling.serving.search import ServingWorkload, cheapest_serving, search_grid
 
 
 @dataclass(frozen=True)
 class InferenceCurve:
-    """One tensor-parallel size across batch sizes: arrays of the same length (base units)."""
+    """One precision and tensor-parallel size across the search's batches: arrays of one length (base
+    units)."""
 
     tp: int
+    precision: ServingPrecision
     batch: np.ndarray
     decode_s_per_token: np.ndarray
+    prefill_s: np.ndarray
     tokens_per_s_per_device: np.ndarray
     compute_bound: np.ndarray
+    meets: np.ndarray  # the workload's targets
     max_batch: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tp": self.tp,
+            "precision": self.precision.label,
+            "math_dtype": self.precision.precision,
+            "weight_dtype": self.precision.weight_dtype,
+            "kv_dtype": self.precision.kv_dtype or self.precision.precision,
             "batch": self.batch.tolist(),
             "decode_s_per_token": self.decode_s_per_token.tolist(),
+            "prefill_s": self.prefill_s.tolist(),
             "tokens_per_s_per_device": self.tokens_per_s_per_device.tolist(),
             "bound": ["compute" if c else "memory" for c in self.compute_bound],
+            "meets_target": self.meets.tolist(),
             "max_batch": self.max_batch,
         }
 
 
-def batch_grid(largest: int) -> np.ndarray:
-    """Whole batches from 1 to ``largest``, about `BATCHES_PER_DOUBLING` per doubling,
-    ``largest`` included."""
-    if largest < 1:
-        return np.zeros(0, dtype=int)
-    points = int(math.log2(largest) * BATCHES_PER_DOUBLING) + 2
-    return np.unique(np.round(np.geomspace(1, largest, points)).astype(int))
+@dataclass(frozen=True)
+class InferenceChart:
+    """The chart's data: every candidate (``curves``) and the search's choice (None: none meets it)."""
+
+    curves: tuple[InferenceCurve, ...]
+    chosen: ServingEstimate | None
+    target: str
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chosen
+        return {
+            "curves": [curve.to_dict() for curve in self.curves],
+            "chosen": None
+            if c is None
+            else {
+                "tp": c.tp,
+                "batch": c.batch,
+                "precision": c.precision,
+                "weight_dtype": c.weight_dtype,
+                "kv_dtype": c.kv_dtype,
+                "decode_s_per_token": c.decode_s_per_token,
+                "tokens_per_s_per_device": c.tokens_per_s_per_device,
+            },
+            "target": self.target,
+        }
 
 
-def inference_curves(
+def inference_chart(
     model: ModelSpec | str,
     accelerator: str | Accelerator,
     *,
     devices: int = 8,
     workload: ServingWorkload | None = None,
     assumptions: ServingAssumptions | None = None,
-) -> list[InferenceCurve]:
-    """Decode time per output token and throughput per device for every batch that fits, per TP size."""
+    search_precision: bool = False,
+) -> InferenceChart:
+    """Every candidate of the target search (with ``search_precision``, across precisions too) and its
+    answer: the workload's targets, or with none the most output tokens per device-second."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
+    kw = dict(devices=devices, workload=w, assumptions=assumptions, search_precision=search_precision)
     curves = []
-    for tp in tp_sizes(spec, devices, DEVICES_PER_NODE):
-        dep = w.deployment(spec, acc, tp, assumptions)
-        fits = fitting_batch(dep)
-        batch = batch_grid(fits)
-        if not len(batch):
-            continue
-        t = dep.decode_seconds(batch)
-        tpot = np.asarray(t["total"], dtype=float)
+    for part in search_grid(spec, acc, **kw):
+        t = part.dep.decode_seconds(part.batch)
         curves.append(
-            InferenceCurve(tp, batch, tpot, batch / tpot / tp, np.asarray(t["compute"] > t["memory"]), fits)
+            InferenceCurve(
+                tp=part.dep.tp,
+                precision=part.precision,
+                batch=part.batch,
+                decode_s_per_token=part.decode_s_per_token,
+                prefill_s=part.prefill_s,
+                tokens_per_s_per_device=part.tokens_per_s_per_device,
+                compute_bound=np.asarray(t["compute"] > t["memory"]),
+                meets=part.meets,
+                max_batch=part.fits,
+            )
         )
-    return curves
+    try:
+        chosen = cheapest_serving(spec, acc, keep=1, **kw).best if curves else None
+    except ScalingError:
+        chosen = None  # nothing meets the target: the chart shows how far each candidate is
+    return InferenceChart(tuple(curves), chosen, w.describe())
 
 
 def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
-    """A top axis over the throughput axis, labelled in dollars per million output tokens."""
+    """A right axis over the throughput axis, labelled in dollars per million output tokens."""
     usd = price / 3600.0 / rates * 1e6
     lo, hi = float(np.min(usd)), float(np.max(usd))
     steps = [
@@ -92,10 +137,10 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     ]
     shown = [s for s in steps if lo <= s <= hi] or [lo, hi]
     return {
-        "overlaying": "x",
-        "side": "top",
+        "overlaying": "y",
+        "side": "right",
         "type": "log",
-        "matches": "x",
+        "matches": "y",
         "showgrid": False,
         "tickvals": [price / 3600.0 / s * 1e6 for s in shown],
         "ticktext": [f"${s:g}" for s in shown],
@@ -103,74 +148,122 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     }
 
 
+def _hover(c: InferenceCurve) -> list[str]:
+    return [
+        f"{c.precision.label}, TP {c.tp}, batch {b}<br>{t * 1e3:.3g} ms per output token<br>"
+        f"{ttft:.3g} s to the first token<br>{r:,.0f} output tokens/s per device<br>"
+        f"{'compute' if cb else 'memory'}-bound; {'meets' if ok else 'misses'} the target"
+        for b, t, ttft, r, cb, ok in zip(
+            c.batch, c.decode_s_per_token, c.prefill_s, c.tokens_per_s_per_device, c.compute_bound, c.meets
+        )
+    ]
+
+
 def inference_figure(
-    curves: list[InferenceCurve], *, title: str, price: float | None = None, latency_s: float | None = None
+    chart: InferenceChart, *, title: str, price: float | None = None, latency_s: float | None = None
 ):
-    """The chart (plotly Figure) of `inference_curves`' output; ``latency_s`` draws a target line."""
+    """The chart (plotly Figure) of `inference_chart`'s output; ``latency_s`` draws the target line."""
     import plotly.graph_objects as go
 
     from scaling.charts import COLOURS, FONT, SYMBOLS, TEMPLATE
+    from scaling.charts.axes import _ticks_125
 
     fig = go.Figure()
-    for i, c in enumerate(curves):
-        colour = COLOURS[(i + 1) % len(COLOURS)]
-        hover = [
-            f"TP {c.tp}, batch {b}<br>{t * 1e3:.3g} ms per token<br>{r:,.0f} tokens/s per device<br>"
-            f"{'compute' if cb else 'memory'}-bound"
-            for b, t, r, cb in zip(c.batch, c.decode_s_per_token, c.tokens_per_s_per_device, c.compute_bound)
-        ]
-        symbols = [SYMBOLS[0] if cb else SYMBOLS[0] + "-open" for cb in c.compute_bound]
+    precisions = list(dict.fromkeys(c.precision for c in chart.curves))
+    labels = {p: p.label for p in precisions}
+    sizes = sorted({c.tp for c in chart.curves})
+    for c in chart.curves:
+        colour = COLOURS[(precisions.index(c.precision) + 1) % len(COLOURS)]
+        symbol = SYMBOLS[sizes.index(c.tp) % len(SYMBOLS)]
         fig.add_trace(
             go.Scatter(
-                x=c.tokens_per_s_per_device,
-                y=c.decode_s_per_token * 1e3,
+                x=c.decode_s_per_token * 1e3,
+                y=c.tokens_per_s_per_device,
                 mode="lines+markers",
-                name=f"TP {c.tp}",
-                line={"color": colour},
-                marker={"symbol": symbols, "size": 8, "color": colour},
-                text=hover,
+                name=f"{labels[c.precision]}, TP {c.tp}",
+                meta={
+                    "tp": c.tp,
+                    "precision": c.precision.precision,
+                    "quant": c.precision.quant,
+                    "kv_dtype": c.precision.kv_dtype,
+                    "batch": c.batch.tolist(),
+                },
+                line={"color": colour, "width": 1.5},
+                marker={
+                    "symbol": [symbol if ok else symbol + "-open" for ok in c.meets],
+                    "size": 8,
+                    "color": colour,
+                },
+                text=_hover(c),
                 hoverinfo="text",
             )
         )
-    for name, symbol in (
-        ("memory-bound (hollow)", SYMBOLS[0] + "-open"),
-        ("compute-bound (filled)", SYMBOLS[0]),
-    ):
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            name="hollow: misses the target",
+            marker={"symbol": SYMBOLS[0] + "-open", "size": 8, "color": COLOURS[0]},
+        )
+    )
+    best = chart.chosen
+    if best is not None:
         fig.add_trace(
             go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=name,
-                marker={"symbol": symbol, "size": 8, "color": COLOURS[0]},
+                x=[best.decode_s_per_token * 1e3],
+                y=[best.tokens_per_s_per_device],
+                mode="markers+text",
+                name=f"chosen: {_label(best)}",
+                marker={"symbol": "star", "size": 20, "color": COLOURS[5], "line": {"width": 1}},
+                text=["chosen"],
+                textposition="top center",
+                hoverinfo="name",
             )
         )
     axis = {"type": "log", "showgrid": True, "gridcolor": "#dddddd", "showline": True, "linecolor": "#444444"}
+    times = np.concatenate([c.decode_s_per_token * 1e3 for c in chart.curves]) if chart.curves else []
+    rates = np.concatenate([c.tokens_per_s_per_device for c in chart.curves]) if chart.curves else None
     layout = {
         "template": TEMPLATE,
         "font": FONT,
         "title": {"text": title, "x": 0.01, "xanchor": "left"},
         "xaxis": {
             **axis,
-            "title": {"text": "output tokens per second per device (batch grows along each line)"},
+            **_ticks_125(np.asarray(times), lambda v: f"{v:g}"),
+            "title": {
+                "text": "time per output token (ms): p50 = p99, every request of a static batch "
+                "(batch grows along each line)"
+            },
         },
-        "yaxis": {**axis, "title": {"text": "time per output token (ms)"}},
-        "margin": {"l": 80, "r": 30, "t": 120, "b": 70},
+        "yaxis": {
+            **axis,
+            **(_ticks_125(rates) if rates is not None else {}),
+            "title": {"text": "output tokens per second per device"},
+        },
+        "margin": {"l": 80, "r": 90, "t": 90, "b": 70},
         "hovermode": "closest",
+        "legend": {"font": {"size": 11}},
     }
-    if latency_s is not None and curves:
-        rates = np.concatenate([c.tokens_per_s_per_device for c in curves])
+    if latency_s is not None and rates is not None:
         fig.add_trace(
             go.Scatter(
-                x=[float(np.min(rates)), float(np.max(rates))],
-                y=[latency_s * 1e3] * 2,
+                x=[latency_s * 1e3] * 2,
+                y=[float(np.min(rates)), float(np.max(rates))],
                 mode="lines",
                 name=f"target: {latency_s * 1e3:g} ms per token",
                 line={"dash": "dash", "color": COLOURS[0]},
             )
         )
-    if price is not None and curves:
-        layout["xaxis2"] = _price_axis(np.concatenate([c.tokens_per_s_per_device for c in curves]), price)
-        fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", showlegend=False))
+    if price is not None and rates is not None:
+        layout["yaxis2"] = _price_axis(rates, price)
+        fig.add_trace(go.Scatter(x=[None], y=[None], yaxis="y2", showlegend=False))
+        layout["legend"] = {**layout["legend"], "x": 1.12}
     fig.update_layout(**layout)
     return fig
+
+
+def _label(e: ServingEstimate) -> str:
+    quant = None if e.weight_dtype == e.precision else e.weight_dtype
+    p = ServingPrecision(e.precision, quant, e.kv_dtype)
+    return f"{p.label}, TP {e.tp}, batch {e.batch}"

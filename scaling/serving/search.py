@@ -1,4 +1,5 @@
-"""The cheapest way to serve a model on a set of devices: tensor-parallel size and batch, under a target.
+"""The cheapest way to serve a model on a set of devices: precision, tensor-parallel size and batch, under a
+target.
 
 Every power-of-two tensor-parallel size that divides the devices (up to one node of 8: beyond it the
 all-reduces cross the slower inter-node network) and every batch
@@ -8,7 +9,10 @@ token is at most ``latency_s``, its time to first token (the batch's prefill) at
 deployment makes at least ``min_tokens_per_s`` output tokens per second; `ServingWorkload.caution` warns when
 the targets leave the other latency extreme. The cheapest is the one with the most output tokens per
 device-second (the least dollars per million output tokens at any price per device-hour); ties go to the lower
-latency.
+latency. With ``search_precision`` the same grid is repeated for every precision the accelerator runs
+(`scaling.serving.precisions.supported_precisions`: 16-bit, fp8, int8 and int4 weight-only), and the answer
+says which one it chose, what the others reached, and that a precision below 16 bits needs a quality check.
+`search_grid` is the grid itself (every candidate evaluated), which `scaling chart inference` draws.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from scaling.memory import DEVICES_PER_NODE, device_count
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
 from scaling.serving.efficiency import ServingAssumptions
+from scaling.serving.precisions import ServingPrecision, quality_caveat, supported_precisions
 from scaling.serving.roofline import (
     Deployment,
     ServingEstimate,
@@ -86,6 +91,14 @@ class ServingWorkload:
         )
 
     @property
+    def serving_precision(self) -> ServingPrecision:
+        return ServingPrecision(self.precision, self.quant, self.kv_dtype)
+
+    def with_precision(self, p: ServingPrecision) -> ServingWorkload:
+        """The same requests and targets at another precision."""
+        return replace(self, precision=p.precision, quant=p.quant, kv_dtype=p.kv_dtype)
+
+    @property
     def context(self) -> int:
         return self.prompt_tokens + self.output_tokens
 
@@ -125,28 +138,69 @@ class ServingWorkload:
 
 
 @dataclass(frozen=True)
+class PrecisionChoice:
+    """Which precision a search chose, why, and what every precision it considered reached."""
+
+    chosen: str
+    reason: str
+    caveat: str | None
+    considered: tuple[tuple[str, float | None], ...]  # (label, best output tokens/s per device; None: missed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen,
+            "reason": self.reason,
+            "quality_caveat": self.caveat,
+            "considered": [{"precision": k, "tokens_per_s_per_device": v} for k, v in self.considered],
+        }
+
+
+@dataclass(frozen=True)
 class ServingSearch(Displayable):
     """The cheapest layout meeting the target, and the cheapest candidates that met it (cheapest first).
 
     ``to_dict()`` is the best estimate's dict (the same keys as `ServingEstimate`) plus ``candidates``,
-    ``evaluated`` and ``target``."""
+    ``evaluated``, ``target`` and, when precision was searched, ``precision_choice`` (``chosen``, ``reason``,
+    ``quality_caveat``, ``considered``)."""
 
     best: ServingEstimate
     candidates: tuple[ServingEstimate, ...]
     evaluated: int
     target: str
+    precision_choice: PrecisionChoice | None = None
 
     def display_tables(self) -> list[Table]:
-        """The best layout's tables, with the target it meets."""
-        return [phases_table(self.best), summary_table(self.best, self.target)]
+        """The best layout's tables, with the target it meets (and the precision it chose)."""
+        c = self.precision_choice
+        extra = [] if c is None else [("precision", f"{c.chosen}: {c.reason}")]
+        if c is not None and c.caveat:
+            extra.append(("quality", c.caveat))
+        return [phases_table(self.best), summary_table(self.best, self.target, extra)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             **self.best.to_dict(),
             "candidates": [c.to_dict() for c in self.candidates],
             "evaluated": self.evaluated,
             "target": self.target,
         }
+        if self.precision_choice is not None:
+            out["precision_choice"] = self.precision_choice.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class GridPart:
+    """One precision and tensor-parallel size of the search grid: its batches and what each reaches."""
+
+    precision: ServingPrecision
+    dep: Deployment
+    fits: int  # the largest batch the replica holds
+    batch: np.ndarray
+    decode_s_per_token: np.ndarray
+    prefill_s: np.ndarray
+    tokens_per_s_per_device: np.ndarray
+    meets: np.ndarray  # the workload's targets
 
 
 def batch_candidates(largest: int) -> np.ndarray:
@@ -157,20 +211,77 @@ def batch_candidates(largest: int) -> np.ndarray:
     return np.array(sorted(set(powers + [largest])), dtype=int)
 
 
-def _scores(
-    dep: Deployment, batches: np.ndarray, devices: int, workload: ServingWorkload
-) -> tuple[Any, Any, Any]:
-    """(meets the target, output tokens per device-second, time per output token) for each batch."""
-    tpot = dep.decode_seconds(batches)["total"]
+def _part(
+    p: ServingPrecision, dep: Deployment, batches: np.ndarray, fits: int, devices: int, w: ServingWorkload
+) -> GridPart:
+    """One deployment's grid part: each batch's latencies, throughput and whether it meets the targets."""
+    tpot = np.asarray(dep.decode_seconds(batches)["total"], dtype=float)
+    ttft = np.asarray(dep.prefill_seconds(batches)["total"], dtype=float)
     replicas = devices // dep.tp
     ok = np.ones(batches.shape, dtype=bool)
-    if workload.latency_s is not None:
-        ok &= tpot <= workload.latency_s
-    if workload.ttft_s is not None:
-        ok &= dep.prefill_seconds(batches)["total"] <= workload.ttft_s
-    if workload.min_tokens_per_s is not None:
-        ok &= replicas * batches / tpot >= workload.min_tokens_per_s
-    return ok, batches / tpot / dep.tp, tpot
+    if w.latency_s is not None:
+        ok &= tpot <= w.latency_s
+    if w.ttft_s is not None:
+        ok &= ttft <= w.ttft_s
+    if w.min_tokens_per_s is not None:
+        ok &= replicas * batches / tpot >= w.min_tokens_per_s
+    return GridPart(p, dep, fits, batches, tpot, ttft, batches / tpot / dep.tp, ok)
+
+
+def search_grid(
+    model: ModelSpec | str,
+    accelerator: str | Accelerator,
+    *,
+    devices: int = 1,
+    workload: ServingWorkload | None = None,
+    tp: int | None = None,
+    assumptions: ServingAssumptions | None = None,
+    search_precision: bool = False,
+    batches=batch_candidates,
+) -> list[GridPart]:
+    """Every candidate the search evaluates: per precision (the workload's, or with ``search_precision``
+    every one the accelerator runs) and tensor-parallel size (``tp`` fixes it), the batches from
+    ``batches(largest)`` (default: powers of two and the largest that fits)."""
+    spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
+    devices = device_count(devices)
+    sizes = (
+        [checks.positive_int(tp, "tensor parallel size")]
+        if tp is not None
+        else tp_sizes(spec, devices, DEVICES_PER_NODE)
+    )
+    precisions = supported_precisions(acc) if search_precision else (w.serving_precision,)
+    parts = []
+    for p in precisions:
+        wp = w.with_precision(p)
+        for size in sizes:
+            if devices % size:
+                raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
+            dep = wp.deployment(spec, acc, size, assumptions)
+            fits = fitting_batch(dep)
+            grid = batches(fits)
+            if len(grid):
+                parts.append(_part(p, dep, grid, fits, devices, wp))
+    return parts
+
+
+def _precision_choice(parts: list[GridPart], chosen: ServingPrecision) -> PrecisionChoice:
+    """Why ``chosen``: the most output tokens per device-second among the precisions meeting the target."""
+    best: dict[str, float | None] = {}
+    for part in parts:
+        label = part.precision.label
+        met = part.tokens_per_s_per_device[part.meets]
+        reached = float(np.max(met)) if len(met) else None
+        known = best.get(label)
+        best[label] = reached if known is None else max(known, reached or known)
+    others = [
+        f"{label}: {rate:,.0f}" if rate is not None else f"{label}: misses it"
+        for label, rate in best.items()
+        if label != chosen.label
+    ]
+    reason = f"the most output tokens/s per device meeting the target, {best[chosen.label]:,.0f}" + (
+        f" ({'; '.join(others)})" if others else ""
+    )
+    return PrecisionChoice(chosen.label, reason, quality_caveat(chosen), tuple(best.items()))
 
 
 def cheapest_serving(
@@ -183,30 +294,28 @@ def cheapest_serving(
     price_usd_per_hour: float | None = None,
     assumptions: ServingAssumptions | None = None,
     keep: int = 10,
+    search_precision: bool = False,
 ) -> ServingSearch:
-    """The batch and tensor-parallel size (``tp`` fixes it) that serve ``model`` cheapest on ``devices``
-    accelerators while meeting the workload's targets; the error says what the best layout reaches."""
+    """The batch and tensor-parallel size (``tp`` fixes it), and with ``search_precision`` the precision, that
+    serve ``model`` cheapest on ``devices`` accelerators while meeting the workload's targets; the error says
+    what the best layout reaches."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     devices = device_count(devices)
-    sizes = (
-        [checks.positive_int(tp, "tensor parallel size")]
-        if tp is not None
-        else tp_sizes(spec, devices, DEVICES_PER_NODE)
+    parts = search_grid(
+        spec,
+        acc,
+        devices=devices,
+        workload=w,
+        tp=tp,
+        assumptions=assumptions,
+        search_precision=search_precision,
     )
-    found: list[tuple[float, float, Deployment, int, int]] = []
-    evaluated, fastest = 0, math.inf
-    for size in sizes:
-        if devices % size:
-            raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
-        dep = w.deployment(spec, acc, size, assumptions)
-        fits = fitting_batch(dep)
-        batches = batch_candidates(fits)
-        if not len(batches):
-            continue
-        ok, rate, tpot = _scores(dep, batches, devices, w)
-        evaluated += len(batches)
-        fastest = min(fastest, float(np.min(tpot)))
-        found += [(-rate[i], tpot[i], dep, int(batches[i]), fits) for i in np.flatnonzero(ok)]
+    found: list[tuple[float, float, GridPart, int]] = []
+    evaluated = sum(len(part.batch) for part in parts)
+    fastest = min((float(np.min(part.decode_s_per_token)) for part in parts), default=math.inf)
+    for part in parts:
+        rate, tpot = part.tokens_per_s_per_device, part.decode_s_per_token
+        found += [(-rate[i], tpot[i], part, int(part.batch[i])) for i in np.flatnonzero(part.meets)]
     if not found:
         if not evaluated:
             raise ScalingError(
@@ -219,10 +328,17 @@ def cheapest_serving(
         )
     found.sort(key=lambda c: (c[0], c[1]))
     kept = [
-        estimate_from_deployment(dep, devices, batch, price_usd_per_hour, fits)
-        for _, _, dep, batch, fits in found[: max(1, keep)]
+        estimate_from_deployment(part.dep, devices, batch, price_usd_per_hour, part.fits)
+        for _, _, part, batch in found[: max(1, keep)]
     ]
     caution = w.caution(kept[0])
     if caution:
         kept[0] = replace(kept[0], warnings=(*kept[0].warnings, caution))
-    return ServingSearch(best=kept[0], candidates=tuple(kept), evaluated=evaluated, target=w.describe())
+    choice = _precision_choice(parts, found[0][2].precision) if search_precision else None
+    return ServingSearch(
+        best=kept[0],
+        candidates=tuple(kept),
+        evaluated=evaluated,
+        target=w.describe(),
+        precision_choice=choice,
+    )

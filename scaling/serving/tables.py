@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from scaling.render import Table
@@ -55,8 +56,11 @@ def phases_table(e: ServingEstimate) -> Table:
     return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm", "overhead"), title=title)
 
 
-def summary_table(e: ServingEstimate, target: str | None = None) -> Table:
-    """Which roofline binds, latency, throughput, the largest batch and the price per million tokens."""
+def summary_table(
+    e: ServingEstimate, target: str | None = None, extra: Sequence[tuple[str, str]] = ()
+) -> Table:
+    """Which roofline binds, latency, throughput, the largest batch and the price per million tokens (after
+    the target and the ``extra`` rows a search adds)."""
     if math.isinf(e.crossover_batch):
         bound = f"{e.bound}; never compute-bound at this context (the KV cache read grows with the batch)"
     else:
@@ -67,6 +71,7 @@ def summary_table(e: ServingEstimate, target: str | None = None) -> Table:
         else f" at {format_usd(e.price_usd_per_hour)}/device-h ({e.price_source})"
     )
     rows = [("cheapest meeting", target)] if target else []
+    rows += list(extra)
     rows += [
         ("decode bound", bound),
         ("bytes read per step", f"{e.bytes_per_step / GB:,.3g} GB per device"),
