@@ -16,6 +16,7 @@ from scaling.serving.chart import inference_chart, inference_figure
 from scaling.serving.efficiency import ServingEfficiency
 from scaling.serving.precisions import ServingPrecision, quality_caveat, supported_precisions
 from tests.test_agreement import _captured_figure
+from tests.test_charts_browser import CHROMIUM, assert_drawn, render
 
 TARGETS = ServingWorkload(latency_s=0.05, ttft_s=2.0)
 
@@ -199,3 +200,17 @@ def test_chart_inference_command_writes_html(tmp_path):
     assert out.stat().st_size > 1e5
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 2 and "--force" in again.output
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+def test_inference_chart_draws_in_a_browser(tmp_path):
+    from scaling import charts
+
+    chart = inference_chart("llama-2-7b", "A100-80GB", devices=2, workload=TARGETS, search_precision=True)
+    fig = inference_figure(chart, title="llama-2-7b on 2xA100-80GB", price=2.0, latency_s=0.05)
+    path = charts.save(fig, tmp_path / "inference.html", div_id="inference")
+    assert_drawn(render(path, "--dump-dom"), fig)
+    shot = tmp_path / "inference.png"
+    render(path, f"--screenshot={shot}")
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a blank page is a few KB
