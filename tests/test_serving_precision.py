@@ -8,9 +8,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaling.catalog import get_accelerator
 from scaling.cli import main
+from scaling.errors import ScalingError
 from scaling.serving import ServingWorkload, cheapest_serving, fitting_batch, make_deployment
 from scaling.serving.chart import inference_chart, inference_figure
 from scaling.serving.efficiency import ServingEfficiency
@@ -86,6 +89,29 @@ def test_a_target_no_precision_meets_names_the_fastest():
         main, ["inference", "llama-2-70b", "--gpus", "2xA100-80GB", "--latency", "1ms"]
     )
     assert result.exit_code == 2 and "fastest reaches" in result.output
+    assert "no precision, batch and tensor-parallel size" in result.output
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    model=st.sampled_from(["llama-2-7b", "llama-2-13b", "llama-3-8b"]),
+    latency_ms=st.floats(min_value=8.0, max_value=200.0),
+    ttft_s=st.floats(min_value=0.1, max_value=10.0),
+)
+def test_searching_precision_is_never_worse_than_any_one_precision(model, latency_ms, ttft_s):
+    w = ServingWorkload(latency_s=latency_ms / 1e3, ttft_s=ttft_s)
+    try:
+        search = cheapest_serving(model, "H100", devices=2, workload=w, search_precision=True)
+    except ScalingError:
+        search = None
+    for p in supported_precisions(get_accelerator("H100")):
+        try:
+            fixed = cheapest_serving(model, "H100", devices=2, workload=w.with_precision(p)).best
+        except ScalingError:
+            continue
+        assert search is not None  # a precision meets it, so the search across them does
+        assert search.best.tokens_per_s_per_device >= fixed.tokens_per_s_per_device * (1 - 1e-12)
+        assert search.best.decode_s_per_token <= w.latency_s and search.best.prefill_s <= w.ttft_s
 
 
 # ------------------------------------------------------------------------------------------ int8 / int4 rows

@@ -321,8 +321,9 @@ def cheapest_serving(
             raise ScalingError(
                 f"{spec.name} does not fit on {devices} {acc.name} at {w.context} tokens of context"
             )
+        what = "precision, batch" if search_precision else "batch"
         raise ScalingError(
-            f"no batch and tensor-parallel size of {devices} {acc.name} serves {spec.name} "
+            f"no {what} and tensor-parallel size of {devices} {acc.name} serves {spec.name} "
             f"with {w.describe()} (the fastest reaches {fastest * 1e3:.3g} ms per output token at batch 1); "
             "use faster or more devices"
         )
