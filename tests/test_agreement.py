@@ -207,21 +207,30 @@ def test_zone_chart_lines_are_the_optimal_command(axis, tmp_path, monkeypatch):
 
 
 def test_inference_chart_points_are_the_inference_command(tmp_path, monkeypatch):
-    # Each point of `scaling chart inference` is `scaling inference` at that TP and batch.
-    import re
-
+    # Each point of `scaling chart inference` is `scaling inference` at that precision, TP and batch.
     figure = _captured_figure(["chart", "inference", "llama-2-7b", "--gpus", "8xH100"], tmp_path, monkeypatch)
-    lines = [t for t in figure.data if t.name and t.name.startswith("TP ")]
+    lines = [t for t in figure.data if t.meta and "tp" in t.meta]
     assert lines
     for trace in lines:
-        for x, y, text in list(zip(trace.x, trace.y, trace.text))[:: max(1, len(trace.x) // 3)]:
-            tp, batch = re.match(r"TP (\d+), batch (\d+)", text).groups()
-            args = ["inference", "llama-2-7b", "--gpus", "8xH100", "--tp", tp, "--batch", batch, "--json"]
-            result = CliRunner().invoke(main, args)
+        m = trace.meta
+        dtypes = ["--precision", m["precision"]] + (["--quant", m["quant"]] if m["quant"] else [])
+        dtypes += ["--kv-dtype", m["kv_dtype"]] if m["kv_dtype"] else []
+        for x, y, batch in list(zip(trace.x, trace.y, m["batch"]))[:: max(1, len(trace.x) // 3)]:
+            args = [
+                "inference",
+                "llama-2-7b",
+                "--gpus",
+                "8xH100",
+                "--tp",
+                str(m["tp"]),
+                "--batch",
+                str(batch),
+            ]
+            result = CliRunner().invoke(main, [*args, *dtypes, "--json"])
             assert result.exit_code == 0, result.output
             data = json.loads(result.stdout)
-            assert float(y) == pytest.approx(data["decode_s_per_token"] * 1e3, rel=1e-9), text
-            assert float(x) == pytest.approx(data["tokens_per_s_per_device"], rel=1e-9), text
+            assert float(x) == pytest.approx(data["decode_s_per_token"] * 1e3, rel=1e-9), trace.name
+            assert float(y) == pytest.approx(data["tokens_per_s_per_device"], rel=1e-9), trace.name
 
 
 @PLAN_SETTINGS

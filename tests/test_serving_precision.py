@@ -175,6 +175,7 @@ def test_chart_inference_points_are_the_inference_commands_numbers(tmp_path, mon
         m = trace.meta
         dtypes = ["--precision", m["precision"]]
         dtypes += ["--quant", m["quant"]] if m["quant"] else []
+        dtypes += ["--kv-dtype", m["kv_dtype"]] if m["kv_dtype"] else []
         for i in (0, len(m["batch"]) // 2, len(m["batch"]) - 1):
             e = _inference(
                 "llama-2-7b",
