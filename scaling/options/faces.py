@@ -313,14 +313,14 @@ SERVING = Declaration(
         Option(
             "latency",
             ("--latency",),
-            "Target time per output token, e.g. 50ms: search batch and TP.",
+            "Target time per output token, e.g. 50ms: search precision, batch and TP.",
             parse=units.parse_duration,
             unit="seconds",
         ),
         Option(
             "ttft",
             ("--ttft",),
-            "Target time to first token, e.g. 2s: search batch and TP (with --latency: both).",
+            "Target time to first token, e.g. 2s: search precision, batch and TP (with --latency: both).",
             parse=units.parse_duration,
             unit="seconds",
         ),

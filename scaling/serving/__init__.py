@@ -5,12 +5,14 @@ model); `cheapest_serving` searches batch and tensor-parallel size for a latency
 `serving_aware_optimum` chooses the model size that minimises training plus serving dollars at one loss
 (module `scaling.serving.optimum`); `estimate_under_load` simulates continuous batching under Poisson
 arrivals (module `scaling.serving.concurrency`); `ServingEfficiency` is the cited table of achievable
-efficiencies by regime (module `scaling.serving.efficiency`).
+efficiencies by regime (module `scaling.serving.efficiency`); `supported_precisions` lists the precisions a
+search may choose on an accelerator (module `scaling.serving.precisions`).
 """
 
 from scaling.serving.concurrency import ServingUnderLoad, estimate_under_load, serve_under_load
 from scaling.serving.efficiency import IDEAL, ServingAssumptions, ServingEfficiency
 from scaling.serving.optimum import PricedModel, ServingAwareOptimum, serving_aware_optimum
+from scaling.serving.precisions import ServingPrecision, supported_precisions
 from scaling.serving.roofline import (
     Deployment,
     ServingEstimate,
@@ -33,6 +35,7 @@ __all__ = [
     "ServingAwareOptimum",
     "ServingEfficiency",
     "ServingEstimate",
+    "ServingPrecision",
     "ServingUnderLoad",
     "ServingSearch",
     "ServingWorkload",
@@ -46,6 +49,7 @@ __all__ = [
     "serving_aware_optimum",
     "make_deployment",
     "smallest_tp",
+    "supported_precisions",
     "tp_sizes",
     "with_assumptions",
 ]
