@@ -379,10 +379,9 @@ def inference(
     if not data.curves:
         raise ScalingError(f"{model} does not fit on {gpus} at {workload.context} tokens of context")
     dtypes = "every precision it runs" if search_precision else f"weights {quant or workload.precision}"
-    title = (
-        f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, {dtypes}; "
-        f"target: {data.target}"
-    )
+    title = f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, {dtypes}"
+    if workload.has_target:
+        title += f"; target: {data.target}"
     fig = inference_figure(data, title=title, price=price, latency_s=latency)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
 
