@@ -209,7 +209,7 @@ def test_zone_chart_lines_are_the_optimal_command(axis, tmp_path, monkeypatch):
 def test_inference_chart_points_are_the_inference_command(tmp_path, monkeypatch):
     # Each point of `scaling chart inference` is `scaling inference` at that precision, TP and batch.
     figure = _captured_figure(["chart", "inference", "llama-2-7b", "--gpus", "8xH100"], tmp_path, monkeypatch)
-    lines = [t for t in figure.data if t.meta and "tp" in t.meta]
+    lines = [t for t in figure.data if t.meta and t.meta.get("panel") == "tpot" and "tp" in t.meta]
     assert lines
     for trace in lines:
         m = trace.meta

@@ -165,12 +165,13 @@ def test_inference_chart_is_the_search_candidates_and_its_choice():
 
 
 def test_chart_inference_points_are_the_inference_commands_numbers(tmp_path, monkeypatch):
-    # Each point of `scaling chart inference` is `scaling inference --tp T --batch B` at its precision, and
-    # the starred one is what `scaling inference --latency --ttft` chooses.
+    # Each point of `scaling chart inference` is `scaling inference --tp T --batch B` at its precision (left:
+    # time per output token, right: time to first token), and the starred one is what
+    # `scaling inference --latency --ttft` chooses.
     base = ["llama-2-7b", "--gpus", "2xA100-80GB", "--latency", "30ms", "--ttft", "1s"]
     figure = _captured_figure(["chart", "inference", *base, "--price", "2"], tmp_path, monkeypatch)
     curves = [t for t in figure.data if t.meta and "tp" in t.meta]
-    assert len(curves) == 6  # bf16, int8 and int4 weights, at TP 1 and 2
+    assert len(curves) == 2 * 6  # bf16, int8 and int4 weights, at TP 1 and 2, in both panels
     for trace in curves:
         m = trace.meta
         dtypes = ["--precision", m["precision"]]
@@ -187,19 +188,24 @@ def test_chart_inference_points_are_the_inference_commands_numbers(tmp_path, mon
                 str(m["batch"][i]),
                 *dtypes,
             )
-            assert trace.x[i] == pytest.approx(e["decode_s_per_token"] * 1e3)
+            latency = e["decode_s_per_token"] * 1e3 if m["panel"] == "tpot" else e["prefill_s"]
+            assert trace.x[i] == pytest.approx(latency)
             assert trace.y[i] == pytest.approx(e["tokens_per_s_per_device"])
-    (star,) = [t for t in figure.data if t.name and t.name.startswith("chosen")]
+    stars = {t.meta["panel"]: t for t in figure.data if t.name and t.name.startswith("chosen")}
     best = _inference(*base)
-    assert star.x[0] == pytest.approx(best["decode_s_per_token"] * 1e3)
-    assert star.y[0] == pytest.approx(best["tokens_per_s_per_device"])
-    assert f"TP {best['tp']}, batch {best['batch']}" in star.name
-    assert [t.x for t in figure.data if t.name and t.name.startswith("target")] == [(30.0, 30.0)]
+    assert stars["tpot"].x[0] == pytest.approx(best["decode_s_per_token"] * 1e3)
+    assert stars["ttft"].x[0] == pytest.approx(best["prefill_s"])
+    assert stars["tpot"].y[0] == stars["ttft"].y[0] == pytest.approx(best["tokens_per_s_per_device"])
+    assert f"TP {best['tp']}, batch {best['batch']}" in stars["tpot"].name
+    targets = {t.xaxis: t.x for t in figure.data if t.name and t.name.startswith("target")}
+    assert targets == {"x": (30.0, 30.0), "x2": (1.0, 1.0)}
     # the right axis reads $ per million output tokens at the throughput beside it
-    right = figure.layout.yaxis2
+    right = figure.layout.yaxis3
     for value, text in zip(right.tickvals, right.ticktext):
         assert float(text.lstrip("$")) == pytest.approx(2.0 / 3600 / value * 1e6)
-    assert "ms" in figure.layout.xaxis.title.text and "per device" in figure.layout.yaxis.title.text
+    assert figure.layout.xaxis.title.text == "time per output token (ms)"
+    assert figure.layout.xaxis2.title.text == "time to first token (s)"
+    assert "per device" in figure.layout.yaxis.title.text
 
 
 def test_chart_inference_at_one_precision_draws_one_line_per_tp():

@@ -354,11 +354,11 @@ def inference(
     plotlyjs,
     force,
 ):
-    """Throughput per device against time per output token for every candidate of the target search.
+    """Throughput per device against time per output token and to first token for every search candidate.
 
     One line per precision x TP across batch sizes (the candidates `scaling inference --latency/--ttft`
-    weighs), hollow where a point misses the targets, the chosen deployment starred; with --price a right
-    axis reads $ per million output tokens.
+    weighs) in two panels, per output token and to the first token, hollow where a point misses the targets,
+    the chosen deployment starred; with --price a right axis reads $ per million output tokens.
 
     \b
     scaling chart inference llama-2-7b --gpus 2xA100-80GB --latency 30ms --ttft 1s -o inference.html
@@ -381,8 +381,8 @@ def inference(
     dtypes = "every precision it runs" if search_precision else f"weights {quant or workload.precision}"
     title = f"{model} on {gpus}: {prompt_tokens} prompt + {output_tokens} output tokens, {dtypes}"
     if workload.has_target:
-        title += f"; target: {data.target}"
-    fig = inference_figure(data, title=title, price=price, latency_s=latency)
+        title += f"<br>target: {data.target}"
+    fig = inference_figure(data, title=title, price=price, latency_s=latency, ttft_s=ttft)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
 
 

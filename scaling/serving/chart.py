@@ -127,7 +127,8 @@ def inference_chart(
 
 
 def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
-    """A right axis over the throughput axis, labelled in dollars per million output tokens."""
+    """A right axis beside the right panel's throughput axis, labelled in dollars per million output
+    tokens."""
     usd = price / 3600.0 / rates * 1e6
     lo, hi = float(np.min(usd)), float(np.max(usd))
     steps = [
@@ -137,10 +138,11 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     ]
     shown = [s for s in steps if lo <= s <= hi] or [lo, hi]
     return {
-        "overlaying": "y",
+        "overlaying": "y2",
         "side": "right",
         "type": "log",
-        "matches": "y",
+        "matches": "y2",
+        "anchor": "x2",
         "showgrid": False,
         "tickvals": [price / 3600.0 / s * 1e6 for s in shown],
         "ticktext": [f"${s:g}" for s in shown],
@@ -159,106 +161,149 @@ def _hover(c: InferenceCurve) -> list[str]:
     ]
 
 
+PANELS = (  # (x axis, y axis, latency in the panel's unit, its name)
+    ("x", "y", lambda c: c.decode_s_per_token * 1e3, "tpot"),
+    ("x2", "y2", lambda c: c.prefill_s, "ttft"),
+)
+
+
 def inference_figure(
-    chart: InferenceChart, *, title: str, price: float | None = None, latency_s: float | None = None
+    chart: InferenceChart,
+    *,
+    title: str,
+    price: float | None = None,
+    latency_s: float | None = None,
+    ttft_s: float | None = None,
 ):
-    """The chart (plotly Figure) of `inference_chart`'s output; ``latency_s`` draws the target line."""
+    """The chart (plotly Figure) of `inference_chart`'s output: throughput per device against the time per
+    output token (left, ms) and against the time to first token (right, s); ``latency_s`` and ``ttft_s`` draw
+    the targets."""
     import plotly.graph_objects as go
 
-    from scaling.charts import COLOURS, FONT, SYMBOLS, TEMPLATE
-    from scaling.charts.axes import _ticks_125
+    from scaling.charts import COLOURS, SYMBOLS
+    from scaling.charts.axes import _base_layout, _ticks_125, _two_panels
 
     fig = go.Figure()
     precisions = list(dict.fromkeys(c.precision for c in chart.curves))
-    labels = {p: p.label for p in precisions}
     sizes = sorted({c.tp for c in chart.curves})
     for c in chart.curves:
         colour = COLOURS[(precisions.index(c.precision) + 1) % len(COLOURS)]
         symbol = SYMBOLS[sizes.index(c.tp) % len(SYMBOLS)]
-        fig.add_trace(
-            go.Scatter(
-                x=c.decode_s_per_token * 1e3,
-                y=c.tokens_per_s_per_device,
-                mode="lines+markers",
-                name=f"{labels[c.precision]}, TP {c.tp}",
-                meta={
-                    "tp": c.tp,
-                    "precision": c.precision.precision,
-                    "quant": c.precision.quant,
-                    "kv_dtype": c.precision.kv_dtype,
-                    "batch": c.batch.tolist(),
-                },
-                line={"color": colour, "width": 1.5},
-                marker={
-                    "symbol": [symbol if ok else symbol + "-open" for ok in c.meets],
-                    "size": 8,
-                    "color": colour,
-                },
-                text=_hover(c),
-                hoverinfo="text",
+        name = f"{c.precision.label}, TP {c.tp}"
+        for xaxis, yaxis, latency, panel in PANELS:
+            fig.add_trace(
+                go.Scatter(
+                    x=latency(c),
+                    y=c.tokens_per_s_per_device,
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=panel == "tpot",
+                    meta={
+                        "panel": panel,
+                        "tp": c.tp,
+                        "precision": c.precision.precision,
+                        "quant": c.precision.quant,
+                        "kv_dtype": c.precision.kv_dtype,
+                        "batch": c.batch.tolist(),
+                    },
+                    line={"color": colour, "width": 1.5},
+                    marker={
+                        "symbol": [symbol if ok else symbol + "-open" for ok in c.meets],
+                        "size": 8,
+                        "color": colour,
+                    },
+                    text=_hover(c),
+                    hoverinfo="text",
+                )
             )
-        )
     fig.add_trace(
         go.Scatter(
             x=[None],
             y=[None],
             mode="markers",
-            name="hollow: misses the target",
+            name="hollow: misses the targets",
             marker={"symbol": SYMBOLS[0] + "-open", "size": 8, "color": COLOURS[0]},
         )
     )
     best = chart.chosen
     if best is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[best.decode_s_per_token * 1e3],
-                y=[best.tokens_per_s_per_device],
-                mode="markers+text",
-                name=f"chosen: {_label(best)}",
-                marker={"symbol": "star", "size": 20, "color": COLOURS[5], "line": {"width": 1}},
-                text=["chosen"],
-                textposition="top center",
-                hoverinfo="name",
+        for (xaxis, yaxis, _, panel), x in zip(PANELS, (best.decode_s_per_token * 1e3, best.prefill_s)):
+            fig.add_trace(
+                go.Scatter(
+                    x=[x],
+                    y=[best.tokens_per_s_per_device],
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    mode="markers",
+                    name=f"chosen: {_label(best)}",
+                    legendgroup="chosen",
+                    showlegend=panel == "tpot",
+                    meta={"panel": panel},
+                    marker={"symbol": "star", "size": 20, "color": COLOURS[5], "line": {"width": 1}},
+                    hoverinfo="name",
+                )
             )
-        )
     axis = {"type": "log", "showgrid": True, "gridcolor": "#dddddd", "showline": True, "linecolor": "#444444"}
-    times = np.concatenate([c.decode_s_per_token * 1e3 for c in chart.curves]) if chart.curves else []
     rates = np.concatenate([c.tokens_per_s_per_device for c in chart.curves]) if chart.curves else None
-    layout = {
-        "template": TEMPLATE,
-        "font": FONT,
-        "title": {"text": title, "x": 0.01, "xanchor": "left"},
-        "xaxis": {
-            **axis,
-            **_ticks_125(np.asarray(times), lambda v: f"{v:g}"),
-            "title": {
-                "text": "time per output token (ms): p50 = p99, every request of a static batch "
-                "(batch grows along each line)"
-            },
-        },
-        "yaxis": {
-            **axis,
-            **(_ticks_125(rates) if rates is not None else {}),
-            "title": {"text": "output tokens per second per device"},
-        },
-        "margin": {"l": 80, "r": 90, "t": 90, "b": 70},
-        "hovermode": "closest",
-        "legend": {"font": {"size": 11}},
-    }
-    if latency_s is not None and rates is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[latency_s * 1e3] * 2,
-                y=[float(np.min(rates)), float(np.max(rates))],
-                mode="lines",
-                name=f"target: {latency_s * 1e3:g} ms per token",
-                line={"dash": "dash", "color": COLOURS[0]},
+    rate_axis = {**axis, **(_ticks_125(rates) if rates is not None else {})}
+    x_axes = []
+    for _, _, latency, _ in PANELS:
+        spread = np.concatenate([latency(c) for c in chart.curves]) if chart.curves else np.zeros(0)
+        x_axes.append({**axis, **_ticks_125(spread, lambda v: f"{v:g}")})
+    static = "p50 = p99: every request of a static batch; batch grows along each line"
+    layout = _base_layout(
+        title,
+        margin={"l": 80, "r": 90, "t": 110, "b": 90},
+        **_two_panels(
+            (
+                {**x_axes[0], "title": {"text": "time per output token (ms)"}},
+                {**rate_axis, "title": {"text": "output tokens per second per device"}},
+            ),
+            ({**x_axes[1], "title": {"text": "time to first token (s)"}}, {**rate_axis, "matches": "y"}),
+            ("per output token", "to the first token"),
+            split=0.46,
+            gap=0.08,
+        ),
+    )
+    layout["annotations"].append(
+        {
+            "text": static,
+            "x": 0.5,
+            "y": -0.16,
+            "xref": "paper",
+            "yref": "paper",
+            "showarrow": False,
+            "font": {"size": 11, "color": "#555555"},
+        }
+    )
+    if rates is not None:
+        span = [float(np.min(rates)), float(np.max(rates))]
+        for (xaxis, yaxis, _, _), target, shown in zip(
+            PANELS,
+            (latency_s, ttft_s),
+            (lambda t: f"{t * 1e3:g} ms per token", lambda t: f"{t:g} s to the first token"),
+        ):
+            if target is None:
+                continue
+            at = target * 1e3 if xaxis == "x" else target
+            fig.add_trace(
+                go.Scatter(
+                    x=[at, at],
+                    y=span,
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    mode="lines",
+                    name=f"target: {shown(target)}",
+                    line={"dash": "dash", "color": COLOURS[0]},
+                )
             )
-        )
     if price is not None and rates is not None:
-        layout["yaxis2"] = _price_axis(rates, price)
-        fig.add_trace(go.Scatter(x=[None], y=[None], yaxis="y2", showlegend=False))
-        layout["legend"] = {**layout["legend"], "x": 1.12}
+        layout["yaxis3"] = _price_axis(rates, price)
+        fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", yaxis="y3", showlegend=False))
+        layout["legend"] = {**layout["legend"], "x": 1.1}
     fig.update_layout(**layout)
     return fig
 
