@@ -256,7 +256,7 @@ def inference_figure(
     static = "p50 = p99: every request of a static batch; batch grows along each line"
     layout = _base_layout(
         title,
-        margin={"l": 80, "r": 90, "t": 110, "b": 90},
+        margin={"l": 80, "r": 90, "t": 120, "b": 90},
         **_two_panels(
             (
                 {**x_axes[0], "title": {"text": "time per output token (ms)"}},
@@ -268,6 +268,7 @@ def inference_figure(
             gap=0.08,
         ),
     )
+    layout["title"] = {**layout["title"], "y": 0.95}  # room for a second line (the target)
     layout["annotations"].append(
         {
             "text": static,
