@@ -34,6 +34,14 @@ FACTORS = {
     "memory_bandwidth_fraction": ((1e-4, 10.0), "fraction of catalog memory bandwidth"),
     "allreduce_bus_efficiency": ((1e-4, 10.0), "fraction of catalog link bandwidth"),
 }
+# The serving efficiencies (`scaling.serving.efficiency.QUANTITIES`) each serving factor replaces: the compute
+# share of prefill and of compute-bound decode (as ``--mfu`` does), the bandwidth share of the weight and KV
+# reads (as ``--mbu``), and the seconds per forward pass (as ``--overhead``).
+SERVING_FACTORS = {
+    "prefill_compute_fraction": ("prefill_mfu", "decode_mfu"),
+    "decode_bandwidth_fraction": ("weights_mbu", "kv_mbu"),
+    "serving_step_overhead_s": ("step_overhead_s",),
+}
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,10 @@ def calibrate(**values):
         accelerator=parsed.accelerator,
         accelerator_files=parsed.accelerator_files,
         force=parsed.force,
+        model=parsed.model,
+        tp=parsed.tp,
+        precision=parsed.precision,
+        quant=parsed.quant,
     )
     if values["as_json"]:
         echo_json(calibration.to_dict())
