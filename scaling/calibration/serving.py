@@ -11,8 +11,11 @@ L = max(O - 1 + k, c k) passes, c k are mixed and the rest pure decode, so::
     t_mix = step_seconds(c - 1, P / k)            t_dec = step_seconds(c, 0)
     cycle = c k t_mix + (L - c k) t_dec
     output tokens/s = c O / cycle                 # the benchmark's output throughput
-    TPOT = ((c - 1) k t_mix + (L - c k) t_dec) / (L - k)   # a request's passes after its own prefill
+    TPOT = (cycle - k t_mix) / (L - k)            # a request's passes after its own prefill
     TTFT = k t_mix                                # its own prefill
+
+When the c k prefills outnumber a generation's passes (offline runs of short outputs), q prompts share a
+pass (up to a chunk's tokens), so c k / q passes are mixed, each ``step_seconds(c - q, q P / k)``.
 
 `fit_serving` minimises the squared log errors of every measured number over the three factors (bounded
 least squares), starting from the efficiency table's values. A factor is fitted only where the runs identify
@@ -102,14 +105,19 @@ def benchmark_prediction(dep: Any, concurrency: float) -> dict[str, float | None
     ``dep`` (the cycle of the module doc)."""
     c = max(1.0, float(concurrency))
     prompt, output = dep.prompt_tokens, dep.output_tokens
-    k = math.ceil(prompt / dep.assumptions.prefill_chunk_tokens)
-    t_mix = float(dep.step_seconds(c - 1.0, prompt / k))
+    chunk = dep.assumptions.prefill_chunk_tokens
+    k = math.ceil(prompt / chunk)
+    # prompts per mixed pass: one while the passes of a generation leave room for every prefill, more (up to
+    # a chunk's worth) when they do not
+    q = min(max(1.0, c * k / (output - 1 + k)), max(1.0, float(chunk // prompt)), c)
+    mixed = c * k / q
+    t_mix = float(dep.step_seconds(c - q, q * prompt / k))
     t_dec = float(dep.step_seconds(c, 0.0))
-    passes = max(output - 1 + k, c * k)
-    cycle = c * k * t_mix + (passes - c * k) * t_dec
+    passes = max(output - 1 + k, mixed)
+    cycle = mixed * t_mix + (passes - mixed) * t_dec
     tpot = None
     if passes > k:
-        tpot = ((c - 1.0) * k * t_mix + (passes - c * k) * t_dec) / (passes - k)
+        tpot = (cycle - k * t_mix) / (passes - k)
     return {"tokens_per_s": c * output / cycle, "tpot_s": tpot, "ttft_s": k * t_mix}
 
 
@@ -251,6 +259,12 @@ def fit_serving(
     notes = [f"{n} held at the efficiency table's value ({start[n]:.4g}): {why}" for n, why in held.items()]
     if not intervals:
         notes.append("no intervals: fewer than three benchmark runs")
+    notes += [
+        f"{n} = {values[n]:.4g} is at the end of its range: the runs ask for more than the roofline allows "
+        "(a term it leaves out, or another deployment than the one given)"
+        for n in fitted
+        if n != "serving_step_overhead_s" and values[n] >= 0.999
+    ]
     notes += [
         f"result {c.measurement.row}: {c.measurement.concurrency:.4g} requests in flight, "
         f"{c.concurrency:.0f} fit memory: predicted at the batch that fits"
