@@ -59,26 +59,26 @@ def calibration_tables(cal: Calibration) -> list[Table]:
 
 
 def _serving_measurements(cal: Calibration) -> Table:
-    """Each benchmark run: its deployment and load, each measured number against its calibrated prediction."""
+    """Each benchmark run: its deployment and load, each measured number and the calibrated one's error."""
 
-    def pair(m: dict, key: str, scale: float, unit: str) -> str:
+    def cell(m: dict, key: str, scale: float, unit: str) -> str:
         measured, predicted = m.get(f"measured_{key}"), m.get(f"predicted_{key}")
         if measured is None or predicted is None:
             return "-"
-        return f"{measured * scale:,.4g} / {predicted * scale:,.4g}{unit} ({predicted / measured - 1:+.1%})"
+        return f"{measured * scale:,.4g}{unit} {predicted / measured - 1:+.1%}"
 
     rows = [
         (
             m["row"],
-            m["model"],
-            f"{m['tp']}x{m['accelerator']} {m['precision']}" + (f" {m['quant']}" if m.get("quant") else ""),
+            f"{m['model']} {m['tp']}x{m['accelerator']} {m['precision']}"
+            + (f" {m['quant']}" if m.get("quant") else ""),
             f"{m['prompt_tokens']:.0f}/{m['output_tokens']:.0f}",
             f"{m['concurrency']:.4g}",
-            pair(m, "tokens_per_s", 1.0, ""),
-            pair(m, "tpot_s", 1e3, " ms"),
-            pair(m, "ttft_s", 1e3, " ms"),
+            cell(m, "tokens_per_s", 1.0, ""),
+            cell(m, "tpot_s", 1e3, " ms"),
+            cell(m, "ttft_s", 1e3, " ms"),
         )
         for m in cal.measurements
     ]
-    headers = ["row", "model", "deployment", "in/out", "in flight", "output tok/s", "TPOT", "TTFT"]
-    return Table.of(rows, headers, title="Measurements (measured / calibrated)")
+    headers = ["row", "deployment", "in/out", "in flight", "output tok/s", "TPOT", "TTFT"]
+    return Table.of(rows, headers, title="Measurements, each with the calibrated prediction's error")
