@@ -98,3 +98,20 @@ def test_sweep_eta_from_a_probe_calibration_says_so(tmp_path):
     assert run("calibrate", str(NARAYANAN), "-o", str(cal)).exit_code == 0  # an A100 calibration
     refused = CliRunner().invoke(scaling.cli.main, [*args, "--calibration", str(cal)])
     assert refused.exit_code == 2 and "measured on A100-80GB, not probe-cpu" in refused.output
+
+
+def test_validation_table_has_25_published_runs_and_the_readme_shows_each():
+    # bench/validate.py's runs (each with its source) are the README's table, row for row; its serving
+    # rows are TensorRT-LLM perf-overview rows of 70B and 405B, which neither the serving tests (v0.6.1 and
+    # v0.9.0 tables) nor the trtllm-bench fixture (Llama 3.1 8B) use
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("validate", root / "bench" / "validate.py")
+    validate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validate)
+    training, serving = validate._runs(), validate.SERVING
+    assert len(training) + len(serving) >= 25 and all(source for source, _ in training)
+    readme = (root / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.strip().startswith("| ") and " step | " in line]
+    table += [line for line in readme.splitlines() if line.strip().startswith("| TRT-LLM perf overview |")]
+    assert len(table) == len(training) + len(serving)
+    assert {model for model, *_ in serving} == {"llama-3.1-70b", "llama-3.1-405b"}
