@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scaling.cli
 from scaling.calibration import load_calibration
@@ -159,3 +161,51 @@ def test_inference_uses_a_serving_calibration_and_says_so(tmp_path):
     other = run("inference", "llama-3.1-70b", "--gpus", "2xA100-80GB", "--tp", "2", "--calibration", str(cal))
     assert other.exit_code == 2 and "measured on H100-SXM, not A100-80GB" in other.output
     assert len(other.output.strip().splitlines()) == 1
+
+
+VLLM_KEYS = ["completed", "total_input_tokens", "total_output_tokens", "output_throughput", "mean_tpot_ms"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*VLLM_KEYS, "max_concurrency", "model_id", "request_rate", "performance", "engine"]),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=8)
+        ),
+        max_size=8,
+    )
+)
+def test_any_json_object_is_read_or_refused_in_one_line(tmp_path_factory, result):
+    # a benchmark file is data: whatever its keys and values, it reads as measurements or one ScalingError
+    from scaling.calibration.benchmarks import is_serving_benchmark, read_benchmarks
+    from scaling.errors import ScalingError
+
+    path = tmp_path_factory.mktemp("bench") / "result.json"
+    path.write_text(json.dumps(result))
+    try:
+        if is_serving_benchmark(path):
+            for m in read_benchmarks(path, model="llama-3.1-8b", accelerator="H100"):
+                assert m.output_tokens_per_s > 0 and m.concurrency >= 1 and m.prompt_tokens > 0
+    except ScalingError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    bandwidth=st.floats(0.2, 0.95),
+    more=st.floats(1.01, 1.5),
+    concurrency=st.integers(1, 64),
+    prompt=st.sampled_from([128, 1024, 4096]),
+)
+def test_more_bandwidth_never_slows_a_benchmark(bandwidth, more, concurrency, prompt):
+    m = ServingMeasurement(
+        1, "", "", BenchmarkSetup(load_model("llama-3.1-8b"), "H100", 1), prompt, 256, 1, 1
+    )
+    dep = make_case(m).deployment
+    slow = benchmark_prediction(with_factors(dep, {"decode_bandwidth_fraction": bandwidth}), concurrency)
+    fast = benchmark_prediction(
+        with_factors(dep, {"decode_bandwidth_fraction": min(1.0, bandwidth * more)}), concurrency
+    )
+    assert fast["tokens_per_s"] >= slow["tokens_per_s"] and fast["tpot_s"] <= slow["tpot_s"]
+    assert fast["ttft_s"] <= slow["ttft_s"]
