@@ -58,6 +58,9 @@ def test_app_plan_uses_an_uploaded_calibration_and_a_shared_link_asks_for_the_fi
     errors = dict(zip(PLAN_FIELDS, fresh[10:]))
     message = errors["calibration"] or fresh[6]
     assert "upload the calibration file again" in message
+    values[PLAN_FIELDS.index("calibration")] = str(path)  # a server path is never read, only uploads
+    errors = dict(zip(PLAN_FIELDS, callbacks.plan_outputs(values, shelf)[10:]))
+    assert "not uploaded to this server" in (errors["calibration"] or "")
     bad, why = callbacks.use_calibration(data_url("{not json"), "bad.json", shelf)
     assert "not JSON" in why
 
