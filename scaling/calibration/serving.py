@@ -296,6 +296,7 @@ def _measured(case: Case, values: dict[str, float]) -> dict[str, Any]:
         "prompt_tokens": m.prompt_tokens,
         "output_tokens": m.output_tokens,
         "concurrency": case.concurrency,
+        "fitted_on": [key for key, _ in _observed(case)],
     }
     for key, measured in (
         ("tokens_per_s", m.output_tokens_per_s),

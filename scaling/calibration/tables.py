@@ -65,7 +65,8 @@ def _serving_measurements(cal: Calibration) -> Table:
         measured, predicted = m.get(f"measured_{key}"), m.get(f"predicted_{key}")
         if measured is None or predicted is None:
             return "-"
-        return f"{measured * scale:,.4g}{unit} {predicted / measured - 1:+.1%}"
+        unused = "" if key in m.get("fitted_on", (key,)) else " (unfitted)"
+        return f"{measured * scale:,.4g}{unit} {predicted / measured - 1:+.1%}{unused}"
 
     rows = [
         (
