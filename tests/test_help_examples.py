@@ -84,6 +84,11 @@ def _narayanan(folder: Path) -> None:
     shutil.copy(ROOT / "tests" / "fixtures" / "calibration" / "narayanan_table1.csv", folder)
 
 
+def _nim(folder: Path) -> None:
+    """NVIDIA NIM's published Llama-3.3-70B sweep in vLLM's result layout (the serving fixture)."""
+    shutil.copy(ROOT / "tests" / "fixtures" / "calibration" / "nim_llama33_70b_2xh100_fp8.jsonl", folder)
+
+
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
@@ -92,6 +97,8 @@ GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("README", "path/to/config.json"): _config,
     ("scaling calibrate", "narayanan_table1.csv"): _narayanan,
     ("README", "narayanan_table1.csv"): _narayanan,
+    ("scaling calibrate", "nim_llama33_70b_2xh100_fp8.jsonl"): _nim,
+    ("README", "nim_llama33_70b_2xh100_fp8.jsonl"): _nim,
 }
 
 

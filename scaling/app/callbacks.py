@@ -19,6 +19,7 @@ from scaling.app.views import (
     PLAN_FIELDS,
     RUNS_FIELDS,
     Shelf,
+    calibration_from_upload,
     command_line,
     config_from_upload,
     decode_upload,
@@ -147,6 +148,17 @@ def use_law(
         return no_update, no_update, no_update, str(exc)
     name = shelf.put(f"upload:{Path(filename or 'law').stem}", law)
     return options(), name, "plan", ""
+
+
+def use_calibration(contents: str | None, filename: str | None, shelf: Shelf) -> tuple[Any, str]:
+    """An uploaded calibration put on the shelf and named in the plan's --calibration field (or the error)."""
+    try:
+        cal = calibration_from_upload(
+            decode_upload(contents or "", filename or "calibration.json"), filename or ""
+        )
+    except ScalingError as exc:
+        return no_update, str(exc)
+    return shelf.put(f"calibration:{Path(filename or 'calibration').stem}", cal), ""
 
 
 # ============================================================================================ memory
@@ -298,6 +310,12 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         [State("plan-law-upload", "filename"), State("runs-law-name", "data")],
         prevent_initial_call=True,
     )(lambda contents, _, filename, fitted: use_law(contents, filename, fitted, shelf, ctx.triggered_id))
+    app.callback(
+        [Output("plan-calibration", "value"), Output("plan-calibration-upload-error", "children")],
+        Input("plan-calibration-upload", "contents"),
+        State("plan-calibration-upload", "filename"),
+        prevent_initial_call=True,
+    )(lambda contents, filename: use_calibration(contents, filename, shelf))
     _register_memory(app, configs)
     _register_runs(app, shelf, runs_dir)
 

@@ -144,6 +144,15 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
         )
     )
     fields.append(html.Div(id="plan-law-upload-error", style=STYLE["error"]))
+    fields.append(
+        dcc.Upload(
+            id="plan-calibration-upload",
+            children=html.Span("Upload a calibration (scaling calibrate -o mycluster.json)"),
+            max_size=MAX_UPLOAD_BYTES,
+            style=STYLE["upload"],
+        )
+    )
+    fields.append(html.Div(id="plan-calibration-upload-error", style=STYLE["error"]))
     return html.Div(fields, style=STYLE["form"])
 
 

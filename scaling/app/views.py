@@ -50,6 +50,7 @@ PLAN_OPTIONS = PLAN.fields(
         "hp_law",
         "schedule",
         "goodput",
+        "calibration",
     )
 )
 PLAN_FIELDS = tuple(PLAN_OPTIONS)
@@ -166,15 +167,36 @@ class Shelf:
         return name
 
     def names(self) -> list[str]:
+        """The laws on the shelf (uploaded calibrations share it, but are no laws)."""
         with self._lock:
-            return list(self._laws)
+            return [name for name in self._laws if name not in self._calibrations()]
+
+    def _calibrations(self) -> set[str]:
+        from scaling.calibration.file import Calibration
+
+        return {name for name, item in self._laws.items() if isinstance(item, Calibration)}
+
+    def calibration(self, name: str) -> Any:
+        """An uploaded calibration on the shelf (``calibration:mycluster``). A shared link carries only its name:
+        on a server that has not seen the file (another one, or after a restart) it is refused in one line
+        asking for the file, and the rest of the link still fills the form."""
+        from scaling.calibration.file import Calibration
+
+        with self._lock:
+            found = self._laws.get(name)
+        if not isinstance(found, Calibration):
+            raise ScalingError(
+                f"invalid calibration {name!r}: not uploaded to this server (a link carries only its name): "
+                "upload the calibration file again, or clear --calibration"
+            )
+        return found
 
     def law(self, name: str) -> Any:
         """A preset or a law on the shelf; anything else (a path, a typo) is refused."""
         from scaling.laws import get_law, list_laws
 
         with self._lock:
-            if name in self._laws:
+            if name in self._laws and name not in self._calibrations():
                 return self._laws[name]
         presets = {law.name for law in list_laws()}
         try:
@@ -187,6 +209,17 @@ class Shelf:
             accepted = ", ".join(sorted(presets) + self.names())
             raise ScalingError(f"invalid law {name!r}: expected a preset or an uploaded law ({accepted})")
         return law
+
+
+def calibration_from_upload(data: bytes, filename: str) -> Any:
+    """A calibration file (``scaling calibrate -o mycluster.json``) parsed as data."""
+    from scaling.calibration.file import calibration_from_dict
+
+    try:
+        entry = inputs.parse_json(data.decode("utf-8"), f"the calibration file {filename!r}")
+    except UnicodeDecodeError:
+        raise ScalingError(f"invalid calibration file {filename!r}: not UTF-8 text, so not JSON") from None
+    return calibration_from_dict(entry, filename)
 
 
 def decode_upload(contents: str, filename: str, limit: int = MAX_UPLOAD_BYTES) -> bytes:
@@ -241,6 +274,8 @@ def plan_options(fields: dict[str, str], shelf: Shelf) -> dict[str, Any]:
         if name in PLAN_OPTIONS and str(value or "").strip()
     }
     options["law"] = shelf.law(options.get("law", LAW.default))
+    if "calibration" in options:
+        options["calibration"] = shelf.calibration(options["calibration"])
     if "model" in options:
         from scaling.model import get_preset
 

@@ -6,6 +6,10 @@
 * `runs`: a table of training runs (`read_runs`); `training`: the step model's compute efficiency, link
   efficiency and per-step overhead and the memory model's overhead fitted to it (`fit_training`), and the MFU
   the calibrated step predicts for a run (`calibrated_mfu`), which the plan, ``flops`` and ``finetune`` use.
+* `benchmarks`: serving benchmark results (``vllm bench serve``, ``trtllm-bench``) as `ServingMeasurement`s;
+  `serving`: the serving roofline's prefill compute fraction, decode bandwidth fraction and per-step overhead
+  fitted to them (`fit_serving`), which ``scaling inference`` applies through `ServingEfficiency.resolve`.
+* `probe`: this machine's own peak (`probe_machine`), which the sweep's ETA can use.
 """
 
 from scaling.calibration.file import SCHEMA_VERSION, Calibration, Factor, load_calibration

@@ -34,6 +34,14 @@ FACTORS = {
     "memory_bandwidth_fraction": ((1e-4, 10.0), "fraction of catalog memory bandwidth"),
     "allreduce_bus_efficiency": ((1e-4, 10.0), "fraction of catalog link bandwidth"),
 }
+# The serving efficiencies (`scaling.serving.efficiency.QUANTITIES`) each serving factor replaces: the compute
+# share of prefill and of compute-bound decode (as ``--mfu`` does), the bandwidth share of the weight and KV
+# reads (as ``--mbu``), and the seconds per forward pass (as ``--overhead``).
+SERVING_FACTORS = {
+    "prefill_compute_fraction": ("prefill_mfu", "decode_mfu"),
+    "decode_bandwidth_fraction": ("weights_mbu", "kv_mbu"),
+    "serving_step_overhead_s": ("step_overhead_s",),
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,13 @@ class Calibration:
     def check_for(self, accelerator: Accelerator | str) -> None:
         """Refuse to apply this calibration to another accelerator, in one line."""
         name = accelerator.name if isinstance(accelerator, Accelerator) else str(accelerator)
-        if normalize_name(get_accelerator(name).name) != normalize_name(self.accelerator):
+        if normalize_name(name) == normalize_name(self.accelerator):
+            return
+        try:
+            same = normalize_name(get_accelerator(name).name) == normalize_name(self.accelerator)
+        except ScalingError:  # a device the catalog lacks (probe-cpu) is another accelerator
+            same = False
+        if not same:
             raise ScalingError(
                 f"{self.label} was measured on {self.accelerator}, not {name}: calibrate on logs from "
                 f"{name}, or drop --calibration"
@@ -118,7 +132,12 @@ def load_calibration(path: str | Path) -> Calibration:
     """A calibration file, checked: its schema version, kind, accelerator (in the catalog) and every factor
     (a number in its range). Anything else is one `ScalingError` naming the file and what is wrong."""
     where = f"calibration {quoted(str(path))}"
-    data = inputs.parse_json(inputs.read_text(path, "calibration file"), where)
+    return calibration_from_dict(inputs.parse_json(inputs.read_text(path, "calibration file"), where), path)
+
+
+def calibration_from_dict(data: Any, path: str | Path) -> Calibration:
+    """A calibration file's parsed JSON, checked as `load_calibration` does (``path`` names it)."""
+    where = f"calibration {quoted(str(path))}"
     if not isinstance(data, dict):
         raise ScalingError(f"{where} is not a calibration: expected a JSON object from 'scaling calibrate'")
     version = data.get("schema_version")
@@ -133,7 +152,10 @@ def load_calibration(path: str | Path) -> Calibration:
     name = data.get("accelerator")
     if not isinstance(name, str) or not name:
         raise ScalingError(f"{where} names no accelerator")
-    accelerator = get_accelerator(name).name
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    row = source.get("accelerator_row") if isinstance(source.get("accelerator_row"), dict) else {}
+    # a probe of a device the catalog lacks names its own measured row (probe-cpu)
+    accelerator = name if kind == "probe" and row.get("name") == name else get_accelerator(name).name
     raw = data.get("factors")
     if not isinstance(raw, dict) or not raw:
         raise ScalingError(f"{where} holds no factors")
@@ -143,7 +165,7 @@ def load_calibration(path: str | Path) -> Calibration:
         kind=kind,
         accelerator=accelerator,
         factors=factors,
-        source=data.get("source") if isinstance(data.get("source"), dict) else {},
+        source=source,
         measurements=tuple(m for m in measurements if isinstance(m, dict)),
         notes=tuple(str(n) for n in data.get("notes") or ()),
         path=str(path),

@@ -48,9 +48,38 @@ def calibration_tables(cal: Calibration) -> list[Table]:
                 align="ll",
             )
         )
-    if cal.kind == "training" and cal.measurements:
+    if cal.kind == "serving" and cal.measurements:
+        tables.append(_serving_measurements(cal))
+    elif cal.kind == "training" and cal.measurements:
         pass
     elif cal.measurements:
         keys = list(cal.measurements[0])
         tables.append(Table.of([[m[k] for k in keys] for m in cal.measurements], keys, title="Measurements"))
     return tables
+
+
+def _serving_measurements(cal: Calibration) -> Table:
+    """Each benchmark run: its deployment and load, each measured number and the calibrated one's error."""
+
+    def cell(m: dict, key: str, scale: float, unit: str) -> str:
+        measured, predicted = m.get(f"measured_{key}"), m.get(f"predicted_{key}")
+        if measured is None or predicted is None:
+            return "-"
+        unused = "" if key in m.get("fitted_on", (key,)) else " (unfitted)"
+        return f"{measured * scale:,.4g}{unit} {predicted / measured - 1:+.1%}{unused}"
+
+    rows = [
+        (
+            m["row"],
+            f"{m['model']} {m['tp']}x{m['accelerator']} {m['precision']}"
+            + (f" {m['quant']}" if m.get("quant") else ""),
+            f"{m['prompt_tokens']:.0f}/{m['output_tokens']:.0f}",
+            f"{m['concurrency']:.4g}",
+            cell(m, "tokens_per_s", 1.0, ""),
+            cell(m, "tpot_s", 1e3, " ms"),
+            cell(m, "ttft_s", 1e3, " ms"),
+        )
+        for m in cal.measurements
+    ]
+    headers = ["row", "deployment", "in/out", "in flight", "output tok/s", "TPOT", "TTFT"]
+    return Table.of(rows, headers, title="Measurements, each with the calibrated prediction's error")

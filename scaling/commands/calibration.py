@@ -58,10 +58,15 @@ def calibrate(**values):
     LOGS is a table of training runs (CSV or JSON: model, gpus, global_batch, seq_len, step_time or
     tokens_per_s; optional layout, dtype, peak_memory), or the JSON of 'vllm bench serve --save-result' or
     'trtllm-bench throughput --report_json'. --probe measures this machine instead.
+    For a serving benchmark (one result, JSON lines of them from --append-result, or a folder from
+    --result-dir) it fits the prefill compute fraction, the decode bandwidth fraction and the per-step
+    overhead; --model, --accelerator, --tp and --precision name what the file does not.
     \b
     Examples:
       scaling calibrate narayanan_table1.csv -o selene.json
       scaling plan --params 39.1B --tokens 300B --gpus 512xA100-80GB --calibration selene.json --brief
+      scaling calibrate nim_llama33_70b_2xh100_fp8.jsonl --model llama-3.1-70b -o nim.json
+      scaling inference llama-3.1-70b --gpus 2xH100 --tp 2 --precision fp8 --calibration nim.json
     """
     from scaling.calibration.build import calibrate as fit
     from scaling.calibration.tables import calibration_tables
@@ -74,6 +79,10 @@ def calibrate(**values):
         accelerator=parsed.accelerator,
         accelerator_files=parsed.accelerator_files,
         force=parsed.force,
+        model=parsed.model,
+        tp=parsed.tp,
+        precision=parsed.precision,
+        quant=parsed.quant,
     )
     if values["as_json"]:
         echo_json(calibration.to_dict())

@@ -47,7 +47,11 @@ def inference(**values):
     if gpus.accelerator is None:
         raise ScalingError(f"--gpus {gpus} names no accelerator: write it as e.g. 8xH100")
     assumptions = with_assumptions(
-        mfu=v.mfu, mbu=v.mbu, overhead_s=v.overhead_s, link_bytes_per_s=v.link_bandwidth
+        mfu=v.mfu,
+        mbu=v.mbu,
+        overhead_s=v.overhead_s,
+        link_bytes_per_s=v.link_bandwidth,
+        calibration=v.calibration,
     )
     if v.concurrency is not None or v.request_rate is not None:
         if "batch" in v.given:

@@ -109,6 +109,13 @@ precision_option = click.option(
 )
 @device_option
 @precision_option
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="A calibration of this device ('scaling calibrate --probe', or training logs of its GPU): the ETA "
+    "uses its measured peak instead of the throughput probe, and says so.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the planned runs without training.")
 @json_option
 def sweep(
@@ -127,6 +134,7 @@ def sweep(
     design_path,
     device,
     precision,
+    calibration_path,
     dry_run,
     as_json,
 ):
@@ -170,13 +178,24 @@ def sweep(
             **sweep_arguments(out),
             "designed": read_designed_runs(design_path),
         }
+    calibration = None
+    if calibration_path:
+        from scaling.calibration import load_calibration
+
+        calibration = load_calibration(calibration_path)
     if dry_run:  # planning reads the folder and writes nothing, not even a lock
-        _show_planned(plan_sweep(out, **arguments), as_json, workers)
+        _show_planned(plan_sweep(out, **arguments), as_json, workers, calibration)
         return
     with locked(Path(out)):  # held from reading the folder to the last row written
         plan = plan_sweep(out, **arguments)
         _say_corpus(plan)
-        rows = run_sweep(plan, workers=workers, backend=backend, say=lambda m: click.echo(m, err=True))
+        rows = run_sweep(
+            plan,
+            workers=workers,
+            backend=backend,
+            say=lambda m: click.echo(m, err=True),
+            calibration=calibration,
+        )
     _show_summary(rows, out, as_json)
     if not as_json:
         _show_throughput(rows, plan.recipe)
@@ -211,11 +230,11 @@ def _say_corpus(plan) -> None:
     )
 
 
-def _show_planned(plan, as_json: bool, workers: int | None) -> None:
+def _show_planned(plan, as_json: bool, workers: int | None, calibration=None) -> None:
     _say_corpus(plan)
     if plan.set_aside:
         click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)
-    _say_eta(plan, workers)
+    _say_eta(plan, workers, calibration)
     rows = [(c.run_id, units.format_flops(c.budget), f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
     if as_json:
         echo_json([c.to_dict() | {"precision": c.precision, "run_id": c.run_id} for c in plan.configs])
@@ -223,20 +242,21 @@ def _show_planned(plan, as_json: bool, workers: int | None) -> None:
         click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
 
 
-def _say_eta(plan, workers: int | None) -> None:
+def _say_eta(plan, workers: int | None, calibration=None) -> None:
     """The ETA a real run would print first (its own throughput probe), or why there is none."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         click.echo("dry run: no ETA without PyTorch (pip install '.[train]')", err=True)
         return
-    from scaling.train.sweep.driver import planned_eta
+    from scaling.train.sweep.driver import eta_source, planned_eta
     from scaling.train.sweep.eta import default_workers, format_clock
 
     workers = max(1, workers or default_workers(plan.recipe["device"]))
-    eta, _, _ = planned_eta(plan, plan.configs, workers)
+    eta, _, _ = planned_eta(plan, plan.configs, workers, calibration=calibration)
+    source = "throughput probe" if calibration is None else eta_source(calibration, plan)
     click.echo(
-        f"dry run: {len(plan.configs)} runs on {workers} worker(s), ETA ~{format_clock(eta)} (throughput probe); "
+        f"dry run: {len(plan.configs)} runs on {workers} worker(s), ETA ~{format_clock(eta)} ({source}); "
         "a budget whose best size lands on an edge of its sizes gets one more (an edge extension)",
         err=True,
     )

@@ -359,6 +359,7 @@ SERVING = Declaration(
             parse=units.parse_bytes,
             unit="bytes/s",
         ),
+        CALIBRATION,
     ),
     required=("model", "gpus"),
 )

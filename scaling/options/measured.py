@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scaling import units
 from scaling.flops import CAUSAL, RECOMPUTE
+from scaling.options.parsers import integer
 from scaling.options.records import Declaration, Option
 from scaling.options.shared import ACCELERATOR_FILES, FORCE, GPUS, JSON, MODEL, SEQ_LEN
 
@@ -75,8 +76,25 @@ CALIBRATE = Declaration(
         Option(
             "accelerator",
             ("--accelerator",),
-            "The accelerator the measurements ran on, when the table has no accelerator column (H100).",
+            "The accelerator the measurements ran on, when the table or benchmark does not say (H100).",
         ),
+        Option(
+            "model",
+            ("--model",),
+            "Serving benchmarks: the model served, a preset or config.json (default: the file's model).",
+        ),
+        Option(
+            "tp",
+            ("--tp",),
+            "Serving benchmarks: tensor-parallel size (default: the file's, else 1).",
+            parse=integer,
+        ),
+        Option(
+            "precision",
+            ("--precision",),
+            "Serving benchmarks: math dtype, bf16 or fp8 (default: the file's, else bf16).",
+        ),
+        Option("quant", ("--quant",), "Serving benchmarks: weight quantization (int8, int4, fp8)."),
         ACCELERATOR_FILES,
         FORCE,
     ),

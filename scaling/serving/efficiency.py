@@ -14,6 +14,8 @@ with its source:
 * ``step_overhead_s``: seconds each forward pass adds (kernel launches, scheduling, sampling), which a
   roofline leaves out and which dominates short prompts at batch 1.
 
+A calibration from ``scaling calibrate`` on serving benchmarks replaces the rows its factors cover
+(`scaling.calibration.file.SERVING_FACTORS`), each then sourced "calibration FILE".
 A profile other than ``default`` replaces only the rows it lists (``trtllm-0.6.1``: the GQA decode kernels
 of TensorRT-LLM v0.6.1, whose published 70B rows read each KV head once per query head).
 `ServingEfficiency.resolve` is the one place the numbers are chosen; `ServingAssumptions` (``--mfu``,
@@ -22,11 +24,12 @@ of TensorRT-LLM v0.6.1, whose published 70B rows read each KV head once per quer
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from scaling import checks
+from scaling.calibration.file import SERVING_FACTORS, Calibration
 from scaling.catalog import read_csv
 from scaling.errors import ScalingError, quoted
 from scaling.model import ModelSpec
@@ -102,9 +105,12 @@ class ServingEfficiency:
         mfu: float | None = None,
         mbu: float | None = None,
         overhead_s: float | None = None,
+        calibration: Calibration | None = None,
+        accelerator: str | None = None,
     ) -> Efficiencies:
-        """The efficiencies of one deployment: the table's rows for its regime, unless given (``mfu``
-        replaces both compute shares, ``mbu`` both bandwidth shares, ``overhead_s`` the per-step cost)."""
+        """The efficiencies of one deployment: the table's rows for its regime, replaced by a serving
+        ``calibration``'s factors (for this ``accelerator``), unless given (``mfu`` replaces both compute
+        shares, ``mbu`` both bandwidth shares, ``overhead_s`` the per-step cost)."""
         prompt = "short" if prompt_tokens < SHORT_PROMPT_TOKENS else "long"
         picked = {
             "prefill_mfu": (mfu, self.row("prefill_mfu", precision, prompt)),
@@ -113,11 +119,34 @@ class ServingEfficiency:
             "kv_mbu": (mbu, self.row("kv_mbu", "any", "gqa" if grouped_kv else "mha")),
             "step_overhead_s": (overhead_s, self.row("step_overhead_s", "any")),
         }
-        values = {q: row.value if given is None else given for q, (given, row) in picked.items()}
-        sources = tuple(
-            (q, "given" if given is not None else row.source) for q, (given, row) in picked.items()
+        values = {q: row.value for q, (_, row) in picked.items()}
+        sources = {q: row.source for q, (_, row) in picked.items()}
+        if calibration is not None:
+            for q, (value, source) in calibrated(calibration, accelerator).items():
+                values[q], sources[q] = value, source
+        for q, (given, _) in picked.items():
+            if given is not None:
+                values[q], sources[q] = given, "given"
+        return Efficiencies(**values, sources=tuple(sources.items()))
+
+
+def calibrated(calibration: Calibration, accelerator: str | None) -> dict[str, tuple[float, str]]:
+    """The serving quantities a calibration replaces, each with its value and source ("calibration FILE");
+    a calibration of training or of another accelerator is refused in one line."""
+    if calibration.kind != "serving":
+        raise ScalingError(
+            f"{calibration.label} is a {calibration.kind} calibration: serving needs one from 'scaling "
+            "calibrate' on a vLLM or trtllm-bench result"
         )
-        return Efficiencies(**values, sources=sources)
+    if accelerator is not None:
+        calibration.check_for(accelerator)
+    source = f"calibration {calibration.path or 'given'}"
+    return {
+        q: (factor.value, source)
+        for name, quantities in SERVING_FACTORS.items()
+        if (factor := calibration.factor(name)) is not None
+        for q in quantities
+    }
 
 
 def _row(raw: dict[str, str], path: str) -> tuple[str, EfficiencyRow]:
@@ -155,6 +184,7 @@ class ServingAssumptions:
       KV reads, and a per-step overhead, each row with its source); a number replaces them (``--mfu``
       replaces both compute shares, ``--mbu`` both bandwidth shares, ``--overhead`` the per-step seconds).
     * ``efficiency``: the table itself (None: the packaged default profile).
+    * ``calibration``: a serving calibration (``--calibration``) whose factors replace the table's rows.
     * ``link_efficiency`` 0.8: NCCL all-reduce reaches ~783 of 900 GB/s on HGX H100 NVLink4
       (NVIDIA/nccl GitHub issue #1264), and less on smaller messages.
     * ``allreduce_latency_s`` 8 us: the minimum latency of one intra-node message in every llm-analysis GPU
@@ -173,6 +203,7 @@ class ServingAssumptions:
     link_bytes_per_s: float | None = None
     prefill_chunk_tokens: int = 8192
     efficiency: ServingEfficiency | None = None
+    calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
         if self.mfu is not None:
@@ -188,11 +219,19 @@ class ServingAssumptions:
             checks.positive(self.link_bytes_per_s, "link bandwidth")
 
     def efficiencies(
-        self, spec: ModelSpec, precision: str, weight_dtype: str, prompt_tokens: int
+        self,
+        spec: ModelSpec,
+        precision: str,
+        weight_dtype: str,
+        prompt_tokens: int,
+        accelerator: str | None = None,
     ) -> Efficiencies:
-        """The efficiencies a deployment runs at: the table's rows for its regime, with the overrides."""
+        """The efficiencies a deployment runs at: the table's rows for its regime, with the calibration
+        and the overrides."""
         table = self.efficiency or ServingEfficiency.load()
         return table.resolve(
+            calibration=self.calibration,
+            accelerator=accelerator,
             precision=precision,
             weight_dtype=weight_dtype,
             prompt_tokens=prompt_tokens,
@@ -203,8 +242,11 @@ class ServingAssumptions:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "efficiency"}
+        out = {
+            k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("efficiency", "calibration")
+        }
         out["efficiency_profile"] = (self.efficiency or ServingEfficiency.load()).profile
+        out["calibration"] = None if self.calibration is None else self.calibration.path or "given"
         return out
 
 

@@ -281,7 +281,7 @@ def make_deployment(
         ),
         allreduces=2 * spec.total_layers,
         assumptions=a,
-        eff=a.efficiencies(spec, precision, quant or precision, prompt),
+        eff=a.efficiencies(spec, precision, quant or precision, prompt, acc.name),
     )
 
 

@@ -40,6 +40,7 @@ def run_sweep(
     backend: str = "local",
     say: Callable[[str], None] = print,
     probe: bool = True,
+    calibration: Any = None,
 ) -> list[dict[str, Any]]:
     """Run every planned config not yet in runs.csv (then edge extensions), keeping runs.csv current.
 
@@ -50,7 +51,7 @@ def run_sweep(
     workers = max(1, workers or default_workers(sweep.recipe["device"]))
     with locked(sweep.out):
         rows, damaged = _open_folder(sweep, say)
-        _execute(sweep, rows, damaged, workers, backend, say, probe)
+        _execute(sweep, rows, damaged, workers, backend, say, probe, calibration)
     for message in sweep.warnings:
         say(f"warning: {message}")
     return list(rows.values())
@@ -76,18 +77,34 @@ def _open_folder(sweep: Sweep, say: Callable[[str], None]) -> tuple[dict[str, di
     return {r["run_id"]: r for r in table.rows}, table.damaged
 
 
-def planned_eta(sweep, todo, workers: int, rates: dict | None = None, probe: bool = True):
+def eta_source(calibration, sweep) -> str:
+    """Where a calibrated ETA's throughput came from, in words."""
+    from scaling.train.sweep.calibrated import calibrated_rate
+
+    return calibrated_rate(calibration, sweep.recipe["device"], sweep.recipe.get("precision", "auto"))[1]
+
+
+def planned_eta(sweep, todo, workers: int, rates: dict | None = None, probe: bool = True, calibration=None):
     """(seconds, FLOP/s per shape, share of a core) for ``todo`` on ``workers``: the shapes not yet probed are
-    probed with the sweep's recipe, scaled by the share of a core each worker gets on this machine."""
+    probed with the sweep's recipe (or rated by ``calibration``, `scaling.train.sweep.calibrated`), scaled by
+    the share of a core each worker gets on this machine."""
     share = cpu_share(workers) if probe and not on_gpu(sweep.recipe["device"]) else 1.0
     if rates is None or any((c.d_model, c.n_layer) not in rates for c in todo):
         shapes = [(c.d_model, c.n_layer) for c in todo]
-        measured = probe_recipe(sweep.recipe, shapes) if probe else {}
+        if calibration is not None:
+            from scaling.train.sweep.calibrated import calibrated_rate
+
+            rate, _ = calibrated_rate(
+                calibration, sweep.recipe["device"], sweep.recipe.get("precision", "auto")
+            )
+            measured = dict.fromkeys(shapes, rate)
+        else:
+            measured = probe_recipe(sweep.recipe, shapes) if probe else {}
         rates = {**(rates or {}), **{s: measured.get(s, 1e10) * share for s in shapes}}
     return estimate_seconds(todo, rates, workers, WORKER_START_S / share), rates, share
 
 
-def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
+def _execute(sweep, rows, damaged, workers, backend, say, probe, calibration=None) -> None:
     """Train what runs.csv lacks, committing each finished run's row as it arrives; then edge extensions."""
     out = sweep.out
     runs_path = out / "runs.csv"
@@ -97,7 +114,7 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
         todo = [c for c in sweep.configs if c.run_id not in rows or rows[c.run_id]["status"] == "failed"]
         if not todo:
             break
-        eta, rates, share = planned_eta(sweep, todo, workers, rates, probe)
+        eta, rates, share = planned_eta(sweep, todo, workers, rates, probe, calibration)
         if first:
             skipped = len(sweep.configs) - len(todo)
             say(
@@ -109,9 +126,10 @@ def _execute(sweep, rows, damaged, workers, backend, say, probe) -> None:
                     f" (probe: {min(rates.values()) / 1e9:.1f}-{max(rates.values()) / 1e9:.1f} GFLOP/s"
                     + " per worker"
                     + (f" at ~{share:.0%} of a core on this busy machine)" if share < 1 else ")")
-                    if probe
+                    if probe and calibration is None
                     else ""
                 )
+                + (f" ({eta_source(calibration, sweep)})" if calibration is not None else "")
             )
             first = False
         else:
