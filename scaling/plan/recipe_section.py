@@ -33,12 +33,14 @@ def plan_recipe(request: PlanRequest, draft: Draft) -> Recipe:
     )
 
 
-def plan_downstream(request: PlanRequest, loss: float | None) -> tuple[DownstreamPrediction, ...]:
-    """The --downstream map's error at the plan's loss (refused when the law's loss is on other data), else
-    the maps attached to the law."""
+def plan_downstream(
+    request: PlanRequest, params: float, tokens: float, loss: float | None
+) -> tuple[DownstreamPrediction, ...]:
+    """The --downstream map's error at the plan's loss, or a ladder map's accuracy at its N and D (refused
+    when the law's loss is on other data), else the maps attached to the law."""
     from scaling.recipe.downstream import predict_downstream
 
-    return tuple(predict_downstream(request.law, loss, request.downstream))
+    return tuple(predict_downstream(request.law, loss, request.downstream, params, tokens))
 
 
 def recipe_rows(plan: Plan) -> list[tuple[str, str]]:
