@@ -135,6 +135,22 @@ def fit_sigmoid(L: np.ndarray, acc: np.ndarray, starts: list[np.ndarray] | None 
     return best
 
 
+def bootstrap_sigmoid(
+    L: np.ndarray, acc: np.ndarray, fitted: np.ndarray, bootstrap: int, seed: int
+) -> np.ndarray:
+    """(R, 4) step 2 constants of ``bootstrap`` resamples of the runs, each started from the full fit
+    ``fitted`` (resamples without a spread of task loss, or that do not converge, are left out)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(L), len(L))
+        if np.ptp(L[pick]) > 0:
+            refit = fit_sigmoid(L[pick], acc[pick], starts=[fitted])
+            if refit is not None:
+                rows.append(refit)
+    return np.asarray(rows, dtype=float).reshape(-1, 4)
+
+
 # ------------------------------------------------------------------------------------------ the tasks
 def runs_fingerprint(frame: Any, name: str) -> str:
     """What the maps were fitted on: the runs table's name and a digest of its runs (N, D, loss), the data
@@ -205,17 +221,10 @@ def fit_task(
     step2 = fit_sigmoid(L, acc)
     if step2 is None:
         raise ScalingError(f"task {task} {metric}: the sigmoid of step 2 found no fit")
-    rng = np.random.default_rng(seed)
-    rows2 = []
-    for _ in range(bootstrap):  # resample the runs; each replicate starts from the full fit
-        pick = rng.integers(0, len(L), len(L))
-        if np.ptp(L[pick]) > 0:
-            fitted = fit_sigmoid(L[pick], acc[pick], starts=[step2])
-            if fitted is not None:
-                rows2.append(fitted)
+    rows2 = bootstrap_sigmoid(L, acc, step2, bootstrap, seed)
     rows1 = step1.replicates if step1.replicates is not None else np.empty((0, 5))
     n = min(len(rows1), len(rows2))
-    replicates = np.hstack([rows1[:n], np.asarray(rows2, dtype=float).reshape(-1, 4)[:n]])
+    replicates = np.hstack([rows1[:n], rows2[:n]])
     lm = LadderMap(
         task=task,
         metric=metric,
