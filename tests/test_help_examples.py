@@ -84,6 +84,12 @@ def _narayanan(folder: Path) -> None:
     shutil.copy(ROOT / "tests" / "fixtures" / "calibration" / "narayanan_table1.csv", folder)
 
 
+def _ladder(folder: Path) -> None:
+    """A synthetic model ladder and its evals (the downstream ladder tests' fixture)."""
+    for name in ("runs", "evals"):
+        shutil.copy(ROOT / "tests" / "fixtures" / "ladder" / f"{name}.csv", folder / f"ladder_{name}.csv")
+
+
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
@@ -92,6 +98,8 @@ GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("README", "path/to/config.json"): _config,
     ("scaling calibrate", "narayanan_table1.csv"): _narayanan,
     ("README", "narayanan_table1.csv"): _narayanan,
+    ("README", "ladder_runs.csv"): _ladder,
+    ("README", "ladder_evals.csv"): _ladder,
 }
 
 

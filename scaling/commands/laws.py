@@ -203,7 +203,10 @@ def fit(
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
     if evals:
-        return _fit_downstream(runs, evals, hyperparameters, bootstrap, seed, output, force, as_json)
+        options = dict(
+            approach=approach, form=form, holdout_largest=holdout_largest, holdout_from=holdout_from
+        )
+        return _fit_downstream(runs, evals, hyperparameters, options, bootstrap, seed, output, force, as_json)
     if hyperparameters:
         return _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json)
     from scaling.checks import output_path
@@ -257,21 +260,26 @@ def _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json) -> None:
     click.echo("\n".join(t.text(indent=2) for t in tables))
 
 
-def _fit_downstream(runs, evals, hyperparameters, bootstrap, seed, output, force, as_json) -> None:
+def _fit_downstream(runs, evals, hyperparameters, options, bootstrap, seed, output, force, as_json) -> None:
     from scaling.checks import output_path
     from scaling.fit import fit_runs, save_law
     from scaling.fit.hyperparameters import fit_runs_with_hyperparameters
-    from scaling.fit.ladder import with_ladder
+    from scaling.fit.ladder import carry_ladder, fit_runs_ladder
     from scaling.fit.tables import fit_tables
 
+    if options["approach"] not in ("3", "all"):
+        raise ScalingError(
+            f"--downstream is carried by the Approach 3 law: use --approach 3 or all (got {options['approach']})"
+        )
     if output:
         output = output_path(output, force=force, suffixes=(".json",), inputs=[runs, evals])
+    ladder = fit_runs_ladder(runs, evals, bootstrap=bootstrap, seed=seed)
     fitted = None
     if hyperparameters:
         report, fitted = fit_runs_with_hyperparameters(runs, bootstrap=bootstrap, seed=seed)
     else:
-        report = fit_runs(runs, approach="3", bootstrap=bootstrap, seed=seed)
-    report, ladder = with_ladder(report, runs, evals, bootstrap=bootstrap, seed=seed)
+        report = fit_runs(runs, bootstrap=bootstrap, seed=seed, **options)
+    report = carry_ladder(report, ladder)
     if output and report.approach3 is not None:
         save_law(report.approach3, output)
     if as_json:

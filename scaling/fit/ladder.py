@@ -278,21 +278,23 @@ def fit_ladder(
     return LadderFit(tuple(maps), eval_data, tuple(set_aside), evals.set_aside_line(), tuple(warnings))
 
 
-def with_ladder(
-    report: Any, runs: Any, evals_path: Any, *, bootstrap: int = 0, seed: int = 0
-) -> tuple[Any, LadderFit]:
-    """``scaling fit RUNS --downstream evals.csv``: the ladder of the runs' evals, carried by the report's
-    Approach 3 law (with the runs' data as its ``eval_data``, so that the maps answer for it). Returns
-    (`FitReport`, `LadderFit`)."""
+def fit_runs_ladder(runs: Any, evals_path: Any, *, bootstrap: int = 0, seed: int = 0) -> LadderFit:
+    """``scaling fit RUNS --downstream evals.csv``: the evals read first (bad ones are refused before any
+    fit), then the ladder of every task on the runs they name."""
     from scaling.runs_table import read_table
 
+    evals = read_evals(evals_path)
     frame = read_table(runs).frame
-    name = Path(str(runs)).name if isinstance(runs, (str, Path)) else "runs"
-    law = report.approach3.name if report.approach3 is not None else "law"
-    ladder = fit_ladder(
-        frame, read_evals(evals_path), name=name, law=law, bootstrap=bootstrap or DEFAULT_BOOTSTRAP, seed=seed
+    path = Path(str(runs)) if isinstance(runs, (str, Path)) else Path("runs")
+    return fit_ladder(
+        frame, evals, name=path.name, law=path.stem, bootstrap=bootstrap or DEFAULT_BOOTSTRAP, seed=seed
     )
-    if report.approach3 is not None:
-        carried = replace(report.approach3, downstream=ladder.to_law_key(), eval_data=ladder.eval_data)
-        report = replace(report, approach3=carried)
-    return report, ladder
+
+
+def carry_ladder(report: Any, ladder: LadderFit) -> Any:
+    """The `FitReport` with its Approach 3 law carrying the maps, and the runs' data as its ``eval_data`` (so
+    that the maps answer for it)."""
+    if report.approach3 is None:
+        return report
+    law = replace(report.approach3, downstream=ladder.to_law_key(), eval_data=ladder.eval_data)
+    return replace(report, approach3=law)
