@@ -40,7 +40,12 @@ def plan_downstream(
     when the law's loss is on other data), else the maps attached to the law."""
     from scaling.recipe.downstream import predict_downstream
 
-    return tuple(predict_downstream(request.law, loss, request.downstream, params, tokens))
+    maps_law = None
+    if request.downstream and request.downstream.strip().lower().endswith(".json"):  # a fitted ladder's law
+        from scaling.laws import get_law
+
+        maps_law = get_law(request.downstream)
+    return tuple(predict_downstream(request.law, loss, request.downstream, params, tokens, maps_law))
 
 
 def recipe_rows(plan: Plan) -> list[tuple[str, str]]:

@@ -23,6 +23,8 @@ import numpy as np
 
 from scaling import catalog, checks
 from scaling.errors import ScalingError, quoted
+from scaling.recipe.ladder import ladder_maps
+from scaling.recipe.prediction import DownstreamPrediction, quantile
 
 
 @dataclass(frozen=True)
@@ -51,57 +53,6 @@ class DownstreamMap:
         return DownstreamPrediction(
             self.name, self.metric, float(loss), value, (low, high), self.level, self.source
         )
-
-
-@dataclass(frozen=True)
-class DownstreamPrediction:
-    """A map's value at one loss, with its interval."""
-
-    map: str
-    metric: str
-    loss: float
-    value: float
-    interval: tuple[float, float]
-    level: float
-    source: str
-    task: str | None = None  # a ladder map's task; its loss is then the task loss at the plan's N and D
-    loss_metric: str | None = None
-    loss_interval: tuple[float, float] | None = None
-    note: str | None = None  # what the interval leaves out (a ladder read beyond its runs)
-
-    def text(self) -> str:
-        low, high = self.interval
-        at = f"at loss {self.loss:.4f}"
-        if self.loss_interval is not None:
-            lo, hi = self.loss_interval
-            at = f"at task loss {self.loss:.4f} {self.loss_metric} ({lo:.4f}-{hi:.4f})"
-        note = f"; {self.note}" if self.note else ""
-        return f"{self.value:.1%} ({self.level:.0%} interval {low:.1%}-{high:.1%}) {at} ({self.source}{note})"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "map": self.map,
-            "metric": self.metric,
-            "loss": self.loss,
-            "value": self.value,
-            "interval": list(self.interval),
-            "interval_level": self.level,
-            "source": self.source,
-        }
-        if self.task is not None:
-            interval = list(self.loss_interval or ())
-            out.update(task=self.task, loss_metric=self.loss_metric, loss_interval=interval, note=self.note)
-        return out
-
-
-def quantile(values: list[float], level: float) -> float:
-    """The ``level`` quantile with linear interpolation (numpy's default), without numpy's masked arrays,
-    which a plan does not otherwise import."""
-    ordered = sorted(values)
-    position = level * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @lru_cache(maxsize=2)
@@ -161,17 +112,14 @@ def check_same_data(law: Any, downstream: Any) -> None:
         )
 
 
-def chosen_maps(law: Any, map_name: str | None) -> list[Any]:
-    """The maps a plan reports: ``map_name`` (a map of ``data/downstream.json``, or a law file whose ladder
-    maps to use), else the maps attached to the law and the ladder maps its file carries."""
-    from scaling.recipe.ladder import ladder_maps
-
+def chosen_maps(law: Any, map_name: str | None, maps_law: Any = None) -> list[Any]:
+    """The maps a plan reports: ``map_name`` (a map of ``data/downstream.json``, or the law file
+    ``maps_law`` whose ladder maps to use), else the maps attached to the law and the ladder maps its file
+    carries."""
     if not map_name:
         return [*maps_for(law), *ladder_maps(law)]
-    if map_name.strip().lower().endswith(".json"):
-        from scaling.laws import get_law
-
-        maps = ladder_maps(get_law(map_name))
+    if maps_law is not None:
+        maps = ladder_maps(maps_law)
         if not maps:
             raise ScalingError(
                 f"--downstream {quoted(map_name)}: the law file carries no downstream maps (fit them with "
@@ -187,11 +135,13 @@ def predict_downstream(
     map_name: str | None = None,
     params: float | None = None,
     tokens: float | None = None,
+    maps_law: Any = None,
 ) -> list[DownstreamPrediction]:
-    """The downstream predictions of a plan: the named map(s) (checked against the law's data), else the
-    maps attached to the law; a loss map reads the plan's ``loss`` (none when the law predicts no loss), a
-    ladder map its ``params`` and ``tokens``."""
-    chosen = chosen_maps(law, map_name)
+    """The downstream predictions of a plan: the named map(s) (checked against the law's data; a law file
+    named by ``map_name`` is read by the caller as ``maps_law``), else the maps attached to the law; a loss
+    map reads the plan's ``loss`` (none when the law predicts no loss), a ladder map its ``params`` and
+    ``tokens``."""
+    chosen = chosen_maps(law, map_name, maps_law)
     for downstream in chosen:
         check_same_data(law, downstream)
     out = []

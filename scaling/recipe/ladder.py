@@ -23,6 +23,7 @@ import numpy as np
 
 from scaling import checks
 from scaling.errors import ScalingError, quoted
+from scaling.recipe.prediction import DownstreamPrediction, quantile
 
 KEY = "downstream"
 STEP1 = ("E", "A", "B", "alpha", "beta")
@@ -97,8 +98,6 @@ class LadderMap:
 
     def predict(self, N: float, D: float) -> Any:
         """The task loss and accuracy at N parameters and D tokens, with their bootstrap intervals."""
-        from scaling.recipe.downstream import DownstreamPrediction, quantile
-
         N = float(checks.positive(N, "parameters"))
         D = float(checks.positive(D, "tokens"))
         loss = self.task_loss(N, D)
