@@ -272,3 +272,16 @@ def test_evals_parser_keeps_or_sets_aside_every_row(rows, extra_field):
         assert (0 <= value <= 1) if metric in ACCURACY_METRICS else value > 0
     line = evals.set_aside_line()
     assert (line is None) == (not evals.set_aside) and (line is None or "\n" not in line)
+
+
+def test_fit_downstream_json_and_approach(tmp_path):
+    result = _fit(tmp_path, RUNS, (FIXTURES / "evals.csv").read_text(), "--bootstrap", "20", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ladder = data["downstream"]
+    assert [t["task"] for t in ladder["tasks"]] == ["arc_easy", "hellaswag"]
+    assert set(ladder["tasks"][0]["intervals"]) == {"E", "A", "B", "alpha", "beta", "a", "k", "L0", "b"}
+    assert ladder["tasks_set_aside"][0].startswith("task piqa: only acc rows")
+    assert "unknown run id: 1" in ladder["rows_set_aside"] and data["eval_data"] == ladder["eval_data"]
+    result = _fit(tmp_path, RUNS, (FIXTURES / "evals.csv").read_text(), "--approach", "2")
+    assert result.exit_code == 2 and "--approach 3 or all" in result.output

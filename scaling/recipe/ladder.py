@@ -176,6 +176,8 @@ def _task(entry: Any, eval_data: str, law_name: str, where: str) -> LadderMap:
         )
     replicates = np.asarray(checks.finite(rows, f"{where} bootstrap.replicates"), dtype=float)
     level = checks.fraction(boot.get("level", 0.8), f"{where} bootstrap.level")
+    if level >= 1:
+        raise ScalingError(f"invalid {where} bootstrap.level {quoted(level)}: expected a fraction below 1")
     flops = entry.get("flops_range")
     if not isinstance(flops, list) or len(flops) != 2:
         raise ScalingError(f"invalid {where} flops_range {quoted(flops)}: expected [min, max] FLOPs")
@@ -192,7 +194,7 @@ def _task(entry: Any, eval_data: str, law_name: str, where: str) -> LadderMap:
         step1=step1,
         step2=step2,
         replicates=replicates.reshape(-1, width),
-        level=level if level < 1 else 0.8,
+        level=level,
         eval_data=eval_data,
         law=law_name,
         n_runs=checks.positive_int(entry.get("n_runs", 0), f"{where} n_runs", allow_zero=True),
