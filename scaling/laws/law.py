@@ -398,11 +398,7 @@ class Law(Displayable, ABC):
             "vocab_size": self.vocab_size,
             "seq_len": self.seq_len,
         }
-        for key in (
-            "eval_data",
-            "hyperparameters",
-            "downstream",
-        ):  # scaling.recipe: a map's data, fitted HPs, maps
+        for key in ("eval_data", "hyperparameters", "downstream"):  # scaling.recipe: data, fitted HPs, maps
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out.update(self.constants())
