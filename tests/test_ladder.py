@@ -157,6 +157,20 @@ def test_plan_prints_each_tasks_accuracy_with_its_interval(ladder_law):
     assert "hellaswag acc" in markdown.output
 
 
+def test_app_plan_with_an_uploaded_ladder_law_shows_each_task(ladder_law):
+    pytest.importorskip("dash")
+    from scaling.app import views
+
+    path, _ = ladder_law
+    shelf = views.Shelf()
+    name = shelf.put("upload:ladder", views.law_from_upload(path.read_bytes(), "ladder.json"))
+    view = views.plan_view({"gpus": "64xH100", "days": "7", "law": name}, shelf)
+    assert view.error is None, view.error
+    (table,) = [t for t in view.tables if t.title == "Downstream"]
+    expected = make_plan(gpus="64xH100", days=7, law=str(path)).downstream
+    assert [row[1] for row in table.rows] == [p.text() for p in expected]
+
+
 @pytest.mark.parametrize("law", ["chinchilla", "gadre-c4"])
 def test_plan_refuses_a_ladder_fitted_on_other_data(ladder_law, law):
     path, _ = ladder_law
