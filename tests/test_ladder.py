@@ -299,3 +299,67 @@ def test_fit_downstream_json_and_approach(tmp_path):
     assert "unknown run id: 1" in ladder["rows_set_aside"] and data["eval_data"] == ladder["eval_data"]
     result = _fit(tmp_path, RUNS, (FIXTURES / "evals.csv").read_text(), "--approach", "2")
     assert result.exit_code == 2 and "--approach 3 or all" in result.output
+
+
+# ------------------------------------------------------------------------------------- the law file's key
+def _payload() -> dict:
+    row = [*STEP1, *STEP2]
+    task = {
+        "task": "hellaswag",
+        "metric": "acc",
+        "loss_metric": "bpb",
+        "step1": dict(zip(("E", "A", "B", "alpha", "beta"), STEP1)),
+        "step2": dict(zip(("a", "k", "L0", "b"), STEP2)),
+        "n_runs": 20,
+        "flops_range": [4e18, 1.2e21],
+        "loss_range": [0.94, 1.42],
+        "bootstrap": {"level": 0.8, "replicates": [row, row]},
+    }
+    return {"kind": "ladder", "eval_data": "the runs in runs.csv (digest 0)", "tasks": [task]}
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = st.sampled_from(
+    [
+        ("task",),
+        ("metric",),
+        ("loss_metric",),
+        ("step1",),
+        ("step1", "E"),
+        ("step1", "alpha"),
+        ("step2",),
+        ("step2", "a"),
+        ("step2", "k"),
+        ("n_runs",),
+        ("flops_range",),
+        ("loss_range",),
+        ("bootstrap",),
+        ("bootstrap", "level"),
+        ("bootstrap", "replicates"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FIELDS, JSON)
+def test_damaged_ladder_key_is_refused_in_one_line_or_read(field, value):
+    """Any value in any field of a task: read as a valid map, or refused with one `ScalingError` line naming
+    the field, never another exception."""
+    from scaling.recipe.ladder import ladder_maps_of
+
+    payload = _payload()
+    target = payload["tasks"][0]
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    try:
+        (read,) = ladder_maps_of(payload, "law")
+    except ScalingError as error:
+        assert "\n" not in str(error) and field[0] in str(error)
+        return
+    prediction = read.predict(*TARGET)
+    assert np.isfinite(prediction.loss) and prediction.level < 1

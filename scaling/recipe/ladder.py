@@ -37,7 +37,8 @@ def task_loss(step1: Any, N: Any, D: Any) -> np.ndarray:
     """Step 1 at (N, D) for one row of constants (E, A, B, alpha, beta) or an (R, 5) array of them (one
     value per row)."""
     E, A, B, alpha, beta = np.asarray(step1, dtype=float).T
-    return E + A / np.asarray(N, dtype=float) ** alpha + B / np.asarray(D, dtype=float) ** beta
+    with np.errstate(over="ignore"):  # an exponent read from a hand-edited file may overflow: the term is 0
+        return E + A / np.asarray(N, dtype=float) ** alpha + B / np.asarray(D, dtype=float) ** beta
 
 
 def sigmoid(step2: Any, L: Any) -> np.ndarray:
@@ -153,7 +154,26 @@ def ladder_payload(maps: list[LadderMap], eval_data: str, set_aside: list[str]) 
 def _constants(value: Any, names: tuple[str, ...], what: str) -> tuple[float, ...]:
     if not isinstance(value, dict) or any(k not in value for k in names):
         raise ScalingError(f"invalid {what} {quoted(value)}: expected an object with {', '.join(names)}")
+    for k in names:
+        if isinstance(value[k], (list, tuple, dict, str)):
+            raise ScalingError(f"invalid {what}.{k} {quoted(value[k])}: expected a number")
     return tuple(float(checks.finite(value[k], f"{what}.{k}")) for k in names)
+
+
+def _text(entry: dict[str, Any], key: str, default: str, where: str) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ScalingError(f"invalid {where} {key} {quoted(value)}: expected a name")
+    return value
+
+
+def _range(value: Any, what: str, positive: bool) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2 or any(isinstance(v, (list, dict, str)) for v in value):
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected [min, max]")
+    low, high = (float(checks.positive(v, what) if positive else checks.finite(v, what)) for v in value)
+    if low > high:
+        raise ScalingError(f"invalid {what} {quoted(value)}: min above max")
+    return low, high
 
 
 def _task(entry: Any, eval_data: str, law_name: str, where: str) -> LadderMap:
@@ -166,6 +186,10 @@ def _task(entry: Any, eval_data: str, law_name: str, where: str) -> LadderMap:
             f"invalid {where} step1 {quoted(entry['step1'])}: E, A, B, alpha, beta must be > 0"
         )
     step2 = _constants(entry.get("step2"), STEP2, f"{where} step2")
+    if not step2[0] > 0:
+        raise ScalingError(
+            f"invalid {where} step2.a {quoted(step2[0])}: expected a number above 0 (k's sign orients it)"
+        )
     boot = entry.get("bootstrap") or {}
     rows = boot.get("replicates", []) if isinstance(boot, dict) else None
     width = len(STEP1) + len(STEP2)
@@ -174,34 +198,28 @@ def _task(entry: Any, eval_data: str, law_name: str, where: str) -> LadderMap:
             f"invalid {where} bootstrap: expected replicates as rows of {width} numbers "
             f"[{', '.join(STEP1 + STEP2)}]"
         )
-    replicates = np.asarray(checks.finite(rows, f"{where} bootstrap.replicates"), dtype=float)
+    replicates = np.asarray(checks.finite(rows, f"{where} bootstrap.replicates"), dtype=float).reshape(
+        -1, width
+    )
+    if np.any(replicates[:, :6] <= 0):
+        raise ScalingError(f"invalid {where} bootstrap.replicates: E, A, B, alpha, beta and a must be > 0")
     level = checks.fraction(boot.get("level", 0.8), f"{where} bootstrap.level")
     if level >= 1:
         raise ScalingError(f"invalid {where} bootstrap.level {quoted(level)}: expected a fraction below 1")
-    flops = entry.get("flops_range")
-    if not isinstance(flops, list) or len(flops) != 2:
-        raise ScalingError(f"invalid {where} flops_range {quoted(flops)}: expected [min, max] FLOPs")
     loss_range = entry.get("loss_range")
-    if loss_range is not None and (not isinstance(loss_range, list) or len(loss_range) != 2):
-        raise ScalingError(f"invalid {where} loss_range {quoted(loss_range)}: expected [min, max] task loss")
     return LadderMap(
-        loss_range=None
-        if loss_range is None
-        else tuple(float(checks.finite(v, f"{where} loss_range")) for v in loss_range),
+        loss_range=None if loss_range is None else _range(loss_range, f"{where} loss_range", positive=False),
         task=entry["task"],
-        metric=str(entry.get("metric", "accuracy")),
-        loss_metric=str(entry.get("loss_metric", "task loss")),
+        metric=_text(entry, "metric", "accuracy", where),
+        loss_metric=_text(entry, "loss_metric", "task loss", where),
         step1=step1,
         step2=step2,
-        replicates=replicates.reshape(-1, width),
+        replicates=replicates,
         level=level,
         eval_data=eval_data,
         law=law_name,
         n_runs=checks.positive_int(entry.get("n_runs", 0), f"{where} n_runs", allow_zero=True),
-        flops_range=(
-            float(checks.positive(flops[0], f"{where} flops_range")),
-            float(checks.positive(flops[1], f"{where} flops_range")),
-        ),
+        flops_range=_range(entry.get("flops_range"), f"{where} flops_range", positive=True),
     )
 
 
