@@ -35,6 +35,7 @@ from scaling.recipe.ladder import (
     sigmoid,
 )
 from scaling.render import Displayable, Table
+from scaling.units import six_nd
 
 MIN_RUNS = 6  # one more than step 1's five constants
 DEFAULT_BOOTSTRAP = 1000
@@ -201,7 +202,7 @@ def task_tables(frame: Any, evals: Evals) -> tuple[dict[tuple[str, str, str], An
                     "N": both["N"].to_numpy(float),
                     "D": both["D"].to_numpy(float),
                     "loss": both[losses[0]].to_numpy(float),
-                    "C": 6.0 * both["N"].to_numpy(float) * both["D"].to_numpy(float),
+                    "C": six_nd(both["N"].to_numpy(float), both["D"].to_numpy(float)),
                     "accuracy": both[metric].to_numpy(float),
                 }
             )
