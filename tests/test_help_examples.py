@@ -89,6 +89,12 @@ def _nim(folder: Path) -> None:
     shutil.copy(ROOT / "tests" / "fixtures" / "calibration" / "nim_llama33_70b_2xh100_fp8.jsonl", folder)
 
 
+def _ladder(folder: Path) -> None:
+    """A synthetic model ladder and its evals (the downstream ladder tests' fixture)."""
+    for name in ("runs", "evals"):
+        shutil.copy(ROOT / "tests" / "fixtures" / "ladder" / f"{name}.csv", folder / f"ladder_{name}.csv")
+
+
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
@@ -99,6 +105,8 @@ GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("README", "narayanan_table1.csv"): _narayanan,
     ("scaling calibrate", "nim_llama33_70b_2xh100_fp8.jsonl"): _nim,
     ("README", "nim_llama33_70b_2xh100_fp8.jsonl"): _nim,
+    ("README", "ladder_runs.csv"): _ladder,
+    ("README", "ladder_evals.csv"): _ladder,
 }
 
 

@@ -176,6 +176,15 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
     help="Also fit eta_opt(C) and B_opt(C) from runs at several learning rates/batches (scaling sweep "
     "--lr-grid 5): runs within 0.25%% of each budget's best loss (Bi et al. 2024); -o saves them in the law.",
 )
+@click.option(
+    "--downstream",
+    "evals",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also fit Bhagia et al. 2024's two-step ladder per task from an evals CSV (columns run_id, task, metric, "
+    "value; a task loss such as bpb and an accuracy per run): task loss from N and D, accuracy as a sigmoid of "
+    "it, with bootstrap intervals; -o saves the maps in the law, and a plan with it prints each task.",
+)
 @json_option
 def fit(
     runs,
@@ -188,10 +197,16 @@ def fit(
     output,
     force,
     hyperparameters,
+    evals,
     as_json,
 ):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
+    if evals:
+        options = dict(
+            approach=approach, form=form, holdout_largest=holdout_largest, holdout_from=holdout_from
+        )
+        return _fit_downstream(runs, evals, hyperparameters, options, bootstrap, seed, output, force, as_json)
     if hyperparameters:
         return _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json)
     from scaling.checks import output_path
@@ -242,6 +257,41 @@ def _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json) -> None:
     for message in report.warnings:
         warn(message)
     tables = fit_tables(report, str(output) if output else None) + fitted.display_tables()
+    click.echo("\n".join(t.text(indent=2) for t in tables))
+
+
+def _fit_downstream(runs, evals, hyperparameters, options, bootstrap, seed, output, force, as_json) -> None:
+    from scaling.checks import output_path
+    from scaling.fit import fit_runs, save_law
+    from scaling.fit.hyperparameters import fit_runs_with_hyperparameters
+    from scaling.fit.ladder import carry_ladder, fit_runs_ladder
+    from scaling.fit.tables import fit_tables
+
+    if options["approach"] not in ("3", "all"):
+        raise ScalingError(
+            f"--downstream is carried by the Approach 3 law: use --approach 3 or all (got {options['approach']})"
+        )
+    if output:
+        output = output_path(output, force=force, suffixes=(".json",), inputs=[runs, evals])
+    ladder = fit_runs_ladder(runs, evals, bootstrap=bootstrap, seed=seed)
+    fitted = None
+    if hyperparameters:
+        report, fitted = fit_runs_with_hyperparameters(runs, bootstrap=bootstrap, seed=seed)
+    else:
+        report = fit_runs(runs, bootstrap=bootstrap, seed=seed, **options)
+    report = carry_ladder(report, ladder)
+    if output and report.approach3 is not None:
+        save_law(report.approach3, output)
+    if as_json:
+        extra = {"hyperparameters": fitted.to_dict()} if fitted else {}
+        echo_json(
+            {**report.to_dict(), **extra, "downstream": ladder.to_dict(), "saved": output and str(output)}
+        )
+        return
+    for message in report.warnings:
+        warn(message)
+    tables = fit_tables(report, str(output) if output else None)
+    tables += (fitted.display_tables() if fitted else []) + ladder.display_tables()
     click.echo("\n".join(t.text(indent=2) for t in tables))
 
 

@@ -26,7 +26,8 @@ def plan(**values):
 
     The training recipe gives the peak learning rate and global batch of --hp-law (DeepSeek LLM's, with
     C = M·D; Step Law's beside it), warmup, the --schedule and AdamW, each with its source; a law with a
-    downstream map (the Gadre laws) adds the expected benchmark error with an 80% interval.
+    downstream map (the Gadre laws) adds the expected benchmark error with an 80% interval, and a law fitted
+    with 'scaling fit RUNS --downstream evals.csv' each task's accuracy (Bhagia et al. 2024's ladder).
 
     \b
     scaling plan --gpus 512xH100 --days 30 --mfu 0.4

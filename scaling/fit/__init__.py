@@ -13,6 +13,8 @@ One module per part, read in this order:
 * ``envelope.py``: Approach 1, the envelope of loss curves (a sweep folder's ``curves/``).
 * ``holdout.py``: the extrapolation check on held-out budgets (``--holdout-largest K``, ``--holdout-from C``).
 * ``report.py``: `fit_runs`, everything ``scaling fit`` does, with the approaches checked against each other.
+* ``evals.py``, ``ladder.py``: ``--downstream``, Bhagia et al. 2024's two-step ladder per task from an evals
+  table joined to the runs by run id (``synthetic.synthetic_ladder`` draws one from known constants).
 * ``synthetic.py``: runs drawn from a known law, for tests and benchmarks.
 
 How many runs: the start screen works on at most `SCREEN_RUNS` runs (a seeded subsample beyond that) and the

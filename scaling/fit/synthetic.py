@@ -33,3 +33,41 @@ def synthetic_runs(
             loss = float(law.predict(N, D)) * math.exp(noise * rng.standard_normal())
             rows.append({"N": N, "D": D, "C": C, "loss": loss})
     return pd.DataFrame(rows)
+
+
+# Bhagia et al. 2024's ladder (§4): five sizes at 1, 2, 5 and 10 x Chinchilla's 20 tokens per parameter
+LADDER_SIZES = (190e6, 370e6, 600e6, 760e6, 1e9)
+LADDER_MULTIPLIERS = (1, 2, 5, 10)
+
+
+def synthetic_ladder(
+    tasks: dict[str, tuple[tuple[float, ...], tuple[float, ...]]],
+    *,
+    law: Law | str = "chinchilla",
+    loss_noise: float = 0.005,
+    accuracy_noise: float = 0.01,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A model ladder drawn from known two-step constants: (runs, evals). ``tasks`` maps a task to its
+    (E, A, B, alpha, beta) of the task loss and (a, k, L0, b) of the accuracy (`scaling.recipe.ladder`). The
+    runs' loss is ``law``'s; each run's task loss (metric bpb) is multiplied by exp(loss_noise x standard
+    normal) and its accuracy (metric acc) gets accuracy_noise x standard normal added."""
+    from scaling.recipe.ladder import sigmoid, task_loss
+
+    law = get_law(law)
+    rng = np.random.default_rng(seed)
+    runs, evals = [], []
+    for N in LADDER_SIZES:
+        for multiplier in LADDER_MULTIPLIERS:
+            D = 20.0 * multiplier * N
+            run_id = f"ladder-{N / 1e6:.0f}m-{multiplier}x"
+            loss = float(law.predict(N, D)) * math.exp(0.002 * rng.standard_normal())
+            runs.append({"run_id": run_id, "N": N, "D": D, "loss": loss})
+            for task, (step1, step2) in tasks.items():
+                bpb = float(task_loss(step1, N, D)) * math.exp(loss_noise * rng.standard_normal())
+                acc = float(sigmoid(step2, bpb)) + accuracy_noise * rng.standard_normal()
+                evals.append({"run_id": run_id, "task": task, "metric": "bpb", "value": bpb})
+                evals.append(
+                    {"run_id": run_id, "task": task, "metric": "acc", "value": min(max(acc, 0.0), 1.0)}
+                )
+    return pd.DataFrame(runs), pd.DataFrame(evals)

@@ -205,6 +205,10 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         from scaling.recipe.fitted import check_hyperparameters
 
         fields["hyperparameters"] = check_hyperparameters(entry["hyperparameters"], str(entry.get("name")))
+    if entry.get("downstream") is not None:
+        from scaling.recipe.ladder import check_ladder
+
+        fields["downstream"] = check_ladder(entry["downstream"], str(entry.get("name")))
     return fields
 
 

@@ -30,6 +30,7 @@ DECAY_FRACTION = Option(
 DOWNSTREAM = Option(
     "downstream",
     ("--downstream",),
-    "Downstream map (e.g. gadre-redpajama-17): the benchmark error at the plan's loss; refused when the "
-    "law's loss is on other data than the map's (the Gadre laws carry theirs).",
+    "Downstream map (e.g. gadre-redpajama-17): the benchmark error at the plan's loss; or a law JSON fitted "
+    "with 'scaling fit RUNS --downstream evals.csv': its tasks' accuracy at the plan's N and D. Refused when "
+    "the law's loss is on other data than the map's (the Gadre laws and fitted ladders carry theirs).",
 )

@@ -462,7 +462,7 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         + request.calibration_notes,
         inputs=request.inputs,
         recipe=recipe_section.plan_recipe(request, draft),
-        downstream=recipe_section.plan_downstream(request, loss),
+        downstream=recipe_section.plan_downstream(request, spec.params, float(tokens), loss),
         footprint=used,
     )
 

@@ -33,12 +33,19 @@ def plan_recipe(request: PlanRequest, draft: Draft) -> Recipe:
     )
 
 
-def plan_downstream(request: PlanRequest, loss: float | None) -> tuple[DownstreamPrediction, ...]:
-    """The --downstream map's error at the plan's loss (refused when the law's loss is on other data), else
-    the maps attached to the law."""
+def plan_downstream(
+    request: PlanRequest, params: float, tokens: float, loss: float | None
+) -> tuple[DownstreamPrediction, ...]:
+    """The --downstream map's error at the plan's loss, or a ladder map's accuracy at its N and D (refused
+    when the law's loss is on other data), else the maps attached to the law."""
     from scaling.recipe.downstream import predict_downstream
 
-    return tuple(predict_downstream(request.law, loss, request.downstream))
+    maps_law = None
+    if request.downstream and request.downstream.strip().lower().endswith(".json"):  # a fitted ladder's law
+        from scaling.laws import get_law
+
+        maps_law = get_law(request.downstream)
+    return tuple(predict_downstream(request.law, loss, request.downstream, params, tokens, maps_law))
 
 
 def recipe_rows(plan: Plan) -> list[tuple[str, str]]:

@@ -8,7 +8,10 @@ benchmark error a loss maps to.
 * ``recipe.py``: `Recipe` and `training_recipe`, their composition, and `batch_target`, the one default
   global batch;
 * ``downstream.py``: maps from loss to benchmark error (Gadre et al. 2024) and the check that a law's loss is
-  on the map's data.
+  on the map's data;
+* ``ladder.py``: Bhagia et al. 2024's two-step ladder per task (task loss from N and D, accuracy from the task
+  loss), fitted on a user's runs (`scaling.fit.ladder`) and carried by their law file;
+* ``prediction.py``: `DownstreamPrediction`, what either kind of map answers at a plan.
 """
 
 from scaling.recipe.hyperparameters import (

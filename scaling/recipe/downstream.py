@@ -8,6 +8,8 @@ applies only to a law whose loss is measured on the map's data.
 * The interval: Err x (1 +- r), r the `level` quantile of the relative errors of Gadre et al.'s own held-out
   predictions (their 1.4B over-trained and 6.9B models, three training sets): an empirical prediction
   interval, not a fit uncertainty.
+* ``kind: ladder``: Bhagia et al. 2024's two-step ladder per task, fitted on the user's own runs and evals and
+  carried by their law file (`scaling.recipe.ladder`); it reads the plan's N and D, not its loss.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy as np
 
 from scaling import catalog, checks
 from scaling.errors import ScalingError, quoted
+from scaling.recipe.ladder import ladder_maps
+from scaling.recipe.prediction import DownstreamPrediction, quantile
 
 
 @dataclass(frozen=True)
@@ -49,47 +53,6 @@ class DownstreamMap:
         return DownstreamPrediction(
             self.name, self.metric, float(loss), value, (low, high), self.level, self.source
         )
-
-
-@dataclass(frozen=True)
-class DownstreamPrediction:
-    """A map's value at one loss, with its interval."""
-
-    map: str
-    metric: str
-    loss: float
-    value: float
-    interval: tuple[float, float]
-    level: float
-    source: str
-
-    def text(self) -> str:
-        low, high = self.interval
-        return (
-            f"{self.value:.1%} ({self.level:.0%} interval {low:.1%}-{high:.1%}) at loss {self.loss:.4f} "
-            f"({self.source})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "map": self.map,
-            "metric": self.metric,
-            "loss": self.loss,
-            "value": self.value,
-            "interval": list(self.interval),
-            "interval_level": self.level,
-            "source": self.source,
-        }
-
-
-def quantile(values: list[float], level: float) -> float:
-    """The ``level`` quantile with linear interpolation (numpy's default), without numpy's masked arrays,
-    which a plan does not otherwise import."""
-    ordered = sorted(values)
-    position = level * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @lru_cache(maxsize=2)
@@ -136,28 +99,61 @@ def maps_for(law: Any) -> list[DownstreamMap]:
     return [m for m in downstream_maps() if name in m.laws]
 
 
-def check_same_data(law: Any, downstream: DownstreamMap) -> None:
-    """Refuse a map for a law whose loss is on other data than the map's (one line)."""
+def check_same_data(law: Any, downstream: Any) -> None:
+    """Refuse a map (a `DownstreamMap` or a ladder map) for a law whose loss is on other data than the map's
+    (one line)."""
     data = getattr(law, "eval_data", None)
     if data is None or catalog.normalize_name(data) != catalog.normalize_name(downstream.eval_data):
         measured = f"on {data}" if data else "on data it does not state"
         raise ScalingError(
             f"--downstream {quoted(downstream.name)}: law {quoted(law.name)} predicts loss {measured}, the "
-            f"map reads loss on {downstream.eval_data}; a benchmark number from it would mean nothing (use a "
-            f"law fitted with {downstream.eval_data} loss, e.g. {', '.join(downstream.laws)})"
+            f"map was fitted on {downstream.eval_data}; a benchmark number from it would mean nothing (use a "
+            f"law whose loss is on {downstream.eval_data}, e.g. {', '.join(downstream.laws)})"
         )
 
 
+def chosen_maps(law: Any, map_name: str | None, maps_law: Any = None) -> list[Any]:
+    """The maps a plan reports: ``map_name`` (a map of ``data/downstream.json``, or the law file
+    ``maps_law`` whose ladder maps to use), else the maps attached to the law and the ladder maps its file
+    carries."""
+    if not map_name:
+        return [*maps_for(law), *ladder_maps(law)]
+    if maps_law is not None:
+        maps = ladder_maps(maps_law)
+        if not maps:
+            raise ScalingError(
+                f"--downstream {quoted(map_name)}: the law file carries no downstream maps (fit them with "
+                "'scaling fit RUNS --downstream evals.csv -o law.json')"
+            )
+        return maps
+    return [get_map(map_name)]
+
+
 def predict_downstream(
-    law: Any, loss: float | None, map_name: str | None = None
+    law: Any,
+    loss: float | None,
+    map_name: str | None = None,
+    params: float | None = None,
+    tokens: float | None = None,
+    maps_law: Any = None,
 ) -> list[DownstreamPrediction]:
-    """The downstream predictions of a plan: the named map (checked against the law's data), else the maps
-    attached to the law; none when the law predicts no loss."""
-    chosen = [get_map(map_name)] if map_name else maps_for(law)
+    """The downstream predictions of a plan: the named map(s) (checked against the law's data; a law file
+    named by ``map_name`` is read by the caller as ``maps_law``), else the maps attached to the law; a loss
+    map reads the plan's ``loss`` (none when the law predicts no loss), a ladder map its ``params`` and
+    ``tokens``."""
+    chosen = chosen_maps(law, map_name, maps_law)
     for downstream in chosen:
         check_same_data(law, downstream)
-    if loss is None or not math.isfinite(loss):
-        if map_name:
-            raise ScalingError(f"--downstream {quoted(map_name)}: law {quoted(law.name)} predicts no loss")
-        return []
-    return [m.predict(loss) for m in chosen]
+    out = []
+    for downstream in chosen:
+        if isinstance(downstream, DownstreamMap):
+            if loss is None or not math.isfinite(loss):
+                if map_name:
+                    raise ScalingError(
+                        f"--downstream {quoted(map_name)}: law {quoted(law.name)} predicts no loss"
+                    )
+                continue
+            out.append(downstream.predict(loss))
+        elif params is not None and tokens is not None:
+            out.append(downstream.predict(params, tokens))
+    return out
