@@ -219,7 +219,9 @@ MEMORY = Declaration(
         Option(
             "pp_layers",
             ("--pp-layers",),
-            "Layers per pipeline stage, e.g. 15,16,16,14 (default: an even split, the extra layers first).",
+            "Layers per pipeline stage, e.g. 15,16,16,14; 'even' (the extra layers first); 'memory' (the "
+            "least heaviest-stage memory); default 'balanced': at most ceil(layers/PP) a stage, then the "
+            "least heaviest-stage memory.",
         ),
         Option("sp", ("--sp",), "Sequence parallelism (with TP).", is_flag=True, default=False),
         Option(

@@ -110,6 +110,19 @@ QUANT = Option(
     ("--quant",),
     "Weight quantization: int8, int4, nf4 (QLoRA with --lora-rank), fp8; math stays at --precision.",
 )
+POST_QUANT = Option(
+    "post_quant",
+    ("--quant",),
+    "Post-training quantization of the weights (int4, int8, fp8): the loss after quantizing, by "
+    "--precision-law.",
+    choices=("int4", "int8", "fp8"),
+)
+PRECISION_LAW = Option(
+    "precision_law",
+    ("--precision-law",),
+    "Kumar et al. 2024's post-training quantization law: a JSON file of C_T, gamma_D, gamma_N, gamma_post.",
+    file="in",
+)
 KV_DTYPE = Option("kv_dtype", ("--kv-dtype",), "KV-cache dtype, e.g. fp8 (default: --precision).")
 LORA_RANK = Option(
     "lora_rank", ("--lora-rank",), "LoRA rank (16): train adapters on a frozen base.", parse=integer
