@@ -108,3 +108,37 @@ def test_quant_without_what_it_needs_is_one_line_exit_2(args, message):
 def test_bad_law_file_is_one_error_naming_the_field(entry, message):
     with pytest.raises(ScalingError, match=message.replace("(", r"\(")):
         precision_law_from_dict(entry)
+
+
+def test_plan_prints_each_serving_option_after_quantizing():
+    """The plan's section: its own model and each serving option (served at int4) with delta_PTQ for its own
+    N and D; the over-trained flop-priced option pays the most."""
+    from scaling.plan import make_plan
+
+    plan = make_plan(
+        gpus="64xH100",
+        days=7,
+        inference_tokens="2T",
+        serve_on="8xH100",
+        post_quant="int4",
+        precision_law=str(LAW_FILE),
+    )
+    rows = dict(plan.quantized)
+    assert set(rows) == {"plan", "compute-optimal", "flop-priced", "serving-priced"}
+    for option in plan.serving.options:
+        q = rows[option.label]
+        assert q.loss == option.loss and q.penalty == pytest.approx(
+            LAW.ptq_penalty(option.params, option.tokens, 4)
+        )
+    assert rows["plan"].penalty == pytest.approx(LAW.ptq_penalty(plan.spec.params, plan.tokens, 4))
+    assert rows["flop-priced"].penalty == max(q.penalty for q in rows.values())
+    d = plan.to_dict()["post_training_quantization"]
+    assert [r["model"] for r in d][0] == "plan" and d[0]["quantized_loss"] == pytest.approx(
+        rows["plan"].quantized_loss
+    )
+    assert plan.serving.workload.quant == "int4"
+
+
+def test_plan_quant_without_a_law_is_one_line_exit_2():
+    run = CliRunner().invoke(cli, ["plan", "--gpus", "64xH100", "--days", "7", "--quant", "int8"])
+    assert run.exit_code == 2 and "--quant int8 needs a precision law file" in run.output

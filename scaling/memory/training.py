@@ -250,7 +250,7 @@ def pipeline_split(
     pp = np.asarray(kwargs.get("pp", 1)).astype(int)
     counts = np.zeros(pp.shape + (int(pp.max(initial=1)),), dtype=int)
     counts[..., 0] = shape.layers
-    for size in np.unique(pp[pp > 1]):  # layouts of one PP at a time: as many stages as they have
+    for size in sorted(set(pp[pp > 1].tolist())):  # one PP at a time: as many stages as it has
         size = int(size)
         mask = pp == size
         sub = {k: v[mask] if np.shape(v) == pp.shape and pp.ndim else v for k, v in kwargs.items()}

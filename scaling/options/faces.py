@@ -39,7 +39,9 @@ from scaling.options.shared import (
     MODEL,
     OPTIMIZER,
     PARAMS,
+    POST_QUANT,
     PRECISION,
+    PRECISION_LAW,
     PRICE,
     QUANT,
     SEQ_LEN,
@@ -175,6 +177,8 @@ PLAN = Declaration(
         FLASH,
         *FOOTPRINT,
         CALIBRATION,
+        POST_QUANT,
+        PRECISION_LAW,
         ACCELERATOR_FILES,
     ),
 )

@@ -23,6 +23,7 @@ from scaling.budget import Budget
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.plan import policy, recipe_section
+from scaling.plan.quantized import plan_quantized
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
 from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
@@ -431,6 +432,7 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
     )
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
+    serving = draft.serving or serving_options(request, budget.flops, devices)
     return Plan(
         question=_question(request),
         budget=budget,
@@ -455,7 +457,8 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         comparisons=tuple(comparisons(request, budget.flops)),
         compute_optimal_overhead=overhead,
         unique_tokens=request.unique_tokens,
-        serving=draft.serving or serving_options(request, budget.flops, devices),
+        serving=serving,
+        quantized=plan_quantized(request, spec.params, float(tokens), loss, serving),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
         + tuple(used.assumptions())
@@ -473,6 +476,7 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
     if request.serve_on is None or not request.inference_tokens:
         return None
     from scaling.serving import serving_aware_optimum
+    from scaling.serving.search import ServingWorkload
 
     return serving_aware_optimum(
         request.law,
@@ -482,6 +486,7 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
         train_on=Cluster.of(request.accelerator, devices),
         train_mfu=request.mfu,
         price_usd_per_hour=request.price,
+        workload=ServingWorkload(quant=request.post_quant),
     )
 
 
