@@ -37,6 +37,8 @@ from scaling.options.shared import (
     MARKDOWN,
     MFU,
     MODEL,
+    MOE,
+    MOE_LAW,
     OPTIMIZER,
     PARAMS,
     POST_QUANT,
@@ -179,6 +181,8 @@ PLAN = Declaration(
         CALIBRATION,
         POST_QUANT,
         PRECISION_LAW,
+        MOE,
+        MOE_LAW,
         ACCELERATOR_FILES,
     ),
 )

@@ -123,6 +123,21 @@ PRECISION_LAW = Option(
     "Kumar et al. 2024's post-training quantization law: a JSON file of C_T, gamma_D, gamma_N, gamma_post.",
     file="in",
 )
+MOE = Option(
+    "moe",
+    ("--moe",),
+    "Plan a mixture-of-experts model by --moe-law (total and active parameters, experts, top-k, "
+    "granularity, EP layout) beside the dense model of equal loss.",
+    is_flag=True,
+    default=False,
+)
+MOE_LAW = Option(
+    "moe_law",
+    ("--moe-law",),
+    "MoE scaling law in Krajewski et al. 2024's form: a JSON file of its MoE and dense constants and the "
+    "expansion rate.",
+    file="in",
+)
 KV_DTYPE = Option("kv_dtype", ("--kv-dtype",), "KV-cache dtype, e.g. fp8 (default: --precision).")
 LORA_RANK = Option(
     "lora_rank", ("--lora-rank",), "LoRA rank (16): train adapters on a frozen base.", parse=integer

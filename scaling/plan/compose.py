@@ -368,7 +368,14 @@ def layout_and_memory(
             spec, parallel=leanest, workload=replace(workload, recompute="full", micro_batch=1), **common
         )
     layout = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in columns.items()}
-    parallel = Parallelism.of(tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], sp=bool(layout["sp"]))
+    parallel = Parallelism.of(
+        tp=layout["tp"],
+        pp=layout["pp"],
+        ep=layout.get("ep", 1),
+        etp=layout.get("etp") if spec.is_moe else None,
+        zero=layout["zero"],
+        sp=bool(layout["sp"]),
+    )
     chosen = replace(
         workload,
         recompute=str(layout["recompute"]),
