@@ -122,7 +122,7 @@ def loss(params, tokens, law_name, unique_tokens, post_quant, precision_law, as_
     \b
     Examples:
       scaling loss --params 8B --tokens 15T
-      scaling loss --params 8B --tokens 15T --quant int4 --precision-law tests/fixtures/precision_law.json
+      scaling loss --params 8B --tokens 15T --quant int4 --precision-law precision_law.json
     """
     from scaling.laws import get_law
     from scaling.laws.precision import load_precision_law, quantized_loss

@@ -69,6 +69,8 @@ def build_plan(request: PlanRequest) -> Plan:
     """The plan for ``request``:
     budget -> allocation -> architecture -> layout and memory -> time and cost. With a calibration, the MFU
     is the one its step model predicts for the plan's own model, batch and layout."""
+    if request.moe_law is not None:
+        raise ScalingError("a --moe plan is built by scaling.plan.moe.build_moe_plan ('scaling plan --moe')")
     if request.calibration is not None:
         request = calibrated_request(request)
     budget = initial_budget(request)
