@@ -103,7 +103,10 @@ PRECISION = Option(
     default="bf16",
 )
 OPTIMIZER = Option(
-    "optimizer", ("--optimizer",), "adamw, adam8bit, sgd (momentum), adafactor, lion.", default="adamw"
+    "optimizer",
+    ("--optimizer",),
+    "adamw, adamw-bf16 (DeepSeek-V3's BF16 moments), adam8bit, sgd (momentum), adafactor, lion.",
+    default="adamw",
 )
 QUANT = Option(
     "quant",
