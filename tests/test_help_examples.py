@@ -95,7 +95,16 @@ def _ladder(folder: Path) -> None:
         shutil.copy(ROOT / "tests" / "fixtures" / "ladder" / f"{name}.csv", folder / f"ladder_{name}.csv")
 
 
+def _fixture(name: str) -> Callable[[Path], None]:
+    """Copy a law file of tests/fixtures (made-up constants in a published form) into the example's folder."""
+    return lambda folder: shutil.copy(ROOT / "tests" / "fixtures" / name, folder)
+
+
 GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
+    ("scaling loss", "precision_law.json"): _fixture("precision_law.json"),
+    ("scaling plan", "moe_law.json"): _fixture("moe_law.json"),
+    ("README", "precision_law.json"): _fixture("precision_law.json"),
+    ("README", "moe_law.json"): _fixture("moe_law.json"),
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
     ("scaling next", "runs"): "scaling sweep --preset smoke --out runs/",

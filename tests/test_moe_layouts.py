@@ -131,8 +131,10 @@ def test_heaviest_stage_of_an_uneven_split_is_named():
     assert [s["layers"] for s in d["stages"]] == [7, 9, 9, 7]
     assert d["heaviest_stage"] == 1  # 9 layers and 3 micro-batches in flight outweigh stage 0's 7 and 4
     assert d["total_bytes"] == max(s["total_bytes"] for s in d["stages"])
-    assert "heaviest stage 1 of PP 4 (9 layers; split 7,9,9,7)" in d["terms"][0]["rule"]
-    even = estimate_memory("llama-2-7b", parallel=Parallelism.of(pp=4), cluster=Cluster(devices=8))
+    assert "heaviest stage 1 of PP 4 (9 layers; split 7,9,9,7, given)" in d["terms"][0]["rule"]
+    even = estimate_memory(
+        "llama-2-7b", parallel=Parallelism.of(pp=4, pp_layers="even"), cluster=Cluster(devices=8)
+    )
     assert even.heaviest_stage == 0 and [s["layers"] for s in even.stages] == [8, 8, 8, 8]
 
 
@@ -170,17 +172,22 @@ def test_bad_etp_for_moe_is_one_line_exit_2():
 
 
 def test_deepseek_v3_report_parallelism_heaviest_stage():
-    """DeepSeek-V3 §3.2: PP 16, EP 64 over 8 nodes, ZeRO-1 DP, no TP, FP8 on 2,048 H800. Stage 0 holds the
-    three dense layers, so the heaviest is stage 1 (four MoE layers, 15 micro-batches in flight); moving a
-    layer off stages 0 and 1 (Megatron's uneven split) brings it within the 80 GiB."""
+    """DeepSeek-V3 §3.2: PP 16, EP 64 over 8 nodes, ZeRO-1 DP, no TP, FP8 on 2,048 H800. The even split
+    (4 layers on stages 0-12) overflows stage 1 (four MoE layers, 15 micro-batches in flight); the default
+    split keeps four layers at most a stage and gives the three-layer stages to the early stages, which hold
+    the most micro-batches in flight: it fits within the H800's 80 GiB."""
     args = ["memory", "deepseek-v3", "--mode", "train", "--gpus", "2048xH800", "--pp", "16", "--ep", "64"]
     args += ["--zero", "1", "--precision", "fp8", "--json"]
     d = json.loads(CliRunner().invoke(cli, args).output)
     assert (d["inputs"]["edp"], d["inputs"]["dp"], len(d["stages"])) == (2, 128, 16)
-    assert d["heaviest_stage"] == 1 and "heaviest stage 1 of PP 16" in d["terms"][0]["rule"]
-    uneven = "3,3" + ",4" * 13 + ",3"
-    d2 = json.loads(CliRunner().invoke(cli, [*args, "--pp-layers", uneven]).output)
-    assert d2["fits"] is True and d2["total_bytes"] < d["total_bytes"]
+    assert d["inputs"]["pp_layers"] == [4, 3, 3, 3] + [4] * 12 and d["inputs"]["pp_split"] == "balanced"
+    assert d["fits"] is True and d["heaviest_stage"] == 4
+    assert d["total_bytes"] / 2**30 == pytest.approx(67.67, abs=0.01)
+    assert "heaviest stage 4 of PP 16 (4 layers; split 4,3,3,3,4," in d["terms"][0]["rule"]
+    assert any("§3.2.3 recomputes RMSNorm and the MLA up-projections" in n for n in d["notes"])
+    even = json.loads(CliRunner().invoke(cli, [*args, "--pp-layers", "even"]).output)
+    assert even["fits"] is False and even["heaviest_stage"] == 1
+    assert even["total_bytes"] / 2**30 == pytest.approx(82.08, abs=0.01)
 
 
 def test_deepseek_v3_h800_hours_imply_its_mfu():

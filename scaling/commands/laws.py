@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from scaling import units
-from scaling.commands._common import COUNT, FLOPS, echo_json, json_option, key_values, table, warn
+from scaling.commands._common import COUNT, FLOPS, declared, echo_json, json_option, key_values, table, warn
 from scaling.errors import ScalingError
 from scaling.laws.rules import FORM_CHOICES
+from scaling.options.shared import POST_QUANT, PRECISION_LAW
 from scaling.render import fmt_interval
 
 LAW_HELP = (
@@ -112,15 +113,31 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
 @click.option(
     "--unique-tokens", type=COUNT, default=None, help="Unique tokens, if data repeats (Muennighoff)."
 )
+@declared(POST_QUANT, PRECISION_LAW)
 @json_option
-def loss(params, tokens, law_name, unique_tokens, as_json):
-    """Predicted loss for a model size and token count, in the law's loss unit."""
+def loss(params, tokens, law_name, unique_tokens, post_quant, precision_law, as_json):
+    """Predicted loss for a model size and token count, in the law's loss unit; with --quant, the loss after
+    post-training quantization (Kumar et al. 2024's delta_PTQ, which grows with tokens per parameter).
+
+    \b
+    Examples:
+      scaling loss --params 8B --tokens 15T
+      scaling loss --params 8B --tokens 15T --quant int4 --precision-law precision_law.json
+    """
     from scaling.laws import get_law
+    from scaling.laws.precision import load_precision_law, quantized_loss
 
     law = get_law(law_name)
     prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
+    ptq = None
+    if post_quant or precision_law:
+        if not post_quant:
+            raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
+        plaw = load_precision_law(precision_law) if precision_law else None
+        ptq = quantized_loss(plaw, params, tokens, post_quant, prediction.loss)
     if as_json:
-        echo_json({**prediction.to_dict(), "assumptions": dict(_assumptions(law))})
+        extra = {"post_training_quantization": ptq.to_dict()} if ptq else {}
+        echo_json({**prediction.to_dict(), **extra, "assumptions": dict(_assumptions(law))})
         return
     optimum = prediction.compute_optimal
     rows = [
@@ -135,7 +152,23 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
             f"{units.format_count(optimum.tokens)} tokens, loss {units.format_loss(optimum.loss)}",
         ),
     ]
+    if ptq is not None:
+        rows += _quantized_rows(ptq, prediction.loss_unit)
+        for line in ptq.law.outside_fit(params, tokens):
+            warn(line)
     click.echo(key_values(rows + _assumptions(law)))
+
+
+def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
+    """The rows that price a post-training quantization: the penalty, the loss after it, the law."""
+    return [
+        (
+            f"loss after {ptq.quant} PTQ",
+            f"{units.format_loss(ptq.quantized_loss)} {loss_unit} (+{ptq.penalty:.4g}, "
+            f"{ptq.tokens / ptq.params:.3g} tokens/param, {ptq.bits:g} bits)",
+        ),
+        ("precision law", f"{ptq.law.name}: Kumar et al. 2024 delta_PTQ; {ptq.law.source or 'user file'}"),
+    ]
 
 
 @click.command()

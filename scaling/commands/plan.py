@@ -40,6 +40,7 @@ def plan(**values):
     scaling plan --from llama-2-7b --unique-tokens 50B --gpus 64xH100
     scaling plan --gpus 512xH100 --days 30 --brief
     scaling plan --gpus 64xH100 --days 7 --law gadre-redpajama --hp-law steplaw --schedule wsd
+    scaling plan --gpus 2048xH800 --days 60 --moe --moe-law moe_law.json
     """
     from scaling.checks import output_path
     from scaling.plan import build_plan, continued_request, plan_brief, plan_markdown, plan_request, plan_text
@@ -51,6 +52,17 @@ def plan(**values):
 
         continued = continued_request(values["from_model"], request, html_path=values["html_path"])
         render(plan_finetune_request(continued), values["as_json"])
+        return
+    if values["moe"]:
+        from scaling.errors import ScalingError
+        from scaling.plan.moe import build_moe_plan, moe_text
+
+        flags = (("--markdown", "as_markdown"), ("--brief", "brief"), ("--html", "html_path"))
+        others = [flag for flag, key in flags if values[key]]
+        if others:
+            raise ScalingError(f"--moe prints text or --json; drop {', '.join(others)}")
+        moe = build_moe_plan(plan_request(request))
+        echo_json(moe.to_dict()) if values["as_json"] else click.echo(moe_text(moe))
         return
     html_path = values["html_path"]
     target = output_path(html_path, force=values["force"], suffixes=HTML_SUFFIXES) if html_path else None

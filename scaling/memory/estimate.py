@@ -30,6 +30,7 @@ from scaling.memory.conventions import (
 from scaling.memory.parallel import Parallelism
 from scaling.memory.param_counts import ModelShape, resolve_model
 from scaling.memory.precision import Precision, check_quant_mode
+from scaling.memory.stages import EVEN
 from scaling.memory.states import CPU_BUFFER_FACTOR
 from scaling.memory.states import overhead_bytes as framework_overhead
 from scaling.memory.training import train_memory_arrays
@@ -38,6 +39,18 @@ from scaling.model import ModelSpec
 from scaling.options import MEMORY_MODES as MODES
 from scaling.units import GIB
 
+SPLIT_TEXT = {
+    "balanced": "at most ceil(layers/PP) per stage, then least heaviest-stage memory",
+    "memory": "least heaviest-stage memory",
+    EVEN: "even",
+}
+# What fp8 training stores for the backward pass, against DeepSeek-V3's report (arXiv 2412.19437).
+FP8_ACTIVATIONS_NOTE = (
+    "fp8 activations: every value saved for the backward pass at 1 B, nothing recomputed; DeepSeek-V3 "
+    "§3.3.3 caches the Linear inputs in FP8 (the post-attention Linear's in E5M6, the SwiGLU inputs with the "
+    "output recomputed) and §3.2.3 recomputes RMSNorm and the MLA up-projections, which this count keeps: "
+    "an upper bound of its activations"
+)
 STATE_KEYS = ("weights", "master", "gradients", "optimizer", "activations", "logits", "overhead", "cpu")
 
 
@@ -105,7 +118,7 @@ def estimate_memory(
     else:
         res = _training(shape, mode, precision, parallel, cluster, workload, conv, overhead_bytes)
     res.overhead_rule = framework_overhead(0.0, overhead_bytes, conv is None)[1]
-    notes = _notes(spec, bare, mode, parallel, cluster, workload, conv, res)
+    notes = _notes(spec, bare, mode, parallel, cluster, workload, conv, res, precision)
     inputs = _inputs(spec, mode, precision, parallel, cluster, workload, conv, res)
     name = f"{spec.name} ({shape.params:.4g} params)" if bare else spec.name
     return _result(res, acc, name, mode, conv, shape.params, inputs, notes)
@@ -234,13 +247,14 @@ def _training(
     heaviest = int(np.argmax(arr["total"]))
     out = {**{k: float(arr[k][heaviest]) for k in STATE_KEYS}, "kv": 0.0}
     out.update(stage=heaviest, stage_layers=float(arr["stage_layers"][heaviest]))
-    terms = _training_terms(
-        shape, precision, parallel, dp, workload, conv, out, float(arr["in_flight"][heaviest]), bool(lora_pp)
-    )
     per_stage = [
         dict(stage=int(i), layers=int(arr["stage_layers"][i]), total_bytes=float(arr["total"][i]))
         for i in stages
     ]
+    in_flight = float(arr["in_flight"][heaviest])
+    terms = _training_terms(
+        shape, precision, parallel, dp, workload, conv, out, in_flight, bool(lora_pp), per_stage
+    )
     return ConventionResult(out, terms, "sum", float(trainable), stages=per_stage, heaviest=heaviest)
 
 
@@ -254,6 +268,7 @@ def _training_terms(
     out: dict[str, float],
     in_flight: float,
     lora: bool,
+    stages: list[dict[str, Any]],
 ) -> list[Term]:
     """The rows of a training breakdown, each with its bytes/param rule and source."""
     stage, w = p.zero, precision.weight_bytes
@@ -276,7 +291,7 @@ def _training_terms(
         if lora
         else f"{w:g} B/param ({precision.dtype})"
     )
-    wdesc += f" / TP {p.tp}, {_stage_name(p, out)}"
+    wdesc += f" / TP {p.tp}, {_stage_name(p, out, stages)}"
     if shape.spec.is_moe:
         wdesc += f"; routed experts / (ETP {p.expert_tp} x EP {p.ep})"
     if stage == 3:
@@ -326,12 +341,16 @@ def _training_terms(
     return terms
 
 
-def _stage_name(p: Parallelism, out: dict[str, float]) -> str:
+def _stage_name(p: Parallelism, out: dict[str, float], stages: list[dict[str, Any]]) -> str:
     """The pipeline stage a training breakdown is for, with the split."""
     if p.pp == 1:
         return "one stage"
-    split = ",".join(map(str, p.pp_layers)) if p.pp_layers else "even"
-    return f"heaviest stage {int(out['stage'])} of PP {p.pp} ({out['stage_layers']:g} layers; split {split})"
+    split = ",".join(str(s["layers"]) for s in stages)
+    how = "given" if isinstance(p.pp_layers, tuple) else SPLIT_TEXT[p.pp_layers or "balanced"]
+    return (
+        f"heaviest stage {int(out['stage'])} of PP {p.pp} ({out['stage_layers']:g} layers; split {split}, "
+        f"{how})"
+    )
 
 
 def _notes(
@@ -343,6 +362,7 @@ def _notes(
     workload: Workload,
     conv: str | None,
     res: ConventionResult,
+    precision: Precision,
 ) -> list[str]:
     notes = []
     if bare:
@@ -360,6 +380,8 @@ def _notes(
             f"CPU: offloaded states x {cluster.node} devices per node x {CPU_BUFFER_FACTOR} "
             "buffer (DeepSpeed)"
         )
+    if trains and precision.dtype == "fp8" and workload.micro_batch > 0:
+        notes.append(FP8_ACTIVATIONS_NOTE)
     if res.total_rule == "max":
         notes.append("accelerate reports the largest of these terms, not their sum")
     if len(res.stages) > 1:
@@ -396,7 +418,8 @@ def _inputs(
         ep=p.ep,
         etp=p.expert_tp,
         edp=p.edp(cluster.devices),
-        pp_layers=list(p.pp_layers) if p.pp_layers else None,
+        pp_layers=[s["layers"] for s in res.stages] if res.stages else None,
+        pp_split="given" if isinstance(p.pp_layers, tuple) else p.pp_layers or "balanced",
         sp=p.sp,
         zero=p.zero,
         offload=p.offload,

@@ -158,7 +158,7 @@ class Parallelism:
     pp: int = 1
     ep: int = 1
     etp: int | None = None  # expert tensor parallel size; None: TP (Megatron's default)
-    pp_layers: tuple[int, ...] | None = None  # layers per pipeline stage; None: an even split
+    pp_layers: tuple[int, ...] | str | None = None  # per stage; None: balanced_split; "even", "memory"
     sp: bool = False
     zero: int = 0
     hybrid_shard: bool = False

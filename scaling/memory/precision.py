@@ -44,6 +44,9 @@ QUANTS = ("int8", "int4", "nf4", "fp8")
 OPTIMIZER_STATE_BYTES: dict[str, float] = {
     "adamw": 8.0,  # ZeRO §3.1 / HF "Model memory anatomy": fp32 momentum + variance, 4 + 4
     "adam": 8.0,
+    # DeepSeek-V3 §3.3.3 (arXiv 2412.19437): "BF16 ... to track the first and second moments in the AdamW
+    # optimizer", master weights and gradients kept in FP32
+    "adamw-bf16": 4.0,
     "adamw8bit": 2.0,  # Dettmers et al. 2022 (8-bit optimizers); HF anatomy: 2 B/param
     "adam8bit": 2.0,
     "paged-adamw8bit": 2.0,  # QLoRA's paged optimizer: same bytes, pages to CPU under pressure
@@ -60,6 +63,7 @@ OPTIMIZER_ALIASES = {
     "paged_adamw_8bit": "paged-adamw8bit",
     "paged-adamw-8bit": "paged-adamw8bit",
     "paged-adamw8bit": "paged-adamw8bit",
+    "adamw_bf16": "adamw-bf16",
     "sgd-momentum": "sgd",
     "sgd_momentum": "sgd",
     "momentum": "sgd",

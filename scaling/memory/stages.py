@@ -16,25 +16,43 @@ optimizer over DP, which is wrong whenever ETP x EP != TP.
 Stages are evaluated separately because they differ (Megatron-Bridge found a 31.8% underestimate from
 averaging them): the first holds the embedding and, under 1F1B, the most micro-batches in flight (PP - i on
 stage i); the last holds the LM head (a copy of a tied embedding when PP > 1), the final norm and the fp32
-logits; an even split puts the layers left over on the first stages; ``pp_layers`` gives an uneven split
-(Megatron's ``--decoder-first-pipeline-num-layers`` / ``--pipeline-model-parallel-layout``).
+logits. Without a given split (``pp_layers``, Megatron's ``--decoder-first-pipeline-num-layers`` /
+``--pipeline-model-parallel-layout``) the layers are split to minimise the heaviest stage's memory
+(`balanced_split`); ``"even"`` asks for an even split, the layers left over on the first stages.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from scaling import checks
 from scaling.errors import ScalingError
 
+EVEN = "even"  # ``pp_layers`` asking for an even split (the default is `balanced_split`)
+SPLIT_RULES = ("balanced", "memory")  # `balanced_split`'s rules, by name in ``pp_layers``
 
-def parse_pp_layers(value: Any, layers: int | None = None, pp: int | None = None) -> tuple[int, ...] | None:
-    """Layers per pipeline stage from ``"15,16,16,14"`` (or a sequence); None for an even split. With the
-    model's ``layers`` and the ``pp`` size, the counts must be as many as the stages and sum to the layers."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "even", "none")):
+
+class LayerSpan(NamedTuple):
+    """Explicit layers of the stages evaluated: ``count`` layers from index ``start`` (arrays broadcast);
+    how `balanced_split`'s costs are probed."""
+
+    count: Any
+    start: Any
+
+
+def parse_pp_layers(
+    value: Any, layers: int | None = None, pp: int | None = None
+) -> tuple[int, ...] | str | None:
+    """Layers per pipeline stage from ``"15,16,16,14"`` (or a sequence); None (also ``"balanced"``) for
+    `balanced_split`'s default rule, ``"memory"`` for its least-memory rule, ``"even"`` for an even split.
+    With the model's ``layers`` and the ``pp`` size, the counts must be as many as the stages and sum to the
+    layers."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "balanced")):
         return None
+    if isinstance(value, str) and value.strip().lower() in (EVEN, "memory"):
+        return value.strip().lower()
     parts = value.split(",") if isinstance(value, str) else list(value)
     counts = tuple(
         checks.positive_int(p.strip() if isinstance(p, str) else p, "layers per stage") for p in parts
@@ -52,16 +70,22 @@ def parse_pp_layers(value: Any, layers: int | None = None, pp: int | None = None
     return counts
 
 
-def stage_layers(
-    layers: int, pp: Any, stage: Any, pp_layers: tuple[int, ...] | None = None
-) -> tuple[Any, Any]:
+def stage_layers(layers: int, pp: Any, stage: Any, pp_layers: Any = None) -> tuple[Any, Any]:
     """(layers held, index of its first layer) of pipeline ``stage`` (arrays broadcast): ``pp_layers`` when
-    given, else an even split with the layers left over on the first stages."""
+    given (counts per stage, or one row of counts per layout: shape (..., stages); a `LayerSpan`), else an
+    even split with the layers left over on the first stages."""
     stage = np.asarray(stage)
-    if pp_layers is not None:
+    if isinstance(pp_layers, LayerSpan):
+        return pp_layers.count, pp_layers.start
+    if pp_layers is not None and not isinstance(pp_layers, str):
         counts = np.asarray(pp_layers)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return counts[stage], starts[stage]
+        starts = np.cumsum(counts, axis=-1) - counts
+        if counts.ndim == 1:
+            return counts[stage], starts[stage]
+        pick = np.broadcast_to(np.minimum(stage, counts.shape[-1] - 1), counts.shape[:-1])[..., None].astype(
+            int
+        )
+        return np.take_along_axis(counts, pick, -1)[..., 0], np.take_along_axis(starts, pick, -1)[..., 0]
     pp = np.asarray(pp)
     base, extra = layers // pp, layers % pp
     return base + (stage < extra), stage * base + np.minimum(stage, extra)
@@ -120,7 +144,7 @@ def micro_batches_in_flight(pp: Any, stage: Any, micro_batches: Any, schedule: s
     return np.minimum(np.asarray(pp, dtype=float) - np.asarray(stage), m) if schedule == "1f1b" else m
 
 
-def candidate_stages(shape: Any, pp: Any, pp_layers: tuple[int, ...] | None = None) -> list[Any]:
+def candidate_stages(shape: Any, pp: Any, pp_layers: Any = None) -> list[Any]:
     """The stages that can be the heaviest, as index arrays (broadcast with ``pp``).
 
     With an even split the counts fall and the micro-batches in flight fall from stage to stage, so among
@@ -128,8 +152,8 @@ def candidate_stages(shape: Any, pp: Any, pp_layers: tuple[int, ...] | None = No
     dense layers end and the one after it, and the last (head and logits). A given split: every stage.
     """
     pp = np.asarray(pp)
-    if pp_layers is not None:
-        return [np.full_like(pp, i) for i in range(len(pp_layers))]
+    if pp_layers is not None and not isinstance(pp_layers, str):
+        return [np.minimum(np.full_like(pp, i), pp - 1) for i in range(np.shape(pp_layers)[-1])]
     last_dense = np.maximum(shape.leading_dense - 1, 0)
     base, extra = shape.layers // pp, shape.layers % pp
     # the stage holding layer index ``last_dense``
@@ -139,3 +163,73 @@ def candidate_stages(shape: Any, pp: Any, pp_layers: tuple[int, ...] | None = No
     )
     picks = [np.zeros_like(pp), np.ones_like(pp), transition, transition + 1, pp - 1]
     return [np.clip(s, 0, pp - 1) for s in picks]
+
+
+def balanced_split(
+    fixed: Any,
+    per_dense: Any,
+    per_moe: Any,
+    layers: int,
+    leading_dense: int,
+    pp: int,
+    rule: str = "balanced",
+) -> Any:
+    """Layers per stage (shape (..., pp), one row per layout), each stage one layer or more.
+
+    ``rule`` ``"balanced"``: no stage holds more than ceil(layers / PP) layers (the pipeline's pace is that of
+    its fullest stage, so an even pace costs no time), and among those splits the one whose heaviest stage
+    needs the least memory. ``"memory"``: the least heaviest-stage memory whatever the pace, then the fewest
+    layers on the fullest stage.
+
+    A stage's memory is affine in the layers it holds: ``fixed[..., i]`` (embedding, head, logits, buffers)
+    plus ``per_dense[..., i]`` per dense and ``per_moe[..., i]`` per MoE layer (its micro-batches in flight
+    priced in); the first ``leading_dense`` layers are dense. Packing each stage in turn with as many layers
+    as fit under a bound is optimal for a contiguous split (fewer layers never cost more), so the least bound
+    is found by bisection and the split read off the greedy packing at it.
+    """
+    fixed, per_dense, per_moe = (np.asarray(x, dtype=float) for x in (fixed, per_dense, per_moe))
+    per_dense, per_moe = np.maximum(per_dense, 1e-9), np.maximum(per_moe, 1e-9)
+    rows = fixed.shape[:-1]
+
+    def pack(bound: Any, cap: Any) -> tuple[Any, Any]:
+        start, ok, counts = np.zeros(rows), np.ones(rows, dtype=bool), []
+        for i in range(pp):
+            room = bound - fixed[..., i]
+            dense_left = np.clip(leading_dense - start, 0, None)
+            dense_fit = np.floor(room / per_dense[..., i] + 1e-9)
+            fit = np.where(
+                dense_fit < dense_left,
+                dense_fit,
+                dense_left + np.floor((room - dense_left * per_dense[..., i]) / per_moe[..., i] + 1e-9),
+            )
+            rest = layers - start
+            if i == pp - 1:  # the last stage takes the rest
+                take = np.where(fit >= rest, rest, -1)
+            else:
+                take = np.minimum(np.minimum(fit, cap), rest - (pp - 1 - i))
+            ok &= (take >= 1) & (take <= cap)
+            take = np.clip(take, 0, None)
+            start, counts = start + take, counts + [take]
+        return ok & (start == layers), counts
+
+    def least_bound(cap: Any) -> Any:
+        everything = fixed.max(axis=-1) + layers * np.maximum(per_dense, per_moe).max(axis=-1)
+        lo, hi = fixed.max(axis=-1), everything
+        for _ in range(30):  # to 1e-9 of the range
+            mid = (lo + hi) / 2
+            ok, _ = pack(mid, cap)
+            lo, hi = np.where(ok, lo, mid), np.where(ok, mid, hi)
+        return hi
+
+    pace = float(np.ceil(layers / pp))
+    if rule == "balanced":
+        cap = np.full(rows, pace)
+        bound = least_bound(cap)
+    else:
+        bound = least_bound(np.full(rows, float(layers)))
+        lo_k, cap = np.full(rows, pace - 1), np.full(rows, float(layers))
+        while np.any(cap - lo_k > 1):
+            mid = np.floor((lo_k + cap) / 2)
+            ok, _ = pack(bound, mid)
+            lo_k, cap = np.where(ok, lo_k, mid), np.where(ok, mid, cap)
+    return np.stack(pack(bound, cap)[1], axis=-1).astype(int)

@@ -17,6 +17,9 @@ from scaling.memory.activations import (
 from scaling.memory.parallel import DEVICES_PER_NODE
 from scaling.memory.param_counts import ModelShape
 from scaling.memory.stages import (
+    EVEN,
+    LayerSpan,
+    balanced_split,
     candidate_stages,
     micro_batches_in_flight,
     stage_extras,
@@ -36,7 +39,7 @@ def train_state_arrays(
     ep: Any = 1,
     etp: Any = None,
     stage: Any = 0,
-    pp_layers: tuple[int, ...] | None = None,
+    pp_layers: Any = None,
     zero: Any = 0,
     hybrid_shard: bool = False,
     devices_per_node: int = DEVICES_PER_NODE,
@@ -120,7 +123,7 @@ def train_activation_arrays(
     tp: Any = 1,
     pp: Any = 1,
     stage: Any = 0,
-    pp_layers: tuple[int, ...] | None = None,
+    pp_layers: Any = None,
     recompute: Any = 0,
     sp: Any = False,
     flash_attention: Any = False,
@@ -186,23 +189,107 @@ def train_memory_arrays(
 
     ``kwargs`` are those of `train_state_arrays` and `train_activation_arrays` (``overhead_bytes`` is
     accepted for ``overhead``); without a ``stage`` the stages that can be heaviest are each evaluated
-    (`scaling.memory.stages.candidate_stages`) and the heaviest kept. Returns a dict of arrays: weights,
+    (`scaling.memory.stages.candidate_stages`) and the heaviest kept; without ``pp_layers`` the layers are
+    split by `pipeline_split`. Returns a dict of arrays: weights,
     master, gradients, optimizer, activations (incl. logits), logits, overhead, total, cpu (per node), live,
     layer_activations, in_flight, and ``stage`` (its index) and ``stage_layers`` (the layers it holds).
     """
+    kwargs["pp_layers"] = pipeline_split(
+        shape,
+        overhead=overhead,
+        overhead_default=overhead_default,
+        count_activations=count_activations,
+        **kwargs,
+    )
     if kwargs.get("stage") is not None:
         return _stage_memory(shape, overhead, overhead_default, count_activations, **kwargs)
     kwargs.pop("stage", None)
     pp = np.asarray(kwargs.get("pp", 1))
-    best = None
-    for stage in candidate_stages(shape, pp, kwargs.get("pp_layers")):
-        mem = _stage_memory(shape, overhead, overhead_default, count_activations, stage=stage, **kwargs)
+    split = kwargs.pop("pp_layers")
+    best, starts = None, None
+    if split is not None and np.ndim(split) > 1:
+        starts = np.cumsum(split, axis=-1) - split
+    for i, stage in enumerate(candidate_stages(shape, pp, split)):
+        layers = split
+        if starts is not None:  # one split per layout: the columns of stage i
+            layers = LayerSpan(split[..., i], starts[..., i])
+        mem = _stage_memory(
+            shape, overhead, overhead_default, count_activations, stage=stage, pp_layers=layers, **kwargs
+        )
         if best is None:
             best = mem
             continue
         heavier = mem["total"] > best["total"]
         best = {k: np.where(heavier, mem[k], best[k]) for k in best}
     return best
+
+
+def pipeline_split(
+    shape: ModelShape,
+    *,
+    overhead: float | None = None,
+    overhead_default: bool = True,
+    count_activations: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """The layers per pipeline stage a run uses: ``pp_layers`` when given as counts (None for ``"even"``,
+    which `stage_layers` splits evenly), else `balanced_split`'s (its ``"balanced"`` rule by default, or
+    ``"memory"``), counts of shape (..., stages) for layouts of shape (...); ``kwargs`` as
+    `train_memory_arrays`'.
+
+    Every stage's memory is affine in its dense and MoE layers, so three probes per stage (no layer, one
+    dense, one MoE) give the costs `balanced_split` minimises; the one home of the default split for
+    `scaling memory`, the layout search and the plan."""
+    given = kwargs.get("pp_layers")
+    if given is not None and not isinstance(given, str):
+        return given
+    if given == EVEN:
+        return None
+    rule = given or "balanced"
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("stage", "pp_layers")}
+    pp = np.asarray(kwargs.get("pp", 1)).astype(int)
+    counts = np.zeros(pp.shape + (int(pp.max(initial=1)),), dtype=int)
+    counts[..., 0] = shape.layers
+    for size in sorted(set(pp[pp > 1].tolist())):  # one PP at a time: as many stages as it has
+        size = int(size)
+        mask = pp == size
+        sub = {k: v[mask] if np.shape(v) == pp.shape and pp.ndim else v for k, v in kwargs.items()}
+        costs = _stage_costs(shape, size, overhead, overhead_default, count_activations, sub)
+        split = balanced_split(*costs, shape.layers, min(shape.leading_dense, shape.layers), size, rule)
+        counts[mask, :size] = split
+    return counts
+
+
+def _stage_costs(
+    shape: ModelShape,
+    pp: int,
+    overhead: float | None,
+    overhead_default: bool,
+    count_activations: bool,
+    kwargs: dict[str, Any],
+) -> tuple[Any, Any, Any]:
+    """(fixed, per dense layer, per MoE layer) memory of each of ``pp`` stages, shape (..., pp): three
+    probes of `_stage_memory` per stage (no layer, one dense, one MoE), exact as its memory is affine in the
+    layers it holds."""
+    layers, dense = shape.layers, min(shape.leading_dense, shape.layers)
+
+    def total(stage: int, count: int, start: int) -> Any:
+        span = LayerSpan(count=count, start=start)
+        mem = _stage_memory(
+            shape, overhead, overhead_default, count_activations, stage=stage, pp_layers=span, **kwargs
+        )
+        return mem["total"]
+
+    fixed, per_dense, per_moe = [], [], []
+    for i in range(pp):
+        base = total(i, 0, 0)
+        fixed.append(base)
+        per_dense.append(total(i, 1, 0) - base if dense > 0 else 0.0 * base)
+        per_moe.append(total(i, 1, dense) - base if dense < layers else per_dense[-1])
+    shape_out = np.broadcast_shapes(*(np.shape(x) for x in fixed + per_dense + per_moe))
+    return tuple(
+        np.stack([np.broadcast_to(v, shape_out) for v in x], axis=-1) for x in (fixed, per_dense, per_moe)
+    )
 
 
 def _stage_memory(

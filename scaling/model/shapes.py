@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 from scaling.errors import ScalingError
@@ -119,4 +120,39 @@ def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | 
         tied_embeddings=False,
         name=name or "llama-shape",
         source="shape rule: Llama style (scaling.model.shape_for_params)",
+    )
+
+
+def moe_shape_for_params(
+    active_params: float,
+    *,
+    expansion: float,
+    granularity: int = 1,
+    vocab_size: int = 32000,
+    n_ctx: int = 4096,
+    style: str = "llama",
+    name: str | None = None,
+) -> ModelSpec:
+    """The mixture-of-experts counterpart of `shape_for_params`: the dense shape whose count is close to
+    ``active_params``, every FFN replaced by ``expansion`` x ``granularity`` routed experts of width
+    d_ff / ``granularity`` (rounded to a multiple of 64), ``granularity`` of them per token (Krajewski et al.
+    2024's fine-grained experts: the active FFN stays the dense one, the total grows ``expansion``-fold)."""
+    dense = shape_for_params(active_params, vocab_size=vocab_size, n_ctx=n_ctx, style=style)
+    granularity = int(granularity)
+    experts = round(float(expansion) * granularity)
+    if granularity < 1 or experts < max(2, granularity):
+        raise ScalingError(
+            f"invalid MoE shape: expansion {expansion:g} x granularity {granularity} must give 2 or more "
+            "experts, at least the granularity"
+        )
+    width = max(64, 64 * round(dense.ffn_dim / granularity / 64))
+
+    return replace(
+        dense,
+        n_experts=experts,
+        experts_per_token=granularity,
+        d_ff_expert=width,
+        name=name or f"moe-shape-E{expansion:g}-G{granularity}",
+        source=f"{dense.source}; MoE: {experts} experts of width {width}, top-{granularity} "
+        "(scaling.model.moe_shape_for_params)",
     )

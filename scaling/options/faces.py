@@ -37,9 +37,13 @@ from scaling.options.shared import (
     MARKDOWN,
     MFU,
     MODEL,
+    MOE,
+    MOE_LAW,
     OPTIMIZER,
     PARAMS,
+    POST_QUANT,
     PRECISION,
+    PRECISION_LAW,
     PRICE,
     QUANT,
     SEQ_LEN,
@@ -175,6 +179,10 @@ PLAN = Declaration(
         FLASH,
         *FOOTPRINT,
         CALIBRATION,
+        POST_QUANT,
+        PRECISION_LAW,
+        MOE,
+        MOE_LAW,
         ACCELERATOR_FILES,
     ),
 )
@@ -219,7 +227,9 @@ MEMORY = Declaration(
         Option(
             "pp_layers",
             ("--pp-layers",),
-            "Layers per pipeline stage, e.g. 15,16,16,14 (default: an even split, the extra layers first).",
+            "Layers per pipeline stage, e.g. 15,16,16,14; 'even' (the extra layers first); 'memory' (the "
+            "least heaviest-stage memory); default 'balanced': at most ceil(layers/PP) a stage, then the "
+            "least heaviest-stage memory.",
         ),
         Option("sp", ("--sp",), "Sequence parallelism (with TP).", is_flag=True, default=False),
         Option(

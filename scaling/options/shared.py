@@ -103,12 +103,43 @@ PRECISION = Option(
     default="bf16",
 )
 OPTIMIZER = Option(
-    "optimizer", ("--optimizer",), "adamw, adam8bit, sgd (momentum), adafactor, lion.", default="adamw"
+    "optimizer",
+    ("--optimizer",),
+    "adamw, adamw-bf16 (DeepSeek-V3's BF16 moments), adam8bit, sgd (momentum), adafactor, lion.",
+    default="adamw",
 )
 QUANT = Option(
     "quant",
     ("--quant",),
     "Weight quantization: int8, int4, nf4 (QLoRA with --lora-rank), fp8; math stays at --precision.",
+)
+POST_QUANT = Option(
+    "post_quant",
+    ("--quant",),
+    "Post-training quantization of the weights (int4, int8, fp8): the loss after quantizing, by "
+    "--precision-law.",
+    choices=("int4", "int8", "fp8"),
+)
+PRECISION_LAW = Option(
+    "precision_law",
+    ("--precision-law",),
+    "Kumar et al. 2024's post-training quantization law: a JSON file of C_T, gamma_D, gamma_N, gamma_post.",
+    file="in",
+)
+MOE = Option(
+    "moe",
+    ("--moe",),
+    "Plan a mixture-of-experts model by --moe-law (total and active parameters, experts, top-k, "
+    "granularity, EP layout) beside the dense model of equal loss.",
+    is_flag=True,
+    default=False,
+)
+MOE_LAW = Option(
+    "moe_law",
+    ("--moe-law",),
+    "MoE scaling law in Krajewski et al. 2024's form: a JSON file of its MoE and dense constants and the "
+    "expansion rate.",
+    file="in",
 )
 KV_DTYPE = Option("kv_dtype", ("--kv-dtype",), "KV-cache dtype, e.g. fp8 (default: --precision).")
 LORA_RANK = Option(

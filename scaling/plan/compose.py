@@ -23,6 +23,7 @@ from scaling.budget import Budget
 from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.plan import policy, recipe_section
+from scaling.plan.quantized import plan_quantized
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
 from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
@@ -68,6 +69,8 @@ def build_plan(request: PlanRequest) -> Plan:
     """The plan for ``request``:
     budget -> allocation -> architecture -> layout and memory -> time and cost. With a calibration, the MFU
     is the one its step model predicts for the plan's own model, batch and layout."""
+    if request.moe_law is not None:
+        raise ScalingError("a --moe plan is built by scaling.plan.moe.build_moe_plan ('scaling plan --moe')")
     if request.calibration is not None:
         request = calibrated_request(request)
     budget = initial_budget(request)
@@ -367,7 +370,14 @@ def layout_and_memory(
             spec, parallel=leanest, workload=replace(workload, recompute="full", micro_batch=1), **common
         )
     layout = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in columns.items()}
-    parallel = Parallelism.of(tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], sp=bool(layout["sp"]))
+    parallel = Parallelism.of(
+        tp=layout["tp"],
+        pp=layout["pp"],
+        ep=layout.get("ep", 1),
+        etp=layout.get("etp") if spec.is_moe else None,
+        zero=layout["zero"],
+        sp=bool(layout["sp"]),
+    )
     chosen = replace(
         workload,
         recompute=str(layout["recompute"]),
@@ -431,6 +441,7 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
     )
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
+    serving = draft.serving or serving_options(request, budget.flops, devices)
     return Plan(
         question=_question(request),
         budget=budget,
@@ -455,7 +466,8 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         comparisons=tuple(comparisons(request, budget.flops)),
         compute_optimal_overhead=overhead,
         unique_tokens=request.unique_tokens,
-        serving=draft.serving or serving_options(request, budget.flops, devices),
+        serving=serving,
+        quantized=plan_quantized(request, spec.params, float(tokens), loss, serving),
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
         + tuple(used.assumptions())
@@ -473,6 +485,7 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
     if request.serve_on is None or not request.inference_tokens:
         return None
     from scaling.serving import serving_aware_optimum
+    from scaling.serving.search import ServingWorkload
 
     return serving_aware_optimum(
         request.law,
@@ -482,6 +495,7 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
         train_on=Cluster.of(request.accelerator, devices),
         train_mfu=request.mfu,
         price_usd_per_hour=request.price,
+        workload=ServingWorkload(quant=request.post_quant),
     )
 
 

@@ -83,6 +83,9 @@ class PlanRequest:
     footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
     calibration: Any = None  # a training `scaling.calibration.Calibration`: it predicts the MFU
     calibration_notes: tuple[str, ...] = ()  # what the calibration set, for the assumptions
+    post_quant: str | None = None  # the served weights' post-training quantization (int4, int8, fp8)
+    precision_law: Any = None  # a `scaling.laws.precision.PrecisionLaw` pricing it in loss
+    moe_law: Any = None  # with --moe: a `scaling.laws.moe.MoeLaw` (`scaling.plan.moe`)
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -202,6 +205,9 @@ def plan_request(values: Parsed) -> PlanRequest:
         flash_attention=v.flash_attention,
         footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
         calibration=v.calibration,
+        post_quant=v.post_quant,
+        precision_law=_precision_law(v.post_quant, v.precision_law),
+        moe_law=_moe_law(v.moe, v.moe_law),
         inputs=_inputs(law, values),
     )
     check_budget_choice(request)
@@ -210,6 +216,32 @@ def plan_request(values: Parsed) -> PlanRequest:
 
         check_mfu_not_given("mfu" in v.given)
     return request
+
+
+def _precision_law(quant: str | None, path: str | None) -> Any:
+    """The precision law ``--quant`` is priced by (`scaling.laws.precision`); each needs the other."""
+    if quant is None and path is None:
+        return None
+    from scaling.laws.precision import NEEDS, load_precision_law
+
+    if quant is None:
+        raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
+    if path is None:
+        raise ScalingError(f"--quant {quant} needs {NEEDS}")
+    return load_precision_law(path)
+
+
+def _moe_law(moe: bool, path: str | None) -> Any:
+    """The MoE law ``--moe`` plans by (`scaling.laws.moe`); each needs the other."""
+    if not moe and path is None:
+        return None
+    from scaling.laws.moe import NEEDS, load_moe_law
+
+    if not moe:
+        raise ScalingError("--moe-law needs --moe (the MoE plan it drives)")
+    if path is None:
+        raise ScalingError(f"--moe needs {NEEDS}")
+    return load_moe_law(path)
 
 
 def _inputs(law: Law, values: Parsed) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class Plan(Displayable):
     recipe: Recipe | None = None  # learning rate, batch, schedule, AdamW (scaling.recipe)
     downstream: tuple[DownstreamPrediction, ...] = ()  # benchmark error at the plan's loss
     footprint: Footprint | None = None  # energy, emissions and goodput of ``cost`` (scaling.energy)
+    quantized: tuple = ()  # (label, QuantizedLoss) after --quant (scaling.plan.quantized)
 
     # ------------------------------------------------------------------------------ derived numbers
     @property
@@ -195,6 +196,7 @@ class Plan(Displayable):
             "memory": None if self.memory is None else self.memory.to_dict(),
             "comparisons": [c.to_dict() for c in self.comparisons],
             "serving": None if self.serving is None else self.serving.to_dict(),
+            **({"post_training_quantization": _quantized_dicts(self.quantized)} if self.quantized else {}),
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
             "budget_source": self.budget_source,
@@ -225,3 +227,9 @@ class Plan(Displayable):
             "params": spec.params,
             "description": spec.describe(),
         }
+
+
+def _quantized_dicts(quantized: tuple) -> list[dict[str, Any]]:
+    from scaling.plan.quantized import quantized_dicts
+
+    return quantized_dicts(quantized)

@@ -242,6 +242,10 @@ def plan_tables(plan: Plan) -> list[Table]:
                 notes=serving.notes,
             )
         )
+    if plan.quantized:
+        from scaling.plan.quantized import quantized_table
+
+        tables.append(quantized_table(plan.quantized))
     if plan.warnings:
         tables.append(Table.of([("!", w) for w in plan.warnings], title="Warnings", align="ll"))
     tables.append(Table.of([("-", a) for a in plan.assumptions], title="Assumptions", align="ll"))
