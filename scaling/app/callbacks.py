@@ -33,8 +33,10 @@ from scaling.app.views import (
     view_of_query,
     with_accelerator,
 )
+from scaling.charts.export import RESPONSIVE_FUNCTION
 from scaling.errors import ScalingError
 from scaling.layout import layouts_table
+from scaling.options import LAW
 
 EMPTY_FIGURE: dict[str, Any] = {
     "data": [],
@@ -69,10 +71,11 @@ def runs_from_url(search: str | None) -> list[Any]:
     return [*(fields.get(name, page.runs_default(name)) for name in RUNS_FIELDS), "runs"]
 
 
-def plan_from_url(search: str | None) -> list[str]:
-    """The plan fields a link carries (the defaults for a bare link)."""
+def plan_from_url(search: str | None) -> list[str | None]:
+    """The plan fields a link carries (the defaults for a bare link); a field it leaves out is empty (a menu
+    then shows its option's default)."""
     fields = fields_from_query(search or "") or dict(DEFAULT_PLAN)
-    return [fields.get(name, "chinchilla" if name == "law" else "") for name in PLAN_FIELDS]
+    return [fields.get(name, LAW.default if name == "law" else None) for name in PLAN_FIELDS]
 
 
 def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
@@ -260,6 +263,16 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         State("plan-gpus", "value"),
         prevent_initial_call=True,
     )(lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)
+    # The zone's labels for its width (`charts.export.RESPONSIVE_FUNCTION`), attached once the graph has drawn
+    # (again when the plan's tab is shown: the tab draws it anew).
+    app.clientside_callback(
+        "function (figure, tab) { var tries = 0; var attach = function () {"
+        " var gd = document.querySelector('#plan-zone .js-plotly-plot');"
+        " if (gd && gd.layout && gd.on) { (" + RESPONSIVE_FUNCTION + ")(gd); gd._responsive(); }"
+        " else if (tries++ < 200) { setTimeout(attach, 50); } }; attach(); return ''; }",
+        Output("plan-zone-responsive", "children"),
+        [Input("plan-zone", "figure"), Input("tabs", "value")],
+    )
     # The address bar follows the open view: the plan's link, the memory view's or the runs view's.
     app.clientside_callback(
         "function(plan, memory, runs, tab) { var q = tab === 'memory' ? memory : tab === 'runs' ? runs : plan; "

@@ -51,6 +51,8 @@ ZONE_SIZE = (1000, 700)
 # page swaps in below ZONE_SIZE's width
 _PLACED_AT = (1.0, 1.5, 2.2)
 _NARROW_AT = (0.6, 0.8, 1.0)
+# pixels: the narrowest the zone is drawn at (a page or box narrower than this scrolls)
+ZONE_MIN_WIDTH = round(ZONE_SIZE[0] * _NARROW_AT[0])
 
 
 # the legend sits under the plot in two columns, one row per two entries
@@ -199,7 +201,7 @@ def _law_end_labels(
         ]
         points = [i for i in range(len(C) - 1, -1, -1) if C[i] > 0 and y[i] > 0]
         beside = [(-w / 2 - _END_GAP, h / 2 + _END_GAP), (w / 2 + _END_GAP, -h / 2 - _END_GAP)]
-        leaders = [(-w / 2, sy * (d + h / 2)) for d in _END_LEADERS for sy in (1, -1)]
+        leaders = [(-w / 2 - _END_GAP, sy * (d + h / 2)) for d in _END_LEADERS for sy in (1, -1)]
         # beside a point near the end, then with a leader there, then the same a stretch further back
         spots = [
             (i, offset, leader)
@@ -274,7 +276,8 @@ def _name_spot_is_free(
 ) -> bool:
     """In every area: inside the plot `_END_GAP` pixels from its edges and that far from the markers and the
     boxes ``taken``; beside its point, `_END_CLEAR` pixels from the ``lines``, or at the end of a ``leader``
-    (its points and the box's offset) `_END_GAP` from them, the leader crossing no marker."""
+    (its points and the box's offset) `_END_GAP` from them, the leader crossing no marker and pointing
+    `_END_CLEAR` pixels from any."""
     g = _END_GAP
     clear = g if leader else _END_CLEAR
     for k, ((x0, y0, x1, y1), area) in enumerate(zip(found, areas)):
@@ -284,7 +287,8 @@ def _name_spot_is_free(
             return False
         if leader:
             (px, py), (cx, cy) = leader[0][k], leader[1]
-            if _line_hits((px, py), (px + cx, py + cy), markers[k]):
+            near = (px - _END_CLEAR, py - _END_CLEAR, px + _END_CLEAR, py + _END_CLEAR)
+            if _line_hits((px, py), (px + cx, py + cy), markers[k]) or not _free(near, area, markers[k]):
                 return False
     return True
 
@@ -355,7 +359,7 @@ def _zone_layout(
         # the page is drawn at (`export.save`), a shorter title, and the legend in one column under a plot
         # area of the same height
         meta={
-            "min_width": round(size[0] * _NARROW_AT[0]),
+            "min_width": round(size[0] * _NARROW_AT[0]),  # ZONE_MIN_WIDTH at the default size
             "responsive": {
                 "below": size[0],
                 "wide": {
