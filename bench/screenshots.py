@@ -80,7 +80,7 @@ def main() -> None:
 
     def fit_runs(d):
         d.find_element(By.ID, "runs-dir-button").click()
-        WebDriverWait(d, 180).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#runs-frontier .main-svg"))
+        WebDriverWait(d, 180).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#runs-summary table"))
 
     views = {
         "zone": ((folder / "zone.html").as_uri(), "g.annotation-text-g text", None),

@@ -225,8 +225,11 @@ def test_uploading_a_runs_table_shows_a_fitted_law(server, page, tmp_path):
     WebDriverWait(page, 60).until(lambda d: d.find_elements(By.XPATH, tab))[0].click()
     retype(page.find_element(By.ID, "runs-bootstrap"), "10")
     page.find_element(By.CSS_SELECTOR, "#runs-upload input[type=file]").send_keys(str(path))
-    summary = WebDriverWait(page, 120).until(lambda d: d.find_element(By.ID, "runs-summary").text or None)
-    assert "Approach 3" in summary and "alpha" in summary  # the tables `scaling fit` prints
+    # before a fit the summary says what a fit shows; after it, the tables `scaling fit` prints
+    WebDriverWait(page, 120).until(lambda d: "Approach 3" in d.find_element(By.ID, "runs-summary").text)
+    summary = page.find_element(By.ID, "runs-summary").text
+    assert "alpha" in summary and "constant" in summary
+    assert page.find_element(By.ID, "runs-frontier").is_displayed()  # the charts show once drawn
     page.find_element(By.ID, "runs-use-law").click()
     WebDriverWait(page, 60).until(lambda d: "fit:myruns" in d.find_element(By.ID, "plan-law").text)
     assert shown(page, "params") > 0

@@ -38,10 +38,7 @@ from scaling.errors import ScalingError
 from scaling.layout import layouts_table
 from scaling.options import LAW
 
-EMPTY_FIGURE: dict[str, Any] = {
-    "data": [],
-    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}},
-}
+EMPTY_FIGURE = page.EMPTY_FIGURE
 PLAN_INPUTS = [Input(f"plan-{name}", "value") for name in PLAN_FIELDS]
 PLAN_STATES = [State(f"plan-{name}", "value") for name in PLAN_FIELDS]
 MEMORY_INPUTS = [Input(f"memory-{name}", "value") for name in MEMORY_FIELDS]
@@ -222,7 +219,8 @@ def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
         return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
     view = runs_view(source, name, bootstrap=min(resamples, 2000))
     figures = [view.figures.get(k, EMPTY_FIGURE) for k in ("isoflop", "frontier", "diagnostics")]
-    warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings])
+    notes = " ".join(note for table in view.tables for note in table.notes)  # said once: under its table
+    warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings if w not in notes])
     tables = [page.table_component(t) for t in view.tables]
     if view.law is None:
         return (tables, warnings, *figures, view.error or "", None, True)
@@ -232,6 +230,12 @@ def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
 
 def read_uploaded_runs(contents: str | None, filename: str | None) -> Any:
     return runs_from_upload(decode_upload(contents or "", filename or "runs.csv"), filename or "runs.csv")
+
+
+def _shown(figures: Any) -> list[dict[str, str]]:
+    """The runs charts' boxes: shown for a drawn figure, hidden for none (`page.RUNS_CHART_HIDDEN`)."""
+    drawn = [figure is not EMPTY_FIGURE for figure in figures] or [False] * len(page.RUNS_CHARTS)
+    return [page.RUNS_CHART if shown else page.RUNS_CHART_HIDDEN for shown in drawn]
 
 
 # ============================================================================================ wiring
@@ -377,6 +381,7 @@ def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
             Output("runs-error", "children"),
             Output("runs-law-name", "data"),
             Output("runs-use-law", "disabled"),
+            *(Output(f"runs-{chart}", "style") for chart in page.RUNS_CHARTS),
         ],
         [Input("runs-upload", "contents"), Input("runs-dir-button", "n_clicks")],
         [State("runs-upload", "filename"), State("runs-bootstrap", "value")],
@@ -389,5 +394,6 @@ def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
             else:
                 runs, name = read_uploaded_runs(contents, filename), Path(filename or "runs").stem
         except ScalingError as exc:
-            return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
-        return fit_outputs(runs, name, bootstrap, shelf)
+            return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True, *_shown([]))
+        out = fit_outputs(runs, name, bootstrap, shelf)
+        return (*out, *_shown(out[2:5]))

@@ -68,9 +68,18 @@ def index_string(default: str) -> str:
     return default.replace("{%css%}", "{%css%}<style>" + CSS + "</style>", 1)
 
 
-# The memory charts' titles run the width of their narrow plots, where Plotly's toolbar would cover them; the
-# chart has nothing to zoom, and `scaling memory --chart` writes it as a file.
-MEMORY_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+# A chart with nothing to show yet (an error beside the fields): no axes.
+EMPTY_FIGURE: dict[str, Any] = {
+    "data": [],
+    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}},
+}
+# The runs view's charts are hidden until a fit draws them (`callbacks.register`), then this high.
+RUNS_CHART = {"height": "480px"}
+RUNS_CHART_HIDDEN = {"display": "none"}
+
+# The memory and fit charts' titles run the width of their plots, where Plotly's toolbar would cover them; they
+# zoom by dragging (a double click resets), and `scaling memory --chart` and `scaling chart` write them as files.
+CHART_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
 def placeholder(option: Option) -> str:
@@ -253,9 +262,7 @@ def plan_outputs() -> html.Div:
             html.Div(id="plan-zone-responsive", style={"display": "none"}),
             # one bar needs little width; the layouts table under it gets the column's whole width for its
             # fifteen columns
-            dcc.Graph(
-                id="plan-memory", config=MEMORY_GRAPH_CONFIG, style={"height": "520px", "maxWidth": "520px"}
-            ),
+            dcc.Graph(id="plan-memory", config=CHART_CONFIG, style={"height": "520px", "maxWidth": "520px"}),
             html.Div(id="plan-layouts"),
             html.Div(id="plan-tables"),
         ],
@@ -305,6 +312,7 @@ def memory_default(name: str) -> str | None:
     return str(option.default) if name in MEMORY_CHOICES and option.default not in (None, False) else None
 
 
+RUNS_CHARTS = ("isoflop", "frontier", "diagnostics")
 RUNS_BOOTSTRAP = 200  # resamples for a fit's intervals before anyone types
 
 
@@ -347,7 +355,7 @@ def memory_outputs() -> html.Div:
         [
             html.Div(id="memory-error", style=STYLE["error"]),
             html.Code(id="memory-command"),
-            dcc.Graph(id="memory-chart", config=MEMORY_GRAPH_CONFIG, style={"height": "520px"}),
+            dcc.Graph(id="memory-chart", config=CHART_CONFIG, style={"height": "520px"}),
             html.Div(id="memory-table"),
             html.Button("Search layouts (train)", id="memory-search-button"),
             html.Div(id="memory-layouts"),
@@ -373,19 +381,25 @@ def runs_page(runs_dir: str | None) -> html.Div:
                         style=STYLE["upload"],
                     ),
                     *preset,
-                    html.Label(
-                        [html.Code("--bootstrap"), " resamples for the intervals"], style=STYLE["label"]
+                    html.Div(
+                        [
+                            html.Label(
+                                [html.Code("--bootstrap"), " resamples for the intervals"],
+                                htmlFor="runs-bootstrap",
+                                style=STYLE["label"],
+                            ),
+                            dcc.Input(
+                                id="runs-bootstrap",
+                                type="number",
+                                value=RUNS_BOOTSTRAP,
+                                min=0,
+                                max=2000,
+                                step=1,
+                                style=STYLE["input"],
+                            ),
+                            html.Div(id="runs-error", style=STYLE["error"]),
+                        ]
                     ),
-                    dcc.Input(
-                        id="runs-bootstrap",
-                        type="number",
-                        value=RUNS_BOOTSTRAP,
-                        min=0,
-                        max=2000,
-                        step=1,
-                        style=STYLE["input"],
-                    ),
-                    html.Div(id="runs-error", style=STYLE["error"]),
                     html.Button(
                         "Use this law in the plan",
                         id="runs-use-law",
@@ -398,11 +412,19 @@ def runs_page(runs_dir: str | None) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Div(id="runs-summary"),
+                    html.Div(
+                        html.P(
+                            "Upload a runs table, or fit the sweep's, to see the fitted law, its IsoFLOP "
+                            "profiles, loss frontier and diagnostics.",
+                            style={"color": "#555"},
+                        ),
+                        id="runs-summary",
+                    ),
                     html.Div(id="runs-warnings"),
-                    dcc.Graph(id="runs-isoflop", config={"displaylogo": False}),
-                    dcc.Graph(id="runs-frontier", config={"displaylogo": False}),
-                    dcc.Graph(id="runs-diagnostics", config={"displaylogo": False}),
+                    *(
+                        dcc.Graph(id=f"runs-{chart}", config=CHART_CONFIG, style=RUNS_CHART_HIDDEN)
+                        for chart in RUNS_CHARTS
+                    ),
                 ],
                 className="scaling-out",
             ),
