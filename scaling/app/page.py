@@ -50,7 +50,8 @@ STYLE = {
 
 # A view is its form beside its outputs; on a narrow window the form's fields flow in columns above the
 # outputs, which keep the window's width (the zone and the layouts table need it).
-NARROW_BELOW_PX = 1200
+NARROW_BELOW_PX = 1280
+TABLE_SMALLER_BELOW_PX = 960  # the best layouts' fifteen columns take ~900 px at the tables' size
 CSS = f"""
 .scaling-row {{ display: flex; align-items: flex-start; }}
 .scaling-form {{ flex: 0 0 300px; width: 300px; padding-right: 1rem; }}
@@ -60,6 +61,7 @@ CSS = f"""
   .scaling-form {{ flex: none; width: auto; padding: 0 0 0.8rem 0; display: grid; column-gap: 1rem;
                    grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); align-items: end; }}
 }}
+@media (max-width: {TABLE_SMALLER_BELOW_PX - 1}px) {{ .scaling-table table {{ font-size: 0.8rem !important; }} }}
 """
 
 
