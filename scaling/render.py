@@ -265,7 +265,7 @@ def value_table(values: dict[str, Any], title: str = "") -> Table:
         (key, unit_text(key, value), "" if isinstance(value, str) else exact_text(value))
         for key, value in flat_values(values).items()
     ]
-    return Table.of(rows, ("", "value", "to_dict() (base units)"), title=title, align="lrr")
+    return Table.of(rows, ("quantity", "value", "to_dict() (base units)"), title=title, align="lrr")
 
 
 class Displayable:

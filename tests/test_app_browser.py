@@ -109,22 +109,65 @@ def test_a_shared_link_shows_its_plan_without_a_click(server, page):
     assert page.find_elements(By.CSS_SELECTOR, "#plan-zone .main-svg")
 
 
-def test_a_narrow_window_can_scroll_the_whole_zone_chart_into_view(server, page):
-    # The zone is drawn at a fixed size (its labels are placed for it); on a narrow window its box scrolls.
-    page.set_window_size(1000, 1400)
+# every label of the zone (model names, the plan's, the laws' names) and its plot area, on screen
+ZONE_LABELS_JS = """
+const box = e => {const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom];};
+const zone = document.getElementById('plan-zone');
+return {area: box(zone.querySelector('g.draglayer g.xy rect.nsewdrag')),
+        labels: [...zone.querySelectorAll('g.annotation-text-g text')].map(t => [t.textContent, box(t)]),
+        title: zone.querySelector('.gtitle').textContent,
+        svg: box(zone.querySelector('.main-svg')), box: box(zone.parentElement),
+        page: [document.documentElement.scrollWidth, document.documentElement.clientWidth]};
+"""
+
+
+@pytest.mark.parametrize("width", [1500, 1000])
+def test_the_zone_fills_its_column_with_every_label_inside_the_plot(server, page, width):
+    # at 1,500 px beside the form, with the labels placed for wide plots; at 1,000 px the form's fields flow
+    # above the outputs and the zone swaps in its narrow labels (`charts.export.RESPONSIVE_FUNCTION`)
+    from scaling import charts
+
+    page.set_window_size(width, 1400)
     try:
-        page.get(f"{server}/?gpus=256xH100&days=30")
-        WebDriverWait(page, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#plan-zone .main-svg"))
-        right, window, page_width, view_width = page.execute_script(
-            "var box = document.getElementById('plan-zone').parentElement; box.scrollLeft = box.scrollWidth;"
-            "var svg = document.querySelector('#plan-zone .main-svg');"
-            "return [svg.getBoundingClientRect().right, window.innerWidth,"
-            " document.documentElement.scrollWidth, document.documentElement.clientWidth];"
+        page.get(f"{server}/?gpus=256xH100&days=30&price=2.5")
+        WebDriverWait(page, 60).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#plan-zone g.annotation-text-g text")
         )
-        assert right <= window  # scrolled to its end, the chart's right edge is on screen
-        assert page_width <= view_width  # and the page itself does not stick out sideways
+        narrow = width < charts.ZONE_SIZE[0] + 300  # the outputs' column is narrower than the window
+        want = "The optimal zone" if narrow else "Compute-optimal model size"
+        WebDriverWait(page, 30).until(lambda d: d.execute_script(ZONE_LABELS_JS)["title"].startswith(want))
+        shown = page.execute_script(ZONE_LABELS_JS)
+        area, svg, box = shown["area"], shown["svg"], shown["box"]
+        assert svg[2] - svg[0] == pytest.approx(box[2] - box[0], abs=1)  # it fills its box, no scrolling
+        assert shown["page"][0] <= shown["page"][1]  # and the page does not stick out sideways
+        names = [name for name, _ in shown["labels"]]
+        assert "Kaplan" in names and "Llama 3 IsoFLOP" in names and "this plan (28B)" in names
+        for name, label in shown["labels"]:
+            inside = (
+                area[0] <= label[0] and label[2] <= area[2] and area[1] <= label[1] and label[3] <= area[3]
+            )
+            assert inside, f"label {name!r} at {label} leaves the plot area {area}"
     finally:
         page.set_window_size(1500, 1800)
+
+
+def test_the_choices_are_menus_and_the_free_fields_show_an_example(server, page):
+    page.get(f"{server}/?gpus=256xH100&days=30")
+    WebDriverWait(page, 60).until(lambda d: d.find_elements(By.ID, "plan-schedule"))
+    menu = page.find_element(By.ID, "plan-schedule")
+    assert "cosine (default)" in menu.text  # an empty menu shows its default
+    menu.click()
+    listbox = f"[id='{menu.get_attribute('aria-controls')}'] [role=option]"  # the open menu's options
+    options = WebDriverWait(page, 10).until(
+        lambda d: [o.text for o in d.find_elements(By.CSS_SELECTOR, listbox)] or None
+    )
+    assert options == ["cosine", "wsd"]
+    assert (
+        page.find_element(By.ID, "plan-serve-on").get_attribute("placeholder")
+        == "serving devices, e.g. 8xH100"
+    )
+    suggestions = page.find_elements(By.CSS_SELECTOR, "#plan-serve-on-options option")
+    assert "8xH100-SXM" in [o.get_attribute("value") for o in suggestions]
 
 
 def test_changing_the_device_count_changes_days_not_cost(server, page):
@@ -182,8 +225,11 @@ def test_uploading_a_runs_table_shows_a_fitted_law(server, page, tmp_path):
     WebDriverWait(page, 60).until(lambda d: d.find_elements(By.XPATH, tab))[0].click()
     retype(page.find_element(By.ID, "runs-bootstrap"), "10")
     page.find_element(By.CSS_SELECTOR, "#runs-upload input[type=file]").send_keys(str(path))
-    summary = WebDriverWait(page, 120).until(lambda d: d.find_element(By.ID, "runs-summary").text or None)
-    assert "Approach 3" in summary and "alpha" in summary  # the tables `scaling fit` prints
+    # before a fit the summary says what a fit shows; after it, the tables `scaling fit` prints
+    WebDriverWait(page, 120).until(lambda d: "Approach 3" in d.find_element(By.ID, "runs-summary").text)
+    summary = page.find_element(By.ID, "runs-summary").text
+    assert "alpha" in summary and "constant" in summary
+    assert page.find_element(By.ID, "runs-frontier").is_displayed()  # the charts show once drawn
     page.find_element(By.ID, "runs-use-law").click()
     WebDriverWait(page, 60).until(lambda d: "fit:myruns" in d.find_element(By.ID, "plan-law").text)
     assert shown(page, "params") > 0

@@ -122,6 +122,42 @@ def test_mixtures_of_experts_sit_at_their_active_parameters_with_their_total_in_
     assert "671B in total, 37B active" in trace.hovertext[i]
 
 
+# The 2024-2025 models on the zone, each row as its source publishes it: (name, parameters, active parameters of a
+# mixture of experts, training tokens).
+PUBLISHED_MODELS = [
+    ("Phi-3-mini 3.8B", 3.8e9, None, 3.3e12),  # Abdin et al. 2024, Phi-3 Technical Report, abstract
+    ("Phi-3-small 7B", 7e9, None, 4.8e12),  # ibid.: "7B and 14B models trained for 4.8T tokens"
+    ("Phi-3-medium 14B", 14e9, None, 4.8e12),  # ibid.
+    ("Phi-4 14B", 14e9, None, 9.8e12),  # microsoft/phi-4 model card: 14B parameters, 9.8T tokens
+    ("DeepSeek-V3 671B", 671e9, 37e9, 14.8e12),  # DeepSeek-AI 2024 (arXiv 2412.19437), abstract
+    ("Qwen2.5 72B", 72.7e9, None, 18e12),  # Qwen Team 2024 (arXiv 2412.15115), abstract: 18T tokens
+    ("Qwen3 235B-A22B", 235e9, 22e9, 36e12),  # Qwen Team 2025 (arXiv 2505.09388): 36T tokens
+    ("Llama 4 Scout 109B", 109e9, 17e9, 40e12),  # Llama 4 model card: 17B active of 109B, ~40T tokens
+    ("Llama 4 Maverick 400B", 400e9, 17e9, 22e12),  # Llama 4 model card: 17B active of 400B, ~22T tokens
+    ("Gemma 2 9B", 9.24e9, None, 8e12),  # Gemma Team 2024 (arXiv 2408.00118) section 3.1
+    ("Gemma 2 27B", 27.2e9, None, 13e12),  # ibid.
+    ("OLMo 2 7B", 7e9, None, 4e12),  # OLMo et al. 2024 (arXiv 2501.00656); allenai/OLMo-2-1124-7B card
+    ("OLMo 2 13B", 13e9, None, 5e12),  # ibid., allenai/OLMo-2-1124-13B card
+]
+
+
+@pytest.mark.parametrize(
+    "name, params, active, tokens", PUBLISHED_MODELS, ids=[m[0] for m in PUBLISHED_MODELS]
+)
+def test_todays_models_are_on_the_zone_as_published(name, params, active, tokens):
+    models = {m["name"]: m for m in charts.read_known_models()}
+    m = models[name]
+    assert (m["params"], m["active_params"] or None, m["tokens"]) == pytest.approx((params, active, tokens))
+    assert "arXiv" in m["source"] or "model card" in m["source"]
+    fig = charts.zone_figure()
+    (trace,) = _by_meta(fig, kind="known-moe-models" if active else "known-models")
+    i = [t.split("<br>")[0] for t in trace.hovertext].index(f"<b>{name}</b>")
+    # plotted at the parameters its compute counts (a mixture of experts: the active ones), C = 6ND
+    assert trace.y[i] == pytest.approx(active or params) and trace.x[i] == pytest.approx(
+        6 * (active or params) * tokens
+    )
+
+
 def test_known_models_are_placed_with_hover_text():
     fig = charts.zone_figure()
     (trace,) = _by_meta(fig, kind="known-models")

@@ -16,7 +16,7 @@ import pytest
 
 from scaling import charts
 from scaling.fit import fit_isoflop, synthetic_runs
-from scaling.laws import get_law, with_replicates
+from scaling.laws import COMPARISON_LAWS, get_law, with_replicates
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -137,7 +137,8 @@ const lines = [...document.querySelectorAll('g.trace.scatter path.js-line')].fil
   for (let s = 0; s <= n; s += 2) {const q = p.getPointAtLength(s).matrixTransform(m); out.push([q.x, q.y]);}
   return out;
 });
-return {texts, markers, lines};
+const area = box(document.querySelector('g.draglayer g.xy rect.nsewdrag'));
+return {texts, markers, lines, area};
 """
 
 
@@ -171,17 +172,19 @@ def rendered_boxes(driver, path):
 
 
 @pytest.mark.parametrize(
-    "plan",
+    "plan, laws",
     [
-        None,
-        {"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"},
-        {"params": 70e9, "tokens": 1.4e12, "name": "this plan (llama-2-70b-like)"},
+        (None, charts.DEFAULT_LAWS),
+        ({"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"}, charts.DEFAULT_LAWS),
+        ({"params": 70e9, "tokens": 1.4e12, "name": "this plan (llama-2-70b-like)"}, charts.DEFAULT_LAWS),
+        # the plan's report and the app draw the comparison laws: Llama 3's line ends inside the zone's bundle
+        ({"params": 28e9, "tokens": 1.56e12, "name": "this plan (28B)"}, COMPARISON_LAWS),
     ],
-    ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B"],
+    ids=["known models", "plan on LLaMA 13B", "plan on Chinchilla 70B", "the plan's comparison laws"],
 )
 @pytest.mark.parametrize("width", [620, 800, 1000, 1500])
-def test_no_label_overlaps_a_marker_a_law_line_or_another_label(tmp_path, driver, plan, width):
-    fig = charts.zone_figure(plan=plan)
+def test_no_label_overlaps_a_marker_a_law_line_or_another_label(tmp_path, driver, plan, laws, width):
+    fig = charts.zone_figure(laws, plan=plan)
     path = charts.save(fig, tmp_path / "zone.html", div_id="zone")
     driver.set_window_size(width, 1000)
     boxes = rendered_boxes(driver, path)
@@ -194,7 +197,11 @@ def test_no_label_overlaps_a_marker_a_law_line_or_another_label(tmp_path, driver
     if plan:
         assert plan["name"] in names
     assert len(markers) == len(charts.read_known_models()) + (1 if plan else 0)
+    area = boxes["area"]
     for i, (name, box) in enumerate(texts):
+        assert area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1] and box[3] <= area[3], (
+            f"label {name!r} leaves the plot area"
+        )
         for other, other_box in texts[i + 1 :]:
             assert not _overlaps(box, other_box), f"label {name!r} overlaps label {other!r}"
         for marker in markers:

@@ -14,6 +14,7 @@ is skipped without a GPU, and an image export without kaleido and a Chromium (ma
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -22,8 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -235,10 +237,42 @@ def _run(line: str, folder: Path) -> None:
         if args[0] in SERVERS:
             _serve(args, folder)
             continue
-        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        with _tables_printed() as tables:
+            result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, f"scaling {shlex.join(args)}\n{result.output}"
         if args[0] not in TRAINING and "--json" not in args:
             _fits_a_terminal(result.stdout)
+            for table in tables:
+                _has_its_headers(table)
+
+
+@contextlib.contextmanager
+def _tables_printed() -> Iterator[list[Any]]:
+    """The `scaling.render.Table`s a command renders as text while the block runs."""
+    from scaling.render import Table
+
+    seen: list[Any] = []
+    text = Table.text
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> str:
+        seen.append(self)
+        return text(self, *args, **kwargs)
+
+    Table.text = spy  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        Table.text = text  # type: ignore[method-assign]
+
+
+def _has_its_headers(table: Any) -> None:
+    """A table of more than two columns (not a label-value list) heads every column; headers name each."""
+    columns = max((len(row) for row in table.rows), default=0)
+    assert table.headers or columns <= 2, f"table {table.title!r} has {columns} columns and no headers"
+    if table.headers:
+        assert len(table.headers) >= columns, f"table {table.title!r}: a column has no header"
+        blank = [i for i, h in enumerate(table.headers) if not h.strip()]
+        assert not blank, f"table {table.title!r}: column {blank[0] + 1} has an empty header"
 
 
 MESSAGES = ("note:", "warning:", "error:", "  note:")  # one line each, whatever their length

@@ -91,16 +91,26 @@ def test_the_apps_fields_are_the_declared_options():
     assert views.PLAN_FIELDS == tuple(views.PLAN_OPTIONS) and views.MEMORY_FIELDS == tuple(
         views.MEMORY_OPTIONS
     )
-    # labels and placeholders: each field's flag and its option's placeholder
+    # labels and placeholders: each field's flag and its option's example, else its default
     for field, (label, placeholder) in page.PLAN_HELP.items():
         option = views.PLAN_OPTIONS[field]
-        assert (label, placeholder) == (option.flag, option.placeholder)
+        assert (label, placeholder) == (option.flag, option.placeholder or f"{option.default} (default)")
     assert page.PLAN_HELP["mfu"] == ("--mfu", "0.4 or 40%") and page.PLAN_HELP["model"][0] == "MODEL"
     assert views.DEFAULT_PLAN["mfu"] == str(MFU.default)
-    form = str(page.plan_form(["chinchilla"], ["H100"]))
+    form = str(page.plan_form(["chinchilla"], ["H100"], ["llama-2-7b"]))
     for field, option in views.PLAN_OPTIONS.items():
         if field != "law":
-            assert f"'{option.placeholder}'" in form or option.placeholder == ""
+            assert repr(page.placeholder(option)) in form and page.placeholder(option), field
+    # choices are menus of the accepted values, every other field shows an example or its default
+    assert "Dropdown(options=['deepseek'" in form and "Dropdown(options=['cosine', 'wsd']" in form
+    memory = str(page.memory_form(["llama-2-7b"]))
+    for field, option in views.MEMORY_OPTIONS.items():
+        menu = page.MEMORY_CHOICES.get(field)
+        if field != "model":  # MODEL: the presets' menu
+            assert (
+                (f"options={list(menu)!r}" in memory) if menu else (repr(page.placeholder(option)) in memory)
+            )
+            assert menu or page.placeholder(option), field
 
 
 def test_an_unknown_library_keyword_is_refused_naming_the_accepted_ones():

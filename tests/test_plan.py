@@ -684,6 +684,8 @@ def test_brief_plan_and_the_whole_plan_fit_120_columns_with_the_citation_once():
     brief = CliRunner().invoke(main, [*args, "--brief"]).output
     assert all(len(line) <= 120 for line in whole.splitlines())
     assert whole.count("Hoffmann et al. 2022 (arXiv 2203.15556)") == 1
+    # the recipe's law (DeepSeek LLM's B_opt sets the global batch too) is cited in full once, in the recipe
+    assert whole.count("2401.02954") == 1 and "its source under Training recipe" in " ".join(whole.split())
     lines = brief.strip().splitlines()
     assert len(lines) <= 12 and all(len(line) <= 120 for line in lines)
     plan = make_plan(gpus="512xH100", days=30, price=2.5)

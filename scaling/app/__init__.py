@@ -41,6 +41,7 @@ def create_app(runs_dir: str | Path | None = None, *, max_upload_bytes: int = MA
     app = dash.Dash(
         __name__, title="scaling", serve_locally=True, update_title=None, suppress_callback_exceptions=False
     )
+    app.index_string = page.index_string(app.index_string)
     app.server.config["MAX_CONTENT_LENGTH"] = int(max_upload_bytes * 1.4) + 65536  # base64 and the request
     shelf, configs = Shelf(), {}
     app.layout = page.layout(

@@ -34,13 +34,12 @@ from scaling.app.views import (
     view_of_query,
     with_accelerator,
 )
+from scaling.charts.export import RESPONSIVE_FUNCTION
 from scaling.errors import ScalingError
 from scaling.layout import layouts_table
+from scaling.options import LAW
 
-EMPTY_FIGURE: dict[str, Any] = {
-    "data": [],
-    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}},
-}
+EMPTY_FIGURE = page.EMPTY_FIGURE
 PLAN_INPUTS = [Input(f"plan-{name}", "value") for name in PLAN_FIELDS]
 PLAN_STATES = [State(f"plan-{name}", "value") for name in PLAN_FIELDS]
 MEMORY_INPUTS = [Input(f"memory-{name}", "value") for name in MEMORY_FIELDS]
@@ -70,10 +69,11 @@ def runs_from_url(search: str | None) -> list[Any]:
     return [*(fields.get(name, page.runs_default(name)) for name in RUNS_FIELDS), "runs"]
 
 
-def plan_from_url(search: str | None) -> list[str]:
-    """The plan fields a link carries (the defaults for a bare link)."""
+def plan_from_url(search: str | None) -> list[str | None]:
+    """The plan fields a link carries (the defaults for a bare link); a field it leaves out is empty (a menu
+    then shows its option's default)."""
     fields = fields_from_query(search or "") or dict(DEFAULT_PLAN)
-    return [fields.get(name, "chinchilla" if name == "law" else "") for name in PLAN_FIELDS]
+    return [fields.get(name, LAW.default if name == "law" else None) for name in PLAN_FIELDS]
 
 
 def plan_outputs(values: list[Any], shelf: Shelf) -> tuple:
@@ -231,7 +231,8 @@ def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
         return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
     view = runs_view(source, name, bootstrap=min(resamples, 2000))
     figures = [view.figures.get(k, EMPTY_FIGURE) for k in ("isoflop", "frontier", "diagnostics")]
-    warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings])
+    notes = " ".join(note for table in view.tables for note in table.notes)  # said once: under its table
+    warnings = html.Ul([html.Li(w, className="fit-warning") for w in view.warnings if w not in notes])
     tables = [page.table_component(t) for t in view.tables]
     if view.law is None:
         return (tables, warnings, *figures, view.error or "", None, True)
@@ -241,6 +242,12 @@ def fit_outputs(source: Any, name: str, bootstrap: Any, shelf: Shelf) -> tuple:
 
 def read_uploaded_runs(contents: str | None, filename: str | None) -> Any:
     return runs_from_upload(decode_upload(contents or "", filename or "runs.csv"), filename or "runs.csv")
+
+
+def _shown(figures: Any) -> list[dict[str, str]]:
+    """The runs charts' boxes: shown for a drawn figure, hidden for none (`page.RUNS_CHART_HIDDEN`)."""
+    drawn = [figure is not EMPTY_FIGURE for figure in figures] or [False] * len(page.RUNS_CHARTS)
+    return [page.RUNS_CHART if shown else page.RUNS_CHART_HIDDEN for shown in drawn]
 
 
 # ============================================================================================ wiring
@@ -272,6 +279,16 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         State("plan-gpus", "value"),
         prevent_initial_call=True,
     )(lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)
+    # The zone's labels for its width (`charts.export.RESPONSIVE_FUNCTION`), attached once the graph has drawn
+    # (again when the plan's tab is shown: the tab draws it anew).
+    app.clientside_callback(
+        "function (figure, tab) { var tries = 0; var attach = function () {"
+        " var gd = document.querySelector('#plan-zone .js-plotly-plot');"
+        " if (gd && gd.layout && gd.on) { (" + RESPONSIVE_FUNCTION + ")(gd); gd._responsive(); }"
+        " else if (tries++ < 200) { setTimeout(attach, 50); } }; attach(); return ''; }",
+        Output("plan-zone-responsive", "children"),
+        [Input("plan-zone", "figure"), Input("tabs", "value")],
+    )
     # The address bar follows the open view: the plan's link, the memory view's or the runs view's.
     app.clientside_callback(
         "function(plan, memory, runs, tab) { var q = tab === 'memory' ? memory : tab === 'runs' ? runs : plan; "
@@ -382,6 +399,7 @@ def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
             Output("runs-error", "children"),
             Output("runs-law-name", "data"),
             Output("runs-use-law", "disabled"),
+            *(Output(f"runs-{chart}", "style") for chart in page.RUNS_CHARTS),
         ],
         [Input("runs-upload", "contents"), Input("runs-dir-button", "n_clicks")],
         [State("runs-upload", "filename"), State("runs-bootstrap", "value")],
@@ -394,5 +412,6 @@ def _register_runs(app: Any, shelf: Shelf, runs_dir: Path | None) -> None:
             else:
                 runs, name = read_uploaded_runs(contents, filename), Path(filename or "runs").stem
         except ScalingError as exc:
-            return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True)
-        return fit_outputs(runs, name, bootstrap, shelf)
+            return ("", "", EMPTY_FIGURE, EMPTY_FIGURE, EMPTY_FIGURE, str(exc), None, True, *_shown([]))
+        out = fit_outputs(runs, name, bootstrap, shelf)
+        return (*out, *_shown(out[2:5]))

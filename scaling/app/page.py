@@ -14,12 +14,15 @@ from dash import dcc, html
 from scaling.app.views import (
     DEFAULT_MEMORY,
     MAX_UPLOAD_BYTES,
-    MEMORY_FIELDS,
     MEMORY_OPTIONS,
-    PLAN_FIELDS,
     PLAN_OPTIONS,
 )
-from scaling.charts.optimal_zone import ZONE_SIZE
+from scaling.charts.optimal_zone import ZONE_MIN_WIDTH, ZONE_SIZE
+from scaling.cluster import DEVICES_PER_NODE
+from scaling.flops import RECOMPUTE
+from scaling.memory.parallel import ZERO_STAGES
+from scaling.memory.precision import PRECISIONS, QUANTS
+from scaling.options import LAW, Option
 from scaling.render import Table
 
 STYLE = {
@@ -30,9 +33,6 @@ STYLE = {
         "padding": "0 1rem",
         "color": "#222",
     },
-    "form": {"width": "300px", "flex": "0 0 300px", "paddingRight": "1rem"},
-    "out": {"flex": "1 1 auto", "minWidth": "0"},
-    "row": {"display": "flex", "alignItems": "flex-start"},
     "error": {"color": "#a33000", "fontSize": "0.85rem", "minHeight": "0"},
     "label": {"fontSize": "0.85rem", "color": "#444", "display": "block", "marginTop": "0.45rem"},
     "input": {"width": "100%", "boxSizing": "border-box"},
@@ -48,20 +48,69 @@ STYLE = {
     },
 }
 
-# The memory charts' titles run the width of their narrow plots, where Plotly's toolbar would cover them; the
-# chart has nothing to zoom, and `scaling memory --chart` writes it as a file.
-MEMORY_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+# A view is its form beside its outputs; on a narrow window the form's fields flow in columns above the
+# outputs, which keep the window's width (the zone and the layouts table need it).
+NARROW_BELOW_PX = 1280
+TABLE_SMALLER_BELOW_PX = 960  # the best layouts' fifteen columns take ~900 px at the tables' size
+CSS = f"""
+.scaling-row {{ display: flex; align-items: flex-start; }}
+.scaling-form {{ flex: 0 0 300px; width: 300px; padding-right: 1rem; }}
+.scaling-out {{ flex: 1 1 auto; min-width: 0; }}
+@media (max-width: {NARROW_BELOW_PX - 1}px) {{
+  .scaling-row {{ flex-direction: column; align-items: stretch; }}
+  .scaling-form {{ flex: none; width: auto; padding: 0 0 0.8rem 0; display: grid; column-gap: 1rem;
+                   grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); align-items: end; }}
+}}
+@media (max-width: {TABLE_SMALLER_BELOW_PX - 1}px) {{ .scaling-table table {{ font-size: 0.8rem !important; }} }}
+"""
+
+
+def index_string(default: str) -> str:
+    """Dash's page template (``default``) with the page's stylesheet, `CSS`."""
+    return default.replace("{%css%}", "{%css%}<style>" + CSS + "</style>", 1)
+
+
+# A chart with nothing to show yet (an error beside the fields): no axes.
+EMPTY_FIGURE: dict[str, Any] = {
+    "data": [],
+    "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}},
+}
+# The runs view's charts are hidden until a fit draws them (`callbacks.register`), then this high.
+RUNS_CHART = {"height": "480px"}
+RUNS_CHART_HIDDEN = {"display": "none"}
+
+# The memory and fit charts' titles run the width of their plots, where Plotly's toolbar would cover them; they
+# zoom by dragging (a double click resets), and `scaling memory --chart` and `scaling chart` write them as files.
+CHART_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
+
+def placeholder(option: Option) -> str:
+    """An empty field's hint: its option's example (`Option.placeholder`), else its default, else ''."""
+    if option.placeholder:
+        return option.placeholder
+    if option.is_flag:
+        return "on (default)" if option.default else "off (default)"
+    if option.default in (None, "", ()):
+        return ""
+    return (
+        f"{option.default:g} (default)"
+        if isinstance(option.default, float)
+        else f"{option.default} (default)"
+    )
 
 
 # Each field's label and placeholder: its option's flag and example (`scaling.options`).
-PLAN_HELP = {name: (option.flag, option.placeholder) for name, option in PLAN_OPTIONS.items()}
+PLAN_HELP = {name: (option.flag, placeholder(option)) for name, option in PLAN_OPTIONS.items()}
+# The fields offered as menus, with the values the library accepts (a menu's empty value: the option's
+# default): the options' own choices, and the library's lists where the parse also takes aliases.
+PLAN_CHOICES = {name: option.choices for name, option in PLAN_OPTIONS.items() if option.choices}
 MEMORY_CHOICES = {
-    "mode": list(MEMORY_OPTIONS["mode"].choices),
-    "precision": ["bf16", "fp16", "fp32", "fp8", "tf32"],
-    "zero": ["0", "1", "2", "3"],
-    "recompute": ["none", "selective", "full"],
-    "quant": ["", "int8", "int4", "nf4", "fp8"],
-    "sp": ["", "yes"],
+    "mode": MEMORY_OPTIONS["mode"].choices,
+    "precision": PRECISIONS,
+    "zero": tuple(str(stage) for stage in ZERO_STAGES),
+    "recompute": RECOMPUTE,
+    "quant": QUANTS,
+    "sp": ("yes",),
 }
 SUMMARY = (  # (key of Plan.to_dict(), label)
     ("params", "parameters N"),
@@ -108,12 +157,35 @@ def _field(prefix: str, name: str, control: Any, label: str, hint: str = "") -> 
     )
 
 
-def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
-    """Inputs for every budget form ``scaling plan`` accepts, by flag name; the accelerator menu fills in the
-    accelerator part of ``--gpus``."""
+SEARCHABLE_FROM = 12  # a menu longer than this takes typing to filter it (the presets, the accelerators)
+
+
+def _control(prefix: str, name: str, option: Option, choices: tuple[str, ...] = (), **extra: Any) -> Any:
+    """A field's control: a menu of ``choices`` (empty: the option's default) or a text box, each with its
+    option's hint when empty."""
+    if choices:
+        return dcc.Dropdown(
+            id=f"{prefix}-{name}",
+            options=list(choices),
+            placeholder=placeholder(option) or "not set",
+            **{"clearable": True, "searchable": len(choices) > SEARCHABLE_FROM, **extra},
+        )
+    return dcc.Input(
+        id=f"{prefix}-{name}",
+        type="text",
+        debounce=0.3,
+        placeholder=placeholder(option),
+        style=STYLE["input"],
+        **extra,
+    )
+
+
+def plan_form(laws: list[str], accelerators: list[str], models: list[str] = ()) -> html.Div:
+    """Inputs for every budget form ``scaling plan`` accepts, by flag name: menus for MODEL (the catalog's
+    presets), the law and the options with choices, text boxes with an example for the rest; the accelerator
+    menu fills in the accelerator part of ``--gpus``, and ``--serve-on`` suggests a node of each."""
     fields = []
-    for name in PLAN_FIELDS:
-        flag, hint = PLAN_HELP[name]
+    for name, option in PLAN_OPTIONS.items():
         if name == "gpus":
             fields.append(
                 html.Div(
@@ -128,13 +200,25 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
                     ]
                 )
             )
+        hint = ""
         if name == "law":
-            control = dcc.Dropdown(id="plan-law", options=laws, value="chinchilla", clearable=False)
-        else:
-            control = dcc.Input(
-                id=f"plan-{name}", type="text", debounce=0.3, placeholder=hint, style=STYLE["input"]
+            control = dcc.Dropdown(id="plan-law", options=laws, value=LAW.default, clearable=False)
+            hint = "preset or uploaded"
+        elif name == "model" and models:
+            control = _control("plan", name, option, tuple(models))
+        elif name == "serve-on":
+            control = html.Div(
+                [
+                    _control("plan", name, option, list="plan-serve-on-options"),
+                    html.Datalist(
+                        id="plan-serve-on-options",
+                        children=[html.Option(value=f"{DEVICES_PER_NODE}x{a}") for a in accelerators],
+                    ),
+                ]
             )
-        fields.append(_field("plan", name, control, flag, "" if name != "law" else "preset or uploaded"))
+        else:
+            control = _control("plan", name, option, PLAN_CHOICES.get(name, ()))
+        fields.append(_field("plan", name, control, option.flag, hint))
     fields.append(
         dcc.Upload(
             id="plan-law-upload",
@@ -153,7 +237,7 @@ def plan_form(laws: list[str], accelerators: list[str]) -> html.Div:
         )
     )
     fields.append(html.Div(id="plan-calibration-upload-error", style=STYLE["error"]))
-    return html.Div(fields, style=STYLE["form"])
+    return html.Div(fields, className="scaling-form")
 
 
 def plan_outputs() -> html.Div:
@@ -175,25 +259,25 @@ def plan_outputs() -> html.Div:
             html.Div(id="plan-summary"),
             html.Div(id="plan-warnings"),
             html.Div(buttons + [dcc.Download(id="plan-download")], style={"margin": "0.5rem 0"}),
-            # The zone fills the column's width; its labels are placed for a narrowest width (charts.ZONE_SIZE),
-            # below which its own box scrolls sideways instead of the page.
+            # The zone fills the column's width, its labels placed for it (wide ones from ZONE_SIZE's width,
+            # narrow ones below, swapped in by the page: `callbacks.register`); below its narrowest width its
+            # own box scrolls sideways instead of the page.
             html.Div(
                 dcc.Graph(
                     id="plan-zone",
                     config={"displaylogo": False, "responsive": True},
-                    style={"height": f"{ZONE_SIZE[1]}px", "minWidth": f"{ZONE_SIZE[0]}px"},
+                    style={"height": f"{ZONE_SIZE[1]}px", "minWidth": f"{ZONE_MIN_WIDTH}px"},
                 ),
                 style={"overflowX": "auto"},
             ),
+            html.Div(id="plan-zone-responsive", style={"display": "none"}),
             # one bar needs little width; the layouts table under it gets the column's whole width for its
             # fifteen columns
-            dcc.Graph(
-                id="plan-memory", config=MEMORY_GRAPH_CONFIG, style={"height": "520px", "maxWidth": "520px"}
-            ),
+            dcc.Graph(id="plan-memory", config=CHART_CONFIG, style={"height": "520px", "maxWidth": "520px"}),
             html.Div(id="plan-layouts"),
             html.Div(id="plan-tables"),
         ],
-        style=STYLE["out"],
+        className="scaling-out",
     )
 
 
@@ -230,11 +314,16 @@ def summary_component(plan_dict: dict[str, Any]) -> html.Table:
     return html.Table(rows, style=STYLE["table"])
 
 
-def memory_default(name: str) -> str:
-    """A memory field's value before anyone types: `DEFAULT_MEMORY`, else a dropdown's first choice, else empty."""
-    return DEFAULT_MEMORY.get(name, MEMORY_CHOICES[name][0] if name in MEMORY_CHOICES else "")
+def memory_default(name: str) -> str | None:
+    """A memory field's value before anyone types: `DEFAULT_MEMORY`, else a menu's default (its option's),
+    else None (an empty field, showing its hint)."""
+    option = MEMORY_OPTIONS[name]
+    if name in DEFAULT_MEMORY:
+        return DEFAULT_MEMORY[name]
+    return str(option.default) if name in MEMORY_CHOICES and option.default not in (None, False) else None
 
 
+RUNS_CHARTS = ("isoflop", "frontier", "diagnostics")
 RUNS_BOOTSTRAP = 200  # resamples for a fit's intervals before anyone types
 
 
@@ -245,24 +334,21 @@ def runs_default(name: str) -> Any:
 
 def memory_form(models: list[str]) -> html.Div:
     fields = []
-    for name in MEMORY_FIELDS:
+    for name, option in MEMORY_OPTIONS.items():
+        value = memory_default(name)
         if name == "model":
-            control = dcc.Dropdown(
-                id="memory-model", options=models, value=memory_default(name), clearable=False
-            )
-        elif name in MEMORY_CHOICES:
-            control = dcc.Dropdown(
-                id=f"memory-{name}", options=MEMORY_CHOICES[name], clearable=False, value=memory_default(name)
-            )
+            control = dcc.Dropdown(id="memory-model", options=models, value=value, clearable=False)
         else:
-            control = dcc.Input(
-                id=f"memory-{name}",
-                type="text",
-                debounce=0.3,
-                style=STYLE["input"],
-                value=memory_default(name),
+            choices = MEMORY_CHOICES.get(name, ())
+            control = _control(
+                "memory",
+                name,
+                option,
+                choices,
+                value=value,
+                **({"clearable": False} if choices and value else {}),
             )
-        fields.append(_field("memory", name, control, MEMORY_OPTIONS[name].flag))
+        fields.append(_field("memory", name, control, option.flag))
     fields.append(
         dcc.Upload(
             id="memory-config-upload",
@@ -272,7 +358,7 @@ def memory_form(models: list[str]) -> html.Div:
         )
     )
     fields.append(html.Div(id="memory-config-upload-error", style=STYLE["error"]))
-    return html.Div(fields, style=STYLE["form"])
+    return html.Div(fields, className="scaling-form")
 
 
 def memory_outputs() -> html.Div:
@@ -280,12 +366,12 @@ def memory_outputs() -> html.Div:
         [
             html.Div(id="memory-error", style=STYLE["error"]),
             html.Code(id="memory-command"),
-            dcc.Graph(id="memory-chart", config=MEMORY_GRAPH_CONFIG, style={"height": "520px"}),
+            dcc.Graph(id="memory-chart", config=CHART_CONFIG, style={"height": "520px"}),
             html.Div(id="memory-table"),
             html.Button("Search layouts (train)", id="memory-search-button"),
             html.Div(id="memory-layouts"),
         ],
-        style=STYLE["out"],
+        className="scaling-out",
     )
 
 
@@ -306,19 +392,25 @@ def runs_page(runs_dir: str | None) -> html.Div:
                         style=STYLE["upload"],
                     ),
                     *preset,
-                    html.Label(
-                        [html.Code("--bootstrap"), " resamples for the intervals"], style=STYLE["label"]
+                    html.Div(
+                        [
+                            html.Label(
+                                [html.Code("--bootstrap"), " resamples for the intervals"],
+                                htmlFor="runs-bootstrap",
+                                style=STYLE["label"],
+                            ),
+                            dcc.Input(
+                                id="runs-bootstrap",
+                                type="number",
+                                value=RUNS_BOOTSTRAP,
+                                min=0,
+                                max=2000,
+                                step=1,
+                                style=STYLE["input"],
+                            ),
+                            html.Div(id="runs-error", style=STYLE["error"]),
+                        ]
                     ),
-                    dcc.Input(
-                        id="runs-bootstrap",
-                        type="number",
-                        value=RUNS_BOOTSTRAP,
-                        min=0,
-                        max=2000,
-                        step=1,
-                        style=STYLE["input"],
-                    ),
-                    html.Div(id="runs-error", style=STYLE["error"]),
                     html.Button(
                         "Use this law in the plan",
                         id="runs-use-law",
@@ -327,20 +419,28 @@ def runs_page(runs_dir: str | None) -> html.Div:
                     ),
                     dcc.Store(id="runs-law-name"),
                 ],
-                style=STYLE["form"],
+                className="scaling-form",
             ),
             html.Div(
                 [
-                    html.Div(id="runs-summary"),
+                    html.Div(
+                        html.P(
+                            "Upload a runs table, or fit the sweep's, to see the fitted law, its IsoFLOP "
+                            "profiles, loss frontier and diagnostics.",
+                            style={"color": "#555"},
+                        ),
+                        id="runs-summary",
+                    ),
                     html.Div(id="runs-warnings"),
-                    dcc.Graph(id="runs-isoflop", config={"displaylogo": False}),
-                    dcc.Graph(id="runs-frontier", config={"displaylogo": False}),
-                    dcc.Graph(id="runs-diagnostics", config={"displaylogo": False}),
+                    *(
+                        dcc.Graph(id=f"runs-{chart}", config=CHART_CONFIG, style=RUNS_CHART_HIDDEN)
+                        for chart in RUNS_CHARTS
+                    ),
                 ],
-                style=STYLE["out"],
+                className="scaling-out",
             ),
         ],
-        style=STYLE["row"],
+        className="scaling-row",
     )
 
 
@@ -362,13 +462,13 @@ def layout(laws: list[str], models: list[str], accelerators: list[str], runs_dir
                         label="Plan",
                         value="plan",
                         children=html.Div(
-                            [plan_form(laws, accelerators), plan_outputs()], style=STYLE["row"]
+                            [plan_form(laws, accelerators, models), plan_outputs()], className="scaling-row"
                         ),
                     ),
                     dcc.Tab(
                         label="Memory",
                         value="memory",
-                        children=html.Div([memory_form(models), memory_outputs()], style=STYLE["row"]),
+                        children=html.Div([memory_form(models), memory_outputs()], className="scaling-row"),
                     ),
                     dcc.Tab(label="Runs and fits", value="runs", children=runs_page(runs_dir)),
                 ],

@@ -30,7 +30,14 @@ from scaling.charts.isoflop_profiles import isoflop_figure
 from scaling.charts.label_placement import MODEL_MARKER, PLAN_MARKER
 from scaling.charts.loss_frontier import frontier_figure
 from scaling.charts.memory_bars import ACROSS_TITLES, MEMORY_COMPONENTS, memory_figure
-from scaling.charts.optimal_zone import DEFAULT_FLOPS_RANGE, DEFAULT_LAWS, ZONE_LAWS, ZONE_SIZE, zone_figure
+from scaling.charts.optimal_zone import (
+    DEFAULT_FLOPS_RANGE,
+    DEFAULT_LAWS,
+    ZONE_LAWS,
+    ZONE_MIN_WIDTH,
+    ZONE_SIZE,
+    zone_figure,
+)
 from scaling.charts.style import (
     BAND_FILL,
     COLOURS,
@@ -66,6 +73,7 @@ __all__ = [
     "TEMPLATE",
     "ZONE_FILL",
     "ZONE_LAWS",
+    "ZONE_MIN_WIDTH",
     "ZONE_SIZE",
     "diagnostics_figure",
     "frontier_figure",

@@ -25,23 +25,31 @@ HTML_SUFFIXES = (".html", ".htm")
 
 
 # A figure whose ``layout.meta.responsive`` holds {"below": px, "narrow": {...}, "wide": {...}} (plotly relayout
-# updates) takes the narrow updates while its container is narrower than ``below`` and the wide ones otherwise:
-# the zone's labels are placed for a range of widths, and a narrow page gets its own
-RESPONSIVE_JS = """
-var gd = document.getElementById('{plot_id}'), r = gd && gd.layout.meta && gd.layout.meta.responsive;
-if (r) {
-  var shown = null;
-  var pick = function () {
-    var isNarrow = gd.getBoundingClientRect().width < r.below;
-    if (isNarrow !== shown) {
-      shown = isNarrow;
-      Plotly.relayout(gd, JSON.parse(JSON.stringify(isNarrow ? r.narrow : r.wide)));
-    }
+# updates) takes the narrow updates while its plot is narrower than ``below`` and the wide ones otherwise: the
+# zone's labels are placed for a range of widths, and a narrow page gets its own. RESPONSIVE_FUNCTION applies
+# them to a drawn plot (``gd``), again on every resize and redraw (the app's graph redraws a new figure with
+# the wide set), and sizes a Dash graph's box to the chosen height; RESPONSIVE_JS runs it in a written page.
+RESPONSIVE_FUNCTION = """function (gd) {
+  if (!gd || gd._responsive) return;
+  var value = function (layout, path) {
+    return path.split('.').reduce(function (o, k) { return o === undefined ? o : o[k]; }, layout);
   };
-  pick();
-  window.addEventListener('resize', pick);
-}
-"""
+  gd._responsive = function () {
+    var r = gd.layout && gd.layout.meta && gd.layout.meta.responsive;
+    if (!r) return;
+    var want = gd.getBoundingClientRect().width < r.below ? r.narrow : r.wide;
+    var box = gd.closest('.dash-graph');
+    if (box) box.style.height = want.height + 'px';
+    var shown = Object.keys(want).every(function (k) {
+      return k === 'annotations' || value(gd.layout, k) === want[k];
+    });
+    if (!shown) Plotly.relayout(gd, JSON.parse(JSON.stringify(want)));
+  };
+  window.addEventListener('resize', gd._responsive);
+  if (gd.on) gd.on('plotly_afterplot', gd._responsive);
+  gd._responsive();
+}"""
+RESPONSIVE_JS = "(" + RESPONSIVE_FUNCTION + ")(document.getElementById('{plot_id}'));"
 
 
 HTML_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}, "responsive": True}

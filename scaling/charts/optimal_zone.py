@@ -15,7 +15,15 @@ import plotly.graph_objects as go
 from scaling import units
 from scaling.charts.axes import _base_layout, _log_axis
 from scaling.charts.inputs import _as_law, _flops_grid, _plan_point, known_models_list
-from scaling.charts.label_placement import MODEL_MARKER, PLAN_MARKER, _label_layout, _PlotArea
+from scaling.charts.label_placement import (
+    MODEL_MARKER,
+    PLAN_MARKER,
+    _covers,
+    _free,
+    _label_layout,
+    _line_hits,
+    _PlotArea,
+)
 from scaling.charts.style import BAND_FILL, LAW_TITLES, ZONE_FILL, _law_title, law_label, law_styles
 from scaling.charts.text import _compute_text, _model_hover
 from scaling.charts.traces import _band, _scatter
@@ -43,6 +51,8 @@ ZONE_SIZE = (1000, 700)
 # page swaps in below ZONE_SIZE's width
 _PLACED_AT = (1.0, 1.5, 2.2)
 _NARROW_AT = (0.6, 0.8, 1.0)
+# pixels: the narrowest the zone is drawn at (a page or box narrower than this scrolls)
+ZONE_MIN_WIDTH = round(ZONE_SIZE[0] * _NARROW_AT[0])
 
 
 # the legend sits under the plot in two columns, one row per two entries
@@ -124,11 +134,13 @@ def zone_figure(
             _PlotArea((lo, hi), y_range, (w - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
             for w in widths
         ]
-        lines = [[_pixels(area, C, t["y"]) for t in traces if t.get("meta", {}).get("law")] for area in areas]
-        end_labels = [_law_end_label(law, colour, areas[0], C, y)[0] for law, colour, y in outside]
-        end_boxes = [
-            [_law_end_label(law, colour, area, C, y)[1] for law, colour, y in outside] for area in areas
+        law_lines = [
+            [(t["meta"]["law"], _pixels(area, C, t["y"])) for t in traces if t.get("meta", {}).get("law")]
+            for area in areas
         ]
+        markers = [_marker_boxes(area, models, point, key) for area in areas]
+        end_labels, end_boxes = _law_end_labels(outside, C, areas, law_lines, markers)
+        lines = [[pixels for _, pixels in per_area] for per_area in law_lines]
         points, labels = _point_traces(models, point, key, areas, known_models is True, lines, end_boxes)
         return points, labels + end_labels
 
@@ -152,31 +164,146 @@ def _pixels(area: _PlotArea, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     )
 
 
-def _law_end_label(
-    law: Law, colour: str, area: _PlotArea, C: np.ndarray, y: np.ndarray
-) -> tuple[dict[str, Any], tuple[float, float, float, float]]:
-    """A line's name in its colour, above-left of the line's last point whose label still fits under the plot's
-    top (the line's end, unless it ends at the top): laws outside the zone's band. A rising line passes
-    below and right of that corner, so the name sits clear of it. Returns the annotation and its pixel box."""
-    text = _law_title(law)
-    w, h = 0.6 * 12 * len(text) + 6, 16.0
-    fits = [i for i in range(len(C)) if area.position(C[i], y[i])[1] + h <= area.pixels[1]]
-    i = fits[-1] if fits else len(C) - 1
-    px, py = area.position(C[i], y[i])
-    label = {
-        "x": math.log10(C[i]),
-        "y": math.log10(y[i]),
-        "xref": "x",
-        "yref": "y",
-        "text": text,
-        "showarrow": False,
-        "xanchor": "right",
-        "yanchor": "bottom",
-        "bgcolor": "rgba(255,255,255,0.8)",
-        "font": {"size": 12, "color": colour},
-        "name": f"law-label-{law.name}",
-    }
-    return label, (px - w, py, px, py + h)
+# pixels between a law's name and its line's point, and kept clear around the name (the plot's edges, markers)
+_END_GAP = 3.0
+# pixels between a law's name set beside its line and the other laws' lines: its own line is the nearest
+_END_CLEAR = 8.0
+# pixels above or below its line's point of a name at the end of a leader line (a line inside a bundle)
+_END_LEADERS = (18.0, 30.0, 45.0, 65.0)
+# grid points (5 a decade) tried beside the line, then with a leader, before moving a stretch further back
+_END_STRETCH = 6
+
+
+def _law_end_labels(
+    outside: list[tuple[Law, str, np.ndarray]],
+    C: np.ndarray,
+    areas: Sequence[_PlotArea],
+    law_lines: list[list[tuple[str, np.ndarray]]],
+    markers: list[list[tuple[float, float, float, float]]],
+) -> tuple[list[dict[str, Any]], list[list[tuple[float, float, float, float]]]]:
+    """Each line's name in its colour (the laws outside the zone's band), at the point nearest the line's end
+    where the name fits at every width in ``areas``: inside the plot area, a few pixels from its edges, clear
+    of the ``markers`` and of the names placed before it, and either beside the point (above-left of it: a
+    rising line passes below and right of that corner; else below-right), well clear of the other laws'
+    lines (``law_lines``: (law, pixels) per area), or, for a line inside a bundle of others, above or below
+    the bundle at the end of a leader line in the line's colour. A name with no such spot sits above-left of
+    the line's last point under the plot's top. Returns the annotations and their pixel boxes per area."""
+    labels: list[dict[str, Any]] = []
+    boxes: list[list[tuple[float, float, float, float]]] = [[] for _ in areas]
+    for law, colour, y in outside:
+        text = _law_title(law)
+        size = (0.6 * 12 * len(text) + 6, 16.0)
+        w, h = size
+        every = [np.vstack([p.reshape(-1, 2) for _, p in per_area]) for per_area in law_lines]
+        others = [
+            np.vstack([p.reshape(-1, 2) for name, p in per_area if name != law.name] or [np.empty((0, 2))])
+            for per_area in law_lines
+        ]
+        points = [i for i in range(len(C) - 1, -1, -1) if C[i] > 0 and y[i] > 0]
+        beside = [(-w / 2 - _END_GAP, h / 2 + _END_GAP), (w / 2 + _END_GAP, -h / 2 - _END_GAP)]
+        leaders = [(-w / 2 - _END_GAP, sy * (d + h / 2)) for d in _END_LEADERS for sy in (1, -1)]
+        # beside a point near the end, then with a leader there, then the same a stretch further back
+        spots = [
+            (i, offset, leader)
+            for start in range(0, len(points), _END_STRETCH)
+            for offsets, leader in ((beside, False), (leaders, True))
+            for i in points[start : start + _END_STRETCH]
+            for offset in offsets
+        ]
+        choice = next(
+            (
+                (i, offset, leader, found)
+                for i, offset, leader in spots
+                if _name_spot_is_free(
+                    found := _name_boxes(_centres(areas, C[i], y[i]), offset, size),
+                    areas,
+                    boxes,
+                    markers,
+                    lines=every if leader else others,
+                    leader=(_centres(areas, C[i], y[i]), offset) if leader else None,
+                )
+            ),
+            None,
+        )
+        if choice is None:  # the line's last point whose name fits under the plot's top
+            fits = [
+                i for i in points if _centres(areas, C[i], y[i])[0][1] + h + _END_GAP <= areas[0].pixels[1]
+            ]
+            i = fits[0] if fits else points[0]
+            choice = (i, beside[0], False, _name_boxes(_centres(areas, C[i], y[i]), beside[0], size))
+        i, (cx, cy), leader, found = choice
+        label = {
+            "x": math.log10(C[i]),
+            "y": math.log10(y[i]),
+            "xref": "x",
+            "yref": "y",
+            "text": text,
+            "bgcolor": "rgba(255,255,255,0.8)",
+            "font": {"size": 12, "color": colour},
+            "name": f"law-label-{law.name}",
+        }
+        if leader:  # plotly: the text is centred at (ax, ay) pixels from the point, y down
+            label.update(showarrow=True, ax=cx, ay=-cy, arrowhead=0, arrowwidth=1, arrowcolor=colour)
+        else:
+            label.update(showarrow=False, xshift=cx, yshift=cy)
+        labels.append(label)
+        for k, box in enumerate(found):
+            boxes[k].append(box)
+    return labels, boxes
+
+
+def _centres(areas: Sequence[_PlotArea], x: float, y: float) -> list[tuple[float, float]]:
+    """The point (x, y) in each area's pixels."""
+    return [area.position(x, y) for area in areas]
+
+
+def _name_boxes(
+    points: list[tuple[float, float]], offset: tuple[float, float], size: tuple[float, float]
+) -> list[tuple[float, float, float, float]]:
+    """A name's box in each area: its centre ``offset`` pixels from the point, its width and height ``size``."""
+    (cx, cy), (w, h) = offset, size
+    return [(px + cx - w / 2, py + cy - h / 2, px + cx + w / 2, py + cy + h / 2) for px, py in points]
+
+
+def _name_spot_is_free(
+    found: list[tuple[float, float, float, float]],
+    areas: Sequence[_PlotArea],
+    taken: list[list[tuple[float, float, float, float]]],
+    markers: list[list[tuple[float, float, float, float]]],
+    *,
+    lines: list[np.ndarray],
+    leader: tuple[list[tuple[float, float]], tuple[float, float]] | None,
+) -> bool:
+    """In every area: inside the plot `_END_GAP` pixels from its edges and that far from the markers and the
+    boxes ``taken``; beside its point, `_END_CLEAR` pixels from the ``lines``, or at the end of a ``leader``
+    (its points and the box's offset) `_END_GAP` from them, the leader crossing no marker and pointing
+    `_END_CLEAR` pixels from any."""
+    g = _END_GAP
+    clear = g if leader else _END_CLEAR
+    for k, ((x0, y0, x1, y1), area) in enumerate(zip(found, areas)):
+        if not _free((x0 - g, y0 - g, x1 + g, y1 + g), area, taken[k] + markers[k]):
+            return False
+        if _covers((x0 - clear, y0 - clear, x1 + clear, y1 + clear), lines[k]):
+            return False
+        if leader:
+            (px, py), (cx, cy) = leader[0][k], leader[1]
+            near = (px - _END_CLEAR, py - _END_CLEAR, px + _END_CLEAR, py + _END_CLEAR)
+            if _line_hits((px, py), (px + cx, py + cy), markers[k]) or not _free(near, area, markers[k]):
+                return False
+    return True
+
+
+def _marker_boxes(
+    area: _PlotArea, models: list[dict[str, Any]], point: dict[str, Any] | None, key: str
+) -> list[tuple[float, float, float, float]]:
+    """The drawn extent of each model's marker and the plan's, in the area's pixels."""
+    items = [(m["flops"], _plotted(m, key), MODEL_MARKER) for m in models]
+    items += [(point["flops"], point[key], PLAN_MARKER)] if point else []
+    boxes = []
+    for x, y, style in items:
+        px, py = area.position(x, y)
+        boxes.append((px - style.reach, py - style.reach, px + style.reach, py + style.reach))
+    return boxes
 
 
 def _zone_layout(
@@ -232,7 +359,7 @@ def _zone_layout(
         # the page is drawn at (`export.save`), a shorter title, and the legend in one column under a plot
         # area of the same height
         meta={
-            "min_width": round(size[0] * _NARROW_AT[0]),
+            "min_width": round(size[0] * _NARROW_AT[0]),  # ZONE_MIN_WIDTH at the default size
             "responsive": {
                 "below": size[0],
                 "wide": {

@@ -24,8 +24,11 @@ def approach3_tables(law: FittedLaw, saved: str | None = None) -> list[Table]:
     d = law.to_dict()
     ci = d.get("ci", {})
     names = [k for k in law.constants() if k not in ("G", "N_ref")] + ["a", "b"]
-    rows = [(k, f"{d[k]:.4g}", f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "") for k in names]
-    headers = ("", "estimate", f"{d.get('ci_level', 0.8):.0%} interval" if ci else "")
+    rows = [
+        (k, f"{d[k]:.4g}") + ((f"{ci[k][0]:.4g} - {ci[k][1]:.4g}" if k in ci else "",) if ci else ())
+        for k in names
+    ]
+    headers = ("constant", "estimate") + ((f"{d.get('ci_level', 0.8):.0%} interval",) if ci else ())
     f = d["fit"]
     formula = d["form"].removeprefix("L = ")
     local = "; a, b local at the top of the fitted range" if d.get("kind") == "form" else ""

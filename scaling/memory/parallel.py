@@ -33,6 +33,7 @@ __all__ = [
     "zero_stage",
 ]
 OFFLOAD = ("optimizer", "params", "both")
+ZERO_STAGES = (0, 1, 2, 3)  # Rajbhandari et al. 2020: none, optimizer states, + gradients, + parameters
 SCHEDULES = ("1f1b", "gpipe")
 ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
     "no_shard": 0,
@@ -52,12 +53,12 @@ ZERO_NAMES = {  # PyTorch FSDP ShardingStrategy -> ZeRO stage
 def zero_stage(value: Any) -> int:
     """A ZeRO stage from 0-3 or an FSDP sharding-strategy name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD,
     HYBRID_SHARD)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= int(value) <= 3:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and int(value) in ZERO_STAGES:
         return int(value)
     accepted = "0, 1, 2, 3 or an FSDP name (NO_SHARD, SHARD_GRAD_OP, FULL_SHARD, HYBRID_SHARD)"
     key = str(value).strip().lower().replace("-", "_")
     stage = checks.digits(key, "ZeRO stage", accepted)
-    if stage is not None and 0 <= stage <= 3:
+    if stage is not None and stage in ZERO_STAGES:
         return stage
     if key in ZERO_NAMES:
         return ZERO_NAMES[key]

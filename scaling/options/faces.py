@@ -123,6 +123,7 @@ PLAN = Declaration(
             ("--serve-on",),
             "Serving deployment (8xH100): price training + serving the --inference-tokens per size.",
             parse=serving_cluster,
+            placeholder="serving devices, e.g. 8xH100",
         ),
         Option(
             "max_params",
@@ -264,6 +265,7 @@ MEMORY = Declaration(
             "Inference context in tokens (default: the model's).",
             parse=integer,
             unit="tokens",
+            placeholder="the model's (default)",
         ),
         KV_DTYPE,
         Option(

@@ -13,6 +13,7 @@ HP_LAW = Option(
     "Learning-rate/batch law: deepseek (Bi et al. 2024, C = M·D), steplaw (Li et al. 2025), or law (the "
     "--law file's fitted ones; the default when it has them, else deepseek).",
     choices=HP_LAWS,
+    placeholder="the law's own, else deepseek (default)",
 )
 SCHEDULE = Option(
     "schedule",

@@ -86,6 +86,7 @@ SEQ_LEN = Option(
     "Training sequence length (default: the model's context; fine-tuning: at most 4096).",
     parse=integer,
     unit="tokens",
+    placeholder="the model's context (default)",
 )
 FLASH = Option(
     "flash_attention",
@@ -112,6 +113,7 @@ QUANT = Option(
     "quant",
     ("--quant",),
     "Weight quantization: int8, int4, nf4 (QLoRA with --lora-rank), fp8; math stays at --precision.",
+    placeholder="none (default)",
 )
 POST_QUANT = Option(
     "post_quant",
@@ -143,7 +145,11 @@ MOE_LAW = Option(
 )
 KV_DTYPE = Option("kv_dtype", ("--kv-dtype",), "KV-cache dtype, e.g. fp8 (default: --precision).")
 LORA_RANK = Option(
-    "lora_rank", ("--lora-rank",), "LoRA rank (16): train adapters on a frozen base.", parse=integer
+    "lora_rank",
+    ("--lora-rank",),
+    "LoRA rank (16): train adapters on a frozen base.",
+    parse=integer,
+    placeholder="e.g. 16 (none: full weights)",
 )
 LORA_TARGETS = Option(
     "lora_targets",

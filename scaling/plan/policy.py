@@ -207,7 +207,11 @@ def _batch_assumptions(request: PlanRequest, draft: Draft) -> list[str]:
         if lay is not None
         else "whole sequences (no layout fits)"
     )
+    from scaling.recipe import choose_hp_law
+
+    # the law's full citation is the training recipe's, printed once there
+    source = choose_hp_law(request.hp_law, request.law)[0].source
+    reason = draft.batch.reason.replace(f": {source}", " (its source under Training recipe)")
     return [
-        f"global batch: {draft.batch.reason}: {draft.batch_sequences:,} sequences of "
-        f"{draft.seq_len:,} tokens, {rounded}"
+        f"global batch: {reason}: {draft.batch_sequences:,} sequences of {draft.seq_len:,} tokens, {rounded}"
     ]

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation
     from scaling.plan.result import Plan
 
-COMPARISON_HEADERS = ("", "params", "tokens", "tokens/param", "loss (this law)")
+COMPARISON_HEADERS = ("allocation", "params", "tokens", "tokens/param", "loss (this law)")
 
 
 def _interval(alloc: Allocation, key: str, fmt: Callable[[float], str]) -> str:
