@@ -6,7 +6,6 @@ tests/fixtures is fitted back, and the files written drive ``plan --moe --moe-la
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 

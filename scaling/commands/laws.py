@@ -258,7 +258,7 @@ def fit(
       scaling fit ptq_evals.csv --ptq --bootstrap 200 -o my_ptq_law.json
     """
     if moe or ptq:
-        from scaling.commands.fit_law_files import fit_law_file
+        from scaling.commands._fit_law_files import fit_law_file
 
         others = dict(
             evals=evals, hyperparameters=hyperparameters, approach=approach != "3", form=form != "chinchilla"

@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError, quoted
-from scaling.fit.common import report_table, warn
+from scaling.fit.common import percentile_intervals, report_table, save_law_file, warn
 from scaling.fit.engine import HUBER_DELTA
 from scaling.fit.forms import LOG_BOUNDS, least_squares_fit
 from scaling.fit.parametric import check_bootstrap, fit_parametric
+from scaling.fit.report import collect
 from scaling.laws.moe import EXPONENT_RANGE, MoeLaw, moe_law_from_dict
 
 FORM = "Krajewski et al. 2024 (arXiv 2402.07871): L = c + (g/G^gamma + a)/N^alpha + b/D^beta, N active"
@@ -115,13 +116,13 @@ def split_moe_runs(frame: pd.DataFrame, source: str = "runs") -> MoeRuns:
     kept = np.unique(expansion[moe_rows][np.isfinite(expansion[moe_rows])])
     if moe_rows.any() and kept.size == 0:
         raise ScalingError(
-            f"{source} gives no expansion for its MoE runs: add an expansion column (total over active expert "
-            "parameters; Krajewski et al. fix 64) or an experts column beside granularity"
+            f"{source} gives no expansion for its MoE runs: add an expansion column (total over active "
+            "expert parameters; Krajewski et al. fix 64) or an experts column beside granularity"
         )
     if kept.size > 1 and not np.allclose(kept, kept[0], rtol=1e-6):
         raise ScalingError(
-            f"{source} mixes expansions {', '.join(f'{x:g}' for x in kept)}: Krajewski et al.'s law holds at one "
-            "expansion; fit each expansion's runs on their own"
+            f"{source} mixes expansions {', '.join(f'{x:g}' for x in kept)}: Krajewski et al.'s law holds at "
+            "one expansion; fit each expansion's runs on their own"
         )
     return MoeRuns(moe, dense, float(kept[0]) if kept.size else math.nan, source, line)
 
@@ -138,13 +139,14 @@ def read_moe_runs(source: Any) -> MoeRuns:
         warn(runs.set_aside)
     if len(runs.moe) < MIN_MOE_RUNS or runs.moe["G"].nunique() < 2:
         raise ScalingError(
-            f"{runs.source} has {len(runs.moe)} usable MoE run(s) at {runs.moe['G'].nunique()} granularities: "
-            f"the MoE law's 7 constants need at least {MIN_MOE_RUNS} runs at 2 or more granularities"
+            f"{runs.source} has {len(runs.moe)} usable MoE run(s) at {runs.moe['G'].nunique()} "
+            f"granularities: the MoE law's 7 constants need at least {MIN_MOE_RUNS} runs at 2 or more "
+            "granularities"
         )
     if len(runs.dense) < MIN_DENSE_RUNS or runs.dense["N"].nunique() < 2:
         raise ScalingError(
-            f"{runs.source} has {len(runs.dense)} usable dense run(s) (granularity 0 or dense): the law file's "
-            f"dense side needs at least {MIN_DENSE_RUNS} at 2 or more sizes"
+            f"{runs.source} has {len(runs.dense)} usable dense run(s) (granularity 0 or dense): the law "
+            f"file's dense side needs at least {MIN_DENSE_RUNS} at 2 or more sizes"
         )
     return runs
 
@@ -227,25 +229,8 @@ class FittedMoeLaw:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the law file (checked by `moe_law_from_dict` first, so it always loads)."""
-        import json
-
-        from scaling.runs_table import atomic_write
-
-        payload = self.to_dict()
-        moe_law_from_dict(payload, f"MoE law to save as {str(path)!r}")
-        atomic_write(Path(path), json.dumps(payload, indent=2, allow_nan=False) + "\n")
-        return Path(path)
-
-
-def _quantiles(
-    rows: list[list[float]], names: tuple[str, ...], level: float
-) -> dict[str, tuple[float, float]]:
-    if not rows:
-        return {}
-    q = (0.5 - level / 2.0, 0.5 + level / 2.0)
-    cols = np.asarray(rows, dtype=float).T
-    return {k: tuple(float(x) for x in np.quantile(v, q)) for k, v in zip(names, cols)}
+        """Write the law file (read back by `moe_law_from_dict` first, so it always loads)."""
+        return save_law_file(self.to_dict(), path, moe_law_from_dict)
 
 
 def fit_moe_law(
@@ -259,8 +244,6 @@ def fit_moe_law(
 ) -> FittedMoeLaw:
     """Fit Krajewski et al. 2024's MoE law and its dense counterpart to a MoE runs table (module
     docstring); ``bootstrap`` resamples of each side give intervals at ``level``."""
-    from scaling.fit.report import collect
-
     runs, read_notes = collect(read_moe_runs, source)
     moe = runs.moe
     bootstrap = check_bootstrap(bootstrap, max(len(moe), len(runs.dense)))
@@ -279,11 +262,11 @@ def fit_moe_law(
     theta, objective, converged = fit_from(_starts(dense), logN, logD, logG, logL)
     if not math.isfinite(objective):
         raise ScalingError(f"the MoE law found no finite fit to the {len(moe)} MoE runs of {runs.source}")
-    notes = [n for n in read_notes + dense_notes]
+    notes = read_notes + [f"dense runs: {n}" for n in dense_notes]
     if len(moe) < RUNS_PER_PARAMETER * len(THETA):
         notes.append(
-            f"only {len(moe)} MoE runs for the law's {len(THETA)} constants: they are poorly determined; use at "
-            f"least {RUNS_PER_PARAMETER * len(THETA)}"
+            f"only {len(moe)} MoE runs for the law's {len(THETA)} constants: they are poorly determined; use "
+            f"at least {RUNS_PER_PARAMETER * len(THETA)}"
         )
     if not converged:
         notes.append("the MoE fit did not converge; treat it with care")
@@ -297,7 +280,7 @@ def fit_moe_law(
     dense_iv = dense_fit.parameter_intervals(level) if bootstrap else {}
     renamed = {"E": "c", "A": "a", "B": "b", "alpha": "alpha", "beta": "beta"}
     intervals = {
-        "moe": _quantiles(rows, THETA, level),
+        "moe": percentile_intervals(rows, THETA, level),
         "dense": {renamed[k]: dense_iv[k] for k in renamed if k in dense_iv},
     }
     both = pd.concat([moe[["N", "D"]], runs.dense[["N", "D"]]])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,8 @@ import numpy as np
 
 from scaling import inputs
 from scaling.errors import ScalingError, quoted
+from scaling.fit.common import percentile_intervals, save_law_file
+from scaling.fit.parametric import check_bootstrap
 from scaling.laws.precision import CONSTANTS, PrecisionLaw, precision_law_from_dict
 
 FORM = "Kumar et al. 2024 (arXiv 2411.04330): delta_PTQ = C_T * D^gamma_D / N^gamma_N * exp(-bits/gamma_post)"
@@ -180,13 +181,8 @@ class FittedPrecisionLaw:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the law file (checked by `precision_law_from_dict` first, so it always loads)."""
-        from scaling.runs_table import atomic_write
-
-        payload = self.to_dict()
-        precision_law_from_dict(payload, f"precision law to save as {str(path)!r}")
-        atomic_write(Path(path), json.dumps(payload, indent=2, allow_nan=False) + "\n")
-        return Path(path)
+        """Write the law file (read back by `precision_law_from_dict` first, so it always loads)."""
+        return save_law_file(self.to_dict(), path, precision_law_from_dict)
 
 
 def fit_precision_law(
@@ -195,8 +191,6 @@ def fit_precision_law(
     """Fit delta_PTQ to quantized evaluations (a path, or a `PtqEvals`); ``bootstrap`` resamples give
     intervals at ``level``. Refuses too few rows, a table whose N, D or bits do not vary, and a fit whose
     penalty does not fall with bits or whose exponents are out of range (`precision_law_from_dict`)."""
-    from scaling.fit.parametric import check_bootstrap
-
     evals = source if isinstance(source, PtqEvals) else read_ptq_evals(source)
     notes = [line for line in [evals.set_aside_line()] if line]
     n = len(evals.N)
@@ -208,8 +202,8 @@ def fit_precision_law(
     for what, values in (("N", evals.N), ("D", evals.D), ("bits", evals.bits)):
         if np.unique(values).size < 2:
             raise ScalingError(
-                f"every usable row of {evals.source} has {what} = {values[0]:g}: fitting delta_PTQ needs rows "
-                f"at two or more {what} values (N, D and bits each vary)"
+                f"every usable row of {evals.source} has {what} = {values[0]:g}: fitting delta_PTQ needs "
+                f"rows at two or more {what} values (N, D and bits each vary)"
             )
     if np.linalg.matrix_rank(design(evals.N, evals.D, evals.bits)) < 4:
         raise ScalingError(
@@ -245,11 +239,7 @@ def fit_precision_law(
         found = _constants(solve(*(a[pick] for a in args)))
         if found is not None:
             rows.append([found[k] for k in CONSTANTS])
-    intervals = {}
-    if rows:
-        q = (0.5 - level / 2.0, 0.5 + level / 2.0)
-        cols = np.asarray(rows).T
-        intervals = {k: tuple(float(x) for x in np.quantile(v, q)) for k, v in zip(CONSTANTS, cols)}
+    intervals = percentile_intervals(rows, CONSTANTS, level)
     if n < 3 * len(CONSTANTS):
         notes.append(
             f"only {n} rows for delta_PTQ's 4 constants: they are poorly determined; use at least 12"
