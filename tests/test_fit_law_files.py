@@ -238,3 +238,15 @@ def test_fit_refuses_a_collinear_table():
         fit_precision_law(
             parse_ptq_evals(synthetic_ptq_evals(PTQ_LAW, tokens_per_param=(20,)).to_csv(index=False))
         )
+
+
+def test_unreadable_granularity_is_set_aside_in_one_line(tmp_path):
+    path = tmp_path / "runs.csv"
+    text = (FIXTURES / "moe_runs.csv").read_text() + "2e8,2e10,x,8,3.1\n2e8,2e10,1.5,8,3.2\n"
+    path.write_text(text)
+    line = f"set aside 2 of 77 runs of {path}: granularity not 0, dense or an integer >= 1 (first: 'x')"
+    run = _invoke(["fit", path, "--moe"])
+    assert run.exit_code == 0, run.output
+    assert [t for t in run.stderr.splitlines() if "set aside" in t] == [f"warning: {line}"]
+    record = json.loads(_invoke(["fit", path, "--moe", "--json"]).stdout)["fit"]
+    assert record["n_moe_runs"] == 60 and line in record["warnings"]

@@ -14,17 +14,12 @@ READER = {"moe": "scaling plan --moe --moe-law", "ptq": "scaling loss --quant Q 
 
 
 def _refuse_mixed(kind: str, both: bool, others: dict[str, Any]) -> None:
-    """--moe and --ptq fit their own law: refuse them together or with the Approach 3 options."""
+    """--moe and --ptq fit their own law: refuse them together or with the Approach 3 options given
+    (``others``: each flag and its value, falsy when not given)."""
     flag = f"--{kind}"
     if both:
         raise ScalingError("--moe and --ptq fit different tables: give one of them")
-    named = {
-        "evals": "--downstream",
-        "hyperparameters": "--hyperparameters",
-        "approach": "--approach",
-        "form": "--form",
-    }
-    given = [named[k] for k, v in others.items() if v]
+    given = [flag for flag, value in others.items() if value]
     if given:
         raise ScalingError(f"{flag} fits its own law file; it does not take {', '.join(given)}")
 

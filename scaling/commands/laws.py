@@ -260,12 +260,16 @@ def fit(
     if moe or ptq:
         from scaling.commands._fit_law_files import fit_law_file
 
-        others = dict(
-            evals=evals, hyperparameters=hyperparameters, approach=approach != "3", form=form != "chinchilla"
-        )
-        return fit_law_file(
-            runs, "moe" if moe else "ptq", bootstrap, seed, output, force, as_json, moe and ptq, others
-        )
+        others = {
+            "--downstream": evals,
+            "--hyperparameters": hyperparameters,
+            "--approach": approach != "3",
+            "--form": form != "chinchilla",
+            "--holdout-largest": holdout_largest,
+            "--holdout-from": holdout_from,
+        }
+        kind = "moe" if moe else "ptq"
+        return fit_law_file(runs, kind, bootstrap, seed, output, force, as_json, moe and ptq, others)
     if evals:
         options = dict(
             approach=approach, form=form, holdout_largest=holdout_largest, holdout_from=holdout_from

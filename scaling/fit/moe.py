@@ -107,7 +107,7 @@ def split_moe_runs(frame: pd.DataFrame, source: str = "runs") -> MoeRuns:
     if bad.size:
         what = "granularity" if g_col else f"experts / {x_col or 'expansion'}"
         line = (
-            f"set aside {bad.size} of {n} rows of {source}: {what} not 0, dense or an integer >= 1 "
+            f"set aside {bad.size} of {n} runs of {source}: {what} not 0, dense or an integer >= 1 "
             f"(first: {quoted(shown[bad[0]], 40)})"
         )
     moe_rows = good & (grans >= 1)
