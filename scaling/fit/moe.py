@@ -277,6 +277,11 @@ def fit_moe_law(
         t, _obj, ok = fit_from([theta], logN[pick], logD[pick], logG[pick], logL[pick])
         if ok:
             rows.append(list(_natural(t).values()))
+    if len(rows) < bootstrap:
+        notes.append(
+            f"{bootstrap - len(rows)} of {bootstrap} MoE bootstrap replicates did not converge "
+            "and were left out"
+        )
     dense_iv = dense_fit.parameter_intervals(level) if bootstrap else {}
     renamed = {"E": "c", "A": "a", "B": "b", "alpha": "alpha", "beta": "beta"}
     intervals = {
