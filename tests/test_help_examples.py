@@ -98,7 +98,8 @@ def _ladder(folder: Path) -> None:
 
 
 def _fixture(name: str) -> Callable[[Path], None]:
-    """Copy a law file of tests/fixtures (made-up constants in a published form) into the example's folder."""
+    """Copy a file of tests/fixtures (a law with made-up constants in a published form, or runs drawn from
+    one) into the example's folder."""
     return lambda folder: shutil.copy(ROOT / "tests" / "fixtures" / name, folder)
 
 
@@ -107,6 +108,10 @@ GIVEN: dict[tuple[str, str], str | Callable[[Path], None]] = {
     ("scaling plan", "moe_law.json"): _fixture("moe_law.json"),
     ("README", "precision_law.json"): _fixture("precision_law.json"),
     ("README", "moe_law.json"): _fixture("moe_law.json"),
+    ("scaling fit", "moe_runs.csv"): _fixture("moe_runs.csv"),
+    ("scaling fit", "ptq_evals.csv"): _fixture("ptq_evals.csv"),
+    ("README", "moe_runs.csv"): _fixture("moe_runs.csv"),
+    ("README", "ptq_evals.csv"): _fixture("ptq_evals.csv"),
     ("scaling chart", "runs/runs.csv"): _synthetic_runs,
     ("scaling chart", "law.json"): "scaling fit runs/runs.csv -o law.json",
     ("scaling next", "runs"): "scaling sweep --preset smoke --out runs/",

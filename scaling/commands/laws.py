@@ -218,6 +218,20 @@ def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
     "value; a task loss such as bpb and an accuracy per run): task loss from N and D, accuracy as a sigmoid of "
     "it, with bootstrap intervals; -o saves the maps in the law, and a plan with it prints each task.",
 )
+@click.option(
+    "--moe",
+    is_flag=True,
+    help="Fit Krajewski et al. 2024's MoE law L = c + (g/G^gamma + a)/N^alpha + b/D^beta and its dense law "
+    "from MoE and dense runs (columns N active, D, loss, granularity: 0 or dense for a dense run, expansion); "
+    "-o writes the file 'scaling plan --moe --moe-law' reads.",
+)
+@click.option(
+    "--ptq",
+    is_flag=True,
+    help="RUNS are quantized evaluations (columns N, D, bits, loss_before, loss_after): fit Kumar et al. "
+    "2024's delta_PTQ = C_T D^gamma_D/N^gamma_N exp(-bits/gamma_post); -o writes the file "
+    "'scaling loss --quant Q --precision-law' reads.",
+)
 @json_option
 def fit(
     runs,
@@ -231,10 +245,31 @@ def fit(
     force,
     hyperparameters,
     evals,
+    moe,
+    ptq,
     as_json,
 ):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
-    or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
+    or a sweep folder (its runs.csv, and its curves/ for Approach 1).
+
+    \b
+    Examples:
+      scaling fit moe_runs.csv --moe --bootstrap 100 -o my_moe_law.json
+      scaling fit ptq_evals.csv --ptq --bootstrap 200 -o my_ptq_law.json
+    """
+    if moe or ptq:
+        from scaling.commands._fit_law_files import fit_law_file
+
+        others = {
+            "--downstream": evals,
+            "--hyperparameters": hyperparameters,
+            "--approach": approach != "3",
+            "--form": form != "chinchilla",
+            "--holdout-largest": holdout_largest,
+            "--holdout-from": holdout_from,
+        }
+        kind = "moe" if moe else "ptq"
+        return fit_law_file(runs, kind, bootstrap, seed, output, force, as_json, moe and ptq, others)
     if evals:
         options = dict(
             approach=approach, form=form, holdout_largest=holdout_largest, holdout_from=holdout_from

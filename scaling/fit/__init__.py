@@ -15,7 +15,11 @@ One module per part, read in this order:
 * ``report.py``: `fit_runs`, everything ``scaling fit`` does, with the approaches checked against each other.
 * ``evals.py``, ``ladder.py``: ``--downstream``, Bhagia et al. 2024's two-step ladder per task from an evals
   table joined to the runs by run id (``synthetic.synthetic_ladder`` draws one from known constants).
-* ``synthetic.py``: runs drawn from a known law, for tests and benchmarks.
+* ``moe.py``, ``ptq.py``: ``--moe`` and ``--ptq``, the law files of ``plan --moe-law`` (Krajewski et al.
+  2024's MoE law and its dense law) and ``loss --precision-law`` (Kumar et al. 2024's delta_PTQ) fitted to
+  your runs or quantized evaluations, with bootstrap intervals.
+* ``synthetic.py``: runs drawn from a known law (and MoE runs, quantized evaluations), for tests and
+  benchmarks.
 
 How many runs: the start screen works on at most `SCREEN_RUNS` runs (a seeded subsample beyond that) and the
 engine holds at most `engine.BLOCK_CELLS` (starts x runs) cells per block, so memory stays bounded for a

@@ -65,3 +65,30 @@ def read_runs(source: Any, *, min_runs: int = 5) -> pd.DataFrame:
     table = runs_table.read_table(source)
     report_table(table)
     return check_runs(table.frame, min_runs)
+
+
+def percentile_intervals(
+    replicates: Any, names: tuple[str, ...], level: float
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap percentile intervals at ``level`` of each column of ``replicates`` (rows of constants in
+    the order of ``names``); none without replicates."""
+    import numpy as np
+
+    rows = np.asarray(replicates, dtype=float)
+    if rows.size == 0:
+        return {}
+    q = (0.5 - level / 2.0, 0.5 + level / 2.0)
+    return {k: tuple(float(x) for x in np.quantile(v, q)) for k, v in zip(names, rows.T)}
+
+
+def save_law_file(payload: dict[str, Any], path: Any, check: Any) -> Any:
+    """Write a law file's JSON atomically after ``check(payload, where)`` has read it back (so a written
+    file always loads); returns the path."""
+    import json
+    from pathlib import Path
+
+    from scaling.runs_table import atomic_write
+
+    check(payload, f"law to save as {str(path)!r}")
+    atomic_write(Path(path), json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    return Path(path)

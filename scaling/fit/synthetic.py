@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,3 +72,52 @@ def synthetic_ladder(
                     {"run_id": run_id, "task": task, "metric": "acc", "value": min(max(acc, 0.0), 1.0)}
                 )
     return pd.DataFrame(runs), pd.DataFrame(evals)
+
+
+def synthetic_moe_runs(
+    law: Any,
+    *,
+    sizes=(1.3e8, 3.5e8, 9e8, 1.8e9, 3.7e9),
+    tokens=(1.6e10, 4.5e10, 1.3e11),
+    noise: float = 0.005,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """MoE and dense runs drawn from a `scaling.laws.moe.MoeLaw` (Krajewski et al. 2024's ranges by default:
+    129M-3.7B active parameters, 16B-130B tokens): every size x tokens at each of the law's granularities
+    and once dense (granularity 0), loss multiplied by exp(noise x standard normal)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in sizes:
+        for D in tokens:
+            k = law.dense
+            dense = k["c"] + k["a"] / N ** k["alpha"] + k["b"] / D ** k["beta"]
+            for G, loss in [(0, dense)] + [(G, float(law.loss(N, D, G))) for G in law.granularities]:
+                loss *= math.exp(noise * rng.standard_normal())
+                rows.append({"N": N, "D": D, "granularity": G, "expansion": law.expansion, "loss": loss})
+    return pd.DataFrame(rows)
+
+
+def synthetic_ptq_evals(
+    law: Any,
+    *,
+    sizes=(3e7, 6e7, 1.1e8, 2.2e8),
+    tokens_per_param=(20, 80, 320),
+    bits=(3, 4, 6, 8),
+    base_loss: float = 3.0,
+    noise: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Quantized evaluations drawn from a `scaling.laws.precision.PrecisionLaw` (Kumar et al. 2024's range
+    by default: 30M-220M parameters): each size x tokens per parameter x bits, loss_after = loss_before +
+    delta_PTQ x exp(noise x standard normal)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in sizes:
+        for ratio in tokens_per_param:
+            D = ratio * N
+            for b in bits:
+                penalty = float(law.ptq_penalty(N, D, b)) * math.exp(noise * rng.standard_normal())
+                rows.append(
+                    {"N": N, "D": D, "bits": b, "loss_before": base_loss, "loss_after": base_loss + penalty}
+                )
+    return pd.DataFrame(rows)
