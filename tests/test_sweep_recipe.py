@@ -20,7 +20,7 @@ from click.testing import CliRunner  # noqa: E402
 from scaling.cli import main  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.train.model import gpt_spec  # noqa: E402
-from scaling.train.run import RunConfig, lr_at, plan_steps  # noqa: E402
+from scaling.train.run import RunConfig, default_warmup, lr_at, plan_steps  # noqa: E402
 from scaling.train.sweep import SHAPES, plan_sweep, recipe_config, write_sweep_json  # noqa: E402
 from scaling.train.sweep.recipe import TUNED_MAX_WARMUP_FRACTION, TUNED_MIN_WARMUP  # noqa: E402
 
@@ -51,26 +51,30 @@ def test_tuned_warmup_is_n_tokens_porian_2024_with_a_floor_and_at_most_a_third(s
     steps = plan_steps(config, config.spec())
     n = gpt_spec(*shape, seq_len=seq_len).params
     tokens_per_step = batch * seq_len
-    assert config.beta2 == RunConfig.beta2 and config.lr == recipe_config(RECIPE, shape, budget).lr
-    assert 1 <= config.warmup <= max(1, steps * TUNED_MAX_WARMUP_FRACTION)
-    capped = config.warmup == max(1, int(steps * TUNED_MAX_WARMUP_FRACTION))
-    assert capped or config.warmup >= TUNED_MIN_WARMUP
+    fixed = recipe_config({**recipe, "name": "fixed"}, shape, budget)
+    assert config.beta2 == fixed.beta2 and config.lr == fixed.lr
+    # a warmup equal to the fixed rule's is left to it: the same run, under the same id
+    assert (config.warmup is None) == (config == fixed)
+    assert config.warmup != default_warmup(steps)
+    warmup = config.warmup if config.warmup is not None else default_warmup(steps)
+    assert 1 <= warmup <= max(1, steps * TUNED_MAX_WARMUP_FRACTION)
+    capped = warmup == max(1, int(steps * TUNED_MAX_WARMUP_FRACTION))
+    assert capped or warmup >= TUNED_MIN_WARMUP
     # N tokens: the first whole step count that covers N, unless the floor or the cap decides
-    assert (
-        capped
-        or config.warmup == TUNED_MIN_WARMUP
-        or ((config.warmup - 1) * tokens_per_step < n <= config.warmup * tokens_per_step)
-    )
+    tokens = n / tokens_per_step
+    assert capped or warmup == TUNED_MIN_WARMUP or warmup - 1 < tokens <= warmup
     # the schedule reaches its peak exactly at the end of the warmup
-    assert lr_at(config.warmup - 1, steps, config) == pytest.approx(config.lr)
+    assert lr_at(warmup - 1, steps, config) == pytest.approx(config.lr)
 
 
 def test_tuned_warmup_grows_with_the_model_and_not_shrinks_with_the_run():
     """At 4.8e12 FLOPs (the held-out budget of the `small` preset) d24l2 (N = 23,160) warms up for the
-    100-step floor and d96l3 (N = 369,312) for 361 steps of 1024 tokens, where the fixed rule gives both 100.
-    At 3e11 (329 steps) d64l2 warms up for 109 steps (N = 123,200) where the fixed rule gives 32."""
+    100-step floor, as the fixed rule does (so it is the fixed recipe's run), and d96l3 (N = 369,312) for 361
+    steps of 1024 tokens where the fixed rule gives 100. At 3e11 (329 steps) d64l2 warms up for 109 steps
+    (N = 123,200) where the fixed rule gives 32."""
     tuned = {**RECIPE, "name": "tuned"}
-    assert [recipe_config(tuned, s, 4.8e12).warmup for s in ((24, 2), (96, 3))] == [100, 361]
+    assert recipe_config(tuned, (24, 2), 4.8e12) == recipe_config(RECIPE, (24, 2), 4.8e12)
+    assert recipe_config(tuned, (96, 3), 4.8e12).warmup == 361
     assert recipe_config(tuned, (64, 2), 3e11).warmup == 109
     fixed = recipe_config(RECIPE, (64, 2), 3e11)
     steps = plan_steps(fixed, fixed.spec())
@@ -86,15 +90,18 @@ def test_a_recipe_without_a_name_is_fixed_and_keeps_the_run_ids_of_older_folders
     assert (old.warmup, old.beta2) == (None, RunConfig.beta2)
     assert old.run_id == "c3e11-d16l2-s0-be0e483c"
     assert recipe_config(RECIPE, (24, 2), 1.2e12).run_id == "c1.2e12-d24l2-s0-a947cd1e"
-    tuned = recipe_config({**RECIPE, "name": "tuned"}, (16, 2), 3e11)
-    assert tuned.run_id != old.run_id  # a different run, never mixed into a fixed folder under its id
+    # under `tuned`, d16l2 at 3e11 trains exactly as under `fixed` (100 warmup steps): the same run and id;
+    # d64l2 (109 warmup steps, not 32) is another run, under another id
+    tuned = {**RECIPE, "name": "tuned"}
+    assert recipe_config(tuned, (16, 2), 3e11).run_id == old.run_id
+    assert recipe_config(tuned, (64, 2), 3e11).run_id != recipe_config(RECIPE, (64, 2), 3e11).run_id
 
 
 def test_sweep_json_records_the_recipe_and_a_folder_keeps_its_own(tmp_path):
     write_sweep_json(plan_sweep(tmp_path, preset="smoke", recipe_name="tuned"))
     saved = json.loads((tmp_path / "sweep.json").read_text())
     assert saved["recipe"]["name"] == "tuned"
-    assert all(c["warmup"] for c in saved["configs"])
+    assert any(c["warmup"] for c in saved["configs"])
     again = plan_sweep(tmp_path, preset="smoke")  # no --recipe: the folder's own
     assert again.recipe["name"] == "tuned"
     assert [c.run_id for c in again.configs] == [RunConfig.from_dict(c).run_id for c in saved["configs"]]

@@ -151,19 +151,21 @@ RECIPE_NOTES = {
 
 def recipe_settings(name: str, shape: tuple[int, int], budget: float, seq_len: int, batch: int) -> dict:
     """The RunConfig fields a named recipe sets for a (d_model, n_layer) shape at a budget (none for
-    ``fixed``: `RunConfig`'s defaults)."""
+    ``fixed``, `RunConfig`'s defaults, nor where ``tuned`` trains exactly as ``fixed`` does)."""
     if name not in RECIPES:
         raise ScalingError(f"unknown sweep recipe {name!r}: expected {', '.join(RECIPES)}")
     if name == "fixed":
         return {}
     from scaling.train.model import gpt_spec
-    from scaling.train.run import exact_flops_per_token
+    from scaling.train.run import default_warmup, exact_flops_per_token
 
     spec = gpt_spec(*shape, seq_len=seq_len)
     tokens_per_step = batch * seq_len
     steps = max(1, round(budget / exact_flops_per_token(spec) / tokens_per_step))
     warmup = max(math.ceil(spec.params / tokens_per_step), TUNED_MIN_WARMUP)
-    return {"warmup": max(1, min(warmup, int(steps * TUNED_MAX_WARMUP_FRACTION)))}
+    warmup = max(1, min(warmup, int(steps * TUNED_MAX_WARMUP_FRACTION)))
+    # where it equals the fixed rule's, the run is the fixed recipe's run, under the same id
+    return {} if warmup == default_warmup(steps) else {"warmup": warmup}
 
 
 def recipe_config(recipe: dict[str, Any], shape: tuple[int, int], budget: float) -> RunConfig:
