@@ -15,10 +15,10 @@ fitted to every finished run of the folder. The held-out budget is ``--factor`` 
 training FLOPs, the sweep's own convention). The held-out model is the sweep ladder's shape whose predicted
 loss at that budget is lowest (the fit's optimal size among the sizes the sweep can train), trained with the
 folder's recipe (sweep.json's, `scaling sweep --recipe`) into ``FOLDER/holdout/``; held-out runs already
-there (same run id: the same config) are read back, not retrained. The table prints the predicted loss with its 80% interval against
-the measured one, and the relative error (target: inside the interval and within 1.5%). With ``--isoflop K``,
-K sizes around it are trained at the same budget too, and the measured IsoFLOP minimum (parabola in log N) is
-set against Approach 2's N_opt extrapolated from the folder.
+there (same run id: the same config) are read back, not retrained. The table prints the predicted loss with
+its 80% interval against the measured one, and the relative error (target: inside the interval and within
+1.5%). With ``--isoflop K``, K sizes around it are trained at the same budget too, and the measured IsoFLOP
+minimum (parabola in log N) is set against Approach 2's N_opt extrapolated from the folder.
 """
 
 from __future__ import annotations
