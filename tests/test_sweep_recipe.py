@@ -107,6 +107,10 @@ def test_sweep_json_records_the_recipe_and_a_folder_keeps_its_own(tmp_path):
     assert [c.run_id for c in again.configs] == [RunConfig.from_dict(c).run_id for c in saved["configs"]]
     with pytest.raises(ScalingError, match="name: 'tuned' there, 'fixed' now"):
         plan_sweep(tmp_path, preset="smoke", recipe_name="fixed")
+    # runs `scaling next` designs for the folder join it under its own recipe (`sweep --design`)
+    from scaling.train.sweep.designed import sweep_arguments
+
+    assert sweep_arguments(tmp_path)["recipe_name"] == "tuned"
 
 
 def test_a_folder_from_before_the_recipe_choice_stays_valid(tmp_path):
