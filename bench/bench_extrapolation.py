@@ -151,6 +151,11 @@ def main() -> None:
             f"{n_predicted / n_measured - 1:>+10.1%}   (a = {iso.a:.3f}; measured vertex "
             f"{'inside' if inside_sizes else 'OUTSIDE'} the held-out sizes)"
         )
+        n_law = float(law.n_opt(c_held))  # the fitted form's own optimum at the same C
+        print(
+            f"{'N_opt (Approach 3)':<22} {n_law:>10.4g} {'':>17} {n_measured:>9.4g} "
+            f"{n_law / n_measured - 1:>+10.1%}   ({law.to_dict()['fit']['form']} form)"
+        )
 
 
 if __name__ == "__main__":
