@@ -14,10 +14,11 @@ Approach 3 (Hoffmann et al. 2022, Eq. 2, or the law form given by ``--form``, wi
 fitted to every finished run of the folder. The held-out budget is ``--factor`` x the largest budget (exact
 training FLOPs, the sweep's own convention). The held-out model is the sweep ladder's shape whose predicted
 loss at that budget is lowest (the fit's optimal size among the sizes the sweep can train), trained with the
-folder's recipe into ``FOLDER/holdout/``. The table prints the predicted loss with its 80% interval against
-the measured one, and the relative error (target: inside the interval and within 1.5%). With ``--isoflop K``,
-K sizes around it are trained at the same budget too, and the measured IsoFLOP minimum (parabola in log N) is
-set against Approach 2's N_opt extrapolated from the folder.
+folder's recipe (sweep.json's, `scaling sweep --recipe`) into ``FOLDER/holdout/``; held-out runs already
+there (same run id: the same config) are read back, not retrained. The table prints the predicted loss with
+its 80% interval against the measured one, and the relative error (target: inside the interval and within
+1.5%). With ``--isoflop K``, K sizes around it are trained at the same budget too, and the measured IsoFLOP
+minimum (parabola in log N) is set against Approach 2's N_opt extrapolated from the folder.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> None:
 
     from scaling.fit import fit_isoflop, fit_runs, read_runs
     from scaling.train.sweep import recipe_config
+    from scaling.train.sweep.recipe import RECIPE_DEFAULTS
 
     runs = read_runs(args.folder)
     report = fit_runs(runs, form=args.form, bootstrap=args.bootstrap)
@@ -121,7 +123,8 @@ def main() -> None:
     )
     print(
         f"held out: d{shape[0]}l{shape[1]} (N {N:,.0f}, D {D:,.0f}) at {budget:.3g} FLOPs = "
-        f"{args.factor:g}x, {len(configs)} run(s) in {time.perf_counter() - started:.0f} s"
+        f"{args.factor:g}x, {len(configs)} run(s) in {time.perf_counter() - started:.0f} s, under the "
+        f"folder's recipe ({recipe.get('name', RECIPE_DEFAULTS['name'])})"
     )
     print(f"{'':<22} {'predicted':>10} {'80% interval':>17} {'measured':>9} {'rel. error':>10} {'inside':>6}")
     inside = lo <= measured <= hi
@@ -147,6 +150,11 @@ def main() -> None:
             f"{'N_opt (Approach 2)':<22} {n_predicted:>10.4g} {'':>17} {n_measured:>9.4g} "
             f"{n_predicted / n_measured - 1:>+10.1%}   (a = {iso.a:.3f}; measured vertex "
             f"{'inside' if inside_sizes else 'OUTSIDE'} the held-out sizes)"
+        )
+        n_law = float(law.n_opt(c_held))  # the fitted form's own optimum at the same C
+        print(
+            f"{'N_opt (Approach 3)':<22} {n_law:>10.4g} {'':>17} {n_measured:>9.4g} "
+            f"{n_law / n_measured - 1:>+10.1%}   ({law.to_dict()['fit']['form']} form)"
         )
 
 

@@ -36,6 +36,14 @@ device_option = click.option(
     help="Where to train (auto: a GPU if torch sees one). A sweep on GPUs runs one worker per GPU unless "
     "--workers says otherwise.",
 )
+recipe_option = click.option(
+    "--recipe",
+    "recipe_name",
+    type=click.Choice(["fixed", "tuned"]),
+    help="Training recipe: fixed (warmup min(100, steps/10)) or tuned (warmup scaled with the model, after "
+    "Porian et al. 2024: N tokens, 100-step floor, at most a third of the run) [the folder's own, else fixed]. "
+    "Recorded in sweep.json.",
+)
 precision_option = click.option(
     "--precision",
     type=click.Choice(["auto", "fp32", "bf16"]),
@@ -86,6 +94,7 @@ precision_option = click.option(
     help="local process pool, or Ray tasks ($RAY_ADDRESS or a local cluster).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@recipe_option
 @click.option(
     "--lr", type=float, help="Peak learning rate for every size [1e-2 up to d_model 128, lower beyond]."
 )
@@ -127,6 +136,7 @@ def sweep(
     workers,
     backend,
     seed,
+    recipe_name,
     lr,
     lr_grid,
     batch_grid,
@@ -147,6 +157,7 @@ def sweep(
       scaling sweep --preset medium --device cuda --out runs/gpu   # a worker per GPU, bf16 autocast
       scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
       scaling sweep --preset smoke --lr-grid 3 --out runs/lr --dry-run
+      scaling sweep --preset smoke --recipe tuned --out runs/tuned --dry-run
     """
     _need_torch()
     from scaling.train.folder import locked
@@ -166,6 +177,7 @@ def sweep(
         device=device,
         precision=precision,
         force_new=force_new,
+        recipe_name=recipe_name,
         lr_grid=lr_grid,
         batch_grid=batch_grid,
     )
@@ -228,6 +240,10 @@ def _say_corpus(plan) -> None:
         f"sha256 {plan.corpus['corpus_sha256'][:12]}), tokenizer {plan.corpus['tokenizer']}",
         err=True,
     )
+    from scaling.train.sweep.recipe import RECIPE_NOTES
+
+    name = plan.recipe["name"]
+    click.echo(f"recipe: {name} ({RECIPE_NOTES[name]})", err=True)
 
 
 def _show_planned(plan, as_json: bool, workers: int | None, calibration=None) -> None:
@@ -235,11 +251,21 @@ def _show_planned(plan, as_json: bool, workers: int | None, calibration=None) ->
     if plan.set_aside:
         click.echo(f"dry run: {plan.set_aside}; a real run would move the previous results aside", err=True)
     _say_eta(plan, workers, calibration)
-    rows = [(c.run_id, units.format_flops(c.budget), f"d{c.d_model}l{c.n_layer}", c.lr) for c in plan.configs]
+    rows = [
+        (
+            c.run_id,
+            units.format_flops(c.budget),
+            f"d{c.d_model}l{c.n_layer}",
+            c.lr,
+            c.warmup or "auto",
+            c.beta2,
+        )
+        for c in plan.configs
+    ]
     if as_json:
         echo_json([c.to_dict() | {"precision": c.precision, "run_id": c.run_id} for c in plan.configs])
     else:
-        click.echo(table(rows, ["run_id", "budget", "shape", "lr"]))
+        click.echo(table(rows, ["run_id", "budget", "shape", "lr", "warmup", "beta2"]))
 
 
 def _say_eta(plan, workers: int | None, calibration=None) -> None:

@@ -177,9 +177,14 @@ def plan_steps(config: RunConfig, spec: ModelSpec) -> int:
     return max(1, round(tokens / tokens_per_step))
 
 
+def default_warmup(steps: int) -> int:
+    """Warmup steps of a run whose config names none: min(100, steps/10)."""
+    return min(100, steps // 10)
+
+
 def lr_at(step: int, steps: int, config: RunConfig) -> float:
     """Linear warmup, then cosine from the peak to min_lr_frac * peak, reached exactly at the last step."""
-    warmup = config.warmup if config.warmup is not None else min(100, steps // 10)
+    warmup = config.warmup if config.warmup is not None else default_warmup(steps)
     if step < warmup:
         return config.lr * (step + 1) / warmup
     span = max(1, steps - 1 - warmup)

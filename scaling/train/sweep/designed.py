@@ -164,7 +164,8 @@ def read_designed_runs(path: str | Path) -> list[tuple[tuple[int, int], float, i
 
 def sweep_arguments(out: str | Path) -> dict[str, Any]:
     """The planning arguments of the sweep already in ``out`` (preset, sizes, data, seed, lr, device,
-    precision), so designed runs join it under its own recipe; empty when the folder holds no sweep yet."""
+    precision, recipe), so designed runs join it under its own recipe; empty when the folder holds no sweep
+    yet."""
     path = Path(out) / "sweep.json"
     try:
         if not path.is_file():
@@ -183,6 +184,7 @@ def sweep_arguments(out: str | Path) -> dict[str, Any]:
         "lr": r.get("lr"),
         "device": r.get("device", "cpu"),
         "precision": r.get("precision", RECIPE_DEFAULTS["precision"]),
+        "recipe_name": r.get("name", RECIPE_DEFAULTS["name"]),
     }
 
 

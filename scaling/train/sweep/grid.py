@@ -20,8 +20,8 @@ from typing import Any
 from scaling.errors import ScalingError
 from scaling.train.folder import folder_error, read_table
 from scaling.train.run import RunConfig, plan_steps, resolve_precision, torch_device
-from scaling.train.sweep.recipe import PRESETS, SHAPES, Preset, Sweep, recipe_config
-from scaling.train.sweep.sweep_json import matching_sweep_json
+from scaling.train.sweep.recipe import PRESETS, RECIPES, SHAPES, Preset, Sweep, recipe_config
+from scaling.train.sweep.sweep_json import matching_sweep_json, saved_recipe_name
 
 MAX_EXTENSIONS = 2  # extra sizes per budget when the minimum sits on an edge
 # fewer optimizer steps than this and a run has not converged (our measurement: shorter runs had not reached
@@ -169,13 +169,16 @@ def plan_sweep(
     designed: list[tuple[tuple[int, int], float, int | None]] | None = None,
     lr_grid: int | None = None,
     batch_grid: int | None = None,
+    recipe_name: str | None = None,
 ) -> Sweep:
     """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring).
 
     With ``designed`` runs, ((d_model, n_layer), budget, seed or None) each (from `read_designed_runs`),
     exactly those runs are planned instead of the preset's budgets (a seed of None is the recipe's), and no
     edge extension is added. ``lr_grid`` / ``batch_grid`` train each run at that many learning rates /
-    batches around its own (`hp_grid`); edge extensions are then off (a budget's minimum is over both)."""
+    batches around its own (`hp_grid`); edge extensions are then off (a budget's minimum is over both).
+    ``recipe_name`` names the training recipe (`recipe.RECIPES`: ``fixed``, or ``tuned`` per size); None: the
+    folder's own, else ``fixed``."""
     from scaling.train.data import load_corpus
     from scaling.train.sweep.hp_grid import grid_size, hyperparameter_grid
 
@@ -183,6 +186,8 @@ def plan_sweep(
         torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
     if preset not in PRESETS:
         raise ScalingError(f"unknown preset {preset!r}: expected {', '.join(PRESETS)}")
+    if recipe_name is not None and recipe_name not in RECIPES:
+        raise ScalingError(f"unknown --recipe {recipe_name!r}: expected {', '.join(RECIPES)}")
     base = PRESETS[preset]
     if budgets:
         base = replace(base, budgets=tuple(sorted(float(b) for b in budgets)))
@@ -192,6 +197,13 @@ def plan_sweep(
                 f"--sizes {sizes}: an IsoFLOP parabola needs at least 3 sizes (2 at the very least)"
             )
         base = replace(base, sizes=int(sizes))
+    out = Path(out)
+    try:
+        out.exists()  # a name the OS refuses (over 255 bytes, a file in the path) fails here, not mid-sweep
+    except OSError as exc:
+        raise folder_error(out, exc) from None
+    if recipe_name is None:
+        recipe_name = saved_recipe_name(out)
     corpus = load_corpus(data)
     identity = corpus.identity()
     grids = {"lr_grid": grid_size(lr_grid, "--lr-grid"), "batch_grid": grid_size(batch_grid, "--batch-grid")}
@@ -212,13 +224,9 @@ def plan_sweep(
         "tokenizer": identity["tokenizer"],
         "extend": base.extend,
         "sizes": base.sizes,
+        "name": recipe_name,
         **grids,
     }
-    out = Path(out)
-    try:
-        out.exists()  # a name the OS refuses (over 255 bytes, a file in the path) fails here, not mid-sweep
-    except OSError as exc:
-        raise folder_error(out, exc) from None
     sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity)
     previous, sweep.set_aside = matching_sweep_json(out, recipe, force_new)
     rows = [] if sweep.set_aside else read_table(out / "runs.csv").rows

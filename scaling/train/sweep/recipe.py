@@ -7,10 +7,12 @@ under the sweep's recipe (`recipe_config`); the recipe is what ``sweep.json`` re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaling.errors import ScalingError
 from scaling.train.run import RunConfig
 
 # (d_model, n_layer), ~2x apart in non-embedding parameters: 6k, 14k, 25k, 56k, 99k, 231k, 332k, 590k, 1.2M,
@@ -122,14 +124,57 @@ class Sweep:
 
 
 # Recipe keys added after the first sweeps, with the value a sweep.json without them meant.
-RECIPE_DEFAULTS = {"precision": "fp32"}
+RECIPE_DEFAULTS = {"precision": "fp32", "name": "fixed"}
+
+# The training recipes a sweep can use (`scaling sweep --recipe`; sweep.json's ``recipe.name``):
+# * ``fixed``: warmup min(100, steps/10) (`RunConfig`'s), so the shortest runs -- the largest models at the
+#   smallest budgets, which set how the law extrapolates -- warm up for only 30-50 steps;
+# * ``tuned``: the warmup scaled with the model, as Porian et al. 2024 (arXiv 2406.19146, Fig. 1 and their
+#   code) corrected it: N tokens (N the parameter count), but never under `TUNED_MIN_WARMUP` steps, and at
+#   most a third of the run. Measured at 3e11 FLOPs (a fitted budget of `small`, never the held-out one):
+#   d64l2 2.430 -> 2.357 with 100 warmup steps instead of 32, d48l2 2.434 -> 2.325; N tokens alone (23-37
+#   steps at d24-d32) made d24l2 2.075 -> 2.184 and d32l2 2.120 -> 2.336. AdamW beta2 stays 0.95: 0.99 (Porian
+#   et al. tune beta2 up at small batches) made d24l2 2.129, d32l2 2.134, d64l2 2.389 at this peak LR.
+#   The peak learning rate stays the width's measured one (`default_lr`).
+RECIPES = ("fixed", "tuned")
+TUNED_MIN_WARMUP = 100
+TUNED_MAX_WARMUP_FRACTION = 1 / 3
+
+RECIPE_NOTES = {
+    "fixed": "every size: warmup min(100, steps/10), AdamW beta2 0.95, the width's peak LR",
+    "tuned": (
+        f"by size (after Porian et al. 2024): warmup of N tokens, at least {TUNED_MIN_WARMUP} steps and at "
+        "most a third of the run; AdamW beta2 0.95, the width's peak LR"
+    ),
+}
+
+
+def recipe_settings(name: str, shape: tuple[int, int], budget: float, seq_len: int, batch: int) -> dict:
+    """The RunConfig fields a named recipe sets for a (d_model, n_layer) shape at a budget (none for
+    ``fixed``, `RunConfig`'s defaults, nor where ``tuned`` trains exactly as ``fixed`` does)."""
+    if name not in RECIPES:
+        raise ScalingError(f"unknown sweep recipe {name!r}: expected {', '.join(RECIPES)}")
+    if name == "fixed":
+        return {}
+    from scaling.train.model import gpt_spec
+    from scaling.train.run import default_warmup, exact_flops_per_token
+
+    spec = gpt_spec(*shape, seq_len=seq_len)
+    tokens_per_step = batch * seq_len
+    steps = max(1, round(budget / exact_flops_per_token(spec) / tokens_per_step))
+    warmup = max(math.ceil(spec.params / tokens_per_step), TUNED_MIN_WARMUP)
+    warmup = max(1, min(warmup, int(steps * TUNED_MAX_WARMUP_FRACTION)))
+    # where it equals the fixed rule's, the run is the fixed recipe's run, under the same id
+    return {} if warmup == default_warmup(steps) else {"warmup": warmup}
 
 
 def recipe_config(recipe: dict[str, Any], shape: tuple[int, int], budget: float) -> RunConfig:
     """The run of a sweep's recipe (its ``sweep.json``) for a (d_model, n_layer) shape at a budget of exact
-    FLOPs: the recipe's peak LR, else the width's default (`default_lr`)."""
+    FLOPs: the recipe's peak LR, else the width's default (`default_lr`); warmup and AdamW beta2 by the
+    recipe's name (`recipe_settings`)."""
     r = recipe
     lr = r.get("lr") if r.get("lr") is not None else default_lr(shape[0])
+    name = r.get("name", RECIPE_DEFAULTS["name"])
     return RunConfig(
         d_model=shape[0],
         n_layer=shape[1],
@@ -143,4 +188,5 @@ def recipe_config(recipe: dict[str, Any], shape: tuple[int, int], budget: float)
         data=r["data"],
         device=r.get("device", "cpu"),
         precision=r.get("precision", RECIPE_DEFAULTS["precision"]),
+        **recipe_settings(name, shape, float(budget), r["seq_len"], r["batch"]),
     )

@@ -50,6 +50,17 @@ def matching_sweep_json(
     return {}, problem
 
 
+def saved_recipe_name(out: Path) -> str:
+    """The training recipe's name of the sweep in ``out`` (``fixed`` for a folder without one, or whose
+    sweep.json names none: the sweeps from before the choice)."""
+    path = out / "sweep.json"
+    if path.is_file():
+        saved, problem = read_sweep_json(path)
+        if problem is None:
+            return str(saved["recipe"].get("name", RECIPE_DEFAULTS["name"]))
+    return RECIPE_DEFAULTS["name"]
+
+
 def read_sweep_json(path: Path) -> tuple[dict[str, Any], str | None]:
     """(its content, None) for a readable sweep.json, its configs as `RunConfig`; ({}, what is wrong) for a
     damaged one."""
