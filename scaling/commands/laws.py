@@ -10,6 +10,7 @@ from scaling.errors import ScalingError
 from scaling.laws.rules import FORM_CHOICES
 from scaling.render import fmt_interval
 
+CURVE_BOOTSTRAP = 100  # resamples by run for --curves when --bootstrap is not given
 LAW_HELP = (
     "A preset (chinchilla, epoch, kaplan, muennighoff, llama3, deepseek... see 'scaling laws') or a law JSON."
 )
@@ -176,6 +177,13 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
     help="Also fit eta_opt(C) and B_opt(C) from runs at several learning rates/batches (scaling sweep "
     "--lr-grid 5): runs within 0.25%% of each budget's best loss (Bi et al. 2024); -o saves them in the law.",
 )
+@click.option(
+    "--curves",
+    is_flag=True,
+    help="Fit the schedule-aware law (Tissue et al. 2024) to every point of every run's loss curve (RUNS: a "
+    "sweep folder, or its runs.csv beside curves/ and sweep.json), bootstrapped by run (--bootstrap, default "
+    f"{CURVE_BOOTSTRAP}), and compare its intervals with the final-loss fit's; -o saves both in one law.",
+)
 @json_option
 def fit(
     runs,
@@ -188,12 +196,15 @@ def fit(
     output,
     force,
     hyperparameters,
+    curves,
     as_json,
 ):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
     or a sweep folder (its runs.csv, and its curves/ for Approach 1)."""
     if hyperparameters:
         return _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json)
+    if curves:
+        return _fit_curves(runs, bootstrap or CURVE_BOOTSTRAP, seed, output, force, as_json)
     from scaling.checks import output_path
     from scaling.fit import fit_runs, save_law
 
@@ -243,6 +254,41 @@ def _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json) -> None:
         warn(message)
     tables = fit_tables(report, str(output) if output else None) + fitted.display_tables()
     click.echo("\n".join(t.text(indent=2) for t in tables))
+
+
+def _fit_curves(runs, bootstrap, seed, output, force, as_json) -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from scaling.checks import output_path
+    from scaling.fit import save_law
+    from scaling.fit.common import report_table
+    from scaling.fit.curves import curve_fit_tables, fit_curves
+    from scaling.runs_table import read_curves, read_table
+    from scaling.train.schedules import sweep_schedules
+
+    if output:
+        output = output_path(output, force=force, suffixes=(".json",), inputs=[runs])
+    table = read_table(runs)
+    if table.curves_path is None:
+        raise ScalingError(f"{runs!r} has no curves/ folder beside it: --curves needs a sweep's loss curves")
+    folder = Path(table.curves_path).parent
+    points = read_curves(folder)
+    report_table(table)
+    result = fit_curves(
+        points.frame,
+        table.frame,
+        sweep_schedules(folder, table.frame),
+        bootstrap=bootstrap,
+        seed=seed,
+        set_aside=dict(points.dropped),
+    )
+    if output:
+        save_law(replace(result.final, name=Path(output).stem, curve=result.law.to_dict()), output)
+    if as_json:
+        echo_json({**result.to_dict(), "saved": output and str(output)})
+        return
+    click.echo("\n".join(t.text(indent=2) for t in curve_fit_tables(result, str(output) if output else None)))
 
 
 @click.command()

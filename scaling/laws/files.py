@@ -205,6 +205,10 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         from scaling.recipe.fitted import check_hyperparameters
 
         fields["hyperparameters"] = check_hyperparameters(entry["hyperparameters"], str(entry.get("name")))
+    if entry.get("curve") is not None:
+        from scaling.laws.curve import CurveLaw
+
+        fields["curve"] = CurveLaw.from_dict(entry["curve"], str(entry.get("name"))).to_dict()
     return fields
 
 

@@ -152,6 +152,7 @@ class Law(Displayable, ABC):
     seq_len: int | None = None  # the training context of the runs a fitted law came from
     eval_data: str | None = None  # what the loss is measured on (a downstream map needs the same)
     hyperparameters: dict[str, Any] | None = field(default=None, repr=False)  # fitted eta_opt, B_opt
+    curve: dict[str, Any] | None = field(default=None, repr=False)  # schedule-aware constants (laws.curve)
 
     # ------------------------------------------------------------------ the protocol
     @property
@@ -397,7 +398,7 @@ class Law(Displayable, ABC):
             "vocab_size": self.vocab_size,
             "seq_len": self.seq_len,
         }
-        for key in ("eval_data", "hyperparameters"):  # scaling.recipe: a downstream map's data, fitted HPs
+        for key in ("eval_data", "hyperparameters", "curve"):  # a downstream map's data, fitted HPs, curve
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out.update(self.constants())
