@@ -382,7 +382,8 @@ def fit_curves(
         )
     notes = (
         f"both fits bootstrapped {bootstrap} times by run (a run's points together), {level:.0%} intervals",
-        f"the curve law's optimum: the size whose run under the sweep's recipe ({schedules.source}) ends lowest",
+        "the curve law's optimum: the size whose run under the sweep's recipe (its schedule and batch) ends "
+        "lowest",
     )
     return CurveFit(
         law,
