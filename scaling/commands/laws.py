@@ -5,9 +5,20 @@ from __future__ import annotations
 import click
 
 from scaling import units
-from scaling.commands._common import COUNT, FLOPS, echo_json, json_option, key_values, table, warn
+from scaling.commands._common import (
+    COUNT,
+    FLOPS,
+    declared,
+    echo_json,
+    given,
+    json_option,
+    key_values,
+    table,
+    warn,
+)
 from scaling.errors import ScalingError
 from scaling.laws.rules import FORM_CHOICES
+from scaling.options.recipe import DECAY_FRACTION, HP_LAW, SCHEDULE
 from scaling.render import fmt_interval
 
 CURVE_BOOTSTRAP = 100  # resamples by run for --curves when --bootstrap is not given
@@ -113,15 +124,35 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
 @click.option(
     "--unique-tokens", type=COUNT, default=None, help="Unique tokens, if data repeats (Muennighoff)."
 )
+@declared(SCHEDULE, DECAY_FRACTION, HP_LAW)
 @json_option
-def loss(params, tokens, law_name, unique_tokens, as_json):
-    """Predicted loss for a model size and token count, in the law's loss unit."""
+def loss(params, tokens, law_name, unique_tokens, schedule, decay_fraction, hp_law, as_json):
+    """Predicted loss for a model size and token count, in the law's loss unit.
+
+    With --schedule (and --decay-fraction for wsd) and a law fitted from curves ('scaling fit RUNS --curves
+    -o law.json'), also the loss curve through training under that schedule at the recipe's batch (Tissue et
+    al. 2024): milestones here, the whole curve with --json.
+
+    \b
+    scaling loss --params 70B --tokens 1.4T
+    scaling loss --params 7B --tokens 2T --law llama3
+    """
     from scaling.laws import get_law
 
     law = get_law(law_name)
     prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
+    asked = "schedule" in given({"schedule": schedule, "decay_fraction": decay_fraction}) or (
+        decay_fraction is not None
+    )
+    curve, curve_note = None, None
+    if asked:
+        curve, curve_note = _loss_curve(law, params, tokens, schedule, decay_fraction, hp_law)
     if as_json:
-        echo_json({**prediction.to_dict(), "assumptions": dict(_assumptions(law))})
+        payload = {**prediction.to_dict(), "assumptions": dict(_assumptions(law))}
+        if asked:
+            payload["curve"] = None if curve is None else curve.to_dict()
+            payload["curve_note"] = curve_note
+        echo_json(payload)
         return
     optimum = prediction.compute_optimal
     rows = [
@@ -136,7 +167,57 @@ def loss(params, tokens, law_name, unique_tokens, as_json):
             f"{units.format_count(optimum.tokens)} tokens, loss {units.format_loss(optimum.loss)}",
         ),
     ]
+    if asked:
+        rows += _curve_rows(curve, curve_note)
     click.echo(key_values(rows + _assumptions(law)))
+
+
+def _loss_curve(law, params, tokens, schedule, decay_fraction, hp_law):
+    """(the curve, its note) for ``scaling loss --schedule``; (None, why) for a law without curve
+    constants."""
+    from scaling.laws.curve import curve_law, no_curve_message
+    from scaling.recipe.curve import PEAK_ASSUMPTION, planned_curve
+
+    if curve_law(law) is None:
+        return None, no_curve_message(law)
+    curve, _ = planned_curve(
+        law,
+        params,
+        tokens,
+        schedule=SCHEDULE.parse_value(schedule),
+        decay_fraction=None if decay_fraction is None else DECAY_FRACTION.parse_value(decay_fraction),
+        hp_law=None if hp_law is None else HP_LAW.parse_value(hp_law),
+    )
+    return curve, PEAK_ASSUMPTION
+
+
+def _curve_rows(curve, note: str) -> list[tuple[str, str]]:
+    """The curve's milestones as rows: tokens, loss (and the final loss's interval)."""
+    if curve is None:
+        return [("loss curve", note)]
+    rows = [
+        (
+            "schedule",
+            f"{curve.schedule['description']}; global batch {units.format_count(curve.batch_tokens)} tokens",
+        )
+    ]
+    for fraction, seen, value in curve.milestones():
+        rows.append(
+            (f"  loss at {fraction:.0%} ({units.format_count(seen)} tokens)", units.format_loss(value))
+        )
+    interval = (
+        f" ({fmt_interval(*curve.interval, units.format_loss, curve.interval_level)})"
+        if curve.interval
+        else ""
+    )
+    rows.append(
+        (
+            "loss at the end of the schedule",
+            f"{units.format_loss(curve.final_loss)} {curve.loss_unit}{interval}",
+        )
+    )
+    rows += [("curve law", curve.source), ("curve assumes", note)]
+    return rows
 
 
 @click.command()
