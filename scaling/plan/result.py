@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from scaling.laws import Allocation, Law
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
+    from scaling.laws.curve import CurvePrediction
     from scaling.recipe import Recipe
     from scaling.recipe.downstream import DownstreamPrediction
     from scaling.serving import ServingAwareOptimum
@@ -127,6 +128,7 @@ class Plan(Displayable):
     recipe: Recipe | None = None  # learning rate, batch, schedule, AdamW (scaling.recipe)
     downstream: tuple[DownstreamPrediction, ...] = ()  # benchmark error at the plan's loss
     footprint: Footprint | None = None  # energy, emissions and goodput of ``cost`` (scaling.energy)
+    loss_curve: CurvePrediction | None = None  # the loss through training (scaling.recipe.curve)
 
     # ------------------------------------------------------------------------------ derived numbers
     @property
