@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scaling.laws.curve import CurvePrediction
     from scaling.plan.compose import Draft
     from scaling.plan.request import PlanRequest
     from scaling.plan.result import Plan
-    from scaling.laws.curve import CurvePrediction
     from scaling.recipe import Recipe
     from scaling.recipe.downstream import DownstreamPrediction
 

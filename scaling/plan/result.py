@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from scaling.energy import Footprint
     from scaling.flops import TrainingFlops
     from scaling.laws import Allocation, Law
+    from scaling.laws.curve import CurvePrediction
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
-    from scaling.laws.curve import CurvePrediction
     from scaling.recipe import Recipe
     from scaling.recipe.downstream import DownstreamPrediction
     from scaling.serving import ServingAwareOptimum
