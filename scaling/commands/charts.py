@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from scaling.commands._common import CLUSTER, COUNT, DURATION, FLOPS, MONEY
+from scaling.commands._common import CLUSTER, COUNT, DURATION, FLOPS, MONEY, declared
 from scaling.errors import ScalingError
+from scaling.options.recipe import DECAY_FRACTION, HP_LAW, SCHEDULE
 
 ACROSS = ("zero", "recompute", "tp", "precision")  # scaling.memory.ACROSS, without importing numpy
 
@@ -98,6 +99,7 @@ def chart() -> None:
     scaling chart frontier runs/runs.csv --law law.json --target 1e22 -o frontier.html
     scaling chart memory llama-2-7b --gpus 8xH100 --across zero -o memory.html
     scaling chart diagnostics runs/runs.csv --law law.json -o diagnostics.png
+    scaling chart curve runs --run c3e11-d16l2-s0-be0e483c -o curve.html
     """
 
 
@@ -369,6 +371,75 @@ def inference(
     )
     fig = inference_figure(curves, title=title, price=price, latency_s=latency)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
+
+
+@chart.command("curve")
+@click.argument("source")
+@click.option("--run", "run_id", default=None, help="SOURCE a sweep folder: the run whose curve to draw.")
+@click.option(
+    "--law", default=None, help="With a sweep folder: a law JSON with curve constants; default: fit here."
+)
+@click.option("--params", type=COUNT, default=None, help="SOURCE a law: the planned model's parameters.")
+@click.option("--tokens", type=COUNT, default=None, help="SOURCE a law: the planned training tokens.")
+@declared(SCHEDULE, DECAY_FRACTION, HP_LAW)
+@_output_options("curve.html")
+def curve(
+    source, run_id, law, params, tokens, schedule, decay_fraction, hp_law, output, open_, plotlyjs, force
+):
+    """The loss through training predicted by a schedule-aware law (Tissue et al. 2024), with the measured
+    curve when drawing a run of a sweep.
+
+    SOURCE is a sweep folder (with --run; the law is --law or fitted here from the folder's curves) or a law
+    with curve constants ('scaling fit RUNS --curves -o law.json'; with --params, --tokens and --schedule:
+    the curve 'scaling loss --schedule --json' gives).
+    """
+    from scaling.charts.loss_curve import curve_figure
+
+    inputs = [p for p in (source, law) if p and Path(p).is_file()]
+    output = _checked(output, force, inputs)
+    if Path(source).is_dir() or str(source).endswith(".csv"):
+        predicted, measured, title = _run_curve(source, run_id, law)
+    else:
+        from scaling.laws import get_law
+        from scaling.recipe.curve import planned_curve
+
+        if params is None or tokens is None:
+            raise ScalingError("a curve from a law needs --params and --tokens (and --schedule)")
+        predicted, _ = planned_curve(
+            get_law(source),
+            params,
+            tokens,
+            schedule=SCHEDULE.parse_value(schedule),
+            decay_fraction=None if decay_fraction is None else DECAY_FRACTION.parse_value(decay_fraction),
+            hp_law=None if hp_law is None else HP_LAW.parse_value(hp_law),
+        )
+        measured, title = None, f"Predicted loss through training ({Path(str(source)).stem})"
+    _write(curve_figure(predicted, measured, title=title), output, plotlyjs, open_, "scaling-curve")
+
+
+def _run_curve(source, run_id, law_name):
+    """(prediction, measured points, title) of a sweep's run."""
+    from scaling.fit.curves import fit_curve_law, run_prediction
+    from scaling.laws import get_law
+    from scaling.laws.curve import curve_law, no_curve_message
+    from scaling.train.schedules import read_sweep_curves
+
+    if run_id is None:
+        raise ScalingError("a curve from a sweep folder needs --run RUN_ID (a run_id of its runs.csv)")
+    sweep = read_sweep_curves(source)
+    frame, points = sweep.runs.frame, sweep.curves.frame
+    if law_name is not None:
+        law = get_law(law_name)
+        constants = curve_law(law)
+        if constants is None:
+            raise ScalingError(no_curve_message(law))
+        unit, how = law.loss_unit, f"law {Path(str(law_name)).name}"
+    else:
+        constants = fit_curve_law(points, frame, sweep.schedules)
+        unit = str(frame["loss_unit"].iloc[0]) if "loss_unit" in frame else "nats/token"
+        how = f"fitted on the {constants.fit['n_runs']} runs' curves"
+    predicted, measured = run_prediction(constants, points, frame, sweep.schedules, run_id, unit)
+    return predicted, measured, f"Run {run_id}, predicted ({how}) and measured"
 
 
 def _runs_path(path: Path) -> Path:

@@ -345,24 +345,19 @@ def _fit_curves(runs, bootstrap, seed, output, force, as_json) -> None:
     from scaling.fit import save_law
     from scaling.fit.common import report_table
     from scaling.fit.curves import curve_fit_tables, fit_curves
-    from scaling.runs_table import read_curves, read_table
-    from scaling.train.schedules import sweep_schedules
+    from scaling.train.schedules import read_sweep_curves
 
     if output:
         output = output_path(output, force=force, suffixes=(".json",), inputs=[runs])
-    table = read_table(runs)
-    if table.curves_path is None:
-        raise ScalingError(f"{runs!r} has no curves/ folder beside it: --curves needs a sweep's loss curves")
-    folder = Path(table.curves_path).parent
-    points = read_curves(folder)
-    report_table(table)
+    sweep = read_sweep_curves(runs)
+    report_table(sweep.runs)
     result = fit_curves(
-        points.frame,
-        table.frame,
-        sweep_schedules(folder, table.frame),
+        sweep.curves.frame,
+        sweep.runs.frame,
+        sweep.schedules,
         bootstrap=bootstrap,
         seed=seed,
-        set_aside=dict(points.dropped),
+        set_aside=sweep.set_aside(),
     )
     if output:
         save_law(replace(result.final, name=Path(output).stem, curve=result.law.to_dict()), output)

@@ -277,6 +277,28 @@ class CurveFit:
         }
 
 
+def _points_and_runs(curves: Any, runs: Any, schedules: Any) -> tuple[CurvePoints, Any]:
+    """The fit's points and the runs they come from, refused below `MIN_CURVE_RUNS` runs of two sizes."""
+    points = curve_points(curves, schedules.by_run, schedules.tokens_per_step)
+    used = np.unique(points.run_id)
+    if len(used) < MIN_CURVE_RUNS or len(np.unique(points.N)) < 2:
+        raise ScalingError(
+            f"only {len(used)} run(s) with curves and known schedules; a fit from curves needs at least "
+            f"{MIN_CURVE_RUNS} runs of two or more sizes"
+        )
+    return points, runs[runs["run_id"].astype(str).isin(used)].reset_index(drop=True)
+
+
+def fit_curve_law(curves: Any, runs: Any, schedules: Any) -> CurveLaw:
+    """The curve law alone (no bootstrap, no comparison): what a chart of a run needs."""
+    from scaling.fit.parametric import fit_parametric
+
+    points, frame = _points_and_runs(curves, runs, schedules)
+    theta, cost, converged = fit_curve_points(points, _starts(fit_parametric(frame)))
+    fit = {"objective": cost, "converged": converged, "n_runs": int(len(frame)), "n_points": len(points.loss)}
+    return CurveLaw(*(float(v) for v in natural(theta)[0]), fit=fit)
+
+
 def _interval(values: np.ndarray, estimate: float, level: float) -> tuple[float, float, float]:
     q = (0.5 - level / 2, 0.5 + level / 2)
     low, high = np.nanquantile(values, q)
@@ -303,17 +325,11 @@ def fit_curves(
             f"invalid --bootstrap {bootstrap}: a fit from curves compares intervals, so it needs at least 2 "
             "resamples (200 or more advised)"
         )
-    points = curve_points(curves, schedules.by_run, schedules.tokens_per_step)
-    used = np.unique(points.run_id)
-    if len(used) < MIN_CURVE_RUNS or len(np.unique(points.N)) < 2:
-        raise ScalingError(
-            f"only {len(used)} run(s) with curves and known schedules; a fit from curves needs at least "
-            f"{MIN_CURVE_RUNS} runs of two or more sizes"
-        )
-    frame = runs[runs["run_id"].astype(str).isin(used)].reset_index(drop=True)
+    points, frame = _points_and_runs(curves, runs, schedules)
     final = fit_parametric(frame, bootstrap=bootstrap, seed=seed, level=level, name="final-loss fit")
     theta, cost, converged = fit_curve_points(points, _starts(final))
     replicates = bootstrap_curve(points, theta, bootstrap, seed)
+    used = np.unique(points.run_id)
     constants = natural(theta)[0]
     law = CurveLaw(
         *(float(v) for v in constants),
@@ -453,3 +469,23 @@ def curve_fit_tables(fit: CurveFit, saved: str | None = None) -> list[Any]:
         notes=[f"saved the final-loss law with the curve constants to {saved}"] if saved else [],
     )
     return [constants, compare, per_run]
+
+
+def run_prediction(law: CurveLaw, curves: Any, runs: Any, schedules: Any, run_id: str, loss_unit: str):
+    """(the curve law's prediction for run ``run_id`` under the schedule it used, its measured points): the
+    measured points are the curve's rows (D = tokens seen, loss) the fit reads."""
+    known = [str(r) for r in runs["run_id"]]
+    if run_id not in known:
+        shown = ", ".join(known[:4]) + (", ..." if len(known) > 4 else "")
+        raise ScalingError(f"unknown --run {run_id!r}: expected a run_id of the table ({shown})")
+    if run_id not in schedules.by_run:
+        raise ScalingError(
+            f"run {run_id!r} has no known learning-rate schedule (not in the sweep's sweep.json)"
+        )
+    run = runs[runs["run_id"].astype(str) == run_id].iloc[0]
+    rates = schedules.by_run[run_id]
+    schedule = {"kind": "the run's own", "total_steps": len(rates), "source": schedules.source}
+    predicted = law.predict(
+        float(run["N"]), rates, schedules.tokens_per_step[run_id], schedule=schedule, loss_unit=loss_unit
+    )
+    return predicted, curves[curves["run_id"].astype(str) == run_id]

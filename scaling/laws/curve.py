@@ -142,10 +142,12 @@ class CurveLaw:
     def predict(
         self, params: float, lr: Any, tokens_per_step: float, *, schedule: dict, loss_unit: str
     ) -> CurvePrediction:
-        """The curve at `CURVE_POINTS` steps (the last one included), with the final loss's interval."""
+        """The curve at `CURVE_POINTS` steps from the end of the warmup (the form describes the loss after
+        it; a fit from curves leaves warmup points out) to the last step, with the final loss's interval."""
         rate = np.asarray(lr, dtype=float)
         s1, s2 = annealing_areas(rate, tokens_per_step, self.lam)
-        picks = np.unique(np.linspace(0, len(s1) - 1, CURVE_POINTS).round().astype(int))
+        first = int(np.argmax(rate))
+        picks = np.unique(np.linspace(first, len(s1) - 1, CURVE_POINTS).round().astype(int))
         loss = self.loss(float(params), s1[picks], s2[picks])
         interval = None
         if self.replicates is not None and len(self.replicates):

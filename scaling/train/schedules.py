@@ -66,3 +66,30 @@ def sweep_schedules(folder: str | Path, runs: Any) -> RunSchedules:
         raise ScalingError(f"{path} lists no run configs")
     largest = max(configs.values(), key=lambda c: (c.budget or 0.0, c.d_model))
     return RunSchedules(by_run, per_step, replace(largest), f"{path} run configs (scaling.train.run.lr_at)")
+
+
+@dataclass(frozen=True)
+class SweepCurves:
+    """What a fit from curves reads of a sweep folder: its runs table, its curves (long table, damaged
+    rows set aside and counted) and each run's schedule."""
+
+    runs: Any  # scaling.runs_table.RunsTable
+    curves: Any  # scaling.runs_table.RunsTable of points
+    schedules: RunSchedules
+    folder: Path
+
+    def set_aside(self) -> dict[str, int]:
+        return {f"curve row: {reason}": count for reason, count in self.curves.dropped}
+
+
+def read_sweep_curves(source: str | Path) -> SweepCurves:
+    """A sweep folder (or its runs.csv, with curves/ and sweep.json beside it) for a fit from curves."""
+    from scaling.runs_table import read_curves, read_table
+
+    table = read_table(source)
+    if table.curves_path is None:
+        raise ScalingError(
+            f"{str(source)!r} has no curves/ folder beside it: a fit from curves needs a sweep's loss curves"
+        )
+    folder = Path(table.curves_path).parent
+    return SweepCurves(table, read_curves(folder), sweep_schedules(folder, table.frame), folder)
