@@ -2,8 +2,11 @@
 curve, and how much tighter its intervals are than the final-loss-only fit of the same runs.
 
 Each point is (N, S1, S2, loss): S1 and S2 from the learning rate the run used at each step (a table of
-rates by run id, `scaling.train.schedules` for a sweep folder). Points in the warmup are left out (the form
-describes the loss after it), so are points beyond a run's schedule; damaged rows of the curve files are
+rates by run id, `scaling.train.schedules` for a sweep folder). The loss of a point follows
+`scaling.runs_table.CURVE_LOSS_RULE` (the validation loss where a curve has three evaluations or more,
+else the training loss of every step, averaged down to `MAX_POINTS_PER_RUN` points). Points in the warmup
+are left out (the form describes the loss after it), so are points beyond a run's schedule; damaged rows of
+the curve files are
 set aside by `scaling.runs_table.read_curves` and counted. The objective is Approach 3's (Hoffmann et al.
 2022 Eq. 11: Huber, delta = 1e-3, on log-loss, summed), solved by scipy's trust-region least squares.
 
@@ -31,6 +34,7 @@ from scaling.units import FLOPS_PER_PARAM_TOKEN
 OPTIMUM_GRID = 41  # model sizes tried for the curve law's optimum (log-spaced, runs' range x 1/4 to x 4)
 BEYOND = 4.0  # the second budget the optimum is compared at: 4x the largest run's
 MIN_CURVE_RUNS = 3
+MAX_POINTS_PER_RUN = 64  # a curve logged every step is averaged down to this many points
 C_STARTS = (0.02, 0.1, 0.3)  # C as a fraction of the final fit's E, the starts of the annealing term
 
 
@@ -77,20 +81,33 @@ def curve_points(curves: Any, rates: dict[str, np.ndarray], tokens_per_step: dic
             if mask.any():
                 set_aside[reason] = set_aside.get(reason, 0) + int(mask.sum())
         keep = ~(beyond | warm)
-        index = index[keep]
+        index, loss = _binned(index[keep], group["loss"].to_numpy(float)[keep])
         parts.append(
             (
                 np.full(len(index), run_id, dtype=object),
-                group["N"].to_numpy(float)[keep],
+                np.full(len(index), float(group["N"].iloc[0])),
                 s1[index],
                 s2[index],
-                group["loss"].to_numpy(float)[keep],
+                loss,
             )
         )
     if not parts:
         raise ScalingError("no curve point has a known learning-rate schedule")
     columns = [np.concatenate([p[i] for p in parts]) for i in range(5)]
     return CurvePoints(*columns, set_aside=set_aside)
+
+
+def _binned(index: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most `MAX_POINTS_PER_RUN` points per run: a curve logged every step (the training loss) is
+    averaged over equal runs of consecutive points, each at its middle step; fewer points are kept as
+    they are."""
+    if len(index) <= MAX_POINTS_PER_RUN:
+        return index, loss
+    bins = np.array_split(np.arange(len(index)), MAX_POINTS_PER_RUN)
+    return (
+        np.array([index[b[len(b) // 2]] for b in bins]),
+        np.array([float(np.mean(loss[b])) for b in bins]),
+    )
 
 
 # ============================================================================================ the fit
@@ -383,9 +400,10 @@ def fit_curves(
     per_run = []
     for _, run in frame.iterrows():
         run_id = str(run["run_id"])
-        s1, s2 = annealing_areas(schedules.by_run[run_id], schedules.tokens_per_step[run_id])
-        predicted = float(law.loss(float(run["N"]), s1[-1], s2[-1]))
-        measured = float(run["loss"])
+        mine = np.flatnonzero(points.run_id == run_id)  # a run's points are in step order
+        tail = mine[-max(1, len(mine) // 10) :]
+        predicted = float(np.mean(law.loss(float(run["N"]), points.S1[tail], points.S2[tail])))
+        measured = float(np.mean(points.loss[tail]))
         per_run.append(
             {
                 "run_id": run_id,
@@ -398,6 +416,8 @@ def fit_curves(
         )
     notes = (
         f"both fits bootstrapped {bootstrap} times by run (a run's points together), {level:.0%} intervals",
+        "a run's final loss: the mean of the last tenth of its curve's points (at least the last one), by the "
+        "curve rule: validation loss where a curve has three evaluations or more, else the training loss",
         "the curve law's optimum: the size whose run under the sweep's recipe (its schedule and batch) ends "
         "lowest",
     )
