@@ -50,7 +50,7 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
                 y=measured["loss"].to_numpy(float),
                 mode="markers",
                 name="measured",
-                marker={"color": COLOURS[1], "symbol": "circle", "size": 8},
+                marker={"color": COLOURS[1], "symbol": "circle", "size": 8 if len(measured) <= 100 else 4},
                 hovertemplate=hover,
                 meta="measured",
             )

@@ -99,7 +99,6 @@ def chart() -> None:
     scaling chart frontier runs/runs.csv --law law.json --target 1e22 -o frontier.html
     scaling chart memory llama-2-7b --gpus 8xH100 --across zero -o memory.html
     scaling chart diagnostics runs/runs.csv --law law.json -o diagnostics.png
-    scaling chart curve runs --run c3e11-d16l2-s0-be0e483c -o curve.html
     """
 
 
@@ -375,7 +374,12 @@ def inference(
 
 @chart.command("curve")
 @click.argument("source")
-@click.option("--run", "run_id", default=None, help="SOURCE a sweep folder: the run whose curve to draw.")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="SOURCE a sweep folder: the run whose curve to draw (default: the lowest loss of the largest budget).",
+)
 @click.option(
     "--law", default=None, help="With a sweep folder: a law JSON with curve constants; default: fit here."
 )
@@ -389,9 +393,14 @@ def curve(
     """The loss through training predicted by a schedule-aware law (Tissue et al. 2024), with the measured
     curve when drawing a run of a sweep.
 
-    SOURCE is a sweep folder (with --run; the law is --law or fitted here from the folder's curves) or a law
+    SOURCE is a sweep folder (a run of it; the law is --law or fitted here from the folder's curves) or a law
     with curve constants ('scaling fit RUNS --curves -o law.json'; with --params, --tokens and --schedule:
     the curve 'scaling loss --schedule --json' gives).
+
+    \b
+    scaling sweep --preset smoke --out runs/ && scaling fit runs/ --curves --bootstrap 50 -o law.json
+    scaling chart curve runs/ --law law.json -o curve.html
+    scaling chart curve law.json --params 200K --tokens 20M --schedule wsd -o wsd.html
     """
     from scaling.charts.loss_curve import curve_figure
 
@@ -424,10 +433,11 @@ def _run_curve(source, run_id, law_name):
     from scaling.laws.curve import curve_law, no_curve_message
     from scaling.train.schedules import read_sweep_curves
 
-    if run_id is None:
-        raise ScalingError("a curve from a sweep folder needs --run RUN_ID (a run_id of its runs.csv)")
     sweep = read_sweep_curves(source)
     frame, points = sweep.runs.frame, sweep.curves.frame
+    if run_id is None:
+        largest = frame[frame["C"] >= frame["C"].max() * 0.95]
+        run_id = str(largest.sort_values("loss")["run_id"].iloc[0])
     if law_name is not None:
         law = get_law(law_name)
         constants = curve_law(law)

@@ -416,8 +416,8 @@ def fit_curves(
         )
     notes = (
         f"both fits bootstrapped {bootstrap} times by run (a run's points together), {level:.0%} intervals",
-        "a run's final loss: the mean of the last tenth of its curve's points (at least the last one), by the "
-        "curve rule: validation loss where a curve has three evaluations or more, else the training loss",
+        "a run's final loss: the mean of the last tenth of its curve's points (at least the last one), by "
+        "the curve rule: validation loss where a curve has three evaluations or more, else the training loss",
         "the curve law's optimum: the size whose run under the sweep's recipe (its schedule and batch) ends "
         "lowest",
     )
