@@ -181,7 +181,6 @@ def test_loss_schedule_json_gives_the_curve_and_its_final_loss(curve_law_file):
     assert curve["schedule"]["kind"] == "wsd" and curve["schedule"]["decay_fraction"] == 0.2
     assert curve["final_loss"] == curve["loss"][-1] and len(curve["tokens"]) == len(curve["loss"]) > 100
     assert curve["tokens"][-1] >= 50e6 and curve["final_loss_interval"][0] < curve["final_loss"]
-    # the WSD decay removes loss the cosine's earlier decay had removed gradually: both below constant LR
     text = run("loss", "--params", "300K", "--tokens", "50M", "--law", curve_law_file, "--schedule", "wsd")
     assert "loss at 50%" in text.output and "loss at the end of the schedule" in text.output
 
@@ -250,6 +249,20 @@ def test_law_without_curve_constants_says_so_in_one_line(tmp_path):
     chart = run("chart", "curve", "chinchilla", "--params", "7B", "--tokens", "1T", "-o", tmp_path / "c.html")
     assert chart.exit_code == 2 and len(chart.output.strip().splitlines()) == 1
     assert "scaling fit RUNS --curves" in chart.output
+
+
+def test_fit_curves_refuses_options_it_does_not_take(tmp_path):
+    (tmp_path / "runs.csv").write_text("N,D,loss\n1e4,1e6,3\n")
+    for extra, named in (
+        (["--form", "farseer"], "--form"),
+        (["--holdout-largest", "1"], "--holdout-largest"),
+    ):
+        result = run("fit", tmp_path / "runs.csv", "--curves", *extra)
+        assert (
+            result.exit_code == 2 and named in result.output and len(result.output.strip().splitlines()) == 1
+        )
+    result = run("fit", tmp_path / "runs.csv", "--curves", "--bootstrap", "5")
+    assert result.exit_code == 2 and "curves/" in result.output
 
 
 @pytest.mark.parametrize(

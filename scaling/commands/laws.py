@@ -285,6 +285,19 @@ def fit(
     if hyperparameters:
         return _fit_hyperparameters(runs, bootstrap, seed, output, force, as_json)
     if curves:
+        others = {
+            "--hyperparameters": hyperparameters,
+            "--approach": approach != "3",
+            "--form": form != "chinchilla",
+            "--holdout-largest": holdout_largest,
+            "--holdout-from": holdout_from is not None,
+        }
+        given_too = [flag for flag, on in others.items() if on]
+        if given_too:
+            raise ScalingError(
+                f"--curves fits the schedule-aware law beside Approach 3's Chinchilla form and takes --bootstrap, "
+                f"--seed and -o; not {', '.join(given_too)}"
+            )
         return _fit_curves(runs, bootstrap or CURVE_BOOTSTRAP, seed, output, force, as_json)
     from scaling.checks import output_path
     from scaling.fit import fit_runs, save_law

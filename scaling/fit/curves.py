@@ -34,6 +34,7 @@ from scaling.units import FLOPS_PER_PARAM_TOKEN
 OPTIMUM_GRID = 41  # model sizes tried for the curve law's optimum (log-spaced, runs' range x 1/4 to x 4)
 BEYOND = 4.0  # the second budget the optimum is compared at: 4x the largest run's
 MIN_CURVE_RUNS = 3
+MAX_CURVE_BOOTSTRAP = 2_000  # each replicate is a least-squares fit of every point: ~0.1 s on one core
 MAX_POINTS_PER_RUN = 64  # a curve logged every step is averaged down to this many points
 C_STARTS = (0.02, 0.1, 0.3)  # C as a fraction of the final fit's E, the starts of the annealing term
 
@@ -337,10 +338,10 @@ def fit_curves(
     fit of the same runs, both bootstrapped ``bootstrap`` times by run."""
     from scaling.fit.parametric import fit_parametric
 
-    if bootstrap < 2:
+    if not 2 <= bootstrap <= MAX_CURVE_BOOTSTRAP:
         raise ScalingError(
-            f"invalid --bootstrap {bootstrap}: a fit from curves compares intervals, so it needs at least 2 "
-            "resamples (200 or more advised)"
+            f"invalid --bootstrap {bootstrap}: a fit from curves compares intervals, so it needs 2 to "
+            f"{MAX_CURVE_BOOTSTRAP:,} resamples (200 or more advised)"
         )
     points, frame = _points_and_runs(curves, runs, schedules)
     final = fit_parametric(frame, bootstrap=bootstrap, seed=seed, level=level, name="final-loss fit")
