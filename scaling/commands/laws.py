@@ -141,9 +141,7 @@ def loss(params, tokens, law_name, unique_tokens, schedule, decay_fraction, hp_l
 
     law = get_law(law_name)
     prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
-    asked = "schedule" in given({"schedule": schedule, "decay_fraction": decay_fraction}) or (
-        decay_fraction is not None
-    )
+    asked = "schedule" in given({"schedule": schedule}) or decay_fraction is not None or hp_law is not None
     curve, curve_note = None, None
     if asked:
         curve, curve_note = _loss_curve(law, params, tokens, schedule, decay_fraction, hp_law)

@@ -13,6 +13,8 @@ One module per part, read in this order:
 * ``envelope.py``: Approach 1, the envelope of loss curves (a sweep folder's ``curves/``).
 * ``holdout.py``: the extrapolation check on held-out budgets (``--holdout-largest K``, ``--holdout-from C``).
 * ``report.py``: `fit_runs`, everything ``scaling fit`` does, with the approaches checked against each other.
+* ``curves.py``: the schedule-aware law (`scaling.laws.curve`) fitted to every point of the runs' loss curves,
+  its intervals against the final-loss fit's (both bootstrapped by run).
 * ``synthetic.py``: runs drawn from a known law, for tests and benchmarks.
 
 How many runs: the start screen works on at most `SCREEN_RUNS` runs (a seeded subsample beyond that) and the
