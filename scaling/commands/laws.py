@@ -135,7 +135,7 @@ def loss(params, tokens, law_name, unique_tokens, schedule, decay_fraction, hp_l
 
     \b
     scaling loss --params 70B --tokens 1.4T
-    scaling loss --params 7B --tokens 2T --law llama3
+    scaling loss --params 7B --tokens 2T --law epoch --schedule wsd
     """
     from scaling.laws import get_law
 
