@@ -456,7 +456,11 @@ def curve_fit_tables(fit: CurveFit, saved: str | None = None) -> list[Any]:
             f"Curve law (L = {law.to_dict()['formula']}; lambda {law.lam:g}; loss in {fit.final.loss_unit}), "
             f"fitted on {fit.n_points} points of {fit.n_runs} runs:"
         ),
-        notes=[f"set aside: {aside}", f"schedules: {fit.schedules_source}"],
+        notes=[
+            f"bootstrap by run: {len(R)} replicates converged",
+            f"set aside: {aside}",
+            f"schedules: {fit.schedules_source}",
+        ],
     )
 
     def cell(which: tuple[float, float, float], unit: str) -> str:
