@@ -271,6 +271,7 @@ def test_fit_curves_refuses_options_it_does_not_take(tmp_path):
         (["--schedule", "wsd", "--decay-fraction", "1.5"], "--decay-fraction"),
         (["--schedule", "cosine", "--decay-fraction", "0.2"], "--decay-fraction"),
         (["--schedule", "linear"], "--schedule"),
+        (["--schedule", "wsd", "--tokens", "1e20"], "optimizer steps is too long"),
     ],
 )
 def test_bad_schedule_options_are_one_line_and_exit_2(curve_law_file, args, named):

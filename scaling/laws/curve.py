@@ -40,6 +40,18 @@ CURVE_SOURCE = (
 )
 MILESTONES = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0)  # fractions of the run the text output prints
 CURVE_POINTS = 200  # points of a predicted curve in JSON and charts
+# the longest run a curve is computed for, step by step (~30 MB an array): Llama 3 405B took ~1M steps
+MAX_CURVE_STEPS = 4_000_000
+
+
+def check_steps(steps: int) -> int:
+    """A run's number of steps, refused beyond `MAX_CURVE_STEPS`."""
+    if steps > MAX_CURVE_STEPS:
+        raise ScalingError(
+            f"a run of {steps:,} optimizer steps is too long for a step-by-step loss curve (at most "
+            f"{MAX_CURVE_STEPS:,}); give fewer tokens or a larger batch"
+        )
+    return int(steps)
 
 
 def annealing_areas(lr: Any, tokens_per_step: float, lam: float = LAMBDA) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +60,7 @@ def annealing_areas(lr: Any, tokens_per_step: float, lam: float = LAMBDA) -> tup
     from scipy.signal import lfilter
 
     rate = np.asarray(lr, dtype=float)
+    check_steps(rate.size)
     if rate.ndim != 1 or rate.size == 0 or not np.all(np.isfinite(rate)) or np.any(rate < 0):
         raise ScalingError("a learning-rate schedule must be a non-empty list of finite rates >= 0")
     peak = float(rate.max())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scaling.errors import ScalingError
-from scaling.laws.curve import CurvePrediction, curve_law, no_curve_message
+from scaling.laws.curve import CurvePrediction, check_steps, curve_law, no_curve_message
 
 if TYPE_CHECKING:
     from scaling.recipe.recipe import Recipe
@@ -30,7 +30,7 @@ def recipe_curve(law: Any, recipe: Recipe, params: float) -> CurvePrediction:
     if constants is None:
         raise ScalingError(no_curve_message(law))
     schedule = recipe.schedule
-    rates = schedule.multipliers(np.arange(schedule.total_steps))
+    rates = schedule.multipliers(np.arange(check_steps(schedule.total_steps)))
     return constants.predict(
         float(params),
         rates,
