@@ -27,11 +27,21 @@ import numpy as np
 
 from scaling.errors import ScalingError
 from scaling.fit.engine import HUBER_DELTA
-from scaling.laws.curve import CURVE_NAMES, LAMBDA, CurveLaw, annealing_areas, curve_loss
+from scaling.laws.curve import (
+    CURVE_NAMES,
+    LAMBDA,
+    MAX_CURVE_STEPS,
+    CurveLaw,
+    annealing_areas,
+    curve_loss,
+)
 from scaling.laws.parametric import parametric_loss_opt, parametric_n_opt
 from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 OPTIMUM_GRID = 41  # model sizes tried for the curve law's optimum (log-spaced, runs' range x 1/4 to x 4)
+MAX_TOKENS_PER_PARAM = (
+    1e4  # ... and no smaller than this many tokens per parameter (Sardana et al. 2024's most)
+)
 BEYOND = 4.0  # the second budget the optimum is compared at: 4x the largest run's
 MIN_CURVE_RUNS = 3
 MAX_CURVE_BOOTSTRAP = 2_000  # each replicate is a least-squares fit of every point: ~0.1 s on one core
@@ -196,12 +206,26 @@ def bootstrap_curve(points: CurvePoints, theta: np.ndarray, n: int, seed: int) -
 
 
 # ======================================================================================= the optimum
+def optimum_sizes(N: np.ndarray, C: float) -> np.ndarray:
+    """The sizes the curve law's optimum at C is sought among: `OPTIMUM_GRID` log-spaced from a quarter of
+    the smallest run's size (but at most `MAX_TOKENS_PER_PARAM` tokens per parameter) to 4x the largest."""
+    high = 4.0 * float(np.max(N))
+    low = max(float(np.min(N)) / 4.0, math.sqrt(C / (FLOPS_PER_PARAM_TOKEN * MAX_TOKENS_PER_PARAM)))
+    low = min(low, high / 100.0)
+    return np.exp(np.linspace(math.log(low), math.log(high), OPTIMUM_GRID))
+
+
 def final_areas(schedules: Any, C: float, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S1, S2) at the end of a run of each size in ``sizes`` spending C = 6ND under the recipe's schedule."""
+    """(S1, S2) at the end of a run of each size in ``sizes`` spending C = 6ND under the recipe's schedule
+    (NaN for a run longer than `MAX_CURVE_STEPS`)."""
     per_step = schedules.recipe_tokens_per_step
     s1, s2 = [], []
     for N in sizes:
         steps = max(1, round(C / (FLOPS_PER_PARAM_TOKEN * N) / per_step))
+        if steps > MAX_CURVE_STEPS:
+            s1.append(math.nan)
+            s2.append(math.nan)
+            continue
         a1, a2 = annealing_areas(schedules.rates(steps), per_step)
         s1.append(a1[-1])
         s2.append(a2[-1])
@@ -216,17 +240,18 @@ def curve_optimum(
     s1, s2 = final_areas(schedules, C, sizes)
     rows = np.atleast_2d(constants)
     loss = curve_loss(sizes[None, :], s1[None, :], s2[None, :], *(rows[:, i : i + 1] for i in range(6)))
+    loss = np.where(np.isfinite(loss), loss, np.inf)
     best = np.clip(np.argmin(loss, axis=1), 1, len(sizes) - 2)
     x = np.log(sizes)
     i = np.arange(len(rows))
     y0, y1, y2 = loss[i, best - 1], loss[i, best], loss[i, best + 1]
     h = x[1] - x[0]
-    curvature = y0 - 2 * y1 + y2
-    shift = np.where(curvature > 0, 0.5 * h * (y0 - y2) / np.where(curvature > 0, curvature, 1.0), 0.0)
-    shift = np.clip(shift, -h, h)
-    minimum = y1 - np.where(
-        curvature > 0, (y0 - y2) ** 2 / (8 * np.where(curvature > 0, curvature, 1.0)), 0.0
-    )
+    with np.errstate(invalid="ignore"):
+        curvature = y0 - 2 * y1 + y2
+        bent = np.isfinite(curvature) & (curvature > 0)  # a parabola through three finite points
+        safe = np.where(bent, curvature, 1.0)
+        shift = np.clip(np.where(bent, 0.5 * h * (y0 - y2) / safe, 0.0), -h, h)
+        minimum = y1 - np.where(bent, (y0 - y2) ** 2 / (8 * safe), 0.0)
     return np.exp(x[best] + shift), minimum
 
 
@@ -376,8 +401,8 @@ def fit_curves(
     ]
     largest = float(frame["C"].max())
     N = frame["N"].to_numpy(float)
-    sizes = np.exp(np.linspace(math.log(N.min() / 4), math.log(N.max() * 4), OPTIMUM_GRID))
     for budget in (largest, BEYOND * largest):
+        sizes = optimum_sizes(N, budget)
         n_best, l_best = curve_optimum(constants, schedules, budget, sizes)
         n_reps, l_reps = curve_optimum(replicates, schedules, budget, sizes)
         R = final.replicates
