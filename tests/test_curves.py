@@ -344,3 +344,20 @@ def test_a_runs_chart_draws_its_curve_law_prediction_and_its_measured_points(smo
     names = [t.meta for t in figure.data]
     assert names == ["predicted", "learning rate", "measured"]
     assert list(figure.data[2].y) == list(measured["loss"]) and predicted.tokens[-1] == measured["D"].max()
+
+
+def test_points_of_runs_without_a_schedule_or_beyond_it_are_set_aside_and_counted():
+    from scaling.fit.curves import curve_points
+
+    runs, points = synthetic_sweep()
+    schedules = SyntheticSchedules(runs)
+    rates = dict(schedules.by_run)
+    gone = runs["run_id"].iloc[0]
+    del rates[gone]
+    beyond = pd.DataFrame(
+        {"run_id": [runs["run_id"].iloc[1]], "N": [runs["N"].iloc[1]], "D": [1e12], "loss": [3.0]}
+    )
+    found = curve_points(pd.concat([points, beyond], ignore_index=True), rates, schedules.tokens_per_step)
+    assert found.set_aside["point of a run whose learning-rate schedule is unknown"] == 12
+    assert found.set_aside["point beyond its run's schedule"] == 1
+    assert gone not in set(found.run_id) and len(found.loss) == len(points) - 12
