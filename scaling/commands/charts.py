@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from scaling.commands._common import CLUSTER, COUNT, DURATION, FLOPS, MONEY
+from scaling.commands._common import CLUSTER, COUNT, DURATION, FLOPS, MONEY, declared
 from scaling.errors import ScalingError
+from scaling.options.recipe import DECAY_FRACTION, HP_LAW, SCHEDULE
 
 ACROSS = ("zero", "recompute", "tp", "precision")  # scaling.memory.ACROSS, without importing numpy
 
@@ -384,6 +385,86 @@ def inference(
         title += f"<br>target: {data.target}"
     fig = inference_figure(data, title=title, price=price, latency_s=latency, ttft_s=ttft)
     _write(fig, output, plotlyjs, open_, "scaling-inference")
+
+
+@chart.command("curve")
+@click.argument("source")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="SOURCE a sweep folder: the run whose curve to draw (default: the lowest loss of the largest budget).",
+)
+@click.option(
+    "--law", default=None, help="With a sweep folder: a law JSON with curve constants; default: fit here."
+)
+@click.option("--params", type=COUNT, default=None, help="SOURCE a law: the planned model's parameters.")
+@click.option("--tokens", type=COUNT, default=None, help="SOURCE a law: the planned training tokens.")
+@declared(SCHEDULE, DECAY_FRACTION, HP_LAW)
+@_output_options("curve.html")
+def curve(
+    source, run_id, law, params, tokens, schedule, decay_fraction, hp_law, output, open_, plotlyjs, force
+):
+    """The loss through training predicted by a schedule-aware law (Tissue et al. 2024), with the measured
+    curve when drawing a run of a sweep.
+
+    SOURCE is a sweep folder (a run of it; the law is --law or fitted here from the folder's curves) or a law
+    with curve constants ('scaling fit RUNS --curves -o law.json'; with --params, --tokens and --schedule:
+    the curve 'scaling loss --schedule --json' gives).
+
+    \b
+    scaling sweep --preset smoke --out runs/ && scaling fit runs/ --curves --bootstrap 50 -o law.json
+    scaling chart curve runs/ --law law.json -o curve.html
+    scaling chart curve law.json --params 200K --tokens 20M --schedule wsd -o wsd.html
+    """
+    from scaling.charts.loss_curve import curve_figure
+
+    inputs = [p for p in (source, law) if p and Path(p).is_file()]
+    output = _checked(output, force, inputs)
+    if Path(source).is_dir() or str(source).endswith(".csv"):
+        predicted, measured, title = _run_curve(source, run_id, law)
+    else:
+        from scaling.laws import get_law
+        from scaling.recipe.curve import planned_curve
+
+        if params is None or tokens is None:
+            raise ScalingError("a curve from a law needs --params and --tokens (and --schedule)")
+        predicted, _ = planned_curve(
+            get_law(source),
+            params,
+            tokens,
+            schedule=SCHEDULE.parse_value(schedule),
+            decay_fraction=None if decay_fraction is None else DECAY_FRACTION.parse_value(decay_fraction),
+            hp_law=None if hp_law is None else HP_LAW.parse_value(hp_law),
+        )
+        measured, title = None, f"Predicted loss through training ({Path(str(source)).stem})"
+    _write(curve_figure(predicted, measured, title=title), output, plotlyjs, open_, "scaling-curve")
+
+
+def _run_curve(source, run_id, law_name):
+    """(prediction, measured points, title) of a sweep's run."""
+    from scaling.fit.curves import fit_curve_law, run_prediction
+    from scaling.laws import get_law
+    from scaling.laws.curve import curve_law, no_curve_message
+    from scaling.train.schedules import read_sweep_curves
+
+    sweep = read_sweep_curves(source)
+    frame, points = sweep.runs.frame, sweep.curves.frame
+    if run_id is None:
+        largest = frame[frame["C"] >= frame["C"].max() * 0.95]
+        run_id = str(largest.sort_values("loss")["run_id"].iloc[0])
+    if law_name is not None:
+        law = get_law(law_name)
+        constants = curve_law(law)
+        if constants is None:
+            raise ScalingError(no_curve_message(law))
+        unit, how = law.loss_unit, f"law {Path(str(law_name)).name}"
+    else:
+        constants = fit_curve_law(points, frame, sweep.schedules)
+        unit = str(frame["loss_unit"].iloc[0]) if "loss_unit" in frame else "nats/token"
+        how = f"fitted on the {constants.fit['n_runs']} runs' curves"
+    predicted, measured = run_prediction(constants, points, frame, sweep.schedules, run_id, unit)
+    return predicted, measured, f"Run {run_id}, predicted ({how}) and measured"
 
 
 def _runs_path(path: Path) -> Path:

@@ -5,12 +5,24 @@ from __future__ import annotations
 import click
 
 from scaling import units
-from scaling.commands._common import COUNT, FLOPS, declared, echo_json, json_option, key_values, table, warn
+from scaling.commands._common import (
+    COUNT,
+    FLOPS,
+    declared,
+    echo_json,
+    given,
+    json_option,
+    key_values,
+    table,
+    warn,
+)
 from scaling.errors import ScalingError
 from scaling.laws.rules import FORM_CHOICES
+from scaling.options.recipe import DECAY_FRACTION, HP_LAW, SCHEDULE
 from scaling.options.shared import POST_QUANT, PRECISION_LAW
 from scaling.render import fmt_interval
 
+CURVE_BOOTSTRAP = 100  # resamples by run for --curves when --bootstrap is not given
 LAW_HELP = (
     "A preset (chinchilla, epoch, kaplan, muennighoff, llama3, deepseek... see 'scaling laws') or a law JSON."
 )
@@ -113,16 +125,32 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
 @click.option(
     "--unique-tokens", type=COUNT, default=None, help="Unique tokens, if data repeats (Muennighoff)."
 )
-@declared(POST_QUANT, PRECISION_LAW)
+@declared(POST_QUANT, PRECISION_LAW, SCHEDULE, DECAY_FRACTION, HP_LAW)
 @json_option
-def loss(params, tokens, law_name, unique_tokens, post_quant, precision_law, as_json):
+def loss(
+    params,
+    tokens,
+    law_name,
+    unique_tokens,
+    post_quant,
+    precision_law,
+    schedule,
+    decay_fraction,
+    hp_law,
+    as_json,
+):
     """Predicted loss for a model size and token count, in the law's loss unit; with --quant, the loss after
     post-training quantization (Kumar et al. 2024's delta_PTQ, which grows with tokens per parameter).
+
+    With --schedule (and --decay-fraction for wsd) and a law fitted from curves ('scaling fit RUNS --curves
+    -o law.json'), also the loss curve through training under that schedule at the recipe's batch (Tissue et
+    al. 2024): milestones here, the whole curve with --json.
 
     \b
     Examples:
       scaling loss --params 8B --tokens 15T
       scaling loss --params 8B --tokens 15T --quant int4 --precision-law precision_law.json
+      scaling loss --params 7B --tokens 2T --law epoch --schedule wsd
     """
     from scaling.laws import get_law
     from scaling.laws.precision import load_precision_law, quantized_loss
@@ -135,9 +163,18 @@ def loss(params, tokens, law_name, unique_tokens, post_quant, precision_law, as_
             raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
         plaw = load_precision_law(precision_law) if precision_law else None
         ptq = quantized_loss(plaw, params, tokens, post_quant, prediction.loss)
+    asked = "schedule" in given({"schedule": schedule}) or decay_fraction is not None or hp_law is not None
+    curve, curve_note = None, None
+    if asked:
+        curve, curve_note = _loss_curve(law, params, tokens, schedule, decay_fraction, hp_law)
     if as_json:
-        extra = {"post_training_quantization": ptq.to_dict()} if ptq else {}
-        echo_json({**prediction.to_dict(), **extra, "assumptions": dict(_assumptions(law))})
+        payload = {**prediction.to_dict(), "assumptions": dict(_assumptions(law))}
+        if ptq:
+            payload["post_training_quantization"] = ptq.to_dict()
+        if asked:
+            payload["curve"] = None if curve is None else curve.to_dict()
+            payload["curve_note"] = curve_note
+        echo_json(payload)
         return
     optimum = prediction.compute_optimal
     rows = [
@@ -156,6 +193,8 @@ def loss(params, tokens, law_name, unique_tokens, post_quant, precision_law, as_
         rows += _quantized_rows(ptq, prediction.loss_unit)
         for line in ptq.law.outside_fit(params, tokens):
             warn(line)
+    if asked:
+        rows += _curve_rows(curve, curve_note)
     click.echo(key_values(rows + _assumptions(law)))
 
 
@@ -169,6 +208,54 @@ def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
         ),
         ("precision law", f"{ptq.law.name}: Kumar et al. 2024 delta_PTQ; {ptq.law.source or 'user file'}"),
     ]
+
+
+def _loss_curve(law, params, tokens, schedule, decay_fraction, hp_law):
+    """(the curve, its note) for ``scaling loss --schedule``; (None, why) for a law without curve
+    constants."""
+    from scaling.laws.curve import curve_law, no_curve_message
+    from scaling.recipe.curve import PEAK_ASSUMPTION, planned_curve
+
+    if curve_law(law) is None:
+        return None, no_curve_message(law)
+    curve, _ = planned_curve(
+        law,
+        params,
+        tokens,
+        schedule=SCHEDULE.parse_value(schedule),
+        decay_fraction=None if decay_fraction is None else DECAY_FRACTION.parse_value(decay_fraction),
+        hp_law=None if hp_law is None else HP_LAW.parse_value(hp_law),
+    )
+    return curve, PEAK_ASSUMPTION
+
+
+def _curve_rows(curve, note: str) -> list[tuple[str, str]]:
+    """The curve's milestones as rows: tokens, loss (and the final loss's interval)."""
+    if curve is None:
+        return [("loss curve", note)]
+    rows = [
+        (
+            "schedule",
+            f"{curve.schedule['description']}; global batch {units.format_count(curve.batch_tokens)} tokens",
+        )
+    ]
+    for fraction, seen, value in curve.milestones():
+        rows.append(
+            (f"  loss at {fraction:.0%} ({units.format_count(seen)} tokens)", units.format_loss(value))
+        )
+    interval = (
+        f" ({fmt_interval(*curve.interval, units.format_loss, curve.interval_level)})"
+        if curve.interval
+        else ""
+    )
+    rows.append(
+        (
+            "loss at the end of the schedule",
+            f"{units.format_loss(curve.final_loss)} {curve.loss_unit}{interval}",
+        )
+    )
+    rows += [("curve law", curve.source), ("curve assumes", note)]
+    return rows
 
 
 @click.command()
@@ -232,6 +319,13 @@ def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
     "2024's delta_PTQ = C_T D^gamma_D/N^gamma_N exp(-bits/gamma_post); -o writes the file "
     "'scaling loss --quant Q --precision-law' reads.",
 )
+@click.option(
+    "--curves",
+    is_flag=True,
+    help="Fit the schedule-aware law (Tissue et al. 2024) to every point of every run's loss curve (RUNS: a "
+    "sweep folder, or its runs.csv beside curves/ and sweep.json), bootstrapped by run (--bootstrap, default "
+    f"{CURVE_BOOTSTRAP}), and compare its intervals with the final-loss fit's; -o saves both in one law.",
+)
 @json_option
 def fit(
     runs,
@@ -247,6 +341,7 @@ def fit(
     evals,
     moe,
     ptq,
+    curves,
     as_json,
 ):
     """Fit a scaling law to your runs: a table (CSV, JSON, JSON lines, Parquet; columns N, D, loss, optional C)
@@ -257,11 +352,30 @@ def fit(
       scaling fit moe_runs.csv --moe --bootstrap 100 -o my_moe_law.json
       scaling fit ptq_evals.csv --ptq --bootstrap 200 -o my_ptq_law.json
     """
+    if curves:
+        others = {
+            "--hyperparameters": hyperparameters,
+            "--downstream": evals,
+            "--moe": moe,
+            "--ptq": ptq,
+            "--approach": approach != "3",
+            "--form": form != "chinchilla",
+            "--holdout-largest": holdout_largest,
+            "--holdout-from": holdout_from is not None,
+        }
+        given_too = [flag for flag, on in others.items() if on]
+        if given_too:
+            raise ScalingError(
+                f"--curves fits the schedule-aware law beside Approach 3's Chinchilla form and takes --bootstrap, "
+                f"--seed and -o; not {', '.join(given_too)}"
+            )
+        return _fit_curves(runs, bootstrap or CURVE_BOOTSTRAP, seed, output, force, as_json)
     if moe or ptq:
         from scaling.commands._fit_law_files import fit_law_file
 
         others = {
             "--downstream": evals,
+            "--curves": curves,
             "--hyperparameters": hyperparameters,
             "--approach": approach != "3",
             "--form": form != "chinchilla",
@@ -361,6 +475,36 @@ def _fit_downstream(runs, evals, hyperparameters, options, bootstrap, seed, outp
     tables = fit_tables(report, str(output) if output else None)
     tables += (fitted.display_tables() if fitted else []) + ladder.display_tables()
     click.echo("\n".join(t.text(indent=2) for t in tables))
+
+
+def _fit_curves(runs, bootstrap, seed, output, force, as_json) -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from scaling.checks import output_path
+    from scaling.fit import save_law
+    from scaling.fit.common import report_table
+    from scaling.fit.curves import curve_fit_tables, fit_curves
+    from scaling.train.schedules import read_sweep_curves
+
+    if output:
+        output = output_path(output, force=force, suffixes=(".json",), inputs=[runs])
+    sweep = read_sweep_curves(runs)
+    report_table(sweep.runs)
+    result = fit_curves(
+        sweep.curves.frame,
+        sweep.runs.frame,
+        sweep.schedules,
+        bootstrap=bootstrap,
+        seed=seed,
+        set_aside=sweep.set_aside(),
+    )
+    if output:
+        save_law(replace(result.final, name=Path(output).stem, curve=result.law.to_dict()), output)
+    if as_json:
+        echo_json({**result.to_dict(), "saved": output and str(output)})
+        return
+    click.echo("\n".join(t.text(indent=2) for t in curve_fit_tables(result, str(output) if output else None)))
 
 
 @click.command()

@@ -18,6 +18,8 @@ One module per part, read in this order:
 * ``moe.py``, ``ptq.py``: ``--moe`` and ``--ptq``, the law files of ``plan --moe-law`` (Krajewski et al.
   2024's MoE law and its dense law) and ``loss --precision-law`` (Kumar et al. 2024's delta_PTQ) fitted to
   your runs or quantized evaluations, with bootstrap intervals.
+* ``curves.py``: the schedule-aware law (`scaling.laws.curve`) fitted to every point of the runs' loss curves,
+  its intervals against the final-loss fit's (both bootstrapped by run).
 * ``synthetic.py``: runs drawn from a known law (and MoE runs, quantized evaluations), for tests and
   benchmarks.
 

@@ -8,6 +8,8 @@ A law is a frozen value loaded from ``data/laws.json`` (the published presets) o
   closed-form frontier, the data-constrained (Muennighoff et al. 2023) and inference-aware (Sardana et al.
   2024) optima. A fitted law (`scaling.fit.FittedLaw`) is one.
 * `AllocationLaw` (``allocation.py``): a published power law N_opt = k C^a (or D_opt = k C^b); no loss.
+* ``curve.py``: the loss through training under a learning-rate schedule (Tissue et al. 2024), whose
+  constants a law file carries under ``curve`` (`CurveLaw`, ``scaling fit RUNS --curves``).
 * `KaplanLaw` (``allocation.py``): Kaplan et al. 2020's allocation (C_min = C/2, Hoffmann App. D.4) and its
   joint L(N, D).
 

@@ -209,6 +209,10 @@ def _common_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
         from scaling.recipe.ladder import check_ladder
 
         fields["downstream"] = check_ladder(entry["downstream"], str(entry.get("name")))
+    if entry.get("curve") is not None:
+        from scaling.laws.curve import CurveLaw
+
+        fields["curve"] = CurveLaw.from_dict(entry["curve"], str(entry.get("name"))).to_dict()
     return fields
 
 

@@ -153,6 +153,7 @@ class Law(Displayable, ABC):
     eval_data: str | None = None  # what the loss is measured on (a downstream map needs the same)
     hyperparameters: dict[str, Any] | None = field(default=None, repr=False)  # fitted eta_opt, B_opt
     downstream: dict[str, Any] | None = field(default=None, repr=False)  # fitted ladder maps per task
+    curve: dict[str, Any] | None = field(default=None, repr=False)  # schedule-aware constants (laws.curve)
 
     # ------------------------------------------------------------------ the protocol
     @property
@@ -398,7 +399,7 @@ class Law(Displayable, ABC):
             "vocab_size": self.vocab_size,
             "seq_len": self.seq_len,
         }
-        for key in ("eval_data", "hyperparameters", "downstream"):  # scaling.recipe: data, fitted HPs, maps
+        for key in ("eval_data", "hyperparameters", "downstream", "curve"):  # scaling.recipe: data, HPs, maps, curve
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out.update(self.constants())

@@ -442,6 +442,7 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
     loss = policy.plan_loss(request.law, spec.params, tokens, request.unique_tokens)
     overhead = policy.equal_loss_overhead(request.law, budget.flops, loss) if request.fixed_model else None
     serving = draft.serving or serving_options(request, budget.flops, devices)
+    recipe = recipe_section.plan_recipe(request, draft)
     return Plan(
         question=_question(request),
         budget=budget,
@@ -473,8 +474,9 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         + tuple(used.assumptions())
         + request.calibration_notes,
         inputs=request.inputs,
-        recipe=recipe_section.plan_recipe(request, draft),
+        recipe=recipe,
         downstream=recipe_section.plan_downstream(request, spec.params, float(tokens), loss),
+        loss_curve=recipe_section.plan_curve(request, recipe, spec.params),
         footprint=used,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scaling.laws.curve import CurvePrediction
     from scaling.plan.compose import Draft
     from scaling.plan.request import PlanRequest
     from scaling.plan.result import Plan
@@ -33,6 +34,32 @@ def plan_recipe(request: PlanRequest, draft: Draft) -> Recipe:
     )
 
 
+def plan_curve(request: PlanRequest, recipe: Recipe, params: float) -> CurvePrediction | None:
+    """The loss through the plan's run under its recipe, for a law with curve constants (else None)."""
+    from scaling.laws.curve import curve_law
+    from scaling.recipe.curve import recipe_curve
+
+    return recipe_curve(request.law, recipe, params) if curve_law(request.law) is not None else None
+
+
+def curve_rows(plan: Plan) -> list[tuple[str, str]]:
+    """The recipe section's loss-curve rows: milestones and the end of the schedule, or one line saying the
+    law has no curve constants."""
+    from scaling import units
+    from scaling.laws.curve import no_curve_message
+
+    curve = plan.loss_curve
+    if curve is None:
+        return [("loss curve", no_curve_message(plan.law))] if plan.recipe is not None else []
+    steps = ", ".join(
+        f"{fraction:.0%} {units.format_loss(value)}" for fraction, _, value in curve.milestones()
+    )
+    return [
+        ("loss through training", f"{steps} {curve.loss_unit} (at these fractions of the tokens)"),
+        ("  source", curve.source),
+    ]
+
+
 def plan_downstream(
     request: PlanRequest, params: float, tokens: float, loss: float | None
 ) -> tuple[DownstreamPrediction, ...]:
@@ -49,7 +76,7 @@ def plan_downstream(
 
 
 def recipe_rows(plan: Plan) -> list[tuple[str, str]]:
-    return plan.recipe.rows() if plan.recipe is not None else []
+    return (plan.recipe.rows() if plan.recipe is not None else []) + curve_rows(plan)
 
 
 def recipe_brief_rows(plan: Plan) -> list[tuple[str, str]]:
@@ -77,4 +104,5 @@ def recipe_keys(plan: Plan) -> dict[str, Any]:
     ...) and ``downstream``."""
     keys = plan.recipe.to_dict() if plan.recipe is not None else {}
     keys["downstream"] = [p.to_dict() for p in plan.downstream]
+    keys["loss_curve"] = None if plan.loss_curve is None else plan.loss_curve.to_dict()
     return keys

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from scaling.energy import Footprint
     from scaling.flops import TrainingFlops
     from scaling.laws import Allocation, Law
+    from scaling.laws.curve import CurvePrediction
     from scaling.memory import MemoryBreakdown
     from scaling.model import ModelSpec
     from scaling.recipe import Recipe
@@ -128,6 +129,7 @@ class Plan(Displayable):
     downstream: tuple[DownstreamPrediction, ...] = ()  # benchmark error at the plan's loss
     footprint: Footprint | None = None  # energy, emissions and goodput of ``cost`` (scaling.energy)
     quantized: tuple = ()  # (label, QuantizedLoss) after --quant (scaling.plan.quantized)
+    loss_curve: CurvePrediction | None = None  # the loss through training (scaling.recipe.curve)
 
     # ------------------------------------------------------------------------------ derived numbers
     @property

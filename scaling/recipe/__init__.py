@@ -7,6 +7,7 @@ benchmark error a loss maps to.
 * ``schedule.py``: warmup, cosine to 10% or warmup-stable-decay, AdamW's constants;
 * ``recipe.py``: `Recipe` and `training_recipe`, their composition, and `batch_target`, the one default
   global batch;
+* ``curve.py``: the loss through a planned run under its schedule and batch, from a law's curve constants;
 * ``downstream.py``: maps from loss to benchmark error (Gadre et al. 2024) and the check that a law's loss is
   on the map's data;
 * ``ladder.py``: Bhagia et al. 2024's two-step ladder per task (task loss from N and D, accuracy from the task
