@@ -399,7 +399,7 @@ class Law(Displayable, ABC):
             "vocab_size": self.vocab_size,
             "seq_len": self.seq_len,
         }
-        for key in ("eval_data", "hyperparameters", "downstream", "curve"):  # scaling.recipe: data, HPs, maps, curve
+        for key in ("eval_data", "hyperparameters", "downstream", "curve"):  # data, HPs, maps, curve
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out.update(self.constants())
