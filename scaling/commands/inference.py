@@ -52,6 +52,7 @@ def inference(**values):
         overhead_s=v.overhead_s,
         link_bytes_per_s=v.link_bandwidth,
         calibration=v.calibration,
+        efficiency=v.efficiency_profile,
     )
     if v.concurrency is not None or v.request_rate is not None:
         if "batch" in v.given:
