@@ -149,6 +149,15 @@ def calibrated(calibration: Calibration, accelerator: str | None) -> dict[str, t
     }
 
 
+def calibration_note(calibration: Calibration, accelerator: str | None = None) -> str:
+    """The line an output prints for a serving calibration: which efficiencies came from which file."""
+    replaced = calibrated(calibration, accelerator)
+    values = ", ".join(f"{q} {value:.4g}" for q, (value, _) in replaced.items())
+    return (
+        f"serving efficiencies from {calibration.label}: {values} (the others: the efficiency table's rows)"
+    )
+
+
 def _row(raw: dict[str, str], path: str) -> tuple[str, EfficiencyRow]:
     quantity = checks.choice(raw.get("quantity", ""), QUANTITIES, f"quantity in {path}")
     try:
