@@ -140,3 +140,34 @@ def test_app_upload_holds_one_of_each_and_its_command_line_runs(files):
         run(*PLAN, *SERVE, "--calibration", str(train), "--calibration", str(serve), "--json").stdout
     )
     assert float(getattr(page["days"], "data-value")) == pytest.approx(cli["days"], rel=1e-12)
+
+
+def test_moe_plans_default_serving_uses_the_serving_calibration(files):
+    from scaling.plan import parse_plan_request
+    from scaling.plan.moe import build_moe_plan
+    from scaling.serving import ServingAssumptions
+    from scaling.serving.search import cheapest_serving
+
+    _, serve = files
+    args = ("plan", "--gpus", "64xH100", "--days", "30", "--moe", "--moe-law")
+    args += (str(Path(__file__).parent / "fixtures" / "moe_law.json"), "--json")
+    plain = json.loads(run(*args).stdout)
+    calibrated = json.loads(run(*args, "--calibration", str(serve)).stdout)
+    assert plain["serving_assumptions"] == [] and str(serve) in calibrated["serving_assumptions"][0]
+    law = str(Path(__file__).parent / "fixtures" / "moe_law.json")
+    request = parse_plan_request(gpus="64xH100", days="30", moe=True, moe_law=law, calibration=(serve,))
+    result = build_moe_plan(request)
+    own = cheapest_serving(  # the cheapest serving's own number under the calibration, on one node
+        result.moe.spec,
+        "H100",
+        devices=8,
+        price_usd_per_hour=None if calibrated["serving_unit"] == "USD" else 1.0,  # device-hours
+        keep=1,
+        assumptions=ServingAssumptions(calibration=load_calibration(serve)),
+    ).best.usd_per_million_output_tokens
+    assert calibrated["moe_plan"]["serving_per_million_output_tokens"] == pytest.approx(own, rel=1e-12)
+    for which in ("moe_plan", "dense_plan"):  # the training side is untouched
+        assert calibrated[which]["days"] == pytest.approx(plain[which]["days"], rel=1e-12)
+    assert calibrated["moe_plan"]["serving_per_million_output_tokens"] != pytest.approx(
+        plain["moe_plan"]["serving_per_million_output_tokens"], rel=1e-4
+    )
