@@ -237,6 +237,7 @@ CALIBRATIONS = Option(
     default=(),
     file="in",
     multiple=True,
+    placeholder="upload below: a training and a serving file",
 )
 
 
