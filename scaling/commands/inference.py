@@ -39,6 +39,7 @@ def inference(**values):
     scaling inference llama-2-7b --gpus A100-80GB --quant int4 --kv-dtype fp8
     scaling inference llama-3-70b --gpus 8xH100 --latency 50ms --ttft 2s --price 2.5
     scaling inference llama-2-70b --gpus 8xH100 --tp 4 --concurrency 64 --prompt 2048 --output 256
+    scaling inference llama-2-70b --gpus 2xH100 --tp 2 --batch 64 --precision fp8 --efficiency-profile trtllm-0.6.1
     """
     from scaling.serving import ServingWorkload, cheapest_serving, estimate_serving, with_assumptions
 
