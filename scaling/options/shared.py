@@ -241,19 +241,12 @@ CALIBRATIONS = Option(
 )
 
 
-def _efficiency_profile(value: object, what: str) -> object:
-    from scaling.serving.efficiency import ServingEfficiency
-
-    return value if isinstance(value, ServingEfficiency) else ServingEfficiency.load(str(value).strip())
-
-
 EFFICIENCY_PROFILE = Option(
     "efficiency_profile",
     ("--efficiency-profile",),
     "The serving efficiency table's profile: default (today's engines) or trtllm-0.6.1 (TensorRT-LLM "
     "v0.6.1's published tables, whose grouped-query decode read each KV head per query head); the rows it "
     "replaces print with their sources.",
-    parse=_efficiency_profile,
     placeholder="default",
 )
 
