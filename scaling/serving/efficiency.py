@@ -16,8 +16,9 @@ with its source:
 
 A calibration from ``scaling calibrate`` on serving benchmarks replaces the rows its factors cover
 (`scaling.calibration.file.SERVING_FACTORS`), each then sourced "calibration FILE".
-A profile other than ``default`` replaces only the rows it lists (``trtllm-0.6.1``: the GQA decode kernels
-of TensorRT-LLM v0.6.1, whose published 70B rows read each KV head once per query head).
+A profile other than ``default`` (``--efficiency-profile``; `profiles` lists them) replaces only the rows
+it lists (``trtllm-0.6.1``: the GQA decode kernels of TensorRT-LLM v0.6.1, whose published 70B rows read each
+KV head once per query head).
 `ServingEfficiency.resolve` is the one place the numbers are chosen; `ServingAssumptions` (``--mfu``,
 ``--mbu``, ``--overhead``) overrides what it returns.
 """
