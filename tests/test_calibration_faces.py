@@ -34,13 +34,15 @@ def test_app_plan_uses_an_uploaded_calibration_and_a_shared_link_asks_for_the_fi
     assert run("calibrate", str(NARAYANAN), "-o", str(path)).exit_code == 0
     shelf = Shelf()
     value, error = callbacks.use_calibration(data_url(path.read_text()), "selene.json", shelf)
-    assert (value, error) == ("calibration:selene", "")
+    assert (value, error) == ("calibration:selene.json", "")
     assert value not in shelf.names()  # a calibration is not offered as a law
     values = callbacks.plan_from_url(PLAN)
     values[PLAN_FIELDS.index("calibration")] = value
     out = callbacks.plan_outputs(values, shelf)
     assert out[6] == "" and not any(out[10:]), out[6]
-    assert "calibration=calibration%3Aselene" in out[7] or "calibration=calibration:selene" in out[7]
+    assert (
+        "calibration=calibration%3Aselene.json" in out[7] or "calibration=calibration:selene.json" in out[7]
+    )
     page = {row.children[1].id.removeprefix("plan-value-"): row.children[1] for row in out[0].children}
     cli = json.loads(
         run(

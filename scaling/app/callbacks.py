@@ -14,6 +14,7 @@ from dash import Input, Output, State, ctx, html, no_update
 
 from scaling.app import page
 from scaling.app.views import (
+    CALIBRATION_PREFIX,
     DEFAULT_PLAN,
     MEMORY_FIELDS,
     PLAN_FIELDS,
@@ -150,15 +151,17 @@ def use_law(
     return options(), name, "plan", ""
 
 
-def use_calibration(contents: str | None, filename: str | None, shelf: Shelf) -> tuple[Any, str]:
-    """An uploaded calibration put on the shelf and named in the plan's --calibration field (or the error)."""
+def use_calibration(
+    contents: str | None, filename: str | None, shelf: Shelf, field: str | None = None
+) -> tuple[Any, str]:
+    """An uploaded calibration put on the shelf and named in the plan's --calibration field (or the error):
+    the field holds one training (or probe) and one serving calibration; an upload replaces its own kind's."""
+    name = Path(filename or "calibration.json").name
     try:
-        cal = calibration_from_upload(
-            decode_upload(contents or "", filename or "calibration.json"), filename or ""
-        )
+        cal = calibration_from_upload(decode_upload(contents or "", name), name)
     except ScalingError as exc:
         return no_update, str(exc)
-    return shelf.put(f"calibration:{Path(filename or 'calibration').stem}", cal), ""
+    return shelf.add_calibration(f"{CALIBRATION_PREFIX}{name}", cal, field or ""), ""
 
 
 # ============================================================================================ memory
@@ -330,9 +333,9 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
     app.callback(
         [Output("plan-calibration", "value"), Output("plan-calibration-upload-error", "children")],
         Input("plan-calibration-upload", "contents"),
-        State("plan-calibration-upload", "filename"),
+        [State("plan-calibration-upload", "filename"), State("plan-calibration", "value")],
         prevent_initial_call=True,
-    )(lambda contents, filename: use_calibration(contents, filename, shelf))
+    )(lambda contents, filename, field: use_calibration(contents, filename, shelf, field))
     _register_memory(app, configs)
     _register_runs(app, shelf, runs_dir)
 

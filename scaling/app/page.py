@@ -231,7 +231,9 @@ def plan_form(laws: list[str], accelerators: list[str], models: list[str] = ()) 
     fields.append(
         dcc.Upload(
             id="plan-calibration-upload",
-            children=html.Span("Upload a calibration (scaling calibrate -o mycluster.json)"),
+            children=html.Span(
+                "Upload a calibration (scaling calibrate -o mycluster.json): one training and one serving"
+            ),
             max_size=MAX_UPLOAD_BYTES,
             style=STYLE["upload"],
         )

@@ -135,11 +135,27 @@ def command_line(fields: dict[str, Any], command: str = "plan", names: tuple[str
             continue
         if name == "model":
             parts.insert(1, _quote(value))
+        elif name == "calibration":  # uploaded files by the names they were uploaded as, to run beside them
+            parts.extend(f"--calibration {_quote(uploaded_file(n))}" for n in calibration_names(value))
         elif name == "sp":
             parts.append("--sp" if value.lower() in ("1", "true", "yes", "on") else "")
         else:
             parts.append(f"--{name} {_quote(value)}")
     return " ".join(p for p in parts if p)
+
+
+CALIBRATION_PREFIX = "calibration:"  # an uploaded calibration on the shelf: calibration:mycluster.json
+
+
+def calibration_names(value: str) -> list[str]:
+    """The uploaded calibrations a --calibration field names (at most one training and one serving file,
+    comma-separated)."""
+    return [n.strip() for n in str(value or "").split(",") if n.strip()]
+
+
+def uploaded_file(name: str) -> str:
+    """The file an uploaded calibration was read from (``calibration:mycluster.json`` -> ``mycluster.json``)."""
+    return name.removeprefix(CALIBRATION_PREFIX)
 
 
 def _quote(value: str) -> str:
@@ -176,8 +192,24 @@ class Shelf:
 
         return {name for name, item in self._laws.items() if isinstance(item, Calibration)}
 
+    def add_calibration(self, name: str, calibration: Any, field: str = "") -> str:
+        """``calibration`` put on the shelf as ``name`` and the plan's --calibration field with it: beside
+        the field's calibration of the other side (training or probe; serving), in place of one of its own."""
+        from scaling.calibration.apply import TRAINING_SIDE
+        from scaling.calibration.file import Calibration
+
+        def other_side(item: Any) -> bool:
+            return isinstance(item, Calibration) and (item.kind in TRAINING_SIDE) != (
+                calibration.kind in TRAINING_SIDE
+            )
+
+        self.put(name, calibration)
+        with self._lock:
+            kept = [n for n in calibration_names(field) if n != name and other_side(self._laws.get(n))]
+        return ", ".join([*kept, name])
+
     def calibration(self, name: str) -> Any:
-        """An uploaded calibration on the shelf (``calibration:mycluster``). A shared link carries only its name:
+        """An uploaded calibration on the shelf (``calibration:mycluster.json``). A shared link carries only its name:
         on a server that has not seen the file (another one, or after a restart) it is refused in one line
         asking for the file, and the rest of the link still fills the form."""
         from scaling.calibration.file import Calibration
@@ -275,7 +307,9 @@ def plan_options(fields: dict[str, str], shelf: Shelf) -> dict[str, Any]:
     }
     options["law"] = shelf.law(options.get("law", LAW.default))
     if "calibration" in options:
-        options["calibration"] = shelf.calibration(options["calibration"])
+        options["calibration"] = tuple(
+            shelf.calibration(n) for n in calibration_names(options["calibration"])
+        )
     if "model" in options:
         from scaling.model import get_preset
 

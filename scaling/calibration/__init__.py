@@ -10,6 +10,8 @@
   `serving`: the serving roofline's prefill compute fraction, decode bandwidth fraction and per-step overhead
   fitted to them (`fit_serving`), which ``scaling inference`` applies through `ServingEfficiency.resolve`.
 * `probe`: this machine's own peak (`probe_machine`), which the sweep's ETA can use.
+* `apply`: a calibration applied to a face's question; `by_side` splits the plan's ``--calibration`` files
+  into its training (or probe) one and its serving one, at most one of each.
 """
 
 from scaling.calibration.file import SCHEMA_VERSION, Calibration, Factor, load_calibration

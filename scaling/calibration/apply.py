@@ -33,3 +33,21 @@ def run_mfu(cal: Calibration, spec, cluster: Cluster, *, seq_len: int, flops: fl
     batch = default_global_batch(spec, tokens, seq_len).tokens
     mfu = calibrated_mfu(cal, spec, cluster, seq_len=seq_len, batch_tokens=batch, dtype=dtype)
     return mfu, calibration_note(cal, mfu)
+
+
+TRAINING_SIDE = ("training", "probe")  # a probe measures the training hardware (its peak, its links)
+
+
+def by_side(calibrations: tuple[Calibration, ...]) -> tuple[Calibration | None, Calibration | None]:
+    """(training, serving): the calibrations a plan was given, at most one of each side; a second of one
+    side is refused in one line naming both files."""
+    sides: dict[str, Calibration] = {}
+    for cal in calibrations:
+        side = "training" if cal.kind in TRAINING_SIDE else "serving"
+        if side in sides:
+            raise ScalingError(
+                f"two {side} calibrations: {sides[side].path or 'given'} and {cal.path or 'given'}; give "
+                "--calibration at most once per kind (one training or probe file, one serving file)"
+            )
+        sides[side] = cal
+    return sides.get("training"), sides.get("serving")

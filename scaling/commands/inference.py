@@ -39,8 +39,15 @@ def inference(**values):
     scaling inference llama-2-7b --gpus A100-80GB --quant int4 --kv-dtype fp8
     scaling inference llama-3-70b --gpus 8xH100 --latency 50ms --ttft 2s --price 2.5
     scaling inference llama-2-70b --gpus 8xH100 --tp 4 --concurrency 64 --prompt 2048 --output 256
+    scaling inference llama-2-70b --gpus 2xH100 --tp 2 --batch 64 --precision fp8 --efficiency-profile trtllm-0.6.1
     """
-    from scaling.serving import ServingWorkload, cheapest_serving, estimate_serving, with_assumptions
+    from scaling.serving import (
+        ServingEfficiency,
+        ServingWorkload,
+        cheapest_serving,
+        estimate_serving,
+        with_assumptions,
+    )
 
     v = parse_given(SERVING, values)
     gpus = v.gpus
@@ -52,6 +59,7 @@ def inference(**values):
         overhead_s=v.overhead_s,
         link_bytes_per_s=v.link_bandwidth,
         calibration=v.calibration,
+        efficiency=None if v.efficiency_profile is None else ServingEfficiency.load(v.efficiency_profile),
     )
     if v.concurrency is not None or v.request_rate is not None:
         if "batch" in v.given:

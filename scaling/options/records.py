@@ -51,7 +51,7 @@ class Option:
         if self.is_flag:
             return flag(value, self.flag)
         if self.multiple:
-            items = (value,) if isinstance(value, str) else tuple(value)
+            items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
             return tuple(self._one(item, context) for item in items)
         return self._one(value, context)
 

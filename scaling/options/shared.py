@@ -221,10 +221,33 @@ def _calibration(value: object, what: str) -> object:
 CALIBRATION = Option(
     "calibration",
     ("--calibration",),
-    "A calibration file from 'scaling calibrate': your cluster's measured efficiencies replace the assumed "
-    "ones (it must be for the same accelerator).",
+    "A calibration file from 'scaling calibrate' (one file): your cluster's measured efficiencies replace "
+    "the assumed ones (it must be for the same accelerator).",
     parse=_calibration,
     file="in",
+)
+
+CALIBRATIONS = Option(
+    "calibration",
+    ("--calibration",),
+    "A calibration file from 'scaling calibrate', at most one per kind (give the flag twice for both): a "
+    "training one sets the training MFU, a serving one the serving section's efficiencies (--serve-on; "
+    "--moe's serving); each must be for the accelerator it drives.",
+    parse=_calibration,
+    default=(),
+    file="in",
+    multiple=True,
+    placeholder="upload below: a training and a serving file",
+)
+
+
+EFFICIENCY_PROFILE = Option(
+    "efficiency_profile",
+    ("--efficiency-profile",),
+    "The serving efficiency table's profile: default (today's engines) or trtllm-0.6.1 (TensorRT-LLM "
+    "v0.6.1's published tables, whose grouped-query decode read each KV head per query head); the rows it "
+    "replaces print with their sources.",
+    placeholder="default",
 )
 
 # ----------------------------------------------------------------------------------- output options

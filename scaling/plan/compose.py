@@ -472,7 +472,8 @@ def _assemble(request: PlanRequest, budget: Budget, devices: int, draft: Draft) 
         warnings=policy.plan_warnings(request, draft.allocation, spec, tokens, draft.layout, devices, time),
         assumptions=policy.plan_assumptions(request, budget, draft, devices, time, cost)
         + tuple(used.assumptions())
-        + request.calibration_notes,
+        + request.calibration_notes
+        + serving_calibration_notes(request),
         inputs=request.inputs,
         recipe=recipe,
         downstream=recipe_section.plan_downstream(request, spec.params, float(tokens), loss),
@@ -498,7 +499,27 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
         train_mfu=request.mfu,
         price_usd_per_hour=request.price,
         workload=ServingWorkload(quant=request.post_quant),
+        assumptions=serving_assumptions(request),
     )
+
+
+def serving_assumptions(request: PlanRequest) -> Any:
+    """The serving roofline's assumptions for the plan's serving section: a serving calibration's
+    efficiencies (``--calibration`` of kind serving), else the defaults (None)."""
+    if request.serving_calibration is None:
+        return None
+    from scaling.serving import ServingAssumptions
+
+    return ServingAssumptions(calibration=request.serving_calibration)
+
+
+def serving_calibration_notes(request: PlanRequest) -> tuple[str, ...]:
+    """The assumptions' line saying which serving efficiencies came from which file."""
+    if request.serving_calibration is None:
+        return ()
+    from scaling.serving.efficiency import calibration_note
+
+    return (calibration_note(request.serving_calibration),)
 
 
 def serving_priced_within_budget(request: PlanRequest, budget: float, devices: int) -> ServingAwareOptimum:

@@ -57,6 +57,7 @@ class MoePlan(Displayable):
     serving: dict[str, Any]
     serving_unit: str
     warnings: tuple[str, ...] = ()
+    serving_assumptions: tuple[str, ...] = ()  # which serving numbers came from a calibration file
 
     def side(self, which: str) -> dict[str, Any]:
         """One model's numbers in base units (the JSON's ``moe_plan`` / ``dense_plan``)."""
@@ -111,6 +112,7 @@ class MoePlan(Displayable):
             "moe_law": self.law.to_dict(),
             "serve_on": self.serve_on,
             "serving_unit": self.serving_unit,
+            "serving_assumptions": list(self.serving_assumptions),
             "budget_flops": self.budget_flops,
             "warnings": list(self.warnings),
         }
@@ -127,6 +129,7 @@ class MoePlan(Displayable):
             "dense: the file's dense law at the MoE plan's loss (the compute a dense model needs for it), on "
             "the same cluster",
             f"serving: the cheapest batch and TP on {self.serve_on}, in {self.serving_unit}",
+            *self.serving_assumptions,
         ]
         title = f"MoE plan beside the dense plan of equal loss ({format_flops(self.budget_flops)} budget)"
         tables = [Table(rows, ("", "MoE", "dense, equal loss"), title=title, notes=notes)]
@@ -174,7 +177,13 @@ class MoePlan(Displayable):
 def build_moe_plan(request: Any) -> MoePlan:
     """The MoE plan and its dense counterpart for ``request`` (module doc)."""
     from scaling.model.shapes import moe_shape_for_params
-    from scaling.plan.compose import build_plan, devices_for_deadline, initial_budget
+    from scaling.plan.compose import (
+        build_plan,
+        devices_for_deadline,
+        initial_budget,
+        serving_assumptions,
+        serving_calibration_notes,
+    )
 
     if request.fixed_model or request.target_loss is not None:
         raise ScalingError(
@@ -198,6 +207,7 @@ def build_moe_plan(request: Any) -> MoePlan:
     plain = dict(
         moe_law=None, serve_on=None, inference_tokens=None, post_quant=None, precision_law=None, law=dense_law
     )
+    plain["serving_calibration"] = None  # it prices the serving below, not the two plans
     no_budget = dict(flops=None, seconds=None, usd=None, gpu_hours=None)
     moe = build_plan(replace(request, **plain, **no_budget, model=spec, tokens=tokens, devices=devices))
     dense = build_plan(replace(request, **plain, **no_budget, target_loss=loss, devices=devices))
@@ -205,7 +215,8 @@ def build_moe_plan(request: Any) -> MoePlan:
     from scaling.serving.optimum import _price_and_unit  # dollars, else device-hours: the serving rule
 
     price, unit = _price_and_unit(request.price, serve, serve)
-    serving = {w: _serving(p.spec, serve, price) for w, p in (("moe", moe), ("dense", dense))}
+    assumptions = serving_assumptions(request)
+    serving = {w: _serving(p.spec, serve, price, assumptions) for w, p in (("moe", moe), ("dense", dense))}
     warnings = tuple(law.extrapolations(spec.active_params, tokens))
     return MoePlan(
         law=law,
@@ -218,16 +229,22 @@ def build_moe_plan(request: Any) -> MoePlan:
         serving=serving,
         serving_unit=unit,
         warnings=warnings,
+        serving_assumptions=serving_calibration_notes(request),
     )
 
 
-def _serving(spec: Any, serve: Cluster, price: float | None) -> float | str:
+def _serving(spec: Any, serve: Cluster, price: float | None, assumptions: Any = None) -> float | str:
     """The cheapest serving's cost per million output tokens, or why there is none."""
     from scaling.serving.search import cheapest_serving
 
     try:
         best = cheapest_serving(
-            spec, serve.accelerator, devices=serve.devices, price_usd_per_hour=price, keep=1
+            spec,
+            serve.accelerator,
+            devices=serve.devices,
+            price_usd_per_hour=price,
+            keep=1,
+            assumptions=assumptions,
         ).best
     except ScalingError as err:
         return f"n/a: {str(err).split(';')[0]}"

@@ -82,6 +82,7 @@ class PlanRequest:
     flash_attention: bool = True
     footprint: dict[str, float] = field(default_factory=dict)  # goodput, pue, grid_gco2_kwh (scaling.energy)
     calibration: Any = None  # a training `scaling.calibration.Calibration`: it predicts the MFU
+    serving_calibration: Any = None  # a serving one: the efficiencies of the serving section
     calibration_notes: tuple[str, ...] = ()  # what the calibration set, for the assumptions
     post_quant: str | None = None  # the served weights' post-training quantization (int4, int8, fp8)
     precision_law: Any = None  # a `scaling.laws.precision.PrecisionLaw` pricing it in loss
@@ -163,12 +164,14 @@ def parse_plan_request(**options: Any) -> PlanRequest:
 def plan_request(values: Parsed) -> PlanRequest:
     """The `PlanRequest` for parsed `PLAN` options: the law and the model resolved, the accelerator of
     ``--gpus`` (`DEFAULT_ACCELERATOR` when it names none), and the budget rules checked."""
+    from scaling.calibration.apply import by_side
     from scaling.catalog import get_accelerator
     from scaling.laws import get_law
     from scaling.model import load_model
 
     v = values
     cluster: Cluster | None = v.gpus
+    training_calibration, serving_calibration = by_side(v.calibration)
     given = cluster is not None and cluster.accelerator is not None
     law = v.law if hasattr(v.law, "optimal") else get_law(v.law)
     request = PlanRequest(
@@ -204,18 +207,34 @@ def plan_request(values: Parsed) -> PlanRequest:
         shape_style=v.shape_style,
         flash_attention=v.flash_attention,
         footprint={"goodput": v.goodput, "pue": v.pue, "grid_gco2_kwh": v.grid_gco2_kwh},
-        calibration=v.calibration,
+        calibration=training_calibration,
+        serving_calibration=serving_calibration,
         post_quant=v.post_quant,
         precision_law=_precision_law(v.post_quant, v.precision_law),
         moe_law=_moe_law(v.moe, v.moe_law),
         inputs=_inputs(law, values),
     )
     check_budget_choice(request)
-    if v.calibration is not None:
+    if training_calibration is not None:
         from scaling.calibration.apply import check_mfu_not_given
 
         check_mfu_not_given("mfu" in v.given)
+    if serving_calibration is not None:
+        serving_calibration.check_for(serving_accelerator(request, serving_calibration))
     return request
+
+
+def serving_accelerator(request: PlanRequest, calibration: Any) -> Accelerator:
+    """The accelerator a plan serves on: --serve-on's, or with --moe the training one (its default serving);
+    a serving calibration for a plan with no serving section is refused in one line naming the file."""
+    if request.serve_on is not None:
+        return request.serve_on.accelerator
+    if request.moe_law is not None:
+        return request.accelerator
+    raise ScalingError(
+        f"{calibration.label} calibrates serving, and this plan serves nothing: give --serve-on (e.g. "
+        "8xH100) with --inference-tokens, or drop that --calibration"
+    )
 
 
 def _precision_law(quant: str | None, path: str | None) -> Any:

@@ -16,8 +16,9 @@ with its source:
 
 A calibration from ``scaling calibrate`` on serving benchmarks replaces the rows its factors cover
 (`scaling.calibration.file.SERVING_FACTORS`), each then sourced "calibration FILE".
-A profile other than ``default`` replaces only the rows it lists (``trtllm-0.6.1``: the GQA decode kernels
-of TensorRT-LLM v0.6.1, whose published 70B rows read each KV head once per query head).
+A profile other than ``default`` (``--efficiency-profile``; `profiles` lists them) replaces only the rows
+it lists (``trtllm-0.6.1``: the GQA decode kernels of TensorRT-LLM v0.6.1, whose published 70B rows read each
+KV head once per query head).
 `ServingEfficiency.resolve` is the one place the numbers are chosen; `ServingAssumptions` (``--mfu``,
 ``--mbu``, ``--overhead``) overrides what it returns.
 """
@@ -149,6 +150,15 @@ def calibrated(calibration: Calibration, accelerator: str | None) -> dict[str, t
     }
 
 
+def calibration_note(calibration: Calibration, accelerator: str | None = None) -> str:
+    """The line an output prints for a serving calibration: which efficiencies came from which file."""
+    replaced = calibrated(calibration, accelerator)
+    values = ", ".join(f"{q} {value:.4g}" for q, (value, _) in replaced.items())
+    return (
+        f"serving efficiencies from {calibration.label}: {values} (the others: the efficiency table's rows)"
+    )
+
+
 def _row(raw: dict[str, str], path: str) -> tuple[str, EfficiencyRow]:
     quantity = checks.choice(raw.get("quantity", ""), QUANTITIES, f"quantity in {path}")
     try:
@@ -163,12 +173,19 @@ def _row(raw: dict[str, str], path: str) -> tuple[str, EfficiencyRow]:
     return raw["profile"].strip(), row
 
 
+TABLE = "serving_efficiency.csv"
+
+
+def profiles() -> tuple[str, ...]:
+    """The profiles the packaged table holds (``default`` first): what ``--efficiency-profile`` accepts."""
+    names = {raw["profile"].strip() for raw in read_csv(TABLE)}
+    return ("default", *sorted(names - {"default"}))
+
+
 @lru_cache(maxsize=8)
 def _load(profile: str) -> ServingEfficiency:
-    path = "serving_efficiency.csv"
-    rows = [_row(raw, path) for raw in read_csv(path)]
-    profiles = sorted({p for p, _ in rows})
-    checks.choice(profile, tuple(profiles), "serving efficiency profile")
+    rows = [_row(raw, TABLE) for raw in read_csv(TABLE)]
+    profile = checks.choice(profile, profiles(), "serving efficiency profile")
     chosen = [r for p, r in rows if p == profile]
     keys = {(r.quantity, r.dtype, r.regime) for r in chosen}
     kept = chosen + [r for p, r in rows if p == "default" and (r.quantity, r.dtype, r.regime) not in keys]
@@ -241,11 +258,16 @@ class ServingAssumptions:
             overhead_s=self.overhead_s,
         )
 
+    @property
+    def efficiency_profile(self) -> str:
+        """The profile of the efficiency table (``--efficiency-profile``; ``default`` when none is given)."""
+        return "default" if self.efficiency is None else self.efficiency.profile
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("efficiency", "calibration")
         }
-        out["efficiency_profile"] = (self.efficiency or ServingEfficiency.load()).profile
+        out["efficiency_profile"] = self.efficiency_profile
         out["calibration"] = None if self.calibration is None else self.calibration.path or "given"
         return out
 

@@ -29,7 +29,7 @@ from scaling.errors import ScalingError
 from scaling.laws import Law, get_law
 from scaling.model import shape_for_params
 from scaling.render import Displayable, Table
-from scaling.serving.efficiency import ServingAssumptions
+from scaling.serving.efficiency import ServingAssumptions, calibration_note
 from scaling.serving.search import ServingWorkload, cheapest_serving
 from scaling.units import format_count, format_flops, format_loss, format_usd, six_nd
 
@@ -303,6 +303,8 @@ def serving_aware_optimum(
         f"{pricing.workload.output_tokens} output tokens per request), priced by the serving roofline",
         "flop-priced: Sardana et al. 2024, the least 6·N·D_train + 2·N·D_inference FLOPs at the same loss",
     ) + (("no price per device-hour: costs are in device-hours",) if unit == "device-hours" else ())
+    if assumptions is not None and assumptions.calibration is not None:
+        notes += (calibration_note(assumptions.calibration, serve.accelerator.name),)
     warnings = tuple(
         f"the {label} model ({format_count(n)} params) cannot be served on {serve} "
         + (f"with {pricing.workload.describe()}" if pricing.workload.has_target else "(it does not fit)")

@@ -350,7 +350,12 @@ def efficiency_notes(dep: Deployment) -> tuple[str, ...]:
     prints)."""
     e, sources = dep.eff, dict(dep.eff.sources)
     bw = f"{dep.memory_bytes_per_s / GB:,.0f} GB/s"
+    profile = dep.assumptions.efficiency_profile
+    chosen = (
+        () if profile == "default" else (f"efficiency profile {profile}: its rows replace the default's",)
+    )
     return (
+        *chosen,
         f"prefill at {e.prefill_mfu:.0%} of the {dep.precision} peak ({sources['prefill_mfu']})",
         f"compute-bound decode at {e.decode_mfu:.0%} of it ({sources['decode_mfu']})",
         f"decode reads {dep.weight_dtype} weights at {e.weights_mbu:.0%} of {bw} ({sources['weights_mbu']})",
