@@ -476,7 +476,7 @@ def curve_fit_tables(fit: CurveFit, saved: str | None = None) -> list[Any]:
     aside = "; ".join(f"{v}: {k}" for k, v in fit.set_aside.items()) or "none"
     constants = Table.of(
         rows,
-        ("", "estimate", f"{level:.0%} interval"),
+        ("constant", "estimate", f"{level:.0%} interval"),
         title=(
             f"Curve law (L = {law.to_dict()['formula']}; lambda {law.lam:g}; loss in {fit.final.loss_unit}), "
             f"fitted on {fit.n_points} points of {fit.n_runs} runs:"
@@ -497,7 +497,7 @@ def curve_fit_tables(fit: CurveFit, saved: str | None = None) -> list[Any]:
             (c.quantity, cell(c.final, c.unit), cell(c.curves, c.unit), f"{c.shrink:+.0%}")
             for c in fit.comparisons
         ],
-        ("", "final losses only", "curves", "interval shrink"),
+        ("quantity", "final losses only", "curves", "interval shrink"),
         title=f"Intervals ({level:.0%}) from the same runs, hence the same FLOPs:",
         notes=[f"note: {n}" for n in fit.notes]
         + ["shrink = 1 - curves' width / final-only width (log width for N_opt); negative: wider"],

@@ -132,7 +132,7 @@ class MoePlan(Displayable):
             *self.serving_assumptions,
         ]
         title = f"MoE plan beside the dense plan of equal loss ({format_flops(self.budget_flops)} budget)"
-        tables = [Table(rows, ("", "MoE", "dense, equal loss"), title=title, notes=notes)]
+        tables = [Table(rows, ("quantity", "MoE", "dense, equal loss"), title=title, notes=notes)]
         if self.warnings:
             tables.append(Table.of([("!", w) for w in self.warnings], title="Warnings", align="ll"))
         return tables
