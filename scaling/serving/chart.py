@@ -256,7 +256,7 @@ def inference_figure(
     static = "p50 = p99: every request of a static batch; batch grows along each line"
     layout = _base_layout(
         title,
-        margin={"l": 80, "r": 90, "t": 120, "b": 90},
+        margin={"l": 80, "r": 90, "t": 120, "b": 100},
         **_two_panels(
             (
                 {**x_axes[0], "title": {"text": "time per output token (ms)"}},
@@ -273,7 +273,9 @@ def inference_figure(
         {
             "text": static,
             "x": 0.5,
-            "y": -0.16,
+            "y": 0,
+            "yshift": -66,  # pixels under the plot, below the axis titles, at any height
+            "yanchor": "top",
             "xref": "paper",
             "yref": "paper",
             "showarrow": False,
