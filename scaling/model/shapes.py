@@ -9,7 +9,6 @@ from functools import lru_cache
 from scaling.errors import ScalingError
 from scaling.model.spec import SIZE_LIMITS, ModelSpec
 
-
 COUNT_TOLERANCE = 0.02  # relative error of a shape's count against its target that the rule keeps to
 
 
