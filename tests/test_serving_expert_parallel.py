@@ -43,21 +43,21 @@ def test_decode_bytes_follow_the_union_of_experts_the_batch_touches(tokens):
     # dense/attention share + E(1 - (1 - k/E)^B) experts of the E / EP on each device
     spec = load_model("deepseek-v3")
     dep = make_deployment(spec, "H200", tp=8, precision="fp8")
-    per_device = dep.dense_read_params / 8 + experts_touched(256, 8, tokens) * dep.expert_params / 8
+    per_device = (dep.dense_read_params + experts_touched(256, 8, tokens) * dep.expert_params) / 8
     assert float(dep.weights_read_bytes(tokens)) == pytest.approx(per_device * dep.weight_bytes)
     assert experts_touched(256, 8, tokens) <= min(256, 8 * tokens)
 
 
-def test_expert_parallel_is_tp_for_a_moe_and_one_for_a_dense_model():
+def test_expert_parallel_is_tp_for_a_moe_whose_experts_it_divides_and_one_for_a_dense_model():
     assert expert_parallel(load_model("deepseek-v3"), 16) == (16, 1)
     assert expert_parallel(load_model("llama-2-7b"), 4) == (1, None)
     assert make_deployment("llama-2-7b", "H100", tp=4).ep == 1
-
-
-def test_ep_must_divide_the_experts_so_mixtral_stays_within_eight_devices():
-    # Mixtral has 8 experts: EP 16 would leave devices without one; DeepSeek-V3's 256 spread over 64
-    assert tp_sizes(load_model("mixtral-8x7b"), 16) == [1, 2, 4, 8]
+    # Mixtral has 8 experts: on 16 devices each expert is split over TP 16 instead (EP 1, ETP 16)
+    assert expert_parallel(load_model("mixtral-8x7b"), 16) == (1, 16)
+    assert tp_sizes(load_model("mixtral-8x7b"), 16) == [1, 2, 4, 8, 16]
     assert tp_sizes(load_model("deepseek-v3"), 64) == [1, 2, 4, 8, 16, 32, 64]
+    e = estimate_serving("mixtral-8x7b", "H100", devices=16, tp=16)
+    assert e.ep == 1 and any("each expert split over TP 16" in n for n in e.notes)
 
 
 def test_spreading_the_experts_over_more_devices_fits_more_sequences():
@@ -73,6 +73,7 @@ def test_a_moe_too_big_for_one_node_serves_across_nodes_a_dense_search_stays_in_
     assert fitting_batch(make_deployment("deepseek-v3", "H100", tp=8)) == 0
     best = cheapest_serving("deepseek-v3", "H100", devices=32).best
     assert best.tp > DEVICES_PER_NODE and best.ep == best.tp and best.max_batch > 0
+    assert (best.tp, best.ep) == (32, 32)  # 1.34 TB of weights: 84 GB a device on 16, 42 GB on 32
     dense_sizes = {part.dep.tp for part in search_grid("llama-2-70b", "H100", devices=32)}
     assert max(dense_sizes) <= DEVICES_PER_NODE
 

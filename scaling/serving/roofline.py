@@ -3,8 +3,9 @@
 A deployment is ``devices`` accelerators cut into ``replicas`` copies of the model, each spread over ``tp``
 devices with Megatron-style tensor parallelism (pipeline parallelism is not modelled). A mixture of experts
 spreads its routed experts over the same devices (`expert_parallel`: EP = TP, as vLLM's
-``--enable-expert-parallel`` does without data-parallel attention): each device holds E / EP whole experts,
-runs them for every token of the batch, and the layer's all-reduce combines their outputs. Each
+``--enable-expert-parallel`` does without data-parallel attention; each expert split over TP where TP does
+not divide the experts): each device holds E / EP whole experts, runs them for every token of the batch, and
+the layer's all-reduce combines their outputs. Each
 replica serves ``batch`` sequences of ``prompt_tokens`` in and ``output_tokens`` out, batched statically: the
 prompts are prefilled together, then every decode step makes one token for each sequence.
 
@@ -91,19 +92,29 @@ def experts_touched(n_experts: int, experts_per_token: int, tokens: Any) -> Any:
 
 
 def expert_parallel(spec: ModelSpec, tp: int) -> tuple[int, int | None]:
-    """(EP, ETP) of a serving replica of ``tp`` devices: a MoE's experts whole on each device, spread over all
-    ``tp`` of them (EP = TP, ETP 1: vLLM's ``--enable-expert-parallel``); a dense model (1, None)."""
-    return (tp, 1) if spec.is_moe else (1, None)
+    """(EP, ETP) of a serving replica of ``tp`` devices: a MoE's experts whole on each device, spread over
+    all ``tp`` of them (EP = TP, ETP 1: vLLM's ``--enable-expert-parallel``) when TP divides the experts,
+    else each expert split over the ``tp`` devices (EP 1, ETP = TP: vLLM without it); a dense model
+    (1, None). Either way a device holds 1/TP of the routed experts' weights."""
+    if not spec.is_moe:
+        return 1, None
+    return (tp, 1) if spec.n_experts % tp == 0 else (1, tp)
 
 
-def routing_note(spec: ModelSpec, ep: int) -> str | None:
-    """The routing assumption a MoE's decode bytes rest on (None for a dense model)."""
+def routing_note(spec: ModelSpec, tp: int) -> str | None:
+    """The routing assumption a MoE's decode bytes rest on, and how its experts are placed (None: dense)."""
     if not spec.is_moe:
         return None
+    ep, _ = expert_parallel(spec, tp)
+    placed = (
+        f"experts spread over EP = {ep} devices ({spec.n_experts // ep} each)"
+        if ep > 1
+        else f"each expert split over TP {tp}"
+    )
     return (
         f"MoE: a step reads the experts its tokens route to, E (1 - (1 - k/E)^tokens) of "
-        f"E = {spec.n_experts} per layer with top-{spec.top_k} (uniform, independent routing); experts "
-        f"spread over EP = {ep} devices ({spec.n_experts // ep} each), all-reduce combine"
+        f"E = {spec.n_experts} per layer with top-{spec.top_k} (uniform, independent routing); {placed}, "
+        "all-reduce combine"
     )
 
 
@@ -114,7 +125,7 @@ class Deployment:
     spec: ModelSpec
     acc: Accelerator
     tp: int
-    ep: int  # devices the routed experts are spread over (`expert_parallel`; 1 for a dense model)
+    ep: int  # devices the routed experts are spread over (`expert_parallel`; 1: dense, or experts split)
     prompt_tokens: int
     output_tokens: int
     precision: str  # the math and activations' dtype
@@ -139,11 +150,11 @@ class Deployment:
 
     def weights_read_bytes(self, tokens: Any) -> Any:
         """Weight bytes one device reads in a forward pass over ``tokens`` tokens: its TP share of the dense
-        weights, and of a MoE's routed experts the touched ones among its E / EP (on average touched / EP)."""
+        weights and of a MoE's touched experts (with EP: the touched ones among its E / EP, on average
+        touched / EP; EP x ETP = TP either way, `expert_parallel`)."""
         spec = self.spec
         experts = experts_touched(spec.n_experts, spec.top_k, tokens) if spec.is_moe else 1.0
-        dense = self.dense_read_params / self.tp
-        return (dense + experts * self.expert_params / self.ep) * self.weight_bytes
+        return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
 
     def allreduce_seconds(self, tokens: Any) -> Any:
         """All-reduce time of one forward pass over ``tokens`` tokens (alpha-beta ring, per device)."""
@@ -318,7 +329,7 @@ class ServingEstimate(Displayable):
     accelerator: str
     devices: int
     tp: int
-    ep: int  # devices a MoE's routed experts are spread over (EP = TP; 1 for a dense model)
+    ep: int  # devices a MoE's routed experts are spread over (`expert_parallel`: TP or 1)
     replicas: int
     batch: int
     prompt_tokens: int
@@ -421,7 +432,7 @@ def fitting_batch(dep: Deployment) -> int:
 def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
     """Power-of-two tensor-parallel sizes (at most ``up_to``) that divide ``devices`` and pass the memory
     package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide; a
-    MoE's EP = TP divides its experts)."""
+    MoE's experts spread or split over TP, `expert_parallel`)."""
     devices, sizes, tp = device_count(devices), [], 1
     while tp <= min(devices, up_to or devices):
         if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1, *expert_parallel(spec, tp))):
@@ -551,7 +562,7 @@ def estimate_from_deployment(
         f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
         f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
         "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
-        *filter(None, [routing_note(dep.spec, dep.ep)]),
+        *filter(None, [routing_note(dep.spec, dep.tp)]),
     )
     return ServingEstimate(
         model=dep.spec.name,
