@@ -13,10 +13,9 @@ from scaling.memory import DEVICES_PER_NODE
 from scaling.model import load_model
 from scaling.model.shapes import moe_shape_for_params
 from scaling.serving import IDEAL
+from scaling.serving.experts import expert_parallel, experts_touched
 from scaling.serving.roofline import (
     estimate_serving,
-    expert_parallel,
-    experts_touched,
     fitting_batch,
     make_deployment,
     tp_sizes,
