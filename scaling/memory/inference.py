@@ -24,6 +24,8 @@ def infer_memory_arrays(
     *,
     tp: Any = 1,
     pp: Any = 1,
+    ep: Any = 1,
+    etp: Any = None,
     batch: Any = 1,
     context: Any = 2048,
     weight_bytes: float = 2.0,
@@ -40,13 +42,15 @@ def infer_memory_arrays(
     The transient peak of a forward pass over ``context`` tokens (prefill) is one layer's largest working set:
     the residual stream and its normalised copy (2·e·sbh), plus the larger of the attention scores
     (e·a·s²·b/t; none with FlashAttention) and the FFN intermediate ((2 or 3)·e·s·b·d_ff/t), plus the
-    last position's fp32 logits (4·b·V). Nothing is saved for a backward pass. ``active_tokens`` (default
-    b·s, every sequence prefilled at once) is the tokens of the largest forward pass: a serving engine that
-    prefills prompts in chunks holds one chunk's activations, not the whole batch's.
+    last position's fp32 logits (4·b·V). Routed experts are split over ``etp`` x ``ep`` devices (``etp``
+    None: TP; a serving engine's expert parallelism is EP = TP with ETP 1). Nothing is saved for a backward
+    pass. ``active_tokens`` (default b·s, every sequence prefilled at once) is the tokens of the largest
+    forward pass: a serving engine that prefills prompts in chunks holds one chunk's activations, not the
+    whole batch's.
     """
     spec = shape.spec
     tp, pp = np.asarray(tp, dtype=float), np.asarray(pp, dtype=float)
-    dense, expert = shape.stage_params(tp, pp)
+    dense, expert = shape.stage_params(tp, pp, ep, etp)
     weights = (dense + expert) * weight_bytes
     kv = kv_cache_bytes(spec, batch, context, kv_bytes, tp=tp, pp=pp, source_len=source_len)
     s, b = np.asarray(context, dtype=float), np.asarray(batch, dtype=float)
@@ -97,6 +101,8 @@ def max_batch_and_context(
     batch: int = 1,
     tp: int = 1,
     pp: int = 1,
+    ep: int = 1,
+    etp: int | None = None,
     precision: str | Precision = "bf16",
     quant: str | None = None,
     kv_dtype: str | None = None,
@@ -110,10 +116,11 @@ def max_batch_and_context(
     Both are found by bisection on the same inference formula as `estimate_memory(mode="infer")`; 0 means
     not even one sequence (or one token) fits. FlashAttention is on by default (serving engines use it).
     ``prefill_tokens`` caps the tokens of one forward pass (a chunked prefill; default: the whole batch).
+    ``ep`` and ``etp`` split a MoE's routed experts (`infer_memory_arrays`).
     """
     acc = get_accelerator(accelerator)
     spec, override, _ = resolve_model(model)
-    validate_layout(spec, tp * pp, tp, pp, 1)
+    validate_layout(spec, tp * pp, tp, pp, ep, etp)
     shape = ModelShape.of(spec, override)
     prec = Precision.of(precision, quant=quant, kv_dtype=kv_dtype)
     ctx = checks.positive_int(context if context is not None else spec.n_ctx, "context")
@@ -124,6 +131,8 @@ def max_batch_and_context(
             shape,
             tp=tp,
             pp=pp,
+            ep=ep,
+            etp=etp,
             batch=b,
             context=c,
             weight_bytes=prec.stored_weight_bytes,

@@ -93,10 +93,10 @@ class ModelShape:
             lora_per_layer=lora,
         )
 
-    def stage_params(self, tp: Any, pp: Any, ep: Any = 1) -> tuple[Any, Any]:
+    def stage_params(self, tp: Any, pp: Any, ep: Any = 1, etp: Any = None) -> tuple[Any, Any]:
         """(non-expert, routed-expert) params on one device of the first pipeline stage
-        (`scaling.memory.stages.stage_params`)."""
-        return stage_params(self, 0, tp=tp, pp=pp, ep=ep)
+        (`scaling.memory.stages.stage_params`; ``etp`` None is TP)."""
+        return stage_params(self, 0, tp=tp, pp=pp, ep=ep, etp=etp)
 
 
 def _layer_buckets(spec: ModelSpec, b: dict[str, int], scale: float) -> dict[str, Any]:

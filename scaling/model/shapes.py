@@ -9,6 +9,8 @@ from functools import lru_cache
 from scaling.errors import ScalingError
 from scaling.model.spec import SIZE_LIMITS, ModelSpec
 
+COUNT_TOLERANCE = 0.02  # relative error of a shape's count against its target that the rule keeps to
+
 
 def shape_for_params(
     params: float,
@@ -23,19 +25,24 @@ def shape_for_params(
     Shape rules (documented, deterministic):
 
     * ``llama`` (default): pre-norm RMSNorm, RoPE, SwiGLU with d_ff = 8/3 d_model rounded up to a multiple of
-      256, no biases, untied embeddings; d_head = 128 (64 below d_model 1024); grouped-query attention with 8
-      KV heads once there are 32 heads or more (Llama 2 70B / Llama 3), so d_model is then a multiple of 1024;
+      256, no biases, untied embeddings; grouped-query attention with 8 KV heads once there are 32 heads or
+      more (Llama 2 70B / Llama 3);
     * ``gpt``: GPT-2/GPT-3 style, LayerNorm, learned positions, GELU FFN 4x, biases, tied embeddings.
 
-    Depth and width are chosen together: d_model is a multiple of 128 (64 for small models) and the aspect
-    ratio d_model / n_layer is kept near 128 (Llama 2 7B/13B: 128, Llama 3 405B: 130; Kaplan et al. 2020 found
-    the loss flat over a wide band of aspect ratios), trading off the aspect ratio against the count's error.
+    Heads (`_heads`, both styles): a multiple of 8, so the attention and KV heads split over tensor-parallel
+    sizes 1, 2, 4 and 8 (one node) when the model is served; d_head = 128 from d_model 4096 (Llama 2/3), 64
+    below it (Llama 3.2 1B: 32 heads of 64), and 8 heads of d_model / 8 below d_model 1024. Depth and width
+    are chosen together: d_model is a multiple of 64 below 512, then 512, 768, a multiple of 512 below 4096
+    and of 1024 above, and the aspect ratio d_model / n_layer is kept near 128 (Llama 2 7B/13B: 128, Llama 3
+    405B: 130; Kaplan et al. 2020 found the loss flat over a wide band of aspect ratios), trading off the
+    aspect ratio against the count's error (within `COUNT_TOLERANCE`, 2%, of ``params`` whenever a shape
+    can be).
     """
     if not params or not math.isfinite(params) or params <= 0:
         raise ScalingError(f"invalid parameter count {params!r}: must be a positive number")
     if style not in ("llama", "gpt"):
         raise ScalingError(f"unknown shape style {style!r}: expected llama or gpt")
-    best: tuple[float, int, int] | None = None
+    best: tuple[tuple[bool, float], int, int] | None = None
     target_ratio = 128.0 if params >= 1e9 else 64.0
     for d, per_layer, fixed in _widths(vocab_size, n_ctx, style):
         layers = round((params - fixed) / per_layer)
@@ -47,7 +54,7 @@ def shape_for_params(
             continue
         error = abs(math.log((fixed + layers * per_layer) / params))
         aspect = abs(math.log((d / layers) / target_ratio))
-        score = error * 20.0 + aspect
+        score = (error > COUNT_TOLERANCE, error * 20.0 + aspect)  # within the tolerance first
         if best is None or score < best[0]:
             best = (score, d, layers)
     if best is None:
@@ -71,25 +78,30 @@ def _widths(vocab: int, n_ctx: int, style: str) -> tuple[tuple[int, int, int], .
     in search order. A decoder's count is linear in its depth, so these two numbers score every depth; they
     do not depend on the target count, so a plan that asks for several counts builds them once."""
     out = []
-    for step in (64, 128):
-        for d in range(step, 65536 + 1, step):
-            if (step == 128) != (d >= 1024):
-                continue
-            if style == "llama" and d >= 4096 and d % 1024:
-                continue  # 32+ heads of 128: keep the head count a multiple of the 8 KV heads
-            one_layer = _shape(d, 1, vocab, n_ctx, style, None)
-            per_layer = one_layer.decoder_layer_params()
-            out.append((d, per_layer, one_layer.params - per_layer))
+    for d in (*range(64, 512, 64), 512, 768, *range(1024, 4096, 512), *range(4096, 65536 + 1, 1024)):
+        one_layer = _shape(d, 1, vocab, n_ctx, style, None)
+        per_layer = one_layer.decoder_layer_params()
+        out.append((d, per_layer, one_layer.params - per_layer))
     return tuple(out)
 
 
+def _heads(d: int) -> tuple[int, int]:
+    """(heads, d_head) of the shape rule's width ``d``: a multiple of 8 heads, so tensor-parallel sizes
+    1, 2, 4 and 8 divide them (serving engines require TP to divide the heads); d_head 128 from d_model 4096
+    (Llama 2/3), 64 below it (Llama 3.2 1B: 2048 = 32 x 64), 8 heads of d / 8 below 1024."""
+    if d < 1024:
+        return 8, d // 8
+    d_head = 64 if d < 4096 else 128
+    return d // d_head, d_head
+
+
 def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | None) -> ModelSpec:
+    n_head, d_head = _heads(d)
     if style == "gpt":
-        d_head = 64 if d < 1024 else 128
         return ModelSpec(
             n_layer=layers,
             d_model=d,
-            n_head=max(1, d // d_head),
+            n_head=n_head,
             d_head=d_head,
             d_ff=4 * d,
             vocab_size=vocab,
@@ -100,8 +112,6 @@ def _shape(d: int, layers: int, vocab: int, n_ctx: int, style: str, name: str | 
             name=name or "gpt-shape",
             source="shape rule: GPT-2/GPT-3 style (scaling.model.shape_for_params)",
         )
-    d_head = 64 if d < 1024 else 128
-    n_head = max(1, d // d_head)
     kv = 8 if n_head >= 32 else n_head
     d_ff = 256 * math.ceil(8 * d / 3 / 256)
     return ModelSpec(

@@ -128,7 +128,9 @@ class MoePlan(Displayable):
             f"{', '.join(map(str, self.law.granularities))}",
             "dense: the file's dense law at the MoE plan's loss (the compute a dense model needs for it), on "
             "the same cluster",
-            f"serving: the cheapest batch and TP on {self.serve_on}, in {self.serving_unit}",
+            f"serving: the cheapest batch and TP on {self.serve_on}, in {self.serving_unit}; the MoE's "
+            "experts spread over its TP devices (EP = TP), a step reading those its tokens route to (uniform "
+            "routing)",
             *self.serving_assumptions,
         ]
         title = f"MoE plan beside the dense plan of equal loss ({format_flops(self.budget_flops)} budget)"

@@ -6,11 +6,13 @@ model); `cheapest_serving` searches batch and tensor-parallel size for a latency
 (module `scaling.serving.optimum`); `estimate_under_load` simulates continuous batching under Poisson
 arrivals (module `scaling.serving.concurrency`); `ServingEfficiency` is the cited table of achievable
 efficiencies by regime (module `scaling.serving.efficiency`); `supported_precisions` lists the precisions a
-search may choose on an accelerator (module `scaling.serving.precisions`).
+search may choose on an accelerator (module `scaling.serving.precisions`); `experts_touched` and
+`expert_parallel` are a mixture of experts' routing and placement (module `scaling.serving.experts`).
 """
 
 from scaling.serving.concurrency import ServingUnderLoad, estimate_under_load, serve_under_load
 from scaling.serving.efficiency import IDEAL, ServingAssumptions, ServingEfficiency
+from scaling.serving.experts import expert_parallel, experts_touched
 from scaling.serving.optimum import PricedModel, ServingAwareOptimum, serving_aware_optimum
 from scaling.serving.precisions import ServingPrecision, supported_precisions
 from scaling.serving.roofline import (
@@ -18,7 +20,6 @@ from scaling.serving.roofline import (
     ServingEstimate,
     estimate_from_deployment,
     estimate_serving,
-    experts_touched,
     fitting_batch,
     make_deployment,
     smallest_tp,
@@ -44,6 +45,7 @@ __all__ = [
     "estimate_serving",
     "estimate_under_load",
     "serve_under_load",
+    "expert_parallel",
     "experts_touched",
     "fitting_batch",
     "serving_aware_optimum",

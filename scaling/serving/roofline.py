@@ -1,7 +1,11 @@
 """How fast a model serves and what a token costs: a roofline per phase, with every efficiency stated.
 
 A deployment is ``devices`` accelerators cut into ``replicas`` copies of the model, each spread over ``tp``
-devices with Megatron-style tensor parallelism (pipeline and expert parallelism are not modelled). Each
+devices with Megatron-style tensor parallelism (pipeline parallelism is not modelled). A mixture of experts
+spreads its routed experts over the same devices (`expert_parallel`: EP = TP, as vLLM's
+``--enable-expert-parallel`` does without data-parallel attention; each expert split over TP where TP does
+not divide the experts): each device holds E / EP whole experts, runs them for every token of the batch, and
+the layer's all-reduce combines their outputs. Each
 replica serves ``batch`` sequences of ``prompt_tokens`` in and ``output_tokens`` out, batched statically: the
 prompts are prefilled together, then every decode step makes one token for each sequence.
 
@@ -12,7 +16,8 @@ as llm-analysis's ``get_latency_fwd_per_layer`` sums them):
   of the generation; causal attention counted as the lower triangle that FlashAttention's causal kernels
   compute) / (tp x dense peak x ``mfu``);
 * memory = bytes read / (HBM bandwidth x ``mbu``). A decode step reads the weights it touches (the input
-  embedding is a lookup, so only the head's matrix counts, and for MoE only the experts the batch routes to)
+  embedding is a lookup, so only the head's matrix counts, and for MoE only the experts the batch routes to,
+  `experts_touched` under uniform routing, a device's share of them being its E / EP experts')
   plus the KV cache (`scaling.memory.kv_cache_bytes`, read once per step: FlashAttention/paged decode kernels
   read the cache and write one new entry; llm-analysis charges it twice). The prefill reads the weights once
   and writes the prompts' KV cache;
@@ -56,6 +61,7 @@ from scaling.memory import (
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
 from scaling.serving.efficiency import Efficiencies, ServingAssumptions
+from scaling.serving.experts import expert_parallel, experts_touched, routing_note
 from scaling.serving.tables import phases_table, summary_table
 from scaling.units import GB
 
@@ -74,18 +80,6 @@ def link_bytes_per_s(acc: Accelerator, tp: int, assumptions: ServingAssumptions)
     return acc.intra_node_bytes_per_s, f"{acc.intra_node_link}, catalog"
 
 
-def experts_touched(n_experts: int, experts_per_token: int, tokens: Any) -> Any:
-    """Expected distinct experts per layer that ``tokens`` tokens route to: E (1 - (1 - k/E)^tokens).
-
-    Uniform, independent top-k routing. At batch 1 it is k; by a few dozen tokens it is every expert, so
-    memory-bound MoE decode reads nearly all expert weights at moderate batch (its FLOP saving remains).
-    """
-    tokens = np.asarray(tokens, dtype=float)
-    if n_experts <= 1:
-        return np.ones_like(tokens)
-    return n_experts * (1.0 - np.power(1.0 - experts_per_token / n_experts, tokens))
-
-
 @dataclass(frozen=True)
 class Deployment:
     """What is fixed for one model on one replica: per-device constants of the roofline (base units)."""
@@ -93,6 +87,7 @@ class Deployment:
     spec: ModelSpec
     acc: Accelerator
     tp: int
+    ep: int  # devices the routed experts are spread over (`expert_parallel`; 1: dense, or experts split)
     prompt_tokens: int
     output_tokens: int
     precision: str  # the math and activations' dtype
@@ -116,8 +111,9 @@ class Deployment:
     eff: Efficiencies  # the regime's efficiencies (`ServingAssumptions.efficiencies`)
 
     def weights_read_bytes(self, tokens: Any) -> Any:
-        """Weight bytes one device reads in a forward pass over ``tokens`` tokens (MoE: the experts
-        touched)."""
+        """Weight bytes one device reads in a forward pass over ``tokens`` tokens: its TP share of the dense
+        weights and of a MoE's touched experts (with EP: the touched ones among its E / EP, on average
+        touched / EP; EP x ETP = TP either way, `expert_parallel`)."""
         spec = self.spec
         experts = experts_touched(spec.n_experts, spec.top_k, tokens) if spec.is_moe else 1.0
         return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
@@ -259,6 +255,7 @@ def make_deployment(
         spec=spec,
         acc=acc,
         tp=tp,
+        ep=expert_parallel(spec, tp)[0],
         prompt_tokens=prompt,
         output_tokens=output,
         precision=precision,
@@ -294,6 +291,7 @@ class ServingEstimate(Displayable):
     accelerator: str
     devices: int
     tp: int
+    ep: int  # devices a MoE's routed experts are spread over (`expert_parallel`: TP or 1)
     replicas: int
     batch: int
     prompt_tokens: int
@@ -378,11 +376,14 @@ def fitting_batch(dep: Deployment) -> int:
     Only the prompts are prefilled, in chunks of at most ``prefill_chunk_tokens`` (the assumption), so the
     transient activations are one chunk's, not batch x (prompt + output) tokens'."""
     quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
+    ep, etp = expert_parallel(dep.spec, dep.tp)
     return max_batch_and_context(
         dep.spec,
         dep.acc,
         context=dep.prompt_tokens + dep.output_tokens,
         tp=dep.tp,
+        ep=ep,
+        etp=etp,
         precision=dep.precision,
         quant=quant,
         kv_dtype=dep.kv_dtype,
@@ -392,10 +393,11 @@ def fitting_batch(dep: Deployment) -> int:
 
 def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
     """Power-of-two tensor-parallel sizes (at most ``up_to``) that divide ``devices`` and pass the memory
-    package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide)."""
+    package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide; a
+    MoE's experts spread or split over TP, `expert_parallel`)."""
     devices, sizes, tp = device_count(devices), [], 1
     while tp <= min(devices, up_to or devices):
-        if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1)):
+        if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1, *expert_parallel(spec, tp))):
             sizes.append(tp)
         tp *= 2
     return sizes
@@ -420,8 +422,17 @@ def smallest_tp(
             dtype_bytes(dtype, what)
     last = None
     for tp in tp_sizes(spec, devices):
+        ep, etp = expert_parallel(spec, tp)
         fit = max_batch_and_context(
-            spec, acc, context=context, tp=tp, precision=precision, quant=quant, kv_dtype=kv_dtype
+            spec,
+            acc,
+            context=context,
+            tp=tp,
+            ep=ep,
+            etp=etp,
+            precision=precision,
+            quant=quant,
+            kv_dtype=kv_dtype,
         ).max_batch
         if fit >= batch:
             return tp
@@ -513,12 +524,14 @@ def estimate_from_deployment(
         f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
         f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
         "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
+        *filter(None, [routing_note(dep.spec, dep.tp)]),
     )
     return ServingEstimate(
         model=dep.spec.name,
         accelerator=dep.acc.name,
         devices=devices,
         tp=dep.tp,
+        ep=dep.ep,
         replicas=replicas,
         batch=batch,
         prompt_tokens=dep.prompt_tokens,

@@ -2,7 +2,8 @@
 target.
 
 Every power-of-two tensor-parallel size that divides the devices (up to one node of 8: beyond it the
-all-reduces cross the slower inter-node network) and every batch
+all-reduces cross the slower inter-node network; a mixture of experts, whose experts spread over the replica's
+devices (EP = TP), may span nodes, so weights that overflow a node still serve) and every batch
 from 1 to the largest that fits (powers of two and the largest itself) is evaluated with the roofline of
 `scaling.serving.roofline`, vectorised over the batch. A candidate meets the target when its time per output
 token is at most ``latency_s``, its time to first token (the batch's prefill) at most ``ttft_s``, and the
@@ -247,7 +248,7 @@ def search_grid(
     sizes = (
         [checks.positive_int(tp, "tensor parallel size")]
         if tp is not None
-        else tp_sizes(spec, devices, DEVICES_PER_NODE)
+        else tp_sizes(spec, devices, None if spec.is_moe else DEVICES_PER_NODE)
     )
     precisions = supported_precisions(acc) if search_precision else (w.serving_precision,)
     parts = []

@@ -47,7 +47,8 @@ def phases_table(e: ServingEstimate) -> Table:
             s(e.decode_overhead_s),
         ),
     ]
-    layout = f"TP {e.tp} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
+    experts = f" (EP {e.ep})" if e.ep > 1 else ""
+    layout = f"TP {e.tp}{experts} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
     title = (
         f"{e.model} on {e.devices} x {e.accelerator} ({layout}), batch {e.batch} per replica, "
         f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, "
