@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scaling.cluster import Cluster
@@ -42,6 +42,8 @@ def _heaviest(counts, fixed, per_dense, per_moe, leading_dense):
     seed=st.integers(0, 10_000),
     rule=st.sampled_from(["balanced", "memory"]),
 )
+# a stage that takes every layer it can leaves the next stage a MoE layer it cannot hold
+@example(pp=3, layers=4, leading_dense=2, seed=19, rule="balanced")
 def test_balanced_split_is_the_best_of_every_split(pp, layers, leading_dense, seed, rule):
     """Brute force over every split: ``balanced`` is the least heaviest-stage memory among the splits with
     at most ceil(layers/PP) a stage; ``memory`` the least among all, then the fewest on the fullest stage."""

@@ -183,34 +183,53 @@ def balanced_split(
 
     A stage's memory is affine in the layers it holds: ``fixed[..., i]`` (embedding, head, logits, buffers)
     plus ``per_dense[..., i]`` per dense and ``per_moe[..., i]`` per MoE layer (its micro-batches in flight
-    priced in); the first ``leading_dense`` layers are dense. Packing each stage in turn with as many layers
-    as fit under a bound is optimal for a contiguous split (fewer layers never cost more), so the least bound
-    is found by bisection and the split read off the greedy packing at it.
+    priced in); the first ``leading_dense`` layers are dense. Under a bound on every stage's memory, the
+    boundaries the first i stages can end at form an interval (a stage that fits still fits with fewer layers,
+    and the dense layers come first), computed stage by stage; the least bound is found by bisection and the
+    split read back from the last stage, each stage starting as late as its interval allows.
     """
     fixed, per_dense, per_moe = (np.asarray(x, dtype=float) for x in (fixed, per_dense, per_moe))
     per_dense, per_moe = np.maximum(per_dense, 1e-9), np.maximum(per_moe, 1e-9)
     rows = fixed.shape[:-1]
 
+    def reach(start: Any, room: Any, i: int) -> Any:
+        """How many layers stage ``i`` holds from layer ``start`` within ``room``."""
+        dense_left = np.clip(leading_dense - start, 0, None)
+        dense_fit = np.floor(room / per_dense[..., i] + 1e-9)
+        return np.where(
+            dense_fit < dense_left,
+            dense_fit,
+            dense_left + np.floor((room - dense_left * per_dense[..., i]) / per_moe[..., i] + 1e-9),
+        )
+
     def pack(bound: Any, cap: Any) -> tuple[Any, Any]:
-        start, ok, counts = np.zeros(rows), np.ones(rows, dtype=bool), []
+        lo, hi, ok = np.zeros(rows), np.zeros(rows), np.ones(rows, dtype=bool)
+        spans = []  # the interval of starts each stage may have
         for i in range(pp):
             room = bound - fixed[..., i]
-            dense_left = np.clip(leading_dense - start, 0, None)
-            dense_fit = np.floor(room / per_dense[..., i] + 1e-9)
-            fit = np.where(
-                dense_fit < dense_left,
-                dense_fit,
-                dense_left + np.floor((room - dense_left * per_dense[..., i]) / per_moe[..., i] + 1e-9),
-            )
-            rest = layers - start
-            if i == pp - 1:  # the last stage takes the rest
-                take = np.where(fit >= rest, rest, -1)
-            else:
-                take = np.minimum(np.minimum(fit, cap), rest - (pp - 1 - i))
-            ok &= (take >= 1) & (take <= cap)
-            take = np.clip(take, 0, None)
-            start, counts = start + take, counts + [take]
-        return ok & (start == layers), counts
+            dense_fits = room >= per_dense[..., i] * (1 - 1e-12)
+            moe_fits = room >= per_moe[..., i] * (1 - 1e-12)
+            # starts a layer can follow: both kinds fit, or only the dense layers' starts, or only the MoE's
+            first = np.where(dense_fits | (lo >= leading_dense), lo, np.maximum(lo, leading_dense))
+            last = np.where(moe_fits | (hi < leading_dense), hi, np.minimum(hi, leading_dense - 1))
+            usable = (first <= last) & np.where(first < leading_dense, dense_fits, moe_fits)
+            usable &= np.where(last < leading_dense, dense_fits, moe_fits)
+            ok &= usable
+            spans.append((first, last))
+            end = last + np.minimum(reach(last, room, i), cap)
+            lo, hi = first + 1, np.minimum(end, layers - (pp - 1 - i))
+            ok &= lo <= hi
+        first, last = spans[-1]
+        start = np.minimum(last, layers - 1)
+        ok &= (start >= first) & (layers - start <= cap)
+        ok &= reach(start, bound - fixed[..., pp - 1], pp - 1) >= layers - start
+        counts, end = [], np.full(rows, float(layers))
+        for i in range(pp - 1, -1, -1):  # each stage starts as late as its interval allows
+            first, last = spans[i]
+            start = np.where(i == 0, 0.0, np.minimum(last, end - 1))
+            counts.append(np.clip(end - start, 0, None))
+            end = start
+        return ok, counts[::-1]
 
     def least_bound(cap: Any) -> Any:
         everything = fixed.max(axis=-1) + layers * np.maximum(per_dense, per_moe).max(axis=-1)
