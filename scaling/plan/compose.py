@@ -24,7 +24,12 @@ from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.plan import policy, recipe_section
 from scaling.plan.quantized import plan_quantized
-from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest
+from scaling.plan.request import (
+    DEFAULT_DAYS_WITHOUT_CLUSTER,
+    PlanRequest,
+    serving_assumptions,
+    serving_calibration_notes,
+)
 from scaling.plan.result import Comparison, LayoutRow, Plan, PlanTime
 
 if TYPE_CHECKING:
@@ -501,25 +506,6 @@ def serving_options(request: PlanRequest, flops: float, devices: int) -> Serving
         workload=ServingWorkload(quant=request.post_quant),
         assumptions=serving_assumptions(request),
     )
-
-
-def serving_assumptions(request: PlanRequest) -> Any:
-    """The serving roofline's assumptions for the plan's serving section: a serving calibration's
-    efficiencies (``--calibration`` of kind serving), else the defaults (None)."""
-    if request.serving_calibration is None:
-        return None
-    from scaling.serving import ServingAssumptions
-
-    return ServingAssumptions(calibration=request.serving_calibration)
-
-
-def serving_calibration_notes(request: PlanRequest) -> tuple[str, ...]:
-    """The assumptions' line saying which serving efficiencies came from which file."""
-    if request.serving_calibration is None:
-        return ()
-    from scaling.serving.efficiency import calibration_note
-
-    return (calibration_note(request.serving_calibration),)
 
 
 def serving_priced_within_budget(request: PlanRequest, budget: float, devices: int) -> ServingAwareOptimum:

@@ -183,9 +183,8 @@ def build_moe_plan(request: Any) -> MoePlan:
         build_plan,
         devices_for_deadline,
         initial_budget,
-        serving_assumptions,
-        serving_calibration_notes,
     )
+    from scaling.plan.request import serving_assumptions, serving_calibration_notes
 
     if request.fixed_model or request.target_loss is not None:
         raise ScalingError(

@@ -319,3 +319,22 @@ def continued_request(from_model: Any, values: Parsed, *, html_path: str | None 
         price_usd_per_hour=values.price,
         footprint={"goodput": values.goodput, "pue": values.pue, "grid_gco2_kwh": values.grid_gco2_kwh},
     )
+
+
+def serving_assumptions(request: PlanRequest) -> Any:
+    """The serving roofline's assumptions for the plan's serving section: a serving calibration's
+    efficiencies (``--calibration`` of kind serving), else the defaults (None)."""
+    if request.serving_calibration is None:
+        return None
+    from scaling.serving import ServingAssumptions
+
+    return ServingAssumptions(calibration=request.serving_calibration)
+
+
+def serving_calibration_notes(request: PlanRequest) -> tuple[str, ...]:
+    """The assumptions' line saying which serving efficiencies came from which file."""
+    if request.serving_calibration is None:
+        return ()
+    from scaling.serving.efficiency import calibration_note
+
+    return (calibration_note(request.serving_calibration),)
