@@ -59,7 +59,7 @@ precision_option = click.option(
     type=click.Choice(["smoke", "small", "medium"]),
     default="small",
     show_default=True,
-    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 8-16 min "
+    help="smoke: <1 min (CI); small: 3 budgets, 5-10 min; medium: small plus one budget, 7-16 min "
     "(2 cores, by load; an ETA is printed first).",
 )
 @click.option(
