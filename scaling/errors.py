@@ -37,3 +37,15 @@ def one_line(line: str, limit: int = LINE_CHARS) -> str:
         line = line[: 2 * limit] + line[-2 * limit :]
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
     return text if len(text) <= limit else f"{text[:head]} … {text[-tail:]}"
+
+
+def set_aside_summary(set_aside: tuple[tuple[int, str, str], ...], total: int, source: str) -> str | None:
+    """One line for rows a reader set aside, given as (line, reason, shown value): how many of ``total``, per
+    reason with its first example; None when none were."""
+    if not set_aside:
+        return None
+    reasons: dict[str, list[tuple[int, str]]] = {}
+    for line, reason, shown in set_aside:
+        reasons.setdefault(reason, []).append((line, shown))
+    parts = [f"{r}: {len(i)} (line {i[0][0]}: {quoted(i[0][1], 40)})" for r, i in reasons.items()]
+    return f"set aside {len(set_aside)} of {total} rows of {source}: " + "; ".join(parts)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaling import inputs
-from scaling.errors import ScalingError, quoted
+from scaling.errors import ScalingError, quoted, set_aside_summary
 
 LOSS_METRICS = ("bpb", "rc_bpb", "bits_per_byte", "task_loss", "nll", "loss")
 ACCURACY_METRICS = ("acc", "accuracy", "acc_norm", "rc_acc", "mc_acc", "exact_match", "error")
@@ -60,16 +60,7 @@ class Evals:
 
     def set_aside_line(self) -> str | None:
         """One line: how many rows were set aside, per reason with its first example."""
-        if not self.set_aside:
-            return None
-        reasons: dict[str, list[tuple[int, str]]] = {}
-        for line, reason, shown in self.set_aside:
-            reasons.setdefault(reason, []).append((line, shown))
-        parts = [
-            f"{reason}: {len(items)} (line {items[0][0]}: {quoted(items[0][1], 40)})"
-            for reason, items in reasons.items()
-        ]
-        return f"set aside {len(self.set_aside)} of {self.total} rows of {self.source}: " + "; ".join(parts)
+        return set_aside_summary(self.set_aside, self.total, self.source)
 
     def without(self, keep: Any, reason: str) -> Evals:
         """These evals with the rows ``keep(row)`` refuses set aside for ``reason`` (shown by run id)."""

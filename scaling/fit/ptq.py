@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from scaling import inputs
-from scaling.errors import ScalingError, quoted
+from scaling.errors import ScalingError, quoted, set_aside_summary
 from scaling.fit.common import percentile_intervals, save_law_file
 from scaling.fit.parametric import check_bootstrap
 from scaling.laws.precision import CONSTANTS, PrecisionLaw, precision_law_from_dict
@@ -67,13 +67,7 @@ class PtqEvals:
 
     def set_aside_line(self) -> str | None:
         """One line: how many rows were set aside, per reason with its first example."""
-        if not self.set_aside:
-            return None
-        reasons: dict[str, list[tuple[int, str]]] = {}
-        for line, reason, shown in self.set_aside:
-            reasons.setdefault(reason, []).append((line, shown))
-        parts = [f"{r}: {len(i)} (line {i[0][0]}: {quoted(i[0][1], 40)})" for r, i in reasons.items()]
-        return f"set aside {len(self.set_aside)} of {self.total} rows of {self.source}: " + "; ".join(parts)
+        return set_aside_summary(self.set_aside, self.total, self.source)
 
 
 def _header(header: list[str], source: str) -> dict[str, int]:

@@ -213,9 +213,9 @@ def build_moe_plan(request: Any) -> MoePlan:
     moe = build_plan(replace(request, **plain, **no_budget, model=spec, tokens=tokens, devices=devices))
     dense = build_plan(replace(request, **plain, **no_budget, target_loss=loss, devices=devices))
     serve = request.serve_on or Cluster.of(request.accelerator, request.devices_per_node or DEVICES_PER_NODE)
-    from scaling.serving.optimum import _price_and_unit  # dollars, else device-hours: the serving rule
+    from scaling.serving.optimum import price_and_unit  # dollars, else device-hours: the serving rule
 
-    price, unit = _price_and_unit(request.price, serve, serve)
+    price, unit = price_and_unit(request.price, serve, serve)
     assumptions = serving_assumptions(request)
     serving = {w: _serving(p.spec, serve, price, assumptions) for w, p in (("moe", moe), ("dense", dense))}
     warnings = tuple(law.extrapolations(spec.active_params, tokens))

@@ -20,6 +20,7 @@ disagree by more than `SPREAD` (`scaling.recipe.recipe`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,20 +112,23 @@ class Hyperparameters:
         }
 
 
-class HyperparameterLaw:
+class HyperparameterLaw(ABC):
     """A rule from a `RunShape` to `Hyperparameters`; ``name`` is what ``--hp-law`` calls it."""
 
     name: str = ""
     source: str = ""
 
+    @abstractmethod
     def learning_rate(self, run: RunShape) -> float:
-        raise NotImplementedError
+        """The peak learning rate for ``run``."""
 
+    @abstractmethod
     def batch_tokens(self, run: RunShape) -> float:
-        raise NotImplementedError
+        """The global batch in tokens for ``run``."""
 
+    @abstractmethod
     def inputs(self, run: RunShape) -> str:
-        raise NotImplementedError
+        """The law's variables for ``run``, as printed beside its answer."""
 
     def answer(self, run: RunShape) -> Hyperparameters:
         return Hyperparameters(

@@ -238,7 +238,7 @@ def _cluster(value: Cluster | str, what: str) -> Cluster:
     return cluster
 
 
-def _price_and_unit(price: float | None, serve: Cluster, train: Cluster) -> tuple[float | None, str]:
+def price_and_unit(price: float | None, serve: Cluster, train: Cluster) -> tuple[float | None, str]:
     """The price to pass on and the money unit: dollars when a price is given or both accelerators list
     one, else device-hours (price 1), which rank the sizes the same way when one accelerator does both."""
     if price is not None:
@@ -271,7 +271,7 @@ def serving_aware_optimum(
     d_inf = float(checks.positive(inference_tokens, "inference tokens"))
     serve = _cluster(serve_on, "--serve-on")
     train = _cluster(train_on, "training cluster") if train_on is not None else serve
-    price, unit = _price_and_unit(price_usd_per_hour, serve, train)
+    price, unit = price_and_unit(price_usd_per_hour, serve, train)
     plain = law.optimal(budget)
     pricing = _Pricing(
         law,
