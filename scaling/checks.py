@@ -236,3 +236,25 @@ def _sweep_owner(resolved: Path) -> Path | None:
         if name in SWEEP_FILES and any((folder / n).is_file() for n in (SWEEP_RECIPE, SWEEP_LOCK)):
             return folder
     return None
+
+
+def positive_constants(
+    entry: Any, names: Sequence[str], where: str, exponents: Sequence[str] = (), exponent_range=(1e-3, 10.0)
+) -> dict[str, float]:
+    """A law file's object of named positive numbers, each checked (``exponents`` within ``exponent_range``);
+    one line naming the object and the accepted names otherwise."""
+    if not isinstance(entry, dict):
+        raise ScalingError(f"{where} is missing or not an object; expected {', '.join(names)}")
+    missing = [n for n in names if n not in entry]
+    if missing:
+        raise ScalingError(f"{where} lacks {', '.join(missing)}; expected {', '.join(names)}")
+    out = {}
+    for n in names:
+        value = entry[n]
+        if isinstance(value, (bool, str, list, dict)) or value is None:
+            raise ScalingError(f"invalid {where} {n} {quoted(value)}: expected a number")
+        out[n] = positive(value, f"{where} {n}")
+        lo, hi = exponent_range
+        if n in exponents and not lo <= out[n] <= hi:
+            raise ScalingError(f"invalid {where} {n} {out[n]:g}: expected an exponent from {lo:g} to {hi:g}")
+    return out

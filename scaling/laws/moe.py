@@ -122,21 +122,7 @@ class MoeLaw:
 
 
 def _constants(entry: Any, names: tuple[str, ...], where: str) -> dict[str, float]:
-    if not isinstance(entry, dict):
-        raise ScalingError(f"{where} is missing or not an object; expected {', '.join(names)}")
-    missing = [n for n in names if n not in entry]
-    if missing:
-        raise ScalingError(f"{where} lacks {', '.join(missing)}; expected {', '.join(names)}")
-    out = {}
-    for n in names:
-        value = entry[n]
-        if isinstance(value, (bool, str, list, dict)) or value is None:
-            raise ScalingError(f"invalid {where} {n} {quoted(value)}: expected a number")
-        out[n] = checks.positive(value, f"{where} {n}")
-        if n in ("alpha", "beta", "gamma") and not EXPONENT_RANGE[0] <= out[n] <= EXPONENT_RANGE[1]:
-            lo, hi = EXPONENT_RANGE
-            raise ScalingError(f"invalid {where} {n} {out[n]:g}: expected an exponent from {lo:g} to {hi:g}")
-    return out
+    return checks.positive_constants(entry, names, where, ("alpha", "beta", "gamma"), EXPONENT_RANGE)
 
 
 def moe_law_from_dict(entry: Any, where: str = "MoE law") -> MoeLaw:

@@ -90,18 +90,7 @@ def precision_law_from_dict(entry: Any, where: str = "precision law") -> Precisi
     missing = [k for k in CONSTANTS if k not in constants]
     if missing:
         raise ScalingError(f"{where} constants lack {', '.join(missing)}; expected {', '.join(CONSTANTS)}")
-    values = {}
-    for key in CONSTANTS:
-        value = constants[key]
-        if isinstance(value, (bool, str, list, dict)) or value is None:
-            raise ScalingError(f"invalid {where} {key} {quoted(value)}: expected a number")
-        values[key] = checks.positive(value, f"{where} {key}")
-    for key in ("gamma_D", "gamma_N"):
-        lo, hi = EXPONENT_RANGE
-        if not lo <= values[key] <= hi:
-            raise ScalingError(
-                f"invalid {where} {key} {values[key]:g}: expected an exponent from {lo:g} to {hi:g}"
-            )
+    values = checks.positive_constants(constants, CONSTANTS, where, ("gamma_D", "gamma_N"), EXPONENT_RANGE)
     fit_range = {}
     for what, pair in (entry.get("fit_range") or {}).items():
         ok = isinstance(pair, (list, tuple)) and len(pair) == 2
