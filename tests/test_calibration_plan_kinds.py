@@ -164,6 +164,7 @@ def test_moe_plans_default_serving_uses_the_serving_calibration(files):
         price_usd_per_hour=None if calibrated["serving_unit"] == "USD" else 1.0,  # device-hours
         keep=1,
         assumptions=ServingAssumptions(calibration=load_calibration(serve)),
+        search_precision=True,  # the plan's serving chooses the precision too
     ).best.usd_per_million_output_tokens
     assert calibrated["moe_plan"]["serving_per_million_output_tokens"] == pytest.approx(own, rel=1e-12)
     for which in ("moe_plan", "dense_plan"):  # the training side is untouched

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scaling.cli import main as cli
 from scaling.errors import ScalingError
 from scaling.flops import training_flops
-from scaling.laws.moe import load_moe_law, moe_law_from_dict
+from scaling.laws.moe import load_moe_law, moe_law_from_dict, training_flops_per_token
 from scaling.model.shapes import moe_shape_for_params, shape_for_params
 from scaling.plan import make_plan
 from scaling.plan.moe import build_moe_plan
@@ -76,14 +76,17 @@ def test_extrapolation_past_the_fit_range_is_said(moe_plan):
 @settings(max_examples=40, deadline=None)
 @given(log_flops=st.floats(18.0, 26.0))
 def test_optimum_is_the_least_loss_on_the_budget(log_flops):
-    """The closed-form optimum per granularity beats every other split of the same FLOPs."""
+    """The optimum (Krajewski et al. 2024 §6: Eq. 11's FLOPs, routing included) spends the budget and beats
+    every other split of the same FLOPs at every granularity."""
     flops = 10.0**log_flops
     best = LAW.optimal(flops)
-    assert 6 * best.active_params * best.tokens == pytest.approx(flops)
+    per_token = training_flops_per_token(best.active_params, LAW.expansion, best.granularity)
+    assert per_token * best.tokens == pytest.approx(flops)
     for G in LAW.granularities:
         for f in (0.5, 0.8, 1.25, 2.0):
             n = best.active_params * f
-            assert LAW.loss(n, flops / (6 * n), G) >= best.loss - 1e-12
+            tokens = flops / training_flops_per_token(n, LAW.expansion, G)
+            assert LAW.loss(n, tokens, G) >= best.loss - 1e-9
 
 
 def test_moe_shape_keeps_the_dense_active_count():
@@ -110,7 +113,7 @@ def test_done_when_command_prints_the_moe_plan_with_its_dense_comparison():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--moe"], "--moe needs a MoE law file (--moe-law FILE"),
+        (["--moe", "--moe-law", "krajewski"], "unknown MoE law 'krajewski'; did you mean krajewski2024"),
         (["--moe-law", str(LAW_FILE)], "--moe-law needs --moe"),
         (["--moe", "--moe-law", str(LAW_FILE), "--brief"], "--moe prints text or --json; drop --brief"),
     ],

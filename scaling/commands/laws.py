@@ -508,9 +508,41 @@ def _fit_curves(runs, bootstrap, seed, output, force, as_json) -> None:
 
 
 @click.command()
+@click.option(
+    "--moe",
+    "moe",
+    is_flag=True,
+    help="List the mixture-of-experts laws 'scaling plan --moe --moe-law' takes instead.",
+)
 @json_option
-def laws(as_json):
-    """List the published scaling-law presets with their sources."""
+def laws(moe, as_json):
+    """List the published scaling-law presets with their sources.
+
+    \b
+    Examples:
+      scaling laws
+      scaling laws --moe
+    """
+    if moe:
+        from scaling.laws.moe import list_moe_laws
+
+        moe_laws = list_moe_laws()
+        if as_json:
+            echo_json([law.to_dict() for law in moe_laws])
+            return
+        rows = [
+            (
+                law.name,
+                f"{law.expansion:g}",
+                "-".join(f"{v:.3g}" for v in law.fit_range.get("params", ())),
+                "-".join(f"{v:.3g}" for v in law.fit_range.get("tokens", ())),
+                law.source,
+            )
+            for law in moe_laws
+        ]
+        headers = ["MoE law", "E", "fitted N (total)", "fitted tokens", "source"]
+        click.echo(table(rows, headers, align="lrrrl"))
+        return
     from scaling.laws import list_laws
 
     presets = list_laws()

@@ -40,7 +40,7 @@ def plan(**values):
     scaling plan --from llama-2-7b --unique-tokens 50B --gpus 64xH100
     scaling plan --gpus 512xH100 --days 30 --brief
     scaling plan --gpus 64xH100 --days 7 --law gadre-redpajama --hp-law steplaw --schedule wsd
-    scaling plan --gpus 2048xH800 --days 60 --moe --moe-law moe_law.json
+    scaling plan --gpus 2048xH800 --days 60 --moe
     """
     from scaling.checks import output_path
     from scaling.plan import build_plan, continued_request, plan_brief, plan_markdown, plan_request, plan_text

@@ -139,9 +139,9 @@ MOE = Option(
 MOE_LAW = Option(
     "moe_law",
     ("--moe-law",),
-    "MoE scaling law in Krajewski et al. 2024's form: a JSON file of its MoE and dense constants and the "
-    "expansion rate.",
-    file="in",
+    "MoE scaling law: krajewski2024 (Krajewski et al. 2024, Table 1, E = 64), krajewski2024-e16 (Table 8, "
+    "E = 16), or a JSON file in their form ('scaling fit --moe').",
+    placeholder="krajewski2024 (default), krajewski2024-e16 or a file",
 )
 KV_DTYPE = Option("kv_dtype", ("--kv-dtype",), "KV-cache dtype, e.g. fp8 (default: --precision).")
 LORA_RANK = Option(

@@ -3,8 +3,8 @@
 Composed of the estimators, no formula of its own:
 
 1. **Budget**: the plan's (`compose.initial_budget`).
-2. **Allocation**: the least loss at the budget over the MoE law's granularities (`MoeLaw.optimal`), the
-   active parameters and tokens with 6·N_active·D = C.
+2. **Allocation**: the least loss at the budget over the MoE law's granularities (`MoeLaw.optimal`,
+   Krajewski et al. 2024's §6 with its routing FLOPs): the active parameters and the granularity.
 3. **Architecture**: `scaling.model.moe_shape_for_params` (experts, top-k, expert width); the tokens spend
    the budget at the shape's own active count.
 4. **Layout, memory, time and cost**: `build_plan` of that model and those tokens on the cluster (its layout
@@ -62,7 +62,7 @@ class MoePlan(Displayable):
     def side(self, which: str) -> dict[str, Any]:
         """One model's numbers in base units (the JSON's ``moe_plan`` / ``dense_plan``)."""
         plan = self.moe if which == "moe" else self.dense
-        spec, serving = plan.spec, self.serving[which]
+        spec, (serving, served_on) = plan.spec, self.serving[which]
         out = dict(
             params=spec.params,
             active_params=spec.active_params,
@@ -79,6 +79,7 @@ class MoePlan(Displayable):
             devices=plan.devices,
             serving_per_million_output_tokens=None if isinstance(serving, str) else serving,
             serving_note=serving if isinstance(serving, str) else None,
+            serving_on=served_on,
             architecture=plan.to_dict()["architecture"],
         )
         if which == "moe":
@@ -128,9 +129,16 @@ class MoePlan(Displayable):
             f"{', '.join(map(str, self.law.granularities))}",
             "dense: the file's dense law at the MoE plan's loss (the compute a dense model needs for it), on "
             "the same cluster",
-            f"serving: the cheapest batch and TP on {self.serve_on}, in {self.serving_unit}; the MoE's "
+            f"serving: the cheapest batch, TP and precision on the fewest nodes of {self.serve_on} that hold "
+            f"each model, in {self.serving_unit}; the MoE's "
             "experts spread over its TP devices (EP = TP), a step reading those its tokens route to (uniform "
             "routing)",
+            *(
+                f"{label} serves on {side['serving_on']}"
+                if side["serving_on"]
+                else f"{label} has no serving here: {side['serving_note']}"
+                for label, side in (("the MoE", sides["moe"]), ("the dense model", sides["dense"]))
+            ),
             *self.serving_assumptions,
         ]
         title = f"MoE plan beside the dense plan of equal loss ({format_flops(self.budget_flops)} budget)"
@@ -172,28 +180,87 @@ class MoePlan(Displayable):
             return hours if usd is None else f"{format_usd(usd)} ({hours})"
         value = side["serving_per_million_output_tokens"]
         if value is None:
-            return side["serving_note"]
+            return "n/a (below)"
         return f"${value:.3g}" if self.serving_unit == "USD" else f"{value:.3g} device-h"
 
 
 def build_moe_plan(request: Any) -> MoePlan:
-    """The MoE plan and its dense counterpart for ``request`` (module doc)."""
-    from scaling.model.shapes import moe_shape_for_params
-    from scaling.plan.compose import (
-        build_plan,
-        devices_for_deadline,
-        initial_budget,
-    )
-    from scaling.plan.request import serving_assumptions, serving_calibration_notes
+    """The MoE plan and its dense counterpart for ``request`` (module doc). With no ``--moe-law`` the shipped
+    laws are tried in turn (`scaling.laws.moe.DEFAULT_MOE_LAWS`) until one's model fits the cluster; the
+    notes say which did not and why."""
+    from scaling.plan.compose import devices_for_deadline, initial_budget
 
     if request.fixed_model or request.target_loss is not None:
         raise ScalingError(
             "--moe chooses the model for a budget: drop MODEL, --params, --tokens and --target-loss"
         )
-    law = request.moe_law
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
-    alloc = law.optimal(budget.flops)
+    skipped = []
+    for law in (request.moe_law, *request.moe_law_fallback):
+        built = _moe_side(request, law, budget.flops, devices)
+        if built[1].fits or law is (request.moe_law, *request.moe_law_fallback)[-1]:
+            break
+        memory = built[1].memory.total_bytes / GIB if built[1].memory is not None else float("nan")
+        skipped.append(
+            f"{law.name}'s optimum ({format_count(built[1].spec.params)} parameters) does not fit "
+            f"{devices} {request.accelerator.name} ({memory:.0f} GiB per device at its best layout): planned "
+            "with the next shipped law"
+        )
+    spec_law, moe, granularity, loss, n_law, tokens = built
+    dense = _dense_side(request, spec_law, loss, devices)
+    price_cluster = request.serve_on or Cluster.of(
+        request.accelerator, request.devices_per_node or DEVICES_PER_NODE
+    )
+    from scaling.plan.request import serving_assumptions, serving_calibration_notes
+    from scaling.serving.optimum import price_and_unit  # dollars, else device-hours: the serving rule
+
+    price, unit = price_and_unit(request.price, price_cluster, price_cluster)
+    assumptions = serving_assumptions(request)
+    serving = {
+        w: _serving(p.spec, request, devices, price, assumptions) for w, p in (("moe", moe), ("dense", dense))
+    }
+    return MoePlan(
+        law=spec_law,
+        budget_flops=budget.flops,
+        granularity=granularity,
+        loss=loss,
+        moe=moe,
+        dense=dense,
+        serve_on=str(price_cluster),
+        serving=serving,
+        serving_unit=unit,
+        warnings=tuple(skipped) + tuple(spec_law.extrapolations(n_law, tokens)),
+        serving_assumptions=serving_calibration_notes(request),
+    )
+
+
+def _plain(request: Any, law: Any) -> dict[str, Any]:
+    """The request's fields that a plain (not --moe) `build_plan` of one side must not see."""
+    return dict(
+        moe_law=None,
+        moe_law_fallback=(),
+        serve_on=None,
+        inference_tokens=None,
+        post_quant=None,
+        precision_law=None,
+        law=law,
+        serving_calibration=None,  # it prices the serving below, not the two plans
+        flops=None,
+        seconds=None,
+        usd=None,
+        gpu_hours=None,
+    )
+
+
+def _moe_side(request: Any, law: Any, flops: float, devices: int) -> tuple:
+    """(law, the MoE `Plan`, granularity, loss, the law's N of the model, tokens) of the law's allocation at
+    ``flops``: the shape of its active size and granularity, trained on the budget at the shape's own active
+    count (6·N_active·D)."""
+    from scaling.model.shapes import moe_shape_for_params
+    from scaling.plan.compose import build_plan
+
+    alloc = law.optimal(flops)
     spec = moe_shape_for_params(
         alloc.active_params,
         expansion=law.expansion,
@@ -202,54 +269,52 @@ def build_moe_plan(request: Any) -> MoePlan:
         n_ctx=request.context,
         style=request.shape_style,
     )
-    tokens = budget.flops / (6.0 * spec.active_params)
-    loss = float(law.loss(spec.active_params, tokens, alloc.granularity))
-    dense_law = law.dense_law()
-    plain = dict(
-        moe_law=None, serve_on=None, inference_tokens=None, post_quant=None, precision_law=None, law=dense_law
-    )
-    plain["serving_calibration"] = None  # it prices the serving below, not the two plans
-    no_budget = dict(flops=None, seconds=None, usd=None, gpu_hours=None)
-    moe = build_plan(replace(request, **plain, **no_budget, model=spec, tokens=tokens, devices=devices))
-    dense = build_plan(replace(request, **plain, **no_budget, target_loss=loss, devices=devices))
-    serve = request.serve_on or Cluster.of(request.accelerator, request.devices_per_node or DEVICES_PER_NODE)
-    from scaling.serving.optimum import price_and_unit  # dollars, else device-hours: the serving rule
-
-    price, unit = price_and_unit(request.price, serve, serve)
-    assumptions = serving_assumptions(request)
-    serving = {w: _serving(p.spec, serve, price, assumptions) for w, p in (("moe", moe), ("dense", dense))}
-    warnings = tuple(law.extrapolations(spec.active_params, tokens))
-    return MoePlan(
-        law=law,
-        budget_flops=budget.flops,
-        granularity=alloc.granularity,
-        loss=loss,
-        moe=moe,
-        dense=dense,
-        serve_on=str(serve),
-        serving=serving,
-        serving_unit=unit,
-        warnings=warnings,
-        serving_assumptions=serving_calibration_notes(request),
-    )
+    tokens = flops / (6.0 * spec.active_params)
+    n_law = law.spec_params(spec)  # the law's N of the model built: total or active, as the law reads it
+    loss = float(law.loss(n_law, tokens, alloc.granularity))
+    plain = _plain(request, law.dense_law())
+    moe = build_plan(replace(request, **plain, model=spec, tokens=tokens, devices=devices))
+    return law, moe, alloc.granularity, loss, n_law, tokens
 
 
-def _serving(spec: Any, serve: Cluster, price: float | None, assumptions: Any = None) -> float | str:
-    """The cheapest serving's cost per million output tokens, or why there is none."""
+def _dense_side(request: Any, law: Any, loss: float, devices: int) -> Plan:
+    """The dense model the law's dense side needs for ``loss`` (the target-loss plan), on the same cluster."""
+    from scaling.plan.compose import build_plan
+
+    return build_plan(replace(request, **_plain(request, law.dense_law()), target_loss=loss, devices=devices))
+
+
+def _serving(spec: Any, request: Any, devices: int, price: float | None, assumptions: Any = None) -> Any:
+    """(cost per million output tokens, what it serves on) of the cheapest serving over batch, TP and
+    precision (bf16, fp8, int8/int4 weight-only where the accelerator runs them; the choice is named), or
+    why there is none: on ``--serve-on`` as given, else on the fewest nodes of the training accelerator (1, 2,
+    4, ... up to the training cluster) it serves on."""
     from scaling.serving.search import cheapest_serving
 
-    try:
-        best = cheapest_serving(
-            spec,
-            serve.accelerator,
-            devices=serve.devices,
-            price_usd_per_hour=price,
-            keep=1,
-            assumptions=assumptions,
-        ).best
-    except ScalingError as err:
-        return f"n/a: {str(err).split(';')[0]}"
-    return float(best.usd_per_million_output_tokens)
+    per_node = request.devices_per_node or DEVICES_PER_NODE
+    if request.serve_on is not None:
+        clusters = [request.serve_on]
+    else:
+        sizes = [per_node * 2**i for i in range(max(devices // per_node, 1).bit_length())]
+        clusters = [Cluster.of(request.accelerator, n, devices_per_node=per_node) for n in sizes]
+    reason = ""
+    for serve in clusters:
+        try:
+            search = cheapest_serving(
+                spec,
+                serve.accelerator,
+                devices=serve.devices,
+                price_usd_per_hour=price,
+                keep=1,
+                assumptions=assumptions,
+                search_precision=True,
+            )
+        except ScalingError as err:
+            reason = str(err).split(";")[0]
+            continue
+        chosen = search.precision_choice.chosen if search.precision_choice is not None else "bf16"
+        return float(search.best.usd_per_million_output_tokens), f"{serve} at {chosen}"
+    return reason, None
 
 
 def moe_text(result: MoePlan) -> str:

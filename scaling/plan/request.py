@@ -87,6 +87,7 @@ class PlanRequest:
     post_quant: str | None = None  # the served weights' post-training quantization (int4, int8, fp8)
     precision_law: Any = None  # a `scaling.laws.precision.PrecisionLaw` pricing it in loss
     moe_law: Any = None  # with --moe: a `scaling.laws.moe.MoeLaw` (`scaling.plan.moe`)
+    moe_law_fallback: tuple = ()  # the shipped laws tried in turn when the first one's model does not fit
     inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -211,7 +212,7 @@ def plan_request(values: Parsed) -> PlanRequest:
         serving_calibration=serving_calibration,
         post_quant=v.post_quant,
         precision_law=_precision_law(v.post_quant, v.precision_law),
-        moe_law=_moe_law(v.moe, v.moe_law),
+        **_moe_laws(v.moe, v.moe_law),
         inputs=_inputs(law, values),
     )
     check_budget_choice(request)
@@ -250,17 +251,20 @@ def _precision_law(quant: str | None, path: str | None) -> Any:
     return load_precision_law(path)
 
 
-def _moe_law(moe: bool, path: str | None) -> Any:
-    """The MoE law ``--moe`` plans by (`scaling.laws.moe`); each needs the other."""
-    if not moe and path is None:
-        return None
-    from scaling.laws.moe import NEEDS, load_moe_law
+def _moe_laws(moe: bool, name_or_path: str | None) -> dict[str, Any]:
+    """The MoE law ``--moe`` plans by (`scaling.laws.moe.get_moe_law`: a preset, else a file) and, when
+    none is named, the shipped laws after the first (`DEFAULT_MOE_LAWS`) to try when its model does not
+    fit; ``--moe-law`` needs ``--moe``."""
+    if not moe and name_or_path is None:
+        return {}
+    from scaling.laws.moe import DEFAULT_MOE_LAWS, get_moe_law
 
     if not moe:
         raise ScalingError("--moe-law needs --moe (the MoE plan it drives)")
-    if path is None:
-        raise ScalingError(f"--moe needs {NEEDS}")
-    return load_moe_law(path)
+    if name_or_path is not None:
+        return {"moe_law": get_moe_law(name_or_path)}
+    first, *rest = (get_moe_law(name) for name in DEFAULT_MOE_LAWS)
+    return {"moe_law": first, "moe_law_fallback": tuple(rest)}
 
 
 def _inputs(law: Law, values: Parsed) -> dict[str, Any]:
