@@ -14,6 +14,7 @@ from scaling.errors import ScalingError
 from scaling.fit.common import read_runs, warn
 from scaling.laws import AllocationLaw, Law
 from scaling.render import Displayable
+from scaling.runs_table.columns import MIN_CONVERGED_STEPS
 from scaling.units import FLOPS_PER_PARAM_TOKEN
 
 
@@ -141,19 +142,36 @@ def slope_se(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(math.sqrt(np.sum(residual**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2)))
 
 
-def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
+def converged(sub: pd.DataFrame, min_steps: int) -> tuple[pd.DataFrame, int]:
+    """One IsoFLOP profile's runs without those of fewer than ``min_steps`` optimizer steps (a ``steps``
+    column; a table without one is kept whole), and how many were set aside. An unconverged run's loss is
+    biased high by the schedule it did not finish, most at the large sizes of a small budget, which pulls the
+    parabola's vertex toward small N. The profile is kept whole when fewer than 3 sizes would remain."""
+    if "steps" not in sub.columns or min_steps <= 0:
+        return sub, 0
+    steps = pd.to_numeric(sub["steps"], errors="coerce")
+    short = steps.notna() & (steps < min_steps)
+    kept = sub[~short]
+    if not short.any() or kept["N"].nunique() < 3:
+        return sub, 0
+    return kept, int(short.sum())
+
+
+def fit_isoflop(runs, *, min_points: int = 5, min_steps: int = MIN_CONVERGED_STEPS) -> IsoFlopFit:
     """Approach 2 (Hoffmann et al. 2022 §3.2): a parabola in log10 N per budget, vertices, power laws.
 
-    Runs are grouped by `budget_groups`. Flags per budget: ``too-few-points`` (< min_points; fewer than 3
+    Runs are grouped by `budget_groups`; runs of fewer than ``min_steps`` optimizer steps are set aside
+    (`converged`; 0 keeps them). Flags per budget: ``too-few-points`` (< min_points; fewer than 3
     sizes is skipped), ``no-minimum`` (the parabola opens downward: skipped), ``weak-curvature`` (the loss
     changes by less than 1% across the sampled range), ``off-centre`` (the vertex lies in the outer quarter
     of, or outside, the sampled log N range: the vertex is biased, Czech et al. 2026).
     """
     frame = runs if isinstance(runs, pd.DataFrame) and "C" in runs.columns else read_runs(runs)
     labels = budget_groups(frame)
-    budgets = []
+    budgets, set_aside = [], 0
     for label in np.unique(labels):
-        sub = frame[labels == label]
+        sub, short = converged(frame[labels == label], min_steps)
+        set_aside += short
         flops = float(np.exp(np.mean(np.log(sub["C"]))))
         profile = isoflop_profile(
             flops, np.log10(sub["N"].to_numpy(float)), sub["loss"].to_numpy(float), min_points
@@ -164,6 +182,11 @@ def fit_isoflop(runs, *, min_points: int = 5) -> IsoFlopFit:
     outside = [b for b in used if not (b.n_range[0] <= b.params <= b.n_range[1])]
     used = [b for b in used if b not in outside]
     warnings = [f"budget {b.flops:.3g}: {', '.join(b.flags)}" for b in budgets if b.flags]
+    if set_aside:
+        warnings.append(
+            f"{set_aside} run(s) of fewer than {min_steps} optimizer steps set aside from the parabolas (not "
+            "converged)"
+        )
     if outside:
         warnings.append(f"{len(outside)} budget(s) left out: the vertex lies outside the sampled model sizes")
     if len(used) < 2:

@@ -40,6 +40,10 @@ RUN_COLUMNS = [
     "torch_version",
     "python_version",
 ]
+# A run of fewer optimizer steps has not converged: its loss still falls with the schedule's length, not only
+# with N and D (our sweeps' runs shorter than this had not reached their final loss). The sweep warns of them
+# before it trains; Approach 2 sets them aside from an IsoFLOP profile that keeps 3 sizes without them.
+MIN_CONVERGED_STEPS = 500
 FAILED_STATUS = frozenset(
     {"failed", "fail", "error", "errored", "crashed", "diverged", "nan", "killed", "oom"}
 )

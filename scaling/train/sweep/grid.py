@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from scaling.errors import ScalingError
+from scaling.runs_table.columns import MIN_CONVERGED_STEPS
 from scaling.train.folder import folder_error, read_table
 from scaling.train.run import RunConfig, plan_steps, resolve_precision, torch_device
 from scaling.train.sweep.recipe import PRESETS, RECIPES, SHAPES, Preset, Sweep, recipe_config
 from scaling.train.sweep.sweep_json import matching_sweep_json, saved_recipe_name
 
 MAX_EXTENSIONS = 2  # extra sizes per budget when the minimum sits on an edge
-# fewer optimizer steps than this and a run has not converged (our measurement: shorter runs had not reached
-# their final loss)
-MIN_STEPS_WARNING = 500
 
 
 def non_embedding_params(shape: tuple[int, int]) -> int:
@@ -258,7 +256,7 @@ def _check_lengths(sweep: Sweep, corpus) -> None:
     for c in sweep.configs:
         spec = c.spec(corpus.vocab_size)
         steps = plan_steps(c, spec)
-        if steps < MIN_STEPS_WARNING and sweep.preset.name != "smoke":
+        if steps < MIN_CONVERGED_STEPS and sweep.preset.name != "smoke":
             sweep.warnings.append(
                 f"{c.run_id}: only {steps} optimizer steps; the loss will not have converged"
             )
