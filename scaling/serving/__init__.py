@@ -13,6 +13,7 @@ search may choose on an accelerator (module `scaling.serving.precisions`); `expe
 from scaling.serving.concurrency import ServingUnderLoad, estimate_under_load, serve_under_load
 from scaling.serving.efficiency import IDEAL, ServingAssumptions, ServingEfficiency
 from scaling.serving.experts import expert_parallel, experts_touched
+from scaling.serving.layouts import smallest_tp, tp_sizes
 from scaling.serving.optimum import PricedModel, ServingAwareOptimum, serving_aware_optimum
 from scaling.serving.precisions import ServingPrecision, supported_precisions
 from scaling.serving.roofline import (
@@ -22,8 +23,6 @@ from scaling.serving.roofline import (
     estimate_serving,
     fitting_batch,
     make_deployment,
-    smallest_tp,
-    tp_sizes,
     with_assumptions,
 )
 from scaling.serving.search import ServingSearch, ServingWorkload, cheapest_serving
