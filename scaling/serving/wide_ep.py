@@ -145,14 +145,14 @@ def widen(dep: Deployment, ep: int) -> Deployment:
     return replace(dep, ep=ep, attention_dp=ep // tp, all_to_all=link)
 
 
-def device_memory(dep: Deployment, group_batch: Any) -> dict[str, Any]:
+def device_memory(dep: Deployment, group_batch: Any, shape: ModelShape | None = None) -> dict[str, Any]:
     """Memory of one device of a wide replica whose DP groups each hold ``group_batch`` sequences of the full
     context (`scaling.memory.infer_memory_arrays`: weights, KV cache, one prefill chunk's activations and the
     framework's overhead; bytes, broadcasts): its TP share of the non-expert weights, its expert slots."""
     quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
     prec = Precision.of(dep.precision, quant=quant, kv_dtype=dep.kv_dtype)
     return infer_memory_arrays(
-        ModelShape.of(dep.spec),
+        shape or ModelShape.of(dep.spec),
         tp=dep.tp,
         ep=1.0 / dep.expert_share,  # the routed experts' share a device holds, as a divisor
         etp=1,
@@ -168,8 +168,8 @@ def device_memory(dep: Deployment, group_batch: Any) -> dict[str, Any]:
 
 def wide_fitting_batch(dep: Deployment) -> int:
     """The largest batch per replica whose every DP group's sequences fit its devices (`device_memory`)."""
-    capacity = dep.acc.memory_bytes
-    per_group = largest_fitting(lambda b: float(device_memory(dep, b)["total"]) <= capacity, 2**24)
+    capacity, shape = dep.acc.memory_bytes, ModelShape.of(dep.spec)
+    per_group = largest_fitting(lambda b: float(device_memory(dep, b, shape)["total"]) <= capacity, 2**24)
     return dep.attention_dp * per_group
 
 
