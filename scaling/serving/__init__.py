@@ -7,7 +7,10 @@ model); `cheapest_serving` searches batch and tensor-parallel size for a latency
 arrivals (module `scaling.serving.concurrency`); `ServingEfficiency` is the cited table of achievable
 efficiencies by regime (module `scaling.serving.efficiency`); `supported_precisions` lists the precisions a
 search may choose on an accelerator (module `scaling.serving.precisions`); `experts_touched` and
-`expert_parallel` are a mixture of experts' routing and placement (module `scaling.serving.experts`).
+`expert_parallel` are a mixture of experts' routing and placement (module `scaling.serving.experts`), and
+a wide replica (``ep`` above ``tp``: attention in data-parallel groups, experts over the whole replica,
+all-to-all per MoE layer) is module `scaling.serving.wide_ep`; `tp_sizes` and `smallest_tp` are the
+tensor-parallel sizes a replica may use (module `scaling.serving.layouts`).
 """
 
 from scaling.serving.concurrency import ServingUnderLoad, estimate_under_load, serve_under_load
