@@ -123,10 +123,10 @@ def widen(dep: Deployment, ep: int) -> Deployment:
         raise ScalingError(
             f"expert parallel size {ep} needs a mixture-of-experts model; {spec.name} is dense"
         )
-    if ep % tp or ep < tp:
+    if ep % tp or ep <= tp:
         raise ScalingError(
-            f"expert parallel size {ep} must be a multiple of the attention tensor-parallel size {tp} "
-            "(its data-parallel attention groups)"
+            f"expert parallel size {ep} must be a multiple of the attention tensor-parallel size {tp} above "
+            f"it (its data-parallel attention groups); on TP {tp} alone the experts take EP {dep.ep}"
         )
     validate_layout(spec, ep, tp, 1)
     a = dep.assumptions
