@@ -40,6 +40,7 @@ def inference(**values):
     scaling inference llama-3-70b --gpus 8xH100 --latency 50ms --ttft 2s --price 2.5
     scaling inference llama-2-70b --gpus 8xH100 --tp 4 --concurrency 64 --prompt 2048 --output 256
     scaling inference llama-2-70b --gpus 2xH100 --tp 2 --batch 64 --precision fp8 --efficiency-profile trtllm-0.6.1
+    scaling inference deepseek-v3 --gpus 32xH800 --tp 4 --ep 32 --batch 512 --precision fp8 --prompt 4096
     """
     from scaling.serving import (
         ServingEfficiency,
@@ -62,8 +63,10 @@ def inference(**values):
         efficiency=None if v.efficiency_profile is None else ServingEfficiency.load(v.efficiency_profile),
     )
     if v.concurrency is not None or v.request_rate is not None:
-        if "batch" in v.given:
-            raise ScalingError("--concurrency / --request-rate set the load; leave out --batch")
+        if "batch" in v.given or v.ep is not None:
+            raise ScalingError(
+                "--concurrency / --request-rate set the load with EP = TP; leave out --batch, --ep"
+            )
         if any(t is not None for t in (v.latency, v.ttft, v.min_tokens_per_s)):
             raise ScalingError(
                 "--concurrency / --request-rate do not combine with --latency / --ttft / --min-tokens-per-s"
@@ -107,6 +110,7 @@ def inference(**values):
             devices=gpus.devices,
             workload=workload,
             tp=v.tp,
+            ep=v.ep,
             price_usd_per_hour=v.price,
             assumptions=assumptions,
             search_precision=not {"precision", "quant", "kv_dtype"} & set(v.given),
@@ -126,6 +130,7 @@ def inference(**values):
             kv_dtype=v.kv_dtype,
             price_usd_per_hour=v.price,
             assumptions=assumptions,
+            ep=v.ep,
         )
         payload = result.to_dict()
     if values["as_json"]:

@@ -303,6 +303,13 @@ SERVING = Declaration(
             "Tensor-parallel size (default: the smallest that holds the batch).",
             parse=integer,
         ),
+        Option(
+            "ep",
+            ("--ep",),
+            "Expert-parallel size of a MoE replica (default: searched); above --tp, attention runs in "
+            "EP / TP data-parallel groups and the experts spread over all EP devices (all-to-all per layer).",
+            parse=integer,
+        ),
         BATCH,
         Option("prompt_tokens", ("--prompt",), "Prompt tokens per request.", parse=integer, default=2048),
         Option("output_tokens", ("--output",), "Generated tokens per request.", parse=integer, default=256),

@@ -45,10 +45,16 @@ class InferenceCurve:
     compute_bound: np.ndarray
     meets: np.ndarray  # the workload's targets
     max_batch: int
+    ep: int = 1  # above ``tp``: a wide expert-parallel replica (`scaling.serving.wide_ep`)
+
+    @property
+    def layout(self) -> str:
+        return f"TP {self.tp}" + (f", EP {self.ep}" if self.ep > self.tp else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tp": self.tp,
+            "ep": self.ep,
             "precision": self.precision.label,
             "math_dtype": self.precision.precision,
             "weight_dtype": self.precision.weight_dtype,
@@ -79,6 +85,7 @@ class InferenceChart:
             if c is None
             else {
                 "tp": c.tp,
+                "ep": c.ep,
                 "batch": c.batch,
                 "precision": c.precision,
                 "weight_dtype": c.weight_dtype,
@@ -117,6 +124,7 @@ def inference_chart(
                 compute_bound=np.asarray(t["compute"] > t["memory"]),
                 meets=part.meets,
                 max_batch=part.fits,
+                ep=part.dep.ep,
             )
         )
     try:
@@ -152,7 +160,7 @@ def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
 
 def _hover(c: InferenceCurve) -> list[str]:
     return [
-        f"{c.precision.label}, TP {c.tp}, batch {b}<br>{t * 1e3:.3g} ms per output token<br>"
+        f"{c.precision.label}, {c.layout}, batch {b}<br>{t * 1e3:.3g} ms per output token<br>"
         f"{ttft:.3g} s to the first token<br>{r:,.0f} output tokens/s per device<br>"
         f"{'compute' if cb else 'memory'}-bound; {'meets' if ok else 'misses'} the target"
         for b, t, ttft, r, cb, ok in zip(
@@ -189,7 +197,7 @@ def inference_figure(
     for c in chart.curves:
         colour = COLOURS[(precisions.index(c.precision) + 1) % len(COLOURS)]
         symbol = SYMBOLS[sizes.index(c.tp) % len(SYMBOLS)]
-        name = f"{c.precision.label}, TP {c.tp}"
+        name = f"{c.precision.label}, {c.layout}"
         for xaxis, yaxis, latency, panel in PANELS:
             fig.add_trace(
                 go.Scatter(
@@ -204,6 +212,7 @@ def inference_figure(
                     meta={
                         "panel": panel,
                         "tp": c.tp,
+                        "ep": c.ep,
                         "precision": c.precision.precision,
                         "quant": c.precision.quant,
                         "kv_dtype": c.precision.kv_dtype,
@@ -314,4 +323,5 @@ def inference_figure(
 def _label(e: ServingEstimate) -> str:
     quant = None if e.weight_dtype == e.precision else e.weight_dtype
     p = ServingPrecision(e.precision, quant, e.kv_dtype)
-    return f"{p.label}, TP {e.tp}, batch {e.batch}"
+    wide = f", EP {e.ep}" if e.attention_dp > 1 else ""
+    return f"{p.label}, TP {e.tp}{wide}, batch {e.batch}"

@@ -2,11 +2,13 @@
 
 Uniform, independent top-k routing (a derived model: real routers are skewed, which touches fewer experts at
 a batch but loads some devices more); the placement follows vLLM's ``--enable-expert-parallel`` without
-data-parallel attention: each device holds E / EP whole experts and the layer's all-reduce combines them.
+data-parallel attention: each device holds E / EP whole experts and the layer's all-reduce combines them;
+a wide replica (module `scaling.serving.wide_ep`) spreads them over more devices than the attention's TP.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,18 +38,29 @@ def expert_parallel(spec: ModelSpec, tp: int) -> tuple[int, int | None]:
     return (tp, 1) if spec.n_experts % tp == 0 else (1, tp)
 
 
-def routing_note(spec: ModelSpec, tp: int) -> str | None:
-    """The routing assumption a MoE's decode bytes rest on, and how its experts are placed (None: dense)."""
+def expert_share(spec: ModelSpec, ep: int, etp: int = 1) -> float:
+    """The share of the routed experts' weights one device holds: ceil(E / EP) whole experts of the E, each
+    split over ETP devices (1 / TP when EP x ETP = TP, `expert_parallel`; when EP does not divide E, a wide
+    replica's spare slots hold redundant copies of hot experts, DeepSeek-V3 §3.4)."""
+    if not spec.is_moe:
+        return 1.0 / (ep * etp)
+    return math.ceil(spec.n_experts / ep) / spec.n_experts / etp
+
+
+def routing_note(spec: ModelSpec, tp: int, ep: int | None = None) -> str | None:
+    """The routing assumption a MoE's decode bytes rest on, and how its experts are placed (None: dense);
+    ``ep`` None: `expert_parallel`'s."""
     if not spec.is_moe:
         return None
-    ep, _ = expert_parallel(spec, tp)
+    ep = expert_parallel(spec, tp)[0] if ep is None else ep
     placed = (
-        f"experts spread over EP = {ep} devices ({spec.n_experts // ep} each)"
+        f"experts spread over EP = {ep} devices ({math.ceil(spec.n_experts / ep)} each)"
         if ep > 1
         else f"each expert split over TP {tp}"
     )
+    combine = "all-to-all dispatch and combine" if ep > tp else "all-reduce combine"
     return (
         f"MoE: a step reads the experts its tokens route to, E (1 - (1 - k/E)^tokens) of "
         f"E = {spec.n_experts} per layer with top-{spec.top_k} (uniform, independent routing); {placed}, "
-        "all-reduce combine"
+        f"{combine}"
     )

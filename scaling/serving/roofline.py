@@ -5,7 +5,9 @@ devices with Megatron-style tensor parallelism (pipeline parallelism is not mode
 spreads its routed experts over the same devices (`expert_parallel`: EP = TP, as vLLM's
 ``--enable-expert-parallel`` does without data-parallel attention; each expert split over TP where TP does
 not divide the experts): each device holds E / EP whole experts, runs them for every token of the batch, and
-the layer's all-reduce combines their outputs. Each
+the layer's all-reduce combines their outputs. A wide replica (``ep`` > ``tp``, module
+`scaling.serving.wide_ep`) runs attention in EP / TP data-parallel groups, spreads the experts over all EP
+devices and adds an all-to-all dispatch and combine per MoE layer. Each
 replica serves ``batch`` sequences of ``prompt_tokens`` in and ``output_tokens`` out, batched statically: the
 prompts are prefilled together, then every decode step makes one token for each sequence.
 
@@ -55,14 +57,16 @@ from scaling.memory import (
     device_count,
     dtype_bytes,
     kv_cache_bytes,
-    layout_rules,
     max_batch_and_context,
 )
 from scaling.model import ModelSpec, load_model
 from scaling.render import Displayable, Table
 from scaling.serving.efficiency import Efficiencies, ServingAssumptions
-from scaling.serving.experts import expert_parallel, experts_touched, routing_note
+from scaling.serving.experts import expert_parallel, expert_share, experts_touched, routing_note
+from scaling.serving.layouts import smallest_tp
+from scaling.serving.layouts import tp_sizes as tp_sizes  # where it lived first
 from scaling.serving.tables import phases_table, summary_table
+from scaling.serving.wide_ep import AllToAll, wide_fitting_batch, wide_layouts, widen
 from scaling.units import GB
 
 
@@ -109,14 +113,32 @@ class Deployment:
     allreduces: int  # per forward pass
     assumptions: ServingAssumptions
     eff: Efficiencies  # the regime's efficiencies (`ServingAssumptions.efficiencies`)
+    attention_dp: int = 1  # data-parallel attention groups of a wide replica (`scaling.serving.wide_ep`)
+    all_to_all: AllToAll | None = None  # a wide replica's dispatch and combine
+
+    @property
+    def devices_per_replica(self) -> int:
+        return self.tp * self.attention_dp
+
+    @property
+    def expert_share(self) -> float:
+        """The share of the routed experts' weights one device holds (`expert_share`)."""
+        return expert_share(self.spec, self.ep, max(self.tp // self.ep, 1))
 
     def weights_read_bytes(self, tokens: Any) -> Any:
-        """Weight bytes one device reads in a forward pass over ``tokens`` tokens: its TP share of the dense
-        weights and of a MoE's touched experts (with EP: the touched ones among its E / EP, on average
-        touched / EP; EP x ETP = TP either way, `expert_parallel`)."""
+        """Weight bytes one device reads in a forward pass over the replica's ``tokens`` tokens: its TP share
+        of the dense weights and its share of a MoE's touched experts (the touched ones among its own, on
+        average touched x `expert_share`: 1 / TP when EP x ETP = TP, `expert_parallel`)."""
         spec = self.spec
         experts = experts_touched(spec.n_experts, spec.top_k, tokens) if spec.is_moe else 1.0
-        return (self.dense_read_params + experts * self.expert_params) * self.weight_bytes / self.tp
+        routed = experts * self.expert_params * self.expert_share
+        return (self.dense_read_params / self.tp + routed) * self.weight_bytes
+
+    def all_to_all_seconds(self, tokens: Any) -> Any:
+        """A wide replica's dispatch and combine over the replica's ``tokens`` tokens (zero otherwise)."""
+        if self.all_to_all is None:
+            return np.zeros_like(np.asarray(tokens, dtype=float))
+        return self.all_to_all.seconds(np.asarray(tokens, dtype=float) / self.devices_per_replica)
 
     def allreduce_seconds(self, tokens: Any) -> Any:
         """All-reduce time of one forward pass over ``tokens`` tokens (alpha-beta ring, per device)."""
@@ -129,17 +151,22 @@ class Deployment:
         return self.allreduces * (a.allreduce_latency_s + ring / (self.link_bytes_per_s * a.link_efficiency))
 
     def decode_seconds(self, batch: Any) -> dict[str, Any]:
-        """One decode step for ``batch`` sequences: compute, memory and communication seconds (broadcasts)."""
-        e, b = self.eff, np.asarray(batch, dtype=float)
-        compute = b * self.decode_flops_per_seq_step / (self.tp * self.peak_flops * e.decode_mfu)
-        weights, kv = self.weights_read_bytes(b), b * self.kv_read_bytes_per_seq_step
+        """One decode step for ``batch`` sequences per replica (split evenly over its DP attention groups):
+        compute, memory and communication seconds (broadcasts)."""
+        e, b, dp = self.eff, np.asarray(batch, dtype=float), self.attention_dp
+        compute = (
+            b * self.decode_flops_per_seq_step / (self.devices_per_replica * self.peak_flops * e.decode_mfu)
+        )
+        weights, kv = self.weights_read_bytes(b), b / dp * self.kv_read_bytes_per_seq_step
         bandwidth = self.memory_bytes_per_s
         memory = weights / (bandwidth * e.weights_mbu) + kv / (bandwidth * e.kv_mbu)
-        comm = self.allreduce_seconds(b)
+        all_to_all = self.all_to_all_seconds(b)
+        comm = self.allreduce_seconds(b / dp) + all_to_all
         return {
             "compute": compute,
             "memory": memory,
             "comm": comm,
+            "all_to_all": all_to_all,
             "overhead": np.full_like(b, e.step_overhead_s),
             "total": np.maximum(compute, memory) + comm + e.step_overhead_s,
             "bytes": weights + kv,
@@ -148,18 +175,23 @@ class Deployment:
     def prefill_seconds(self, batch: Any) -> dict[str, Any]:
         """The prefill of ``batch`` prompts together: compute, memory and communication seconds
         (broadcasts)."""
-        e, b = self.eff, np.asarray(batch, dtype=float)
+        e, b, dp = self.eff, np.asarray(batch, dtype=float), self.attention_dp
         tokens = b * self.prompt_tokens
-        compute = b * self.prefill_flops_per_seq / (self.tp * self.peak_flops * e.prefill_mfu)
-        moved = self.weights_read_bytes(tokens) + b * self.kv_write_bytes_per_seq_prefill
+        compute = (
+            b * self.prefill_flops_per_seq / (self.devices_per_replica * self.peak_flops * e.prefill_mfu)
+        )
+        moved = self.weights_read_bytes(tokens) + b / dp * self.kv_write_bytes_per_seq_prefill
         memory = moved / (self.memory_bytes_per_s * e.weights_mbu)
-        comm = self.allreduce_seconds(tokens)
-        passes = np.ceil(tokens / self.assumptions.prefill_chunk_tokens)  # one forward pass per chunk
+        all_to_all = self.all_to_all_seconds(tokens)
+        comm = self.allreduce_seconds(tokens / dp) + all_to_all
+        # one forward pass per chunk of a DP group's prompts
+        passes = np.ceil(tokens / dp / self.assumptions.prefill_chunk_tokens)
         overhead = passes * e.step_overhead_s
         return {
             "compute": compute,
             "memory": memory,
             "comm": comm,
+            "all_to_all": all_to_all,
             "overhead": overhead,
             "total": np.maximum(compute, memory) + comm + overhead,
         }
@@ -169,18 +201,19 @@ class Deployment:
         context) while ``prefill_tokens`` prompt tokens are prefilled alongside (one chunk). The same terms as
         `decode_seconds` and `prefill_seconds`, in one forward pass: one weight read, one all-reduce set, one
         overhead (broadcasts)."""
-        e = self.eff
+        e, dp = self.eff, self.attention_dp
         b, c = np.asarray(decode_seqs, dtype=float), np.asarray(prefill_tokens, dtype=float)
-        peak = self.tp * self.peak_flops
+        peak = self.devices_per_replica * self.peak_flops
         compute = b * self.decode_flops_per_seq_step / (peak * e.decode_mfu) + (
             c * self.prefill_flops_per_seq / self.prompt_tokens / (peak * e.prefill_mfu)
         )
         bandwidth = self.memory_bytes_per_s
-        kv_write = c * self.kv_write_bytes_per_seq_prefill / self.prompt_tokens
+        kv_write = c / dp * self.kv_write_bytes_per_seq_prefill / self.prompt_tokens
         memory = (self.weights_read_bytes(b + c) + kv_write) / (bandwidth * e.weights_mbu) + (
-            b * self.kv_read_bytes_per_seq_step / (bandwidth * e.kv_mbu)
+            b / dp * self.kv_read_bytes_per_seq_step / (bandwidth * e.kv_mbu)
         )
-        return np.maximum(compute, memory) + self.allreduce_seconds(b + c) + e.step_overhead_s
+        comm = self.allreduce_seconds((b + c) / dp) + self.all_to_all_seconds(b + c)
+        return np.maximum(compute, memory) + comm + e.step_overhead_s
 
     def crossover_batch(self) -> float:
         """The batch at which a decode step turns compute-bound (inf if the KV reads keep it memory-bound).
@@ -231,9 +264,10 @@ def make_deployment(
     quant: str | None = None,
     kv_dtype: str | None = None,
     assumptions: ServingAssumptions | None = None,
+    ep: int | None = None,
 ) -> Deployment:
     """The per-device constants of serving ``model`` on ``tp`` devices of ``accelerator`` (see the
-    module doc)."""
+    module doc); ``ep`` above ``tp``: a wide replica of ``ep`` devices (`scaling.serving.wide_ep.widen`)."""
     spec = load_model(model)
     acc = get_accelerator(accelerator)
     a = assumptions or ServingAssumptions()
@@ -251,7 +285,7 @@ def make_deployment(
         )
     link, link_source = link_bytes_per_s(acc, tp, a)
     dense, expert = _read_params(spec)
-    return Deployment(
+    dep = Deployment(
         spec=spec,
         acc=acc,
         tp=tp,
@@ -280,6 +314,7 @@ def make_deployment(
         assumptions=a,
         eff=a.efficiencies(spec, precision, quant or precision, prompt, acc.name),
     )
+    return dep if ep is None else widen(dep, ep)
 
 
 @dataclass(frozen=True)
@@ -291,7 +326,8 @@ class ServingEstimate(Displayable):
     accelerator: str
     devices: int
     tp: int
-    ep: int  # devices a MoE's routed experts are spread over (`expert_parallel`: TP or 1)
+    ep: int  # devices a MoE's routed experts are spread over (`expert_parallel`: TP or 1; wide: the replica)
+    attention_dp: int  # data-parallel attention groups per replica (1 unless wide, `scaling.serving.wide_ep`)
     replicas: int
     batch: int
     prompt_tokens: int
@@ -302,12 +338,14 @@ class ServingEstimate(Displayable):
     prefill_s: float
     prefill_compute_s: float
     prefill_memory_s: float
-    prefill_comm_s: float
+    prefill_comm_s: float  # all-reduces and all-to-all
+    prefill_all_to_all_s: float
     prefill_overhead_s: float
     decode_s_per_token: float
     decode_compute_s: float
     decode_memory_s: float
     decode_comm_s: float
+    decode_all_to_all_s: float
     decode_overhead_s: float
     bound: str
     bytes_per_step: float  # per device, one decode step at the mean context
@@ -325,6 +363,7 @@ class ServingEstimate(Displayable):
     price_source: str
     link_bytes_per_s: float
     link_source: str
+    all_to_all: AllToAll | None  # a wide replica's dispatch and combine assumption
     assumptions: ServingAssumptions
     efficiencies: Efficiencies
     warnings: tuple[str, ...] = ()
@@ -336,6 +375,7 @@ class ServingEstimate(Displayable):
         out["efficiencies"] = self.efficiencies.to_dict()
         out["warnings"], out["notes"] = list(self.warnings), list(self.notes)
         out["crossover_batch"] = None if math.isinf(self.crossover_batch) else self.crossover_batch
+        out["all_to_all"] = None if self.all_to_all is None else self.all_to_all.to_dict()
         return out
 
     def display_tables(self) -> list[Table]:
@@ -362,11 +402,12 @@ def efficiency_notes(dep: Deployment) -> tuple[str, ...]:
     )
 
 
-def _split_devices(devices: int, tp: int, acc: Accelerator) -> int:
-    devices = device_count(devices)
-    if devices % tp:
-        raise ScalingError(f"tensor parallel size {tp} does not divide the {devices} {acc.name} devices")
-    return devices // tp
+def _split_devices(devices: int, dep: Deployment) -> int:
+    devices, n = device_count(devices), dep.devices_per_replica
+    if devices % n:
+        what = "tensor" if dep.attention_dp == 1 else "expert"
+        raise ScalingError(f"{what} parallel size {n} does not divide the {devices} {dep.acc.name} devices")
+    return devices // n
 
 
 def fitting_batch(dep: Deployment) -> int:
@@ -374,7 +415,10 @@ def fitting_batch(dep: Deployment) -> int:
     replica, from the memory planner (`scaling.memory.max_batch_and_context`); 0 if not even one fits.
 
     Only the prompts are prefilled, in chunks of at most ``prefill_chunk_tokens`` (the assumption), so the
-    transient activations are one chunk's, not batch x (prompt + output) tokens'."""
+    transient activations are one chunk's, not batch x (prompt + output) tokens'. A wide replica:
+    `scaling.serving.wide_ep.wide_fitting_batch`."""
+    if dep.attention_dp > 1:
+        return wide_fitting_batch(dep)
     quant = None if dep.weight_dtype == dep.precision else dep.weight_dtype
     ep, etp = expert_parallel(dep.spec, dep.tp)
     return max_batch_and_context(
@@ -391,59 +435,6 @@ def fitting_batch(dep: Deployment) -> int:
     ).max_batch
 
 
-def tp_sizes(spec: ModelSpec, devices: int, up_to: int | None = None) -> list[int]:
-    """Power-of-two tensor-parallel sizes (at most ``up_to``) that divide ``devices`` and pass the memory
-    package's layout rules (`scaling.memory.layout_rules`: TP divides the heads, TP and KV heads divide; a
-    MoE's experts spread or split over TP, `expert_parallel`)."""
-    devices, sizes, tp = device_count(devices), [], 1
-    while tp <= min(devices, up_to or devices):
-        if all(bool(ok) for ok, _ in layout_rules(spec, devices, tp, 1, *expert_parallel(spec, tp))):
-            sizes.append(tp)
-        tp *= 2
-    return sizes
-
-
-def smallest_tp(
-    model: ModelSpec | str,
-    accelerator: str | Accelerator,
-    devices: int,
-    *,
-    batch: int = 1,
-    context: int = 2048,
-    precision: str = "bf16",
-    quant: str | None = None,
-    kv_dtype: str | None = None,
-) -> int:
-    """The smallest power-of-two tensor-parallel size (dividing ``devices``) whose devices hold ``batch``
-    sequences of ``context`` tokens; the error names the largest batch the largest size holds."""
-    spec, acc = load_model(model), get_accelerator(accelerator)
-    for dtype, what in ((precision, "precision"), (quant, "weight dtype"), (kv_dtype, "KV dtype")):
-        if dtype is not None:
-            dtype_bytes(dtype, what)
-    last = None
-    for tp in tp_sizes(spec, devices):
-        ep, etp = expert_parallel(spec, tp)
-        fit = max_batch_and_context(
-            spec,
-            acc,
-            context=context,
-            tp=tp,
-            ep=ep,
-            etp=etp,
-            precision=precision,
-            quant=quant,
-            kv_dtype=kv_dtype,
-        ).max_batch
-        if fit >= batch:
-            return tp
-        last = (tp, fit)
-    held = f"at most {last[1]} on TP {last[0]}" if last else "no tensor-parallel size suits its heads"
-    raise ScalingError(
-        f"{spec.name} with a batch of {batch} x {context} tokens does not fit on {devices} "
-        f"{acc.name} ({held}); use more devices, a smaller batch, --quant or --kv-dtype"
-    )
-
-
 def estimate_serving(
     model: ModelSpec | str,
     accelerator: str | Accelerator,
@@ -458,38 +449,47 @@ def estimate_serving(
     kv_dtype: str | None = None,
     price_usd_per_hour: float | None = None,
     assumptions: ServingAssumptions | None = None,
+    ep: int | None = None,
 ) -> ServingEstimate:
     """Prefill time (TTFT), time per output token, which roofline binds, throughput and $ per million tokens.
 
-    ``tp`` None picks the smallest power of two whose devices hold the batch; ``devices`` / ``tp`` replicas
-    serve side by side. ``quant`` is the weights' storage dtype (math stays at ``precision``); ``kv_dtype``
-    the KV cache's (default ``precision``). The price is per device-hour: the one given, else the catalog's.
+    ``tp`` None picks the smallest power of two whose devices hold the batch (a MoE that no TP holds, or
+    given ``ep``: the smallest wide replica, EP then attention TP, `scaling.serving.wide_ep`); ``devices`` /
+    (``tp``, or ``ep`` when larger) replicas serve side by side. ``quant`` is the weights' storage dtype (math
+    stays at ``precision``); ``kv_dtype`` the KV cache's (default ``precision``). The price is per
+    device-hour: the one given, else the catalog's.
     """
     batch = checks.positive_int(batch, "batch")
-    devices = device_count(devices)
+    devices, spec = device_count(devices), load_model(model)
+    kw = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, precision=precision, quant=quant)
+    kw.update(kv_dtype=kv_dtype, assumptions=assumptions)
     if tp is None:
-        tp = smallest_tp(
-            model,
-            accelerator,
-            devices,
-            batch=batch,
-            context=prompt_tokens + output_tokens,
-            precision=precision,
-            quant=quant,
-            kv_dtype=kv_dtype,
-        )
-    dep = make_deployment(
-        model,
-        accelerator,
-        tp=tp,
-        prompt_tokens=prompt_tokens,
-        output_tokens=output_tokens,
-        precision=precision,
-        quant=quant,
-        kv_dtype=kv_dtype,
-        assumptions=assumptions,
-    )
+        tp, ep = _smallest_layout(spec, accelerator, devices, batch, ep, kw)
+    dep = make_deployment(spec, accelerator, tp=tp, ep=ep, **kw)
     return estimate_from_deployment(dep, devices, batch, price_usd_per_hour)
+
+
+def _smallest_layout(
+    spec: ModelSpec, accelerator: Any, devices: int, batch: int, ep: int | None, kw: dict[str, Any]
+) -> tuple[int, int | None]:
+    """(TP, EP): `smallest_tp`'s TP (``ep`` None), else, for a MoE, the first wide replica that holds the
+    batch, smallest EP then attention TP (`wide_layouts`)."""
+    error = None
+    if ep is None:
+        try:
+            context, dtypes = kw["prompt_tokens"] + kw["output_tokens"], ("precision", "quant", "kv_dtype")
+            return smallest_tp(
+                spec, accelerator, devices, batch=batch, context=context, **{k: kw[k] for k in dtypes}
+            ), None
+        except ScalingError as err:
+            error = err
+    for t, e in wide_layouts(spec, devices, ep=ep):
+        if fitting_batch(make_deployment(spec, accelerator, tp=t, ep=e, **kw)) >= batch:
+            return t, e
+    raise error or ScalingError(
+        f"{spec.name} with a batch of {batch} does not fit a wide replica of EP {ep} on {devices} devices; "
+        "use more devices, a smaller batch, --quant or --kv-dtype"
+    )
 
 
 def estimate_from_deployment(
@@ -501,17 +501,17 @@ def estimate_from_deployment(
 ) -> ServingEstimate:
     """The estimate for ``batch`` sequences per replica on ``devices`` devices (``max_batch``: the memory
     planner's answer when the caller already has it)."""
-    replicas = _split_devices(devices, dep.tp, dep.acc)
+    replicas, n = _split_devices(devices, dep), dep.devices_per_replica
     fits = fitting_batch(dep) if max_batch is None else max_batch
     pre, dec = dep.prefill_seconds(batch), dep.decode_seconds(batch)
     tpot, ttft = float(dec["total"]), float(pre["total"])
     latency = ttft + (dep.output_tokens - 1) * tpot
     price, price_source = device_hour_price(dep.acc, price_usd_per_hour)
-    per_s = None if price is None else price * dep.tp / 3600.0  # USD per second of one replica
+    per_s = None if price is None else price * n / 3600.0  # USD per second of one replica
     warnings = [w for w in (mfu_warning(dep.assumptions.mfu),) if w] if dep.assumptions.mfu else []
     if batch > fits:
         warnings.append(
-            f"a batch of {batch} does not fit: {dep.tp} x {dep.acc.name} hold at most {fits} sequences of "
+            f"a batch of {batch} does not fit: {n} x {dep.acc.name} hold at most {fits} sequences of "
             f"{dep.prompt_tokens + dep.output_tokens} tokens (weights, KV cache and activations)"
         )
     a = dep.assumptions
@@ -524,7 +524,8 @@ def estimate_from_deployment(
         f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
         f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
         "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
-        *filter(None, [routing_note(dep.spec, dep.tp)]),
+        *filter(None, [routing_note(dep.spec, dep.tp, dep.ep)]),
+        *([] if dep.all_to_all is None else [dep.all_to_all.describe(dep.precision)]),
     )
     return ServingEstimate(
         model=dep.spec.name,
@@ -532,6 +533,7 @@ def estimate_from_deployment(
         devices=devices,
         tp=dep.tp,
         ep=dep.ep,
+        attention_dp=dep.attention_dp,
         replicas=replicas,
         batch=batch,
         prompt_tokens=dep.prompt_tokens,
@@ -543,19 +545,21 @@ def estimate_from_deployment(
         prefill_compute_s=float(pre["compute"]),
         prefill_memory_s=float(pre["memory"]),
         prefill_comm_s=float(pre["comm"]),
+        prefill_all_to_all_s=float(pre["all_to_all"]),
         prefill_overhead_s=float(pre["overhead"]),
         decode_s_per_token=tpot,
         decode_compute_s=float(dec["compute"]),
         decode_memory_s=float(dec["memory"]),
         decode_comm_s=float(dec["comm"]),
+        decode_all_to_all_s=float(dec["all_to_all"]),
         decode_overhead_s=float(dec["overhead"]),
         bound="memory" if dec["memory"] >= dec["compute"] else "compute",
         bytes_per_step=float(dec["bytes"]),
-        flops_per_step=batch * dep.decode_flops_per_seq_step / dep.tp,
+        flops_per_step=batch * dep.decode_flops_per_seq_step / n,
         crossover_batch=dep.crossover_batch(),
         latency_s=latency,
         tokens_per_s=replicas * batch / tpot,
-        tokens_per_s_per_device=batch / tpot / dep.tp,
+        tokens_per_s_per_device=batch / tpot / n,
         end_to_end_tokens_per_s=replicas * batch * dep.output_tokens / latency,
         input_tokens_per_s=replicas * batch * dep.prompt_tokens / ttft,
         max_batch=fits,
@@ -567,6 +571,7 @@ def estimate_from_deployment(
         price_source=price_source,
         link_bytes_per_s=dep.link_bytes_per_s,
         link_source=dep.link_source,
+        all_to_all=dep.all_to_all,
         assumptions=a,
         efficiencies=dep.eff,
         warnings=tuple(warnings),

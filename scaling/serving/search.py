@@ -3,7 +3,9 @@ target.
 
 Every power-of-two tensor-parallel size that divides the devices (up to one node of 8: beyond it the
 all-reduces cross the slower inter-node network; a mixture of experts, whose experts spread over the replica's
-devices (EP = TP), may span nodes, so weights that overflow a node still serve) and every batch
+devices (EP = TP), may span nodes, so weights that overflow a node still serve), for a MoE every wide
+expert-parallel replica (`scaling.serving.wide_ep`: attention TP in data-parallel groups, EP a power-of-two
+multiple of a node), and every batch
 from 1 to the largest that fits (powers of two and the largest itself) is evaluated with the roofline of
 `scaling.serving.roofline`, vectorised over the batch. A candidate meets the target when its time per output
 token is at most ``latency_s``, its time to first token (the batch's prefill) at most ``ttft_s``, and the
@@ -41,6 +43,7 @@ from scaling.serving.roofline import (
     tp_sizes,
 )
 from scaling.serving.tables import phases_table, summary_table
+from scaling.serving.wide_ep import wide_layouts
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,15 @@ class ServingWorkload:
         accelerator: Accelerator,
         tp: int,
         assumptions: ServingAssumptions | None = None,
+        ep: int | None = None,
     ) -> Deployment:
-        """One tensor-parallel replica serving these requests (`make_deployment` with this workload's lengths
-        and dtypes)."""
+        """One tensor-parallel replica (``ep`` above ``tp``: a wide one) serving these requests
+        (`make_deployment` with this workload's lengths and dtypes)."""
         return make_deployment(
             spec,
             accelerator,
             tp=tp,
+            ep=ep,
             prompt_tokens=self.prompt_tokens,
             output_tokens=self.output_tokens,
             precision=self.precision,
@@ -218,7 +223,7 @@ def _part(
     """One deployment's grid part: each batch's latencies, throughput and whether it meets the targets."""
     tpot = np.asarray(dep.decode_seconds(batches)["total"], dtype=float)
     ttft = np.asarray(dep.prefill_seconds(batches)["total"], dtype=float)
-    replicas = devices // dep.tp
+    replicas = devices // dep.devices_per_replica
     ok = np.ones(batches.shape, dtype=bool)
     if w.latency_s is not None:
         ok &= tpot <= w.latency_s
@@ -226,7 +231,7 @@ def _part(
         ok &= ttft <= w.ttft_s
     if w.min_tokens_per_s is not None:
         ok &= replicas * batches / tpot >= w.min_tokens_per_s
-    return GridPart(p, dep, fits, batches, tpot, ttft, batches / tpot / dep.tp, ok)
+    return GridPart(p, dep, fits, batches, tpot, ttft, batches / tpot / dep.devices_per_replica, ok)
 
 
 def search_grid(
@@ -239,30 +244,43 @@ def search_grid(
     assumptions: ServingAssumptions | None = None,
     search_precision: bool = False,
     batches=batch_candidates,
+    ep: int | None = None,
 ) -> list[GridPart]:
     """Every candidate the search evaluates: per precision (the workload's, or with ``search_precision``
-    every one the accelerator runs) and tensor-parallel size (``tp`` fixes it), the batches from
-    ``batches(largest)`` (default: powers of two and the largest that fits)."""
+    every one the accelerator runs) and layout (`layouts`), the batches from ``batches(largest)`` (default:
+    powers of two and the largest that fits)."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     devices = device_count(devices)
-    sizes = (
-        [checks.positive_int(tp, "tensor parallel size")]
-        if tp is not None
-        else tp_sizes(spec, devices, None if spec.is_moe else DEVICES_PER_NODE)
-    )
     precisions = supported_precisions(acc) if search_precision else (w.serving_precision,)
     parts = []
     for p in precisions:
         wp = w.with_precision(p)
-        for size in sizes:
-            if devices % size:
-                raise ScalingError(f"tensor parallel size {size} does not divide the {devices} devices")
-            dep = wp.deployment(spec, acc, size, assumptions)
+        for size, wide in layouts(spec, devices, tp, ep):
+            dep = wp.deployment(spec, acc, size, assumptions, wide)
             fits = fitting_batch(dep)
             grid = batches(fits)
             if len(grid):
                 parts.append(_part(p, dep, grid, fits, devices, wp))
     return parts
+
+
+def layouts(
+    spec: ModelSpec, devices: int, tp: int | None = None, ep: int | None = None
+) -> list[tuple[int, int | None]]:
+    """(TP, EP) of every replica the search considers (EP None: EP = TP, `expert_parallel`): the power-of-two
+    TPs that pass the layout rules (up to a node for a dense model, the devices for a MoE), and for a MoE the
+    wide replicas (`scaling.serving.wide_ep.wide_layouts`: EP a power-of-two multiple of a node, attention TP
+    below it). ``tp`` alone fixes TP (EP = TP); ``ep`` fixes EP; both fix the replica."""
+    if tp is not None:
+        tp = checks.positive_int(tp, "tensor parallel size")
+        if devices % tp:
+            raise ScalingError(f"tensor parallel size {tp} does not divide the {devices} devices")
+    if ep is not None and devices % checks.positive_int(ep, "expert parallel size"):
+        raise ScalingError(f"expert parallel size {ep} does not divide the {devices} devices")
+    if tp is not None:
+        return [(tp, None if ep in (None, tp) else ep)]
+    sizes = tp_sizes(spec, devices, None if spec.is_moe else DEVICES_PER_NODE)
+    return [(s, None) for s in sizes if ep in (None, s)] + list(wide_layouts(spec, devices, ep=ep))
 
 
 def _precision_choice(parts: list[GridPart], chosen: ServingPrecision) -> PrecisionChoice:
@@ -296,10 +314,12 @@ def cheapest_serving(
     assumptions: ServingAssumptions | None = None,
     keep: int = 10,
     search_precision: bool = False,
+    ep: int | None = None,
 ) -> ServingSearch:
-    """The batch and tensor-parallel size (``tp`` fixes it), and with ``search_precision`` the precision, that
-    serve ``model`` cheapest on ``devices`` accelerators while meeting the workload's targets; the error says
-    what the best layout reaches."""
+    """The batch and layout (`layouts`: tensor-parallel size, and for a MoE a wide expert-parallel replica;
+    ``tp`` and ``ep`` fix them), and with ``search_precision`` the precision, that serve ``model`` cheapest on
+    ``devices`` accelerators while meeting the workload's targets; the error says what the best layout
+    reaches."""
     spec, acc, w = load_model(model), get_accelerator(accelerator), workload or ServingWorkload()
     devices = device_count(devices)
     parts = search_grid(
@@ -310,6 +330,7 @@ def cheapest_serving(
         tp=tp,
         assumptions=assumptions,
         search_precision=search_precision,
+        ep=ep,
     )
     found: list[tuple[float, float, GridPart, int]] = []
     evaluated = sum(len(part.batch) for part in parts)

@@ -27,7 +27,8 @@ def _cost(value: float | None) -> str:
 
 
 def phases_table(e: ServingEstimate) -> Table:
-    """Prefill and decode time: max(compute, memory) + TP communication + the fixed per-pass overhead."""
+    """Prefill and decode time: max(compute, memory) + TP communication (and a wide replica's all-to-all) +
+    the fixed per-pass overhead."""
     s = fmt_seconds
     rows = [
         (
@@ -48,13 +49,16 @@ def phases_table(e: ServingEstimate) -> Table:
         ),
     ]
     experts = f" (EP {e.ep})" if e.ep > 1 else ""
+    if e.attention_dp > 1:  # a wide replica: attention in data-parallel groups, experts over all of it
+        experts = f" x DP {e.attention_dp} attention, EP {e.ep} experts,"
     layout = f"TP {e.tp}{experts} x {e.replicas} replica{'s' if e.replicas > 1 else ''}"
     title = (
         f"{e.model} on {e.devices} x {e.accelerator} ({layout}), batch {e.batch} per replica, "
         f"{e.prompt_tokens} prompt + {e.output_tokens} output tokens; weights {e.weight_dtype}, "
         f"KV {e.kv_dtype}"
     )
-    return Table.of(rows, ("phase", "time", "compute", "memory", "TP comm", "overhead"), title=title)
+    comm = "TP comm" if e.all_to_all is None else "TP + all-to-all"
+    return Table.of(rows, ("phase", "time", "compute", "memory", comm, "overhead"), title=title)
 
 
 def summary_table(
