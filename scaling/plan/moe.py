@@ -129,10 +129,10 @@ class MoePlan(Displayable):
             f"{', '.join(map(str, self.law.granularities))}",
             "dense: the file's dense law at the MoE plan's loss (the compute a dense model needs for it), on "
             "the same cluster",
-            f"serving: the cheapest batch, TP and precision on the fewest nodes of {self.serve_on} that hold "
-            f"each model, in {self.serving_unit}; the MoE's "
-            "experts spread over its TP devices (EP = TP), a step reading those its tokens route to (uniform "
-            "routing)",
+            f"serving: the cheapest batch, TP, EP and precision per million output tokens on "
+            f"{self.serve_on}, in {self.serving_unit}; a MoE replica may run data-parallel attention "
+            "with its experts spread over all its devices (wide EP, all-to-all), a step reading the experts "
+            "its tokens route to (uniform routing)",
             *(
                 f"{label} serves on {side['serving_on']}"
                 if side["serving_on"]
@@ -227,7 +227,9 @@ def build_moe_plan(request: Any) -> MoePlan:
         loss=loss,
         moe=moe,
         dense=dense,
-        serve_on=str(price_cluster),
+        serve_on=str(request.serve_on)
+        if request.serve_on is not None
+        else f"1, 2, 4, ... nodes of {price_cluster} (up to the training cluster)",
         serving=serving,
         serving_unit=unit,
         warnings=tuple(skipped) + tuple(spec_law.extrapolations(n_law, tokens)),
@@ -285,10 +287,10 @@ def _dense_side(request: Any, law: Any, loss: float, devices: int) -> Plan:
 
 
 def _serving(spec: Any, request: Any, devices: int, price: float | None, assumptions: Any = None) -> Any:
-    """(cost per million output tokens, what it serves on) of the cheapest serving over batch, TP and
-    precision (bf16, fp8, int8/int4 weight-only where the accelerator runs them; the choice is named), or
-    why there is none: on ``--serve-on`` as given, else on the fewest nodes of the training accelerator (1, 2,
-    4, ... up to the training cluster) it serves on."""
+    """(cost per million output tokens, what it serves on) of the cheapest serving over batch, TP, EP and
+    precision (bf16, fp8, int8/int4 weight-only where the accelerator runs them; the choice is named), or why
+    there is none: on ``--serve-on`` as given, else on 1, 2, 4, ... nodes of the training accelerator up to
+    the training cluster, the cheapest per token (a MoE's wide expert-parallel replicas grow with nodes)."""
     from scaling.serving.search import cheapest_serving
 
     per_node = request.devices_per_node or DEVICES_PER_NODE
@@ -297,7 +299,7 @@ def _serving(spec: Any, request: Any, devices: int, price: float | None, assumpt
     else:
         sizes = [per_node * 2**i for i in range(max(devices // per_node, 1).bit_length())]
         clusters = [Cluster.of(request.accelerator, n, devices_per_node=per_node) for n in sizes]
-    reason = ""
+    best, reason = None, ""
     for serve in clusters:
         try:
             search = cheapest_serving(
@@ -310,11 +312,21 @@ def _serving(spec: Any, request: Any, devices: int, price: float | None, assumpt
                 search_precision=True,
             )
         except ScalingError as err:
-            reason = str(err).split(";")[0]
+            reason = reason or str(err).split(";")[0]
             continue
-        chosen = search.precision_choice.chosen if search.precision_choice is not None else "bf16"
-        return float(search.best.usd_per_million_output_tokens), f"{serve} at {chosen}"
-    return reason, None
+        cost = float(search.best.usd_per_million_output_tokens)
+        if best is None or cost < best[0] * (1 - 1e-9):  # a tie keeps the fewer nodes
+            chosen = search.precision_choice.chosen if search.precision_choice is not None else "bf16"
+            best = (cost, f"{serve} at {chosen}, {_replica(search.best)}")
+    return best if best is not None else (reason, None)
+
+
+def _replica(estimate: Any) -> str:
+    """A serving estimate's replica in words: TP, and for a wide MoE replica its attention groups and EP."""
+    dp = getattr(estimate, "attention_dp", 1) or 1
+    if dp > 1:
+        return f"TP {estimate.tp} x DP {dp} attention, EP {estimate.ep}"
+    return f"TP {estimate.tp}" + (f", EP {estimate.ep}" if estimate.ep > 1 else "")
 
 
 def moe_text(result: MoePlan) -> str:
