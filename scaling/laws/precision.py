@@ -1,16 +1,25 @@
 """The loss cost of post-training quantization: Kumar et al. 2024, "Scaling Laws for Precision" (arXiv
-2411.04330, ICLR 2025), from a law file the user supplies.
+2411.04330, ICLR 2025), from a shipped preset or a law file the user supplies.
 
 Kumar et al. model the loss added by quantizing a model's weights to ``P_post`` bits after training as
+(Eq. 2, Finding 1)
 
-    delta_PTQ(N, D, P_post) = C_T * (D ** gamma_D / N ** gamma_N) * exp(-P_post / gamma_post)
+    delta_PTQ(N, D, P_post) = C_T * (D ** gamma_D / N ** gamma_N) * exp(-P_post / gamma_post + b_post)
 
 so that, with gamma_D close to gamma_N, the damage grows with tokens per parameter: an over-trained model
-loses more to quantization, and past some D more pretraining raises the quantized model's loss. The paper's
-fitted constants (from 30M-220M-parameter runs) are not shipped: none could be read from the paper itself, so
-``--precision-law FILE`` gives them (`load_precision_law`, the file format in its docstring), e.g. fitted to
-your own quantized evaluations. Low-precision *training* (the paper's effective parameter count) is not
-modelled here.
+loses more to quantization, and past a critical D (App. E.1, Eq. 13) more pretraining raises the quantized
+model's loss. ``b_post`` is the offset App. K says each exponent fit carries ("e^{x/gamma_x} ... is really
+computed with offset e^{x/gamma_x + n}"); a file without it has b_post = 0.
+
+``--precision-law`` names a preset of ``data/precision_laws.json`` or a JSON file (`precision_law`, the one
+resolver; `DEFAULT_PRECISION_LAW` when none is given). The preset ``kumar2024`` is App. K Table 2 of the
+paper, read from its text: the post-training quantization constants (Table 2's C_T, gamma_D, gamma_N and
+the last exponent fit, gamma = 0.5907 with its offset b = 1.1277), the training constants of its effective
+parameter count (`scaling.laws.precision_training`: gamma_w, n_w, gamma_i [activations], n_i, gamma_kv,
+n_kv) and its own Chinchilla fit (A, alpha = beta tied, B, E). Its fit range is Sec. 2.3's sweep: N in
+30M-220M non-embedding parameters, D in 1.5B-26B tokens (validated up to 1.7B parameters). The paper warns
+the numbers are unlikely to transfer across architectures and data (App. K); outside the range every output
+says it extrapolates.
 """
 
 from __future__ import annotations
@@ -23,17 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from scaling import checks
+from scaling import catalog, checks
 from scaling.errors import ScalingError, quoted
+from scaling.laws.precision_training import TrainingPrecision, training_precision_from_dict
 
 # Bits per weight of each post-training quantization the calculator names (the format's storage width).
 QUANT_BITS: dict[str, float] = {"int4": 4.0, "int8": 8.0, "fp8": 8.0}
 CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
+OFFSET = "b_post"  # optional: the exponent fit's offset (App. K), 0 when a file leaves it out
+LOSS_CONSTANTS = ("A", "alpha", "B", "beta", "E")  # the paper's own L(N, D) fit, kept as its record
 EXPONENT_RANGE = (1e-3, 5.0)  # gamma_D and gamma_N: power-law exponents of a loss term
-NEEDS = (
-    "a precision law file (--precision-law FILE: JSON with constants C_T, gamma_D, gamma_N, gamma_post of "
-    "Kumar et al. 2024's delta_PTQ); the paper's fitted values are not confirmed, so none ship"
-)
+PRESETS_FILE = "precision_laws.json"
+DEFAULT_PRECISION_LAW = "kumar2024"  # what --quant and --train-bits are priced by without --precision-law
 
 
 @dataclass(frozen=True)
@@ -47,13 +57,22 @@ class PrecisionLaw:
     name: str = "precision law"
     source: str = ""
     fit_range: dict[str, tuple[float, float]] | None = None
+    b_post: float = 0.0
+    training: TrainingPrecision | None = None  # the effective parameter count of low-precision training
+    loss: dict[str, float] | None = None  # the paper's own Chinchilla fit, L = A N^-alpha + B D^-beta + E
+    caveat: str = ""
 
     def ptq_penalty(self, params: Any, tokens: Any, bits: Any) -> Any:
         """delta_PTQ: loss added by quantizing ``params`` weights trained on ``tokens`` to ``bits``
         (arrays broadcast)."""
         N, D, P = (np.asarray(x, dtype=float) for x in (params, tokens, bits))
-        out = self.C_T * D**self.gamma_D / N**self.gamma_N * np.exp(-P / self.gamma_post)
+        out = self.C_T * D**self.gamma_D / N**self.gamma_N * np.exp(-P / self.gamma_post + self.b_post)
         return float(out) if np.ndim(out) == 0 else out
+
+    def describe(self) -> str:
+        """The law in one line: its name, source and fit range (every output that uses it prints this)."""
+        ranges = "; ".join(f"{k} {lo:.3g}-{hi:.3g}" for k, (lo, hi) in (self.fit_range or {}).items())
+        return f"{self.name}: {self.source or 'user file'}" + (f"; fit range {ranges}" if ranges else "")
 
     def outside_fit(self, params: float, tokens: float) -> list[str]:
         """One line per quantity outside the file's ``fit_range`` (extrapolation warnings)."""
@@ -65,12 +84,20 @@ class PrecisionLaw:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(
+        constants = {k: getattr(self, k) for k in CONSTANTS} | ({OFFSET: self.b_post} if self.b_post else {})
+        out = dict(
             name=self.name,
             source=self.source,
-            constants={k: getattr(self, k) for k in CONSTANTS},
+            constants=constants,
             fit_range={k: list(v) for k, v in (self.fit_range or {}).items()} or None,
         )
+        if self.training is not None:
+            out["training"] = self.training.to_dict()
+        if self.loss is not None:
+            out["loss"] = dict(self.loss)
+        if self.caveat:
+            out["caveat"] = self.caveat
+        return out
 
 
 def quant_bits(quant: str) -> float:
@@ -80,8 +107,9 @@ def quant_bits(quant: str) -> float:
 
 def precision_law_from_dict(entry: Any, where: str = "precision law") -> PrecisionLaw:
     """A checked `PrecisionLaw` from a JSON object: ``constants`` (C_T > 0, gamma_post > 0, gamma_D and
-    gamma_N in `EXPONENT_RANGE`), optional ``name``, ``source`` and ``fit_range`` ({"params": [lo, hi],
-    "tokens": [lo, hi]})."""
+    gamma_N in `EXPONENT_RANGE`, optional b_post), optional ``name``, ``source``, ``fit_range``
+    ({"params": [lo, hi], "tokens": [lo, hi]}), ``training`` (`TrainingPrecision`'s constants), ``loss``
+    (A, alpha, B, beta, E) and ``caveat``."""
     if not isinstance(entry, dict):
         raise ScalingError(f"invalid {where} {quoted(entry)}: expected a JSON object with 'constants'")
     constants = entry.get("constants")
@@ -91,6 +119,12 @@ def precision_law_from_dict(entry: Any, where: str = "precision law") -> Precisi
     if missing:
         raise ScalingError(f"{where} constants lack {', '.join(missing)}; expected {', '.join(CONSTANTS)}")
     values = checks.positive_constants(constants, CONSTANTS, where, ("gamma_D", "gamma_N"), EXPONENT_RANGE)
+    if OFFSET in constants:
+        values[OFFSET] = float(
+            checks.finite(_number(constants[OFFSET], f"{where} {OFFSET}"), f"{where} {OFFSET}")
+        )
+    training = entry.get("training")
+    loss = entry.get("loss")
     fit_range = {}
     for what, pair in (entry.get("fit_range") or {}).items():
         ok = isinstance(pair, (list, tuple)) and len(pair) == 2
@@ -105,7 +139,57 @@ def precision_law_from_dict(entry: Any, where: str = "precision law") -> Precisi
         name=str(entry.get("name") or where),
         source=str(entry.get("source") or ""),
         fit_range=fit_range or None,
+        training=None if training is None else training_precision_from_dict(training, where),
+        loss=None if loss is None else checks.positive_constants(loss, LOSS_CONSTANTS, f"{where} loss"),
+        caveat=str(entry.get("caveat") or ""),
     )
+
+
+def _number(value: Any, what: str) -> Any:
+    if isinstance(value, (bool, str, list, dict)) or value is None:
+        raise ScalingError(f"invalid {what} {quoted(value)}: expected a number")
+    return value
+
+
+def precision_law_presets() -> dict[str, PrecisionLaw]:
+    """The shipped precision laws of ``data/precision_laws.json``, by name."""
+    entries = catalog.read_json(PRESETS_FILE)
+    return {
+        catalog.normalize_name(name): precision_law_from_dict(entry, f"precision law preset {name}")
+        for name, entry in entries.items()
+    }
+
+
+def precision_law(name_or_path: str | Path | None = None) -> PrecisionLaw:
+    """The precision law ``--precision-law`` names: a preset (`precision_law_presets`), else a JSON file
+    (`load_precision_law`); `DEFAULT_PRECISION_LAW` when None."""
+    text = DEFAULT_PRECISION_LAW if name_or_path is None else str(name_or_path).strip()
+    presets = precision_law_presets()
+    key = catalog.normalize_name(text)
+    if key in presets:
+        return presets[key]
+    if not Path(text).exists():
+        raise ScalingError(
+            f"precision law {quoted(text)} does not exist: expected a preset ({', '.join(presets)}) or a "
+            "JSON law file"
+        )
+    return load_precision_law(text)
+
+
+def precision_law_for(quant: str | None, name_or_path: str | None, train_bits: float | None = None) -> Any:
+    """The precision law a request prices ``--quant`` and ``--train-bits`` by (`precision_law`), None when it
+    asks for neither; ``--precision-law`` alone, or both at once, is refused in one line."""
+    if quant is None and train_bits is None:
+        if name_or_path is None:
+            return None
+        raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
+    if quant is not None and train_bits is not None:
+        raise ScalingError(
+            f"--quant {quant} with --train-bits {train_bits:g}: quantizing a model trained in low "
+            "precision needs Kumar et al. 2024's Eq. 9, whose constants (C_w, C_a, C_kv) App. K does not "
+            "give; price one at a time"
+        )
+    return precision_law(name_or_path)
 
 
 def load_precision_law(path: str | Path) -> PrecisionLaw:
@@ -153,13 +237,8 @@ class QuantizedLoss:
         )
 
 
-def quantized_loss(
-    law: PrecisionLaw | None, params: float, tokens: float, quant: str, loss: float
-) -> QuantizedLoss:
-    """``loss`` (a training law's L(N, D)) plus Kumar et al.'s delta_PTQ for ``quant``; without a precision
-    law, the one-line refusal naming what it needs."""
+def quantized_loss(law: PrecisionLaw, params: float, tokens: float, quant: str, loss: float) -> QuantizedLoss:
+    """``loss`` (a training law's L(N, D)) plus Kumar et al.'s delta_PTQ for ``quant``."""
     bits = quant_bits(quant)
-    if law is None:
-        raise ScalingError(f"--quant {quant} needs {NEEDS}")
     penalty = law.ptq_penalty(params, tokens, bits)
     return QuantizedLoss(params, tokens, quant, bits, float(loss), float(penalty), law)

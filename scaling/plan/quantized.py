@@ -1,7 +1,7 @@
 """The plan's post-training quantization section: the loss of the plan's model, and of each serving option,
 after quantizing its weights to the served precision (``--quant``), by Kumar et al. 2024's delta_PTQ from
-the user's ``--precision-law`` (`scaling.laws.precision`): an over-trained model's penalty shows beside its
-cheaper serving."""
+``--precision-law`` (a preset, kumar2024 by default, or the user's file; `scaling.laws.precision`): an
+over-trained model's penalty shows beside its cheaper serving."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def quantized_table(quantized: tuple[tuple[str, QuantizedLoss], ...]) -> Table:
         for label, q in quantized
     ]
     headers = ("model", "params", "tokens", "tokens/param", "loss", f"{first.quant} PTQ", "loss after")
-    notes = [f"delta_PTQ of Kumar et al. 2024 (arXiv 2411.04330), {law.name}: {law.source or 'user file'}"]
+    notes = [f"delta_PTQ of Kumar et al. 2024 (arXiv 2411.04330), {law.describe()}"]
+    if law.caveat:
+        notes.append(law.caveat)
     outside = sum(bool(law.outside_fit(q.params, q.tokens)) for _, q in quantized)
     if outside:
         notes.append(f"{outside} of {len(quantized)} rows lie outside the law's fit range: extrapolated")
