@@ -1,6 +1,6 @@
 """Kumar et al. 2024 ("Scaling Laws for Precision", arXiv 2411.04330): the post-training quantization
 penalty delta_PTQ = C_T D^gamma_D / N^gamma_N exp(-P/gamma_post + b_post) from a user's law file or the
-shipped preset, in `scaling loss` and the plan (the paper's own numbers: tests/test_precision_kumar2024.py)."""
+shipped preset, in `scaling loss` and the plan (the paper's own numbers: test_precision_kumar2024.py)."""
 
 from __future__ import annotations
 

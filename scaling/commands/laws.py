@@ -165,7 +165,9 @@ def loss(
     prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
     bits = None if train_bits is None else TRAIN_BITS.parse_value(train_bits)
     plaw = precision_law_for(post_quant, precision_law, bits)
-    ptq = None if post_quant is None else quantized_loss(plaw, params, tokens, post_quant, prediction.loss)
+    ptq = (
+        None if post_quant is None else quantized_loss(plaw, params, tokens, post_quant, prediction.loss, law)
+    )
     trained = None if bits is None else low_precision_training(plaw, law, params, tokens, bits, unique_tokens)
     asked = "schedule" in given({"schedule": schedule}) or decay_fraction is not None or hp_law is not None
     curve, curve_note = None, None
@@ -211,14 +213,24 @@ def loss(
 
 
 def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
-    """The rows that price a post-training quantization: the penalty, the loss after it, the law."""
-    return [
+    """The rows that price a post-training quantization: the penalty, the loss after it and, for a law with
+    a data term B / D^beta, the tokens past which more pretraining raises the quantized loss."""
+    rows = [
         (
             f"loss after {ptq.quant} PTQ",
             f"{units.format_loss(ptq.quantized_loss)} {loss_unit} (+{ptq.penalty:.4g}, "
             f"{ptq.tokens / ptq.params:.3g} tokens/param, {ptq.bits:g} bits; Kumar et al. 2024 delta_PTQ)",
-        ),
+        )
     ]
+    if ptq.critical_tokens is not None:
+        rows.append(
+            (
+                f"more tokens raise the {ptq.quant} loss past",
+                f"{units.format_count(ptq.critical_tokens)} tokens ({ptq.critical_tokens / ptq.params:.3g} "
+                "tokens/param; Kumar et al. 2024 Eq. 13 with the law's B, beta)",
+            )
+        )
+    return rows
 
 
 def _trained_rows(trained, loss_unit: str) -> list[tuple[str, str]]:

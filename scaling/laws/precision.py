@@ -69,6 +69,16 @@ class PrecisionLaw:
         out = self.C_T * D**self.gamma_D / N**self.gamma_N * np.exp(-P / self.gamma_post + self.b_post)
         return float(out) if np.ndim(out) == 0 else out
 
+    def critical_tokens(self, params: Any, bits: Any, B: float, beta: float) -> Any:
+        """The tokens past which more pretraining raises the loss after quantizing to ``bits``, for a loss law
+        whose data term is B / D^beta: where d(B D^-beta)/dD = -d(delta_PTQ)/dD (App. E.1, Eq. 12-13, with
+        the offset b_post)."""
+        N, P = (np.asarray(x, dtype=float) for x in (params, bits))
+        offset = np.exp(P / self.gamma_post - self.b_post)
+        balance = beta * B * N**self.gamma_N * offset / (self.gamma_D * self.C_T)
+        out = balance ** (1.0 / (self.gamma_D + beta))
+        return float(out) if np.ndim(out) == 0 else out
+
     def describe(self) -> str:
         """The law in one line: its name, source and fit range (every output that uses it prints this)."""
         ranges = "; ".join(f"{k} {lo:.3g}-{hi:.3g}" for k, (lo, hi) in (self.fit_range or {}).items())
@@ -220,6 +230,7 @@ class QuantizedLoss:
     loss: float  # before quantizing (the training law's)
     penalty: float  # delta_PTQ
     law: PrecisionLaw
+    critical_tokens: float | None = None  # past it more tokens raise the quantized loss (None: no B/D^beta)
 
     @property
     def quantized_loss(self) -> float:
@@ -233,12 +244,18 @@ class QuantizedLoss:
             loss_before_quant=self.loss,
             ptq_penalty=self.penalty,
             quantized_loss=self.quantized_loss,
+            critical_tokens=self.critical_tokens,
             precision_law=self.law.to_dict(),
         )
 
 
-def quantized_loss(law: PrecisionLaw, params: float, tokens: float, quant: str, loss: float) -> QuantizedLoss:
-    """``loss`` (a training law's L(N, D)) plus Kumar et al.'s delta_PTQ for ``quant``."""
+def quantized_loss(
+    law: PrecisionLaw, params: float, tokens: float, quant: str, loss: float, loss_law: Any = None
+) -> QuantizedLoss:
+    """``loss`` (a training law's L(N, D)) plus Kumar et al.'s delta_PTQ for ``quant``; with a ``loss_law``
+    whose data term is B / D^beta, also the critical tokens (`PrecisionLaw.critical_tokens`)."""
     bits = quant_bits(quant)
     penalty = law.ptq_penalty(params, tokens, bits)
-    return QuantizedLoss(params, tokens, quant, bits, float(loss), float(penalty), law)
+    B, beta = getattr(loss_law, "B", None), getattr(loss_law, "beta", None)
+    critical = None if B is None or beta is None else law.critical_tokens(params, bits, B, beta)
+    return QuantizedLoss(params, tokens, quant, bits, float(loss), float(penalty), law, critical)

@@ -16,11 +16,10 @@ def plan_quantized(request: Any, params: float, tokens: float, loss: float | Non
     """(label, `QuantizedLoss`) for the plan's model and each serving option; empty without ``--quant``."""
     if request.post_quant is None or loss is None:
         return ()
-    rows = [("plan", quantized_loss(request.precision_law, params, tokens, request.post_quant, loss))]
+    law = request.precision_law
+    rows = [("plan", quantized_loss(law, params, tokens, request.post_quant, loss, request.law))]
     for option in serving.options if serving is not None else ():
-        q = quantized_loss(
-            request.precision_law, option.params, option.tokens, request.post_quant, option.loss
-        )
+        q = quantized_loss(law, option.params, option.tokens, request.post_quant, option.loss, request.law)
         rows.append((option.label, q))
     return tuple(rows)
 
