@@ -21,7 +21,9 @@ from scaling.laws.precision_training import BASELINE_BITS, low_precision_trainin
 
 KUMAR = precision_law("kumar2024")
 TRAINING = KUMAR.training
-PAPER_LOSS = KUMAR.loss  # the paper's own fit: L = A N_eff^-alpha + B D^-beta + E (Eq. 1 without delta_PTQ)
+PAPER_LOSS = (
+    KUMAR.paper_loss
+)  # the paper's own fit: L = A N_eff^-alpha + B D^-beta + E (Eq. 1 without delta_PTQ)
 
 
 def paper_loss(params, tokens, bits):
@@ -34,10 +36,10 @@ def paper_loss(params, tokens, bits):
 # App. K, Table 2 ("Fitted constants and their values"): the table prints the activations' pair as gamma_i,
 # n_i and the post-training exponent fit as gamma with offset b.
 TABLE_2 = [
-    ("A", KUMAR.loss["A"], 4.299e3),
-    ("alpha", KUMAR.loss["alpha"], 0.4965),
-    ("B", KUMAR.loss["B"], 1.806e4),
-    ("E", KUMAR.loss["E"], 2.7648),
+    ("A", KUMAR.paper_loss["A"], 4.299e3),
+    ("alpha", KUMAR.paper_loss["alpha"], 0.4965),
+    ("B", KUMAR.paper_loss["B"], 1.806e4),
+    ("E", KUMAR.paper_loss["E"], 2.7648),
     ("gamma_w", TRAINING.gamma_w, 2.6745),
     ("n_w", TRAINING.n_w, 0.3037),
     ("gamma_i", TRAINING.gamma_a, 2.2102),
@@ -55,7 +57,7 @@ TABLE_2 = [
 @pytest.mark.parametrize("name, shipped, table", TABLE_2, ids=[row[0] for row in TABLE_2])
 def test_kumar2024_app_k_table_2(name, shipped, table):
     assert shipped == table
-    assert KUMAR.loss["beta"] == KUMAR.loss["alpha"]  # App. K: "we tie alpha = beta"
+    assert KUMAR.paper_loss["beta"] == KUMAR.paper_loss["alpha"]  # App. K: "we tie alpha = beta"
 
 
 def test_kumar2024_is_the_default_and_its_fit_range_is_section_2_3_sweep():

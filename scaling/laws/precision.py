@@ -45,10 +45,24 @@ EXPONENT_RANGE = (1e-3, 5.0)  # gamma_D and gamma_N: power-law exponents of a lo
 PRESETS_FILE = "precision_laws.json"
 DEFAULT_PRECISION_LAW = "kumar2024"  # what --quant and --train-bits are priced by without --precision-law
 
+# Where each constant of the kumar2024 preset (data/precision_laws.json) is in Kumar et al. 2024 (arXiv
+# 2411.04330): all are App. K, Table 2 ("Fitted constants and their values"), fitted on integer types.
+#   C_T 0.0598, gamma_D 0.5068, gamma_N 0.3439: delta_PTQ of Eq. 2 (Sec. 3.1, Finding 1; GPTQ on BF16 models).
+#   gamma_post 0.5907, b_post 1.1277: Table 2's last exponent fit, printed "gamma" with its offset "b"
+#     (App. K: "a fit of the form e^{x/gamma_x} ... is really computed with offset e^{x/gamma_x + n}");
+#     Eq. 2's only exponential in P_post. App. N names an exponent fit's offset b the same way.
+#   gamma_w 2.6745, n_w 0.3037; gamma_a 2.2102, n_a 1.4072 (Table 2's gamma_i, n_i); gamma_kv 0.9578,
+#     n_kv 2.4185: N_eff of Eq. 4 (Sec. 4.2, Finding 2), with the same offsets; the activations' pair is the
+#     one whose factor vanishes at 3.1 bits, as App. L's diverging P_a <= 3 runs require.
+#   A 4.299e3, alpha 0.4965, B 1.806e4, E 2.7648 (beta = alpha: "we tie alpha = beta", App. K): Eq. 1/3.
+#   fit range: Sec. 2.3, N in [30, 60, 110, 220]M non-embedding parameters, D in [1.5, 3, 6, 13, 26]B tokens.
+
 
 @dataclass(frozen=True)
 class PrecisionLaw:
-    """Kumar et al. 2024's post-training quantization term with its constants and where they come from."""
+    """Kumar et al. 2024's post-training quantization term with its constants and where they come from; a
+    preset also carries the effective parameter count of low-precision training (``training``) and the
+    paper's own L(N, D) fit (``paper_loss``, the record its claims are checked against)."""
 
     C_T: float
     gamma_D: float
@@ -59,7 +73,7 @@ class PrecisionLaw:
     fit_range: dict[str, tuple[float, float]] | None = None
     b_post: float = 0.0
     training: TrainingPrecision | None = None  # the effective parameter count of low-precision training
-    loss: dict[str, float] | None = None  # the paper's own Chinchilla fit, L = A N^-alpha + B D^-beta + E
+    paper_loss: dict[str, float] | None = None  # the paper's Chinchilla fit, L = A N^-alpha + B D^-beta + E
     caveat: str = ""
 
     def ptq_penalty(self, params: Any, tokens: Any, bits: Any) -> Any:
@@ -103,8 +117,8 @@ class PrecisionLaw:
         )
         if self.training is not None:
             out["training"] = self.training.to_dict()
-        if self.loss is not None:
-            out["loss"] = dict(self.loss)
+        if self.paper_loss is not None:
+            out["loss"] = dict(self.paper_loss)
         if self.caveat:
             out["caveat"] = self.caveat
         return out
@@ -150,7 +164,7 @@ def precision_law_from_dict(entry: Any, where: str = "precision law") -> Precisi
         source=str(entry.get("source") or ""),
         fit_range=fit_range or None,
         training=None if training is None else training_precision_from_dict(training, where),
-        loss=None if loss is None else checks.positive_constants(loss, LOSS_CONSTANTS, f"{where} loss"),
+        paper_loss=None if loss is None else checks.positive_constants(loss, LOSS_CONSTANTS, f"{where} loss"),
         caveat=str(entry.get("caveat") or ""),
     )
 
