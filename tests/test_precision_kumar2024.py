@@ -144,11 +144,17 @@ def test_kumar2024_penalty_grows_with_tokens_per_parameter_and_falls_with_bits(
 
 
 @settings(max_examples=60, deadline=None)
-@given(bits=st.floats(4.0, 31.0), more=st.floats(0.1, 8.0))
-def test_kumar2024_training_loss_falls_with_bits(bits, more):
+@given(
+    bits=st.floats(4.0, 31.0), more=st.floats(0.1, 8.0), params=st.floats(1e7, 1e12), ratio=st.floats(1, 1e4)
+)
+def test_kumar2024_training_loss_falls_with_bits(bits, more, params, ratio):
     """N_eff / N rises with bits towards 1, so a law read at N_eff loses less with more bits."""
-    low, high = TRAINING.effective_fraction(bits), TRAINING.effective_fraction(min(bits + more, 32.0))
+    higher = min(bits + more, 32.0)
+    low, high = TRAINING.effective_fraction(bits), TRAINING.effective_fraction(higher)
     assert 0 < low < high <= 1
+    chinchilla = get_law("chinchilla")
+    at = [low_precision_training(KUMAR, chinchilla, params, params * ratio, b) for b in (bits, higher)]
+    assert at[0].loss_at_bits > at[1].loss_at_bits
 
 
 def test_loss_train_bits_reads_the_law_at_the_effective_parameter_count():
