@@ -83,6 +83,22 @@ def test_kumar2024_section_4_3_2_compute_optimal_precision_is_7_to_8_bits():
         assert best_bits == pytest.approx(p_star, abs=0.02)
 
 
+def test_kumar2024_section_4_3_3_fixed_size_optimal_precision_grows_as_log_compute():
+    """Sec. 4.3.3 / App. E.2.2: with N fixed (here Llama-3-8B's 8B) and D, P free at C proportional to N D P,
+    "compute-optimal precision scales as P*(C) ∝ log C", P* ~ beta gamma ln C at large C: the bits gained per
+    decade of compute rise towards beta gamma ln 10, gamma the part that saturates last (gamma_w)."""
+    bits = np.linspace(3.5, 40.0, 36501)
+    alive = TRAINING.effective_fraction(bits) > 0
+    best = []
+    for compute in 10.0 ** np.arange(21, 28):
+        loss = paper_loss(8e9, compute / (6 / 16 * 8e9 * bits), bits)
+        best.append(bits[np.argmin(np.where(alive, loss, np.inf))])
+    per_decade = np.diff(best)
+    assert np.all(per_decade > 0) and np.all(np.diff(per_decade) > 0)
+    slowest = max(TRAINING.gamma_w, TRAINING.gamma_a, TRAINING.gamma_kv)
+    assert per_decade[-1] == pytest.approx(PAPER_LOSS["beta"] * slowest * np.log(10), rel=0.03)
+
+
 def test_kumar2024_figure_6_compute_matched_models_predict_8_bits_best():
     """App. J / Fig. 6: models with N P fixed on 16B tokens (4-bit 1.76B ... 32-bit 220M); the integer fit's
     prediction is lowest at 8 bits (880M), and training larger in lower precision beats 16 and 32 bits
