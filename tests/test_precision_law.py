@@ -1,5 +1,6 @@
 """Kumar et al. 2024 ("Scaling Laws for Precision", arXiv 2411.04330): the post-training quantization
-penalty delta_PTQ = C_T D^gamma_D / N^gamma_N exp(-P/gamma_post) from a user's law file, in `scaling loss`."""
+penalty delta_PTQ = C_T D^gamma_D / N^gamma_N exp(-P/gamma_post + b_post) from a user's law file or the
+shipped preset, in `scaling loss` and the plan (the paper's own numbers: test_precision_kumar2024.py)."""
 
 from __future__ import annotations
 
@@ -77,8 +78,13 @@ def test_loss_command_prints_the_quantized_loss_as_json():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--quant", "int4"], "--quant int4 needs a precision law file (--precision-law FILE"),
         (["--precision-law", str(LAW_FILE)], "--precision-law needs --quant"),
+        (["--precision-law", "kumar2024"], "--precision-law needs --quant"),
+        (["--quant", "int4", "--train-bits", "8"], "Eq. 9"),
+        (["--train-bits", "3"], "invalid --train-bits 3: expected 4 to 32 bits"),
+        (["--train-bits", "many"], "invalid --train-bits 'many'"),
+        (["--train-bits", "8", "--precision-law", str(LAW_FILE)], "no 'training' constants"),
+        (["--quant", "int4", "--precision-law", "kumar2025"], "expected a preset (kumar2024) or a JSON"),
         (["--quant", "int3", "--precision-law", str(LAW_FILE)], "int3"),
         (["--quant", "int4", "--precision-law", "nowhere.json"], "does not exist"),
     ],
@@ -139,6 +145,37 @@ def test_plan_prints_each_serving_option_after_quantizing():
     assert plan.serving.workload.quant == "int4"
 
 
-def test_plan_quant_without_a_law_is_one_line_exit_2():
+def test_plan_quant_without_a_law_uses_the_default_preset():
+    """``--quant`` alone is priced by the one default (`DEFAULT_PRECISION_LAW`), as ``scaling loss`` does."""
+    from scaling.laws.precision import DEFAULT_PRECISION_LAW, precision_law
+    from scaling.plan import make_plan
+
+    plan = make_plan(gpus="64xH100", days=7, post_quant="int8")
+    (label, q), *_ = plan.quantized
+    default = precision_law(DEFAULT_PRECISION_LAW)
+    assert q.law == default and q.penalty == pytest.approx(
+        default.ptq_penalty(plan.spec.params, plan.tokens, 8)
+    )
     run = CliRunner().invoke(cli, ["plan", "--gpus", "64xH100", "--days", "7", "--quant", "int8"])
-    assert run.exit_code == 2 and "--quant int8 needs a precision law file" in run.output
+    assert run.exit_code == 0 and "kumar2024" in run.output and "outside the law's fit range" in run.output
+    run = CliRunner().invoke(
+        cli, ["plan", "--gpus", "64xH100", "--days", "7", "--precision-law", "kumar2024"]
+    )
+    assert run.exit_code == 2 and "--precision-law needs --quant" in run.output
+
+
+def test_loss_quant_without_a_law_is_the_default_preset_with_its_range():
+    args = ["loss", "--params", "8B", "--tokens", "15T", "--quant", "int4"]
+    d, named = (
+        _json(CliRunner().invoke(cli, [*args, *more, "--json"]).output)
+        for more in ([], ["--precision-law", "kumar2024"])
+    )
+    assert d["post_training_quantization"] == named["post_training_quantization"]
+    assert d["post_training_quantization"]["precision_law"]["name"] == "kumar2024"
+    text = " ".join(CliRunner().invoke(cli, args).output.split())
+    assert "fit range params 3e+07-2.2e+08; tokens 1.5e+09-2.6e+10" in text
+    assert "outside kumar2024's fit range" in text and "App. K" in text
+
+
+def _json(output: str) -> dict:
+    return json.loads(output[output.index("{") :])

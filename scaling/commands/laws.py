@@ -19,7 +19,7 @@ from scaling.commands._common import (
 from scaling.errors import ScalingError
 from scaling.laws.rules import FORM_CHOICES
 from scaling.options.recipe import DECAY_FRACTION, HP_LAW, SCHEDULE
-from scaling.options.shared import POST_QUANT, PRECISION_LAW
+from scaling.options.shared import POST_QUANT, PRECISION_LAW, TRAIN_BITS
 from scaling.render import fmt_interval
 
 CURVE_BOOTSTRAP = 100  # resamples by run for --curves when --bootstrap is not given
@@ -125,7 +125,7 @@ def _allocation_rows(law, alloc, how: str, beyond: dict | None) -> list[tuple[st
 @click.option(
     "--unique-tokens", type=COUNT, default=None, help="Unique tokens, if data repeats (Muennighoff)."
 )
-@declared(POST_QUANT, PRECISION_LAW, SCHEDULE, DECAY_FRACTION, HP_LAW)
+@declared(POST_QUANT, PRECISION_LAW, TRAIN_BITS, SCHEDULE, DECAY_FRACTION, HP_LAW)
 @json_option
 def loss(
     params,
@@ -134,13 +134,16 @@ def loss(
     unique_tokens,
     post_quant,
     precision_law,
+    train_bits,
     schedule,
     decay_fraction,
     hp_law,
     as_json,
 ):
     """Predicted loss for a model size and token count, in the law's loss unit; with --quant, the loss after
-    post-training quantization (Kumar et al. 2024's delta_PTQ, which grows with tokens per parameter).
+    post-training quantization (Kumar et al. 2024's delta_PTQ, which grows with tokens per parameter); with
+    --train-bits, the loss of training in that precision (the paper's effective parameter count) beside 16
+    bits. Both use the kumar2024 preset (the paper's App. K fit) unless --precision-law names another.
 
     With --schedule (and --decay-fraction for wsd) and a law fitted from curves ('scaling fit RUNS --curves
     -o law.json'), also the loss curve through training under that schedule at the recipe's batch (Tissue et
@@ -149,20 +152,23 @@ def loss(
     \b
     Examples:
       scaling loss --params 8B --tokens 15T
+      scaling loss --params 8B --tokens 15T --quant int4
+      scaling loss --params 1B --tokens 20B --train-bits 8
       scaling loss --params 8B --tokens 15T --quant int4 --precision-law precision_law.json
       scaling loss --params 7B --tokens 2T --law epoch --schedule wsd
     """
     from scaling.laws import get_law
-    from scaling.laws.precision import load_precision_law, quantized_loss
+    from scaling.laws.precision import precision_law_for, quantized_loss
+    from scaling.laws.precision_training import low_precision_training
 
     law = get_law(law_name)
     prediction = law.loss_at(params, tokens, unique_tokens=unique_tokens)
-    ptq = None
-    if post_quant or precision_law:
-        if not post_quant:
-            raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
-        plaw = load_precision_law(precision_law) if precision_law else None
-        ptq = quantized_loss(plaw, params, tokens, post_quant, prediction.loss)
+    bits = None if train_bits is None else TRAIN_BITS.parse_value(train_bits)
+    plaw = precision_law_for(post_quant, precision_law, bits)
+    ptq = (
+        None if post_quant is None else quantized_loss(plaw, params, tokens, post_quant, prediction.loss, law)
+    )
+    trained = None if bits is None else low_precision_training(plaw, law, params, tokens, bits, unique_tokens)
     asked = "schedule" in given({"schedule": schedule}) or decay_fraction is not None or hp_law is not None
     curve, curve_note = None, None
     if asked:
@@ -171,6 +177,8 @@ def loss(
         payload = {**prediction.to_dict(), "assumptions": dict(_assumptions(law))}
         if ptq:
             payload["post_training_quantization"] = ptq.to_dict()
+        if trained:
+            payload["low_precision_training"] = trained.to_dict()
         if asked:
             payload["curve"] = None if curve is None else curve.to_dict()
             payload["curve_note"] = curve_note
@@ -191,7 +199,13 @@ def loss(
     ]
     if ptq is not None:
         rows += _quantized_rows(ptq, prediction.loss_unit)
-        for line in ptq.law.outside_fit(params, tokens):
+    if trained is not None:
+        rows += _trained_rows(trained, prediction.loss_unit)
+    if plaw is not None:
+        rows += [("precision law", plaw.describe())] + (
+            [("precision law caveat", plaw.caveat)] * bool(plaw.caveat)
+        )
+        for line in plaw.outside_fit(params, tokens):
             warn(line)
     if asked:
         rows += _curve_rows(curve, curve_note)
@@ -199,14 +213,40 @@ def loss(
 
 
 def _quantized_rows(ptq, loss_unit: str) -> list[tuple[str, str]]:
-    """The rows that price a post-training quantization: the penalty, the loss after it, the law."""
-    return [
+    """The rows that price a post-training quantization: the penalty, the loss after it and, for a law with
+    a data term B / D^beta, the tokens past which more pretraining raises the quantized loss."""
+    rows = [
         (
             f"loss after {ptq.quant} PTQ",
             f"{units.format_loss(ptq.quantized_loss)} {loss_unit} (+{ptq.penalty:.4g}, "
-            f"{ptq.tokens / ptq.params:.3g} tokens/param, {ptq.bits:g} bits)",
+            f"{ptq.tokens / ptq.params:.3g} tokens/param, {ptq.bits:g} bits; Kumar et al. 2024 delta_PTQ)",
+        )
+    ]
+    if ptq.critical_tokens is not None:
+        rows.append(
+            (
+                f"more tokens raise the {ptq.quant} loss past",
+                f"{units.format_count(ptq.critical_tokens)} tokens ({ptq.critical_tokens / ptq.params:.3g} "
+                "tokens/param; Kumar et al. 2024 Eq. 13 with the law's B, beta)",
+            )
+        )
+    return rows
+
+
+def _trained_rows(trained, loss_unit: str) -> list[tuple[str, str]]:
+    """The rows that price low-precision training: the loss at its bits beside 16, the effective parameters
+    and the compute-optimal precision."""
+    return [
+        (
+            f"loss trained at {trained.bits:g} bits",
+            f"{units.format_loss(trained.loss_at_bits)} {loss_unit} (+{trained.penalty:.4g} vs 16-bit; "
+            f"effective params {trained.effective_fraction:.3g} x N = "
+            f"{units.format_count(trained.params * trained.effective_fraction)}; Kumar et al. 2024 N_eff)",
         ),
-        ("precision law", f"{ptq.law.name}: Kumar et al. 2024 delta_PTQ; {ptq.law.source or 'user file'}"),
+        (
+            "compute-optimal training precision",
+            f"{trained.compute_optimal_bits:.2f} bits (N, D and bits free at compute proportional to N*D*bits)",
+        ),
     ]
 
 

@@ -5,7 +5,8 @@ evaluations, written in the law-file format ``scaling loss --quant Q --precision
     delta_PTQ(N, D, bits) = C_T * D**gamma_D / N**gamma_N * exp(-bits / gamma_post)   (Kumar et al. 2024)
 
 is linear in its logarithm: log delta = log C_T + gamma_D log D - gamma_N log N - bits / gamma_post, so the
-fit is ordinary least squares on the log penalty. The evaluations table (CSV), one row per model and
+fit is ordinary least squares on the log penalty (an offset b_post, as the shipped kumar2024 preset carries,
+only rescales C_T, so a fitted file leaves it out). The evaluations table (CSV), one row per model and
 quantization:
 
 ===================  ========================================================================================

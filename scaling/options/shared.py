@@ -125,8 +125,17 @@ POST_QUANT = Option(
 PRECISION_LAW = Option(
     "precision_law",
     ("--precision-law",),
-    "Kumar et al. 2024's post-training quantization law: a JSON file of C_T, gamma_D, gamma_N, gamma_post.",
-    file="in",
+    "Kumar et al. 2024's precision law pricing --quant (and --train-bits): a preset (kumar2024, the paper's "
+    "App. K fit; the default) or a JSON file of C_T, gamma_D, gamma_N, gamma_post.",
+    placeholder="kumar2024 (default)",
+)
+TRAIN_BITS = Option(
+    "train_bits",
+    ("--train-bits",),
+    "Train with weights, activations and KV cache at this many bits (4-32): the loss from Kumar et al. "
+    "2024's effective parameter count (--precision-law), beside 16-bit training.",
+    parse=number,
+    unit="bits",
 )
 MOE = Option(
     "moe",

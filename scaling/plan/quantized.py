@@ -1,7 +1,7 @@
 """The plan's post-training quantization section: the loss of the plan's model, and of each serving option,
 after quantizing its weights to the served precision (``--quant``), by Kumar et al. 2024's delta_PTQ from
-the user's ``--precision-law`` (`scaling.laws.precision`): an over-trained model's penalty shows beside its
-cheaper serving."""
+``--precision-law`` (a preset, kumar2024 by default, or the user's file; `scaling.laws.precision`): an
+over-trained model's penalty shows beside its cheaper serving."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ def plan_quantized(request: Any, params: float, tokens: float, loss: float | Non
     """(label, `QuantizedLoss`) for the plan's model and each serving option; empty without ``--quant``."""
     if request.post_quant is None or loss is None:
         return ()
-    rows = [("plan", quantized_loss(request.precision_law, params, tokens, request.post_quant, loss))]
+    law = request.precision_law
+    rows = [("plan", quantized_loss(law, params, tokens, request.post_quant, loss, request.law))]
     for option in serving.options if serving is not None else ():
-        q = quantized_loss(
-            request.precision_law, option.params, option.tokens, request.post_quant, option.loss
-        )
+        q = quantized_loss(law, option.params, option.tokens, request.post_quant, option.loss, request.law)
         rows.append((option.label, q))
     return tuple(rows)
 
@@ -42,7 +41,9 @@ def quantized_table(quantized: tuple[tuple[str, QuantizedLoss], ...]) -> Table:
         for label, q in quantized
     ]
     headers = ("model", "params", "tokens", "tokens/param", "loss", f"{first.quant} PTQ", "loss after")
-    notes = [f"delta_PTQ of Kumar et al. 2024 (arXiv 2411.04330), {law.name}: {law.source or 'user file'}"]
+    notes = [f"delta_PTQ of Kumar et al. 2024 (arXiv 2411.04330), {law.describe()}"]
+    if law.caveat:
+        notes.append(law.caveat)
     outside = sum(bool(law.outside_fit(q.params, q.tokens)) for _, q in quantized)
     if outside:
         notes.append(f"{outside} of {len(quantized)} rows lie outside the law's fit range: extrapolated")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scaling.cluster import Cluster
 from scaling.cost import DEFAULT_MFU
 from scaling.errors import ScalingError
+from scaling.laws.precision import precision_law_for
 from scaling.options import PLAN, Parsed
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def plan_request(values: Parsed) -> PlanRequest:
         calibration=training_calibration,
         serving_calibration=serving_calibration,
         post_quant=v.post_quant,
-        precision_law=_precision_law(v.post_quant, v.precision_law),
+        precision_law=precision_law_for(v.post_quant, v.precision_law),
         **_moe_laws(v.moe, v.moe_law),
         inputs=_inputs(law, values),
     )
@@ -236,19 +237,6 @@ def serving_accelerator(request: PlanRequest, calibration: Any) -> Accelerator:
         f"{calibration.label} calibrates serving, and this plan serves nothing: give --serve-on (e.g. "
         "8xH100) with --inference-tokens, or drop that --calibration"
     )
-
-
-def _precision_law(quant: str | None, path: str | None) -> Any:
-    """The precision law ``--quant`` is priced by (`scaling.laws.precision`); each needs the other."""
-    if quant is None and path is None:
-        return None
-    from scaling.laws.precision import NEEDS, load_precision_law
-
-    if quant is None:
-        raise ScalingError("--precision-law needs --quant int4, int8 or fp8 (the quantization it prices)")
-    if path is None:
-        raise ScalingError(f"--quant {quant} needs {NEEDS}")
-    return load_precision_law(path)
 
 
 def _moe_laws(moe: bool, name_or_path: str | None) -> dict[str, Any]:
