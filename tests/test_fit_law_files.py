@@ -50,7 +50,7 @@ def test_moe_fit_recovers_krajewski_form_losses_and_exponents(fitted_moe):
         assert law.moe[key] == pytest.approx(MOE_LAW.moe[key], abs=tolerance)
     assert law.dense["alpha"] == pytest.approx(truth["alpha"], abs=0.04)
     assert (law.expansion, law.granularities) == (8.0, (1, 2, 4, 8))
-    assert law.fit_range == {"active_params": (1.3e8, 3.7e9), "tokens": (1e10, 3e11)}
+    assert law.fit_range == {"params": (1.3e8, 3.7e9), "tokens": (1e10, 3e11)} and law.params == "active"
 
 
 def test_moe_fit_80pct_intervals_cover_the_truth_across_seeds(fitted_moe):

@@ -233,6 +233,39 @@ class FittedMoeLaw:
         return save_law_file(self.to_dict(), path, moe_law_from_dict)
 
 
+def _bootstrap_rows(fit_from: Any, theta: Any, logs: tuple, bootstrap: int, seed: int) -> list[list[float]]:
+    """The MoE constants of each converged bootstrap refit (runs resampled with replacement) from theta."""
+    rows, rng, n = [], np.random.default_rng(seed), len(logs[0])
+    for _ in range(bootstrap):
+        pick = rng.integers(0, n, n)
+        t, _obj, ok = fit_from([theta], *(x[pick] for x in logs))
+        if ok:
+            rows.append(list(_natural(t).values()))
+    return rows
+
+
+def _fitted_law(runs: Any, theta: Any, dense: dict[str, float], name: str, delta: float) -> MoeLaw:
+    """The law file's `MoeLaw` of a fit: N the runs table's active parameters, fit range the runs'."""
+    moe = runs.moe
+    both = pd.concat([moe[["N", "D"]], runs.dense[["N", "D"]]])
+    return MoeLaw(
+        moe={k: _natural(theta)[k] for k in THETA},
+        dense=dense,
+        expansion=runs.expansion,
+        granularities=tuple(sorted(int(g) for g in moe["G"].unique())),
+        name=name,
+        source=(
+            f"fitted to {len(moe)} MoE and {len(runs.dense)} dense runs of {runs.source} in {FORM}; Huber "
+            f"delta={delta:g} on log-loss"
+        ),
+        fit_range={
+            "params": (float(both["N"].min()), float(both["N"].max())),
+            "tokens": (float(both["D"].min()), float(both["D"].max())),
+        },
+        params="active",
+    )
+
+
 def fit_moe_law(
     source: Any,
     *,
@@ -270,13 +303,7 @@ def fit_moe_law(
         )
     if not converged:
         notes.append("the MoE fit did not converge; treat it with care")
-    rows = []
-    rng = np.random.default_rng(seed)
-    for _ in range(bootstrap):
-        pick = rng.integers(0, len(moe), len(moe))
-        t, _obj, ok = fit_from([theta], logN[pick], logD[pick], logG[pick], logL[pick])
-        if ok:
-            rows.append(list(_natural(t).values()))
+    rows = _bootstrap_rows(fit_from, theta, (logN, logD, logG, logL), bootstrap, seed)
     if len(rows) < bootstrap:
         notes.append(
             f"{bootstrap - len(rows)} of {bootstrap} MoE bootstrap replicates did not converge "
@@ -288,24 +315,8 @@ def fit_moe_law(
         "moe": percentile_intervals(rows, THETA, level),
         "dense": {renamed[k]: dense_iv[k] for k in renamed if k in dense_iv},
     }
-    both = pd.concat([moe[["N", "D"]], runs.dense[["N", "D"]]])
-    law = MoeLaw(
-        moe={k: _natural(theta)[k] for k in THETA},
-        dense=dense,
-        expansion=runs.expansion,
-        granularities=tuple(sorted(int(g) for g in moe["G"].unique())),
-        name=name,
-        source=(
-            f"fitted to {len(moe)} MoE and {len(runs.dense)} dense runs of {runs.source} in {FORM}; Huber "
-            f"delta={delta:g} on log-loss"
-        ),
-        fit_range={
-            "active_params": (float(both["N"].min()), float(both["N"].max())),
-            "tokens": (float(both["D"].min()), float(both["D"].max())),
-        },
-    )
     return FittedMoeLaw(
-        law=law,
+        law=_fitted_law(runs, theta, dense, name, delta),
         intervals={k: v for k, v in intervals.items() if v},
         interval_level=level,
         runs=runs.source,
