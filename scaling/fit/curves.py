@@ -348,6 +348,67 @@ def _interval(values: np.ndarray, estimate: float, level: float) -> tuple[float,
     return float(estimate), float(low), float(high)
 
 
+def _comparisons(final, law, constants, replicates, frame, schedules, level) -> list[Comparison]:
+    """The final-loss fit's intervals beside the curve law's: alpha and beta, then N_opt and L* at the runs'
+    largest budget and `BEYOND` times it (the curve law's optimum by `curve_optimum`)."""
+    comparisons = [
+        Comparison(
+            name,
+            "",
+            _interval(final.replicates[:, i], getattr(final, name), level),
+            _interval(replicates[:, i], getattr(law, name), level),
+        )
+        for name, i in (("alpha", 3), ("beta", 4))
+    ]
+    largest = float(frame["C"].max())
+    N = frame["N"].to_numpy(float)
+    for budget in (largest, BEYOND * largest):
+        sizes = optimum_sizes(N, budget)
+        n_best, l_best = curve_optimum(constants, schedules, budget, sizes)
+        n_reps, l_reps = curve_optimum(replicates, schedules, budget, sizes)
+        R = final.replicates
+        n_final = parametric_n_opt(budget, R[:, 1], R[:, 2], R[:, 3], R[:, 4])
+        l_final = parametric_loss_opt(budget, *(R[:, i] for i in range(5)))
+        comparisons += [
+            Comparison(
+                f"N_opt at {budget:.3g} FLOPs",
+                "parameters",
+                _interval(n_final, float(final.n_opt(budget)), level),
+                _interval(n_reps, float(n_best[0]), level),
+                ratio=True,
+            ),
+            Comparison(
+                f"L* at {budget:.3g} FLOPs",
+                final.loss_unit,
+                _interval(l_final, float(final.loss_opt(budget)), level),
+                _interval(l_reps, float(l_best[0]), level),
+            ),
+        ]
+    return comparisons
+
+
+def _per_run_errors(law, frame, points) -> list[dict[str, Any]]:
+    """Each run's final loss (the mean of its curve's last tenth) against the curve law's prediction."""
+    per_run = []
+    for _, run in frame.iterrows():
+        run_id = str(run["run_id"])
+        mine = np.flatnonzero(points.run_id == run_id)  # a run's points are in step order
+        tail = mine[-max(1, len(mine) // 10) :]
+        predicted = float(np.mean(law.loss(float(run["N"]), points.S1[tail], points.S2[tail])))
+        measured = float(np.mean(points.loss[tail]))
+        per_run.append(
+            {
+                "run_id": run_id,
+                "N": float(run["N"]),
+                "D": float(run["D"]),
+                "measured": measured,
+                "predicted": predicted,
+                "error": (predicted - measured) / measured,
+            }
+        )
+    return per_run
+
+
 def fit_curves(
     curves: Any,
     runs: Any,
@@ -390,56 +451,8 @@ def fit_curves(
             "recipe_tokens_per_step": schedules.recipe_tokens_per_step,
         },
     )
-    comparisons = [
-        Comparison(
-            name,
-            "",
-            _interval(final.replicates[:, i], getattr(final, name), level),
-            _interval(replicates[:, i], getattr(law, name), level),
-        )
-        for name, i in (("alpha", 3), ("beta", 4))
-    ]
-    largest = float(frame["C"].max())
-    N = frame["N"].to_numpy(float)
-    for budget in (largest, BEYOND * largest):
-        sizes = optimum_sizes(N, budget)
-        n_best, l_best = curve_optimum(constants, schedules, budget, sizes)
-        n_reps, l_reps = curve_optimum(replicates, schedules, budget, sizes)
-        R = final.replicates
-        n_final = parametric_n_opt(budget, R[:, 1], R[:, 2], R[:, 3], R[:, 4])
-        l_final = parametric_loss_opt(budget, *(R[:, i] for i in range(5)))
-        comparisons += [
-            Comparison(
-                f"N_opt at {budget:.3g} FLOPs",
-                "parameters",
-                _interval(n_final, float(final.n_opt(budget)), level),
-                _interval(n_reps, float(n_best[0]), level),
-                ratio=True,
-            ),
-            Comparison(
-                f"L* at {budget:.3g} FLOPs",
-                final.loss_unit,
-                _interval(l_final, float(final.loss_opt(budget)), level),
-                _interval(l_reps, float(l_best[0]), level),
-            ),
-        ]
-    per_run = []
-    for _, run in frame.iterrows():
-        run_id = str(run["run_id"])
-        mine = np.flatnonzero(points.run_id == run_id)  # a run's points are in step order
-        tail = mine[-max(1, len(mine) // 10) :]
-        predicted = float(np.mean(law.loss(float(run["N"]), points.S1[tail], points.S2[tail])))
-        measured = float(np.mean(points.loss[tail]))
-        per_run.append(
-            {
-                "run_id": run_id,
-                "N": float(run["N"]),
-                "D": float(run["D"]),
-                "measured": measured,
-                "predicted": predicted,
-                "error": (predicted - measured) / measured,
-            }
-        )
+    comparisons = _comparisons(final, law, constants, replicates, frame, schedules, level)
+    per_run = _per_run_errors(law, frame, points)
     notes = (
         f"both fits bootstrapped {bootstrap} times by run (a run's points together), {level:.0%} intervals",
         "a run's final loss: the mean of the last tenth of its curve's points (at least the last one), by "
