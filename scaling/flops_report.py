@@ -249,6 +249,31 @@ class FlopsEstimate(Displayable):
         return payload
 
 
+def _tokens(choice: ModelChoice, tokens: float | None, notes: list[str]) -> tuple[float, str]:
+    """The training tokens and where they came from: ``--tokens``, else the preset's (said in ``notes``)."""
+    if tokens is not None:
+        return tokens, "--tokens"
+    if choice.spec is None or not choice.spec.training_tokens:
+        raise ScalingError("give --tokens (e.g. --tokens 300B); this model has no preset training tokens")
+    tokens = choice.spec.training_tokens
+    name, count = choice.spec.name, units.format_count(tokens)
+    notes.append(f"--tokens not given: using {name}'s training tokens, {count}")
+    return tokens, "preset"
+
+
+def _calibrated_mfu(calibration, choice, main, cluster, seq_len, dtype, notes: list[str]) -> float:
+    """The MFU a training calibration predicts for this run (`scaling.calibration.apply.run_mfu`), its
+    source said in ``notes``."""
+    from scaling.calibration.apply import run_mfu
+
+    spec = choice.spec or shape_for_params(float(main.params), n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT)
+    mfu, note = run_mfu(
+        calibration, spec, cluster, seq_len=seq_len or spec.n_ctx, flops=float(main.flops), dtype=dtype
+    )
+    notes.append(note)
+    return mfu
+
+
 def estimate_flops(
     *,
     model: str | None = None,
@@ -275,40 +300,12 @@ def estimate_flops(
     needs_shape = any(c in ("exact", "kaplan") for c in conventions) or recompute == "selective"
     choice = choose_model(model, params, dims, seq_len, needs_shape)
     notes = list(choice.notes)
-    tokens_source = "--tokens"
-    if tokens is None:
-        if choice.spec is None or not choice.spec.training_tokens:
-            raise ScalingError("give --tokens (e.g. --tokens 300B); this model has no preset training tokens")
-        tokens, tokens_source = choice.spec.training_tokens, "preset"
-        notes.append(
-            f"--tokens not given: using {choice.spec.name}'s training tokens, {units.format_count(tokens)}"
-        )
-    results = []
-    for name in conventions:
-        as_given = choice.params is not None and name in AS_GIVEN and recompute != "selective"
-        target = choice.params if as_given or choice.spec is None else choice.spec
-        results.append(
-            training_flops(
-                target, tokens, convention=name, seq_len=seq_len, causal=causal, recompute=recompute
-            )
-        )
+    tokens, tokens_source = _tokens(choice, tokens, notes)
+    results = [_flops_of(choice, tokens, name, seq_len, causal, recompute) for name in conventions]
     costs: dict[str, ComputeCost] = {}
     accelerator = None
     if calibration is not None and cluster is not None:
-        from scaling.calibration.apply import run_mfu
-
-        spec = choice.spec or shape_for_params(
-            float(results[0].params), n_ctx=seq_len or DEFAULT_SHAPE_CONTEXT
-        )
-        mfu, note = run_mfu(
-            calibration,
-            spec,
-            cluster,
-            seq_len=seq_len or spec.n_ctx,
-            flops=float(results[0].flops),
-            dtype=dtype,
-        )
-        notes.append(note)
+        mfu = _calibrated_mfu(calibration, choice, results[0], cluster, seq_len, dtype, notes)
     if cluster is not None:
         if cluster.accelerator is None:
             raise ScalingError(
@@ -326,8 +323,7 @@ def estimate_flops(
             )
             for r in results
         }
-    hfu = None
-    used = None
+    hfu = used = None
     if costs:
         main_cost = costs[results[0].convention]
         used = footprint(
@@ -338,9 +334,7 @@ def estimate_flops(
             pue=pue,
             grid_gco2_kwh=grid_gco2_kwh,
         )
-        hardware = _hardware_flops(choice, results[0], tokens, seq_len, causal, recompute)
-        hfu = hardware / (cluster.devices * main_cost.peak_flops_per_device * main_cost.seconds)
-        check_hfu(mfu, hfu, f"{results[0].model} at sequence length {results[0].seq_len or 'n/a'}")
+        hfu = _hfu(choice, results[0], tokens, (seq_len, causal, recompute), cluster, main_cost, mfu)
     warnings = [w for r in results for w in r.warnings] + [w for c in costs.values() for w in c.warnings]
     return FlopsEstimate(
         results=tuple(results),
@@ -356,6 +350,25 @@ def estimate_flops(
         notes=tuple(notes),
         footprint=used,
     )
+
+
+def _flops_of(choice, tokens: float, convention: str, seq_len, causal: str, recompute: str) -> TrainingFlops:
+    """One convention's training FLOPs: of the count as given where the convention needs no shape, else of
+    the model's shape."""
+    as_given = choice.params is not None and convention in AS_GIVEN and recompute != "selective"
+    target = choice.params if as_given or choice.spec is None else choice.spec
+    return training_flops(
+        target, tokens, convention=convention, seq_len=seq_len, causal=causal, recompute=recompute
+    )
+
+
+def _hfu(choice, main, tokens, shape: tuple, cluster, cost, mfu: float) -> float:
+    """Hardware FLOPs utilisation of the run (recomputation included), checked against ``mfu``."""
+    seq_len, causal, recompute = shape
+    hardware = _hardware_flops(choice, main, tokens, seq_len, causal, recompute)
+    hfu = hardware / (cluster.devices * cost.peak_flops_per_device * cost.seconds)
+    check_hfu(mfu, hfu, f"{main.model} at sequence length {main.seq_len or 'n/a'}")
+    return hfu
 
 
 def _hardware_flops(
