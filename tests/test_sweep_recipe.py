@@ -156,3 +156,27 @@ def test_dry_run_states_the_recipe_and_each_runs_warmup_and_beta2(tmp_path):
     header = next(line for line in result.output.splitlines() if line.startswith("run_id"))
     assert header.split()[-2:] == ["warmup", "beta2"]
     assert not (tmp_path / "sweep.json").exists()
+
+
+def test_repeats_train_every_run_under_consecutive_seeds_and_the_folder_records_them(tmp_path):
+    """--repeats 2: each (budget, size) under seeds s and s + 1, recorded in sweep.json; a folder without
+    repeats is a sweep of one seed (older folders stay valid), and a different count is refused."""
+    one = plan_sweep(tmp_path / "one", preset="smoke", seed=3)
+    two = plan_sweep(tmp_path / "two", preset="smoke", seed=3, repeats=2)
+    assert "repeats" not in one.recipe and two.recipe["repeats"] == 2
+    assert len(two.configs) == 2 * len(one.configs)
+    for config in one.configs:
+        twins = [
+            c
+            for c in two.configs
+            if (c.budget, c.d_model, c.n_layer) == (config.budget, config.d_model, config.n_layer)
+        ]
+        assert sorted(c.seed for c in twins) == [3, 4]
+        assert config.run_id in {c.run_id for c in twins}  # seed 3's run is the one-seed sweep's own
+    write_sweep_json(two)
+    with pytest.raises(ScalingError, match="repeats: 2 there, None now"):
+        plan_sweep(tmp_path / "two", preset="smoke", seed=3)
+    result = CliRunner().invoke(
+        main, ["sweep", "--preset", "smoke", "--repeats", "0", "--out", str(tmp_path / "bad"), "--dry-run"]
+    )
+    assert result.exit_code == 2 and "--repeats" in result.output and "Traceback" not in result.output

@@ -108,6 +108,13 @@ precision_option = click.option(
     "--batch-grid", type=int, help="Likewise for the batch: this many batches 2x apart around the recipe's."
 )
 @click.option(
+    "--repeats",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Train each run under this many seeds (--seed, --seed + 1, ...); the fits use every repeat.",
+)
+@click.option(
     "--force-new", is_flag=True, help="Move results of a different sweep in --out aside instead of refusing."
 )
 @click.option(
@@ -140,6 +147,7 @@ def sweep(
     lr,
     lr_grid,
     batch_grid,
+    repeats,
     force_new,
     design_path,
     device,
@@ -180,6 +188,7 @@ def sweep(
         recipe_name=recipe_name,
         lr_grid=lr_grid,
         batch_grid=batch_grid,
+        repeats=repeats,
     )
     if design_path:
         from scaling.train.sweep.designed import read_designed_runs, sweep_arguments

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from scaling.checks import positive_int
 from scaling.errors import ScalingError
 from scaling.runs_table.columns import MIN_CONVERGED_STEPS
 from scaling.train.folder import folder_error, read_table
@@ -103,7 +104,7 @@ def edge_extensions(sweep: Sweep, rows: list[dict[str, Any]]) -> list[RunConfig]
         planned = [c for c in sweep.configs if c.budget == budget]
         if any(c.run_id not in done or done[c.run_id]["status"] == "failed" for c in planned):
             continue  # wait for the whole budget
-        if len(planned) - sweep.preset.sizes >= MAX_EXTENSIONS:
+        if len({(c.d_model, c.n_layer) for c in planned}) - sweep.preset.sizes >= MAX_EXTENSIONS:
             continue
         ok = sorted(
             (total_params((c.d_model, c.n_layer), c.seq_len), float(done[c.run_id]["loss"]), c)
@@ -168,6 +169,7 @@ def plan_sweep(
     lr_grid: int | None = None,
     batch_grid: int | None = None,
     recipe_name: str | None = None,
+    repeats: int = 1,
 ) -> Sweep:
     """The sweep for these arguments, merged with what ``out`` already holds (see the module docstring).
 
@@ -176,9 +178,10 @@ def plan_sweep(
     edge extension is added. ``lr_grid`` / ``batch_grid`` train each run at that many learning rates /
     batches around its own (`hp_grid`); edge extensions are then off (a budget's minimum is over both).
     ``recipe_name`` names the training recipe (`recipe.RECIPES`: ``fixed``, or ``tuned`` per size); None: the
-    folder's own, else ``fixed``."""
+    folder's own, else ``fixed``. ``repeats`` trains each planned run under that many seeds
+    (`with_repeats`)."""
     from scaling.train.data import load_corpus
-    from scaling.train.sweep.hp_grid import grid_size, hyperparameter_grid
+    from scaling.train.sweep.hp_grid import grid_size, hyperparameter_grid, with_repeats
 
     if device != "cpu":
         torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
@@ -205,6 +208,7 @@ def plan_sweep(
     corpus = load_corpus(data)
     identity = corpus.identity()
     grids = {"lr_grid": grid_size(lr_grid, "--lr-grid"), "batch_grid": grid_size(batch_grid, "--batch-grid")}
+    grids["repeats"] = positive_int(repeats, "--repeats")
     grids = {k: v for k, v in grids.items() if v > 1}  # recorded only when used: older folders keep theirs
     if grids:
         base = replace(base, extend=False)
@@ -243,9 +247,11 @@ def plan_sweep(
         n_opt = prior_optimum(budget, base, rows)
         shapes = ladder_for(budget, base.sizes, n_opt, base.shapes)
         planned = [recipe_config(recipe, shape, budget) for shape in shapes]
-        sweep.configs += hyperparameter_grid(planned, grids.get("lr_grid", 1), grids.get("batch_grid", 1))
+        planned = hyperparameter_grid(planned, grids.get("lr_grid", 1), grids.get("batch_grid", 1))
+        sweep.configs += with_repeats(planned, grids.get("repeats", 1))
     if sweep.preset.extend:
-        sweep.configs += [c for c in edge_extensions(sweep, rows) if c not in sweep.configs]
+        extensions = with_repeats(edge_extensions(sweep, rows), grids.get("repeats", 1))
+        sweep.configs += [c for c in extensions if c not in sweep.configs]
     _check_lengths(sweep, corpus)
     return sweep
 

@@ -44,3 +44,9 @@ def hyperparameter_grid(configs: list[RunConfig], lr_grid: int = 1, batch_grid: 
                 if run not in out:
                     out.append(run)
     return out
+
+
+def with_repeats(configs: list[RunConfig], repeats: int = 1) -> list[RunConfig]:
+    """Each run under ``repeats`` seeds, its own and the next ones (seed, seed + 1, ...): repeats of one
+    (budget, size) average out the seed-to-seed spread of the short runs that set a fit's smallest budgets."""
+    return [replace(c, seed=c.seed + i) for c in configs for i in range(repeats)]
