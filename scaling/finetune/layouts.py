@@ -29,7 +29,7 @@ MAX_SEARCH = 1 << 22  # upper end of the largest micro-batch / sequence-length s
 
 
 @dataclass(frozen=True)
-class _Run:
+class FinetuneRun:
     """What every layout of one fine-tune shares: where it runs, its precision, and its sequences with the
     LoRA adapters (each layout adds its split, micro-batch and recomputation)."""
 
@@ -47,8 +47,8 @@ def _split(layout: dict[str, Any]) -> Parallelism:
     return Parallelism.of(tp=layout["tp"], pp=layout["pp"], zero=layout["zero"], sp=bool(layout["sp"]))
 
 
-def _memory(
-    spec: ModelSpec, run: _Run, parallel: Parallelism = Parallelism(), **workload: Any
+def layout_memory(
+    spec: ModelSpec, run: FinetuneRun, parallel: Parallelism = Parallelism(), **workload: Any
 ) -> MemoryBreakdown:
     """`estimate_memory` of one layout: ``parallel`` on the run's cluster, the run's workload with changes."""
     return estimate_memory(
@@ -63,7 +63,7 @@ def _memory(
 
 def _full_layout(
     spec: ModelSpec,
-    run: _Run,
+    run: FinetuneRun,
     *,
     mfu: float,
     global_batch: int,
@@ -119,7 +119,7 @@ def _full_layout(
 
 def _adapter_layouts(
     spec: ModelSpec,
-    run: _Run,
+    run: FinetuneRun,
     *,
     mfu: float,
     global_batch: int,
@@ -138,12 +138,12 @@ def _adapter_layouts(
     link = intra if devices <= DEVICES_PER_NODE else inter  # within a node, else across the network
     tokens = float(global_batch) * run.seq_len
     rate = devices * acc.peak(run.precision.dtype)
-    replica = _memory(spec, run, micro_batch=0)  # a whole frozen base on one device
+    replica = layout_memory(spec, run, micro_batch=0)  # a whole frozen base on one device
     out = []
     for zero in (0, 3) if devices > 1 else (0,):
         for level in recompute:
             for micro in [b for b in range(1, min(per_device, 64) + 1) if per_device % b == 0]:
-                mem = _memory(
+                mem = layout_memory(
                     spec,
                     run,
                     Parallelism.of(zero=zero),
@@ -180,14 +180,14 @@ def _adapter_layouts(
     return out
 
 
-def _active_adapters(spec: ModelSpec, run: _Run, states: MemoryBreakdown) -> float:
+def active_adapter_params(spec: ModelSpec, run: FinetuneRun, states: MemoryBreakdown) -> float:
     """Adapter parameters one token passes through: all of them, except that a mixture-of-experts layer runs
     the FFN adapters of its ``experts_per_token`` active experts only (memory holds every expert's)."""
     if not spec.is_moe:
         return states.trainable_params
     attention = [t for t in states.inputs["lora_targets"] if t in ("q", "k", "v", "o")]
     attn = (
-        _memory(spec, run, lora_targets=tuple(attention), micro_batch=0).trainable_params
+        layout_memory(spec, run, lora_targets=tuple(attention), micro_batch=0).trainable_params
         if attention
         else 0.0
     )
@@ -204,9 +204,9 @@ def _fastest_that_fits(options: list[dict[str, Any]]) -> dict[str, Any]:
     return min(options, key=lambda o: o["memory"].total_bytes)
 
 
-def _choose_layout(
+def choose_layout(
     spec: ModelSpec,
-    run: _Run,
+    run: FinetuneRun,
     *,
     method: str,
     levels: tuple[str, ...],
@@ -222,7 +222,7 @@ def _choose_layout(
         layout = _full_layout(
             spec, run, mfu=mfu, global_batch=global_batch, recompute=levels, convention=convention
         )
-        return layout, _memory(
+        return layout, layout_memory(
             spec,
             run,
             _split(layout),
@@ -244,15 +244,15 @@ def _choose_layout(
     return layout, layout.pop("memory")
 
 
-def _limits(spec: ModelSpec, run: _Run, layout: dict[str, Any]) -> tuple[int, int]:
+def largest_batch_and_length(spec: ModelSpec, run: FinetuneRun, layout: dict[str, Any]) -> tuple[int, int]:
     """The largest micro-batch (at the planned sequence length) and sequence length (micro-batch 1) that
     fit."""
     split, recompute = _split(layout), layout["recompute"]
 
     def batch_fits(b: int) -> bool:
-        return bool(_memory(spec, run, split, micro_batch=b, recompute=recompute).fits)
+        return bool(layout_memory(spec, run, split, micro_batch=b, recompute=recompute).fits)
 
     def length_fits(s: int) -> bool:
-        return bool(_memory(spec, run, split, seq_len=s, micro_batch=1, recompute=recompute).fits)
+        return bool(layout_memory(spec, run, split, seq_len=s, micro_batch=1, recompute=recompute).fits)
 
     return largest_fitting(batch_fits, MAX_SEARCH), largest_fitting(length_fits, MAX_SEARCH)

@@ -11,7 +11,13 @@ from scaling.cluster import Cluster
 from scaling.cost import DEFAULT_MFU, check_hfu, compute_cost
 from scaling.errors import ScalingError
 from scaling.finetune.flops import finetune_flops_per_token, model_flops_per_token
-from scaling.finetune.layouts import _active_adapters, _choose_layout, _limits, _memory, _Run
+from scaling.finetune.layouts import (
+    FinetuneRun,
+    active_adapter_params,
+    choose_layout,
+    largest_batch_and_length,
+    layout_memory,
+)
 from scaling.finetune.result import FinetunePlan
 from scaling.flops import RECOMPUTE, training_flops
 from scaling.memory import MemoryBreakdown, Precision, Workload
@@ -65,13 +71,13 @@ def plan_finetune(
     seq, batch = _sequence_and_batch(spec, devices, seq_len, global_batch)
     if lora_rank is not None:
         lora_rank = checks.positive_int(lora_rank, "LoRA rank")
-    run = _Run(
+    run = FinetuneRun(
         cluster=Cluster.of(acc, devices),
         precision=Precision.of(precision, optimizer, quant=quant),
         workload=Workload.of(seq_len=seq, lora_rank=lora_rank, lora_targets=lora_targets),
     )
     # the memory planner's count of what is trained, and its refusal of a quantization it cannot train
-    states = _memory(spec, run, micro_batch=0)
+    states = layout_memory(spec, run, micro_batch=0)
     method = "full" if lora_rank is None else ("qlora" if run.precision.quant else "lora")
     factor = factor if run.precision.quant is not None else 1.0
     mfu = default_mfu(factor) if mfu is None else checks.utilization(mfu, "MFU")
@@ -133,7 +139,7 @@ def _default_global_batch(devices: int) -> int:
 
 def _layout_and_terms(
     spec: ModelSpec,
-    run: _Run,
+    run: FinetuneRun,
     states: MemoryBreakdown,
     *,
     method: str,
@@ -144,7 +150,7 @@ def _layout_and_terms(
     quant_factor: float,
 ) -> tuple[dict[str, Any], MemoryBreakdown, dict[str, float]]:
     """The run's layout, its memory, and its FLOPs per token by term at the layout's recompute level."""
-    adapters = 0.0 if method == "full" else _active_adapters(spec, run, states)
+    adapters = 0.0 if method == "full" else active_adapter_params(spec, run, states)
 
     def terms(conv: str, recompute: str = "none") -> dict[str, float]:
         return finetune_flops_per_token(
@@ -158,7 +164,7 @@ def _layout_and_terms(
 
     levels = RECOMPUTE if recompute is None else (checks.choice(recompute, RECOMPUTE, "recompute"),)
     # model FLOPs (the convention) fix the step at the MFU; the kernels execute the exact ones per level
-    layout, memory = _choose_layout(
+    layout, memory = choose_layout(
         spec,
         run,
         method=method,
@@ -175,7 +181,7 @@ def _layout_and_terms(
 
 def _finetune_result(
     spec: ModelSpec,
-    run: _Run,
+    run: FinetuneRun,
     layout: dict[str, Any],
     memory: MemoryBreakdown,
     flops_terms: dict[str, float],
@@ -213,7 +219,7 @@ def _finetune_result(
         price_usd_per_hour=price_usd_per_hour,
     )
     layout.update(steps=math.ceil(trained / (batch * seq)), global_batch=batch)
-    max_micro, max_seq = _limits(spec, run, layout)
+    max_micro, max_seq = largest_batch_and_length(spec, run, layout)
     notes, warnings = _notes(method, memory, factor, layout, max_micro, max_seq, seq)
     warnings += training_flops(spec, 1.0, convention=convention).warnings  # e.g. 6ND on an encoder-decoder
     return FinetunePlan(
