@@ -200,6 +200,32 @@ def candidate_grid(
 
 
 # -------------------------------------------------------------------------------------------- design
+def _replicates(law: Law) -> np.ndarray:
+    """The law's bootstrap replicates, refused in one line when the law is not of the chinchilla form or has
+    too few of them."""
+    if not isinstance(law, ParametricLaw):
+        raise ScalingError(
+            f"designing runs needs a law of the chinchilla form (E + A/N^alpha + B/D^beta); law {law.name!r} "
+            f"is of kind {law.kind}: fit with --form chinchilla"
+        )
+    R = np.asarray(law.replicates if law.replicates is not None else np.empty((0, 5)), dtype=float)
+    if len(R) < MIN_REPLICATES:
+        raise ScalingError(
+            f"designing runs needs the fit's bootstrap replicates (got {len(R)}); fit with bootstrap >= 200"
+        )
+    return R
+
+
+def _intervals(g: np.ndarray, variance: float, level: float) -> tuple[tuple, tuple]:
+    """The quantity's interval now (replicate quantiles) and after the proposed runs: the same interval
+    shrunk about the median by the square root of the variance left over the variance now."""
+    now = tuple(float(x) for x in np.exp(np.quantile(g, [(1 - level) / 2, (1 + level) / 2])))
+    centre, scale = float(np.median(g)), math.sqrt(max(variance, 0.0) / float(np.var(g, ddof=1)))
+    lo, hi = np.quantile(g, [(1 - level) / 2, (1 + level) / 2])
+    after = tuple(float(x) for x in np.exp([centre - (centre - lo) * scale, centre + (hi - centre) * scale]))
+    return now, after
+
+
 def design_runs(
     law: Law,
     runs: Any,
@@ -219,16 +245,7 @@ def design_runs(
     quantity = choice(quantity, QUANTITIES, "--quantity")
     budget_flops = positive(budget_flops, "--budget-flops")
     max_runs = positive_int(max_runs, "--runs")
-    if not isinstance(law, ParametricLaw):
-        raise ScalingError(
-            f"designing runs needs a law of the chinchilla form (E + A/N^alpha + B/D^beta); law {law.name!r} "
-            f"is of kind {law.kind}: fit with --form chinchilla"
-        )
-    R = np.asarray(law.replicates if law.replicates is not None else np.empty((0, 5)), dtype=float)
-    if len(R) < MIN_REPLICATES:
-        raise ScalingError(
-            f"designing runs needs the fit's bootstrap replicates (got {len(R)}); fit with bootstrap >= 200"
-        )
+    R = _replicates(law)
     frame = runs
     N, D, loss = (frame[k].to_numpy(float) for k in ("N", "D", "loss"))
     budgets_done = _budgets(frame)
@@ -245,10 +262,7 @@ def design_runs(
     g, F = g[ok], F[ok]
     picks, cuts, variance = greedy_picks(g, F, cands.cost, sigma**2, budget_flops, max_runs, cost_exponent)
     level = law.interval_level
-    now = tuple(float(x) for x in np.exp(np.quantile(g, [(1 - level) / 2, (1 + level) / 2])))
-    centre, scale = float(np.median(g)), math.sqrt(max(variance, 0.0) / float(np.var(g, ddof=1)))
-    lo, hi = np.quantile(g, [(1 - level) / 2, (1 + level) / 2])
-    after = tuple(float(x) for x in np.exp([centre - (centre - lo) * scale, centre + (hi - centre) * scale]))
+    now, after = _intervals(g, variance, level)
     proposed = tuple(
         ProposedRun(
             N=float(cands.N[j]),
