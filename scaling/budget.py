@@ -128,12 +128,14 @@ class Budget(Displayable):
 
     @classmethod
     def of_model(cls, spec: ModelSpec, tokens: float) -> Budget:
-        """A given model on given tokens: 6ND with N the total parameters (the laws' convention)."""
+        """A given model on given tokens: 6ND with N the parameters a token meets (the total for a dense
+        model, the active ones for a mixture of experts, as `scaling.flops.training_flops` counts them)."""
         from scaling.flops import six_nd
 
-        value = _finite(six_nd(float(spec.params), float(tokens)))
+        value = _finite(six_nd(float(spec.active_params), float(tokens)))
+        active = f", {units.format_count(spec.active_params)} active" if spec.is_moe else ""
         source = (
-            f"{spec.name} ({units.format_count(spec.params)} params) on "
+            f"{spec.name} ({units.format_count(spec.params)} params{active}) on "
             f"{units.format_count(tokens)} tokens, 6ND"
         )
         return cls(value, "model", source)

@@ -317,7 +317,7 @@ def _draft(request: PlanRequest, flops: float, devices: int) -> Draft:
                 f"the least training plus serving cost on {request.serve_on}, trained on the whole budget "
                 "(scaling.serving)"
             )
-    tokens = flops / float(six_nd(float(spec.params), 1.0))
+    tokens = flops / float(six_nd(float(spec.active_params), 1.0))  # a MoE's compute is its active params
     seq = int(request.seq_len or spec.n_ctx)
     target = batch_target(request, spec, tokens, seq)
     layout, memory = layout_and_memory(request, spec, devices, target, seq)
@@ -341,7 +341,7 @@ def batch_target(request: PlanRequest, spec: ModelSpec, tokens: float, seq: int)
     from scaling.layout import DefaultBatch, default_global_batch
 
     if request.global_batch_tokens is not None:
-        flops = float(six_nd(float(spec.params), tokens))
+        flops = float(six_nd(float(spec.active_params), tokens))
         return DefaultBatch(float(request.global_batch_tokens), flops, "--global-batch-tokens")
     return default_global_batch(spec, tokens, seq, hp_law=request.hp_law, law=request.law)
 

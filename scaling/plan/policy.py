@@ -133,8 +133,23 @@ def plan_warnings(
         None if request.fixed_model else max_params_warning(float(allocation.params), request.max_params),
         None if request.fixed_model else smallest_shape_warning(float(allocation.params), spec),
         layout_warning(spec, devices, request.accelerator.name, layout),
+        dense_law_on_moe_warning(request.law, spec),
     ]
     return tuple(dict.fromkeys(w for w in rules if w))
+
+
+def dense_law_on_moe_warning(law: Law, spec: ModelSpec) -> str | None:
+    """A dense law scores a mixture of experts as a dense model of its total parameters: an upper bound on
+    its quality (Krajewski et al. 2024 §5.3 assume a MoE does not beat the dense model of its total size),
+    so its loss, and the compute-optimal comparison, flatter it."""
+    if not spec.is_moe:
+        return None
+    return (
+        f"{law.name} is a dense law: it scores {spec.name} as a dense model of its "
+        f"{units.format_count(spec.params)} total parameters, an upper bound on a MoE's quality, so the "
+        "predicted loss and the compute-optimal comparison flatter it; 'scaling plan --moe' plans by a MoE "
+        "law"
+    )
 
 
 def plan_assumptions(
