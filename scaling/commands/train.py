@@ -166,6 +166,7 @@ def sweep(
       scaling fit runs/runs.csv && scaling chart isoflop runs/runs.csv
       scaling sweep --preset smoke --lr-grid 3 --out runs/lr --dry-run
       scaling sweep --preset smoke --recipe tuned --out runs/tuned --dry-run
+      scaling sweep --preset smoke --repeats 2 --out runs/two-seeds --dry-run
     """
     _need_torch()
     from scaling.train.folder import locked
