@@ -9,6 +9,9 @@ it, train it.
     python bench/bench_extrapolation.py runs/small --factor 8 --isoflop 5
     # the same with each law form (scaling fit --form), or the form auto chooses
     python bench/bench_extrapolation.py runs/small --isoflop 5 --form farseer
+    # the recipe that met both targets on seeds never seen before: two seeds a run, the form auto chooses
+    scaling sweep --preset small --repeats 2 --out runs/small2
+    python bench/bench_extrapolation.py runs/small2 --isoflop 5 --form auto
 
 Approach 3 (Hoffmann et al. 2022, Eq. 2, or the law form given by ``--form``, with bootstrap replicates) is
 fitted to every finished run of the folder. The held-out budget is ``--factor`` x the largest budget (exact

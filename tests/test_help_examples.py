@@ -40,6 +40,7 @@ SERVERS = ("app",)
 # Examples that take over a minute on 2 cores: the sweep's own ETA on a busy 2-core box (half of each core)
 SLOW = {
     "scaling sweep --preset small --out runs/": "ETA 8.6 min",
+    "scaling sweep --preset small --repeats 2 --out runs2/": "ETA 15 min: the small sweep under two seeds",
     "scaling sweep --budgets 1e12,3e12,1e13 --sizes 5 --data ~/books --out runs/books": "ETA 28 min",
     "scaling sweep --preset medium --device cuda --out runs/gpu": "a GPU: skipped without one",
     "scaling sweep --design next.csv --out runs/": "ETA 7.2 min for the runs designed for a smoke sweep",
