@@ -314,6 +314,25 @@ def _no_overflow(flops: Number, params: float, tokens: Number) -> Number:
         ) from None
 
 
+def _counted(spec: Any, convention: str) -> tuple[Any, float, float, str]:
+    """(the spec whose terms are counted or None, N, non-embedding N, the model's name): a spec counts its
+    active parameters (a MoE's too); a bare count is N itself (non-embedding N under ``6nd-nonembedding``)
+    and serves only the conventions that need no architecture."""
+    # imported here, not above: `scaling --help` reads this module's convention names and starts faster
+    # without the model package (and the catalog it reads)
+    from scaling.model import ModelSpec
+
+    if isinstance(spec, ModelSpec):
+        return spec, float(spec.active_params), float(spec.active_params_non_embedding), spec.name
+    if convention in ("exact", "kaplan"):
+        raise ScalingError(
+            f"the {convention!r} convention needs an architecture (a model preset, config.json or "
+            "dimensions), not a bare parameter count"
+        )
+    n = float(positive(spec, "parameter count"))
+    return None, n, (n if convention == "6nd-nonembedding" else float("nan")), "custom"
+
+
 def training_flops(
     spec: ModelSpec | float,
     tokens: Number,
@@ -340,26 +359,7 @@ def training_flops(
     fewest = float(tokens.min()) if hasattr(tokens, "min") else tokens
     if not fewest >= MIN_TOKENS:
         raise ScalingError(f"invalid token count {fewest:.3g}: expected at least {MIN_TOKENS:g} token")
-    # imported here, not above: `scaling --help` reads this module's convention names and starts faster
-    # without the model package (and the catalog it reads)
-    from scaling.model import ModelSpec
-
-    if not isinstance(spec, ModelSpec):
-        if convention in ("exact", "kaplan"):
-            raise ScalingError(
-                f"the {convention!r} convention needs an architecture (a model preset, config.json or "
-                "dimensions), not a bare parameter count"
-            )
-        n = float(positive(spec, "parameter count"))
-        params, params_ne, name = n, (n if convention == "6nd-nonembedding" else float("nan")), "custom"
-        spec_for_terms = None
-    else:
-        params, params_ne, name = (
-            float(spec.active_params),
-            float(spec.active_params_non_embedding),
-            spec.name,
-        )
-        spec_for_terms = spec
+    spec_for_terms, params, params_ne, name = _counted(spec, convention)
     breakdown = _breakdown(
         spec_for_terms,
         params,
@@ -376,16 +376,15 @@ def training_flops(
     hardware_per_token = per_token + extra
     _no_overflow(hardware_per_token * tokens, params, tokens)
 
-    warnings: list[str] = []
-    if (
-        spec_for_terms is not None
-        and spec_for_terms.arch == "encoder-decoder"
-        and convention in ("6nd", "6nd-nonembedding")
-    ):
-        warnings.append(
+    encoder_decoder = spec_for_terms is not None and spec_for_terms.arch == "encoder-decoder"
+    warnings = (
+        [
             "6ND counts every parameter for every token; for an encoder-decoder GPT-3 Table D.1 uses 3ND "
             "(half the parameters active per token): try --convention 3nd or exact"
-        )
+        ]
+        if encoder_decoder and convention in ("6nd", "6nd-nonembedding")
+        else []
+    )
     return TrainingFlops(
         flops=per_token * tokens,
         hardware_flops=hardware_per_token * tokens,
