@@ -282,29 +282,7 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
         State("plan-gpus", "value"),
         prevent_initial_call=True,
     )(lambda accelerator, gpus: with_accelerator(gpus, accelerator) if accelerator else no_update)
-    # The zone's labels for its width (`charts.export.RESPONSIVE_FUNCTION`), attached once the graph has drawn
-    # (again when the plan's tab is shown: the tab draws it anew).
-    app.clientside_callback(
-        "function (figure, tab) { var tries = 0; var attach = function () {"
-        " var gd = document.querySelector('#plan-zone .js-plotly-plot');"
-        " if (gd && gd.layout && gd.on) { (" + RESPONSIVE_FUNCTION + ")(gd); gd._responsive(); }"
-        " else if (tries++ < 200) { setTimeout(attach, 50); } }; attach(); return ''; }",
-        Output("plan-zone-responsive", "children"),
-        [Input("plan-zone", "figure"), Input("tabs", "value")],
-    )
-    # The address bar follows the open view: the plan's link, the memory view's or the runs view's.
-    app.clientside_callback(
-        "function(plan, memory, runs, tab) { var q = tab === 'memory' ? memory : tab === 'runs' ? runs : plan; "
-        "if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
-        "window.location.pathname + (q || '')); } return ''; }",
-        Output("url-writer", "children"),
-        [
-            Input("plan-query", "data"),
-            Input("memory-query", "data"),
-            Input("runs-query", "data"),
-            Input("tabs", "value"),
-        ],
-    )
+    _register_page_scripts(app)
 
     @app.callback(
         Output("plan-download", "data"),
@@ -338,6 +316,33 @@ def register(app: Any, shelf: Shelf, configs: dict[str, Any], runs_dir: Path | N
     )(lambda contents, filename, field: use_calibration(contents, filename, shelf, field))
     _register_memory(app, configs)
     _register_runs(app, shelf, runs_dir)
+
+
+def _register_page_scripts(app: Any) -> None:
+    """The browser-side callbacks: the zone's responsive labels and the address bar of the open view."""
+    # The zone's labels for its width (`charts.export.RESPONSIVE_FUNCTION`), attached once the graph has drawn
+    # (again when the plan's tab is shown: the tab draws it anew).
+    app.clientside_callback(
+        "function (figure, tab) { var tries = 0; var attach = function () {"
+        " var gd = document.querySelector('#plan-zone .js-plotly-plot');"
+        " if (gd && gd.layout && gd.on) { (" + RESPONSIVE_FUNCTION + ")(gd); gd._responsive(); }"
+        " else if (tries++ < 200) { setTimeout(attach, 50); } }; attach(); return ''; }",
+        Output("plan-zone-responsive", "children"),
+        [Input("plan-zone", "figure"), Input("tabs", "value")],
+    )
+    # The address bar follows the open view: the plan's link, the memory view's or the runs view's.
+    app.clientside_callback(
+        "function(plan, memory, runs, tab) { var q = tab === 'memory' ? memory : tab === 'runs' ? runs : plan; "
+        "if (q !== null && q !== undefined) { window.history.replaceState(null, '', "
+        "window.location.pathname + (q || '')); } return ''; }",
+        Output("url-writer", "children"),
+        [
+            Input("plan-query", "data"),
+            Input("memory-query", "data"),
+            Input("runs-query", "data"),
+            Input("tabs", "value"),
+        ],
+    )
 
 
 def _register_memory(app: Any, configs: dict[str, Any]) -> None:
