@@ -241,3 +241,23 @@ def test_a_moe_search_ranges_over_ep_multiples_of_a_node_and_attention_tp_below_
     # the search's candidates: EP = TP ones and the wide ones that hold it (bf16, 1.34 TB: EP 32 only)
     layouts = {(p.dep.tp, p.dep.ep) for p in search_grid(spec, "H800", devices=32, workload=None)}
     assert {(4, 32), (1, 32), (32, 32)} <= layouts and all(32 % max(t, e) == 0 for t, e in layouts)
+
+
+def test_the_inference_chart_of_a_wide_moe_draws_what_its_legend_can_list():
+    """DeepSeek-V3 on 32 H800s has 39 precision x TP x EP layouts; the chart draws at most `MAX_DRAWN`: the
+    chosen deployment's, then those with the most points no other layout beats on both panels, and says how
+    many it left out (the chart's data keeps every one)."""
+    from scaling.serving.chart import MAX_DRAWN, drawn_curves, inference_chart, inference_figure
+    from scaling.serving.search import ServingWorkload
+
+    workload = ServingWorkload(latency_s=0.1, ttft_s=5.0)
+    chart = inference_chart("deepseek-v3", "H800", devices=32, workload=workload, search_precision=True)
+    drawn = drawn_curves(chart)
+    assert len(chart.curves) > MAX_DRAWN >= len(drawn) > 0
+    best = chart.chosen
+    assert any((c.tp, c.ep, c.precision.weight_dtype) == (best.tp, best.ep, best.weight_dtype) for c in drawn)
+    figure = inference_figure(chart, title="t", latency_s=0.1, ttft_s=5.0)
+    traces = [t for t in figure.data if t.meta and "tp" in t.meta]
+    assert len(traces) == 2 * len(drawn)
+    note = figure.layout.annotations[-1].text
+    assert f"{len(chart.curves) - len(drawn)} of {len(chart.curves)} layouts not drawn" in note

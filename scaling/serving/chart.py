@@ -30,6 +30,8 @@ from scaling.serving.precisions import ServingPrecision
 from scaling.serving.roofline import ServingEstimate
 from scaling.serving.search import ServingWorkload, cheapest_serving, search_grid
 
+MAX_DRAWN = 12  # layouts the legend lists beside the two panels (with its four other entries)
+
 
 @dataclass(frozen=True)
 class InferenceCurve:
@@ -134,6 +136,41 @@ def inference_chart(
     return InferenceChart(tuple(curves), chosen, w.describe())
 
 
+def drawn_curves(chart: InferenceChart) -> list[InferenceCurve]:
+    """The curves the legend can list: every one up to `MAX_DRAWN`; beyond it (a MoE's TP x EP x precision
+    layouts) the chosen deployment's and then those with the most points no other layout's point beats on both
+    panels (as many tokens per device-second or more, at no more time per output token and to the first
+    token), up to `MAX_DRAWN`, in the search's order."""
+    curves = list(chart.curves)
+    if len(curves) <= MAX_DRAWN:
+        return curves
+    points = np.array(
+        [
+            (i, rate, tpot, ttft)
+            for i, c in enumerate(curves)
+            for rate, tpot, ttft in zip(c.tokens_per_s_per_device, c.decode_s_per_token, c.prefill_s)
+        ]
+    )
+    unbeaten = np.zeros(len(curves))
+    for i, rate, tpot, ttft in points:
+        others = points[points[:, 0] != i]
+        if not ((others[:, 1] >= rate) & (others[:, 2] <= tpot) & (others[:, 3] <= ttft)).any():
+            unbeaten[int(i)] += 1
+    c = chart.chosen
+    for i, curve in enumerate(curves):
+        p = curve.precision
+        if c is not None and (curve.tp, curve.ep, p.precision, p.weight_dtype) == (
+            c.tp,
+            c.ep,
+            c.precision,
+            c.weight_dtype,
+        ):
+            unbeaten[i] = np.inf
+    order = sorted(range(len(curves)), key=lambda i: -unbeaten[i])
+    keep = {i for i in order[:MAX_DRAWN] if unbeaten[i] > 0}
+    return [curve for i, curve in enumerate(curves) if i in keep]
+
+
 def _price_axis(rates: np.ndarray, price: float) -> dict[str, Any]:
     """A right axis beside the right panel's throughput axis, labelled in dollars per million output
     tokens."""
@@ -194,7 +231,8 @@ def inference_figure(
     fig = go.Figure()
     precisions = list(dict.fromkeys(c.precision for c in chart.curves))
     sizes = sorted({c.tp for c in chart.curves})
-    for c in chart.curves:
+    drawn = drawn_curves(chart)
+    for c in drawn:
         colour = COLOURS[(precisions.index(c.precision) + 1) % len(COLOURS)]
         symbol = SYMBOLS[sizes.index(c.tp) % len(SYMBOLS)]
         name = f"{c.precision.label}, {c.layout}"
@@ -263,6 +301,11 @@ def inference_figure(
         spread = np.concatenate([latency(c) for c in chart.curves]) if chart.curves else np.zeros(0)
         x_axes.append({**axis, **_ticks_125(spread, lambda v: f"{v:g}")})
     static = "p50 = p99: every request of a static batch; batch grows along each line"
+    if len(drawn) < len(chart.curves):
+        static += (
+            f"; {len(chart.curves) - len(drawn)} of {len(chart.curves)} layouts not drawn, those with the "
+            "fewest points no other beats on both panels (--json lists them all)"
+        )
     layout = _base_layout(
         title,
         margin={"l": 80, "r": 90, "t": 120, "b": 100},
