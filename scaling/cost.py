@@ -25,6 +25,11 @@ from scaling.render import Displayable
 from scaling.units import PF_DAY_FLOPS, SECONDS_PER_DAY, SECONDS_PER_HOUR, format_fraction
 
 DEFAULT_MFU = 0.4  # end-to-end MFU assumed when none is given: PaLM 540B 46.2%, Llama 3 405B 38-43% (Table 4)
+# FP8 training's end-to-end speed-up over BF16, same model and GPUs: torchtitan's Llama 3.1 8B on 8 H100s
+# (benchmarks/llama3_h100_202412_torchtitan.md), 6,667 -> 8,532 tokens/s/GPU with Float8 (+28%), far from the
+# peak's 2x; so the MFU against the FP8 peak is 1.28 / 2 = 0.64 of the BF16 run's. LLM Foundry's MPT-3B on
+# H100 (scripts/train/benchmarking/README.md: 27.7% of the FP8 peak against 43.7% of BF16's, 0.63) agrees.
+FP8_SPEEDUP = 8532 / 6667
 MFU_PLAUSIBLE = 0.6  # above this is rarely seen: Korthikanti 2022 Table 5 tops out at 56.3 % MFU
 MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: check the setup)
 # The longest run priced: the age of the universe, 13.8 billion years (Planck 2018 VI, Table 2). A time beyond
@@ -32,6 +37,22 @@ MFU_LOW = 0.05  # below this, matmuls no longer dominate the step (judgement: ch
 MAX_SECONDS = 13.8e9 * 365.25 * 86_400
 
 Number = Any  # a float, or a numpy array of floats (broadcasting)
+
+
+def default_mfu(dtype: str = "bf16") -> float:
+    """The end-to-end MFU assumed when none is given, against ``dtype``'s dense peak: `DEFAULT_MFU`, and for
+    fp8 the same run's speed-up over BF16 (`FP8_SPEEDUP`) over the peak's 2x."""
+    return DEFAULT_MFU * FP8_SPEEDUP / 2.0 if str(dtype).lower() == "fp8" else DEFAULT_MFU
+
+
+def default_mfu_source(dtype: str = "bf16") -> str:
+    """Where `default_mfu` comes from, for the outputs that state their assumptions."""
+    if str(dtype).lower() != "fp8":
+        return "the default (PaLM 540B 46.2%, Llama 3 405B 38-43%)"
+    return (
+        f"the default for fp8: {DEFAULT_MFU:.0%} x {FP8_SPEEDUP:.2f} / 2 (torchtitan's measured FP8 speed-up "
+        "over BF16, +28%, against the peak's 2x; LLM Foundry's 27.7% of FP8 peak vs 43.7% of BF16's agrees)"
+    )
 
 
 def check_hfu(mfu: float, hfu: float, what: str) -> None:

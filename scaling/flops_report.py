@@ -15,7 +15,7 @@ from typing import Any
 from scaling import units
 from scaling.catalog import Accelerator, get_accelerator
 from scaling.cluster import Cluster
-from scaling.cost import DEFAULT_MFU, ComputeCost, check_hfu, compute_cost
+from scaling.cost import ComputeCost, check_hfu, compute_cost, default_mfu, default_mfu_source
 from scaling.energy import DEFAULT_GOODPUT, DEFAULT_GRID_GCO2_KWH, DEFAULT_PUE, Footprint, footprint
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, TrainingFlops, training_flops
@@ -285,7 +285,7 @@ def estimate_flops(
     causal: str = "full",
     recompute: str = "none",
     cluster: Cluster | None = None,
-    mfu: float = DEFAULT_MFU,
+    mfu: float | None = None,
     price: float | None = None,
     dtype: str = "bf16",
     accelerator_files: tuple[str, ...] = (),
@@ -301,6 +301,10 @@ def estimate_flops(
     choice = choose_model(model, params, dims, seq_len, needs_shape)
     notes = list(choice.notes)
     tokens, tokens_source = _tokens(choice, tokens, notes)
+    if mfu is None:  # the dtype's default (`scaling.cost.default_mfu`), its source said for fp8
+        mfu = default_mfu(dtype)
+        if dtype == "fp8" and cluster is not None:
+            notes.append(f"MFU {units.format_fraction(mfu)}: {default_mfu_source(dtype)}")
     results = [_flops_of(choice, tokens, name, seq_len, causal, recompute) for name in conventions]
     costs: dict[str, ComputeCost] = {}
     accelerator = None

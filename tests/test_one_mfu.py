@@ -140,3 +140,23 @@ def test_flops_prints_hfu_and_refuses_numbers_beyond_the_peak():
     exact = _cli_json(["flops", "llama-2-7b", "--tokens", "2T", "--convention", "exact"])["flops"]
     assert data["assumptions"]["hfu"] == pytest.approx(exact / (64 * 312e12 * data["seconds"]), rel=1e-9)
     assert 0.4 < data["assumptions"]["hfu"] < 0.5
+
+
+def test_fp8_default_mfu_is_the_measured_fp8_speed_up_over_bf16():
+    """With no --mfu, an fp8 run is assumed at DEFAULT_MFU x FP8_SPEEDUP / 2 of the FP8 peak: torchtitan's
+    Llama 3.1 8B on 8 H100s, 6,667 -> 8,532 tokens/s/GPU with Float8; checked against LLM Foundry's MPT-3B
+    on H100 (27.7% of the FP8 peak against 43.7% of BF16's). The plan and flops use it and say so; a given
+    --mfu is kept."""
+    from scaling.cost import DEFAULT_MFU, default_mfu
+
+    assert default_mfu("bf16") == DEFAULT_MFU
+    assert default_mfu("fp8") / DEFAULT_MFU == pytest.approx(27.7 / 43.7, rel=0.02)
+    plan = make_plan(gpus="512xH100", days=30, dtype="fp8")
+    assert plan.cost.mfu == pytest.approx(default_mfu("fp8"))
+    assert any("the default for fp8" in a for a in plan.assumptions)
+    assert make_plan(gpus="512xH100", days=30, dtype="fp8", mfu=0.3).cost.mfu == pytest.approx(0.3)
+    flops = _cli_json(["flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xH100", "--dtype", "fp8"])
+    bf16 = _cli_json(["flops", "llama-2-7b", "--tokens", "2T", "--gpus", "64xH100"])
+    # the same FLOPs at 1.28x the BF16 speed (the catalog's fp8 peak is 1978.9 TFLOP/s, bf16's 989.4)
+    assert bf16["seconds"] / flops["seconds"] == pytest.approx(8532 / 6667, rel=1e-3)  # peaks 989.4, 1978.9
+    assert any("the default for fp8" in n for n in flops["assumptions"]["notes"])

@@ -47,7 +47,7 @@ def flops(**values):
         causal=v.causal,
         recompute=v.recompute,
         cluster=v.gpus,
-        mfu=v.mfu,
+        mfu=v.mfu if "mfu" in v.given else None,  # None: the dtype's default (`scaling.cost.default_mfu`)
         price=v.price,
         dtype=v.dtype,
         accelerator_files=v.accelerator_files,

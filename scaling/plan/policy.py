@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING
 
 from scaling import units
+from scaling.cost import default_mfu, default_mfu_source
 from scaling.errors import ScalingError
 from scaling.laws import EPOCHS_NEARLY_FREE
 from scaling.plan.request import DEFAULT_DAYS_WITHOUT_CLUSTER, PlanRequest, budgets_given
@@ -163,6 +164,8 @@ def plan_assumptions(
         f"{r.dtype} dense peak x time), Chowdhery et al. 2022 App. B)",
         f"time: {time.source}",
     ]
+    if r.dtype == "fp8" and r.mfu == default_mfu("fp8"):
+        out.insert(2, f"MFU: {default_mfu_source('fp8')}")
     if r.vocab is None and not r.fixed_model and getattr(law, "vocab_size", None):
         tokenizer = f", tokenizer {law.tokenizer}" if law.tokenizer else ""
         out.append(f"vocabulary {law.vocab_size:,} from the law ({law.loss_unit}{tokenizer})")

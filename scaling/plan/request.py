@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scaling.cluster import Cluster
-from scaling.cost import DEFAULT_MFU
+from scaling.cost import DEFAULT_MFU, default_mfu
 from scaling.errors import ScalingError
 from scaling.laws.precision import precision_law_for
 from scaling.options import PLAN, Parsed
@@ -184,7 +184,7 @@ def plan_request(values: Parsed) -> PlanRequest:
         devices=None if cluster is None else cluster.devices,
         devices_per_node=None if cluster is None else cluster.devices_per_node,
         accelerator_given=given,
-        mfu=v.mfu,
+        mfu=v.mfu if "mfu" in v.given else default_mfu(v.dtype),
         dtype=v.dtype,
         flops=v.flops,
         seconds=v.days,
