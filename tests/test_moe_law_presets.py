@@ -141,6 +141,10 @@ def test_plan_without_a_law_tries_the_shipped_laws_until_one_fits(default_plan):
     assert p.law.name == "krajewski2024-e16" and p.moe.fits
     assert any(w.startswith("krajewski2024's optimum") and "does not fit" in w for w in p.warnings)
     assert any("extrapolates the law" in w for w in p.warnings)  # 2.4T parameters against a 0.54B fit
+    assert any(w.endswith("planned with krajewski2024-e16") for w in p.warnings)
+    d = p.to_dict()
+    assert (d["mfu"], d["dtype"]) == (0.4, "bf16") and d["moe_plan"]["serving_on"].endswith("EP 64")
+    assert d["comparison"]["dense_over_moe_serving"] > 1  # the MoE serves cheaper per token
 
 
 def test_plan_loss_is_the_law_at_the_built_models_total_non_embedding_parameters(default_plan):

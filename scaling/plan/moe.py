@@ -25,7 +25,7 @@ from scaling.errors import ScalingError
 from scaling.memory.parallel import DEVICES_PER_NODE
 from scaling.plan.result import Plan
 from scaling.render import Displayable, Table
-from scaling.units import GIB, format_count, format_flops, format_loss, format_usd
+from scaling.units import GIB, format_count, format_flops, format_fraction, format_loss, format_usd
 
 ROWS = (
     ("params (total)", "params"),
@@ -115,6 +115,8 @@ class MoePlan(Displayable):
             "serving_unit": self.serving_unit,
             "serving_assumptions": list(self.serving_assumptions),
             "budget_flops": self.budget_flops,
+            "mfu": self.moe.cost.mfu,
+            "dtype": self.moe.cost.dtype,
             "warnings": list(self.warnings),
         }
 
@@ -127,8 +129,10 @@ class MoePlan(Displayable):
             f"MoE law {self.law.name} (Krajewski et al. 2024 form): {self.law.source or 'user file'}; "
             f"expansion {self.law.expansion:g}, granularity chosen from "
             f"{', '.join(map(str, self.law.granularities))}",
-            "dense: the file's dense law at the MoE plan's loss (the compute a dense model needs for it), on "
+            "dense: the law's dense side at the MoE plan's loss (the compute a dense model needs for it), on "
             "the same cluster",
+            f"time and cost: MFU {format_fraction(self.moe.cost.mfu)} end to end of the "
+            f"{self.moe.cost.dtype} dense peak for both models",
             f"serving: the cheapest batch, TP, EP and precision per million output tokens on "
             f"{self.serve_on}, in {self.serving_unit}; a MoE replica may run data-parallel attention "
             "with its experts spread over all its devices (wide EP, all-to-all), a step reading the experts "
@@ -197,15 +201,16 @@ def build_moe_plan(request: Any) -> MoePlan:
     budget = initial_budget(request)
     devices = request.devices or devices_for_deadline(request, budget.flops)
     skipped = []
-    for law in (request.moe_law, *request.moe_law_fallback):
+    laws = (request.moe_law, *request.moe_law_fallback)
+    for law, following in zip(laws, (*laws[1:], None)):
         built = _moe_side(request, law, budget.flops, devices)
-        if built[1].fits or law is (request.moe_law, *request.moe_law_fallback)[-1]:
+        if built[1].fits or following is None:
             break
         memory = built[1].memory.total_bytes / GIB if built[1].memory is not None else float("nan")
         skipped.append(
             f"{law.name}'s optimum ({format_count(built[1].spec.params)} parameters) does not fit "
             f"{devices} {request.accelerator.name} ({memory:.0f} GiB per device at its best layout): planned "
-            "with the next shipped law"
+            f"with {following.name}"
         )
     spec_law, moe, granularity, loss, n_law, tokens = built
     dense = _dense_side(request, spec_law, loss, devices)
