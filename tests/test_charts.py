@@ -202,9 +202,9 @@ def test_known_models_are_placed_with_hover_text():
 def test_label_layout_never_places_a_label_on_a_marker_or_label(points):
     """The placement rule on its own pixel model: whatever the points, a placed label's box overlaps no
     marker and no other label, and stays inside the plot."""
-    area = label_placement._PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
+    area = label_placement.PlotArea((18.0, 27.0), (7.5, 13.5), (990.0, 450.0))
     items = [(x, y, f"model {i}", label_placement.MODEL_MARKER) for i, (x, y) in enumerate(points)]
-    labels = label_placement._label_layout(items, [area])
+    labels = label_placement.label_layout(items, [area])
     boxes, markers = [], []
     for (x, y, text, style), label in zip(items, labels):
         px, py = area.position(x, y)
@@ -691,7 +691,7 @@ def test_no_model_label_covers_a_law_line():
     fig = charts.zone_figure(plan={"params": 13e9, "tokens": 1e12, "name": "this plan (13B)"})
     width, height = charts.ZONE_SIZE
     margin = fig.layout.margin
-    area = label_placement._PlotArea(
+    area = label_placement.PlotArea(
         tuple(fig.layout.xaxis.range),
         tuple(fig.layout.yaxis.range),
         (width - margin.l - margin.r, height - margin.t - margin.b),

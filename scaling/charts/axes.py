@@ -13,7 +13,7 @@ from scaling import units
 from scaling.charts.style import FONT, TEMPLATE
 
 
-def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any]:
+def log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any]:
     """A log axis with one labelled tick per decade: 10^23-style for FLOPs, 1B/1T-style for counts."""
     axis = {
         "type": "log",
@@ -33,7 +33,7 @@ def _log_axis(title: str, *, power: bool = False, **extra: Any) -> dict[str, Any
     return axis
 
 
-def _ticks_125(values: np.ndarray, label: Callable[[float], str] | None = None) -> dict[str, Any]:
+def ticks_125(values: np.ndarray, label: Callable[[float], str] | None = None) -> dict[str, Any]:
     """Explicit log-axis ticks with labels, at least three inside the span of ``values``: whole decades when
     the span is two decades or more, 1-2-5 (or 1-2-3-5, 1-1.5-2-3-5-7) steps when it is narrow, as a small
     sweep's is. Labels are counts (20K, 500M) unless ``label`` formats them."""
@@ -57,13 +57,13 @@ def _ticks_125(values: np.ndarray, label: Callable[[float], str] | None = None) 
     }
 
 
-def _sci(value: float) -> str:
+def sci(value: float) -> str:
     """2e11, 1.5e21: a FLOP count as a short tick label."""
     exponent = math.floor(math.log10(value) + 1e-9)
     return f"{value / 10.0**exponent:.2g}e{exponent}"
 
 
-def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
+def linear_axis(title: str, **extra: Any) -> dict[str, Any]:
     axis = {
         "title": {"text": title},
         "showgrid": True,
@@ -77,7 +77,7 @@ def _linear_axis(title: str, **extra: Any) -> dict[str, Any]:
     return axis
 
 
-def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
+def base_layout(title: str, **extra: Any) -> dict[str, Any]:
     layout = {
         "template": TEMPLATE,
         "title": {
@@ -103,7 +103,7 @@ def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def _two_panels(
+def two_panels(
     left: tuple[dict, dict],
     right: tuple[dict, dict],
     titles: tuple[str, str],

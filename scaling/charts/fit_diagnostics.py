@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from scaling.charts.axes import _base_layout, _linear_axis, _log_axis, _sci, _ticks_125, _two_panels
-from scaling.charts.inputs import _as_law, _loss_unit, _runs_frame
-from scaling.charts.style import _law_title
-from scaling.charts.text import _run_hover
+from scaling.charts.axes import base_layout, linear_axis, log_axis, sci, ticks_125, two_panels
+from scaling.charts.inputs import as_law, loss_unit_of, runs_frame
+from scaling.charts.style import law_title
+from scaling.charts.text import run_hover
 from scaling.errors import ScalingError
 from scaling.laws import Law
 
@@ -18,14 +18,14 @@ from scaling.laws import Law
 def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
     """Fit diagnostics: predicted against observed loss with the y = x line (left) and the relative residual
     (observed - predicted) / predicted against compute (right)."""
-    frame = _runs_frame(runs)
-    law = _as_law(law)
+    frame = runs_frame(runs)
+    law = as_law(law)
     if not law.has_loss:
         raise ScalingError(f"law {law.name!r} has no loss model to compare with the runs")
     observed = frame["loss"].to_numpy(float)
     predicted = np.asarray(law.predict(frame["N"].to_numpy(float), frame["D"].to_numpy(float)), dtype=float)
     residual = (observed - predicted) / predicted
-    unit = _loss_unit(frame, law)
+    unit = loss_unit_of(frame, law)
     rmse = float(np.sqrt(np.mean(np.log(observed / predicted) ** 2)))
     traces = _diagnostics_traces(frame, observed, predicted, residual)
     zero_line = {
@@ -38,15 +38,15 @@ def diagnostics_figure(runs: Any, law: Law | str) -> go.Figure:
         "y1": 0,
         "line": {"color": "#000000", "dash": "dash", "width": 1.5},
     }
-    layout = _base_layout(
-        f"Fit diagnostics for {_law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
-        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
+    layout = base_layout(
+        f"Fit diagnostics for {law_title(law)}: RMS log-residual {rmse:.4f} over {len(frame)} runs",
+        legend={**base_layout("")["legend"], "x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
         shapes=[zero_line],
-        **_two_panels(
-            (_linear_axis(f"Observed loss ({unit})"), _linear_axis(f"Predicted loss ({unit})")),
+        **two_panels(
+            (linear_axis(f"Observed loss ({unit})"), linear_axis(f"Predicted loss ({unit})")),
             (
-                _log_axis("Training compute C (FLOPs)", **_ticks_125(frame["C"].to_numpy(float), _sci)),
-                _linear_axis("Residual (observed − predicted) / predicted (%)"),
+                log_axis("Training compute C (FLOPs)", **ticks_125(frame["C"].to_numpy(float), sci)),
+                linear_axis("Residual (observed − predicted) / predicted (%)"),
             ),
             ("Predicted against observed loss", "Relative residual against compute"),
             split=0.44,
@@ -63,7 +63,7 @@ def _diagnostics_traces(
     against compute (right), coloured by log10 C."""
     hover = [
         h + f"<br>predicted = {p:.4f}<br>residual = {r:+.2%}"
-        for h, p, r in zip(_run_hover(frame), predicted, residual)
+        for h, p, r in zip(run_hover(frame), predicted, residual)
     ]
     colour = np.log10(frame["C"].to_numpy(float))
     marker = {

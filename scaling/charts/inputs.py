@@ -17,17 +17,17 @@ from scaling.flops import six_nd
 from scaling.laws import Law, get_law
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
+def attr_or_key(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)
 
 
-def _as_law(law: Law | str) -> Law:
+def as_law(law: Law | str) -> Law:
     return law if isinstance(law, Law) else get_law(law)
 
 
-def _flops_grid(flops_range: Sequence[float], points_per_decade: int = 20) -> np.ndarray:
+def flops_grid(flops_range: Sequence[float], points_per_decade: int = 20) -> np.ndarray:
     lo, hi = (units.parse_flops(v, "FLOPs range") for v in flops_range)
     if not hi > lo:
         raise ScalingError(f"invalid FLOPs range {flops_range!r}: the upper end must exceed the lower end")
@@ -35,14 +35,14 @@ def _flops_grid(flops_range: Sequence[float], points_per_decade: int = 20) -> np
     return np.logspace(math.log10(lo), math.log10(hi), max(int(round(decades * points_per_decade)) + 1, 2))
 
 
-def _runs_frame(runs: Any):
+def runs_frame(runs: Any):
     """A runs table as the fitter reads it (aliases resolved, failed/diverged runs dropped)."""
     from scaling import fit
 
     return fit.read_runs(runs)
 
 
-def _loss_unit(frame: Any, law: Law | None = None) -> str:
+def loss_unit_of(frame: Any, law: Law | None = None) -> str:
     """The loss's unit: the runs table's ``loss_unit`` column (``nats/byte`` for byte-level runs), else the
     law's own, else nats/token. A law in another unit than its runs is drawn with a warning."""
     runs_unit = None
@@ -64,12 +64,12 @@ def _loss_unit(frame: Any, law: Law | None = None) -> str:
     return runs_unit or law_unit or "nats/token"
 
 
-def _plan_point(plan: Any) -> dict[str, float]:
+def plan_point(plan: Any) -> dict[str, float]:
     """params/tokens/flops from a dict or object (an `Allocation`, a plan); any two give the third
     (C = 6ND)."""
     values = {}
     for key in ("params", "tokens", "flops"):
-        value = _get(plan, key)
+        value = attr_or_key(plan, key)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
             values[key] = float(np.asarray(value, dtype=float).reshape(-1)[0])
     N, D, C = values.get("params"), values.get("tokens"), values.get("flops")
@@ -83,7 +83,7 @@ def _plan_point(plan: Any) -> dict[str, float]:
         raise ScalingError(
             f"a plan needs two of params, tokens and flops (C = 6ND gives the third); got {values}"
         )
-    return {"params": N, "tokens": D, "flops": C, "name": _get(plan, "name") or "your plan"}
+    return {"params": N, "tokens": D, "flops": C, "name": attr_or_key(plan, "name") or "your plan"}
 
 
 KNOWN_MODELS_FILE = "known_models.csv"
@@ -100,6 +100,6 @@ def known_models_list(source: bool | str | Path | list[Mapping[str, Any]]) -> li
     if isinstance(source, (str, Path)):
         return read_known_models(source)
     return [
-        _plan_point(m) | {k: v for k, v in dict(m).items() if k not in ("params", "tokens", "flops")}
+        plan_point(m) | {k: v for k, v in dict(m).items() if k not in ("params", "tokens", "flops")}
         for m in source
     ]

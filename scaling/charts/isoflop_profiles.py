@@ -10,10 +10,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scaling import units
-from scaling.charts.axes import _base_layout, _linear_axis, _log_axis, _sci, _ticks_125, _two_panels
-from scaling.charts.inputs import _loss_unit, _runs_frame
+from scaling.charts.axes import base_layout, linear_axis, log_axis, sci, ticks_125, two_panels
+from scaling.charts.inputs import loss_unit_of, runs_frame
 from scaling.charts.style import SYMBOLS
-from scaling.charts.text import _budget_label, _compute_text, _pf_days
+from scaling.charts.text import budget_label, compute_text, pf_days
 
 
 def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
@@ -24,7 +24,7 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     """
     from scaling import fit as fitting
 
-    frame = _runs_frame(runs)
+    frame = runs_frame(runs)
     result = fit if fit is not None else fitting.fit_isoflop(frame)
     budgets = sorted(result.budgets, key=lambda b: b.flops)
     shades = _sequential(len(budgets))
@@ -35,20 +35,20 @@ def isoflop_figure(runs: Any, fit: Any = None) -> go.Figure:
     C = np.logspace(math.log10(lo) - 0.5, math.log10(hi) + 0.5, 41)
     sizes = np.concatenate([frame["N"].to_numpy(float)] + [np.asarray(b.n_range, float) for b in budgets])
     traces.append(_isoflop_power_law_trace(result, C))
-    layout = _base_layout(
+    layout = base_layout(
         f"IsoFLOP profiles (Chinchilla Approach 2): N_opt ∝ C^{result.a:.3f}, D_opt ∝ C^{result.b:.3f}",
         legend={"font": {"size": 11}},
         # explicit ticks on every log axis: a small sweep spans less than a decade, where plotly labels none
-        **_two_panels(
+        **two_panels(
             (
-                _log_axis("Parameters N (count)", **_ticks_125(sizes)),
-                _linear_axis(f"Final loss ({_loss_unit(frame)})"),
+                log_axis("Parameters N (count)", **ticks_125(sizes)),
+                linear_axis(f"Final loss ({loss_unit_of(frame)})"),
             ),
             (
-                _log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
-                _log_axis(
+                log_axis("Training compute C (FLOPs)", **ticks_125(C, sci)),
+                log_axis(
                     "Compute-optimal parameters N_opt (count)",
-                    **_ticks_125(np.asarray(result.n_opt(C), dtype=float)),
+                    **ticks_125(np.asarray(result.n_opt(C), dtype=float)),
                 ),
             ),
             ("Loss against model size, one curve per budget", "Profile minima against compute"),
@@ -68,7 +68,7 @@ def _isoflop_profile_traces(frame: Any, budgets: list[Any], shades: list[str]) -
     for i, b in enumerate(budgets):
         sub = frame[nearest == i]
         group, colour, symbol = f"budget-{i}", shades[i], SYMBOLS[i % len(SYMBOLS)]
-        label = f"{_budget_label(b.flops)} ({_pf_days(b.flops)})"
+        label = f"{budget_label(b.flops)} ({pf_days(b.flops)})"
         traces.append(
             go.Scatter(
                 x=sub["N"],
@@ -83,7 +83,7 @@ def _isoflop_profile_traces(frame: Any, budgets: list[Any], shades: list[str]) -
                     "line": {"width": 0.5, "color": "#000000"},
                 },
                 hovertext=[
-                    f"<b>run</b><br>{_budget_label(c)}<br>N = {units.format_count(n)}<br>"
+                    f"<b>run</b><br>{budget_label(c)}<br>N = {units.format_count(n)}<br>"
                     f"D = {units.format_count(d)}<br>loss = {v:.4f}"
                     for c, n, d, v in zip(sub["C"], sub["N"], sub["D"], sub["loss"])
                 ],
@@ -121,7 +121,7 @@ def _isoflop_minima_traces(budgets: list[Any], used: list[Any], shades: list[str
             legendgroup="minima",
             marker={"symbol": "x-thin", "size": 12, "line": {"width": 2.5, "color": "#000000"}},
             hovertext=[
-                f"<b>minimum</b><br>{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
+                f"<b>minimum</b><br>{budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}<br>"
                 f"D_opt = {units.format_count(b.tokens)}<br>loss = {b.loss:.4f}"
                 + (f"<br>flags: {', '.join(b.flags)}" if b.flags else "")
                 for b in used
@@ -144,7 +144,7 @@ def _isoflop_minima_traces(budgets: list[Any], used: list[Any], shades: list[str
                 "color": [shades[budgets.index(b)] for b in used],
                 "line": {"width": 1.5, "color": "#000000"},
             },
-            hovertext=[f"{_budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
+            hovertext=[f"{budget_label(b.flops)}<br>N_opt = {units.format_count(b.params)}" for b in used],
             hoverinfo="text",
             meta={"kind": "minima-vs-compute"},
             xaxis="x2",
@@ -163,7 +163,7 @@ def _isoflop_power_law_trace(result: Any, C: np.ndarray) -> go.Scatter:
         name=f"Power law N_opt = {result.n_coef:.3g}·C^{result.a:.3f}",
         line={"color": "#0072B2", "width": 2.5, "dash": "dash"},
         hovertext=[
-            f"C = {_compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))
+            f"C = {compute_text(c)}<br>N_opt = {units.format_count(n)}" for c, n in zip(C, result.n_opt(C))
         ],
         hoverinfo="text",
         meta={"kind": "power-law", "a": result.a, "n_coef": result.n_coef},

@@ -12,7 +12,7 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class _PlotArea:
+class PlotArea:
     """Log-log data ranges and the plot area's size in pixels: where a point lands on the screen."""
 
     x_range: tuple[float, float]  # log10
@@ -54,9 +54,9 @@ _BESIDE = {  # (anchor, direction) of a label next to its marker
 }
 
 
-def _label_layout(
+def label_layout(
     items: list[tuple[float, float, str, _MarkerStyle]],
-    areas: Sequence[_PlotArea],
+    areas: Sequence[PlotArea],
     keep_out: Sequence[Sequence[tuple[float, float, float, float]]] = (),
     lines: Sequence[Sequence[np.ndarray]] = (),
 ) -> list[dict[str, Any] | None]:
@@ -95,7 +95,8 @@ def _label_layout(
 
     def free(found: list[tuple[float, float, float, float]]) -> bool:
         return all(
-            _free(box, scene["area"], scene["taken"] + scene["markers"]) and not _covers(box, scene["lines"])
+            free_of(box, scene["area"], scene["taken"] + scene["markers"])
+            and not label_covers(box, scene["lines"])
             for box, scene in zip(found, scenes)
         )
 
@@ -135,7 +136,7 @@ def _label_layout(
                 found = boxes(i, cx, ay, w, h)
                 # a leader line may cross markers that touch this one (GPT-3 and Jurassic-1 sit on one spot)
                 if free(found) and not any(
-                    _line_hits(
+                    line_hits(
                         scene["points"][i],
                         (scene["points"][i][0] + ax, scene["points"][i][1] + ay),
                         [m for m in scene["markers"] if not _overlap(m, scene["markers"][i])],
@@ -165,9 +166,9 @@ def _label_layout(
     return out
 
 
-def _free(
+def free_of(
     box: tuple[float, float, float, float],
-    area: _PlotArea,
+    area: PlotArea,
     others: Sequence[tuple[float, float, float, float]],
 ) -> bool:
     """Inside the plot area and clear of every box in ``others``."""
@@ -175,13 +176,13 @@ def _free(
     return inside and not any(_overlap(box, other) for other in others)
 
 
-def _covers(box: tuple[float, float, float, float], points: np.ndarray) -> bool:
+def label_covers(box: tuple[float, float, float, float], points: np.ndarray) -> bool:
     """Whether any of ``points`` (pixels) lies in ``box`` grown by 1 px."""
     x, y = points[:, 0], points[:, 1]
     return bool(np.any((x >= box[0] - 1) & (x <= box[2] + 1) & (y >= box[1] - 1) & (y <= box[3] + 1)))
 
 
-def _line_hits(
+def line_hits(
     start: tuple[float, float], end: tuple[float, float], boxes: Sequence[tuple[float, float, float, float]]
 ) -> bool:
     """Whether the segment from ``start`` to ``end`` crosses any box (sampled every 2 px)."""

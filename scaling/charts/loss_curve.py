@@ -9,9 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scaling import units
-from scaling.charts.axes import _base_layout, _linear_axis
+from scaling.charts.axes import base_layout, linear_axis
 from scaling.charts.style import COLOURS
-from scaling.charts.traces import _scatter
+from scaling.charts.traces import scatter_trace
 from scaling.laws.curve import CurvePrediction
 
 
@@ -22,7 +22,7 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
     unit = predicted.loss_unit
     hover = "%{x:.3s} tokens<br>loss %{y:.4f} " + unit + "<extra>%{fullData.name}</extra>"
     traces = [
-        _scatter(
+        scatter_trace(
             x=predicted.tokens,
             y=predicted.loss,
             mode="lines",
@@ -31,7 +31,7 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
             hovertemplate=hover,
             meta="predicted",
         ),
-        _scatter(
+        scatter_trace(
             x=predicted.tokens,
             y=predicted.lr_fraction,
             mode="lines",
@@ -45,7 +45,7 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
     values = [predicted.loss]
     if measured is not None and len(measured):
         traces.append(
-            _scatter(
+            scatter_trace(
                 x=measured["D"].to_numpy(float),
                 y=measured["loss"].to_numpy(float),
                 mode="markers",
@@ -62,11 +62,11 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
     )
     low, high = float(np.min(np.concatenate(values))), float(np.max(np.concatenate(values)))
     pad = 0.05 * (high - low or 1.0)
-    layout = _base_layout(
+    layout = base_layout(
         f"{title or 'Predicted loss through training'}: {end}",
-        xaxis=_linear_axis("Tokens seen (tokens)", exponentformat="B", rangemode="tozero"),
-        yaxis=_linear_axis(f"Loss ({unit})", range=[low - pad, high + pad]),
-        yaxis2=_linear_axis(
+        xaxis=linear_axis("Tokens seen (tokens)", exponentformat="B", rangemode="tozero"),
+        yaxis=linear_axis(f"Loss ({unit})", range=[low - pad, high + pad]),
+        yaxis2=linear_axis(
             "Learning rate (fraction of the peak)",
             overlaying="y",
             side="right",
@@ -76,7 +76,7 @@ def curve_figure(predicted: CurvePrediction, measured: Any = None, *, title: str
             ticktext=[f"{step / 5:.0%}" for step in range(6)],
             showgrid=False,
         ),
-        legend={**_base_layout("")["legend"], "x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"},
+        legend={**base_layout("")["legend"], "x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"},
         margin={"l": 80, "r": 80, "t": 90, "b": 70},
     )
     return go.Figure(data=traces, layout=layout)

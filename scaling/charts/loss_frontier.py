@@ -10,11 +10,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scaling import units
-from scaling.charts.axes import _base_layout, _linear_axis, _log_axis, _sci, _ticks_125
-from scaling.charts.inputs import _as_law, _loss_unit, _runs_frame
-from scaling.charts.style import _law_title, law_label
-from scaling.charts.text import _compute_text, _run_hover
-from scaling.charts.traces import _band
+from scaling.charts.axes import base_layout, linear_axis, log_axis, sci, ticks_125
+from scaling.charts.inputs import as_law, loss_unit_of, runs_frame
+from scaling.charts.style import law_label, law_title
+from scaling.charts.text import compute_text, run_hover
+from scaling.charts.traces import band_trace
 from scaling.errors import ScalingError
 from scaling.laws import Law
 
@@ -29,8 +29,8 @@ def frontier_figure(
     """The loss frontier: every run's loss against its compute, the law's L*(C) with its interval band,
     held-out runs (a `HoldoutResult`, a table of runs or a boolean mask over ``runs``) and the extrapolation
     to ``target_flops``."""
-    frame = _runs_frame(runs)
-    law = _as_law(law)
+    frame = runs_frame(runs)
+    law = as_law(law)
     if not law.has_loss:
         raise ScalingError(
             f"law {law.name!r} has no loss model, so it has no L*(C) frontier; use a parametric law "
@@ -47,11 +47,11 @@ def frontier_figure(
     traces += _frontier_line_traces(C, allocation, law, c_hi)
     if target is not None:
         traces.append(_frontier_target_trace(law, target))
-    layout = _base_layout(
-        f"Loss frontier L*(C) of {_law_title(law)}",
-        xaxis=_log_axis("Training compute C (FLOPs)", **_ticks_125(C, _sci)),
-        yaxis=_linear_axis(f"Final loss ({_loss_unit(frame, law)})"),
-        legend={**_base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
+    layout = base_layout(
+        f"Loss frontier L*(C) of {law_title(law)}",
+        xaxis=log_axis("Training compute C (FLOPs)", **ticks_125(C, sci)),
+        yaxis=linear_axis(f"Final loss ({loss_unit_of(frame, law)})"),
+        legend={**base_layout("")["legend"], "x": 0.99, "y": 0.99, "xanchor": "right", "yanchor": "top"},
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -71,7 +71,7 @@ def _frontier_run_traces(frame, held: np.ndarray, law: Law) -> list[go.Scatter]:
                 "color": "#999999",
                 "line": {"width": 0.5, "color": "#333333"},
             },
-            hovertext=_run_hover(fit_rows),
+            hovertext=run_hover(fit_rows),
             hoverinfo="text",
             meta={"kind": "runs"},
         )
@@ -87,7 +87,7 @@ def _frontier_run_traces(frame, held: np.ndarray, law: Law) -> list[go.Scatter]:
                 marker={"symbol": "diamond-open", "size": 10, "color": "#CC79A7", "line": {"width": 2}},
                 hovertext=[
                     h + f"<br>predicted = {p:.4f} ({(p - v) / v:+.2%})"
-                    for h, p, v in zip(_run_hover(held_rows), predicted, held_rows["loss"])
+                    for h, p, v in zip(run_hover(held_rows), predicted, held_rows["loss"])
                 ],
                 hoverinfo="text",
                 meta={"kind": "held-out"},
@@ -103,7 +103,7 @@ def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[dict[str, Any]
         return []
     lo, hi = (np.asarray(v, dtype=float) for v in band)
     level = f"{allocation.interval_level:.0%}"
-    return _band(
+    return band_trace(
         C,
         lo,
         hi,
@@ -112,7 +112,7 @@ def _frontier_band_traces(C: np.ndarray, allocation: Any) -> list[dict[str, Any]
         group="band",
         lower_name="band lower",
         name=f"{level} interval of L*(C)",
-        hovertext=[f"C = {_compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
+        hovertext=[f"C = {compute_text(c)}<br>L* from {a:.4f} to {b:.4f}" for c, a, b in zip(C, lo, hi)],
         hoverinfo="text",
         meta={"kind": "loss-band"},
     )
@@ -138,7 +138,7 @@ def _frontier_line_traces(C: np.ndarray, allocation: Any, law: Law, c_hi: float)
                 name=label,
                 line={"color": "#0072B2", "width": 2.5, "dash": dash},
                 hovertext=[
-                    f"<b>L*(C)</b><br>C = {_compute_text(c)}<br>loss = {v:.4f}<br>"
+                    f"<b>L*(C)</b><br>C = {compute_text(c)}<br>loss = {v:.4f}<br>"
                     f"N_opt = {units.format_count(n)}, D_opt = {units.format_count(d)}"
                     for c, v, n, d in zip(
                         C[idx],
@@ -181,7 +181,7 @@ def _frontier_target_trace(law: Law, target: float) -> go.Scatter:
         name=f"Target {units.format_flops(target)}: {text}",
         marker={"symbol": "star", "size": 18, "color": "#E69F00", "line": {"width": 1.5, "color": "#000000"}},
         hovertext=[
-            f"<b>target</b><br>C = {_compute_text(target)}<br>{text}<br>"
+            f"<b>target</b><br>C = {compute_text(target)}<br>{text}<br>"
             f"N_opt = {units.format_count(float(np.asarray(at.params)))}, "
             f"D_opt = {units.format_count(float(np.asarray(at.tokens)))}"
         ],

@@ -9,8 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from scaling import units
-from scaling.charts.axes import _base_layout, _linear_axis
-from scaling.charts.inputs import _get
+from scaling.charts.axes import base_layout, linear_axis
+from scaling.charts.inputs import attr_or_key
 from scaling.charts.style import COLOURS, PATTERNS
 from scaling.errors import ScalingError
 
@@ -56,9 +56,9 @@ def memory_figure(
     if not items:
         raise ScalingError("memory_figure needs at least one memory breakdown")
     labels = [str(label) for label, _ in items]
-    rows = {key: [float(_get(b, key, 0.0) or 0.0) for _, b in items] for key, _ in MEMORY_COMPONENTS}
+    rows = {key: [float(attr_or_key(b, key, 0.0) or 0.0) for _, b in items] for key, _ in MEMORY_COMPONENTS}
     totals = [
-        float(_get(b, "total_bytes", sum(rows[k][i] for k, _ in MEMORY_COMPONENTS)))
+        float(attr_or_key(b, "total_bytes", sum(rows[k][i] for k, _ in MEMORY_COMPONENTS)))
         for i, (_, b) in enumerate(items)
     ]
     other = [t - sum(rows[k][i] for k, _ in MEMORY_COMPONENTS) for i, t in enumerate(totals)]
@@ -69,7 +69,7 @@ def memory_figure(
     capacities = (
         [capacity_bytes] * len(items)
         if capacity_bytes is not None
-        else [_get(b, "capacity_bytes") for _, b in items]
+        else [attr_or_key(b, "capacity_bytes") for _, b in items]
     )
     capacities = [float(c) if c else None for c in capacities]
     traces = _memory_bars(labels, rows, components, totals)
@@ -78,15 +78,15 @@ def memory_figure(
     top = max(totals + [c for c in capacities if c]) / units.GIB
     heading = title or _memory_title(labels, [b for _, b in items])
     assumptions = _memory_assumptions([b for _, b in items])
-    layout = _base_layout(
+    layout = base_layout(
         heading
         + "".join(f"<br><span style='font-size:12px'>{line}</span>" for line in _wrap_list(assumptions, 75)),
         barmode="stack",
-        xaxis=_linear_axis("", type="category", showgrid=False),  # each bar's label says what it is
-        yaxis=_linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
+        xaxis=linear_axis("", type="category", showgrid=False),  # each bar's label says what it is
+        yaxis=linear_axis("Memory per device (GiB)", range=[0, top * 1.15]),
         # the legend below the plot, top of the stack first, so the right margin holds the capacity label
         legend={
-            **_base_layout("")["legend"],
+            **base_layout("")["legend"],
             "traceorder": "reversed",
             "orientation": "h",
             "x": 0.0,
@@ -214,7 +214,7 @@ def _capacity_marks(traces: list, labels: list[str], capacities: list[float | No
 def _memory_title(labels: list[str], breakdowns: list[Any]) -> str:
     across = {words for lab in labels for prefix, words in ACROSS_TITLES if lab.startswith(prefix)}
     matched = all(any(lab.startswith(prefix) for prefix, _ in ACROSS_TITLES) for lab in labels)
-    model = {_get(b, "model") for b in breakdowns} - {None}
+    model = {attr_or_key(b, "model") for b in breakdowns} - {None}
     title = "Memory per device" + (
         f" across {across.pop()}" if matched and len(across) == 1 else " by configuration"
     )
@@ -236,7 +236,7 @@ def _wrap_list(text: str, width: int) -> list[str]:
 def _memory_assumptions(breakdowns: list[Any]) -> str:
     """The inputs every bar shares, in words: attention kernel, sequence length, micro-batch, precision, mode,
     devices. Inputs that differ between bars are what the chart compares, so they are left out."""
-    inputs = [_get(b, "inputs") or {} for b in breakdowns]
+    inputs = [attr_or_key(b, "inputs") or {} for b in breakdowns]
 
     def shared(key: str) -> Any:
         values = {repr(i.get(key)) for i in inputs}
@@ -273,13 +273,13 @@ def _memory_assumptions(breakdowns: list[Any]) -> str:
 
 def _breakdown_label(b: Any, i: int) -> str:
     for key in ("label", "name", "layout"):
-        value = _get(b, key)
+        value = attr_or_key(b, key)
         if value:
             return str(value)
-    zero = _get(b, "zero")
+    zero = attr_or_key(b, "zero")
     if zero is not None:
         return f"ZeRO-{zero}"
-    inputs = _get(b, "inputs") or {}
+    inputs = attr_or_key(b, "inputs") or {}
     if "zero" in inputs:  # a scaling.memory.MemoryBreakdown
         return f"ZeRO-{inputs['zero']}, TP {inputs.get('tp', 1)}, PP {inputs.get('pp', 1)}"
     return f"#{i + 1}"

@@ -13,20 +13,20 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scaling import units
-from scaling.charts.axes import _base_layout, _log_axis
-from scaling.charts.inputs import _as_law, _flops_grid, _plan_point, known_models_list
+from scaling.charts.axes import base_layout, log_axis
+from scaling.charts.inputs import as_law, flops_grid, known_models_list, plan_point
 from scaling.charts.label_placement import (
     MODEL_MARKER,
     PLAN_MARKER,
-    _covers,
-    _free,
-    _label_layout,
-    _line_hits,
-    _PlotArea,
+    PlotArea,
+    free_of,
+    label_covers,
+    label_layout,
+    line_hits,
 )
-from scaling.charts.style import BAND_FILL, LAW_TITLES, ZONE_FILL, _law_title, law_label, law_styles
-from scaling.charts.text import _compute_text, _model_hover
-from scaling.charts.traces import _band, _scatter
+from scaling.charts.style import BAND_FILL, LAW_TITLES, ZONE_FILL, law_label, law_styles, law_title
+from scaling.charts.text import compute_text, model_hover
+from scaling.charts.traces import band_trace, scatter_trace
 from scaling.errors import ScalingError
 from scaling.flops import six_nd
 from scaling.laws import CHINCHILLA_FAMILY, Law
@@ -88,14 +88,14 @@ def zone_figure(
     """
     if axis not in ("params", "tokens"):
         raise ScalingError(f"invalid axis {axis!r}: expected 'params' or 'tokens'")
-    law_list = [_as_law(law) for law in laws]
-    zone_names = {_as_law(name).name for name in zone}
-    fitted_law = _as_law(fitted) if fitted is not None else None
+    law_list = [as_law(law) for law in laws]
+    zone_names = {as_law(name).name for name in zone}
+    fitted_law = as_law(fitted) if fitted is not None else None
     if not law_list and fitted_law is None:
         raise ScalingError("the optimal zone needs at least one law (e.g. chinchilla, epoch, kaplan)")
     # 5 points a decade: the laws are power laws (straight here) or close to one, and each point carries hover
     # text that plotly validates, so fewer points keep a live update fast
-    C = _flops_grid(flops_range, points_per_decade=5)
+    C = flops_grid(flops_range, points_per_decade=5)
     key = "params" if axis == "params" else "tokens"
     curves = [np.asarray(law.n_opt(C) if axis == "params" else law.d_opt(C), dtype=float) for law in law_list]
     in_zone = [i for i, law in enumerate(law_list) if law.name in zone_names]
@@ -105,7 +105,7 @@ def zone_figure(
         traces += _fitted_traces(
             fitted_law, C, axis, line=fitted_law.name not in {law.name for law in law_list}
         )
-    point = _plan_point(plan) if plan is not None else None
+    point = plan_point(plan) if plan is not None else None
     models = known_models_list(known_models) if known_models not in (False, None) else []
     y_values = np.concatenate(
         [np.ravel(t["y"]) for t in traces]
@@ -131,7 +131,7 @@ def zone_figure(
 
     def placed(widths: Sequence[float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         areas = [
-            _PlotArea((lo, hi), y_range, (w - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
+            PlotArea((lo, hi), y_range, (w - margin["l"] - margin["r"], size[1] - margin["t"] - margin["b"]))
             for w in widths
         ]
         law_lines = [
@@ -152,7 +152,7 @@ def zone_figure(
     return go.Figure(data=traces, layout=layout)
 
 
-def _pixels(area: _PlotArea, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _pixels(area: PlotArea, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """A line's points in the plot area's pixels (y up), every 3 px along it: what a label must not cover."""
     px = np.array([area.position(float(a), float(b)) for a, b in zip(x, y) if a > 0 and b > 0])
     if len(px) < 2:
@@ -177,7 +177,7 @@ _END_STRETCH = 6
 def _law_end_labels(
     outside: list[tuple[Law, str, np.ndarray]],
     C: np.ndarray,
-    areas: Sequence[_PlotArea],
+    areas: Sequence[PlotArea],
     law_lines: list[list[tuple[str, np.ndarray]]],
     markers: list[list[tuple[float, float, float, float]]],
 ) -> tuple[list[dict[str, Any]], list[list[tuple[float, float, float, float]]]]:
@@ -191,7 +191,7 @@ def _law_end_labels(
     labels: list[dict[str, Any]] = []
     boxes: list[list[tuple[float, float, float, float]]] = [[] for _ in areas]
     for law, colour, y in outside:
-        text = _law_title(law)
+        text = law_title(law)
         size = (0.6 * 12 * len(text) + 6, 16.0)
         w, h = size
         every = [np.vstack([p.reshape(-1, 2) for _, p in per_area]) for per_area in law_lines]
@@ -252,7 +252,7 @@ def _law_end_labels(
     return labels, boxes
 
 
-def _centres(areas: Sequence[_PlotArea], x: float, y: float) -> list[tuple[float, float]]:
+def _centres(areas: Sequence[PlotArea], x: float, y: float) -> list[tuple[float, float]]:
     """The point (x, y) in each area's pixels."""
     return [area.position(x, y) for area in areas]
 
@@ -267,7 +267,7 @@ def _name_boxes(
 
 def _name_spot_is_free(
     found: list[tuple[float, float, float, float]],
-    areas: Sequence[_PlotArea],
+    areas: Sequence[PlotArea],
     taken: list[list[tuple[float, float, float, float]]],
     markers: list[list[tuple[float, float, float, float]]],
     *,
@@ -281,20 +281,20 @@ def _name_spot_is_free(
     g = _END_GAP
     clear = g if leader else _END_CLEAR
     for k, ((x0, y0, x1, y1), area) in enumerate(zip(found, areas)):
-        if not _free((x0 - g, y0 - g, x1 + g, y1 + g), area, taken[k] + markers[k]):
+        if not free_of((x0 - g, y0 - g, x1 + g, y1 + g), area, taken[k] + markers[k]):
             return False
-        if _covers((x0 - clear, y0 - clear, x1 + clear, y1 + clear), lines[k]):
+        if label_covers((x0 - clear, y0 - clear, x1 + clear, y1 + clear), lines[k]):
             return False
         if leader:
             (px, py), (cx, cy) = leader[0][k], leader[1]
             near = (px - _END_CLEAR, py - _END_CLEAR, px + _END_CLEAR, py + _END_CLEAR)
-            if _line_hits((px, py), (px + cx, py + cy), markers[k]) or not _free(near, area, markers[k]):
+            if line_hits((px, py), (px + cx, py + cy), markers[k]) or not free_of(near, area, markers[k]):
                 return False
     return True
 
 
 def _marker_boxes(
-    area: _PlotArea, models: list[dict[str, Any]], point: dict[str, Any] | None, key: str
+    area: PlotArea, models: list[dict[str, Any]], point: dict[str, Any] | None, key: str
 ) -> list[tuple[float, float, float, float]]:
     """The drawn extent of each model's marker and the plan's, in the area's pixels."""
     items = [(m["flops"], _plotted(m, key), MODEL_MARKER) for m in models]
@@ -324,11 +324,11 @@ def _zone_layout(
     title = f"Compute-optimal {quantity} against training compute: the optimal zone"
     short_title = "The optimal zone"
     extra = _LEGEND_ROW_PX * (entries - math.ceil(entries / 2))  # one column instead of two
-    return _base_layout(
+    return base_layout(
         title,
-        xaxis=_log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
+        xaxis=log_axis("Training compute C (FLOPs, C = 6ND)", power=True, range=[lo, hi]),
         # PF-days on top: the same positions, relabelled (1 PF-day = 8.64e19 FLOPs)
-        xaxis2=_log_axis(
+        xaxis2=log_axis(
             "Training compute (PF-days)",
             power=True,
             overlaying="x",
@@ -337,10 +337,10 @@ def _zone_layout(
             showgrid=False,
             minor={"showgrid": False},
         ),
-        yaxis=_log_axis(y_title, range=list(y_range)),
+        yaxis=log_axis(y_title, range=list(y_range)),
         # under the plot, two entries a row: the legend covers no data and its height is known in advance
         legend={
-            **_base_layout("")["legend"],
+            **base_layout("")["legend"],
             "orientation": "h",
             "x": 0,
             "xanchor": "left",
@@ -386,7 +386,7 @@ def _pf_days_axis_trace(C: np.ndarray, y_range: tuple[float, float]) -> dict[str
     """Plotly draws an axis only with a trace on it: an invisible one spanning the top (PF-days) axis."""
     y_mid = 10 ** ((y_range[0] + y_range[1]) / 2)
     pf = C / units.PF_DAY_FLOPS
-    return _scatter(
+    return scatter_trace(
         x=[pf[0], pf[-1]],
         y=[y_mid, y_mid],
         xaxis="x2",
@@ -409,11 +409,11 @@ def _zone_band(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
     lower, upper = stack.min(axis=0), stack.max(axis=0)
     names = ", ".join(LAW_TITLES.get(law.name, law.name) for law in laws)
     band_hover = [
-        f"<b>optimal zone</b><br>C = {_compute_text(c)}<br>{noun}: {units.format_count(a)} to "
+        f"<b>optimal zone</b><br>C = {compute_text(c)}<br>{noun}: {units.format_count(a)} to "
         f"{units.format_count(b)}<br>between {names}"
         for c, a, b in zip(C, lower, upper)
     ]
-    return _band(
+    return band_trace(
         C,
         lower,
         upper,
@@ -438,13 +438,13 @@ def _law_lines(C: np.ndarray, laws: list[Law], curves: list[np.ndarray], axis: s
         other = C / six_nd(y, 1.0)  # tokens for an N curve, parameters for a D curve (C = 6ND)
         ratio = other / y if axis == "params" else y / other
         hover = [
-            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {_compute_text(c)}<br>"
+            f"<b>{LAW_TITLES.get(law.name, law.name)}</b><br>C = {compute_text(c)}<br>"
             f"{what} = {units.format_count(v)}<br>{'tokens' if axis == 'params' else 'parameters'} = "
             f"{units.format_count(o)}<br>tokens per parameter = {r:.3g}"
             for c, v, o, r in zip(C, y, other, ratio)
         ]
         traces.append(
-            _scatter(
+            scatter_trace(
                 x=C,
                 y=y,
                 mode="lines",
@@ -470,7 +470,7 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
     if interval is not None:
         lo, hi = (np.asarray(v, dtype=float) for v in interval)
         level = f"{allocation.interval_level:.0%}"
-        traces += _band(
+        traces += band_trace(
             C,
             lo,
             hi,
@@ -478,9 +478,9 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
             fill=BAND_FILL,
             group="fitted",
             lower_name=f"{name} lower",
-            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else _law_title(law)),
+            name=f"{level} interval of " + ("your fit" if getattr(law, "n_runs", 0) else law_title(law)),
             hovertext=[
-                f"<b>{level} interval</b><br>C = {_compute_text(c)}<br>{units.format_count(a)} to "
+                f"<b>{level} interval</b><br>C = {compute_text(c)}<br>{units.format_count(a)} to "
                 f"{units.format_count(b)}"
                 for c, a, b in zip(C, lo, hi)
             ],
@@ -490,7 +490,7 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
     if not line:
         return traces
     traces.append(
-        _scatter(
+        scatter_trace(
             x=C,
             y=y,
             mode="lines",
@@ -498,7 +498,7 @@ def _fitted_traces(law: Law, C: np.ndarray, axis: str, *, line: bool = True) -> 
             legendgroup="fitted",
             line={"color": "#D55E00", "width": 3.5, "dash": "solid"},
             hovertext=[
-                f"<b>{law.name}</b><br>C = {_compute_text(c)}<br>"
+                f"<b>{law.name}</b><br>C = {compute_text(c)}<br>"
                 f"{'N_opt' if axis == 'params' else 'D_opt'} = {units.format_count(v)}"
                 for c, v in zip(C, y)
             ],
@@ -513,7 +513,7 @@ def _point_traces(
     models: list[dict[str, Any]],
     point: dict[str, Any] | None,
     key: str,
-    areas: list[_PlotArea],
+    areas: list[PlotArea],
     from_catalog: bool,
     lines: list[list[np.ndarray]],
     keep_out: list[list[tuple[float, float, float, float]]],
@@ -531,7 +531,7 @@ def _point_traces(
     ):
         if group:
             traces.append(
-                _scatter(
+                scatter_trace(
                     x=[m["flops"] for m in group],
                     y=[_plotted(m, key) for m in group],
                     mode="markers",
@@ -542,14 +542,14 @@ def _point_traces(
                         "color": "#555555",
                         "line": {"width": 1, "color": "#000000"},
                     },
-                    hovertext=[_model_hover(m) for m in group],
+                    hovertext=[model_hover(m) for m in group],
                     hoverinfo="text",
                     meta={"kind": kind},
                 )
             )
     if point:
         traces.append(
-            _scatter(
+            scatter_trace(
                 x=[point["flops"]],
                 y=[point[key]],
                 mode="markers",
@@ -561,7 +561,7 @@ def _point_traces(
                     "color": "#E69F00",
                     "line": {"width": 2, "color": "#000000"},
                 },
-                hovertext=[_model_hover(point)],
+                hovertext=[model_hover(point)],
                 hoverinfo="text",
                 meta={"kind": "plan"},
             )
@@ -569,7 +569,7 @@ def _point_traces(
     items = ([(point["flops"], point[key], point["name"], PLAN_MARKER)] if point else []) + [
         (m["flops"], _plotted(m, key), _short_model_name(m["name"]), MODEL_MARKER) for m in dense + experts
     ]
-    labels = _label_layout(items, areas, keep_out=keep_out, lines=lines)
+    labels = label_layout(items, areas, keep_out=keep_out, lines=lines)
     kinds = (["plan-label"] if point else []) + ["model-label"] * len(models)
     annotations = [{**a, "name": kind} for a, kind in zip(labels, kinds) if a is not None]
     return traces, annotations

@@ -122,7 +122,7 @@ def law_label(law: Law) -> str:
     return f"{title} ({who}), N ∝ C^{law.a:.3g}" if who else f"{title}, N ∝ C^{law.a:.3g}"
 
 
-def _law_title(law: Law) -> str:
+def law_title(law: Law) -> str:
     n_runs = getattr(law, "n_runs", 0)
     if n_runs:
         return f"your Approach 3 fit ({n_runs} runs)"

@@ -9,28 +9,28 @@ from typing import Any
 from scaling import units
 
 
-def _pf_days(flops: float) -> str:
+def pf_days(flops: float) -> str:
     days = flops / units.PF_DAY_FLOPS
     return (
         f"{days:.3g} PF-days" if days < 1e5 else f"{days:.3e} PF-days".replace("e+0", "e").replace("e+", "e")
     )
 
 
-def _compute_text(flops: float) -> str:
-    return f"{units.format_flops(flops)} ({_pf_days(flops)})"
+def compute_text(flops: float) -> str:
+    return f"{units.format_flops(flops)} ({pf_days(flops)})"
 
 
-def _budget_label(flops: float) -> str:
+def budget_label(flops: float) -> str:
     return f"C = {units.format_flops(flops)}"
 
 
-def _model_hover(m: Mapping[str, Any]) -> str:
+def model_hover(m: Mapping[str, Any]) -> str:
     lines = [
         f"<b>{m.get('name', '')}</b>",
         f"parameters: {units.format_count(m['params'])}"
         + (f" in total, {units.format_count(m['active_params'])} active" if m.get("active_params") else ""),
         f"tokens: {units.format_count(m['tokens'])}",
-        f"compute: {_compute_text(m['flops'])}" + (f", {m['flops_method']}" if m.get("flops_method") else ""),
+        f"compute: {compute_text(m['flops'])}" + (f", {m['flops_method']}" if m.get("flops_method") else ""),
         f"tokens per parameter: {m['tokens'] / (m.get('active_params') or m['params']):.3g}"
         + (" active" if m.get("active_params") else ""),
     ]
@@ -42,9 +42,9 @@ def _model_hover(m: Mapping[str, Any]) -> str:
     return "<br>".join(lines)
 
 
-def _run_hover(rows) -> list[str]:
+def run_hover(rows) -> list[str]:
     return [
-        f"<b>run</b><br>C = {_compute_text(c)}<br>N = {units.format_count(n)}<br>D = {units.format_count(d)}"
+        f"<b>run</b><br>C = {compute_text(c)}<br>N = {units.format_count(n)}<br>D = {units.format_count(d)}"
         f"<br>tokens per parameter = {d / n:.3g}<br>loss = {v:.4f}"
         for c, n, d, v in zip(rows["C"], rows["N"], rows["D"], rows["loss"])
     ]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def _scatter(**properties: Any) -> dict[str, Any]:
+def scatter_trace(**properties: Any) -> dict[str, Any]:
     """A scatter trace as a plain dict: plotly validates it once, when the figure is built (a `go.Scatter`
     would be validated twice), which keeps the optimal zone fast enough for a live page."""
     return {"type": "scatter", **properties}
 
 
-def _band(
+def band_trace(
     x: Any,
     lower: Any,
     upper: Any,
@@ -26,7 +26,7 @@ def _band(
     """A shaded band: its lower edge (no legend entry, no hover), then its upper edge filled down to it, which
     carries the band's name, hover text and meta (``upper_properties``)."""
     return [
-        _scatter(
+        scatter_trace(
             x=x,
             y=lower,
             mode="lines",
@@ -36,7 +36,7 @@ def _band(
             legendgroup=group,
             name=lower_name,
         ),
-        _scatter(
+        scatter_trace(
             x=x,
             y=upper,
             mode="lines",

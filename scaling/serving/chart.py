@@ -226,7 +226,7 @@ def inference_figure(
     import plotly.graph_objects as go
 
     from scaling.charts import COLOURS, SYMBOLS
-    from scaling.charts.axes import _base_layout, _ticks_125, _two_panels
+    from scaling.charts.axes import base_layout, ticks_125, two_panels
 
     fig = go.Figure()
     precisions = list(dict.fromkeys(c.precision for c in chart.curves))
@@ -295,21 +295,21 @@ def inference_figure(
             )
     axis = {"type": "log", "showgrid": True, "gridcolor": "#dddddd", "showline": True, "linecolor": "#444444"}
     rates = np.concatenate([c.tokens_per_s_per_device for c in chart.curves]) if chart.curves else None
-    rate_axis = {**axis, **(_ticks_125(rates) if rates is not None else {})}
+    rate_axis = {**axis, **(ticks_125(rates) if rates is not None else {})}
     x_axes = []
     for _, _, latency, _ in PANELS:
         spread = np.concatenate([latency(c) for c in chart.curves]) if chart.curves else np.zeros(0)
-        x_axes.append({**axis, **_ticks_125(spread, lambda v: f"{v:g}")})
+        x_axes.append({**axis, **ticks_125(spread, lambda v: f"{v:g}")})
     static = "p50 = p99: every request of a static batch; batch grows along each line"
     if len(drawn) < len(chart.curves):
         static += (
             f"; {len(chart.curves) - len(drawn)} of {len(chart.curves)} layouts not drawn, those with the "
             "fewest points no other beats on both panels (--json lists them all)"
         )
-    layout = _base_layout(
+    layout = base_layout(
         title,
         margin={"l": 80, "r": 90, "t": 120, "b": 100},
-        **_two_panels(
+        **two_panels(
             (
                 {**x_axes[0], "title": {"text": "time per output token (ms)"}},
                 {**rate_axis, "title": {"text": "output tokens per second per device"}},
