@@ -225,19 +225,41 @@ def inference_figure(
     the targets."""
     import plotly.graph_objects as go
 
-    from scaling.charts import COLOURS, SYMBOLS
-    from scaling.charts.axes import base_layout, ticks_125, two_panels
-
     fig = go.Figure()
+    drawn = drawn_curves(chart)
+    for trace in _curve_traces(chart, drawn):
+        fig.add_trace(trace)
+    for trace in _chosen_traces(chart.chosen):
+        fig.add_trace(trace)
+    layout = _figure_layout(chart, drawn, title)
+    rates = np.concatenate([c.tokens_per_s_per_device for c in chart.curves]) if chart.curves else None
+    if rates is not None:
+        for trace in _target_traces(rates, latency_s, ttft_s):
+            fig.add_trace(trace)
+    if price is not None and rates is not None:
+        layout["yaxis3"] = _price_axis(rates, price)
+        fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", yaxis="y3", showlegend=False))
+        layout["legend"] = {**layout["legend"], "x": 1.1}
+    fig.update_layout(**layout)
+    return fig
+
+
+def _curve_traces(chart: InferenceChart, drawn: list[InferenceCurve]) -> list[Any]:
+    """One line per drawn layout in each panel (colour by precision, symbol by TP, hollow where a point
+    misses the targets), and the legend's key to the hollow markers."""
+    import plotly.graph_objects as go
+
+    from scaling.charts import COLOURS, SYMBOLS
+
     precisions = list(dict.fromkeys(c.precision for c in chart.curves))
     sizes = sorted({c.tp for c in chart.curves})
-    drawn = drawn_curves(chart)
+    traces = []
     for c in drawn:
         colour = COLOURS[(precisions.index(c.precision) + 1) % len(COLOURS)]
         symbol = SYMBOLS[sizes.index(c.tp) % len(SYMBOLS)]
         name = f"{c.precision.label}, {c.layout}"
         for xaxis, yaxis, latency, panel in PANELS:
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=latency(c),
                     y=c.tokens_per_s_per_device,
@@ -266,7 +288,7 @@ def inference_figure(
                     hoverinfo="text",
                 )
             )
-    fig.add_trace(
+    traces.append(
         go.Scatter(
             x=[None],
             y=[None],
@@ -275,10 +297,19 @@ def inference_figure(
             marker={"symbol": SYMBOLS[0] + "-open", "size": 8, "color": COLOURS[0]},
         )
     )
-    best = chart.chosen
+    return traces
+
+
+def _chosen_traces(best: Any) -> list[Any]:
+    """The chosen deployment's star in each panel (none without one)."""
+    import plotly.graph_objects as go
+
+    from scaling.charts import COLOURS
+
+    traces = []
     if best is not None:
         for (xaxis, yaxis, _, panel), x in zip(PANELS, (best.decode_s_per_token * 1e3, best.prefill_s)):
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=[x],
                     y=[best.tokens_per_s_per_device],
@@ -293,6 +324,14 @@ def inference_figure(
                     hoverinfo="name",
                 )
             )
+    return traces
+
+
+def _figure_layout(chart: InferenceChart, drawn: list[InferenceCurve], title: str) -> dict[str, Any]:
+    """The two panels' axes (log, 1-2-5 ticks), titles and the note under the plot (how many layouts were
+    left out)."""
+    from scaling.charts.axes import base_layout, ticks_125, two_panels
+
     axis = {"type": "log", "showgrid": True, "gridcolor": "#dddddd", "showline": True, "linecolor": "#444444"}
     rates = np.concatenate([c.tokens_per_s_per_device for c in chart.curves]) if chart.curves else None
     rate_axis = {**axis, **(ticks_125(rates) if rates is not None else {})}
@@ -334,33 +373,37 @@ def inference_figure(
             "font": {"size": 11, "color": "#555555"},
         }
     )
-    if rates is not None:
-        span = [float(np.min(rates)), float(np.max(rates))]
-        for (xaxis, yaxis, _, _), target, shown in zip(
-            PANELS,
-            (latency_s, ttft_s),
-            (lambda t: f"{t * 1e3:g} ms per token", lambda t: f"{t:g} s to the first token"),
-        ):
-            if target is None:
-                continue
-            at = target * 1e3 if xaxis == "x" else target
-            fig.add_trace(
-                go.Scatter(
-                    x=[at, at],
-                    y=span,
-                    xaxis=xaxis,
-                    yaxis=yaxis,
-                    mode="lines",
-                    name=f"target: {shown(target)}",
-                    line={"dash": "dash", "color": COLOURS[0]},
-                )
+    return layout
+
+
+def _target_traces(rates: np.ndarray, latency_s: float | None, ttft_s: float | None) -> list[Any]:
+    """The targets as dashed vertical lines across the throughputs drawn."""
+    import plotly.graph_objects as go
+
+    from scaling.charts import COLOURS
+
+    traces = []
+    span = [float(np.min(rates)), float(np.max(rates))]
+    for (xaxis, yaxis, _, _), target, shown in zip(
+        PANELS,
+        (latency_s, ttft_s),
+        (lambda t: f"{t * 1e3:g} ms per token", lambda t: f"{t:g} s to the first token"),
+    ):
+        if target is None:
+            continue
+        at = target * 1e3 if xaxis == "x" else target
+        traces.append(
+            go.Scatter(
+                x=[at, at],
+                y=span,
+                xaxis=xaxis,
+                yaxis=yaxis,
+                mode="lines",
+                name=f"target: {shown(target)}",
+                line={"dash": "dash", "color": COLOURS[0]},
             )
-    if price is not None and rates is not None:
-        layout["yaxis3"] = _price_axis(rates, price)
-        fig.add_trace(go.Scatter(x=[None], y=[None], xaxis="x2", yaxis="y3", showlegend=False))
-        layout["legend"] = {**layout["legend"], "x": 1.1}
-    fig.update_layout(**layout)
-    return fig
+        )
+    return traces
 
 
 def _label(e: ServingEstimate) -> str:
