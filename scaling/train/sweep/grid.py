@@ -153,6 +153,28 @@ def total_params(shape: tuple[int, int], seq_len: int = 128) -> int:
     return gpt_spec(*shape, seq_len=seq_len).params
 
 
+def _recipe(base, seed, lr, data, device, precision, identity, recipe_name, grids) -> dict[str, Any]:
+    """The sweep's recipe as sweep.json records it: the preset's run settings, the data's identity, the
+    training recipe's name and the grids and repeats used (recorded only when used)."""
+    return {
+        "seq_len": base.seq_len,
+        "batch": base.batch,
+        "seed": int(seed),
+        "lr": lr,
+        "evals": base.evals,
+        "eval_windows": base.eval_windows,
+        "data": data,
+        "device": device,
+        "precision": resolve_precision(precision, device),
+        "corpus_sha256": identity["corpus_sha256"],
+        "tokenizer": identity["tokenizer"],
+        "extend": base.extend,
+        "sizes": base.sizes,
+        "name": recipe_name,
+        **grids,
+    }
+
+
 def plan_sweep(
     out: str | Path,
     *,
@@ -181,7 +203,7 @@ def plan_sweep(
     folder's own, else ``fixed``. ``repeats`` trains each planned run under that many seeds
     (`with_repeats`)."""
     from scaling.train.data import load_corpus
-    from scaling.train.sweep.hp_grid import grid_size, hyperparameter_grid, with_repeats
+    from scaling.train.sweep.hp_grid import grid_size, with_repeats
 
     if device != "cpu":
         torch_device(device)  # a GPU asked for and not there: refused before the folder is touched
@@ -212,23 +234,7 @@ def plan_sweep(
     grids = {k: v for k, v in grids.items() if v > 1}  # recorded only when used: older folders keep theirs
     if grids:
         base = replace(base, extend=False)
-    recipe = {
-        "seq_len": base.seq_len,
-        "batch": base.batch,
-        "seed": int(seed),
-        "lr": lr,
-        "evals": base.evals,
-        "eval_windows": base.eval_windows,
-        "data": data,
-        "device": device,
-        "precision": resolve_precision(precision, device),
-        "corpus_sha256": identity["corpus_sha256"],
-        "tokenizer": identity["tokenizer"],
-        "extend": base.extend,
-        "sizes": base.sizes,
-        "name": recipe_name,
-        **grids,
-    }
+    recipe = _recipe(base, seed, lr, data, device, precision, identity, recipe_name, grids)
     sweep = Sweep(out=out, preset=base, recipe=recipe, corpus=identity)
     previous, sweep.set_aside = matching_sweep_json(out, recipe, force_new)
     rows = [] if sweep.set_aside else read_table(out / "runs.csv").rows
@@ -242,18 +248,25 @@ def plan_sweep(
             config = config if seed is None else replace(config, seed=seed)
             sweep.configs += [] if config in sweep.configs else [config]
     for budget in base.budgets if designed is None else ():
-        if budget in known_budgets:
-            continue
-        n_opt = prior_optimum(budget, base, rows)
-        shapes = ladder_for(budget, base.sizes, n_opt, base.shapes)
-        planned = [recipe_config(recipe, shape, budget) for shape in shapes]
-        planned = hyperparameter_grid(planned, grids.get("lr_grid", 1), grids.get("batch_grid", 1))
-        sweep.configs += with_repeats(planned, grids.get("repeats", 1))
+        if budget not in known_budgets:
+            sweep.configs += _budget_runs(recipe, base, budget, rows, grids)
     if sweep.preset.extend:
         extensions = with_repeats(edge_extensions(sweep, rows), grids.get("repeats", 1))
         sweep.configs += [c for c in extensions if c not in sweep.configs]
     _check_lengths(sweep, corpus)
     return sweep
+
+
+def _budget_runs(recipe: dict, base: Preset, budget: float, rows: list, grids: dict) -> list[RunConfig]:
+    """One new budget's runs: the preset's sizes around the optimum expected there (`prior_optimum`), each
+    at the grids' learning rates and batches and under the repeats' seeds."""
+    from scaling.train.sweep.hp_grid import hyperparameter_grid, with_repeats
+
+    n_opt = prior_optimum(budget, base, rows)
+    shapes = ladder_for(budget, base.sizes, n_opt, base.shapes)
+    planned = [recipe_config(recipe, shape, budget) for shape in shapes]
+    planned = hyperparameter_grid(planned, grids.get("lr_grid", 1), grids.get("batch_grid", 1))
+    return with_repeats(planned, grids.get("repeats", 1))
 
 
 def _check_lengths(sweep: Sweep, corpus) -> None:
