@@ -79,3 +79,15 @@ def parse_json(text: str | bytes, what: str, **options: Any) -> Any:
         if isinstance(exc, ScalingError):
             raise
         raise ScalingError(f"{what} is not JSON ({str(exc).splitlines()[0][:200]})") from None
+
+
+def column_positions(names: list[str], columns: dict[str, Any], missing: Any) -> dict[str, int]:
+    """Each column's position in a header of (already normalised) ``names``: the first name among the
+    column's accepted ones; a column with none raises ``missing(column)``, an error naming the file."""
+    out = {}
+    for column, accepted in columns.items():
+        found = [i for i, n in enumerate(names) if n in accepted]
+        if not found:
+            raise missing(column)
+        out[column] = found[0]
+    return out

@@ -71,17 +71,14 @@ class Evals:
 
 
 def _columns(header: list[str], source: str) -> dict[str, int]:
-    names = [metric_name(h) for h in header]
-    out = {}
-    for column, accepted in COLUMNS.items():
-        found = [i for i, n in enumerate(names) if n in accepted]
-        if not found:
-            raise ScalingError(
-                f"evals file {quoted(source)} has no {column} column (header {quoted(','.join(header))}): "
-                "expected columns run_id, task, metric, value"
-            )
-        out[column] = found[0]
-    return out
+    return inputs.column_positions(
+        [metric_name(h) for h in header],
+        COLUMNS,
+        lambda column: ScalingError(
+            f"evals file {quoted(source)} has no {column} column (header {quoted(','.join(header))}): "
+            "expected columns run_id, task, metric, value"
+        ),
+    )
 
 
 Row = tuple[str, str, str, float]

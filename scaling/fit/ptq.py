@@ -72,17 +72,14 @@ class PtqEvals:
 
 
 def _header(header: list[str], source: str) -> dict[str, int]:
-    names = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header]
-    out = {}
-    for column, accepted in COLUMNS.items():
-        found = [i for i, n in enumerate(names) if n in accepted]
-        if not found:
-            raise ScalingError(
-                f"quantized evals {quoted(source)} have no {column} column (header "
-                f"{quoted(','.join(header))}): {EXPECTED}"
-            )
-        out[column] = found[0]
-    return out
+    return inputs.column_positions(
+        [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header],
+        COLUMNS,
+        lambda column: ScalingError(
+            f"quantized evals {quoted(source)} have no {column} column (header "
+            f"{quoted(','.join(header))}): {EXPECTED}"
+        ),
+    )
 
 
 def _row(fields: list[str], where: dict[str, int], width: int) -> tuple[tuple[float, ...] | None, str, str]:
