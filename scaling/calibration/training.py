@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +35,10 @@ from scaling.cluster import Cluster
 from scaling.errors import ScalingError
 from scaling.model import ModelSpec
 
-if TYPE_CHECKING:
-    from scaling.calibration.runs import TrainingRun
+# `scaling.calibration.runs.TrainingRun` (a training log's row), named in words: that module reads its models
+# through `scaling.flops_report`, which applies calibrations through this one, so even a type-checking import
+# would close a cycle.
+TrainingRun = Any
 
 INTERVAL_LEVEL = 0.9
 BOOTSTRAP_SAMPLES = 300

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 from scaling.render import Table
 from scaling.units import GIB, format_count, format_duration, format_flops, format_fraction, format_usd
 
-if TYPE_CHECKING:
-    from scaling.finetune.continued_pretraining import ContinuedPretrainingPlan
-    from scaling.finetune.result import FinetunePlan
+# A floor below the plans it renders: `scaling.finetune.result.FinetunePlan` and
+# `scaling.finetune.continued_pretraining.ContinuedPretrainingPlan` import this module, so it names their
+# types in words, not imports (an import, even for type checking, would close a cycle).
+FinetunePlan = ContinuedPretrainingPlan = Any
 
 
 def _mfu_text(plan: FinetunePlan) -> str:

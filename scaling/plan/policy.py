@@ -8,7 +8,7 @@ another module are called, not copied: MFU plausibility (`scaling.cost.mfu_warni
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scaling import units
 from scaling.cost import default_mfu, default_mfu_source
@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from scaling.cost import ComputeCost
     from scaling.laws import Allocation, Law
     from scaling.model import ModelSpec
-    from scaling.plan.compose import Draft
-    from scaling.plan.result import LayoutRow, PlanTime
+
+# Types of the plan modules above this one (compose, result), named in words: they import this module,
+# so even a type-checking import of theirs would close a cycle.
+Draft = LayoutRow = PlanTime = Any
 
 
 def plan_loss(law: Law, params: float, tokens: float, unique_tokens: float | None) -> float | None:

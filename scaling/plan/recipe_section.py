@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scaling.laws.curve import CurvePrediction
-    from scaling.plan.compose import Draft
     from scaling.plan.request import PlanRequest
-    from scaling.plan.result import Plan
     from scaling.recipe import Recipe
     from scaling.recipe.downstream import DownstreamPrediction
+
+# Types of the plan modules above this one (compose, result), named in words: they import this module,
+# so even a type-checking import of theirs would close a cycle.
+Draft = Plan = Any
 
 
 def plan_recipe(request: PlanRequest, draft: Draft) -> Recipe:

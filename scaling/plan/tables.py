@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scaling import units as f
 from scaling.plan.recipe_section import downstream_rows, recipe_brief_rows, recipe_rows
@@ -14,7 +14,10 @@ from scaling.render import Table, fmt_interval
 
 if TYPE_CHECKING:
     from scaling.laws import Allocation
-    from scaling.plan.result import Plan
+
+# Types of the plan modules above this one (compose, result), named in words: they import this module,
+# so even a type-checking import of theirs would close a cycle.
+Plan = Any
 
 COMPARISON_HEADERS = ("allocation", "params", "tokens", "tokens/param", "loss (this law)")
 

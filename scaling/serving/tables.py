@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from scaling.render import Table
 from scaling.units import GB, format_duration, format_usd
 
-if TYPE_CHECKING:
-    from scaling.serving.roofline import ServingEstimate
+# `scaling.serving.roofline.ServingEstimate`, named in words: roofline renders through this module,
+# so even a type-checking import would close a cycle.
+ServingEstimate = Any
 
 
 def fmt_seconds(seconds: float) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +50,9 @@ from scaling.memory import (
 from scaling.model import ModelSpec
 from scaling.units import GB
 
-if TYPE_CHECKING:
-    from scaling.serving.roofline import Deployment
+# `scaling.serving.roofline.Deployment`, named in words: roofline builds on this module, so even a
+# type-checking import would close a cycle.
+Deployment = Any
 
 COMBINE_DTYPE = "bf16"  # DeepSeek-V3 §3.3.3 and its inference-system overview: combine in BF16
 
