@@ -179,6 +179,17 @@ def _layout_and_terms(
     return layout, memory, terms(convention, layout["recompute"])
 
 
+def _throughput(tokens_per_s: float, tokens: float, epochs: float, mfu: float) -> float:
+    """The run's tokens per second, refused in one line when it gives no finite, positive time."""
+    seconds = tokens * epochs / tokens_per_s if tokens_per_s > 0 else math.inf
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ScalingError(
+            f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
+            "token and an MFU such as 0.4"
+        )
+    return tokens_per_s
+
+
 def _finetune_result(
     spec: ModelSpec,
     run: FinetuneRun,
@@ -202,13 +213,7 @@ def _finetune_result(
     seq = run.seq_len
     per_token = model_flops_per_token(flops_terms)
     trained = tokens * epochs
-    tokens_per_s = batch * seq / layout["step_s"]
-    seconds = trained / tokens_per_s if tokens_per_s > 0 else math.inf
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ScalingError(
-            f"no finite time for {tokens:.3g} tokens x {epochs:.3g} epochs at MFU {mfu!r}: give at least one "
-            "token and an MFU such as 0.4"
-        )
+    tokens_per_s = _throughput(batch * seq / layout["step_s"], tokens, epochs, mfu)
     check_hfu(mfu, float(layout["hfu"]), f"{spec.name} ({method}) at sequence length {seq:,}")
     cost = compute_cost(
         trained * per_token,
