@@ -492,6 +492,24 @@ def _smallest_layout(
     )
 
 
+def _notes(dep: Deployment) -> tuple[str, ...]:
+    """What an estimate assumed: the roofline, the efficiencies, the context, the links, the batching and
+    a MoE's routing and all-to-all."""
+    a = dep.assumptions
+    return (
+        "roofline per phase: max(compute, memory) + 2 all-reduces per layer + a fixed overhead per forward "
+        "pass",
+        *efficiency_notes(dep),
+        f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + "
+        f"({dep.output_tokens}+1)/2)",
+        f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
+        f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
+        "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
+        *filter(None, [routing_note(dep.spec, dep.tp, dep.ep)]),
+        *([] if dep.all_to_all is None else [dep.all_to_all.describe(dep.precision)]),
+    )
+
+
 def estimate_from_deployment(
     dep: Deployment,
     devices: int,
@@ -515,18 +533,7 @@ def estimate_from_deployment(
             f"{dep.prompt_tokens + dep.output_tokens} tokens (weights, KV cache and activations)"
         )
     a = dep.assumptions
-    notes = (
-        "roofline per phase: max(compute, memory) + 2 all-reduces per layer + a fixed overhead per forward "
-        "pass",
-        *efficiency_notes(dep),
-        f"decode at the mean context of the generation ({dep.prompt_tokens} prompt + "
-        f"({dep.output_tokens}+1)/2)",
-        f"TP link: {dep.link_bytes_per_s / GB:,.0f} GB/s per device ({dep.link_source}), "
-        f"{a.link_efficiency:.0%} achieved, {a.allreduce_latency_s * 1e6:g} us per all-reduce",
-        "static batching: the batch's prompts are prefilled together (TTFT), then decoded in lock-step",
-        *filter(None, [routing_note(dep.spec, dep.tp, dep.ep)]),
-        *([] if dep.all_to_all is None else [dep.all_to_all.describe(dep.precision)]),
-    )
+    notes = _notes(dep)
     return ServingEstimate(
         model=dep.spec.name,
         accelerator=dep.acc.name,
