@@ -152,6 +152,47 @@ class LayoutChoices:
     etp: Any = None  # MoE: powers of two within a node
 
 
+def _batched(g: dict, devices: int, global_batch: int | None, target: float | None) -> tuple[dict, Any]:
+    """The valid layouts with their global batch (the one given, or the target rounded to each layout's
+    DP x micro-batch, keeping those near it), micro-batches per step per pipeline, and their DP sizes."""
+    dp = devices / (g["tp"].astype(float) * g["pp"])
+    if target is None:
+        g["global_batch"] = np.full(len(g["tp"]), global_batch, dtype=np.int64)
+    else:
+        g["global_batch"] = batch_for_layout(target, dp * g["micro_batch"])
+        near = near_target(g["global_batch"], target)
+        g, dp = {k: v[near] for k, v in g.items()}, dp[near]
+    g["num_micro_batches"] = g["global_batch"] / (dp * g["micro_batch"])
+    return g, dp
+
+
+def _assumptions(
+    spec, cluster, step, workload, precision, global_batch, target, seq, mfu, convention
+) -> dict:
+    """What a search assumed, for ``df.attrs``."""
+    acc, node = cluster.accelerator, cluster.node
+    return dict(
+        model=spec.name,
+        moe=spec.is_moe,
+        accelerator=acc.name,
+        devices=cluster.devices,
+        global_batch=global_batch if target is None else None,
+        batch_target=target,
+        seq_len=seq,
+        mfu=mfu,
+        kernel_efficiency_ceiling=KERNEL_EFFICIENCY_CEILING,
+        flops_convention=convention,
+        precision=precision.dtype,
+        optimizer=precision.optimizer,
+        intra_node_link=cluster.link,
+        intra_node_bytes_per_s=step.intra,
+        inter_node_bytes_per_s=step.inter,
+        capacity_bytes=acc.memory_bytes,
+        devices_per_node=node,
+        flash_attention=workload.flash_attention,
+    )
+
+
 def search_layouts(
     model: ModelSpec | str | float,
     *,
@@ -193,17 +234,7 @@ def search_layouts(
         spec, devices=devices, global_batch=global_batch or 1, devices_per_node=node, **vars(choices)
     )
     ok = valid_mask(spec, grid, devices=devices, global_batch=global_batch, devices_per_node=node)
-    g = {k: v[ok] for k, v in grid.items()}
-    dp = devices / (g["tp"].astype(float) * g["pp"])
-    if target is None:
-        g["global_batch"] = np.full(len(g["tp"]), global_batch, dtype=np.int64)
-    else:
-        g["global_batch"] = batch_for_layout(target, dp * g["micro_batch"])
-        near = near_target(g["global_batch"], target)
-        g, dp = {k: v[near] for k, v in g.items()}, dp[near]
-    g["num_micro_batches"] = g["global_batch"] / (
-        dp * g["micro_batch"]
-    )  # micro-batches per step per pipeline
+    g, dp = _batched({k: v[ok] for k, v in grid.items()}, devices, global_batch, target)
     mem = _layout_memory(
         shape,
         g,
@@ -222,24 +253,7 @@ def search_layouts(
         valid=int(ok.sum()),
         fit=int(np.sum(mem["total"] <= acc.memory_bytes)),
         fit_within_peak=int(np.sum(every["fits"] & (every["hfu"] <= 1.0 + 1e-12))),
-        model=spec.name,
-        moe=spec.is_moe,
-        accelerator=acc.name,
-        devices=devices,
-        global_batch=global_batch if target is None else None,
-        batch_target=target,
-        seq_len=seq,
-        mfu=mfu,
-        kernel_efficiency_ceiling=KERNEL_EFFICIENCY_CEILING,
-        flops_convention=convention,
-        precision=precision.dtype,
-        optimizer=precision.optimizer,
-        intra_node_link=cluster.link,
-        intra_node_bytes_per_s=step.intra,
-        inter_node_bytes_per_s=step.inter,
-        capacity_bytes=acc.memory_bytes,
-        devices_per_node=node,
-        flash_attention=workload.flash_attention,
+        **_assumptions(spec, cluster, step, workload, precision, global_batch, target, seq, mfu, convention),
     )
     if not as_frame:
         return columns, attrs
